@@ -1,0 +1,74 @@
+"""attention: scaled dot-product attention as one fused (flash-style) kernel.
+
+Parameters: batch, heads, seq_q, seq_kv, head_dim, causal (0/1; with seq_q < seq_kv the queries
+are the last seq_q positions, as in decode and chunked prefill).
+
+FLOPs: QK^T and PV are 2 * seq_q * seq_kv * head_dim each per (batch, head) -> tensor-core work
+(CUDA-core for fp32). With causal = 1 only the visible (query, key) pairs count.
+CUDA-core FLOPs per visible score element: ATTENTION_CUDA_FLOPS_PER_SCORE = 1 (scale by
+1/sqrt(d)) + 5 (softmax: max, subtract, exp, sum, divide; see softmax.py) = 6.
+
+Bytes (flash): scores stay on chip. Q is read once and O written once; K and V are streamed from
+memory once per query tile of FLASH_Q_TILE rows (FlashAttention-2's forward block size), only
+over the visible keys when causal. The fp32 log-sum-exp per query row is written too.
+
+The "normal" (unfused) variant is composed by the workload from gemm + softmax + gemm records
+(scores written to and read back from memory); `normal_attention_parts` gives their shapes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._common import element_bytes, matmul_split, param, result, rows_of
+from .softmax import SOFTMAX_FLOPS_PER_ELEMENT
+
+FLASH_Q_TILE = 128
+ATTENTION_CUDA_FLOPS_PER_SCORE = 1.0 + SOFTMAX_FLOPS_PER_ELEMENT
+LSE_BYTES = 4  # fp32 log-sum-exp per query row
+
+
+def visible_pairs(seq_q, seq_kv, causal) -> np.ndarray:
+    """(query, key) pairs a query attends to: all, or the causal triangle when causal = 1
+    (queries are the last seq_q positions of seq_kv)."""
+    seq_q = np.asarray(seq_q, dtype=np.float64)
+    seq_kv = np.asarray(seq_kv, dtype=np.float64)
+    full = seq_q * seq_kv
+    tri = seq_q * (seq_kv - seq_q) + seq_q * (seq_q + 1) / 2
+    return np.where(np.asarray(causal) > 0, np.minimum(tri, full), full)
+
+
+def attention_work(params, dtype) -> dict:
+    n_rows = rows_of(params, dtype)
+    sq, skv, d = (param(params, p, n_rows, "attention") for p in ("seq_q", "seq_kv", "head_dim"))
+    b = param(params, "batch", n_rows, "attention", 1.0)
+    h = param(params, "heads", n_rows, "attention", 1.0)
+    causal = param(params, "causal", n_rows, "attention", 0.0)
+    e = element_bytes(dtype, n_rows)
+    bh = b * h
+    pairs = visible_pairs(sq, skv, causal)
+    tensor, cuda = matmul_split(4.0 * bh * pairs * d, dtype, n_rows)
+    # Keys read per query tile: all seq_kv, or on average the visible fraction when causal.
+    q_tiles = np.ceil(sq / FLASH_Q_TILE)
+    kv_rows = q_tiles * np.where(sq > 0, pairs / np.maximum(sq, 1), 0.0)
+    kv_rows = np.where(causal > 0, kv_rows, q_tiles * skv)
+    bytes_read = bh * (sq * d + 2.0 * kv_rows * d) * e
+    bytes_written = bh * sq * (d * e + LSE_BYTES)
+    return result(n_rows, flops_tensor=tensor,
+                  flops_cuda=cuda + ATTENTION_CUDA_FLOPS_PER_SCORE * bh * pairs,
+                  bytes_read=bytes_read, bytes_written=bytes_written)
+
+
+def normal_attention_parts(batch, heads, seq_q, seq_kv, head_dim, causal=0) -> dict:
+    """Shapes of the unfused variant: scores = Q @ K^T (gemm, batch*heads products of
+    seq_q x head_dim x seq_kv), softmax over (batch*heads*seq_q) rows of seq_kv, then
+    out = P @ V (gemm, seq_q x seq_kv x head_dim). Returned as shape-parameter dicts."""
+    bh = np.asarray(batch, dtype=np.float64) * heads
+    return {
+        "scores": {"batch": bh, "m": seq_q, "n": seq_kv, "k": head_dim},
+        "softmax": {"rows": bh * seq_q, "cols": seq_kv},
+        "context": {"batch": bh, "m": seq_q, "n": head_dim, "k": seq_kv},
+    }
+
+
+FORMULAS = {"attention": attention_work}

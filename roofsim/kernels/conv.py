@@ -1,0 +1,40 @@
+"""conv2d: `batch` images of `c_in` x `h` x `w` (input spatial size), `c_out` filters of
+`kernel` x `kernel`, `stride`, `padding` (default 1 and 0), `bias` 0/1.
+
+Output size ho = floor((h + 2 padding - kernel) / stride) + 1 (same for wo).
+FLOPs: 2 * batch * c_out * ho * wo * c_in * kernel^2 (implicit GEMM: tensor-core work on
+bf16/fp16); bias adds one CUDA-core FLOP per output element. Bytes: input read once, weights
+(+ bias) read once (weight_bytes), output written once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._common import element_bytes, matmul_split, param, result, rows_of
+
+
+def conv_output_size(size, kernel, stride, padding) -> np.ndarray:
+    return np.floor((np.asarray(size) + 2 * np.asarray(padding) - kernel) / stride) + 1
+
+
+def conv2d_work(params, dtype) -> dict:
+    n_rows = rows_of(params, dtype)
+    c_in, c_out, h, w, k = (param(params, p, n_rows, "conv2d")
+                            for p in ("c_in", "c_out", "h", "w", "kernel"))
+    b = param(params, "batch", n_rows, "conv2d", 1.0)
+    stride = param(params, "stride", n_rows, "conv2d", 1.0)
+    pad = param(params, "padding", n_rows, "conv2d", 0.0)
+    bias = param(params, "bias", n_rows, "conv2d", 0.0)
+    e = element_bytes(dtype, n_rows)
+    ho = np.maximum(conv_output_size(h, k, np.maximum(stride, 1), pad), 0)
+    wo = np.maximum(conv_output_size(w, k, np.maximum(stride, 1), pad), 0)
+    out = b * c_out * ho * wo
+    tensor, cuda = matmul_split(2.0 * out * c_in * k * k, dtype, n_rows)
+    weights = (c_out * c_in * k * k + bias * c_out) * e
+    return result(n_rows, flops_tensor=tensor, flops_cuda=cuda + bias * out,
+                  bytes_read=b * c_in * h * w * e + weights, bytes_written=out * e,
+                  weight_bytes=weights)
+
+
+FORMULAS = {"conv2d": conv2d_work}

@@ -1,0 +1,50 @@
+"""Elementwise kinds over `numel` output elements: gelu, silu, elementwise.
+
+CUDA-core FLOPs per element (documented counts; transcendental functions count as one FLOP):
+- gelu (exact, erf form x * 0.5 * (1 + erf(x / sqrt 2))): GELU_FLOPS_PER_ELEMENT = 5
+  (divide 1, erf 1, add 1, two multiplies 2).
+- quick_gelu (CLIP's x * sigmoid(1.702 x)): QUICK_GELU_FLOPS_PER_ELEMENT = 5 (scale 1, exp 1,
+  add 1, divide 1, multiply 1); recorded as kind gelu with its FLOPs set by the workload.
+- silu (x * sigmoid(x)): SILU_FLOPS_PER_ELEMENT = 4 (exp 1, add 1, divide 1, multiply 1).
+- elementwise: a binary op (add, multiply, residual): ELEMENTWISE_FLOPS_PER_ELEMENT = 1,
+  reading ELEMENTWISE_INPUTS = 2 tensors of numel elements and writing one.
+Counts used by the workloads for composite elementwise work, kept here beside their kin:
+- rotary embedding: ROTARY_FLOPS_PER_ELEMENT = 3 per rotated q/k element (x*cos + rot(x)*sin).
+- gated MLP product silu(gate) * up: the silu count plus GATED_PRODUCT_FLOPS_PER_ELEMENT = 1.
+Unary kinds read one input and write one output of numel elements.
+"""
+
+from __future__ import annotations
+
+from ._common import element_bytes, param, result, rows_of
+
+GELU_FLOPS_PER_ELEMENT = 5.0
+QUICK_GELU_FLOPS_PER_ELEMENT = 5.0
+SILU_FLOPS_PER_ELEMENT = 4.0
+ELEMENTWISE_FLOPS_PER_ELEMENT = 1.0
+ELEMENTWISE_INPUTS = 2
+ROTARY_FLOPS_PER_ELEMENT = 3.0
+GATED_PRODUCT_FLOPS_PER_ELEMENT = 1.0
+
+
+def _unary(params, dtype, kind: str, per_element: float, inputs: int = 1) -> dict:
+    n_rows = rows_of(params, dtype)
+    numel = param(params, "numel", n_rows, kind)
+    e = element_bytes(dtype, n_rows)
+    return result(n_rows, flops_cuda=per_element * numel, bytes_read=inputs * numel * e,
+                  bytes_written=numel * e)
+
+
+def gelu_work(params, dtype) -> dict:
+    return _unary(params, dtype, "gelu", GELU_FLOPS_PER_ELEMENT)
+
+
+def silu_work(params, dtype) -> dict:
+    return _unary(params, dtype, "silu", SILU_FLOPS_PER_ELEMENT)
+
+
+def elementwise_work(params, dtype) -> dict:
+    return _unary(params, dtype, "elementwise", ELEMENTWISE_FLOPS_PER_ELEMENT, ELEMENTWISE_INPUTS)
+
+
+FORMULAS = {"gelu": gelu_work, "silu": silu_work, "elementwise": elementwise_work}

@@ -1,0 +1,21 @@
+"""embedding: `rows` token ids looked up in a table of width `cols`.
+
+No FLOPs. Reads the int64 ids and the `rows` x `cols` looked-up parameters (weight_bytes: only
+the rows touched are read), writes rows x cols.
+"""
+
+from __future__ import annotations
+
+from ._common import INDEX_BYTES, element_bytes, param, result, rows_of
+
+
+def embedding_work(params, dtype) -> dict:
+    n_rows = rows_of(params, dtype)
+    rows, cols = (param(params, p, n_rows, "embedding") for p in ("rows", "cols"))
+    e = element_bytes(dtype, n_rows)
+    weights = rows * cols * e
+    return result(n_rows, bytes_read=rows * INDEX_BYTES + weights, bytes_written=rows * cols * e,
+                  weight_bytes=weights)
+
+
+FORMULAS = {"embedding": embedding_work}

@@ -1,0 +1,28 @@
+"""Data movement without arithmetic: copy and index over `numel` elements.
+
+copy   reads numel elements and writes numel (contiguous, cat, pad, permute made contiguous).
+index  gather/scatter of numel elements by int64 index: reads the elements and one index per
+       element, writes numel elements.
+No FLOPs.
+"""
+
+from __future__ import annotations
+
+from ._common import INDEX_BYTES, element_bytes, param, result, rows_of
+
+
+def copy_work(params, dtype) -> dict:
+    n_rows = rows_of(params, dtype)
+    numel = param(params, "numel", n_rows, "copy")
+    e = element_bytes(dtype, n_rows)
+    return result(n_rows, bytes_read=numel * e, bytes_written=numel * e)
+
+
+def index_work(params, dtype) -> dict:
+    n_rows = rows_of(params, dtype)
+    numel = param(params, "numel", n_rows, "index")
+    e = element_bytes(dtype, n_rows)
+    return result(n_rows, bytes_read=numel * (e + INDEX_BYTES), bytes_written=numel * e)
+
+
+FORMULAS = {"copy": copy_work, "index": index_work}

@@ -1,0 +1,21 @@
+"""reduction: `rows` x `cols` reduced along cols to `rows` values (sum, mean, max, top-k scan).
+
+CUDA-core FLOPs: REDUCTION_FLOPS_PER_ELEMENT = 1 per input element. Reads rows x cols, writes rows.
+"""
+
+from __future__ import annotations
+
+from ._common import element_bytes, param, result, rows_of
+
+REDUCTION_FLOPS_PER_ELEMENT = 1.0
+
+
+def reduction_work(params, dtype) -> dict:
+    n_rows = rows_of(params, dtype)
+    rows, cols = (param(params, p, n_rows, "reduction") for p in ("rows", "cols"))
+    e = element_bytes(dtype, n_rows)
+    return result(n_rows, flops_cuda=REDUCTION_FLOPS_PER_ELEMENT * rows * cols,
+                  bytes_read=rows * cols * e, bytes_written=rows * e)
+
+
+FORMULAS = {"reduction": reduction_work}
