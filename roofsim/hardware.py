@@ -3,21 +3,39 @@ plus launch overhead. Loaded from hardware/*.yaml (schema: hardware/README.md).
 
 All figures are kept in the units their field names state (TFLOP/s, GB/s, MiB, us); the
 methods return SI (FLOP/s, byte/s, s) for the engine.
+
+Loading validates every field against SCHEMA: a user mistake raises roofsim.errors.UserError
+with one line naming the file, the field and what was expected. `--set key=value` overrides
+(dotted keys for maps) are applied to the file's fields before validation, so they are checked
+exactly like the file.
 """
 
 from __future__ import annotations
 
+import copy
+import difflib
+import math
+import os
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
+import yaml
+
+from .data import data_dir
+from .errors import UserError
+
+DEFAULT_HARDWARE = "rtx-5090"
+SCHEMA_VERSION = 1
 
 # Default fraction of peak that a well-shaped kernel reaches, used until a calibration profile
 # replaces it. Tensor: cuBLAS bf16 GEMMs reach ~0.80 of dense peak on H100 (MAMF, S13 in
 # ../shared/reference/gpu-datasheets.yaml); memory: STREAM-like kernels reach 0.85-0.95 of
 # datasheet bandwidth (S14); CUDA-core: elementwise/reduction kernels rarely pass ~0.5 of the
-# FMA peak, and are memory-bound anyway.
+# FMA peak, and are memory-bound anyway. Each spec file states its own, with its source.
 DEFAULT_EFFICIENCY = MappingProxyType({"tensor_core": 0.80, "cuda_core": 0.50, "memory": 0.85})
 
 # Dtype aliases: torch names are canonical.
@@ -25,6 +43,10 @@ DTYPE_ALIASES = MappingProxyType({
     "bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp32": "float32",
     "float": "float32", "tf32": "float32", "fp8": "float8_e4m3fn", "float8": "float8_e4m3fn",
 })
+# Dtypes a spec may give peaks for (torch names; tensor-core float32 means TF32).
+TENSOR_DTYPES: tuple[str, ...] = ("bfloat16", "float16", "float32", "float8_e4m3fn")
+CUDA_DTYPES: tuple[str, ...] = ("float32", "float16", "bfloat16")
+LAUNCH_MODES: tuple[str, ...] = ("cuda_graph", "stream")
 
 
 def canonical_dtype(name: str) -> str:
@@ -48,6 +70,11 @@ class HardwareSpec:
     interconnect: Mapping[str, float] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict)
     path: str = ""
+    arch: str = ""
+    tensor_peak_clock_mhz: float | None = None   # clock that reproduces the tensor peaks
+    tensor_core_tflops_fp16_acc: Mapping[str, float] = field(default_factory=dict)
+    references: Mapping[str, str] = field(default_factory=dict)
+    notes: str = ""
 
     # ---- roofs in SI units ---------------------------------------------------------
     def tensor_peak_flops(self, dtype: str) -> float:
@@ -70,17 +97,470 @@ class HardwareSpec:
         return self.mem_bandwidth_gbps * 1e9
 
     @property
+    def mem_capacity_bytes(self) -> float:
+        return self.mem_capacity_gb * 1e9
+
+    @property
     def l2_cache_bytes(self) -> float:
         return self.l2_cache_mib * 2**20
 
     def launch_overhead_s(self, mode: str = "cuda_graph") -> float:
         return self.launch_overhead_us[mode] * 1e-6
 
+    def ridge_point(self, dtype: str = "bfloat16", achievable: bool = False) -> float:
+        """FLOP/byte where the tensor roof for `dtype` meets the memory roof: peak over peak,
+        or (achievable=True) peak x efficiency over bandwidth x efficiency, as the engine uses."""
+        flops = self.tensor_peak_flops(dtype)
+        bw = self.mem_bandwidth_bytes_per_s
+        if achievable:
+            flops *= self.efficiency["tensor_core"]
+            bw *= self.efficiency["memory"]
+        return flops / bw
+
+    def source_of(self, key: str) -> str:
+        """The cited source of a field ("mem_bandwidth_gbps") or map entry
+        ("tensor_core_tflops.bfloat16"): the entry's own source, else its field's; "" if none."""
+        if key in self.sources:
+            return self.sources[key]
+        return self.sources.get(key.split(".", 1)[0], "")
+
     def roofs(self, dtypes: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """Vectorized achievable roofs (peak x efficiency) for an array of dtype names:
         (tensor FLOP/s per record, CUDA-core FLOP/s per record, memory byte/s)."""
-        uniq, inv = np.unique(np.asarray(dtypes, dtype=str), return_inverse=True)
+        uniq, inv = _factorize(dtypes)
         t = np.array([self.tensor_peak_flops(d) for d in uniq]) * self.efficiency["tensor_core"]
         c = np.array([self.cuda_peak_flops(d) for d in uniq]) * self.efficiency["cuda_core"]
         m = self.mem_bandwidth_bytes_per_s * self.efficiency["memory"]
         return t[inv], c[inv], m
+
+
+def _factorize(values) -> tuple[list[str], np.ndarray]:
+    """(distinct values, index of each element's value). A table holds a handful of dtypes, so
+    one vectorized equality pass per distinct value beats sorting a million strings."""
+    values = np.asarray(values, dtype=object)
+    distinct = set(values.tolist())
+    if len(distinct) > 16:      # many distinct labels: one dict look-up per element instead
+        order = {v: i for i, v in enumerate(distinct)}
+        return list(order), np.fromiter(map(order.__getitem__, values), np.intp, len(values))
+    uniq = list(distinct)
+    inv = np.zeros(len(values), dtype=np.intp)
+    for i, v in enumerate(uniq[1:], start=1):
+        inv[values == v] = i
+    return uniq, inv
+
+
+# ---- schema ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One top-level field of a hardware file: its kind, meaning, unit and plausible range."""
+
+    name: str
+    kind: str                 # "text" | "integer" | "number" | "numbers" (a map of numbers) | "texts"
+    doc: str
+    unit: str = ""
+    low: float | None = None  # plausible range of a number (or of each number in a map)
+    high: float | None = None
+    low_hint: str = ""        # the likely mistake behind a too-small / too-large value
+    high_hint: str = ""
+    zero_ok: bool = False     # 0 is allowed besides the range (launch overhead, no NVLink)
+    required: bool = True
+    keys: tuple[str, ...] = ()           # allowed keys of a map (empty: any)
+    required_keys: tuple[str, ...] = ()
+    choices: tuple = ()                  # allowed values of a text/integer field
+    example: str = ""
+
+    @property
+    def is_map(self) -> bool:
+        return self.kind in ("numbers", "texts")
+
+    def expected(self) -> str:
+        if self.kind == "numbers":
+            return f"a map of {_or_list(self.keys) if self.keys else 'names'} to {self.unit}" + (
+                f", e.g. {{{self.example}}}" if self.example else "")
+        if self.kind == "texts":
+            return "a map of names to text"
+        if self.choices:
+            return f"one of {', '.join(map(str, self.choices))}"
+        if self.kind == "text":
+            return "text"
+        if self.kind == "integer":
+            return f"an integer ({self.unit})" if self.unit else "an integer"
+        return f"a number in {self.unit}"
+
+
+def _or_list(items) -> str:
+    return "/".join(items)
+
+
+SCHEMA: tuple[FieldSpec, ...] = (
+    FieldSpec("schema_version", "integer", "version of this schema", required=False,
+              choices=(SCHEMA_VERSION,)),
+    FieldSpec("id", "text", "short id: lower-case letters, digits and dashes; the file name"),
+    FieldSpec("name", "text", "full product name"),
+    FieldSpec("arch", "text", "architecture, chip and compute capability", required=False),
+    FieldSpec("sm_count", "integer", "streaming multiprocessors", unit="SMs", low=1, high=10000),
+    FieldSpec("boost_clock_mhz", "number", "maximum SM clock", unit="MHz", low=100, high=10000,
+              low_hint="did you give GHz?"),
+    FieldSpec("tensor_peak_clock_mhz", "number", "clock that reproduces the tensor peaks",
+              unit="MHz", low=100, high=10000, low_hint="did you give GHz?", required=False),
+    FieldSpec("tensor_core_accumulate", "text", "accumulate precision of the tensor peaks",
+              choices=("fp32", "fp16")),
+    FieldSpec("tensor_core_tflops", "numbers", "dense tensor-core peak per input dtype",
+              unit="TFLOP/s", low=0.1, high=100000, low_hint="did you give PFLOP/s?",
+              high_hint="did you give GFLOP/s?", keys=TENSOR_DTYPES,
+              required_keys=("bfloat16",), example="bfloat16: 989.4"),
+    FieldSpec("tensor_core_tflops_fp16_acc", "numbers",
+              "dense tensor-core peak with fp16 accumulate (GeForce: twice the fp32-accumulate "
+              "rate); shown, not used by the engine", unit="TFLOP/s", low=0.1, high=100000,
+              low_hint="did you give PFLOP/s?", high_hint="did you give GFLOP/s?",
+              keys=("float16", "float8_e4m3fn"), required=False, example="float16: 419.0"),
+    FieldSpec("cuda_core_tflops", "numbers", "non-tensor (FMA) peak per dtype", unit="TFLOP/s",
+              low=0.1, high=10000, low_hint="did you give PFLOP/s?",
+              high_hint="did you give GFLOP/s?", keys=CUDA_DTYPES, required_keys=("float32",),
+              example="float32: 66.9"),
+    FieldSpec("mem_bandwidth_gbps", "number", "device-memory bandwidth, 1 GB/s = 1e9 byte/s",
+              unit="GB/s", low=50, high=100000, low_hint="did you give TB/s?",
+              high_hint="did you give MB/s?"),
+    FieldSpec("mem_capacity_gb", "number", "device-memory capacity, 1 GB = 1e9 byte", unit="GB",
+              low=1, high=10000, low_hint="did you give TB?", high_hint="did you give MB?"),
+    FieldSpec("l2_cache_mib", "number", "L2 cache size, 1 MiB = 2**20 byte", unit="MiB",
+              low=0.25, high=4096, high_hint="did you give KiB?"),
+    FieldSpec("launch_overhead_us", "numbers", "per-kernel launch floor: back-to-back stream "
+              "launches and launches inside a CUDA graph, 0 = ideal", unit="us", low=0.01,
+              high=1000, low_hint="did you give seconds?", high_hint="did you give ns?",
+              zero_ok=True, keys=("stream", "cuda_graph"), required_keys=("stream", "cuda_graph"),
+              example="stream: 2.5, cuda_graph: 1.3"),
+    FieldSpec("efficiency", "numbers", "fraction of peak a well-shaped kernel reaches, until "
+              "calibration replaces it; missing keys take the defaults", unit="fraction of peak",
+              low=0.01, high=1.0, high_hint="did you give a percent?",
+              keys=("tensor_core", "cuda_core", "memory"), required=False,
+              example="tensor_core: 0.8, cuda_core: 0.5, memory: 0.85"),
+    FieldSpec("interconnect", "numbers", "GPU-to-GPU and host links, both directions summed, "
+              "0 = none", unit="GB/s", low=1, high=100000, low_hint="did you give TB/s?",
+              high_hint="did you give MB/s?", zero_ok=True,
+              keys=("nvlink_bidir_gbps", "pcie_bidir_gbps"), required=False,
+              example="nvlink_bidir_gbps: 900, pcie_bidir_gbps: 128"),
+    FieldSpec("references", "texts", "cited documents, by key (S1, S2, ...)", required=False),
+    FieldSpec("sources", "texts", "the source of each figure, by field or field.key",
+              required=False),
+    FieldSpec("notes", "text", "anything a reader should know", required=False),
+)
+SCHEMA_BY_NAME: Mapping[str, FieldSpec] = MappingProxyType({f.name: f for f in SCHEMA})
+# Fields that hold figures (and so should cite a source); `sources` may also cite these others.
+FIGURE_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in SCHEMA if f.kind in ("integer", "number", "numbers") and f.name != "schema_version")
+SOURCED_FIELDS: tuple[str, ...] = FIGURE_FIELDS + ("arch", "tensor_core_accumulate")
+_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
+
+
+class _Invalid(Exception):
+    """A field that fails validation: `key` (dotted for map entries) and the message."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+
+
+# ---- validation ----------------------------------------------------------------------------
+
+def _unknown(name: str, allowed, where: str = "", key: str | None = None) -> _Invalid:
+    """'unknown field x (expected one of ...; did you mean y?)'; `where` names the map."""
+    guess = canonical_dtype(name) if canonical_dtype(name) in allowed else None
+    close = [guess] if guess else difflib.get_close_matches(name, list(allowed), n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    what = f"unknown key {name!r} in {where}" if where else f"unknown field {name!r}"
+    return _Invalid(key or name, f"{what} (expected one of: {', '.join(allowed)}{hint})")
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def _check_number(spec: FieldSpec, key: str, value: Any) -> float | int:
+    expected = "a number in " + spec.unit if spec.kind != "integer" else spec.expected()
+    if spec.choices:
+        expected = spec.expected()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _Invalid(key, f"{key} = {value!r} has the wrong type (expected {expected})")
+    if not math.isfinite(value):
+        raise _Invalid(key, f"{key} = {value!r} is not finite (expected {expected})")
+    if spec.kind == "integer":
+        if value != int(value):
+            raise _Invalid(key, f"{key} = {value!r} has the wrong type (expected {expected})")
+        value = int(value)
+    if spec.choices:
+        if value not in spec.choices:
+            raise _Invalid(key, f"{key} = {value!r} is not supported (expected {spec.expected()})")
+        return value
+    if value == 0 and spec.zero_ok:
+        return value
+    if value <= 0:
+        floor = ">= 0" if spec.zero_ok else "> 0"
+        raise _Invalid(key, f"{key} = {value!r} must be {floor} (expected {spec.unit} between "
+                            f"{_fmt(spec.low)} and {_fmt(spec.high)})")
+    if value < spec.low or value > spec.high:
+        hint = spec.low_hint if value < spec.low else spec.high_hint
+        raise _Invalid(key, f"{key} = {value!r} is implausible (expected {spec.unit} between "
+                            f"{_fmt(spec.low)} and {_fmt(spec.high)}{'; ' + hint if hint else ''})")
+    return value
+
+
+def _check_text(spec: FieldSpec, key: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(key, f"{key} = {value!r} has the wrong type (expected {spec.expected()})")
+    if spec.choices and value not in spec.choices:
+        raise _Invalid(key, f"{key} = {value!r} is not supported (expected {spec.expected()})")
+    if not value.strip() and spec.required:
+        raise _Invalid(key, f"{key} is empty (expected {spec.doc})")
+    return value
+
+
+def _check_map(spec: FieldSpec, value: Any) -> dict:
+    if not isinstance(value, Mapping):
+        raise _Invalid(spec.name, f"{spec.name} = {value!r} has the wrong type "
+                                  f"(expected {spec.expected()})")
+    out = {}
+    for k, v in value.items():
+        key = f"{spec.name}.{k}"
+        if not isinstance(k, str):
+            raise _Invalid(key, f"{spec.name} has a key {k!r} that is not text "
+                                f"(expected {spec.expected()})")
+        if spec.keys and k not in spec.keys:
+            raise _unknown(k, spec.keys, spec.name, key)
+        if spec.kind == "numbers":
+            out[k] = float(_check_number(spec, key, v))
+        else:
+            if not isinstance(v, str):
+                raise _Invalid(key, f"{key} = {v!r} has the wrong type (expected text)")
+            out[k] = v
+    for k in spec.required_keys:
+        if k not in out:
+            raise _Invalid(f"{spec.name}.{k}", f"missing key {spec.name}.{k}: {spec.doc} "
+                                               f"(expected a number in {spec.unit})")
+    return out
+
+
+def _check_source_keys(sources: Mapping[str, str]) -> None:
+    for key in sources:
+        top, _, sub = key.partition(".")
+        spec = SCHEMA_BY_NAME.get(top)
+        if spec is None or top not in SOURCED_FIELDS:
+            raise _unknown(key, SOURCED_FIELDS, "sources", f"sources.{key}")
+        if sub and (not spec.is_map or (spec.keys and sub not in spec.keys)):
+            raise _Invalid(f"sources.{key}", f"sources names {key!r}, which is not a field "
+                                             f"entry (expected {top} or {top}.<key>)")
+
+
+def validate_fields(raw: Any) -> dict:
+    """Check a file's fields against SCHEMA; return them normalized (numbers as float/int,
+    efficiency completed with the defaults). Raises _Invalid for the first bad field."""
+    if not isinstance(raw, Mapping):
+        got = "nothing" if raw is None else type(raw).__name__
+        raise _Invalid("", f"expected a map of fields (see hardware/README.md), got {got}")
+    for key in raw:
+        if key not in SCHEMA_BY_NAME:
+            raise _unknown(str(key), [f.name for f in SCHEMA])
+    out: dict[str, Any] = {}
+    for spec in SCHEMA:
+        if spec.name not in raw or raw[spec.name] is None:
+            if spec.required:
+                raise _Invalid(spec.name, f"missing field {spec.name}: {spec.doc} "
+                                          f"(expected {spec.expected()})")
+            continue
+        value = raw[spec.name]
+        if spec.is_map:
+            out[spec.name] = _check_map(spec, value)
+        elif spec.kind == "text":
+            out[spec.name] = _check_text(spec, spec.name, value)
+        else:
+            out[spec.name] = _check_number(spec, spec.name, value)
+    if not _ID_PATTERN.match(out["id"]):
+        raise _Invalid("id", f"id = {out['id']!r} is not a valid id (expected lower-case "
+                             f"letters, digits and dashes, e.g. rtx-5090)")
+    out["efficiency"] = {**DEFAULT_EFFICIENCY, **out.get("efficiency", {})}
+    _check_source_keys(out.get("sources", {}))
+    return out
+
+
+def _spec_from_fields(fields_: Mapping[str, Any], path: str) -> HardwareSpec:
+    frozen = lambda name: MappingProxyType(dict(fields_.get(name, {})))  # noqa: E731
+    return HardwareSpec(
+        id=fields_["id"], name=fields_["name"], arch=fields_.get("arch", ""),
+        tensor_core_tflops=frozen("tensor_core_tflops"),
+        cuda_core_tflops=frozen("cuda_core_tflops"),
+        mem_bandwidth_gbps=float(fields_["mem_bandwidth_gbps"]),
+        mem_capacity_gb=float(fields_["mem_capacity_gb"]),
+        l2_cache_mib=float(fields_["l2_cache_mib"]),
+        sm_count=int(fields_["sm_count"]),
+        boost_clock_mhz=float(fields_["boost_clock_mhz"]),
+        tensor_peak_clock_mhz=(float(fields_["tensor_peak_clock_mhz"])
+                               if "tensor_peak_clock_mhz" in fields_ else None),
+        launch_overhead_us=frozen("launch_overhead_us"),
+        efficiency=frozen("efficiency"),
+        tensor_core_accumulate=fields_["tensor_core_accumulate"],
+        tensor_core_tflops_fp16_acc=frozen("tensor_core_tflops_fp16_acc"),
+        interconnect=frozen("interconnect"),
+        references=frozen("references"), sources=frozen("sources"),
+        notes=fields_.get("notes", ""), path=path,
+    )
+
+
+# ---- loading -------------------------------------------------------------------------------
+
+def list_hardware() -> list[str]:
+    """Ids of the shipped specs (hardware/<id>.yaml), sorted."""
+    return sorted(p.stem for p in data_dir("hardware").glob("*.yaml"))
+
+
+def _display(path: Path) -> str:
+    """A path as the user should read it: relative to the working folder when inside it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return rel if not rel.startswith("..") else str(path)
+
+
+def _is_path(name_or_path: str) -> bool:
+    return (name_or_path.endswith((".yaml", ".yml")) or "/" in name_or_path
+            or os.sep in name_or_path)
+
+
+def resolve_hardware(name_or_path: str) -> tuple[Path, str | None]:
+    """(file, expected id) for a shipped id or a path to a YAML file (expected id None)."""
+    if _is_path(name_or_path):
+        return Path(name_or_path), None
+    path = data_dir("hardware") / f"{name_or_path}.yaml"
+    if not path.is_file():
+        known = list_hardware()
+        close = difflib.get_close_matches(name_or_path, known, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise UserError(f"--hardware {name_or_path}: unknown hardware (expected one of: "
+                        f"{', '.join(known)}, or a path to a .yaml file{hint})")
+    return path, name_or_path
+
+
+def _read_yaml(path: Path, where: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{where}: file not found (expected a hardware YAML file, or one of the "
+                        f"shipped ids: {', '.join(list_hardware())})") from None
+    except (OSError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or str(err)
+        raise UserError(f"{where}: cannot read the file ({reason})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or "syntax error"
+        raise UserError(f"{where}: not valid YAML ({problem}{at})") from None
+
+
+def parse_override_value(key: str, text: str) -> Any:
+    """A --set value: kept as text for text fields, else read as a YAML scalar (6000, 0.9)."""
+    spec = SCHEMA_BY_NAME.get(key.split(".", 1)[0])
+    if spec is not None and spec.kind in ("text", "texts"):
+        return text
+    try:
+        return yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError:
+        return text   # validation reports it as the wrong type
+
+
+def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, str]) -> dict:
+    """The file's fields with `--set` overrides applied: dotted keys reach into maps, each
+    overridden figure's source becomes the override, and unless id/name are set explicitly
+    they are marked as derived."""
+    out = copy.deepcopy(dict(raw))
+    for key, text in overrides.items():
+        top, dot, sub = key.partition(".")
+        spec = SCHEMA_BY_NAME.get(top)
+        if spec is None:
+            raise _unknown(top, [f.name for f in SCHEMA], key=key)
+        if spec.is_map and not sub:
+            raise _Invalid(key, f"{top} is a map; set one entry (expected {top}.<key>=VALUE, "
+                                f"e.g. {top}.{(spec.keys or ('KEY',))[0]}=...)")
+        if not spec.is_map and dot:
+            raise _Invalid(key, f"{top} is not a map (expected {top}=VALUE)")
+        value = parse_override_value(key, text)
+        if spec.is_map:
+            current = out.get(top)
+            out[top] = dict(current) if isinstance(current, Mapping) else {}
+            out[top][sub] = value
+        else:
+            out[top] = value
+        if top in FIGURE_FIELDS:
+            out["sources"] = dict(out.get("sources") or {})
+            out["sources"][key] = f"override --set {key}={text}"
+    if overrides:
+        changes = ", ".join(f"{k}={v}" for k, v in overrides.items() if k not in ("id", "name"))
+        if "id" not in overrides and isinstance(out.get("id"), str):
+            out["id"] = f"{out['id']}-derived"
+        if "name" not in overrides and isinstance(out.get("name"), str) and changes:
+            out["name"] = f"{out['name']} (derived: {changes})"
+    return out
+
+
+def load_hardware(name_or_path: str = DEFAULT_HARDWARE,
+                  overrides: Mapping[str, str] | None = None) -> HardwareSpec:
+    """A validated spec from a shipped id or a YAML path, with optional `--set` overrides.
+    Raises UserError (one line: file, field, what was expected) on any bad input."""
+    path, expected_id = resolve_hardware(name_or_path)
+    where = _display(path) if expected_id is not None else name_or_path
+    raw = _read_yaml(path, where)
+    overrides = dict(overrides or {})
+    try:
+        if overrides and isinstance(raw, Mapping):
+            raw = apply_overrides(raw, overrides)
+        fields_ = validate_fields(raw)
+        if expected_id is not None and not overrides and fields_["id"] != expected_id:
+            raise _Invalid("id", f"id = {fields_['id']!r} does not match the file name "
+                                 f"(expected {expected_id!r})")
+    except _Invalid as err:
+        raise UserError(f"{where}{_override_note(err.key, overrides)}: {err}") from None
+    return _spec_from_fields(fields_, str(path))
+
+
+def _override_note(key: str, overrides: Mapping[str, str]) -> str:
+    """' (--set k=v)' when the failing field came from an override."""
+    hits = [k for k in overrides if k == key or k == key.split(".", 1)[0]
+            or k.split(".", 1)[0] == key]
+    return "".join(f" (--set {k}={overrides[k]})" for k in hits[:1])
+
+
+def spec_from_dict(data: Mapping[str, Any], where: str = "<dict>") -> HardwareSpec:
+    """Validate a dict of file fields (as spec_to_dict returns) into a spec."""
+    try:
+        return _spec_from_fields(validate_fields(data), "")
+    except _Invalid as err:
+        raise UserError(f"{where}: {err}") from None
+
+
+# ---- writing -------------------------------------------------------------------------------
+
+def spec_to_dict(spec: HardwareSpec) -> dict[str, Any]:
+    """The spec's fields as a hardware file holds them, in schema order (empty optional
+    fields left out); load_hardware / spec_from_dict read it back to an equal spec."""
+    out: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
+    for f in SCHEMA[1:]:
+        value = getattr(spec, f.name)
+        if value is None or (not f.required and not value and value != 0):
+            continue
+        if f.is_map:
+            value = dict(value)
+        out[f.name] = value
+    return out
+
+
+def dump_hardware(spec: HardwareSpec) -> str:
+    """YAML text of a spec (see spec_to_dict)."""
+    return yaml.safe_dump(spec_to_dict(spec), sort_keys=False, allow_unicode=True, width=100)
+
+
+def write_hardware(spec: HardwareSpec, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    path.write_text(dump_hardware(spec), encoding="utf-8")
+    return path
