@@ -62,6 +62,16 @@ class Timing:
         return max(by, key=by.get)
 
 
+def _largest_term(launch, tensor, cuda, work) -> np.ndarray:
+    """Index into BOUNDS of the largest term, the first in BOUNDS order on ties (as argmax over
+    the stacked terms, without building the 4 x n stack). `work` = max(tensor, cuda, memory)."""
+    bound = np.full(len(launch), MEMORY, dtype=np.int8)
+    bound[cuda == work] = CUDA
+    bound[tensor == work] = TENSOR
+    bound[launch >= work] = LAUNCH
+    return bound
+
+
 def simulate(table: RecordTable, hardware: HardwareSpec, profile: Profile | None = None,
              launch_mode: str = "cuda_graph") -> Timing:
     if launch_mode not in LAUNCH_MODES:
@@ -72,10 +82,13 @@ def simulate(table: RecordTable, hardware: HardwareSpec, profile: Profile | None
     launch = np.full(n, hardware.launch_overhead_s(launch_mode))
     tensor = table.flops_tensor / tensor_roof
     cuda = table.flops_cuda / cuda_roof
-    memory = (table.bytes_read + table.bytes_written) / mem_roof
-    terms = np.stack([launch, tensor, cuda, memory])
-    bound = np.argmax(terms, axis=0).astype(np.int8)
-    one = launch + np.maximum(np.maximum(tensor, cuda), memory)
+    memory = table.bytes_read + table.bytes_written
+    memory /= mem_roof
+    work = np.maximum(tensor, cuda)
+    np.maximum(work, memory, out=work)
+    bound = _largest_term(launch, tensor, cuda, work)
+    one = work
+    one += launch
     calibrated = np.zeros(n, dtype=bool)
     if profile is not None and n:
         predicted = np.asarray(profile.predict_launch_s(table, hardware), dtype=np.float64)

@@ -134,19 +134,21 @@ class HardwareSpec:
         return t[inv], c[inv], m
 
 
+class _Codes(dict):
+    """Label -> code, numbering each new label as it is first seen."""
+
+    def __missing__(self, label):
+        code = self[label] = len(self)
+        return code
+
+
 def _factorize(values) -> tuple[list[str], np.ndarray]:
-    """(distinct values, index of each element's value). A table holds a handful of dtypes, so
-    one vectorized equality pass per distinct value beats sorting a million strings."""
-    values = np.asarray(values, dtype=object)
-    distinct = set(values.tolist())
-    if len(distinct) > 16:      # many distinct labels: one dict look-up per element instead
-        order = {v: i for i, v in enumerate(distinct)}
-        return list(order), np.fromiter(map(order.__getitem__, values), np.intp, len(values))
-    uniq = list(distinct)
-    inv = np.zeros(len(values), dtype=np.intp)
-    for i, v in enumerate(uniq[1:], start=1):
-        inv[values == v] = i
-    return uniq, inv
+    """(distinct values, index of each element's value) in one pass of C-level dict look-ups:
+    several times faster than np.unique, which sorts a million strings."""
+    codes = _Codes()
+    inv = np.fromiter(map(codes.__getitem__, np.asarray(values, dtype=object)), np.intp,
+                      len(values))
+    return list(codes), inv
 
 
 # ---- schema ------------------------------------------------------------------------------
