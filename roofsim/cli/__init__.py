@@ -16,6 +16,7 @@ from ..errors import UserError
 COMMAND_MODULES = (
     "hardware",
     "roofline",
+    "calibrate",
 )
 
 

@@ -72,3 +72,29 @@ def normal_attention_parts(batch, heads, seq_q, seq_kv, head_dim, causal=0) -> d
 
 
 FORMULAS = {"attention": attention_work}
+
+
+# ---- torch runner for calibration (roofsim.calibration.runners) ----------------------------
+def attention_runner(params, dtype, device):
+    """F.scaled_dot_product_attention on q[b,h,seq_q,d], k/v[b,h,seq_kv,d] (torch's default
+    backend choice). Causal with seq_q < seq_kv masks bottom-right (queries are the last
+    positions, as the formula assumes); one causal query sees every key, so it runs unmasked."""
+    import torch.nn.functional as F
+    from ..calibration.inputs import randn
+    b, h, sq, skv, d = (int(params.get(p, 1)) for p in ("batch", "heads", "seq_q", "seq_kv",
+                                                         "head_dim"))
+    causal = int(params.get("causal", 0)) > 0 and sq > 1
+    kwargs = {}
+    if causal and sq == skv:
+        kwargs["is_causal"] = True
+    elif causal:
+        from torch.nn.attention.bias import causal_lower_right
+        kwargs["attn_mask"] = causal_lower_right(sq, skv)
+
+    def fn(q, k, v):
+        return F.scaled_dot_product_attention(q, k, v, **kwargs)
+    return fn, lambda: (randn((b, h, sq, d), dtype, device), randn((b, h, skv, d), dtype, device),
+                        randn((b, h, skv, d), dtype, device))
+
+
+RUNNERS = {"attention": attention_runner}

@@ -38,3 +38,26 @@ def conv2d_work(params, dtype) -> dict:
 
 
 FORMULAS = {"conv2d": conv2d_work}
+
+
+# ---- torch runner for calibration (roofsim.calibration.runners) ----------------------------
+def conv2d_runner(params, dtype, device):
+    """F.conv2d on x[batch, c_in, h, w] (NCHW, contiguous) with W[c_out, c_in, kernel, kernel]."""
+    import torch.nn.functional as F
+    from ..calibration.inputs import randn
+    b = int(params.get("batch", 1))
+    c_in, c_out, h, w, k = (int(params[p]) for p in ("c_in", "c_out", "h", "w", "kernel"))
+    stride, pad = int(params.get("stride", 1)), int(params.get("padding", 0))
+    bias = int(params.get("bias", 0))
+
+    def fn(x, weight, *b_):
+        return F.conv2d(x, weight, b_[0] if b_ else None, stride=stride, padding=pad)
+
+    def make():
+        x = randn((b, c_in, h, w), dtype, device)
+        weight = randn((c_out, c_in, k, k), dtype, device, (c_in * k * k) ** -0.5)
+        return (x, weight, randn((c_out,), dtype, device)) if bias else (x, weight)
+    return fn, make
+
+
+RUNNERS = {"conv2d": conv2d_runner}

@@ -48,3 +48,26 @@ def elementwise_work(params, dtype) -> dict:
 
 
 FORMULAS = {"gelu": gelu_work, "silu": silu_work, "elementwise": elementwise_work}
+
+
+# ---- torch runners for calibration (roofsim.calibration.runners) ---------------------------
+def _unary_runner(op_name: str):
+    def runner(params, dtype, device):
+        import torch.nn.functional as F
+        from ..calibration.inputs import randn
+        numel = int(params["numel"])
+        return getattr(F, op_name), lambda: (randn((numel,), dtype, device),)
+    runner.__doc__ = f"F.{op_name} on a flat tensor of numel random elements."
+    return runner
+
+
+def elementwise_runner(params, dtype, device):
+    """torch.add of two flat tensors of numel elements (the binary op the formula counts)."""
+    import torch
+    from ..calibration.inputs import randn
+    numel = int(params["numel"])
+    return torch.add, lambda: (randn((numel,), dtype, device), randn((numel,), dtype, device))
+
+
+RUNNERS = {"gelu": _unary_runner("gelu"), "silu": _unary_runner("silu"),
+           "elementwise": elementwise_runner}

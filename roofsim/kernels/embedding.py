@@ -19,3 +19,24 @@ def embedding_work(params, dtype) -> dict:
 
 
 FORMULAS = {"embedding": embedding_work}
+
+
+# ---- torch runner for calibration (roofsim.calibration.runners) ----------------------------
+# Table height for timing: DeepSeek-OCR's vocabulary (the formula does not depend on it).
+RUNNER_VOCAB = 129280
+
+
+def embedding_runner(params, dtype, device):
+    """F.embedding of `rows` random token ids into one table [RUNNER_VOCAB, cols]; the ids
+    rotate, the table is shared (its rows are drawn at random, so mostly cold anyway)."""
+    import torch.nn.functional as F
+    from ..calibration.inputs import randint, randn
+    rows, cols = int(params["rows"]), int(params["cols"])
+    table = randn((RUNNER_VOCAB, cols), dtype, device)
+
+    def fn(ids):
+        return F.embedding(ids, table)
+    return fn, lambda: (randint(RUNNER_VOCAB, (rows,), device),)
+
+
+RUNNERS = {"embedding": embedding_runner}

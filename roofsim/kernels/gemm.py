@@ -55,3 +55,50 @@ def grouped_gemm_work(params, dtype) -> dict:
 
 
 FORMULAS = {"gemm": gemm_work, "linear": linear_work, "grouped_gemm": grouped_gemm_work}
+
+
+# ---- torch runners for calibration (roofsim.calibration.runners) ---------------------------
+def gemm_runner(params, dtype, device):
+    """A[batch,m,k] @ B[batch,k,n] (mm when batch is 1), random operands."""
+    import torch
+    from ..calibration.inputs import randn
+    m, n, k, b = (int(params.get(p, d)) for p, d in (("m", 0), ("n", 0), ("k", 0), ("batch", 1)))
+    scale = k ** -0.5
+    if b == 1:
+        return torch.mm, lambda: (randn((m, k), dtype, device), randn((k, n), dtype, device, scale))
+    return torch.bmm, lambda: (randn((b, m, k), dtype, device),
+                               randn((b, k, n), dtype, device, scale))
+
+
+def linear_runner(params, dtype, device):
+    """F.linear(x[batch*m, k], W[n, k], bias[n] or None), random operands."""
+    import torch.nn.functional as F
+    from ..calibration.inputs import randn
+    m, n, k = (int(params[p]) for p in ("m", "n", "k"))
+    rows = m * int(params.get("batch", 1))
+    bias = int(params.get("bias", 0))
+
+    def make():
+        x, w = randn((rows, k), dtype, device), randn((n, k), dtype, device, k ** -0.5)
+        return (x, w, randn((n,), dtype, device)) if bias else (x, w)
+    return F.linear, make
+
+
+def grouped_gemm_runner(params, dtype, device):
+    """MoE experts as the transformers reference runs them (integrations/moe.py, grouped_mm):
+    x[batch*m, k] sorted by expert, weights stored [experts, n, k] and passed transposed,
+    offsets (int32 cumulative rows) giving m rows to each of `batch` experts."""
+    import torch
+    from ..calibration.inputs import randn
+    grouped_mm = getattr(torch.nn.functional, "grouped_mm", None) or torch._grouped_mm
+    m, n, k = (int(params[p]) for p in ("m", "n", "k"))
+    experts = int(params.get("batch", 1))
+    offs = torch.arange(1, experts + 1, device=device, dtype=torch.int32) * m
+
+    def fn(x, w):
+        return grouped_mm(x, w.transpose(-2, -1), offs=offs)
+    return fn, lambda: (randn((experts * m, k), dtype, device),
+                        randn((experts, n, k), dtype, device, k ** -0.5))
+
+
+RUNNERS = {"gemm": gemm_runner, "linear": linear_runner, "grouped_gemm": grouped_gemm_runner}

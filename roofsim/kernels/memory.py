@@ -26,3 +26,26 @@ def index_work(params, dtype) -> dict:
 
 
 FORMULAS = {"copy": copy_work, "index": index_work}
+
+
+# ---- torch runners for calibration (roofsim.calibration.runners) ---------------------------
+def copy_runner(params, dtype, device):
+    """torch.clone of a flat tensor of numel elements (one read, one write)."""
+    import torch
+    from ..calibration.inputs import randn
+    numel = int(params["numel"])
+    return torch.clone, lambda: (randn((numel,), dtype, device),)
+
+
+def index_runner(params, dtype, device):
+    """torch.index_select of numel elements by random int64 indices."""
+    import torch
+    from ..calibration.inputs import randint, randn
+    numel = int(params["numel"])
+
+    def fn(x, idx):
+        return torch.index_select(x, 0, idx)
+    return fn, lambda: (randn((numel,), dtype, device), randint(numel, (numel,), device))
+
+
+RUNNERS = {"copy": copy_runner, "index": index_runner}

@@ -36,3 +36,30 @@ def rmsnorm_work(params, dtype) -> dict:
 
 
 FORMULAS = {"layernorm": layernorm_work, "rmsnorm": rmsnorm_work}
+
+
+# ---- torch runners for calibration (roofsim.calibration.runners) ---------------------------
+def layernorm_runner(params, dtype, device):
+    """F.layer_norm over the last dim of x[rows, cols], affine weight and bias."""
+    import torch.nn.functional as F
+    from ..calibration.inputs import randn
+    rows, cols = int(params["rows"]), int(params["cols"])
+
+    def fn(x, w, b):
+        return F.layer_norm(x, (cols,), w, b, 1e-6)
+    return fn, lambda: (randn((rows, cols), dtype, device), randn((cols,), dtype, device),
+                        randn((cols,), dtype, device))
+
+
+def rmsnorm_runner(params, dtype, device):
+    """F.rms_norm over the last dim of x[rows, cols], affine weight."""
+    import torch.nn.functional as F
+    from ..calibration.inputs import randn
+    rows, cols = int(params["rows"]), int(params["cols"])
+
+    def fn(x, w):
+        return F.rms_norm(x, (cols,), w, 1e-6)
+    return fn, lambda: (randn((rows, cols), dtype, device), randn((cols,), dtype, device))
+
+
+RUNNERS = {"layernorm": layernorm_runner, "rmsnorm": rmsnorm_runner}

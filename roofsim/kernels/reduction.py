@@ -19,3 +19,15 @@ def reduction_work(params, dtype) -> dict:
 
 
 FORMULAS = {"reduction": reduction_work}
+
+
+# ---- torch runner for calibration (roofsim.calibration.runners) ----------------------------
+def reduction_runner(params, dtype, device):
+    """torch.sum along the last dim of x[rows, cols]."""
+    import torch
+    from ..calibration.inputs import randn
+    rows, cols = int(params["rows"]), int(params["cols"])
+    return (lambda x: torch.sum(x, dim=-1)), lambda: (randn((rows, cols), dtype, device),)
+
+
+RUNNERS = {"reduction": reduction_runner}

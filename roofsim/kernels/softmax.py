@@ -21,3 +21,15 @@ def softmax_work(params, dtype) -> dict:
 
 
 FORMULAS = {"softmax": softmax_work}
+
+
+# ---- torch runner for calibration (roofsim.calibration.runners) ----------------------------
+def softmax_runner(params, dtype, device):
+    """torch.softmax along the last dim of x[rows, cols]."""
+    import torch
+    from ..calibration.inputs import randn
+    rows, cols = int(params["rows"]), int(params["cols"])
+    return (lambda x: torch.softmax(x, dim=-1)), lambda: (randn((rows, cols), dtype, device),)
+
+
+RUNNERS = {"softmax": softmax_runner}

@@ -1,0 +1,117 @@
+"""Shape features per kernel kind: the coordinates in which calibration finds neighbours.
+
+Sizes enter as log2 (one unit = a factor of two), so neighbours are close in ratio, not in
+absolute size. Two more kinds of feature carry what sizes alone miss:
+- alignment: whether a dimension's rows are a multiple of 16 bytes (vectorized loads, TMA,
+  tensor-core tiles need it) and of 64 elements (tile edges);
+- wave quantization (matrix kinds, attention): output tiles of 128 x 128 over the SM count;
+  the last partial wave leaves SMs idle, so `waves / ceil(waves)` is the useful fraction.
+Each feature has a weight: a distance of 1 is a factor of two in one size, or that weight's
+share of a change in alignment (a misaligned case is far from an aligned one of equal size).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+import numpy as np
+
+from ..kernels._common import element_bytes
+from ..kernels.conv import conv_output_size
+
+TILE = 128.0          # output tile edge assumed for wave quantization
+ALIGN_WEIGHT = 2.0    # distance added by a dimension that is not 16-byte aligned
+TILE_ALIGN_WEIGHT = 0.5   # ... and by one that is not a multiple of 64 elements
+WAVE_WEIGHT = 1.0
+FLAG_WEIGHT = 2.0     # bias, causal: a different kernel or epilogue
+
+
+def _p(params: Mapping[str, np.ndarray], name: str, default: float) -> np.ndarray:
+    v = np.asarray(params[name], dtype=np.float64) if name in params else None
+    if v is None:
+        return np.full(len(next(iter(params.values()))), default)
+    return np.where(np.isnan(v), default, v)
+
+
+def _log(x) -> np.ndarray:
+    return np.log2(np.maximum(np.asarray(x, dtype=np.float64), 1.0))
+
+
+def _align(x, elt) -> list[tuple[np.ndarray, float]]:
+    x = np.asarray(x, dtype=np.float64)
+    return [(((x * elt) % 16 != 0).astype(float), ALIGN_WEIGHT),
+            ((x % 64 != 0).astype(float), TILE_ALIGN_WEIGHT)]
+
+
+def _waves(tiles, sm_count: float) -> list[tuple[np.ndarray, float]]:
+    waves = np.maximum(tiles, 1.0) / sm_count
+    return [(waves / np.ceil(waves), WAVE_WEIGHT)]
+
+
+def _matrix(params, elt, sm, kind) -> list:
+    m, n, k = _p(params, "m", 1), _p(params, "n", 1), _p(params, "k", 1)
+    batch = _p(params, "batch", 1)
+    rows = m * batch if kind == "linear" else m
+    groups = 1.0 if kind == "linear" else batch
+    f = [(_log(rows), 1.0), (_log(n), 1.0), (_log(k), 1.0)]
+    if kind != "linear":
+        f.append((_log(batch), 1.0))
+    else:
+        f.append((_p(params, "bias", 0), FLAG_WEIGHT))
+    if kind == "grouped_gemm":
+        f.append((_p(params, "bias", 0), FLAG_WEIGHT))
+    f += _align(m, elt) + _align(n, elt) + _align(k, elt)
+    tiles = np.ceil(rows / TILE) * np.ceil(n / TILE) * groups
+    return f + _waves(tiles, sm)
+
+
+def _attention(params, elt, sm, kind) -> list:
+    b, h = _p(params, "batch", 1), _p(params, "heads", 1)
+    sq, skv, d = _p(params, "seq_q", 1), _p(params, "seq_kv", 1), _p(params, "head_dim", 64)
+    causal = (_p(params, "causal", 0) > 0) & (sq > 1)
+    f = [(_log(b * h), 1.0), (_log(b), 0.5), (_log(sq), 1.0), (_log(skv), 1.0), (_log(d), 1.0),
+         (causal.astype(float), FLAG_WEIGHT)]
+    f += _align(skv, elt)
+    return f + _waves(np.ceil(sq / TILE) * b * h, sm)
+
+
+def _conv(params, elt, sm, kind) -> list:
+    b = _p(params, "batch", 1)
+    c_in, c_out = _p(params, "c_in", 1), _p(params, "c_out", 1)
+    h, w, ker = _p(params, "h", 1), _p(params, "w", 1), _p(params, "kernel", 1)
+    stride, pad = np.maximum(_p(params, "stride", 1), 1), _p(params, "padding", 0)
+    pixels = b * np.maximum(conv_output_size(h, ker, stride, pad), 1) * \
+        np.maximum(conv_output_size(w, ker, stride, pad), 1)
+    f = [(_log(pixels), 1.0), (_log(c_in), 1.0), (_log(c_out), 1.0), (_log(ker), 1.0),
+         (_log(stride), 1.0), (_log(b), 0.5), (_p(params, "bias", 0), FLAG_WEIGHT * 0.5),
+         ((pad > 0).astype(float), 0.5)]
+    f += _align(c_in, elt) + _align(c_out, elt)
+    return f + _waves(np.ceil(pixels / TILE) * np.ceil(c_out / TILE), sm)
+
+
+def _rowwise(params, elt, sm, kind) -> list:
+    rows, cols = _p(params, "rows", 1), _p(params, "cols", 1)
+    return [(_log(rows), 1.0), (_log(cols), 1.0)] + _align(cols, elt)
+
+
+def _flat(params, elt, sm, kind) -> list:
+    numel = _p(params, "numel", 1)
+    return [(_log(numel), 1.0)] + _align(numel, elt)
+
+
+FEATURES: dict[str, Callable] = {
+    "gemm": _matrix, "linear": _matrix, "grouped_gemm": _matrix,
+    "attention": _attention, "conv2d": _conv,
+    "layernorm": _rowwise, "rmsnorm": _rowwise, "softmax": _rowwise, "reduction": _rowwise,
+    "embedding": _rowwise,
+    "gelu": _flat, "silu": _flat, "elementwise": _flat, "copy": _flat, "index": _flat,
+}
+
+
+def features(kind: str, params: Mapping[str, np.ndarray], dtype: str, sm_count: float) -> np.ndarray:
+    """(n, d) weighted feature matrix of one kind's rows (Euclidean distance = neighbourliness)."""
+    n = len(next(iter(params.values())))
+    elt = element_bytes(dtype, n) if n else np.zeros(0)
+    cols = FEATURES[kind](params, elt, float(sm_count), kind)
+    return np.column_stack([np.asarray(v, dtype=np.float64) * w for v, w in cols]) if n else \
+        np.zeros((0, len(cols)))

@@ -1,0 +1,121 @@
+"""Fit a calibration profile from a measurements CSV, and check it on the held-out rows.
+
+`fit_profile` keeps, per (kind, dtype), the measured shapes of the 'fit' split with their
+efficiency relative to the measuring device's roofs (see roofsim.calibration.profile).
+`fit_directory` does the whole step for a calibration folder: read measurements.csv, name the
+hardware spec, fit, write profile.json and accuracy.json (held-out MAPE per kind, calibrated and
+uncalibrated), and return a printable summary.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from ..hardware import HardwareSpec, load_hardware
+from ..kernels import records_from_params
+from ..records import SHAPE_PARAMS, RecordTable
+from .accuracy import accuracy_table, evaluate, format_accuracy
+from .device import device_id
+from .interpolate import LocalLinearSettings
+from .measurements import FIT, HOLDOUT, SPLIT_SEED, HOLDOUT_FRACTION, Measurements, read_measurements
+from .profile import CalibrationProfile, GroupModel, peak_roof_s
+from .run import MEASUREMENTS_FILE, PROFILE_FILE, PROVENANCE_FILE, read_provenance
+
+ACCURACY_FILE = "accuracy.json"
+MIN_GROUP_SHAPES = 3
+
+
+def measurement_table(m: Measurements) -> RecordTable:
+    """Records (work per launch from roofsim.kernels) for measured rows, in row order."""
+    params = {p: m[p] for p in SHAPE_PARAMS if not np.isnan(m[p]).all()}
+    return records_from_params(m["kind"], params, m["dtype"], name=m["case_id"])
+
+
+def fit_profile(m: Measurements, hardware: HardwareSpec, *, device_name: str = "",
+                ident: str = "", settings: LocalLinearSettings | None = None,
+                meta: dict | None = None) -> CalibrationProfile:
+    """A profile from the ok rows of `m` (pass only the rows to fit on)."""
+    m = m.select(m.ok)
+    if len(m) == 0:
+        raise UserError(f"{m.path or 'measurements'}: no successful measurements to fit")
+    table = measurement_table(m)
+    eff = peak_roof_s(table, hardware) / m["kernel_s"]
+    groups = {}
+    keys = np.array([f"{k}|{d}" for k, d in zip(m["kind"], m["dtype"])])
+    for key in dict.fromkeys(keys.tolist()):
+        rows = np.flatnonzero(keys == key)
+        if len(rows) < MIN_GROUP_SHAPES:
+            continue
+        kind, dtype = key.split("|", 1)
+        groups[(kind, dtype)] = GroupModel(
+            kind=kind, dtype=dtype, params=table.params[rows], efficiency=eff[rows],
+            floor_s=float(np.min(m["kernel_s"][rows])),
+            fallback_efficiency=float(np.exp(np.median(np.log(eff[rows])))))
+    return CalibrationProfile(device_name=device_name, device_id=ident or device_id(device_name),
+                              hardware=hardware, groups=groups,
+                              settings=settings or LocalLinearSettings(), meta=meta or {})
+
+
+def device_of(out: Path) -> str:
+    """The measuring device's name from the folder's provenance ('' if unknown)."""
+    for run in reversed(read_provenance(out / PROVENANCE_FILE).get("runs", [])):
+        name = (run.get("device_before") or {}).get("name") or \
+            (run.get("software") or {}).get("device_torch")
+        if name:
+            return name
+        if run.get("device") == "cpu":
+            return "cpu"
+    return ""
+
+
+def hardware_for(out: Path, hardware: str | None) -> tuple[HardwareSpec, str]:
+    name = device_of(out)
+    spec_name = hardware or (device_id(name) if name else out.name)
+    try:
+        return load_hardware(spec_name), name
+    except UserError as err:
+        raise UserError(f"{out}: cannot pick the measuring device's hardware spec ({err}); "
+                        f"pass --hardware NAME") from None
+
+
+def fit_directory(out: str | Path, hardware: str | None = None, command: str = "") -> str:
+    out = Path(out)
+    m = read_measurements(out / MEASUREMENTS_FILE)
+    spec, name = hardware_for(out, hardware)
+    fit_rows = m.select(m["split"] == FIT)
+    meta = {"fitted": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "command": command, "measurements": MEASUREMENTS_FILE,
+            "fit_rows": int(fit_rows.ok.sum()), "split_seed": SPLIT_SEED,
+            "holdout_fraction": HOLDOUT_FRACTION,
+            "launch_overhead_us_measured": launch_overhead_us(m)}
+    profile = fit_profile(fit_rows, spec, device_name=name or out.name,
+                          ident=device_id(name) if name else out.name, meta=meta)
+    profile.save(out / PROFILE_FILE)
+    held = m.select(m["split"] == HOLDOUT)
+    result = evaluate(held, profile, spec)
+    rows = accuracy_table(result)
+    (out / ACCURACY_FILE).write_text(json.dumps(
+        {"device": profile.device_name, "hardware": spec.id, "split": HOLDOUT,
+         "produced_by": command, "rows": rows}, indent=1) + "\n")
+    return (f"fitted {len(profile.groups)} (kind, dtype) groups on {meta['fit_rows']} shapes -> "
+            f"{out / PROFILE_FILE}\nheld-out accuracy on {spec.id} ({len(result['measured'])} "
+            f"shapes):\n" + format_accuracy(rows))
+
+
+def launch_overhead_us(m: Measurements) -> dict:
+    """Launch costs seen in the measurements: the fastest kernel in a graph (the graph launch
+    floor) and the median eager time of the kernels that fast (host launch overhead)."""
+    ok = m.select(m.ok)
+    if len(ok) == 0:
+        return {}
+    t = ok["kernel_s"]
+    tiny = t <= np.quantile(t, 0.02)
+    eager = ok["eager_s"][tiny]
+    eager = eager[np.isfinite(eager)]
+    return {"cuda_graph": round(float(t.min()) * 1e6, 3),
+            "stream": round(float(np.median(eager)) * 1e6, 3) if len(eager) else None}

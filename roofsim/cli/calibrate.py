@@ -1,0 +1,125 @@
+"""`roofsim calibrate`: time real kernels on this machine's GPU and fit a calibration profile.
+
+    roofsim calibrate [--suite kernels/X.yaml ...] [--out calibration/DEVICE] [--resume]
+                      [--time-budget S] [--hardware SPEC] [--no-fit]
+    roofsim calibrate --fit-only --out calibration/DEVICE [--hardware SPEC]   (no GPU needed)
+
+Rows are written to OUT/measurements.csv as they are measured; a run cut short keeps them and
+`--resume` continues it. After measuring, the profile (OUT/profile.json) is fitted on the rows
+of the 'fit' split and checked on the 'holdout' rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from ..errors import NeedsGPU, UserError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--suite", action="append", default=[], metavar="YAML",
+                        help="a kernel suite (repeatable); default: every kernels/*.yaml")
+    parser.add_argument("--out", metavar="DIR",
+                        help="output folder (default calibration/<device>, named for the GPU)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue a run: skip cases already in OUT/measurements.csv")
+    parser.add_argument("--retry-failed", action="store_true",
+                        help="with --resume, time again the cases that failed before")
+    parser.add_argument("--time-budget", type=float, metavar="S",
+                        help="stop cleanly after S seconds of measuring (--resume continues)")
+    parser.add_argument("--max-cases", type=int, metavar="N", help=argparse.SUPPRESS)
+    parser.add_argument("--hardware", metavar="NAME|PATH",
+                        help="hardware spec of the measuring device, for the profile's roofs "
+                             "(default: the spec named like the device)")
+    parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"),
+                        help="cuda (default) or cpu: host timers, to exercise the harness")
+    parser.add_argument("--no-fit", action="store_true", help="measure only")
+    parser.add_argument("--fit-only", action="store_true",
+                        help="fit OUT/measurements.csv again; no measuring, no GPU")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "calibrate", help="time real kernels on the GPU and fit a calibration profile",
+        description=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..calibration.device import current_device_name, device_id
+    from ..calibration.run import run_cases
+    from ..calibration.suites import default_suite_paths, interleave_by_kind, load_suites
+
+    argv = getattr(args, "argv", None)
+    command = ("roofsim calibrate " + shlex.join(argv)) if argv is not None else \
+        ("roofsim " + shlex.join(sys.argv[1:]))
+    if args.fit_only:
+        if not args.out:
+            raise UserError("--fit-only needs --out DIR (the folder holding measurements.csv)")
+        return _fit(Path(args.out), args.hardware, command)
+    if args.device == "cuda" and not _cuda_available():
+        raise NeedsGPU("roofsim calibrate needs a CUDA GPU, and torch sees none here; "
+                       "refit committed measurements with --fit-only --out DIR, or exercise "
+                       "the harness with --device cpu")
+    suites = [Path(s) for s in args.suite] or default_suite_paths()
+    if not suites:
+        raise UserError("no kernel suites found (expected kernels/*.yaml or --suite FILE)")
+    cases = interleave_by_kind(load_suites(suites))
+    name = current_device_name() if args.device == "cuda" else "cpu"
+    out = Path(args.out) if args.out else Path("calibration") / device_id(name)
+    if args.device == "cuda":
+        from ..calibration.timing import CudaTimer
+        timer = CudaTimer()
+    else:
+        from ..calibration.timing import CpuTimer
+        timer = CpuTimer()
+    print(f"calibrate: {len(cases)} cases from {len(suites)} suite(s) on {name} -> {out}",
+          file=sys.stderr)
+    report = run_cases(cases, out, timer=timer, device=args.device, resume=args.resume,
+                       retry_failed=args.retry_failed, time_budget_s=args.time_budget,
+                       max_cases=args.max_cases, command=command)
+    print(f"calibrate: {report.summary()}")
+    for case_id, err in report.failed[:20]:
+        print(f"  failed: {case_id}: {err}")
+    if len(report.failed) > 20:
+        print(f"  ... and {len(report.failed) - 20} more (see {out / 'provenance.json'})")
+    if not args.no_fit:
+        _fit(out, args.hardware, command)
+    return 0
+
+
+def _fit(out: Path, hardware: str | None, command: str) -> int:
+    from ..calibration.fit import fit_directory
+    summary = fit_directory(out, hardware=hardware, command=command)
+    print(summary)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run this subcommand alone (`python -m roofsim.cli.calibrate`), as the GPU script does."""
+    parser = argparse.ArgumentParser(prog="roofsim calibrate", description=__doc__)
+    add_arguments(parser)
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(argv)
+    args.argv = argv
+    try:
+        return run(args)
+    except UserError as err:
+        print(f"roofsim: error: {err}", file=sys.stderr)
+        return err.exit_status
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
