@@ -31,20 +31,28 @@ def _dtype_names(dtype, n: int) -> np.ndarray:
     return arr
 
 
-def element_bytes(dtype, n: int) -> np.ndarray:
-    """Bytes per element for each row's dtype (UserError on an unknown dtype)."""
+def _element_bytes_of(name: str) -> float:
+    c = canonical_dtype(str(name))
+    if c not in ELEMENT_BYTES:
+        raise UserError(f"unknown dtype {name!r}; expected one of {sorted(ELEMENT_BYTES)}")
+    return float(ELEMENT_BYTES[c])
+
+
+def element_bytes(dtype, n: int):
+    """Bytes per element for each row's dtype (a scalar when dtype is one name; UserError on an
+    unknown dtype)."""
+    if isinstance(dtype, str):
+        return _element_bytes_of(dtype)
     names = _dtype_names(dtype, n)
     uniq, inv = np.unique(names.astype(str), return_inverse=True)
-    sizes = []
-    for u in uniq:
-        c = canonical_dtype(str(u))
-        if c not in ELEMENT_BYTES:
-            raise UserError(f"unknown dtype {u!r}; expected one of {sorted(ELEMENT_BYTES)}")
-        sizes.append(ELEMENT_BYTES[c])
+    sizes = [_element_bytes_of(u) for u in uniq]
     return np.asarray(sizes, dtype=np.float64)[inv.reshape(-1)] if n else np.zeros(0)
 
 
-def tensor_core_mask(dtype, n: int) -> np.ndarray:
+def tensor_core_mask(dtype, n: int):
+    """Whether each row's matrix products run on tensor cores (a scalar for one dtype name)."""
+    if isinstance(dtype, str):
+        return canonical_dtype(dtype) in TENSOR_CORE_DTYPES
     names = _dtype_names(dtype, n)
     uniq, inv = np.unique(names.astype(str), return_inverse=True)
     ok = np.array([canonical_dtype(str(u)) in TENSOR_CORE_DTYPES for u in uniq], dtype=bool)
@@ -67,17 +75,22 @@ def param(params: Mapping[str, object], name: str, n: int, kind: str,
           default: float | None = None) -> np.ndarray:
     """A shape parameter as a float array of n rows. NaN or missing -> default; a required
     parameter (default None) that is missing, NaN, or negative is a UserError."""
-    if name in params and params[name] is not None:
-        a = np.broadcast_to(np.asarray(params[name], dtype=np.float64), (n,)).copy()
-    else:
-        a = np.full(n, np.nan)
-    missing = np.isnan(a)
-    if missing.any():
+    v = params.get(name)
+    if v is None:
         if default is None:
             raise UserError(f"kind {kind!r} needs shape parameter {name!r}")
-        a[missing] = default
-    if (a < 0).any() or not np.isfinite(a).all():
-        raise UserError(f"kind {kind!r}: shape parameter {name!r} must be finite and >= 0")
+        return np.full(n, float(default))
+    a = np.asarray(v, dtype=np.float64)
+    if a.shape != (n,):
+        a = np.full(n, a)
+    if not ((a >= 0) & (a < np.inf)).all():   # NaN, negative or infinite somewhere
+        missing = np.isnan(a)
+        if missing.any():
+            if default is None:
+                raise UserError(f"kind {kind!r} needs shape parameter {name!r}")
+            a = np.where(missing, default, a)
+        if (a < 0).any() or not np.isfinite(a).all():
+            raise UserError(f"kind {kind!r}: shape parameter {name!r} must be finite and >= 0")
     return a
 
 
@@ -91,5 +104,6 @@ def result(n: int, **fields) -> dict[str, np.ndarray]:
     """The work dict every formula returns: all WORK_FIELDS as float arrays of n rows."""
     out = {}
     for f in WORK_FIELDS:
-        out[f] = np.broadcast_to(np.asarray(fields.get(f, 0.0), dtype=np.float64), (n,)).copy()
+        a = np.asarray(fields.get(f, 0.0), dtype=np.float64)
+        out[f] = a if a.shape == (n,) else np.full(n, a)
     return out

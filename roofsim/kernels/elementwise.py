@@ -1,15 +1,16 @@
 """Elementwise kinds over `numel` output elements: gelu, silu, elementwise.
 
 CUDA-core FLOPs per element (documented counts; transcendental functions count as one FLOP):
-- gelu (exact, erf form x * 0.5 * (1 + erf(x / sqrt 2))): GELU_FLOPS_PER_ELEMENT = 5
-  (divide 1, erf 1, add 1, two multiplies 2).
+- gelu (exact, erf form x * 0.5 * (1 + erf(x / sqrt 2))): GELU_FLOPS_PER_ELEMENT = 4
+  (scale by 1/sqrt 2 1, erf 1, add 1, multiply by 0.5 x 1, the constant folded).
 - quick_gelu (CLIP's x * sigmoid(1.702 x)): QUICK_GELU_FLOPS_PER_ELEMENT = 5 (scale 1, exp 1,
   add 1, divide 1, multiply 1); recorded as kind gelu with its FLOPs set by the workload.
 - silu (x * sigmoid(x)): SILU_FLOPS_PER_ELEMENT = 4 (exp 1, add 1, divide 1, multiply 1).
 - elementwise: a binary op (add, multiply, residual): ELEMENTWISE_FLOPS_PER_ELEMENT = 1,
   reading ELEMENTWISE_INPUTS = 2 tensors of numel elements and writing one.
 Counts used by the workloads for composite elementwise work, kept here beside their kin:
-- rotary embedding: ROTARY_FLOPS_PER_ELEMENT = 3 per rotated q/k element (x*cos + rot(x)*sin).
+- rotary embedding: ROTARY_FLOPS_PER_ELEMENT = 3 per rotated q/k element (x*cos + rot(x)*sin),
+  and its cos/sin table: ROTARY_TABLE_FLOPS_PER_ANGLE = 2 per (position, frequency) pair.
 - gated MLP product silu(gate) * up: the silu count plus GATED_PRODUCT_FLOPS_PER_ELEMENT = 1.
 Unary kinds read one input and write one output of numel elements.
 """
@@ -18,12 +19,13 @@ from __future__ import annotations
 
 from ._common import element_bytes, param, result, rows_of
 
-GELU_FLOPS_PER_ELEMENT = 5.0
+GELU_FLOPS_PER_ELEMENT = 4.0
 QUICK_GELU_FLOPS_PER_ELEMENT = 5.0
 SILU_FLOPS_PER_ELEMENT = 4.0
 ELEMENTWISE_FLOPS_PER_ELEMENT = 1.0
 ELEMENTWISE_INPUTS = 2
 ROTARY_FLOPS_PER_ELEMENT = 3.0
+ROTARY_TABLE_FLOPS_PER_ANGLE = 2.0
 GATED_PRODUCT_FLOPS_PER_ELEMENT = 1.0
 
 

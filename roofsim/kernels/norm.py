@@ -1,11 +1,12 @@
 """Normalizations over `rows` x `cols` (normalized along cols), with an affine weight of `cols`
 (LayerNorm: weight and bias; RMSNorm: weight only), read once as weight_bytes.
 
-CUDA-core FLOPs per element:
-- layernorm: LAYERNORM_FLOPS_PER_ELEMENT = 7 (sum for the mean 1, subtract mean 1, square and
-  accumulate 2, multiply by rstd 1, affine scale and shift 2). LayerNorm2d (channels-first, as
+CUDA-core FLOPs per element (a fused multiply-add in elementwise work counts as one FLOP; these
+are the counts behind the specification's per-layer "Theoretical" column):
+- layernorm: LAYERNORM_FLOPS_PER_ELEMENT = 5 (sum for the mean 1, subtract mean 1, square and
+  accumulate 1, multiply by rstd 1, affine scale-and-shift 1). LayerNorm2d (channels-first, as
   in SAM's neck) is the same kind with rows = pixels, cols = channels.
-- rmsnorm: RMSNORM_FLOPS_PER_ELEMENT = 4 (square and accumulate 2, multiply by rstd 1, weight 1).
+- rmsnorm: RMSNORM_FLOPS_PER_ELEMENT = 3 (square and accumulate 1, multiply by rstd 1, weight 1).
 The per-row rsqrt is negligible and not counted. Input read once, output written once.
 """
 
@@ -13,8 +14,8 @@ from __future__ import annotations
 
 from ._common import element_bytes, param, result, rows_of
 
-LAYERNORM_FLOPS_PER_ELEMENT = 7.0
-RMSNORM_FLOPS_PER_ELEMENT = 4.0
+LAYERNORM_FLOPS_PER_ELEMENT = 5.0
+RMSNORM_FLOPS_PER_ELEMENT = 3.0
 
 
 def _norm(params, dtype, kind: str, per_element: float, affine_vectors: int) -> dict:

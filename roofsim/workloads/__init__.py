@@ -1,0 +1,1 @@
+"""Workloads: models turned into kernel records (see roofsim.workloads.deepseek_ocr)."""

@@ -1,0 +1,169 @@
+"""Stages of one request batch: vision, prefill, decode, as kernel records and stage costs.
+
+vision   per request: the global view (batch 1) and the crops (batch n, stacked), through SAM,
+         the compressor, CLIP, fusion and the projector; then the image-token layout (newline
+         and separator insertion). B requests repeat it B times (the real model loops over images).
+prefill  B sequences of S0 = image tokens + prompt tokens through the decoder; lm_head over the
+         last position ("last", default) or all positions ("all", as the published HF code does).
+decode   K steps of B tokens; step k (0-based) attends to S0 + k + 1 keys (its own included).
+         Attention rows are one per (layer, step); the rest carry count = K.
+
+Accounting presets. "model" (default) is the real computation. "report" reproduces the
+specification's sweep tables (../shared/spec), whose numbers imply:
+- prefill attention over the full S0 x S0 score matrix (a FLOP counter's view of the causal
+  kernel), and decode step k attending to S0 + k keys;
+- a depth-2 mlp_gelu projector (Linear 2048->1280, GELU, Linear 1280->1280) applied to
+  num_crops x image_tokens rows instead of the real Linear over the views' tokens;
+- with prompt_tokens = 10 and lm_head over all prefill positions (pass lm_head="all").
+
+Peak activation model (analytic): the largest single-launch activation working set in the stage
+(activations read + written by one launch, weights excluded) plus one residual-stream tensor
+kept live across it (tokens x width of the widest stream in the stage). KV cache: 2 (K and V) x
+layers x kv_heads x head_dim x element size per cached token, for B sequences; prefill holds S0
+tokens, decode S0 + K.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...errors import UserError
+from ...records import RecordTable, StageCost
+from .attention import ATTENTION_VARIANTS
+from .builder import RecordBuilder
+from .config import DeepseekOCRConfig
+from .decoder import decoder_layers, embed_records, head_records
+from .views import Request, Views, views
+from .vision import projector_records, view_records
+
+STAGES = ("vision", "prefill", "decode")
+LM_HEAD_MODES = ("last", "all")
+
+
+@dataclass(frozen=True)
+class Accounting:
+    name: str
+    prefill_mask: str          # "causal" (what the kernel computes) or "full" (S0^2 counted)
+    decode_sees_self: bool     # step k attends to S0 + k + 1 keys (True) or S0 + k (False)
+    projector: str             # "model": Linear over the views' tokens; "report": see above
+
+
+ACCOUNTINGS = {
+    "model": Accounting("model", prefill_mask="causal", decode_sees_self=True, projector="model"),
+    "report": Accounting("report", prefill_mask="full", decode_sees_self=False, projector="report"),
+}
+REPORT_PROJECTOR_DEPTH = 2
+
+
+def _accounting(accounting) -> Accounting:
+    if isinstance(accounting, Accounting):
+        return accounting
+    try:
+        return ACCOUNTINGS[accounting]
+    except KeyError:
+        raise UserError(f"accounting {accounting!r}: expected one of {', '.join(ACCOUNTINGS)}") from None
+
+
+def _check(attention: str, lm_head: str) -> None:
+    if attention not in ATTENTION_VARIANTS:
+        raise UserError(f"attention {attention!r}: expected one of {', '.join(ATTENTION_VARIANTS)}")
+    if lm_head not in LM_HEAD_MODES:
+        raise UserError(f"lm_head {lm_head!r}: expected one of {', '.join(LM_HEAD_MODES)}")
+
+
+def vision_records(cfg: DeepseekOCRConfig, request: Request, v: Views, attention: str,
+                   acc: Accounting) -> RecordTable:
+    b = RecordBuilder("vision", cfg.dtype)
+    B = request.batch
+    model_projector = acc.projector == "model"
+    if v.num_crops:
+        view_records(b, cfg, v.crop_size, v.num_crops, attention=attention, tag="crops/",
+                     count=B, projector=model_projector)
+    view_records(b, cfg, v.global_size, 1, attention=attention, tag="global/", count=B,
+                 projector=model_projector)
+    if not model_projector:
+        projector_records(b, cfg, max(v.num_crops, 1) * v.image_tokens, count=B,
+                          depth=REPORT_PROJECTOR_DEPTH)
+    b.add("copy", "layout", "vision.layout", B, numel=v.image_tokens * cfg.projector.output_dim)
+    return b.build()
+
+
+def prefill_records(cfg: DeepseekOCRConfig, request: Request, v: Views, attention: str,
+                    lm_head: str, acc: Accounting) -> RecordTable:
+    b = RecordBuilder("prefill", cfg.dtype)
+    B, S0 = request.batch, v.image_tokens + request.prompt_tokens
+    embed_records(b, cfg, B * S0, image_tokens=B * v.image_tokens)
+    decoder_layers(b, cfg, batch=B, seq_q=S0, seq_kv=S0,
+                   causal=int(acc.prefill_mask == "causal"), attention=attention)
+    head_records(b, cfg, B * S0, B * S0 if lm_head == "all" else B)
+    return b.build()
+
+
+def decode_contexts(request: Request, v: Views, acc: Accounting) -> np.ndarray:
+    """Keys each decode step attends to."""
+    s0 = v.image_tokens + request.prompt_tokens
+    return s0 + np.arange(request.decode_tokens, dtype=np.float64) + int(acc.decode_sees_self)
+
+
+def decode_records(cfg: DeepseekOCRConfig, request: Request, v: Views, attention: str,
+                   acc: Accounting) -> RecordTable:
+    b = RecordBuilder("decode", cfg.dtype)
+    K, B = request.decode_tokens, request.batch
+    if K == 0:
+        return b.build()
+    embed_records(b, cfg, B, count=K)
+    decoder_layers(b, cfg, batch=B, seq_q=1, seq_kv=decode_contexts(request, v, acc), causal=0,
+                   attention=attention)
+    head_records(b, cfg, B, B, count=K)
+    return b.build()
+
+
+def stage_records(cfg: DeepseekOCRConfig, request: Request, attention: str = "flash",
+                  lm_head: str = "last", accounting="model") -> dict[str, RecordTable]:
+    """Kernel records of the three stages for `request` (keys vision, prefill, decode)."""
+    _check(attention, lm_head)
+    acc = _accounting(accounting)
+    v = views(cfg, request)
+    return {"vision": vision_records(cfg, request, v, attention, acc),
+            "prefill": prefill_records(cfg, request, v, attention, lm_head, acc),
+            "decode": decode_records(cfg, request, v, attention, acc)}
+
+
+def kv_cache_bytes_per_token(cfg: DeepseekOCRConfig) -> int:
+    d = cfg.decoder
+    return 2 * d.layers * d.kv_heads * d.head_dim * cfg.element_bytes
+
+
+def activation_peak_bytes(table: RecordTable, residual_bytes: float) -> float:
+    """Largest single-launch activation working set plus one live residual-stream tensor."""
+    if not len(table):
+        return 0.0
+    working = table.bytes_read + table.bytes_written - table.weight_bytes
+    return float(working.max() + residual_bytes)
+
+
+def stage_costs(cfg: DeepseekOCRConfig, request: Request, attention: str = "flash",
+                lm_head: str = "last", accounting="model",
+                records: dict[str, RecordTable] | None = None) -> dict[str, StageCost]:
+    """StageCost per stage (SI units). Pass `records` to reuse already built tables."""
+    records = records or stage_records(cfg, request, attention, lm_head, accounting)
+    v = views(cfg, request)
+    B, e = request.batch, cfg.element_bytes
+    S0 = v.image_tokens + request.prompt_tokens
+    kv_tok = kv_cache_bytes_per_token(cfg)
+    widest_view = max(v.num_crops, 1) * max(v.crop_tokens, v.global_tokens)
+    sam_tokens = max(v.num_crops * (v.crop_size // cfg.views.patch_size) ** 2,
+                     (v.global_size // cfg.views.patch_size) ** 2)
+    residual = {
+        "vision": max(sam_tokens * cfg.sam.embed_dim, widest_view * cfg.clip.hidden) * e,
+        "prefill": B * S0 * cfg.decoder.hidden * e,
+        "decode": B * cfg.decoder.hidden * e,
+    }
+    kv = {"vision": 0.0, "prefill": float(B * S0 * kv_tok),
+          "decode": float(B * (S0 + request.decode_tokens) * kv_tok)}
+    return {s: StageCost.from_table(s, records[s],
+                                    activation_peak_bytes=activation_peak_bytes(records[s], residual[s]),
+                                    kv_cache_bytes=kv[s])
+            for s in STAGES}
