@@ -56,7 +56,7 @@ def random_config_dicts(draw, max_layers: int = 6) -> dict:
     sam_heads = draw(st.integers(1, 12))
     raw["sam"].update(
         patch_size=patch, in_chans=draw(st.integers(1, 4)),
-        embed_dim=sam_heads * draw(st.sampled_from([8, 16, 32, 64])), depth=depth,
+        embed_dim=sam_heads * draw(st.sampled_from([8, 16, 32, 64, 80, 128])), depth=depth,
         heads=sam_heads, mlp_dim=draw(st.integers(1, 4096)),
         window_size=draw(st.integers(1, 20)),
         global_blocks=sorted(draw(st.sets(st.integers(0, depth - 1), max_size=depth))),
@@ -64,7 +64,7 @@ def random_config_dicts(draw, max_layers: int = 6) -> dict:
         pos_embed_size=draw(st.integers(1, 64)))
 
     clip_heads = draw(st.integers(1, 16))
-    clip_hidden = clip_heads * draw(st.sampled_from([8, 16, 32, 64]))
+    clip_hidden = clip_heads * draw(st.sampled_from([8, 16, 32, 64, 80, 128]))
     raw["clip"].update(
         hidden=clip_hidden, layers=draw(st.integers(1, max_layers)), heads=clip_heads,
         mlp_dim=draw(st.integers(1, 4096)),
@@ -75,7 +75,7 @@ def random_config_dicts(draw, max_layers: int = 6) -> dict:
 
     kv_heads = draw(st.integers(1, 8))
     heads = kv_heads * draw(st.integers(1, 4))
-    head_dim = 2 * draw(st.integers(1, 64))
+    head_dim = 2 * draw(st.integers(1, 128))       # flash kernels support <= 256
     hidden = heads * head_dim
     layers = draw(st.integers(1, max_layers))
     experts = draw(st.integers(1, 64))
