@@ -123,7 +123,7 @@ def requests(draw, cfg, *, mode: str | None = None, max_side: int = 4, max_promp
              max_decode: int = 24, max_batch: int = 4) -> Request:
     """A request valid for `cfg` (its single-view modes or gundam with a grid)."""
     if mode is None:
-        mode = draw(st.sampled_from([GUNDAM, *sorted(cfg.views.modes)]))
+        mode = draw(st.sampled_from([GUNDAM, *sorted(dict(cfg.views.modes))]))
     grid = draw(st.one_of(st.none(), grids(max_side))) if mode == GUNDAM else None
     return Request(grid=grid, mode=mode, prompt_tokens=draw(st.integers(0, max_prompt)),
                    decode_tokens=draw(st.integers(0, max_decode)),
@@ -202,3 +202,30 @@ def gemm_tables(draw, max_rows: int = 8) -> RecordTable:
         dtype=np.array(draw(st.lists(st.sampled_from(["bfloat16", "float16", "float32"]),
                                      min_size=n, max_size=n)), dtype=object),
         count=col(st.integers(1, 100)))
+
+
+@st.composite
+def faster_spec_pairs(draw):
+    """(spec, the same spec with one roof raised or its launch overhead lowered): tensor or
+    CUDA-core peak of one dtype, bandwidth, one efficiency, or both launch overheads."""
+    import dataclasses
+
+    spec = draw(hardware_specs())
+    up = draw(st.floats(1.0, 1000.0))
+    which = draw(st.sampled_from(["tensor", "cuda", "bandwidth", "efficiency", "launch"]))
+    if which in ("tensor", "cuda"):
+        field = f"{which}_core_tflops"
+        peaks = dict(getattr(spec, field))
+        key = draw(st.sampled_from(sorted(peaks)))
+        peaks[key] *= up
+        return spec, dataclasses.replace(spec, **{field: peaks}), which
+    if which == "bandwidth":
+        return spec, dataclasses.replace(spec, mem_bandwidth_gbps=spec.mem_bandwidth_gbps * up), which
+    if which == "efficiency":
+        eff = dict(spec.efficiency)
+        key = draw(st.sampled_from(sorted(eff)))
+        eff[key] = draw(st.floats(eff[key], 1.0))
+        return spec, dataclasses.replace(spec, efficiency=eff), which
+    down = draw(st.floats(0.0, 1.0))
+    launch = {k: v * down for k, v in spec.launch_overhead_us.items()}
+    return spec, dataclasses.replace(spec, launch_overhead_us=launch), which
