@@ -17,6 +17,8 @@ COMMAND_MODULES = (
     "hardware",
     "roofline",
     "calibrate",
+    "tokens",
+    "cost",
 )
 
 

@@ -2,11 +2,13 @@
 
 copy   reads numel elements and writes numel (contiguous, cat, pad, permute made contiguous).
 index  gather/scatter of numel elements by int64 index: reads the elements and one index per
-       element, writes numel elements.
+       gathered row (`rows`, default numel: one index per element), writes numel elements.
 No FLOPs.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from ._common import INDEX_BYTES, element_bytes, param, result, rows_of
 
@@ -21,8 +23,10 @@ def copy_work(params, dtype) -> dict:
 def index_work(params, dtype) -> dict:
     n_rows = rows_of(params, dtype)
     numel = param(params, "numel", n_rows, "index")
+    rows = np.asarray(params.get("rows", np.nan), dtype=np.float64)
+    rows = np.where(np.isnan(rows), numel, rows)     # default: one index per element
     e = element_bytes(dtype, n_rows)
-    return result(n_rows, bytes_read=numel * (e + INDEX_BYTES), bytes_written=numel * e)
+    return result(n_rows, bytes_read=numel * e + rows * INDEX_BYTES, bytes_written=numel * e)
 
 
 FORMULAS = {"copy": copy_work, "index": index_work}

@@ -26,6 +26,13 @@ def layer_names(template: str, indices: tuple[int, ...]) -> np.ndarray:
     return arr
 
 
+def _filled(value: str, n: int) -> np.ndarray:
+    """An object array of n copies of one string (np.full is slow for object arrays)."""
+    arr = np.empty(n, dtype=object)
+    arr.fill(value)
+    return arr
+
+
 class RecordBuilder:
     """Collects ops of one stage; `build()` returns their RecordTable."""
 
@@ -56,36 +63,31 @@ class RecordBuilder:
         kind = np.repeat(np.array([op[0] for op in ops], dtype=object), ns)
         name = np.repeat(np.array([op[1] for op in ops], dtype=object), ns)
         dtype = np.repeat(np.array([op[4] for op in ops], dtype=object), ns)
-        layer_list: list = []
-        for op in ops:
-            ly = op[2]
-            if isinstance(ly, str):
-                layer_list.extend([ly] * op[-1])
-            else:
-                layer_list.extend(ly)
-        layer = np.array(layer_list, dtype=object)
-        # numeric per-op columns: scalars repeated, arrays placed
-        numeric = []
-        for j, fill in ((3, 1.0), (6, 0.0), (7, 0.0), (5, np.nan)):
-            vals = [op[j] if op[j] is not None else fill for op in ops]
-            scal = [fill if isinstance(v, np.ndarray) else v for v in vals]
-            col = np.repeat(np.asarray(scal, dtype=np.float64), ns)
-            for v, s0, n in zip(vals, starts, ns):
-                if isinstance(v, np.ndarray):
-                    col[s0:s0 + n] = v
-            numeric.append(col)
-        count, extra_read, extra_cuda, override = numeric
+        layer = np.concatenate([_filled(op[2], op[-1]) if isinstance(op[2], str) else op[2]
+                                for op in ops])
+        count = np.empty(total)
+        extra_read = np.zeros(total)
+        extra_cuda = np.zeros(total)
+        override = np.full(total, np.nan)
         params = np.full((total, len(SHAPE_PARAMS)), np.nan)
-        for op, s0 in zip(ops, starts):
-            sl = slice(s0, s0 + op[-1])
-            for p, v in op[8].items():
-                params[sl, _PARAM_INDEX[p]] = v
-        work = {f: np.zeros(total) for f in WORK_FIELDS}
+        kind_rows: dict[str, list] = {}
         kind_dtypes: dict[str, set] = {}
-        for op in ops:
-            kind_dtypes.setdefault(op[0], set()).add(op[4])
+        for (k, _, _, ct, dt, fc, er, ec, ps, n), s0 in zip(ops, starts):
+            sl = slice(s0, s0 + n)
+            count[sl] = ct
+            if isinstance(er, np.ndarray) or er:
+                extra_read[sl] = er
+            if isinstance(ec, np.ndarray) or ec:
+                extra_cuda[sl] = ec
+            if fc is not None:
+                override[sl] = fc
+            for p, v in ps.items():
+                params[sl, _PARAM_INDEX[p]] = v
+            kind_rows.setdefault(k, []).append(sl)
+            kind_dtypes.setdefault(k, set()).add(dt)
+        work = {f: np.zeros(total) for f in WORK_FIELDS}
         for k, dts in kind_dtypes.items():
-            rows = np.flatnonzero(kind == k)
+            rows = np.concatenate([np.arange(sl.start, sl.stop) for sl in kind_rows[k]])
             block = params[rows]
             used = np.flatnonzero(~np.isnan(block).all(axis=0))
             sub = {SHAPE_PARAMS[i]: block[:, i] for i in used}
@@ -95,7 +97,7 @@ class RecordBuilder:
         work["flops_cuda"] = np.where(np.isnan(override), work["flops_cuda"], override) + extra_cuda
         work["bytes_read"] = work["bytes_read"] + extra_read
         table = RecordTable(kind=kind, name=name, dtype=dtype,
-                            stage=np.full(total, self.stage, dtype=object), layer=layer,
+                            stage=_filled(self.stage, total), layer=layer,
                             params=params, count=count, **work)
         table.validate()
         return table

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -103,7 +102,10 @@ class ViewsConfig:
     crop_size: int
     min_crops: int
     max_crops: int
-    modes: Mapping[str, int]
+    modes: tuple[tuple[str, int], ...]   # (mode name, view size in pixels); hashable
+
+    def mode_size(self, mode: str) -> int | None:
+        return dict(self.modes).get(mode)
 
 
 @dataclass(frozen=True)
@@ -153,12 +155,12 @@ def _field_value(where: str, name: str, typ: str, value: Any) -> Any:
                                                   and v >= 0 for v in value):
             raise bad("a list of integers >= 0")
         return tuple(value)
-    if typ == "Mapping[str, int]":
+    if typ == "tuple[tuple[str, int], ...]":
         if not isinstance(value, dict) or not value or not all(
                 isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v > 0
                 for k, v in value.items()):
             raise bad("a mapping of mode name to view size in pixels")
-        return MappingProxyType({k.lower(): v for k, v in value.items()})
+        return tuple((k.lower(), v) for k, v in value.items())
     raise AssertionError(typ)  # pragma: no cover
 
 
@@ -231,13 +233,13 @@ def _check_consistency(cfg: DeepseekOCRConfig, source: str) -> None:
     require(v.min_crops <= v.max_crops, "views.min_crops", "must be <= views.max_crops")
     step = v.patch_size * v.downsample
     for name, size in [("global_size", v.global_size), ("crop_size", v.crop_size),
-                       *[(f"modes.{k}", sz) for k, sz in v.modes.items()]]:
+                       *[(f"modes.{k}", sz) for k, sz in v.modes]]:
         require(size % step == 0, f"views.{name}",
                 f"view size {size} must be a multiple of patch_size x downsample ({step})")
     require(v.patch_size == s.patch_size, "views.patch_size", "must equal sam.patch_size")
     require(v.downsample == 4, "views.downsample",
             "the compressor (neck + two stride-2 convs) reduces tokens by 4 per side")
-    require("gundam" not in v.modes, "views.modes",
+    require("gundam" not in dict(v.modes), "views.modes",
             "'gundam' is built from global_size and crop_size, not a single-view mode")
 
 

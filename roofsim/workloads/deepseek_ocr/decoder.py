@@ -54,18 +54,23 @@ def mlp_records(b: RecordBuilder, path, count, tokens, hidden: int, inter: int, 
 def decoder_layers(b: RecordBuilder, cfg: DeepseekOCRConfig, *, batch: int, seq_q: int, seq_kv,
                    causal: int, attention: str, count: float = 1.0, layers=None,
                    prefix: str = "decoder", attention_core: bool = True,
-                   parts: tuple[str, ...] = ("attn", "mlp"), kv_write: bool = True) -> None:
+                   parts: tuple[str, ...] = ("attn", "mlp"), kv_write: bool = True,
+                   core_rows: str = "all") -> None:
     """Decoder layers `layers` (default all) for one forward pass repeated `count` times, or one
-    per entry of `seq_kv` when it is an array (decode steps; then count is ignored)."""
+    per entry of `seq_kv` when it is an array (decode steps; then count is ignored).
+    core_rows: "all"; "skip" leaves out the attention-core rows (the only ones that depend on
+    the context length in decode); "only" emits just those."""
     d = cfg.decoder
     e = cfg.element_bytes
     idx = tuple(range(d.layers)) if layers is None else tuple(layers)
     if not idx:
         return
     tokens = batch * seq_q
-    steps = np.asarray(seq_kv)
+    steps = np.asarray(seq_kv if seq_kv is not None else np.nan)
     if steps.ndim == 1:
         count = float(len(steps))
+    if core_rows == "only":
+        parts = ("core",)
     blk = layer_names(prefix + ".layers.{}", idx)
     att = layer_names(prefix + ".layers.{}.self_attn", idx)
     hid, hd = d.hidden, d.head_dim
@@ -89,15 +94,15 @@ def decoder_layers(b: RecordBuilder, cfg: DeepseekOCRConfig, *, batch: int, seq_
               extra_read=-rot * e + 2.0 * tokens / batch * d.rope_dim * e)
         if kv_write:
             b.add("copy", "kv_cache_write", att, count, numel=2 * tokens * kv_dim)
-        if steps.ndim == 1:
-            k_steps = len(steps)
-            att_rows = np.repeat(att, k_steps)
-            attention_ops(b, "", att_rows, 1.0, attention=attention, batch=batch, heads=d.heads,
-                          seq_q=seq_q, seq_kv=np.tile(steps.astype(np.float64), len(idx)),
-                          head_dim=hd, causal=causal)
+    if "core" in parts or ("attn" in parts and attention_core and core_rows != "skip"):
+        if steps.ndim == 1:      # one row per (layer, decode step)
+            attention_ops(b, "", np.repeat(att, len(steps)), 1.0, attention=attention,
+                          batch=batch, heads=d.heads, seq_q=seq_q,
+                          seq_kv=np.tile(steps.astype(np.float64), len(idx)), head_dim=hd,
+                          causal=causal)
         else:
             attention_ops(b, "", att, count, attention=attention, batch=batch, heads=d.heads,
-                          seq_q=seq_q, seq_kv=float(seq_kv), head_dim=hd, causal=causal)
+                          seq_q=seq_q, seq_kv=float(steps), head_dim=hd, causal=causal)
     if "attn" in parts:
         b.add("linear", "o_proj", att, count, m=tokens, n=hid, k=q_dim)
         b.add("elementwise", "residual", blk, count, numel=tokens * hid)
@@ -129,11 +134,11 @@ def moe_records(b: RecordBuilder, cfg: DeepseekOCRConfig, path, count, tokens,
     experts = active_experts(d.routed_experts, d.experts_per_token, tokens)
     if gate:
         moe_gate_records(b, cfg, path, count, tokens)
-    b.add("index", "dispatch", path, count, numel=pairs * hid)
+    b.add("index", "dispatch", path, count, numel=pairs * hid, rows=pairs)
     mlp_records(b, path, count, pairs, hid, d.moe_intermediate, tag="experts.",
                 kind="grouped_gemm", experts=experts)
     b.add("elementwise", "routing_weight_mul", path, count, numel=pairs * hid)
-    b.add("index", "combine", path, count, numel=pairs * hid,
+    b.add("index", "combine", path, count, numel=pairs * hid, rows=pairs,
           flops_cuda=pairs * hid)  # scatter-add: one add per element
     if d.shared_experts:
         mlp_records(b, path, count, tokens, hid, d.shared_experts * d.moe_intermediate,
@@ -147,7 +152,7 @@ def embed_records(b: RecordBuilder, cfg: DeepseekOCRConfig, tokens, count: float
     b.add("embedding", "embed_tokens", f"{DECODER}.embed_tokens", count, rows=tokens, cols=d.hidden)
     if image_tokens:
         b.add("index", "merge_image_features", f"{DECODER}.embed_tokens", count,
-              numel=image_tokens * d.hidden)
+              numel=image_tokens * d.hidden, rows=image_tokens)
 
 
 def head_records(b: RecordBuilder, cfg: DeepseekOCRConfig, tokens, lm_rows, count: float = 1.0) -> None:

@@ -17,15 +17,18 @@ specification's sweep tables (../shared/spec), whose numbers imply:
 - with prompt_tokens = 10 and lm_head over all prefill positions (pass lm_head="all").
 
 Peak activation model (analytic): the largest single-launch activation working set in the stage
-(activations read + written by one launch, weights excluded) plus one residual-stream tensor
-kept live across it (tokens x width of the widest stream in the stage). KV cache: 2 (K and V) x
+(activations read + written by one launch; weights excluded, and in the decoder's attention
+cores the K/V cache reads excluded too, since the KV cache is reported on its own) plus one
+residual-stream tensor kept live across it (tokens x width of the widest stream in the stage).
+Normal attention's score matrices make its peak larger than flash's. KV cache: 2 (K and V) x
 layers x kv_heads x head_dim x element size per cached token, for B sequences; prefill holds S0
 tokens, decode S0 + K.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from functools import lru_cache
 
 import numpy as np
 
@@ -78,16 +81,15 @@ def vision_records(cfg: DeepseekOCRConfig, request: Request, v: Views, attention
     b = RecordBuilder("vision", cfg.dtype)
     B = request.batch
     model_projector = acc.projector == "model"
+    parts = [_view_table(cfg, v.global_size, 1, attention, "global/", B, model_projector)]
     if v.num_crops:
-        view_records(b, cfg, v.crop_size, v.num_crops, attention=attention, tag="crops/",
-                     count=B, projector=model_projector)
-    view_records(b, cfg, v.global_size, 1, attention=attention, tag="global/", count=B,
-                 projector=model_projector)
+        parts.insert(0, _view_table(cfg, v.crop_size, v.num_crops, attention, "crops/", B,
+                                    model_projector))
     if not model_projector:
         projector_records(b, cfg, max(v.num_crops, 1) * v.image_tokens, count=B,
                           depth=REPORT_PROJECTOR_DEPTH)
     b.add("copy", "layout", "vision.layout", B, numel=v.image_tokens * cfg.projector.output_dim)
-    return b.build()
+    return RecordTable.concat(parts + [b.build()])
 
 
 def prefill_records(cfg: DeepseekOCRConfig, request: Request, v: Views, attention: str,
@@ -107,17 +109,43 @@ def decode_contexts(request: Request, v: Views, acc: Accounting) -> np.ndarray:
     return s0 + np.arange(request.decode_tokens, dtype=np.float64) + int(acc.decode_sees_self)
 
 
+@lru_cache(maxsize=64)
+def _decode_fixed(cfg: DeepseekOCRConfig, batch: int, steps: int) -> RecordTable:
+    """Decode records that do not depend on the context length (all but the attention cores):
+    the same for every image, so built once per (config, batch, steps)."""
+    b = RecordBuilder("decode", cfg.dtype)
+    embed_records(b, cfg, batch, count=steps)
+    decoder_layers(b, cfg, batch=batch, seq_q=1, seq_kv=None, causal=0, attention="flash",
+                   count=steps, core_rows="skip")
+    head_records(b, cfg, batch, batch, count=steps)
+    return _read_only(b.build())
+
+
+@lru_cache(maxsize=64)
+def _view_table(cfg: DeepseekOCRConfig, size: int, batch: int, attention: str, tag: str,
+                count: int, projector: bool) -> RecordTable:
+    """One view batch through the encoder (cached: the global view is the same for every grid)."""
+    b = RecordBuilder("vision", cfg.dtype)
+    view_records(b, cfg, size, batch, attention=attention, tag=tag, count=count,
+                 projector=projector)
+    return _read_only(b.build())
+
+
+def _read_only(table: RecordTable) -> RecordTable:
+    for f in fields(table):
+        getattr(table, f.name).flags.writeable = False
+    return table
+
+
 def decode_records(cfg: DeepseekOCRConfig, request: Request, v: Views, attention: str,
                    acc: Accounting) -> RecordTable:
-    b = RecordBuilder("decode", cfg.dtype)
     K, B = request.decode_tokens, request.batch
+    b = RecordBuilder("decode", cfg.dtype)
     if K == 0:
         return b.build()
-    embed_records(b, cfg, B, count=K)
     decoder_layers(b, cfg, batch=B, seq_q=1, seq_kv=decode_contexts(request, v, acc), causal=0,
-                   attention=attention)
-    head_records(b, cfg, B, B, count=K)
-    return b.build()
+                   attention=attention, core_rows="only")
+    return RecordTable.concat([_decode_fixed(cfg, B, K), b.build()])
 
 
 def stage_records(cfg: DeepseekOCRConfig, request: Request, attention: str = "flash",
@@ -136,12 +164,27 @@ def kv_cache_bytes_per_token(cfg: DeepseekOCRConfig) -> int:
     return 2 * d.layers * d.kv_heads * d.head_dim * cfg.element_bytes
 
 
-def activation_peak_bytes(table: RecordTable, residual_bytes: float) -> float:
+def activation_working_set(table: RecordTable, element_bytes: float) -> np.ndarray:
+    """Per-launch activation bytes read + written, weights and decoder K/V cache reads excluded."""
+    working = table.bytes_read + table.bytes_written - table.weight_bytes
+    core = np.char.endswith(table.layer.astype(str), ".self_attn") & np.char.startswith(
+        table.layer.astype(str), "decoder.")
+    if core.any():
+        kind = table.kind
+        batch = np.nan_to_num(table.param("batch"), nan=1.0)
+        kv_of_gemm = batch * table.param("k") * table.param("n") * element_bytes  # K^T or V
+        q_and_out = (batch * np.nan_to_num(table.param("heads"), nan=1.0) * table.param("seq_q")
+                     * table.param("head_dim") * element_bytes + table.bytes_written)
+        working = np.where(core & (kind == "gemm"), working - np.nan_to_num(kv_of_gemm), working)
+        working = np.where(core & (kind == "attention"), np.nan_to_num(q_and_out), working)
+    return working
+
+
+def activation_peak_bytes(table: RecordTable, residual_bytes: float, element_bytes: float) -> float:
     """Largest single-launch activation working set plus one live residual-stream tensor."""
     if not len(table):
         return 0.0
-    working = table.bytes_read + table.bytes_written - table.weight_bytes
-    return float(working.max() + residual_bytes)
+    return float(activation_working_set(table, element_bytes).max() + residual_bytes)
 
 
 def stage_costs(cfg: DeepseekOCRConfig, request: Request, attention: str = "flash",
@@ -164,6 +207,6 @@ def stage_costs(cfg: DeepseekOCRConfig, request: Request, attention: str = "flas
     kv = {"vision": 0.0, "prefill": float(B * S0 * kv_tok),
           "decode": float(B * (S0 + request.decode_tokens) * kv_tok)}
     return {s: StageCost.from_table(s, records[s],
-                                    activation_peak_bytes=activation_peak_bytes(records[s], residual[s]),
+                                    activation_peak_bytes=activation_peak_bytes(records[s], residual[s], e),
                                     kv_cache_bytes=kv[s])
             for s in STAGES}

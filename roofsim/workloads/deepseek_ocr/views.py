@@ -166,9 +166,9 @@ def views(cfg: DeepseekOCRConfig, request: Request) -> Views:
     if request.mode == GUNDAM:
         size = v.global_size
     else:
-        if request.mode not in v.modes:
+        size = v.mode_size(request.mode)
+        if size is None:
             raise UserError(f"mode {request.mode!r} is not defined in {cfg.source}: views.modes")
-        size = v.modes[request.mode]
     q = view_side_tokens(cfg, size)
     tokens = q * (q + 1) + 1
     rows, cols = request.crops

@@ -1,0 +1,64 @@
+"""`roofsim tokens` and `roofsim cost`."""
+
+import json
+
+import pytest
+
+from roofsim.cli import main
+
+
+def run(capsys, *argv):
+    rc = main(list(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_tokens_for_an_a4_page(capsys):
+    rc, out, _ = run(capsys, "tokens", "--image", "2480x3508", "--json")
+    d = json.loads(out)
+    assert rc == 0 and d["grid"] == [3, 2] and d["image_tokens"] == 903
+
+
+def test_tokens_text_names_views_grid_and_tokens(capsys):
+    rc, out, _ = run(capsys, "tokens", "--grid", "10x10")
+    assert rc == 0 and "10373" in out and "10x10" in out
+
+
+def test_cost_json_has_the_stage_fields(capsys):
+    rc, out, _ = run(capsys, "cost", "--grid", "2x3", "--prompt-tokens", "16",
+                     "--decode-tokens", "100", "--json")
+    d = json.loads(out)
+    assert rc == 0 and d["image_tokens"] == 893
+    for stage in ("vision", "prefill", "decode"):
+        for key in ("flops_tensor", "flops_cuda", "bytes", "activation_peak_bytes",
+                    "kv_cache_bytes", "weight_bytes"):
+            assert d["stages"][stage][key] >= 0
+    assert d["stages"]["decode"]["kv_cache_bytes"] == (893 + 16 + 100) * 61440
+    assert d["layers"] and d["parameters"]["total"] == 3_336_106_240
+
+
+def test_cost_text_prints_stages_and_layers(capsys):
+    rc, out, _ = run(capsys, "cost", "--grid", "1x2", "--attention", "normal")
+    assert rc == 0
+    for word in ("vision", "prefill", "decode", "vision.sam.blocks.2", "decoder.layers.11", "lm_head"):
+        assert word in out
+
+
+@pytest.mark.parametrize("argv", [
+    ("cost", "--grid", "0x3"),
+    ("cost", "--grid", "2x3", "--prompt-tokens", "-4"),
+    ("cost", "--grid", "2x3", "--decode-tokens", "ten"),
+    ("cost", "--mode", "huge"),
+    ("tokens", "--image", "0x100"),
+])
+def test_bad_input_is_one_line_and_status_2(capsys, argv):
+    rc, out, err = run(capsys, *argv)
+    assert rc == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and err.startswith("roofsim: error:")
+
+
+def test_malformed_config_is_one_line_and_status_2(capsys, tmp_path):
+    bad = tmp_path / "m.yaml"
+    bad.write_text("name: x\ndtype: bfloat16\nsam: {}\n")
+    rc, _, err = run(capsys, "cost", "--config", str(bad), "--grid", "2x2")
+    assert rc == 2 and str(bad) in err and len(err.strip().splitlines()) == 1
