@@ -5,7 +5,8 @@ import pytest
 import yaml
 
 from roofsim.errors import UserError
-from roofsim.workloads.deepseek_ocr import (Request, config_from_dict, layer_records, load_config,
+from roofsim.workloads.deepseek_ocr import (Request, config_from_dict, layer_cost, layer_records,
+                                            load_config,
                                             parameter_counts, stage_costs, stage_records, views)
 from roofsim.kernels.softmax import SOFTMAX_FLOPS_PER_ELEMENT
 from roofsim.workloads.deepseek_ocr.layers import LAYER_NAMES
@@ -120,6 +121,17 @@ def test_global_only_request_has_no_crop_records():
 def test_every_layer_row_builds_non_empty_records(layer):
     t = layer_records(CFG, layer)
     assert len(t) and t.totals()["flops"] > 0
+
+
+def test_layer_cost_reports_kv_cache_and_attention_activation_memory():
+    dense = layer_cost(CFG, "DeepseekV2DecoderLayer_dense")
+    assert dense.kv_cache_bytes == 512 * 2 * 1280 * 2          # one layer, 512 tokens, K and V
+    assert layer_cost(CFG, "MLPBlock").kv_cache_bytes == 0
+    flash = layer_cost(CFG, "Block", attention="flash")
+    normal = layer_cost(CFG, "Block", attention="normal")
+    assert normal.flops == pytest.approx(flash.flops)
+    # normal attention holds the 12 x 4096^2 scores (bf16) read and written by the softmax
+    assert normal.activation_peak_bytes >= 2 * 12 * 4096 ** 2 * 2 > flash.activation_peak_bytes
 
 
 def _raw():

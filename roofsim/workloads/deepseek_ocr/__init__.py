@@ -18,7 +18,7 @@ from ...data import data_dir
 from ...errors import UserError
 from .attention import ATTENTION_VARIANTS
 from .config import DeepseekOCRConfig, config_from_dict, load_config
-from .layers import LAYER_NAMES, VERIFICATION_LAYERS, VerificationLayer, layer_records
+from .layers import LAYER_NAMES, VERIFICATION_LAYERS, VerificationLayer, layer_cost, layer_records
 from .params import parameter_counts, weight_bytes
 from .stages import (ACCOUNTINGS, LM_HEAD_MODES, STAGES, Accounting, decode_contexts,
                      kv_cache_bytes_per_token, stage_costs, stage_records)
@@ -45,6 +45,6 @@ __all__ = [
     "ACCOUNTINGS", "ATTENTION_VARIANTS", "Accounting", "DeepseekOCRConfig", "LAYER_NAMES",
     "LM_HEAD_MODES", "MODES", "Request", "STAGES", "VERIFICATION_LAYERS", "VerificationLayer",
     "Views", "choose_grid", "config_from_dict", "decode_contexts", "image_tokens",
-    "kv_cache_bytes_per_token", "layer_records", "load_config", "parameter_counts", "parse_grid",
+    "kv_cache_bytes_per_token", "layer_cost", "layer_records", "load_config", "parameter_counts", "parse_grid",
     "parse_image_size", "stage_costs", "stage_records", "sweep_grids", "views", "weight_bytes",
 ]

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ...errors import UserError
-from ...records import RecordTable
+from ...records import RecordTable, StageCost
 from .builder import RecordBuilder
 from .config import DeepseekOCRConfig
 from .decoder import decoder_layers, head_records, mlp_records, moe_gate_records, moe_records
+from .stages import activation_peak_bytes
 from .vision import clip_records, neck_records, projector_records, sam_records
 
 
@@ -174,6 +177,18 @@ def layer_records(cfg: DeepseekOCRConfig, layer: str, **settings) -> RecordTable
         head_records(b, cfg, B * S, B * S)
         _drop_block_ops(b, ("norm",))
     return b.build()
+
+
+def layer_cost(cfg: DeepseekOCRConfig, layer: str, **settings) -> StageCost:
+    """Totals of one layer row as a StageCost (stage "layer"): activation peak is the largest
+    single-launch activation working set (the stage model without a residual stream), KV cache
+    the bytes the layer's attention writes to its cache."""
+    table = layer_records(cfg, layer, **settings)
+    kv = float(np.dot(table.bytes_written, table.count * (table.name == "kv_cache_write")))
+    return StageCost.from_table("layer", table,
+                                activation_peak_bytes=activation_peak_bytes(table, 0.0,
+                                                                            cfg.element_bytes),
+                                kv_cache_bytes=kv)
 
 
 def _drop_block_ops(b: RecordBuilder, names: tuple[str, ...]) -> None:

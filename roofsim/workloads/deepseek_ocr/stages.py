@@ -33,6 +33,7 @@ from functools import lru_cache
 import numpy as np
 
 from ...errors import UserError
+from ...kernels.attention import attention_work
 from ...records import RecordTable, StageCost
 from .attention import ATTENTION_VARIANTS
 from .builder import RecordBuilder
@@ -165,18 +166,28 @@ def kv_cache_bytes_per_token(cfg: DeepseekOCRConfig) -> int:
 
 
 def activation_working_set(table: RecordTable, element_bytes: float) -> np.ndarray:
-    """Per-launch activation bytes read + written, weights and decoder K/V cache reads excluded."""
+    """Per-launch activation footprint: bytes read + written, weights excluded; for the fused
+    attention kernel the tensors themselves (Q, K, V, bias, O), not its K/V re-reads; in the
+    decoder's attention cores the K/V cache is excluded (reported as kv_cache_bytes)."""
     working = table.bytes_read + table.bytes_written - table.weight_bytes
-    core = np.char.endswith(table.layer.astype(str), ".self_attn") & np.char.startswith(
-        table.layer.astype(str), "decoder.")
-    if core.any():
-        kind = table.kind
+    fused = table.kind == "attention"
+    layer = table.layer.astype(str)
+    core = np.char.endswith(layer, ".self_attn") & np.char.startswith(layer, "decoder.")
+    if fused.any():
+        sub = table.select(fused)
+        params = {p: sub.param(p) for p in ("batch", "heads", "seq_q", "seq_kv", "head_dim",
+                                            "causal")}
+        extra = sub.bytes_read - attention_work(params, sub.dtype)["bytes_read"]   # a bias
+        bh = params["batch"] * params["heads"]
+        q = bh * params["seq_q"] * params["head_dim"] * element_bytes
+        kv = 2 * bh * params["seq_kv"] * params["head_dim"] * element_bytes
+        kv = np.where(core[fused], 0.0, kv)
+        working[fused] = q + kv + extra + sub.bytes_written
+    gemm_core = core & (table.kind == "gemm")
+    if gemm_core.any():
         batch = np.nan_to_num(table.param("batch"), nan=1.0)
         kv_of_gemm = batch * table.param("k") * table.param("n") * element_bytes  # K^T or V
-        q_and_out = (batch * np.nan_to_num(table.param("heads"), nan=1.0) * table.param("seq_q")
-                     * table.param("head_dim") * element_bytes + table.bytes_written)
-        working = np.where(core & (kind == "gemm"), working - np.nan_to_num(kv_of_gemm), working)
-        working = np.where(core & (kind == "attention"), np.nan_to_num(q_and_out), working)
+        working = np.where(gemm_core, working - np.nan_to_num(kv_of_gemm), working)
     return working
 
 
