@@ -14,8 +14,6 @@ Matrix FLOPs are tensor-core work for bf16/fp16/fp8 and CUDA-core work for fp32.
 
 from __future__ import annotations
 
-import numpy as np
-
 from ._common import element_bytes, matmul_split, param, result, rows_of
 
 

@@ -53,6 +53,10 @@ class RecordBuilder:
         self._ops.append((kind, name, layer, count, dtype or self.dtype, flops_cuda, extra_read,
                           extra_cuda, params, n))
 
+    def drop(self, names: tuple[str, ...]) -> None:
+        """Forget the ops with these names (ops of an enclosing block, for per-layer rows)."""
+        self._ops = [op for op in self._ops if op[1] not in names]
+
     def build(self) -> RecordTable:
         ops = self._ops
         ns = [op[-1] for op in ops]

@@ -121,10 +121,10 @@ def layer_records(cfg: DeepseekOCRConfig, layer: str, **settings) -> RecordTable
         block = first_global if "global" in layer else first_window
         sam_records(b, cfg, size, B, blocks=(block,), rel_pos=layer.endswith("relpos"), mlp=False,
                     **sam_part)
-        _drop_block_ops(b, ("norm1", "window_partition", "window_unpartition", "residual"))
+        b.drop(("norm1", "window_partition", "window_unpartition", "residual"))
     elif layer == "MLPBlock":
         sam_records(b, cfg, size, B, blocks=(first_window,), attn=False, **sam_part)
-        _drop_block_ops(b, ("norm2", "residual"))
+        b.drop(("norm2", "residual"))
     elif layer in ("Block", "Block_window"):
         block = first_global if layer == "Block" else first_window
         sam_records(b, cfg, size, B, blocks=(block,), **sam_part)
@@ -145,7 +145,7 @@ def layer_records(cfg: DeepseekOCRConfig, layer: str, **settings) -> RecordTable
         clip_records(b, cfg, clip_tokens, B, attention=att, layers=1, embeddings=False,
                      attn=layer != "NoTPFeedForward", mlp=layer != "NoTPAttention")
         if layer != "NoTPTransformerBlock":
-            _drop_block_ops(b, ("layer_norm1", "layer_norm2", "residual"))
+            b.drop(("layer_norm1", "layer_norm2", "residual"))
     elif layer in ("NoTPTransformer", "VitModel"):
         clip_records(b, cfg, clip_tokens, B, attention=att, layers=s["clip_layers"] or 2,
                      embeddings=layer == "VitModel")
@@ -169,13 +169,13 @@ def layer_records(cfg: DeepseekOCRConfig, layer: str, **settings) -> RecordTable
         core = (layer == "LlamaAttention") if core is None else core
         decoder_layers(b, cfg, batch=B, seq_q=S, seq_kv=S, causal=causal, attention=att,
                        layers=(0,), parts=("attn",), attention_core=core)
-        _drop_block_ops(b, ("input_layernorm", "residual"))
+        b.drop(("input_layernorm", "residual"))
     elif layer == "LlamaRotaryEmbedding":
         decoder_layers(b, cfg, batch=B, seq_q=S, seq_kv=S, causal=causal, attention=att,
                        layers=(0,), parts=("rotary",))
     elif layer == "lm_head":
         head_records(b, cfg, B * S, B * S)
-        _drop_block_ops(b, ("norm",))
+        b.drop(("norm",))
     return b.build()
 
 
@@ -189,8 +189,3 @@ def layer_cost(cfg: DeepseekOCRConfig, layer: str, **settings) -> StageCost:
                                 activation_peak_bytes=activation_peak_bytes(table, 0.0,
                                                                             cfg.element_bytes),
                                 kv_cache_bytes=kv)
-
-
-def _drop_block_ops(b: RecordBuilder, names: tuple[str, ...]) -> None:
-    """Remove ops that belong to the enclosing block, not to the layer itself."""
-    b._ops = [op for op in b._ops if op[1] not in names]
