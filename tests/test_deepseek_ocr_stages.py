@@ -169,3 +169,18 @@ def test_missing_config_file_is_a_user_error(tmp_path):
     bad.write_text("sam: [1, 2\n")
     with pytest.raises(UserError, match="YAML"):
         load_config(bad)
+
+
+@pytest.mark.parametrize("mode,gflops", [("tiny", 268.3), ("small", 388.1), ("base", 1140.0),
+                                         ("large", 1943.2)])
+def test_per_view_vision_flops_match_the_reference(mode, gflops):
+    """../shared/reference/deepseek-ocr.md: per view (SAM + CLIP + projector), GFLOPs."""
+    vision = stage_costs(CFG, Request(mode=mode))["vision"]
+    assert vision.flops_tensor / 1e9 == pytest.approx(gflops, rel=5e-4)
+
+
+def test_gundam_vision_flops_grow_by_one_640_view_per_crop():
+    """Reference: Gundam with n crops ~ 1140.0 + 388.1 n GFLOPs."""
+    for n, grid in ((2, (1, 2)), (9, (3, 3))):
+        vision = stage_costs(CFG, Request(grid=grid))["vision"]
+        assert vision.flops_tensor / 1e9 == pytest.approx(1140.0 + 388.1 * n, rel=5e-4)
