@@ -19,6 +19,8 @@ COMMAND_MODULES = (
     "calibrate",
     "tokens",
     "cost",
+    "sweep",
+    "report",
 )
 
 

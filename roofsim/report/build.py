@@ -1,0 +1,271 @@
+"""`roofsim report`: evaluate every sweep, draw every figure, write report.md (+ report.json).
+
+Work order (one progress bar over all of it):
+1. per-layer check (analytic layers; the reference side from roofsim.verify when available);
+2. the crop-grid sweep (analytic normal, analytic flash, reference), evaluated once and read as
+   the vision, decode and vision+prefill sweeps;
+3. the decoder sweeps (prefill length, K, B, heads) and the named workload profiles;
+4. figures, drawn in worker processes (matplotlib is the slowest part);
+5. tables and the Markdown text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from .. import __version__, plots
+from ..cli.output import _clean
+from ..errors import UserError
+from ..objectives import Budgets
+from ..progress import Progress
+from ..sweep import (SWEEP_DIRS, SweepResult, default_sources, grid_points, load_profiles,
+                     profile_points, run_sweep, vary_points, write_outputs)
+from . import sections, tables
+from .markdown import Table
+
+DEFAULT_OUT = "roofsim-report"
+
+# The decoder sweeps of "Sequence Length and Decoder Sweeps": (folder, sweep kind, knob, values).
+# Base request: the Gundam global view only (273 image tokens), the default prompt, K = 100, B = 1.
+KNOB_SWEEPS: tuple[tuple[str, str, str, tuple[int, ...]], ...] = (
+    ("prefill_tokens", "vision-prefill", "prefill-tokens",
+     (512, 1024, 2048, 4096, 8192, 16384, 32768)),
+    ("decode_tokens", "decode", "decode-tokens", (25, 50, 100, 200, 400, 800, 1600, 3200)),
+    ("batch", "decode", "batch", (1, 2, 4, 8, 16, 32, 64)),
+    ("heads", "decode", "heads", (5, 10, 20, 40)),
+)
+# Figures drawn for each decoder sweep (suffixes of the sweep's figure plan).
+KNOB_FIGURES = ("", "_stagecost_arithmetic_intensity", "_stagecost_kv_gb")
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    hardware: object                         # roofsim.hardware.HardwareSpec
+    out_dir: Path = Path(DEFAULT_OUT)
+    grids: tuple | None = None               # None: the specification's 47 grids
+    decode_tokens: int = 100
+    prompt_tokens: int | None = None         # None: the workload's default (10)
+    budgets: Budgets = field(default_factory=Budgets)
+    reference: bool = True
+    accounting: str = "model"
+    lm_head: str = "last"
+    knob_sweeps: bool | tuple = True         # True: KNOB_SWEEPS; or a tuple of the same shape
+    profiles_path: str | None = None
+    calibration: object = None               # a calibration profile for the engine
+    calibration_name: str = ""
+    jobs: int = 0                            # figure processes; 0: one per core (at most 4)
+    progress: bool = True
+    command: str = "roofsim report"
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    path: Path
+    out_dir: Path
+    tables: dict
+    figures: list
+    sweeps: dict
+    notes: dict
+    elapsed_s: float
+
+
+def expected_figures(hardware_name: str = "", knob_sweeps=KNOB_SWEEPS,
+                     budgets: Budgets | None = None) -> list[str]:
+    """Relative paths (without extension; each exists as .svg and .png) of every figure a
+    report draws; `hardware_name` "" when no latency is predicted."""
+    budgets = budgets or Budgets()
+    out = []
+    for kind, stem in SWEEP_DIRS.items():
+        for spec in plots.figure_plan(_shape_only(kind, "image_tokens", hardware_name), stem,
+                                      budgets, hardware_name):
+            out.append(f"sweep/{stem}/{spec.name}")
+    for stem, kind, knob, _ in knob_sweeps or ():
+        for spec in plots.figure_plan(_shape_only(kind, knob, ""), stem, budgets):
+            if any(spec.name == stem + suf for suf in KNOB_FIGURES):
+                out.append(f"sweep/{stem}/{spec.name}")
+    return out
+
+
+def _shape_only(kind: str, x_key: str, hardware_name: str) -> SweepResult:
+    """A result without points: enough for figure_plan to name the figures."""
+    return SweepResult(kind=kind, points=(), sources=(), costs={}, components={},
+                       predictions={"flash": (True,)} if hardware_name else {}, x_key=x_key)
+
+
+def _draw_task(result: SweepResult, folder: str, stem: str, name: str, budgets: Budgets,
+               hardware_name: str) -> list[str]:
+    """One figure (runs in a worker process)."""
+    for spec in plots.figure_plan(result, stem, budgets, hardware_name):
+        if spec.name == name:
+            return [str(p) for p in spec.draw(result, Path(folder) / name)]
+    raise KeyError(name)
+
+
+def build_report(opts: ReportOptions) -> ReportResult:
+    t0 = time.perf_counter()
+    from ..workloads import deepseek_ocr as ds
+    out = Path(opts.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = ds.load_config()
+    grids = tuple(opts.grids) if opts.grids is not None else tuple(ds.sweep_grids())
+    if not grids:
+        raise UserError("--grids: give at least one crop grid")
+    profiles = load_profiles(opts.profiles_path)
+    hw = opts.hardware
+    hw_name = getattr(hw, "name", "") or getattr(hw, "id", "")
+    budgets = opts.budgets
+    knob_specs = (KNOB_SWEEPS if opts.knob_sweeps is True
+                  else tuple(opts.knob_sweeps) if opts.knob_sweeps else ())
+
+    # Progress units: one per evaluated point and source, per figure, and a few fixed steps.
+    n_src = 3 if opts.reference else 2
+    n_points = len(grids) + len(profiles) + sum(len(v) for *_, v in knob_specs)
+    n_figs_estimate = 27 + len(KNOB_FIGURES) * len(knob_specs)
+    bar = Progress(total=n_points * n_src + n_figs_estimate + 4, label="roofsim report",
+                   enabled=opts.progress)
+    bar.__enter__()
+    try:
+        sources, ref_note = default_sources(opts.reference, accounting=opts.accounting,
+                                            lm_head=opts.lm_head)
+        bar.step("sources ready" + (f" ({ref_note})" if ref_note else ""))
+        notes = {"reference": ref_note} if ref_note else {}
+        verification = sections.verification_rows(cfg, reference=opts.reference and not ref_note)
+        bar.step("per-layer check")
+        tick = lambda src, i: bar.step(f"{src} {i + 1}")  # noqa: E731
+
+        common = dict(cfg=cfg, hardware=hw, profile=opts.calibration, notes=notes, on_point=tick)
+        pts = grid_points(grids, prompt_tokens=opts.prompt_tokens,
+                          decode_tokens=opts.decode_tokens, cfg=cfg)
+        grid_result = run_sweep("vision", pts, sources, **common)
+        knob_results: dict[str, SweepResult] = {}
+        for stem, kind, knob, values in knob_specs:
+            kp = vary_points([(knob, list(values))], grid=None, prompt_tokens=opts.prompt_tokens,
+                             decode_tokens=opts.decode_tokens, cfg=cfg)
+            knob_results[stem] = run_sweep(kind, kp, sources, x_key=knob, **common)
+        prof_result = run_sweep("vision-prefill", profile_points(profiles, cfg), sources,
+                                **common)
+
+        # Data files (CSV + JSON) of every sweep.
+        sweeps = {}
+        for kind in ("vision", "decode", "vision-prefill"):
+            stem = SWEEP_DIRS[kind]
+            sweeps[stem] = grid_result.with_kind(kind)
+            write_outputs(sweeps[stem], out / "sweep" / stem)
+        for stem, res in knob_results.items():
+            sweeps[stem] = res
+            write_outputs(res, out / "sweep" / stem, stem=stem)
+        write_outputs(prof_result, out / "profiles", stem="profiles")
+        bar.step("sweep data written")
+
+        # Figures.
+        tasks = []
+        for stem, res in sweeps.items():
+            for spec in plots.figure_plan(res, stem, budgets,
+                                          hw_name if stem in SWEEP_DIRS.values() else ""):
+                if stem in knob_results and not any(spec.name == stem + s for s in KNOB_FIGURES):
+                    continue
+                tasks.append((res, str(out / "sweep" / stem), stem, spec.name))
+        planned = {os.path.join("sweep", stem, name) for _, _, stem, name in tasks}
+        assert planned == set(expected_figures(hw_name, knob_specs, budgets)), \
+            "figure plan and expected_figures disagree"
+        bar.total = bar.done + len(tasks) + 1
+        figures = _draw(tasks, budgets, hw_name, opts.jobs, bar)
+
+        # Tables and text.
+        tabs = _tables(sweeps, knob_results, profiles, prof_result, verification, cfg, budgets,
+                       hw_name)
+        elapsed = time.perf_counter() - t0
+        md = sections.render(opts=opts, hw=hw, cfg=cfg, sweeps=sweeps, knob_results=knob_results,
+                             profiles=profiles, prof_result=prof_result, tables=tabs,
+                             notes=_all_notes(notes, sweeps, prof_result), elapsed_s=elapsed,
+                             version=__version__, verification=verification)
+        path = out / "report.md"
+        path.write_text(md, encoding="utf-8")
+        (out / "report.json").write_text(json.dumps(_clean({
+            "roofsim_version": __version__, "hardware": getattr(hw, "id", ""),
+            "budgets": {"ttft_s": budgets.ttft_s, "tpot_s": budgets.tpot_s},
+            "accounting": opts.accounting, "lm_head": opts.lm_head,
+            "tables": {k: t.as_dict() for k, t in tabs.items()},
+            "figures": sorted(os.path.relpath(f, out) for f in figures),
+        }), indent=1) + "\n", encoding="utf-8")
+        bar.step("report.md written")
+    finally:
+        bar.close()
+    return ReportResult(path=path, out_dir=out, tables=tabs, figures=figures, sweeps=sweeps,
+                        notes=_all_notes(notes, sweeps, prof_result),
+                        elapsed_s=time.perf_counter() - t0)
+
+
+def _all_notes(notes, sweeps, prof_result) -> dict:
+    out = dict(notes)
+    for name, res in list(sweeps.items()) + [("profiles", prof_result)]:
+        for k, v in res.notes.items():
+            if v and v not in out.values():
+                out[f"{name}:{k}"] = v
+    return out
+
+
+def _draw(tasks, budgets, hw_name, jobs, bar) -> list[Path]:
+    jobs = jobs or min(os.cpu_count() or 1, 4)
+    figures: list[Path] = []
+    if jobs <= 1 or len(tasks) < 4:
+        for res, folder, stem, name in tasks:
+            figures += [Path(p) for p in _draw_task(res, folder, stem, name, budgets, hw_name)]
+            bar.step(name)
+        return figures
+    import dataclasses
+    import multiprocessing as mp
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+    # Figures do not need the points' model configs (which hold mappingproxy: unpicklable).
+    light = {}
+    for res, *_ in tasks:
+        if id(res) not in light:
+            light[id(res)] = dataclasses.replace(res, points=tuple(
+                dataclasses.replace(p, cfg=None) for p in res.points))
+    tasks = [(light[id(res)], *rest) for res, *rest in tasks]
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        futures = [(name, pool.submit(_draw_task, res, folder, stem, name, budgets, hw_name))
+                   for res, folder, stem, name in tasks]
+        for name, fut in futures:
+            figures += [Path(p) for p in fut.result()]
+            bar.step(name)
+    return figures
+
+
+def _tables(sweeps, knob_results, profiles, prof_result, verification, cfg, budgets,
+            hw_name) -> dict[str, Table]:
+    from ..workloads import deepseek_ocr as ds
+    t: dict[str, Table] = {}
+    t["verification"] = tables.verification_table(verification)
+    t["impl_classes"] = tables.impl_class_table(verification)
+    t["vision_split"] = tables.split_table(sweeps["vision_crops"], "vision_split")
+    t["decode_split"] = tables.split_table(sweeps["e2e_decode"], "decode_split")
+    t["vision_prefill_split"] = tables.split_table(sweeps["e2e_vision_prefill"],
+                                                   "vision_prefill_split")
+    for stem, res in knob_results.items():
+        t[f"knob_{stem}"] = tables.knob_table(res, budgets, f"knob_{stem}",
+                                              default_heads=cfg.decoder.heads)
+    t["profiles"] = tables.profile_table(profiles, prof_result, budgets)
+    t["ttft_required"] = tables.ttft_table(sweeps["e2e_vision_prefill"], budgets)
+    t["tpot_required"] = tables.tpot_table(sweeps["e2e_decode"], budgets)
+    t["predicted_grid"] = tables.predicted_grid_table(sweeps["e2e_vision_prefill"], budgets,
+                                                      hw_name)
+    t["predicted_profiles"] = tables.predicted_profile_table(profiles, prof_result, budgets)
+    counts = ds.parameter_counts(cfg)
+    t["parameters"] = tables.parameter_table(counts, cfg.element_bytes)
+    return t
+
+
+def report_files(out_dir: Path, figure_stems: Sequence[str]) -> list[Path]:
+    """Every file a report folder holds (report, data, figures in both formats)."""
+    out_dir = Path(out_dir)
+    files = [out_dir / "report.md", out_dir / "report.json"]
+    for stem in figure_stems:
+        files += [out_dir / f"{stem}.{fmt}" for fmt in plots.FORMATS]
+    return files

@@ -1,0 +1,200 @@
+"""`roofsim report`: builds from a clean checkout; every expected table and figure exists; the
+numbers in its tables equal what the API returns."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from roofsim import units
+from roofsim.cli import main
+from roofsim.hardware import load_hardware
+from roofsim.objectives import Budgets, predict_latency, tpot_requirement, ttft_requirement
+from roofsim.report import KNOB_SWEEPS, ReportOptions, build_report, expected_figures
+from roofsim.report.markdown import parse_markdown_tables, sci
+from roofsim.workloads import deepseek_ocr as ds
+
+CFG = ds.load_config()
+GRIDS = [(1, 2), (2, 3)]
+KNOBS = (("batch", "decode", "batch", (1, 2)),)
+SPEC_TEXT = (Path(__file__).resolve().parents[2] / "shared" / "spec"
+             / "000_1b73f4edf235d5a7.txt")
+
+
+def _has_torch() -> bool:
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    hw = load_hardware("rtx-5090")
+    res = build_report(ReportOptions(hardware=hw, out_dir=out, grids=GRIDS, knob_sweeps=KNOBS,
+                                     progress=False))
+    md = res.path.read_text()
+    return res, md, hw
+
+
+def table(md: str, first_header: str, contains: str) -> list[list[str]]:
+    """The Markdown table whose header starts with `first_header` and mentions `contains`."""
+    for t in parse_markdown_tables(md):
+        if t[0][0] == first_header and any(contains in h for h in t[0]):
+            return t
+    raise AssertionError(f"no table {first_header!r} / {contains!r}")
+
+
+def column(t, name: str) -> list[str]:
+    j = t[0].index(name)
+    return [r[j] for r in t[1:]]
+
+
+def test_sections_mirror_the_specification(report):
+    _, md, hw = report
+    heads = re.findall(r"^#+ (.+)$", md, flags=re.M)
+    for want in ("Overview and Scope", "Per-Layer Sanity Check (Layer-wise Verification)",
+                 "Cost vs. Sweep", "Vision Input Shape Sweeps",
+                 "Sequence Length and Decoder Sweeps", "Combined Workload Profiles",
+                 "Objective-based Analysis", "Time-to-first-token (TTFT): vision+prefill",
+                 "Time-per-output-token (TPOT): decode", f"Predicted latency on {hw.name}",
+                 "Appendix: StageCost field definitions"):
+        assert want in heads, want
+    assert "3,336,106,240 parameters" in md and "6.67 GB" in md
+    assert "2.17 GB does not match" in md
+
+
+def test_every_expected_figure_and_data_file_exists(report):
+    res, md, hw = report
+    want = expected_figures(hw.name, KNOBS)
+    assert len(want) == len(set(want))
+    for stem in want:
+        for fmt in ("svg", "png"):
+            f = res.out_dir / f"{stem}.{fmt}"
+            assert f.is_file() and f.stat().st_size > 1000, f
+        assert f"]({stem}.svg)" in md                      # every figure is in the text
+    drawn = {str(p.relative_to(res.out_dir).with_suffix("")) for p in res.figures}
+    assert drawn == set(want)
+    for link in re.findall(r"\]\(([^)]+\.(?:csv|json))\)", md):
+        assert (res.out_dir / link).is_file(), link
+    doc = json.loads((res.out_dir / "report.json").read_text())
+    assert set(doc["tables"]) == set(res.tables)
+
+
+def test_default_report_figure_list_covers_the_specification():
+    want = expected_figures("NVIDIA GeForce RTX 5090")
+    names = {w.split("/", 1)[1] for w in want}
+    if SPEC_TEXT.is_file():
+        spec = {f"{a}/{b}" for a, b in re.findall(r"\]\(sweep/[^/]+/([^/]+)/([^/)]+)\.svg\)",
+                                                  SPEC_TEXT.read_text())}
+        assert len(spec) == 21 and spec <= names, spec - names
+    for stem, *_ in KNOB_SWEEPS:
+        assert f"{stem}/{stem}" in names and f"{stem}/{stem}_stagecost_kv_gb" in names
+    assert "e2e_vision_prefill/predicted_ttft" in names and "e2e_decode/predicted_tpot" in names
+
+
+def _request(grid):
+    return ds.Request(grid=grid, decode_tokens=100)
+
+
+def test_sweep_tables_equal_the_workload_api(report):
+    _, md, _ = report
+    tables = [t for t in parse_markdown_tables(md) if t[0][:2] == ["Num crops", "Crop grid (H×W)"]
+              and "Tensor Core FLOPs (TFLOPs)" in t[0]]
+    assert len(tables) == 3                         # vision, decode, vision+prefill
+    for t, stages in zip(tables, (("vision",), ("decode",), ("vision", "prefill"))):
+        assert column(t, "Crop grid (H×W)") == [f"{r}x{c}" for r, c in GRIDS]
+        for grid, tensor, cuda in zip(GRIDS, column(t, "Tensor Core FLOPs (TFLOPs)"),
+                                      column(t, "CUDA-core FLOPs (TFLOPs)")):
+            c = ds.stage_costs(CFG, _request(grid), attention="flash")
+            assert tensor == sci(sum(c[s].flops_tensor for s in stages) / 1e12)
+            assert cuda == sci(sum(c[s].flops_cuda for s in stages) / 1e12)
+        normal = column(t, "Total FLOPs, analytic normal attention (TFLOPs)")
+        for grid, cell in zip(GRIDS, normal):
+            c = ds.stage_costs(CFG, _request(grid), attention="normal")
+            assert cell == sci(sum(c[s].flops for s in stages) / 1e12)
+
+
+def test_objective_tables_equal_the_objectives_api(report):
+    _, md, _ = report
+    ttft = table(md, "Num crops", "Required bandwidth")
+    tpot = [t for t in parse_markdown_tables(md) if "Decode steps (K)" in t[0]][0]
+    for grid, tf, bw in zip(GRIDS, column(ttft, ttft[0][3]), column(ttft, ttft[0][4])):
+        req = ttft_requirement(ds.stage_costs(CFG, _request(grid)), Budgets().ttft_s)
+        assert tf == f"{req.flops_per_s / 1e12:.3f}"
+        assert bw == f"{req.bytes_per_s / 1e12:.3f}"
+    for grid, tf in zip(GRIDS, column(tpot, tpot[0][4])):
+        req = tpot_requirement(ds.stage_costs(CFG, _request(grid)), 100, Budgets().tpot_s)
+        assert tf == f"{req.flops_per_s / 1e12:.3f}"
+
+
+def test_predicted_latency_table_equals_the_engine(report):
+    _, md, hw = report
+    t = table(md, "Num crops", "TTFT bound")
+    for grid, ttft, bound, tpot in zip(GRIDS, column(t, "TTFT (ms, analytic flash)"),
+                                       column(t, "TTFT bound"),
+                                       column(t, "TPOT (ms, analytic flash)")):
+        p = predict_latency(ds.stage_records(CFG, _request(grid)), hw, 100)
+        assert ttft == f"{units.to_ms(p.ttft_s):.4g}"
+        assert tpot == f"{units.to_ms(p.tpot_s):.4g}"
+        assert bound.replace(" core", "").replace(" floor", "") == p.ttft_bound
+
+
+def test_per_layer_and_knob_and_profile_tables(report):
+    res, md, _ = report
+    v = table(md, "Group", "Theoretical FLOPs")
+    by_layer = dict(zip(column(v, "Analytic layer"),
+                        column(v, "Theoretical FLOPs (GFLOPs, analytic)")))
+    for name in ("Block", "DeepseekV2MoE", "MlpProjector"):
+        assert by_layer[name] == f"{ds.layer_records(CFG, name).totals()['flops'] / 1e9:.4e}"
+    k = table(md, "batch", "Decode FLOPs (TFLOPs)")
+    for b, cell in zip((1, 2), column(k, "Decode FLOPs (TFLOPs)")):
+        req = ds.Request(grid=None, decode_tokens=100, batch=b)
+        assert cell == sci(ds.stage_costs(CFG, req)["decode"].flops / 1e12)
+    p = table(md, "Profile", "Image tokens")
+    from roofsim.sweep import load_profiles, profile_points
+    pts = profile_points(load_profiles(), CFG)
+    assert column(p, "Profile") == [pt.label for pt in pts]
+    assert column(p, "Image tokens") == [str(pt.image_tokens) for pt in pts]
+
+
+@pytest.mark.skipif(not _has_torch(), reason="reference capture needs torch + transformers")
+def test_reference_columns_equal_direct_capture(report):
+    _, md, _ = report
+    from roofsim.reference.stages import capture_pipeline
+    t = [t for t in parse_markdown_tables(md) if t[0][:2] == ["Num crops", "Crop grid (H×W)"]
+         and "Tensor Core FLOPs (TFLOPs)" in t[0]][0]
+    for grid, cell in zip(GRIDS, column(t, "Total FLOPs, reference (TFLOPs)")):
+        caps = capture_pipeline(grid, prompt_tokens=10, decode_steps=100)
+        assert cell == sci(caps["vision"].table.totals()["flops"] / 1e12)
+    v = table(md, "Group", "Theoretical FLOPs")
+    assert "n/a" not in column(v, "Measured FLOPs (GFLOPs, reference capture)")
+
+
+def test_report_builds_without_the_reference(tmp_path, monkeypatch):
+    """No torch: the report still builds, reference columns say n/a, and the text says why."""
+    monkeypatch.setitem(sys.modules, "roofsim.report.reference_source", None)
+    monkeypatch.setitem(sys.modules, "roofsim.reference.layers", None)
+    res = build_report(ReportOptions(hardware=load_hardware("rtx-5090"), out_dir=tmp_path,
+                                     grids=[(1, 2)], knob_sweeps=False, progress=False))
+    md = res.path.read_text()
+    assert "The reference is unavailable in this run" in md
+    t = table(md, "Num crops", "Required bandwidth")
+    assert column(t, "Required TFLOPs/s (reference)") == ["n/a"]
+    v = table(md, "Group", "Theoretical FLOPs")
+    assert set(column(v, "Status")) == {"n/a"}
+    for stem in expected_figures(load_hardware("rtx-5090").name, ()):
+        assert (tmp_path / f"{stem}.png").is_file()
+
+
+def test_report_cli_rejects_bad_budgets(tmp_path, capsys):
+    assert main(["report", "--ttft", "0", "--out", str(tmp_path), "--quiet"]) == 2
+    assert "--ttft" in capsys.readouterr().err
+    assert not (tmp_path / "report.md").exists()
