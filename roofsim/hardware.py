@@ -559,7 +559,9 @@ def spec_to_dict(spec: HardwareSpec) -> dict[str, Any]:
 
 def dump_hardware(spec: HardwareSpec) -> str:
     """YAML text of a spec (see spec_to_dict)."""
-    return yaml.safe_dump(spec_to_dict(spec), sort_keys=False, allow_unicode=True, width=100)
+    # allow_unicode=False: PyYAML writes some code points (U+0085, U+2028) raw, which read back
+    # as line breaks; escaped they round-trip exactly.
+    return yaml.safe_dump(spec_to_dict(spec), sort_keys=False, allow_unicode=False, width=100)
 
 
 def write_hardware(spec: HardwareSpec, path: str | os.PathLike) -> Path:
