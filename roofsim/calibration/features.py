@@ -2,8 +2,8 @@
 
 Sizes enter as log2 (one unit = a factor of two), so neighbours are close in ratio, not in
 absolute size. Two more kinds of feature carry what sizes alone miss:
-- alignment: whether a dimension's rows are a multiple of 16 bytes (vectorized loads, TMA,
-  tensor-core tiles need it) and of 64 elements (tile edges);
+- alignment: to how many bytes a dimension's rows are aligned (1 .. 16: vectorized loads, TMA
+  and tensor-core tiles need 16) and whether it is a multiple of 64 elements (tile edges);
 - wave quantization (matrix kinds, attention): output tiles of 128 x 128 over the SM count;
   the last partial wave leaves SMs idle, so `waves / ceil(waves)` is the useful fraction.
 Each feature has a weight: a distance of 1 is a factor of two in one size, or that weight's
@@ -20,8 +20,8 @@ from ..kernels._common import element_bytes
 from ..kernels.conv import conv_output_size
 
 TILE = 128.0          # output tile edge assumed for wave quantization
-ALIGN_WEIGHT = 2.0    # distance added by a dimension that is not 16-byte aligned
-TILE_ALIGN_WEIGHT = 0.5   # ... and by one that is not a multiple of 64 elements
+ALIGN_WEIGHT = 1.0    # distance per halving of a dimension's byte alignment (16 -> 8 -> ...)
+TILE_ALIGN_WEIGHT = 1.0   # ... and by one that is not a multiple of 64 elements
 WAVE_WEIGHT = 1.0
 FLAG_WEIGHT = 2.0     # bias, causal: a different kernel or epilogue
 
@@ -37,9 +37,18 @@ def _log(x) -> np.ndarray:
     return np.log2(np.maximum(np.asarray(x, dtype=np.float64), 1.0))
 
 
+def alignment_level(x, elt) -> np.ndarray:
+    """Bytes of alignment of a row of x elements, as log2 capped at 16 bytes: 0 (odd bytes)
+    .. 4 (a multiple of 16 bytes, the width of a vector load)."""
+    nbytes = np.maximum(np.asarray(x, dtype=np.float64), 1.0).astype(np.int64) * \
+        np.asarray(elt, dtype=np.int64)
+    low = nbytes & -nbytes
+    return np.minimum(np.log2(np.maximum(low, 1)), 4.0)
+
+
 def _align(x, elt) -> list[tuple[np.ndarray, float]]:
     x = np.asarray(x, dtype=np.float64)
-    return [(((x * elt) % 16 != 0).astype(float), ALIGN_WEIGHT),
+    return [(4.0 - alignment_level(x, elt), ALIGN_WEIGHT),
             ((x % 64 != 0).astype(float), TILE_ALIGN_WEIGHT)]
 
 

@@ -21,13 +21,16 @@ from ..kernels import records_from_params
 from ..records import SHAPE_PARAMS, RecordTable
 from .accuracy import accuracy_table, evaluate, format_accuracy
 from .device import device_id
-from .interpolate import LocalLinearSettings
+from .baseline import fit_baseline, peak_terms
+from .features import features
+from .interpolate import LocalLinear, LocalLinearSettings, learn_weights, mape_shift
 from .measurements import FIT, HOLDOUT, SPLIT_SEED, HOLDOUT_FRACTION, Measurements, read_measurements
-from .profile import CalibrationProfile, GroupModel, peak_roof_s
+from .profile import CalibrationProfile, GroupModel
 from .run import MEASUREMENTS_FILE, PROFILE_FILE, PROVENANCE_FILE, read_provenance
 
 ACCURACY_FILE = "accuracy.json"
-MIN_GROUP_SHAPES = 3
+MIN_GROUP_SHAPES = 3    # fewer measured shapes: no opinion on the group
+MIN_LEARN_SHAPES = 20   # fewer: default feature weights, no offset
 
 
 def measurement_table(m: Measurements) -> RecordTable:
@@ -36,15 +39,36 @@ def measurement_table(m: Measurements) -> RecordTable:
     return records_from_params(m["kind"], params, m["dtype"], name=m["case_id"])
 
 
+def fit_group(kind: str, dtype: str, table: RecordTable, measured_s: np.ndarray,
+              hardware: HardwareSpec, settings: LocalLinearSettings,
+              learn: bool = True) -> GroupModel:
+    """One (kind, dtype): baseline by robust least squares, then the residual surface's feature
+    weights and MAPE offset by leave-one-out on these rows."""
+    terms = peak_terms(table, hardware)
+    baseline = fit_baseline(terms, measured_s)
+    residual = np.log(measured_s / baseline.time_s(terms))
+    cols = {p: table.params[:, i] for i, p in enumerate(SHAPE_PARAMS)}
+    x = features(kind, cols, dtype, hardware.sm_count)
+    weights = np.ones(x.shape[1])
+    offset = 0.0
+    if learn and len(measured_s) >= MIN_LEARN_SHAPES:
+        weights = learn_weights(x, residual, settings)
+        loo = LocalLinear(x * weights, residual, settings).leave_one_out()
+        offset = mape_shift(loo, residual)
+    roof = np.maximum(terms.max(axis=1), 1e-12)
+    return GroupModel(kind=kind, dtype=dtype, params=table.params, efficiency=roof / measured_s,
+                      baseline=baseline, weights=weights, offset=offset)
+
+
 def fit_profile(m: Measurements, hardware: HardwareSpec, *, device_name: str = "",
                 ident: str = "", settings: LocalLinearSettings | None = None,
-                meta: dict | None = None) -> CalibrationProfile:
+                meta: dict | None = None, learn: bool = True) -> CalibrationProfile:
     """A profile from the ok rows of `m` (pass only the rows to fit on)."""
     m = m.select(m.ok)
     if len(m) == 0:
         raise UserError(f"{m.path or 'measurements'}: no successful measurements to fit")
+    settings = settings or LocalLinearSettings()
     table = measurement_table(m)
-    eff = peak_roof_s(table, hardware) / m["kernel_s"]
     groups = {}
     keys = np.array([f"{k}|{d}" for k, d in zip(m["kind"], m["dtype"])])
     for key in dict.fromkeys(keys.tolist()):
@@ -52,13 +76,11 @@ def fit_profile(m: Measurements, hardware: HardwareSpec, *, device_name: str = "
         if len(rows) < MIN_GROUP_SHAPES:
             continue
         kind, dtype = key.split("|", 1)
-        groups[(kind, dtype)] = GroupModel(
-            kind=kind, dtype=dtype, params=table.params[rows], efficiency=eff[rows],
-            floor_s=float(np.min(m["kernel_s"][rows])),
-            fallback_efficiency=float(np.exp(np.median(np.log(eff[rows])))))
+        groups[(kind, dtype)] = fit_group(kind, dtype, table.select(rows), m["kernel_s"][rows],
+                                          hardware, settings, learn)
     return CalibrationProfile(device_name=device_name, device_id=ident or device_id(device_name),
-                              hardware=hardware, groups=groups,
-                              settings=settings or LocalLinearSettings(), meta=meta or {})
+                              hardware=hardware, groups=groups, settings=settings,
+                              meta=meta or {})
 
 
 def device_of(out: Path) -> str:

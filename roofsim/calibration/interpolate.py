@@ -3,10 +3,12 @@
 For a query point, take its k nearest measured points (Euclidean in the weighted feature space),
 weight them by a Gaussian of their distance (bandwidth: the k-th neighbour's distance), and fit
 y ~ a + b.(x - x_query) by weighted least squares with a ridge on b; the prediction is a. On
-a smooth surface this follows local trends (the launch floor's slope, a roof's plateau) where a
-plain neighbour average would lag; the ridge keeps it a weighted average where the neighbours
-cannot support a slope. Predictions are kept within the neighbours' range widened by `margin`,
-so a sparse region cannot extrapolate wildly.
+a smooth surface this follows local trends where a plain neighbour average would lag; the ridge
+keeps it a weighted average where the neighbours cannot support a slope. Predictions are kept
+within the neighbours' range widened by `margin`, so a sparse region cannot extrapolate wildly.
+
+`leave_one_out` predicts every measured point from the others: the error it gives is what
+`learn_weights` minimizes when it tunes the feature weights of one kernel group.
 """
 
 from __future__ import annotations
@@ -19,10 +21,31 @@ from scipy.spatial import cKDTree
 
 @dataclass(frozen=True)
 class LocalLinearSettings:
-    neighbours: int = 12
+    neighbours: int = 8
     ridge: float = 0.3        # penalty on slopes, in units of summed weight
     margin: float = 0.15      # allowed overshoot of the neighbours' y range (log units)
     bandwidth_floor: float = 0.5
+
+
+def _solve(x: np.ndarray, y: np.ndarray, xq: np.ndarray, dist: np.ndarray, idx: np.ndarray,
+           s: LocalLinearSettings) -> np.ndarray:
+    nq, k = dist.shape
+    bw = np.maximum(dist[:, -1:], s.bandwidth_floor)
+    w = np.exp(-2.0 * (dist / bw) ** 2)                     # e^-2 at the k-th neighbour
+    yn = y[idx]
+    dx = x[idx] - xq[:, None, :]                             # (q, k, d)
+    a = np.concatenate([np.ones((nq, k, 1)), dx], axis=2)   # (q, k, d+1)
+    aw = a * w[:, :, None]
+    lhs = np.einsum("qki,qkj->qij", aw, a)
+    pen = np.eye(a.shape[2])
+    pen[0, 0] = 0.0
+    lhs = lhs + s.ridge * w.sum(axis=1)[:, None, None] * pen[None]
+    rhs = np.einsum("qki,qk->qi", aw, yn)
+    try:
+        pred = np.linalg.solve(lhs, rhs[..., None])[..., 0][:, 0]
+    except np.linalg.LinAlgError:
+        pred = (w * yn).sum(axis=1) / w.sum(axis=1)
+    return np.clip(pred, yn.min(axis=1) - s.margin, yn.max(axis=1) + s.margin)
 
 
 class LocalLinear:
@@ -41,25 +64,59 @@ class LocalLinear:
         k = min(self.s.neighbours, len(self.x))
         dist, idx = self.tree.query(xq, k=k)
         dist, idx = dist.reshape(nq, k), idx.reshape(nq, k)
-        bw = np.maximum(dist[:, -1:], self.s.bandwidth_floor)
-        w = np.exp(-0.5 * (dist / bw) ** 2 * 4.0)            # e^-2 at the k-th neighbour
-        yn = self.y[idx]
-        dx = self.x[idx] - xq[:, None, :]                     # (q, k, d)
-        a = np.concatenate([np.ones((nq, k, 1)), dx], axis=2)  # (q, k, d+1)
-        aw = a * w[:, :, None]
-        lhs = np.einsum("qki,qkj->qij", aw, a)
-        sw = w.sum(axis=1)
-        d1 = a.shape[2]
-        pen = np.eye(d1)
-        pen[0, 0] = 0.0
-        lhs = lhs + self.s.ridge * sw[:, None, None] * pen[None]
-        rhs = np.einsum("qki,qk->qi", aw, yn)
-        try:
-            beta = np.linalg.solve(lhs, rhs[..., None])[..., 0]
-            pred = beta[:, 0]
-        except np.linalg.LinAlgError:
-            pred = (w * yn).sum(axis=1) / sw
-        lo = yn.min(axis=1) - self.s.margin
-        hi = yn.max(axis=1) + self.s.margin
-        pred = np.clip(pred, lo, hi)
-        return pred, dist[:, 0]
+        return _solve(self.x, self.y, xq, dist, idx, self.s), dist[:, 0]
+
+    def leave_one_out(self) -> np.ndarray:
+        """Each measured point predicted from the others."""
+        n = len(self.x)
+        k = min(self.s.neighbours + 1, n)
+        if k < 2:
+            return np.full(n, np.nan)
+        dist, idx = self.tree.query(self.x, k=k)
+        # Drop each point itself (or, among exact duplicates that crowd it out, the farthest).
+        own = idx == np.arange(n)[:, None]
+        own[~own.any(axis=1), -1] = True
+        own &= np.cumsum(own, axis=1) == 1
+        idx = idx[~own].reshape(n, k - 1)
+        dist = dist[~own].reshape(n, k - 1)
+        return _solve(self.x, self.y, self.x, dist, idx, self.s)
+
+
+def mape_of_logs(pred: np.ndarray, y: np.ndarray) -> float:
+    """Mean |t_pred / t - 1| for predictions and targets given as log-time residuals."""
+    return float(np.mean(np.abs(np.expm1(pred - y))))
+
+
+WEIGHT_STEPS = (0.0, 0.3, 0.6, 1.5, 3.0)
+
+
+def learn_weights(x: np.ndarray, y: np.ndarray, settings: LocalLinearSettings,
+                  rounds: int = 2) -> np.ndarray:
+    """Per-feature scale factors that minimize the leave-one-out error (coordinate search:
+    each feature in turn is scaled by each of WEIGHT_STEPS, a change kept when it helps)."""
+    d = x.shape[1]
+    w = np.ones(d)
+    best = mape_of_logs(LocalLinear(x, y, settings).leave_one_out(), y)
+    for _ in range(rounds):
+        changed = False
+        for j in range(d):
+            for step in WEIGHT_STEPS:
+                trial = w.copy()
+                trial[j] = w[j] * step if w[j] > 0 else 0.5 * step
+                if trial[j] == w[j]:
+                    continue
+                err = mape_of_logs(LocalLinear(x * trial, y, settings).leave_one_out(), y)
+                if err < best - 1e-4:
+                    best, w, changed = err, trial, True
+        if not changed:
+            break
+    return w
+
+
+def mape_shift(pred: np.ndarray, y: np.ndarray, lo: float = -0.3, hi: float = 0.1) -> float:
+    """The log-time offset that minimizes the mean absolute percentage error of `pred`.
+    MAPE punishes a prediction twice too slow more than one twice too fast, so where
+    neighbours disagree the best single guess sits below their geometric mean."""
+    shifts = np.linspace(lo, hi, 41)
+    errs = [mape_of_logs(pred + c, y) for c in shifts]
+    return float(shifts[int(np.argmin(errs))])

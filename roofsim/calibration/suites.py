@@ -25,6 +25,10 @@ A suite file:
           same: {seq_q: seq_kv}                              # copy one parameter to another
           sorted: [seq_q, seq_kv]                            # reorder drawn values ascending
         fixed: {batch: 1}                                    # added to every case of the entry
+        round: 2                                             # timed after every round-1 case
+
+Rounds order the timing: all round-1 cases (default) of every suite before any round-2 case, so
+a run cut short by its time budget has the core shapes of every kind.
 
 Limits use the kind's work formula (roofsim.kernels) so random draws stay inside what one launch
 can do in a few milliseconds; a draw over a limit is redrawn (random) or dropped (grid, list).
@@ -48,7 +52,7 @@ from ..hardware import canonical_dtype
 from ..records import KINDS, SHAPE_PARAMS
 
 DTYPES = ("bfloat16", "float16", "float32")
-_ENTRY_KEYS = {"kind", "dtype", "grid", "list", "random", "fixed", "note"}
+_ENTRY_KEYS = {"kind", "dtype", "grid", "list", "random", "fixed", "note", "round"}
 _RANDOM_KEYS = {"count", "seed", "params", "choice", "align", "same", "sorted"}
 
 
@@ -60,6 +64,7 @@ class Case:
     dtype: str
     params: tuple[tuple[str, int], ...]   # sorted by SHAPE_PARAMS order
     suite: str = ""
+    round: int = 1                        # timing order only; not part of the identity
 
     @property
     def case_id(self) -> str:
@@ -70,10 +75,11 @@ class Case:
         return dict(self.params)
 
     @classmethod
-    def make(cls, kind: str, dtype: str, params: Mapping[str, Any], suite: str = "") -> "Case":
+    def make(cls, kind: str, dtype: str, params: Mapping[str, Any], suite: str = "",
+             round: int = 1) -> "Case":
         order = {p: i for i, p in enumerate(SHAPE_PARAMS)}
         items = sorted(((str(k), int(v)) for k, v in params.items()), key=lambda kv: order[kv[0]])
-        return cls(kind=kind, dtype=dtype, params=tuple(items), suite=suite)
+        return cls(kind=kind, dtype=dtype, params=tuple(items), suite=suite, round=round)
 
 
 def _fail(path, where: str, msg: str):
@@ -211,6 +217,9 @@ def load_suite(path: str | Path) -> list[Case]:
             _fail(path, where, f"kind {kind!r} is not one of {list(KINDS)}")
         fixed = entry.get("fixed", {}) or {}
         _check_params(path, where, fixed)
+        rnd = entry.get("round", 1)
+        if not isinstance(rnd, int) or isinstance(rnd, bool) or rnd < 1:
+            _fail(path, where, f"round must be a positive integer, got {rnd!r}")
         forms = [k for k in ("grid", "list", "random") if k in entry]
         if len(forms) != 1:
             _fail(path, where, "needs exactly one of 'grid', 'list', 'random'")
@@ -226,7 +235,7 @@ def load_suite(path: str | Path) -> list[Case]:
             if "random" not in entry:
                 ok = _within(kind, drawn, dtype, limits)
                 drawn = [d for d, good in zip(drawn, ok) if good]
-            cases.extend(Case.make(kind, dtype, d, suite=name) for d in drawn)
+            cases.extend(Case.make(kind, dtype, d, suite=name, round=rnd) for d in drawn)
     return unique_cases(cases)
 
 
@@ -253,13 +262,16 @@ def default_suite_paths() -> list[Path]:
 
 
 def interleave_by_kind(cases: list[Case]) -> list[Case]:
-    """Round-robin over (kind, dtype) groups, each in its own order, so a run stopped early has
-    measured some of every group rather than all of the first."""
-    by_kind: dict[tuple[str, str], list[Case]] = {}
-    for c in cases:
-        by_kind.setdefault((c.kind, c.dtype), []).append(c)
-    queues = list(by_kind.values())
+    """Rounds in order; within a round, round-robin over (kind, dtype) groups, each in its own
+    order, so a run stopped early has measured some of every group rather than all of the
+    first."""
     out = []
-    for i in range(max((len(q) for q in queues), default=0)):
-        out.extend(q[i] for q in queues if i < len(q))
+    for rnd in sorted({c.round for c in cases}):
+        by_kind: dict[tuple[str, str], list[Case]] = {}
+        for c in cases:
+            if c.round == rnd:
+                by_kind.setdefault((c.kind, c.dtype), []).append(c)
+        queues = list(by_kind.values())
+        for i in range(max((len(q) for q in queues), default=0)):
+            out.extend(q[i] for q in queues if i < len(q))
     return out
