@@ -26,10 +26,12 @@ from .sweep import SOURCE_LABELS, SweepResult
 FORMATS = ("svg", "png")
 PNG_DPI = 110
 FIGSIZE = (8.0, 4.8)
-STYLE = {  # source -> (color, marker, linestyle)
-    "normal": ("#d62728", "s", "-"),
-    "flash": ("#1f77b4", "o", "-"),
-    "reference": ("#2ca02c", "^", "--"),
+STYLE = {  # source -> (color, marker, linestyle, marker size, filled)
+    # Sources often coincide (vision FLOPs are the same three times): a large hollow square, a
+    # small filled circle and a hollow triangle stay distinguishable on top of each other.
+    "normal": ("#d62728", "s", "-", 6.5, False),
+    "flash": ("#1f77b4", "o", "-", 3.0, True),
+    "reference": ("#2ca02c", "^", "--", 5.0, False),
 }
 COMPONENT_STYLE = {"vision": "#9467bd", "decoder": "#1f77b4", "lm_head": "#ff7f0e"}
 TITLES = {"vision": "Vision", "decode": "Decode", "vision-prefill": "Vision+Prefill"}
@@ -46,11 +48,21 @@ def _series(result: SweepResult, value: Callable) -> list[tuple[str, np.ndarray,
             c = result.stage_cost(src, i)
             if c is None:
                 continue
+            y = value(result, src, i, c)
+            if y is None or not np.isfinite(y):
+                continue                    # e.g. the reference has no peak activations
             xs.append(result.x(i))
-            ys.append(value(result, src, i, c))
+            ys.append(y)
         if xs:
             out.append((src, np.asarray(xs, float), np.asarray(ys, float)))
     return out
+
+
+def _missing_note(result: SweepResult, series) -> str:
+    """Sources that have costs but no value for this metric (say so under the plot)."""
+    shown = {s for s, _, _ in series}
+    missing = [s for s in result.sources if s not in shown and result.available(s)]
+    return "; ".join(f"{SOURCE_LABELS.get(s, s)}: no data for this metric" for s in missing)
 
 
 def _stage(fn):
@@ -129,7 +141,12 @@ def _finish(fig, ax, result: SweepResult, title: str, ylabel: str, path_stem: Pa
     if logy:
         ax.set_yscale("log")
     if _is_doubling(result):
+        from matplotlib.ticker import NullFormatter, NullLocator
+        xs = sorted({result.x(i) for i in range(len(result.points))})
         ax.set_xscale("log", base=2)
+        ax.set_xticks(xs, [f"{x:g}" for x in xs])
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.xaxis.set_minor_formatter(NullFormatter())
     labelled = result.x_key == "image_tokens" and any(p.grid for p in result.points)
     # On crop-grid sweeps the labelled grids draw the vertical guides (see _grid_labels).
     ax.grid(True, axis="y" if labelled else "both", which="major", alpha=0.3)
@@ -172,9 +189,10 @@ def save(fig, path_stem: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
 
 def _lines(ax, series, linestyle=None, label_suffix="", marker=True):
     for src, x, y in series:
-        color, mk, ls = STYLE.get(src, ("#333333", "x", "-"))
-        ax.plot(x, y, color=color, marker=mk if marker else None, markersize=3.5,
-                linestyle=linestyle or ls, linewidth=1.4,
+        color, mk, ls, size, filled = STYLE.get(src, ("#333333", "x", "-", 4.0, True))
+        ax.plot(x, y, color=color, marker=mk if marker else None, markersize=size,
+                markerfacecolor=color if filled else "none", markeredgewidth=1.0,
+                linestyle=linestyle or ls, linewidth=1.3,
                 label=SOURCE_LABELS.get(src, src) + label_suffix)
 
 
@@ -188,9 +206,11 @@ def _unavailable_note(result: SweepResult) -> str:
 
 def fig_metric(result, path_stem, ylabel, value, what, logy=False):
     fig, ax = _new_figure()
-    _lines(ax, _series(result, value))
+    series = _series(result, value)
+    _lines(ax, series)
+    note = "; ".join(filter(None, [_unavailable_note(result), _missing_note(result, series)]))
     return _finish(fig, ax, result, f"DeepSeek-OCR {TITLES[result.kind]}: {what}", ylabel,
-                   path_stem, logy=logy, note=_unavailable_note(result))
+                   path_stem, logy=logy, note=note)
 
 
 def fig_flops(result, path_stem):
@@ -207,11 +227,11 @@ def fig_flops_components(result, path_stem):
     x = np.array([result.x(i) for i in idx])
     comp = [result.components[base][i] for i in idx]
     layers = [("vision", "vision encoder", [c["vision"] for c in comp]),
-              ("decoder", "decoder layers (prefill)", [c["prefill_decoder"] for c in comp]),
-              ("lm_head", "LM head (prefill)", [c["prefill_lm_head"] for c in comp])]
+              ("decoder", "decoder layers, prefill", [c["prefill_decoder"] for c in comp]),
+              ("lm_head", "LM head, prefill", [c["prefill_lm_head"] for c in comp])]
     if result.kind == "decode":
-        layers = [("decoder", "decoder layers (decode)", [c["decode_decoder"] for c in comp]),
-                  ("lm_head", "LM head (decode)", [c["decode_lm_head"] for c in comp])]
+        layers = [("decoder", "decoder layers, decode", [c["decode_decoder"] for c in comp]),
+                  ("lm_head", "LM head, decode", [c["decode_lm_head"] for c in comp])]
     ys = [units.to_tflops(np.asarray(v, float)) for _, _, v in layers]
     ax.stackplot(x, *ys, labels=[f"{lab} ({base})" for _, lab, _ in layers],
                  colors=[COMPONENT_STYLE[k] for k, _, _ in layers], alpha=0.55)

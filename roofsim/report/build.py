@@ -73,6 +73,7 @@ class ReportResult:
     sweeps: dict
     notes: dict
     elapsed_s: float
+    phases: dict = field(default_factory=dict)   # wall seconds per phase (benchmark)
 
 
 def expected_figures(hardware_name: str = "", knob_sweeps=KNOB_SWEEPS,
@@ -130,24 +131,37 @@ def build_report(opts: ReportOptions) -> ReportResult:
     bar = Progress(total=n_points * n_src + n_figs_estimate + 4, label="roofsim report",
                    enabled=opts.progress)
     bar.__enter__()
+    phases: dict[str, float] = {}
+    last = [time.perf_counter()]
+
+    def mark(name: str) -> None:
+        now = time.perf_counter()
+        phases[name] = phases.get(name, 0.0) + now - last[0]
+        last[0] = now
+
+    mark("setup")
     try:
         sources, ref_note = default_sources(opts.reference, accounting=opts.accounting,
                                             lm_head=opts.lm_head)
         bar.step("sources ready" + (f" ({ref_note})" if ref_note else ""))
+        mark("sources (torch import)")
         notes = {"reference": ref_note} if ref_note else {}
         verification = sections.verification_rows(cfg, reference=opts.reference and not ref_note)
         bar.step("per-layer check")
+        mark("per-layer check")
         tick = lambda src, i: bar.step(f"{src} {i + 1}")  # noqa: E731
 
         common = dict(cfg=cfg, hardware=hw, profile=opts.calibration, notes=notes, on_point=tick)
         pts = grid_points(grids, prompt_tokens=opts.prompt_tokens,
                           decode_tokens=opts.decode_tokens, cfg=cfg)
         grid_result = run_sweep("vision", pts, sources, **common)
+        mark("crop-grid sweep")
         knob_results: dict[str, SweepResult] = {}
         for stem, kind, knob, values in knob_specs:
             kp = vary_points([(knob, list(values))], grid=None, prompt_tokens=opts.prompt_tokens,
                              decode_tokens=opts.decode_tokens, cfg=cfg)
             knob_results[stem] = run_sweep(kind, kp, sources, x_key=knob, **common)
+        mark("decoder sweeps")
         prof_result = run_sweep("vision-prefill", profile_points(profiles, cfg), sources,
                                 **common)
 
@@ -162,6 +176,7 @@ def build_report(opts: ReportOptions) -> ReportResult:
             write_outputs(res, out / "sweep" / stem, stem=stem)
         write_outputs(prof_result, out / "profiles", stem="profiles")
         bar.step("sweep data written")
+        mark("profiles and data files")
 
         # Figures.
         tasks = []
@@ -176,6 +191,7 @@ def build_report(opts: ReportOptions) -> ReportResult:
             "figure plan and expected_figures disagree"
         bar.total = bar.done + len(tasks) + 1
         figures = _draw(tasks, budgets, hw_name, opts.jobs, bar)
+        mark("figures")
 
         # Tables and text.
         tabs = _tables(sweeps, knob_results, profiles, prof_result, verification, cfg, budgets,
@@ -195,11 +211,12 @@ def build_report(opts: ReportOptions) -> ReportResult:
             "figures": sorted(os.path.relpath(f, out) for f in figures),
         }), indent=1) + "\n", encoding="utf-8")
         bar.step("report.md written")
+        mark("tables and text")
     finally:
         bar.close()
     return ReportResult(path=path, out_dir=out, tables=tabs, figures=figures, sweeps=sweeps,
                         notes=_all_notes(notes, sweeps, prof_result),
-                        elapsed_s=time.perf_counter() - t0)
+                        elapsed_s=time.perf_counter() - t0, phases=phases)
 
 
 def _all_notes(notes, sweeps, prof_result) -> dict:

@@ -283,8 +283,10 @@ def _predicted_intro(hw, opts) -> str:
 
 
 def _bandwidth_summary(tables, hw, budgets) -> str:
-    ttft = tables["ttft_required"].rows
-    tpot = tables["tpot_required"].rows
+    """What the budgets ask for against what the GPU has, and which roof bounds each objective
+    (counted from the predicted-latency table)."""
+    ttft, tpot = tables["ttft_required"].rows, tables["tpot_required"].rows
+    pred = tables["predicted_grid"]
     if not ttft or not tpot:
         return ""
     bw = getattr(hw, "mem_bandwidth_gbps", 0) / 1e3
@@ -292,14 +294,23 @@ def _bandwidth_summary(tables, hw, budgets) -> str:
     lo_hi = lambda rows, j: (min(r[j] for r in rows), max(r[j] for r in rows))  # noqa: E731
     (tb0, tb1), (tf0, tf1) = lo_hi(ttft, 4), lo_hi(ttft, 3)
     (pb0, pb1), (pf0, pf1) = lo_hi(tpot, 5), lo_hi(tpot, 4)
-    return (f"Bandwidth each budget requires (weights included), against the "
+
+    def bounds(col: str) -> str:
+        j = pred.headers.index(col)
+        counts: dict[str, int] = {}
+        for r in pred.rows:
+            counts[r[j]] = counts.get(r[j], 0) + 1
+        return ", ".join(f"{b}-bound at {n} of {len(pred.rows)} grids"
+                         for b, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+    return (f"Bandwidth and throughput each budget requires (weights included), against the "
             f"{bw:g} TB/s and {bf16:g} TFLOP/s (bf16 dense) of this GPU: TTFT within "
             f"{budgets.ttft_s:g} s needs {tb0:.3f} to {tb1:.3f} TB/s and {tf0:.3f} to "
             f"{tf1:.3f} TFLOP/s over the crop grids; TPOT within "
             f"{units.to_ms(budgets.tpot_s):g} ms needs {pb0:.3f} to {pb1:.3f} TB/s and "
-            f"{pf0:.3f} to {pf1:.3f} TFLOP/s. Decode reads every active weight once per step "
-            f"(bandwidth-bound); prefill and vision reuse each weight over many tokens "
-            f"(compute-bound).\n")
+            f"{pf0:.3f} to {pf1:.3f} TFLOP/s. On this GPU, TTFT is "
+            f"{bounds('TTFT bound')}; TPOT is {bounds('TPOT bound')} (each decode step reads "
+            f"every active weight once).\n")
 
 
 __all__ = ["render", "verification_rows"]
