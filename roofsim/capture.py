@@ -75,7 +75,8 @@ _NO_KERNEL = frozenset({
     "empty", "empty_strided", "empty_like", "new_empty", "new_empty_strided", "_unsafe_view",
     "_reshape_alias", "lift_fresh", "set_", "resize_", "_assert_async", "_assert_tensor_metadata",
     "_local_scalar_dense", "sym_size", "sym_stride", "sym_numel", "sym_storage_offset",
-    "is_same_size", "_has_compatible_shallow_copy_type", "record_stream", "_functional_assert_async",
+    "is_same_size", "_has_compatible_shallow_copy_type", "record_stream",
+    "_functional_assert_async",
     "_assert_scalar",
 })
 _FILL_OPS = frozenset({"zero_", "fill_", "zeros", "zeros_like", "ones", "ones_like", "full",
@@ -224,7 +225,9 @@ class _Tracer:
         self.stack: list[str] = []
         self.weight_ids: set[int] = set()
         self._keep: list = []            # strong refs: ids of weight views stay unique
-        self.rows: list[tuple] = []      # (kind, name, dtype, layer, params, ft, fc, br, bw, wb, cf)
+        # (kind, name, dtype, layer, params, flops_tensor, flops_cuda, read, written,
+        #  weight, counter flops)
+        self.rows: list[tuple] = []
         self.sdpa_counts = Counter()
         self.unknown: set[str] = set()
 
@@ -304,7 +307,8 @@ class _Tracer:
         if name in ("mm", "addmm", "bmm", "baddbmm", "_grouped_mm", "convolution",
                     "_scaled_dot_product_flash_attention",
                     "_scaled_dot_product_efficient_attention",
-                    "_scaled_dot_product_cudnn_attention", "_scaled_dot_product_flash_attention_for_cpu"):
+                    "_scaled_dot_product_cudnn_attention",
+                    "_scaled_dot_product_flash_attention_for_cpu"):
             kind, params, matrix, cuda, dtype, read, written, weight, counter = self._matrix(
                 name, packet, args, kwargs, out, outs, read, written, weight)
         elif name in _SOFTMAX_OPS:
@@ -519,7 +523,8 @@ def capture(module, *args, stage: str = "", prefix: str = "", sdpa_backend: str 
     torch = _torch()
     if sdpa_backend not in SDPA_BACKENDS:
         from .errors import UserError
-        raise UserError(f"sdpa_backend must be one of {', '.join(SDPA_BACKENDS)}, got {sdpa_backend!r}")
+        raise UserError(f"sdpa_backend must be one of {', '.join(SDPA_BACKENDS)}, "
+                        f"got {sdpa_backend!r}")
     from torch.overrides import TorchFunctionMode
     from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -580,7 +585,8 @@ def _to_capture(tracer: _Tracer) -> Capture:
         bytes_read=col(7, np.float64), bytes_written=col(8, np.float64),
         weight_bytes=np.minimum(col(9, np.float64), col(7, np.float64)))
     return Capture(table=table, counter_flops=col(10, np.float64),
-                   sdpa_backends=dict(tracer.sdpa_counts), unknown_ops=tuple(sorted(tracer.unknown)))
+                   sdpa_backends=dict(tracer.sdpa_counts),
+                   unknown_ops=tuple(sorted(tracer.unknown)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -603,8 +609,20 @@ def cache_key(config: Mapping[str, Any]) -> str:
     except ImportError:  # pragma: no cover
         tf_version = "none"
     blob = json.dumps({"config": config, "torch": torch.__version__, "transformers": tf_version,
-                       "capture": CAPTURE_VERSION}, sort_keys=True, default=str)
+                       "capture": CAPTURE_VERSION, "per_element": _per_element_counts()},
+                      sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def _per_element_counts() -> dict[str, float]:
+    """The roofsim/kernels constants a capture's FLOPs depend on (part of the cache key)."""
+    return {"attention": ATTENTION_CUDA_FLOPS_PER_SCORE,
+            "elementwise": ELEMENTWISE_FLOPS_PER_ELEMENT, "gelu": GELU_FLOPS_PER_ELEMENT,
+            "silu": SILU_FLOPS_PER_ELEMENT,
+            "layernorm": LAYERNORM_FLOPS_PER_ELEMENT, "reduction": REDUCTION_FLOPS_PER_ELEMENT,
+            "softmax": SOFTMAX_FLOPS_PER_ELEMENT, "sigmoid": SIGMOID_FLOPS_PER_ELEMENT,
+            "upsample_linear": UPSAMPLE_LINEAR_FLOPS_PER_ELEMENT,
+            "upsample_bicubic": UPSAMPLE_BICUBIC_FLOPS_PER_ELEMENT}
 
 
 _STR_COLUMNS = ("kind", "name", "dtype", "stage", "layer")

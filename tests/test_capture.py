@@ -13,8 +13,8 @@ pytest.importorskip("transformers")
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from roofsim import kernels  # noqa: E402
-from roofsim.capture import (Capture, cache_key, cached_capture, capture, load_capture,  # noqa: E402
-                             save_capture)
+from roofsim.capture import (Capture, cache_key, cached_capture, capture,  # noqa: E402
+                             load_capture, save_capture)
 from roofsim.reference import DEEPSEEK_OCR  # noqa: E402
 from roofsim.reference import models  # noqa: E402
 

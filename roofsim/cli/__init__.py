@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "calibrate",
     "tokens",
     "cost",
+    "verify",
     "sweep",
     "report",
 )

@@ -12,7 +12,8 @@ from types import SimpleNamespace
 
 from ..errors import UserError
 
-_HINT = "the reference assembly needs torch and transformers>=5.17: pip install 'roofsim[reference]'"
+_HINT = ("the reference assembly needs torch and transformers>=5.17: "
+         "pip install 'roofsim[reference]'")
 
 
 def load() -> SimpleNamespace:
