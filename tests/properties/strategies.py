@@ -22,8 +22,9 @@ from roofsim.hardware import (CUDA_DTYPES, SCHEMA_BY_NAME, TENSOR_DTYPES, list_h
                               load_hardware, spec_from_dict, spec_to_dict)
 from roofsim.kernels import records_from_params
 from roofsim.records import RecordTable
-from roofsim.workloads.deepseek_ocr.config import config_from_dict
-from roofsim.workloads.deepseek_ocr.views import GUNDAM, Request
+from roofsim.workloads.deepseek_ocr import Request, config_from_dict
+
+GUNDAM = "gundam"
 
 # ---- settings ------------------------------------------------------------------------------
 # Sized so the whole tests/properties/ suite runs in well under a minute on 2 cores.

@@ -18,9 +18,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from roofsim.kernels import KIND_FORMULAS
-from roofsim.workloads.deepseek_ocr.config import config_from_dict
-from roofsim.workloads.deepseek_ocr.stages import STAGES, stage_costs, stage_records
-from roofsim.workloads.deepseek_ocr.views import Request
+from roofsim.workloads.deepseek_ocr import (STAGES, Request, config_from_dict, stage_costs,
+                                           stage_records)
 from strategies import DEFAULT_CONFIG, FAST, MEDIUM, configs, default_raw, requests
 
 REL = 1e-9

@@ -11,9 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from roofsim.objectives import predict_latency, tpot_requirement, ttft_requirement
-from roofsim.workloads.deepseek_ocr.stages import STAGES, stage_costs, stage_records
-from roofsim.workloads.deepseek_ocr.views import GUNDAM, Request
-from strategies import (DEFAULT_CONFIG, MEDIUM, configs, faster_spec_pairs, hardware_specs,
+from roofsim.workloads.deepseek_ocr import STAGES, Request, stage_costs, stage_records
+from strategies import (DEFAULT_CONFIG, GUNDAM, MEDIUM, configs, faster_spec_pairs, hardware_specs,
                         requests)
 
 REL = 1e-9

@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from roofsim.errors import UserError
-from roofsim.workloads.deepseek_ocr.views import (GUNDAM, Request, choose_grid, image_tokens,
-                                                  parse_grid, views)
-from strategies import DEFAULT_CONFIG, FAST, configs, crop_limits, grids, image_sizes
+from roofsim.workloads.deepseek_ocr import (Request, choose_grid, image_tokens, parse_grid,
+                                           views)
+from strategies import DEFAULT_CONFIG, FAST, GUNDAM, configs, crop_limits, grids, image_sizes
 
 SPEC_TABLES = json.loads((Path(__file__).parents[1] / "data" / "spec_tables.json").read_text())
 crop_sizes = st.sampled_from([640, 512, 1024]) | st.integers(1, 2048)

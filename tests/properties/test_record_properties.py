@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from roofsim.objectives import tpot_requirement, ttft_requirement
 from roofsim.records import WORK_FIELDS
-from roofsim.workloads.deepseek_ocr.stages import STAGES, stage_costs, stage_records
+from roofsim.workloads.deepseek_ocr import STAGES, stage_costs, stage_records
 from strategies import FAST, MEDIUM, configs, gemm_tables, requests
 
 attentions = st.sampled_from(["flash", "normal"])

@@ -10,11 +10,10 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from roofsim.kernels import KIND_FORMULAS, records_from_params
-from roofsim.workloads.deepseek_ocr.stages import (STAGES, kv_cache_bytes_per_token, stage_costs,
-                                                   stage_records)
-from roofsim.workloads.deepseek_ocr.views import GUNDAM, Request
-from strategies import DEFAULT_CONFIG, FAST, MEDIUM, configs, grids, requests
+from roofsim.kernels import KIND_FORMULAS
+from roofsim.workloads.deepseek_ocr import (STAGES, Request, kv_cache_bytes_per_token,
+                                           stage_costs, stage_records, views)
+from strategies import DEFAULT_CONFIG, FAST, GUNDAM, MEDIUM, configs, grids, requests
 
 attentions = st.sampled_from(["flash", "normal"])
 REL = 1e-9
@@ -145,7 +144,6 @@ def test_prefill_attention_flops_are_quadratic_in_the_prompt(data, attention, fa
 
 
 def _image_tokens(cfg, req):
-    from roofsim.workloads.deepseek_ocr.views import views
     return views(cfg, req).image_tokens
 
 
