@@ -44,6 +44,10 @@ class Progress:
         self.done = min(self.done + n, self.total)
         self._draw(note)
 
+    def note(self, text: str) -> None:
+        """Show what is running now without advancing (e.g. a slow import)."""
+        self._draw(text)
+
     def line(self) -> str:
         """The bar as text (also what the terminal shows)."""
         frac = self.done / self.total

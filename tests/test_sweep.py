@@ -213,3 +213,20 @@ def test_cli_sweep_user_errors(capsys):
     assert main(["sweep", "vision", "--grids", "2y3", "--no-reference"]) == 2
     assert main(["sweep", "decode", "--vary", "batch=1,2", "--grids", "1x2,2x3",
                  "--no-reference"]) == 2
+
+
+def test_report_accounting_reproduces_the_specification_sweep_rows():
+    """`--accounting report --lm-head all` passes the specification's conventions through: the
+    first and last rows of its three sweep tables, tensor-core FLOPs within 1%."""
+    sources = [sweep.AnalyticSource("flash", lm_head="all", accounting="report")]
+    spec = SPEC_TABLES["sweeps"]
+    rows = [spec["vision"][0], spec["vision"][-1]]
+    pts = sweep.grid_points([tuple(r["grid"]) for r in rows], prompt_tokens=10,
+                            decode_tokens=100, cfg=CFG)
+    res = sweep.run_sweep("vision", pts, sources, cfg=CFG)
+    for key, kind in (("vision", "vision"), ("decode", "decode"),
+                      ("vision_prefill", "vision-prefill")):
+        r = res.with_kind(kind)
+        for i, want in enumerate((spec[key][0], spec[key][-1])):
+            got = r.stage_cost("flash", i).flops_tensor / 1e12
+            assert got == pytest.approx(want["tensor_tflops"], rel=0.01), (key, i)

@@ -141,29 +141,41 @@ def build_report(opts: ReportOptions) -> ReportResult:
 
     mark("setup")
     try:
+        if opts.reference:
+            bar.note("loading the reference implementation (torch, transformers)")
         sources, ref_note = default_sources(opts.reference, accounting=opts.accounting,
                                             lm_head=opts.lm_head)
         bar.step("sources ready" + (f" ({ref_note})" if ref_note else ""))
         mark("sources (torch import)")
         notes = {"reference": ref_note} if ref_note else {}
+        bar.note("per-layer check (capture of each reference layer)")
         verification = sections.verification_rows(cfg, reference=opts.reference and not ref_note)
         bar.step("per-layer check")
         mark("per-layer check")
-        tick = lambda src, i: bar.step(f"{src} {i + 1}")  # noqa: E731
+        def ticker(what: str, n: int):
+            return lambda src, i: bar.step(f"{what}: {src} {i + 1}/{n}")
 
-        common = dict(cfg=cfg, hardware=hw, profile=opts.calibration, notes=notes, on_point=tick)
+        for src in sources:
+            if hasattr(src, "prepare"):
+                bar.note("capturing the reference at a few shapes (cached on disk)")
+                src.prepare()
+                mark("reference shape models")
+        common = dict(cfg=cfg, hardware=hw, profile=opts.calibration, notes=notes)
         pts = grid_points(grids, prompt_tokens=opts.prompt_tokens,
                           decode_tokens=opts.decode_tokens, cfg=cfg)
-        grid_result = run_sweep("vision", pts, sources, **common)
+        grid_result = run_sweep("vision", pts, sources, on_point=ticker("crop grids", len(pts)),
+                                **common)
         mark("crop-grid sweep")
         knob_results: dict[str, SweepResult] = {}
         for stem, kind, knob, values in knob_specs:
             kp = vary_points([(knob, list(values))], grid=None, prompt_tokens=opts.prompt_tokens,
                              decode_tokens=opts.decode_tokens, cfg=cfg)
-            knob_results[stem] = run_sweep(kind, kp, sources, x_key=knob, **common)
+            knob_results[stem] = run_sweep(kind, kp, sources, x_key=knob,
+                                           on_point=ticker(knob, len(kp)), **common)
         mark("decoder sweeps")
-        prof_result = run_sweep("vision-prefill", profile_points(profiles, cfg), sources,
-                                **common)
+        prof_points = profile_points(profiles, cfg)
+        prof_result = run_sweep("vision-prefill", prof_points, sources,
+                                on_point=ticker("profiles", len(prof_points)), **common)
 
         # Data files (CSV + JSON) of every sweep.
         sweeps = {}

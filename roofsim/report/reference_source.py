@@ -158,6 +158,11 @@ class ReferenceSource:
         m = self._models[stage]
         return m if m.valid else None
 
+    def prepare(self) -> None:
+        """Fit the three shape models now (the captures they need; cached on disk)."""
+        for stage in ("vision", "prefill", "decode"):
+            self._model(stage)
+
     def vision_table(self, grid) -> RecordTable:
         if grid is None or grid[0] * grid[1] <= 1:
             return self._vision(None)

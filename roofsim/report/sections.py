@@ -101,7 +101,11 @@ def render(*, opts, hw, cfg, sweeps, knob_results, profiles, prof_result, tables
         + ("(the real computation: causal prefill attention, the model's projector)"
            if opts.accounting == "model" else
            "(the specification's counting conventions)")
-        + f"; LM head over {'the last prefill position' if opts.lm_head == 'last' else 'every prefill position'}.",
+        + f"; LM head over {'the last prefill position' if opts.lm_head == 'last' else 'every prefill position'}"
+        + (". `--accounting report --lm-head all` counts as the specification does (full "
+           "prefill score matrix, its projector convention, logits for every position) and "
+           "reproduces its sweep tables' tensor-core FLOPs to within 1%" if opts.accounting == "model"
+           else "") + ".",
         f"Sweeps: {len(vis.points)} crop grids (Gundam mode: one 1024 global view plus "
         f"640 crops), prompt {prompt} tokens, decode K = {k} steps, batch 1.",
         f"Objectives: TTFT budget {budgets.ttft_s:g} s (vision + prefill), TPOT budget "
