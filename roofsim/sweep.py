@@ -50,6 +50,7 @@ VARY_KNOBS: Mapping[str, str] = {
     "decode-tokens": "decode steps K",
     "batch": "batch size B",
     "heads": "decoder attention heads (and KV heads; hidden size kept)",
+    "kv-heads": "decoder KV heads (grouped-query attention; query heads kept)",
 }
 # Knobs that change the request, and the Request field they set.
 _REQUEST_FIELDS = {"prompt-tokens": "prompt_tokens", "decode-tokens": "decode_tokens",
@@ -240,6 +241,8 @@ def vary_points(varies: Sequence[tuple[str, list[int]]], *, grid=None, prompt_to
         pcfg = None
         if "heads" in knobs:
             pcfg = with_heads(cfg, knobs["heads"])
+        if "kv-heads" in knobs:
+            pcfg = with_kv_heads(pcfg or cfg, knobs["kv-heads"])
         req = _request(ds, grid, fields["prompt_tokens"], fields["decode_tokens"], fields["batch"])
         label = ", ".join(f"{k}={v}" for k, v in knobs.items())
         points.append(SweepPoint(label=label, request=req, image_tokens=img,
@@ -264,6 +267,15 @@ def with_heads(cfg, heads: int):
     new = dataclasses.replace(dec, heads=heads, kv_heads=heads * dec.kv_heads // dec.heads,
                               head_dim=head_dim, rope_dim=rope)
     return dataclasses.replace(cfg, decoder=new)
+
+
+def with_kv_heads(cfg, kv_heads: int):
+    """The config with `kv_heads` KV heads (grouped-query attention), query heads kept."""
+    dec = cfg.decoder
+    if kv_heads > dec.heads or dec.heads % kv_heads:
+        raise UserError(f"--vary kv-heads={kv_heads}: must divide the {dec.heads} attention "
+                        f"heads")
+    return dataclasses.replace(cfg, decoder=dataclasses.replace(dec, kv_heads=kv_heads))
 
 
 # ---- workload profiles ---------------------------------------------------------------------
@@ -390,7 +402,8 @@ class SweepResult:
             return "Image tokens (global + crops)"
         return {"prefill-tokens": "Prefill context length S_prefill (tokens)",
                 "prompt-tokens": "Prompt tokens", "decode-tokens": "Decode steps K",
-                "batch": "Batch size B", "heads": "Decoder attention heads"}[self.x_key]
+                "batch": "Batch size B", "heads": "Decoder attention heads",
+                "kv-heads": "Decoder KV heads (query heads kept)"}[self.x_key]
 
     def with_kind(self, kind: str) -> "SweepResult":
         """The same evaluations reported for another stage (every point holds all stages)."""
@@ -492,7 +505,7 @@ def rows(result: SweepResult) -> list[dict]:
                    "prompt_tokens": getattr(p.request, "prompt_tokens", None),
                    "decode_tokens": getattr(p.request, "decode_tokens", None),
                    "batch": getattr(p.request, "batch", None),
-                   "heads": p.knobs.get("heads", "")}
+                   "heads": p.knobs.get("heads", ""), "kv_heads": p.knobs.get("kv-heads", "")}
             for col in COST_COLUMNS:
                 row[col] = getattr(c, col) if c is not None else None
             pred = result.predictions[src][i] if src in result.predictions else None

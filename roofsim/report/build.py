@@ -39,6 +39,7 @@ KNOB_SWEEPS: tuple[tuple[str, str, str, tuple[int, ...]], ...] = (
     ("decode_tokens", "decode", "decode-tokens", (25, 50, 100, 200, 400, 800, 1600, 3200)),
     ("batch", "decode", "batch", (1, 2, 4, 8, 16, 32, 64)),
     ("heads", "decode", "heads", (5, 10, 20, 40)),
+    ("kv_heads", "decode", "kv-heads", (1, 2, 5, 10)),
 )
 # Figures drawn for each decoder sweep (suffixes of the sweep's figure plan).
 KNOB_FIGURES = ("", "_stagecost_arithmetic_intensity", "_stagecost_kv_gb")
@@ -279,7 +280,8 @@ def _tables(sweeps, knob_results, profiles, prof_result, verification, cfg, budg
                                                    "vision_prefill_split")
     for stem, res in knob_results.items():
         t[f"knob_{stem}"] = tables.knob_table(res, budgets, f"knob_{stem}",
-                                              default_heads=cfg.decoder.heads)
+                                              default_heads=cfg.decoder.heads,
+                                              default_kv_heads=cfg.decoder.kv_heads)
     t["profiles"] = tables.profile_table(profiles, prof_result, budgets)
     t["ttft_required"] = tables.ttft_table(sweeps["e2e_vision_prefill"], budgets)
     t["tpot_required"] = tables.tpot_table(sweeps["e2e_decode"], budgets)

@@ -171,13 +171,17 @@ def render(*, opts, hw, cfg, sweeps, knob_results, profiles, prof_result, tables
     if knob_results:
         add("#### Prefill context length, decode length K, batch size B and head configuration\n")
         add("Each sweep varies one knob around a base request of one Gundam global view "
-            f"(273 image tokens), {prompt} prompt tokens, K = {k}, B = 1 and the model's heads "
+            f"({next(iter(knob_results.values())).points[0].image_tokens} image tokens), "
+            f"{prompt} prompt tokens, K = {k}, B = 1 and the model's heads "
             "(`roofsim sweep decode --vary batch=1,2,4,8` and so on). Changing the head count "
-            "keeps the hidden size (head_dim = hidden / heads); the reference runs batch 1 with "
-            "the model's own heads, so it has no column there.\n")
+            "keeps the hidden size (head_dim = hidden / heads, KV heads follow); changing the KV "
+            f"heads keeps the {cfg.decoder.heads} query heads (grouped-query attention shrinks "
+            "the KV cache). The "
+            "reference runs batch 1 with the model's own heads, so it has no value elsewhere.\n")
         titles = {"prefill_tokens": "Prefill context length S_prefill",
                   "decode_tokens": "Decode length K", "batch": "Batch size B",
-                  "heads": "Head configuration"}
+                  "heads": "Head configuration: attention heads",
+                  "kv_heads": "Head configuration: KV heads (grouped-query attention)"}
         from .build import KNOB_FIGURES
         for stem, res in knob_results.items():
             add(f"##### {titles.get(stem, stem)}\n")

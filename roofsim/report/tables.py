@@ -117,7 +117,8 @@ def predicted_grid_table(result: SweepResult, budgets: Budgets, hardware_name: s
                  caption=f"on {hardware_name}")
 
 
-def knob_table(result: SweepResult, budgets: Budgets, key: str, default_heads: int = 0) -> Table:
+def knob_table(result: SweepResult, budgets: Budgets, key: str, default_heads: int = 0,
+               default_kv_heads: int = 0) -> Table:
     """One row per knob value: what the decoder sweeps vary, with both objectives."""
     rows = []
     knob = result.x_key
@@ -130,20 +131,21 @@ def knob_table(result: SweepResult, budgets: Budgets, key: str, default_heads: i
         pred = result.predictions["flash"][i]
         ref = result.costs.get("reference", (None,) * len(result.points))[i]
         rows.append((p.knobs[knob], p.image_tokens + p.request.prompt_tokens, k, p.request.batch,
-                     p.knobs.get("heads", default_heads), _tf(vp.flops), _tf(c["decode"].flops),
+                     p.knobs.get("heads", default_heads),
+                     p.knobs.get("kv-heads", p.knobs.get("heads", default_kv_heads)), _tf(vp.flops), _tf(c["decode"].flops),
                      units.to_gb(c["decode"].kv_cache_bytes),
                      c["decode"].arithmetic_intensity / units.BITS_PER_BYTE,
                      units.to_tflops(ttft.flops_per_s), units.to_tflops(tpot.flops_per_s),
                      _ms(pred.ttft_s) if pred else None, _ms(pred.tpot_s) if pred else None,
                      _tf(ref["decode"].flops) if ref else None))
-    headers = (knob, "Prefill context (tokens)", "K", "B", "Heads",
+    headers = (knob, "Prefill context (tokens)", "K", "B", "Heads", "KV heads",
                "Vision+prefill FLOPs (TFLOPs)", "Decode FLOPs (TFLOPs)", "KV cache (GB)",
                "Decode arithmetic intensity (FLOPs/bit)", "Required TFLOPs/s (TTFT)",
                "Required TFLOPs/s (TPOT)", "Predicted TTFT (ms)", "Predicted TPOT (ms)",
                "Decode FLOPs, reference (TFLOPs)")
     return Table(key, headers, tuple(rows),
-                 (str, str, str, str, str, sci, sci, sig(4), sig(4), fixed(3), fixed(3), sig(4),
-                  sig(4), sci))
+                 (str, str, str, str, str, str, sci, sci, sig(4), sig(4), fixed(3), fixed(3),
+                  sig(4), sig(4), sci))
 
 
 def profile_table(profiles: Sequence, result: SweepResult, budgets: Budgets,
