@@ -23,7 +23,9 @@ attention core from FlopCounterMode. Capture instead intercepts SDPA at the func
 runs the aten backend op that CUDA would launch (selection modelled on PyTorch's CUDA order for
 bf16/fp16: flash attention without a mask, memory-efficient attention with an additive mask,
 the math decomposition otherwise), so the record is the real fused kernel with its own FLOP
-formula. `sdpa_backend` forces one backend. Causal attention is counted over the full
+formula. `sdpa_backend` forces one backend: "cudnn" is what PyTorch 2.11 picks on Hopper (the
+CUDA profiler on an H100 showed every SDPA call of the reference, masked or not, as one cuDNN
+kernel); FLOPs are the same for every fused backend. Causal attention is counted over the full
 seq_q x seq_kv scores, as torch.utils.flop_counter counts it (the kernel skips masked tiles; the
 record's `causal` parameter says so).
 
@@ -58,7 +60,7 @@ from .records import SHAPE_PARAMS, RecordTable
 # Bump when a change to this module changes what a capture produces (invalidates the cache).
 CAPTURE_VERSION = "1"
 
-SDPA_BACKENDS = ("auto", "flash", "efficient", "math")
+SDPA_BACKENDS = ("auto", "cudnn", "flash", "efficient", "math")
 MATRIX_KINDS = frozenset({"gemm", "linear", "grouped_gemm", "attention", "conv2d"})
 
 # Per-element CUDA-core FLOPs of ops not covered by a kernel-kind constant. Transcendentals
@@ -288,7 +290,8 @@ class _Tracer:
             if id(t) in out_seen or t.device.type != self.device_type:
                 continue
             out_seen.add(id(t))
-            if t.dtype in (torch.uint64,) and t.numel() <= 2:
+            if t.dtype in (torch.uint64, torch.int64) and t.numel() <= 2 \
+                    and name.startswith("_scaled_dot_product"):
                 continue                     # RNG seed/offset scalars of fused attention
             written += t.numel() * t.element_size()
         return read, written, weight
@@ -452,7 +455,8 @@ class _Tracer:
             params = {"batch": b_, "heads": h_, "seq_q": sq, "seq_kv": skv, "head_dim": d,
                       "causal": int(causal)}
             scores = b_ * h_ * sq * skv
-            has_bias = name == "_scaled_dot_product_efficient_attention" and args[3] is not None
+            has_bias = name in ("_scaled_dot_product_efficient_attention",
+                                "_scaled_dot_product_cudnn_attention") and args[3] is not None
             cuda = ATTENTION_CUDA_FLOPS_PER_SCORE * scores + (scores if has_bias else 0.0)
         if dtype not in TENSOR_CORE_DTYPES:
             cuda += matrix
@@ -480,6 +484,9 @@ class _Tracer:
                 bias = torch.zeros_like(bias, dtype=query.dtype).masked_fill_(
                     bias.logical_not(), float("-inf"))
             bias = bias.expand(query.shape[0], query.shape[1], query.shape[2], key.shape[2])
+        if backend == "cudnn":
+            return torch.ops.aten._scaled_dot_product_cudnn_attention(
+                query, key, value, bias, False, dropout_p, is_causal, False, scale=scale)[0]
         return torch.ops.aten._scaled_dot_product_efficient_attention(
             query, key, value, bias, False, dropout_p, is_causal, scale=scale)[0]
 
@@ -505,7 +512,7 @@ class _Tracer:
 
 
 def _attention_is_causal(name, args, kwargs) -> bool:
-    if name == "_scaled_dot_product_efficient_attention":
+    if name in ("_scaled_dot_product_efficient_attention", "_scaled_dot_product_cudnn_attention"):
         v = args[6] if len(args) > 6 else kwargs.get("is_causal", False)
     else:
         v = args[4] if len(args) > 4 else kwargs.get("is_causal", False)
@@ -517,8 +524,9 @@ def capture(module, *args, stage: str = "", prefix: str = "", sdpa_backend: str 
     """Trace `module(*args, **kwargs)` and return one kernel record per kernel-launching aten op.
 
     prefix: prepended to module paths (e.g. "vision"); stage: the records' stage label;
-    sdpa_backend: "auto" (CUDA's choice, see the module docstring), "flash", "efficient" or
-    "math"; device_type: which tensors are the simulated device (meta for counting).
+    sdpa_backend: "auto" (PyTorch's default CUDA order, see the module docstring), "cudnn"
+    (what it picks on Hopper), "flash", "efficient" or "math"; device_type: which tensors are
+    the simulated device (meta for counting).
     """
     torch = _torch()
     if sdpa_backend not in SDPA_BACKENDS:

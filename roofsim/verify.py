@@ -362,8 +362,10 @@ def capture_settings() -> dict[str, str]:
     return {
         "reference": f"transformers {X.transformers_version} classes (roofsim.reference), "
                      "random weights, traced on meta tensors",
-        "sdpa": "SDPA modelled as CUDA dispatches it for bf16: flash attention without a mask "
-                "(CLIP, decoder), memory-efficient attention with SAM's additive rel-pos bias",
+        "sdpa": "SDPA modelled in PyTorch's default CUDA order for bf16: flash attention "
+                "without a mask (CLIP, decoder), memory-efficient attention with SAM's additive "
+                "rel-pos bias (PyTorch 2.11 on Hopper runs all of them as cuDNN attention: same "
+                "FLOPs, capture's sdpa_backend='cudnn')",
         "experts": "transformers' default grouped_mm experts (aten._grouped_mm), balanced "
                    "routing: tokens x 6 / 64 rows per expert, min(64, tokens x 6) experts' "
                    "weights read",

@@ -221,3 +221,16 @@ def test_capture_concat_and_under():
     assert len(both.table) == 2 * len(cap.table)
     assert both.matrix_flops == 2 * cap.matrix_flops
     assert len(cap.under("m.0").table) == 1
+
+
+def test_cudnn_backend_records_the_cudnn_kernel_with_the_same_flops():
+    # PyTorch 2.11 on Hopper runs every SDPA call of the reference as one cuDNN kernel.
+    layer = models.build(lambda: models._x().SamLayer(models.sam_config(), 14))
+    x = meta(1, 64, 64, 768)
+    auto = capture(layer, x)
+    cudnn = capture(layer, x, sdpa_backend="cudnn")
+    assert cudnn.sdpa_backends == {"cudnn": 1}
+    att = cudnn.table.select(cudnn.table.kind == "attention")
+    assert list(att.name) == ["aten._scaled_dot_product_cudnn_attention"]
+    assert cudnn.matrix_flops == pytest.approx(auto.matrix_flops, rel=1e-12)
+    assert cudnn.table.totals()["flops"] == pytest.approx(auto.table.totals()["flops"], rel=1e-12)

@@ -8,6 +8,12 @@ A `StageCase` is what both capture (meta tensors, CPU) and GPU timing (CUDA, bf1
   a fresh KV cache, and lm_head on the last position (all positions with all_logits=True);
 - decode: one token with a KV cache already holding kv_len positions.
 `make_inputs()` returns fresh (args, kwargs) on every call: a decode step appends to its cache.
+Checked on an H100 (torch 2.11, transformers 5.17): each stage builds and runs on CUDA in bf16,
+with transformers' grouped_mm experts and SDPA; the CUDA profiler counted 1572 / 1130 / 944
+kernels for vision at 2x3 / prefill of 903 tokens / one decode step at 903 cached positions,
+against 1253 / 809 / 809 captured aten ops there (some ops launch several kernels: sort,
+grouped_mm's data preparation, device-to-device copies), and every SDPA call ran as cuDNN
+attention.
 
 `capture_case` / `capture_stage` trace a case on meta tensors (roofsim.capture), cached on disk
 keyed by the case's configuration (roofsim.capture.cached_capture). `capture_decode_steps`
