@@ -58,7 +58,7 @@ from .kernels.softmax import SOFTMAX_FLOPS_PER_ELEMENT
 from .records import SHAPE_PARAMS, RecordTable
 
 # Bump when a change to this module changes what a capture produces (invalidates the cache).
-CAPTURE_VERSION = "1"
+CAPTURE_VERSION = "2"
 
 SDPA_BACKENDS = ("auto", "cudnn", "flash", "efficient", "math")
 MATRIX_KINDS = frozenset({"gemm", "linear", "grouped_gemm", "attention", "conv2d"})
@@ -381,6 +381,8 @@ class _Tracer:
         else:
             self.unknown.add(str(func))
             kind, params = "copy", {"numel": main.numel()}
+        if kind in LAYOUT_KINDS and _strided_path(name, ins, outs, self.device_type):
+            params = {**params, "stride": 1}
         return (kind, f"aten.{name}", dtype, self.layer, params, matrix, cuda,
                 read, written, weight, counter)
 
@@ -457,6 +459,8 @@ class _Tracer:
             scores = b_ * h_ * sq * skv
             has_bias = name in ("_scaled_dot_product_efficient_attention",
                                 "_scaled_dot_product_cudnn_attention") and args[3] is not None
+            if has_bias:
+                params["bias"] = 1          # an additive mask is read: another kernel variant
             cuda = ATTENTION_CUDA_FLOPS_PER_SCORE * scores + (scores if has_bias else 0.0)
         if dtype not in TENSOR_CORE_DTYPES:
             cuda += matrix
@@ -509,6 +513,45 @@ class _Tracer:
         if chosen != "math" and query.shape[1] != key.shape[1]:
             chosen = "math"                 # grouped KV heads: leave it to the math path
         return chosen
+
+
+# Kinds whose kernel PyTorch runs through TensorIterator: contiguous operands of one layout take
+# the vectorized kernel, anything else (a broadcast operand, a permuted or sliced view, a write
+# into a slice) the strided one, which indexes every element through its strides and on an
+# H200 moves bytes at a fraction of the vectorized kernel's rate. Such records get stride = 1.
+LAYOUT_KINDS = frozenset({"elementwise", "gelu", "silu", "copy"})
+
+
+def _dense(t) -> bool:
+    """Non-overlapping and dense: the elements fill one block, in some dimension order."""
+    dims = sorted(((st, sz) for sz, st in zip(t.shape, t.stride()) if sz > 1), reverse=True)
+    expected = 1
+    for st, sz in reversed(dims):
+        if st != expected:
+            return False
+        expected *= sz
+    return True
+
+
+def _layout(t) -> tuple:
+    return tuple(st for sz, st in zip(t.shape, t.stride()) if sz > 1)
+
+
+def _strided_path(name: str, ins, outs, device_type: str) -> bool:
+    """Whether TensorIterator would take its strided path for this op: an operand of another
+    shape (broadcast), not dense, or laid out unlike the output. cat copies each input with
+    one kernel; it is strided when an input is not contiguous."""
+    tensors = [t for t in outs + ins if t.device.type == device_type and t.numel() > 1]
+    if not tensors:
+        return False
+    if name in ("cat", "stack"):
+        return any(not t.is_contiguous() for t in ins
+                   if t.device.type == device_type and t.numel() > 1)
+    ref = tensors[0]
+    if not _dense(ref):
+        return True
+    return any(tuple(t.shape) != tuple(ref.shape) or not _dense(t) or _layout(t) != _layout(ref)
+               for t in tensors[1:])
 
 
 def _attention_is_causal(name, args, kwargs) -> bool:

@@ -24,6 +24,7 @@ ALIGN_WEIGHT = 1.0    # distance per halving of a dimension's byte alignment (16
 TILE_ALIGN_WEIGHT = 1.0   # ... and by one that is not a multiple of 64 elements
 WAVE_WEIGHT = 1.0
 FLAG_WEIGHT = 2.0     # bias, causal: a different kernel or epilogue
+STRIDED_WEIGHT = 8.0  # strided vs vectorized elementwise kernel: never neighbours
 
 
 def _p(params: Mapping[str, np.ndarray], name: str, default: float) -> np.ndarray:
@@ -79,7 +80,8 @@ def _attention(params, elt, sm, kind) -> list:
     sq, skv, d = _p(params, "seq_q", 1), _p(params, "seq_kv", 1), _p(params, "head_dim", 64)
     causal = (_p(params, "causal", 0) > 0) & (sq > 1)
     f = [(_log(b * h), 1.0), (_log(b), 0.5), (_log(sq), 1.0), (_log(skv), 1.0), (_log(d), 1.0),
-         (causal.astype(float), FLAG_WEIGHT)]
+         (causal.astype(float), FLAG_WEIGHT),
+         ((_p(params, "bias", 0) > 0).astype(float), FLAG_WEIGHT)]   # additive mask read
     f += _align(skv, elt)
     return f + _waves(np.ceil(sq / TILE) * b * h, sm)
 
@@ -105,7 +107,10 @@ def _rowwise(params, elt, sm, kind) -> list:
 
 def _flat(params, elt, sm, kind) -> list:
     numel = _p(params, "numel", 1)
-    return [(_log(numel), 1.0)] + _align(numel, elt)
+    # stride = 1: TensorIterator's strided kernel (roofsim.capture.LAYOUT_KINDS), far from
+    # every contiguous shape so that neither borrows the other's efficiency.
+    strided = (_p(params, "stride", 0) > 0).astype(float)
+    return [(_log(numel), 1.0), (strided, STRIDED_WEIGHT)] + _align(numel, elt)
 
 
 FEATURES: dict[str, Callable] = {

@@ -54,6 +54,11 @@ def attention_work(params, dtype) -> dict:
     kv_rows = np.where(causal > 0, kv_rows, q_tiles * skv)
     bytes_read = bh * (sq * d + 2.0 * kv_rows * d) * e
     bytes_written = bh * sq * (d * e + LSE_BYTES)
+    # bias = 1: an additive mask of seq_q x seq_kv per (batch, head) is read and added to
+    # every score (SAM's decomposed relative position), as roofsim.capture counts it.
+    bias = param(params, "bias", n_rows, "attention", 0.0) > 0
+    bytes_read = bytes_read + np.where(bias, bh * sq * skv * e, 0.0)
+    cuda = cuda + np.where(bias, bh * sq * skv, 0.0)
     return result(n_rows, flops_tensor=tensor,
                   flops_cuda=cuda + ATTENTION_CUDA_FLOPS_PER_SCORE * bh * pairs,
                   bytes_read=bytes_read, bytes_written=bytes_written)
@@ -90,6 +95,15 @@ def attention_runner(params, dtype, device):
     elif causal:
         from torch.nn.attention.bias import causal_lower_right
         kwargs["attn_mask"] = causal_lower_right(sq, skv)
+
+    if int(params.get("bias", 0)) and "attn_mask" not in kwargs:
+        # An additive float mask per (batch, head), as SAM's relative-position bias is passed.
+        def fn(q, k, v, bias):
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, **kwargs)
+        return fn, lambda: (randn((b, h, sq, d), dtype, device),
+                            randn((b, h, skv, d), dtype, device),
+                            randn((b, h, skv, d), dtype, device),
+                            randn((b, h, sq, skv), dtype, device))
 
     def fn(q, k, v):
         return F.scaled_dot_product_attention(q, k, v, **kwargs)

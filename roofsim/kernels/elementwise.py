@@ -53,21 +53,47 @@ FORMULAS = {"gelu": gelu_work, "silu": silu_work, "elementwise": elementwise_wor
 
 
 # ---- torch runners for calibration (roofsim.calibration.runners) ---------------------------
+def strided_shape(numel: int) -> tuple[int, int]:
+    """(rows, cols) of the 2-D layout a strided-kernel case (stride = 1) runs on: cols a power
+    of two near sqrt(numel), at most 1024; rows x cols = numel when numel is a multiple. The
+    strided operand is a row slice (rows of cols contiguous elements, the next row 2 x cols
+    further on): TensorIterator's strided kernel with coalesced rows, as the model's permuted
+    views, slices and broadcasts keep their innermost dimension contiguous. (A transposed
+    operand, every access a new row, runs 3-5x slower still: not what the model runs.)"""
+    cols = 1
+    while cols < 1024 and (cols * 2) ** 2 <= numel:
+        cols *= 2
+    return max(int(numel) // cols, 1), cols
+
+
 def _unary_runner(op_name: str):
     def runner(params, dtype, device):
         import torch.nn.functional as F
         from ..calibration.inputs import randn
         numel = int(params["numel"])
-        return getattr(F, op_name), lambda: (randn((numel,), dtype, device),)
-    runner.__doc__ = f"F.{op_name} on a flat tensor of numel random elements."
+        fn = getattr(F, op_name)
+        if int(params.get("stride", 0)):
+            # The strided kernel: the input is the first half of each row (a chunk), as the
+            # gated MLP's gate half is.
+            rows, cols = strided_shape(numel)
+            return (lambda x: fn(x[:, :cols])), lambda: (randn((rows, 2 * cols), dtype, device),)
+        return fn, lambda: (randn((numel,), dtype, device),)
+    runner.__doc__ = (f"F.{op_name} on a flat tensor of numel random elements; with stride = 1 "
+                      f"on a row slice (TensorIterator's strided kernel).")
     return runner
 
 
 def elementwise_runner(params, dtype, device):
-    """torch.add of two flat tensors of numel elements (the binary op the formula counts)."""
+    """torch.add of two flat tensors of numel elements (the binary op the formula counts); with
+    stride = 1, of a row slice and a (rows, cols) tensor (TensorIterator's strided kernel,
+    the same bytes)."""
     import torch
     from ..calibration.inputs import randn
     numel = int(params["numel"])
+    if int(params.get("stride", 0)):
+        rows, cols = strided_shape(numel)
+        return (lambda a, b: torch.add(a[:, :cols], b)), lambda: (
+            randn((rows, 2 * cols), dtype, device), randn((rows, cols), dtype, device))
     return torch.add, lambda: (randn((numel,), dtype, device), randn((numel,), dtype, device))
 
 

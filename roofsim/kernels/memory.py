@@ -34,10 +34,17 @@ FORMULAS = {"copy": copy_work, "index": index_work}
 
 # ---- torch runners for calibration (roofsim.calibration.runners) ---------------------------
 def copy_runner(params, dtype, device):
-    """torch.clone of a flat tensor of numel elements (one read, one write)."""
+    """torch.clone of a flat tensor of numel elements (one read, one write); with stride = 1, a
+    row slice made contiguous (TensorIterator's strided copy kernel; see
+    roofsim.kernels.elementwise.strided_shape)."""
     import torch
     from ..calibration.inputs import randn
+    from .elementwise import strided_shape
     numel = int(params["numel"])
+    if int(params.get("stride", 0)):
+        rows, cols = strided_shape(numel)
+        return (lambda x: x[:, :cols].contiguous()), lambda: (
+            randn((rows, 2 * cols), dtype, device),)
     return torch.clone, lambda: (randn((numel,), dtype, device),)
 
 
