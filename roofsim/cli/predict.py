@@ -1,0 +1,110 @@
+"""`roofsim predict`: TTFT and TPOT of one DeepSeek-OCR request on a GPU, stage by stage.
+
+    roofsim predict --grid 2x3 --prompt-tokens 16 --decode-tokens 100 --hardware h100-sxm \
+        --calibration h100-sxm [--implementation reference|flash|normal] [--json]
+
+vision_s, prefill_s, ttft_s (= vision + prefill) and tpot_s (the mean decode step), each the
+sum of per-kernel times (GPU kernel time), with kernel counts and the time per bound. With
+--host-overhead-us (or --eager, the hardware's stream launch overhead) an eager wall-time
+estimate is added (roofsim.predict.eager_wall_s).
+"""
+
+from __future__ import annotations
+
+from .. import predict as _predict
+from ..engine import BOUNDS
+from ..errors import UserError
+from .common import add_hardware_args, add_json_arg, hardware_from_args, parse_amount
+from .output import format_table, print_json
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "predict", help="TTFT and TPOT of one request (vision, prefill, decode step)",
+        description="Per-stage GPU kernel time of one DeepSeek-OCR request: vision, prefill, "
+                    "TTFT = vision + prefill, TPOT = mean decode step; kernel counts and the "
+                    "time per bound. 'reference' times the kernels captured from the "
+                    "transformers-based reference; 'flash' / 'normal' the analytic model.")
+    parser.add_argument("--grid", default="2x3", metavar="RxC",
+                        help="crop grid rows x columns (1x1: global view only; default 2x3)")
+    parser.add_argument("--prompt-tokens", type=int, default=_predict.DEFAULT_PROMPT_TOKENS,
+                        metavar="P", help=f"text prompt tokens after the image tokens "
+                                          f"(default {_predict.DEFAULT_PROMPT_TOKENS})")
+    parser.add_argument("--decode-tokens", type=int, default=100, metavar="K",
+                        help="decode steps K; TPOT is their mean (default 100)")
+    add_hardware_args(parser)
+    parser.add_argument("--calibration", metavar="DIR|NAME",
+                        help="calibration folder (profile.json) or a shipped one's name "
+                             "(calibration/<name>); default: the roofline alone")
+    parser.add_argument("--implementation", default="reference",
+                        choices=_predict.IMPLEMENTATIONS,
+                        help="reference (captured transformers reference), flash or normal "
+                             "(analytic model); default reference")
+    parser.add_argument("--host-overhead-us", metavar="US",
+                        help="per-launch host overhead: adds an eager wall-time estimate")
+    parser.add_argument("--eager", action="store_true",
+                        help="eager wall-time estimate with the hardware's stream launch overhead")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="capture again instead of using the capture cache")
+    add_json_arg(parser)
+    parser.set_defaults(func=run)
+
+
+def _host_overhead(args, hw) -> float | None:
+    if args.host_overhead_us is not None:
+        return parse_amount("--host-overhead-us", args.host_overhead_us) * 1e-6
+    if args.eager:
+        return hw.launch_overhead_s("stream")
+    return None
+
+
+def run(args) -> int:
+    if args.prompt_tokens < 0 or args.decode_tokens < 0:
+        raise UserError("--prompt-tokens and --decode-tokens must be >= 0")
+    hw = hardware_from_args(args)
+    profile = None
+    if args.calibration:
+        from ..calibration.profile import load_profile
+        profile = load_profile(args.calibration)
+    p = _predict.predict(args.grid, args.prompt_tokens, args.decode_tokens, hardware=hw,
+                         profile=profile, implementation=args.implementation,
+                         host_overhead_s=_host_overhead(args, hw), use_cache=not args.no_cache)
+    if args.json:
+        print_json(p.as_dict())
+        return 0
+    print(render(p))
+    return 0
+
+
+def _ms(s) -> float | str:
+    return "-" if s is None else round(s * 1e3, 4)
+
+
+def render(p: _predict.Prediction) -> str:
+    grid = f"{p.grid[0]}x{p.grid[1]}" if p.grid else "global view only"
+    head = (f"{p.implementation} on {p.hardware}"
+            f"{' (calibration ' + p.calibration + ')' if p.calibration else ' (roofline, uncalibrated)'}"
+            f": grid {grid}, {p.image_tokens} image tokens + {p.prompt_tokens} prompt tokens, "
+            f"K = {p.decode_tokens}")
+    headers = ["stage", "kernel ms", "kernels", "bound"] + [f"{b} ms" for b in BOUNDS] + \
+        ["calibrated"]
+    eager = p.host_overhead_s is not None
+    if eager:
+        headers.insert(2, "eager ms")
+    rows = []
+    for name, t in p.stages.items():
+        label = "decode step" if name == "decode" else name
+        row = [label, _ms(t.kernel_s), round(t.launches, 1), t.bound] + \
+            [_ms(t.by_bound[b]) for b in BOUNDS] + [f"{t.calibrated_fraction:.0%}"]
+        if eager:
+            row.insert(2, _ms(t.eager_s))
+        rows.append(row)
+    lines = [head, "", format_table(headers, rows), "",
+             f"TTFT (vision + prefill): {_ms(p.ttft_s)} ms"
+             + (f"   eager estimate {_ms(p.eager_ttft_s)} ms" if eager else ""),
+             f"TPOT (mean decode step): {_ms(p.tpot_s)} ms"
+             + (f"   eager estimate {_ms(p.eager_tpot_s)} ms" if eager else "")]
+    if eager:
+        lines.append(f"eager estimate: {p.host_overhead_s * 1e6:.3g} us host overhead per launch")
+    lines.append("time is GPU kernel time: the sum of per-kernel times")
+    return "\n".join(lines)

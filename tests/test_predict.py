@@ -1,0 +1,151 @@
+"""roofsim.predict and `roofsim predict`: stage timing of one request."""
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from roofsim.cli import main
+from roofsim.engine import simulate
+from roofsim.hardware import load_hardware
+from roofsim.predict import eager_wall_s, predict, stage_records
+from roofsim.workloads import deepseek_ocr as ds
+
+H100 = load_hardware("h100-sxm")
+
+
+# ---- the eager wall-time model -------------------------------------------------------------
+
+def _eager_by_launch(launch_s, count, h):
+    """The definition, one launch at a time: launch j is issued at j x h and starts when it is
+    issued and the previous one is done."""
+    end, issued = 0.0, 0.0
+    for t, c in zip(launch_s, count):
+        for _ in range(int(c)):
+            issued += h
+            end = max(end, issued) + t
+    return end
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 1e-3), st.integers(1, 5)), min_size=1, max_size=30),
+       st.floats(0, 5e-4))
+def test_eager_wall_time_is_the_one_stream_queue(records, h):
+    t = np.array([r[0] for r in records])
+    c = np.array([r[1] for r in records], dtype=float)
+    assert eager_wall_s(t, c, h) == pytest.approx(_eager_by_launch(t, c, h), rel=1e-9, abs=1e-15)
+
+
+def test_eager_wall_time_is_launch_bound_or_kernel_bound():
+    t = np.full(100, 1e-6)
+    assert eager_wall_s(t, np.ones(100), 10e-6) == pytest.approx(100 * 10e-6 + 1e-6)
+    assert eager_wall_s(t, np.ones(100), 0.0) == pytest.approx(100e-6)
+
+
+# ---- stage timing -----------------------------------------------------------------------------
+
+def test_analytic_prediction_is_the_engine_over_the_workload_records():
+    req = ds.Request(grid=(2, 3), prompt_tokens=16, decode_tokens=8)
+    tables = ds.stage_records(ds.load_config(), req, attention="flash")
+    p = predict((2, 3), 16, 8, hardware=H100, implementation="flash")
+    assert p.vision_s == pytest.approx(simulate(tables["vision"], H100).total_s)
+    assert p.prefill_s == pytest.approx(simulate(tables["prefill"], H100).total_s)
+    assert p.ttft_s == pytest.approx(p.vision_s + p.prefill_s)
+    assert p.tpot_s == pytest.approx(simulate(tables["decode"], H100).total_s / 8)
+    assert p.stages["decode"].launches == pytest.approx(tables["decode"].launches / 8)
+    assert p.image_tokens == 893
+
+
+@pytest.mark.parametrize("impl", ["flash", "normal"])
+def test_bound_and_kind_breakdowns_add_up_to_the_stage(impl):
+    p = predict("3x3", 16, 4, hardware=H100, implementation=impl)
+    for s in p.stages.values():
+        assert sum(s.by_bound.values()) == pytest.approx(s.kernel_s)
+        assert sum(v[0] for v in s.by_kind.values()) == pytest.approx(s.kernel_s)
+        assert sum(v[1] for v in s.by_kind.values()) == pytest.approx(s.launches)
+
+
+def test_normal_attention_is_never_faster_than_flash():
+    f = predict("4x5", 16, 4, hardware=H100, implementation="flash")
+    n = predict("4x5", 16, 4, hardware=H100, implementation="normal")
+    assert n.ttft_s >= f.ttft_s
+
+
+def test_one_by_one_grid_is_the_global_view_only():
+    p = predict("1x1", 10, 1, hardware=H100, implementation="flash")
+    assert p.grid is None and p.image_tokens == 273
+
+
+def test_no_decode_tokens_means_no_tpot():
+    p = predict("1x2", 16, 0, hardware=H100, implementation="flash")
+    assert p.tpot_s is None and "decode" not in p.stages
+
+
+def test_host_overhead_adds_an_eager_estimate_no_less_than_kernel_time():
+    p = predict("2x2", 16, 4, hardware=H100, implementation="flash", host_overhead_s=20e-6)
+    for s in p.stages.values():
+        assert s.eager_s >= s.kernel_s
+        assert s.eager_s >= s.launches * 20e-6 * 0.999
+    assert p.eager_tpot_s == p.stages["decode"].eager_s
+
+
+# ---- the captured reference ----------------------------------------------------------------
+
+try:
+    import transformers  # noqa: F401
+    HAVE_REFERENCE = True
+except ImportError:  # pragma: no cover - the reference extra is missing
+    HAVE_REFERENCE = False
+needs_reference = pytest.mark.skipif(not HAVE_REFERENCE, reason="needs torch and transformers")
+
+
+@needs_reference
+def test_reference_decode_step_is_the_mean_of_the_first_and_last_step():
+    from roofsim.reference.stages import capture_stage
+    recs = stage_records("reference", "1x2", 16, 5)
+    seq = 483 + 16
+    first = capture_stage("decode", kv_len=seq).table
+    last = capture_stage("decode", kv_len=seq + 4).table
+    p = predict("1x2", 16, 5, hardware=H100, records=recs)
+    expected = 0.5 * (simulate(first, H100).total_s + simulate(last, H100).total_s)
+    assert p.tpot_s == pytest.approx(expected)
+    assert p.stages["vision"].launches == recs.vision.launches
+
+
+@needs_reference
+def test_reference_has_more_kernels_than_the_fused_analytic_model():
+    ref = predict("1x2", 16, 1, hardware=H100, implementation="reference")
+    flash = predict("1x2", 16, 1, hardware=H100, implementation="flash")
+    for s in ("vision", "prefill", "decode"):
+        assert ref.stages[s].launches > flash.stages[s].launches
+
+
+# ---- the CLI -----------------------------------------------------------------------------------
+
+def test_cli_json_has_every_stage_and_the_objectives(capsys):
+    assert main(["predict", "--grid", "2x3", "--prompt-tokens", "16", "--decode-tokens", "10",
+                 "--hardware", "h100-sxm", "--implementation", "flash", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["ttft_s"] == pytest.approx(d["vision_s"] + d["prefill_s"])
+    assert d["tpot_s"] == pytest.approx(d["stages"]["decode"]["kernel_s"])
+    for s in ("vision", "prefill", "decode"):
+        assert d["stages"][s]["launches"] > 0
+        assert set(d["stages"][s]["by_bound_s"]) == {"launch", "tensor", "cuda", "memory"}
+
+
+def test_cli_text_with_eager_estimate(capsys):
+    assert main(["predict", "--grid", "1x2", "--hardware", "h100-sxm", "--implementation",
+                 "normal", "--host-overhead-us", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "TTFT" in out and "TPOT" in out and "eager" in out and "8 us" in out
+
+
+@pytest.mark.parametrize("args", [["--grid", "0x3"], ["--grid", "abc"],
+                                  ["--prompt-tokens", "-1"], ["--host-overhead-us", "x"],
+                                  ["--calibration", "/nonexistent/folder"]])
+def test_cli_user_mistakes_are_one_line_exit_2(args, capsys):
+    assert main(["predict", "--implementation", "flash", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("roofsim: error:") and err.count("\n") == 1
