@@ -140,6 +140,13 @@ def _finish(fig, ax, result: SweepResult, title: str, ylabel: str, path_stem: Pa
     ax.set_ylabel(ylabel)
     if logy:
         ax.set_yscale("log")
+        lo, hi = ax.get_ylim()
+        if lo > 0 and hi / lo <= 150:
+            # Under about two decades, label 1-2-5 steps in plain numbers (not 4 x 10^1).
+            from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(NullFormatter())
     if _is_doubling(result):
         from matplotlib.ticker import NullFormatter, NullLocator
         xs = sorted({result.x(i) for i in range(len(result.points))})
@@ -315,9 +322,12 @@ def fig_predicted(result, path_stem, objective: str, budgets: Budgets, hardware_
     ax.axhline(units.to_ms(budget), color="#555555", linestyle="--", linewidth=1,
                label=f"budget {units.to_ms(budget):g} ms")
     name = "TTFT (vision + prefill)" if objective == "ttft" else "TPOT (decode, per token)"
+    ys = np.concatenate([y for _, _, y in series]) if series else np.ones(1)
+    # Far below the budget (or spanning decades), a log axis keeps the curve readable.
+    logy = bool(units.to_ms(budget) > 5 * ys.max() or ys.max() > 50 * max(ys.min(), 1e-12))
     return _finish(fig, ax, result, f"DeepSeek-OCR: predicted {name} on {hardware_name}",
-                   f"Predicted {objective.upper()} (ms)", path_stem,
-                   note=_unavailable_note(result))
+                   f"Predicted {objective.upper()} (ms{', log scale' if logy else ''})",
+                   path_stem, logy=logy, note=_unavailable_note(result))
 
 
 # ---- the plan of a sweep's figures -----------------------------------------------------------

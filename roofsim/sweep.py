@@ -434,10 +434,15 @@ def components_of(ev: StageEval) -> dict[str, float]:
 
 
 def _is_lm_head(table: RecordTable):
+    """Records of the LM head: layer or name mentions lm_head (analytic: layer "lm_head";
+    capture: the module path). Matched on the few distinct labels, not on every record."""
     import numpy as np
-    labels = np.char.lower(table.layer.astype(str))
-    names = np.char.lower(table.name.astype(str))
-    return (np.char.find(labels, "lm_head") >= 0) | (np.char.find(names, "lm_head") >= 0)
+    mask = np.zeros(len(table), dtype=bool)
+    for col in (table.layer, table.name):
+        for label in set(col.tolist()):
+            if "lm_head" in str(label).lower():
+                mask |= col == label
+    return mask
 
 
 def run_sweep(kind: str, points: Sequence[SweepPoint], sources: Sequence, *, cfg=None,
@@ -566,7 +571,7 @@ def write_outputs(result: SweepResult, out_dir: Path, stem: str | None = None) -
             w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in cols})
     json_path = out_dir / f"{stem}.json"
     from .cli.output import _clean
-    json_path.write_text(json.dumps(_clean(to_json(result)), indent=1) + "\n")
+    json_path.write_text(json.dumps(_clean(to_json(result)), separators=(",", ":")) + "\n")
     return {"csv": csv_path, "json": json_path}
 
 

@@ -31,18 +31,26 @@ from .markdown import Table
 
 DEFAULT_OUT = "roofsim-report"
 
-# The decoder sweeps of "Sequence Length and Decoder Sweeps": (folder, sweep kind, knob, values).
-# Base request: the Gundam global view only (273 image tokens), the default prompt, K = 100, B = 1.
-KNOB_SWEEPS: tuple[tuple[str, str, str, tuple[int, ...]], ...] = (
+# The decoder sweeps of "Sequence Length and Decoder Sweeps": (folder, sweep kind, knob, values,
+# figures drawn). Base request: the Gundam global view only (273 image tokens), the default
+# prompt, K = 100, B = 1. Figure names: "{stem}" is the FLOPs figure, "{stem}_stagecost_kv_gb"
+# the KV cache, "predicted_tpot" the TPOT predicted on the hardware (see plots.figure_plan).
+KNOB_SWEEPS: tuple[tuple[str, str, str, tuple[int, ...], tuple[str, ...]], ...] = (
     ("prefill_tokens", "vision-prefill", "prefill-tokens",
-     (512, 1024, 2048, 4096, 8192, 16384, 32768)),
-    ("decode_tokens", "decode", "decode-tokens", (25, 50, 100, 200, 400, 800, 1600, 3200)),
-    ("batch", "decode", "batch", (1, 2, 4, 8, 16, 32, 64)),
-    ("heads", "decode", "heads", (5, 10, 20, 40)),
-    ("kv_heads", "decode", "kv-heads", (1, 2, 5, 10)),
+     (512, 1024, 2048, 4096, 8192, 16384, 32768), ("{stem}", "{stem}_stagecost_kv_gb",
+                                                    "predicted_ttft")),
+    ("decode_tokens", "decode", "decode-tokens", (25, 50, 100, 200, 400, 800, 1600, 3200),
+     ("{stem}", "{stem}_stagecost_kv_gb")),
+    ("batch", "decode", "batch", (1, 2, 4, 8, 16, 32, 64),
+     ("{stem}", "{stem}_stagecost_kv_gb", "predicted_tpot")),
+    ("heads", "decode", "heads", (5, 10, 20, 40), ("{stem}",)),
+    ("kv_heads", "decode", "kv-heads", (1, 2, 5, 10), ("{stem}_stagecost_kv_gb",)),
 )
-# Figures drawn for each decoder sweep (suffixes of the sweep's figure plan).
-KNOB_FIGURES = ("", "_stagecost_arithmetic_intensity", "_stagecost_kv_gb")
+
+
+def knob_figure_names(spec) -> list[str]:
+    stem, figures = spec[0], spec[4]
+    return [f.format(stem=stem) for f in figures]
 
 
 @dataclass(frozen=True)
@@ -87,9 +95,12 @@ def expected_figures(hardware_name: str = "", knob_sweeps=KNOB_SWEEPS,
         for spec in plots.figure_plan(_shape_only(kind, "image_tokens", hardware_name), stem,
                                       budgets, hardware_name):
             out.append(f"sweep/{stem}/{spec.name}")
-    for stem, kind, knob, _ in knob_sweeps or ():
-        for spec in plots.figure_plan(_shape_only(kind, knob, ""), stem, budgets):
-            if any(spec.name == stem + suf for suf in KNOB_FIGURES):
+    for ks in knob_sweeps or ():
+        stem, kind, knob = ks[:3]
+        names = knob_figure_names(ks)
+        for spec in plots.figure_plan(_shape_only(kind, knob, hardware_name), stem, budgets,
+                                      hardware_name):
+            if spec.name in names:
                 out.append(f"sweep/{stem}/{spec.name}")
     return out
 
@@ -127,8 +138,8 @@ def build_report(opts: ReportOptions) -> ReportResult:
 
     # Progress units: one per evaluated point and source, per figure, and a few fixed steps.
     n_src = 3 if opts.reference else 2
-    n_points = len(grids) + len(profiles) + sum(len(v) for *_, v in knob_specs)
-    n_figs_estimate = 27 + len(KNOB_FIGURES) * len(knob_specs)
+    n_points = len(grids) + len(profiles) + sum(len(ks[3]) for ks in knob_specs)
+    n_figs_estimate = 27 + sum(len(ks[4]) for ks in knob_specs)
     bar = Progress(total=n_points * n_src + n_figs_estimate + 4, label="roofsim report",
                    enabled=opts.progress)
     bar.__enter__()
@@ -168,7 +179,7 @@ def build_report(opts: ReportOptions) -> ReportResult:
                                 **common)
         mark("crop-grid sweep")
         knob_results: dict[str, SweepResult] = {}
-        for stem, kind, knob, values in knob_specs:
+        for stem, kind, knob, values, _ in knob_specs:
             kp = vary_points([(knob, list(values))], grid=None, prompt_tokens=opts.prompt_tokens,
                              decode_tokens=opts.decode_tokens, cfg=cfg)
             knob_results[stem] = run_sweep(kind, kp, sources, x_key=knob,
@@ -193,10 +204,10 @@ def build_report(opts: ReportOptions) -> ReportResult:
 
         # Figures.
         tasks = []
+        knob_names = {ks[0]: knob_figure_names(ks) for ks in knob_specs}
         for stem, res in sweeps.items():
-            for spec in plots.figure_plan(res, stem, budgets,
-                                          hw_name if stem in SWEEP_DIRS.values() else ""):
-                if stem in knob_results and not any(spec.name == stem + s for s in KNOB_FIGURES):
+            for spec in plots.figure_plan(res, stem, budgets, hw_name):
+                if stem in knob_names and spec.name not in knob_names[stem]:
                     continue
                 tasks.append((res, str(out / "sweep" / stem), stem, spec.name))
         planned = {os.path.join("sweep", stem, name) for _, _, stem, name in tasks}
@@ -213,7 +224,8 @@ def build_report(opts: ReportOptions) -> ReportResult:
         md = sections.render(opts=opts, hw=hw, cfg=cfg, sweeps=sweeps, knob_results=knob_results,
                              profiles=profiles, prof_result=prof_result, tables=tabs,
                              notes=_all_notes(notes, sweeps, prof_result), elapsed_s=elapsed,
-                             version=__version__, verification=verification)
+                             version=__version__, verification=verification,
+                             knob_specs=knob_specs)
         path = out / "report.md"
         path.write_text(md, encoding="utf-8")
         (out / "report.json").write_text(json.dumps(_clean({

@@ -67,7 +67,7 @@ def _data_links(stem: str) -> str:
 
 
 def render(*, opts, hw, cfg, sweeps, knob_results, profiles, prof_result, tables, notes,
-           elapsed_s, version, verification) -> str:
+           elapsed_s, version, verification, knob_specs=()) -> str:
     from ..workloads import deepseek_ocr as ds
     budgets = opts.budgets
     hw_name = getattr(hw, "name", "") or getattr(hw, "id", "")
@@ -182,11 +182,12 @@ def render(*, opts, hw, cfg, sweeps, knob_results, profiles, prof_result, tables
                   "decode_tokens": "Decode length K", "batch": "Batch size B",
                   "heads": "Head configuration: attention heads",
                   "kv_heads": "Head configuration: KV heads (grouped-query attention)"}
-        from .build import KNOB_FIGURES
+        from .build import knob_figure_names
+        figs = {ks[0]: knob_figure_names(ks) for ks in knob_specs}
         for stem, res in knob_results.items():
             add(f"##### {titles.get(stem, stem)}\n")
             add(_data_links(stem) + "\n")
-            add(_figures(res, stem, budgets, "", only=[stem + s for s in KNOB_FIGURES]) + "\n")
+            add(_figures(res, stem, budgets, hw_name, only=figs[stem]) + "\n")
             add(tables[f"knob_{stem}"].markdown() + "\n")
 
     add("### Combined Workload Profiles\n")
