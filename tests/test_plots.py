@@ -84,5 +84,5 @@ def test_axes_have_units_and_legends(result, tmp_path):
         spec.draw(r, tmp_path / spec.name)
         svg = (tmp_path / f"{spec.name}.svg").read_text()
         assert "Image tokens (global + crops)" in svg
-        assert re.search(r"\((terabits|TFLOP/s|ms)\)", svg)
+        assert re.search(r"\((terabits|TFLOP/s|ms)[,)]", svg)
         assert "analytic (flash attention)" in svg

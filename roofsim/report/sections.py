@@ -103,9 +103,9 @@ def render(*, opts, hw, cfg, sweeps, knob_results, profiles, prof_result, tables
            "(the specification's counting conventions)")
         + f"; LM head over {'the last prefill position' if opts.lm_head == 'last' else 'every prefill position'}"
         + (". `--accounting report --lm-head all` counts as the specification does (full "
-           "prefill score matrix, its projector convention, logits for every position) and "
-           "reproduces its sweep tables' tensor-core FLOPs to within 1%" if opts.accounting == "model"
-           else "") + ".",
+           "prefill score matrix, its projector convention, logits for every position); "
+           "roofsim's tests check that convention against the specification's sweep tables"
+           if opts.accounting == "model" else "") + ".",
         f"Sweeps: {len(vis.points)} crop grids (Gundam mode: one 1024 global view plus "
         f"640 crops), prompt {prompt} tokens, decode K = {k} steps, batch 1.",
         f"Objectives: TTFT budget {budgets.ttft_s:g} s (vision + prefill), TPOT budget "
