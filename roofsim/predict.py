@@ -283,3 +283,82 @@ def predict(grid, prompt_tokens: int = DEFAULT_PROMPT_TOKENS, decode_tokens: int
                       calibration=calibration, grid=_grid(grid), image_tokens=recs.image_tokens,
                       prompt_tokens=int(prompt_tokens), decode_tokens=int(decode_tokens),
                       stages=stages, host_overhead_s=host_overhead_s, notes=recs.notes)
+
+
+# ---- end-to-end measurements (calibration/<device>/e2e/, benchmarks/measure_e2e.py) --------
+
+E2E_FILE = "e2e.csv"
+E2E_STAGES = ("vision", "prefill", "decode")
+TARGET_ERROR = 0.15      # issue 7: predicted kernel time within 15% of measured, every stage
+
+
+@dataclass(frozen=True)
+class E2EComparison:
+    """Predicted vs measured GPU kernel time of one stage at one grid (decode: one step)."""
+
+    grid: str
+    stage: str
+    image_tokens: int
+    predicted_s: float
+    measured_s: float
+    predicted_launches: float
+    measured_kernels: int
+    measured_wall_s: float
+
+    @property
+    def error(self) -> float:
+        """(predicted - measured) / measured."""
+        return self.predicted_s / self.measured_s - 1.0
+
+    def as_dict(self) -> dict:
+        return {"grid": self.grid, "stage": self.stage, "image_tokens": self.image_tokens,
+                "predicted_s": self.predicted_s, "measured_s": self.measured_s,
+                "error": self.error, "predicted_launches": self.predicted_launches,
+                "measured_kernels": self.measured_kernels,
+                "measured_wall_s": self.measured_wall_s}
+
+
+def load_e2e(folder) -> tuple[list[dict], dict]:
+    """(rows of e2e.csv, provenance.json) of an end-to-end measurement folder."""
+    import csv
+    import json
+    from pathlib import Path
+    folder = Path(folder)
+    path = folder / E2E_FILE
+    if not path.is_file():
+        raise UserError(f"{path}: no end-to-end measurements (benchmarks/measure_e2e.py writes it)")
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    prov_path = folder / "provenance.json"
+    prov = json.loads(prov_path.read_text()) if prov_path.is_file() else {}
+    for i, r in enumerate(rows):
+        if r.get("stage") not in E2E_STAGES:
+            raise UserError(f"{path}: row {i + 2}: stage {r.get('stage')!r}, expected one of "
+                            f"{', '.join(E2E_STAGES)}")
+    return rows, prov
+
+
+def compare_e2e(rows, hardware: HardwareSpec, profile=None, implementation: str = "reference",
+                use_cache: bool = True, grids=None) -> list[E2EComparison]:
+    """Predicted vs measured kernel time for every measured (grid, stage) row with status ok.
+    The decode row is one step with the prefill length cached: decode_tokens = 1."""
+    by_grid: dict[str, dict[str, dict]] = {}
+    for r in rows:
+        if r.get("status", "ok") == "ok" and (grids is None or r["grid"] in grids):
+            by_grid.setdefault(r["grid"], {})[r["stage"]] = r
+    out = []
+    for grid, stages in by_grid.items():
+        prompt = int(next(iter(stages.values()))["prompt_tokens"])
+        p = predict(grid, prompt, 1, hardware=hardware, profile=profile,
+                    implementation=implementation, use_cache=use_cache)
+        for stage in E2E_STAGES:
+            if stage not in stages:
+                continue
+            r = stages[stage]
+            t = p.stages[stage]
+            out.append(E2EComparison(
+                grid=grid, stage=stage, image_tokens=int(r["image_tokens"]),
+                predicted_s=t.kernel_s, measured_s=float(r["kernel_s"]),
+                predicted_launches=t.launches, measured_kernels=int(r["kernel_count"]),
+                measured_wall_s=float(r["wall_median_s"])))
+    return out

@@ -1,0 +1,359 @@
+"""Measure the reference end to end on a GPU (issue 7): vision, prefill and one decode step per
+crop grid, as wall time and as kernel time, with NVML state beside every row.
+
+    PYTHONPATH=. python3 benchmarks/measure_e2e.py --out $OUT            # on the GPU machine
+    PYTHONPATH=. python3 benchmarks/measure_e2e.py --device cpu --tiny --out /tmp/e2e   # a check
+
+What runs: the transformers-based reference (roofsim.reference: bf16, SDPA, transformers'
+default experts implementation, random weights), built once on the device, fed through the
+stage cases of roofsim.reference.stages:
+- vision:  the global view (1024) + rows x cols crops (640), SAM -> CLIP -> projector -> layout;
+- prefill: image tokens + --prompt-tokens prompt tokens as inputs_embeds, fresh KV cache,
+           lm_head on the last position;
+- decode:  one token with a KV cache already holding the prefill length (kv_len = image
+           tokens + prompt tokens), lm_head on that token.
+Per (grid, stage), after --warmup forwards:
+- wall time: CUDA events around one forward, --repeats times, fresh inputs made (and the
+  device synchronized) before each; median, min and max;
+- kernel time: --profile-repeats forwards under torch.profiler (ProfilerActivity.CUDA); the sum
+  of GPU kernel durations of one forward and their count (median over the profiled forwards),
+  and apart from it the memcpy / memset activity the profiler reports;
+- the NVML state (clocks, power, temperature, throttle reasons) right after the stage.
+Outputs under --out, written as they are measured (a run cut short keeps its rows):
+  e2e.csv           one row per (grid, stage)
+  kernels.csv.gz    every kernel of the last profiled forward: name, duration, launching op
+  provenance.json   device snapshot before and after, versions, settings, command, date
+A short table is printed last. Never changes clocks, power or modes.
+
+Copy the results to calibration/<device>/e2e/ (device = roofsim.calibration.device's id). These
+measurements are a test set for `roofsim predict`: nothing is ever fitted to them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+DEFAULT_GRIDS = "1x2,2x2,2x3,3x3,4x5,5x6,6x10,8x10,10x10"
+STAGES = ("vision", "prefill", "decode")
+STATE_FIELDS = ("sm_clock_mhz", "mem_clock_mhz", "power_w", "temp_c", "throttle")
+ROW_FIELDS = (
+    "grid", "rows", "cols", "crops", "image_tokens", "prompt_tokens", "stage", "tokens",
+    "kv_len", "status", "error",
+    "wall_median_s", "wall_min_s", "wall_max_s", "wall_repeats",
+    "kernel_s", "kernel_min_s", "kernel_max_s", "kernel_count",
+    "memcpy_s", "memcpy_count", "memset_s", "memset_count", "profiler_device_s",
+    "profile_repeats", "host_s",
+) + STATE_FIELDS + ("timestamp",)
+KERNEL_FIELDS = ("grid", "stage", "index", "category", "name", "duration_s", "op", "input_dims")
+GPU_CATEGORIES = ("kernel", "gpu_memcpy", "gpu_memset")
+
+
+def parse_grid(text: str) -> tuple[int, int]:
+    try:
+        r, c = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise SystemExit(f"--grids: {text!r} is not RxC (e.g. 2x3)") from None
+    if r < 1 or c < 1:
+        raise SystemExit(f"--grids: {text!r}: rows and columns must be >= 1")
+    return r, c
+
+
+def tiny_spec():
+    """A small variant for a CPU check of this script: 2 layers everywhere, small views."""
+    from roofsim.reference.spec import DEEPSEEK_OCR
+    s = DEEPSEEK_OCR
+    return replace(s, sam=replace(s.sam, layers=2, global_layers=(1,)),
+                   clip=replace(s.clip, layers=2),
+                   decoder=replace(s.decoder, layers=2, vocab=512),
+                   global_size=256, crop_size=128)
+
+
+# ---- profiling ---------------------------------------------------------------------------
+
+def gpu_events(prof) -> list[dict]:
+    """GPU activity of a profiled region from the profiler's Chrome trace: one dict per kernel,
+    memcpy or memset, in start order, with the aten op that launched it (via External id)."""
+    fd, path = tempfile.mkstemp(suffix=".json")
+    os.close(fd)
+    try:
+        prof.export_chrome_trace(path)
+        with open(path) as f:
+            trace = json.load(f)
+    finally:
+        os.unlink(path)
+    events = trace["traceEvents"] if isinstance(trace, dict) else trace
+    ops = {}
+    for e in events:
+        if e.get("cat") == "cpu_op":
+            ext = (e.get("args") or {}).get("External id")
+            if ext is not None:
+                ops[ext] = e
+    out = []
+    for e in events:
+        cat = e.get("cat")
+        if cat not in GPU_CATEGORIES or "dur" not in e:
+            continue
+        args = e.get("args") or {}
+        op = ops.get(args.get("External id"), {})
+        out.append({"category": cat, "name": e.get("name", ""), "ts": float(e.get("ts", 0.0)),
+                    "duration_s": float(e["dur"]) * 1e-6, "op": op.get("name", ""),
+                    "input_dims": json.dumps((op.get("args") or {}).get("Input Dims", ""),
+                                             separators=(",", ":"))})
+    out.sort(key=lambda r: r["ts"])
+    return out
+
+
+def profiler_device_s(prof) -> float:
+    """Cross-check of the trace sum: self device time summed over the profiler's op averages."""
+    total = 0.0
+    for e in prof.key_averages():
+        v = getattr(e, "self_device_time_total", None)
+        if v is None:
+            v = getattr(e, "self_cuda_time_total", 0.0)
+        total += float(v or 0.0)
+    return total * 1e-6
+
+
+def summarize_gpu(events: list[dict]) -> dict:
+    s = {}
+    for cat, key in (("kernel", "kernel"), ("gpu_memcpy", "memcpy"), ("gpu_memset", "memset")):
+        sel = [e["duration_s"] for e in events if e["category"] == cat]
+        s[f"{key}_s"] = math.fsum(sel)
+        s[f"{key}_count"] = len(sel)
+    return s
+
+
+# ---- one stage ---------------------------------------------------------------------------
+
+class Timer:
+    def __init__(self, torch, device):
+        self.torch = torch
+        self.cuda = torch.device(device).type == "cuda"
+
+    def sync(self):
+        if self.cuda:
+            self.torch.cuda.synchronize()
+
+    def wall(self, fn) -> tuple[float, float]:
+        """(device wall time from CUDA events, host time) of fn(); host timers on CPU."""
+        torch = self.torch
+        self.sync()
+        if self.cuda:
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            t0 = time.perf_counter()
+            start.record()
+            fn()
+            end.record()
+            host = time.perf_counter() - t0
+            end.synchronize()
+            return start.elapsed_time(end) * 1e-3, host
+        t0 = time.perf_counter()
+        fn()
+        t = time.perf_counter() - t0
+        return t, t
+
+
+def measure_case(case, torch, timer: Timer, warmup: int, repeats: int, profile_repeats: int):
+    """Wall and kernel time of one stage case. Fresh inputs before every forward."""
+    from torch.profiler import ProfilerActivity, profile
+    module = case.module
+
+    def fresh():
+        args, kwargs = case.make_inputs()
+        timer.sync()
+        return lambda: module(*args, **kwargs)
+
+    with torch.no_grad():
+        for _ in range(warmup):
+            fresh()()
+        timer.sync()
+        walls, hosts = [], []
+        for _ in range(repeats):
+            w, h = timer.wall(fresh())
+            walls.append(w)
+            hosts.append(h)
+        activities = [ProfilerActivity.CUDA] if timer.cuda else [ProfilerActivity.CPU]
+        if timer.cuda:
+            activities.append(ProfilerActivity.CPU)     # to name each kernel's aten op
+        sums, last = [], []
+        for _ in range(profile_repeats):
+            run = fresh()
+            with profile(activities=activities, record_shapes=True) as prof:
+                run()
+                timer.sync()
+            last = gpu_events(prof)
+            sums.append(summarize_gpu(last))
+            try:
+                sums[-1]["profiler_device_s"] = profiler_device_s(prof)
+            except Exception:  # a cross-check only: never lose the row for it
+                sums[-1]["profiler_device_s"] = ""
+    ks = [s["kernel_s"] for s in sums]
+    med = sorted(range(len(ks)), key=lambda i: ks[i])[len(ks) // 2]
+    row = {"wall_median_s": statistics.median(walls), "wall_min_s": min(walls),
+           "wall_max_s": max(walls), "wall_repeats": repeats, "host_s": statistics.median(hosts),
+           "kernel_min_s": min(ks), "kernel_max_s": max(ks), "profile_repeats": profile_repeats}
+    row.update(sums[med])
+    return row, last
+
+
+# ---- main ----------------------------------------------------------------------------------
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", required=True, help="output folder (created)")
+    ap.add_argument("--device", default="cuda", help="cuda (default) or cpu (a check)")
+    ap.add_argument("--grids", default=DEFAULT_GRIDS, help=f"crop grids RxC (default {DEFAULT_GRIDS})")
+    ap.add_argument("--prompt-tokens", type=int, default=16)
+    ap.add_argument("--stages", default=",".join(STAGES))
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--profile-repeats", type=int, default=3)
+    ap.add_argument("--tiny", action="store_true", help="2-layer model, small views (CPU check)")
+    ap.add_argument("--budget", type=float, default=0.0,
+                    help="stop starting new grids after this many seconds (0: no limit)")
+    args = ap.parse_args(argv)
+    t_start = time.perf_counter()
+
+    import torch
+    import transformers
+    from roofsim.calibration.device import current_device_name, device_id
+    from roofsim.calibration.nvml import Nvml
+    from roofsim.reference.models import build_decoder, build_vision
+    from roofsim.reference.spec import DEEPSEEK_OCR
+    from roofsim.reference.stages import decode_case, prefill_case, vision_case
+
+    grids = [parse_grid(g) for g in args.grids.split(",") if g]
+    stages = [s for s in args.stages.split(",") if s]
+    for s in stages:
+        if s not in STAGES:
+            raise SystemExit(f"--stages: unknown stage {s!r}")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit("no CUDA device (use --device cpu for a check)")
+    spec = tiny_spec() if args.tiny else DEEPSEEK_OCR
+    layers = spec.decoder.layers if args.tiny else None
+    dtype = torch.bfloat16
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    nv = Nvml()
+    name = current_device_name() if args.device.startswith("cuda") else "cpu"
+    prov = {
+        "what": "roofsim reference end to end: vision, prefill, one decode step per crop grid",
+        "device_id": device_id(name), "device_name": name,
+        "device_before": nv.snapshot(), "torch": torch.__version__,
+        "cuda": getattr(torch.version, "cuda", None), "transformers": transformers.__version__,
+        "python": platform.python_version(), "host": platform.node(),
+        "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]) if argv is None else
+        "measure_e2e.py " + " ".join(argv),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "settings": {"grids": [f"{r}x{c}" for r, c in grids], "prompt_tokens": args.prompt_tokens,
+                     "warmup": args.warmup, "repeats": args.repeats,
+                     "profile_repeats": args.profile_repeats, "dtype": "bfloat16",
+                     "attention": "sdpa", "experts": "grouped_mm (transformers' default)",
+                     "tiny": args.tiny, "device": args.device},
+        "spec": spec.as_dict(),
+        "method": ("wall: CUDA events around one forward, median of repeats, fresh inputs and a "
+                   "device sync before each; kernel: sum of GPU kernel durations of one forward "
+                   "from torch.profiler's trace (ProfilerActivity.CUDA), median of the profiled "
+                   "forwards; memcpy/memset listed apart"),
+    }
+    if args.device.startswith("cuda"):
+        prov["sdpa"] = {"flash": torch.backends.cuda.flash_sdp_enabled(),
+                        "efficient": torch.backends.cuda.mem_efficient_sdp_enabled(),
+                        "cudnn": getattr(torch.backends.cuda, "cudnn_sdp_enabled", lambda: None)(),
+                        "math": torch.backends.cuda.math_sdp_enabled()}
+    (out / "provenance.json").write_text(json.dumps(prov, indent=1, default=str) + "\n")
+
+    print(f"device {name} ({prov['device_id']}), torch {torch.__version__}, transformers "
+          f"{transformers.__version__}", flush=True)
+    t0 = time.perf_counter()
+    vision = build_vision(spec, args.device, dtype) if "vision" in stages else None
+    decoder = build_decoder(spec, args.device, dtype, layers=layers) \
+        if ("prefill" in stages or "decode" in stages) else None
+    timer = Timer(torch, args.device)
+    timer.sync()
+    print(f"built the reference in {time.perf_counter() - t0:.1f} s", flush=True)
+
+    f_rows = open(out / "e2e.csv", "w", newline="")
+    w_rows = csv.DictWriter(f_rows, fieldnames=ROW_FIELDS)
+    w_rows.writeheader()
+    f_kern = gzip.open(out / "kernels.csv.gz", "wt", newline="")
+    w_kern = csv.DictWriter(f_kern, fieldnames=KERNEL_FIELDS, extrasaction="ignore")
+    w_kern.writeheader()
+    results = []
+    try:
+        for rows, cols in grids:
+            if args.budget and time.perf_counter() - t_start > args.budget:
+                print(f"budget reached: grids from {rows}x{cols} not measured", flush=True)
+                break
+            image_tokens = spec.image_tokens((rows, cols))
+            seq = image_tokens + args.prompt_tokens
+            for stage in stages:
+                base = {"grid": f"{rows}x{cols}", "rows": rows, "cols": cols,
+                        "crops": rows * cols, "image_tokens": image_tokens,
+                        "prompt_tokens": args.prompt_tokens, "stage": stage}
+                if stage == "vision":
+                    case = vision_case((rows, cols), spec=spec, device=args.device, dtype=dtype,
+                                       module=vision)
+                    base.update(tokens=image_tokens, kv_len=0)
+                elif stage == "prefill":
+                    case = prefill_case(seq, spec=spec, device=args.device, dtype=dtype,
+                                        module=decoder, layers=layers)
+                    base.update(tokens=seq, kv_len=0)
+                else:
+                    case = decode_case(seq, spec=spec, device=args.device, dtype=dtype,
+                                       module=decoder, layers=layers)
+                    base.update(tokens=1, kv_len=seq)
+                try:
+                    row, kernels = measure_case(case, torch, timer, args.warmup, args.repeats,
+                                                args.profile_repeats)
+                    row.update(status="ok", error="")
+                except Exception as err:  # OOM or an op that refuses: record it and go on
+                    row, kernels = {"status": "failed", "error": f"{type(err).__name__}: {err}"[:300]}, []
+                    if timer.cuda:
+                        torch.cuda.empty_cache()
+                row.update(base)
+                row.update(nv.state())
+                row["timestamp"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+                w_rows.writerow({k: row.get(k, "") for k in ROW_FIELDS})
+                f_rows.flush()
+                for i, k in enumerate(kernels):
+                    w_kern.writerow({"grid": base["grid"], "stage": stage, "index": i, **k})
+                f_kern.flush()
+                results.append(row)
+                print(f"{base['grid']:>6} {stage:<8} {row['status']:<6} "
+                      f"wall {row.get('wall_median_s', float('nan')) * 1e3:9.3f} ms  kernel "
+                      f"{row.get('kernel_s', float('nan')) * 1e3:9.3f} ms  "
+                      f"({row.get('kernel_count', 0)} kernels)  {row['error']}", flush=True)
+            if timer.cuda:
+                torch.cuda.empty_cache()
+    finally:
+        f_rows.close()
+        f_kern.close()
+        prov["device_after"] = nv.snapshot()
+        prov["elapsed_s"] = round(time.perf_counter() - t_start, 1)
+        (out / "provenance.json").write_text(json.dumps(prov, indent=1, default=str) + "\n")
+
+    print("\ngrid    stage    wall_ms   kernel_ms  kernels  sm_MHz  throttle")
+    for r in results:
+        print(f"{r['grid']:>6} {r['stage']:<8} {r.get('wall_median_s', float('nan')) * 1e3:8.3f} "
+              f"{r.get('kernel_s', float('nan')) * 1e3:10.3f} {r.get('kernel_count', 0):8} "
+              f"{r.get('sm_clock_mhz', '')!s:>7} {r.get('throttle', '')}")
+    failed = [r for r in results if r["status"] != "ok"]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
