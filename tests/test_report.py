@@ -177,6 +177,14 @@ def test_reference_columns_equal_direct_capture(report):
         assert cell == sci(caps["vision"].table.totals()["flops"] / 1e12)
     v = table(md, "Group", "Theoretical FLOPs")
     assert "n/a" not in column(v, "Measured FLOPs (GFLOPs, reference capture)")
+    # predicted latency of the reference: the same as `roofsim predict` (direct capture)
+    from roofsim.predict import predict
+    p = table(md, "Num crops", "TTFT bound")
+    for grid, ttft, tpot in zip(GRIDS, column(p, "TTFT (ms, reference)"),
+                                column(p, "TPOT (ms, reference)")):
+        want = predict(grid, 10, 100, hardware=report[2], implementation="reference")
+        assert ttft == f"{units.to_ms(want.ttft_s):.4g}"
+        assert tpot == f"{units.to_ms(want.tpot_s):.4g}"
 
 
 def test_report_builds_without_the_reference(tmp_path, monkeypatch):
