@@ -191,6 +191,8 @@ def test_report_builds_without_the_reference(tmp_path, monkeypatch):
     """No torch: the report still builds, reference columns say n/a, and the text says why."""
     monkeypatch.setitem(sys.modules, "roofsim.report.reference_source", None)
     monkeypatch.setitem(sys.modules, "roofsim.reference.layers", None)
+    import roofsim.report.build as build
+    monkeypatch.setattr(build, "_draw", lambda *a, **k: [])    # figures: tested above
     res = build_report(ReportOptions(hardware=load_hardware("rtx-5090"), out_dir=tmp_path,
                                      grids=[(1, 2)], knob_sweeps=False, progress=False))
     md = res.path.read_text()
@@ -200,7 +202,8 @@ def test_report_builds_without_the_reference(tmp_path, monkeypatch):
     v = table(md, "Group", "Theoretical FLOPs")
     assert set(column(v, "Status")) == {"n/a"}
     for stem in expected_figures(load_hardware("rtx-5090").name, ()):
-        assert (tmp_path / f"{stem}.png").is_file()
+        assert f"]({stem}.svg)" in md
+    assert "reference unavailable" in md
 
 
 def test_report_cli_rejects_bad_budgets(tmp_path, capsys):

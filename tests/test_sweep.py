@@ -186,14 +186,14 @@ def test_shape_model_fits_polynomials_and_detects_when_it_does_not_hold():
 
 
 def test_cli_sweep_writes_data_and_figures(tmp_path, capsys):
-    rc = main(["sweep", "decode", "--grids", "1x2,2x3", "--no-reference", "--out",
+    rc = main(["sweep", "vision", "--grids", "1x2,2x3", "--no-reference", "--out",
                str(tmp_path), "--decode-tokens", "10"])
     assert rc == 0
     out = capsys.readouterr().out
     assert "1x2" in out and "2x3" in out
-    folder = tmp_path / "e2e_decode"
-    assert (folder / "e2e_decode.csv").is_file() and (folder / "e2e_decode.json").is_file()
-    for name in ("e2e_decode", "e2e_decode_stagecost_kv_gb", "responsive_tflops_by_tpot"):
+    folder = tmp_path / "vision_crops"
+    assert (folder / "vision_crops.csv").is_file() and (folder / "vision_crops.json").is_file()
+    for name in ("stagecost_flops_tflops", "stagecost_io_tb", "vision_flops_split_log"):
         assert (folder / f"{name}.svg").is_file() and (folder / f"{name}.png").is_file()
 
 
