@@ -240,6 +240,11 @@ def render(*, opts, hw, cfg, sweeps, knob_results, profiles, prof_result, tables
     add("Per named workload:\n")
     add(tables["predicted_profiles"].markdown() + "\n")
     add(_bandwidth_summary(tables, hw, budgets) + "\n")
+    if has_ref:   # issue 7: the reference against the flash ideal, at the largest grid
+        from ..headroom import headroom_section
+        add(headroom_section(hw, opts.calibration, grid=vis.points[-1].request.grid,
+                             prompt_tokens=prompt, decode_tokens=k,
+                             calibration_name=opts.calibration_name))
 
     # -- appendix
     add("## Appendix: StageCost field definitions\n")
