@@ -18,9 +18,9 @@ ALL = "overall"
 
 
 def evaluate(m: Measurements, profile, hardware: HardwareSpec) -> dict[str, np.ndarray]:
-    """Measured and predicted per-launch seconds for the ok rows of `m`."""
+    """Measured and predicted per-launch seconds for the stable rows of `m`."""
     from .fit import measurement_table
-    m = m.select(m.ok)
+    m = m.select(m.stable)
     if len(m) == 0:
         z = np.zeros(0)
         return {"kind": np.zeros(0, dtype=object), "dtype": np.zeros(0, dtype=object),

@@ -95,7 +95,9 @@ def _conv(params, elt, sm, kind) -> list:
         np.maximum(conv_output_size(w, ker, stride, pad), 1)
     f = [(_log(pixels), 1.0), (_log(c_in), 1.0), (_log(c_out), 1.0), (_log(ker), 1.0),
          (_log(stride), 1.0), (_log(b), 0.5), (_p(params, "bias", 0), FLAG_WEIGHT * 0.5),
-         ((pad > 0).astype(float), 0.5)]
+         ((pad > 0).astype(float), 0.5),
+         (_log(c_in * ker * ker), 0.5),       # the implicit GEMM's reduction length
+         (_log(pixels / b), 0.5)]             # output pixels per image
     f += _align(c_in, elt) + _align(c_out, elt)
     return f + _waves(np.ceil(pixels / TILE) * np.ceil(c_out / TILE), sm)
 

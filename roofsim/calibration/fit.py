@@ -10,6 +10,7 @@ uncalibrated), and return a printable summary.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -23,7 +24,8 @@ from .accuracy import accuracy_table, evaluate, format_accuracy
 from .device import device_id
 from .baseline import fit_baseline, peak_terms
 from .features import features
-from .interpolate import LocalLinear, LocalLinearSettings, learn_weights, mape_shift
+from .interpolate import (LocalLinear, LocalLinearSettings, learn_weights, mape_of_logs,
+                          mape_shift)
 from .measurements import FIT, HOLDOUT, SPLIT_SEED, HOLDOUT_FRACTION, Measurements, read_measurements
 from .profile import CalibrationProfile, GroupModel
 from .run import MEASUREMENTS_FILE, PROFILE_FILE, PROVENANCE_FILE, read_provenance
@@ -51,20 +53,28 @@ def fit_group(kind: str, dtype: str, table: RecordTable, measured_s: np.ndarray,
     x = features(kind, cols, dtype, hardware.sm_count)
     weights = np.ones(x.shape[1])
     offset = 0.0
+    estimator = settings.estimator
     if learn and len(measured_s) >= MIN_LEARN_SHAPES:
         weights = learn_weights(x, residual, settings)
-        loo = LocalLinear(x * weights, residual, settings).leave_one_out()
-        offset = mape_shift(loo, residual)
+        # Linear or median neighbours, whichever predicts the group's own shapes better.
+        best = None
+        for est in ("linear", "median"):
+            loo = LocalLinear(x * weights, residual, replace(settings, estimator=est)).leave_one_out()
+            shift = mape_shift(loo, residual)
+            err = mape_of_logs(loo + shift, residual)
+            if best is None or err < best[0]:
+                best = (err, est, shift)
+        _, estimator, offset = best
     roof = np.maximum(terms.max(axis=1), 1e-12)
     return GroupModel(kind=kind, dtype=dtype, params=table.params, efficiency=roof / measured_s,
-                      baseline=baseline, weights=weights, offset=offset)
+                      baseline=baseline, weights=weights, offset=offset, estimator=estimator)
 
 
 def fit_profile(m: Measurements, hardware: HardwareSpec, *, device_name: str = "",
                 ident: str = "", settings: LocalLinearSettings | None = None,
                 meta: dict | None = None, learn: bool = True) -> CalibrationProfile:
-    """A profile from the ok rows of `m` (pass only the rows to fit on)."""
-    m = m.select(m.ok)
+    """A profile from the stable rows of `m` (pass only the rows to fit on)."""
+    m = m.select(m.stable)
     if len(m) == 0:
         raise UserError(f"{m.path or 'measurements'}: no successful measurements to fit")
     settings = settings or LocalLinearSettings()
@@ -112,7 +122,8 @@ def fit_directory(out: str | Path, hardware: str | None = None, command: str = "
     fit_rows = m.select(m["split"] == FIT)
     meta = {"fitted": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "command": command, "measurements": MEASUREMENTS_FILE,
-            "fit_rows": int(fit_rows.ok.sum()), "split_seed": SPLIT_SEED,
+            "fit_rows": int(fit_rows.stable.sum()),
+            "unstable_rows_left_out": int((m.ok & ~m.stable).sum()), "split_seed": SPLIT_SEED,
             "holdout_fraction": HOLDOUT_FRACTION,
             "launch_overhead_us_measured": launch_overhead_us(m)}
     profile = fit_profile(fit_rows, spec, device_name=name or out.name,

@@ -22,7 +22,7 @@ A dtype not measured borrows a measured dtype of the same size (float16 <-> bflo
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
@@ -56,6 +56,7 @@ class GroupModel:
     baseline: Baseline
     weights: np.ndarray         # feature scale factors (features.py order)
     offset: float = 0.0         # log-time offset that minimizes MAPE (learned)
+    estimator: str = "linear"   # local estimator of the residual (interpolate.py), learned
 
     def measured_s(self, hardware: HardwareSpec) -> np.ndarray:
         return peak_roof_s(self.table(), hardware) / self.efficiency
@@ -85,7 +86,8 @@ class CalibrationProfile:
             measured = peak_roof_s(table, self.hardware) / g.efficiency
             residual = np.log(measured / g.baseline.time_s(peak_terms(table, self.hardware)))
             x = features(g.kind, _param_columns(g.params), g.dtype, self.hardware.sm_count)
-            cache[key] = LocalLinear(x * g.weights, residual, self.settings)
+            cache[key] = LocalLinear(x * g.weights, residual,
+                                     replace(self.settings, estimator=g.estimator))
         return cache[key]
 
     def group_for(self, kind: str, dtype: str) -> GroupModel | None:
@@ -150,6 +152,7 @@ class CalibrationProfile:
             groups.append({
                 "kind": g.kind, "dtype": g.dtype, "baseline": g.baseline.as_dict(),
                 "feature_weights": [float(w) for w in g.weights], "offset": g.offset,
+                "estimator": g.estimator,
                 "params": {k: [None if np.isnan(v) else int(v) if v == int(v) else float(v)
                                for v in col] for k, col in cols.items()},
                 "efficiency": [float(f"{e:.6g}") for e in g.efficiency],
@@ -208,7 +211,8 @@ def profile_from_dict(doc: Mapping, where: str = "<profile>") -> CalibrationProf
             raise UserError(f"{at}.efficiency: expected positive numbers")
         groups[(g["kind"], g["dtype"])] = GroupModel(
             kind=g["kind"], dtype=g["dtype"], params=p, efficiency=eff, baseline=baseline,
-            weights=weights, offset=float(g.get("offset", 0.0)))
+            weights=weights, offset=float(g.get("offset", 0.0)),
+            estimator=str(g.get("estimator", "linear")))
     dev = doc.get("device", {})
     return CalibrationProfile(device_name=dev.get("name", ""), device_id=dev.get("id", ""),
                               hardware=hw, groups=groups, settings=settings,

@@ -87,6 +87,20 @@ def _error_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {text[0] if text else ''}"[:300]
 
 
+def _git_commit() -> str:
+    """The checkout's commit (+ '-dirty' with local changes), '' outside a git checkout."""
+    import subprocess
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return f"{head}{'-dirty' if dirty.strip() else ''}" if head else ""
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -130,7 +144,9 @@ def run_cases(cases: Sequence[Case], out_dir: str | Path, *, timer, device: str,
         raise UserError(f"no torch runner for kind(s) {', '.join(missing)}")
 
     nvml = Nvml()
+    from .timing import HARNESS_VERSION
     entry = {"started": _now(), "command": command, "device": device, "timer": timer.name,
+             "harness_version": HARNESS_VERSION, "roofsim_commit": _git_commit(),
              "split_seed": SPLIT_SEED, "holdout_fraction": HOLDOUT_FRACTION,
              "software": software_versions(), "device_before": nvml.snapshot(),
              "suites": sorted({c.suite for c in cases})}

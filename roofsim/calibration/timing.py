@@ -5,7 +5,8 @@ lasts about `target_replay_s`. R input sets are drawn (random, never zeros), one
 so no launch in a replay reads what another left in L2; where R sets are not twice the L2, an
 L2 flush (a write over a buffer of twice the L2) runs before each replay, outside the timed
 region. The R launches are captured in a CUDA graph (no launch gaps from the host), replayed
-`trials` times between CUDA events; kernel time = median(replay time / R). Eager time = R
+`trials` times between CUDA events, each after a short GPU-side wait (so host stalls cannot
+leave the GPU idle inside the timed region); kernel time = median(replay time / R). Eager time = R
 back-to-back eager launches over the same sets between events, divided by R (launch overhead
 included). Where graph capture fails (an op that syncs), kernel time falls back to eager
 launches between events and the row says graph=0.
@@ -24,6 +25,13 @@ import statistics
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
+
+
+# Version of the timing protocol, written into provenance.json. 1: the H200 and H100 runs of
+# 2026-11-27 (no GPU-side hold before replays); 2: hold added.
+HARNESS_VERSION = 2
+HOLD_S = 100e-6             # GPU-side wait before each timed replay (CudaTimer.hold)
+ASSUMED_CLOCK_HZ = 1.98e9   # cycles per second for torch.cuda._sleep (H100/H200 boost clock)
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,14 @@ class CudaTimer:
     def flush_l2(self) -> None:
         self._flush.fill_(1.0)
 
+    def hold(self) -> None:
+        """Keep the GPU busy for about HOLD_S before the start event, so that the host has
+        enqueued the replay by the time the GPU reaches it: a host stall (seen on the H100
+        run, before this was added) then cannot leave the GPU idle inside the timed region."""
+        sleep = getattr(self.torch.cuda, "_sleep", None)
+        if sleep is not None:
+            sleep(int(HOLD_S * ASSUMED_CLOCK_HZ))
+
     def _events_time(self, work: Callable[[], None]) -> float:
         torch = self.torch
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
@@ -131,6 +147,7 @@ class CudaTimer:
         for _ in range(trials):
             if need_flush:
                 self.flush_l2()
+            self.hold()
             per_launch.append(self._events_time(run) / r)
         eager_all()
         eager = self._events_time(eager_all) / r

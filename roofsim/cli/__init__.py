@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "hardware",
     "roofline",
     "calibrate",
+    "predict_kernels",
     "predict",
     "tokens",
     "cost",
