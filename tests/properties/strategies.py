@@ -31,6 +31,7 @@ GUNDAM = "gundam"
 _SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=_SLOW_OK)
 MEDIUM = settings(max_examples=25, deadline=None, suppress_health_check=_SLOW_OK)
+FEW = settings(max_examples=12, deadline=None, suppress_health_check=_SLOW_OK)
 SLOW = settings(max_examples=8, deadline=None, suppress_health_check=_SLOW_OK)
 
 # ---- workload configs ------------------------------------------------------------------------
@@ -49,6 +50,7 @@ def default_raw() -> dict:
 def random_config_dicts(draw, max_layers: int = 6) -> dict:
     """A valid config document with drawn dimensions, layers and heads."""
     raw = default_raw()
+    raw["name"] = draw(yaml_texts)
     raw["dtype"] = draw(st.sampled_from(WORKLOAD_DTYPES))
     patch = draw(st.sampled_from([4, 8, 14, 16]))
     step = patch * 4                                  # views are multiples of patch x downsample
@@ -140,6 +142,13 @@ def crop_limits(draw) -> tuple[int, int]:
     return lo, draw(st.integers(lo, 16))
 
 
+# Text that is hard for YAML: line breaks of every kind, quotes, comment and mapping marks,
+# mixed with any other character. (A list joined: st.text would rarely pick the specials.)
+YAML_SPECIALS = ("\x85", "\u2028", "\u2029", "\r", "\n", "\t", ":", "#", "'", '"', "-", " ",
+                 "{", "&", "*")
+yaml_texts = st.lists(st.sampled_from(YAML_SPECIALS) | st.characters(codec="utf-8"),
+                      max_size=20).map("".join)
+
 # ---- hardware specs --------------------------------------------------------------------------
 SHIPPED_SPECS = {h: load_hardware(h) for h in list_hardware()}
 
@@ -169,6 +178,8 @@ def random_spec_dicts(draw) -> dict:
     base["launch_overhead_us"] = {"stream": draw(launch), "cuda_graph": draw(launch)}
     base["efficiency"] = {k: draw(_in_range("efficiency"))
                           for k in ("tensor_core", "cuda_core", "memory")}
+    base["name"] = draw(yaml_texts.filter(str.strip))
+    base["notes"] = draw(yaml_texts)
     # sources may only cite fields and entries the document has
     base.pop("sources", None)
     base.pop("tensor_core_tflops_fp16_acc", None)

@@ -12,6 +12,7 @@ import math
 import tempfile
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,7 +21,7 @@ from roofsim.cli import main as cli_main
 from roofsim.errors import UserError
 from roofsim.hardware import SCHEMA, SCHEMA_BY_NAME, dump_hardware, load_hardware, spec_to_dict
 from roofsim.workloads.deepseek_ocr import config_from_dict, load_config
-from strategies import (MEDIUM, SHIPPED_SPECS, config_dicts, random_config_dicts,
+from strategies import (FEW, MEDIUM, SHIPPED_SPECS, config_dicts, random_config_dicts,
                         random_spec_dicts)
 
 
@@ -70,44 +71,52 @@ def test_any_valid_hardware_document_round_trips(doc):
 
 
 _NOT_A_NUMBER = st.sampled_from(["fast", "", [1, 2], {"a": 1}, True])
-_BAD_NUMBER = st.sampled_from([-1.0, -1e9, 1e300, float("nan"), float("inf")])
+_BAD_NUMBERS = {"negative": st.sampled_from([-1.0, -1e9]), "huge": st.just(1e300),
+                "nan": st.just(float("nan")), "infinite": st.sampled_from([float("inf"),
+                                                                           float("-inf")]),
+                "type": _NOT_A_NUMBER}
+HARDWARE_CORRUPTIONS = (*_BAD_NUMBERS, "delete", "unknown", "map_key")
 
 
 @st.composite
-def corrupted_hardware(draw):
-    """(document, the field the error must name)."""
+def corrupted_hardware(draw, how: str):
+    """(document, the field the error must name) with one field corrupted `how`."""
     doc = draw(random_spec_dicts())
-    field = draw(st.sampled_from([f.name for f in SCHEMA if f.name in doc]))
-    spec = SCHEMA_BY_NAME[field]
-    how = draw(st.sampled_from(["type", "value", "delete", "unknown", "map_key"]))
     if how == "unknown":
+        field = draw(st.sampled_from(sorted(doc)))
         doc["bogus_" + field] = 1
         return doc, "bogus_" + field
-    if how == "delete" and spec.required:
+    if how == "delete":
+        field = draw(st.sampled_from([f.name for f in SCHEMA if f.required]))
         del doc[field]
         return doc, field
-    if how == "map_key" and spec.kind == "numbers":
+    if how == "map_key":
+        field = draw(st.sampled_from([f.name for f in SCHEMA if f.kind == "numbers"
+                                      and f.name in doc]))
         doc[field] = {**doc[field], "no_such_key": 1.0}
         return doc, "no_such_key"
-    if spec.is_map:
-        key = draw(st.sampled_from(sorted(doc[field])))
-        if spec.kind == "numbers":
-            doc[field] = {**doc[field], key: draw(st.one_of(_NOT_A_NUMBER, _BAD_NUMBER))}
-        else:
-            doc[field] = {**doc[field], key: draw(st.sampled_from([1, [1], {"x": 1}]))}
-        return doc, f"{field}.{key}"
+    # a bad value in a number field, a number map's entry, or (wrong type) a text field
+    kinds = ("number", "integer", "numbers") + (("text",) if how == "type" else ())
+    field = draw(st.sampled_from([f.name for f in SCHEMA if f.name in doc and f.kind in kinds
+                                  and not f.choices]))
+    spec = SCHEMA_BY_NAME[field]
     if spec.kind == "text":
         doc[field] = draw(st.sampled_from([5, [1], {"x": 1}, True]))
         return doc, field
-    bad = _NOT_A_NUMBER if how == "type" else _BAD_NUMBER
-    doc[field] = draw(bad)
+    bad = draw(_BAD_NUMBERS[how])
+    if spec.kind == "numbers":
+        key = draw(st.sampled_from(sorted(doc[field])))
+        doc[field] = {**doc[field], key: bad}
+        return doc, f"{field}.{key}"
+    doc[field] = bad
     return doc, field
 
 
-@MEDIUM
-@given(case=corrupted_hardware())
-def test_a_corrupted_hardware_field_gives_the_clear_error(case):
-    doc, field = case
+@pytest.mark.parametrize("how", HARDWARE_CORRUPTIONS)
+@FEW
+@given(data=st.data())
+def test_a_corrupted_hardware_field_gives_the_clear_error(how, data):
+    doc, field = data.draw(corrupted_hardware(how))
     with _yaml_file(doc) as path:
         try:
             load_hardware(str(path))
