@@ -70,6 +70,7 @@ class ReportOptions:
     calibration_name: str = ""
     jobs: int = 0                            # figure processes; 0: one per core (at most 4)
     progress: bool = True
+    figures: bool = True                     # False: text and data only (tests)
     command: str = "roofsim report"
 
 
@@ -152,6 +153,7 @@ def build_report(opts: ReportOptions) -> ReportResult:
         last[0] = now
 
     mark("setup")
+    workers = _Workers(opts.jobs if opts.figures else 1)
     try:
         if opts.reference:
             bar.note("loading the reference implementation (torch, transformers)")
@@ -160,10 +162,10 @@ def build_report(opts: ReportOptions) -> ReportResult:
         bar.step("sources ready" + (f" ({ref_note})" if ref_note else ""))
         mark("sources (torch import)")
         notes = {"reference": ref_note} if ref_note else {}
-        bar.note("per-layer check (capture of each reference layer)")
-        verification = sections.verification_rows(cfg, reference=opts.reference and not ref_note)
-        bar.step("per-layer check")
-        mark("per-layer check")
+        # The per-layer check captures every reference layer: run it beside the sweeps.
+        verifying = workers.submit(sections.verification_rows, cfg,
+                                   opts.reference and not ref_note)
+
         def ticker(what: str, n: int):
             return lambda src, i: bar.step(f"{what}: {src} {i + 1}/{n}")
 
@@ -177,45 +179,59 @@ def build_report(opts: ReportOptions) -> ReportResult:
                           decode_tokens=opts.decode_tokens, cfg=cfg)
         grid_result = run_sweep("vision", pts, sources, on_point=ticker("crop grids", len(pts)),
                                 **common)
-        mark("crop-grid sweep")
-        knob_results: dict[str, SweepResult] = {}
-        for stem, kind, knob, values, _ in knob_specs:
-            kp = vary_points([(knob, list(values))], grid=None, prompt_tokens=opts.prompt_tokens,
-                             decode_tokens=opts.decode_tokens, cfg=cfg)
-            knob_results[stem] = run_sweep(kind, kp, sources, x_key=knob,
-                                           on_point=ticker(knob, len(kp)), **common)
-        mark("decoder sweeps")
-        prof_points = profile_points(profiles, cfg)
-        prof_result = run_sweep("vision-prefill", prof_points, sources,
-                                on_point=ticker("profiles", len(prof_points)), **common)
-
-        # Data files (CSV + JSON) of every sweep.
-        sweeps = {}
+        sweeps: dict[str, SweepResult] = {}
         for kind in ("vision", "decode", "vision-prefill"):
             stem = SWEEP_DIRS[kind]
             sweeps[stem] = grid_result.with_kind(kind)
             write_outputs(sweeps[stem], out / "sweep" / stem)
-        for stem, res in knob_results.items():
-            sweeps[stem] = res
+        # Figures are drawn in worker processes while the decoder sweeps run.
+        drawing = []
+        knob_names = {ks[0]: knob_figure_names(ks) for ks in knob_specs}
+
+        def draw(stem: str, res: SweepResult) -> None:
+            light = _without_configs(res)
+            for spec in plots.figure_plan(res, stem, budgets, hw_name):
+                if stem in knob_names and spec.name not in knob_names[stem]:
+                    continue
+                drawing.append((os.path.join("sweep", stem, spec.name), workers.submit(
+                    _draw_task, light, str(out / "sweep" / stem), stem, spec.name, budgets,
+                    hw_name) if opts.figures else None))
+
+        for stem in list(sweeps):
+            draw(stem, sweeps[stem])
+        mark("crop-grid sweep")
+
+        knob_results: dict[str, SweepResult] = {}
+        for stem, kind, knob, values, _ in knob_specs:
+            kp = vary_points([(knob, list(values))], grid=None, prompt_tokens=opts.prompt_tokens,
+                             decode_tokens=opts.decode_tokens, cfg=cfg)
+            res = run_sweep(kind, kp, sources, x_key=knob, on_point=ticker(knob, len(kp)),
+                            **common)
+            knob_results[stem] = sweeps[stem] = res
             write_outputs(res, out / "sweep" / stem, stem=stem)
+            draw(stem, res)
+        mark("decoder sweeps")
+        prof_points = profile_points(profiles, cfg)
+        prof_result = run_sweep("vision-prefill", prof_points, sources,
+                                on_point=ticker("profiles", len(prof_points)), **common)
         write_outputs(prof_result, out / "profiles", stem="profiles")
         bar.step("sweep data written")
         mark("profiles and data files")
 
-        # Figures.
-        tasks = []
-        knob_names = {ks[0]: knob_figure_names(ks) for ks in knob_specs}
-        for stem, res in sweeps.items():
-            for spec in plots.figure_plan(res, stem, budgets, hw_name):
-                if stem in knob_names and spec.name not in knob_names[stem]:
-                    continue
-                tasks.append((res, str(out / "sweep" / stem), stem, spec.name))
-        planned = {os.path.join("sweep", stem, name) for _, _, stem, name in tasks}
+        planned = {name for name, _ in drawing}
         assert planned == set(expected_figures(hw_name, knob_specs, budgets)), \
             "figure plan and expected_figures disagree"
-        bar.total = bar.done + len(tasks) + 1
-        figures = _draw(tasks, budgets, hw_name, opts.jobs, bar)
-        mark("figures")
+        bar.total = bar.done + len(drawing) + 2
+        bar.note("per-layer check")
+        verification = verifying.result()
+        bar.step("per-layer check")
+        mark("per-layer check (rest)")
+        figures: list[Path] = []
+        for name, fut in drawing:
+            if fut is not None:
+                figures += [Path(p) for p in fut.result()]
+            bar.step(os.path.basename(name))
+        mark("figures (rest)")
 
         # Tables and text.
         tabs = _tables(sweeps, knob_results, profiles, prof_result, verification, cfg, budgets,
@@ -238,10 +254,49 @@ def build_report(opts: ReportOptions) -> ReportResult:
         bar.step("report.md written")
         mark("tables and text")
     finally:
+        workers.close()
         bar.close()
     return ReportResult(path=path, out_dir=out, tables=tabs, figures=figures, sweeps=sweeps,
                         notes=_all_notes(notes, sweeps, prof_result),
                         elapsed_s=time.perf_counter() - t0, phases=phases)
+
+
+class _Done:
+    """A finished inline task, shaped like a Future."""
+
+    def __init__(self, value):
+        self._value = value
+
+    def result(self):
+        return self._value
+
+
+class _Workers:
+    """Worker processes (forked: they inherit the imported modules) for the figures and the
+    per-layer check; inline execution with one job or where fork is unavailable."""
+
+    def __init__(self, jobs: int):
+        import multiprocessing as mp
+        jobs = jobs or min(os.cpu_count() or 1, 4)
+        self.pool = None
+        if jobs > 1 and "fork" in mp.get_all_start_methods():
+            self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork"))
+
+    def submit(self, fn, *args):
+        if self.pool is None:
+            return _Done(fn(*args))
+        return self.pool.submit(fn, *args)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _without_configs(res: SweepResult) -> SweepResult:
+    """Figures do not need the points' model configs (which hold mappingproxy: unpicklable)."""
+    import dataclasses
+    return dataclasses.replace(res, points=tuple(dataclasses.replace(p, cfg=None)
+                                                 for p in res.points))
 
 
 def _all_notes(notes, sweeps, prof_result) -> dict:
@@ -251,33 +306,6 @@ def _all_notes(notes, sweeps, prof_result) -> dict:
             if v and v not in out.values():
                 out[f"{name}:{k}"] = v
     return out
-
-
-def _draw(tasks, budgets, hw_name, jobs, bar) -> list[Path]:
-    jobs = jobs or min(os.cpu_count() or 1, 4)
-    figures: list[Path] = []
-    if jobs <= 1 or len(tasks) < 4:
-        for res, folder, stem, name in tasks:
-            figures += [Path(p) for p in _draw_task(res, folder, stem, name, budgets, hw_name)]
-            bar.step(name)
-        return figures
-    import dataclasses
-    import multiprocessing as mp
-    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-    # Figures do not need the points' model configs (which hold mappingproxy: unpicklable).
-    light = {}
-    for res, *_ in tasks:
-        if id(res) not in light:
-            light[id(res)] = dataclasses.replace(res, points=tuple(
-                dataclasses.replace(p, cfg=None) for p in res.points))
-    tasks = [(light[id(res)], *rest) for res, *rest in tasks]
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        futures = [(name, pool.submit(_draw_task, res, folder, stem, name, budgets, hw_name))
-                   for res, folder, stem, name in tasks]
-        for name, fut in futures:
-            figures += [Path(p) for p in fut.result()]
-            bar.step(name)
-    return figures
 
 
 def _tables(sweeps, knob_results, profiles, prof_result, verification, cfg, budgets,
