@@ -1,0 +1,77 @@
+"""Calibration profiles (the shipped fits in calibration/<device>/profile.json): predictions are
+finite and positive wherever the profile has an opinion and NaN elsewhere; calibrated engine
+time never drops below the launch floor; and a calibrated prediction, like the roofline, never
+rises when a roof rises or the launch overhead falls."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from roofsim.calibration.profile import load_profile
+from roofsim.data import data_dir
+from roofsim.engine import simulate
+from roofsim.hardware import canonical_dtype
+from roofsim.records import RecordTable
+from roofsim.workloads.deepseek_ocr import stage_records
+from strategies import (MEDIUM, configs, faster_spec_pairs, gemm_tables, hardware_specs,
+                        requests)
+
+PROFILES = {d.name: load_profile(d) for d in sorted(data_dir("calibration").iterdir())
+            if (d / "profile.json").is_file()}
+profiles = st.sampled_from(sorted(PROFILES)).map(PROFILES.get)
+modes = st.sampled_from(["cuda_graph", "stream"])
+REL = 1e-9
+
+
+@st.composite
+def workload_tables(draw) -> RecordTable:
+    """All records of a random request on a random config, or random matrix-product records."""
+    if draw(st.booleans()):
+        return draw(gemm_tables())
+    cfg = draw(configs())
+    records = stage_records(cfg, draw(requests(cfg)), draw(st.sampled_from(["flash", "normal"])))
+    return RecordTable.concat(list(records.values()))
+
+
+def _covered(profile, table) -> np.ndarray:
+    return np.array([profile.group_for(k, canonical_dtype(str(d))) is not None
+                     for k, d in zip(table.kind, table.dtype)], dtype=bool)
+
+
+def test_the_shipped_profiles_load():
+    assert PROFILES, "no shipped calibration profile found"
+
+
+@MEDIUM
+@given(table=workload_tables(), profile=profiles, spec=hardware_specs())
+def test_profile_predictions_are_finite_and_positive_where_covered(table, profile, spec):
+    predicted = profile.predict_launch_s(table, spec)
+    assert predicted.shape == (len(table),)
+    covered = _covered(profile, table)
+    assert np.all(np.isfinite(predicted[covered])), table.kind[covered & ~np.isfinite(predicted)]
+    assert np.all(predicted[covered] > 0)
+    assert np.all(np.isnan(predicted[~covered]))          # no opinion: the roofline stays
+
+
+@MEDIUM
+@given(table=workload_tables(), profile=profiles, spec=hardware_specs(), mode=modes)
+def test_calibrated_time_is_never_below_the_launch_floor(table, profile, spec, mode):
+    t = simulate(table, spec, profile, launch_mode=mode)
+    assert np.all(np.isfinite(t.launch_time_s)) and np.all(t.launch_time_s > 0)
+    assert np.all(t.launch_time_s >= t.launch_s)
+    np.testing.assert_array_equal(t.calibrated, _covered(profile, table))
+    # where the profile has no opinion, the roofline time stands
+    plain = simulate(table, spec, launch_mode=mode)
+    np.testing.assert_array_equal(t.launch_time_s[~t.calibrated],
+                                  plain.launch_time_s[~t.calibrated])
+
+
+@MEDIUM
+@given(table=workload_tables(), profile=profiles, pair=faster_spec_pairs())
+def test_calibrated_time_never_rises_when_a_roof_rises(table, profile, pair):
+    slow, fast, which = pair
+    before = simulate(table, slow, profile).launch_time_s
+    after = simulate(table, fast, profile).launch_time_s
+    assert np.all(after <= before * (1 + REL)), which
