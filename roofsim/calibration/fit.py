@@ -67,6 +67,7 @@ def fit_group(kind: str, dtype: str, table: RecordTable, measured_s: np.ndarray,
         _, estimator, offset = best
     roof = np.maximum(terms.max(axis=1), 1e-12)
     return GroupModel(kind=kind, dtype=dtype, params=table.params, efficiency=roof / measured_s,
+                      measured=np.asarray(measured_s, dtype=np.float64),
                       baseline=baseline, weights=weights, offset=offset, estimator=estimator)
 
 

@@ -2,7 +2,8 @@
 
 For every measured (kind, dtype) group the profile keeps the measured shapes and, per shape,
 its efficiency relative to the measuring device's roofs (roof time at datasheet peaks /
-measured time), plus the group's fitted model:
+measured time) and the measured time itself (so a later change of a cost formula cannot shift
+what was measured), plus the group's fitted model:
 - a baseline (roofsim.calibration.baseline): launch floor + smooth roofline with fitted
   efficiencies per resource;
 - a residual surface: log(measured / baseline) at the measured shapes, interpolated by locally
@@ -31,7 +32,7 @@ import numpy as np
 from ..errors import UserError
 from ..hardware import HardwareSpec, canonical_dtype, spec_from_dict, spec_to_dict
 from ..records import SHAPE_PARAMS, RecordTable
-from .baseline import Baseline, peak_roof_s, peak_terms
+from .baseline import Baseline, peak_terms
 from .features import features
 from .interpolate import LocalLinear, LocalLinearSettings
 
@@ -53,13 +54,11 @@ class GroupModel:
     dtype: str
     params: np.ndarray          # (n, len(SHAPE_PARAMS)), NaN where unused
     efficiency: np.ndarray      # roof time at the measuring device's peaks / measured time
+    measured: np.ndarray        # measured seconds per launch (what the fit saw)
     baseline: Baseline
     weights: np.ndarray         # feature scale factors (features.py order)
     offset: float = 0.0         # log-time offset that minimizes MAPE (learned)
     estimator: str = "linear"   # local estimator of the residual (interpolate.py), learned
-
-    def measured_s(self, hardware: HardwareSpec) -> np.ndarray:
-        return peak_roof_s(self.table(), hardware) / self.efficiency
 
     def table(self) -> RecordTable:
         from ..kernels import records_from_params
@@ -83,9 +82,13 @@ class CalibrationProfile:
         key = (g.kind, g.dtype)
         if key not in cache:
             table = g.table()
-            measured = peak_roof_s(table, self.hardware) / g.efficiency
-            residual = np.log(measured / g.baseline.time_s(peak_terms(table, self.hardware)))
+            residual = np.log(g.measured / g.baseline.time_s(peak_terms(table, self.hardware)))
             x = features(g.kind, _param_columns(g.params), g.dtype, self.hardware.sm_count)
+            if x.shape[1] != len(g.weights):
+                raise UserError(f"calibration profile of {self.device_id}: group {g.kind} "
+                                f"{g.dtype} was fitted on {len(g.weights)} shape features, this "
+                                f"roofsim computes {x.shape[1]}; refit it with `roofsim "
+                                f"calibrate --fit-only --out DIR`")
             cache[key] = LocalLinear(x * g.weights, residual,
                                      replace(self.settings, estimator=g.estimator))
         return cache[key]
@@ -156,6 +159,7 @@ class CalibrationProfile:
                 "params": {k: [None if np.isnan(v) else int(v) if v == int(v) else float(v)
                                for v in col] for k, col in cols.items()},
                 "efficiency": [float(f"{e:.6g}") for e in g.efficiency],
+                "measured_s": [float(f"{t:.6g}") for t in g.measured],
             })
         return {
             "format": PROFILE_FORMAT, "version": PROFILE_VERSION,
@@ -205,12 +209,16 @@ def profile_from_dict(doc: Mapping, where: str = "<profile>") -> CalibrationProf
                                 eff_cuda=float(b["eff_cuda"]), eff_memory=float(b["eff_memory"]),
                                 p=float(b.get("p", 4.0)))
             weights = np.asarray(g["feature_weights"], dtype=np.float64)
+            measured = np.asarray(g["measured_s"], dtype=np.float64)
         except (KeyError, TypeError, ValueError) as err:
             raise UserError(f"{at}: malformed group ({type(err).__name__}: {err})") from None
-        if len(eff) == 0 or not (np.isfinite(eff).all() and (eff > 0).all()):
-            raise UserError(f"{at}.efficiency: expected positive numbers")
+        for name, arr in (("efficiency", eff), ("measured_s", measured)):
+            if len(arr) != len(eff) or len(arr) == 0 or \
+                    not (np.isfinite(arr).all() and (arr > 0).all()):
+                raise UserError(f"{at}.{name}: expected one positive number per shape")
         groups[(g["kind"], g["dtype"])] = GroupModel(
-            kind=g["kind"], dtype=g["dtype"], params=p, efficiency=eff, baseline=baseline,
+            kind=g["kind"], dtype=g["dtype"], params=p, efficiency=eff, measured=measured,
+            baseline=baseline,
             weights=weights, offset=float(g.get("offset", 0.0)),
             estimator=str(g.get("estimator", "linear")))
     dev = doc.get("device", {})

@@ -198,12 +198,22 @@ def load_suite(path: str | Path) -> list[Case]:
     try:
         doc = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
-        raise UserError(f"{path}: not valid YAML ({err})") from None
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        raise UserError(f"{path}: not valid YAML ({getattr(err, 'problem', None) or 'syntax error'}"
+                        f"{at})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
         raise UserError(f"{path}: expected a mapping with a list 'entries'")
     name = str(doc.get("name", path.stem))
     default_dtype = doc.get("dtype", "bfloat16")
     limits = doc.get("limits", {}) or {}
+    for key, value in limits.items():
+        if key not in ("max_bytes", "max_flops"):
+            _fail(path, f"limits.{key}", "unknown limit; expected max_bytes or max_flops")
+        try:
+            limits[key] = float(value)
+        except (TypeError, ValueError):
+            _fail(path, f"limits.{key}", f"expected a number, got {value!r}")
     cases: list[Case] = []
     for i, entry in enumerate(doc["entries"]):
         where = f"entries[{i}]"
