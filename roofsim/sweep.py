@@ -121,9 +121,8 @@ def reference_source(use_cache: bool = True):
     try:
         from .report.reference_source import ReferenceSource
         return ReferenceSource(use_cache=use_cache), ""
-    except ImportError as err:                   # torch / transformers missing
-        return None, (f"reference unavailable: capture needs torch and transformers "
-                      f"(pip install 'roofsim[reference]'): {err}")
+    except (ImportError, UserError) as err:      # torch / transformers missing or too old
+        return None, f"reference unavailable: {err}"
 
 
 # ---- points --------------------------------------------------------------------------------

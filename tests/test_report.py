@@ -187,10 +187,28 @@ def test_reference_columns_equal_direct_capture(report):
         assert tpot == f"{units.to_ms(want.tpot_s):.4g}"
 
 
+def without_torch(monkeypatch):
+    """As on a machine without torch: the reference's guarded import fails with its one-line
+    UserError, and the modules built on it import again."""
+    from roofsim.errors import UserError
+    from roofsim.reference import _compat
+
+    def load():
+        raise UserError("the reference assembly needs torch and transformers>=5.17: "
+                        "pip install 'roofsim[reference]' (No module named 'torch')")
+
+    monkeypatch.setattr(_compat, "load", load)
+    for name in ("roofsim.reference.models", "roofsim.reference.stages",
+                 "roofsim.reference.layers", "roofsim.report.reference_source"):
+        if name in sys.modules:
+            monkeypatch.delitem(sys.modules, name)
+        package, _, attr = name.rpartition(".")
+        monkeypatch.delattr(sys.modules[package], attr, raising=False)
+
+
 def test_report_builds_without_the_reference(tmp_path, monkeypatch):
     """No torch: the report still builds, reference columns say n/a, and the text says why."""
-    monkeypatch.setitem(sys.modules, "roofsim.report.reference_source", None)
-    monkeypatch.setitem(sys.modules, "roofsim.reference.layers", None)
+    without_torch(monkeypatch)
     res = build_report(ReportOptions(hardware=load_hardware("rtx-5090"), out_dir=tmp_path,
                                      grids=[(1, 2)], knob_sweeps=False, progress=False,
                                      figures=False))              # figures: tested above
@@ -202,7 +220,7 @@ def test_report_builds_without_the_reference(tmp_path, monkeypatch):
     assert set(column(v, "Status")) == {"n/a"}
     for stem in expected_figures(load_hardware("rtx-5090").name, ()):
         assert f"]({stem}.svg)" in md
-    assert "reference unavailable" in md
+    assert "reference unavailable" in md and "pip install 'roofsim[reference]'" in md
 
 
 def test_report_cli_rejects_bad_budgets(tmp_path, capsys):

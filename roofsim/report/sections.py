@@ -7,6 +7,7 @@ import math
 from typing import Mapping
 
 from .. import units
+from ..errors import UserError
 from ..sweep import SOURCE_LABELS, SWEEP_DIRS
 from .markdown import bullet_list, figure
 
@@ -25,7 +26,7 @@ def verification_rows(cfg, reference: bool = True) -> list[dict]:
                      "rel_diff_percent": abs(r.rel_diff) * 100, "status": r.status,
                      "note": r.note, "explanation": r.explanation}
                     for r in layer_verification(cfg)]
-        except ImportError as err:            # torch / transformers missing
+        except (ImportError, UserError) as err:   # torch / transformers missing or too old
             why = f"reference capture unavailable: {err}"
     else:
         why = "reference not requested"
