@@ -30,6 +30,12 @@ if ls .wheels/*.whl >/dev/null 2>&1; then
   pip install -q --no-deps --no-index --target /tmp/roofsim-wheels .wheels/*.whl 2>&1 | grep -v WARNING
   export PYTHONPATH="/tmp/roofsim-wheels:$PYTHONPATH"
 fi
+if ! python3 -c 'import transformers' 2>/dev/null; then
+  # The carried wheels did not import here: measure with the machine's transformers instead
+  # (the provenance records which version ran).
+  echo "carried transformers failed to import; using the machine's" >&2
+  export PYTHONPATH="."
+fi
 python3 -c 'import transformers, torch; print("transformers", transformers.__version__, "torch", torch.__version__)' || exit 1
 python3 benchmarks/measure_e2e.py --out "$OUT/e2e" --budget "$E2E_BUDGET" 2>&1 \
   | grep -v '^USDT\|SyncActivityProfiler\|_warn_once\|acc_events' | tee "$OUT/e2e/log.txt"
