@@ -10,9 +10,12 @@ and turns every aten op that would launch a GPU kernel into one kernel record (c
   Matrix FLOPs on bf16/fp16/fp8 are tensor-core work, on fp32 CUDA-core work (DESIGN.md);
 - bytes read and written from the tensors' sizes: every distinct input tensor is read once
   (broadcast dimensions, stride 0, are read once), every output written once; gathers read
-  only the rows they gather. Views and metadata ops (view, permute, expand, ...) and
-  allocations move nothing and are not records. weight_bytes is the part read from module
-  parameters (and views or dtype copies of them);
+  only the rows they gather. Records on TensorIterator's strided kernel (stride = 1, see
+  LAYOUT_KINDS) read one element of every operand per output element instead, broadcast
+  operands included: that kernel's time follows its loads, not distinct bytes. Views and
+  metadata ops (view, permute, expand, ...) and allocations move nothing and are not records;
+  the copy a CUDA kernel makes of a non-contiguous input (layer norm) is one. weight_bytes is
+  the part read from module parameters (and views or dtype copies of them);
 - the module path (qualified name of the innermost module running) as the record's `layer`.
 Only ops on the simulated device (meta tensors by default) are records: host-side work on CPU
 tensors (e.g. index arithmetic on `torch.arange` without a device) launches no GPU kernel.
@@ -58,7 +61,7 @@ from .kernels.softmax import SOFTMAX_FLOPS_PER_ELEMENT
 from .records import SHAPE_PARAMS, RecordTable
 
 # Bump when a change to this module changes what a capture produces (invalidates the cache).
-CAPTURE_VERSION = "2"
+CAPTURE_VERSION = "3"
 
 SDPA_BACKENDS = ("auto", "cudnn", "flash", "efficient", "math")
 MATRIX_KINDS = frozenset({"gemm", "linear", "grouped_gemm", "attention", "conv2d"})
@@ -108,6 +111,9 @@ _UNARY_FLOPS = {"sigmoid": SIGMOID_FLOPS_PER_ELEMENT, "sigmoid_": SIGMOID_FLOPS_
                 "_upsample_bicubic2d_aa": UPSAMPLE_BICUBIC_FLOPS_PER_ELEMENT,
                 "_upsample_bilinear2d_aa": UPSAMPLE_LINEAR_FLOPS_PER_ELEMENT}
 _KIND_OF_UNARY = {"gelu": "gelu", "gelu_": "gelu", "silu": "silu", "silu_": "silu"}
+# Ops whose CUDA kernel first makes its input contiguous (a copy kernel the meta function does
+# not show): layer norm calls X.contiguous() (aten/src/ATen/native/cuda/layer_norm_kernel.cu).
+_CONTIGUOUS_INPUT_OPS = frozenset({"native_layer_norm"})
 # In-place ops that overwrite their destination without reading it.
 _WRITE_ONLY_DEST = frozenset({"copy_", "zero_", "fill_", "normal_", "uniform_", "index_put_",
                               "index_copy_", "masked_scatter_"})
@@ -265,8 +271,19 @@ class _Tracer:
             return
         if name == "_to_copy" and ins and self.is_weight(ins[0]):
             self.add_weights(outs)          # a dtype copy of a weight is still weight data
+        if name in _CONTIGUOUS_INPUT_OPS and ins and ins[0].device.type == self.device_type \
+                and not ins[0].is_contiguous():
+            self.rows.append(self._contiguous_copy(ins[0]))
         row = self._classify(func, name, args, kwargs, ins, outs, out)
         self.rows.append(row)
+
+    def _contiguous_copy(self, t) -> tuple:
+        """The copy a CUDA kernel makes of a non-contiguous input before it runs (invisible on
+        meta tensors, where the op's meta function never copies): a strided copy kernel."""
+        n = t.numel()
+        b = float(n * t.element_size())
+        return ("copy", "aten.copy_", _dtype_name(t.dtype), self.layer,
+                {"numel": n, "stride": 1}, 0.0, 0.0, b, b, b if self.is_weight(t) else 0.0, 0.0)
 
     def _bytes(self, name, ins, outs, gather_rows=None):
         """(bytes read, bytes written, weight bytes) from tensor sizes."""
@@ -295,6 +312,24 @@ class _Tracer:
                 continue                     # RNG seed/offset scalars of fused attention
             written += t.numel() * t.element_size()
         return read, written, weight
+
+    def _strided_read(self, name, ins, main) -> float:
+        """Bytes the strided TensorIterator kernel loads: one element of every operand per
+        output element, each through its strides. A broadcast operand is loaded again for
+        every output element it feeds (from cache, but each load costs the kernel as much as
+        a fresh one), so the kernel's time follows output elements x operands, as the
+        strided suite measures it (roofsim/kernels/elementwise.py), not distinct bytes."""
+        seen = set()
+        read = 0.0
+        inplace_dest = ins[0] if (name.endswith("_") and ins) else None
+        for t in ins:
+            if id(t) in seen or t.device.type != self.device_type or t.numel() <= 1:
+                continue
+            seen.add(id(t))
+            if t is inplace_dest and name in _WRITE_ONLY_DEST:
+                continue
+            read += main.numel() * t.element_size()
+        return read
 
     def _classify(self, func, name, args, kwargs, ins, outs, out):
         torch = self.torch
@@ -383,6 +418,8 @@ class _Tracer:
             kind, params = "copy", {"numel": main.numel()}
         if kind in LAYOUT_KINDS and _strided_path(name, ins, outs, self.device_type):
             params = {**params, "stride": 1}
+            if name not in ("cat", "stack"):
+                read = self._strided_read(name, ins, main)
         return (kind, f"aten.{name}", dtype, self.layer, params, matrix, cuda,
                 read, written, weight, counter)
 

@@ -137,6 +137,41 @@ def test_views_move_nothing_and_a_copy_moves_its_tensor_twice():
     assert rec.kind == "copy" and rec.bytes_read == rec.bytes_written == 2 * 3 * 4 * 2
 
 
+class _BroadcastAdd(torch.nn.Module):
+    def forward(self, a, b):
+        return a[:, :, None] + b[:, None, :]               # SAM's decomposed rel-pos sum
+
+
+def test_strided_broadcast_reads_every_operand_once_per_output_element():
+    # TensorIterator's strided kernel loads each operand through its strides for every output
+    # element: a broadcast operand costs as much as a full one (the strided suite's case).
+    cap = capture(_BroadcastAdd(), meta(8, 16), meta(8, 32))
+    (rec,) = cap.table.records()
+    assert rec.kind == "elementwise" and rec.params["stride"] == 1
+    assert rec.bytes_read == 2 * (8 * 16 * 32) * 2 and rec.bytes_written == 8 * 16 * 32 * 2
+    assert rec.bytes_read == pytest.approx(
+        float(kernels.work("elementwise", rec.params, rec.dtype)["bytes_read"][0]))
+
+
+class _NormOfPermuted(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.norm = torch.nn.LayerNorm(8)
+
+    def forward(self, x):
+        return self.norm(x.permute(0, 2, 1))               # SAM's NCHW -> NHWC residual stream
+
+
+def test_layer_norm_of_a_non_contiguous_input_records_its_contiguous_copy():
+    cap = capture(models.build(_NormOfPermuted), meta(2, 8, 5))
+    kinds = list(cap.table.kind)
+    assert kinds == ["copy", "layernorm"]
+    copy = cap.table.records()[0]
+    assert copy.params["stride"] == 1 and copy.bytes_read == copy.bytes_written == 2 * 8 * 5 * 2
+    contiguous = capture(models.build(lambda: torch.nn.LayerNorm(8)), meta(2, 5, 8))
+    assert list(contiguous.table.kind) == ["layernorm"]
+
+
 def test_linear_record_matches_the_kernel_kind_formula():
     lin = models.build(lambda: torch.nn.Linear(64, 32))
     cap = capture(lin, meta(16, 64), prefix="proj")
