@@ -97,9 +97,9 @@ def test_committed_profile_held_out_accuracy_and_no_leak(device):
 def measurement_table_ids(g):
     from roofsim.calibration.suites import Case
     from roofsim.records import SHAPE_PARAMS
-    for row in g.params:
+    for row, borrowed in zip(g.params, g.is_borrowed()):
         params = {p: int(v) for p, v in zip(SHAPE_PARAMS, row) if not np.isnan(v)}
-        yield Case.make(g.kind, g.dtype, params).case_id
+        yield Case.make(g.kind, g.sibling if borrowed else g.dtype, params).case_id
 
 
 def test_h100_profile_meets_the_issue_target_within_margin():
@@ -175,3 +175,13 @@ def test_bad_profiles_fail_with_one_line(tmp_path):
         profile_from_dict(doc)
     with pytest.raises(UserError, match="no such folder"):
         load_profile(tmp_path / "nowhere")
+
+
+def test_float16_groups_take_bfloat16_shapes_as_neighbours(h200):
+    m, _, profile = h200
+    g = profile.groups[("layernorm", "float16")]
+    own = (m["split"] == FIT) & m.stable & (m["kind"] == "layernorm")
+    assert g.sibling == "bfloat16"
+    assert (~g.is_borrowed()).sum() == (own & (m["dtype"] == "float16")).sum()
+    assert g.is_borrowed().sum() == (own & (m["dtype"] == "bfloat16")).sum()
+    assert profile.groups[("layernorm", "float32")].sibling == ""

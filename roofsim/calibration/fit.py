@@ -27,12 +27,14 @@ from .features import features
 from .interpolate import (LocalLinear, LocalLinearSettings, learn_weights, mape_of_logs,
                           mape_shift)
 from .measurements import FIT, HOLDOUT, SPLIT_SEED, HOLDOUT_FRACTION, Measurements, read_measurements
-from .profile import CalibrationProfile, GroupModel
+from .profile import SIBLING_DTYPES, CalibrationProfile, GroupModel
 from .run import MEASUREMENTS_FILE, PROFILE_FILE, PROVENANCE_FILE, read_provenance
 
 ACCURACY_FILE = "accuracy.json"
 MIN_GROUP_SHAPES = 3    # fewer measured shapes: no opinion on the group
 MIN_LEARN_SHAPES = 20   # fewer: default feature weights, no offset
+BORROW_WEIGHT = 2.0     # initial distance between a group's own shapes and its sibling dtype's
+NEIGHBOUR_CHOICES = (6, 12, 24)   # neighbours per prediction, chosen per group by leave-one-out
 
 
 def measurement_table(m: Measurements) -> RecordTable:
@@ -42,33 +44,43 @@ def measurement_table(m: Measurements) -> RecordTable:
 
 
 def fit_group(kind: str, dtype: str, table: RecordTable, measured_s: np.ndarray,
-              hardware: HardwareSpec, settings: LocalLinearSettings,
-              learn: bool = True) -> GroupModel:
+              hardware: HardwareSpec, settings: LocalLinearSettings, learn: bool = True,
+              borrowed: np.ndarray | None = None, sibling: str = "") -> GroupModel:
     """One (kind, dtype): baseline by robust least squares, then the residual surface's feature
-    weights and MAPE offset by leave-one-out on these rows."""
+    weights, estimator, neighbour count and MAPE offset by leave-one-out on the group's own rows.
+    `borrowed` marks rows of the sibling dtype (same kernels, same element size) that join the
+    neighbours, kept apart from the group's own by one more feature whose weight is learned."""
+    n = len(measured_s)
+    borrowed = np.zeros(n, dtype=bool) if borrowed is None else np.asarray(borrowed, bool)
+    own = ~borrowed
     terms = peak_terms(table, hardware)
-    baseline = fit_baseline(terms, measured_s)
+    baseline = fit_baseline(terms[own], measured_s[own])
     residual = np.log(measured_s / baseline.time_s(terms))
     cols = {p: table.params[:, i] for i, p in enumerate(SHAPE_PARAMS)}
-    x = features(kind, cols, dtype, hardware.sm_count)
+    x = np.column_stack([features(kind, cols, dtype, hardware.sm_count),
+                         borrowed * BORROW_WEIGHT])
     weights = np.ones(x.shape[1])
     offset = 0.0
-    estimator = settings.estimator
-    if learn and len(measured_s) >= MIN_LEARN_SHAPES:
-        weights = learn_weights(x, residual, settings)
-        # Linear or median neighbours, whichever predicts the group's own shapes better.
+    estimator, neighbours = settings.estimator, settings.neighbours
+    if learn and own.sum() >= MIN_LEARN_SHAPES:
+        weights = learn_weights(x, residual, settings, scored=own)
+        # Estimator and neighbour count that predict the group's own shapes best.
         best = None
         for est in ("linear", "median"):
-            loo = LocalLinear(x * weights, residual, replace(settings, estimator=est)).leave_one_out()
-            shift = mape_shift(loo, residual)
-            err = mape_of_logs(loo + shift, residual)
-            if best is None or err < best[0]:
-                best = (err, est, shift)
-        _, estimator, offset = best
+            for k in NEIGHBOUR_CHOICES:
+                trial = replace(settings, estimator=est, neighbours=k)
+                loo = LocalLinear(x * weights, residual, trial).leave_one_out()[own]
+                shift = mape_shift(loo, residual[own])
+                err = mape_of_logs(loo + shift, residual[own])
+                if best is None or err < best[0]:
+                    best = (err, est, shift, k)
+        _, estimator, offset, neighbours = best
     roof = np.maximum(terms.max(axis=1), 1e-12)
     return GroupModel(kind=kind, dtype=dtype, params=table.params, efficiency=roof / measured_s,
                       measured=np.asarray(measured_s, dtype=np.float64),
-                      baseline=baseline, weights=weights, offset=offset, estimator=estimator)
+                      baseline=baseline, weights=weights, offset=offset, estimator=estimator,
+                      neighbours=neighbours, borrowed=borrowed,
+                      sibling=sibling if borrowed.any() else "")
 
 
 def fit_profile(m: Measurements, hardware: HardwareSpec, *, device_name: str = "",
@@ -87,8 +99,12 @@ def fit_profile(m: Measurements, hardware: HardwareSpec, *, device_name: str = "
         if len(rows) < MIN_GROUP_SHAPES:
             continue
         kind, dtype = key.split("|", 1)
-        groups[(kind, dtype)] = fit_group(kind, dtype, table.select(rows), m["kernel_s"][rows],
-                                          hardware, settings, learn)
+        sibling = SIBLING_DTYPES.get(dtype, "")
+        extra = np.flatnonzero(keys == f"{kind}|{sibling}") if sibling else np.zeros(0, int)
+        pool = np.concatenate([rows, extra])
+        borrowed = np.arange(len(pool)) >= len(rows)
+        groups[(kind, dtype)] = fit_group(kind, dtype, table.select(pool), m["kernel_s"][pool],
+                                          hardware, settings, learn, borrowed, sibling)
     return CalibrationProfile(device_name=device_name, device_id=ident or device_id(device_name),
                               hardware=hardware, groups=groups, settings=settings,
                               meta=meta or {})

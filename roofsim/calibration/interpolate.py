@@ -104,12 +104,18 @@ WEIGHT_STEPS = (0.0, 0.3, 0.6, 1.5, 3.0)
 
 
 def learn_weights(x: np.ndarray, y: np.ndarray, settings: LocalLinearSettings,
-                  rounds: int = 2) -> np.ndarray:
-    """Per-feature scale factors that minimize the leave-one-out error (coordinate search:
-    each feature in turn is scaled by each of WEIGHT_STEPS, a change kept when it helps)."""
+                  rounds: int = 2, scored: np.ndarray | None = None) -> np.ndarray:
+    """Per-feature scale factors that minimize the leave-one-out error of the `scored` points
+    (default all; coordinate search: each feature in turn is scaled by each of WEIGHT_STEPS, a
+    change kept when it helps)."""
     d = x.shape[1]
     w = np.ones(d)
-    best = mape_of_logs(LocalLinear(x, y, settings).leave_one_out(), y)
+    sel = np.ones(len(y), dtype=bool) if scored is None else scored
+
+    def loss(xw):
+        return mape_of_logs(LocalLinear(xw, y, settings).leave_one_out()[sel], y[sel])
+
+    best = loss(x)
     for _ in range(rounds):
         changed = False
         for j in range(d):
@@ -118,7 +124,7 @@ def learn_weights(x: np.ndarray, y: np.ndarray, settings: LocalLinearSettings,
                 trial[j] = w[j] * step if w[j] > 0 else 0.5 * step
                 if trial[j] == w[j]:
                     continue
-                err = mape_of_logs(LocalLinear(x * trial, y, settings).leave_one_out(), y)
+                err = loss(x * trial)
                 if err < best - 1e-4:
                     best, w, changed = err, trial, True
         if not changed:

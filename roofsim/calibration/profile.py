@@ -17,7 +17,9 @@ roofline x fitted constants). On the measuring device's own spec this reproduces
 another spec the efficiencies carry over, not the seconds.
 
 Records of a kind the profile never measured get NaN (no opinion): the engine's roofline stays.
-A dtype not measured borrows a measured dtype of the same size (float16 <-> bfloat16).
+A dtype not measured borrows a measured dtype of the same size (float16 <-> bfloat16); a
+measured one also takes its sibling's shapes as neighbours (the same kernels, templated on the
+dtype), kept apart by a learned feature.
 """
 
 from __future__ import annotations
@@ -59,11 +61,31 @@ class GroupModel:
     weights: np.ndarray         # feature scale factors (features.py order)
     offset: float = 0.0         # log-time offset that minimizes MAPE (learned)
     estimator: str = "linear"   # local estimator of the residual (interpolate.py), learned
+    neighbours: int = 12        # neighbours per prediction, learned
+    borrowed: np.ndarray | None = None   # per shape: measured in the sibling dtype
+    sibling: str = ""                    # that dtype (float16 <-> bfloat16), '' if none
+
+    def is_borrowed(self) -> np.ndarray:
+        return np.zeros(len(self.measured), bool) if self.borrowed is None else self.borrowed
 
     def table(self) -> RecordTable:
         from ..kernels import records_from_params
         cols = {k: v for k, v in _param_columns(self.params).items() if not np.isnan(v).all()}
-        return records_from_params(self.kind, cols, self.dtype)
+        dtypes = np.where(self.is_borrowed(), self.sibling or self.dtype, self.dtype)
+        return records_from_params(self.kind, cols, dtypes.astype(object))
+
+    def features(self, params: np.ndarray, dtype: str, sm_count: float,
+                 borrowed: np.ndarray | None = None) -> np.ndarray:
+        """Weighted features (the group's own shapes: borrowed = 0)."""
+        flag = np.zeros(len(params)) if borrowed is None else borrowed.astype(float)
+        from .fit import BORROW_WEIGHT
+        x = np.column_stack([features(self.kind, _param_columns(params), dtype, sm_count),
+                             flag * BORROW_WEIGHT])
+        if x.shape[1] != len(self.weights):
+            raise UserError(f"calibration profile: group {self.kind} {self.dtype} was fitted on "
+                            f"{len(self.weights)} shape features, this roofsim computes "
+                            f"{x.shape[1]}; refit it with `roofsim calibrate --fit-only --out DIR`")
+        return x * self.weights
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,14 +105,10 @@ class CalibrationProfile:
         if key not in cache:
             table = g.table()
             residual = np.log(g.measured / g.baseline.time_s(peak_terms(table, self.hardware)))
-            x = features(g.kind, _param_columns(g.params), g.dtype, self.hardware.sm_count)
-            if x.shape[1] != len(g.weights):
-                raise UserError(f"calibration profile of {self.device_id}: group {g.kind} "
-                                f"{g.dtype} was fitted on {len(g.weights)} shape features, this "
-                                f"roofsim computes {x.shape[1]}; refit it with `roofsim "
-                                f"calibrate --fit-only --out DIR`")
-            cache[key] = LocalLinear(x * g.weights, residual,
-                                     replace(self.settings, estimator=g.estimator))
+            x = g.features(g.params, g.dtype, self.hardware.sm_count, g.is_borrowed())
+            cache[key] = LocalLinear(x, residual,
+                                     replace(self.settings, estimator=g.estimator,
+                                             neighbours=g.neighbours))
         return cache[key]
 
     def group_for(self, kind: str, dtype: str) -> GroupModel | None:
@@ -103,8 +121,7 @@ class CalibrationProfile:
     def residual(self, g: GroupModel, params: np.ndarray, dtype: str,
                  sm_count: float) -> np.ndarray:
         """Interpolated log(time / baseline) (+ offset) for rows of shape parameters."""
-        x = features(g.kind, _param_columns(params), dtype, sm_count) * g.weights
-        r, nearest = self._interpolator(g).predict(x)
+        r, nearest = self._interpolator(g).predict(g.features(params, dtype, sm_count))
         return np.where(nearest <= self.max_distance, r, 0.0) + g.offset
 
     def predict_launch_s(self, table: RecordTable, hardware: HardwareSpec) -> np.ndarray:
@@ -155,7 +172,8 @@ class CalibrationProfile:
             groups.append({
                 "kind": g.kind, "dtype": g.dtype, "baseline": g.baseline.as_dict(),
                 "feature_weights": [float(w) for w in g.weights], "offset": g.offset,
-                "estimator": g.estimator,
+                "estimator": g.estimator, "neighbours": g.neighbours,
+                "sibling": g.sibling, "borrowed": [int(b) for b in g.is_borrowed()],
                 "params": {k: [None if np.isnan(v) else int(v) if v == int(v) else float(v)
                                for v in col] for k, col in cols.items()},
                 "efficiency": [float(f"{e:.6g}") for e in g.efficiency],
@@ -220,7 +238,10 @@ def profile_from_dict(doc: Mapping, where: str = "<profile>") -> CalibrationProf
             kind=g["kind"], dtype=g["dtype"], params=p, efficiency=eff, measured=measured,
             baseline=baseline,
             weights=weights, offset=float(g.get("offset", 0.0)),
-            estimator=str(g.get("estimator", "linear")))
+            estimator=str(g.get("estimator", "linear")),
+            neighbours=int(g.get("neighbours", settings.neighbours)),
+            borrowed=np.asarray(g.get("borrowed", [0] * len(eff)), dtype=bool),
+            sibling=str(g.get("sibling", "")))
     dev = doc.get("device", {})
     return CalibrationProfile(device_name=dev.get("name", ""), device_id=dev.get("id", ""),
                               hardware=hw, groups=groups, settings=settings,
