@@ -9,7 +9,7 @@ kept), markdown (table/figure helpers), reference_source (the captured reference
 """
 
 from .build import (DEFAULT_OUT, KNOB_SWEEPS, ReportOptions, ReportResult, build_report,
-                    expected_figures, report_files)
+                    expected_figures)
 
 __all__ = ["DEFAULT_OUT", "KNOB_SWEEPS", "ReportOptions", "ReportResult", "build_report",
-           "expected_figures", "report_files"]
+           "expected_figures"]

@@ -17,7 +17,6 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from .. import __version__, plots
 from ..cli.output import _clean
@@ -331,12 +330,3 @@ def _tables(sweeps, knob_results, profiles, prof_result, verification, cfg, budg
     counts = ds.parameter_counts(cfg)
     t["parameters"] = tables.parameter_table(counts, cfg.element_bytes)
     return t
-
-
-def report_files(out_dir: Path, figure_stems: Sequence[str]) -> list[Path]:
-    """Every file a report folder holds (report, data, figures in both formats)."""
-    out_dir = Path(out_dir)
-    files = [out_dir / "report.md", out_dir / "report.json"]
-    for stem in figure_stems:
-        files += [out_dir / f"{stem}.{fmt}" for fmt in plots.FORMATS]
-    return files

@@ -3,9 +3,6 @@ figure generated, plus the predicted latency on the chosen hardware."""
 
 from __future__ import annotations
 
-import math
-from typing import Mapping
-
 from .. import units
 from ..errors import UserError
 from ..sweep import SOURCE_LABELS, SWEEP_DIRS
