@@ -61,7 +61,7 @@ from .kernels.softmax import SOFTMAX_FLOPS_PER_ELEMENT
 from .records import SHAPE_PARAMS, RecordTable
 
 # Bump when a change to this module changes what a capture produces (invalidates the cache).
-CAPTURE_VERSION = "3"
+CAPTURE_VERSION = "4"
 
 SDPA_BACKENDS = ("auto", "cudnn", "flash", "efficient", "math")
 MATRIX_KINDS = frozenset({"gemm", "linear", "grouped_gemm", "attention", "conv2d"})
@@ -498,6 +498,13 @@ class _Tracer:
                                 "_scaled_dot_product_cudnn_attention") and args[3] is not None
             if has_bias:
                 params["bias"] = 1          # an additive mask is read: another kernel variant
+            # Bytes as the fused kernel moves them (roofsim/kernels/attention.py: K and V
+            # streamed once per query tile, the mask read once), the convention calibration
+            # measured the kernel under; the tensors' sizes alone count K and V once.
+            from .kernels import work
+            moved = work("attention", params, dtype)
+            read = float(moved["bytes_read"][0])
+            written = float(moved["bytes_written"][0])
             cuda = ATTENTION_CUDA_FLOPS_PER_SCORE * scores + (scores if has_bias else 0.0)
         if dtype not in TENSOR_CORE_DTYPES:
             cuda += matrix
