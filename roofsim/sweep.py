@@ -461,6 +461,7 @@ def run_sweep(kind: str, points: Sequence[SweepPoint], sources: Sequence, *, cfg
     notes = dict(notes or {})
     for src in sources:
         cs, cp, pr = [], [], []
+        missed: dict[str, list[str]] = {}        # why -> labels of the points it covers
         for i, p in enumerate(points):
             try:
                 ev = src.evaluate(p.request, p.cfg if p.cfg is not None else cfg)
@@ -471,7 +472,7 @@ def run_sweep(kind: str, points: Sequence[SweepPoint], sources: Sequence, *, cfg
                     raise
                 why = str(err) if type(err).__name__ == "Unsupported" else \
                     f"{type(err).__name__}: {err}"
-                notes.setdefault("reference", f"reference n/a at {p.label}: {why}")
+                missed.setdefault(why, []).append(p.label)
                 cs.append(None), cp.append(None), pr.append(None)
                 if on_point:
                     on_point(src.name, i)
@@ -483,6 +484,11 @@ def run_sweep(kind: str, points: Sequence[SweepPoint], sources: Sequence, *, cfg
             if on_point:
                 on_point(src.name, i)
         costs[src.name], comps[src.name], preds[src.name] = tuple(cs), tuple(cp), tuple(pr)
+        for why, labels in missed.items():
+            where = labels[0] if len(labels) == 1 else \
+                f"{len(labels)} of {len(points)} points ({labels[0]} to {labels[-1]})"
+            note = f"{SOURCE_LABELS.get(src.name, src.name)} n/a at {where}: {why}"
+            notes[src.name] = "; ".join(filter(None, [notes.get(src.name, ""), note]))
         for extra in getattr(src, "notes", ()):
             notes[src.name] = "; ".join(filter(None, [notes.get(src.name, ""), extra]))
     return SweepResult(kind=kind, points=tuple(points), sources=tuple(s.name for s in sources),

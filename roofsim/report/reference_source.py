@@ -8,7 +8,9 @@ and every captured quantity is a low-degree polynomial of it:
   token layout adds one newline per row: R; its reshapes see C);
 - prefill of S tokens: quadratic in S (attention scores, causal mask);
 - one decode step with L cached positions: affine in L (roofsim.reference.stages explains why;
-  K steps are K x the mean of the first and the last step, as capture_decode_steps does).
+  K steps are K x the mean of the first and the last step, as capture_decode_steps does);
+- except fused attention's bytes (K and V read once per query tile: a step function of S),
+  which capture takes from the attention kind's cost formula, and so does the model.
 So a `ShapeModel` captures a few design shapes, solves for the polynomial coefficients of every
 record's work fields and shape parameters, and checks itself against one more capture: when
 that check fails (a changed reference, a new op), the source captures every shape directly.
@@ -26,7 +28,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..records import WORK_FIELDS, RecordTable, StageCost
+from ..records import SHAPE_PARAMS, WORK_FIELDS, RecordTable, StageCost
 from ..sweep import SOURCE_LABELS, StageEval
 
 # Design shapes (and one check shape) per stage. Any values give the same answer when the
@@ -60,10 +62,20 @@ def _same_ops(a: RecordTable, b: RecordTable) -> bool:
         np.array_equal(getattr(a, f), getattr(b, f)) for f in ("kind", "name", "layer", "dtype"))
 
 
+def _formula(t: RecordTable, i: int, field_name: str, params_row: np.ndarray) -> float:
+    """Record i's work field from its kind's cost formula (roofsim.kernels) at params_row."""
+    from ..kernels import work
+    params = {p: np.array([v]) for p, v in zip(SHAPE_PARAMS, params_row) if not np.isnan(v)}
+    return float(work(str(t.kind[i]), params, str(t.dtype[i]))[field_name][0])
+
+
 @dataclass
 class ShapeModel:
-    """Records at any shape from captures at a few: per record, work fields and shape
-    parameters as a linear function of features(shape)."""
+    """Records at any shape from captures at a few: per record, shape parameters and work
+    fields as a linear function of features(shape). A work field that is not (fused attention's
+    bytes stream K and V once per query tile: a step function of the length) is taken from its
+    kernel kind's cost formula at the fitted parameters instead, as capture itself computes it,
+    when that reproduces the check captures exactly."""
 
     capture: Callable[[object], RecordTable]      # shape -> captured table
     features: Callable[[object], np.ndarray]
@@ -73,6 +85,7 @@ class ShapeModel:
     why_invalid: str = ""
     _template: RecordTable | None = field(default=None, repr=False)
     _coef: dict = field(default_factory=dict, repr=False)
+    _by_formula: dict = field(default_factory=dict, repr=False)   # field -> record indices
 
     def fit(self) -> None:
         tables = [self.capture(s) for s in self.design]
@@ -86,28 +99,45 @@ class ShapeModel:
         self._coef = {k: np.linalg.lstsq(X, v.reshape(len(tables), -1), rcond=None)[0]
                       for k, v in cols.items()}
         self._template = base
+        self._by_formula = {}
         self.valid = True
-        for s in self.checks:
-            real = self.capture(s)
+        checks = [(s, self.capture(s)) for s in self.checks]
+        for s, real in checks:
             if not _same_ops(base, real):
                 self.valid, self.why_invalid = False, f"op sequence differs at {s}"
                 return
             pred = self.at(s)
+            for f in WORK_FIELDS:
+                bad = self._mismatch(getattr(pred, f), getattr(real, f))
+                if bad.size:
+                    self._by_formula[f] = np.union1d(self._by_formula.get(f, []), bad).astype(int)
+        for s, real in checks:                    # the formula must hold exactly, too
+            try:
+                pred = self.at(s)
+            except Exception as err:  # noqa: BLE001  (a kind without the parameters it needs)
+                self.valid, self.why_invalid = False, f"no cost formula fits ({err})"
+                return
             for f in WORK_FIELDS + ("count",):
-                a, b = getattr(pred, f), getattr(real, f)
-                scale = max(float(np.abs(b).max(initial=0.0)), 1.0)
-                if np.abs(a - b).max(initial=0.0) > CHECK_RTOL * scale:
+                if self._mismatch(getattr(pred, f), getattr(real, f)).size:
                     self.valid, self.why_invalid = False, f"{f} not polynomial in the shape ({s})"
                     return
+
+    @staticmethod
+    def _mismatch(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        scale = max(float(np.abs(b).max(initial=0.0)), 1.0)
+        return np.nonzero(np.abs(a - b) > CHECK_RTOL * scale)[0]
 
     def at(self, shape) -> RecordTable:
         t = self._template
         x = self.features(shape)
         get = lambda k: x @ self._coef[k]  # noqa: E731
-        work = {f: np.maximum(get(f), 0.0) for f in WORK_FIELDS}
-        work["weight_bytes"] = np.minimum(work["weight_bytes"], work["bytes_read"])
         params = np.round(get("params").reshape(t.params.shape), 6)
         params[np.isnan(t.params)] = np.nan
+        work = {f: np.maximum(get(f), 0.0) for f in WORK_FIELDS}
+        for f, idx in self._by_formula.items():
+            for i in idx:
+                work[f][i] = _formula(t, i, f, params[i])
+        work["weight_bytes"] = np.minimum(work["weight_bytes"], work["bytes_read"])
         return RecordTable(kind=t.kind, name=t.name, dtype=t.dtype, stage=t.stage,
                            layer=t.layer, params=params, count=np.round(get("count"), 9), **work)
 

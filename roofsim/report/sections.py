@@ -110,7 +110,7 @@ def render(*, opts, hw, cfg, sweeps, knob_results, profiles, prof_result, tables
         f"{units.to_ms(budgets.tpot_s):g} ms per token (decode).",
         f"Hardware for predicted latency: {hw_name} (`{getattr(hw, 'id', '')}`)"
         + (f", calibrated by {opts.calibration_name}" if opts.calibration is not None
-           else ", roofline with the spec's default efficiencies (no calibration profile)") + ".",
+           else ", roofline with the efficiencies of its hardware file (no calibration profile)") + ".",
         "Units: FLOPs are 2 x multiply-accumulates; TFLOPs = 1e12 FLOPs; GB = 1e9 bytes; "
         "activation I/O in terabits (1e12 bits); arithmetic intensity in FLOPs per bit of "
         "activation I/O, as the specification plots it.",
