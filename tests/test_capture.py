@@ -167,9 +167,21 @@ def test_layer_norm_of_a_non_contiguous_input_records_its_contiguous_copy():
     kinds = list(cap.table.kind)
     assert kinds == ["copy", "layernorm"]
     copy = cap.table.records()[0]
-    assert copy.params["stride"] == 1 and copy.bytes_read == copy.bytes_written == 2 * 8 * 5 * 2
+    assert copy.bytes_read == copy.bytes_written == 2 * 8 * 5 * 2
+    assert copy.params["stride"] == 2                      # a transposed operand
     contiguous = capture(models.build(lambda: torch.nn.LayerNorm(8)), meta(2, 5, 8))
     assert list(contiguous.table.kind) == ["layernorm"]
+
+
+def test_transposed_operand_is_stride_2_a_row_slice_or_broadcast_stride_1():
+    class _Add(torch.nn.Module):
+        def forward(self, a, b):
+            return a + b
+    a = meta(4, 6, 8)
+    trans = capture(_Add(), a, meta(4, 8, 6).transpose(1, 2)).table.records()[0]
+    sliced = capture(_Add(), a, meta(4, 6, 16)[..., :8]).table.records()[0]
+    bcast = capture(_Add(), a, meta(4, 6, 1)).table.records()[0]
+    assert (trans.params["stride"], sliced.params["stride"], bcast.params["stride"]) == (2, 1, 1)
 
 
 def test_linear_record_matches_the_kernel_kind_formula():

@@ -25,6 +25,7 @@ TILE_ALIGN_WEIGHT = 1.0   # ... and by one that is not a multiple of 64 elements
 WAVE_WEIGHT = 1.0
 FLAG_WEIGHT = 2.0     # bias, causal: a different kernel or epilogue
 STRIDED_WEIGHT = 8.0  # strided vs vectorized elementwise kernel: never neighbours
+TRANSPOSED_STEP = 0.1  # transposed vs row-sliced strided operand, in units of STRIDED_WEIGHT
 
 
 def _p(params: Mapping[str, np.ndarray], name: str, default: float) -> np.ndarray:
@@ -111,7 +112,10 @@ def _flat(params, elt, sm, kind) -> list:
     numel = _p(params, "numel", 1)
     # stride = 1: TensorIterator's strided kernel (roofsim.capture.LAYOUT_KINDS), far from
     # every contiguous shape so that neither borrows the other's efficiency.
-    strided = (_p(params, "stride", 0) > 0).astype(float)
+    # stride = 2 (a transposed operand) a step further: until such shapes are measured it
+    # borrows the row-sliced strided ones; once measured, its own are the nearest.
+    stride = _p(params, "stride", 0)
+    strided = (stride > 0) + TRANSPOSED_STEP * (stride > 1)
     return [(_log(numel), 1.0), (strided, STRIDED_WEIGHT)] + _align(numel, elt)
 
 

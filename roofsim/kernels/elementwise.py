@@ -58,8 +58,9 @@ def strided_shape(numel: int) -> tuple[int, int]:
     of two near sqrt(numel), at most 1024; rows x cols = numel when numel is a multiple. The
     strided operand is a row slice (rows of cols contiguous elements, the next row 2 x cols
     further on): TensorIterator's strided kernel with coalesced rows, as the model's permuted
-    views, slices and broadcasts keep their innermost dimension contiguous. (A transposed
-    operand, every access a new row, runs 3-5x slower still: not what the model runs.)"""
+    views, slices and broadcasts keep their innermost dimension contiguous. A transposed
+    operand (stride = 2: every access a new row) runs about 3x slower still; SAM's
+    channels-first residual stream runs it (roofsim.capture.TRANSPOSED)."""
     cols = 1
     while cols < 1024 and (cols * 2) ** 2 <= numel:
         cols *= 2
@@ -86,10 +87,15 @@ def _unary_runner(op_name: str):
 def elementwise_runner(params, dtype, device):
     """torch.add of two flat tensors of numel elements (the binary op the formula counts); with
     stride = 1, of a row slice and a (rows, cols) tensor (TensorIterator's strided kernel,
-    the same bytes)."""
+    the same bytes); with stride = 2, of a transposed (cols, rows) tensor and a (rows, cols)
+    one (the strided kernel with a transposed operand, as SAM's channels-first residual adds)."""
     import torch
     from ..calibration.inputs import randn
     numel = int(params["numel"])
+    if int(params.get("stride", 0)) >= 2:
+        rows, cols = strided_shape(numel)
+        return (lambda a, b: torch.add(a.t(), b)), lambda: (
+            randn((cols, rows), dtype, device), randn((rows, cols), dtype, device))
     if int(params.get("stride", 0)):
         rows, cols = strided_shape(numel)
         return (lambda a, b: torch.add(a[:, :cols], b)), lambda: (

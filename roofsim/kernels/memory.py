@@ -36,11 +36,15 @@ FORMULAS = {"copy": copy_work, "index": index_work}
 def copy_runner(params, dtype, device):
     """torch.clone of a flat tensor of numel elements (one read, one write); with stride = 1, a
     row slice made contiguous (TensorIterator's strided copy kernel; see
-    roofsim.kernels.elementwise.strided_shape)."""
+    roofsim.kernels.elementwise.strided_shape); with stride = 2, a transposed tensor."""
     import torch
     from ..calibration.inputs import randn
     from .elementwise import strided_shape
     numel = int(params["numel"])
+    if int(params.get("stride", 0)) >= 2:
+        # A transposed operand made contiguous (layer norm of SAM's channels-first stream).
+        rows, cols = strided_shape(numel)
+        return (lambda x: x.t().contiguous()), lambda: (randn((cols, rows), dtype, device),)
     if int(params.get("stride", 0)):
         rows, cols = strided_shape(numel)
         return (lambda x: x[:, :cols].contiguous()), lambda: (
