@@ -165,6 +165,8 @@ def _finish(fig, ax, result: SweepResult, title: str, ylabel: str, path_stem: Pa
     _grid_labels(ax, result)
     fig.suptitle(title, fontsize=11, y=0.985)
     if note:
+        # One line at 7 pt fits about 150 characters across the figure; the report says more.
+        note = note if len(note) <= 150 else note[:147].rstrip() + "..."
         fig.text(0.01, 0.01, note, fontsize=7, color="#555555", ha="left", va="bottom")
     return save(fig, path_stem)
 
