@@ -1,5 +1,6 @@
-"""The committed end-to-end measurements (calibration/h200/e2e, issue 7) and how the
-prediction compares with them. The measurements are a test set: nothing is fitted to them."""
+"""The committed end-to-end measurements (calibration/h200/e2e and calibration/h100-sxm/e2e,
+issue 7) and how the prediction compares with them. The measurements are a test set: nothing
+is fitted to them."""
 
 import csv
 import gzip
@@ -127,4 +128,59 @@ def test_decode_step_kernel_count_is_the_captured_one_within_the_multi_kernel_op
 @pytest.mark.parametrize("stage", ["vision", "prefill"])
 def test_vision_and_prefill_are_within_the_target(comparisons, stage):
     errors = {g: comparisons[(g, stage)].error for g in CHECK_GRIDS}
+    assert all(abs(e) <= TARGET_ERROR for e in errors.values()), errors
+
+
+# ---- H100 SXM (calibration/h100-sxm/e2e: measured with the strided suite timed) ----------------
+
+E2E_H100 = ROOT / "calibration" / "h100-sxm" / "e2e"
+# Where the H100 prediction stands (benchmarks/bench_e2e_accuracy.py --device h100-sxm, from
+# kernel-level calibration alone): prefill and decode meet the 15% target (worst +13.2% and
+# +9.1%); vision is under by 10..16% because SAM's transposed residual adds and layer-norm
+# copies (stride = 2, kernels/strided.yaml) are not yet timed and borrow the row-sliced strided
+# kernel's rate (16 ms predicted, 47 ms measured at 10x10). Vision is held to the target plus a
+# stated margin of 5 points until that run; the strict xfail below marks the gap.
+VISION_MARGIN_H100 = 0.05
+
+
+@pytest.fixture(scope="module")
+def measured_h100():
+    return load_e2e(E2E_H100)
+
+
+@pytest.fixture(scope="module")
+def comparisons_h100(measured_h100):
+    from roofsim.calibration.profile import load_profile
+    hw = load_hardware("h100-sxm")
+    profile = load_profile(ROOT / "calibration" / "h100-sxm")
+    return {(c.grid, c.stage): c for c in compare_e2e(measured_h100[0], hw, profile,
+                                                      grids=set(CHECK_GRIDS))}
+
+
+def test_h100_measurements_cover_every_grid_and_stage_with_provenance(measured_h100):
+    rows, prov = measured_h100
+    assert {(r["grid"], r["stage"]) for r in rows} == {(g, s) for g in GRIDS
+                                                      for s in ("vision", "prefill", "decode")}
+    assert all(r["status"] == "ok" for r in rows)
+    assert prov["device_id"] == "h100-sxm" and "H100" in prov["device_before"]["name"]
+    assert prov["torch"] and prov["transformers"] and prov["command"]
+
+
+@pytest.mark.parametrize("stage", ["prefill", "decode"])
+def test_h100_prefill_and_decode_are_within_the_target(comparisons_h100, stage):
+    errors = {g: comparisons_h100[(g, stage)].error for g in CHECK_GRIDS}
+    assert all(abs(e) <= TARGET_ERROR for e in errors.values()), errors
+
+
+def test_h100_vision_is_within_the_target_plus_the_stated_margin(comparisons_h100):
+    errors = {g: comparisons_h100[(g, "vision")].error for g in CHECK_GRIDS}
+    assert all(abs(e) <= TARGET_ERROR + VISION_MARGIN_H100 for e in errors.values()), errors
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "SAM's transposed strided kernels (stride = 2 in kernels/strided.yaml) are not yet timed on "
+    "the H100: they borrow the row-sliced strided rate, about 3x fast (vision -10..-16%). When "
+    "that suite is measured and the profile refitted this passes: drop the mark."))
+def test_h100_vision_is_within_the_target(comparisons_h100):
+    errors = {g: comparisons_h100[(g, "vision")].error for g in CHECK_GRIDS}
     assert all(abs(e) <= TARGET_ERROR for e in errors.values()), errors
