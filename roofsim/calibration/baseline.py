@@ -22,6 +22,7 @@ from ..hardware import HardwareSpec
 from ..records import RecordTable
 
 SMOOTH_P = 4.0
+EFFICIENCY_CAP = (1.0, 1.0, 1.5)   # tensor, CUDA-core, memory (see fit_baseline)
 _IDEAL_EFFICIENCY = {"tensor_core": 1.0, "cuda_core": 1.0, "memory": 1.0}
 
 
@@ -61,7 +62,8 @@ class Baseline:
 
 def fit_baseline(terms: np.ndarray, measured_s: np.ndarray) -> Baseline:
     """Floor and efficiencies that fit log time best (soft-L1 loss: a few odd kernels do not
-    drag the line). Terms that are zero for every shape keep efficiency 1."""
+    drag the line). Terms that are zero for every shape keep efficiency 1; the others are held
+within EFFICIENCY_CAP."""
     used = (terms > 0).any(axis=0)
     log_t = np.log(measured_s)
 
@@ -76,7 +78,14 @@ def fit_baseline(terms: np.ndarray, measured_s: np.ndarray) -> Baseline:
         return np.log(floor + work) - log_t
 
     theta0 = np.concatenate([[np.log(measured_s.min() * 0.9)], np.log(np.full(used.sum(), 0.5))])
-    sol = least_squares(residual, theta0, loss="soft_l1", f_scale=0.1)
+    # Efficiencies stay physical: no resource beats its peak (memory may pass 1 a little where
+    # a formula counts re-reads that the L2 absorbs), so the fit cannot switch a term off by
+    # giving it an absurd efficiency, and the terms keep their meaning on another spec.
+    upper = np.log(np.array(EFFICIENCY_CAP))[used]
+    lo = np.concatenate([[np.log(measured_s.min() * 1e-3)], np.full(used.sum(), np.log(1e-5))])
+    hi = np.concatenate([[np.log(measured_s.max())], upper])
+    theta0 = np.clip(theta0, lo + 1e-9, hi - 1e-9)
+    sol = least_squares(residual, theta0, loss="soft_l1", f_scale=0.1, bounds=(lo, hi))
     floor, eff = unpack(sol.x)
     return Baseline(floor_s=float(floor), eff_tensor=float(eff[0]), eff_cuda=float(eff[1]),
                     eff_memory=float(eff[2]))
