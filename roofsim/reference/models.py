@@ -218,6 +218,13 @@ def build_decoder(spec: ReferenceSpec = DEEPSEEK_OCR, device="meta", dtype=None,
     return build(lambda: DecoderReference(spec, experts=experts, layers=layers), device, dtype)
 
 
+def input_factory(device):
+    """How stage inputs are made: shapes only on meta (capture), random values on a real device
+    (timing: never zeros, which can run faster than real data)."""
+    torch = _x().torch
+    return torch.empty if torch.device(device).type == "meta" else torch.randn
+
+
 def make_kv_cache(spec: ReferenceSpec, kv_len: int, device="meta", dtype=None, *,
                   layers: int | None = None, batch: int = 1):
     """A DynamicCache holding kv_len positions in every layer (random on a real device)."""
@@ -231,7 +238,7 @@ def make_kv_cache(spec: ReferenceSpec, kv_len: int, device="meta", dtype=None, *
     except TypeError:  # pragma: no cover - older signature
         cache = X.DynamicCache()
     shape = (batch, d.kv_heads, kv_len, head_dim)
-    make = torch.empty if torch.device(device).type == "meta" else torch.randn
+    make = input_factory(device)
     for layer in range(d.layers if layers is None else layers):
         cache.update(make(shape, device=device, dtype=dtype),
                      make(shape, device=device, dtype=dtype), layer)

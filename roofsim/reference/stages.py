@@ -29,7 +29,8 @@ from typing import Any, Callable, Mapping
 
 from .. import capture as _capture
 from . import _compat
-from .models import EXPERTS_IMPLEMENTATIONS, build_decoder, build_vision, make_kv_cache
+from .models import (EXPERTS_IMPLEMENTATIONS, build_decoder, build_vision, input_factory,
+                     make_kv_cache)
 from .spec import DEEPSEEK_OCR, ReferenceSpec
 
 STAGES = ("vision", "prefill", "decode")
@@ -59,14 +60,13 @@ def _grid(crop_grid):
 def vision_case(crop_grid=None, *, spec: ReferenceSpec = DEEPSEEK_OCR, device="meta",
                 dtype=None, module=None) -> StageCase:
     """crop_grid: (rows, cols) of 640 crops, or None for the global view only."""
-    torch = _compat.load().torch
     dtype = _dtype(dtype)
     grid = _grid(crop_grid)
     module = module if module is not None else build_vision(spec, device, dtype)
 
     def make_inputs():
         g = spec.global_size
-        make = torch.empty if torch.device(device).type == "meta" else torch.randn
+        make = input_factory(device)
         global_view = make(1, 3, g, g, device=device, dtype=dtype)
         if grid is None:
             return (global_view,), {}
@@ -82,13 +82,12 @@ def vision_case(crop_grid=None, *, spec: ReferenceSpec = DEEPSEEK_OCR, device="m
 def prefill_case(seq_len: int, *, all_logits: bool = False, experts: str = "grouped_mm",
                  spec: ReferenceSpec = DEEPSEEK_OCR, device="meta", dtype=None, module=None,
                  layers: int | None = None) -> StageCase:
-    torch = _compat.load().torch
     dtype = _dtype(dtype)
     module = module if module is not None else build_decoder(spec, device, dtype,
                                                              experts=experts, layers=layers)
 
     def make_inputs():
-        make = torch.empty if torch.device(device).type == "meta" else torch.randn
+        make = input_factory(device)
         x = make(1, int(seq_len), spec.decoder.hidden, device=device, dtype=dtype)
         return (x,), {"all_logits": all_logits}
 
@@ -100,13 +99,12 @@ def prefill_case(seq_len: int, *, all_logits: bool = False, experts: str = "grou
 
 def decode_case(kv_len: int, *, experts: str = "grouped_mm", spec: ReferenceSpec = DEEPSEEK_OCR,
                 device="meta", dtype=None, module=None, layers: int | None = None) -> StageCase:
-    torch = _compat.load().torch
     dtype = _dtype(dtype)
     module = module if module is not None else build_decoder(spec, device, dtype,
                                                              experts=experts, layers=layers)
 
     def make_inputs():
-        make = torch.empty if torch.device(device).type == "meta" else torch.randn
+        make = input_factory(device)
         x = make(1, 1, spec.decoder.hidden, device=device, dtype=dtype)
         cache = make_kv_cache(spec, int(kv_len), device, dtype, layers=layers)
         return (x, cache), {}
