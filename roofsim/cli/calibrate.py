@@ -31,11 +31,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time-budget", type=float, metavar="S",
                         help="stop cleanly after S seconds of measuring (--resume continues)")
     parser.add_argument("--max-cases", type=int, metavar="N", help=argparse.SUPPRESS)
+    parser.add_argument("--sample", type=float, metavar="F",
+                        help="time a fixed pseudo-random fraction F of the cases (chosen by a "
+                             "hash of the case id, the same on every machine)")
     parser.add_argument("--hardware", metavar="NAME|PATH",
                         help="hardware spec of the measuring device, for the profile's roofs "
                              "(default: the spec named like the device)")
     parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"),
                         help="cuda (default) or cpu: host timers, to exercise the harness")
+    parser.add_argument("--sms", type=int, metavar="N",
+                        help="measure on N of the GPU's SMs (a CUDA green context): an "
+                             "SM-restricted device, written to calibration/<device>-sm<N>")
     parser.add_argument("--no-fit", action="store_true", help="measure only")
     parser.add_argument("--fit-only", action="store_true",
                         help="fit OUT/measurements.csv again; no measuring, no GPU")
@@ -77,8 +83,20 @@ def run(args: argparse.Namespace) -> int:
     if not suites:
         raise UserError("no kernel suites found (expected kernels/*.yaml or --suite FILE)")
     cases = interleave_by_kind(load_suites(suites))
+    if args.sample is not None:
+        if not 0 < args.sample <= 1:
+            raise UserError(f"--sample {args.sample}: expected a fraction in (0, 1]")
+        from ..calibration.measurements import sampled
+        cases = [c for c in cases if sampled(c.case_id, args.sample)]
     name = current_device_name() if args.device == "cuda" else "cpu"
-    out = Path(args.out) if args.out else Path("calibration") / device_id(name)
+    restriction = None
+    if args.sms is not None:
+        if args.device != "cuda":
+            raise UserError("--sms restricts a CUDA GPU's SMs; it does not apply to --device cpu")
+        from ..calibration.green import restrict_sms
+        restriction = restrict_sms(args.sms)
+    ident = device_id(name) + (f"-sm{restriction.sms}" if restriction else "")
+    out = Path(args.out) if args.out else Path("calibration") / ident
     if args.device == "cuda":
         from ..calibration.timing import CudaTimer
         timer = CudaTimer()
@@ -89,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
           file=sys.stderr)
     report = run_cases(cases, out, timer=timer, device=args.device, resume=args.resume,
                        retry_failed=args.retry_failed, time_budget_s=args.time_budget,
-                       max_cases=args.max_cases, command=command)
+                       max_cases=args.max_cases, command=command,
+                       extra={"sm_restriction": restriction.as_dict()} if restriction else None)
     print(f"calibrate: {report.summary()}")
     for case_id, err in report.failed[:20]:
         print(f"  failed: {case_id}: {err}")
