@@ -1,7 +1,7 @@
 """Fit a calibration profile from a measurements CSV, and check it on the held-out rows.
 
-`fit_profile` keeps, per (kind, dtype), the measured shapes of the 'fit' split with their
-efficiency relative to the measuring device's roofs (see roofsim.calibration.profile).
+`fit_profile` fits, per (kind, dtype), the physical model's kind parameters on the shapes of
+the 'fit' split and keeps each shape's residual (see roofsim.calibration.profile).
 `fit_directory` does the whole step for a calibration folder: read measurements.csv, name the
 hardware spec, fit, write profile.json and accuracy.json (held-out MAPE per kind, calibrated and
 uncalibrated), and return a printable summary.
@@ -10,7 +10,6 @@ uncalibrated), and return a printable summary.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,19 +21,15 @@ from ..kernels import records_from_params
 from ..records import SHAPE_PARAMS, RecordTable
 from .accuracy import accuracy_table, evaluate, format_accuracy
 from .device import device_id
-from .baseline import fit_baseline, peak_terms
-from .features import features
-from .interpolate import (LocalLinear, LocalLinearSettings, learn_weights, mape_of_logs,
-                          mape_shift)
+from ..perfmodel import launch_seconds, unit_terms
+from .interpolate import LocalLinearSettings
 from .measurements import FIT, HOLDOUT, SPLIT_SEED, HOLDOUT_FRACTION, Measurements, read_measurements
-from .profile import SIBLING_DTYPES, CalibrationProfile, GroupModel
+from .physfit import fit_kind
+from .profile import RESIDUAL_BOUND, CalibrationProfile, GroupModel
 from .run import MEASUREMENTS_FILE, PROFILE_FILE, PROVENANCE_FILE, read_provenance
 
 ACCURACY_FILE = "accuracy.json"
 MIN_GROUP_SHAPES = 3    # fewer measured shapes: no opinion on the group
-MIN_LEARN_SHAPES = 20   # fewer: default feature weights, no offset
-BORROW_WEIGHT = 2.0     # initial distance between a group's own shapes and its sibling dtype's
-NEIGHBOUR_CHOICES = (6, 12, 24)   # neighbours per prediction, chosen per group by leave-one-out
 
 
 def measurement_table(m: Measurements) -> RecordTable:
@@ -44,70 +39,37 @@ def measurement_table(m: Measurements) -> RecordTable:
 
 
 def fit_group(kind: str, dtype: str, table: RecordTable, measured_s: np.ndarray,
-              hardware: HardwareSpec, settings: LocalLinearSettings, learn: bool = True,
-              borrowed: np.ndarray | None = None, sibling: str = "") -> GroupModel:
-    """One (kind, dtype): baseline by robust least squares, then the residual surface's feature
-    weights, estimator, neighbour count and MAPE offset by leave-one-out on the group's own rows.
-    `borrowed` marks rows of the sibling dtype (same kernels, same element size) that join the
-    neighbours, kept apart from the group's own by one more feature whose weight is learned."""
-    n = len(measured_s)
-    borrowed = np.zeros(n, dtype=bool) if borrowed is None else np.asarray(borrowed, bool)
-    own = ~borrowed
-    terms = peak_terms(table, hardware)
-    baseline = fit_baseline(terms, measured_s)     # the sibling dtype runs the same kernels
-    residual = np.log(measured_s / baseline.time_s(terms))
-    cols = {p: table.params[:, i] for i, p in enumerate(SHAPE_PARAMS)}
-    x = np.column_stack([features(kind, cols, dtype, hardware.sm_count),
-                         borrowed * BORROW_WEIGHT])
-    weights = np.ones(x.shape[1])
-    offset = 0.0
-    estimator, neighbours = settings.estimator, settings.neighbours
-    if learn and own.sum() >= MIN_LEARN_SHAPES:
-        weights = learn_weights(x, residual, settings, scored=own)
-        # Estimator and neighbour count that predict the group's own shapes best.
-        best = None
-        for est in ("linear", "median"):
-            for k in NEIGHBOUR_CHOICES:
-                trial = replace(settings, estimator=est, neighbours=k)
-                loo = LocalLinear(x * weights, residual, trial).leave_one_out()[own]
-                shift = mape_shift(loo, residual[own])
-                err = mape_of_logs(loo + shift, residual[own])
-                if best is None or err < best[0]:
-                    best = (err, est, shift, k)
-        _, estimator, offset, neighbours = best
-    roof = np.maximum(terms.max(axis=1), 1e-12)
-    return GroupModel(kind=kind, dtype=dtype, params=table.params, efficiency=roof / measured_s,
-                      measured=np.asarray(measured_s, dtype=np.float64),
-                      baseline=baseline, weights=weights, offset=offset, estimator=estimator,
-                      neighbours=neighbours, borrowed=borrowed,
-                      sibling=sibling if borrowed.any() else "")
+              hardware: HardwareSpec) -> GroupModel:
+    """One (kind, dtype): the physical model's kind parameters by robust least squares, then the
+    residual of every measured shape against the fitted model, bounded."""
+    u = unit_terms(table, hardware)
+    params = fit_kind(u, measured_s)
+    model = launch_seconds(u, params.as_array())
+    residual = np.clip(np.log(measured_s / model), -RESIDUAL_BOUND, RESIDUAL_BOUND)
+    return GroupModel(kind=kind, dtype=dtype, kind_params=params, params=table.params,
+                      measured=np.asarray(measured_s, dtype=np.float64), residual=residual)
 
 
 def fit_profile(m: Measurements, hardware: HardwareSpec, *, device_name: str = "",
                 ident: str = "", settings: LocalLinearSettings | None = None,
-                meta: dict | None = None, learn: bool = True) -> CalibrationProfile:
+                meta: dict | None = None) -> CalibrationProfile:
     """A profile from the stable rows of `m` (pass only the rows to fit on)."""
     m = m.select(m.stable)
     if len(m) == 0:
         raise UserError(f"{m.path or 'measurements'}: no successful measurements to fit")
-    settings = settings or LocalLinearSettings()
     table = measurement_table(m)
     groups = {}
     keys = np.array([f"{k}|{d}" for k, d in zip(m["kind"], m["dtype"])])
-    for key in dict.fromkeys(keys.tolist()):
+    for key in sorted(set(keys.tolist())):
         rows = np.flatnonzero(keys == key)
         if len(rows) < MIN_GROUP_SHAPES:
             continue
         kind, dtype = key.split("|", 1)
-        sibling = SIBLING_DTYPES.get(dtype, "")
-        extra = np.flatnonzero(keys == f"{kind}|{sibling}") if sibling else np.zeros(0, int)
-        pool = np.concatenate([rows, extra])
-        borrowed = np.arange(len(pool)) >= len(rows)
-        groups[(kind, dtype)] = fit_group(kind, dtype, table.select(pool), m["kernel_s"][pool],
-                                          hardware, settings, learn, borrowed, sibling)
+        groups[(kind, dtype)] = fit_group(kind, dtype, table.select(rows), m["kernel_s"][rows],
+                                          hardware)
     return CalibrationProfile(device_name=device_name, device_id=ident or device_id(device_name),
-                              hardware=hardware, groups=groups, settings=settings,
-                              meta=meta or {})
+                              hardware=hardware, groups=groups,
+                              settings=settings or LocalLinearSettings(), meta=meta or {})
 
 
 def device_of(out: Path) -> str:

@@ -28,6 +28,15 @@ def register(subparsers) -> None:
     add_json_arg(p_show)
     p_show.set_defaults(func=run_show)
 
+    p_derive = sub.add_parser("derive", help="a spec derived from another: the same chip on "
+                                             "fewer SMs (--sms N)")
+    p_derive.add_argument("hardware", metavar="NAME|PATH", help="the spec to derive from")
+    p_derive.add_argument("--sms", type=int, required=True, metavar="N",
+                          help="SMs the derived device keeps (as a CUDA green context gives)")
+    p_derive.add_argument("-o", "--output", metavar="FILE",
+                          help="write the YAML spec here (default: print it)")
+    p_derive.set_defaults(func=run_derive)
+
 
 # ---- list ------------------------------------------------------------------------------
 
@@ -92,6 +101,17 @@ def derived(spec: HardwareSpec) -> dict:
         "ridge_point_achievable_flop_per_byte": {d: spec.ridge_point(d, achievable=True)
                                                  for d in dtypes},
     }
+
+
+def run_derive(args: argparse.Namespace) -> int:
+    from ..hardware import derive_sm_restricted, dump_hardware, write_hardware
+    spec = derive_sm_restricted(load_hardware(args.hardware), args.sms)
+    if args.output:
+        path = write_hardware(spec, args.output)
+        print(f"wrote {path} ({spec.name})")
+    else:
+        print(dump_hardware(spec), end="")
+    return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
