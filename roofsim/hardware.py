@@ -40,6 +40,10 @@ SCHEMA_VERSION = 1
 # pointer-chase benchmarks (te42kyfo/gpu-benches gpu-latency); see hardware/README.md.
 DEFAULT_MEM_LATENCY_NS = 600.0
 
+# Where a spec gives no per-SM memory bandwidth: the H200 sustains 74.9 GB/s per SM on a copy
+# (calibration/h200/physics, 16 SMs), 2.06 x its HBM bandwidth / SMs: half the SMs saturate HBM.
+SM_BANDWIDTH_SHARE = 2.0
+
 DEFAULT_EFFICIENCY = MappingProxyType({"tensor_core": 0.80, "cuda_core": 0.50, "memory": 0.85})
 
 # Dtype aliases: torch names are canonical.
@@ -81,12 +85,21 @@ class HardwareSpec:
     notes: str = ""
     mem_latency_ns: float | None = None          # DRAM load latency (pointer chase), ns
     tensor_sustained_tflops: Mapping[str, float] = field(default_factory=dict)  # power-limited
+    sm_mem_bandwidth_gbps: float | None = None   # what one SM sustains alone (Little's law)
 
     # ---- physical quantities (roofsim.perfmodel) ---------------------------------------
     @property
     def mem_latency_s(self) -> float:
         """DRAM load latency: the spec's figure, else DEFAULT_MEM_LATENCY_NS (derived)."""
         return (self.mem_latency_ns or DEFAULT_MEM_LATENCY_NS) * 1e-9
+
+    @property
+    def sm_mem_bandwidth_bytes_per_s(self) -> float:
+        """Memory bandwidth one SM sustains (its bytes in flight / latency): the spec's figure,
+        else SM_BANDWIDTH_SHARE x HBM bandwidth / SMs (derived)."""
+        if self.sm_mem_bandwidth_gbps:
+            return self.sm_mem_bandwidth_gbps * 1e9
+        return SM_BANDWIDTH_SHARE * self.mem_bandwidth_bytes_per_s / self.sm_count
 
     def tensor_sustained_flops(self, dtype: str = "bfloat16") -> float:
         """Power-limited sustained tensor throughput of the whole chip (FLOP/s) for bf16-sized
@@ -253,6 +266,9 @@ SCHEMA: tuple[FieldSpec, ...] = (
               "unchanged when SMs are removed", unit="TFLOP/s", low=0.1, high=100000,
               low_hint="did you give PFLOP/s?", high_hint="did you give GFLOP/s?",
               keys=TENSOR_DTYPES, required=False, example="bfloat16: 794.5"),
+    FieldSpec("sm_mem_bandwidth_gbps", "number", "memory bandwidth one SM sustains alone (its "
+              "bytes in flight / latency); default 2 x HBM bandwidth / SMs", unit="GB/s",
+              low=1, high=10000, required=False),
     FieldSpec("l2_cache_mib", "number", "L2 cache size, 1 MiB = 2**20 byte", unit="MiB",
               low=0.25, high=4096, high_hint="did you give KiB?"),
     FieldSpec("launch_overhead_us", "numbers", "per-kernel launch floor: back-to-back stream "
@@ -435,6 +451,8 @@ def _spec_from_fields(fields_: Mapping[str, Any], path: str) -> HardwareSpec:
         mem_latency_ns=(float(fields_["mem_latency_ns"]) if "mem_latency_ns" in fields_
                         else None),
         tensor_sustained_tflops=frozen("tensor_sustained_tflops"),
+        sm_mem_bandwidth_gbps=(float(fields_["sm_mem_bandwidth_gbps"])
+                               if "sm_mem_bandwidth_gbps" in fields_ else None),
     )
 
 

@@ -11,17 +11,17 @@ power-limited sustained tensor throughput):
                  a launch of fewer tiles than SMs leaves SMs idle, a last partial wave too;
     T_cuda     = CUDA-core FLOPs / (N r_c eta_c)
     T_hbm      = bytes / (eta_m B)                       the HBM roof
-    T_parallel = bytes L / min(n b, bytes)               Little's law: n = min(N, CTAs) SMs
-                                                         keeping b bytes in flight each over a
-                                                         latency L (no more than the launch moves)
+    T_parallel = bytes / (n s eta_p)                     Little's law: n = min(N, CTAs) SMs,
+                                                         each sustaining s = its bytes in flight /
+                                                         latency (the spec's per-SM bandwidth)
     phi L      = the kernel's dependent round trips to memory (prologue, reductions, epilogue)
 
 The smooth maximum (p-norm) is the time of the slowest resource, a little more where two are
-close. The kernel-kind parameters (phi, eta_t, eta_c, eta_m, b, p) describe the software (the
+close. The kernel-kind parameters (phi, eta_t, eta_c, eta_m, eta_p, p) describe the software (the
 library's kernel for that kind and dtype) and are fitted by calibration on one device within
 the physical ranges of PARAMS; the hardware quantities come from the target spec. So each spec
 field moves a prediction through a named term: sm_count through waves, T_cuda and T_parallel;
-mem_latency_ns through phi L and T_parallel; mem_bandwidth_gbps through T_hbm; the peaks
+mem_latency_ns through phi L; sm_mem_bandwidth_gbps through T_parallel; mem_bandwidth_gbps through T_hbm; the peaks
 through T_tensor and T_cuda; tensor_sustained_tflops through the power limit of T_tensor.
 """
 
@@ -58,9 +58,9 @@ PARAMS: tuple[ParamSpec, ...] = (
               "CUDA-core issue efficiency"),
     ParamSpec("eta_memory", "fraction of HBM bandwidth", 0.2, 1.0, 0.85,
               "share of the HBM peak the kind's access pattern reaches"),
-    ParamSpec("inflight_kib", "KiB in flight per SM", 0.5, 256.0, 32.0,
-              "memory-level parallelism per SM (Little's law); bounded by registers + shared "
-              "memory per SM"),
+    ParamSpec("eta_parallel", "fraction of the per-SM memory bandwidth", 0.02, 1.0, 1.0,
+              "share of the bytes an SM can keep in flight (its per-SM bandwidth, Little's "
+              "law) that the kind's kernel keeps in flight"),
     ParamSpec("sharpness", "p of the p-norm", 1.5, 12.0, 4.0,
               "how abruptly one resource takes over from another"),
 )
@@ -75,7 +75,7 @@ class KindParams:
     eta_tensor: float = 0.8
     eta_cuda: float = 0.5
     eta_memory: float = 0.85
-    inflight_kib: float = 32.0
+    eta_parallel: float = 1.0
     sharpness: float = 4.0
 
     def as_array(self) -> np.ndarray:
@@ -115,17 +115,17 @@ class UnitTerms:
     nbytes: np.ndarray         # bytes moved per launch
     active_sms: np.ndarray     # min(N, CTAs): SMs that hold a share of the work
     cta_bytes: np.ndarray      # bytes per CTA (bytes / CTAs)
+    sm_bandwidth: float = 1.0  # the spec's per-SM memory bandwidth (byte/s)
 
     def select(self, rows) -> "UnitTerms":
         return UnitTerms(self.launch_s, self.latency_s, self.tensor_s[rows], self.power_s[rows],
                          self.cuda_s[rows], self.hbm_s[rows], self.nbytes[rows],
-                         self.active_sms[rows], self.cta_bytes[rows])
+                         self.active_sms[rows], self.cta_bytes[rows], self.sm_bandwidth)
 
-    def parallel_s(self, inflight_bytes) -> np.ndarray:
-        """Little's law: bytes x L / bytes in flight, where each active SM keeps b bytes in
-        flight, and never more than the launch moves in all."""
-        flight = np.minimum(self.active_sms * inflight_bytes, self.nbytes)
-        return self.nbytes * self.latency_s / np.maximum(flight, 1.0)
+    def parallel_s(self, eta_parallel) -> np.ndarray:
+        """Little's law: bytes over what the active SMs sustain (each: its bytes in flight /
+        latency = the spec's per-SM bandwidth, times the kind's share eta_parallel)."""
+        return self.nbytes / (self.active_sms * self.sm_bandwidth * eta_parallel)
 
     def __len__(self) -> int:
         return len(self.tensor_s)
@@ -200,7 +200,8 @@ def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
     return UnitTerms(launch_s=hw.launch_overhead_s("cuda_graph"), latency_s=hw.mem_latency_s,
                      tensor_s=tensor, power_s=power, cuda_s=table.flops_cuda / cuda_peak,
                      hbm_s=nbytes / hw.mem_bandwidth_bytes_per_s, nbytes=nbytes,
-                     active_sms=np.minimum(n_sm, blocks), cta_bytes=nbytes / blocks)
+                     active_sms=np.minimum(n_sm, blocks), cta_bytes=nbytes / blocks,
+                     sm_bandwidth=hw.sm_mem_bandwidth_bytes_per_s)
 
 
 def _peaks(table: RecordTable, hw: HardwareSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -215,9 +216,9 @@ def _peaks(table: RecordTable, hw: HardwareSpec) -> tuple[np.ndarray, np.ndarray
 def launch_seconds(u: UnitTerms, params: np.ndarray) -> np.ndarray:
     """Per-launch seconds; `params` is (n, len(PARAMS)) (one row per record) or (len(PARAMS),)."""
     p = np.broadcast_to(np.asarray(params, dtype=np.float64), (len(u), len(PARAMS)))
-    phi, eta_t, eta_c, eta_m, kib, sharp = p.T
+    phi, eta_t, eta_c, eta_m, eta_p, sharp = p.T
     tensor = np.maximum(u.tensor_s / eta_t, u.power_s)
-    terms = (tensor, u.cuda_s / eta_c, u.hbm_s / eta_m, u.parallel_s(kib * 1024.0))
+    terms = (tensor, u.cuda_s / eta_c, u.hbm_s / eta_m, u.parallel_s(eta_p))
     big = np.maximum.reduce(terms)
     safe = np.where(big > 0, big, 1.0)
     norm = sum((t / safe) ** sharp for t in terms) ** (1.0 / sharp) * big
@@ -228,9 +229,9 @@ def bound_of(u: UnitTerms, params: np.ndarray) -> np.ndarray:
     """Index of the largest term per record: 0 tensor (or power), 1 CUDA core, 2 HBM,
     3 parallelism (latency-bound memory)."""
     p = np.broadcast_to(np.asarray(params, dtype=np.float64), (len(u), len(PARAMS)))
-    phi, eta_t, eta_c, eta_m, kib, _ = p.T
+    phi, eta_t, eta_c, eta_m, eta_p, _ = p.T
     stack = np.stack([np.maximum(u.tensor_s / eta_t, u.power_s), u.cuda_s / eta_c,
-                      u.hbm_s / eta_m, u.parallel_s(kib * 1024.0)])
+                      u.hbm_s / eta_m, u.parallel_s(eta_p)])
     return np.argmax(stack, axis=0)
 
 

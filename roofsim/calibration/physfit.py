@@ -5,6 +5,10 @@ odd kernels do not drag the fit) with every parameter held inside its physical r
 parameter whose term is zero for every measured shape (tensor efficiency of a kind with no
 tensor FLOPs, say) is not fitted and keeps its default.
 
+Where the whole chip's data cannot tell a parameter (the HBM roof hides the SMs' parallelism, the
+power limit hides the tensor efficiency), a weak prior (PRIOR_WEIGHT) holds it at the hardware
+limit.
+
 Reproducibility: the fit is continuous in its inputs (no discrete choices that a rounding
 difference could flip, bar the pick among starting points, which needs a clear margin) and is
 converged tightly, so the same measurements give the same parameters to far better than 1e-9
@@ -19,8 +23,13 @@ from scipy.optimize import least_squares
 from ..perfmodel import PARAMS, KindParams, UnitTerms, launch_seconds
 
 _LOG = np.array([p.name not in ("phi", "sharpness") for p in PARAMS])   # fitted as log
-_STARTS = ({"inflight_kib": 32.0, "phi": 1.0}, {"inflight_kib": 8.0, "phi": 4.0},
-           {"inflight_kib": 128.0, "phi": 0.5})
+_STARTS = ({"eta_parallel": 1.0, "phi": 1.0}, {"eta_parallel": 0.3, "phi": 4.0},
+           {"eta_parallel": 0.1, "phi": 0.5})
+# A weak pull of the parallelism and tensor efficiencies towards 1 (the hardware's own limit):
+# on a whole chip the HBM roof or the power limit often hides them, and a kernel that shows no
+# sign of falling short of the SM's limit is taken to reach it. Weight per shape, in log units.
+PRIOR_WEIGHT = 0.02
+_PRIOR = np.array([p.name in ("eta_parallel", "eta_tensor") for p in PARAMS])
 _MARGIN = 1e-3   # a later start must lower the cost by this share to be preferred
 
 
@@ -53,8 +62,13 @@ def fit_kind(u: UnitTerms, measured_s: np.ndarray, fixed: KindParams | None = No
         full[used] = vals
         return full
 
+    prior = _PRIOR & used
+    weight = PRIOR_WEIGHT * np.sqrt(len(log_t))
+
     def residual(theta):
-        return np.log(launch_seconds(u, from_theta(theta))) - log_t
+        full = from_theta(theta)
+        return np.concatenate([np.log(launch_seconds(u, full)) - log_t,
+                               weight * np.log(full[prior])])
 
     t_lo, t_hi = to_theta(lo), to_theta(hi)
     best = None
