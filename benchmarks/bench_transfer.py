@@ -45,6 +45,11 @@ def restricted_devices() -> list[int]:
                   if (d / "measurements.csv").is_file())
 
 
+def restricted_e2e() -> list[int]:
+    return sorted(int(d.name.split("-sm")[1]) for d in CAL.glob("h200-sm*")
+                  if (d / "e2e" / "e2e.csv").is_file())
+
+
 def stable(path: Path):
     m = read_measurements(path)
     return m.select(m.stable)
@@ -100,7 +105,7 @@ def stages_part(profiles) -> list[dict]:
     rows = []
     cases = [(td, load_hardware(td), CAL / td / "e2e") for td in DEVICES]
     cases += [(f"h200-sm{s}", derive_sm_restricted(load_hardware("h200"), s),
-               CAL / f"h200-sm{s}" / "e2e") for s in restricted_devices()]
+               CAL / f"h200-sm{s}" / "e2e") for s in restricted_e2e()]
     for name, spec, folder in cases:
         if not (folder / "e2e.csv").is_file():
             continue
