@@ -181,18 +181,26 @@ def _is_doubling(result: SweepResult) -> bool:
 def save(fig, path_stem: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
     """Save as <stem>.svg and <stem>.png; SVG without a date and with a fixed id salt so that
     rebuilding gives the same file."""
+    import io
+
     import matplotlib
+
+    from .io import atomic_write_bytes, output_error
     path_stem = Path(path_stem)
-    path_stem.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path_stem.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise output_error(path_stem.parent, err, "figure folder") from None
     out = []
     with matplotlib.rc_context({"svg.hashsalt": "roofsim", "svg.fonttype": "none"}):
         for fmt in formats:
             p = path_stem.with_suffix(f".{fmt}")
+            buf = io.BytesIO()     # drawn whole, then renamed into place: never half a file
             if fmt == "svg":
-                fig.savefig(p, format="svg", metadata={"Date": None})
+                fig.savefig(buf, format="svg", metadata={"Date": None})
             else:
-                fig.savefig(p, format=fmt, dpi=PNG_DPI, metadata={"Software": None})
-            out.append(p)
+                fig.savefig(buf, format=fmt, dpi=PNG_DPI, metadata={"Software": None})
+            out.append(atomic_write_bytes(p, buf.getvalue(), what="figure"))
     return out
 
 

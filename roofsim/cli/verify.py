@@ -7,8 +7,10 @@ tolerance explained kernel kind by kind."""
 
 from __future__ import annotations
 
-from ..errors import UserError
+from .args import amount, count
 from .common import add_json_arg
+from .limits import check_memory, check_text_tokens, largest_shipped_memory
+from .sweep import parse_grids
 from .output import format_table, print_json
 
 
@@ -22,11 +24,11 @@ def register(subparsers) -> None:
     parser.add_argument("--grids", default="1x2,2x3,4x5", metavar="RxC,...",
                         help="crop grids (rows x cols) of the end-to-end table (default "
                              "1x2,2x3,4x5)")
-    parser.add_argument("--prompt-tokens", type=int, default=10, metavar="N",
+    parser.add_argument("--prompt-tokens", type=count(0), default=10, metavar="N",
                         help="text tokens after the image tokens (default 10)")
-    parser.add_argument("--decode-tokens", type=int, default=100, metavar="K",
+    parser.add_argument("--decode-tokens", type=count(0), default=100, metavar="K",
                         help="decode steps (default 100)")
-    parser.add_argument("--tolerance", type=float, default=None, metavar="FRACTION",
+    parser.add_argument("--tolerance", type=amount(0, hi=1), default=None, metavar="FRACTION",
                         help="relative tolerance of the status column (default 0.01)")
     parser.add_argument("--no-cache", action="store_true", help="capture again, ignore the cache")
     part = parser.add_mutually_exclusive_group()
@@ -36,26 +38,21 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _grids(text: str) -> tuple[tuple[int, int], ...]:
-    out = []
-    for item in text.split(","):
-        rows, x, cols = item.strip().lower().partition("x")
-        if not x or not rows.isdigit() or not cols.isdigit() or int(rows) < 1 or int(cols) < 1:
-            raise UserError(f"--grids {text}: expected rows x cols items like 1x2,2x3")
-        out.append((int(rows), int(cols)))
-    return tuple(out)
-
-
 def run(args) -> int:
     from .. import verify
+    from ..workloads.deepseek_ocr import Request, load_config
 
-    if args.prompt_tokens < 0 or args.decode_tokens < 0:
-        raise UserError("--prompt-tokens and --decode-tokens must be >= 0")
+    cfg = load_config()
+    check_text_tokens(cfg, prompt=("--prompt-tokens", args.prompt_tokens),
+                      decode=("--decode-tokens", args.decode_tokens))
+    grids = tuple(parse_grids(args.grids))
+    for g in grids:
+        check_memory(cfg, Request(grid=g, prompt_tokens=args.prompt_tokens,
+                                  decode_tokens=args.decode_tokens), largest_shipped_memory(),
+                     f"--grids {g[0]}x{g[1]}")
     tol = verify.TOLERANCE if args.tolerance is None else args.tolerance
-    if not 0 <= tol < 1:
-        raise UserError(f"--tolerance {tol}: expected a fraction in [0, 1)")
     report = verify.verification_report(
-        grids=_grids(args.grids), prompt_tokens=args.prompt_tokens,
+        grids=grids, prompt_tokens=args.prompt_tokens,
         decode_tokens=args.decode_tokens, tolerance=tol, use_cache=not args.no_cache,
         layers=not args.e2e_only, end_to_end=not args.layers_only)
     report["unexplained"] = verify.unexplained(report)
