@@ -155,11 +155,11 @@ def run(args) -> int:
     profile = calibration_of(args)
     sources, note = default_sources(not args.no_reference, accounting=args.accounting,
                                     lm_head=lm_head_of(args))
-    result = run_sweep(args.kind, points, sources, cfg=cfg, hardware=hw, profile=profile,
-                       notes={"reference": note} if note else None, x_key=x_key)
     folder = Path(args.out) / stem
     figures = []
-    with output_folder(folder, option="--out") as staged:
+    with output_folder(folder, option="--out") as staged:     # locked from here on
+        result = run_sweep(args.kind, points, sources, cfg=cfg, hardware=hw, profile=profile,
+                           notes={"reference": note} if note else None, x_key=x_key)
         written = write_outputs(result, staged, stem=stem)
         if not args.no_plots:
             from ..plots import draw_all
