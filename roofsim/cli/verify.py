@@ -63,11 +63,8 @@ def run(args) -> int:
     return 0
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:+.3f}%"
-
-
 def render(report: dict) -> str:
+    from ..verify import percent
     tol = report["tolerance"]
     out = ["Verification of the analytic workload against the captured reference"]
     out += [f"  {k}: {v}" for k, v in report["settings"].items()]
@@ -80,12 +77,12 @@ def render(report: dict) -> str:
             ["Group", "Analytic layer", "Measured GFLOPs", "Theoretical GFLOPs", "Rel diff",
              "Status", "Captured tensor-core GFLOPs"],
             [[r["group"], r["layer"], f"{r['measured_flops'] / 1e9:.4e}",
-              f"{r['theoretical_flops'] / 1e9:.4e}", _pct(r["rel_diff"]), r["status"],
+              f"{r['theoretical_flops'] / 1e9:.4e}", percent(r["rel_diff"]), r["status"],
               f"{r['captured_tensor_flops'] / 1e9:.4e}"] for r in rows]))
         off = [r for r in rows if r["status"] != "✓"]
         if off:
             out += ["", "Out of tolerance:"]
-            out += [f"  {r['layer']} ({_pct(r['rel_diff'])}): {r['explanation']}" for r in off]
+            out += [f"  {r['layer']} ({percent(r['rel_diff'])}): {r['explanation']}" for r in off]
         out += ["", "Reference classes", ""]
         out.append(format_table(
             ["Group", "Analytic layer", "Specification class", "Reference class (fully qualified)",
@@ -93,37 +90,16 @@ def render(report: dict) -> str:
             [[r["group"], r["layer"], r["impl_class"], r["reference_class"], r["note"]]
              for r in rows]))
     if "end_to_end" in report:
+        from ..verify import E2E_HEADERS, e2e_cells, e2e_explanations
         e2e = report["end_to_end"]
         out += ["", f"End-to-end verification ({e2e['prompt_tokens']} prompt tokens, "
                     f"{e2e['decode_tokens']} decode steps; analytic: flash attention, model "
                     "accounting, lm_head on the last position)", ""]
-        out.append(format_table(
-            ["Grid", "Scope", "TFLOPs analytic", "TFLOPs captured", "diff", "GB analytic",
-             "GB captured", "diff", "Kernels analytic", "Kernels captured", "diff"],
-            [[r["grid"], r["scope"],
-              f"{r['analytic']['flops'] / 1e12:.4f}", f"{r['captured']['flops'] / 1e12:.4f}",
-              _pct(r["rel_diff"]["flops"]),
-              f"{r['analytic']['bytes'] / 1e9:.3f}", f"{r['captured']['bytes'] / 1e9:.3f}",
-              _pct(r["rel_diff"]["bytes"]),
-              f"{r['analytic']['launches']:.0f}", f"{r['captured']['launches']:.0f}",
-              _pct(r["rel_diff"]["launches"])] for r in e2e["rows"]]))
+        out.append(format_table(list(E2E_HEADERS), [e2e_cells(r) for r in e2e["rows"]]))
         out += ["", f"Differences over {100 * tol:g}%, by kernel kind (captured - analytic):"]
-        unit = {"flops": (1e9, "GFLOP"), "bytes": (1e9, "GB"), "launches": (1, "kernels")}
-        for r in e2e["rows"]:
-            for m in ("flops", "bytes", "launches"):
-                if abs(r["rel_diff"][m]) <= tol:
-                    continue
-                scale, u = unit[m]
-                out.append(f"  {r['grid']} {r['scope']} {m} {_pct(r['rel_diff'][m])}:")
-                for e in (e for e in r["explanations"] if e["metric"] == m):
-                    ops = "; ".join(
-                        f"{o['op']} {o['total'] / scale:.4g} in {o['where']}"
-                        + (f" ({o['what']})" if o["what"] else "") for o in e["captured_ops"])
-                    ana = ", ".join(f"{n} {v / scale:.4g}"
-                                    for n, v in e["analytic_records"].items())
-                    out.append(f"    {e['kind']}: {e['delta'] / scale:+.4g} {u} "
-                               f"({e['captured'] / scale:.4g} vs {e['analytic'] / scale:.4g}): "
-                               f"{e['cause']}. [captured: {ops or '-'}] [analytic: {ana or '-'}]")
+        for head, lines in e2e_explanations(e2e, tol):
+            out.append(f"  {head}:")
+            out += [f"    {line}" for line in lines]
     if report.get("unexplained"):
         out += ["", "UNEXPLAINED: " + "; ".join(report["unexplained"])]
     return "\n".join(out)

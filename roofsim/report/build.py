@@ -179,6 +179,9 @@ def _build(opts: ReportOptions) -> ReportResult:
         # The per-layer check captures every reference layer: run it beside the sweeps.
         verifying = workers.submit(sections.verification_rows, cfg,
                                    opts.reference and not ref_note)
+        checking = workers.submit(sections.end_to_end_rows, opts.reference and not ref_note,
+                                  10 if opts.prompt_tokens is None else opts.prompt_tokens,
+                                  opts.decode_tokens)
 
         def ticker(what: str, n: int):
             return lambda src, i: bar.step(f"{what}: {src} {i + 1}/{n}")
@@ -238,6 +241,7 @@ def _build(opts: ReportOptions) -> ReportResult:
         bar.total = bar.done + len(drawing) + 2
         bar.note("per-layer check")
         verification = verifying.result()
+        end_to_end = checking.result()
         bar.step("per-layer check")
         mark("per-layer check (rest)")
         figures: list[Path] = []
@@ -255,6 +259,7 @@ def _build(opts: ReportOptions) -> ReportResult:
                              profiles=profiles, prof_result=prof_result, tables=tabs,
                              notes=_all_notes(notes, sweeps, prof_result), elapsed_s=elapsed,
                              version=__version__, verification=verification,
+                             end_to_end=end_to_end,
                              knob_specs=knob_specs)
         path = atomic_write_text(out / "report.md", md, what="report")
         atomic_write_json(out / "report.json", {
