@@ -96,19 +96,24 @@ def read_bytes(path, *, expected: str = "", limit: int = MAX_INPUT_BYTES) -> byt
             raise UserError(f"{p}: {st.st_size:,} bytes, larger than the {limit:,} an input "
                             f"file may have")
         with open(p, "rb") as f:
-            data = f.read(limit + 1)
+            data = f.read(st.st_size + 1)   # read(n) allocates n bytes: not the limit
     except OSError as err:
         raise input_error(p, err, expected) from None
     except ValueError as err:           # e.g. an embedded NUL in the path
         raise UserError(f"{p!r}: not a usable file name ({err})") from None
-    if len(data) > limit:
-        raise UserError(f"{p}: larger than the {limit:,} bytes an input file may have")
+    if len(data) > st.st_size:          # it grew while we read it
+        raise UserError(f"{p}: changed while it was read; try again")
     return data
 
 
 def read_text(path, *, expected: str = "", limit: int = MAX_INPUT_BYTES) -> str:
     """The text of a UTF-8 file (a byte-order mark is dropped)."""
     data = read_bytes(path, expected=expected, limit=limit)
+    nul = data.find(b"\0")
+    if nul >= 0:
+        line = data[:nul].count(b"\n") + 1
+        raise UserError(f"{path}: line {line}: a NUL byte: not a text file; expected "
+                        f"{expected or 'a UTF-8 text file'}")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:

@@ -23,6 +23,13 @@ _TYPE_ERROR = re.compile(r"argument (?:\S+/)*(\S+): (.*?): (expected .*)", re.S)
 class Parser(argparse.ArgumentParser):
     """argparse with one-line errors: a UserError (exit 2) instead of usage + message."""
 
+    def _get_values(self, action, arg_strings):  # noqa: D102 (argparse's hook)
+        # `--flag=--` reaches here as ['--'], which argparse drops, handing the action an
+        # empty list unchecked; check it as the value it is instead.
+        if arg_strings == ["--"] and action.nargs in (None, argparse.OPTIONAL):
+            return self._get_value(action, "--")
+        return super()._get_values(action, arg_strings)
+
     def error(self, message: str):  # noqa: D102 (argparse's hook)
         m = _TYPE_ERROR.fullmatch(message)
         if m:
@@ -53,6 +60,7 @@ def count(lo: int = 0, hi: int | None = None):
             raise argparse.ArgumentTypeError(f"{text}: expected an integer {rng}")
         return value
     parse.__name__ = "integer"
+    parse.bounds = (lo, hi)             # read by the bad-input corpus (tests/test_bad_inputs.py)
     return parse
 
 
@@ -73,6 +81,7 @@ def amount(lo: float = 0.0, *, strict: bool = False, hi: float | None = None,
                                              f"{' ' + unit if unit else ''}")
         return value
     parse.__name__ = "number"
+    parse.bounds = (lo, hi, strict)
     return parse
 
 
@@ -85,6 +94,7 @@ def nonempty(what: str):
             raise argparse.ArgumentTypeError(f"{text!r}: expected {what}, without a NUL byte")
         return text
     parse.__name__ = "name"
+    parse.what = what
     return parse
 
 

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from ..errors import NeedsGPU, UserError
-from ..io import read_yaml
+from ..io import check_output_folder, read_yaml
 from .args import Parser, amount, count, nonempty
 
 
@@ -68,6 +68,11 @@ def run(args: argparse.Namespace) -> int:
     argv = getattr(args, "argv", None)
     command = ("roofsim calibrate " + shlex.join(argv)) if argv is not None else \
         ("roofsim " + shlex.join(sys.argv[1:]))
+    if args.out is not None:
+        check_output_folder(args.out)
+    if args.hardware is not None:       # read now, not after an hour of measuring
+        from ..hardware import load_hardware
+        load_hardware(args.hardware)
     if args.fit_only:
         if not args.out:
             raise UserError("--fit-only needs --out DIR (the folder holding measurements.csv)")
