@@ -133,7 +133,8 @@ class DuplicateKeyError(yaml.YAMLError):
         super().__init__(f"key {key!r} appears twice in one mapping")
         self.key = key
         self.problem_mark = mark
-        self.problem = f"key {key!r} appears twice in one mapping (the second would replace the first)"
+        self.problem = (f"key {key!r} appears twice in one mapping (the second would replace "
+                        f"the first)")
 
 
 class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):

@@ -426,7 +426,8 @@ def e2e_cells(row: dict) -> list[str]:
     a, c, d = row["analytic"], row["captured"], row["rel_diff"]
     return [row["grid"], row["scope"], f"{a['flops'] / 1e12:.4f}", f"{c['flops'] / 1e12:.4f}",
             percent(d["flops"]), f"{a['bytes'] / 1e9:.3f}", f"{c['bytes'] / 1e9:.3f}",
-            percent(d["bytes"]), f"{a['launches']:.0f}", f"{c['launches']:.0f}", percent(d["launches"])]
+            percent(d["bytes"]), f"{a['launches']:.0f}", f"{c['launches']:.0f}",
+            percent(d["launches"])]
 
 
 def e2e_explanations(e2e: dict, tolerance: float) -> list[tuple[str, list[str]]]:

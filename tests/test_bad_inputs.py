@@ -53,7 +53,8 @@ POSITIONAL = {("hardware show", "hardware"): "h100-sxm", ("predict-kernels", "ca
 
 # Bad values of the options that take free text, by option (the same in every subcommand).
 BAD_TEXT = {
-    "--grid": ["0x3", "-1x2", "2x", "x3", "2.5x3", "twoxthree", "", "2x3x4", "99999999999x99999999999"],
+    "--grid": ["0x3", "-1x2", "2x", "x3", "2.5x3", "twoxthree", "", "2x3x4",
+               "99999999999x99999999999"],
     "--image": ["0x100", "-5x5", "100", "axb", "", "1.5x2", "100x100x3"],
     "--grids": ["2y3", "1x2,0x1", ",", "1x2,-3x1", "1x2;2x3", "100000x100000"],
     "--vary": ["batch", "batch=", "batch=x", "bogus=1,2", "batch=0", "batch=1.5", "batch=4:2",

@@ -100,7 +100,8 @@ def test_a_read_only_folder_is_one_line(tmp_path, capsys):
 
 # ---- Ctrl-C ------------------------------------------------------------------------------------
 
-def _interrupt(argv: list[str], lock: Path, cwd: Path, settle_s: float) -> subprocess.CompletedProcess:
+def _interrupt(argv: list[str], lock: Path, cwd: Path,
+               settle_s: float) -> subprocess.CompletedProcess:
     """Start `roofsim argv`, wait until it holds the output lock (it is working), let it work
     `settle_s` more, press Ctrl-C (SIGINT to its process group, as a terminal does)."""
     proc = subprocess.Popen([sys.executable, "-m", "roofsim", *argv], cwd=cwd,

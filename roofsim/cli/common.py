@@ -11,7 +11,7 @@ from ..hardware import DEFAULT_HARDWARE, HardwareSpec, load_hardware
 from ..io import read_json
 from .args import nonempty
 
-SET_HELP = ("override one field of the hardware spec, dotted for maps; repeatable "
+SET_HELP = ("override one field of the hardware spec, dotted for maps; repeatable, each key once "
             "(e.g. --set mem_bandwidth_gbps=6000 --set efficiency.memory=0.9 "
             "--set tensor_core_tflops.bfloat16=2000 --set launch_overhead_us.stream=4)")
 

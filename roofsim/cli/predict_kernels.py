@@ -3,13 +3,12 @@
 Predicts the time of one launch of each kernel listed in CASES.csv on a hardware spec, with the
 roofline alone or calibrated by a profile (`roofsim calibrate`). CASES.csv has a `kind` column,
 a `dtype` column (torch names: bfloat16, float16, float32, float8_e4m3fn; empty means bfloat16;
-float32 matrix products are CUDA-core work, TF32 off) and shape
-parameter columns named exactly
+float32 matrix products are CUDA-core work, TF32 off) and shape parameter columns named exactly
 m,n,k,bias,batch,heads,seq_q,seq_kv,head_dim,causal,rows,cols,numel,c_in,c_out,h,w,kernel,stride,padding
 (unused cells empty; missing columns count as empty). The output repeats every input row, in
 order and as written, with two more columns: `predicted_s` (seconds per launch) and `bound`
 (launch, tensor, cuda or memory: the roofline term that bounds the launch). Parameter meanings:
-kernels/README.md.
+kernels/README.md; an example: kernels/example-cases.csv.
 """
 
 from __future__ import annotations
