@@ -492,21 +492,9 @@ def resolve_hardware(name_or_path: str) -> tuple[Path, str | None]:
 
 
 def _read_yaml(path: Path, where: str) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{where}: file not found (expected a hardware YAML file, or one of the "
-                        f"shipped ids: {', '.join(list_hardware())})") from None
-    except (OSError, UnicodeDecodeError) as err:
-        reason = getattr(err, "strerror", None) or str(err)
-        raise UserError(f"{where}: cannot read the file ({reason})") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(err, "problem", None) or "syntax error"
-        raise UserError(f"{where}: not valid YAML ({problem}{at})") from None
+    from .io import read_yaml
+    return read_yaml(path, expected=f"a hardware YAML file, or one of the shipped ids: "
+                                    f"{', '.join(list_hardware())}")
 
 
 def parse_override_value(key: str, text: str) -> Any:

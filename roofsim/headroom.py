@@ -112,7 +112,10 @@ def kernel_losses(stage: str, parts, hardware, profile, ideal_kinds, top: int) -
             g[2] += weight * float(roof[i])
     losses = [KernelLoss(stage, op, kind, where, n, t, r, kind in ideal_kinds)
               for (op, kind, where), (n, t, r) in groups.items()]
-    losses.sort(key=lambda k: -k.lost_s)
+    # Without a profile the engine's time is the roofline plus the launch floor, so the time
+    # above the roofline is launches x floor: ranked by it, the table would rank kernel counts.
+    # Uncalibrated, rank by the time the groups take instead.
+    losses.sort(key=(lambda k: -k.lost_s) if profile is not None else (lambda k: -k.time_s))
     return tuple(losses[:top])
 
 
@@ -182,9 +185,17 @@ def section_markdown(h: Headroom, hardware_name: str = "", heading: str = "###")
                          _ms(r - i)])
     lines.append(_table("headroom_kinds", ["Stage", "Kind", "Reference (ms)", "Flash ideal (ms)",
                                            "Difference (ms)"], rows))
-    lines.append("Kernels that lose the most: reference kernel groups ranked by the time they "
-                 "spend above their own roofline at the achievable roofs (all of it for a "
-                 "kind the flash ideal does not run in that stage):\n")
+    if h.calibration:
+        lines.append("Kernels that lose the most: reference kernel groups ranked by the time "
+                     "they spend above their own roofline at the achievable roofs (all of it "
+                     "for a kind the flash ideal does not run in that stage):\n")
+    else:
+        lines.append("Kernels that take the most time: reference kernel groups ranked by their "
+                     "time. Without a calibration the predicted time of a kernel is its "
+                     "roofline plus the launch floor, so the time it loses above its roofline "
+                     "is only launches x floor (all of it for a kind the flash ideal does not "
+                     "run in that stage); ranked by that, the table would rank kernel counts. "
+                     "Give `--calibration` to rank by measured inefficiency:\n")
     rows = []
     for s, x in h.stages.items():
         for k in x.losers:

@@ -17,29 +17,32 @@ import sys
 from pathlib import Path
 
 from ..errors import NeedsGPU, UserError
+from ..io import check_output_folder, read_yaml
+from .args import Parser, amount, count, nonempty
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--suite", action="append", default=[], metavar="YAML",
+                        type=nonempty("a kernel suite file"),
                         help="a kernel suite (repeatable); default: every kernels/*.yaml")
-    parser.add_argument("--out", metavar="DIR",
+    parser.add_argument("--out", metavar="DIR", type=nonempty("a folder"),
                         help="output folder (default calibration/<device>, named for the GPU)")
     parser.add_argument("--resume", action="store_true",
                         help="continue a run: skip cases already in OUT/measurements.csv")
     parser.add_argument("--retry-failed", action="store_true",
                         help="with --resume, time again the cases that failed before")
-    parser.add_argument("--time-budget", type=float, metavar="S",
+    parser.add_argument("--time-budget", type=amount(0, strict=True, unit="s"), metavar="S",
                         help="stop cleanly after S seconds of measuring (--resume continues)")
-    parser.add_argument("--max-cases", type=int, metavar="N", help=argparse.SUPPRESS)
-    parser.add_argument("--sample", type=float, metavar="F",
+    parser.add_argument("--max-cases", type=count(1), metavar="N", help=argparse.SUPPRESS)
+    parser.add_argument("--sample", type=amount(0, strict=True, unit="fraction"), metavar="F",
                         help="time a fixed pseudo-random fraction F of the cases (chosen by a "
                              "hash of the case id, the same on every machine)")
-    parser.add_argument("--hardware", metavar="NAME|PATH",
+    parser.add_argument("--hardware", metavar="NAME|PATH", type=nonempty("a hardware id or file"),
                         help="hardware spec of the measuring device, for the profile's roofs "
                              "(default: the spec named like the device)")
     parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"),
                         help="cuda (default) or cpu: host timers, to exercise the harness")
-    parser.add_argument("--sms", type=int, metavar="N",
+    parser.add_argument("--sms", type=count(1), metavar="N",
                         help="measure on N of the GPU's SMs (a CUDA green context): an "
                              "SM-restricted device, written to calibration/<device>-sm<N>")
     parser.add_argument("--no-fit", action="store_true", help="measure only")
@@ -71,6 +74,11 @@ def run(args: argparse.Namespace) -> int:
     argv = getattr(args, "argv", None)
     command = ("roofsim calibrate " + shlex.join(argv)) if argv is not None else \
         ("roofsim " + shlex.join(sys.argv[1:]))
+    if args.out is not None:
+        check_output_folder(args.out)
+    if args.hardware is not None:       # read now, not after an hour of measuring
+        from ..hardware import load_hardware
+        load_hardware(args.hardware)
     if args.fit_only:
         if not args.out:
             raise UserError("--fit-only needs --out DIR (the folder holding measurements.csv)")
@@ -82,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
     suites = [Path(s) for s in args.suite] or default_suite_paths()
     if not suites:
         raise UserError("no kernel suites found (expected kernels/*.yaml or --suite FILE)")
+    for suite in suites:        # unreadable, not UTF-8, bad syntax, a key twice: one line
+        read_yaml(suite, expected="a kernel suite YAML file")
     cases = interleave_by_kind(load_suites(suites))
     if args.sample is not None:
         if not 0 < args.sample <= 1:
@@ -128,16 +138,19 @@ def _fit(out: Path, hardware: str | None, command: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run this subcommand alone (`python -m roofsim.cli.calibrate`), as the GPU script does."""
-    parser = argparse.ArgumentParser(prog="roofsim calibrate", description=__doc__)
+    parser = Parser(prog="roofsim calibrate", description=__doc__)
     add_arguments(parser)
     argv = sys.argv[1:] if argv is None else argv
-    args = parser.parse_args(argv)
-    args.argv = argv
     try:
+        args = parser.parse_args(argv)
+        args.argv = argv
         return run(args)
     except UserError as err:
         print(f"roofsim: error: {err}", file=sys.stderr)
         return err.exit_status
+    except KeyboardInterrupt:
+        print("roofsim: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import UserError
 from ..units import to_gb, to_gflops, to_tflops
 from ..workloads.deepseek_ocr import (ACCOUNTINGS, ATTENTION_VARIANTS, LM_HEAD_MODES, STAGES,
-                                      Request, load_config, parameter_counts, stage_costs,
-                                      stage_records, views)
+                                      parameter_counts, stage_costs, stage_records, views)
 from .common import add_json_arg
+from .limits import largest_shipped_memory
 from .output import format_table, print_json
-from .tokens import add_view_args, grid_from_args
-
-
-def _count(option: str, text) -> int:
-    """An integer option, checked here so that a mistake is one UserError line."""
-    try:
-        return int(text)
-    except (TypeError, ValueError):
-        raise UserError(f"{option} {text}: expected an integer") from None
+from .request import add_token_args, add_view_args, request_from_args
 
 
 def register(subparsers) -> None:
@@ -29,12 +20,7 @@ def register(subparsers) -> None:
                     "CUDA-core FLOPs, bytes, peak activation memory, KV cache, weight bytes read) "
                     "and a per-layer table. SI units in --json.")
     add_view_args(parser)
-    parser.add_argument("--prompt-tokens", default=10,
-                        help="text tokens of the prompt besides the image (default 10)")
-    parser.add_argument("--decode-tokens", default=100,
-                        help="decode steps K (default 100)")
-    parser.add_argument("--batch", default=1,
-                        help="identical requests processed together (default 1)")
+    add_token_args(parser, batch=True)
     parser.add_argument("--attention", choices=ATTENTION_VARIANTS, default="flash",
                         help="flash: fused, scores stay on chip; normal: scores written to and "
                              "read from memory (default flash)")
@@ -91,12 +77,7 @@ def layer_rows(tables, depth: str) -> list[dict]:
 
 
 def run(args) -> int:
-    cfg = load_config(args.config)
-    grid = grid_from_args(args, cfg)
-    request = Request(grid=grid, mode=args.mode,
-                      prompt_tokens=_count("--prompt-tokens", args.prompt_tokens),
-                      decode_tokens=_count("--decode-tokens", args.decode_tokens),
-                      batch=_count("--batch", args.batch))
+    cfg, _, request = request_from_args(args, largest_shipped_memory())
     v = views(cfg, request)
     tables = stage_records(cfg, request, attention=args.attention, lm_head=args.lm_head,
                            accounting=args.accounting)
@@ -121,7 +102,8 @@ def run(args) -> int:
         print_json(out)
         return 0
     rows, cols = v.grid
-    print(f"{cfg.name}: {request.mode}, grid {rows}x{cols}, {v.image_tokens} image tokens, "
+    grid = f"grid {rows}x{cols}" if v.num_crops else "global view only"
+    print(f"{cfg.name}: {request.mode}, {grid}, {v.image_tokens} image tokens, "
           f"prompt {request.prompt_tokens}, decode {request.decode_tokens}, batch {request.batch}, "
           f"{args.attention} attention, lm_head {args.lm_head}, {args.accounting} accounting")
     print(f"parameters {params['total']:,} ({to_gb(params['total'] * cfg.element_bytes):.2f} GB), "

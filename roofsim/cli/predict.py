@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from .. import predict as _predict
 from ..engine import BOUNDS
-from ..errors import UserError
-from .common import add_hardware_args, add_json_arg, hardware_from_args, parse_amount
+from .args import amount, nonempty
+from .common import add_hardware_args, add_json_arg, hardware_from_args, load_calibration
+from .limits import memory_of
 from .output import format_table, print_json
+from .request import add_token_args, add_view_args, request_from_args
 
 
 def register(subparsers) -> None:
@@ -25,22 +27,17 @@ def register(subparsers) -> None:
                     "TTFT = vision + prefill, TPOT = mean decode step; kernel counts and the "
                     "time per bound. 'reference' times the kernels captured from the "
                     "transformers-based reference; 'flash' / 'normal' the analytic model.")
-    parser.add_argument("--grid", default="2x3", metavar="RxC",
-                        help="crop grid rows x columns (1x1: global view only; default 2x3)")
-    parser.add_argument("--prompt-tokens", type=int, default=_predict.DEFAULT_PROMPT_TOKENS,
-                        metavar="P", help=f"text prompt tokens after the image tokens "
-                                          f"(default {_predict.DEFAULT_PROMPT_TOKENS})")
-    parser.add_argument("--decode-tokens", type=int, default=100, metavar="K",
-                        help="decode steps K; TPOT is their mean (default 100)")
+    add_view_args(parser, modes=False)
+    add_token_args(parser)
     add_hardware_args(parser)
-    parser.add_argument("--calibration", metavar="DIR|NAME",
+    parser.add_argument("--calibration", metavar="DIR|NAME", type=nonempty("a calibration folder"),
                         help="calibration folder (profile.json) or a shipped one's name "
                              "(calibration/<name>); default: the roofline alone")
     parser.add_argument("--implementation", default="reference",
                         choices=_predict.IMPLEMENTATIONS,
                         help="reference (captured transformers reference), flash or normal "
                              "(analytic model); default reference")
-    parser.add_argument("--host-overhead-us", metavar="US",
+    parser.add_argument("--host-overhead-us", metavar="US", type=amount(0, unit="us"),
                         help="per-launch host overhead: adds an eager wall-time estimate")
     parser.add_argument("--eager", action="store_true",
                         help="eager wall-time estimate with the hardware's stream launch overhead")
@@ -52,23 +49,22 @@ def register(subparsers) -> None:
 
 def _host_overhead(args, hw) -> float | None:
     if args.host_overhead_us is not None:
-        return parse_amount("--host-overhead-us", args.host_overhead_us) * 1e-6
+        return args.host_overhead_us * 1e-6
     if args.eager:
         return hw.launch_overhead_s("stream")
     return None
 
 
 def run(args) -> int:
-    if args.prompt_tokens < 0 or args.decode_tokens < 0:
-        raise UserError("--prompt-tokens and --decode-tokens must be >= 0")
     hw = hardware_from_args(args)
+    cfg, _, request = request_from_args(args, memory_of(hw))
     profile = None
-    if args.calibration:
-        from ..calibration.profile import load_profile
-        profile = load_profile(args.calibration)
-    p = _predict.predict(args.grid, args.prompt_tokens, args.decode_tokens, hardware=hw,
+    if args.calibration is not None:
+        profile = load_calibration(args.calibration)
+    p = _predict.predict(request.grid, request.prompt_tokens, request.decode_tokens, hardware=hw,
                          profile=profile, implementation=args.implementation,
-                         host_overhead_s=_host_overhead(args, hw), use_cache=not args.no_cache)
+                         host_overhead_s=_host_overhead(args, hw), cfg=cfg,
+                         use_cache=not args.no_cache)
     if args.json:
         print_json(p.as_dict())
         return 0
