@@ -34,6 +34,7 @@ MEMORY_LIMIT_MB = 512
 BASE = {
     "hardware list": ["hardware", "list"],
     "hardware show": ["hardware", "show", "h100-sxm"],
+    "hardware derive": ["hardware", "derive", "h200", "--sms", "40"],
     "roofline": ["roofline", "--flops", "1e9", "--bytes", "1e6"],
     "calibrate": ["calibrate", "--device", "cpu", "--no-fit", "--suite", "{suite}",
                   "--out", "{dir}/cal"],
@@ -48,7 +49,7 @@ BASE = {
                "--out", "{dir}/report"],
 }
 # Positional arguments: which base token they replace.
-POSITIONAL = {("hardware show", "hardware"): "h100-sxm", ("predict-kernels", "cases"): "{cases}",
+POSITIONAL = {("hardware show", "hardware"): "h100-sxm", ("hardware derive", "hardware"): "h200", ("predict-kernels", "cases"): "{cases}",
               ("sweep", "kind"): "vision"}
 
 # Bad values of the options that take free text, by option (the same in every subcommand).
