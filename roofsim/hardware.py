@@ -602,6 +602,16 @@ def derive_sm_restricted(spec: HardwareSpec, sms: int) -> HardwareSpec:
                    notes=(spec.notes + " " if spec.notes else "") + f"Derived: {note}.")
 
 
+def with_sm_count(spec: HardwareSpec, sms: int) -> HardwareSpec:
+    """The same chip with `sms` SMs, peaks scaled in proportion (any count, more SMs too): the
+    spec arithmetic behind derive_sm_restricted, without its naming and checks."""
+    frac = sms / spec.sm_count
+    scale = lambda m: MappingProxyType({k: v * frac for k, v in m.items()})  # noqa: E731
+    return replace(spec, sm_count=int(sms), tensor_core_tflops=scale(spec.tensor_core_tflops),
+                   cuda_core_tflops=scale(spec.cuda_core_tflops),
+                   tensor_core_tflops_fp16_acc=scale(spec.tensor_core_tflops_fp16_acc))
+
+
 # ---- writing -------------------------------------------------------------------------------
 
 def spec_to_dict(spec: HardwareSpec) -> dict[str, Any]:

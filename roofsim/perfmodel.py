@@ -6,7 +6,10 @@ power-limited sustained tensor throughput):
 
     time = launch floor + phi L + || (T_tensor, T_cuda, T_hbm, T_parallel) ||_p
 
-    T_tensor   = max(waves x (tensor FLOPs per tile) / (r_t eta_t),  tensor FLOPs / R)
+    T_tensor   = max(waves x (tensor FLOPs per tile) / (r_t eta_t a),  tensor FLOPs / R)
+                 a = eta_u where an operand's rows are not 16-byte aligned (the library's
+                 fallback kernel: no TMA or vectorized loads), else 1; it slows the math and
+                 the bytes in flight alike (T_cuda and T_parallel take the same a);
                  tiles of 128 x 128 outputs (matrix kinds, attention, conv), waves = ceil(tiles/N):
                  a launch of fewer tiles than SMs leaves SMs idle, a last partial wave too;
     T_cuda     = CUDA-core FLOPs / (N r_c eta_c)
@@ -63,6 +66,9 @@ PARAMS: tuple[ParamSpec, ...] = (
               "law) that the kind's kernel keeps in flight"),
     ParamSpec("sharpness", "p of the p-norm", 1.5, 12.0, 4.0,
               "how abruptly one resource takes over from another"),
+    ParamSpec("eta_unaligned", "fraction of the aligned math rate", 0.02, 1.0, 1.0,
+              "math rate of the fallback kernel libraries run when an operand's rows are not "
+              "16-byte aligned (no TMA / vectorized tile loads), relative to the aligned one"),
 )
 PARAM_BY_NAME = MappingProxyType({p.name: p for p in PARAMS})
 
@@ -77,6 +83,7 @@ class KindParams:
     eta_memory: float = 0.85
     eta_parallel: float = 1.0
     sharpness: float = 4.0
+    eta_unaligned: float = 1.0
 
     def as_array(self) -> np.ndarray:
         return np.array([getattr(self, p.name) for p in PARAMS])
@@ -116,11 +123,16 @@ class UnitTerms:
     active_sms: np.ndarray     # min(N, CTAs): SMs that hold a share of the work
     cta_bytes: np.ndarray      # bytes per CTA (bytes / CTAs)
     sm_bandwidth: float = 1.0  # the spec's per-SM memory bandwidth (byte/s)
+    unaligned: np.ndarray | None = None   # bool: a matrix operand's rows not 16-byte aligned
 
     def select(self, rows) -> "UnitTerms":
         return UnitTerms(self.launch_s, self.latency_s, self.tensor_s[rows], self.power_s[rows],
                          self.cuda_s[rows], self.hbm_s[rows], self.nbytes[rows],
-                         self.active_sms[rows], self.cta_bytes[rows], self.sm_bandwidth)
+                         self.active_sms[rows], self.cta_bytes[rows], self.sm_bandwidth,
+                         self.misaligned()[rows])
+
+    def misaligned(self) -> np.ndarray:
+        return np.zeros(len(self.tensor_s), bool) if self.unaligned is None else self.unaligned
 
     def parallel_s(self, eta_parallel) -> np.ndarray:
         """Little's law: bytes over what the active SMs sustain (each: its bytes in flight /
@@ -129,6 +141,7 @@ class UnitTerms:
 
     def __len__(self) -> int:
         return len(self.tensor_s)
+
 
 
 def _col(table: RecordTable, name: str, default: float) -> np.ndarray:
@@ -169,10 +182,38 @@ ROWWISE_KINDS = ("layernorm", "rmsnorm", "softmax", "reduction", "embedding")
 FLAT_KINDS = ("gelu", "silu", "elementwise", "copy", "index")
 
 
-def ctas(table: RecordTable) -> np.ndarray:
-    """Thread blocks per launch, as the libraries tile the work: output tiles (matrix kinds),
-    one block per row (row-wise kinds), 512 elements per block (element-wise kinds)."""
-    out = output_tiles(table)
+SPLIT_CHUNK = 256.0   # reduction length per split (split-K GEMMs, split-KV attention)
+
+
+def reduction_length(table: RecordTable) -> np.ndarray:
+    """The length each output tile reduces over: k (matrix kinds), seq_kv (attention),
+    c_in x kernel^2 (conv, the implicit GEMM's k); NaN elsewhere."""
+    out = np.full(len(table), np.nan)
+    kind = table.kind
+    sel = np.isin(kind, ("gemm", "linear", "grouped_gemm"))
+    out[sel] = _col(table, "k", 1.0)[sel]
+    sel = kind == "attention"
+    out[sel] = _col(table, "seq_kv", 1.0)[sel]
+    sel = kind == "conv2d"
+    out[sel] = (_col(table, "c_in", 1.0) * _col(table, "kernel", 1.0) ** 2)[sel]
+    return out
+
+
+def split_factor(tiles: np.ndarray, length: np.ndarray, n_sm: float) -> np.ndarray:
+    """Splits of the reduction that libraries add when the output tiles alone cannot fill the
+    SMs (cuBLAS split-K / stream-K, flash-decoding's split-KV): enough to fill n_sm, no more
+    than one split per SPLIT_CHUNK of reduction length."""
+    fill = np.ceil(n_sm / np.maximum(tiles, 1.0))
+    most = np.maximum(np.floor(np.nan_to_num(length, nan=0.0) / SPLIT_CHUNK), 1.0)
+    return np.where(np.isfinite(tiles), np.minimum(fill, most), 1.0)
+
+
+def ctas(table: RecordTable, n_sm: float) -> np.ndarray:
+    """Thread blocks per launch, as the libraries tile the work on n_sm SMs: output tiles times
+    reduction splits (matrix kinds, attention, conv), one block per row (row-wise kinds), 512
+    elements per block (element-wise kinds)."""
+    tiles = output_tiles(table)
+    out = tiles * split_factor(tiles, reduction_length(table), n_sm)
     kind = table.kind
     rows = _col(table, "rows", 1.0)
     numel = _col(table, "numel", 1.0)
@@ -183,11 +224,33 @@ def ctas(table: RecordTable) -> np.ndarray:
     return np.where(np.isfinite(out), np.maximum(out, 1.0), 1e9)
 
 
+ALIGN_BYTES = 16   # TMA and vectorized tile loads need rows aligned to 16 bytes
+
+
+def misaligned_operands(table: RecordTable) -> np.ndarray:
+    """Matrix kinds whose operand rows are not 16-byte aligned: k or n (gemm, linear,
+    grouped_gemm), head_dim (attention), c_in (conv2d)."""
+    from .kernels._common import element_bytes
+    n = len(table)
+    if n == 0:
+        return np.zeros(0, bool)
+    elt = np.asarray(element_bytes(table.dtype, n), dtype=np.float64) * np.ones(n)
+    bad = lambda x: (np.round(x * elt) % ALIGN_BYTES) != 0   # noqa: E731
+    kind = table.kind
+    out = np.zeros(n, bool)
+    mat = np.isin(kind, ("gemm", "linear", "grouped_gemm"))
+    out |= mat & (bad(_col(table, "k", 8.0)) | bad(_col(table, "n", 8.0)))
+    out |= (kind == "attention") & bad(_col(table, "head_dim", 64.0))
+    out |= (kind == "conv2d") & bad(_col(table, "c_in", 8.0))
+    return out
+
+
 def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
     n_sm = float(hw.sm_count)
     tensor_peak, cuda_peak = _peaks(table, hw)
     flops_t = table.flops_tensor
     tiles = output_tiles(table)
+    tiles = tiles * split_factor(tiles, reduction_length(table), n_sm)
     has_tiles = np.isfinite(tiles) & (flops_t > 0)
     tiles_safe = np.where(has_tiles, tiles, 1.0)
     waves = np.ceil(tiles_safe / n_sm)
@@ -196,12 +259,13 @@ def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
     sustained = hw.tensor_sustained_flops()
     power = flops_t / sustained if sustained else np.zeros(len(table))
     nbytes = table.bytes_read + table.bytes_written
-    blocks = ctas(table)
+    blocks = ctas(table, n_sm)
     return UnitTerms(launch_s=hw.launch_overhead_s("cuda_graph"), latency_s=hw.mem_latency_s,
                      tensor_s=tensor, power_s=power, cuda_s=table.flops_cuda / cuda_peak,
                      hbm_s=nbytes / hw.mem_bandwidth_bytes_per_s, nbytes=nbytes,
                      active_sms=np.minimum(n_sm, blocks), cta_bytes=nbytes / blocks,
-                     sm_bandwidth=hw.sm_mem_bandwidth_bytes_per_s)
+                     sm_bandwidth=hw.sm_mem_bandwidth_bytes_per_s,
+                     unaligned=misaligned_operands(table))
 
 
 def _peaks(table: RecordTable, hw: HardwareSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -216,22 +280,32 @@ def _peaks(table: RecordTable, hw: HardwareSpec) -> tuple[np.ndarray, np.ndarray
 def launch_seconds(u: UnitTerms, params: np.ndarray) -> np.ndarray:
     """Per-launch seconds; `params` is (n, len(PARAMS)) (one row per record) or (len(PARAMS),)."""
     p = np.broadcast_to(np.asarray(params, dtype=np.float64), (len(u), len(PARAMS)))
-    phi, eta_t, eta_c, eta_m, eta_p, sharp = p.T
-    tensor = np.maximum(u.tensor_s / eta_t, u.power_s)
-    terms = (tensor, u.cuda_s / eta_c, u.hbm_s / eta_m, u.parallel_s(eta_p))
+    phi, eta_t, eta_c, eta_m, eta_p, sharp, eta_u = p.T
+    slow = np.where(u.misaligned(), eta_u, 1.0)
+    tensor = np.maximum(u.tensor_s / (eta_t * slow), u.power_s)
+    terms = (tensor, u.cuda_s / (eta_c * slow), u.hbm_s / eta_m, u.parallel_s(eta_p * slow))
     big = np.maximum.reduce(terms)
     safe = np.where(big > 0, big, 1.0)
     norm = sum((t / safe) ** sharp for t in terms) ** (1.0 / sharp) * big
     return u.launch_s + phi * u.latency_s + norm
 
 
+def floor_seconds(u: UnitTerms, params: np.ndarray) -> np.ndarray:
+    """The part of a launch that does not shrink with more SMs or bandwidth: the launch floor
+    and the kind's dependent round trips to memory (phi L)."""
+    p = np.broadcast_to(np.asarray(params, dtype=np.float64), (len(u), len(PARAMS)))
+    return u.launch_s + p[:, 0] * u.latency_s
+
+
 def bound_of(u: UnitTerms, params: np.ndarray) -> np.ndarray:
     """Index of the largest term per record: 0 tensor (or power), 1 CUDA core, 2 HBM,
     3 parallelism (latency-bound memory)."""
     p = np.broadcast_to(np.asarray(params, dtype=np.float64), (len(u), len(PARAMS)))
-    phi, eta_t, eta_c, eta_m, eta_p, _ = p.T
-    stack = np.stack([np.maximum(u.tensor_s / eta_t, u.power_s), u.cuda_s / eta_c,
-                      u.hbm_s / eta_m, u.parallel_s(eta_p)])
+    phi, eta_t, eta_c, eta_m, eta_p, _, eta_u = p.T
+    slow = np.where(u.misaligned(), eta_u, 1.0)
+    stack = np.stack([np.maximum(u.tensor_s / (eta_t * slow), u.power_s),
+                      u.cuda_s / (eta_c * slow),
+                      u.hbm_s / eta_m, u.parallel_s(eta_p * slow)])
     return np.argmax(stack, axis=0)
 
 

@@ -10,6 +10,7 @@ uncalibrated), and return a printable summary.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from ..kernels import records_from_params
 from ..records import SHAPE_PARAMS, RecordTable
 from .accuracy import accuracy_table, evaluate, format_accuracy
 from .device import device_id
-from ..perfmodel import launch_seconds, unit_terms
+from ..perfmodel import floor_seconds, launch_seconds, unit_terms
 from .interpolate import LocalLinearSettings
 from .measurements import FIT, HOLDOUT, SPLIT_SEED, HOLDOUT_FRACTION, Measurements, read_measurements
 from .physfit import fit_kind
@@ -38,35 +39,87 @@ def measurement_table(m: Measurements) -> RecordTable:
     return records_from_params(m["kind"], params, m["dtype"], name=m["case_id"])
 
 
+@dataclass(frozen=True)
+class Companion:
+    """Measurements of the same chip run on fewer SMs (roofsim calibrate --sms N). For every
+    shape timed both whole (t0 on N0 SMs) and restricted (t1 on N1), the two-point law
+    t(N) = t0 ((1 - f) + f N0 / N) gives f, the share of the shape's time that is SM-parallel
+    work (the rest: launch, latency chains, HBM-bound streaming). Whole-chip timings alone
+    cannot tell the two apart; profile.py carries f to other SM counts."""
+
+    measurements: Measurements
+    sm_count: int
+
+
+def sm_fractions(t0: np.ndarray, t1: np.ndarray, n0: float, n1: float) -> np.ndarray:
+    """f of the two-point law from times on n0 and n1 SMs, held within [0, 1]."""
+    return np.clip((t1 / t0 - 1.0) / (n0 / n1 - 1.0), 0.0, 1.0)
+
+
 def fit_group(kind: str, dtype: str, table: RecordTable, measured_s: np.ndarray,
-              hardware: HardwareSpec) -> GroupModel:
+              hardware: HardwareSpec,
+              sm_points: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> GroupModel:
     """One (kind, dtype): the physical model's kind parameters by robust least squares, then the
-    residual of every measured shape against the fitted model, bounded."""
+    residual of every measured shape against the fitted model, bounded; `sm_points` (shape
+    parameters, f, their rows in `table`) from companions ride along, with the kind's median
+    share of the time above its floor that is SM-parallel."""
     u = unit_terms(table, hardware)
     params = fit_kind(u, measured_s)
     model = launch_seconds(u, params.as_array())
     residual = np.clip(np.log(measured_s / model), -RESIDUAL_BOUND, RESIDUAL_BOUND)
+    sm_params = sm_fraction = None
+    share = 1.0
+    if sm_points is not None:
+        sm_params, sm_fraction, rows = sm_points
+        above = 1.0 - floor_seconds(u.select(rows), params.as_array()) / measured_s[rows]
+        ok = above > 0.5
+        share = float(np.clip(np.median(sm_fraction[ok] / above[ok]), 0.0, 1.0)) \
+            if ok.any() else 1.0
     return GroupModel(kind=kind, dtype=dtype, kind_params=params, params=table.params,
-                      measured=np.asarray(measured_s, dtype=np.float64), residual=residual)
+                      measured=np.asarray(measured_s, dtype=np.float64), residual=residual,
+                      sm_params=sm_params, sm_fraction=sm_fraction, kind_sm_share=share)
+
+
+def _group_keys(m: Measurements) -> np.ndarray:
+    return np.array([f"{k}|{d}" for k, d in zip(m["kind"], m["dtype"])], dtype=object)
 
 
 def fit_profile(m: Measurements, hardware: HardwareSpec, *, device_name: str = "",
                 ident: str = "", settings: LocalLinearSettings | None = None,
-                meta: dict | None = None) -> CalibrationProfile:
-    """A profile from the stable rows of `m` (pass only the rows to fit on)."""
+                meta: dict | None = None,
+                companions: tuple[Companion, ...] = ()) -> CalibrationProfile:
+    """A profile from the stable rows of `m` (pass only the rows to fit on), with the
+    SM-parallel share f of every shape also timed by a companion (fewer SMs)."""
     m = m.select(m.stable)
     if len(m) == 0:
         raise UserError(f"{m.path or 'measurements'}: no successful measurements to fit")
     table = measurement_table(m)
+    row_of = {cid: i for i, cid in enumerate(m["case_id"])}
+    points: dict[str, list] = {}
+    for c in companions:
+        if c.sm_count >= hardware.sm_count:
+            raise UserError(f"{c.measurements.path}: a companion must run on fewer SMs than "
+                            f"{hardware.sm_count} (got {c.sm_count})")
+        cm = c.measurements.select(c.measurements.stable)
+        for j, cid in enumerate(cm["case_id"]):
+            i = row_of.get(cid)
+            if i is None:
+                continue
+            f = sm_fractions(m["kernel_s"][i], cm["kernel_s"][j], hardware.sm_count, c.sm_count)
+            points.setdefault(f"{m['kind'][i]}|{m['dtype'][i]}", []).append((i, float(f)))
     groups = {}
-    keys = np.array([f"{k}|{d}" for k, d in zip(m["kind"], m["dtype"])])
+    keys = _group_keys(m)
     for key in sorted(set(keys.tolist())):
         rows = np.flatnonzero(keys == key)
         if len(rows) < MIN_GROUP_SHAPES:
             continue
         kind, dtype = key.split("|", 1)
+        pts = points.get(key)
+        local = {r: q for q, r in enumerate(rows)}
+        sm_points = (table.params[[i for i, _ in pts]], np.array([f for _, f in pts]),
+                     np.array([local[i] for i, _ in pts])) if pts else None
         groups[(kind, dtype)] = fit_group(kind, dtype, table.select(rows), m["kernel_s"][rows],
-                                          hardware)
+                                          hardware, sm_points)
     return CalibrationProfile(device_name=device_name, device_id=ident or device_id(device_name),
                               hardware=hardware, groups=groups,
                               settings=settings or LocalLinearSettings(), meta=meta or {})

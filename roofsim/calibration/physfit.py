@@ -29,7 +29,7 @@ _STARTS = ({"eta_parallel": 1.0, "phi": 1.0}, {"eta_parallel": 0.3, "phi": 4.0},
 # on a whole chip the HBM roof or the power limit often hides them, and a kernel that shows no
 # sign of falling short of the SM's limit is taken to reach it. Weight per shape, in log units.
 PRIOR_WEIGHT = 0.02
-_PRIOR = np.array([p.name in ("eta_parallel", "eta_tensor") for p in PARAMS])
+_PRIOR = np.array([p.name in ("eta_parallel",) for p in PARAMS])
 _MARGIN = 1e-3   # a later start must lower the cost by this share to be preferred
 
 
@@ -41,14 +41,18 @@ def used_params(u: UnitTerms) -> np.ndarray:
         used[names.index("eta_tensor")] = False
     if not (u.cuda_s > 0).any():
         used[names.index("eta_cuda")] = False
+    if not u.misaligned().any():
+        used[names.index("eta_unaligned")] = False
     return used
 
 
-def fit_kind(u: UnitTerms, measured_s: np.ndarray, fixed: KindParams | None = None) -> KindParams:
-    """Kernel-kind parameters that fit the measured per-launch seconds best."""
+def fit_kind(u: UnitTerms, measured_s: np.ndarray, fixed: KindParams | None = None,
+             hold: tuple[str, ...] = ()) -> KindParams:
+    """Kernel-kind parameters that fit the measured per-launch seconds best; the parameters
+    named in `hold` keep their value in `fixed` (device-level quantities)."""
     measured_s = np.asarray(measured_s, dtype=np.float64)
     log_t = np.log(measured_s)
-    used = used_params(u)
+    used = used_params(u) & np.array([p.name not in hold for p in PARAMS])
     base = (fixed or KindParams()).as_array()
     lo = np.array([p.low for p in PARAMS])
     hi = np.array([p.high for p in PARAMS])

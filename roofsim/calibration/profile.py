@@ -13,7 +13,8 @@ Prediction of a record on a spec H (`predict_launch_s`):
 The residual is what the physics does not explain about one library kernel at one shape
 (algorithm choice, tile shape, a special path). TRANSFER RULE: it is interpolated in the
 measuring device's own feature space (its SM count), so a shape carries the same correction to
-any target, and it is applied to targets of the measuring device's architecture (the same
+any target; time the physics does not explain is taken as work inside the SMs and carried per
+SM (carry_residual); it is applied to targets of the measuring device's architecture (the same
 libraries pick the same kernels there); on another architecture it is dropped and the physical
 model stands alone. `benchmarks/bench_transfer.py` checks this rule: fit on one device,
 predict others.
@@ -33,8 +34,9 @@ from typing import Mapping
 import numpy as np
 
 from ..errors import UserError
-from ..hardware import HardwareSpec, canonical_dtype, spec_from_dict, spec_to_dict
-from ..perfmodel import PARAMS, KindParams, launch_seconds, unit_terms
+from ..hardware import (HardwareSpec, canonical_dtype, spec_from_dict, spec_to_dict,
+                        with_sm_count)
+from ..perfmodel import PARAMS, KindParams, floor_seconds, launch_seconds, unit_terms
 from ..records import KINDS, SHAPE_PARAMS, RecordTable
 from .features import features
 from .interpolate import LocalLinear, LocalLinearSettings
@@ -62,11 +64,20 @@ class GroupModel:
     params: np.ndarray          # (n, len(SHAPE_PARAMS)) measured shapes, NaN where unused
     measured: np.ndarray        # measured seconds per launch
     residual: np.ndarray        # log(measured / physical model on the measuring device), bounded
+    sm_params: np.ndarray | None = None    # shapes also timed on fewer SMs (companions)
+    sm_fraction: np.ndarray | None = None  # their SM-parallel share f of the time, in [0, 1]
+    kind_sm_share: float = 1.0             # median f / (1 - floor / time) over those shapes
 
     def table(self) -> RecordTable:
         from ..kernels import records_from_params
         cols = {k: v for k, v in _param_columns(self.params).items() if not np.isnan(v).all()}
         return records_from_params(self.kind, cols, self.dtype)
+
+
+def sm_scaling(fraction: np.ndarray, n_source: float, n_target: float) -> np.ndarray:
+    """The two-point law: time on n_target SMs / time on n_source, for a shape whose time on
+    n_source is a share `fraction` SM-parallel work (scales as 1 / SMs) and the rest not."""
+    return (1.0 - fraction) + fraction * (n_source / n_target)
 
 
 def group_features(kind: str, params: np.ndarray, dtype: str, sm_count: float) -> np.ndarray:
@@ -114,6 +125,30 @@ class CalibrationProfile:
             cache[key] = LocalLinear(x, g.residual, self.settings)
         return cache[key]
 
+    def _sm_interpolator(self, g: GroupModel) -> LocalLinear | None:
+        if g.sm_fraction is None or len(g.sm_fraction) < 3:
+            return None
+        cache = self.__dict__.setdefault("_sm_cache", {})
+        key = (g.kind, g.dtype)
+        if key not in cache:
+            x = group_features(g.kind, g.sm_params, g.dtype, self.sm_count)
+            cache[key] = LocalLinear(x, g.sm_fraction, self.settings)
+        return cache[key]
+
+    def sm_fraction_at(self, g: GroupModel, params: np.ndarray, dtype: str,
+                       physical: np.ndarray, above_floor: np.ndarray) -> np.ndarray:
+        """SM-parallel share f of each shape's time on the measuring device: interpolated from
+        the shapes a companion timed on fewer SMs; where none is within MAX_DISTANCE, the
+        kind's share of the time above its floor (`above_floor` = 1 - floor / time) times that
+        fraction of the shape's own time; a kind no companion timed takes `physical`, the share
+        the physical model gives."""
+        interp = self._sm_interpolator(g)
+        if interp is None:
+            return physical
+        f, nearest = interp.predict(group_features(g.kind, params, dtype, self.sm_count))
+        fallback = np.clip(g.kind_sm_share * above_floor, 0.0, 1.0)
+        return np.where(nearest <= MAX_DISTANCE, np.clip(f, 0.0, 1.0), fallback)
+
     def group_for(self, kind: str, dtype: str) -> GroupModel | None:
         dtype = canonical_dtype(dtype)
         g = self.groups.get((kind, dtype))
@@ -150,14 +185,30 @@ class CalibrationProfile:
         if not found:
             return out
         covered = np.flatnonzero(np.isin(keys, list(found)))
-        u = unit_terms(table.select(covered), hardware)
+        sub = table.select(covered)
+        n_src, n_tgt = float(self.sm_count), float(hardware.sm_count)
+        rescale = residual and n_src != n_tgt
+        # The target chip at the measuring device's SM count: other fields change through the
+        # physics, the SM count through the two-point law (sm_scaling).
+        base_hw = with_sm_count(hardware, self.sm_count) if rescale else hardware
+        u = unit_terms(sub, base_hw)
+        u_tgt = unit_terms(sub, hardware) if rescale else None
         pos = np.full(n, -1)
         pos[covered] = np.arange(len(covered))
         for key, g in found.items():
             rows = np.flatnonzero(keys == key)
-            t = launch_seconds(u.select(pos[rows]), g.kind_params.as_array())
+            at = pos[rows]
+            kp = g.kind_params.as_array()
+            dtype = key.split("|", 1)[1]
+            t = launch_seconds(u.select(at), kp)
             if residual:
-                t = t * np.exp(self.residual_at(g, table.params[rows], key.split("|", 1)[1]))
+                t = t * np.exp(self.residual_at(g, table.params[rows], dtype))
+            if rescale:
+                ratio = launch_seconds(u_tgt.select(at), kp) / launch_seconds(u.select(at), kp)
+                physical = np.clip((ratio - 1.0) / (n_src / n_tgt - 1.0), 0.0, 1.0)
+                above = np.clip(1.0 - floor_seconds(u.select(at), kp) / t, 0.0, 1.0)
+                f = self.sm_fraction_at(g, table.params[rows], dtype, physical, above)
+                t = t * sm_scaling(f, n_src, n_tgt)
             out[rows] = t
         return out
 
@@ -179,6 +230,13 @@ class CalibrationProfile:
                                for v in col] for k, col in cols.items()},
                 "measured_s": [float(t) for t in g.measured],
                 "residual": [float(r) for r in g.residual],
+                **({} if g.sm_fraction is None else {
+                    "sm_params": {k: [None if np.isnan(v) else int(v) if v == int(v) else
+                                      float(v) for v in col]
+                                  for k, col in _param_columns(g.sm_params).items()
+                                  if not np.isnan(col).all()},
+                    "sm_fraction": [float(f) for f in g.sm_fraction],
+                    "kind_sm_share": g.kind_sm_share}),
             })
         return {
             "format": PROFILE_FORMAT, "version": PROFILE_VERSION,
@@ -248,20 +306,34 @@ def _group_from_dict(g, at: str) -> GroupModel:
     n = len(measured)
     residual = _numbers(_need(g, "residual", at, list, "residuals"), f"{at}.residual", n,
                         -RESIDUAL_BOUND - 1e-9, RESIDUAL_BOUND + 1e-9, "log residuals")
-    shape = _need(g, "params", at, dict, "shape parameters")
+    p = _shapes(_need(g, "params", at, dict, "shape parameters"), n, f"{at}.params")
+    sm_params = sm_fraction = None
+    if "sm_fraction" in g:
+        sm_fraction = _numbers(g["sm_fraction"], f"{at}.sm_fraction", None, 0.0, 1.0,
+                               "SM-parallel shares")
+        sm_params = _shapes(_need(g, "sm_params", at, dict, "shape parameters"),
+                            len(sm_fraction), f"{at}.sm_params")
+        share = _number(_need(g, "kind_sm_share", at, (int, float), "a share"),
+                        f"{at}.kind_sm_share", 0.0, 1.0, "a share")
+    return GroupModel(kind=kind, dtype=canonical_dtype(dtype), kind_params=KindParams(**values),
+                      params=p, measured=measured, residual=residual, sm_params=sm_params,
+                      sm_fraction=sm_fraction,
+                      kind_sm_share=share if sm_fraction is not None else 1.0)
+
+
+def _shapes(shape: Mapping, n: int, at: str) -> np.ndarray:
     p = np.full((n, len(SHAPE_PARAMS)), np.nan)
     for name, col in shape.items():
         if name not in SHAPE_PARAMS:
-            raise UserError(f"{at}.params.{name}: unknown shape parameter (expected one of "
+            raise UserError(f"{at}.{name}: unknown shape parameter (expected one of "
                             f"{', '.join(SHAPE_PARAMS)})")
         if not isinstance(col, list) or len(col) != n:
-            raise UserError(f"{at}.params.{name}: expected a list of {n} sizes")
+            raise UserError(f"{at}.{name}: expected a list of {n} sizes")
         for i, v in enumerate(col):
             if v is not None:
-                _number(v, f"{at}.params.{name}[{i}]", 0, 1e12, "a size")
+                _number(v, f"{at}.{name}[{i}]", 0, 1e12, "a size")
         p[:, SHAPE_PARAMS.index(name)] = [np.nan if v is None else v for v in col]
-    return GroupModel(kind=kind, dtype=canonical_dtype(dtype), kind_params=KindParams(**values),
-                      params=p, measured=measured, residual=residual)
+    return p
 
 
 def profile_from_dict(doc: Mapping, where: str = "<profile>") -> CalibrationProfile:
