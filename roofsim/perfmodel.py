@@ -64,7 +64,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("eta_parallel", "fraction of the per-SM memory bandwidth", 0.02, 1.0, 1.0,
               "share of the bytes an SM can keep in flight (its per-SM bandwidth, Little's "
               "law) that the kind's kernel keeps in flight"),
-    ParamSpec("sharpness", "p of the p-norm", 1.5, 12.0, 4.0,
+    ParamSpec("sharpness", "p of the p-norm", 3.0, 12.0, 4.0,
               "how abruptly one resource takes over from another"),
     ParamSpec("eta_unaligned", "fraction of the aligned math rate", 0.02, 1.0, 1.0,
               "math rate of the fallback kernel libraries run when an operand's rows are not "

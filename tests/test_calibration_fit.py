@@ -140,21 +140,22 @@ def test_profile_has_no_opinion_on_unmeasured_kinds(h200):
 
 
 def test_transfer_to_another_spec_follows_its_roofs(h200):
+    """A faster HBM speeds up what the H200 runs HBM-bound (large bf16 adds reach 0.9 of its
+    bandwidth) and never slows anything; copies, measured to be SM-bound (they scale with the
+    SM count), do not care."""
     m, hw, profile = h200
-    rows = m.select(m.stable & (m["kind"] == "copy"))
-    table = measurement_table(rows)
-    same = profile.predict_launch_s(table, hw)
     faster = replace(hw, mem_bandwidth_gbps=hw.mem_bandwidth_gbps * 2)
-    fast = profile.predict_launch_s(table, faster)
-    big = rows["kernel_s"] > 50e-6                        # memory-bound copies, far above the floor
-    assert big.any()
-    ratio = fast[big] / same[big]
-    # HBM roof halves; Little's-law parallelism does not move: big copies gain, never > 2x
-    assert (ratio > 0.5 - 1e-9).all() and (ratio < 0.95).all()
-    every = fast / same
-    assert (every > 0.5 - 1e-9).all() and (every <= 1 + 1e-9).all()
-    small = rows["kernel_s"] < 1.6e-6                      # launch-floor copies barely move
-    assert small.any() and (every[small] > 0.9).all()
+    for kind, gains in (("elementwise", True), ("copy", False)):
+        rows = m.select(m.stable & (m["kind"] == kind) & (m["dtype"] == "bfloat16"))
+        table = measurement_table(rows)
+        same = profile.predict_launch_s(table, hw)
+        every = profile.predict_launch_s(table, faster) / same
+        assert (every > 0.5 - 1e-9).all() and (every <= 1 + 1e-9).all(), kind
+        big = (rows["kernel_s"] > 50e-6) & ~np.isfinite(rows["stride"])   # contiguous, large
+        assert big.any()
+        assert (np.median(every[big]) < 0.9) == gains, kind
+        small = rows["kernel_s"] < 1.6e-6                  # launch-floor kernels barely move
+        assert small.any() and (every[small] > 0.9).all(), kind
 
 
 def test_cross_device_prediction_beats_the_uncalibrated_roofline():

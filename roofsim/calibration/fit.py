@@ -147,19 +147,42 @@ def hardware_for(out: Path, hardware: str | None) -> tuple[HardwareSpec, str]:
                         f"pass --hardware NAME") from None
 
 
-def fit_directory(out: str | Path, hardware: str | None = None, command: str = "") -> str:
+def companion_from_folder(folder: Path, device_sms: int) -> Companion:
+    """A companion from a calibration folder measured with `roofsim calibrate --sms N`: its
+    SM count is the one its provenance recorded (probed where the probe ran)."""
+    runs = read_provenance(folder / PROVENANCE_FILE).get("runs", [])
+    sms = {int((r.get("sm_restriction") or {}).get("probed_sms") or
+               (r.get("sm_restriction") or {}).get("requested_sms") or 0) for r in runs}
+    sms.discard(0)
+    if len(sms) != 1:
+        raise UserError(f"{folder / PROVENANCE_FILE}: expected runs of one SM restriction "
+                        f"(roofsim calibrate --sms N), found {sorted(sms) or 'none'}")
+    n = sms.pop()
+    if n >= device_sms:
+        raise UserError(f"{folder}: measured on {n} SMs, not fewer than the device's "
+                        f"{device_sms}")
+    return Companion(read_measurements(folder / MEASUREMENTS_FILE), n)
+
+
+def fit_directory(out: str | Path, hardware: str | None = None, command: str = "",
+                  companions: list[Path] = ()) -> str:
     out = Path(out)
     m = read_measurements(out / MEASUREMENTS_FILE)
     spec, name = hardware_for(out, hardware)
+    comps = tuple(companion_from_folder(Path(c), spec.sm_count) for c in companions)
     fit_rows = m.select(m["split"] == FIT)
     meta = {"fitted": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "command": command, "measurements": MEASUREMENTS_FILE,
             "fit_rows": int(fit_rows.stable.sum()),
             "unstable_rows_left_out": int((m.ok & ~m.stable).sum()), "split_seed": SPLIT_SEED,
             "holdout_fraction": HOLDOUT_FRACTION,
-            "launch_overhead_us_measured": launch_overhead_us(m)}
+            "launch_overhead_us_measured": launch_overhead_us(m),
+            "companions": [{"folder": Path(c).name, "sm_count": k.sm_count,
+                            "rows": int(k.measurements.stable.sum())}
+                           for c, k in zip(companions, comps)]}
     profile = fit_profile(fit_rows, spec, device_name=name or out.name,
-                          ident=device_id(name) if name else out.name, meta=meta)
+                          ident=device_id(name) if name else out.name, meta=meta,
+                          companions=comps)
     profile.save(out / PROFILE_FILE)
     held = m.select(m["split"] == HOLDOUT)
     result = evaluate(held, profile, spec)

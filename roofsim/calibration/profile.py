@@ -45,7 +45,7 @@ PROFILE_FORMAT = "roofsim-calibration-profile"
 PROFILE_VERSION = 3
 SIBLING_DTYPES = {"float16": "bfloat16", "bfloat16": "float16"}
 RESIDUAL_BOUND = math.log(4.0)   # the residual corrects by at most a factor of four
-MAX_DISTANCE = 3.0               # feature distance (a factor 8 in one size) beyond which no residual
+MAX_DISTANCE = 6.0               # feature distance (a factor 64 in one size) beyond which no residual
 FEATURE_DECIMALS = 9             # features rounded so that ties stay ties on every machine
 RULES = ("same-arch", "always", "never")
 

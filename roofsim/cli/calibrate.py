@@ -45,6 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sms", type=count(1), metavar="N",
                         help="measure on N of the GPU's SMs (a CUDA green context): an "
                              "SM-restricted device, written to calibration/<device>-sm<N>")
+    parser.add_argument("--companion", action="append", default=[], metavar="DIR",
+                        type=nonempty("a calibration folder"),
+                        help="a calibration folder of the same GPU measured on fewer SMs "
+                             "(calibrate --sms N): the profile learns from it how each shape's "
+                             "time scales with the SM count (repeatable)")
     parser.add_argument("--no-fit", action="store_true", help="measure only")
     parser.add_argument("--fit-only", action="store_true",
                         help="fit OUT/measurements.csv again; no measuring, no GPU")
@@ -79,10 +84,14 @@ def run(args: argparse.Namespace) -> int:
     if args.hardware is not None:       # read now, not after an hour of measuring
         from ..hardware import load_hardware
         load_hardware(args.hardware)
+    for folder in args.companion:       # checked now, not after an hour of measuring
+        if not (Path(folder) / "measurements.csv").is_file():
+            raise UserError(f"--companion {folder}: no measurements.csv there (expected a "
+                            f"calibration folder measured with `roofsim calibrate --sms N`)")
     if args.fit_only:
         if not args.out:
             raise UserError("--fit-only needs --out DIR (the folder holding measurements.csv)")
-        return _fit(Path(args.out), args.hardware, command)
+        return _fit(Path(args.out), args.hardware, command, args.companion)
     if args.device == "cuda" and not _cuda_available():
         raise NeedsGPU("roofsim calibrate needs a CUDA GPU, and torch sees none here; "
                        "refit committed measurements with --fit-only --out DIR, or exercise "
@@ -125,13 +134,14 @@ def run(args: argparse.Namespace) -> int:
     if len(report.failed) > 20:
         print(f"  ... and {len(report.failed) - 20} more (see {out / 'provenance.json'})")
     if not args.no_fit:
-        _fit(out, args.hardware, command)
+        _fit(out, args.hardware, command, args.companion)
     return 0
 
 
-def _fit(out: Path, hardware: str | None, command: str) -> int:
+def _fit(out: Path, hardware: str | None, command: str, companions=()) -> int:
     from ..calibration.fit import fit_directory
-    summary = fit_directory(out, hardware=hardware, command=command)
+    summary = fit_directory(out, hardware=hardware, command=command,
+                            companions=[Path(c) for c in companions])
     print(summary)
     return 0
 
