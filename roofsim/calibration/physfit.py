@@ -30,6 +30,13 @@ _STARTS = ({"eta_parallel": 1.0, "phi": 1.0}, {"eta_parallel": 0.3, "phi": 4.0},
 # sign of falling short of the SM's limit is taken to reach it. Weight per shape, in log units.
 PRIOR_WEIGHT = 0.02
 _PRIOR = np.array([p.name in ("eta_parallel",) for p in PARAMS])
+# And a far weaker pull of every parameter towards its default (PARAMS), in fit units (log for
+# efficiencies, phi / 10, sharpness / 4): it gives the parameters the data leave free (the
+# CUDA-core efficiency of a kind whose CUDA term never binds) one value instead of a flat
+# valley, so the same measurements give the same parameters on every machine.
+ANCHOR_WEIGHT = 0.002
+_SCALE = np.array([1.0 if lg else (10.0 if p.name == "phi" else 4.0)
+                   for p, lg in zip(PARAMS, (p.name not in ("phi", "sharpness") for p in PARAMS))])
 _MARGIN = 1e-3   # a later start must lower the cost by this share to be preferred
 
 
@@ -68,11 +75,13 @@ def fit_kind(u: UnitTerms, measured_s: np.ndarray, fixed: KindParams | None = No
 
     prior = _PRIOR & used
     weight = PRIOR_WEIGHT * np.sqrt(len(log_t))
+    anchor = to_theta(np.array([p.default for p in PARAMS]))
+    anchor_w = ANCHOR_WEIGHT * np.sqrt(len(log_t)) / _SCALE[used]
 
     def residual(theta):
         full = from_theta(theta)
         return np.concatenate([np.log(launch_seconds(u, full)) - log_t,
-                               weight * np.log(full[prior])])
+                               weight * np.log(full[prior]), anchor_w * (theta - anchor)])
 
     t_lo, t_hi = to_theta(lo), to_theta(hi)
     best = None
