@@ -30,8 +30,8 @@ if str(ROOT) not in sys.path:
 from roofsim.calibration.profile import load_profile  # noqa: E402
 from roofsim.cli.output import format_table  # noqa: E402
 from roofsim.hardware import load_hardware  # noqa: E402
-from roofsim.predict import (E2E_STAGES, IMPLEMENTATIONS, TARGET_ERROR, compare_e2e,  # noqa: E402
-                             load_e2e)
+from roofsim.e2e import E2E_STAGES, TARGET_ERROR, compare_e2e, load_e2e  # noqa: E402
+from roofsim.predict import IMPLEMENTATIONS  # noqa: E402
 
 STAGE_MARKERS = {"vision": "o", "prefill": "s", "decode": "^"}
 

@@ -21,7 +21,8 @@ from typing import Mapping
 import numpy as np
 
 from .engine import simulate
-from .predict import STAGES, Prediction, predict, stage_records
+from .predict import Prediction, predict, stage_records
+from .stages import STAGES
 from .records import RecordTable
 
 _NUM = re.compile(r"\.\d+(?=\.|$)")
@@ -124,8 +125,7 @@ def headroom(grid, prompt_tokens: int = 16, decode_tokens: int = 100, *, hardwar
                   records=ref_records, implementation="reference")
     ideal = predict(grid, prompt_tokens, decode_tokens, hardware=hardware, profile=profile,
                     implementation="flash", cfg=cfg)
-    parts = {"vision": [(ref_records.vision, 1.0)], "prefill": [(ref_records.prefill, 1.0)],
-             "decode": list(ref_records.decode)}
+    parts = ref_records.parts
     stages = {}
     for s in STAGES:
         if s not in ref.stages or s not in ideal.stages:

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "calibrate",
     "predict_kernels",
     "predict",
+    "models",
     "tokens",
     "cost",
     "verify",
@@ -30,7 +31,8 @@ COMMAND_MODULES = (
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="roofsim",
-        description="Roofline hardware simulator for transformer inference (DeepSeek-OCR).")
+        description="Roofline hardware simulator for transformer inference (DeepSeek-OCR by "
+                    "default; any transformers model with --model).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:

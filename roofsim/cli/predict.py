@@ -1,7 +1,12 @@
-"""`roofsim predict`: TTFT and TPOT of one DeepSeek-OCR request on a GPU, stage by stage.
+"""`roofsim predict`: TTFT and TPOT of one request on a GPU, stage by stage.
 
     roofsim predict --grid 2x3 --prompt-tokens 16 --decode-tokens 100 --hardware h100-sxm \
         --calibration h100-sxm [--implementation reference|flash|normal] [--json]
+    roofsim predict --model llama-3.1-8b --prompt-tokens 4096 --decode-tokens 16 \
+        --hardware h200 --calibration h200 [--batch B] [--image HxW] [--json]
+
+The model is DeepSeek-OCR unless --model names a transformers model (roofsim models list, or a
+config.json), captured from its implementation on meta (cached: a repeat needs no torch).
 
 vision_s, prefill_s, ttft_s (= vision + prefill) and tpot_s (the mean decode step), each the
 sum of per-kernel times (GPU kernel time), with kernel counts and the time per bound. With
@@ -12,21 +17,30 @@ estimate is added (roofsim.predict.eager_wall_s).
 from __future__ import annotations
 
 from .. import predict as _predict
+from ..workloads import DEFAULT_MODEL, workload
 from ..engine import BOUNDS
 from ..errors import UserError
 from .common import add_hardware_args, add_json_arg, hardware_from_args, parse_amount
+from .models import add_image_arg, add_model_arg, image_from_args, is_default_model
 from .output import format_table, print_json
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "predict", help="TTFT and TPOT of one request (vision, prefill, decode step)",
-        description="Per-stage GPU kernel time of one DeepSeek-OCR request: vision, prefill, "
+        description="Per-stage GPU kernel time of one request: vision, prefill, "
                     "TTFT = vision + prefill, TPOT = mean decode step; kernel counts and the "
-                    "time per bound. 'reference' times the kernels captured from the "
-                    "transformers-based reference; 'flash' / 'normal' the analytic model.")
-    parser.add_argument("--grid", default="2x3", metavar="RxC",
-                        help="crop grid rows x columns (1x1: global view only; default 2x3)")
+                    "time per bound. DeepSeek-OCR by default: 'reference' times the kernels "
+                    "captured from the transformers-based reference; 'flash' / 'normal' the "
+                    "analytic model. --model: a transformers model, captured.")
+    add_model_arg(parser)
+    parser.add_argument("--grid", default=None, metavar="RxC",
+                        help="DeepSeek-OCR's crop grid rows x columns (1x1: global view only; "
+                             "default 2x3)")
+    add_image_arg(parser)
+    parser.add_argument("--batch", type=int, default=1, metavar="B",
+                        help="requests run together (transformers models and the analytic "
+                             "DeepSeek-OCR model; default 1)")
     parser.add_argument("--prompt-tokens", type=int, default=_predict.DEFAULT_PROMPT_TOKENS,
                         metavar="P", help=f"text prompt tokens after the image tokens "
                                           f"(default {_predict.DEFAULT_PROMPT_TOKENS})")
@@ -50,6 +64,9 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+DEFAULT_GRID = "2x3"
+
+
 def _host_overhead(args, hw) -> float | None:
     if args.host_overhead_us is not None:
         return parse_amount("--host-overhead-us", args.host_overhead_us) * 1e-6
@@ -66,9 +83,20 @@ def run(args) -> int:
     if args.calibration:
         from ..calibration.profile import load_profile
         profile = load_profile(args.calibration)
-    p = _predict.predict(args.grid, args.prompt_tokens, args.decode_tokens, hardware=hw,
-                         profile=profile, implementation=args.implementation,
-                         host_overhead_s=_host_overhead(args, hw), use_cache=not args.no_cache)
+    wl = workload(args.model, args.implementation)
+    if is_default_model(args):
+        grid, image = (args.grid if args.grid is not None else DEFAULT_GRID), None
+        if args.image is not None:
+            raise UserError("--image is for vision-language models; DeepSeek-OCR takes --grid")
+    else:
+        if args.grid is not None:
+            raise UserError(f"--grid is DeepSeek-OCR's crop grid; {wl.name} takes --image")
+        grid, image = None, image_from_args(args, wl)
+    p = _predict.predict_request(
+        wl, _predict.request_for(wl, grid, args.prompt_tokens, args.decode_tokens, args.batch,
+                                 image),
+        hardware=hw, profile=profile, host_overhead_s=_host_overhead(args, hw),
+        use_cache=not args.no_cache)
     if args.json:
         print_json(p.as_dict())
         return 0
@@ -80,12 +108,21 @@ def _ms(s) -> float | str:
     return "-" if s is None else round(s * 1e3, 4)
 
 
+def _input(p: _predict.Prediction) -> str:
+    if p.model == DEFAULT_MODEL:
+        grid = f"{p.grid[0]}x{p.grid[1]}" if p.grid else "global view only"
+        return f"grid {grid}, {p.image_tokens} image tokens + "
+    if p.image is not None:
+        return f"image {p.image[0]}x{p.image[1]}, {p.image_tokens} image tokens + "
+    return ""
+
+
 def render(p: _predict.Prediction) -> str:
-    grid = f"{p.grid[0]}x{p.grid[1]}" if p.grid else "global view only"
-    head = (f"{p.implementation} on {p.hardware}"
+    who = p.implementation if p.model == DEFAULT_MODEL else f"{p.model} ({p.implementation})"
+    head = (f"{who} on {p.hardware}"
             f"{' (calibration ' + p.calibration + ')' if p.calibration else ' (roofline, uncalibrated)'}"
-            f": grid {grid}, {p.image_tokens} image tokens + {p.prompt_tokens} prompt tokens, "
-            f"K = {p.decode_tokens}")
+            f": {_input(p)}{p.prompt_tokens} prompt tokens, K = {p.decode_tokens}"
+            f"{f', batch {p.batch}' if p.batch != 1 else ''}")
     headers = ["stage", "kernel ms", "kernels", "bound"] + [f"{b} ms" for b in BOUNDS] + \
         ["calibrated"]
     eager = p.host_overhead_s is not None
@@ -99,8 +136,9 @@ def render(p: _predict.Prediction) -> str:
         if eager:
             row.insert(2, _ms(t.eager_s))
         rows.append(row)
+    ttft = "vision + prefill" if "vision" in p.stages else "prefill"
     lines = [head, "", format_table(headers, rows), "",
-             f"TTFT (vision + prefill): {_ms(p.ttft_s)} ms"
+             f"TTFT ({ttft}): {_ms(p.ttft_s)} ms"
              + (f"   eager estimate {_ms(p.eager_ttft_s)} ms" if eager else ""),
              f"TPOT (mean decode step): {_ms(p.tpot_s)} ms"
              + (f"   eager estimate {_ms(p.eager_tpot_s)} ms" if eager else "")]

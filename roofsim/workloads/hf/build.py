@@ -14,6 +14,7 @@ so capture and benchmarks/measure_models.py run the same model the same way:
 from __future__ import annotations
 
 import contextlib
+import copy
 import inspect
 import math
 from dataclasses import dataclass
@@ -77,7 +78,9 @@ def _override_layers(raw: dict, layers: int) -> dict:
 def hf_config(mc: ModelConfig):
     """The transformers config object of a model config (layer override applied)."""
     _, transformers = _libs()
-    raw = dict(mc.raw) if mc.layers is None else _override_layers(dict(mc.raw), mc.layers)
+    raw = copy.deepcopy(dict(mc.raw))         # transformers edits nested dicts (rope_scaling)
+    if mc.layers is not None:
+        raw = _override_layers(raw, mc.layers)
     model_type = raw.pop("model_type")
     with _quiet():
         try:

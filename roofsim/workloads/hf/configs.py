@@ -41,6 +41,12 @@ class ModelConfig:
     source: str                               # the file it was read from
     raw: Mapping[str, Any] = field(repr=False)
     layers: int | None = None
+    digest: str = ""                          # sha256 of the file's JSON content
+
+    def __post_init__(self):
+        if not self.digest:
+            blob = json.dumps(self.raw, sort_keys=True).encode()
+            object.__setattr__(self, "digest", hashlib.sha256(blob).hexdigest())
 
     @property
     def model_type(self) -> str:
@@ -68,8 +74,7 @@ class ModelConfig:
 
     def key(self) -> dict:
         """JSON-able identity for the capture cache: content hash + layer override."""
-        blob = json.dumps(self.raw, sort_keys=True).encode()
-        return {"model_type": self.model_type, "config_sha256": hashlib.sha256(blob).hexdigest(),
+        return {"model_type": self.model_type, "config_sha256": self.digest,
                 "layers": self.layers}
 
 
