@@ -135,18 +135,33 @@ def case_label(stage: str, batch: int, tokens: int, kv_len: int, image: str = ""
     return f"b={batch} L={kv_len}"
 
 
-def compare_model_e2e(model: str, rows, hardware: HardwareSpec, profile=None,
+def measured_model(folder, prov: dict):
+    """The model a measurement folder holds: the config its provenance carries (with the layer
+    count it ran, for --tiny runs), else the shipped model of the folder's name."""
+    from .workloads.hf.configs import ModelConfig, model_config
+    folder = Path(folder)
+    raw = prov.get("config")
+    if isinstance(raw, dict) and "model_type" in raw:
+        layers = (prov.get("settings") or {}).get("layers")
+        return ModelConfig(name=prov.get("model", folder.name),
+                           source=str(folder / "provenance.json"), raw=raw, layers=layers)
+    return model_config(folder.name)
+
+
+def compare_model_e2e(model, rows, hardware: HardwareSpec, profile=None,
                       use_cache: bool = True) -> list[E2EComparison]:
-    """Predicted vs measured kernel time of every ok row of one model: prefill rows with
+    """Predicted vs measured kernel time of every ok row of one model (a name, config path or
+    ModelConfig): prefill rows with
     prompt tokens = P, decode rows as one step with L positions cached (a prefill of L
     tokens, decode_tokens = 1), vision rows with the measured image."""
     from .predict import predict_request
     from .workloads import Request, workload
     wl = workload(model)
     out = []
+    model = wl.name
     for r in rows:
-        if r.get("status", "ok") != "ok":
-            continue
+        if r.get("status", "ok") != "ok" or not float(r.get("kernel_s") or 0) > 0:
+            continue                       # failed, or no GPU kernel time (a CPU check run)
         stage, b = r["stage"], int(r["batch"])
         tokens, kv = int(r["tokens"] or 0), int(r["kv_len"] or 0)
         image = tuple(int(v) for v in r["image"].split("x")) if r.get("image") else None

@@ -198,6 +198,7 @@ def without_torch(monkeypatch):
                         "pip install 'roofsim[reference]' (No module named 'torch')")
 
     monkeypatch.setattr(_compat, "load", load)
+    monkeypatch.setattr(_compat, "require", load)
     for name in ("roofsim.reference.models", "roofsim.reference.stages",
                  "roofsim.reference.layers", "roofsim.report.reference_source"):
         if name in sys.modules:

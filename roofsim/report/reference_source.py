@@ -149,7 +149,9 @@ class ReferenceSource:
     label = SOURCE_LABELS["reference"]
 
     def __init__(self, *, use_cache: bool = True, fit: bool = True):
-        from ..reference import stages as ref_stages   # ImportError without torch: caller says so
+        from ..reference import _compat
+        from ..reference import stages as ref_stages
+        _compat.require()               # UserError without torch: the caller says so
         from ..reference.spec import DEEPSEEK_OCR
         from ..workloads.deepseek_ocr.config import load_config
         self._default_cfg = load_config()

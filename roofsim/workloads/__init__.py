@@ -15,8 +15,9 @@ from .base import DEFAULT_MODEL, DEFAULT_PROMPT_TOKENS, Request, StageRecords, W
 CAPTURED = "captured"
 
 
-def workload(model: str | None = None, implementation: str = "reference", *, cfg=None):
-    """The workload --model names (None or "deepseek-ocr": DeepSeek-OCR with `implementation`).
+def workload(model=None, implementation: str = "reference", *, cfg=None):
+    """The workload --model names (None or "deepseek-ocr": DeepSeek-OCR with `implementation`;
+    a shipped model's name, a config.json path or a roofsim.workloads.hf.configs.ModelConfig).
     A transformers model is always captured: implementation must be "reference" (the default,
     meaning the real implementation) or "captured"."""
     if model is None or model == DEFAULT_MODEL:
@@ -27,9 +28,9 @@ def workload(model: str | None = None, implementation: str = "reference", *, cfg
         raise UserError(f"--implementation {implementation}: {model} is captured from its "
                         "transformers implementation (the analytic flash / normal models are "
                         "DeepSeek-OCR's)")
-    from .hf.configs import model_config
+    from .hf.configs import ModelConfig, model_config
     from .hf.workload import TransformersModel
-    return TransformersModel(model_config(model))
+    return TransformersModel(model if isinstance(model, ModelConfig) else model_config(model))
 
 
 __all__ = ["CAPTURED", "DEFAULT_MODEL", "DEFAULT_PROMPT_TOKENS", "Request", "StageRecords",

@@ -187,7 +187,18 @@ def vision_inputs(model, mc: ModelConfig, height: int, width: int, device, dtype
     p, t = int(v.get("patch_size", 14)), int(v.get("temporal_patch_size", 2))
     c = int(v.get("in_chans", v.get("in_channels", 3)))
     gh, gw = vision.patch_grid(mc, height, width)
-    grid = torch.tensor([[1, gh, gw]], dtype=torch.long,
-                        device="cpu" if _is_meta(device) else device)
+    meta = _is_meta(device)
+    grid = torch.tensor([[1, gh, gw]], dtype=torch.long, device="cpu" if meta else device)
     pixels = random_tensor((gh * gw, c * t * p * p), device, dtype)
-    return model.model.visual, (pixels,), {"grid_thw": grid}
+    kwargs = {"grid_thw": grid}
+    if meta:
+        # The rotary position ids come from grid_thw's values: computed on the host, handed
+        # over as meta tensors (their few index kernels are not records).
+        try:
+            from transformers.vision_utils import get_vision_position_ids
+        except ImportError:  # pragma: no cover - older transformers computes them inline
+            get_vision_position_ids = None
+        if get_vision_position_ids is not None:
+            ids = get_vision_position_ids(grid, int(v.get("spatial_merge_size", 2)))
+            kwargs["position_ids"] = torch.empty(ids.shape, dtype=ids.dtype, device=device)
+    return model.model.visual, (pixels,), kwargs
