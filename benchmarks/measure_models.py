@@ -70,12 +70,13 @@ def int_list(flag: str, text: str) -> list[int]:
 
 
 def parse_image(text: str) -> tuple[int, int] | None:
+    """'WxH' -> (height, width), as roofsim's --image."""
     if not text:
         return None
     try:
-        h, w = (int(v) for v in text.lower().split("x"))
+        w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise SystemExit(f"--image: {text!r} is not HxW (e.g. 1024x1024)") from None
+        raise SystemExit(f"--image: {text!r} is not WxH (e.g. 1024x1024)") from None
     return h, w
 
 
@@ -167,7 +168,7 @@ def main(argv=None) -> int:
                     help="KV length L of the decode step (default 1024,8192)")
     ap.add_argument("--batch", default="1", help="decode batch rows (default 1)")
     ap.add_argument("--image", default="1024x1024",
-                    help="image HxW of the vision stage of vision-language models ('' for none)")
+                    help="image WxH of the vision stage of vision-language models ('' for none)")
     ap.add_argument("--graph", action="store_true",
                     help="also time a decode step replayed as a CUDA graph (StaticCache)")
     ap.add_argument("--warmup", type=int, default=3)
@@ -232,7 +233,7 @@ def main(argv=None) -> int:
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "settings": {"prefill": args.prefill, "prefill_batch": args.prefill_batch,
                          "decode_kv": args.decode_kv, "batch": args.batch,
-                         "image": list(args.image) if args.image else None,
+                         "image": f"{args.image[1]}x{args.image[0]}" if args.image else None,
                          "graph": args.graph, "warmup": args.warmup, "repeats": args.repeats,
                          "profile_repeats": args.profile_repeats, "dtype": "bfloat16",
                          "attention": build.ATTENTION_IMPLEMENTATION,
@@ -276,7 +277,7 @@ def main(argv=None) -> int:
                     break
                 base = {"model": mc.name, "stage": c["stage"], "batch": c["batch"],
                         "tokens": c["tokens"], "kv_len": c["kv_len"],
-                        "image": "x".join(map(str, c["image"])) if c["image"] else "",
+                        "image": f"{c['image'][1]}x{c['image'][0]}" if c["image"] else "",
                         "layers": mc.num_layers}
                 kernels = []
                 try:

@@ -164,7 +164,7 @@ def compare_model_e2e(model, rows, hardware: HardwareSpec, profile=None,
             continue                       # failed, or no GPU kernel time (a CPU check run)
         stage, b = r["stage"], int(r["batch"])
         tokens, kv = int(r["tokens"] or 0), int(r["kv_len"] or 0)
-        image = tuple(int(v) for v in r["image"].split("x")) if r.get("image") else None
+        image = tuple(int(v) for v in r["image"].split("x"))[::-1] if r.get("image") else None
         if stage == VISION:
             req = Request(prompt_tokens=1, decode_tokens=0, batch=b, image=image)
         elif stage == PREFILL:

@@ -93,7 +93,7 @@ class Prediction:
                "prompt_tokens": self.prompt_tokens, "decode_tokens": self.decode_tokens,
                "batch": self.batch}
         if self.image is not None:
-            out["image"] = f"{self.image[0]}x{self.image[1]}"
+            out["image"] = f"{self.image[1]}x{self.image[0]}"          # WxH
         if VISION in self.stages:
             out["vision_s"] = self.vision_s
         out.update({"prefill_s": self.prefill_s, "ttft_s": self.ttft_s, "tpot_s": self.tpot_s,

@@ -39,9 +39,11 @@ SWEEP_KINDS: Mapping[str, tuple[str, ...]] = {
 }
 # Sources in the order tables and plots show them.
 SOURCE_NAMES = ("normal", "flash", "reference")
+CAPTURED = "captured"          # a transformers model given by --model (roofsim.workloads.hf)
 SOURCE_LABELS = {"normal": "analytic (normal attention)",
                  "flash": "analytic (flash attention)",
-                 "reference": "reference (captured)"}
+                 "reference": "reference (captured)",
+                 CAPTURED: "captured (transformers)"}
 
 # Knobs `--vary` accepts: name -> what it changes.
 VARY_KNOBS: Mapping[str, str] = {
@@ -99,6 +101,41 @@ class AnalyticSource:
         kw = dict(attention=self.attention, lm_head=self.lm_head, accounting=self.accounting)
         records = ds.stage_records(cfg, request, **kw)
         costs = ds.stage_costs(cfg, request, records=records, **kw)
+        return StageEval(records=records, costs=costs)
+
+
+@dataclass(frozen=True, eq=False)
+class WorkloadSource:
+    """A workload (roofsim.workloads: a transformers model by --model) as a sweep source: its
+    captured stage records for each request (roofsim.workloads.base.Request), the decode stage
+    as K steps (K x the mean step). Peak activations are n/a for captures (kernels, not
+    allocator lifetimes); the KV cache held is the model's bytes per position x positions."""
+
+    workload: object
+    use_cache: bool = True
+    name: str = CAPTURED
+
+    @property
+    def label(self) -> str:
+        return f"{self.workload.name} ({SOURCE_LABELS[CAPTURED]})"
+
+    def evaluate(self, request, cfg=None) -> StageEval:
+        from .stages import DECODE, PREFILL, VISION
+        from .workloads.hf.params import kv_cache_bytes_per_token
+        recs = self.workload.stage_records(request, use_cache=self.use_cache)
+        k = int(request.decode_tokens)
+        records = {s: recs.table(s) for s in recs.stages if s != DECODE}
+        if DECODE in recs.parts:
+            step = recs.table(DECODE)
+            records[DECODE] = step.with_columns(count=step.count * k)
+        else:
+            records[DECODE] = RecordTable.empty()
+        per_position = kv_cache_bytes_per_token(self.workload.config) * request.batch
+        seq = recs.image_tokens + request.prompt_tokens
+        kv = {VISION: 0.0, PREFILL: float(seq * per_position),
+              DECODE: float((seq + k) * per_position)}
+        costs = {s: StageCost.from_table(s, t, activation_peak_bytes=math.nan,
+                                         kv_cache_bytes=kv[s]) for s, t in records.items()}
         return StageEval(records=records, costs=costs)
 
 
@@ -250,6 +287,44 @@ def vary_points(varies: Sequence[tuple[str, list[int]]], *, grid=None, prompt_to
     return points
 
 
+# Knobs a transformers model's sweep takes (its dimensions are its config's).
+MODEL_KNOBS = ("prefill-tokens", "prompt-tokens", "decode-tokens", "batch")
+
+
+def model_points(varies: Sequence[tuple[str, list[int]]], workload, *, prompt_tokens: int,
+                 decode_tokens: int = 100, batch: int = 1, image=None) -> list[SweepPoint]:
+    """The cartesian product of the varied knobs around one request of a workload (a
+    transformers model); prefill-tokens counts image tokens too, as for DeepSeek-OCR."""
+    from .workloads import Request
+    names = [n for n, _ in varies]
+    bad = [n for n in names if n not in MODEL_KNOBS]
+    if bad:
+        raise UserError(f"--vary {bad[0]}: {workload.name} takes {', '.join(MODEL_KNOBS)} "
+                        f"(its dimensions are its config's)")
+    if len(set(names)) != len(names):
+        raise UserError(f"--vary: each knob at most once, got {names}")
+    if "prefill-tokens" in names and "prompt-tokens" in names:
+        raise UserError("--vary: prefill-tokens and prompt-tokens both set the prompt; use one")
+    img = workload.image_tokens(Request(image=image)) if image is not None else 0
+    points = []
+    for combo in itertools.product(*[vals for _, vals in varies]):
+        knobs = dict(zip(names, combo))
+        fields = {"prompt_tokens": prompt_tokens, "decode_tokens": decode_tokens, "batch": batch}
+        for k, v in knobs.items():
+            if k in _REQUEST_FIELDS:
+                fields[_REQUEST_FIELDS[k]] = v
+        if "prefill-tokens" in knobs:
+            fields["prompt_tokens"] = knobs["prefill-tokens"] - img
+            if fields["prompt_tokens"] < 1:
+                raise UserError(f"--vary prefill-tokens={knobs['prefill-tokens']}: the image "
+                                f"alone has {img} tokens; choose prefill lengths above {img}")
+        req = Request(image=image, **{k: int(v) for k, v in fields.items()})
+        points.append(SweepPoint(label=", ".join(f"{k}={v}" for k, v in knobs.items()),
+                                 request=req, image_tokens=img, num_crops=0, grid=None,
+                                 knobs=knobs))
+    return points
+
+
 def with_heads(cfg, heads: int):
     """The config with `heads` decoder attention heads, hidden size kept: head_dim becomes
     hidden / heads, KV heads keep their ratio to heads (MHA stays MHA), RoPE keeps its share of
@@ -385,7 +460,9 @@ class SweepResult:
         c = self.costs[source][i]
         if c is None:
             return None
-        stages = SWEEP_KINDS[self.kind]
+        stages = [s for s in SWEEP_KINDS[self.kind] if s in c]   # a text model has no vision
+        if not stages:
+            return None
         total = c[stages[0]]
         for s in stages[1:]:
             total = total + c[s]
@@ -424,7 +501,7 @@ def components_of(ev: StageEval) -> dict[str, float]:
         sub = table.select(mask)
         return sub.total("flops_tensor") + sub.total("flops_cuda")
     c = ev.costs
-    out = {"vision": c["vision"].flops}
+    out = {"vision": c["vision"].flops if "vision" in c else 0.0}
     for stage in ("prefill", "decode"):
         head = lm_head_flops(ev.records[stage]) if stage in ev.records else 0.0
         out[f"{stage}_lm_head"] = head
@@ -453,7 +530,7 @@ def run_sweep(kind: str, points: Sequence[SweepPoint], sources: Sequence, *, cfg
     (the heads knob) replaces it for that point."""
     if kind not in SWEEP_KINDS:
         raise UserError(f"unknown sweep {kind!r}; expected one of {', '.join(SWEEP_KINDS)}")
-    if cfg is None:
+    if cfg is None and not all(isinstance(s, WorkloadSource) for s in sources):
         from .workloads import deepseek_ocr as ds
         cfg = ds.load_config()
     from .objectives import predict_latency
@@ -468,7 +545,7 @@ def run_sweep(kind: str, points: Sequence[SweepPoint], sources: Sequence, *, cfg
             except UserError:
                 raise
             except Exception as err:  # noqa: BLE001  (the reference may not cover a shape)
-                if src.name != "reference":
+                if src.name not in ("reference", CAPTURED):
                     raise
                 why = str(err) if type(err).__name__ == "Unsupported" else \
                     f"{type(err).__name__}: {err}"

@@ -158,6 +158,14 @@ def test_moe_experts_run_as_grouped_gemms_over_the_routed_rows(built):
     assert np.allclose(g.param("m") * g.param("batch"), rows)
 
 
+@pytest.mark.parametrize("name", shipped_models())
+def test_kv_cache_bytes_are_what_the_model_caches(built, name):
+    mc = model_config(name)
+    shapes = build.kv_shapes(built[name], "meta")
+    per_token = sum(int(np.prod(k)) + int(np.prod(v)) for k, v in shapes)   # batch 1, 1 token
+    assert params.kv_cache_bytes_per_token(mc) == per_token * params.KV_ELEMENT_BYTES
+
+
 # ---- decode steps ------------------------------------------------------------------------
 
 @given(st.integers(1, 5000), st.integers(1, 300), st.lists(st.integers(1, 6000), max_size=3),

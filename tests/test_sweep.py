@@ -120,19 +120,8 @@ def test_outputs_csv_and_json(analytic_result, tmp_path):
 
 
 def test_unavailable_reference_is_reported_not_fatal(monkeypatch):
-    import sys
-    from roofsim.reference import _compat
-
-    def load():
-        raise UserError("the reference assembly needs torch and transformers>=5.17")
-
-    monkeypatch.setattr(_compat, "load", load)
-    for name in ("roofsim.reference.models", "roofsim.reference.stages",
-                 "roofsim.report.reference_source"):
-        if name in sys.modules:
-            monkeypatch.delitem(sys.modules, name)
-        package, _, attr = name.rpartition(".")
-        monkeypatch.delattr(sys.modules[package], attr, raising=False)
+    from no_torch import without_torch
+    without_torch(monkeypatch)
     sources, note = sweep.default_sources(reference=True)
     assert [s.name for s in sources] == ["normal", "flash"]
     assert "reference unavailable" in note

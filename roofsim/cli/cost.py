@@ -1,4 +1,6 @@
-"""`roofsim cost`: DeepSeek-OCR's analytic cost per stage (vision, prefill, decode) and per layer."""
+"""`roofsim cost`: the cost per stage (vision, prefill, decode) and per layer: DeepSeek-OCR's
+analytic model, or with --model a transformers model's captured records (its --image WxH for a
+vision-language model)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from ..workloads.deepseek_ocr import (ACCOUNTINGS, ATTENTION_VARIANTS, LM_HEAD_M
                                       Request, load_config, parameter_counts, stage_costs,
                                       stage_records, views)
 from .common import add_json_arg
+from .models import add_model_arg, is_default_model, parse_image
 from .output import format_table, print_json
 from .tokens import add_view_args, grid_from_args
 
@@ -27,7 +30,9 @@ def register(subparsers) -> None:
         "cost", help="analytic FLOPs, bytes, activations, KV cache per stage and per layer",
         description="DeepSeek-OCR's cost from formulas: per-stage totals (tensor-core and "
                     "CUDA-core FLOPs, bytes, peak activation memory, KV cache, weight bytes read) "
-                    "and a per-layer table. SI units in --json.")
+                    "and a per-layer table. SI units in --json. --model: a transformers model, "
+                    "captured (activation peaks n/a).")
+    add_model_arg(parser)
     add_view_args(parser)
     parser.add_argument("--prompt-tokens", default=10,
                         help="text tokens of the prompt besides the image (default 10)")
@@ -75,8 +80,8 @@ def _module_key(layer: str, depth: str) -> str:
 def layer_rows(tables, depth: str) -> list[dict]:
     rows = []
     for stage in STAGES:
-        t = tables[stage]
-        if not len(t):
+        t = tables.get(stage)
+        if t is None or not len(t):
             continue
         keys = np.array([_module_key(str(x), depth) for x in t.layer], dtype=object)
         uniq, first, inv = np.unique(keys.astype(str), return_index=True, return_inverse=True)
@@ -90,7 +95,63 @@ def layer_rows(tables, depth: str) -> list[dict]:
     return rows
 
 
+def run_model(args) -> int:
+    """The captured cost of a transformers model's request."""
+    from ..sweep import WorkloadSource
+    from ..workloads import Request, workload
+    from ..workloads.hf.summary import model_summary
+    if args.grid is not None:
+        raise UserError("--grid is DeepSeek-OCR's crop grid; a transformers model takes --image")
+    wl = workload(args.model)
+    image = parse_image("--image", args.image) if args.image else (
+        DEFAULT_IMAGE if wl.config.is_vision_language else None)
+    if image is not None and not wl.config.is_vision_language:
+        raise UserError(f"--image {args.image}: {wl.name} has no vision encoder")
+    request = Request(prompt_tokens=_count("--prompt-tokens", args.prompt_tokens),
+                      decode_tokens=_count("--decode-tokens", args.decode_tokens),
+                      batch=_count("--batch", args.batch), image=image)
+    ev = WorkloadSource(wl).evaluate(request)
+    layers = layer_rows(ev.records, args.layers) if args.layers != "none" else []
+    summary = model_summary(wl.config)
+    out = {"model": wl.name, "config": wl.config.source, "dtype": "bfloat16",
+           "request": {"prompt_tokens": request.prompt_tokens,
+                       "decode_tokens": request.decode_tokens, "batch": request.batch,
+                       **wl.describe(request)},
+           "parameters": {"total": summary["parameters"],
+                          "activated_per_decoded_token": summary["active_parameters"]},
+           "stages": {s: _stage_dict(c) for s, c in ev.costs.items()}, "layers": layers}
+    if args.json:
+        print_json(out)
+        return 0
+    print(f"{wl.name} (captured): {', '.join(f'{k} {v}' for k, v in out['request'].items())}")
+    print(f"parameters {summary['parameters']:,}, active per decoded token "
+          f"{summary['active_parameters'] / 1e6:.1f}M\n")
+    _print_costs(ev.costs, layers)
+    return 0
+
+
+DEFAULT_IMAGE = (1024, 1024)
+
+
+def _print_costs(costs, layers) -> None:
+    print(format_table(
+        ("stage", "tensor TFLOP", "CUDA TFLOP", "GB moved", "weight GB", "act. peak GB", "KV GB",
+         "launches"),
+        [(s, to_tflops(c.flops_tensor), to_tflops(c.flops_cuda), to_gb(c.io_bytes),
+          to_gb(c.weight_bytes), to_gb(c.activation_peak_bytes), to_gb(c.kv_cache_bytes),
+          int(c.launches)) for s, c in costs.items()]))
+    if layers:
+        print()
+        print(format_table(("stage", "layer", "tensor GFLOP", "CUDA GFLOP", "GB moved", "launches"),
+                           [(r["stage"], r["layer"], to_gflops(r["flops_tensor"]),
+                             to_gflops(r["flops_cuda"]),
+                             to_gb(r["bytes_read"] + r["bytes_written"]), int(r["launches"]))
+                            for r in layers]))
+
+
 def run(args) -> int:
+    if not is_default_model(args):
+        return run_model(args)
     cfg = load_config(args.config)
     grid = grid_from_args(args, cfg)
     request = Request(grid=grid, mode=args.mode,
@@ -126,17 +187,5 @@ def run(args) -> int:
           f"{args.attention} attention, lm_head {args.lm_head}, {args.accounting} accounting")
     print(f"parameters {params['total']:,} ({to_gb(params['total'] * cfg.element_bytes):.2f} GB), "
           f"activated per decoded token {params['activated_per_decoded_token'] / 1e6:.1f}M\n")
-    print(format_table(
-        ("stage", "tensor TFLOP", "CUDA TFLOP", "GB moved", "weight GB", "act. peak GB", "KV GB",
-         "launches"),
-        [(s, to_tflops(c.flops_tensor), to_tflops(c.flops_cuda), to_gb(c.io_bytes),
-          to_gb(c.weight_bytes), to_gb(c.activation_peak_bytes), to_gb(c.kv_cache_bytes),
-          int(c.launches)) for s, c in costs.items()]))
-    if layers:
-        print()
-        print(format_table(("stage", "layer", "tensor GFLOP", "CUDA GFLOP", "GB moved", "launches"),
-                           [(r["stage"], r["layer"], to_gflops(r["flops_tensor"]),
-                             to_gflops(r["flops_cuda"]),
-                             to_gb(r["bytes_read"] + r["bytes_written"]), int(r["launches"]))
-                            for r in layers]))
+    _print_costs(costs, layers)
     return 0

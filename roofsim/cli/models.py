@@ -21,8 +21,8 @@ from .output import format_table, print_json
 
 MODEL_HELP = (f"the model: {DEFAULT_MODEL} (default) or a transformers model, shipped "
               "(`roofsim models list`) or a config.json path, built on meta and captured")
-IMAGE_HELP = ("image HEIGHTxWIDTH of a vision-language model's request (default 1024x1024 "
-              "for those; 'none' for text only)")
+IMAGE_HELP = ("image WIDTHxHEIGHT in pixels of a vision-language model's request (default "
+              "1024x1024 for those; 'none' for text only)")
 DEFAULT_IMAGE = (1024, 1024)
 
 
@@ -38,8 +38,25 @@ def is_default_model(args) -> bool:
     return getattr(args, "model", None) in (None, DEFAULT_MODEL)
 
 
+def parse_image(option: str, text: str) -> tuple[int, int]:
+    """'WxH' (pixels, width first as everywhere on the command line) -> (height, width)."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise UserError(f"{option} {text}: expected WIDTHxHEIGHT, e.g. 1024x768") from None
+    if h < 1 or w < 1:
+        raise UserError(f"{option} {text}: both sides must be at least 1 pixel")
+    return h, w
+
+
+def image_text(image) -> str:
+    """(height, width) -> 'WxH'."""
+    return f"{image[1]}x{image[0]}"
+
+
 def image_from_args(args, wl) -> tuple[int, int] | None:
-    """--image for a vision-language model (default DEFAULT_IMAGE); an error for others."""
+    """--image WxH of a vision-language model as (height, width) (default DEFAULT_IMAGE); an
+    error for others."""
     text = getattr(args, "image", None)
     vlm = getattr(getattr(wl, "config", None), "is_vision_language", False)
     if text is None:
@@ -48,13 +65,7 @@ def image_from_args(args, wl) -> tuple[int, int] | None:
         return None
     if not vlm:
         raise UserError(f"--image {text}: {wl.name} has no vision encoder")
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise UserError(f"--image {text}: expected HEIGHTxWIDTH, e.g. 1024x768") from None
-    if h < 1 or w < 1:
-        raise UserError(f"--image {text}: both sides must be at least 1 pixel")
-    return h, w
+    return parse_image("--image", text)
 
 
 def register(subparsers) -> None:

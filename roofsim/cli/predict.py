@@ -113,7 +113,7 @@ def _input(p: _predict.Prediction) -> str:
         grid = f"{p.grid[0]}x{p.grid[1]}" if p.grid else "global view only"
         return f"grid {grid}, {p.image_tokens} image tokens + "
     if p.image is not None:
-        return f"image {p.image[0]}x{p.image[1]}, {p.image_tokens} image tokens + "
+        return f"image {p.image[1]}x{p.image[0]}, {p.image_tokens} image tokens + "
     return ""
 
 

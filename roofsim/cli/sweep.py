@@ -4,10 +4,13 @@
     roofsim sweep decode --decode-tokens 100 --out DIR
     roofsim sweep vision-prefill --grids 1x2,2x3,10x10
     roofsim sweep decode --vary prefill-tokens=512:32768 --vary batch=1,2,4,8
+    roofsim sweep vision-prefill --model llama-3.1-8b --vary prompt-tokens=512:8192
 
 Per point and source (analytic normal attention, analytic flash attention, the captured
 reference): image tokens, tensor / CUDA-core FLOPs, I/O, arithmetic intensity, peak activations,
-KV cache, and the latency predicted on --hardware.
+KV cache, and the latency predicted on --hardware. With --model (a transformers model), the
+one source is its capture, and --vary sweeps prompt/prefill tokens, decode tokens or batch
+(default: prefill-tokens=512:8192).
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..objectives import Budgets
-from ..sweep import (SOURCE_NAMES, SWEEP_DIRS, SWEEP_KINDS, VARY_KNOBS, default_sources,
+from ..sweep import (CAPTURED, SOURCE_NAMES, SWEEP_DIRS, SWEEP_KINDS, VARY_KNOBS, default_sources,
                      grid_points, parse_vary, run_sweep, vary_points, write_outputs)
 from .common import add_hardware_args, add_json_arg, hardware_from_args, parse_amount
+from .models import add_image_arg, add_model_arg, image_from_args, is_default_model
 from .output import format_table, print_json
 
 DEFAULT_OUT = "roofsim-sweep"
@@ -26,6 +30,8 @@ DEFAULT_OUT = "roofsim-sweep"
 
 def add_workload_args(parser, *, grids_help: str) -> None:
     """Options shared by `sweep` and `report`: the request, sources, budgets, calibration."""
+    add_model_arg(parser)
+    add_image_arg(parser)
     parser.add_argument("--grids", metavar="RxC,...", help=grids_help)
     parser.add_argument("--decode-tokens", type=int, default=100, metavar="K",
                         help="decode steps K (default 100)")
@@ -119,8 +125,11 @@ def run(args) -> int:
     budgets = budgets_from_args(args)
     hw = hardware_from_args(args)
     profile = calibration_of(args)
-    grids = parse_grids(args.grids)
     varies = [parse_vary(v) for v in args.vary]
+    if not is_default_model(args):
+        result, stem = _model_sweep(args, varies, hw, profile)
+        return _write(args, result, stem, hw, budgets)
+    grids = parse_grids(args.grids)
     sources, note = default_sources(not args.no_reference, accounting=args.accounting,
                                     lm_head=lm_head_of(args))
     if varies:
@@ -139,6 +148,31 @@ def run(args) -> int:
         stem, x_key = SWEEP_DIRS[args.kind], "image_tokens"
     result = run_sweep(args.kind, points, sources, hardware=hw, profile=profile,
                        notes={"reference": note} if note else None, x_key=x_key)
+    return _write(args, result, stem, hw, budgets)
+
+
+MODEL_DEFAULT_VARY = "prefill-tokens=512:8192"
+
+
+def _model_sweep(args, varies, hw, profile):
+    """A transformers model's sweep: its capture as the one source, over --vary knobs."""
+    from ..sweep import WorkloadSource, model_points
+    from ..workloads import DEFAULT_PROMPT_TOKENS, workload
+    if args.grids is not None:
+        raise UserError("--grids is DeepSeek-OCR's crop grid; a transformers model takes "
+                        "--image")
+    wl = workload(args.model)
+    varies = varies or [parse_vary(MODEL_DEFAULT_VARY)]
+    prompt = args.prompt_tokens if args.prompt_tokens is not None else DEFAULT_PROMPT_TOKENS
+    points = model_points(varies, wl, prompt_tokens=prompt, decode_tokens=args.decode_tokens,
+                          batch=args.batch, image=image_from_args(args, wl))
+    result = run_sweep(args.kind, points, [WorkloadSource(wl)], hardware=hw, profile=profile,
+                       x_key=varies[0][0])
+    stem = f"{wl.name}_" + "_".join(n.replace("-", "_") for n, _ in varies)
+    return result, stem
+
+
+def _write(args, result, stem, hw, budgets) -> int:
     folder = Path(args.out) / stem
     files = write_outputs(result, folder, stem=stem)
     figures = []
@@ -164,10 +198,11 @@ def run(args) -> int:
 def render(result, budgets) -> str:
     from .. import units
     from ..objectives import tpot_requirement, ttft_requirement
+    main = "flash" if "flash" in result.sources else result.sources[0]
     headers = ["point", "image tokens"] + [f"{s} TFLOPs" for s in result.sources if
-                                           s in SOURCE_NAMES]
-    headers += ["flash TTFT req TFLOP/s", "flash TPOT req TFLOP/s"]
-    pred = any(p is not None for p in result.predictions.get("flash", ()))
+                                           s in SOURCE_NAMES + (CAPTURED,)]
+    headers += [f"{main} TTFT req TFLOP/s", f"{main} TPOT req TFLOP/s"]
+    pred = any(p is not None for p in result.predictions.get(main, ()))
     if pred:
         headers += [f"TTFT ms ({result.hardware})", "bound", f"TPOT ms ({result.hardware})",
                     "bound"]
@@ -177,12 +212,12 @@ def render(result, budgets) -> str:
         for s in result.sources:
             c = result.stage_cost(s, i)
             row.append(round(units.to_tflops(c.flops), 6) if c is not None else "n/a")
-        c = result.costs["flash"][i]
+        c = result.costs[main][i]
         row.append(round(units.to_tflops(ttft_requirement(c, budgets.ttft_s).flops_per_s), 4))
         row.append(round(units.to_tflops(tpot_requirement(c, p.request.decode_tokens,
                                                           budgets.tpot_s).flops_per_s), 4))
         if pred:
-            f = result.predictions["flash"][i]
+            f = result.predictions[main][i]
             row += [round(units.to_ms(f.ttft_s), 3), f.ttft_bound, round(units.to_ms(f.tpot_s), 4),
                     f.tpot_bound]
         rows.append(row)

@@ -37,7 +37,7 @@ class Request:
 
     The input's shape is what the workload takes: DeepSeek-OCR a crop grid (rows, cols) or
     None (global view only); a vision-language model an image (height, width) or None (text
-    only); a text model nothing."""
+    only); a text model nothing. (Text forms, on the command line and in files, are WxH.)"""
 
     prompt_tokens: int = DEFAULT_PROMPT_TOKENS
     decode_tokens: int = 1

@@ -63,6 +63,22 @@ def parameter_counts(model, mc: ModelConfig) -> ParameterCounts:
                            routed_experts=routed, vision=vision, layers=mc.num_layers)
 
 
+KV_ELEMENT_BYTES = 2          # bf16 cache
+
+
+def kv_cache_bytes_per_token(mc: ModelConfig) -> int:
+    """Bytes the decoder's KV cache holds per position (bf16), as transformers caches it:
+    K and V of the KV heads per layer, or MLA's compressed latent and rotary key."""
+    t = mc.text
+    if "kv_lora_rank" in t:
+        per_layer = int(t["kv_lora_rank"]) + int(t["qk_rope_head_dim"])
+    else:
+        heads = int(t["num_attention_heads"])
+        kv = int(t.get("num_key_value_heads") or heads)
+        per_layer = 2 * kv * int(t.get("head_dim") or int(t["hidden_size"]) // heads)
+    return mc.num_layers * per_layer * KV_ELEMENT_BYTES
+
+
 def attention_flops(mc: ModelConfig, batch: int, seq_q: int, seq_kv: int) -> float:
     """Matrix FLOPs of the decoder's attention cores: QK^T and PV over all seq_q x seq_kv
     scores per head and layer (causal counted in full, as torch.utils.flop_counter does)."""

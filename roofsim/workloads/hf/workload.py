@@ -77,7 +77,7 @@ class TransformersModel:
     def describe(self, request: Request) -> dict:
         out = {"image_tokens": self.image_tokens(request)}
         if request.image is not None:
-            out["image"] = "x".join(str(v) for v in request.image)
+            out["image"] = f"{request.image[1]}x{request.image[0]}"      # WxH
         return out
 
     def _model(self):
