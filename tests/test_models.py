@@ -288,3 +288,43 @@ def test_models_show_counts_the_built_model(tmp_path, roofsim):
     assert d["parameters"] == sum(p.numel() for p in model.parameters())
     assert d["layers"] == tiny_raw("deepseek-v2-lite")["num_hidden_layers"]
     assert d["active_parameters"] < d["parameters"]
+
+
+def test_sweep_model_latency_is_predicts(tmp_path, roofsim):
+    """A model's sweep point predicts what `roofsim predict` does for the same request (one
+    latency path), and its decode stage holds K steps."""
+    from roofsim.hardware import load_hardware
+    from roofsim.predict import predict
+    path = write_tiny("qwen2.5-7b", tmp_path)
+    status, out, err = roofsim("sweep", "vision-prefill", "--model", str(path), "--vary",
+                               "prompt-tokens=8,32", "--decode-tokens", "3", "--hardware",
+                               "h200", "--no-plots", "--json", "--out", str(tmp_path / "sw"))
+    assert status == 0, err
+    doc = json.loads(out)
+    assert [p["label"] for p in doc["points"]] == ["prompt-tokens=8", "prompt-tokens=32"]
+    for point, prompt in zip(doc["points"], (8, 32)):
+        got = point["sources"]["captured"]["prediction"]
+        want = predict(model=str(path), prompt_tokens=prompt, decode_tokens=3,
+                       hardware=load_hardware("h200"))
+        assert got["ttft_s"] == pytest.approx(want.ttft_s)
+        assert got["tpot_s"] == pytest.approx(want.tpot_s)
+    status, _, err = roofsim("sweep", "decode", "--model", str(path), "--vary", "heads=2,4",
+                             "--no-plots", "--out", str(tmp_path / "sw"))
+    assert status == 2 and "heads" in err
+
+
+def test_report_model_tables_and_sweeps(tmp_path, monkeypatch):
+    from roofsim.hardware import load_hardware
+    from roofsim.report import ReportOptions, build_report
+    monkeypatch.setenv("ROOFSIM_CACHE_DIR", str(tmp_path / "cache"))
+    path = write_tiny("qwen2-vl-7b", tmp_path)
+    res = build_report(ReportOptions(hardware=load_hardware("h200"), out_dir=tmp_path / "rep",
+                                     model=str(path), image=(112, 168), figures=False,
+                                     progress=False, decode_tokens=4))
+    md = res.path.read_text()
+    assert md.startswith(f"# {path.stem}")
+    stages = [r[0] for r in res.tables["stage_costs"]["rows"]]
+    assert stages == ["vision", "prefill", "decode"]
+    for stem in ("prefill_tokens", "batch"):
+        assert (tmp_path / "rep" / "sweep" / stem / f"{stem}.csv").is_file()
+        assert f"sweep_{stem}" in res.tables

@@ -3,6 +3,7 @@ predicted on a hardware spec.
 
     roofsim report                                   # ./roofsim-report/report.md, RTX 5090
     roofsim report --hardware h100-sxm --out DIR --calibration h100-sxm
+    roofsim report --model llama-3.1-8b --hardware h200 --calibration h200   # a model's report
 
 Sections: per-layer check, cost sweeps (vision; decode; vision+prefill; prefill length, K, B,
 heads), named workload profiles, objectives (TTFT / TPOT: TFLOP/s and bandwidth required),
@@ -15,10 +16,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..errors import UserError
 from ..report import DEFAULT_OUT, ReportOptions, build_report
 from .sweep import (add_workload_args, budgets_from_args, calibration_of, check_counts,
                     lm_head_of, parse_grids)
 from .common import hardware_from_args
+from .models import image_from_args, is_default_model
 
 
 def register(subparsers) -> None:
@@ -44,7 +47,16 @@ def register(subparsers) -> None:
 def run(args) -> int:
     check_counts(args)
     hw = hardware_from_args(args)
+    model = image = None
+    if not is_default_model(args):
+        from ..workloads import workload
+        if args.grids is not None:
+            raise UserError("--grids is DeepSeek-OCR's crop grid; a transformers model takes "
+                            "--image")
+        model = args.model
+        image = image_from_args(args, workload(model))
     opts = ReportOptions(
+        model=model, image=image,
         hardware=hw, out_dir=Path(args.out), grids=parse_grids(args.grids),
         decode_tokens=args.decode_tokens, prompt_tokens=args.prompt_tokens,
         budgets=budgets_from_args(args), reference=not args.no_reference,

@@ -71,6 +71,8 @@ class ReportOptions:
     progress: bool = True
     figures: bool = True                     # False: text and data only (tests)
     command: str = "roofsim report"
+    model: str | None = None                 # a transformers model (roofsim.report.model)
+    image: tuple | None = None               # its image (height, width), vision-language only
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,9 @@ def _draw_task(result: SweepResult, folder: str, stem: str, name: str, budgets: 
 
 
 def build_report(opts: ReportOptions) -> ReportResult:
+    if opts.model is not None:
+        from .model import build_model_report
+        return build_model_report(opts)
     t0 = time.perf_counter()
     from ..workloads import deepseek_ocr as ds
     out = Path(opts.out_dir)
