@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .errors import UserError
 from .hardware import HardwareSpec
-from .stages import DECODE, PREFILL, STAGES, VISION
+from .stages import PREFILL, STAGES, VISION
 
 E2E_FILE = "e2e.csv"
 E2E_STAGES = STAGES

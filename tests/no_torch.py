@@ -6,7 +6,7 @@ from roofsim.errors import UserError
 
 # The modules built on the reference's guarded import: dropped so they import again.
 REFERENCE_MODULES = ("roofsim.reference.models", "roofsim.reference.stages",
-                     "roofsim.reference.layers", "roofsim.report.reference_source")
+                     "roofsim.reference.layers", "roofsim.reference.source")
 
 
 def without_torch(monkeypatch):

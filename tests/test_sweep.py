@@ -12,10 +12,11 @@ import pytest
 from roofsim import sweep
 from roofsim.cli import main
 from roofsim.errors import UserError
+from roofsim.sources import AnalyticSource
 from roofsim.hardware import load_hardware
 from roofsim.objectives import predict_latency
 from roofsim.records import RecordTable
-from roofsim.report.reference_source import ShapeModel
+from roofsim.reference.source import ShapeModel
 from roofsim.workloads import deepseek_ocr as ds
 
 SPEC_TABLES = json.loads((Path(__file__).parent / "data" / "spec_tables.json").read_text())
@@ -135,7 +136,7 @@ def test_reference_failure_at_a_point_becomes_a_note():
             raise RuntimeError("no such shape")
 
     pts = sweep.grid_points([(1, 2)], cfg=CFG)
-    res = sweep.run_sweep("vision", pts, [sweep.AnalyticSource("flash"), Partial()], cfg=CFG)
+    res = sweep.run_sweep("vision", pts, [AnalyticSource("flash"), Partial()], cfg=CFG)
     assert res.costs["reference"] == (None,)
     assert "no such shape" in res.notes["reference"]
     assert not res.available("reference") and res.available("flash")
@@ -219,7 +220,7 @@ def test_accounting_and_lm_head_pass_through_to_the_workload():
     """`--accounting report --lm-head all` reaches the analytic workload unchanged (whether that
     reproduces the specification is tests/test_spec_reproduction.py's business)."""
     pts = sweep.grid_points([(1, 2)], prompt_tokens=10, decode_tokens=100, cfg=CFG)
-    src = sweep.AnalyticSource("flash", lm_head="all", accounting="report")
+    src = AnalyticSource("flash", lm_head="all", accounting="report")
     res = sweep.run_sweep("vision", pts, [src], cfg=CFG)
     want = ds.stage_costs(CFG, pts[0].request, attention="flash", lm_head="all",
                           accounting="report")

@@ -97,7 +97,7 @@ def layer_rows(tables, depth: str) -> list[dict]:
 
 def run_model(args) -> int:
     """The captured cost of a transformers model's request."""
-    from ..sweep import WorkloadSource
+    from ..sources import WorkloadSource
     from ..workloads import Request, workload
     from ..workloads.hf.summary import model_summary
     if args.grid is not None:

@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from typing import Any, Sequence
 
-
-def _clean(obj: Any) -> Any:
-    """Make numpy scalars/arrays and non-finite floats JSON-safe."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if hasattr(obj, "tolist"):
-        return _clean(obj.tolist())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+from ..jsonable import jsonable
 
 
 def print_json(obj: Any, stream=None) -> None:
-    json.dump(_clean(obj), stream or sys.stdout, indent=2)
+    json.dump(jsonable(obj), stream or sys.stdout, indent=2)
     (stream or sys.stdout).write("\n")
 
 

@@ -19,8 +19,9 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..objectives import Budgets
-from ..sweep import (CAPTURED, SOURCE_NAMES, SWEEP_DIRS, SWEEP_KINDS, VARY_KNOBS, default_sources,
-                     grid_points, parse_vary, run_sweep, vary_points, write_outputs)
+from ..sources import CAPTURED, SOURCE_NAMES
+from ..sweep import (SWEEP_DIRS, SWEEP_KINDS, VARY_KNOBS, default_sources, grid_points,
+                     parse_vary, run_sweep, vary_points, write_outputs)
 from .common import add_hardware_args, add_json_arg, hardware_from_args, parse_amount
 from .models import add_image_arg, add_model_arg, image_from_args, is_default_model
 from .output import format_table, print_json
@@ -156,7 +157,8 @@ MODEL_DEFAULT_VARY = "prefill-tokens=512:8192"
 
 def _model_sweep(args, varies, hw, profile):
     """A transformers model's sweep: its capture as the one source, over --vary knobs."""
-    from ..sweep import WorkloadSource, model_points
+    from ..sources import WorkloadSource
+    from ..sweep import model_points
     from ..workloads import DEFAULT_PROMPT_TOKENS, workload
     if args.grids is not None:
         raise UserError("--grids is DeepSeek-OCR's crop grid; a transformers model takes "

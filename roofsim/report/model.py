@@ -15,10 +15,12 @@ from pathlib import Path
 from .. import units
 from ..objectives import tpot_requirement, ttft_requirement
 from ..predict import predict_request
-from ..sweep import WorkloadSource, model_points, run_sweep, write_outputs
+from ..sources import WorkloadSource
+from ..sweep import model_points, run_sweep, write_outputs
 from ..workloads import DEFAULT_PROMPT_TOKENS, Request, workload
 from ..workloads.hf.summary import model_summary
 from .markdown import Table, fixed, sig, text
+from .options import ReportResult
 
 # (stem, sweep kind, knob, values): prompt length against TTFT, batch against TPOT.
 MODEL_SWEEPS = (
@@ -38,7 +40,6 @@ def _ms(s) -> float:
 
 def build_model_report(opts):
     """Write <out>/report.md and the sweeps for opts.model (roofsim.report.ReportOptions)."""
-    from .build import ReportResult
     t0 = time.perf_counter()
     out = Path(opts.out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ at weight 1/K. Everything that times a stage (roofsim.timing) sums the same thin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping, Protocol, Sequence
 
 import numpy as np

@@ -16,9 +16,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
-import math
-from dataclasses import dataclass
-from typing import Any, Callable
 
 from ...errors import UserError
 from .configs import ModelConfig

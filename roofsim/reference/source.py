@@ -29,7 +29,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..records import SHAPE_PARAMS, WORK_FIELDS, RecordTable, StageCost
-from ..sweep import SOURCE_LABELS, StageEval
+from ..sources import SOURCE_LABELS, StageEval
 
 # Design shapes (and one check shape) per stage. Any values give the same answer when the
 # polynomial model holds; these stay clear of the small-shape corners (fewer than 64 routed
