@@ -24,13 +24,12 @@ for p in (ROOT, ROOT / "benchmarks"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-from bench_e2e_accuracy import version_note  # noqa: E402
+from bench_e2e_accuracy import summarize, version_note  # noqa: E402
 from roofsim.calibration.profile import load_profile  # noqa: E402
 from roofsim.cli.output import format_table  # noqa: E402
-from roofsim.e2e import (TARGET_ERROR, compare_model_e2e, load_model_e2e,  # noqa: E402
-                         measured_model, model_folders)
+from roofsim.e2e import (compare_model_e2e, load_model_e2e, measured_model,  # noqa: E402
+                         model_folders)
 from roofsim.hardware import load_hardware  # noqa: E402
-from roofsim.stages import STAGES  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -52,7 +51,7 @@ def main(argv=None) -> int:
         return 1
     hw = load_hardware(args.device)
     profile = load_profile(args.calibration or ROOT / "calibration" / args.device)
-    comps, ok = [], True
+    comps = []
     for folder in folders:
         rows, prov = load_model_e2e(folder)
         model = measured_model(folder, prov)
@@ -69,17 +68,7 @@ def main(argv=None) -> int:
         [[c.model, c.stage, c.case, round(c.predicted_s * 1e3, 3), round(c.measured_s * 1e3, 3),
           f"{c.error:+.1%}", round(c.predicted_launches), c.measured_kernels] for c in comps]))
     print()
-    for model in dict.fromkeys(c.model for c in comps):
-        for stage in STAGES:
-            sel = [c for c in comps if c.model == model and c.stage == stage]
-            if not sel:
-                continue
-            worst = max(sel, key=lambda c: abs(c.error))
-            within = sum(abs(c.error) <= TARGET_ERROR for c in sel)
-            ok &= within == len(sel)
-            print(f"{model:18} {stage:8} largest error {worst.error:+.1%} at {worst.case}; "
-                  f"within {TARGET_ERROR:.0%}: {within}/{len(sel)}")
-    print(f"target ({TARGET_ERROR:.0%} everywhere): {'met' if ok else 'not met'}")
+    summarize(comps, label=lambda c: f"{c.model:18}")
     if args.json:
         Path(args.json).write_text(json.dumps([c.as_dict() for c in comps], indent=1) + "\n")
     return 0

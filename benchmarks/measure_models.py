@@ -31,8 +31,6 @@ measurements are a test set: nothing is fitted to them. Never changes clocks, po
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
 import json
 import platform
 import statistics
@@ -42,7 +40,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure_e2e import Timer, measure_case  # noqa: E402  (same harness as the reference)
+from measure_e2e import (METHOD, Outputs, Timer, measure_case,  # noqa: E402  (one harness)
+                         sdpa_enabled)
 
 DEFAULT_MODELS = "llama-3.1-8b,qwen3-30b-a3b,qwen2.5-7b,mistral-7b-v0.3,deepseek-v2-lite"
 TINY_LAYERS = 2
@@ -239,17 +238,10 @@ def main(argv=None) -> int:
                          "attention": build.ATTENTION_IMPLEMENTATION,
                          "experts": "transformers' default", "layers": mc.layers,
                          "tiny": args.tiny, "device": args.device},
-            "method": ("wall: CUDA events around one forward, median of repeats, fresh inputs "
-                       "and a device sync before each; kernel: sum of GPU kernel durations of "
-                       "one forward from torch.profiler's trace (ProfilerActivity.CUDA), median "
-                       "of the profiled forwards; memcpy/memset listed apart; random weights"),
+            "method": METHOD + "; random weights",
         }
         if args.device.startswith("cuda"):
-            prov["sdpa"] = {"flash": torch.backends.cuda.flash_sdp_enabled(),
-                            "efficient": torch.backends.cuda.mem_efficient_sdp_enabled(),
-                            "cudnn": getattr(torch.backends.cuda, "cudnn_sdp_enabled",
-                                             lambda: None)(),
-                            "math": torch.backends.cuda.math_sdp_enabled()}
+            prov["sdpa"] = sdpa_enabled(torch)
         (out / "provenance.json").write_text(json.dumps(prov, indent=1, default=str) + "\n")
         t0 = time.perf_counter()
         try:
@@ -262,12 +254,7 @@ def main(argv=None) -> int:
             continue
         timer.sync()
         print(f"{mc.name}: built in {time.perf_counter() - t0:.1f} s", flush=True)
-        f_rows = open(out / "e2e.csv", "w", newline="")
-        w_rows = csv.DictWriter(f_rows, fieldnames=ROW_FIELDS)
-        w_rows.writeheader()
-        f_kern = gzip.open(out / "kernels.csv.gz", "wt", newline="")
-        w_kern = csv.DictWriter(f_kern, fieldnames=KERNEL_FIELDS, extrasaction="ignore")
-        w_kern.writeheader()
+        outputs = Outputs(out, ROW_FIELDS, KERNEL_FIELDS, nv)
         try:
             for c in cases_of(args, mc):
                 if args.budget and time.perf_counter() - t_start > args.budget:
@@ -308,24 +295,15 @@ def main(argv=None) -> int:
                 if timer.cuda:
                     torch.cuda.empty_cache()
                 row.update(base)
-                row.update(nv.state())
-                row["timestamp"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-                w_rows.writerow({k: row.get(k, "") for k in ROW_FIELDS})
-                f_rows.flush()
-                for i, k in enumerate(kernels):
-                    w_kern.writerow({"stage": c["stage"], "batch": c["batch"],
-                                     "tokens": c["tokens"], "kv_len": c["kv_len"], "index": i,
-                                     **k})
-                f_kern.flush()
-                results.append(row)
+                results.append(outputs.write(row, kernels, {
+                    k: c[k] for k in ("stage", "batch", "tokens", "kv_len")}))
                 print(f"{mc.name:<18} {c['stage']:<12} b={c['batch']:<3} P={c['tokens']:<5} "
                       f"L={c['kv_len']:<5} {row['status']:<7} wall "
                       f"{row.get('wall_median_s', float('nan')) * 1e3:9.3f} ms  kernel "
                       f"{row.get('kernel_s', float('nan')) * 1e3:9.3f} ms "
                       f"({row.get('kernel_count', 0)} kernels)  {row['error']}", flush=True)
         finally:
-            f_rows.close()
-            f_kern.close()
+            outputs.close()
             prov["device_after"] = nv.snapshot()
             prov["elapsed_s"] = round(time.perf_counter() - t0, 1)
             (out / "provenance.json").write_text(json.dumps(prov, indent=1, default=str) + "\n")

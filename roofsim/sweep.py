@@ -163,6 +163,30 @@ def _request(ds, grid, prompt_tokens, decode_tokens, batch, mode="gundam"):
     return ds.Request(**kw)
 
 
+def _combinations(varies, image_tokens: int, what: str, **base):
+    """(knobs, request fields) for every combination of the varied knobs around the base
+    request fields (prompt_tokens, decode_tokens, batch); prefill-tokens sets the prompt to
+    the prefill length minus the image tokens (`what` names the image in messages)."""
+    names = [n for n, _ in varies]
+    if len(set(names)) != len(names):
+        raise UserError(f"--vary: each knob at most once, got {names}")
+    if "prefill-tokens" in names and "prompt-tokens" in names:
+        raise UserError("--vary: prefill-tokens and prompt-tokens both set the prompt; use one")
+    for combo in itertools.product(*[vals for _, vals in varies]):
+        knobs = dict(zip(names, combo))
+        fields = dict(base)
+        for k, v in knobs.items():
+            if k in _REQUEST_FIELDS:
+                fields[_REQUEST_FIELDS[k]] = v
+        if "prefill-tokens" in knobs:
+            fields["prompt_tokens"] = knobs["prefill-tokens"] - image_tokens
+            if fields["prompt_tokens"] < 1:
+                raise UserError(f"--vary prefill-tokens={knobs['prefill-tokens']}: {what} alone "
+                                f"has {image_tokens} image tokens; choose prefill lengths above "
+                                f"{image_tokens}")
+        yield knobs, fields
+
+
 def vary_points(varies: Sequence[tuple[str, list[int]]], *, grid=None, prompt_tokens=None,
                 decode_tokens: int = 100, batch: int = 1, cfg=None) -> list[SweepPoint]:
     """The cartesian product of the varied knobs around one base request (one crop grid)."""
@@ -170,25 +194,10 @@ def vary_points(varies: Sequence[tuple[str, list[int]]], *, grid=None, prompt_to
     cfg = cfg if cfg is not None else ds.load_config()
     grid = ds.parse_grid(grid) if isinstance(grid, str) else (tuple(grid) if grid else None)
     img = int(ds.image_tokens(cfg, "gundam", grid))
-    names = [n for n, _ in varies]
-    if len(set(names)) != len(names):
-        raise UserError(f"--vary: each knob at most once, got {names}")
-    if "prefill-tokens" in names and "prompt-tokens" in names:
-        raise UserError("--vary: prefill-tokens and prompt-tokens both set the prompt; use one")
     points = []
-    for combo in itertools.product(*[vals for _, vals in varies]):
-        knobs = dict(zip(names, combo))
-        fields = {"prompt_tokens": prompt_tokens, "decode_tokens": decode_tokens, "batch": batch}
-        for k, v in knobs.items():
-            if k in _REQUEST_FIELDS:
-                fields[_REQUEST_FIELDS[k]] = v
-        if "prefill-tokens" in knobs:
-            prompt = knobs["prefill-tokens"] - img
-            if prompt < 1:
-                raise UserError(f"--vary prefill-tokens={knobs['prefill-tokens']}: the crop grid "
-                                f"{grid_text(grid)} alone has {img} image tokens; choose "
-                                f"prefill lengths above {img}")
-            fields["prompt_tokens"] = prompt
+    for knobs, fields in _combinations(varies, img, f"the crop grid {grid_text(grid)}",
+                                       prompt_tokens=prompt_tokens,
+                                       decode_tokens=decode_tokens, batch=batch):
         pcfg = None
         if "heads" in knobs:
             pcfg = with_heads(cfg, knobs["heads"])
@@ -216,23 +225,10 @@ def model_points(varies: Sequence[tuple[str, list[int]]], workload, *, prompt_to
     if bad:
         raise UserError(f"--vary {bad[0]}: {workload.name} takes {', '.join(MODEL_KNOBS)} "
                         f"(its dimensions are its config's)")
-    if len(set(names)) != len(names):
-        raise UserError(f"--vary: each knob at most once, got {names}")
-    if "prefill-tokens" in names and "prompt-tokens" in names:
-        raise UserError("--vary: prefill-tokens and prompt-tokens both set the prompt; use one")
     img = workload.image_tokens(Request(image=image)) if image is not None else 0
     points = []
-    for combo in itertools.product(*[vals for _, vals in varies]):
-        knobs = dict(zip(names, combo))
-        fields = {"prompt_tokens": prompt_tokens, "decode_tokens": decode_tokens, "batch": batch}
-        for k, v in knobs.items():
-            if k in _REQUEST_FIELDS:
-                fields[_REQUEST_FIELDS[k]] = v
-        if "prefill-tokens" in knobs:
-            fields["prompt_tokens"] = knobs["prefill-tokens"] - img
-            if fields["prompt_tokens"] < 1:
-                raise UserError(f"--vary prefill-tokens={knobs['prefill-tokens']}: the image "
-                                f"alone has {img} tokens; choose prefill lengths above {img}")
+    for knobs, fields in _combinations(varies, img, "the image", prompt_tokens=prompt_tokens,
+                                       decode_tokens=decode_tokens, batch=batch):
         req = Request(image=image, **{k: int(v) for k, v in fields.items()})
         points.append(SweepPoint(label=", ".join(f"{k}={v}" for k, v in knobs.items()),
                                  request=req, image_tokens=img, num_crops=0, grid=None,

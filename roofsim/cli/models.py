@@ -40,12 +40,11 @@ def is_default_model(args) -> bool:
 
 def parse_image(option: str, text: str) -> tuple[int, int]:
     """'WxH' (pixels, width first as everywhere on the command line) -> (height, width)."""
+    from ..workloads.deepseek_ocr.views import parse_image_size
     try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise UserError(f"{option} {text}: expected WIDTHxHEIGHT, e.g. 1024x768") from None
-    if h < 1 or w < 1:
-        raise UserError(f"{option} {text}: both sides must be at least 1 pixel")
+        w, h = parse_image_size(text)
+    except UserError as err:
+        raise UserError(f"{option}: {err}") from None
     return h, w
 
 
