@@ -328,3 +328,19 @@ def test_report_model_tables_and_sweeps(tmp_path, monkeypatch):
     for stem in ("prefill_tokens", "batch"):
         assert (tmp_path / "rep" / "sweep" / stem / f"{stem}.csv").is_file()
         assert f"sweep_{stem}" in res.tables
+
+
+def test_models_list_names_every_shipped_model(built, roofsim, monkeypatch):
+    from roofsim.workloads.hf import summary
+    monkeypatch.setattr(summary, "_counts", lambda mc: params.parameter_counts(
+        built[mc.name], mc).as_dict())
+    status, out, err = roofsim("models", "list", "--json")
+    assert status == 0, err
+    rows = json.loads(out)
+    assert [r["name"] for r in rows] == list(shipped_models())
+    for r in rows:
+        mc = model_config(r["name"])
+        assert r["layers"] == mc.num_layers
+        assert r["parameters"] == sum(p.numel() for p in built[r["name"]].parameters())
+        assert (r["active_parameters"] < r["parameters"])
+        assert r["vision_language"] == mc.is_vision_language
