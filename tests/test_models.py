@@ -21,10 +21,10 @@ pytest.importorskip("transformers")
 from roofsim.capture import capture  # noqa: E402
 from roofsim.kernels import work  # noqa: E402
 from roofsim.workloads.hf import build, cases, params  # noqa: E402
+from roofsim.workloads.hf.check import FLOP_TOLERANCE  # noqa: E402
 from tiny_models import tiny_raw, write_tiny  # noqa: E402
 
 PREFILL_TOKENS = 256
-FLOP_TOLERANCE = 0.02          # issue 12: prefill FLOPs within 2% of the closed form
 
 
 @pytest.fixture(scope="module")
@@ -332,7 +332,7 @@ def test_report_model_tables_and_sweeps(tmp_path, monkeypatch):
 
 def test_models_list_names_every_shipped_model(built, roofsim, monkeypatch):
     from roofsim.workloads.hf import summary
-    monkeypatch.setattr(summary, "_counts", lambda mc: params.parameter_counts(
+    monkeypatch.setattr(summary, "parameter_counts_of", lambda mc: params.parameter_counts(
         built[mc.name], mc).as_dict())
     status, out, err = roofsim("models", "list", "--json")
     assert status == 0, err
@@ -344,3 +344,15 @@ def test_models_list_names_every_shipped_model(built, roofsim, monkeypatch):
         assert r["parameters"] == sum(p.numel() for p in built[r["name"]].parameters())
         assert (r["active_parameters"] < r["parameters"])
         assert r["vision_language"] == mc.is_vision_language
+
+
+def test_verify_model_reports_the_closed_form_check(tmp_path, roofsim):
+    path = write_tiny("qwen3-30b-a3b", tmp_path)
+    status, out, err = roofsim("verify", "--model", str(path), "--prompt-tokens", "24", "--json")
+    assert status == 0, err
+    d = json.loads(out)
+    mc = model_config(path)
+    model = build.build_model(mc)
+    closed = params.prefill_flops(params.parameter_counts(model, mc), mc, 24)
+    assert d["closed_form_flops"] == pytest.approx(closed)
+    assert d["ok"] and abs(d["error"]) <= FLOP_TOLERANCE

@@ -12,7 +12,8 @@ from .configs import ModelConfig
 from .params import experts_and_top_k
 
 
-def _counts(mc: ModelConfig) -> dict:
+def parameter_counts_of(mc: ModelConfig) -> dict:
+    """roofsim.workloads.hf.params.ParameterCounts of the model built on meta, as a dict (cached)."""
     path = cache_dir() / f"params-{cache_key({'parameters': mc.key()})}.json"
     try:
         return json.loads(path.read_text())
@@ -32,7 +33,7 @@ def _counts(mc: ModelConfig) -> dict:
 
 
 def model_summary(mc: ModelConfig) -> dict:
-    c = _counts(mc)
+    c = parameter_counts_of(mc)
     experts, top_k = experts_and_top_k(mc)
     return {"name": mc.name, "model_type": mc.model_type, "parameters": c["total"],
             "active_parameters": c["active"], "layers": mc.num_layers, "experts": experts,
