@@ -32,12 +32,12 @@ from .errors import UserError
 from .jsonable import jsonable
 from .records import RecordTable, StageCost
 from .sources import CAPTURED, SOURCE_LABELS, AnalyticSource, StageEval, WorkloadSource
+from .stages import TTFT_STAGES
 
-STAGES = ("vision", "prefill", "decode")
 SWEEP_KINDS: Mapping[str, tuple[str, ...]] = {
     "vision": ("vision",),
     "decode": ("decode",),
-    "vision-prefill": ("vision", "prefill"),
+    "vision-prefill": TTFT_STAGES,
 }
 # Sources in the order tables and plots show them.
 # Knobs `--vary` accepts: name -> what it changes.

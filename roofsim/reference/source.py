@@ -30,6 +30,7 @@ import numpy as np
 
 from ..records import SHAPE_PARAMS, WORK_FIELDS, RecordTable, StageCost
 from ..sources import SOURCE_LABELS, StageEval
+from ..stages import STAGES
 
 # Design shapes (and one check shape) per stage. Any values give the same answer when the
 # polynomial model holds; these stay clear of the small-shape corners (fewer than 64 routed
@@ -192,7 +193,7 @@ class ReferenceSource:
 
     def prepare(self) -> None:
         """Fit the three shape models now (the captures they need; cached on disk)."""
-        for stage in ("vision", "prefill", "decode"):
+        for stage in STAGES:
             self._model(stage)
 
     def vision_table(self, grid) -> RecordTable:
