@@ -4,6 +4,7 @@ row per case written as measured, provenance with versions and settings, the bud
 import csv
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,12 +17,15 @@ from tiny_models import write_tiny  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("measure_models",
-                                                  ROOT / "benchmarks" / "measure_models.py")
+def _load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def _script():
+    return _load("measure_models", ROOT / "benchmarks" / "measure_models.py")
 
 
 def _rows(path):
@@ -85,48 +89,37 @@ def test_budget_stops_before_new_cases(tmp_path):
 
 
 def test_accuracy_benchmark_compares_measured_folders(measured, tmp_path, monkeypatch, capsys):
-    """bench_models_accuracy.py reads the measured folders (the config from the provenance,
-    tiny layer count included) and prints predicted vs measured per case: with every measured
-    time set to 1.25 x the prediction, each error is 1 / 1.25 - 1."""
-    import shutil
-
+    """bench_models_accuracy.py reads a measured folder (the config from its provenance, tiny
+    layer count included) and prints predicted vs measured per case: with every measured time
+    set to 1.25 x the prediction, each error is 1 / 1.25 - 1."""
     from roofsim.calibration.profile import load_profile
-    from roofsim.e2e import compare_model_e2e, load_model_e2e, measured_model
+    from roofsim.e2e import case_label, compare_model_e2e, load_model_e2e, measured_model
     from roofsim.hardware import load_hardware
     _, out, names = measured
     monkeypatch.setenv("ROOFSIM_CACHE_DIR", str(tmp_path / "cache"))
-    e2e = tmp_path / "e2e"
-    hw, profile = load_hardware("h200"), load_profile("h200")
-    for name in names[:1]:
-        shutil.copytree(out / name, e2e / name)
-        rows, prov = load_model_e2e(e2e / name)
-        for r in rows:
-            r["kernel_s"] = "1"                       # any positive time: predictions first
-        preds = {(c.stage, c.case): c.predicted_s
-                 for c in compare_model_e2e(measured_model(e2e / name, prov), rows, hw, profile)}
-        assert {s for s, _ in preds} == {"prefill", "decode"}
-        import csv
-        with open(e2e / name / "e2e.csv", newline="") as f:
-            all_rows = list(csv.DictReader(f))
-        from roofsim.e2e import case_label
-        for r in all_rows:
-            if r["status"] == "ok":
-                key = (r["stage"], case_label(r["stage"], int(r["batch"]), int(r["tokens"]),
-                                              int(r["kv_len"])))
-                r["kernel_s"] = repr(1.25 * preds[key])
-        with open(e2e / name / "e2e.csv", "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(all_rows[0]))
-            w.writeheader()
-            w.writerows(all_rows)
-    spec = importlib.util.spec_from_file_location("bench_models_accuracy",
-                                                  ROOT / "benchmarks" / "bench_models_accuracy.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    folder = tmp_path / "e2e" / names[0]
+    shutil.copytree(out / names[0], folder)
+    rows, prov = load_model_e2e(folder)
+    for r in rows:
+        r["kernel_s"] = "1"                  # any positive time: the predictions come first
+    preds = {(c.stage, c.case): c.predicted_s for c in compare_model_e2e(
+        measured_model(folder, prov), rows, load_hardware("h200"), load_profile("h200"))}
+    assert {stage for stage, _ in preds} == {"prefill", "decode"}
+    every = _rows(folder / "e2e.csv")
+    for r in every:
+        if r["status"] == "ok":
+            key = (r["stage"], case_label(r["stage"], int(r["batch"]), int(r["tokens"]),
+                                          int(r["kv_len"])))
+            r["kernel_s"] = repr(1.25 * preds[key])
+    with open(folder / "e2e.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(every[0]))
+        w.writeheader()
+        w.writerows(every)
+    bench = _load("bench_models_accuracy", ROOT / "benchmarks" / "bench_models_accuracy.py")
     capsys.readouterr()
-    assert bench.main(["--device", "h200", "--e2e", str(e2e), "--json",
+    assert bench.main(["--device", "h200", "--e2e", str(tmp_path / "e2e"), "--json",
                        str(tmp_path / "acc.json")]) == 0
-    printed = capsys.readouterr().out
-    assert f"{1 / 1.25 - 1:+.1%}" in printed
-    rows = json.loads((tmp_path / "acc.json").read_text())
-    assert len(rows) == len(preds)
-    assert all(abs(r["error"] - (1 / 1.25 - 1)) < 1e-9 for r in rows)
+    assert f"{1 / 1.25 - 1:+.1%}" in capsys.readouterr().out
+    compared = json.loads((tmp_path / "acc.json").read_text())
+    assert len(compared) == len(preds)
+    assert all(abs(r["error"] - (1 / 1.25 - 1)) < 1e-9 for r in compared)
