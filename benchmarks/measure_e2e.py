@@ -267,6 +267,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--profile-repeats", type=int, default=3)
     ap.add_argument("--tiny", action="store_true", help="2-layer model, small views (CPU check)")
+    ap.add_argument("--sms", type=int, default=0,
+                    help="run on N of the GPU's SMs (a CUDA green context; 0: the whole GPU)")
     ap.add_argument("--budget", type=float, default=0.0,
                     help="stop starting new grids after this many seconds (0: no limit)")
     args = ap.parse_args(argv)
@@ -294,9 +296,15 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     nv = Nvml()
     name = current_device_name() if args.device.startswith("cuda") else "cpu"
+    restriction = None
+    if args.sms:
+        from roofsim.calibration.green import restrict_sms
+        restriction = restrict_sms(args.sms)
     prov = {
         "what": "roofsim reference end to end: vision, prefill, one decode step per crop grid",
-        "device_id": device_id(name), "device_name": name,
+        "device_id": device_id(name) + (f"-sm{restriction.sms}" if restriction else ""),
+        "device_name": name,
+        "sm_restriction": restriction.as_dict() if restriction else None,
         "device_before": nv.snapshot(), "torch": torch.__version__,
         "cuda": getattr(torch.version, "cuda", None), "transformers": transformers.__version__,
         "python": platform.python_version(), "host": platform.node(),

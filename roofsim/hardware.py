@@ -17,7 +17,7 @@ import difflib
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -36,6 +36,14 @@ SCHEMA_VERSION = 1
 # ../shared/reference/gpu-datasheets.yaml); memory: STREAM-like kernels reach 0.85-0.95 of
 # datasheet bandwidth (S14); CUDA-core: elementwise/reduction kernels rarely pass ~0.5 of the
 # FMA peak, and are memory-bound anyway. Each spec file states its own, with its source.
+# DRAM load latency used where a spec gives none: HBM GPUs of 2020-2024 measure 480-700 ns in
+# pointer-chase benchmarks (te42kyfo/gpu-benches gpu-latency); see hardware/README.md.
+DEFAULT_MEM_LATENCY_NS = 600.0
+
+# Where a spec gives no per-SM memory bandwidth: the H200 sustains 74.9 GB/s per SM on a copy
+# (calibration/h200/physics, 16 SMs), 2.06 x its HBM bandwidth / SMs: half the SMs saturate HBM.
+SM_BANDWIDTH_SHARE = 2.0
+
 DEFAULT_EFFICIENCY = MappingProxyType({"tensor_core": 0.80, "cuda_core": 0.50, "memory": 0.85})
 
 # Dtype aliases: torch names are canonical.
@@ -75,6 +83,30 @@ class HardwareSpec:
     tensor_core_tflops_fp16_acc: Mapping[str, float] = field(default_factory=dict)
     references: Mapping[str, str] = field(default_factory=dict)
     notes: str = ""
+    mem_latency_ns: float | None = None          # DRAM load latency (pointer chase), ns
+    tensor_sustained_tflops: Mapping[str, float] = field(default_factory=dict)  # power-limited
+    sm_mem_bandwidth_gbps: float | None = None   # what one SM sustains alone (Little's law)
+
+    # ---- physical quantities (roofsim.perfmodel) ---------------------------------------
+    @property
+    def mem_latency_s(self) -> float:
+        """DRAM load latency: the spec's figure, else DEFAULT_MEM_LATENCY_NS (derived)."""
+        return (self.mem_latency_ns or DEFAULT_MEM_LATENCY_NS) * 1e-9
+
+    @property
+    def sm_mem_bandwidth_bytes_per_s(self) -> float:
+        """Memory bandwidth one SM sustains (its bytes in flight / latency): the spec's figure,
+        else SM_BANDWIDTH_SHARE x HBM bandwidth / SMs (derived)."""
+        if self.sm_mem_bandwidth_gbps:
+            return self.sm_mem_bandwidth_gbps * 1e9
+        return SM_BANDWIDTH_SHARE * self.mem_bandwidth_bytes_per_s / self.sm_count
+
+    def tensor_sustained_flops(self, dtype: str = "bfloat16") -> float:
+        """Power-limited sustained tensor throughput of the whole chip (FLOP/s) for bf16-sized
+        inputs (MAMF); 0 where the spec gives none (no power limit in the model)."""
+        v = self.tensor_sustained_tflops.get(canonical_dtype(dtype)) or \
+            self.tensor_sustained_tflops.get("bfloat16")
+        return float(v) * 1e12 if v else 0.0
 
     # ---- roofs in SI units ---------------------------------------------------------
     def tensor_peak_flops(self, dtype: str) -> float:
@@ -226,6 +258,17 @@ SCHEMA: tuple[FieldSpec, ...] = (
               high_hint="did you give MB/s?"),
     FieldSpec("mem_capacity_gb", "number", "device-memory capacity, 1 GB = 1e9 byte", unit="GB",
               low=1, high=10000, low_hint="did you give TB?", high_hint="did you give MB?"),
+    FieldSpec("mem_latency_ns", "number", "DRAM load latency (dependent loads, pointer chase); "
+              "default 600 ns", unit="ns", low=50, high=5000, low_hint="did you give cycles?",
+              high_hint="did you give ps?", required=False),
+    FieldSpec("tensor_sustained_tflops", "numbers", "power-limited sustained tensor-core "
+              "throughput of the whole chip, e.g. the maximum achievable matmul FLOP/s (MAMF); "
+              "unchanged when SMs are removed", unit="TFLOP/s", low=0.1, high=100000,
+              low_hint="did you give PFLOP/s?", high_hint="did you give GFLOP/s?",
+              keys=TENSOR_DTYPES, required=False, example="bfloat16: 794.5"),
+    FieldSpec("sm_mem_bandwidth_gbps", "number", "memory bandwidth one SM sustains alone (its "
+              "bytes in flight / latency); default 2 x HBM bandwidth / SMs", unit="GB/s",
+              low=1, high=10000, required=False),
     FieldSpec("l2_cache_mib", "number", "L2 cache size, 1 MiB = 2**20 byte", unit="MiB",
               low=0.25, high=4096, high_hint="did you give KiB?"),
     FieldSpec("launch_overhead_us", "numbers", "per-kernel launch floor: back-to-back stream "
@@ -405,6 +448,11 @@ def _spec_from_fields(fields_: Mapping[str, Any], path: str) -> HardwareSpec:
         interconnect=frozen("interconnect"),
         references=frozen("references"), sources=frozen("sources"),
         notes=fields_.get("notes", ""), path=path,
+        mem_latency_ns=(float(fields_["mem_latency_ns"]) if "mem_latency_ns" in fields_
+                        else None),
+        tensor_sustained_tflops=frozen("tensor_sustained_tflops"),
+        sm_mem_bandwidth_gbps=(float(fields_["sm_mem_bandwidth_gbps"])
+                               if "sm_mem_bandwidth_gbps" in fields_ else None),
     )
 
 
@@ -444,21 +492,9 @@ def resolve_hardware(name_or_path: str) -> tuple[Path, str | None]:
 
 
 def _read_yaml(path: Path, where: str) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{where}: file not found (expected a hardware YAML file, or one of the "
-                        f"shipped ids: {', '.join(list_hardware())})") from None
-    except (OSError, UnicodeDecodeError) as err:
-        reason = getattr(err, "strerror", None) or str(err)
-        raise UserError(f"{where}: cannot read the file ({reason})") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(err, "problem", None) or "syntax error"
-        raise UserError(f"{where}: not valid YAML ({problem}{at})") from None
+    from .io import read_yaml
+    return read_yaml(path, expected=f"a hardware YAML file, or one of the shipped ids: "
+                                    f"{', '.join(list_hardware())}")
 
 
 def parse_override_value(key: str, text: str) -> Any:
@@ -539,6 +575,41 @@ def spec_from_dict(data: Mapping[str, Any], where: str = "<dict>") -> HardwareSp
         return _spec_from_fields(validate_fields(data), "")
     except _Invalid as err:
         raise UserError(f"{where}: {err}") from None
+
+
+# ---- derived devices -------------------------------------------------------------------------
+
+def derive_sm_restricted(spec: HardwareSpec, sms: int) -> HardwareSpec:
+    """The spec of `spec`'s chip running on `sms` of its SMs (a CUDA green context): sm_count
+    and every tensor-core and CUDA-core peak scaled by the SM fraction; memory, cache, clocks,
+    latency, launch overhead and the chip's power-limited sustained throughput unchanged (the
+    memory system and the power budget stay whole)."""
+    if isinstance(sms, bool) or not isinstance(sms, int) or not 1 <= sms <= spec.sm_count:
+        raise UserError(f"--sms {sms!r}: expected a whole number of SMs from 1 to "
+                        f"{spec.sm_count} ({spec.id}'s SM count)")
+    frac = sms / spec.sm_count
+    scale = lambda m: MappingProxyType({k: round(v * frac, 6) for k, v in m.items()})  # noqa: E731
+    note = f"{spec.id} restricted to {sms} of its {spec.sm_count} SMs"
+    sources = dict(spec.sources)
+    for key in ("sm_count", "tensor_core_tflops", "cuda_core_tflops",
+                "tensor_core_tflops_fp16_acc"):
+        sources[key] = f"derived: {note} (roofsim hardware derive {spec.id} --sms {sms})"
+    return replace(spec, id=f"{spec.id}-sm{sms}", name=f"{spec.name} ({sms} SMs)",
+                   sm_count=sms, tensor_core_tflops=scale(spec.tensor_core_tflops),
+                   cuda_core_tflops=scale(spec.cuda_core_tflops),
+                   tensor_core_tflops_fp16_acc=scale(spec.tensor_core_tflops_fp16_acc),
+                   sources=MappingProxyType(sources), path="",
+                   notes=(spec.notes + " " if spec.notes else "") + f"Derived: {note}.")
+
+
+def with_sm_count(spec: HardwareSpec, sms: int) -> HardwareSpec:
+    """The same chip with `sms` SMs, peaks scaled in proportion (any count, more SMs too): the
+    spec arithmetic behind derive_sm_restricted, without its naming and checks."""
+    frac = sms / spec.sm_count
+    scale = lambda m: MappingProxyType({k: v * frac for k, v in m.items()})  # noqa: E731
+    return replace(spec, sm_count=int(sms), tensor_core_tflops=scale(spec.tensor_core_tflops),
+                   cuda_core_tflops=scale(spec.cuda_core_tflops),
+                   tensor_core_tflops_fp16_acc=scale(spec.tensor_core_tflops_fp16_acc))
 
 
 # ---- writing -------------------------------------------------------------------------------

@@ -113,7 +113,10 @@ def kernel_losses(stage: str, parts, hardware, profile, ideal_kinds, top: int) -
             g[2] += weight * float(roof[i])
     losses = [KernelLoss(stage, op, kind, where, n, t, r, kind in ideal_kinds)
               for (op, kind, where), (n, t, r) in groups.items()]
-    losses.sort(key=lambda k: -k.lost_s)
+    # Without a profile the engine's time is the roofline plus the launch floor, so the time
+    # above the roofline is launches x floor: ranked by it, the table would rank kernel counts.
+    # Uncalibrated, rank by the time the groups take instead.
+    losses.sort(key=(lambda k: -k.lost_s) if profile is not None else (lambda k: -k.time_s))
     return tuple(losses[:top])
 
 

@@ -111,15 +111,15 @@ def _grid_labels(ax, result: SweepResult, min_gap_in: float = 0.16) -> bool:
         return False
     fig = ax.figure
     lo, hi = ax.get_xlim()
-    width_in = fig.get_figwidth() * ax.get_position().width
-    per_in = (hi - lo) / width_in
     picked, last = [], -np.inf
     order = sorted(range(len(result.points)), key=lambda i: result.points[i].image_tokens)
     for i in order:
         x = result.points[i].image_tokens
-        if lo <= x <= hi and (x - last) / per_in >= min_gap_in:
+        # distance on the page (linear or log axis alike), in inches
+        at = ax.transData.transform((x, 1.0))[0] / fig.dpi
+        if lo <= x <= hi and at - last >= min_gap_in:
             picked.append(i)
-            last = x
+            last = at
     trans = ax.get_xaxis_transform()        # x in data, y in axes fraction
     for i in picked:
         p = result.points[i]
@@ -135,19 +135,32 @@ def _grid_labels(ax, result: SweepResult, min_gap_in: float = 0.16) -> bool:
 MARGINS = dict(left=0.11, right=0.90, bottom=0.12)
 
 
-def _finish(fig, ax, result: SweepResult, title: str, ylabel: str, path_stem: Path,
-            logy: bool = False, note: str = "") -> list[Path]:
-    ax.set_xlabel(result.x_label)
-    ax.set_ylabel(ylabel)
-    if logy:
-        ax.set_yscale("log")
-        lo, hi = ax.get_ylim()
-        if lo > 0 and hi / lo <= 150:
-            # Under about two decades, label 1-2-5 steps in plain numbers (not 4 x 10^1).
-            from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-            ax.yaxis.set_minor_formatter(NullFormatter())
+# A series that changes by less than this fraction is drawn flat on a linear axis from zero
+# (magnified, matplotlib would label it with an offset like "1e-5+1.17e-1").
+FLAT = 1e-3
+
+
+def _plotted_y(ax) -> np.ndarray:
+    ys = [np.asarray(line.get_ydata(), float) for line in ax.lines]
+    ys = [y[np.isfinite(y)] for y in ys if len(y)]
+    return np.concatenate(ys) if ys else np.zeros(0)
+
+
+def _plain_log_ticks(axis) -> None:
+    """1-2-5 ticks in plain numbers (0.5, 1, 2, 5, 10) on a log axis."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _scales(ax, result: SweepResult, logy: bool) -> None:
+    """Axis scales. Crop-grid sweeps (image tokens from 273 to 39,423, most points below 2,000)
+    and doubling knob sweeps get a log x axis, and then a log y axis too, so that a power law
+    (linear growth included) stays a straight line; a flat series gets a linear y axis from 0."""
+    ax.ticklabel_format(axis="both", style="plain", useOffset=False)
+    ys = _plotted_y(ax)
+    flat = len(ys) > 0 and ys.min() > 0 and ys.max() / ys.min() - 1 < FLAT
     if _is_doubling(result):
         from matplotlib.ticker import NullFormatter, NullLocator
         xs = sorted({result.x(i) for i in range(len(result.points))})
@@ -155,6 +168,34 @@ def _finish(fig, ax, result: SweepResult, title: str, ylabel: str, path_stem: Pa
         ax.set_xticks(xs, [f"{x:g}" for x in xs])
         ax.xaxis.set_minor_locator(NullLocator())
         ax.xaxis.set_minor_formatter(NullFormatter())
+    elif result.x_key == "image_tokens" and len(result.points) > 1:
+        ax.set_xscale("log")
+        _plain_log_ticks(ax.xaxis)
+    log_x = ax.get_xscale() == "log"
+    if flat:
+        ax.set_yscale("linear")
+        ax.set_ylim(0, ys.max() * 1.15)
+    elif logy or (log_x and len(ys) > 0 and ys.min() > 0):
+        ax.set_yscale("log")
+        lo, hi = ax.get_ylim()
+        if lo > 0 and hi / lo <= 150:
+            # Under about two decades, label 1-2-5 steps in plain numbers (not 4 x 10^1).
+            _plain_log_ticks(ax.yaxis)
+        else:
+            from matplotlib.ticker import FuncFormatter
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+
+
+def _finish(fig, ax, result: SweepResult, title: str, ylabel: str, path_stem: Path,
+            logy: bool = False, note: str = "") -> list[Path]:
+    _scales(ax, result, logy)
+    xlabel = result.x_label
+    if ax.get_xscale() == "log":
+        xlabel += ", log scale"
+    ax.set_xlabel(xlabel)
+    if ax.get_yscale() == "log" and "log scale" not in ylabel:
+        ylabel = ylabel[:-1] + ", log scale)" if ylabel.endswith(")") else ylabel + " (log scale)"
+    ax.set_ylabel(ylabel)
     labelled = result.x_key == "image_tokens" and any(p.grid for p in result.points)
     # On crop-grid sweeps the labelled grids draw the vertical guides (see _grid_labels).
     ax.grid(True, axis="y" if labelled else "both", which="major", alpha=0.3)
@@ -182,18 +223,26 @@ def _is_doubling(result: SweepResult) -> bool:
 def save(fig, path_stem: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
     """Save as <stem>.svg and <stem>.png; SVG without a date and with a fixed id salt so that
     rebuilding gives the same file."""
+    import io
+
     import matplotlib
+
+    from .io import atomic_write_bytes, output_error
     path_stem = Path(path_stem)
-    path_stem.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path_stem.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise output_error(path_stem.parent, err, "figure folder") from None
     out = []
     with matplotlib.rc_context({"svg.hashsalt": "roofsim", "svg.fonttype": "none"}):
         for fmt in formats:
             p = path_stem.with_suffix(f".{fmt}")
+            buf = io.BytesIO()     # drawn whole, then renamed into place: never half a file
             if fmt == "svg":
-                fig.savefig(p, format="svg", metadata={"Date": None})
+                fig.savefig(buf, format="svg", metadata={"Date": None})
             else:
-                fig.savefig(p, format=fmt, dpi=PNG_DPI, metadata={"Software": None})
-            out.append(p)
+                fig.savefig(buf, format=fmt, dpi=PNG_DPI, metadata={"Software": None})
+            out.append(atomic_write_bytes(p, buf.getvalue(), what="figure"))
     return out
 
 
@@ -351,7 +400,8 @@ def figure_plan(result: SweepResult, stem: str, budgets: Budgets | None = None,
     title = TITLES[kind]
     spec_vision = kind == "vision" and stem == "vision_crops"
     sc = "stagecost_" if spec_vision else f"{stem}_stagecost_"
-    x = "image token length" if result.x_key == "image_tokens" else result.x_label.lower()
+    x = "image token length" if result.x_key == "image_tokens" else \
+        result.x_label[:1].lower() + result.x_label[1:]     # "decode steps K", not "k"
     plan: list[FigureSpec] = []
     if not spec_vision:
         plan.append(FigureSpec(stem, f"{title} FLOPs vs {x} (analytic and reference curves).",

@@ -19,17 +19,14 @@ analytic ones wrap roofsim.workloads.deepseek_ocr, the reference wraps roofsim.r
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import itertools
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
 from .errors import UserError
-from .jsonable import jsonable
 from .records import RecordTable, StageCost
 from .sources import CAPTURED, SOURCE_LABELS, AnalyticSource, StageEval, WorkloadSource
 from .stages import TTFT_STAGES
@@ -100,42 +97,47 @@ def grid_text(grid) -> str:
     return f"{grid[0]}x{grid[1]}" if grid else "global"
 
 
-def parse_vary(text: str) -> tuple[str, list[float]]:
+MAX_SWEEP_POINTS = 1000     # a sweep evaluates every point with every source: keep it bounded
+
+
+def _range_values(lo: float, hi: float, step: float | None) -> list[float]:
+    """LO:HI doubling (step None) or LO:HI:STEP, counted before it is built."""
+    if step is None:
+        n = int(math.floor(math.log2(hi / lo) + 1e-9)) + 1
+    else:
+        n = int(math.floor((hi - lo) / step + 1e-9)) + 1
+    if n > MAX_SWEEP_POINTS:
+        raise ValueError(f"{n:,} values, more than the {MAX_SWEEP_POINTS} points a sweep may have")
+    return [lo * 2 ** i for i in range(n)] if step is None else [lo + i * step for i in range(n)]
+
+
+def parse_vary(text: str) -> tuple[str, list[int]]:
     """'batch=1,2,4,8' -> ('batch', [1, 2, 4, 8]); 'prefill-tokens=512:32768' doubles from 512
-    up to 32768; 'decode-tokens=100:1000:100' steps by 100."""
+    up to 32768; 'decode-tokens=100:1000:100' steps by 100. At most MAX_SWEEP_POINTS values."""
     name, eq, spec = text.partition("=")
     name = name.strip()
     if not eq or not spec.strip():
         raise UserError(f"--vary {text}: expected KNOB=VALUES (e.g. batch=1,2,4,8 or "
-                        f"prefill-tokens=512:32768)")
+                        f"prefill-tokens=512:8192)")
     if name not in VARY_KNOBS:
         raise UserError(f"--vary {text}: unknown knob {name!r}; expected one of "
                         f"{', '.join(VARY_KNOBS)}")
     try:
         if ":" in spec:
             parts = [float(p) for p in spec.split(":")]
-            if len(parts) not in (2, 3) or parts[0] <= 0 or parts[1] < parts[0]:
-                raise ValueError
-            lo, hi = parts[0], parts[1]
-            values = []
-            if len(parts) == 2:             # doubling
-                v = lo
-                while v <= hi * (1 + 1e-9):
-                    values.append(v)
-                    v *= 2
-            else:
-                step = parts[2]
-                if step <= 0:
-                    raise ValueError
-                v = lo
-                while v <= hi * (1 + 1e-9):
-                    values.append(v)
-                    v += step
+            if len(parts) not in (2, 3) or not all(map(math.isfinite, parts)) or \
+                    parts[0] <= 0 or parts[1] < parts[0] or (len(parts) == 3 and parts[2] <= 0):
+                raise ValueError("")
+            values = _range_values(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
         else:
             values = [float(p) for p in spec.split(",") if p.strip()]
-    except ValueError:
-        raise UserError(f"--vary {text}: expected a list (1,2,4) or a range (LO:HI doubling, "
-                        f"LO:HI:STEP) of positive numbers") from None
+            if len(values) > MAX_SWEEP_POINTS:
+                raise ValueError(f"{len(values):,} values, more than the {MAX_SWEEP_POINTS} "
+                                 f"points a sweep may have")
+    except ValueError as err:
+        why = str(err) if str(err).endswith("may have") else \
+            "expected a list (1,2,4) or a range (LO:HI doubling, LO:HI:STEP) of positive numbers"
+        raise UserError(f"--vary {text}: {why}") from None
     if not values or any(not math.isfinite(v) or v <= 0 or v != int(v) for v in values):
         raise UserError(f"--vary {text}: values must be positive integers")
     return name, [int(v) for v in values]
@@ -170,6 +172,10 @@ def _combinations(varies, image_tokens: int, what: str, **base):
     names = [n for n, _ in varies]
     if len(set(names)) != len(names):
         raise UserError(f"--vary: each knob at most once, got {names}")
+    total = math.prod(len(vals) for _, vals in varies)
+    if total > MAX_SWEEP_POINTS:
+        raise UserError(f"--vary: {total:,} combinations, more than the {MAX_SWEEP_POINTS} points "
+                        f"a sweep may have")
     if "prefill-tokens" in names and "prompt-tokens" in names:
         raise UserError("--vary: prefill-tokens and prompt-tokens both set the prompt; use one")
     for combo in itertools.product(*[vals for _, vals in varies]):
@@ -290,15 +296,10 @@ class Profile:
 
 def load_profiles(path=None) -> list[Profile]:
     """The named workload profiles (default workloads/profiles.yaml), validated."""
-    import yaml
     from .data import data_dir
+    from .io import read_yaml
     p = Path(path) if path is not None else data_dir("workloads") / PROFILES_FILE
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise UserError(f"{p}: cannot read profiles ({err.strerror or err})") from None
-    except yaml.YAMLError as err:
-        raise UserError(f"{p}: not valid YAML ({str(err).splitlines()[0]})") from None
+    raw = read_yaml(p, expected="a workload profiles YAML file")
     if not isinstance(raw, dict) or not isinstance(raw.get("profiles"), list) or not raw["profiles"]:
         raise UserError(f"{p}: expected a mapping with a non-empty list 'profiles'")
     out, names = [], set()
@@ -548,22 +549,20 @@ def _request_dict(req) -> dict:
 
 
 def write_outputs(result: SweepResult, out_dir: Path, stem: str | None = None) -> dict[str, Path]:
-    """Write <stem>.csv and <stem>.json into out_dir; returns their paths."""
+    """Write <stem>.csv and <stem>.json into out_dir (each atomically); returns their paths."""
+    from .io import atomic_write_json, atomic_write_text, csv_text, output_error
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise output_error(out_dir, err, "sweep folder") from None
     stem = stem or SWEEP_DIRS.get(result.kind, result.kind)
     table = rows(result)
     cols: list[str] = []
     for r in table:
         cols += [k for k in r if k not in cols]
-    csv_path = out_dir / f"{stem}.csv"
-    with csv_path.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=cols)
-        w.writeheader()
-        for r in table:
-            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in cols})
-    json_path = out_dir / f"{stem}.json"
-    json_path.write_text(json.dumps(jsonable(to_json(result)), separators=(",", ":")) + "\n")
+    csv_path = atomic_write_text(out_dir / f"{stem}.csv", csv_text(cols, table))
+    json_path = atomic_write_json(out_dir / f"{stem}.json", to_json(result))
     return {"csv": csv_path, "json": json_path}
 
 

@@ -409,3 +409,46 @@ def unexplained(report: dict) -> list[str]:
                 if not ex or any("no known cause" in e["cause"] for e in ex):
                     bad.append(f"{r['grid']} {r['scope']} {m}")
     return bad
+
+
+# ---- the end-to-end table, as `roofsim verify` and the report show it ----------------------------
+
+E2E_HEADERS = ("Grid", "Scope", "TFLOPs analytic", "TFLOPs captured", "diff", "GB analytic",
+               "GB captured", "diff", "Kernels analytic", "Kernels captured", "diff")
+
+
+def percent(x: float) -> str:
+    """A relative difference as the verification tables print it: +0.123%."""
+    return f"{100 * x:+.3f}%"
+
+
+def e2e_cells(row: dict) -> list[str]:
+    """One row of the end-to-end table (a row of verification_report()['end_to_end'])."""
+    a, c, d = row["analytic"], row["captured"], row["rel_diff"]
+    return [row["grid"], row["scope"], f"{a['flops'] / 1e12:.4f}", f"{c['flops'] / 1e12:.4f}",
+            percent(d["flops"]), f"{a['bytes'] / 1e9:.3f}", f"{c['bytes'] / 1e9:.3f}",
+            percent(d["bytes"]), f"{a['launches']:.0f}", f"{c['launches']:.0f}",
+            percent(d["launches"])]
+
+
+def e2e_explanations(e2e: dict, tolerance: float) -> list[tuple[str, list[str]]]:
+    """[(grid scope metric diff, [cause by kernel kind, ...])] for every difference over the
+    tolerance."""
+    unit = {"flops": (1e9, "GFLOP"), "bytes": (1e9, "GB"), "launches": (1, "kernels")}
+    out = []
+    for r in e2e["rows"]:
+        for m in METRICS:
+            if abs(r["rel_diff"][m]) <= tolerance:
+                continue
+            scale, u = unit[m]
+            lines = []
+            for e in (e for e in r["explanations"] if e["metric"] == m):
+                ops = "; ".join(f"{o['op']} {o['total'] / scale:.4g} in {o['where']}"
+                                + (f" ({o['what']})" if o["what"] else "")
+                                for o in e["captured_ops"])
+                ana = ", ".join(f"{n} {v / scale:.4g}" for n, v in e["analytic_records"].items())
+                lines.append(f"{e['kind']}: {e['delta'] / scale:+.4g} {u} "
+                             f"({e['captured'] / scale:.4g} vs {e['analytic'] / scale:.4g}): "
+                             f"{e['cause']}. [captured: {ops or '-'}] [analytic: {ana or '-'}]")
+            out.append((f"{r['grid']} {r['scope']} {m} {percent(r['rel_diff'][m])}", lines))
+    return out

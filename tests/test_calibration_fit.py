@@ -17,7 +17,7 @@ import pytest
 
 from roofsim.calibration import load_profile
 from roofsim.calibration.accuracy import accuracy_table, evaluate
-from roofsim.calibration.baseline import fit_baseline
+from roofsim.calibration.physfit import fit_kind
 from roofsim.calibration.fit import fit_profile, measurement_table
 from roofsim.calibration.measurements import FIT, HOLDOUT, read_measurements
 from roofsim.calibration.profile import profile_from_dict
@@ -30,7 +30,7 @@ MARGIN_OVERALL = 0.5   # MAPE percentage points
 MARGIN_KIND = 2.0
 
 CAL = data_dir("calibration")
-DEVICES = sorted(d.name for d in CAL.iterdir() if (d / "measurements.csv").is_file()) \
+DEVICES = sorted(d.name for d in CAL.iterdir() if (d / "profile.json").is_file()) \
     if CAL.is_dir() else []
 
 
@@ -77,7 +77,25 @@ def test_committed_h200_profile_is_what_the_fit_gives(h200):
     table = measurement_table(m.select(m.stable))
     a = committed.predict_launch_s(table, hw)
     b = refit.predict_launch_s(table, hw)
-    np.testing.assert_allclose(a, b, rtol=1e-4)
+    np.testing.assert_allclose(a, b, rtol=1e-9)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 11 item 5 not met yet: a 1e-13 change of the "
+                   "inputs moves some predictions by more than 1e-9 (flat directions of the "
+                   "least-squares fit stop at different points)")
+def test_the_fit_is_continuous_in_its_inputs(h200):
+    """What another BLAS or CPU changes (the last bits of the inputs) moves no prediction by
+    more than 1e-9: the fit makes no discrete choice that such a change could flip."""
+    m, hw, refit = h200
+    rows = m.select(m["split"] == FIT)
+    noise = 1.0 + 1e-13 * np.random.default_rng(1).standard_normal(len(rows))
+    cols = dict(rows.columns)
+    cols["kernel_s"] = cols["kernel_s"] * noise
+    from roofsim.calibration.measurements import Measurements
+    perturbed = fit_profile(Measurements(cols, rows.path), hw, device_name="NVIDIA H200")
+    table = measurement_table(m.select(m.stable))
+    np.testing.assert_allclose(perturbed.predict_launch_s(table, hw),
+                               refit.predict_launch_s(table, hw), rtol=1e-9)
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -97,18 +115,9 @@ def test_committed_profile_held_out_accuracy_and_no_leak(device):
 def measurement_table_ids(g):
     from roofsim.calibration.suites import Case
     from roofsim.records import SHAPE_PARAMS
-    for row, borrowed in zip(g.params, g.is_borrowed()):
+    for row in g.params:
         params = {p: int(v) for p, v in zip(SHAPE_PARAMS, row) if not np.isnan(v)}
-        yield Case.make(g.kind, g.sibling if borrowed else g.dtype, params).case_id
-
-
-def test_h100_profile_meets_the_issue_target_within_margin():
-    # Issue 6: overall MAPE <= 10% on held-out rows of the calibrated device.
-    profile = load_profile(CAL / "h100-sxm")
-    m = read_measurements(CAL / "h100-sxm" / "measurements.csv")
-    rows = accuracy_table(evaluate(m.select(m["split"] == HOLDOUT), profile, profile.hardware))
-    # The committed fit sits at the target's edge (accuracy.json); one point of margin.
-    assert rows[-1]["calibrated_mape_pct"] <= 10.0 + 1.0
+        yield Case.make(g.kind, g.dtype, params).case_id
 
 
 def test_engine_uses_the_profile_and_lifts_to_its_launch_floor(h200):
@@ -131,20 +140,22 @@ def test_profile_has_no_opinion_on_unmeasured_kinds(h200):
 
 
 def test_transfer_to_another_spec_follows_its_roofs(h200):
+    """A faster HBM speeds up what the H200 runs HBM-bound (large bf16 adds reach 0.9 of its
+    bandwidth) and never slows anything; copies, measured to be SM-bound (they scale with the
+    SM count), do not care."""
     m, hw, profile = h200
-    rows = m.select(m.stable & (m["kind"] == "copy"))
-    table = measurement_table(rows)
-    same = profile.predict_launch_s(table, hw)
     faster = replace(hw, mem_bandwidth_gbps=hw.mem_bandwidth_gbps * 2)
-    fast = profile.predict_launch_s(table, faster)
-    big = rows["kernel_s"] > 50e-6                        # memory-bound copies, far above the floor
-    assert big.any()
-    ratio = fast[big] / same[big]
-    assert (ratio > 0.5 - 1e-9).all() and (ratio < 0.6).all()
-    every = fast / same
-    assert (every > 0.5 - 1e-9).all() and (every <= 1 + 1e-9).all()
-    small = rows["kernel_s"] < 1.6e-6                      # launch-floor copies barely move
-    assert small.any() and (every[small] > 0.9).all()
+    for kind, gains in (("elementwise", True), ("copy", False)):
+        rows = m.select(m.stable & (m["kind"] == kind) & (m["dtype"] == "bfloat16"))
+        table = measurement_table(rows)
+        same = profile.predict_launch_s(table, hw)
+        every = profile.predict_launch_s(table, faster) / same
+        assert (every > 0.5 - 1e-9).all() and (every <= 1 + 1e-9).all(), kind
+        big = (rows["kernel_s"] > 50e-6) & ~np.isfinite(rows["stride"])   # contiguous, large
+        assert big.any()
+        assert (np.median(every[big]) < 0.9) == gains, kind
+        small = rows["kernel_s"] < 1.6e-6                  # launch-floor kernels barely move
+        assert small.any() and (every[small] > 0.9).all(), kind
 
 
 def test_cross_device_prediction_beats_the_uncalibrated_roofline():
@@ -156,32 +167,38 @@ def test_cross_device_prediction_beats_the_uncalibrated_roofline():
     assert overall["calibrated_mape_pct"] < overall["roofline_mape_pct"] / 2
 
 
-def test_baseline_recovers_a_known_roofline():
+def test_the_physical_fit_recovers_known_kind_parameters():
+    """Times made by the model itself at known parameters give those parameters back."""
+    from roofsim.kernels import records_from_params
+    from roofsim.perfmodel import KindParams, launch_seconds, unit_terms
     rng = np.random.default_rng(0)
-    terms = np.column_stack([rng.uniform(0, 1e-4, 300), np.zeros(300), rng.uniform(0, 1e-4, 300)])
-    t = 2e-6 + np.sum((terms / np.array([0.7, 1.0, 0.8])) ** 4, axis=1) ** 0.25
-    b = fit_baseline(terms, t)
-    assert b.floor_s == pytest.approx(2e-6, rel=0.02)
-    assert b.eff_tensor == pytest.approx(0.7, rel=0.02) and b.eff_cuda == 1.0
-    assert b.eff_memory == pytest.approx(0.8, rel=0.02)
+    numel = np.exp(rng.uniform(np.log(1e3), np.log(3e8), 300)).round()
+    u = unit_terms(records_from_params("copy", {"numel": numel}, "bfloat16"),
+                   load_hardware("h200"))
+    truth = KindParams(phi=2.0, eta_memory=0.7, eta_parallel=1.0, sharpness=3.0)
+    got = fit_kind(u, launch_seconds(u, truth.as_array()))
+    for name in ("phi", "eta_memory", "eta_parallel", "sharpness"):
+        assert getattr(got, name) == pytest.approx(getattr(truth, name), rel=0.02), name
 
 
 def test_bad_profiles_fail_with_one_line(tmp_path):
     with pytest.raises(UserError, match="not a roofsim calibration profile"):
         profile_from_dict({"format": "x"})
     doc = json.loads((CAL / "h200" / "profile.json").read_text())
-    doc["groups"][0]["efficiency"][0] = -1
-    with pytest.raises(UserError, match="efficiency"):
-        profile_from_dict(doc)
+    for field, value, says in (("measured_s", float("nan"), "measured_s"),
+                               ("measured_s", 1e300, "measured_s"),
+                               ("residual", 50.0, "residual")):
+        bad = json.loads(json.dumps(doc))
+        bad["groups"][0][field][0] = value
+        with pytest.raises(UserError, match=says):
+            profile_from_dict(bad)
+    bad = json.loads(json.dumps(doc))
+    bad["groups"][0]["kind_params"]["eta_memory"] = 7.0      # beyond HBM: not physical
+    with pytest.raises(UserError, match="eta_memory"):
+        profile_from_dict(bad)
+    bad = json.loads(json.dumps(doc))
+    del bad["hardware"]
+    with pytest.raises(UserError, match="hardware"):
+        profile_from_dict(bad)
     with pytest.raises(UserError, match="no such folder"):
         load_profile(tmp_path / "nowhere")
-
-
-def test_float16_groups_take_bfloat16_shapes_as_neighbours(h200):
-    m, _, profile = h200
-    g = profile.groups[("layernorm", "float16")]
-    own = (m["split"] == FIT) & m.stable & (m["kind"] == "layernorm")
-    assert g.sibling == "bfloat16"
-    assert (~g.is_borrowed()).sum() == (own & (m["dtype"] == "float16")).sum()
-    assert g.is_borrowed().sum() == (own & (m["dtype"] == "bfloat16")).sum()
-    assert profile.groups[("layernorm", "float32")].sibling == ""

@@ -1,7 +1,7 @@
 """Fit a calibration profile from a measurements CSV, and check it on the held-out rows.
 
-`fit_profile` keeps, per (kind, dtype), the measured shapes of the 'fit' split with their
-efficiency relative to the measuring device's roofs (see roofsim.calibration.profile).
+`fit_profile` fits, per (kind, dtype), the physical model's kind parameters on the shapes of
+the 'fit' split and keeps each shape's residual (see roofsim.calibration.profile).
 `fit_directory` does the whole step for a calibration folder: read measurements.csv, name the
 hardware spec, fit, write profile.json and accuracy.json (held-out MAPE per kind, calibrated and
 uncalibrated), and return a printable summary.
@@ -10,7 +10,7 @@ uncalibrated), and return a printable summary.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,19 +22,15 @@ from ..kernels import records_from_params
 from ..records import SHAPE_PARAMS, RecordTable
 from .accuracy import accuracy_table, evaluate, format_accuracy
 from .device import device_id
-from .baseline import fit_baseline, peak_terms
-from .features import features
-from .interpolate import (LocalLinear, LocalLinearSettings, learn_weights, mape_of_logs,
-                          mape_shift)
+from ..perfmodel import floor_seconds, launch_seconds, unit_terms
+from .interpolate import LocalLinearSettings
 from .measurements import FIT, HOLDOUT, SPLIT_SEED, HOLDOUT_FRACTION, Measurements, read_measurements
-from .profile import SIBLING_DTYPES, CalibrationProfile, GroupModel
+from .physfit import fit_kind
+from .profile import RESIDUAL_BOUND, CalibrationProfile, GroupModel
 from .run import MEASUREMENTS_FILE, PROFILE_FILE, PROVENANCE_FILE, read_provenance
 
 ACCURACY_FILE = "accuracy.json"
 MIN_GROUP_SHAPES = 3    # fewer measured shapes: no opinion on the group
-MIN_LEARN_SHAPES = 20   # fewer: default feature weights, no offset
-BORROW_WEIGHT = 2.0     # initial distance between a group's own shapes and its sibling dtype's
-NEIGHBOUR_CHOICES = (6, 12, 24)   # neighbours per prediction, chosen per group by leave-one-out
 
 
 def measurement_table(m: Measurements) -> RecordTable:
@@ -43,71 +39,90 @@ def measurement_table(m: Measurements) -> RecordTable:
     return records_from_params(m["kind"], params, m["dtype"], name=m["case_id"])
 
 
+@dataclass(frozen=True)
+class Companion:
+    """Measurements of the same chip run on fewer SMs (roofsim calibrate --sms N). For every
+    shape timed both whole (t0 on N0 SMs) and restricted (t1 on N1), the two-point law
+    t(N) = t0 ((1 - f) + f N0 / N) gives f, the share of the shape's time that is SM-parallel
+    work (the rest: launch, latency chains, HBM-bound streaming). Whole-chip timings alone
+    cannot tell the two apart; profile.py carries f to other SM counts."""
+
+    measurements: Measurements
+    sm_count: int
+
+
+def sm_fractions(t0: np.ndarray, t1: np.ndarray, n0: float, n1: float) -> np.ndarray:
+    """f of the two-point law from times on n0 and n1 SMs, held within [0, 1]."""
+    return np.clip((t1 / t0 - 1.0) / (n0 / n1 - 1.0), 0.0, 1.0)
+
+
 def fit_group(kind: str, dtype: str, table: RecordTable, measured_s: np.ndarray,
-              hardware: HardwareSpec, settings: LocalLinearSettings, learn: bool = True,
-              borrowed: np.ndarray | None = None, sibling: str = "") -> GroupModel:
-    """One (kind, dtype): baseline by robust least squares, then the residual surface's feature
-    weights, estimator, neighbour count and MAPE offset by leave-one-out on the group's own rows.
-    `borrowed` marks rows of the sibling dtype (same kernels, same element size) that join the
-    neighbours, kept apart from the group's own by one more feature whose weight is learned."""
-    n = len(measured_s)
-    borrowed = np.zeros(n, dtype=bool) if borrowed is None else np.asarray(borrowed, bool)
-    own = ~borrowed
-    terms = peak_terms(table, hardware)
-    baseline = fit_baseline(terms, measured_s)     # the sibling dtype runs the same kernels
-    residual = np.log(measured_s / baseline.time_s(terms))
-    cols = {p: table.params[:, i] for i, p in enumerate(SHAPE_PARAMS)}
-    x = np.column_stack([features(kind, cols, dtype, hardware.sm_count),
-                         borrowed * BORROW_WEIGHT])
-    weights = np.ones(x.shape[1])
-    offset = 0.0
-    estimator, neighbours = settings.estimator, settings.neighbours
-    if learn and own.sum() >= MIN_LEARN_SHAPES:
-        weights = learn_weights(x, residual, settings, scored=own)
-        # Estimator and neighbour count that predict the group's own shapes best.
-        best = None
-        for est in ("linear", "median"):
-            for k in NEIGHBOUR_CHOICES:
-                trial = replace(settings, estimator=est, neighbours=k)
-                loo = LocalLinear(x * weights, residual, trial).leave_one_out()[own]
-                shift = mape_shift(loo, residual[own])
-                err = mape_of_logs(loo + shift, residual[own])
-                if best is None or err < best[0]:
-                    best = (err, est, shift, k)
-        _, estimator, offset, neighbours = best
-    roof = np.maximum(terms.max(axis=1), 1e-12)
-    return GroupModel(kind=kind, dtype=dtype, params=table.params, efficiency=roof / measured_s,
-                      measured=np.asarray(measured_s, dtype=np.float64),
-                      baseline=baseline, weights=weights, offset=offset, estimator=estimator,
-                      neighbours=neighbours, borrowed=borrowed,
-                      sibling=sibling if borrowed.any() else "")
+              hardware: HardwareSpec,
+              sm_points: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> GroupModel:
+    """One (kind, dtype): the physical model's kind parameters by robust least squares, then the
+    residual of every measured shape against the fitted model, bounded; `sm_points` (shape
+    parameters, f, their rows in `table`) from companions ride along, with the kind's median
+    share of the time above its floor that is SM-parallel."""
+    u = unit_terms(table, hardware)
+    params = fit_kind(u, measured_s)
+    model = launch_seconds(u, params.as_array())
+    residual = np.clip(np.log(measured_s / model), -RESIDUAL_BOUND, RESIDUAL_BOUND)
+    sm_params = sm_fraction = None
+    share = 1.0
+    if sm_points is not None:
+        sm_params, sm_fraction, rows = sm_points
+        above = 1.0 - floor_seconds(u.select(rows), params.as_array()) / measured_s[rows]
+        ok = above > 0.5
+        share = float(np.clip(np.median(sm_fraction[ok] / above[ok]), 0.0, 1.0)) \
+            if ok.any() else 1.0
+    return GroupModel(kind=kind, dtype=dtype, kind_params=params, params=table.params,
+                      measured=np.asarray(measured_s, dtype=np.float64), residual=residual,
+                      sm_params=sm_params, sm_fraction=sm_fraction, kind_sm_share=share)
+
+
+def _group_keys(m: Measurements) -> np.ndarray:
+    return np.array([f"{k}|{d}" for k, d in zip(m["kind"], m["dtype"])], dtype=object)
 
 
 def fit_profile(m: Measurements, hardware: HardwareSpec, *, device_name: str = "",
                 ident: str = "", settings: LocalLinearSettings | None = None,
-                meta: dict | None = None, learn: bool = True) -> CalibrationProfile:
-    """A profile from the stable rows of `m` (pass only the rows to fit on)."""
+                meta: dict | None = None,
+                companions: tuple[Companion, ...] = ()) -> CalibrationProfile:
+    """A profile from the stable rows of `m` (pass only the rows to fit on), with the
+    SM-parallel share f of every shape also timed by a companion (fewer SMs)."""
     m = m.select(m.stable)
     if len(m) == 0:
         raise UserError(f"{m.path or 'measurements'}: no successful measurements to fit")
-    settings = settings or LocalLinearSettings()
     table = measurement_table(m)
+    row_of = {cid: i for i, cid in enumerate(m["case_id"])}
+    points: dict[str, list] = {}
+    for c in companions:
+        if c.sm_count >= hardware.sm_count:
+            raise UserError(f"{c.measurements.path}: a companion must run on fewer SMs than "
+                            f"{hardware.sm_count} (got {c.sm_count})")
+        cm = c.measurements.select(c.measurements.stable)
+        for j, cid in enumerate(cm["case_id"]):
+            i = row_of.get(cid)
+            if i is None:
+                continue
+            f = sm_fractions(m["kernel_s"][i], cm["kernel_s"][j], hardware.sm_count, c.sm_count)
+            points.setdefault(f"{m['kind'][i]}|{m['dtype'][i]}", []).append((i, float(f)))
     groups = {}
-    keys = np.array([f"{k}|{d}" for k, d in zip(m["kind"], m["dtype"])])
-    for key in dict.fromkeys(keys.tolist()):
+    keys = _group_keys(m)
+    for key in sorted(set(keys.tolist())):
         rows = np.flatnonzero(keys == key)
         if len(rows) < MIN_GROUP_SHAPES:
             continue
         kind, dtype = key.split("|", 1)
-        sibling = SIBLING_DTYPES.get(dtype, "")
-        extra = np.flatnonzero(keys == f"{kind}|{sibling}") if sibling else np.zeros(0, int)
-        pool = np.concatenate([rows, extra])
-        borrowed = np.arange(len(pool)) >= len(rows)
-        groups[(kind, dtype)] = fit_group(kind, dtype, table.select(pool), m["kernel_s"][pool],
-                                          hardware, settings, learn, borrowed, sibling)
+        pts = points.get(key)
+        local = {r: q for q, r in enumerate(rows)}
+        sm_points = (table.params[[i for i, _ in pts]], np.array([f for _, f in pts]),
+                     np.array([local[i] for i, _ in pts])) if pts else None
+        groups[(kind, dtype)] = fit_group(kind, dtype, table.select(rows), m["kernel_s"][rows],
+                                          hardware, sm_points)
     return CalibrationProfile(device_name=device_name, device_id=ident or device_id(device_name),
-                              hardware=hardware, groups=groups, settings=settings,
-                              meta=meta or {})
+                              hardware=hardware, groups=groups,
+                              settings=settings or LocalLinearSettings(), meta=meta or {})
 
 
 def device_of(out: Path) -> str:
@@ -132,19 +147,42 @@ def hardware_for(out: Path, hardware: str | None) -> tuple[HardwareSpec, str]:
                         f"pass --hardware NAME") from None
 
 
-def fit_directory(out: str | Path, hardware: str | None = None, command: str = "") -> str:
+def companion_from_folder(folder: Path, device_sms: int) -> Companion:
+    """A companion from a calibration folder measured with `roofsim calibrate --sms N`: its
+    SM count is the one its provenance recorded (probed where the probe ran)."""
+    runs = read_provenance(folder / PROVENANCE_FILE).get("runs", [])
+    sms = {int((r.get("sm_restriction") or {}).get("probed_sms") or
+               (r.get("sm_restriction") or {}).get("requested_sms") or 0) for r in runs}
+    sms.discard(0)
+    if len(sms) != 1:
+        raise UserError(f"{folder / PROVENANCE_FILE}: expected runs of one SM restriction "
+                        f"(roofsim calibrate --sms N), found {sorted(sms) or 'none'}")
+    n = sms.pop()
+    if n >= device_sms:
+        raise UserError(f"{folder}: measured on {n} SMs, not fewer than the device's "
+                        f"{device_sms}")
+    return Companion(read_measurements(folder / MEASUREMENTS_FILE), n)
+
+
+def fit_directory(out: str | Path, hardware: str | None = None, command: str = "",
+                  companions: list[Path] = ()) -> str:
     out = Path(out)
     m = read_measurements(out / MEASUREMENTS_FILE)
     spec, name = hardware_for(out, hardware)
+    comps = tuple(companion_from_folder(Path(c), spec.sm_count) for c in companions)
     fit_rows = m.select(m["split"] == FIT)
     meta = {"fitted": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "command": command, "measurements": MEASUREMENTS_FILE,
             "fit_rows": int(fit_rows.stable.sum()),
             "unstable_rows_left_out": int((m.ok & ~m.stable).sum()), "split_seed": SPLIT_SEED,
             "holdout_fraction": HOLDOUT_FRACTION,
-            "launch_overhead_us_measured": launch_overhead_us(m)}
+            "launch_overhead_us_measured": launch_overhead_us(m),
+            "companions": [{"folder": Path(c).name, "sm_count": k.sm_count,
+                            "rows": int(k.measurements.stable.sum())}
+                           for c, k in zip(companions, comps)]}
     profile = fit_profile(fit_rows, spec, device_name=name or out.name,
-                          ident=device_id(name) if name else out.name, meta=meta)
+                          ident=device_id(name) if name else out.name, meta=meta,
+                          companions=comps)
     profile.save(out / PROFILE_FILE)
     held = m.select(m["split"] == HOLDOUT)
     result = evaluate(held, profile, spec)

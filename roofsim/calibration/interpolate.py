@@ -7,8 +7,7 @@ a smooth surface this follows local trends where a plain neighbour average would
 keeps it a weighted average where the neighbours cannot support a slope. Predictions are kept
 within the neighbours' range widened by `margin`, so a sparse region cannot extrapolate wildly.
 
-`leave_one_out` predicts every measured point from the others: the error it gives is what
-`learn_weights` minimizes when it tunes the feature weights of one kernel group.
+`leave_one_out` predicts every measured point from the others.
 """
 
 from __future__ import annotations
@@ -93,49 +92,3 @@ class LocalLinear:
         idx = idx[~own].reshape(n, k - 1)
         dist = dist[~own].reshape(n, k - 1)
         return _solve(self.x, self.y, self.x, dist, idx, self.s)
-
-
-def mape_of_logs(pred: np.ndarray, y: np.ndarray) -> float:
-    """Mean |t_pred / t - 1| for predictions and targets given as log-time residuals."""
-    return float(np.mean(np.abs(np.expm1(pred - y))))
-
-
-WEIGHT_STEPS = (0.0, 0.3, 0.6, 1.5, 3.0)
-
-
-def learn_weights(x: np.ndarray, y: np.ndarray, settings: LocalLinearSettings,
-                  rounds: int = 2, scored: np.ndarray | None = None) -> np.ndarray:
-    """Per-feature scale factors that minimize the leave-one-out error of the `scored` points
-    (default all; coordinate search: each feature in turn is scaled by each of WEIGHT_STEPS, a
-    change kept when it helps)."""
-    d = x.shape[1]
-    w = np.ones(d)
-    sel = np.ones(len(y), dtype=bool) if scored is None else scored
-
-    def loss(xw):
-        return mape_of_logs(LocalLinear(xw, y, settings).leave_one_out()[sel], y[sel])
-
-    best = loss(x)
-    for _ in range(rounds):
-        changed = False
-        for j in range(d):
-            for step in WEIGHT_STEPS:
-                trial = w.copy()
-                trial[j] = w[j] * step if w[j] > 0 else 0.5 * step
-                if trial[j] == w[j]:
-                    continue
-                err = loss(x * trial)
-                if err < best - 1e-4:
-                    best, w, changed = err, trial, True
-        if not changed:
-            break
-    return w
-
-
-def mape_shift(pred: np.ndarray, y: np.ndarray, lo: float = -0.3, hi: float = 0.1) -> float:
-    """The log-time offset that minimizes the mean absolute percentage error of `pred`.
-    MAPE punishes a prediction twice too slow more than one twice too fast, so where
-    neighbours disagree the best single guess sits below their geometric mean."""
-    shifts = np.linspace(lo, hi, 41)
-    errs = [mape_of_logs(pred + c, y) for c in shifts]
-    return float(shifts[int(np.argmin(errs))])

@@ -44,11 +44,23 @@ COLUMNS: tuple[str, ...] = (
 )
 
 
+SAMPLE_SEED = 20261201   # subsets of a suite (`roofsim calibrate --sample`), apart from the split
+
+
+def _uniform(case_id: str, seed: int) -> float:
+    """A number in [0, 1) fixed by the case id and the seed (the same on every machine)."""
+    digest = hashlib.sha256(f"{seed}:{case_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
 def split_of(case_id: str, seed: int = SPLIT_SEED, fraction: float = HOLDOUT_FRACTION) -> str:
     """'holdout' for a fixed pseudo-random `fraction` of case ids, 'fit' for the rest."""
-    digest = hashlib.sha256(f"{seed}:{case_id}".encode()).digest()
-    u = int.from_bytes(digest[:8], "big") / 2**64
-    return HOLDOUT if u < fraction else FIT
+    return HOLDOUT if _uniform(case_id, seed) < fraction else FIT
+
+
+def sampled(case_id: str, fraction: float, seed: int = SAMPLE_SEED) -> bool:
+    """Whether a case belongs to the fixed pseudo-random `fraction` of a suite."""
+    return _uniform(case_id, seed) < fraction
 
 
 class MeasurementWriter:

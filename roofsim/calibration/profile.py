@@ -1,46 +1,53 @@
-"""A calibration profile: measured efficiencies of one device, and predictions from them.
+"""A calibration profile: the physical model's kernel-kind parameters fitted on one device, and
+a bounded residual per measured shape.
 
-For every measured (kind, dtype) group the profile keeps the measured shapes and, per shape,
-its efficiency relative to the measuring device's roofs (roof time at datasheet peaks /
-measured time) and the measured time itself (so a later change of a cost formula cannot shift
-what was measured), plus the group's fitted model:
-- a baseline (roofsim.calibration.baseline): launch floor + smooth roofline with fitted
-  efficiencies per resource;
-- a residual surface: log(measured / baseline) at the measured shapes, interpolated by locally
-  weighted linear regression over shape features (features.py, interpolate.py), with feature
-  weights and a MAPE offset learned on the fit rows by leave-one-out.
+For every measured (kind, dtype) group the profile keeps
+- the kind's parameters (roofsim.perfmodel.KindParams: launch-latency count, efficiencies,
+  bytes in flight per SM, sharpness), each with a unit and a physical range;
+- the measured shapes, their measured seconds, and the residual log(measured / physical model
+  on the measuring device), clipped to +-RESIDUAL_BOUND.
 
-Prediction for a record on a spec H (`predict_launch_s`): baseline on H (its peaks, the floor
-scaled by H's launch overhead over the measuring device's) x exp(interpolated residual +
-offset). The residual is 0 where no measured shape is within `max_distance` (the fallback:
-roofline x fitted constants). On the measuring device's own spec this reproduces the fit; on
-another spec the efficiencies carry over, not the seconds.
+Prediction of a record on a spec H (`predict_launch_s`):
+    physical model on H (H's SMs, clock, peaks, bandwidth, latency, launch floor)
+    x exp(residual interpolated at the record's shape).
+The residual is what the physics does not explain about one library kernel at one shape
+(algorithm choice, tile shape, a special path). TRANSFER RULE: it is interpolated in the
+measuring device's own feature space (its SM count), so a shape carries the same correction to
+any target; time the physics does not explain is taken as work inside the SMs and carried per
+SM (carry_residual); it is applied to targets of the measuring device's architecture (the same
+libraries pick the same kernels there); on another architecture it is dropped and the physical
+model stands alone. `benchmarks/bench_transfer.py` checks this rule: fit on one device,
+predict others.
 
 Records of a kind the profile never measured get NaN (no opinion): the engine's roofline stays.
-A dtype not measured borrows a measured dtype of the same size (float16 <-> bfloat16); a
-measured one also takes its sibling's shapes as neighbours (the same kernels, templated on the
-dtype), kept apart by a learned feature.
+A dtype not measured borrows the group of the same-size sibling (float16 <-> bfloat16).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 
 from ..errors import UserError
-from ..hardware import HardwareSpec, canonical_dtype, spec_from_dict, spec_to_dict
-from ..records import SHAPE_PARAMS, RecordTable
-from .baseline import Baseline, peak_terms
+from ..hardware import (HardwareSpec, canonical_dtype, spec_from_dict, spec_to_dict,
+                        with_sm_count)
+from ..perfmodel import PARAMS, KindParams, floor_seconds, launch_seconds, unit_terms
+from ..records import KINDS, SHAPE_PARAMS, RecordTable
 from .features import features
 from .interpolate import LocalLinear, LocalLinearSettings
 
 PROFILE_FORMAT = "roofsim-calibration-profile"
-PROFILE_VERSION = 2
+PROFILE_VERSION = 3
 SIBLING_DTYPES = {"float16": "bfloat16", "bfloat16": "float16"}
+RESIDUAL_BOUND = math.log(4.0)   # the residual corrects by at most a factor of four
+MAX_DISTANCE = 6.0               # feature distance (a factor 64 in one size) beyond which no residual
+FEATURE_DECIMALS = 9             # features rounded so that ties stay ties on every machine
+RULES = ("same-arch", "always", "never")
 
 
 def _param_columns(params: np.ndarray) -> dict[str, np.ndarray]:
@@ -49,67 +56,98 @@ def _param_columns(params: np.ndarray) -> dict[str, np.ndarray]:
 
 @dataclass(frozen=True, eq=False)
 class GroupModel:
-    """Measured shapes of one (kind, dtype), their efficiencies on the measuring device, and
-    the group's fitted model."""
+    """One (kind, dtype): fitted kind parameters, and the measured shapes with their residual."""
 
     kind: str
     dtype: str
-    params: np.ndarray          # (n, len(SHAPE_PARAMS)), NaN where unused
-    efficiency: np.ndarray      # roof time at the measuring device's peaks / measured time
-    measured: np.ndarray        # measured seconds per launch (what the fit saw)
-    baseline: Baseline
-    weights: np.ndarray         # feature scale factors (features.py order)
-    offset: float = 0.0         # log-time offset that minimizes MAPE (learned)
-    estimator: str = "linear"   # local estimator of the residual (interpolate.py), learned
-    neighbours: int = 12        # neighbours per prediction, learned
-    borrowed: np.ndarray | None = None   # per shape: measured in the sibling dtype
-    sibling: str = ""                    # that dtype (float16 <-> bfloat16), '' if none
-
-    def is_borrowed(self) -> np.ndarray:
-        return np.zeros(len(self.measured), bool) if self.borrowed is None else self.borrowed
+    kind_params: KindParams
+    params: np.ndarray          # (n, len(SHAPE_PARAMS)) measured shapes, NaN where unused
+    measured: np.ndarray        # measured seconds per launch
+    residual: np.ndarray        # log(measured / physical model on the measuring device), bounded
+    sm_params: np.ndarray | None = None    # shapes also timed on fewer SMs (companions)
+    sm_fraction: np.ndarray | None = None  # their SM-parallel share f of the time, in [0, 1]
+    kind_sm_share: float = 1.0             # median f / (1 - floor / time) over those shapes
 
     def table(self) -> RecordTable:
         from ..kernels import records_from_params
         cols = {k: v for k, v in _param_columns(self.params).items() if not np.isnan(v).all()}
-        dtypes = np.where(self.is_borrowed(), self.sibling or self.dtype, self.dtype)
-        return records_from_params(self.kind, cols, dtypes.astype(object))
+        return records_from_params(self.kind, cols, self.dtype)
 
-    def features(self, params: np.ndarray, dtype: str, sm_count: float,
-                 borrowed: np.ndarray | None = None) -> np.ndarray:
-        """Weighted features (the group's own shapes: borrowed = 0)."""
-        flag = np.zeros(len(params)) if borrowed is None else borrowed.astype(float)
-        from .fit import BORROW_WEIGHT
-        x = np.column_stack([features(self.kind, _param_columns(params), dtype, sm_count),
-                             flag * BORROW_WEIGHT])
-        if x.shape[1] != len(self.weights):
-            raise UserError(f"calibration profile: group {self.kind} {self.dtype} was fitted on "
-                            f"{len(self.weights)} shape features, this roofsim computes "
-                            f"{x.shape[1]}; refit it with `roofsim calibrate --fit-only --out DIR`")
-        return x * self.weights
+
+def sm_scaling(fraction: np.ndarray, n_source: float, n_target: float) -> np.ndarray:
+    """The two-point law: time on n_target SMs / time on n_source, for a shape whose time on
+    n_source is a share `fraction` SM-parallel work (scales as 1 / SMs) and the rest not."""
+    return (1.0 - fraction) + fraction * (n_source / n_target)
+
+
+def group_features(kind: str, params: np.ndarray, dtype: str, sm_count: float) -> np.ndarray:
+    x = features(kind, _param_columns(params), dtype, sm_count)
+    return np.round(x, FEATURE_DECIMALS)
+
+
+def arch_family(spec: HardwareSpec) -> str:
+    """The architecture a spec names ('Hopper (GH100, sm_90)' -> 'hopper'); '' if none."""
+    return spec.arch.split("(")[0].strip().lower() if spec.arch else ""
 
 
 @dataclass(frozen=True, eq=False)
 class CalibrationProfile:
     device_name: str
     device_id: str
-    hardware: HardwareSpec                  # the measuring device's spec (its roofs)
+    hardware: HardwareSpec                  # the measuring device's spec
     groups: Mapping[tuple[str, str], GroupModel]
     settings: LocalLinearSettings = field(default_factory=LocalLinearSettings)
-    max_distance: float = 6.0               # no neighbour this near -> baseline alone
+    rule: str = "same-arch"
     meta: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def sm_count(self) -> int:
+        return self.hardware.sm_count
+
+    def describes(self, hardware: HardwareSpec) -> bool:
+        """Whether `hardware` is the device the profile was measured on (same id and SMs)."""
+        return hardware.id == self.hardware.id and hardware.sm_count == self.hardware.sm_count
+
+    def residual_applies(self, hardware: HardwareSpec) -> bool:
+        if self.rule == "always":
+            return True
+        if self.rule == "never":
+            return self.describes(hardware)
+        return self.describes(hardware) or (
+            arch_family(hardware) != "" and arch_family(hardware) == arch_family(self.hardware))
 
     # ---- prediction ------------------------------------------------------------------
     def _interpolator(self, g: GroupModel) -> LocalLinear:
         cache = self.__dict__.setdefault("_cache", {})
         key = (g.kind, g.dtype)
         if key not in cache:
-            table = g.table()
-            residual = np.log(g.measured / g.baseline.time_s(peak_terms(table, self.hardware)))
-            x = g.features(g.params, g.dtype, self.hardware.sm_count, g.is_borrowed())
-            cache[key] = LocalLinear(x, residual,
-                                     replace(self.settings, estimator=g.estimator,
-                                             neighbours=g.neighbours))
+            x = group_features(g.kind, g.params, g.dtype, self.sm_count)
+            cache[key] = LocalLinear(x, g.residual, self.settings)
         return cache[key]
+
+    def _sm_interpolator(self, g: GroupModel) -> LocalLinear | None:
+        if g.sm_fraction is None or len(g.sm_fraction) < 3:
+            return None
+        cache = self.__dict__.setdefault("_sm_cache", {})
+        key = (g.kind, g.dtype)
+        if key not in cache:
+            x = group_features(g.kind, g.sm_params, g.dtype, self.sm_count)
+            cache[key] = LocalLinear(x, g.sm_fraction, self.settings)
+        return cache[key]
+
+    def sm_fraction_at(self, g: GroupModel, params: np.ndarray, dtype: str,
+                       physical: np.ndarray, above_floor: np.ndarray) -> np.ndarray:
+        """SM-parallel share f of each shape's time on the measuring device: interpolated from
+        the shapes a companion timed on fewer SMs; where none is within MAX_DISTANCE, the
+        kind's share of the time above its floor (`above_floor` = 1 - floor / time) times that
+        fraction of the shape's own time; a kind no companion timed takes `physical`, the share
+        the physical model gives."""
+        interp = self._sm_interpolator(g)
+        if interp is None:
+            return physical
+        f, nearest = interp.predict(group_features(g.kind, params, dtype, self.sm_count))
+        fallback = np.clip(g.kind_sm_share * above_floor, 0.0, 1.0)
+        return np.where(nearest <= MAX_DISTANCE, np.clip(f, 0.0, 1.0), fallback)
 
     def group_for(self, kind: str, dtype: str) -> GroupModel | None:
         dtype = canonical_dtype(dtype)
@@ -118,50 +156,67 @@ class CalibrationProfile:
             g = self.groups.get((kind, SIBLING_DTYPES[dtype]))
         return g
 
-    def residual(self, g: GroupModel, params: np.ndarray, dtype: str,
-                 sm_count: float) -> np.ndarray:
-        """Interpolated log(time / baseline) (+ offset) for rows of shape parameters."""
-        r, nearest = self._interpolator(g).predict(g.features(params, dtype, sm_count))
-        return np.where(nearest <= self.max_distance, r, 0.0) + g.offset
+    def residual_at(self, g: GroupModel, params: np.ndarray, dtype: str) -> np.ndarray:
+        """The residual at these shapes: interpolated from measured neighbours, 0 where none is
+        within MAX_DISTANCE (the physics alone, rather than a guess from far away)."""
+        r, nearest = self._interpolator(g).predict(
+            group_features(g.kind, params, dtype, self.sm_count))
+        return np.where(nearest <= MAX_DISTANCE, np.clip(r, -RESIDUAL_BOUND, RESIDUAL_BOUND), 0.0)
+
+    def physical_launch_s(self, table: RecordTable, hardware: HardwareSpec) -> np.ndarray:
+        """The physical model alone on `hardware` (NaN where the profile has no group)."""
+        return self._predict(table, hardware, residual=False)
 
     def predict_launch_s(self, table: RecordTable, hardware: HardwareSpec) -> np.ndarray:
         """Per-launch seconds of each record on `hardware`; NaN where the profile has no data."""
+        return self._predict(table, hardware, residual=self.residual_applies(hardware))
+
+    def _predict(self, table: RecordTable, hardware: HardwareSpec, residual: bool) -> np.ndarray:
         n = len(table)
         out = np.full(n, np.nan)
         if n == 0:
             return out
         keys = np.array([f"{k}|{canonical_dtype(str(d))}" for k, d in zip(table.kind, table.dtype)])
-        covered = np.zeros(n, dtype=bool)
         found = {}
         for key in np.unique(keys):
-            kind, dtype = key.split("|", 1)
-            g = self.group_for(kind, dtype)
+            g = self.group_for(*key.split("|", 1))
             if g is not None:
                 found[key] = g
-                covered |= keys == key
-        if not covered.any():
+        if not found:
             return out
-        rows_all = np.flatnonzero(covered)
-        terms = peak_terms(table.select(rows_all), hardware)
+        covered = np.flatnonzero(np.isin(keys, list(found)))
+        sub = table.select(covered)
+        n_src, n_tgt = float(self.sm_count), float(hardware.sm_count)
+        rescale = residual and n_src != n_tgt
+        # The target chip at the measuring device's SM count: other fields change through the
+        # physics, the SM count through the two-point law (sm_scaling).
+        base_hw = with_sm_count(hardware, self.sm_count) if rescale else hardware
+        u = unit_terms(sub, base_hw)
+        u_tgt = unit_terms(sub, hardware) if rescale else None
         pos = np.full(n, -1)
-        pos[rows_all] = np.arange(len(rows_all))
-        launch_ratio = hardware.launch_overhead_s("cuda_graph") / \
-            max(self.hardware.launch_overhead_s("cuda_graph"), 1e-12)
+        pos[covered] = np.arange(len(covered))
         for key, g in found.items():
             rows = np.flatnonzero(keys == key)
+            at = pos[rows]
+            kp = g.kind_params.as_array()
             dtype = key.split("|", 1)[1]
-            base = g.baseline.time_s(terms[pos[rows]], launch_ratio)
-            out[rows] = base * np.exp(self.residual(g, table.params[rows], dtype,
-                                                    hardware.sm_count))
+            t = launch_seconds(u.select(at), kp)
+            if residual:
+                t = t * np.exp(self.residual_at(g, table.params[rows], dtype))
+            if rescale:
+                ratio = launch_seconds(u_tgt.select(at), kp) / launch_seconds(u.select(at), kp)
+                physical = np.clip((ratio - 1.0) / (n_src / n_tgt - 1.0), 0.0, 1.0)
+                above = np.clip(1.0 - floor_seconds(u.select(at), kp) / t, 0.0, 1.0)
+                f = self.sm_fraction_at(g, table.params[rows], dtype, physical, above)
+                t = t * sm_scaling(f, n_src, n_tgt)
+            out[rows] = t
         return out
 
     # ---- description -------------------------------------------------------------------
     def summary_rows(self) -> list[dict]:
-        return [{"kind": g.kind, "dtype": g.dtype, "shapes": len(g.efficiency),
-                 "floor_us": g.baseline.floor_s * 1e6, "eff_tensor": g.baseline.eff_tensor,
-                 "eff_cuda": g.baseline.eff_cuda, "eff_memory": g.baseline.eff_memory,
-                 "median_efficiency": float(np.median(g.efficiency)),
-                 "max_efficiency": float(np.max(g.efficiency))}
+        return [{"kind": g.kind, "dtype": g.dtype, "shapes": len(g.measured),
+                 **g.kind_params.as_dict(),
+                 "residual_rms": float(np.sqrt(np.mean(g.residual ** 2)))}
                 for g in self.groups.values()]
 
     # ---- I/O -----------------------------------------------------------------------------
@@ -170,33 +225,115 @@ class CalibrationProfile:
         for g in self.groups.values():
             cols = {k: v for k, v in _param_columns(g.params).items() if not np.isnan(v).all()}
             groups.append({
-                "kind": g.kind, "dtype": g.dtype, "baseline": g.baseline.as_dict(),
-                "feature_weights": [float(w) for w in g.weights], "offset": g.offset,
-                "estimator": g.estimator, "neighbours": g.neighbours,
-                "sibling": g.sibling, "borrowed": [int(b) for b in g.is_borrowed()],
+                "kind": g.kind, "dtype": g.dtype, "kind_params": g.kind_params.as_dict(),
                 "params": {k: [None if np.isnan(v) else int(v) if v == int(v) else float(v)
                                for v in col] for k, col in cols.items()},
-                "efficiency": [float(f"{e:.6g}") for e in g.efficiency],
-                "measured_s": [float(f"{t:.6g}") for t in g.measured],
+                "measured_s": [float(t) for t in g.measured],
+                "residual": [float(r) for r in g.residual],
+                **({} if g.sm_fraction is None else {
+                    "sm_params": {k: [None if np.isnan(v) else int(v) if v == int(v) else
+                                      float(v) for v in col]
+                                  for k, col in _param_columns(g.sm_params).items()
+                                  if not np.isnan(col).all()},
+                    "sm_fraction": [float(f) for f in g.sm_fraction],
+                    "kind_sm_share": g.kind_sm_share}),
             })
         return {
             "format": PROFILE_FORMAT, "version": PROFILE_VERSION,
-            "device": {"name": self.device_name, "id": self.device_id},
+            "device": {"name": self.device_name, "id": self.device_id,
+                       "sm_count": self.sm_count, "arch": self.hardware.arch},
             "hardware": spec_to_dict(self.hardware),
-            "model": {"method": "fitted roofline x locally weighted linear interpolation of "
-                                "the residual over shape features",
+            "model": {"method": "physical per-kernel model (roofsim.perfmodel) with kind "
+                                "parameters fitted on this device, x a residual per measured "
+                                "shape interpolated by locally weighted linear regression",
+                      "parameters": {p.name: {"unit": p.unit, "range": [p.low, p.high]}
+                                     for p in PARAMS},
                       "neighbours": self.settings.neighbours, "ridge": self.settings.ridge,
                       "margin": self.settings.margin,
                       "bandwidth_floor": self.settings.bandwidth_floor,
-                      "max_distance": self.max_distance},
+                      "residual_bound": RESIDUAL_BOUND, "residual_rule": self.rule},
             "meta": dict(self.meta),
             "groups": groups,
         }
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), separators=(",", ":")) + "\n")
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), separators=(",", ":")) + "\n")
+        tmp.replace(path)
         return path
+
+
+# ---- reading, with every field checked --------------------------------------------------------
+
+def _need(doc: Mapping, key: str, where: str, kind: type | tuple, what: str):
+    if not isinstance(doc, Mapping) or key not in doc:
+        raise UserError(f"{where}: missing field {key!r} (expected {what})")
+    value = doc[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise UserError(f"{where}.{key}: expected {what}, got {type(value).__name__}")
+    return value
+
+
+def _number(value, where: str, low: float, high: float, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            not math.isfinite(value) or not low <= value <= high:
+        raise UserError(f"{where} = {value!r}: expected {what} between {low:g} and {high:g}")
+    return float(value)
+
+
+def _numbers(values, where: str, n: int | None, low: float, high: float, what: str) -> np.ndarray:
+    if not isinstance(values, list) or (n is not None and len(values) != n) or not values:
+        size = f"{n} " if n is not None else ""
+        raise UserError(f"{where}: expected a list of {size}{what}")
+    for i, v in enumerate(values):
+        _number(v, f"{where}[{i}]", low, high, what)
+    return np.asarray(values, dtype=np.float64)
+
+
+def _group_from_dict(g, at: str) -> GroupModel:
+    kind = _need(g, "kind", at, str, "a kernel kind")
+    if kind not in KINDS:
+        raise UserError(f"{at}.kind = {kind!r}: expected one of {', '.join(KINDS)}")
+    dtype = _need(g, "dtype", at, str, "a dtype name")
+    kp = _need(g, "kind_params", at, dict, "the kind's fitted parameters")
+    values = {}
+    for p in PARAMS:
+        values[p.name] = _number(_need(kp, p.name, f"{at}.kind_params", (int, float), p.unit),
+                                 f"{at}.kind_params.{p.name}", p.low, p.high, p.unit)
+    measured = _numbers(_need(g, "measured_s", at, list, "measured seconds"), f"{at}.measured_s",
+                        None, 1e-9, 100.0, "seconds per launch")
+    n = len(measured)
+    residual = _numbers(_need(g, "residual", at, list, "residuals"), f"{at}.residual", n,
+                        -RESIDUAL_BOUND - 1e-9, RESIDUAL_BOUND + 1e-9, "log residuals")
+    p = _shapes(_need(g, "params", at, dict, "shape parameters"), n, f"{at}.params")
+    sm_params = sm_fraction = None
+    if "sm_fraction" in g:
+        sm_fraction = _numbers(g["sm_fraction"], f"{at}.sm_fraction", None, 0.0, 1.0,
+                               "SM-parallel shares")
+        sm_params = _shapes(_need(g, "sm_params", at, dict, "shape parameters"),
+                            len(sm_fraction), f"{at}.sm_params")
+        share = _number(_need(g, "kind_sm_share", at, (int, float), "a share"),
+                        f"{at}.kind_sm_share", 0.0, 1.0, "a share")
+    return GroupModel(kind=kind, dtype=canonical_dtype(dtype), kind_params=KindParams(**values),
+                      params=p, measured=measured, residual=residual, sm_params=sm_params,
+                      sm_fraction=sm_fraction,
+                      kind_sm_share=share if sm_fraction is not None else 1.0)
+
+
+def _shapes(shape: Mapping, n: int, at: str) -> np.ndarray:
+    p = np.full((n, len(SHAPE_PARAMS)), np.nan)
+    for name, col in shape.items():
+        if name not in SHAPE_PARAMS:
+            raise UserError(f"{at}.{name}: unknown shape parameter (expected one of "
+                            f"{', '.join(SHAPE_PARAMS)})")
+        if not isinstance(col, list) or len(col) != n:
+            raise UserError(f"{at}.{name}: expected a list of {n} sizes")
+        for i, v in enumerate(col):
+            if v is not None:
+                _number(v, f"{at}.{name}[{i}]", 0, 1e12, "a size")
+        p[:, SHAPE_PARAMS.index(name)] = [np.nan if v is None else v for v in col]
+    return p
 
 
 def profile_from_dict(doc: Mapping, where: str = "<profile>") -> CalibrationProfile:
@@ -205,52 +342,38 @@ def profile_from_dict(doc: Mapping, where: str = "<profile>") -> CalibrationProf
     if doc.get("version") != PROFILE_VERSION:
         raise UserError(f"{where}: profile version {doc.get('version')!r}, expected "
                         f"{PROFILE_VERSION} (refit with `roofsim calibrate --fit-only`)")
-    hw = spec_from_dict(doc["hardware"], f"{where}: hardware")
-    m = doc.get("model", {})
-    settings = LocalLinearSettings(neighbours=int(m.get("neighbours", 8)),
-                                   ridge=float(m.get("ridge", 0.3)),
-                                   margin=float(m.get("margin", 0.15)),
-                                   bandwidth_floor=float(m.get("bandwidth_floor", 0.5)))
+    hw = spec_from_dict(_need(doc, "hardware", where, dict, "the measuring device's spec"),
+                        f"{where}: hardware")
+    dev = _need(doc, "device", where, dict, "the measuring device")
+    name = _need(dev, "name", f"{where}.device", str, "the device's name")
+    ident = _need(dev, "id", f"{where}.device", str, "the device's id")
+    m = _need(doc, "model", where, dict, "the model settings")
+    settings = LocalLinearSettings(
+        neighbours=int(_number(m.get("neighbours", 12), f"{where}.model.neighbours", 1, 1000,
+                               "neighbours")),
+        ridge=_number(m.get("ridge", 0.3), f"{where}.model.ridge", 0, 100, "a ridge"),
+        margin=_number(m.get("margin", 0.15), f"{where}.model.margin", 0, 10, "log units"),
+        bandwidth_floor=_number(m.get("bandwidth_floor", 0.5), f"{where}.model.bandwidth_floor",
+                                1e-6, 100, "feature units"))
+    rule = m.get("residual_rule", "same-arch")
+    if rule not in RULES:
+        raise UserError(f"{where}.model.residual_rule = {rule!r}: expected one of "
+                        f"{', '.join(RULES)}")
     groups = {}
-    for i, g in enumerate(doc.get("groups", [])):
-        at = f"{where}: groups[{i}]"
-        try:
-            eff = np.asarray(g["efficiency"], dtype=np.float64)
-            p = np.full((len(eff), len(SHAPE_PARAMS)), np.nan)
-            for name, values in g["params"].items():
-                if name not in SHAPE_PARAMS or len(values) != len(eff):
-                    raise UserError(f"{at}.params.{name}: expected one value per shape of a "
-                                    f"known parameter")
-                p[:, SHAPE_PARAMS.index(name)] = [np.nan if v is None else v for v in values]
-            b = g["baseline"]
-            baseline = Baseline(floor_s=float(b["floor_s"]), eff_tensor=float(b["eff_tensor"]),
-                                eff_cuda=float(b["eff_cuda"]), eff_memory=float(b["eff_memory"]),
-                                p=float(b.get("p", 4.0)))
-            weights = np.asarray(g["feature_weights"], dtype=np.float64)
-            measured = np.asarray(g["measured_s"], dtype=np.float64)
-        except (KeyError, TypeError, ValueError) as err:
-            raise UserError(f"{at}: malformed group ({type(err).__name__}: {err})") from None
-        for name, arr in (("efficiency", eff), ("measured_s", measured)):
-            if len(arr) != len(eff) or len(arr) == 0 or \
-                    not (np.isfinite(arr).all() and (arr > 0).all()):
-                raise UserError(f"{at}.{name}: expected one positive number per shape")
-        groups[(g["kind"], g["dtype"])] = GroupModel(
-            kind=g["kind"], dtype=g["dtype"], params=p, efficiency=eff, measured=measured,
-            baseline=baseline,
-            weights=weights, offset=float(g.get("offset", 0.0)),
-            estimator=str(g.get("estimator", "linear")),
-            neighbours=int(g.get("neighbours", settings.neighbours)),
-            borrowed=np.asarray(g.get("borrowed", [0] * len(eff)), dtype=bool),
-            sibling=str(g.get("sibling", "")))
-    dev = doc.get("device", {})
-    return CalibrationProfile(device_name=dev.get("name", ""), device_id=dev.get("id", ""),
-                              hardware=hw, groups=groups, settings=settings,
-                              max_distance=float(m.get("max_distance", 6.0)),
-                              meta=doc.get("meta", {}))
+    for i, g in enumerate(_need(doc, "groups", where, list, "a list of kernel groups")):
+        model = _group_from_dict(g, f"{where}: groups[{i}]")
+        groups[(model.kind, model.dtype)] = model
+    meta = doc.get("meta", {})
+    return CalibrationProfile(device_name=name, device_id=ident, hardware=hw, groups=groups,
+                              settings=settings, rule=rule,
+                              meta=meta if isinstance(meta, Mapping) else {})
 
 
 def resolve_calibration_dir(name_or_dir: str | Path) -> Path:
     """A folder path, or the name of a shipped calibration (calibration/<name>)."""
+    if not str(name_or_dir).strip():
+        raise UserError("--calibration: empty name (expected a calibration folder or the name "
+                        "of a shipped calibration)")
     p = Path(name_or_dir)
     if p.is_dir():
         return p
@@ -259,7 +382,8 @@ def resolve_calibration_dir(name_or_dir: str | Path) -> Path:
     shipped = root / str(name_or_dir)
     if shipped.is_dir():
         return shipped
-    known = sorted(d.name for d in root.iterdir() if d.is_dir()) if root.is_dir() else []
+    known = sorted(d.name for d in root.iterdir() if d.is_dir() and
+                   (d / "profile.json").is_file()) if root.is_dir() else []
     raise UserError(f"calibration {name_or_dir}: no such folder (shipped calibrations: "
                     f"{', '.join(known) or 'none'})")
 
@@ -274,7 +398,11 @@ def load_profile(path: str | Path) -> CalibrationProfile:
         raise UserError(f"{p}: no profile.json (fit one with `roofsim calibrate --fit-only "
                         f"--out {p.parent}`)")
     try:
-        doc = json.loads(p.read_text())
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise UserError(f"{p}: not UTF-8 text (expected a JSON profile)") from None
     except json.JSONDecodeError as err:
         raise UserError(f"{p}: not valid JSON ({err.msg} at line {err.lineno})") from None
+    except OSError as err:
+        raise UserError(f"{p}: cannot read the file ({err.strerror})") from None
     return profile_from_dict(doc, str(p))

@@ -126,7 +126,7 @@ def run_cases(cases: Sequence[Case], out_dir: str | Path, *, timer, device: str,
               resume: bool = False, retry_failed: bool = False,
               time_budget_s: float | None = None, max_cases: int | None = None,
               command: str = "", stream: TextIO | None = None,
-              log_every_s: float = 30.0) -> RunReport:
+              log_every_s: float = 30.0, extra: dict | None = None) -> RunReport:
     """Time `cases` into out_dir/measurements.csv (see module doc). `max_cases` stops after
     that many newly timed cases (tests use it to cut a run short)."""
     out = Path(out_dir)
@@ -149,7 +149,7 @@ def run_cases(cases: Sequence[Case], out_dir: str | Path, *, timer, device: str,
              "harness_version": HARNESS_VERSION, "roofsim_commit": _git_commit(),
              "split_seed": SPLIT_SEED, "holdout_fraction": HOLDOUT_FRACTION,
              "software": software_versions(), "device_before": nvml.snapshot(),
-             "suites": sorted({c.suite for c in cases})}
+             "suites": sorted({c.suite for c in cases}), **(extra or {})}
     # Written now and completed at the end, so a run killed midway still names its device.
     append_provenance(out / PROVENANCE_FILE, dict(entry, finished=None))
     t0 = time.perf_counter()

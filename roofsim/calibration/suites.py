@@ -127,12 +127,18 @@ def _within(kind: str, params: list[dict], dtype: str, limits: Mapping[str, floa
     return ok
 
 
+MAX_RANDOM_COUNT = 100_000   # draws per random entry: more would take hours to time anyway
+
+
 def _draw(path, where, spec: Mapping[str, Any], fixed: Mapping[str, Any], kind: str, dtype: str,
           limits: Mapping[str, float]) -> list[dict]:
     unknown = set(spec) - _RANDOM_KEYS
     if unknown:
         _fail(path, where, f"unknown key(s) {sorted(unknown)} in random; expected {sorted(_RANDOM_KEYS)}")
-    count = int(spec.get("count", 0))
+    count = spec.get("count", 0)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_RANDOM_COUNT:
+        _fail(path, where, f"random.count = {count!r}: expected a whole number from 1 to "
+                           f"{MAX_RANDOM_COUNT} (draws per entry)")
     rng = np.random.default_rng(int(spec.get("seed", 0)))
     ranges = spec.get("params", {}) or {}
     choices = spec.get("choice", {}) or {}

@@ -24,7 +24,7 @@ def summary_table(out: Path) -> str:
     spec_note = ""
     try:
         from .fit import hardware_for, measurement_table
-        from .baseline import peak_roof_s
+        from ..perfmodel import peak_roof_s
         spec, _ = hardware_for(out, None)
         ok = m.ok
         eff[ok] = peak_roof_s(measurement_table(m.select(ok)), spec) / m["kernel_s"][ok]

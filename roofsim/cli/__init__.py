@@ -2,6 +2,8 @@
 exposes `register(subparsers)`, which adds its parser and sets `func(args) -> int`.
 
 User mistakes raise roofsim.errors.UserError: one line on stderr, exit status 2, no traceback.
+Ctrl-C ends with one line and exit status 130; outputs are written atomically (roofsim.io), so
+an interrupted run leaves the previous output as it was.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ import argparse
 import importlib
 import sys
 
+from .. import __version__
 from ..errors import UserError
+from ..io import output_error
+from .args import Parser, attach_dash_values
 
 # Subcommand modules, in the order `roofsim --help` lists them.
 COMMAND_MODULES = (
@@ -29,10 +34,11 @@ COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="roofsim",
         description="Roofline hardware simulator for transformer inference (DeepSeek-OCR by "
                     "default; any transformers model with --model).")
+    parser.add_argument("--version", action="version", version=f"roofsim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:
@@ -40,16 +46,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_INTERRUPTED = 130
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        parser = build_parser()
+        argv = attach_dash_values(parser, list(sys.argv[1:] if argv is None else argv))
+        args = parser.parse_args(argv)
         return int(args.func(args) or 0)
     except UserError as err:
-        print(f"roofsim: error: {err}", file=sys.stderr)
-        return err.exit_status
+        return _fail(str(err), err.exit_status)
+    except KeyboardInterrupt:
+        return _fail("interrupted", EXIT_INTERRUPTED, prefix="roofsim: ")
     except BrokenPipeError:
         return 0
+    except OSError as err:      # an output or input path no check foresaw: still one line
+        return _fail(str(output_error(err.filename or "roofsim", err, "file")), 2)
+    except MemoryError:
+        return _fail("out of memory: the request is too large for this machine", 2)
+
+
+def _fail(message: str, status: int, prefix: str = "roofsim: error: ") -> int:
+    try:
+        print(prefix + " ".join(message.split()), file=sys.stderr)
+    except (OSError, ValueError):
+        pass
+    return status
 
 
 if __name__ == "__main__":  # pragma: no cover

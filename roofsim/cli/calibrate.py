@@ -17,25 +17,39 @@ import sys
 from pathlib import Path
 
 from ..errors import NeedsGPU, UserError
+from ..io import check_output_folder, read_yaml
+from .args import Parser, amount, count, nonempty
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--suite", action="append", default=[], metavar="YAML",
+                        type=nonempty("a kernel suite file"),
                         help="a kernel suite (repeatable); default: every kernels/*.yaml")
-    parser.add_argument("--out", metavar="DIR",
+    parser.add_argument("--out", metavar="DIR", type=nonempty("a folder"),
                         help="output folder (default calibration/<device>, named for the GPU)")
     parser.add_argument("--resume", action="store_true",
                         help="continue a run: skip cases already in OUT/measurements.csv")
     parser.add_argument("--retry-failed", action="store_true",
                         help="with --resume, time again the cases that failed before")
-    parser.add_argument("--time-budget", type=float, metavar="S",
+    parser.add_argument("--time-budget", type=amount(0, strict=True, unit="s"), metavar="S",
                         help="stop cleanly after S seconds of measuring (--resume continues)")
-    parser.add_argument("--max-cases", type=int, metavar="N", help=argparse.SUPPRESS)
-    parser.add_argument("--hardware", metavar="NAME|PATH",
+    parser.add_argument("--max-cases", type=count(1), metavar="N", help=argparse.SUPPRESS)
+    parser.add_argument("--sample", type=amount(0, strict=True, unit="fraction"), metavar="F",
+                        help="time a fixed pseudo-random fraction F of the cases (chosen by a "
+                             "hash of the case id, the same on every machine)")
+    parser.add_argument("--hardware", metavar="NAME|PATH", type=nonempty("a hardware id or file"),
                         help="hardware spec of the measuring device, for the profile's roofs "
                              "(default: the spec named like the device)")
     parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"),
                         help="cuda (default) or cpu: host timers, to exercise the harness")
+    parser.add_argument("--sms", type=count(1), metavar="N",
+                        help="measure on N of the GPU's SMs (a CUDA green context): an "
+                             "SM-restricted device, written to calibration/<device>-sm<N>")
+    parser.add_argument("--companion", action="append", default=[], metavar="DIR",
+                        type=nonempty("a calibration folder"),
+                        help="a calibration folder of the same GPU measured on fewer SMs "
+                             "(calibrate --sms N): the profile learns from it how each shape's "
+                             "time scales with the SM count (repeatable)")
     parser.add_argument("--no-fit", action="store_true", help="measure only")
     parser.add_argument("--fit-only", action="store_true",
                         help="fit OUT/measurements.csv again; no measuring, no GPU")
@@ -65,10 +79,19 @@ def run(args: argparse.Namespace) -> int:
     argv = getattr(args, "argv", None)
     command = ("roofsim calibrate " + shlex.join(argv)) if argv is not None else \
         ("roofsim " + shlex.join(sys.argv[1:]))
+    if args.out is not None:
+        check_output_folder(args.out)
+    if args.hardware is not None:       # read now, not after an hour of measuring
+        from ..hardware import load_hardware
+        load_hardware(args.hardware)
+    for folder in args.companion:       # checked now, not after an hour of measuring
+        if not (Path(folder) / "measurements.csv").is_file():
+            raise UserError(f"--companion {folder}: no measurements.csv there (expected a "
+                            f"calibration folder measured with `roofsim calibrate --sms N`)")
     if args.fit_only:
         if not args.out:
             raise UserError("--fit-only needs --out DIR (the folder holding measurements.csv)")
-        return _fit(Path(args.out), args.hardware, command)
+        return _fit(Path(args.out), args.hardware, command, args.companion)
     if args.device == "cuda" and not _cuda_available():
         raise NeedsGPU("roofsim calibrate needs a CUDA GPU, and torch sees none here; "
                        "refit committed measurements with --fit-only --out DIR, or exercise "
@@ -76,9 +99,23 @@ def run(args: argparse.Namespace) -> int:
     suites = [Path(s) for s in args.suite] or default_suite_paths()
     if not suites:
         raise UserError("no kernel suites found (expected kernels/*.yaml or --suite FILE)")
+    for suite in suites:        # unreadable, not UTF-8, bad syntax, a key twice: one line
+        read_yaml(suite, expected="a kernel suite YAML file")
     cases = interleave_by_kind(load_suites(suites))
+    if args.sample is not None:
+        if not 0 < args.sample <= 1:
+            raise UserError(f"--sample {args.sample}: expected a fraction in (0, 1]")
+        from ..calibration.measurements import sampled
+        cases = [c for c in cases if sampled(c.case_id, args.sample)]
     name = current_device_name() if args.device == "cuda" else "cpu"
-    out = Path(args.out) if args.out else Path("calibration") / device_id(name)
+    restriction = None
+    if args.sms is not None:
+        if args.device != "cuda":
+            raise UserError("--sms restricts a CUDA GPU's SMs; it does not apply to --device cpu")
+        from ..calibration.green import restrict_sms
+        restriction = restrict_sms(args.sms)
+    ident = device_id(name) + (f"-sm{restriction.sms}" if restriction else "")
+    out = Path(args.out) if args.out else Path("calibration") / ident
     if args.device == "cuda":
         from ..calibration.timing import CudaTimer
         timer = CudaTimer()
@@ -89,36 +126,41 @@ def run(args: argparse.Namespace) -> int:
           file=sys.stderr)
     report = run_cases(cases, out, timer=timer, device=args.device, resume=args.resume,
                        retry_failed=args.retry_failed, time_budget_s=args.time_budget,
-                       max_cases=args.max_cases, command=command)
+                       max_cases=args.max_cases, command=command,
+                       extra={"sm_restriction": restriction.as_dict()} if restriction else None)
     print(f"calibrate: {report.summary()}")
     for case_id, err in report.failed[:20]:
         print(f"  failed: {case_id}: {err}")
     if len(report.failed) > 20:
         print(f"  ... and {len(report.failed) - 20} more (see {out / 'provenance.json'})")
     if not args.no_fit:
-        _fit(out, args.hardware, command)
+        _fit(out, args.hardware, command, args.companion)
     return 0
 
 
-def _fit(out: Path, hardware: str | None, command: str) -> int:
+def _fit(out: Path, hardware: str | None, command: str, companions=()) -> int:
     from ..calibration.fit import fit_directory
-    summary = fit_directory(out, hardware=hardware, command=command)
+    summary = fit_directory(out, hardware=hardware, command=command,
+                            companions=[Path(c) for c in companions])
     print(summary)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run this subcommand alone (`python -m roofsim.cli.calibrate`), as the GPU script does."""
-    parser = argparse.ArgumentParser(prog="roofsim calibrate", description=__doc__)
+    parser = Parser(prog="roofsim calibrate", description=__doc__)
     add_arguments(parser)
     argv = sys.argv[1:] if argv is None else argv
-    args = parser.parse_args(argv)
-    args.argv = argv
     try:
+        args = parser.parse_args(argv)
+        args.argv = argv
         return run(args)
     except UserError as err:
         print(f"roofsim: error: {err}", file=sys.stderr)
         return err.exit_status
+    except KeyboardInterrupt:
+        print("roofsim: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import math
+import re
+from pathlib import Path
 
 from ..errors import UserError
 from ..hardware import DEFAULT_HARDWARE, HardwareSpec, load_hardware
+from ..io import read_json
+from .args import nonempty
 
-SET_HELP = ("override one field of the hardware spec, dotted for maps; repeatable "
+SET_HELP = ("override one field of the hardware spec, dotted for maps; repeatable, each key once "
             "(e.g. --set mem_bandwidth_gbps=6000 --set efficiency.memory=0.9 "
             "--set tensor_core_tflops.bfloat16=2000 --set launch_overhead_us.stream=4)")
 
@@ -21,39 +24,62 @@ def add_set_arg(parser: argparse.ArgumentParser) -> None:
 def add_hardware_args(parser: argparse.ArgumentParser) -> None:
     """--hardware NAME|PATH (default rtx-5090) and repeatable --set KEY=VALUE."""
     parser.add_argument("--hardware", default=DEFAULT_HARDWARE, metavar="NAME|PATH",
+                        type=nonempty("a hardware id or a YAML file"),
                         help=f"a shipped spec id (see `roofsim hardware list`) or a path to a "
                              f"YAML spec (schema: hardware/README.md); default {DEFAULT_HARDWARE}")
     add_set_arg(parser)
 
 
-def add_json_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print JSON (SI units) instead of text")
+def add_json_arg(parser: argparse.ArgumentParser,
+                 units: str = "SI units: FLOP, byte, second") -> None:
+    parser.add_argument("--json", action="store_true",
+                        help=f"print JSON instead of text ({units})")
+
+
+# A number as people write it on a command line (6e3, 1.5E+2, .5) that YAML 1.1 would read as
+# text (it wants a dot and a signed exponent: 6.0e+3).
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def parse_set_args(items: list[str] | None) -> dict[str, str]:
-    """['k=v', ...] -> {k: v}; a later --set of the same key wins."""
+    """['k=v', ...] -> {k: v}; the same key twice is refused (which one was meant?). A number
+    written 6e3 is passed on as 6000.0, as YAML would not read it as a number."""
     out: dict[str, str] = {}
     for item in items or []:
         key, eq, value = item.partition("=")
         key = key.strip()
         if not eq or not key:
             raise UserError(f"--set {item}: expected KEY=VALUE (e.g. mem_bandwidth_gbps=6000)")
-        out[key] = value.strip()
+        if key in out:
+            raise UserError(f"--set {item}: {key} is already set by an earlier --set "
+                            f"{key}={out[key]}; give each key once")
+        value = value.strip()
+        if _NUMBER.fullmatch(value) and ("e" in value.lower() or value.startswith(".")):
+            value = repr(float(value))
+        out[key] = value
     return out
 
 
 def hardware_from_args(args: argparse.Namespace) -> HardwareSpec:
-    """The spec named by --hardware, with the --set overrides applied and validated."""
-    return load_hardware(getattr(args, "hardware", None) or DEFAULT_HARDWARE,
+    """The spec named by --hardware (default DEFAULT_HARDWARE), with the --set overrides
+    applied and validated."""
+    hw = getattr(args, "hardware", None)
+    return load_hardware(DEFAULT_HARDWARE if hw is None else hw,
                          parse_set_args(getattr(args, "set", None)))
 
 
-def parse_amount(option: str, text: str) -> float:
-    """A non-negative finite number given on the command line (1e12, 2.5e9, 4096)."""
+def load_calibration(name_or_dir: str):
+    """The calibration profile of --calibration (a folder, its profile.json, or a shipped
+    calibration's name). The file is first read through roofsim.io (unreadable, not UTF-8, not
+    JSON, a key twice: one line), and a structure the profile loader trips on is one line too."""
+    from ..calibration.profile import load_profile, resolve_calibration_dir
+    path = Path(name_or_dir)
+    if not path.is_file():
+        path = resolve_calibration_dir(name_or_dir) / "profile.json"
+    if path.exists():
+        read_json(path, expected="a calibration profile (profile.json)")
     try:
-        value = float(text)
-    except (TypeError, ValueError):
-        raise UserError(f"{option} {text}: expected a number (e.g. 1e12)") from None
-    if not math.isfinite(value) or value < 0:
-        raise UserError(f"{option} {text}: expected a finite number >= 0")
-    return value
+        return load_profile(name_or_dir)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+        raise UserError(f"{path}: not a calibration profile ({type(err).__name__}: {err})") \
+            from None

@@ -6,23 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import UserError
 from ..units import to_gb, to_gflops, to_tflops
 from ..workloads.deepseek_ocr import (ACCOUNTINGS, ATTENTION_VARIANTS, LM_HEAD_MODES, STAGES,
-                                      Request, load_config, parameter_counts, stage_costs,
-                                      stage_records, views)
+                                      parameter_counts, stage_costs, stage_records, views)
 from .common import add_json_arg
-from .models import add_model_arg, is_default_model, parse_image
+from .limits import largest_shipped_memory
+from .models import is_default_model
 from .output import format_table, print_json
-from .tokens import add_view_args, grid_from_args
-
-
-def _count(option: str, text) -> int:
-    """An integer option, checked here so that a mistake is one UserError line."""
-    try:
-        return int(text)
-    except (TypeError, ValueError):
-        raise UserError(f"{option} {text}: expected an integer") from None
+from .request import add_token_args, add_view_args, model_request_from_args, request_from_args
 
 
 def register(subparsers) -> None:
@@ -32,14 +23,8 @@ def register(subparsers) -> None:
                     "CUDA-core FLOPs, bytes, peak activation memory, KV cache, weight bytes read) "
                     "and a per-layer table. SI units in --json. --model: a transformers model, "
                     "captured (activation peaks n/a).")
-    add_model_arg(parser)
-    add_view_args(parser)
-    parser.add_argument("--prompt-tokens", default=10,
-                        help="text tokens of the prompt besides the image (default 10)")
-    parser.add_argument("--decode-tokens", default=100,
-                        help="decode steps K (default 100)")
-    parser.add_argument("--batch", default=1,
-                        help="identical requests processed together (default 1)")
+    add_view_args(parser, models=True)
+    add_token_args(parser, batch=True)
     parser.add_argument("--attention", choices=ATTENTION_VARIANTS, default="flash",
                         help="flash: fused, scores stay on chip; normal: scores written to and "
                              "read from memory (default flash)")
@@ -98,18 +83,10 @@ def layer_rows(tables, depth: str) -> list[dict]:
 def run_model(args) -> int:
     """The captured cost of a transformers model's request."""
     from ..sources import WorkloadSource
-    from ..workloads import Request, workload
+    from ..workloads import workload
     from ..workloads.hf.summary import model_summary
-    if args.grid is not None:
-        raise UserError("--grid is DeepSeek-OCR's crop grid; a transformers model takes --image")
     wl = workload(args.model)
-    image = parse_image("--image", args.image) if args.image else (
-        DEFAULT_IMAGE if wl.config.is_vision_language else None)
-    if image is not None and not wl.config.is_vision_language:
-        raise UserError(f"--image {args.image}: {wl.name} has no vision encoder")
-    request = Request(prompt_tokens=_count("--prompt-tokens", args.prompt_tokens),
-                      decode_tokens=_count("--decode-tokens", args.decode_tokens),
-                      batch=_count("--batch", args.batch), image=image)
+    request = model_request_from_args(args, wl, largest_shipped_memory())
     ev = WorkloadSource(wl).evaluate(request)
     layers = layer_rows(ev.records, args.layers) if args.layers != "none" else []
     summary = model_summary(wl.config)
@@ -128,9 +105,6 @@ def run_model(args) -> int:
           f"{summary['active_parameters'] / 1e6:.1f}M\n")
     _print_costs(ev.costs, layers)
     return 0
-
-
-DEFAULT_IMAGE = (1024, 1024)
 
 
 def _print_costs(costs, layers) -> None:
@@ -152,12 +126,7 @@ def _print_costs(costs, layers) -> None:
 def run(args) -> int:
     if not is_default_model(args):
         return run_model(args)
-    cfg = load_config(args.config)
-    grid = grid_from_args(args, cfg)
-    request = Request(grid=grid, mode=args.mode,
-                      prompt_tokens=_count("--prompt-tokens", args.prompt_tokens),
-                      decode_tokens=_count("--decode-tokens", args.decode_tokens),
-                      batch=_count("--batch", args.batch))
+    cfg, _, request = request_from_args(args, largest_shipped_memory())
     v = views(cfg, request)
     tables = stage_records(cfg, request, attention=args.attention, lm_head=args.lm_head,
                            accounting=args.accounting)
@@ -182,7 +151,8 @@ def run(args) -> int:
         print_json(out)
         return 0
     rows, cols = v.grid
-    print(f"{cfg.name}: {request.mode}, grid {rows}x{cols}, {v.image_tokens} image tokens, "
+    grid = f"grid {rows}x{cols}" if v.num_crops else "global view only"
+    print(f"{cfg.name}: {request.mode}, {grid}, {v.image_tokens} image tokens, "
           f"prompt {request.prompt_tokens}, decode {request.decode_tokens}, batch {request.batch}, "
           f"{args.attention} attention, lm_head {args.lm_head}, {args.accounting} accounting")
     print(f"parameters {params['total']:,} ({to_gb(params['total'] * cfg.element_bytes):.2f} GB), "

@@ -7,6 +7,7 @@ import argparse
 
 from ..hardware import (DEFAULT_HARDWARE, SCHEMA_BY_NAME, TENSOR_DTYPES, HardwareSpec,
                         list_hardware, load_hardware, spec_to_dict)
+from .args import nonempty
 from .common import add_json_arg, add_set_arg, hardware_from_args
 from .output import format_table, print_json
 
@@ -18,15 +19,27 @@ def register(subparsers) -> None:
     sub.required = True
 
     p_list = sub.add_parser("list", help="the shipped specs, one line each")
-    add_json_arg(p_list)
+    add_json_arg(p_list, units="the units the key names end in: _tflops TFLOP/s, _gbps GB/s, "
+                               "_gb GB, ridge FLOP/byte")
     p_list.set_defaults(func=run_list)
 
     p_show = sub.add_parser("show", help="every field of one spec, with units and sources")
     p_show.add_argument("hardware", nargs="?", default=DEFAULT_HARDWARE, metavar="NAME|PATH",
+                        type=nonempty("a hardware id or a YAML file"),
                         help=f"a shipped spec id or a path to a YAML spec (default {DEFAULT_HARDWARE})")
     add_set_arg(p_show)
-    add_json_arg(p_show)
+    add_json_arg(p_show, units="fields in the units of the hardware file, hardware/README.md; "
+                               "derived roofs in SI units: FLOP/s, byte/s")
     p_show.set_defaults(func=run_show)
+
+    p_derive = sub.add_parser("derive", help="a spec derived from another: the same chip on "
+                                             "fewer SMs (--sms N)")
+    p_derive.add_argument("hardware", metavar="NAME|PATH", help="the spec to derive from")
+    p_derive.add_argument("--sms", type=int, required=True, metavar="N",
+                          help="SMs the derived device keeps (as a CUDA green context gives)")
+    p_derive.add_argument("-o", "--output", metavar="FILE",
+                          help="write the YAML spec here (default: print it)")
+    p_derive.set_defaults(func=run_derive)
 
 
 # ---- list ------------------------------------------------------------------------------
@@ -92,6 +105,17 @@ def derived(spec: HardwareSpec) -> dict:
         "ridge_point_achievable_flop_per_byte": {d: spec.ridge_point(d, achievable=True)
                                                  for d in dtypes},
     }
+
+
+def run_derive(args: argparse.Namespace) -> int:
+    from ..hardware import derive_sm_restricted, dump_hardware, write_hardware
+    spec = derive_sm_restricted(load_hardware(args.hardware), args.sms)
+    if args.output:
+        path = write_hardware(spec, args.output)
+        print(f"wrote {path} ({spec.name})")
+    else:
+        print(dump_hardware(spec), end="")
+    return 0
 
 
 def run_show(args: argparse.Namespace) -> int:

@@ -16,6 +16,8 @@ import json
 
 from ..errors import UserError
 from ..workloads import DEFAULT_MODEL
+from ..workloads.hf.configs import MODEL_CONFIG
+from .args import nonempty
 from .common import add_json_arg
 from .output import format_table, print_json
 
@@ -27,11 +29,12 @@ DEFAULT_IMAGE = (1024, 1024)
 
 
 def add_model_arg(parser) -> None:
-    parser.add_argument("--model", default=None, metavar="NAME|config.json", help=MODEL_HELP)
+    parser.add_argument("--model", default=None, metavar="NAME|config.json",
+                        type=nonempty(MODEL_CONFIG), help=MODEL_HELP)
 
 
 def add_image_arg(parser) -> None:
-    parser.add_argument("--image", default=None, metavar="HxW", help=IMAGE_HELP)
+    parser.add_argument("--image", default=None, metavar="WxH", help=IMAGE_HELP)
 
 
 def is_default_model(args) -> bool:
@@ -78,7 +81,7 @@ def register(subparsers) -> None:
     add_json_arg(p_list)
     p_list.set_defaults(func=run_list)
     p_show = sub.add_parser("show", help="one model's config fields and sizes")
-    p_show.add_argument("model", metavar="NAME|config.json")
+    p_show.add_argument("model", metavar="NAME|config.json", type=nonempty(MODEL_CONFIG))
     add_json_arg(p_show)
     p_show.set_defaults(func=run_show)
 

@@ -6,11 +6,11 @@ import json
 import sys
 from typing import Any, Sequence
 
-from ..jsonable import jsonable
+from ..io import json_safe
 
 
 def print_json(obj: Any, stream=None) -> None:
-    json.dump(jsonable(obj), stream or sys.stdout, indent=2)
+    json.dump(json_safe(obj), stream or sys.stdout, indent=2)
     (stream or sys.stdout).write("\n")
 
 

@@ -3,7 +3,7 @@
     roofsim predict --grid 2x3 --prompt-tokens 16 --decode-tokens 100 --hardware h100-sxm \
         --calibration h100-sxm [--implementation reference|flash|normal] [--json]
     roofsim predict --model llama-3.1-8b --prompt-tokens 4096 --decode-tokens 16 \
-        --hardware h200 --calibration h200 [--batch B] [--image HxW] [--json]
+        --hardware h200 --calibration h200 [--batch B] [--image WxH] [--json]
 
 The model is DeepSeek-OCR unless --model names a transformers model (roofsim models list, or a
 config.json), captured from its implementation on meta (cached: a repeat needs no torch).
@@ -19,10 +19,12 @@ from __future__ import annotations
 from .. import predict as _predict
 from ..workloads import DEFAULT_MODEL, workload
 from ..engine import BOUNDS
-from ..errors import UserError
-from .common import add_hardware_args, add_json_arg, hardware_from_args, parse_amount
-from .models import add_image_arg, add_model_arg, image_from_args, is_default_model
+from .args import amount, nonempty
+from .common import add_hardware_args, add_json_arg, hardware_from_args, load_calibration
+from .limits import memory_of
+from .models import is_default_model
 from .output import format_table, print_json
+from .request import add_token_args, add_view_args, model_request_from_args, request_from_args
 
 
 def register(subparsers) -> None:
@@ -33,28 +35,17 @@ def register(subparsers) -> None:
                     "time per bound. DeepSeek-OCR by default: 'reference' times the kernels "
                     "captured from the transformers-based reference; 'flash' / 'normal' the "
                     "analytic model. --model: a transformers model, captured.")
-    add_model_arg(parser)
-    parser.add_argument("--grid", default=None, metavar="RxC",
-                        help="DeepSeek-OCR's crop grid rows x columns (1x1: global view only; "
-                             "default 2x3)")
-    add_image_arg(parser)
-    parser.add_argument("--batch", type=int, default=1, metavar="B",
-                        help="requests run together (transformers models and the analytic "
-                             "DeepSeek-OCR model; default 1)")
-    parser.add_argument("--prompt-tokens", type=int, default=_predict.DEFAULT_PROMPT_TOKENS,
-                        metavar="P", help=f"text prompt tokens after the image tokens "
-                                          f"(default {_predict.DEFAULT_PROMPT_TOKENS})")
-    parser.add_argument("--decode-tokens", type=int, default=100, metavar="K",
-                        help="decode steps K; TPOT is their mean (default 100)")
+    add_view_args(parser, modes=False, models=True)
+    add_token_args(parser, batch=True)
     add_hardware_args(parser)
-    parser.add_argument("--calibration", metavar="DIR|NAME",
+    parser.add_argument("--calibration", metavar="DIR|NAME", type=nonempty("a calibration folder"),
                         help="calibration folder (profile.json) or a shipped one's name "
                              "(calibration/<name>); default: the roofline alone")
     parser.add_argument("--implementation", default="reference",
                         choices=_predict.IMPLEMENTATIONS,
                         help="reference (captured transformers reference), flash or normal "
                              "(analytic model); default reference")
-    parser.add_argument("--host-overhead-us", metavar="US",
+    parser.add_argument("--host-overhead-us", metavar="US", type=amount(0, unit="us"),
                         help="per-launch host overhead: adds an eager wall-time estimate")
     parser.add_argument("--eager", action="store_true",
                         help="eager wall-time estimate with the hardware's stream launch overhead")
@@ -64,39 +55,30 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-DEFAULT_GRID = "2x3"
-
-
 def _host_overhead(args, hw) -> float | None:
     if args.host_overhead_us is not None:
-        return parse_amount("--host-overhead-us", args.host_overhead_us) * 1e-6
+        return args.host_overhead_us * 1e-6
     if args.eager:
         return hw.launch_overhead_s("stream")
     return None
 
 
 def run(args) -> int:
-    if args.prompt_tokens < 0 or args.decode_tokens < 0:
-        raise UserError("--prompt-tokens and --decode-tokens must be >= 0")
     hw = hardware_from_args(args)
-    profile = None
-    if args.calibration:
-        from ..calibration.profile import load_profile
-        profile = load_profile(args.calibration)
-    wl = workload(args.model, args.implementation)
     if is_default_model(args):
-        grid, image = (args.grid if args.grid is not None else DEFAULT_GRID), None
-        if args.image is not None:
-            raise UserError("--image is for vision-language models; DeepSeek-OCR takes --grid")
+        cfg, _, ds_request = request_from_args(args, memory_of(hw))
+        wl = workload(None, args.implementation, cfg=cfg)
+        request = _predict.request_for(wl, ds_request.grid, ds_request.prompt_tokens,
+                                       ds_request.decode_tokens, ds_request.batch)
     else:
-        if args.grid is not None:
-            raise UserError(f"--grid is DeepSeek-OCR's crop grid; {wl.name} takes --image")
-        grid, image = None, image_from_args(args, wl)
-    p = _predict.predict_request(
-        wl, _predict.request_for(wl, grid, args.prompt_tokens, args.decode_tokens, args.batch,
-                                 image),
-        hardware=hw, profile=profile, host_overhead_s=_host_overhead(args, hw),
-        use_cache=not args.no_cache)
+        wl = workload(args.model, args.implementation)
+        request = model_request_from_args(args, wl, memory_of(hw))
+    profile = None
+    if args.calibration is not None:
+        profile = load_calibration(args.calibration)
+    p = _predict.predict_request(wl, request, hardware=hw, profile=profile,
+                                 host_overhead_s=_host_overhead(args, hw),
+                                 use_cache=not args.no_cache)
     if args.json:
         print_json(p.as_dict())
         return 0

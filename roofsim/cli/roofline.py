@@ -10,8 +10,15 @@ from .. import engine
 from ..errors import UserError
 from ..hardware import DTYPE_ALIASES, TENSOR_DTYPES, canonical_dtype
 from ..records import RecordTable
-from .common import add_hardware_args, add_json_arg, hardware_from_args, parse_amount
+from .args import amount
+from .common import add_hardware_args, add_json_arg, hardware_from_args
 from .output import format_table, print_json
+
+# float32 matrix products are CUDA-core work, as PyTorch runs them by default (TF32 off) and as
+# roofsim.kernels and kernels/README.md count them; `tf32` puts them on the TF32 tensor cores
+# (the spec's tensor_core_tflops.float32).
+TF32 = "tf32"
+DTYPE_CHOICES = tuple(d for d in TENSOR_DTYPES) + (TF32,)
 
 
 def register(subparsers) -> None:
@@ -21,15 +28,18 @@ def register(subparsers) -> None:
                     "/ tensor roof, CUDA-core FLOPs / CUDA roof, bytes / memory roof), roofs = "
                     "peak x efficiency of the hardware spec.")
     add_hardware_args(parser)
-    parser.add_argument("--flops", required=True, metavar="F",
-                        help="tensor-core FLOPs of one launch (2 x multiply-accumulates), e.g. 1e12")
-    parser.add_argument("--cuda-flops", default="0", metavar="F",
+    parser.add_argument("--flops", required=True, metavar="F", type=amount(0),
+                        help="matrix-product FLOPs of one launch (2 x multiply-accumulates), "
+                             "e.g. 1e12: tensor-core work, except in float32")
+    parser.add_argument("--cuda-flops", default=0.0, metavar="F", type=amount(0),
                         help="CUDA-core (non-tensor) FLOPs of one launch (default 0)")
-    parser.add_argument("--bytes", required=True, metavar="B",
+    parser.add_argument("--bytes", required=True, metavar="B", type=amount(0),
                         help="bytes read + written in device memory by one launch, e.g. 4e9")
     parser.add_argument("--dtype", default="bfloat16",
-                        help=f"input dtype of the matrix work: {', '.join(TENSOR_DTYPES)} "
-                             f"(float32 = TF32 on tensor cores; default bfloat16)")
+                        help=f"input dtype of the matrix work: {', '.join(DTYPE_CHOICES)}. "
+                             "float32 matrix products run on CUDA cores (PyTorch's default, "
+                             "TF32 off; as predict-kernels and kernels/README.md count them); "
+                             "tf32 runs them on the TF32 tensor cores (default bfloat16)")
     parser.add_argument("--launch", default="cuda_graph", choices=engine.LAUNCH_MODES,
                         help="launch floor: inside a CUDA graph or back-to-back on a stream "
                              "(default cuda_graph)")
@@ -38,12 +48,20 @@ def register(subparsers) -> None:
 
 
 def _dtype(text: str) -> str:
+    if text.strip().lower() == TF32:
+        return TF32
     dtype = canonical_dtype(text)
-    if dtype not in TENSOR_DTYPES:
-        aliases = ", ".join(sorted(DTYPE_ALIASES))
-        raise UserError(f"--dtype {text}: unknown dtype (expected one of {', '.join(TENSOR_DTYPES)};"
-                        f" aliases {aliases})")
+    if dtype not in TENSOR_DTYPES or text.strip().lower() == TF32:
+        aliases = ", ".join(sorted(a for a in DTYPE_ALIASES if a != TF32))
+        raise UserError(f"--dtype {text}: unknown dtype (expected one of "
+                        f"{', '.join(DTYPE_CHOICES)}; aliases {aliases})")
     return dtype
+
+
+def cuda_roof_dtype(spec, dtype: str) -> str:
+    """The dtype whose CUDA-core peak the engine uses for `dtype` (float32 when the spec gives
+    none for it; hardware/README.md)."""
+    return dtype if dtype in spec.cuda_core_tflops else "float32"
 
 
 def _seconds(s: float) -> str:
@@ -57,8 +75,18 @@ def _seconds(s: float) -> str:
 
 def analyze(spec, flops_tensor: float, flops_cuda: float, nbytes: float, dtype: str,
             launch_mode: str) -> dict:
-    """One record through engine.simulate; the result in SI units."""
-    table = RecordTable.from_columns(1, kind="gemm", name="roofline", dtype=dtype,
+    """One record through engine.simulate; the result in SI units. `flops_tensor` are the
+    matrix-product FLOPs: in float32 they are CUDA-core work, in tf32 tensor-core work at the
+    spec's float32 (TF32) tensor peak."""
+    matrix_flops = flops_tensor
+    note = ""
+    if dtype == "float32":
+        flops_tensor, flops_cuda = 0.0, flops_cuda + flops_tensor
+        if matrix_flops > 0:
+            note = ("float32 matrix products count as CUDA-core work (TF32 off, PyTorch's "
+                    "default); --dtype tf32 runs them on the tensor cores")
+    engine_dtype = "float32" if dtype == TF32 else dtype
+    table = RecordTable.from_columns(1, kind="gemm", name="roofline", dtype=engine_dtype,
                                      flops_tensor=flops_tensor, flops_cuda=flops_cuda,
                                      bytes_read=nbytes)
     timing = engine.simulate(table, spec, launch_mode=launch_mode)
@@ -67,11 +95,14 @@ def analyze(spec, flops_tensor: float, flops_cuda: float, nbytes: float, dtype: 
     time_s = float(timing.time_s[0])
     flops = flops_tensor + flops_cuda
     intensity = flops / nbytes if nbytes > 0 else math.inf
+    if not all(map(math.isfinite, (time_s, flops, float(timing.tensor_s[0]),
+                                   float(timing.cuda_s[0]), float(timing.memory_s[0])))):
+        raise UserError(f"--flops {matrix_flops:g} --cuda-flops {flops_cuda:g} --bytes "
+                        f"{nbytes:g}: the time overflows a float; give smaller amounts")
     # Compare with the ridge of the compute roof that carries most of the FLOPs.
     compute = "tensor" if flops_tensor >= flops_cuda else "cuda"
     ridge = {"tensor": tensor_roof / mem_roof, "cuda": cuda_roof / mem_roof}
-    note = ""
-    if flops_tensor > 0 and dtype not in spec.tensor_core_tflops:
+    if flops_tensor > 0 and engine_dtype not in spec.tensor_core_tflops:
         note = (f"{spec.id} has no {dtype} tensor-core peak: its tensor-core FLOPs run at the "
                 f"CUDA-core rate")
     return {
@@ -89,6 +120,9 @@ def analyze(spec, flops_tensor: float, flops_cuda: float, nbytes: float, dtype: 
         "achieved_byte_per_s": nbytes / time_s if time_s > 0 else 0.0,
         "arithmetic_intensity_flop_per_byte": intensity,
         "ridge_point_flop_per_byte": ridge,
+        "roof_dtypes": {"tensor": engine_dtype if engine_dtype in spec.tensor_core_tflops
+                        else cuda_roof_dtype(spec, engine_dtype),
+                        "cuda": cuda_roof_dtype(spec, engine_dtype)},
         "compute_roof": compute,
         "side": "compute" if intensity >= ridge[compute] else "memory",
         "note": note,
@@ -96,25 +130,35 @@ def analyze(spec, flops_tensor: float, flops_cuda: float, nbytes: float, dtype: 
 
 
 def run(args: argparse.Namespace) -> int:
-    flops_tensor = parse_amount("--flops", args.flops)
-    flops_cuda = parse_amount("--cuda-flops", args.cuda_flops)
-    nbytes = parse_amount("--bytes", args.bytes)
+    flops_tensor, flops_cuda, nbytes = args.flops, args.cuda_flops, args.bytes
     dtype = _dtype(args.dtype)
     spec = hardware_from_args(args)
     r = analyze(spec, flops_tensor, flops_cuda, nbytes, dtype, args.launch)
     if args.json:
         print_json(r)
         return 0
-    roofs, eff = r["roofs"], r["efficiency"]
+    roofs, eff, on = r["roofs"], r["efficiency"], r["roof_dtypes"]
+    inputs = r["inputs"]
     print(f"{spec.id}: {spec.name}")
-    print(f"kernel: {flops_tensor:.4g} tensor-core FLOP ({dtype}), {flops_cuda:.4g} CUDA-core "
-          f"FLOP, {nbytes:.4g} byte; launch floor: {args.launch}\n")
+    print(f"kernel: {inputs['flops_tensor']:.4g} tensor-core FLOP ({dtype}), "
+          f"{inputs['flops_cuda']:.4g} CUDA-core FLOP, {nbytes:.4g} byte; launch floor: "
+          f"{args.launch}\n")
+    has_tensor = ("float32" if dtype == TF32 else dtype) in spec.tensor_core_tflops
+    if dtype in (TF32, "float32") and has_tensor:
+        tensor_peak = "TF32 tensor" + (", unused: float32 runs on CUDA cores;"
+                                       if dtype == "float32" else "")
+    elif has_tensor:
+        tensor_peak = f"{dtype} tensor"
+    else:
+        tensor_peak = f"no {dtype} tensor cores: {on['tensor']} CUDA-core"
     rows = [
         ["launch", _seconds(r["terms_s"]["launch"]), "launch overhead"],
         ["tensor", _seconds(r["terms_s"]["tensor"]),
-         f"{roofs['tensor_flop_per_s'] / 1e12:.4g} TFLOP/s ({dtype} peak x {eff['tensor_core']:g})"],
+         f"{roofs['tensor_flop_per_s'] / 1e12:.4g} TFLOP/s ({tensor_peak} peak x "
+         f"{eff['tensor_core']:g})"],
         ["cuda", _seconds(r["terms_s"]["cuda"]),
-         f"{roofs['cuda_flop_per_s'] / 1e12:.4g} TFLOP/s ({dtype} peak x {eff['cuda_core']:g})"],
+         f"{roofs['cuda_flop_per_s'] / 1e12:.4g} TFLOP/s ({on['cuda']} CUDA-core peak x "
+         f"{eff['cuda_core']:g})"],
         ["memory", _seconds(r["terms_s"]["memory"]),
          f"{roofs['memory_byte_per_s'] / 1e9:.4g} GB/s (peak x {eff['memory']:g})"],
     ]

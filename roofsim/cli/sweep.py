@@ -3,7 +3,7 @@
     roofsim sweep vision                                  # the specification's 47 crop grids
     roofsim sweep decode --decode-tokens 100 --out DIR
     roofsim sweep vision-prefill --grids 1x2,2x3,10x10
-    roofsim sweep decode --vary prefill-tokens=512:32768 --vary batch=1,2,4,8
+    roofsim sweep decode --vary prefill-tokens=512:8192 --vary batch=1,2,4,8
     roofsim sweep vision-prefill --model llama-3.1-8b --vary prompt-tokens=512:8192
 
 Per point and source (analytic normal attention, analytic flash attention, the captured
@@ -18,13 +18,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UserError
+from ..io import check_output_folder, output_folder
 from ..objectives import Budgets
 from ..sources import CAPTURED, SOURCE_NAMES
-from ..sweep import (SWEEP_DIRS, SWEEP_KINDS, VARY_KNOBS, default_sources, grid_points,
-                     parse_vary, run_sweep, vary_points, write_outputs)
-from .common import add_hardware_args, add_json_arg, hardware_from_args, parse_amount
+from ..sweep import (MAX_SWEEP_POINTS, SWEEP_DIRS, SWEEP_KINDS, VARY_KNOBS, default_sources,
+                     grid_points, parse_vary, run_sweep, vary_points, write_outputs)
+from .args import amount, count, nonempty
+from .common import add_hardware_args, add_json_arg, hardware_from_args, load_calibration
+from .limits import check_memory, check_text_tokens, memory_of
 from .models import add_image_arg, add_model_arg, image_from_args, is_default_model
 from .output import format_table, print_json
+from .request import flag_value
 
 DEFAULT_OUT = "roofsim-sweep"
 
@@ -34,14 +38,15 @@ def add_workload_args(parser, *, grids_help: str) -> None:
     add_model_arg(parser)
     add_image_arg(parser)
     parser.add_argument("--grids", metavar="RxC,...", help=grids_help)
-    parser.add_argument("--decode-tokens", type=int, default=100, metavar="K",
+    parser.add_argument("--decode-tokens", type=count(1), default=100, metavar="K",
                         help="decode steps K (default 100)")
-    parser.add_argument("--prompt-tokens", type=int, default=None, metavar="P",
+    parser.add_argument("--prompt-tokens", type=count(0), default=None, metavar="P",
                         help="text prompt tokens besides the image (default 10)")
-    parser.add_argument("--ttft", default="1.0", metavar="S",
-                        help="TTFT budget in seconds, vision + prefill (default 1.0)")
-    parser.add_argument("--tpot", default="0.05", metavar="S",
-                        help="TPOT budget in seconds per token, decode (default 0.05)")
+    parser.add_argument("--ttft", default=1.0, type=amount(0, strict=True, unit="s"),
+                        metavar="S", help="TTFT budget in seconds, vision + prefill (default 1.0)")
+    parser.add_argument("--tpot", default=0.05, type=amount(0, strict=True, unit="s"),
+                        metavar="S", help="TPOT budget in seconds per token, decode "
+                                          "(default 0.05)")
     parser.add_argument("--no-reference", action="store_true",
                         help="skip the captured reference (no torch needed)")
     parser.add_argument("--accounting", choices=("model", "report"), default="model",
@@ -51,7 +56,7 @@ def add_workload_args(parser, *, grids_help: str) -> None:
                         help="LM head over the last prefill position (default) or all "
                              "(default with --accounting report)")
     add_hardware_args(parser)
-    parser.add_argument("--calibration", metavar="DIR|NAME",
+    parser.add_argument("--calibration", metavar="DIR|NAME", type=nonempty("a calibration folder"),
                         help="calibration folder (profile.json) or a shipped one's name; "
                              "default: the roofline alone")
 
@@ -61,25 +66,48 @@ def parse_grids(text: str | None):
     if text is None:
         return None
     from ..workloads.deepseek_ocr import parse_grid
-    grids = [parse_grid(g) for g in text.split(",") if g.strip()]
+    items = [g for g in text.split(",") if g.strip()]
+    if len(items) > MAX_SWEEP_POINTS:
+        raise UserError(f"--grids: {len(items):,} grids, more than the {MAX_SWEEP_POINTS} points "
+                        f"a sweep may have")
+    grids = [flag_value("--grids", g.strip(), parse_grid) for g in items]
     if not grids:
         raise UserError(f"--grids {text!r}: expected ROWSxCOLS[,ROWSxCOLS...], e.g. 1x2,2x3")
     return grids
 
 
 def budgets_from_args(args) -> Budgets:
-    ttft = parse_amount("--ttft", args.ttft)
-    tpot = parse_amount("--tpot", args.tpot)
-    if ttft <= 0 or tpot <= 0:
-        raise UserError("--ttft and --tpot must be > 0 seconds")
-    return Budgets(ttft_s=ttft, tpot_s=tpot)
+    return Budgets(ttft_s=args.ttft, tpot_s=args.tpot)
 
 
-def check_counts(args) -> None:
-    if args.decode_tokens < 1:
-        raise UserError(f"--decode-tokens {args.decode_tokens}: expected an integer >= 1")
-    if args.prompt_tokens is not None and args.prompt_tokens < 0:
-        raise UserError(f"--prompt-tokens {args.prompt_tokens}: expected an integer >= 0")
+def check_points(points, cfg, memory, *, varied: bool) -> None:
+    """Every point's text tokens within the decoder's positions and its weights + KV cache
+    within the device memory; messages name the flag that set the offending value. `cfg` is
+    DeepSeek-OCR's config or a --model's (roofsim.cli.limits); positions are checked for every
+    point first (they need no model built)."""
+    for p in points:
+        req = p.request
+        knobs = getattr(p, "knobs", {}) or {}
+        prompt_flag = next((f"--vary {k}={knobs[k]} (prompt tokens)" for k in
+                            ("prefill-tokens", "prompt-tokens") if k in knobs), "--prompt-tokens")
+        decode_flag = (f"--vary decode-tokens={knobs['decode-tokens']} (decode tokens)"
+                       if "decode-tokens" in knobs else "--decode-tokens")
+        check_text_tokens(p.cfg if p.cfg is not None else cfg,
+                          prompt=(prompt_flag, req.prompt_tokens),
+                          decode=(decode_flag, req.decode_tokens))
+    for p in points:
+        req = p.request
+        what = (f"--vary {p.label}" if varied else f"--grids {p.label}") + \
+            f" (prompt {req.prompt_tokens}, decode {req.decode_tokens}, batch {req.batch})"
+        check_memory(p.cfg if p.cfg is not None else cfg, req, memory, what)
+
+
+def reject_image(args) -> None:
+    """--image of `sweep` and `report` is a vision-language --model's; DeepSeek-OCR's requests
+    are crop grids."""
+    if getattr(args, "image", None) is not None:
+        raise UserError(f"--image {args.image}: the image of a vision-language --model; "
+                        "DeepSeek-OCR takes crop grids (--grids)")
 
 
 def lm_head_of(args) -> str:
@@ -89,8 +117,7 @@ def lm_head_of(args) -> str:
 def calibration_of(args):
     if not getattr(args, "calibration", None):
         return None
-    from ..calibration.profile import load_profile
-    return load_profile(args.calibration)
+    return load_calibration(args.calibration)
 
 
 def register(subparsers) -> None:
@@ -107,82 +134,51 @@ def register(subparsers) -> None:
                                          "specification's 47, workloads/sweep-grids.yaml); "
                                          "with --vary, one grid as the base request "
                                          "(default: the global view only)")
-    parser.add_argument("--batch", type=int, default=1, metavar="B", help="batch size (default 1)")
+    parser.add_argument("--batch", type=count(1), default=1, metavar="B",
+                        help="batch size (default 1)")
     parser.add_argument("--vary", action="append", default=[], metavar="KNOB=VALUES",
                         help="sweep a knob instead of the crop grid; repeat for a product. "
                              f"Knobs: {', '.join(VARY_KNOBS)}. Values: 1,2,4 or LO:HI "
                              "(doubling) or LO:HI:STEP")
-    parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
-                        help=f"output folder (default ./{DEFAULT_OUT}); files go to DIR/<sweep>/")
+    parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", type=nonempty("a folder"),
+                        help=f"output folder (default ./{DEFAULT_OUT}); files go to DIR/<sweep>/, "
+                             "replaced as a whole when the sweep is done")
     parser.add_argument("--no-plots", action="store_true", help="write CSV and JSON only")
     add_json_arg(parser)
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
-    check_counts(args)
-    if args.batch < 1:
-        raise UserError(f"--batch {args.batch}: expected an integer >= 1")
     budgets = budgets_from_args(args)
+    check_output_folder(args.out)
     hw = hardware_from_args(args)
-    profile = calibration_of(args)
     varies = [parse_vary(v) for v in args.vary]
     if not is_default_model(args):
-        result, stem = _model_sweep(args, varies, hw, profile)
-        return _write(args, result, stem, hw, budgets)
-    grids = parse_grids(args.grids)
-    sources, note = default_sources(not args.no_reference, accounting=args.accounting,
-                                    lm_head=lm_head_of(args))
-    if varies:
-        if grids is not None and len(grids) != 1:
-            raise UserError("--vary: give at most one crop grid with --grids (the base request)")
-        points = vary_points(varies, grid=grids[0] if grids else None,
-                             prompt_tokens=args.prompt_tokens, decode_tokens=args.decode_tokens,
-                             batch=args.batch)
-        stem = "_".join(n.replace("-", "_") for n, _ in varies)
-        x_key = varies[0][0]
+        from ..sources import WorkloadSource
+        wl, points, stem, x_key = _model_points(args, varies)
+        check_points(points, wl.config, memory_of(hw), varied=True)
+        cfg, sources, notes = None, [WorkloadSource(wl)], None
     else:
-        from ..workloads.deepseek_ocr import sweep_grids
-        points = grid_points(grids if grids is not None else sweep_grids(),
-                             prompt_tokens=args.prompt_tokens, decode_tokens=args.decode_tokens,
-                             batch=args.batch)
-        stem, x_key = SWEEP_DIRS[args.kind], "image_tokens"
-    result = run_sweep(args.kind, points, sources, hardware=hw, profile=profile,
-                       notes={"reference": note} if note else None, x_key=x_key)
-    return _write(args, result, stem, hw, budgets)
-
-
-MODEL_DEFAULT_VARY = "prefill-tokens=512:8192"
-
-
-def _model_sweep(args, varies, hw, profile):
-    """A transformers model's sweep: its capture as the one source, over --vary knobs."""
-    from ..sources import WorkloadSource
-    from ..sweep import model_points
-    from ..workloads import DEFAULT_PROMPT_TOKENS, workload
-    if args.grids is not None:
-        raise UserError("--grids is DeepSeek-OCR's crop grid; a transformers model takes "
-                        "--image")
-    wl = workload(args.model)
-    varies = varies or [parse_vary(MODEL_DEFAULT_VARY)]
-    prompt = args.prompt_tokens if args.prompt_tokens is not None else DEFAULT_PROMPT_TOKENS
-    points = model_points(varies, wl, prompt_tokens=prompt, decode_tokens=args.decode_tokens,
-                          batch=args.batch, image=image_from_args(args, wl))
-    result = run_sweep(args.kind, points, [WorkloadSource(wl)], hardware=hw, profile=profile,
-                       x_key=varies[0][0])
-    stem = f"{wl.name}_" + "_".join(n.replace("-", "_") for n, _ in varies)
-    return result, stem
-
-
-def _write(args, result, stem, hw, budgets) -> int:
+        from ..workloads.deepseek_ocr import load_config
+        cfg = load_config()
+        points, stem, x_key = _deepseek_points(args, varies, cfg)
+        check_points(points, cfg, memory_of(hw), varied=bool(varies))
+        sources, note = default_sources(not args.no_reference, accounting=args.accounting,
+                                        lm_head=lm_head_of(args))
+        notes = {"reference": note} if note else None
+    profile = calibration_of(args)
     folder = Path(args.out) / stem
-    files = write_outputs(result, folder, stem=stem)
     figures = []
-    if not args.no_plots:
-        from ..plots import draw_all
-        hw_name = getattr(hw, "name", "") or hw.id
-        for _, paths in draw_all(result, folder, stem, budgets, hw_name):
-            figures += [str(p) for p in paths]
+    with output_folder(folder, option="--out") as staged:     # locked from here on
+        result = run_sweep(args.kind, points, sources, cfg=cfg, hardware=hw, profile=profile,
+                           notes=notes, x_key=x_key)
+        written = write_outputs(result, staged, stem=stem)
+        if not args.no_plots:
+            from ..plots import draw_all
+            hw_name = getattr(hw, "name", "") or hw.id
+            for _, paths in draw_all(result, staged, stem, budgets, hw_name):
+                figures += [str(folder / p.name) for p in paths]
+    files = {k: folder / p.name for k, p in written.items()}
     if args.json:
         from ..sweep import to_json
         doc = to_json(result)
@@ -195,6 +191,44 @@ def _write(args, result, stem, hw, budgets) -> int:
     for k, v in result.notes.items():
         print(f"note: {v}")
     return 0
+
+
+def _deepseek_points(args, varies, cfg):
+    """DeepSeek-OCR's sweep points: the crop grids, or the --vary knobs around one grid;
+    (points, file stem, x key)."""
+    from ..workloads.deepseek_ocr import sweep_grids
+    reject_image(args)
+    grids = parse_grids(args.grids)
+    if varies:
+        if grids is not None and len(grids) != 1:
+            raise UserError("--vary: give at most one crop grid with --grids (the base request)")
+        points = vary_points(varies, grid=grids[0] if grids else None,
+                             prompt_tokens=args.prompt_tokens, decode_tokens=args.decode_tokens,
+                             batch=args.batch, cfg=cfg)
+        return points, "_".join(n.replace("-", "_") for n, _ in varies), varies[0][0]
+    points = grid_points(grids if grids is not None else sweep_grids(),
+                         prompt_tokens=args.prompt_tokens, decode_tokens=args.decode_tokens,
+                         batch=args.batch, cfg=cfg)
+    return points, SWEEP_DIRS[args.kind], "image_tokens"
+
+
+MODEL_DEFAULT_VARY = "prefill-tokens=512:8192"
+
+
+def _model_points(args, varies):
+    """A transformers model's sweep points over the --vary knobs (its capture is the one
+    source): (workload, points, file stem, x key)."""
+    from ..sweep import model_points
+    from ..workloads import DEFAULT_PROMPT_TOKENS, workload
+    wl = workload(args.model)
+    if args.grids is not None:
+        raise UserError(f"--grids is DeepSeek-OCR's crop grid; {wl.name} takes --image")
+    varies = varies or [parse_vary(MODEL_DEFAULT_VARY)]
+    prompt = args.prompt_tokens if args.prompt_tokens is not None else DEFAULT_PROMPT_TOKENS
+    points = model_points(varies, wl, prompt_tokens=prompt, decode_tokens=args.decode_tokens,
+                          batch=args.batch, image=image_from_args(args, wl))
+    stem = f"{wl.name}_" + "_".join(n.replace("-", "_") for n, _ in varies)
+    return wl, points, stem, varies[0][0]
 
 
 def render(result, budgets) -> str:

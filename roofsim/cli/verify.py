@@ -8,9 +8,11 @@ prefill FLOPs against the closed form 2 x active parameters x tokens + attention
 
 from __future__ import annotations
 
-from ..errors import UserError
+from .args import amount, count
 from .common import add_json_arg
+from .limits import check_memory, check_text_tokens, largest_shipped_memory
 from .models import add_model_arg, is_default_model
+from .sweep import parse_grids
 from .output import format_table, print_json
 
 
@@ -25,11 +27,11 @@ def register(subparsers) -> None:
     parser.add_argument("--grids", default="1x2,2x3,4x5", metavar="RxC,...",
                         help="crop grids (rows x cols) of the end-to-end table (default "
                              "1x2,2x3,4x5)")
-    parser.add_argument("--prompt-tokens", type=int, default=10, metavar="N",
+    parser.add_argument("--prompt-tokens", type=count(0), default=10, metavar="N",
                         help="text tokens after the image tokens (default 10)")
-    parser.add_argument("--decode-tokens", type=int, default=100, metavar="K",
+    parser.add_argument("--decode-tokens", type=count(0), default=100, metavar="K",
                         help="decode steps (default 100)")
-    parser.add_argument("--tolerance", type=float, default=None, metavar="FRACTION",
+    parser.add_argument("--tolerance", type=amount(0, hi=1), default=None, metavar="FRACTION",
                         help="relative tolerance of the status column (default 0.01)")
     parser.add_argument("--no-cache", action="store_true", help="capture again, ignore the cache")
     part = parser.add_mutually_exclusive_group()
@@ -39,22 +41,16 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _grids(text: str) -> tuple[tuple[int, int], ...]:
-    out = []
-    for item in text.split(","):
-        rows, x, cols = item.strip().lower().partition("x")
-        if not x or not rows.isdigit() or not cols.isdigit() or int(rows) < 1 or int(cols) < 1:
-            raise UserError(f"--grids {text}: expected rows x cols items like 1x2,2x3")
-        out.append((int(rows), int(cols)))
-    return tuple(out)
-
-
 def run_model(args) -> int:
     """A transformers model: captured prefill FLOPs against the closed form."""
+    from ..workloads import Request, workload
     from ..workloads.hf.check import check_model
-    from ..workloads.hf.configs import model_config
+    from .request import check_model_request
+    wl = workload(args.model)
     tokens = max(int(args.prompt_tokens), 1)
-    c = check_model(model_config(args.model), tokens, use_cache=not args.no_cache)
+    check_model_request(wl, Request(prompt_tokens=tokens, decode_tokens=0),
+                        largest_shipped_memory(), f"--prompt-tokens {tokens}")
+    c = check_model(wl.config, tokens, use_cache=not args.no_cache)
     if args.json:
         print_json(c.as_dict())
     else:
@@ -70,16 +66,21 @@ def run_model(args) -> int:
 
 def run(args) -> int:
     from .. import verify
+    from ..workloads.deepseek_ocr import Request, load_config
     if not is_default_model(args):
         return run_model(args)
 
-    if args.prompt_tokens < 0 or args.decode_tokens < 0:
-        raise UserError("--prompt-tokens and --decode-tokens must be >= 0")
+    cfg = load_config()
+    check_text_tokens(cfg, prompt=("--prompt-tokens", args.prompt_tokens),
+                      decode=("--decode-tokens", args.decode_tokens))
+    grids = tuple(parse_grids(args.grids))
+    for g in grids:
+        check_memory(cfg, Request(grid=g, prompt_tokens=args.prompt_tokens,
+                                  decode_tokens=args.decode_tokens), largest_shipped_memory(),
+                     f"--grids {g[0]}x{g[1]}")
     tol = verify.TOLERANCE if args.tolerance is None else args.tolerance
-    if not 0 <= tol < 1:
-        raise UserError(f"--tolerance {tol}: expected a fraction in [0, 1)")
     report = verify.verification_report(
-        grids=_grids(args.grids), prompt_tokens=args.prompt_tokens,
+        grids=grids, prompt_tokens=args.prompt_tokens,
         decode_tokens=args.decode_tokens, tolerance=tol, use_cache=not args.no_cache,
         layers=not args.e2e_only, end_to_end=not args.layers_only)
     report["unexplained"] = verify.unexplained(report)
@@ -90,11 +91,8 @@ def run(args) -> int:
     return 0
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:+.3f}%"
-
-
 def render(report: dict) -> str:
+    from ..verify import percent
     tol = report["tolerance"]
     out = ["Verification of the analytic workload against the captured reference"]
     out += [f"  {k}: {v}" for k, v in report["settings"].items()]
@@ -107,12 +105,12 @@ def render(report: dict) -> str:
             ["Group", "Analytic layer", "Measured GFLOPs", "Theoretical GFLOPs", "Rel diff",
              "Status", "Captured tensor-core GFLOPs"],
             [[r["group"], r["layer"], f"{r['measured_flops'] / 1e9:.4e}",
-              f"{r['theoretical_flops'] / 1e9:.4e}", _pct(r["rel_diff"]), r["status"],
+              f"{r['theoretical_flops'] / 1e9:.4e}", percent(r["rel_diff"]), r["status"],
               f"{r['captured_tensor_flops'] / 1e9:.4e}"] for r in rows]))
         off = [r for r in rows if r["status"] != "✓"]
         if off:
             out += ["", "Out of tolerance:"]
-            out += [f"  {r['layer']} ({_pct(r['rel_diff'])}): {r['explanation']}" for r in off]
+            out += [f"  {r['layer']} ({percent(r['rel_diff'])}): {r['explanation']}" for r in off]
         out += ["", "Reference classes", ""]
         out.append(format_table(
             ["Group", "Analytic layer", "Specification class", "Reference class (fully qualified)",
@@ -120,37 +118,16 @@ def render(report: dict) -> str:
             [[r["group"], r["layer"], r["impl_class"], r["reference_class"], r["note"]]
              for r in rows]))
     if "end_to_end" in report:
+        from ..verify import E2E_HEADERS, e2e_cells, e2e_explanations
         e2e = report["end_to_end"]
         out += ["", f"End-to-end verification ({e2e['prompt_tokens']} prompt tokens, "
                     f"{e2e['decode_tokens']} decode steps; analytic: flash attention, model "
                     "accounting, lm_head on the last position)", ""]
-        out.append(format_table(
-            ["Grid", "Scope", "TFLOPs analytic", "TFLOPs captured", "diff", "GB analytic",
-             "GB captured", "diff", "Kernels analytic", "Kernels captured", "diff"],
-            [[r["grid"], r["scope"],
-              f"{r['analytic']['flops'] / 1e12:.4f}", f"{r['captured']['flops'] / 1e12:.4f}",
-              _pct(r["rel_diff"]["flops"]),
-              f"{r['analytic']['bytes'] / 1e9:.3f}", f"{r['captured']['bytes'] / 1e9:.3f}",
-              _pct(r["rel_diff"]["bytes"]),
-              f"{r['analytic']['launches']:.0f}", f"{r['captured']['launches']:.0f}",
-              _pct(r["rel_diff"]["launches"])] for r in e2e["rows"]]))
+        out.append(format_table(list(E2E_HEADERS), [e2e_cells(r) for r in e2e["rows"]]))
         out += ["", f"Differences over {100 * tol:g}%, by kernel kind (captured - analytic):"]
-        unit = {"flops": (1e9, "GFLOP"), "bytes": (1e9, "GB"), "launches": (1, "kernels")}
-        for r in e2e["rows"]:
-            for m in ("flops", "bytes", "launches"):
-                if abs(r["rel_diff"][m]) <= tol:
-                    continue
-                scale, u = unit[m]
-                out.append(f"  {r['grid']} {r['scope']} {m} {_pct(r['rel_diff'][m])}:")
-                for e in (e for e in r["explanations"] if e["metric"] == m):
-                    ops = "; ".join(
-                        f"{o['op']} {o['total'] / scale:.4g} in {o['where']}"
-                        + (f" ({o['what']})" if o["what"] else "") for o in e["captured_ops"])
-                    ana = ", ".join(f"{n} {v / scale:.4g}"
-                                    for n, v in e["analytic_records"].items())
-                    out.append(f"    {e['kind']}: {e['delta'] / scale:+.4g} {u} "
-                               f"({e['captured'] / scale:.4g} vs {e['analytic'] / scale:.4g}): "
-                               f"{e['cause']}. [captured: {ops or '-'}] [analytic: {ana or '-'}]")
+        for head, lines in e2e_explanations(e2e, tol):
+            out.append(f"  {head}:")
+            out += [f"    {line}" for line in lines]
     if report.get("unexplained"):
         out += ["", "UNEXPLAINED: " + "; ".join(report["unexplained"])]
     return "\n".join(out)

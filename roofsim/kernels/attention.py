@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import UserError
 from ._common import element_bytes, matmul_split, param, result, rows_of
 from .softmax import SOFTMAX_FLOPS_PER_ELEMENT
 
@@ -44,6 +45,9 @@ def attention_work(params, dtype) -> dict:
     b = param(params, "batch", n_rows, "attention", 1.0)
     h = param(params, "heads", n_rows, "attention", 1.0)
     causal = param(params, "causal", n_rows, "attention", 0.0)
+    if np.any((causal > 0) & (sq > skv)):
+        raise UserError("kind 'attention': causal = 1 needs seq_q <= seq_kv (the queries are the "
+                        "last seq_q of the seq_kv positions)")
     e = element_bytes(dtype, n_rows)
     bh = b * h
     pairs = visible_pairs(sq, skv, causal)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import UserError
 from ._common import element_bytes, matmul_split, param, result, rows_of
 
 
@@ -26,9 +27,14 @@ def conv2d_work(params, dtype) -> dict:
     stride = param(params, "stride", n_rows, "conv2d", 1.0)
     pad = param(params, "padding", n_rows, "conv2d", 0.0)
     bias = param(params, "bias", n_rows, "conv2d", 0.0)
+    if np.any(stride < 1) or np.any(k < 1):
+        raise UserError("kind 'conv2d': stride and kernel must be at least 1")
     e = element_bytes(dtype, n_rows)
-    ho = np.maximum(conv_output_size(h, k, np.maximum(stride, 1), pad), 0)
-    wo = np.maximum(conv_output_size(w, k, np.maximum(stride, 1), pad), 0)
+    ho = conv_output_size(h, k, stride, pad)
+    wo = conv_output_size(w, k, stride, pad)
+    if np.any(ho < 1) or np.any(wo < 1):
+        raise UserError("kind 'conv2d': the kernel is larger than the padded input "
+                        "(h + 2 padding and w + 2 padding must be >= kernel)")
     out = b * c_out * ho * wo
     tensor, cuda = matmul_split(2.0 * out * c_in * k * k, dtype, n_rows)
     weights = (c_out * c_in * k * k + bias * c_out) * e

@@ -11,15 +11,16 @@ Work order (one progress bar over all of it):
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
+import signal
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from .. import __version__, plots
 from ..errors import UserError
-from ..jsonable import jsonable
+from ..io import atomic_write_json, atomic_write_text, output_folder
 from ..objectives import Budgets
 from ..progress import Progress
 from ..sweep import (SWEEP_DIRS, SweepResult, default_sources, grid_points, load_profiles,
@@ -65,9 +66,25 @@ def _draw_task(result: SweepResult, folder: str, stem: str, name: str, budgets: 
 
 
 def build_report(opts: ReportOptions) -> ReportResult:
-    if opts.model is not None:
-        from .model import build_model_report
-        return build_model_report(opts)
+    """Build the report in a temporary folder beside opts.out_dir and move its files into
+    opts.out_dir when it is complete (roofsim.io.output_folder): an error or Ctrl-C leaves an
+    older report there as it was, and a second build into the same folder is refused."""
+    final = Path(opts.out_dir)
+    with output_folder(final, option="--out") as staged:
+        staged_opts = dataclasses.replace(opts, out_dir=staged)
+        if opts.model is not None:          # a transformers model: its own, shorter report
+            from .model import build_model_report
+            res = build_model_report(staged_opts)
+        else:
+            res = _build(staged_opts)
+
+    def moved(p: Path) -> Path:
+        return final / Path(p).relative_to(staged)
+    return dataclasses.replace(res, path=moved(res.path), out_dir=final,
+                               figures=[moved(f) for f in res.figures])
+
+
+def _build(opts: ReportOptions) -> ReportResult:
     t0 = time.perf_counter()
     from ..workloads import deepseek_ocr as ds
     out = Path(opts.out_dir)
@@ -111,6 +128,9 @@ def build_report(opts: ReportOptions) -> ReportResult:
         # The per-layer check captures every reference layer: run it beside the sweeps.
         verifying = workers.submit(sections.verification_rows, cfg,
                                    opts.reference and not ref_note)
+        checking = workers.submit(sections.end_to_end_rows, opts.reference and not ref_note,
+                                  10 if opts.prompt_tokens is None else opts.prompt_tokens,
+                                  opts.decode_tokens)
 
         def ticker(what: str, n: int):
             return lambda src, i: bar.step(f"{what}: {src} {i + 1}/{n}")
@@ -170,6 +190,7 @@ def build_report(opts: ReportOptions) -> ReportResult:
         bar.total = bar.done + len(drawing) + 2
         bar.note("per-layer check")
         verification = verifying.result()
+        end_to_end = checking.result()
         bar.step("per-layer check")
         mark("per-layer check (rest)")
         figures: list[Path] = []
@@ -187,18 +208,21 @@ def build_report(opts: ReportOptions) -> ReportResult:
                              profiles=profiles, prof_result=prof_result, tables=tabs,
                              notes=_all_notes(notes, sweeps, prof_result), elapsed_s=elapsed,
                              version=__version__, verification=verification,
+                             end_to_end=end_to_end,
                              knob_specs=knob_specs)
-        path = out / "report.md"
-        path.write_text(md, encoding="utf-8")
-        (out / "report.json").write_text(json.dumps(jsonable({
+        path = atomic_write_text(out / "report.md", md, what="report")
+        atomic_write_json(out / "report.json", {
             "roofsim_version": __version__, "hardware": getattr(hw, "id", ""),
             "budgets": {"ttft_s": budgets.ttft_s, "tpot_s": budgets.tpot_s},
             "accounting": opts.accounting, "lm_head": opts.lm_head,
             "tables": {k: t.as_dict() for k, t in tabs.items()},
             "figures": sorted(os.path.relpath(f, out) for f in figures),
-        }), indent=1) + "\n", encoding="utf-8")
+        }, indent=1, what="report")
         bar.step("report.md written")
         mark("tables and text")
+    except BaseException:
+        workers.close(abort=True)
+        raise
     finally:
         workers.close()
         bar.close()
@@ -226,16 +250,28 @@ class _Workers:
         jobs = jobs or min(os.cpu_count() or 1, 4)
         self.pool = None
         if jobs > 1 and "fork" in mp.get_all_start_methods():
-            self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork"))
+            self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork"),
+                                            initializer=_ignore_sigint)
 
     def submit(self, fn, *args):
         if self.pool is None:
             return _Done(fn(*args))
         return self.pool.submit(fn, *args)
 
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, abort: bool = False) -> None:
+        """Wait for the workers; with abort (an error, Ctrl-C), stop them at once."""
+        if self.pool is None:
+            return
+        pool, self.pool = self.pool, None
+        if abort:
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                proc.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the main process, which stops them (no traceback per worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _without_configs(res: SweepResult) -> SweepResult:

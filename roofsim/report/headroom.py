@@ -43,9 +43,17 @@ def section_markdown(h: Headroom, hardware_name: str = "", heading: str = "###")
                          _ms(r - i)])
     lines.append(_table("headroom_kinds", ["Stage", "Kind", "Reference (ms)", "Flash ideal (ms)",
                                            "Difference (ms)"], rows))
-    lines.append("Kernels that lose the most: reference kernel groups ranked by the time they "
-                 "spend above their own roofline at the achievable roofs (all of it for a "
-                 "kind the flash ideal does not run in that stage):\n")
+    if h.calibration:
+        lines.append("Kernels that lose the most: reference kernel groups ranked by the time "
+                     "they spend above their own roofline at the achievable roofs (all of it "
+                     "for a kind the flash ideal does not run in that stage):\n")
+    else:
+        lines.append("Kernels that take the most time: reference kernel groups ranked by their "
+                     "time. Without a calibration the predicted time of a kernel is its "
+                     "roofline plus the launch floor, so the time it loses above its roofline "
+                     "is only launches x floor (all of it for a kind the flash ideal does not "
+                     "run in that stage); ranked by that, the table would rank kernel counts. "
+                     "Give `--calibration` to rank by measured inefficiency:\n")
     rows = []
     for s, x in h.stages.items():
         for k in x.losers:

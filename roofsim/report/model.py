@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from .. import units
+from ..io import atomic_write_text
 from ..objectives import tpot_requirement, ttft_requirement
 from ..predict import predict_request
 from ..sources import WorkloadSource
@@ -41,8 +42,7 @@ def _ms(s) -> float:
 def build_model_report(opts):
     """Write <out>/report.md and the sweeps for opts.model (roofsim.report.ReportOptions)."""
     t0 = time.perf_counter()
-    out = Path(opts.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(opts.out_dir)                # build_report's staging folder (it exists)
     wl = workload(opts.model)
     hw = opts.hardware
     hw_name = getattr(hw, "name", "") or getattr(hw, "id", "")
@@ -93,7 +93,7 @@ def build_model_report(opts):
         if opts.figures:
             from ..plots import draw_all
             for _, paths in draw_all(res, folder, stem, budgets, hw_name):
-                figures += [str(Path(x).relative_to(out)) for x in paths]
+                figures += [Path(x) for x in paths]
         rows = []
         for i, pt in enumerate(res.points):
             c, pr = res.costs["captured"][i], res.predictions["captured"][i]
@@ -116,9 +116,9 @@ def build_model_report(opts):
         md += [f"## {key.replace('_', ' ').capitalize()}", "", t.markdown(), ""]
         if t.caption:
             md += [t.caption, ""]
-    md += [f"![{f}]({f})" for f in figures if f.endswith(".svg")]
-    path = out / "report.md"
-    path.write_text("\n".join(md) + "\n")
+    links = [Path(f).relative_to(out).as_posix() for f in figures]
+    md += [f"![{f}]({f})" for f in links if f.endswith(".svg")]
+    path = atomic_write_text(out / "report.md", "\n".join(md) + "\n", what="report")
     notes = {"model": "; ".join(p.notes)} if p.notes else {}
     return ReportResult(path=path, out_dir=out, tables={k: t.as_dict() for k, t in tables.items()},
                         figures=figures, sweeps=sweeps, notes=notes,

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from ...data import data_dir
 from ...errors import UserError
+from ...io import read_yaml
 from .attention import ATTENTION_VARIANTS
 from .config import DeepseekOCRConfig, config_from_dict, load_config
 from .layers import LAYER_NAMES, VERIFICATION_LAYERS, VerificationLayer, layer_cost, layer_records
@@ -32,10 +31,7 @@ def sweep_grids(path: str | Path | None = None) -> list[tuple[int, int]]:
     """The crop grids (rows, cols) of the specification's sweeps, in order
     (workloads/sweep-grids.yaml)."""
     p = Path(path) if path is not None else data_dir("workloads") / SWEEP_GRIDS_FILE
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise UserError(f"{p}: cannot read sweep grids ({err})") from None
+    raw = read_yaml(p, expected="a sweep grids YAML file")
     if not isinstance(raw, dict) or not isinstance(raw.get("grids"), list):
         raise UserError(f"{p}: expected a mapping with a list 'grids' of ROWSxCOLS entries")
     return [parse_grid(g) for g in raw["grids"]]

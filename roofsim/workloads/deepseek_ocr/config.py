@@ -11,10 +11,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ...data import data_dir
 from ...errors import UserError
+from ...io import read_yaml
 from ...kernels._common import ELEMENT_BYTES
 from ...hardware import canonical_dtype
 
@@ -246,12 +245,5 @@ def _check_consistency(cfg: DeepseekOCRConfig, source: str) -> None:
 def load_config(path: str | Path | None = None) -> DeepseekOCRConfig:
     """Load and validate a DeepSeek-OCR config (default: workloads/deepseek-ocr.yaml)."""
     p = Path(path) if path is not None else data_dir("workloads") / DEFAULT_CONFIG
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as err:
-        raise UserError(f"{p}: cannot read config ({err.strerror or err})") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise UserError(f"{p}: not valid YAML ({str(err).splitlines()[0]})") from None
+    raw = read_yaml(p, expected="a model config YAML file")
     return config_from_dict(raw, source=str(p))

@@ -18,9 +18,11 @@ from typing import Any, Mapping
 
 from ...data import data_dir
 from ...errors import UserError
+from ...io import read_json
 
 MODELS_FOLDER = "models"          # workloads/models/<name>.json
 CONFIG_SUFFIX = ".json"
+MODEL_CONFIG = "a model name or config.json"     # what --model takes (messages, argparse type)
 
 
 def models_dir() -> Path:
@@ -78,24 +80,32 @@ class ModelConfig:
                 "layers": self.layers}
 
 
+def _is_file(path: Path) -> bool:
+    """path.is_file(), False for a name the OS refuses (too long, a NUL byte)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def model_config(name_or_path: str | Path) -> ModelConfig:
     """A shipped model by name (workloads/models/NAME.json) or a config.json path."""
     text = str(name_or_path)
     path = Path(text)
-    if not (text.endswith(CONFIG_SUFFIX) or path.is_file()):
+    if not (text.endswith(CONFIG_SUFFIX) or _is_file(path)):
         path = models_dir() / f"{text}{CONFIG_SUFFIX}"
-        if not path.is_file():
+        if not _is_file(path):
             raise UserError(f"--model {text}: no such shipped model (have "
                             f"{', '.join(shipped_models())}) and no such config.json file")
         name = text
     else:
         name = path.stem if path.name != "config.json" else path.parent.name or "config"
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise UserError(f"{path}: cannot read a model config.json ({err})") from None
+    raw = read_json(path, expected=MODEL_CONFIG)
     if not isinstance(raw, dict) or not isinstance(raw.get("model_type"), str):
         raise UserError(f"{path}: expected a transformers config.json with a 'model_type'")
+    for key in ("text_config", "vision_config"):
+        if not isinstance(raw.get(key, {}), dict):
+            raise UserError(f"{path}: '{key}' must be a JSON object")
     text_cfg = {**raw, **raw.get("text_config", {})}
     if not isinstance(text_cfg.get("num_hidden_layers"), int):
         raise UserError(f"{path}: 'num_hidden_layers' must be an integer")

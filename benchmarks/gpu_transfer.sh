@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The GPU runs of issue 11 (transfer to devices no profile has seen), one phase per call:
+#   PHASE=kernels  microbenchmarks (benchmarks/gpu_physics.py) on the whole H200 and on each of
+#                  SMS_LIST SMs, then a sampled kernel suite (--sample SAMPLE) at each SM count;
+#   PHASE=e2e      the reference end to end (benchmarks/measure_e2e.py) at each of SMS_LIST SMs,
+#                  grids GRIDS, prompt PROMPT, with the carried transformers wheels (.wheels/).
+#   OUT=/dir PHASE=kernels SMS_LIST="16 40 96" bash benchmarks/gpu_transfer.sh
+# Results are packed into $OUT/<PHASE>.tar.gz (the device tool returns at most 8 files).
+# Never changes clocks, power or modes; NVML state is recorded beside every measurement.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-out}
+PHASE=${PHASE:-kernels}
+SMS_LIST=${SMS_LIST:-"16 40 96"}
+SAMPLE=${SAMPLE:-0.08}
+CAL_BUDGET=${CAL_BUDGET:-75}
+E2E_BUDGET=${E2E_BUDGET:-110}
+GRIDS=${GRIDS:-"1x2,2x3,4x5,8x10"}
+PROMPT=${PROMPT:-16}
+PHYS_SMS=${PHYS_SMS:-"0 $SMS_LIST"}
+export PYTHONPATH=".${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+W="$OUT/$PHASE"
+mkdir -p "$W"
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,clocks.mem,power.draw,power.limit,temperature.gpu,clocks_throttle_reasons.active --format=csv | tee "$W/nvidia-smi.txt"
+DEV=$(python3 -m roofsim.calibration.device) || exit 1
+if [ "$PHASE" = kernels ]; then
+  for n in $PHYS_SMS; do
+    python3 benchmarks/gpu_physics.py --sms "$n" --out "$W/physics" 2>&1 | tail -30
+  done
+  for n in $SMS_LIST; do
+    python3 -m roofsim.cli.calibrate --sms "$n" --sample "$SAMPLE" --out "$W/$DEV-sm$n" \
+      --no-fit --time-budget "$CAL_BUDGET" 2>&1 | tail -2
+  done
+elif [ "$PHASE" = e2e ]; then
+  if ls .wheels/*.whl >/dev/null 2>&1; then
+    pip install -q --no-deps --no-index --target /tmp/roofsim-wheels .wheels/*.whl 2>&1 | grep -v WARNING
+    export PYTHONPATH="/tmp/roofsim-wheels:$PYTHONPATH"
+  fi
+  python3 -c 'import transformers, torch; print("transformers", transformers.__version__, "torch", torch.__version__)' || export PYTHONPATH="."
+  for n in $SMS_LIST; do
+    python3 benchmarks/measure_e2e.py --sms "$n" --grids "$GRIDS" --prompt-tokens "$PROMPT" \
+      --out "$W/e2e-sm$n" --budget "$E2E_BUDGET" 2>&1 \
+      | grep -v '^USDT\|SyncActivityProfiler\|_warn_once\|acc_events' | tail -16
+  done
+fi
+tar -czf "$OUT/$PHASE.tar.gz" -C "$OUT" "$PHASE"
+ls -la "$OUT"

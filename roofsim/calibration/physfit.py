@@ -1,0 +1,88 @@
+"""Fit the physical model's kernel-kind parameters (roofsim.perfmodel.PARAMS) to measured times.
+
+One (kind, dtype) group at a time: robust least squares on log time (soft-L1 loss, so a few
+odd kernels do not drag the fit) with every parameter held inside its physical range. A
+parameter whose term is zero for every measured shape (tensor efficiency of a kind with no
+tensor FLOPs, say) is not fitted and keeps its default.
+
+Where the whole chip's data cannot tell a parameter (the HBM roof hides the SMs' parallelism, the
+power limit hides the tensor efficiency), a weak prior (PRIOR_WEIGHT) holds it at the hardware
+limit.
+
+Reproducibility: the fit is continuous in its inputs (no discrete choices that a rounding
+difference could flip, bar the pick among starting points, which needs a clear margin) and is
+converged tightly, so the same measurements give the same parameters to far better than 1e-9
+on any machine, whatever BLAS or CPU numpy runs on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from ..perfmodel import PARAMS, KindParams, UnitTerms, launch_seconds
+
+_LOG = np.array([p.name not in ("phi", "sharpness") for p in PARAMS])   # fitted as log
+_STARTS = ({"eta_parallel": 1.0, "phi": 1.0}, {"eta_parallel": 0.3, "phi": 4.0},
+           {"eta_parallel": 0.1, "phi": 0.5})
+# A weak pull of the parallelism and tensor efficiencies towards 1 (the hardware's own limit):
+# on a whole chip the HBM roof or the power limit often hides them, and a kernel that shows no
+# sign of falling short of the SM's limit is taken to reach it. Weight per shape, in log units.
+PRIOR_WEIGHT = 0.02
+_PRIOR = np.array([p.name in ("eta_parallel",) for p in PARAMS])
+_MARGIN = 1e-3   # a later start must lower the cost by this share to be preferred
+
+
+def used_params(u: UnitTerms) -> np.ndarray:
+    """Which parameters the group's shapes can tell anything about."""
+    used = np.ones(len(PARAMS), dtype=bool)
+    names = [p.name for p in PARAMS]
+    if not (u.tensor_s > 0).any():
+        used[names.index("eta_tensor")] = False
+    if not (u.cuda_s > 0).any():
+        used[names.index("eta_cuda")] = False
+    if not u.misaligned().any():
+        used[names.index("eta_unaligned")] = False
+    return used
+
+
+def fit_kind(u: UnitTerms, measured_s: np.ndarray, fixed: KindParams | None = None,
+             hold: tuple[str, ...] = ()) -> KindParams:
+    """Kernel-kind parameters that fit the measured per-launch seconds best; the parameters
+    named in `hold` keep their value in `fixed` (device-level quantities)."""
+    measured_s = np.asarray(measured_s, dtype=np.float64)
+    log_t = np.log(measured_s)
+    used = used_params(u) & np.array([p.name not in hold for p in PARAMS])
+    base = (fixed or KindParams()).as_array()
+    lo = np.array([p.low for p in PARAMS])
+    hi = np.array([p.high for p in PARAMS])
+
+    def to_theta(values):
+        return np.where(_LOG, np.log(np.maximum(values, 1e-300)), values)[used]
+
+    def from_theta(theta):
+        full = base.copy()
+        vals = np.where(_LOG[used], np.exp(theta), theta)
+        full[used] = vals
+        return full
+
+    prior = _PRIOR & used
+    weight = PRIOR_WEIGHT * np.sqrt(len(log_t))
+
+    def residual(theta):
+        full = from_theta(theta)
+        return np.concatenate([np.log(launch_seconds(u, full)) - log_t,
+                               weight * np.log(full[prior])])
+
+    t_lo, t_hi = to_theta(lo), to_theta(hi)
+    best = None
+    for start in _STARTS:
+        x0 = base.copy()
+        for name, v in start.items():
+            x0[[p.name for p in PARAMS].index(name)] = v
+        theta0 = np.clip(to_theta(x0), t_lo + 1e-9, t_hi - 1e-9)
+        sol = least_squares(residual, theta0, loss="soft_l1", f_scale=0.1, bounds=(t_lo, t_hi),
+                            xtol=1e-14, ftol=1e-14, gtol=1e-14, max_nfev=4000)
+        if best is None or sol.cost < best.cost * (1 - _MARGIN):
+            best = sol
+    return KindParams.from_array(from_theta(best.x))

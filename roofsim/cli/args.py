@@ -1,0 +1,132 @@
+"""Argument parsing shared by every subcommand: the parser class (a mistake is one line, exit 2),
+value types (integers, amounts, non-empty names) and the rewriting of option values that start
+with a minus sign.
+
+Types check what can be known from the value alone (an integer, >= its lower bound); bounds that
+depend on the model config or the hardware (positions, memory) are checked after parsing, in
+roofsim.cli.limits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+
+from ..errors import UserError
+
+
+# "argument -o/--output: x.csv: expected ..." (a value type's error) -> "--output x.csv: expected"
+_TYPE_ERROR = re.compile(r"argument (?:\S+/)*(\S+): (.*?): (expected .*)", re.S)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: a UserError (exit 2) instead of usage + message."""
+
+    def _get_values(self, action, arg_strings):  # noqa: D102 (argparse's hook)
+        # `--flag=--` reaches here as ['--'], which argparse drops, handing the action an
+        # empty list unchecked; check it as the value it is instead.
+        if arg_strings == ["--"] and action.nargs in (None, argparse.OPTIONAL):
+            return self._get_value(action, "--")
+        return super()._get_values(action, arg_strings)
+
+    def error(self, message: str):  # noqa: D102 (argparse's hook)
+        m = _TYPE_ERROR.fullmatch(message)
+        if m:
+            message = f"{m.group(1)} {m.group(2)}: {m.group(3)}"
+        raise UserError(f"{message} (see `{self.prog} --help`)")
+
+
+def integer_text(text: str) -> int | None:
+    """'4096', '1e3', '1_000', '2.0' -> int; None when `text` is not an integral number."""
+    t = str(text).strip().replace("_", "")
+    if re.fullmatch(r"[+-]?\d+", t):
+        return int(t)
+    try:
+        value = float(t)
+    except ValueError:
+        return None
+    if not math.isfinite(value) or value != int(value):
+        return None
+    return int(value)
+
+
+def count(lo: int = 0, hi: int | None = None):
+    """argparse type: an integer >= lo (and <= hi); fractions, text, NaN refused."""
+    def parse(text: str) -> int:
+        value = integer_text(text)
+        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+        if value is None or value < lo or (hi is not None and value > hi):
+            raise argparse.ArgumentTypeError(f"{text}: expected an integer {rng}")
+        return value
+    parse.__name__ = "integer"
+    parse.bounds = (lo, hi)             # read by the bad-input corpus (tests/test_bad_inputs.py)
+    return parse
+
+
+def amount(lo: float = 0.0, *, strict: bool = False, hi: float | None = None,
+           unit: str = ""):
+    """argparse type: a finite number >= lo (> lo when strict, < hi when given)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(str(text).strip())
+        except ValueError:
+            value = math.nan
+        cmp = ">" if strict else ">="
+        rng = f"{cmp} {lo:g}" + (f" and < {hi:g}" if hi is not None else "")
+        ok = math.isfinite(value) and (value > lo if strict else value >= lo) and \
+            (hi is None or value < hi)
+        if not ok:
+            raise argparse.ArgumentTypeError(f"{text}: expected a finite number {rng}"
+                                             f"{' ' + unit if unit else ''}")
+        return value
+    parse.__name__ = "number"
+    parse.bounds = (lo, hi, strict)
+    return parse
+
+
+def nonempty(what: str):
+    """argparse type: a non-empty name or path (an empty value must not mean the default)."""
+    def parse(text: str) -> str:
+        if not str(text).strip():
+            raise argparse.ArgumentTypeError(f"'': expected {what}, not an empty value")
+        if "\0" in text:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected {what}, without a NUL byte")
+        return text
+    parse.__name__ = "name"
+    parse.what = what
+    return parse
+
+
+def _value_options(parser: argparse.ArgumentParser, out: set[str]) -> set[str]:
+    """Option strings (of `parser` and its subparsers) that take one value."""
+    for action in parser._actions:  # noqa: SLF001 (argparse has no public walk)
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            for sub in action.choices.values():
+                _value_options(sub, out)
+        elif action.option_strings and action.nargs is None:
+            out.update(action.option_strings)
+    return out
+
+
+_DASH_VALUE = re.compile(r"-[\d.]")
+
+
+def attach_dash_values(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """['--grid', '-1x2'] -> ['--grid=-1x2']: argparse would take '-1x2' for an option and say
+    only 'expected one argument'; attached, the value reaches its own check."""
+    options = _value_options(parser, set())
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok in options and i + 1 < len(argv) and _DASH_VALUE.match(argv[i + 1]):
+            out.append(f"{tok}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(tok)
+        i += 1
+    return out
+
+
+__all__ = ["Parser", "amount", "attach_dash_values", "count", "integer_text", "nonempty"]

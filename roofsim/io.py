@@ -1,0 +1,539 @@
+"""Reading input files and writing output, with every failure a UserError naming the file.
+
+Readers (`read_text`, `read_yaml`, `read_json`, `read_csv`) turn OS errors (missing, a folder,
+no permission, a name too long), decoding errors (not UTF-8) and structure errors (bad syntax,
+a duplicated YAML / JSON key or CSV column, a row longer than its header) into one line that
+names the file, the line or field, and what was expected. They read regular files only, at most
+MAX_INPUT_BYTES, so `/dev/zero` or a FIFO is refused instead of read forever.
+
+Writers never leave half a file: `atomic_write_text` / `atomic_write_bytes` write a temporary
+file beside the target and rename it into place. `output_folder` assembles a whole output
+folder (a report, a sweep) in a temporary folder and moves its entries into place at the end,
+holding a lock so that a second writer to the same folder is refused; if the run fails or is
+interrupted, the previous output stays as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import errno
+import io
+import json
+import math
+import os
+import shutil
+import signal
+import stat
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+import yaml
+
+from .errors import UserError
+
+MAX_INPUT_BYTES = 256 * 2**20      # an input file larger than this is refused, not read
+
+
+# ---- messages ---------------------------------------------------------------------------------
+
+def _os_reason(err: OSError) -> str:
+    """What an OSError means for the user, in a few words."""
+    code = getattr(err, "errno", None)
+    reasons = {
+        errno.ENOENT: "does not exist",
+        errno.EISDIR: "is a folder, not a file",
+        errno.ENOTDIR: "a part of the path is a file, not a folder",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.EROFS: "the file system is read-only",
+        errno.ENOSPC: "no space left on the device",
+        errno.ENAMETOOLONG: "a name in the path is too long (at most 255 bytes each)",
+        errno.ELOOP: "too many symbolic links",
+        errno.EEXIST: "already exists",
+        errno.ENOTEMPTY: "is a folder that is not empty",
+        errno.EXDEV: "cannot move between file systems",
+    }
+    if code == getattr(errno, "EDQUOT", None):
+        return "disk quota exceeded"
+    return reasons.get(code, getattr(err, "strerror", None) or str(err) or type(err).__name__)
+
+
+def input_error(path, err: OSError, expected: str = "") -> UserError:
+    """A UserError for an input file that could not be read."""
+    if err.errno == errno.ENOENT:
+        hint = f" (expected {expected})" if expected else ""
+        return UserError(f"{path}: cannot read: file not found{hint}")
+    return UserError(f"{path}: cannot read: {_os_reason(err)}")
+
+
+def output_error(path, err: OSError, what: str = "output") -> UserError:
+    """A UserError for an output path that could not be written."""
+    reason = _os_reason(err)
+    if err.errno == errno.ENOENT:
+        reason = f"the folder {Path(path).parent} does not exist"
+    return UserError(f"{path}: cannot write the {what}: {reason}")
+
+
+# ---- reading ----------------------------------------------------------------------------------
+
+def read_bytes(path, *, expected: str = "", limit: int = MAX_INPUT_BYTES) -> bytes:
+    """The bytes of a regular file (UserError when missing, a folder, a device, unreadable or
+    larger than `limit`)."""
+    p = Path(path)
+    try:
+        st = os.stat(p)
+        if stat.S_ISDIR(st.st_mode):
+            raise UserError(f"{p}: is a folder, not a file" + (f" (expected {expected})"
+                                                              if expected else ""))
+        if not stat.S_ISREG(st.st_mode):
+            raise UserError(f"{p}: not a regular file (a device or a pipe); expected "
+                            f"{expected or 'a file'}")
+        if st.st_size > limit:
+            raise UserError(f"{p}: {st.st_size:,} bytes, larger than the {limit:,} an input "
+                            f"file may have")
+        with open(p, "rb") as f:
+            data = f.read(st.st_size + 1)   # read(n) allocates n bytes: not the limit
+    except OSError as err:
+        raise input_error(p, err, expected) from None
+    except ValueError as err:           # e.g. an embedded NUL in the path
+        raise UserError(f"{p!r}: not a usable file name ({err})") from None
+    if len(data) > st.st_size:          # it grew while we read it
+        raise UserError(f"{p}: changed while it was read; try again")
+    return data
+
+
+def read_text(path, *, expected: str = "", limit: int = MAX_INPUT_BYTES) -> str:
+    """The text of a UTF-8 file (a byte-order mark is dropped)."""
+    data = read_bytes(path, expected=expected, limit=limit)
+    nul = data.find(b"\0")
+    if nul >= 0:
+        line = data[:nul].count(b"\n") + 1
+        raise UserError(f"{path}: line {line}: a NUL byte: not a text file; expected "
+                        f"{expected or 'a UTF-8 text file'}")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        raise UserError(f"{path}: line {line}: not UTF-8 text (byte 0x{data[err.start]:02x} at "
+                        f"offset {err.start}); expected {expected or 'a UTF-8 text file'}") \
+            from None
+
+
+def _yaml_line(err) -> str:
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    return f"line {mark.line + 1}: " if mark is not None else ""
+
+
+class DuplicateKeyError(yaml.YAMLError):
+    def __init__(self, key, mark):
+        super().__init__(f"key {key!r} appears twice in one mapping")
+        self.key = key
+        self.problem_mark = mark
+        self.problem = (f"key {key!r} appears twice in one mapping (the second would replace "
+                        f"the first)")
+
+
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """yaml's safe loader, refusing a key given twice in one mapping (YAML itself says a key is
+    unique; PyYAML would silently keep the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                try:
+                    key = self.construct_object(key_node, deep=True)
+                    hash(key)
+                except (TypeError, yaml.YAMLError):
+                    continue            # the base class reports an unhashable key itself
+                if key in seen:
+                    raise DuplicateKeyError(key, key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """YAML text -> Python values; `where` names the source in the error."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a safe loader)
+    except DuplicateKeyError as err:
+        raise UserError(f"{where}: {_yaml_line(err)}{err.problem}") from None
+    except yaml.YAMLError as err:
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0] or "syntax error"
+        raise UserError(f"{where}: {_yaml_line(err)}not valid YAML ({problem})") from None
+    except RecursionError:
+        raise UserError(f"{where}: not valid YAML (nested too deeply)") from None
+
+
+def read_yaml(path, *, expected: str = "a YAML file") -> Any:
+    """A YAML file's content (safe loader, duplicate keys refused)."""
+    return parse_yaml(read_text(path, expected=expected), str(path))
+
+
+def _unique_pairs(pairs):
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise _DuplicateJSONKey(k)
+        out[k] = v
+    return out
+
+
+class _DuplicateJSONKey(ValueError):
+    pass
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json(text: str, where: str) -> Any:
+    """JSON text -> Python values; duplicate keys and NaN / Infinity refused."""
+    try:
+        return json.loads(text, object_pairs_hook=_unique_pairs, parse_constant=_no_constant)
+    except json.JSONDecodeError as err:
+        raise UserError(f"{where}: line {err.lineno}: not valid JSON ({err.msg}, column "
+                        f"{err.colno})") from None
+    except _DuplicateJSONKey as err:
+        raise UserError(f"{where}: not valid JSON (key {err.args[0]!r} appears twice in one "
+                        f"object)") from None
+    except ValueError as err:
+        raise UserError(f"{where}: not valid JSON ({err})") from None
+    except RecursionError:
+        raise UserError(f"{where}: not valid JSON (nested too deeply)") from None
+
+
+def read_json(path, *, expected: str = "a JSON file") -> Any:
+    """A JSON file's content (duplicate keys and NaN / Infinity refused)."""
+    return parse_json(read_text(path, expected=expected), str(path))
+
+
+@dataclass(frozen=True)
+class CsvRow:
+    """One data row: its line number in the file (blank lines counted) and its cells by column
+    name (stripped; a missing trailing cell is "")."""
+
+    line: int
+    cells: Mapping[str, str]
+
+    def __getitem__(self, column: str) -> str:
+        return self.cells[column]
+
+    def get(self, column: str, default: str = "") -> str:
+        return self.cells.get(column, default)
+
+
+@dataclass(frozen=True)
+class CsvTable:
+    path: str
+    header: tuple[str, ...]
+    rows: tuple[CsvRow, ...]
+
+    def where(self, row: CsvRow | None = None, column: str | None = None) -> str:
+        """'file: line N: column C' for messages."""
+        parts = [self.path]
+        if row is not None:
+            parts.append(f"line {row.line}")
+        if column is not None:
+            parts.append(f"column {column}")
+        return ": ".join(parts)
+
+
+def parse_csv(text: str, where: str, *, required: Sequence[str] = (),
+              expected: str = "") -> CsvTable:
+    """CSV text with a header row -> CsvTable. Refuses an empty or duplicated column name, a
+    row with more cells than the header, and missing required columns."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = None
+        header_line = 0
+        for cells in reader:
+            if any(c.strip() for c in cells):
+                header = [c.strip() for c in cells]
+                header_line = reader.line_num
+                break
+        if header is None:
+            raise UserError(f"{where}: empty; expected a header row"
+                            + (f" ({expected})" if expected else ""))
+        for i, name in enumerate(header):
+            if not name:
+                raise UserError(f"{where}: line {header_line}: column {i + 1} of the header has "
+                                f"no name")
+            if name in header[:i]:
+                raise UserError(f"{where}: line {header_line}: column {name!r} appears twice in "
+                                f"the header")
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise UserError(f"{where}: no {', '.join(map(repr, missing))} "
+                            f"column{'s' if len(missing) > 1 else ''}"
+                            + (f" (expected {expected})" if expected else ""))
+        rows = []
+        start = reader.line_num + 1
+        for cells in reader:
+            line = start
+            start = reader.line_num + 1
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) > len(header):
+                raise UserError(f"{where}: line {line}: {len(cells)} cells, more than the "
+                                f"{len(header)} columns of the header")
+            values = {h: (cells[i].strip() if i < len(cells) else "")
+                      for i, h in enumerate(header)}
+            rows.append(CsvRow(line=line, cells=values))
+    except csv.Error as err:
+        raise UserError(f"{where}: line {reader.line_num}: not valid CSV ({err})") from None
+    return CsvTable(path=where, header=tuple(header), rows=tuple(rows))
+
+
+def read_csv(path, *, required: Sequence[str] = (), expected: str = "a CSV file") -> CsvTable:
+    return parse_csv(read_text(path, expected=expected), str(path), required=required,
+                     expected=expected)
+
+
+# ---- plain values -------------------------------------------------------------------------------
+
+def json_safe(obj: Any) -> Any:
+    """numpy scalars / arrays -> Python values; NaN and infinities -> None (JSON has neither)."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if hasattr(obj, "tolist"):
+        return json_safe(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+# ---- writing ------------------------------------------------------------------------------------
+
+def _temp_beside(path: Path) -> tuple[int, Path]:
+    """An exclusive new file next to `path` (same folder, so a rename is atomic)."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name[:200]}.", suffix=".tmp", dir=path.parent)
+    if hasattr(os, "fchmod"):
+        os.fchmod(fd, 0o666 & ~_UMASK)      # as open() would create it, not mkstemp's 0600
+    return fd, Path(name)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
+def atomic_write_bytes(path, data: bytes, *, what: str = "output") -> Path:
+    """Write `data` to a temporary file beside `path`, then rename it to `path`: a reader (or
+    an interrupted run) sees the old file or the new one, never a part."""
+    p = Path(path)
+    if p.is_dir():
+        raise UserError(f"{p}: is a folder; expected a file name for the {what}")
+    tmp = None
+    try:
+        fd, tmp = _temp_beside(p)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, p)
+        tmp = None
+    except OSError as err:
+        raise output_error(p, err, what) from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    return p
+
+
+def atomic_write_text(path, text: str, *, what: str = "output") -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"), what=what)
+
+
+def atomic_write_json(path, obj: Any, *, indent: int | None = None, what: str = "output") -> Path:
+    seps = (",", ":") if indent is None else (",", ": ")
+    return atomic_write_text(path, json.dumps(json_safe(obj), indent=indent, separators=seps)
+                             + "\n", what=what)
+
+
+def csv_text(header: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(header), lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in header})
+    return buf.getvalue()
+
+
+class _Lock:
+    """An exclusive, non-blocking lock on `<parent>/.<name>.lock` (flock: released by the OS
+    if the process dies, so a crash leaves no stale lock)."""
+
+    def __init__(self, target: Path, option: str):
+        self.path = target.parent / f".{target.name[:200]}.lock"
+        self.target = target
+        self.option = option
+        self.fd = None
+
+    def acquire(self) -> None:
+        try:
+            import fcntl
+        except ImportError:             # pragma: no cover (Windows: no lock)
+            return
+        for _ in range(20):
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            except OSError as err:
+                raise output_error(self.target, err) from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise UserError(f"{self.option} {self.target}: another roofsim run is writing "
+                                f"there now; wait for it to finish or choose another folder") \
+                    from None
+            try:        # the file we locked must still be the one at the path (see release)
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except OSError:
+                same = False
+            if same:
+                self.fd = fd
+                return
+            os.close(fd)
+        raise UserError(f"{self.option} {self.target}: could not take the output lock")
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+        os.close(self.fd)
+        self.fd = None
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold Ctrl-C back while a few renames run, then deliver it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda *a: caught.append(a))
+    except ValueError:                  # pragma: no cover
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            raise KeyboardInterrupt
+
+
+def _install(staged: Path, target: Path, attic: Path) -> None:
+    """Move every entry of `staged` into `target`, replacing entries of the same name (an old
+    folder is moved to `attic` first, deleted with it). Entries of `target` that the new output
+    does not have are left alone."""
+    if not target.exists():
+        os.rename(staged, target)
+        return
+    for entry in sorted(staged.iterdir()):
+        dest = target / entry.name
+        plain_file = dest.is_file() and not dest.is_symlink() and not entry.is_dir()
+        if os.path.lexists(dest) and not plain_file:
+            os.rename(dest, attic / entry.name)
+        os.replace(entry, dest)
+
+
+@contextlib.contextmanager
+def output_folder(target, *, option: str = "--out") -> Iterator[Path]:
+    """Assemble an output folder: yields an empty temporary folder beside `target`; when the
+    block ends normally its entries replace those of `target` (created if missing). While the
+    block runs, a second `output_folder` on the same target is refused (UserError). If the block
+    raises (an error, Ctrl-C), `target` is left as it was and the temporary folder removed."""
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise UserError(f"{option} {target}: is a file; expected a folder")
+    if not str(target).strip():
+        raise UserError(f"{option} '': expected a folder name")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise output_error(target, err, "output folder") from None
+    lock = _Lock(target, option)
+    lock.acquire()
+    work = None
+    try:
+        try:
+            work = Path(tempfile.mkdtemp(prefix=f".{target.name[:200]}.", suffix=".tmp",
+                                         dir=target.parent))
+            staged = work / "new"
+            staged.mkdir()
+            (work / "old").mkdir()
+        except OSError as err:
+            raise output_error(target, err, "output folder") from None
+        yield staged
+        try:
+            with _sigint_deferred():
+                _install(staged, target, work / "old")
+        except OSError as err:
+            raise output_error(target, err, "output folder") from None
+    finally:
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
+        lock.release()
+
+
+def check_output_file(path, *, option: str = "-o") -> Path:
+    """Fail early (before any work) on an output file path that cannot be written: a folder,
+    a missing or read-only parent folder, an empty name."""
+    p = Path(path)
+    if not str(path).strip():
+        raise UserError(f"{option} '': expected a file name")
+    if p.is_dir():
+        raise UserError(f"{option} {p}: is a folder; expected a file name")
+    parent = p.parent
+    if not parent.is_dir():
+        raise UserError(f"{option} {p}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"{option} {p}: cannot write in the folder {parent} (permission denied)")
+    if len(p.name.encode()) > 255:
+        raise UserError(f"{option} {p.name[:40]}...: the file name is longer than 255 bytes")
+    return p
+
+
+def check_output_folder(path, *, option: str = "--out") -> Path:
+    """Fail early on an output folder that cannot be made: a file in its place, an ancestor that
+    is a file, an unwritable parent, a name too long, an empty name."""
+    p = Path(path)
+    if not str(path).strip():
+        raise UserError(f"{option} '': expected a folder name")
+    for part in p.parts:
+        if len(part.encode()) > 255:
+            raise UserError(f"{option} {part[:40]}...: a folder name is longer than 255 bytes")
+    if p.exists() and not p.is_dir():
+        raise UserError(f"{option} {p}: is a file; expected a folder")
+    ancestor = p.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if ancestor.exists() and not ancestor.is_dir():
+        raise UserError(f"{option} {p}: {ancestor} is a file, not a folder")
+    if ancestor.exists() and not os.access(ancestor, os.W_OK | os.X_OK):
+        raise UserError(f"{option} {p}: cannot write in the folder {ancestor} "
+                        f"(permission denied)")
+    return p
+
+
+__all__ = [
+    "CsvRow", "CsvTable", "MAX_INPUT_BYTES", "atomic_write_bytes", "atomic_write_json",
+    "atomic_write_text", "check_output_file", "check_output_folder", "csv_text", "input_error",
+    "json_safe", "output_error", "output_folder", "parse_csv", "parse_json", "parse_yaml",
+    "read_bytes", "read_csv", "read_json", "read_text", "read_yaml",
+]

@@ -1,0 +1,319 @@
+"""The physical per-launch model: what a kernel's time is made of, in hardware quantities.
+
+For one launch of a record on a hardware spec H (symbols: N = H's SM count, L = its memory
+latency, B = its HBM bandwidth, r_t / r_c = its tensor / CUDA-core FLOP/s per SM, R = its
+power-limited sustained tensor throughput):
+
+    time = launch floor + phi L + || (T_tensor, T_cuda, T_hbm, T_parallel) ||_p
+
+    T_tensor   = max(waves x (tensor FLOPs per tile) / (r_t eta_t a),  tensor FLOPs / R)
+                 a = eta_u where an operand's rows are not 16-byte aligned (the library's
+                 fallback kernel: no TMA or vectorized loads), else 1; it slows the math and
+                 the bytes in flight alike (T_cuda and T_parallel take the same a);
+                 tiles of 128 x 128 outputs (matrix kinds, attention, conv), waves = ceil(tiles/N):
+                 a launch of fewer tiles than SMs leaves SMs idle, a last partial wave too;
+    T_cuda     = CUDA-core FLOPs / (N r_c eta_c)
+    T_hbm      = bytes / (eta_m B)                       the HBM roof
+    T_parallel = bytes / (n s eta_p)                     Little's law: n = min(N, CTAs) SMs,
+                                                         each sustaining s = its bytes in flight /
+                                                         latency (the spec's per-SM bandwidth)
+    phi L      = the kernel's dependent round trips to memory (prologue, reductions, epilogue)
+
+The smooth maximum (p-norm) is the time of the slowest resource, a little more where two are
+close. The kernel-kind parameters (phi, eta_t, eta_c, eta_m, eta_p, p) describe the software (the
+library's kernel for that kind and dtype) and are fitted by calibration on one device within
+the physical ranges of PARAMS; the hardware quantities come from the target spec. So each spec
+field moves a prediction through a named term: sm_count through waves, T_cuda and T_parallel;
+mem_latency_ns through phi L; sm_mem_bandwidth_gbps through T_parallel; mem_bandwidth_gbps through T_hbm; the peaks
+through T_tensor and T_cuda; tensor_sustained_tflops through the power limit of T_tensor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from types import MappingProxyType
+
+import numpy as np
+
+from .hardware import HardwareSpec
+from .records import SHAPE_PARAMS, RecordTable
+
+TILE = 128.0                 # output tile edge for wave quantization (cuBLAS / flash attention)
+MATRIX_KINDS = ("gemm", "linear", "grouped_gemm", "attention", "conv2d")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    unit: str
+    low: float
+    high: float
+    default: float
+    doc: str
+
+
+PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("phi", "memory latencies", 0.0, 40.0, 1.0,
+              "dependent round trips to memory on the kernel's critical path"),
+    ParamSpec("eta_tensor", "fraction of the per-SM tensor peak", 0.02, 1.0, 0.8,
+              "tensor-core issue efficiency of the kind's kernel"),
+    ParamSpec("eta_cuda", "fraction of the per-SM CUDA-core peak", 0.005, 1.0, 0.5,
+              "CUDA-core issue efficiency"),
+    ParamSpec("eta_memory", "fraction of HBM bandwidth", 0.2, 1.0, 0.85,
+              "share of the HBM peak the kind's access pattern reaches"),
+    ParamSpec("eta_parallel", "fraction of the per-SM memory bandwidth", 0.02, 1.0, 1.0,
+              "share of the bytes an SM can keep in flight (its per-SM bandwidth, Little's "
+              "law) that the kind's kernel keeps in flight"),
+    ParamSpec("sharpness", "p of the p-norm", 3.0, 12.0, 4.0,
+              "how abruptly one resource takes over from another"),
+    ParamSpec("eta_unaligned", "fraction of the aligned math rate", 0.02, 1.0, 1.0,
+              "math rate of the fallback kernel libraries run when an operand's rows are not "
+              "16-byte aligned (no TMA / vectorized tile loads), relative to the aligned one"),
+)
+PARAM_BY_NAME = MappingProxyType({p.name: p for p in PARAMS})
+
+
+@dataclass(frozen=True)
+class KindParams:
+    """Fitted parameters of one kernel kind (and dtype): see PARAMS for units and ranges."""
+
+    phi: float = 1.0
+    eta_tensor: float = 0.8
+    eta_cuda: float = 0.5
+    eta_memory: float = 0.85
+    eta_parallel: float = 1.0
+    sharpness: float = 4.0
+    eta_unaligned: float = 1.0
+
+    def as_array(self) -> np.ndarray:
+        return np.array([getattr(self, p.name) for p in PARAMS])
+
+    @classmethod
+    def from_array(cls, values) -> "KindParams":
+        return cls(**{p.name: float(v) for p, v in zip(PARAMS, values)})
+
+    def as_dict(self) -> dict:
+        return {p.name: getattr(self, p.name) for p in PARAMS}
+
+    def out_of_range(self) -> list[str]:
+        """Names of parameters outside their physical range (or not finite)."""
+        bad = []
+        for p in PARAMS:
+            v = getattr(self, p.name)
+            if not (np.isfinite(v) and p.low <= v <= p.high):
+                bad.append(p.name)
+        return bad
+
+
+assert tuple(f.name for f in fields(KindParams)) == tuple(p.name for p in PARAMS)
+
+
+@dataclass(frozen=True, eq=False)
+class UnitTerms:
+    """Per-launch terms of records on one spec at unit kernel parameters (eta = 1, b = 1 byte,
+    phi = 1): dividing by the kind parameters gives the model's terms."""
+
+    launch_s: float            # the spec's launch floor (CUDA-graph mode)
+    latency_s: float           # the spec's memory latency L
+    tensor_s: np.ndarray       # waves x FLOPs per tile / r_t (eta_t = 1)
+    power_s: np.ndarray        # tensor FLOPs / R (not scaled by any kind parameter)
+    cuda_s: np.ndarray         # CUDA-core FLOPs / (N r_c)
+    hbm_s: np.ndarray          # bytes / B
+    nbytes: np.ndarray         # bytes moved per launch
+    active_sms: np.ndarray     # min(N, CTAs): SMs that hold a share of the work
+    cta_bytes: np.ndarray      # bytes per CTA (bytes / CTAs)
+    sm_bandwidth: float = 1.0  # the spec's per-SM memory bandwidth (byte/s)
+    unaligned: np.ndarray | None = None   # bool: a matrix operand's rows not 16-byte aligned
+
+    def select(self, rows) -> "UnitTerms":
+        return UnitTerms(self.launch_s, self.latency_s, self.tensor_s[rows], self.power_s[rows],
+                         self.cuda_s[rows], self.hbm_s[rows], self.nbytes[rows],
+                         self.active_sms[rows], self.cta_bytes[rows], self.sm_bandwidth,
+                         self.misaligned()[rows])
+
+    def misaligned(self) -> np.ndarray:
+        return np.zeros(len(self.tensor_s), bool) if self.unaligned is None else self.unaligned
+
+    def parallel_s(self, eta_parallel) -> np.ndarray:
+        """Little's law: bytes over what the active SMs sustain (each: its bytes in flight /
+        latency = the spec's per-SM bandwidth, times the kind's share eta_parallel)."""
+        return self.nbytes / (self.active_sms * self.sm_bandwidth * eta_parallel)
+
+    def __len__(self) -> int:
+        return len(self.tensor_s)
+
+
+
+def _col(table: RecordTable, name: str, default: float) -> np.ndarray:
+    v = table.params[:, SHAPE_PARAMS.index(name)]
+    return np.where(np.isnan(v), default, v)
+
+
+def output_tiles(table: RecordTable) -> np.ndarray:
+    """Output tiles of 128 x 128 per launch (matrix kinds, attention, conv); NaN elsewhere."""
+    n = len(table)
+    tiles = np.full(n, np.nan)
+    kind = table.kind
+    c = lambda name, d=1.0: _col(table, name, d)   # noqa: E731
+    ceil = lambda x: np.ceil(np.maximum(x, 1.0) / TILE)   # noqa: E731
+    sel = kind == "gemm"
+    tiles[sel] = (ceil(c("m")) * ceil(c("n")) * c("batch"))[sel]
+    sel = kind == "linear"
+    tiles[sel] = (ceil(c("m") * c("batch")) * ceil(c("n")))[sel]
+    sel = kind == "grouped_gemm"
+    tiles[sel] = (c("batch") * ceil(c("m")) * ceil(c("n")))[sel]
+    sel = kind == "attention"
+    tiles[sel] = (c("batch") * c("heads") * ceil(c("seq_q")))[sel]
+    sel = kind == "conv2d"
+    if sel.any():
+        from .kernels.conv import conv_output_size
+        stride = np.maximum(c("stride"), 1.0)
+        pad = c("padding", 0.0)
+        ker = c("kernel")
+        pixels = c("batch") * np.maximum(conv_output_size(c("h"), ker, stride, pad), 1) * \
+            np.maximum(conv_output_size(c("w"), ker, stride, pad), 1)
+        tiles[sel] = (ceil(pixels) * ceil(c("c_out")))[sel]
+    return tiles
+
+
+# Elements per CTA of PyTorch's vectorized elementwise kernels (128 threads x 4 elements).
+ELEMENTWISE_CTA = 512.0
+ROWWISE_KINDS = ("layernorm", "rmsnorm", "softmax", "reduction", "embedding")
+FLAT_KINDS = ("gelu", "silu", "elementwise", "copy", "index")
+
+
+SPLIT_CHUNK = 256.0   # reduction length per split (split-K GEMMs, split-KV attention)
+
+
+def reduction_length(table: RecordTable) -> np.ndarray:
+    """The length each output tile reduces over: k (matrix kinds), seq_kv (attention),
+    c_in x kernel^2 (conv, the implicit GEMM's k); NaN elsewhere."""
+    out = np.full(len(table), np.nan)
+    kind = table.kind
+    sel = np.isin(kind, ("gemm", "linear", "grouped_gemm"))
+    out[sel] = _col(table, "k", 1.0)[sel]
+    sel = kind == "attention"
+    out[sel] = _col(table, "seq_kv", 1.0)[sel]
+    sel = kind == "conv2d"
+    out[sel] = (_col(table, "c_in", 1.0) * _col(table, "kernel", 1.0) ** 2)[sel]
+    return out
+
+
+def split_factor(tiles: np.ndarray, length: np.ndarray, n_sm: float) -> np.ndarray:
+    """Splits of the reduction that libraries add when the output tiles alone cannot fill the
+    SMs (cuBLAS split-K / stream-K, flash-decoding's split-KV): enough to fill n_sm, no more
+    than one split per SPLIT_CHUNK of reduction length."""
+    fill = np.ceil(n_sm / np.maximum(tiles, 1.0))
+    most = np.maximum(np.floor(np.nan_to_num(length, nan=0.0) / SPLIT_CHUNK), 1.0)
+    return np.where(np.isfinite(tiles), np.minimum(fill, most), 1.0)
+
+
+def ctas(table: RecordTable, n_sm: float) -> np.ndarray:
+    """Thread blocks per launch, as the libraries tile the work on n_sm SMs: output tiles times
+    reduction splits (matrix kinds, attention, conv), one block per row (row-wise kinds), 512
+    elements per block (element-wise kinds)."""
+    tiles = output_tiles(table)
+    out = tiles * split_factor(tiles, reduction_length(table), n_sm)
+    kind = table.kind
+    rows = _col(table, "rows", 1.0)
+    numel = _col(table, "numel", 1.0)
+    sel = np.isin(kind, ROWWISE_KINDS)
+    out[sel] = np.maximum(rows[sel], 1.0)
+    sel = np.isin(kind, FLAT_KINDS)
+    out[sel] = np.ceil(np.maximum(numel[sel], 1.0) / ELEMENTWISE_CTA)
+    return np.where(np.isfinite(out), np.maximum(out, 1.0), 1e9)
+
+
+ALIGN_BYTES = 16   # TMA and vectorized tile loads need rows aligned to 16 bytes
+
+
+def misaligned_operands(table: RecordTable) -> np.ndarray:
+    """Matrix kinds whose operand rows are not 16-byte aligned: k or n (gemm, linear,
+    grouped_gemm), head_dim (attention), c_in (conv2d)."""
+    from .kernels._common import element_bytes
+    n = len(table)
+    if n == 0:
+        return np.zeros(0, bool)
+    elt = np.asarray(element_bytes(table.dtype, n), dtype=np.float64) * np.ones(n)
+    bad = lambda x: (np.round(x * elt) % ALIGN_BYTES) != 0   # noqa: E731
+    kind = table.kind
+    out = np.zeros(n, bool)
+    mat = np.isin(kind, ("gemm", "linear", "grouped_gemm"))
+    out |= mat & (bad(_col(table, "k", 8.0)) | bad(_col(table, "n", 8.0)))
+    out |= (kind == "attention") & bad(_col(table, "head_dim", 64.0))
+    out |= (kind == "conv2d") & bad(_col(table, "c_in", 8.0))
+    return out
+
+
+def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
+    n_sm = float(hw.sm_count)
+    tensor_peak, cuda_peak = _peaks(table, hw)
+    flops_t = table.flops_tensor
+    tiles = output_tiles(table)
+    tiles = tiles * split_factor(tiles, reduction_length(table), n_sm)
+    has_tiles = np.isfinite(tiles) & (flops_t > 0)
+    tiles_safe = np.where(has_tiles, tiles, 1.0)
+    waves = np.ceil(tiles_safe / n_sm)
+    per_sm_t = tensor_peak / n_sm
+    tensor = np.where(has_tiles, waves * (flops_t / tiles_safe) / per_sm_t, flops_t / tensor_peak)
+    sustained = hw.tensor_sustained_flops()
+    power = flops_t / sustained if sustained else np.zeros(len(table))
+    nbytes = table.bytes_read + table.bytes_written
+    blocks = ctas(table, n_sm)
+    return UnitTerms(launch_s=hw.launch_overhead_s("cuda_graph"), latency_s=hw.mem_latency_s,
+                     tensor_s=tensor, power_s=power, cuda_s=table.flops_cuda / cuda_peak,
+                     hbm_s=nbytes / hw.mem_bandwidth_bytes_per_s, nbytes=nbytes,
+                     active_sms=np.minimum(n_sm, blocks), cta_bytes=nbytes / blocks,
+                     sm_bandwidth=hw.sm_mem_bandwidth_bytes_per_s,
+                     unaligned=misaligned_operands(table))
+
+
+def _peaks(table: RecordTable, hw: HardwareSpec) -> tuple[np.ndarray, np.ndarray]:
+    uniq, inv = np.unique(table.dtype.astype(str), return_inverse=True) if len(table) else \
+        (np.zeros(0, dtype=str), np.zeros(0, dtype=int))
+    t = np.array([hw.tensor_peak_flops(d) for d in uniq])
+    c = np.array([hw.cuda_peak_flops(d) for d in uniq])
+    inv = inv.reshape(-1)
+    return (t[inv], c[inv]) if len(table) else (np.zeros(0), np.zeros(0))
+
+
+def launch_seconds(u: UnitTerms, params: np.ndarray) -> np.ndarray:
+    """Per-launch seconds; `params` is (n, len(PARAMS)) (one row per record) or (len(PARAMS),)."""
+    p = np.broadcast_to(np.asarray(params, dtype=np.float64), (len(u), len(PARAMS)))
+    phi, eta_t, eta_c, eta_m, eta_p, sharp, eta_u = p.T
+    slow = np.where(u.misaligned(), eta_u, 1.0)
+    tensor = np.maximum(u.tensor_s / (eta_t * slow), u.power_s)
+    terms = (tensor, u.cuda_s / (eta_c * slow), u.hbm_s / eta_m, u.parallel_s(eta_p * slow))
+    big = np.maximum.reduce(terms)
+    safe = np.where(big > 0, big, 1.0)
+    norm = sum((t / safe) ** sharp for t in terms) ** (1.0 / sharp) * big
+    return u.launch_s + phi * u.latency_s + norm
+
+
+def floor_seconds(u: UnitTerms, params: np.ndarray) -> np.ndarray:
+    """The part of a launch that does not shrink with more SMs or bandwidth: the launch floor
+    and the kind's dependent round trips to memory (phi L)."""
+    p = np.broadcast_to(np.asarray(params, dtype=np.float64), (len(u), len(PARAMS)))
+    return u.launch_s + p[:, 0] * u.latency_s
+
+
+def bound_of(u: UnitTerms, params: np.ndarray) -> np.ndarray:
+    """Index of the largest term per record: 0 tensor (or power), 1 CUDA core, 2 HBM,
+    3 parallelism (latency-bound memory)."""
+    p = np.broadcast_to(np.asarray(params, dtype=np.float64), (len(u), len(PARAMS)))
+    phi, eta_t, eta_c, eta_m, eta_p, _, eta_u = p.T
+    slow = np.where(u.misaligned(), eta_u, 1.0)
+    stack = np.stack([np.maximum(u.tensor_s / (eta_t * slow), u.power_s),
+                      u.cuda_s / (eta_c * slow),
+                      u.hbm_s / eta_m, u.parallel_s(eta_p * slow)])
+    return np.argmax(stack, axis=0)
+
+
+def peak_roof_s(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
+    """Per-launch datasheet roof: the slowest of tensor FLOPs / peak, CUDA-core FLOPs / peak and
+    bytes / HBM bandwidth (no launch floor, efficiency 1)."""
+    tensor_peak, cuda_peak = _peaks(table, hw)
+    nbytes = table.bytes_read + table.bytes_written
+    roof = np.maximum.reduce([table.flops_tensor / tensor_peak, table.flops_cuda / cuda_peak,
+                              nbytes / hw.mem_bandwidth_bytes_per_s])
+    return np.maximum(roof, 1e-12)
