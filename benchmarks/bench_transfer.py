@@ -109,7 +109,7 @@ def published_part(profiles) -> list[dict]:
 
 
 def stages_part(profiles) -> list[dict]:
-    from roofsim.predict import compare_e2e, load_e2e
+    from roofsim.e2e import compare_e2e, load_e2e
     rows = []
     cases = [(td, load_hardware(td), CAL / td / "e2e", 0) for td in DEVICES]
     cases += [(f"h200-sm{s}", derive_sm_restricted(load_hardware("h200"), s),

@@ -61,6 +61,20 @@ KERNEL_FIELDS = ("grid", "stage", "index", "category", "name", "duration_s", "op
 GPU_CATEGORIES = ("kernel", "gpu_memcpy", "gpu_memset")
 
 
+METHOD = ("wall: CUDA events around one forward, median of repeats, fresh inputs and a device "
+          "sync before each; kernel: sum of GPU kernel durations of one forward from "
+          "torch.profiler's trace (ProfilerActivity.CUDA), median of the profiled forwards; "
+          "memcpy/memset listed apart")
+
+
+def sdpa_enabled(torch) -> dict:
+    """Which SDPA backends PyTorch may pick on this machine (provenance)."""
+    cuda = torch.backends.cuda
+    return {"flash": cuda.flash_sdp_enabled(), "efficient": cuda.mem_efficient_sdp_enabled(),
+            "cudnn": getattr(cuda, "cudnn_sdp_enabled", lambda: None)(),
+            "math": cuda.math_sdp_enabled()}
+
+
 def parse_grid(text: str) -> tuple[int, int]:
     try:
         r, c = (int(v) for v in text.lower().split("x"))
@@ -209,6 +223,37 @@ def measure_case(case, torch, timer: Timer, warmup: int, repeats: int, profile_r
     return row, last
 
 
+# ---- outputs -------------------------------------------------------------------------------
+
+class Outputs:
+    """e2e.csv (one row per case) and kernels.csv.gz (every kernel of the last profiled
+    forward) of a measurement folder, written as measured: a run cut short keeps its rows."""
+
+    def __init__(self, folder: Path, row_fields, kernel_fields, nv):
+        self.row_fields, self.nv = row_fields, nv
+        self.f_rows = open(folder / "e2e.csv", "w", newline="")
+        self.rows = csv.DictWriter(self.f_rows, fieldnames=row_fields)
+        self.rows.writeheader()
+        self.f_kern = gzip.open(folder / "kernels.csv.gz", "wt", newline="")
+        self.kernels = csv.DictWriter(self.f_kern, fieldnames=kernel_fields, extrasaction="ignore")
+        self.kernels.writeheader()
+
+    def write(self, row: dict, kernels, case: dict) -> dict:
+        """Stamp `row` with the NVML state and the time, write it and the case's kernels."""
+        row.update(self.nv.state())
+        row["timestamp"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.rows.writerow({k: row.get(k, "") for k in self.row_fields})
+        self.f_rows.flush()
+        for i, k in enumerate(kernels):
+            self.kernels.writerow({**case, "index": i, **k})
+        self.f_kern.flush()
+        return row
+
+    def close(self) -> None:
+        self.f_rows.close()
+        self.f_kern.close()
+
+
 # ---- main ----------------------------------------------------------------------------------
 
 def main(argv=None) -> int:
@@ -272,16 +317,10 @@ def main(argv=None) -> int:
                      "attention": "sdpa", "experts": "grouped_mm (transformers' default)",
                      "tiny": args.tiny, "device": args.device},
         "spec": spec.as_dict(),
-        "method": ("wall: CUDA events around one forward, median of repeats, fresh inputs and a "
-                   "device sync before each; kernel: sum of GPU kernel durations of one forward "
-                   "from torch.profiler's trace (ProfilerActivity.CUDA), median of the profiled "
-                   "forwards; memcpy/memset listed apart"),
+        "method": METHOD,
     }
     if args.device.startswith("cuda"):
-        prov["sdpa"] = {"flash": torch.backends.cuda.flash_sdp_enabled(),
-                        "efficient": torch.backends.cuda.mem_efficient_sdp_enabled(),
-                        "cudnn": getattr(torch.backends.cuda, "cudnn_sdp_enabled", lambda: None)(),
-                        "math": torch.backends.cuda.math_sdp_enabled()}
+        prov["sdpa"] = sdpa_enabled(torch)
     (out / "provenance.json").write_text(json.dumps(prov, indent=1, default=str) + "\n")
 
     print(f"device {name} ({prov['device_id']}), torch {torch.__version__}, transformers "
@@ -294,12 +333,7 @@ def main(argv=None) -> int:
     timer.sync()
     print(f"built the reference in {time.perf_counter() - t0:.1f} s", flush=True)
 
-    f_rows = open(out / "e2e.csv", "w", newline="")
-    w_rows = csv.DictWriter(f_rows, fieldnames=ROW_FIELDS)
-    w_rows.writeheader()
-    f_kern = gzip.open(out / "kernels.csv.gz", "wt", newline="")
-    w_kern = csv.DictWriter(f_kern, fieldnames=KERNEL_FIELDS, extrasaction="ignore")
-    w_kern.writeheader()
+    outputs = Outputs(out, ROW_FIELDS, KERNEL_FIELDS, nv)
     results = []
     try:
         for rows, cols in grids:
@@ -333,14 +367,8 @@ def main(argv=None) -> int:
                     if timer.cuda:
                         torch.cuda.empty_cache()
                 row.update(base)
-                row.update(nv.state())
-                row["timestamp"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-                w_rows.writerow({k: row.get(k, "") for k in ROW_FIELDS})
-                f_rows.flush()
-                for i, k in enumerate(kernels):
-                    w_kern.writerow({"grid": base["grid"], "stage": stage, "index": i, **k})
-                f_kern.flush()
-                results.append(row)
+                results.append(outputs.write(row, kernels, {"grid": base["grid"],
+                                                            "stage": stage}))
                 print(f"{base['grid']:>6} {stage:<8} {row['status']:<6} "
                       f"wall {row.get('wall_median_s', float('nan')) * 1e3:9.3f} ms  kernel "
                       f"{row.get('kernel_s', float('nan')) * 1e3:9.3f} ms  "
@@ -348,8 +376,7 @@ def main(argv=None) -> int:
             if timer.cuda:
                 torch.cuda.empty_cache()
     finally:
-        f_rows.close()
-        f_kern.close()
+        outputs.close()
         prov["device_after"] = nv.snapshot()
         prov["elapsed_s"] = round(time.perf_counter() - t_start, 1)
         (out / "provenance.json").write_text(json.dumps(prov, indent=1, default=str) + "\n")

@@ -7,8 +7,9 @@ hardware spec delivers.
   prefill FLOPs over 1.0 s; TPOT uses decode FLOPs over K tokens at 50 ms each).
 - Required bandwidth = bytes the stage moves to and from device memory (weights included) /
   budget; the activation-only share is given too.
-- Predicted TTFT / TPOT come from the engine (roofsim.engine.simulate), the only place time is
-  computed; the dominating bound is the bound that accounts for most of the time.
+- Predicted TTFT / TPOT come from roofsim.timing (the engine per kernel, the one latency path
+  roofsim.predict uses too); the dominating bound is the bound that accounts for most of the
+  time.
 
 All values are SI (FLOP/s, byte/s, s); convert at the edge with roofsim.units.
 """
@@ -20,14 +21,13 @@ from typing import Mapping
 
 import numpy as np
 
-from .engine import BOUNDS, simulate
+from .engine import BOUNDS
 from .records import RecordTable, StageCost
+from .stages import DECODE, TPOT_STAGES, TTFT_STAGES, VISION
+from .timing import time_stage
 
 DEFAULT_TTFT_S = 1.0     # the specification's TTFT budget (vision + prefill)
 DEFAULT_TPOT_S = 0.050   # the specification's TPOT budget (decode, per token)
-
-TTFT_STAGES = ("vision", "prefill")
-TPOT_STAGES = ("decode",)
 
 
 @dataclass(frozen=True)
@@ -82,12 +82,14 @@ class Requirement:
 
 
 def _sum_costs(costs: Mapping[str, StageCost], stages: tuple[str, ...]) -> StageCost:
-    missing = [s for s in stages if s not in costs]
-    if missing:
-        raise KeyError(f"stage cost(s) {missing} missing; have {sorted(costs)}")
-    total = costs[stages[0]]
-    for s in stages[1:]:
-        total = total + costs[s]
+    """The stages' costs summed; a vision stage may be missing (a text model)."""
+    missing = [s for s in stages if s not in costs and s != VISION]
+    if missing or not any(s in costs for s in stages):
+        raise KeyError(f"stage cost(s) {missing or list(stages)} missing; have {sorted(costs)}")
+    present = [costs[s] for s in stages if s in costs]
+    total = present[0]
+    for c in present[1:]:
+        total = total + c
     return total
 
 
@@ -122,7 +124,7 @@ class LatencyPrediction:
 
     @property
     def ttft_s(self) -> float:
-        return sum(self.stage_s[s] for s in TTFT_STAGES)
+        return sum(self.stage_s.get(s, 0.0) for s in TTFT_STAGES)
 
     @property
     def tpot_s(self) -> float:
@@ -152,22 +154,23 @@ class LatencyPrediction:
 
 def predict_latency(records: Mapping[str, RecordTable], hardware, decode_tokens: int,
                     profile=None) -> LatencyPrediction:
-    """Simulate each stage's records on `hardware` (optionally calibrated by `profile`)."""
+    """Time each stage's records on `hardware` (optionally calibrated by `profile`) through
+    roofsim.timing, the one latency path; stages the workload lacks (vision of a text model)
+    are left out."""
     if decode_tokens < 1:
         raise ValueError(f"decode_tokens must be >= 1, got {decode_tokens}")
-    stage_s: dict[str, float] = {}
-    by_stage: dict[str, dict[str, float]] = {}
-    calibrated = 0.0
-    for stage in TTFT_STAGES + TPOT_STAGES:
-        timing = simulate(records[stage], hardware, profile)
-        stage_s[stage] = timing.total_s
-        by_stage[stage] = timing.time_by_bound()
-        calibrated += float(timing.time_s[timing.calibrated].sum())
+    if DECODE not in records:
+        raise KeyError(f"stage records need {DECODE!r}; have {sorted(records)}")
+    timings = {s: time_stage(s, [(records[s], 1.0)], hardware, profile)
+               for s in TTFT_STAGES + TPOT_STAGES if s in records}
     by_objective = {
-        "ttft": {b: sum(by_stage[s][b] for s in TTFT_STAGES) for b in BOUNDS},
-        "tpot": {b: sum(by_stage[s][b] for s in TPOT_STAGES) for b in BOUNDS},
+        "ttft": {b: sum(timings[s].by_bound[b] for s in TTFT_STAGES if s in timings)
+                 for b in BOUNDS},
+        "tpot": {b: sum(timings[s].by_bound[b] for s in TPOT_STAGES) for b in BOUNDS},
     }
-    total = sum(stage_s.values())
-    return LatencyPrediction(hardware=getattr(hardware, "id", str(hardware)), stage_s=stage_s,
+    total = sum(t.kernel_s for t in timings.values())
+    calibrated = sum(t.calibrated_s for t in timings.values())
+    return LatencyPrediction(hardware=getattr(hardware, "id", str(hardware)),
+                             stage_s={s: t.kernel_s for s, t in timings.items()},
                              time_by_bound=by_objective, decode_tokens=int(decode_tokens),
                              calibrated_fraction=calibrated / total if total > 0 else 0.0)

@@ -21,7 +21,8 @@ import numpy as np
 
 from . import units
 from .objectives import Budgets, tpot_requirement, ttft_requirement
-from .sweep import SOURCE_LABELS, SweepResult
+from .sources import SOURCE_LABELS
+from .sweep import SweepResult
 
 FORMATS = ("svg", "png")
 PNG_DPI = 110

@@ -24,23 +24,19 @@ import itertools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Protocol, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from .errors import UserError
 from .records import RecordTable, StageCost
+from .sources import CAPTURED, SOURCE_LABELS, AnalyticSource, StageEval, WorkloadSource
+from .stages import TTFT_STAGES
 
-STAGES = ("vision", "prefill", "decode")
 SWEEP_KINDS: Mapping[str, tuple[str, ...]] = {
     "vision": ("vision",),
     "decode": ("decode",),
-    "vision-prefill": ("vision", "prefill"),
+    "vision-prefill": TTFT_STAGES,
 }
 # Sources in the order tables and plots show them.
-SOURCE_NAMES = ("normal", "flash", "reference")
-SOURCE_LABELS = {"normal": "analytic (normal attention)",
-                 "flash": "analytic (flash attention)",
-                 "reference": "reference (captured)"}
-
 # Knobs `--vary` accepts: name -> what it changes.
 VARY_KNOBS: Mapping[str, str] = {
     "prefill-tokens": "prefill context length S_prefill (image tokens + prompt tokens)",
@@ -53,51 +49,6 @@ VARY_KNOBS: Mapping[str, str] = {
 # Knobs that change the request, and the Request field they set.
 _REQUEST_FIELDS = {"prompt-tokens": "prompt_tokens", "decode-tokens": "decode_tokens",
                    "batch": "batch"}
-
-
-# ---- sources -------------------------------------------------------------------------------
-
-@dataclass(frozen=True, eq=False)
-class StageEval:
-    """What a source gives for one request: records and costs per stage."""
-
-    records: Mapping[str, RecordTable]
-    costs: Mapping[str, StageCost]
-
-
-class Source(Protocol):
-    name: str
-    label: str
-
-    def evaluate(self, request, cfg=None) -> StageEval: ...
-
-
-@dataclass(frozen=True)
-class AnalyticSource:
-    """roofsim's analytic DeepSeek-OCR model with normal or flash attention.
-
-    accounting "model" is the real computation; "report" reproduces the specification's own
-    counting conventions (roofsim.workloads.deepseek_ocr.stages explains both)."""
-
-    attention: str = "flash"          # "flash" | "normal"
-    lm_head: str = "last"             # "last" (real decoding) | "all" (every prefill position)
-    accounting: str = "model"
-
-    @property
-    def name(self) -> str:
-        return self.attention
-
-    @property
-    def label(self) -> str:
-        return SOURCE_LABELS[self.attention]
-
-    def evaluate(self, request, cfg=None) -> StageEval:
-        from .workloads import deepseek_ocr as ds
-        cfg = cfg if cfg is not None else ds.load_config()
-        kw = dict(attention=self.attention, lm_head=self.lm_head, accounting=self.accounting)
-        records = ds.stage_records(cfg, request, **kw)
-        costs = ds.stage_costs(cfg, request, records=records, **kw)
-        return StageEval(records=records, costs=costs)
 
 
 def default_sources(reference: bool = True, *, accounting: str = "model",
@@ -117,7 +68,7 @@ def default_sources(reference: bool = True, *, accounting: str = "model",
 def reference_source(use_cache: bool = True):
     """(source, "") for the captured reference implementation, or (None, why not)."""
     try:
-        from .report.reference_source import ReferenceSource
+        from .reference.source import ReferenceSource
         return ReferenceSource(use_cache=use_cache), ""
     except (ImportError, UserError) as err:      # torch / transformers missing or too old
         return None, f"reference unavailable: {err}"
@@ -214,13 +165,10 @@ def _request(ds, grid, prompt_tokens, decode_tokens, batch, mode="gundam"):
     return ds.Request(**kw)
 
 
-def vary_points(varies: Sequence[tuple[str, list[int]]], *, grid=None, prompt_tokens=None,
-                decode_tokens: int = 100, batch: int = 1, cfg=None) -> list[SweepPoint]:
-    """The cartesian product of the varied knobs around one base request (one crop grid)."""
-    from .workloads import deepseek_ocr as ds
-    cfg = cfg if cfg is not None else ds.load_config()
-    grid = ds.parse_grid(grid) if isinstance(grid, str) else (tuple(grid) if grid else None)
-    img = int(ds.image_tokens(cfg, "gundam", grid))
+def _combinations(varies, image_tokens: int, what: str, **base):
+    """(knobs, request fields) for every combination of the varied knobs around the base
+    request fields (prompt_tokens, decode_tokens, batch); prefill-tokens sets the prompt to
+    the prefill length minus the image tokens (`what` names the image in messages)."""
     names = [n for n, _ in varies]
     if len(set(names)) != len(names):
         raise UserError(f"--vary: each knob at most once, got {names}")
@@ -230,20 +178,32 @@ def vary_points(varies: Sequence[tuple[str, list[int]]], *, grid=None, prompt_to
                         f"a sweep may have")
     if "prefill-tokens" in names and "prompt-tokens" in names:
         raise UserError("--vary: prefill-tokens and prompt-tokens both set the prompt; use one")
-    points = []
     for combo in itertools.product(*[vals for _, vals in varies]):
         knobs = dict(zip(names, combo))
-        fields = {"prompt_tokens": prompt_tokens, "decode_tokens": decode_tokens, "batch": batch}
+        fields = dict(base)
         for k, v in knobs.items():
             if k in _REQUEST_FIELDS:
                 fields[_REQUEST_FIELDS[k]] = v
         if "prefill-tokens" in knobs:
-            prompt = knobs["prefill-tokens"] - img
-            if prompt < 1:
-                raise UserError(f"--vary prefill-tokens={knobs['prefill-tokens']}: the crop grid "
-                                f"{grid_text(grid)} alone has {img} image tokens; choose "
-                                f"prefill lengths above {img}")
-            fields["prompt_tokens"] = prompt
+            fields["prompt_tokens"] = knobs["prefill-tokens"] - image_tokens
+            if fields["prompt_tokens"] < 1:
+                raise UserError(f"--vary prefill-tokens={knobs['prefill-tokens']}: {what} alone "
+                                f"has {image_tokens} image tokens; choose prefill lengths above "
+                                f"{image_tokens}")
+        yield knobs, fields
+
+
+def vary_points(varies: Sequence[tuple[str, list[int]]], *, grid=None, prompt_tokens=None,
+                decode_tokens: int = 100, batch: int = 1, cfg=None) -> list[SweepPoint]:
+    """The cartesian product of the varied knobs around one base request (one crop grid)."""
+    from .workloads import deepseek_ocr as ds
+    cfg = cfg if cfg is not None else ds.load_config()
+    grid = ds.parse_grid(grid) if isinstance(grid, str) else (tuple(grid) if grid else None)
+    img = int(ds.image_tokens(cfg, "gundam", grid))
+    points = []
+    for knobs, fields in _combinations(varies, img, f"the crop grid {grid_text(grid)}",
+                                       prompt_tokens=prompt_tokens,
+                                       decode_tokens=decode_tokens, batch=batch):
         pcfg = None
         if "heads" in knobs:
             pcfg = with_heads(cfg, knobs["heads"])
@@ -254,6 +214,31 @@ def vary_points(varies: Sequence[tuple[str, list[int]]], *, grid=None, prompt_to
         points.append(SweepPoint(label=label, request=req, image_tokens=img,
                                  num_crops=(grid[0] * grid[1]) if grid else 0, grid=grid,
                                  knobs=knobs, cfg=pcfg))
+    return points
+
+
+# Knobs a transformers model's sweep takes (its dimensions are its config's).
+MODEL_KNOBS = ("prefill-tokens", "prompt-tokens", "decode-tokens", "batch")
+
+
+def model_points(varies: Sequence[tuple[str, list[int]]], workload, *, prompt_tokens: int,
+                 decode_tokens: int = 100, batch: int = 1, image=None) -> list[SweepPoint]:
+    """The cartesian product of the varied knobs around one request of a workload (a
+    transformers model); prefill-tokens counts image tokens too, as for DeepSeek-OCR."""
+    from .workloads import Request
+    names = [n for n, _ in varies]
+    bad = [n for n in names if n not in MODEL_KNOBS]
+    if bad:
+        raise UserError(f"--vary {bad[0]}: {workload.name} takes {', '.join(MODEL_KNOBS)} "
+                        f"(its dimensions are its config's)")
+    img = workload.image_tokens(Request(image=image)) if image is not None else 0
+    points = []
+    for knobs, fields in _combinations(varies, img, "the image", prompt_tokens=prompt_tokens,
+                                       decode_tokens=decode_tokens, batch=batch):
+        req = Request(image=image, **{k: int(v) for k, v in fields.items()})
+        points.append(SweepPoint(label=", ".join(f"{k}={v}" for k, v in knobs.items()),
+                                 request=req, image_tokens=img, num_crops=0, grid=None,
+                                 knobs=knobs))
     return points
 
 
@@ -387,7 +372,9 @@ class SweepResult:
         c = self.costs[source][i]
         if c is None:
             return None
-        stages = SWEEP_KINDS[self.kind]
+        stages = [s for s in SWEEP_KINDS[self.kind] if s in c]   # a text model has no vision
+        if not stages:
+            return None
         total = c[stages[0]]
         for s in stages[1:]:
             total = total + c[s]
@@ -426,7 +413,7 @@ def components_of(ev: StageEval) -> dict[str, float]:
         sub = table.select(mask)
         return sub.total("flops_tensor") + sub.total("flops_cuda")
     c = ev.costs
-    out = {"vision": c["vision"].flops}
+    out = {"vision": c["vision"].flops if "vision" in c else 0.0}
     for stage in ("prefill", "decode"):
         head = lm_head_flops(ev.records[stage]) if stage in ev.records else 0.0
         out[f"{stage}_lm_head"] = head
@@ -455,7 +442,7 @@ def run_sweep(kind: str, points: Sequence[SweepPoint], sources: Sequence, *, cfg
     (the heads knob) replaces it for that point."""
     if kind not in SWEEP_KINDS:
         raise UserError(f"unknown sweep {kind!r}; expected one of {', '.join(SWEEP_KINDS)}")
-    if cfg is None:
+    if cfg is None and not all(isinstance(s, WorkloadSource) for s in sources):
         from .workloads import deepseek_ocr as ds
         cfg = ds.load_config()
     from .objectives import predict_latency
@@ -470,7 +457,7 @@ def run_sweep(kind: str, points: Sequence[SweepPoint], sources: Sequence, *, cfg
             except UserError:
                 raise
             except Exception as err:  # noqa: BLE001  (the reference may not cover a shape)
-                if src.name != "reference":
+                if src.name not in ("reference", CAPTURED):
                     raise
                 why = str(err) if type(err).__name__ == "Unsupported" else \
                     f"{type(err).__name__}: {err}"

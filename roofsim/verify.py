@@ -22,11 +22,12 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .records import RecordTable
+from .stages import STAGES
 
 TOLERANCE = 0.01
 DEFAULT_GRIDS: tuple[tuple[int, int], ...] = ((1, 2), (2, 3), (4, 5))
 METRICS = ("flops", "bytes", "launches")
-SCOPES = ("vision", "prefill", "decode", "full")
+SCOPES = STAGES + ("full",)
 
 # Why a layer's captured FLOPs can differ from the analytic count beyond the tolerance.
 LAYER_CAUSES = {
@@ -342,7 +343,7 @@ def end_to_end_verification(cfg=None, *, grids=DEFAULT_GRIDS, prompt_tokens: int
         captured = {s: c.table for s, c in caps.items()}
         captured.setdefault("decode", RecordTable.empty())
         for scope in SCOPES:
-            stages = ("vision", "prefill", "decode") if scope == "full" else (scope,)
+            stages = STAGES if scope == "full" else (scope,)
             a = RecordTable.concat([analytic[s] for s in stages])
             c = RecordTable.concat([captured[s] for s in stages])
             at, ct = _totals(a), _totals(c)

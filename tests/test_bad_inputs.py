@@ -47,10 +47,12 @@ BASE = {
               "--out", "{dir}/sweep"],
     "report": ["report", "--grids", "1x2", "--no-reference", "--no-decoder-sweeps", "--quiet",
                "--out", "{dir}/report"],
+    "models list": ["models", "list"],
+    "models show": ["models", "show", "llama-3.1-8b"],
 }
 # Positional arguments: which base token they replace.
 POSITIONAL = {("hardware show", "hardware"): "h100-sxm", ("hardware derive", "hardware"): "h200", ("predict-kernels", "cases"): "{cases}",
-              ("sweep", "kind"): "vision"}
+              ("sweep", "kind"): "vision", ("models show", "model"): "llama-3.1-8b"}
 
 # Bad values of the options that take free text, by option (the same in every subcommand).
 BAD_TEXT = {
@@ -138,10 +140,20 @@ CSV_FILES = {
     "nul-byte": b"kind,m,n,k\ngemm,1\x00,2,3\n",
     "unclosed-quote": b'kind,m,n,k\ngemm,"1,2,3\n',
 }
+# A transformers config.json given to --model (written as NAME.json).
+MODEL_FILES = {
+    "missing": None, "folder": "<folder>", "device": "<device>", "long-name": "<long>",
+    "binary": b"\xff\xfe\x00", "empty": b"", "syntax": b"{\"model_type\": \"llama\",}",
+    "duplicate-key": b'{"model_type": "llama", "model_type": "qwen2"}',
+    "nan": b'{"model_type": "llama", "num_hidden_layers": NaN}', "list": b"[1, 2]",
+    "empty-object": b"{}", "no-layers": b'{"model_type": "llama"}',
+    "text-config-not-an-object": b'{"model_type": "llama", "text_config": [1]}',
+    "deep": b"[" * 100000,
+}
 FILE_FORMATS = {"a hardware id or a YAML file": YAML_FILES, "a hardware id or file": YAML_FILES,
                 "a config file": YAML_FILES, "a profiles file": YAML_FILES,
                 "a kernel suite file": YAML_FILES, "a calibration folder": JSON_FILES,
-                "a CSV file": CSV_FILES}
+                "a CSV file": CSV_FILES, "a model name or config.json": MODEL_FILES}
 OUTPUT_FOLDER = {"is-a-file": "<file>", "under-a-file": "<file>/sub", "long-name": "<long>"}
 OUTPUT_FILE = {"is-a-folder": "<folder>", "missing-parent": "<dir>/no/such/out.csv",
                "under-a-file": "<file>/out.csv", "long-name": "<long>"}
@@ -279,6 +291,46 @@ LIMIT_CASES = [
                                                  "no-such-device"), ("no-such-device",)),
     Case("predict image and grid together", ("predict", "--image", "100x100", "--grid", "2x3"),
          ("--grid",)),
+    # --model: the transformers model's own limits (max_position_embeddings, its KV cache)
+    Case("predict model prompt over positions", ("predict", "--model", "llama-3.1-8b",
+                                                 "--prompt-tokens", "200000"),
+         ("--prompt-tokens",)),
+    Case("predict model prompt + decode over positions",
+         ("predict", "--model", "mistral-7b-v0.3", "--prompt-tokens", "30000",
+          "--decode-tokens", "5000"), ("--prompt-tokens",)),
+    Case("predict model grid", ("predict", "--model", "llama-3.1-8b", "--grid", "2x3"),
+         ("--grid",)),
+    Case("predict model max crops", ("predict", "--model", "llama-3.1-8b", "--max-crops", "4"),
+         ("--max-crops",)),
+    Case("predict model image of a text model", ("predict", "--model", "llama-3.1-8b",
+                                                 "--image", "64x64"), ("--image",)),
+    Case("predict model implementation", ("predict", "--model", "llama-3.1-8b",
+                                          "--implementation", "flash"), ("--implementation",)),
+    Case("cost model unknown", ("cost", "--model", "no-such-model"), ("no-such-model",)),
+    Case("cost model batch over memory", ("cost", "--model", "qwen2.5-7b", "--batch",
+                                          "1000000000"), ("--batch",)),
+    Case("cost model image over memory", ("cost", "--model", "qwen2-vl-7b", "--image",
+                                          "100000x100000", "--batch", "100000"), ("--image",)),
+    Case("sweep model vary prefill over positions",
+         ("sweep", "vision-prefill", "--model", "mistral-7b-v0.3", "--vary",
+          "prefill-tokens=512:65536", "--out", "{dir}/s"), ("--vary",)),
+    Case("sweep model vary heads", ("sweep", "decode", "--model", "llama-3.1-8b", "--vary",
+                                    "heads=2,4", "--out", "{dir}/s"), ("heads",)),
+    Case("sweep model with grids", ("sweep", "vision", "--model", "llama-3.1-8b", "--grids",
+                                    "1x2", "--out", "{dir}/s"), ("--grids",)),
+    Case("sweep image without a model", ("sweep", "vision", "--image", "640x480",
+                                         "--no-reference", "--out", "{dir}/s"), ("--image",)),
+    Case("report model decode over positions", ("report", "--model", "mistral-7b-v0.3",
+                                                "--decode-tokens", "40000", "--out", "{dir}/r"),
+         ("--decode-tokens",)),
+    Case("report model with profiles", ("report", "--model", "llama-3.1-8b", "--profiles",
+                                        "<profiles:decode_tokens: 100>", "--out", "{dir}/r"),
+         ("--profiles",)),
+    Case("verify model prompt over positions", ("verify", "--model", "mistral-7b-v0.3",
+                                                "--prompt-tokens", "100000"),
+         ("--prompt-tokens",)),
+    Case("models show unknown", ("models", "show", "no-such-model"), ("no-such-model",)),
+    Case("models no action", ("models",), ("ACTION", "models_command")),
 ]
 
 
@@ -334,7 +386,8 @@ def _materialize(token: str, scratch: Path) -> str:
             path.mkdir(exist_ok=True)
             (path / "profile.json").write_bytes(content)
             return str(path)
-        path = path.with_suffix(".csv" if files is CSV_FILES else ".yaml")
+        path = path.with_suffix({id(CSV_FILES): ".csv", id(MODEL_FILES): ".json"}
+                                .get(id(files), ".yaml"))
         path.write_bytes(content)
         return str(path)
     if token.startswith("<profiles:"):
@@ -410,7 +463,7 @@ def test_bad_input_is_one_clear_line_and_status_2(case, scratch, capsys):
 def test_the_corpus_covers_every_subcommand_and_is_large_enough():
     commands = {c.argv[0] for c in CASES if c.argv}
     assert commands >= {"hardware", "roofline", "calibrate", "predict-kernels", "predict",
-                        "tokens", "cost", "verify", "sweep", "report"}
+                        "models", "tokens", "cost", "verify", "sweep", "report"}
     assert corpus_size() >= 250
 
 

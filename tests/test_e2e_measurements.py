@@ -12,7 +12,7 @@ import pytest
 
 from roofsim.errors import UserError
 from roofsim.hardware import load_hardware
-from roofsim.predict import TARGET_ERROR, compare_e2e, load_e2e
+from roofsim.e2e import TARGET_ERROR, compare_e2e, load_e2e
 from roofsim.workloads import deepseek_ocr as ds
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,7 +5,8 @@ import pytest
 pytest.importorskip("transformers")
 
 from roofsim.hardware import load_hardware  # noqa: E402
-from roofsim.headroom import fold_layer, headroom, headroom_section  # noqa: E402
+from roofsim.headroom import fold_layer, headroom  # noqa: E402
+from roofsim.report.headroom import headroom_section  # noqa: E402
 from roofsim.predict import predict  # noqa: E402
 from roofsim.report.markdown import parse_markdown_tables  # noqa: E402
 

@@ -111,7 +111,7 @@ def test_reference_decode_step_is_the_mean_of_the_first_and_last_step():
     p = predict("1x2", 16, 5, hardware=H100, records=recs)
     expected = 0.5 * (simulate(first, H100).total_s + simulate(last, H100).total_s)
     assert p.tpot_s == pytest.approx(expected)
-    assert p.stages["vision"].launches == recs.vision.launches
+    assert p.stages["vision"].launches == recs.table("vision").launches
 
 
 @needs_reference

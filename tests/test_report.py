@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from roofsim.objectives import Budgets, predict_latency, tpot_requirement, ttft_
 from roofsim.report import KNOB_SWEEPS, ReportOptions, build_report, expected_figures
 from roofsim.report.markdown import parse_markdown_tables, sci
 from roofsim.workloads import deepseek_ocr as ds
+from no_torch import without_torch
 
 CFG = ds.load_config()
 GRIDS = [(1, 2), (2, 3)]
@@ -185,25 +185,6 @@ def test_reference_columns_equal_direct_capture(report):
         want = predict(grid, 10, 100, hardware=report[2], implementation="reference")
         assert ttft == f"{units.to_ms(want.ttft_s):.4g}"
         assert tpot == f"{units.to_ms(want.tpot_s):.4g}"
-
-
-def without_torch(monkeypatch):
-    """As on a machine without torch: the reference's guarded import fails with its one-line
-    UserError, and the modules built on it import again."""
-    from roofsim.errors import UserError
-    from roofsim.reference import _compat
-
-    def load():
-        raise UserError("the reference assembly needs torch and transformers>=5.17: "
-                        "pip install 'roofsim[reference]' (No module named 'torch')")
-
-    monkeypatch.setattr(_compat, "load", load)
-    for name in ("roofsim.reference.models", "roofsim.reference.stages",
-                 "roofsim.reference.layers", "roofsim.report.reference_source"):
-        if name in sys.modules:
-            monkeypatch.delitem(sys.modules, name)
-        package, _, attr = name.rpartition(".")
-        monkeypatch.delattr(sys.modules[package], attr, raising=False)
 
 
 def test_report_builds_without_the_reference(tmp_path, monkeypatch):

@@ -12,10 +12,11 @@ import pytest
 from roofsim import sweep
 from roofsim.cli import main
 from roofsim.errors import UserError
+from roofsim.sources import AnalyticSource
 from roofsim.hardware import load_hardware
 from roofsim.objectives import predict_latency
 from roofsim.records import RecordTable
-from roofsim.report.reference_source import ShapeModel
+from roofsim.reference.source import ShapeModel
 from roofsim.workloads import deepseek_ocr as ds
 
 SPEC_TABLES = json.loads((Path(__file__).parent / "data" / "spec_tables.json").read_text())
@@ -120,19 +121,8 @@ def test_outputs_csv_and_json(analytic_result, tmp_path):
 
 
 def test_unavailable_reference_is_reported_not_fatal(monkeypatch):
-    import sys
-    from roofsim.reference import _compat
-
-    def load():
-        raise UserError("the reference assembly needs torch and transformers>=5.17")
-
-    monkeypatch.setattr(_compat, "load", load)
-    for name in ("roofsim.reference.models", "roofsim.reference.stages",
-                 "roofsim.report.reference_source"):
-        if name in sys.modules:
-            monkeypatch.delitem(sys.modules, name)
-        package, _, attr = name.rpartition(".")
-        monkeypatch.delattr(sys.modules[package], attr, raising=False)
+    from no_torch import without_torch
+    without_torch(monkeypatch)
     sources, note = sweep.default_sources(reference=True)
     assert [s.name for s in sources] == ["normal", "flash"]
     assert "reference unavailable" in note
@@ -146,7 +136,7 @@ def test_reference_failure_at_a_point_becomes_a_note():
             raise RuntimeError("no such shape")
 
     pts = sweep.grid_points([(1, 2)], cfg=CFG)
-    res = sweep.run_sweep("vision", pts, [sweep.AnalyticSource("flash"), Partial()], cfg=CFG)
+    res = sweep.run_sweep("vision", pts, [AnalyticSource("flash"), Partial()], cfg=CFG)
     assert res.costs["reference"] == (None,)
     assert "no such shape" in res.notes["reference"]
     assert not res.available("reference") and res.available("flash")
@@ -230,7 +220,7 @@ def test_accounting_and_lm_head_pass_through_to_the_workload():
     """`--accounting report --lm-head all` reaches the analytic workload unchanged (whether that
     reproduces the specification is tests/test_spec_reproduction.py's business)."""
     pts = sweep.grid_points([(1, 2)], prompt_tokens=10, decode_tokens=100, cfg=CFG)
-    src = sweep.AnalyticSource("flash", lm_head="all", accounting="report")
+    src = AnalyticSource("flash", lm_head="all", accounting="report")
     res = sweep.run_sweep("vision", pts, [src], cfg=CFG)
     want = ds.stage_costs(CFG, pts[0].request, attention="flash", lm_head="all",
                           accounting="report")

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "calibrate",
     "predict_kernels",
     "predict",
+    "models",
     "tokens",
     "cost",
     "verify",
@@ -35,7 +36,8 @@ COMMAND_MODULES = (
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="roofsim",
-        description="Roofline hardware simulator for transformer inference (DeepSeek-OCR).")
+        description="Roofline hardware simulator for transformer inference (DeepSeek-OCR by "
+                    "default; any transformers model with --model).")
     parser.add_argument("--version", action="version", version=f"roofsim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True

@@ -1,4 +1,6 @@
-"""`roofsim cost`: DeepSeek-OCR's analytic cost per stage (vision, prefill, decode) and per layer."""
+"""`roofsim cost`: the cost per stage (vision, prefill, decode) and per layer: DeepSeek-OCR's
+analytic model, or with --model a transformers model's captured records (its --image WxH for a
+vision-language model)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ from ..workloads.deepseek_ocr import (ACCOUNTINGS, ATTENTION_VARIANTS, LM_HEAD_M
                                       parameter_counts, stage_costs, stage_records, views)
 from .common import add_json_arg
 from .limits import largest_shipped_memory
+from .models import is_default_model
 from .output import format_table, print_json
-from .request import add_token_args, add_view_args, request_from_args
+from .request import add_token_args, add_view_args, model_request_from_args, request_from_args
 
 
 def register(subparsers) -> None:
@@ -18,8 +21,9 @@ def register(subparsers) -> None:
         "cost", help="analytic FLOPs, bytes, activations, KV cache per stage and per layer",
         description="DeepSeek-OCR's cost from formulas: per-stage totals (tensor-core and "
                     "CUDA-core FLOPs, bytes, peak activation memory, KV cache, weight bytes read) "
-                    "and a per-layer table. SI units in --json.")
-    add_view_args(parser)
+                    "and a per-layer table. SI units in --json. --model: a transformers model, "
+                    "captured (activation peaks n/a).")
+    add_view_args(parser, models=True)
     add_token_args(parser, batch=True)
     parser.add_argument("--attention", choices=ATTENTION_VARIANTS, default="flash",
                         help="flash: fused, scores stay on chip; normal: scores written to and "
@@ -61,8 +65,8 @@ def _module_key(layer: str, depth: str) -> str:
 def layer_rows(tables, depth: str) -> list[dict]:
     rows = []
     for stage in STAGES:
-        t = tables[stage]
-        if not len(t):
+        t = tables.get(stage)
+        if t is None or not len(t):
             continue
         keys = np.array([_module_key(str(x), depth) for x in t.layer], dtype=object)
         uniq, first, inv = np.unique(keys.astype(str), return_index=True, return_inverse=True)
@@ -76,7 +80,52 @@ def layer_rows(tables, depth: str) -> list[dict]:
     return rows
 
 
+def run_model(args) -> int:
+    """The captured cost of a transformers model's request."""
+    from ..sources import WorkloadSource
+    from ..workloads import workload
+    from ..workloads.hf.summary import model_summary
+    wl = workload(args.model)
+    request = model_request_from_args(args, wl, largest_shipped_memory())
+    ev = WorkloadSource(wl).evaluate(request)
+    layers = layer_rows(ev.records, args.layers) if args.layers != "none" else []
+    summary = model_summary(wl.config)
+    out = {"model": wl.name, "config": wl.config.source, "dtype": "bfloat16",
+           "request": {"prompt_tokens": request.prompt_tokens,
+                       "decode_tokens": request.decode_tokens, "batch": request.batch,
+                       **wl.describe(request)},
+           "parameters": {"total": summary["parameters"],
+                          "activated_per_decoded_token": summary["active_parameters"]},
+           "stages": {s: _stage_dict(c) for s, c in ev.costs.items()}, "layers": layers}
+    if args.json:
+        print_json(out)
+        return 0
+    print(f"{wl.name} (captured): {', '.join(f'{k} {v}' for k, v in out['request'].items())}")
+    print(f"parameters {summary['parameters']:,}, active per decoded token "
+          f"{summary['active_parameters'] / 1e6:.1f}M\n")
+    _print_costs(ev.costs, layers)
+    return 0
+
+
+def _print_costs(costs, layers) -> None:
+    print(format_table(
+        ("stage", "tensor TFLOP", "CUDA TFLOP", "GB moved", "weight GB", "act. peak GB", "KV GB",
+         "launches"),
+        [(s, to_tflops(c.flops_tensor), to_tflops(c.flops_cuda), to_gb(c.io_bytes),
+          to_gb(c.weight_bytes), to_gb(c.activation_peak_bytes), to_gb(c.kv_cache_bytes),
+          int(c.launches)) for s, c in costs.items()]))
+    if layers:
+        print()
+        print(format_table(("stage", "layer", "tensor GFLOP", "CUDA GFLOP", "GB moved", "launches"),
+                           [(r["stage"], r["layer"], to_gflops(r["flops_tensor"]),
+                             to_gflops(r["flops_cuda"]),
+                             to_gb(r["bytes_read"] + r["bytes_written"]), int(r["launches"]))
+                            for r in layers]))
+
+
 def run(args) -> int:
+    if not is_default_model(args):
+        return run_model(args)
     cfg, _, request = request_from_args(args, largest_shipped_memory())
     v = views(cfg, request)
     tables = stage_records(cfg, request, attention=args.attention, lm_head=args.lm_head,
@@ -108,17 +157,5 @@ def run(args) -> int:
           f"{args.attention} attention, lm_head {args.lm_head}, {args.accounting} accounting")
     print(f"parameters {params['total']:,} ({to_gb(params['total'] * cfg.element_bytes):.2f} GB), "
           f"activated per decoded token {params['activated_per_decoded_token'] / 1e6:.1f}M\n")
-    print(format_table(
-        ("stage", "tensor TFLOP", "CUDA TFLOP", "GB moved", "weight GB", "act. peak GB", "KV GB",
-         "launches"),
-        [(s, to_tflops(c.flops_tensor), to_tflops(c.flops_cuda), to_gb(c.io_bytes),
-          to_gb(c.weight_bytes), to_gb(c.activation_peak_bytes), to_gb(c.kv_cache_bytes),
-          int(c.launches)) for s, c in costs.items()]))
-    if layers:
-        print()
-        print(format_table(("stage", "layer", "tensor GFLOP", "CUDA GFLOP", "GB moved", "launches"),
-                           [(r["stage"], r["layer"], to_gflops(r["flops_tensor"]),
-                             to_gflops(r["flops_cuda"]),
-                             to_gb(r["bytes_read"] + r["bytes_written"]), int(r["launches"]))
-                            for r in layers]))
+    _print_costs(costs, layers)
     return 0

@@ -2,7 +2,9 @@
 (after parsing, before any work).
 
 - Text positions: the prompt and the decoded tokens of one sequence are at most the decoder's
-  positions (`decoder.max_positions` of the config, 8192 for DeepSeek-OCR), alone and together.
+  positions (`decoder.max_positions` of the config, 8192 for DeepSeek-OCR; with --model, the
+  transformers config's `max_position_embeddings`, no limit where it has none), alone and
+  together.
   Image tokens are not counted against it: the specification's sweeps go to 39,423 image tokens
   (crop grids the real preprocessor never picks), so an explicit crop grid is a what-if bounded
   by memory instead.
@@ -12,6 +14,12 @@
   cache at the end of decoding (batch x (image + prompt + decode tokens) x bytes per cached
   token), at most the GPU's memory. Activations are not counted (crops could be processed in
   chunks). Commands without a GPU (`cost`, `tokens`, `verify`) use the largest shipped spec.
+  A transformers model (--model): its parameters in bf16 (counted on the model built on meta,
+  cached) and its KV cache per position (roofsim.workloads.hf.params) over its image tokens +
+  prompt + decode tokens.
+
+Each check takes DeepSeek-OCR's analytic config or a transformers model's config
+(roofsim.workloads.hf.configs.ModelConfig) as `cfg`.
 """
 
 from __future__ import annotations
@@ -45,23 +53,38 @@ def largest_shipped_memory() -> MemoryLimit:
                        f"the largest shipped GPU's ({big.id}, {big.mem_capacity_gb:g} GB)")
 
 
+def _is_model_config(cfg) -> bool:
+    """A transformers model's config (--model), not DeepSeek-OCR's analytic one."""
+    return not hasattr(cfg, "decoder")
+
+
+def positions_of(cfg) -> tuple[int | None, str]:
+    """(positions of one sequence, where the number comes from); None: the config sets none."""
+    if _is_model_config(cfg):
+        top = cfg.text.get("max_position_embeddings")
+        return (int(top) if top else None), f"max_position_embeddings of {cfg.source}"
+    return cfg.decoder.max_positions, f"decoder.max_positions of {cfg.source or cfg.name}"
+
+
 def _config_name(cfg) -> str:
-    return f"decoder.max_positions of {cfg.source or cfg.name}"
+    return positions_of(cfg)[1]
 
 
 def check_text_tokens(cfg, *, prompt: tuple[str, int] | None = None,
                       decode: tuple[str, int] | None = None) -> None:
     """Prompt and decode tokens (each given as (option, value)) within the decoder's positions,
     alone and together."""
-    top = cfg.decoder.max_positions
+    top, where = positions_of(cfg)
+    if top is None:
+        return
     for item in (prompt, decode):
         if item is not None and not 0 <= item[1] <= top:
             raise UserError(f"{item[0]} {item[1]}: expected an integer in [0, {top}] "
-                            f"({_config_name(cfg)}: one sequence has at most {top} positions)")
+                            f"({where}: one sequence has at most {top} positions)")
     if prompt is not None and decode is not None and prompt[1] + decode[1] > top:
         raise UserError(f"{prompt[0]} {prompt[1]} + {decode[0]} {decode[1]} = "
                         f"{prompt[1] + decode[1]} text tokens: more than the {top} positions of "
-                        f"one sequence ({_config_name(cfg)})")
+                        f"one sequence ({where})")
 
 
 def max_crops_in_positions(cfg) -> int:
@@ -107,7 +130,29 @@ class Footprint:
         return self.weight_bytes + self.kv_bytes
 
 
+# A transformers model's weights as roofsim captures it (bf16).
+MODEL_WEIGHT_BYTES = 2
+
+
+def _model_footprint(mc, request, *, weights: bool = True) -> Footprint:
+    """A transformers model's request (roofsim.workloads.Request, image as (height, width)).
+    Its parameters are counted on the model built on meta (torch, cached); weights=False
+    leaves them out (0)."""
+    from ..workloads.hf.params import kv_cache_bytes_per_token
+    from ..workloads.hf.vision import image_tokens
+    image = image_tokens(mc, *request.image) if request.image is not None else 0
+    positions = image + request.prompt_tokens + request.decode_tokens
+    kv = float(kv_cache_bytes_per_token(mc)) * request.batch * positions
+    weight_bytes = 0.0
+    if weights:
+        from ..workloads.hf.summary import parameter_counts_of
+        weight_bytes = float(parameter_counts_of(mc)["total"] * MODEL_WEIGHT_BYTES)
+    return Footprint(weight_bytes, kv, int(positions), int(request.batch))
+
+
 def footprint(cfg, request) -> Footprint:
+    if _is_model_config(cfg):
+        return _model_footprint(cfg, request)
     from ..workloads.deepseek_ocr import kv_cache_bytes_per_token, parameter_counts, views
     positions = views(cfg, request).image_tokens + request.prompt_tokens + request.decode_tokens
     kv = float(kv_cache_bytes_per_token(cfg)) * request.batch * positions
@@ -117,6 +162,12 @@ def footprint(cfg, request) -> Footprint:
 
 def check_memory(cfg, request, memory: MemoryLimit, what: str) -> Footprint:
     """The request's weights + KV cache within `memory`; `what` names the flags."""
+    if _is_model_config(cfg):       # a KV cache too large alone needs no model built
+        kv = _model_footprint(cfg, request, weights=False)
+        if kv.kv_bytes > memory.bytes:
+            raise UserError(
+                f"{what}: its KV cache alone needs {to_gb(kv.kv_bytes):.4g} GB of device memory "
+                f"({kv.positions:,} positions x batch {kv.batch:,}), more than {memory.owner}")
     fp = footprint(cfg, request)
     if fp.total > memory.bytes:
         raise UserError(
@@ -128,4 +179,4 @@ def check_memory(cfg, request, memory: MemoryLimit, what: str) -> Footprint:
 
 __all__ = ["Footprint", "MemoryLimit", "check_crop_limits", "check_memory",
            "check_text_tokens", "footprint", "largest_shipped_memory", "max_crops_in_positions",
-           "memory_of"]
+           "memory_of", "positions_of"]

@@ -1,7 +1,12 @@
-"""`roofsim predict`: TTFT and TPOT of one DeepSeek-OCR request on a GPU, stage by stage.
+"""`roofsim predict`: TTFT and TPOT of one request on a GPU, stage by stage.
 
     roofsim predict --grid 2x3 --prompt-tokens 16 --decode-tokens 100 --hardware h100-sxm \
         --calibration h100-sxm [--implementation reference|flash|normal] [--json]
+    roofsim predict --model llama-3.1-8b --prompt-tokens 4096 --decode-tokens 16 \
+        --hardware h200 --calibration h200 [--batch B] [--image WxH] [--json]
+
+The model is DeepSeek-OCR unless --model names a transformers model (roofsim models list, or a
+config.json), captured from its implementation on meta (cached: a repeat needs no torch).
 
 vision_s, prefill_s, ttft_s (= vision + prefill) and tpot_s (the mean decode step), each the
 sum of per-kernel times (GPU kernel time), with kernel counts and the time per bound. With
@@ -12,23 +17,26 @@ estimate is added (roofsim.predict.eager_wall_s).
 from __future__ import annotations
 
 from .. import predict as _predict
+from ..workloads import DEFAULT_MODEL, workload
 from ..engine import BOUNDS
 from .args import amount, nonempty
 from .common import add_hardware_args, add_json_arg, hardware_from_args, load_calibration
 from .limits import memory_of
+from .models import is_default_model
 from .output import format_table, print_json
-from .request import add_token_args, add_view_args, request_from_args
+from .request import add_token_args, add_view_args, model_request_from_args, request_from_args
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "predict", help="TTFT and TPOT of one request (vision, prefill, decode step)",
-        description="Per-stage GPU kernel time of one DeepSeek-OCR request: vision, prefill, "
+        description="Per-stage GPU kernel time of one request: vision, prefill, "
                     "TTFT = vision + prefill, TPOT = mean decode step; kernel counts and the "
-                    "time per bound. 'reference' times the kernels captured from the "
-                    "transformers-based reference; 'flash' / 'normal' the analytic model.")
-    add_view_args(parser, modes=False)
-    add_token_args(parser)
+                    "time per bound. DeepSeek-OCR by default: 'reference' times the kernels "
+                    "captured from the transformers-based reference; 'flash' / 'normal' the "
+                    "analytic model. --model: a transformers model, captured.")
+    add_view_args(parser, modes=False, models=True)
+    add_token_args(parser, batch=True)
     add_hardware_args(parser)
     parser.add_argument("--calibration", metavar="DIR|NAME", type=nonempty("a calibration folder"),
                         help="calibration folder (profile.json) or a shipped one's name "
@@ -57,14 +65,20 @@ def _host_overhead(args, hw) -> float | None:
 
 def run(args) -> int:
     hw = hardware_from_args(args)
-    cfg, _, request = request_from_args(args, memory_of(hw))
+    if is_default_model(args):
+        cfg, _, ds_request = request_from_args(args, memory_of(hw))
+        wl = workload(None, args.implementation, cfg=cfg)
+        request = _predict.request_for(wl, ds_request.grid, ds_request.prompt_tokens,
+                                       ds_request.decode_tokens, ds_request.batch)
+    else:
+        wl = workload(args.model, args.implementation)
+        request = model_request_from_args(args, wl, memory_of(hw))
     profile = None
     if args.calibration is not None:
         profile = load_calibration(args.calibration)
-    p = _predict.predict(request.grid, request.prompt_tokens, request.decode_tokens, hardware=hw,
-                         profile=profile, implementation=args.implementation,
-                         host_overhead_s=_host_overhead(args, hw), cfg=cfg,
-                         use_cache=not args.no_cache)
+    p = _predict.predict_request(wl, request, hardware=hw, profile=profile,
+                                 host_overhead_s=_host_overhead(args, hw),
+                                 use_cache=not args.no_cache)
     if args.json:
         print_json(p.as_dict())
         return 0
@@ -76,12 +90,21 @@ def _ms(s) -> float | str:
     return "-" if s is None else round(s * 1e3, 4)
 
 
+def _input(p: _predict.Prediction) -> str:
+    if p.model == DEFAULT_MODEL:
+        grid = f"{p.grid[0]}x{p.grid[1]}" if p.grid else "global view only"
+        return f"grid {grid}, {p.image_tokens} image tokens + "
+    if p.image is not None:
+        return f"image {p.image[1]}x{p.image[0]}, {p.image_tokens} image tokens + "
+    return ""
+
+
 def render(p: _predict.Prediction) -> str:
-    grid = f"{p.grid[0]}x{p.grid[1]}" if p.grid else "global view only"
-    head = (f"{p.implementation} on {p.hardware}"
+    who = p.implementation if p.model == DEFAULT_MODEL else f"{p.model} ({p.implementation})"
+    head = (f"{who} on {p.hardware}"
             f"{' (calibration ' + p.calibration + ')' if p.calibration else ' (roofline, uncalibrated)'}"
-            f": grid {grid}, {p.image_tokens} image tokens + {p.prompt_tokens} prompt tokens, "
-            f"K = {p.decode_tokens}")
+            f": {_input(p)}{p.prompt_tokens} prompt tokens, K = {p.decode_tokens}"
+            f"{f', batch {p.batch}' if p.batch != 1 else ''}")
     headers = ["stage", "kernel ms", "kernels", "bound"] + [f"{b} ms" for b in BOUNDS] + \
         ["calibrated"]
     eager = p.host_overhead_s is not None
@@ -95,8 +118,9 @@ def render(p: _predict.Prediction) -> str:
         if eager:
             row.insert(2, _ms(t.eager_s))
         rows.append(row)
+    ttft = "vision + prefill" if "vision" in p.stages else "prefill"
     lines = [head, "", format_table(headers, rows), "",
-             f"TTFT (vision + prefill): {_ms(p.ttft_s)} ms"
+             f"TTFT ({ttft}): {_ms(p.ttft_s)} ms"
              + (f"   eager estimate {_ms(p.eager_ttft_s)} ms" if eager else ""),
              f"TPOT (mean decode step): {_ms(p.tpot_s)} ms"
              + (f"   eager estimate {_ms(p.eager_tpot_s)} ms" if eager else "")]

@@ -3,6 +3,7 @@ predicted on a hardware spec.
 
     roofsim report                                   # ./roofsim-report/report.md, RTX 5090
     roofsim report --hardware h100-sxm --out DIR --calibration h100-sxm
+    roofsim report --model llama-3.1-8b --hardware h200 --calibration h200   # a model's report
 
 Sections: per-layer check, cost sweeps (vision; decode; vision+prefill; prefill length, K, B,
 heads), named workload profiles, objectives (TTFT / TPOT: TFLOP/s and bandwidth required),
@@ -17,13 +18,16 @@ import os
 import sys
 from pathlib import Path
 
+from ..errors import UserError
 from ..io import check_output_folder
 from ..report import DEFAULT_OUT, ReportOptions, build_report
 from .args import count, nonempty
 from .common import hardware_from_args
 from .limits import check_crop_limits, check_memory, check_text_tokens, memory_of
+from .models import image_from_args, is_default_model
+from .request import check_model_request
 from .sweep import (add_workload_args, budgets_from_args, calibration_of, check_points,
-                    lm_head_of, parse_grids)
+                    lm_head_of, parse_grids, reject_image)
 
 MAX_JOBS = max(os.cpu_count() or 1, 1) * 4
 
@@ -71,12 +75,35 @@ def check_requests(args, hw) -> None:
         check_memory(cfg, request, memory, f"{where} (batch {prof.batch})")
 
 
+def check_model_report(args, hw) -> tuple[str, tuple | None]:
+    """A --model report's request within the model config's positions and the GPU's memory:
+    (model, image)."""
+    from ..workloads import DEFAULT_PROMPT_TOKENS, Request, workload
+    wl = workload(args.model)
+    if args.grids is not None:
+        raise UserError(f"--grids is DeepSeek-OCR's crop grid; {wl.name} takes --image")
+    if args.profiles is not None:
+        raise UserError(f"--profiles are DeepSeek-OCR's workload profiles; {wl.name}'s report "
+                        "takes --prompt-tokens, --decode-tokens and --image")
+    image = image_from_args(args, wl)
+    prompt = args.prompt_tokens if args.prompt_tokens is not None else DEFAULT_PROMPT_TOKENS
+    check_model_request(wl, Request(prompt_tokens=prompt, decode_tokens=args.decode_tokens,
+                                    image=image), memory_of(hw))
+    return args.model, image
+
+
 def run(args) -> int:
     budgets = budgets_from_args(args)
     check_output_folder(args.out)
     hw = hardware_from_args(args)
-    check_requests(args, hw)
+    model = image = None
+    if is_default_model(args):
+        reject_image(args)
+        check_requests(args, hw)
+    else:
+        model, image = check_model_report(args, hw)
     opts = ReportOptions(
+        model=model, image=image,
         hardware=hw, out_dir=Path(args.out), grids=parse_grids(args.grids),
         decode_tokens=args.decode_tokens, prompt_tokens=args.prompt_tokens,
         budgets=budgets, reference=not args.no_reference,

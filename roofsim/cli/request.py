@@ -1,17 +1,20 @@
 """The request arguments of `tokens`, `cost` and `predict`, with one set of defaults:
 --image WxH | --grid RxC (default 2x3), --mode, --min-crops / --max-crops, --config,
---prompt-tokens (default 16), --decode-tokens (default 100), and for `cost` --batch.
+--prompt-tokens (default 16), --decode-tokens (default 100), --batch; and for `cost` and
+`predict` --model (a transformers model instead of DeepSeek-OCR; its --image is the image of a
+vision-language model).
 
-`request_from_args` turns them into a validated Request: integers, text tokens within the
-decoder's positions, crop limits, and weights + KV cache within the device memory
-(roofsim.cli.limits)."""
+`request_from_args` turns them into a validated DeepSeek-OCR Request: integers, text tokens
+within the decoder's positions, crop limits, and weights + KV cache within the device memory
+(roofsim.cli.limits). `model_request_from_args` does the same for a --model's request, with
+the model config's positions and sizes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ..errors import UserError
-from ..predict import DEFAULT_PROMPT_TOKENS
+from ..workloads import DEFAULT_PROMPT_TOKENS
 from ..workloads.deepseek_ocr import (MODES, Request, choose_grid, load_config, parse_grid,
                                       parse_image_size)
 from .args import count, nonempty
@@ -21,11 +24,20 @@ DEFAULT_GRID = "2x3"
 DEFAULT_DECODE_TOKENS = 100
 
 
-def add_view_args(parser, *, grid_default: str | None = DEFAULT_GRID, modes: bool = True) -> None:
-    """--image WxH | --grid RxC, [--mode], --min-crops/--max-crops, --config."""
+MODEL_IMAGE_HELP = ("; with --model, a vision-language model's image (default 1024x1024, "
+                    "'none': text only)")
+
+
+def add_view_args(parser, *, grid_default: str | None = DEFAULT_GRID, modes: bool = True,
+                  models: bool = False) -> None:
+    """[--model], --image WxH | --grid RxC, [--mode], --min-crops/--max-crops, --config."""
+    if models:
+        from .models import add_model_arg
+        add_model_arg(parser)
     src = parser.add_mutually_exclusive_group()
     src.add_argument("--image", metavar="WxH",
-                     help="image size in pixels; the crop grid is the one the preprocessor picks")
+                     help="image size in pixels; the crop grid is the one the preprocessor picks"
+                          + (MODEL_IMAGE_HELP if models else ""))
     src.add_argument("--grid", metavar="RxC",
                      help="crop grid, rows x columns (1x1: global view only; default "
                           f"{grid_default or 'the global view only'})")
@@ -113,5 +125,43 @@ def request_from_args(args, memory, cfg=None) -> tuple[object, Views, Request]:
     return cfg, v, request
 
 
-__all__ = ["DEFAULT_DECODE_TOKENS", "DEFAULT_GRID", "Views", "add_token_args", "add_view_args",
+# DeepSeek-OCR's request options, refused with --model: (attribute, flag).
+DEEPSEEK_ONLY = (("min_crops", "--min-crops"), ("max_crops", "--max-crops"),
+                 ("config", "--config"))
+
+
+def model_request_from_args(args, wl, memory):
+    """A transformers model's request (roofsim.workloads.Request) from --image, --prompt-tokens,
+    --decode-tokens and --batch, checked against the model config's positions
+    (max_position_embeddings) and `memory` (weights + KV cache)."""
+    from ..workloads import Request as ModelRequest
+    from .models import image_from_args
+    if getattr(args, "grid", None) is not None:
+        raise UserError(f"--grid is DeepSeek-OCR's crop grid; {wl.name} takes --image")
+    for attr, flag in DEEPSEEK_ONLY:
+        if getattr(args, attr, None) is not None:
+            raise UserError(f"{flag} is DeepSeek-OCR's; {wl.name} (--model) does not take it")
+    image = image_from_args(args, wl)
+    request = ModelRequest(prompt_tokens=args.prompt_tokens, decode_tokens=args.decode_tokens,
+                           batch=getattr(args, "batch", 1), image=image)
+    check_model_request(wl, request, memory)
+    return request
+
+
+def check_model_request(wl, request, memory, flags: str = "") -> None:
+    """A --model request's text tokens within the config's positions and its weights + KV
+    cache within `memory`; `flags` name the request in the memory message."""
+    from .models import image_text
+    check_text_tokens(wl.config, prompt=("--prompt-tokens", request.prompt_tokens),
+                      decode=("--decode-tokens", request.decode_tokens))
+    if not flags:
+        flags = " ".join(([f"--image {image_text(request.image)}"] if request.image else []) + [
+            f"--prompt-tokens {request.prompt_tokens}",
+            f"--decode-tokens {request.decode_tokens}"]
+            + ([f"--batch {request.batch}"] if request.batch != 1 else []))
+    check_memory(wl.config, request, memory, f"--model {wl.name} {flags}")
+
+
+__all__ = ["DEEPSEEK_ONLY", "DEFAULT_DECODE_TOKENS", "DEFAULT_GRID", "Views",
+           "add_token_args", "add_view_args", "check_model_request", "model_request_from_args",
            "request_from_args", "views_from_args"]

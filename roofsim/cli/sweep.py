@@ -4,10 +4,13 @@
     roofsim sweep decode --decode-tokens 100 --out DIR
     roofsim sweep vision-prefill --grids 1x2,2x3,10x10
     roofsim sweep decode --vary prefill-tokens=512:8192 --vary batch=1,2,4,8
+    roofsim sweep vision-prefill --model llama-3.1-8b --vary prompt-tokens=512:8192
 
 Per point and source (analytic normal attention, analytic flash attention, the captured
 reference): image tokens, tensor / CUDA-core FLOPs, I/O, arithmetic intensity, peak activations,
-KV cache, and the latency predicted on --hardware.
+KV cache, and the latency predicted on --hardware. With --model (a transformers model), the
+one source is its capture, and --vary sweeps prompt/prefill tokens, decode tokens or batch
+(default: prefill-tokens=512:8192).
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ from pathlib import Path
 from ..errors import UserError
 from ..io import check_output_folder, output_folder
 from ..objectives import Budgets
-from ..sweep import (MAX_SWEEP_POINTS, SOURCE_NAMES, SWEEP_DIRS, SWEEP_KINDS, VARY_KNOBS,
-                     default_sources, grid_points, parse_vary, run_sweep, vary_points,
-                     write_outputs)
+from ..sources import CAPTURED, SOURCE_NAMES
+from ..sweep import (MAX_SWEEP_POINTS, SWEEP_DIRS, SWEEP_KINDS, VARY_KNOBS, default_sources,
+                     grid_points, parse_vary, run_sweep, vary_points, write_outputs)
 from .args import amount, count, nonempty
 from .common import add_hardware_args, add_json_arg, hardware_from_args, load_calibration
 from .limits import check_memory, check_text_tokens, memory_of
+from .models import add_image_arg, add_model_arg, image_from_args, is_default_model
 from .output import format_table, print_json
 from .request import flag_value
 
@@ -31,6 +35,8 @@ DEFAULT_OUT = "roofsim-sweep"
 
 def add_workload_args(parser, *, grids_help: str) -> None:
     """Options shared by `sweep` and `report`: the request, sources, budgets, calibration."""
+    add_model_arg(parser)
+    add_image_arg(parser)
     parser.add_argument("--grids", metavar="RxC,...", help=grids_help)
     parser.add_argument("--decode-tokens", type=count(1), default=100, metavar="K",
                         help="decode steps K (default 100)")
@@ -76,7 +82,9 @@ def budgets_from_args(args) -> Budgets:
 
 def check_points(points, cfg, memory, *, varied: bool) -> None:
     """Every point's text tokens within the decoder's positions and its weights + KV cache
-    within the device memory; messages name the flag that set the offending value."""
+    within the device memory; messages name the flag that set the offending value. `cfg` is
+    DeepSeek-OCR's config or a --model's (roofsim.cli.limits); positions are checked for every
+    point first (they need no model built)."""
     for p in points:
         req = p.request
         knobs = getattr(p, "knobs", {}) or {}
@@ -84,12 +92,22 @@ def check_points(points, cfg, memory, *, varied: bool) -> None:
                             ("prefill-tokens", "prompt-tokens") if k in knobs), "--prompt-tokens")
         decode_flag = (f"--vary decode-tokens={knobs['decode-tokens']} (decode tokens)"
                        if "decode-tokens" in knobs else "--decode-tokens")
-        pcfg = p.cfg if p.cfg is not None else cfg
-        check_text_tokens(pcfg, prompt=(prompt_flag, req.prompt_tokens),
+        check_text_tokens(p.cfg if p.cfg is not None else cfg,
+                          prompt=(prompt_flag, req.prompt_tokens),
                           decode=(decode_flag, req.decode_tokens))
+    for p in points:
+        req = p.request
         what = (f"--vary {p.label}" if varied else f"--grids {p.label}") + \
             f" (prompt {req.prompt_tokens}, decode {req.decode_tokens}, batch {req.batch})"
-        check_memory(pcfg, req, memory, what)
+        check_memory(p.cfg if p.cfg is not None else cfg, req, memory, what)
+
+
+def reject_image(args) -> None:
+    """--image of `sweep` and `report` is a vision-language --model's; DeepSeek-OCR's requests
+    are crop grids."""
+    if getattr(args, "image", None) is not None:
+        raise UserError(f"--image {args.image}: the image of a vision-language --model; "
+                        "DeepSeek-OCR takes crop grids (--grids)")
 
 
 def lm_head_of(args) -> str:
@@ -131,35 +149,29 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..workloads.deepseek_ocr import load_config, sweep_grids
     budgets = budgets_from_args(args)
     check_output_folder(args.out)
     hw = hardware_from_args(args)
-    cfg = load_config()
-    grids = parse_grids(args.grids)
     varies = [parse_vary(v) for v in args.vary]
-    if varies:
-        if grids is not None and len(grids) != 1:
-            raise UserError("--vary: give at most one crop grid with --grids (the base request)")
-        points = vary_points(varies, grid=grids[0] if grids else None,
-                             prompt_tokens=args.prompt_tokens, decode_tokens=args.decode_tokens,
-                             batch=args.batch, cfg=cfg)
-        stem = "_".join(n.replace("-", "_") for n, _ in varies)
-        x_key = varies[0][0]
+    if not is_default_model(args):
+        from ..sources import WorkloadSource
+        wl, points, stem, x_key = _model_points(args, varies)
+        check_points(points, wl.config, memory_of(hw), varied=True)
+        cfg, sources, notes = None, [WorkloadSource(wl)], None
     else:
-        points = grid_points(grids if grids is not None else sweep_grids(),
-                             prompt_tokens=args.prompt_tokens, decode_tokens=args.decode_tokens,
-                             batch=args.batch, cfg=cfg)
-        stem, x_key = SWEEP_DIRS[args.kind], "image_tokens"
-    check_points(points, cfg, memory_of(hw), varied=bool(varies))
+        from ..workloads.deepseek_ocr import load_config
+        cfg = load_config()
+        points, stem, x_key = _deepseek_points(args, varies, cfg)
+        check_points(points, cfg, memory_of(hw), varied=bool(varies))
+        sources, note = default_sources(not args.no_reference, accounting=args.accounting,
+                                        lm_head=lm_head_of(args))
+        notes = {"reference": note} if note else None
     profile = calibration_of(args)
-    sources, note = default_sources(not args.no_reference, accounting=args.accounting,
-                                    lm_head=lm_head_of(args))
     folder = Path(args.out) / stem
     figures = []
     with output_folder(folder, option="--out") as staged:     # locked from here on
         result = run_sweep(args.kind, points, sources, cfg=cfg, hardware=hw, profile=profile,
-                           notes={"reference": note} if note else None, x_key=x_key)
+                           notes=notes, x_key=x_key)
         written = write_outputs(result, staged, stem=stem)
         if not args.no_plots:
             from ..plots import draw_all
@@ -181,13 +193,52 @@ def run(args) -> int:
     return 0
 
 
+def _deepseek_points(args, varies, cfg):
+    """DeepSeek-OCR's sweep points: the crop grids, or the --vary knobs around one grid;
+    (points, file stem, x key)."""
+    from ..workloads.deepseek_ocr import sweep_grids
+    reject_image(args)
+    grids = parse_grids(args.grids)
+    if varies:
+        if grids is not None and len(grids) != 1:
+            raise UserError("--vary: give at most one crop grid with --grids (the base request)")
+        points = vary_points(varies, grid=grids[0] if grids else None,
+                             prompt_tokens=args.prompt_tokens, decode_tokens=args.decode_tokens,
+                             batch=args.batch, cfg=cfg)
+        return points, "_".join(n.replace("-", "_") for n, _ in varies), varies[0][0]
+    points = grid_points(grids if grids is not None else sweep_grids(),
+                         prompt_tokens=args.prompt_tokens, decode_tokens=args.decode_tokens,
+                         batch=args.batch, cfg=cfg)
+    return points, SWEEP_DIRS[args.kind], "image_tokens"
+
+
+MODEL_DEFAULT_VARY = "prefill-tokens=512:8192"
+
+
+def _model_points(args, varies):
+    """A transformers model's sweep points over the --vary knobs (its capture is the one
+    source): (workload, points, file stem, x key)."""
+    from ..sweep import model_points
+    from ..workloads import DEFAULT_PROMPT_TOKENS, workload
+    wl = workload(args.model)
+    if args.grids is not None:
+        raise UserError(f"--grids is DeepSeek-OCR's crop grid; {wl.name} takes --image")
+    varies = varies or [parse_vary(MODEL_DEFAULT_VARY)]
+    prompt = args.prompt_tokens if args.prompt_tokens is not None else DEFAULT_PROMPT_TOKENS
+    points = model_points(varies, wl, prompt_tokens=prompt, decode_tokens=args.decode_tokens,
+                          batch=args.batch, image=image_from_args(args, wl))
+    stem = f"{wl.name}_" + "_".join(n.replace("-", "_") for n, _ in varies)
+    return wl, points, stem, varies[0][0]
+
+
 def render(result, budgets) -> str:
     from .. import units
     from ..objectives import tpot_requirement, ttft_requirement
+    main = "flash" if "flash" in result.sources else result.sources[0]
     headers = ["point", "image tokens"] + [f"{s} TFLOPs" for s in result.sources if
-                                           s in SOURCE_NAMES]
-    headers += ["flash TTFT req TFLOP/s", "flash TPOT req TFLOP/s"]
-    pred = any(p is not None for p in result.predictions.get("flash", ()))
+                                           s in SOURCE_NAMES + (CAPTURED,)]
+    headers += [f"{main} TTFT req TFLOP/s", f"{main} TPOT req TFLOP/s"]
+    pred = any(p is not None for p in result.predictions.get(main, ()))
     if pred:
         headers += [f"TTFT ms ({result.hardware})", "bound", f"TPOT ms ({result.hardware})",
                     "bound"]
@@ -197,12 +248,12 @@ def render(result, budgets) -> str:
         for s in result.sources:
             c = result.stage_cost(s, i)
             row.append(round(units.to_tflops(c.flops), 6) if c is not None else "n/a")
-        c = result.costs["flash"][i]
+        c = result.costs[main][i]
         row.append(round(units.to_tflops(ttft_requirement(c, budgets.ttft_s).flops_per_s), 4))
         row.append(round(units.to_tflops(tpot_requirement(c, p.request.decode_tokens,
                                                           budgets.tpot_s).flops_per_s), 4))
         if pred:
-            f = result.predictions["flash"][i]
+            f = result.predictions[main][i]
             row += [round(units.to_ms(f.ttft_s), 3), f.ttft_bound, round(units.to_ms(f.tpot_s), 4),
                     f.tpot_bound]
         rows.append(row)

@@ -3,13 +3,15 @@
 Prints the specification's two layer-wise tables (captured vs analytic FLOPs with status, and
 each layer's reference class), then the end-to-end table (vision, prefill, decode and the full
 model for several crop grids: FLOPs, bytes and kernel launches), with every difference over the
-tolerance explained kernel kind by kind."""
+tolerance explained kernel kind by kind. With --model (a transformers model): its captured
+prefill FLOPs against the closed form 2 x active parameters x tokens + attention."""
 
 from __future__ import annotations
 
 from .args import amount, count
 from .common import add_json_arg
 from .limits import check_memory, check_text_tokens, largest_shipped_memory
+from .models import add_model_arg, is_default_model
 from .sweep import parse_grids
 from .output import format_table, print_json
 
@@ -21,6 +23,7 @@ def register(subparsers) -> None:
                     "workload against transformers' classes traced on meta tensors (needs "
                     "torch and transformers; captures are cached under ROOFSIM_CACHE_DIR, "
                     "default ~/.cache/roofsim).")
+    add_model_arg(parser)
     parser.add_argument("--grids", default="1x2,2x3,4x5", metavar="RxC,...",
                         help="crop grids (rows x cols) of the end-to-end table (default "
                              "1x2,2x3,4x5)")
@@ -38,9 +41,34 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+def run_model(args) -> int:
+    """A transformers model: captured prefill FLOPs against the closed form."""
+    from ..workloads import Request, workload
+    from ..workloads.hf.check import check_model
+    from .request import check_model_request
+    wl = workload(args.model)
+    tokens = max(int(args.prompt_tokens), 1)
+    check_model_request(wl, Request(prompt_tokens=tokens, decode_tokens=0),
+                        largest_shipped_memory(), f"--prompt-tokens {tokens}")
+    c = check_model(wl.config, tokens, use_cache=not args.no_cache)
+    if args.json:
+        print_json(c.as_dict())
+    else:
+        print(format_table(
+            ["model", "prefill tokens", "captured TFLOP", "closed form TFLOP", "difference",
+             "status"],
+            [[c.model, c.tokens, c.captured_flops / 1e12, c.closed_form_flops / 1e12,
+              f"{c.error:+.2%}", "ok" if c.ok else f"over {c.as_dict()['tolerance']:.0%}"]]))
+        print("closed form: 2 x active parameters x tokens + lm_head on the last position + "
+              "attention (QK^T and PV over every score)")
+    return 0 if c.ok else 1
+
+
 def run(args) -> int:
     from .. import verify
     from ..workloads.deepseek_ocr import Request, load_config
+    if not is_default_model(args):
+        return run_model(args)
 
     cfg = load_config()
     check_text_tokens(cfg, prompt=("--prompt-tokens", args.prompt_tokens),

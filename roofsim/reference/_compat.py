@@ -16,6 +16,25 @@ _HINT = ("the reference assembly needs torch and transformers>=5.17: "
          "pip install 'roofsim[reference]'")
 
 
+MIN_TRANSFORMERS = (5, 17)
+
+
+def require() -> None:
+    """Raise the one-line UserError of `load` where torch or transformers>=5.17 is missing,
+    without importing them (a capture cache hit needs neither)."""
+    from importlib import metadata, util
+    for name in ("torch", "transformers"):
+        if util.find_spec(name) is None:
+            raise UserError(f"{_HINT} (No module named '{name}')")
+    try:
+        version = metadata.version("transformers")
+    except metadata.PackageNotFoundError:
+        return                          # importable without metadata (a source tree): trust it
+    parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+    if parts < MIN_TRANSFORMERS:
+        raise UserError(f"{_HINT} (found transformers {version})")
+
+
 def load() -> SimpleNamespace:
     """The torch module and the transformers classes, in one namespace."""
     try:

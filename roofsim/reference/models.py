@@ -25,9 +25,8 @@ import math
 
 from . import _compat
 from .routing import use_balanced_eager
-from .spec import DEEPSEEK_OCR, ReferenceSpec
+from .spec import DEEPSEEK_OCR, EXPERTS_IMPLEMENTATIONS, ReferenceSpec
 
-EXPERTS_IMPLEMENTATIONS = ("grouped_mm", "eager")
 ATTENTION_IMPLEMENTATION = "sdpa"
 
 

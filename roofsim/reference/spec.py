@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+# How the decoder's MoE experts run: transformers' grouped GEMM (its default on CUDA) or the
+# per-expert loop with balanced routing on meta (roofsim.reference.routing).
+EXPERTS_IMPLEMENTATIONS = ("grouped_mm", "eager")
+
 
 @dataclass(frozen=True)
 class SamSpec:

@@ -15,8 +15,8 @@ against 1253 / 809 / 809 captured aten ops there (some ops launch several kernel
 grouped_mm's data preparation, device-to-device copies), and every SDPA call ran as cuDNN
 attention.
 
-`capture_case` / `capture_stage` trace a case on meta tensors (roofsim.capture), cached on disk
-keyed by the case's configuration (roofsim.capture.cached_capture). `capture_decode_steps`
+`capture_stage` traces a case on meta tensors (roofsim.capture.capture_case), cached on disk
+keyed by the case's configuration (`case_config`, known without importing torch). `capture_decode_steps`
 covers K decode steps from two captures: every captured quantity of a decode step is affine in
 kv_len (attention and cache concatenation grow linearly, the rest is constant), so the sum over
 steps kv_len = L .. L+K-1 is K x the mean of the first and last step, exactly.
@@ -24,29 +24,18 @@ steps kv_len = L .. L+K-1 is K x the mean of the first and last step, exactly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .. import capture as _capture
-from . import _compat
-from .models import (EXPERTS_IMPLEMENTATIONS, build_decoder, build_vision, input_factory,
-                     make_kv_cache)
-from .spec import DEEPSEEK_OCR, ReferenceSpec
+from ..stages import DECODE, PREFILL, STAGES, VISION
+from ..workloads.case import StageCase
+from .spec import DEEPSEEK_OCR, EXPERTS_IMPLEMENTATIONS, ReferenceSpec
 
-STAGES = ("vision", "prefill", "decode")
-_NOT_BUILT = object()
-
-
-@dataclass(frozen=True, eq=False)
-class StageCase:
-    stage: str
-    module: Any
-    make_inputs: Callable[[], tuple[tuple, dict]]
-    config: Mapping[str, Any]                 # JSON-able: what the case is (the cache key)
-    notes: tuple[str, ...] = field(default_factory=tuple)
+DTYPE = "torch.bfloat16"          # str() of the dtype the stages run in (part of the cache key)
 
 
 def _dtype(dtype):
+    from . import _compat
     return dtype or _compat.load().torch.bfloat16
 
 
@@ -57,9 +46,26 @@ def _grid(crop_grid):
     return None if rows * cols == 0 else (rows, cols)
 
 
+def case_config(stage: str, *, crop_grid=None, seq_len: int | None = None,
+                kv_len: int | None = None, all_logits: bool = False,
+                experts: str = "grouped_mm", spec: ReferenceSpec = DEEPSEEK_OCR,
+                layers: int | None = None, dtype: str = DTYPE) -> dict[str, Any]:
+    """What a stage case is, as JSON (the capture cache key): known without torch."""
+    if stage == VISION:
+        grid = _grid(crop_grid)
+        return {"stage": VISION, "crop_grid": list(grid) if grid else None,
+                "spec": spec.as_dict(), "dtype": dtype}
+    if stage == PREFILL:
+        return {"stage": PREFILL, "seq_len": int(seq_len), "all_logits": bool(all_logits),
+                "experts": experts, "layers": layers, "spec": spec.as_dict(), "dtype": dtype}
+    return {"stage": DECODE, "kv_len": int(kv_len), "experts": experts, "layers": layers,
+            "spec": spec.as_dict(), "dtype": dtype}
+
+
 def vision_case(crop_grid=None, *, spec: ReferenceSpec = DEEPSEEK_OCR, device="meta",
                 dtype=None, module=None) -> StageCase:
     """crop_grid: (rows, cols) of 640 crops, or None for the global view only."""
+    from .models import build_vision, input_factory
     dtype = _dtype(dtype)
     grid = _grid(crop_grid)
     module = module if module is not None else build_vision(spec, device, dtype)
@@ -74,14 +80,14 @@ def vision_case(crop_grid=None, *, spec: ReferenceSpec = DEEPSEEK_OCR, device="m
         crops = make(grid[0] * grid[1], 3, c, c, device=device, dtype=dtype)
         return (global_view, crops, grid), {}
 
-    return StageCase("vision", module, make_inputs, {
-        "stage": "vision", "crop_grid": list(grid) if grid else None, "spec": spec.as_dict(),
-        "dtype": str(dtype)})
+    return StageCase(VISION, module, make_inputs,
+                     case_config(VISION, crop_grid=grid, spec=spec, dtype=str(dtype)))
 
 
 def prefill_case(seq_len: int, *, all_logits: bool = False, experts: str = "grouped_mm",
                  spec: ReferenceSpec = DEEPSEEK_OCR, device="meta", dtype=None, module=None,
                  layers: int | None = None) -> StageCase:
+    from .models import build_decoder, input_factory
     dtype = _dtype(dtype)
     module = module if module is not None else build_decoder(spec, device, dtype,
                                                              experts=experts, layers=layers)
@@ -91,14 +97,14 @@ def prefill_case(seq_len: int, *, all_logits: bool = False, experts: str = "grou
         x = make(1, int(seq_len), spec.decoder.hidden, device=device, dtype=dtype)
         return (x,), {"all_logits": all_logits}
 
-    return StageCase("prefill", module, make_inputs, {
-        "stage": "prefill", "seq_len": int(seq_len), "all_logits": bool(all_logits),
-        "experts": experts, "layers": layers, "spec": spec.as_dict(), "dtype": str(dtype)},
-        _experts_notes(experts))
+    return StageCase(PREFILL, module, make_inputs, case_config(
+        PREFILL, seq_len=seq_len, all_logits=all_logits, experts=experts, spec=spec,
+        layers=layers, dtype=str(dtype)), _experts_notes(experts))
 
 
 def decode_case(kv_len: int, *, experts: str = "grouped_mm", spec: ReferenceSpec = DEEPSEEK_OCR,
                 device="meta", dtype=None, module=None, layers: int | None = None) -> StageCase:
+    from .models import build_decoder, input_factory, make_kv_cache
     dtype = _dtype(dtype)
     module = module if module is not None else build_decoder(spec, device, dtype,
                                                              experts=experts, layers=layers)
@@ -109,9 +115,9 @@ def decode_case(kv_len: int, *, experts: str = "grouped_mm", spec: ReferenceSpec
         cache = make_kv_cache(spec, int(kv_len), device, dtype, layers=layers)
         return (x, cache), {}
 
-    return StageCase("decode", module, make_inputs, {
-        "stage": "decode", "kv_len": int(kv_len), "experts": experts, "layers": layers,
-        "spec": spec.as_dict(), "dtype": str(dtype)}, _experts_notes(experts))
+    return StageCase(DECODE, module, make_inputs, case_config(
+        DECODE, kv_len=kv_len, experts=experts, spec=spec, layers=layers, dtype=str(dtype)),
+        _experts_notes(experts))
 
 
 def _experts_notes(experts: str) -> tuple[str, ...]:
@@ -124,51 +130,30 @@ def _experts_notes(experts: str) -> tuple[str, ...]:
     return ("experts: eager per-expert loop with balanced routing (tokens x 6 / 64 per expert)",)
 
 
-def capture_case(case: StageCase, *, sdpa_backend: str = "auto", use_cache: bool = True,
-                 prefix: str | None = None) -> _capture.Capture:
-    """Trace one case on meta tensors (cached on disk by its configuration)."""
-    prefix = case.stage if prefix is None else prefix
-    key = {"case": dict(case.config), "sdpa_backend": sdpa_backend, "prefix": prefix}
-
-    def produce():
-        args, kwargs = case.make_inputs()
-        cap = _capture.capture(case.module, *args, stage=case.stage, prefix=prefix,
-                               sdpa_backend=sdpa_backend, **kwargs)
-        return _capture.Capture(cap.table, cap.counter_flops, cap.sdpa_backends,
-                                cap.unknown_ops, cap.notes + tuple(case.notes))
-
-    return _capture.cached_capture(key, produce, use_cache=use_cache)
-
-
 def capture_stage(stage: str, *, crop_grid=None, seq_len: int | None = None,
                   kv_len: int | None = None, all_logits: bool = False,
                   experts: str = "grouped_mm", spec: ReferenceSpec = DEEPSEEK_OCR,
                   sdpa_backend: str = "auto", use_cache: bool = True,
                   layers: int | None = None) -> _capture.Capture:
-    """Captured records of one stage. The module is built only when the cache misses."""
+    """Captured records of one stage. The module is built only when the cache misses (a hit
+    imports neither torch nor transformers)."""
     if stage not in STAGES:
         from ..errors import UserError
         raise UserError(f"stage must be one of {', '.join(STAGES)}, got {stage!r}")
-    def case_for(module):
-        if stage == "vision":
-            return vision_case(crop_grid, spec=spec, module=module)
-        if stage == "prefill":
+    _experts_notes(experts)
+
+    def make_case():
+        if stage == VISION:
+            return vision_case(crop_grid, spec=spec)
+        if stage == PREFILL:
             return prefill_case(seq_len, all_logits=all_logits, experts=experts, spec=spec,
-                                module=module, layers=layers)
-        return decode_case(kv_len, experts=experts, spec=spec, module=module, layers=layers)
+                                layers=layers)
+        return decode_case(kv_len, experts=experts, spec=spec, layers=layers)
 
-    probe = case_for(module=_NOT_BUILT)      # the configuration only: no module is built
-    key = {"case": dict(probe.config), "sdpa_backend": sdpa_backend, "prefix": stage}
-
-    def produce():
-        case = case_for(module=None)
-        args, kwargs = case.make_inputs()
-        cap = _capture.capture(case.module, *args, stage=stage, prefix=stage,
-                               sdpa_backend=sdpa_backend, **kwargs)
-        return _capture.Capture(cap.table, cap.counter_flops, cap.sdpa_backends,
-                                cap.unknown_ops, cap.notes + tuple(case.notes))
-
-    return _capture.cached_capture(key, produce, use_cache=use_cache)
+    key = case_config(stage, crop_grid=crop_grid, seq_len=seq_len, kv_len=kv_len,
+                      all_logits=all_logits, experts=experts, spec=spec, layers=layers)
+    return _capture.capture_case(key, make_case, sdpa_backend=sdpa_backend, prefix=stage,
+                                 use_cache=use_cache)
 
 
 def capture_decode_steps(kv_len: int, steps: int, **kwargs) -> _capture.Capture:
@@ -177,14 +162,11 @@ def capture_decode_steps(kv_len: int, steps: int, **kwargs) -> _capture.Capture:
     if steps <= 0:
         from ..errors import UserError
         raise UserError(f"decode steps must be >= 1, got {steps}")
-    first = capture_stage("decode", kv_len=kv_len, **kwargs)
+    first = capture_stage(DECODE, kv_len=kv_len, **kwargs)
     if steps == 1:
         return first
-    last = capture_stage("decode", kv_len=kv_len + steps - 1, **kwargs)
-    half = steps / 2.0
-    parts = [_capture.Capture(c.table.with_columns(count=c.table.count * half), c.counter_flops,
-                              c.sdpa_backends, c.unknown_ops, c.notes) for c in (first, last)]
-    return _capture.Capture.concat(parts)
+    last = capture_stage(DECODE, kv_len=kv_len + steps - 1, **kwargs)
+    return _capture.Capture.concat([c.scaled(steps / 2.0) for c in (first, last)])
 
 
 def capture_pipeline(crop_grid=None, *, prompt_tokens: int = 0, decode_steps: int = 0,
@@ -195,10 +177,10 @@ def capture_pipeline(crop_grid=None, *, prompt_tokens: int = 0, decode_steps: in
     seq = spec.image_tokens(_grid(crop_grid)) + int(prompt_tokens)
     common = dict(spec=spec, sdpa_backend=sdpa_backend, use_cache=use_cache)
     out = {
-        "vision": capture_stage("vision", crop_grid=crop_grid, **common),
-        "prefill": capture_stage("prefill", seq_len=seq, all_logits=all_logits, experts=experts,
-                                 **common),
+        VISION: capture_stage(VISION, crop_grid=crop_grid, **common),
+        PREFILL: capture_stage(PREFILL, seq_len=seq, all_logits=all_logits, experts=experts,
+                               **common),
     }
     if decode_steps:
-        out["decode"] = capture_decode_steps(seq, decode_steps, experts=experts, **common)
+        out[DECODE] = capture_decode_steps(seq, decode_steps, experts=experts, **common)
     return out

@@ -5,11 +5,12 @@
     result.path      # roofsim-report/report.md; figures and data beside it
 
 Modules: build (orchestration), sections (the Markdown text), tables (every table, raw values
-kept), markdown (table/figure helpers), reference_source (the captured reference at many shapes).
+kept), markdown (table/figure helpers), model (a transformers model's report), headroom (the
+headroom section).
 """
 
-from .build import (DEFAULT_OUT, KNOB_SWEEPS, ReportOptions, ReportResult, build_report,
-                    expected_figures)
+from .build import build_report, expected_figures
+from .options import DEFAULT_OUT, KNOB_SWEEPS, ReportOptions, ReportResult
 
 __all__ = ["DEFAULT_OUT", "KNOB_SWEEPS", "ReportOptions", "ReportResult", "build_report",
            "expected_figures"]

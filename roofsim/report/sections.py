@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from .. import units
 from ..errors import UserError
-from ..sweep import SOURCE_LABELS, SWEEP_DIRS
+from ..sources import SOURCE_LABELS
+from ..sweep import SWEEP_DIRS
 from .markdown import bullet_list, figure
 
 # ---- per-layer check -------------------------------------------------------------------------
@@ -267,7 +268,7 @@ def render(*, opts, hw, cfg, sweeps, knob_results, profiles, prof_result, tables
                   "decode_tokens": "Decode length K", "batch": "Batch size B",
                   "heads": "Head configuration: attention heads",
                   "kv_heads": "Head configuration: KV heads (grouped-query attention)"}
-        from .build import knob_figure_names
+        from .options import knob_figure_names
         figs = {ks[0]: knob_figure_names(ks) for ks in knob_specs}
         for stem, res in knob_results.items():
             add(f"##### {titles.get(stem, stem)}\n")
@@ -326,7 +327,7 @@ def render(*, opts, hw, cfg, sweeps, knob_results, profiles, prof_result, tables
     add(tables["predicted_profiles"].markdown() + "\n")
     add(_bandwidth_summary(tables, hw, budgets) + "\n")
     if has_ref:   # issue 7: the reference against the flash ideal, at the largest grid
-        from ..headroom import headroom_section
+        from .headroom import headroom_section
         add(headroom_section(hw, opts.calibration, grid=vis.points[-1].request.grid,
                              prompt_tokens=prompt, decode_tokens=k,
                              calibration_name=opts.calibration_name))

@@ -35,6 +35,7 @@ import numpy as np
 from ...errors import UserError
 from ...kernels.attention import attention_work
 from ...records import RecordTable, StageCost
+from ...stages import STAGES
 from .attention import ATTENTION_VARIANTS
 from .builder import RecordBuilder
 from .config import DeepseekOCRConfig
@@ -42,7 +43,6 @@ from .decoder import decoder_layers, embed_records, head_records
 from .views import Request, Views, views
 from .vision import projector_records, view_records
 
-STAGES = ("vision", "prefill", "decode")
 LM_HEAD_MODES = ("last", "all")
 
 

@@ -29,7 +29,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..records import SHAPE_PARAMS, WORK_FIELDS, RecordTable, StageCost
-from ..sweep import SOURCE_LABELS, StageEval
+from ..sources import SOURCE_LABELS, StageEval
+from ..stages import STAGES
 
 # Design shapes (and one check shape) per stage. Any values give the same answer when the
 # polynomial model holds; these stay clear of the small-shape corners (fewer than 64 routed
@@ -149,7 +150,9 @@ class ReferenceSource:
     label = SOURCE_LABELS["reference"]
 
     def __init__(self, *, use_cache: bool = True, fit: bool = True):
-        from ..reference import stages as ref_stages   # ImportError without torch: caller says so
+        from ..reference import _compat
+        from ..reference import stages as ref_stages
+        _compat.require()               # UserError without torch: the caller says so
         from ..reference.spec import DEEPSEEK_OCR
         from ..workloads.deepseek_ocr.config import load_config
         self._default_cfg = load_config()
@@ -190,7 +193,7 @@ class ReferenceSource:
 
     def prepare(self) -> None:
         """Fit the three shape models now (the captures they need; cached on disk)."""
-        for stage in ("vision", "prefill", "decode"):
+        for stage in STAGES:
             self._model(stage)
 
     def vision_table(self, grid) -> RecordTable:

@@ -1,0 +1,201 @@
+"""Building a transformers model from its config, on meta (capture) or on a GPU (timing).
+
+Everything that turns a roofsim.workloads.hf.configs.ModelConfig into torch objects lives here,
+so capture and benchmarks/measure_models.py run the same model the same way:
+- the model class: AutoModelForCausalLM where transformers maps the model type to one, else
+  AutoModelForImageTextToText (vision-language models);
+- bf16 (transformers keeps its fp32 modules, e.g. routers, as it does when loading), SDPA
+  attention, transformers' default experts implementation (grouped_mm);
+- inputs: token ids, a KV cache pre-filled to a length (DynamicCache, shapes found by a one-token
+  probe, so GQA, MLA and sliding-window layers all get what the model itself caches), and for
+  vision-language models the image inputs of their vision encoder (VISION_ADAPTERS).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import inspect
+
+from ...errors import UserError
+from .configs import ModelConfig
+
+ATTENTION_IMPLEMENTATION = "sdpa"
+_HINT = "transformers models need torch and transformers>=5.17: pip install 'roofsim[reference]'"
+
+
+def _libs():
+    try:
+        import torch
+        import transformers
+    except ImportError as err:
+        raise UserError(f"{_HINT} ({err})") from None
+    return torch, transformers
+
+
+@contextlib.contextmanager
+def _quiet():
+    """transformers warns about config details of public checkpoints (e.g. YaRN factors)."""
+    _, transformers = _libs()
+    logging = transformers.utils.logging
+    level = logging.get_verbosity()
+    logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(level)
+
+
+def _override_layers(raw: dict, layers: int) -> dict:
+    """raw with the text decoder (and vision encoder) cut to `layers`; per-layer lists of the
+    original length are cut too (layer_types, mlp_only_layers stay valid)."""
+    raw = dict(raw)
+
+    def cut(d: dict, key: str) -> dict:
+        d = dict(d)
+        n = d.get(key)
+        if isinstance(n, int):
+            for k, v in list(d.items()):
+                if isinstance(v, list) and len(v) == n and k not in ("architectures",):
+                    d[k] = v[:layers]
+                elif k in ("mlp_only_layers",) and isinstance(v, list):
+                    d[k] = [i for i in v if i < layers]
+            d[key] = layers
+        return d
+
+    raw = cut(raw, "num_hidden_layers")
+    if isinstance(raw.get("text_config"), dict):
+        raw["text_config"] = cut(raw["text_config"], "num_hidden_layers")
+    if isinstance(raw.get("vision_config"), dict):
+        v = raw["vision_config"]
+        raw["vision_config"] = cut(v, "depth" if "depth" in v else "num_hidden_layers")
+    return raw
+
+
+def hf_config(mc: ModelConfig):
+    """The transformers config object of a model config (layer override applied)."""
+    _, transformers = _libs()
+    raw = copy.deepcopy(dict(mc.raw))         # transformers edits nested dicts (rope_scaling)
+    if mc.layers is not None:
+        raw = _override_layers(raw, mc.layers)
+    model_type = raw.pop("model_type")
+    with _quiet():
+        try:
+            cfg = transformers.AutoConfig.for_model(model_type, **raw)
+        except (ValueError, KeyError, TypeError) as err:
+            raise UserError(f"{mc.source}: transformers cannot read this config ({err})") from None
+    return cfg
+
+
+def model_class(mc: ModelConfig):
+    _, transformers = _libs()
+    from transformers.models.auto import modeling_auto as auto
+    if mc.model_type in auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        return transformers.AutoModelForCausalLM
+    if mc.model_type in auto.MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES:
+        return transformers.AutoModelForImageTextToText
+    raise UserError(f"{mc.source}: model type {mc.model_type!r} has no causal-LM or "
+                    f"image-text-to-text class in transformers {transformers.__version__}")
+
+
+def build_model(mc: ModelConfig, device="meta", dtype=None):
+    """The model with random (or, on meta, no) weights on `device`, in eval mode."""
+    torch, _ = _libs()
+    dtype = dtype or torch.bfloat16
+    cfg = hf_config(mc)
+    with _quiet(), torch.device(device):
+        model = model_class(mc).from_config(cfg, dtype=dtype,
+                                            attn_implementation=ATTENTION_IMPLEMENTATION)
+    return model.eval()
+
+
+def text_config(model):
+    cfg = model.config
+    return cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
+
+
+def cache_kwarg(model) -> str:
+    """The KV-cache keyword of the model's forward (renamed past_key_values -> cache in 5.2x)."""
+    params = inspect.signature(type(model).forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def _is_meta(device) -> bool:
+    torch, _ = _libs()
+    return torch.device(device).type == "meta"
+
+
+def token_ids(batch: int, tokens: int, vocab: int, device):
+    """Token ids of shape (batch, tokens): shapes only on meta, random ids elsewhere."""
+    torch, _ = _libs()
+    if _is_meta(device):
+        return torch.empty((batch, tokens), dtype=torch.long, device=device)
+    return torch.randint(0, vocab, (batch, tokens), device=device)
+
+
+def random_tensor(shape, device, dtype):
+    """Shapes only on meta; random values elsewhere (never zeros: they can run faster)."""
+    torch, _ = _libs()
+    make = torch.empty if _is_meta(device) else torch.randn
+    return make(tuple(shape), device=device, dtype=dtype)
+
+
+def new_cache(model):
+    _, transformers = _libs()
+    try:
+        return transformers.DynamicCache(config=text_config(model))
+    except TypeError:  # pragma: no cover - older signature
+        return transformers.DynamicCache()
+
+
+def kv_shapes(model, device) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Per layer, the (keys, values) shape the model caches for one token of batch 1: a
+    one-token forward fills a fresh cache (GQA heads, MLA head dims, whatever the model does)."""
+    torch, _ = _libs()
+    cache = new_cache(model)
+    vocab = text_config(model).vocab_size
+    with torch.no_grad():
+        model(input_ids=token_ids(1, 1, vocab, device), use_cache=True, logits_to_keep=1,
+              **{cache_kwarg(model): cache})
+    return [(tuple(layer.keys.shape), tuple(layer.values.shape)) for layer in cache.layers]
+
+
+def filled_cache(model, shapes, batch: int, kv_len: int, device, dtype):
+    """A DynamicCache holding kv_len positions in every layer (random values off meta)."""
+    cache = new_cache(model)
+    for i, (ks, vs) in enumerate(shapes):
+        k = random_tensor((batch, ks[1], kv_len) + ks[3:], device, dtype)
+        v = random_tensor((batch, vs[1], kv_len) + vs[3:], device, dtype)
+        cache.update(k, v, i)
+    return cache
+
+
+# ---- vision encoders of vision-language models --------------------------------------------
+
+def vision_inputs(model, mc: ModelConfig, height: int, width: int, device, dtype):
+    """(encoder module, args, kwargs) for one image of height x width (roofsim.workloads.hf.
+    vision resizes it as the processor would). Qwen2-VL family: visual(pixel_values (patches,
+    C x T x P x P), grid_thw); grid_thw stays on the host on meta (the encoder reads its values
+    to split attention per image), on the device elsewhere, as a processor's output is moved."""
+    torch, _ = _libs()
+    from . import vision
+    vision.check_vision(mc)
+    v = mc.vision
+    p, t = int(v.get("patch_size", 14)), int(v.get("temporal_patch_size", 2))
+    c = int(v.get("in_chans", v.get("in_channels", 3)))
+    gh, gw = vision.patch_grid(mc, height, width)
+    meta = _is_meta(device)
+    grid = torch.tensor([[1, gh, gw]], dtype=torch.long, device="cpu" if meta else device)
+    pixels = random_tensor((gh * gw, c * t * p * p), device, dtype)
+    kwargs = {"grid_thw": grid}
+    if meta:
+        # The rotary position ids come from grid_thw's values: computed on the host, handed
+        # over as meta tensors (their few index kernels are not records).
+        try:
+            from transformers.vision_utils import get_vision_position_ids
+        except ImportError:  # pragma: no cover - older transformers computes them inline
+            get_vision_position_ids = None
+        if get_vision_position_ids is not None:
+            ids = get_vision_position_ids(grid, int(v.get("spatial_merge_size", 2)))
+            kwargs["position_ids"] = torch.empty(ids.shape, dtype=ids.dtype, device=device)
+    return model.model.visual, (pixels,), kwargs

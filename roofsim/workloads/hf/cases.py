@@ -1,0 +1,99 @@
+"""Stage cases of a transformers model (roofsim.workloads.case.StageCase): what capture traces on
+meta tensors and what benchmarks/measure_models.py times on a GPU, built the same way.
+
+- prefill: `tokens` prompt tokens (batch rows) as token ids through the causal LM with a fresh
+  KV cache and the logits of the last position only (logits_to_keep=1, as generation does);
+- decode:  one token per row with a DynamicCache already holding kv_len positions;
+- vision:  the vision encoder over one image (vision-language models).
+The configuration of a case (`case_key`) is known without building the model: it is the
+capture cache key, so a cached prediction never imports torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ...stages import DECODE, PREFILL, VISION
+from ..case import StageCase
+from .configs import ModelConfig
+
+DTYPE = "bfloat16"
+
+
+def case_key(mc: ModelConfig, stage: str, *, tokens: int = 0, kv_len: int = 0, batch: int = 1,
+             image: tuple[int, int] | None = None, dtype: str = DTYPE) -> dict[str, Any]:
+    """JSON-able identity of a case (the capture cache key)."""
+    key: dict[str, Any] = {"workload": "transformers", "model": mc.key(), "stage": stage,
+                           "batch": int(batch), "dtype": dtype}
+    if stage == PREFILL:
+        key["tokens"] = int(tokens)
+    elif stage == DECODE:
+        key["kv_len"] = int(kv_len)
+    elif stage == VISION:
+        key["image"] = list(image)
+    return key
+
+
+def _torch_dtype(dtype):
+    import torch
+    return getattr(torch, dtype) if isinstance(dtype, str) else dtype
+
+
+def prefill_case(model, mc: ModelConfig, tokens: int, *, batch: int = 1, device="meta",
+                 dtype=DTYPE) -> StageCase:
+    from . import build
+    vocab = build.text_config(model).vocab_size
+
+    def make_inputs():
+        return (), {"input_ids": build.token_ids(batch, tokens, vocab, device),
+                    "use_cache": True, "logits_to_keep": 1}
+
+    return StageCase(PREFILL, model, make_inputs,
+                     case_key(mc, PREFILL, tokens=tokens, batch=batch, dtype=str(dtype)))
+
+
+def decode_case(model, mc: ModelConfig, kv_len: int, *, batch: int = 1, device="meta",
+                dtype=DTYPE, shapes=None) -> StageCase:
+    """One decode step; `shapes` (per layer cached K/V shapes, build.kv_shapes) is probed once
+    when not given."""
+    from . import build
+    tdtype = _torch_dtype(dtype)
+    vocab = build.text_config(model).vocab_size
+    shapes = shapes if shapes is not None else build.kv_shapes(model, device)
+    kwarg = build.cache_kwarg(model)
+
+    def make_inputs():
+        cache = build.filled_cache(model, shapes, batch, kv_len, device, tdtype)
+        return (), {"input_ids": build.token_ids(batch, 1, vocab, device), "use_cache": True,
+                    "logits_to_keep": 1, kwarg: cache}
+
+    return StageCase(DECODE, model, make_inputs,
+                     case_key(mc, DECODE, kv_len=kv_len, batch=batch, dtype=str(dtype)))
+
+
+def vision_case(model, mc: ModelConfig, image: tuple[int, int], *, device="meta",
+                dtype=DTYPE) -> StageCase:
+    """The vision encoder over one image of (height, width) pixels."""
+    from . import build
+    tdtype = _torch_dtype(dtype)
+    encoder = build.vision_inputs(model, mc, image[0], image[1], device, tdtype)[0]
+
+    def make_inputs():
+        _, args, kwargs = build.vision_inputs(model, mc, image[0], image[1], device, tdtype)
+        return args, kwargs
+
+    return StageCase(VISION, encoder, make_inputs,
+                     case_key(mc, VISION, image=image, dtype=str(dtype)))
+
+
+def stage_case(model, mc: ModelConfig, key: Mapping[str, Any], *, device="meta",
+               dtype=DTYPE, shapes=None) -> StageCase:
+    """The case a `case_key` describes, on `model`."""
+    stage = key["stage"]
+    if stage == PREFILL:
+        return prefill_case(model, mc, key["tokens"], batch=key["batch"], device=device,
+                            dtype=dtype)
+    if stage == DECODE:
+        return decode_case(model, mc, key["kv_len"], batch=key["batch"], device=device,
+                           dtype=dtype, shapes=shapes)
+    return vision_case(model, mc, tuple(key["image"]), device=device, dtype=dtype)

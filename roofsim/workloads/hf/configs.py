@@ -1,0 +1,112 @@
+"""Model configs of transformers models: the shipped ones (workloads/models/*.json) or a user's
+config.json, read as plain JSON (no torch, no transformers: predicting from a cached capture
+must not pay for importing them).
+
+    mc = model_config("llama-3.1-8b")        # or a path to a config.json
+    mc.name, mc.model_type, mc.layers, mc.is_vision_language, mc.key()
+
+`key()` is what identifies the model in the capture cache: the config's content, not its path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from ...data import data_dir
+from ...errors import UserError
+from ...io import read_json
+
+MODELS_FOLDER = "models"          # workloads/models/<name>.json
+CONFIG_SUFFIX = ".json"
+MODEL_CONFIG = "a model name or config.json"     # what --model takes (messages, argparse type)
+
+
+def models_dir() -> Path:
+    return data_dir("workloads") / MODELS_FOLDER
+
+
+def shipped_models() -> tuple[str, ...]:
+    """Names of the shipped model configs, sorted."""
+    return tuple(sorted(p.stem for p in models_dir().glob(f"*{CONFIG_SUFFIX}")))
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A transformers config.json as read from disk; `layers` overrides the layer counts (text
+    decoder and vision encoder) for small test variants."""
+
+    name: str
+    source: str                               # the file it was read from
+    raw: Mapping[str, Any] = field(repr=False)
+    layers: int | None = None
+    digest: str = ""                          # sha256 of the file's JSON content
+
+    def __post_init__(self):
+        if not self.digest:
+            blob = json.dumps(self.raw, sort_keys=True).encode()
+            object.__setattr__(self, "digest", hashlib.sha256(blob).hexdigest())
+
+    @property
+    def model_type(self) -> str:
+        return str(self.raw["model_type"])
+
+    @property
+    def text(self) -> Mapping[str, Any]:
+        """The text decoder's fields (a nested text_config where the model has one)."""
+        return {**self.raw, **self.raw.get("text_config", {})}
+
+    @property
+    def vision(self) -> Mapping[str, Any] | None:
+        return self.raw.get("vision_config")
+
+    @property
+    def is_vision_language(self) -> bool:
+        return self.vision is not None
+
+    @property
+    def num_layers(self) -> int:
+        return int(self.layers if self.layers is not None else self.text["num_hidden_layers"])
+
+    def with_layers(self, layers: int | None) -> "ModelConfig":
+        return replace(self, layers=None if layers is None else int(layers))
+
+    def key(self) -> dict:
+        """JSON-able identity for the capture cache: content hash + layer override."""
+        return {"model_type": self.model_type, "config_sha256": self.digest,
+                "layers": self.layers}
+
+
+def _is_file(path: Path) -> bool:
+    """path.is_file(), False for a name the OS refuses (too long, a NUL byte)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def model_config(name_or_path: str | Path) -> ModelConfig:
+    """A shipped model by name (workloads/models/NAME.json) or a config.json path."""
+    text = str(name_or_path)
+    path = Path(text)
+    if not (text.endswith(CONFIG_SUFFIX) or _is_file(path)):
+        path = models_dir() / f"{text}{CONFIG_SUFFIX}"
+        if not _is_file(path):
+            raise UserError(f"--model {text}: no such shipped model (have "
+                            f"{', '.join(shipped_models())}) and no such config.json file")
+        name = text
+    else:
+        name = path.stem if path.name != "config.json" else path.parent.name or "config"
+    raw = read_json(path, expected=MODEL_CONFIG)
+    if not isinstance(raw, dict) or not isinstance(raw.get("model_type"), str):
+        raise UserError(f"{path}: expected a transformers config.json with a 'model_type'")
+    for key in ("text_config", "vision_config"):
+        if not isinstance(raw.get(key, {}), dict):
+            raise UserError(f"{path}: '{key}' must be a JSON object")
+    text_cfg = {**raw, **raw.get("text_config", {})}
+    if not isinstance(text_cfg.get("num_hidden_layers"), int):
+        raise UserError(f"{path}: 'num_hidden_layers' must be an integer")
+    return ModelConfig(name=name, source=str(path), raw=raw)
