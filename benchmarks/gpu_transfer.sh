@@ -2,6 +2,7 @@
 # The GPU runs of issue 11 (transfer to devices no profile has seen), one phase per call:
 #   PHASE=kernels  microbenchmarks (benchmarks/gpu_physics.py) on the whole H200 and on each of
 #                  SMS_LIST SMs, then a sampled kernel suite (--sample SAMPLE) at each SM count;
+#   PHASE=models   shipped transformers models (benchmarks/measure_models.py), MODELS, MODELS_BUDGET;
 #   PHASE=e2e      the reference end to end (benchmarks/measure_e2e.py) at each of SMS_LIST SMs,
 #                  grids GRIDS, prompt PROMPT, with the carried transformers wheels (.wheels/).
 #   OUT=/dir PHASE=kernels SMS_LIST="16 40 96" bash benchmarks/gpu_transfer.sh
@@ -17,7 +18,7 @@ CAL_BUDGET=${CAL_BUDGET:-75}
 E2E_BUDGET=${E2E_BUDGET:-110}
 GRIDS=${GRIDS:-"1x2,2x3,4x5,8x10"}
 PROMPT=${PROMPT:-16}
-PHYS_SMS=${PHYS_SMS:-"0 $SMS_LIST"}
+PHYS_SMS=${PHYS_SMS-"0 $SMS_LIST"}   # set it empty to skip the microbenchmarks
 export PYTHONPATH=".${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 W="$OUT/$PHASE"
 mkdir -p "$W"
@@ -31,17 +32,26 @@ if [ "$PHASE" = kernels ]; then
     python3 -m roofsim.cli.calibrate --sms "$n" --sample "$SAMPLE" --out "$W/$DEV-sm$n" \
       --no-fit --time-budget "$CAL_BUDGET" 2>&1 | tail -2
   done
+elif [ "$PHASE" = models ]; then
+  # issue 12/13/16: shipped transformers models, kernel and wall time, batches, CUDA graphs
+  if ls .wheels/*.whl >/dev/null 2>&1; then
+    pip install -q --no-deps --no-index --target /tmp/roofsim-wheels .wheels/*.whl 2>&1 | grep -v WARNING
+    export PYTHONPATH="/tmp/roofsim-wheels:$PYTHONPATH"
+  fi
+  python3 benchmarks/measure_models.py --out "$W" --models "${MODELS:-llama-3.1-8b,qwen3-30b-a3b,mistral-7b-v0.3}" \
+    --prefill 512,4096 --prefill-batch 1,4 --decode-kv 1024,8192 --batch 1,8,32 --graph \
+    --budget "${MODELS_BUDGET:-420}" 2>&1 | grep -v '^USDT\|SyncActivityProfiler\|_warn_once\|acc_events' | tail -40
 elif [ "$PHASE" = e2e ]; then
   if ls .wheels/*.whl >/dev/null 2>&1; then
     pip install -q --no-deps --no-index --target /tmp/roofsim-wheels .wheels/*.whl 2>&1 | grep -v WARNING
     export PYTHONPATH="/tmp/roofsim-wheels:$PYTHONPATH"
   fi
   python3 -c 'import transformers, torch; print("transformers", transformers.__version__, "torch", torch.__version__)' || export PYTHONPATH="."
-  for n in $SMS_LIST; do
+  for n in $SMS_LIST; do   # 0 = the whole GPU
     python3 benchmarks/measure_e2e.py --sms "$n" --grids "$GRIDS" --prompt-tokens "$PROMPT" \
       --out "$W/e2e-sm$n" --budget "$E2E_BUDGET" 2>&1 \
       | grep -v '^USDT\|SyncActivityProfiler\|_warn_once\|acc_events' | tail -16
   done
 fi
-tar -czf "$OUT/$PHASE.tar.gz" -C "$OUT" "$PHASE"
+tar -czf "$OUT/$PHASE.tar.gz" -C "$OUT" "$PHASE" && rm -rf "${OUT:?}/$PHASE"
 ls -la "$OUT"
