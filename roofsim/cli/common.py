@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import argparse
 import re
 from pathlib import Path
@@ -83,3 +85,16 @@ def load_calibration(name_or_dir: str):
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
         raise UserError(f"{path}: not a calibration profile ({type(err).__name__}: {err})") \
             from None
+
+
+def calibration_note(profile, hardware):
+    """What a prediction's calibration rests on: the measuring device, the target's relation to
+    it and the measured error band (roofsim.calibration.band); None without a profile. A target
+    other than the measuring device is also said on stderr, as a warning."""
+    if profile is None:
+        return None
+    from ..calibration.band import profile_note
+    note = profile_note(profile, hardware)
+    if note.warning:
+        print(f"roofsim: warning: {note.warning}", file=sys.stderr)
+    return note

@@ -20,7 +20,8 @@ from .. import predict as _predict
 from ..workloads import DEFAULT_MODEL, workload
 from ..engine import BOUNDS
 from .args import amount, nonempty
-from .common import add_hardware_args, add_json_arg, hardware_from_args, load_calibration
+from .common import (add_hardware_args, add_json_arg, calibration_note, hardware_from_args,
+                     load_calibration)
 from .limits import memory_of
 from .models import is_default_model
 from .output import format_table, print_json
@@ -79,10 +80,13 @@ def run(args) -> int:
     p = _predict.predict_request(wl, request, hardware=hw, profile=profile,
                                  host_overhead_s=_host_overhead(args, hw),
                                  use_cache=not args.no_cache)
+    note = calibration_note(profile, hw)
     if args.json:
-        print_json(p.as_dict())
+        print_json({**p.as_dict(), **(note.as_dict() if note else {})})
         return 0
     print(render(p))
+    if note:
+        print(note.line())
     return 0
 
 

@@ -23,7 +23,7 @@ from ..hardware import DTYPE_ALIASES, TENSOR_DTYPES, canonical_dtype
 from ..io import CsvTable, atomic_write_text, check_output_file, csv_text, read_csv
 from ..records import KINDS, SHAPE_PARAMS
 from .args import nonempty
-from .common import add_hardware_args, hardware_from_args, load_calibration
+from .common import add_hardware_args, calibration_note, hardware_from_args, load_calibration
 
 OUTPUT_COLUMNS = ("predicted_s", "bound")
 # The case dtypes kernels/README.md documents (an empty cell is bfloat16).
@@ -165,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
     if args.calibration is not None:
         profile = load_calibration(args.calibration)
     table = read_cases(args.cases)
+    note = calibration_note(profile, hardware)
     seconds, bounds = predict(table, hardware, profile)
     out_header = list(table.header) + [c for c in OUTPUT_COLUMNS if c not in table.header]
     text = csv_text(out_header, [dict(row.cells, predicted_s=repr(float(t)), bound=b)
@@ -176,4 +177,6 @@ def run(args: argparse.Namespace) -> int:
     covered = "" if profile is None else f", calibrated by {args.calibration}"
     print(f"predicted {len(table.rows)} kernels on {hardware.id}{covered} -> {args.output}",
           file=sys.stderr)
+    if note:
+        print(note.line(), file=sys.stderr)
     return 0

@@ -192,8 +192,9 @@ def render(*, opts, hw, cfg, sweeps, knob_results, profiles, prof_result, tables
         f"Objectives: TTFT budget {budgets.ttft_s:g} s (vision + prefill), TPOT budget "
         f"{units.to_ms(budgets.tpot_s):g} ms per token (decode).",
         f"Hardware for predicted latency: {hw_name} (`{getattr(hw, 'id', '')}`)"
-        + (f", calibrated by {opts.calibration_name}" if opts.calibration is not None
-           else ", roofline with the efficiencies of its hardware file (no calibration profile)") + ".",
+        + (f", calibrated by {opts.calibration_name}. " + _calibration_sentence(opts, hw)
+           if opts.calibration is not None
+           else ", roofline with the efficiencies of its hardware file (no calibration profile)."),
         "Units: FLOPs are 2 x multiply-accumulates; TFLOPs = 1e12 FLOPs; GB = 1e9 bytes; "
         "activation I/O in terabits (1e12 bits); arithmetic intensity in FLOPs per bit of "
         "activation I/O, as the specification plots it.",
@@ -414,3 +415,18 @@ def _bandwidth_summary(tables, hw, budgets) -> str:
 
 
 __all__ = ["render", "verification_rows"]
+
+
+def _calibration_sentence(opts, hw) -> str:
+    """The profile's measuring device, how the report's GPU relates to it, and the error band
+    measured for such predictions (roofsim.calibration.band)."""
+    from ..calibration.band import profile_note
+    note = profile_note(opts.calibration, hw)
+    text = (f"The profile was measured on {note.device_name} ({note.device_sms} SMs); "
+            f"this GPU is {note.relation.replace('-', ' ')} to it")
+    if note.band:
+        text += ("; measured error of such predictions (benchmarks/bench_transfer.py): " +
+                 ", ".join(f"{s} +-{e:.0%}" for s, e in note.band.items()))
+    if note.warning and not note.band:
+        text += f" ({note.warning})"
+    return text + "."

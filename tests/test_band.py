@@ -1,0 +1,58 @@
+"""The calibration note (issue 11, item 2): which device a profile was measured on, how the
+target relates to it, the measured error band, and the warning when the target is another GPU."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from roofsim.calibration import load_profile
+from roofsim.calibration.band import measured_bands, profile_note, relation
+from roofsim.cli import main
+from roofsim.data import data_dir
+from roofsim.hardware import derive_sm_restricted, load_hardware
+
+
+@pytest.fixture(scope="module")
+def h200():
+    return load_profile("h200")
+
+
+@pytest.mark.parametrize("target, expected", [
+    (lambda: load_hardware("h200"), "fitted"),
+    (lambda: derive_sm_restricted(load_hardware("h200"), 48), "fewer-sms"),
+    (lambda: load_hardware("h100-sxm"), "same-arch"),
+    (lambda: load_hardware("rtx-5090"), "other-arch"),
+])
+def test_relation_of_a_target_to_the_measuring_device(h200, target, expected):
+    assert relation(h200, target()) == expected
+
+
+def test_bands_come_from_the_transfer_benchmark_output(h200):
+    doc = json.loads((data_dir("calibration") / "transfer.json").read_text())
+    fitted = [r for r in doc["stages"] if r["fit"] == "h200" and r["target"] == "h200"]
+    assert fitted
+    band = measured_bands()[("h200", "fitted")]
+    for stage in {r["stage"] for r in fitted}:
+        assert band[stage] == pytest.approx(max(abs(r["error"]) for r in fitted
+                                                if r["stage"] == stage))
+
+
+def test_no_band_is_claimed_where_no_transfer_was_measured(h200):
+    note = profile_note(h200, load_hardware("rtx-5090"))
+    assert note.band == {} and "another architecture" in note.warning
+    assert profile_note(h200, load_hardware("h200")).warning == ""
+
+
+def test_predict_names_the_profile_device_and_warns_on_another_gpu(tmp_path, capsys):
+    spec = tmp_path / "h200-sm48.yaml"
+    assert main(["hardware", "derive", "h200", "--sms", "48", "-o", str(spec)]) == 0
+    capsys.readouterr()
+    assert main(["predict", "--grid", "1x2", "--hardware", str(spec), "--calibration", "h200",
+                 "--implementation", "flash", "--json"]) == 0
+    out = capsys.readouterr()
+    doc = json.loads(out.out)
+    assert doc["calibration_device"] == "NVIDIA H200" and doc["calibration_sms"] == 132
+    assert doc["calibration_relation"] == "fewer-sms" and doc["uncertainty"]
+    assert "warning" in out.err and "48 SMs" in out.err
