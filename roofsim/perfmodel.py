@@ -224,6 +224,29 @@ def ctas(table: RecordTable, n_sm: float) -> np.ndarray:
     return np.where(np.isfinite(out), np.maximum(out, 1.0), 1e9)
 
 
+def kernel_tensor_flops(table: RecordTable) -> np.ndarray:
+    """Tensor FLOPs the kernel itself does: the record's, except for attention, whose time is
+    set by its kind formula over its parameters (roofsim/kernels/attention.py: with a causal
+    mask only the visible query-key pairs, as fused kernels skip masked tiles and as calibration
+    timed them). Captured records count causal attention over the full score matrix, as
+    torch.utils.flop_counter does; that convention stays in the records for FLOP accounting."""
+    flops = table.flops_tensor
+    rows = np.flatnonzero(table.kind == "attention")
+    if len(rows) == 0:
+        return flops
+    from .kernels import work
+    sub = table.select(rows)
+    params = {p: sub.params[:, i] for i, p in enumerate(SHAPE_PARAMS)
+              if not np.isnan(sub.params[:, i]).all()}
+    if not {"batch", "heads", "seq_q", "seq_kv", "head_dim"} <= set(params):
+        return flops
+    formula = work("attention", params, sub.dtype)["flops_tensor"]
+    out = flops.copy()
+    known = np.isfinite(formula) & ~np.isnan(sub.params[:, SHAPE_PARAMS.index("seq_kv")])
+    out[rows[known]] = formula[known]
+    return out
+
+
 ALIGN_BYTES = 16   # TMA and vectorized tile loads need rows aligned to 16 bytes
 
 
@@ -248,7 +271,7 @@ def misaligned_operands(table: RecordTable) -> np.ndarray:
 def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
     n_sm = float(hw.sm_count)
     tensor_peak, cuda_peak = _peaks(table, hw)
-    flops_t = table.flops_tensor
+    flops_t = kernel_tensor_flops(table)
     tiles = output_tiles(table)
     tiles = tiles * split_factor(tiles, reduction_length(table), n_sm)
     has_tiles = np.isfinite(tiles) & (flops_t > 0)
