@@ -149,3 +149,24 @@ def find_host_model(calibration) -> HostModel | None:
     p = p.parent if p.is_file() else p
     f = p / "host" / HOST_FILE
     return load_host_model(f) if f.is_file() else None
+
+
+def resolve_host_model(host_model=None, calibration=None,
+                       hardware_id: str = "") -> tuple[HostModel, str]:
+    """(host model, where it came from): --host-model if given, else the one beside the
+    calibration folder, else the shipped calibration/<hardware>/host/, else DEFAULT_HOST."""
+    if host_model is not None:
+        return load_host_model(host_model), str(host_model)
+    if calibration is not None:
+        from .calibration.profile import resolve_calibration_dir
+        p = Path(calibration)
+        folder = p.parent if p.is_file() else resolve_calibration_dir(str(calibration))
+        found = find_host_model(folder)
+        if found is not None:
+            return found, str(folder / "host" / HOST_FILE)
+    if hardware_id:
+        from .data import data_dir
+        f = data_dir("calibration") / hardware_id / "host" / HOST_FILE
+        if f.is_file():
+            return load_host_model(f), f"calibration/{hardware_id}/host/{HOST_FILE}"
+    return DEFAULT_HOST, "default guess (no fitted host model for this device)"

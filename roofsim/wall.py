@@ -118,3 +118,49 @@ def stage_wall(stage: str, parts, hardware: HardwareSpec, profile, host: HostMod
 def stage_walls(parts: Mapping[str, object], hardware: HardwareSpec, profile,
                 host: HostModel) -> dict[str, StageWall]:
     return {s: stage_wall(s, p, hardware, profile, host) for s, p in parts.items()}
+
+
+def wall_summary(walls: Mapping[str, StageWall], mode: str, host: HostModel,
+                 host_source: str) -> dict:
+    """The JSON view of `predict --wall MODE`: per-stage and request wall times (seconds)."""
+    from .stages import DECODE, PREFILL, TTFT_STAGES, VISION
+    if mode not in MODES:
+        raise ValueError(f"wall mode {mode!r}, expected one of {', '.join(MODES)}")
+
+    def w(stage):
+        return walls[stage].wall_s(mode) if stage in walls else None
+
+    out = {"wall_mode": mode}
+    if VISION in walls:
+        out["vision_wall_s"] = w(VISION)
+    out.update({"prefill_wall_s": w(PREFILL),
+                "ttft_wall_s": sum(walls[s].wall_s(mode) for s in TTFT_STAGES if s in walls),
+                "tpot_wall_s": w(DECODE),
+                "wall": {s: v.as_dict() for s, v in walls.items()},
+                "host_model": {"source": host_source, **host.as_dict()}})
+    return out
+
+
+def wall_table(walls: Mapping[str, StageWall], mode: str, host_source: str):
+    """(headers, rows, footer lines): kernel, host, eager wall and graph wall time side by side
+    (ms) and which roof binds eager execution; the CLI formats them."""
+    from .stages import DECODE, TTFT_STAGES
+    rows = []
+    for s, v in walls.items():
+        rows.append(["decode step" if s == DECODE else s, _ms(v.kernel_s), _ms(v.host_s),
+                     _ms(v.eager_s), _ms(v.graph_s) + ("" if v.captured else " (eager)"),
+                     v.binds])
+    ttft = {m: sum(walls[s].wall_s(m) for s in TTFT_STAGES if s in walls) for m in MODES}
+    lines = []
+    if DECODE in walls:
+        lines.append(f"TPOT wall ({mode}): {_ms(walls[DECODE].wall_s(mode))} ms   "
+                     f"(eager {_ms(walls[DECODE].eager_s)}, graph {_ms(walls[DECODE].graph_s)})")
+    lines.append(f"TTFT wall ({mode}): {_ms(ttft[mode])} ms   "
+                 f"(eager {_ms(ttft['eager'])}, graph {_ms(ttft['graph'])})")
+    lines.append(f"host model: {host_source}")
+    return (["stage", "kernel ms", "host ms", "eager wall ms", "graph wall ms", "eager binds"],
+            rows, lines)
+
+
+def _ms(s: float) -> str:
+    return f"{s * 1e3:.4g}"
