@@ -85,6 +85,13 @@ class HostModel:
     @classmethod
     def from_dict(cls, d: Mapping, where: str = "host model") -> "HostModel":
         try:
+            return cls._from_dict(d, where)
+        except UserError as err:
+            raise UserError(f"{where}: {err}") from None
+
+    @classmethod
+    def _from_dict(cls, d: Mapping, where: str = "host model") -> "HostModel":
+        try:
             return cls(dispatch_s={c: float(d["dispatch_us"][c]) * 1e-6 for c in HOST_CLASSES},
                        forward_s=float(d["forward_ms"]) * 1e-3, sync_s=float(d["sync_us"]) * 1e-6,
                        graph_launch_s=float(d["graph_launch_us"]) * 1e-6,
@@ -92,10 +99,10 @@ class HostModel:
                        device=str(d.get("device", "")),
                        fitted_on=tuple(str(x) for x in d.get("fitted_on", ())),
                        provenance=dict(d.get("provenance", {})))
-        except (KeyError, TypeError, ValueError) as err:
-            raise UserError(f"{where}: expected dispatch_us.{{{','.join(HOST_CLASSES)}}}, "
-                            f"forward_ms, sync_us, graph_launch_us, graph_node_us "
-                            f"({type(err).__name__}: {err})") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise UserError(f"expected dispatch_us.{{{','.join(HOST_CLASSES)}}}, "
+                            f"forward_ms, sync_us, graph_launch_us, graph_node_us as numbers "
+                            f"(bad or missing: {err})") from None
 
 
 # A plain guess (an eager transformers forward on a server CPU): used only without a fitted one.
@@ -135,9 +142,16 @@ def load_host_model(path) -> HostModel:
     from .io import read_json
     p = Path(path)
     for cand in (p, p / HOST_FILE, p / "host" / HOST_FILE):
-        if cand.is_file():
-            return HostModel.from_dict(read_json(cand, expected="a host model (host.json)"),
-                                       str(cand))
+        try:
+            found = cand.is_file()
+        except OSError:                      # a name too long, a loop
+            found = False
+        if found:
+            doc = read_json(cand, expected="a host model (host.json)")
+            if not isinstance(doc, dict):
+                raise UserError(f"{cand}: expected a host model (a JSON object), "
+                                f"got {type(doc).__name__}")
+            return HostModel.from_dict(doc, str(cand))
     raise UserError(f"{path}: no host model ({HOST_FILE}; benchmarks/fit_host.py writes it)")
 
 

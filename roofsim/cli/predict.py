@@ -53,7 +53,7 @@ def register(subparsers) -> None:
     parser.add_argument("--wall", choices=_wall.MODES,
                         help="wall time in an execution mode (eager: the host feeds one stream; "
                              "graph: CUDA-graph replay), with the host model (roofsim.host)")
-    parser.add_argument("--host-model", metavar="DIR|FILE", type=nonempty("a host model"),
+    parser.add_argument("--host-model", metavar="DIR|FILE", type=nonempty("a host model file"),
                         help="host model (host.json; default: the one beside --calibration, "
                              "else calibration/<hardware>/host)")
     parser.add_argument("--no-cache", action="store_true",
@@ -87,9 +87,10 @@ def run(args) -> int:
     p = _predict.predict_request(wl, request, hardware=hw, profile=profile,
                                  host_overhead_s=_host_overhead(args, hw), records=records)
     walls = None
-    if args.wall is not None:
+    if args.wall is not None or args.host_model is not None:
         from ..host import resolve_host_model
         host, source = resolve_host_model(args.host_model, args.calibration, hw.id)
+    if args.wall is not None:
         walls = _wall.stage_walls(records.parts, hw, profile, host)
         summary = _wall.wall_summary(walls, args.wall, host, source)
     if args.json:
