@@ -150,7 +150,20 @@ MODEL_FILES = {
     "text-config-not-an-object": b'{"model_type": "llama", "text_config": [1]}',
     "deep": b"[" * 100000,
 }
-FILE_FORMATS = {"a hardware id or a YAML file": YAML_FILES, "a hardware id or file": YAML_FILES,
+# A host model given to --host-model (written as NAME.json; roofsim.host).
+HOST_FILES = {
+    "missing": None, "folder": "<folder>", "device": "<device>", "long-name": "<long>",
+    "binary": b"\xff\xfe\x00", "empty": b"", "syntax": b"{\"a\": 1,}",
+    "duplicate-key": b'{"a": 1, "a": 2}', "nan": b'{"forward_ms": NaN}', "list": b"[1, 2]",
+    "empty-object": b"{}", "deep": b"[" * 100000,
+    "out-of-range": b'{"dispatch_us": {"matrix": 1e9, "other": 10}, "forward_ms": 1, '
+                    b'"sync_us": 1, "graph_launch_us": 5, "graph_node_us": 0}',
+    "negative": b'{"dispatch_us": {"matrix": 10, "other": 10}, "forward_ms": -1, '
+                b'"sync_us": 1, "graph_launch_us": 5, "graph_node_us": 0}',
+    "strings": b'{"dispatch_us": {"matrix": "x", "other": 10}, "forward_ms": 1, '
+               b'"sync_us": 1, "graph_launch_us": 5, "graph_node_us": 0}',
+}
+FILE_FORMATS = {"a host model file": HOST_FILES, "a hardware id or a YAML file": YAML_FILES, "a hardware id or file": YAML_FILES,
                 "a config file": YAML_FILES, "a profiles file": YAML_FILES,
                 "a kernel suite file": YAML_FILES, "a calibration folder": JSON_FILES,
                 "a CSV file": CSV_FILES, "a model name or config.json": MODEL_FILES}
@@ -386,7 +399,8 @@ def _materialize(token: str, scratch: Path) -> str:
             path.mkdir(exist_ok=True)
             (path / "profile.json").write_bytes(content)
             return str(path)
-        path = path.with_suffix({id(CSV_FILES): ".csv", id(MODEL_FILES): ".json"}
+        path = path.with_suffix({id(CSV_FILES): ".csv", id(MODEL_FILES): ".json",
+                                 id(HOST_FILES): ".json"}
                                 .get(id(files), ".yaml"))
         path.write_bytes(content)
         return str(path)

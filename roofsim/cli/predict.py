@@ -17,6 +17,7 @@ estimate is added (roofsim.predict.eager_wall_s).
 from __future__ import annotations
 
 from .. import predict as _predict
+from .. import wall as _wall
 from ..workloads import DEFAULT_MODEL, workload
 from ..engine import BOUNDS
 from .args import amount, nonempty
@@ -50,6 +51,12 @@ def register(subparsers) -> None:
                         help="per-launch host overhead: adds an eager wall-time estimate")
     parser.add_argument("--eager", action="store_true",
                         help="eager wall-time estimate with the hardware's stream launch overhead")
+    parser.add_argument("--wall", choices=_wall.MODES,
+                        help="wall time in an execution mode (eager: the host feeds one stream; "
+                             "graph: CUDA-graph replay), with the host model (roofsim.host)")
+    parser.add_argument("--host-model", metavar="DIR|FILE", type=nonempty("a host model file"),
+                        help="host model (host.json; default: the one beside --calibration, "
+                             "else calibration/<hardware>/host)")
     parser.add_argument("--no-cache", action="store_true",
                         help="capture again instead of using the capture cache")
     add_json_arg(parser)
@@ -77,14 +84,26 @@ def run(args) -> int:
     profile = None
     if args.calibration is not None:
         profile = load_calibration(args.calibration)
+    records = wl.stage_records(request, use_cache=not args.no_cache)
     p = _predict.predict_request(wl, request, hardware=hw, profile=profile,
-                                 host_overhead_s=_host_overhead(args, hw),
-                                 use_cache=not args.no_cache)
+                                 host_overhead_s=_host_overhead(args, hw), records=records)
     note = calibration_note(profile, hw)
+    walls = None
+    if args.wall is not None or args.host_model is not None:
+        from ..host import resolve_host_model
+        host, source = resolve_host_model(args.host_model, args.calibration, hw.id)
+    if args.wall is not None:
+        walls = _wall.stage_walls(records.parts, hw, profile, host)
+        summary = _wall.wall_summary(walls, args.wall, host, source)
     if args.json:
-        print_json({**p.as_dict(), **(note.as_dict() if note else {})})
+        print_json({**p.as_dict(), **(summary if walls is not None else {}),
+                    **(note.as_dict() if note else {})})
         return 0
     print(render(p))
+    if walls is not None:
+        print()
+        headers, rows, lines = _wall.wall_table(walls, args.wall, source)
+        print("\n".join([format_table(headers, rows), ""] + lines))
     if note:
         print(note.line())
     return 0

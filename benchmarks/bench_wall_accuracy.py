@@ -1,0 +1,157 @@
+"""Predicted vs measured wall time per stage: eager (targets 20%) and CUDA graphs (10%).
+
+    python benchmarks/bench_wall_accuracy.py [--host calibration/h200/host] [--json FILE]
+
+Reads every calibration/<device>/e2e/e2e.csv (DeepSeek-OCR: `wall_median_s` of an eager
+forward) and, where present, calibration/<device>/e2e/<model>/e2e.csv (benchmarks/
+measure_models.py: eager rows, and `decode_graph` rows, a decode step replayed as a CUDA graph).
+Predictions: `roofsim predict --wall` (roofsim.wall) with the device's kernel profile (the full
+H200's on the spec `hardware derive h200 --sms N` for the SM-restricted H200s) and one host
+model. Each row says whether its data guided the host fit (`fit`, from host.json's fitted_on)
+or is a test row (`test`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from roofsim.calibration import load_profile  # noqa: E402
+from roofsim.e2e import load_e2e, load_model_e2e, measured_model, model_folders  # noqa: E402
+from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
+from roofsim.host import load_host_model  # noqa: E402
+from roofsim.predict import request_for, stage_records  # noqa: E402
+from roofsim.wall import stage_walls  # noqa: E402
+from roofsim.workloads import Request, workload  # noqa: E402
+
+CAL = ROOT / "calibration"
+TARGET = {"eager": 0.20, "graph": 0.10}
+
+
+def device_setup(device: str):
+    """(hardware spec, kernel profile) for a calibration folder name."""
+    if "-sm" in device:
+        base, sms = device.split("-sm")
+        return derive_sm_restricted(load_hardware(base), int(sms)), load_profile(CAL / base)
+    return load_hardware(device), load_profile(CAL / device)
+
+
+def fit_grids(host) -> dict[str, set[str]]:
+    """{device: grids} that guided the host fit, from host.json's fitted_on lines."""
+    out: dict[str, set[str]] = {}
+    for line in host.fitted_on:
+        parts = line.split()
+        if parts and parts[0].startswith("calibration/") and "grids" in parts:
+            dev = parts[0].split("/")[1]
+            out.setdefault(dev, set()).update(parts[parts.index("grids") + 1].split(","))
+    return out
+
+
+def ocr_rows(device: str, host, fitted: dict) -> list[dict]:
+    rows, _ = load_e2e(CAL / device / "e2e")
+    hw, profile = device_setup(device)
+    by_grid: dict[str, dict] = {}
+    for r in rows:
+        if r.get("status", "ok") == "ok":
+            by_grid.setdefault(r["grid"], {})[r["stage"]] = r
+    out = []
+    for grid, stages in by_grid.items():
+        prompt = int(next(iter(stages.values()))["prompt_tokens"])
+        walls = stage_walls(stage_records("reference", grid, prompt, 1).parts, hw, profile, host)
+        for stage, r in stages.items():
+            w = walls[stage]
+            out.append({"device": device, "model": "deepseek-ocr", "case": grid, "stage": stage,
+                        "mode": "eager", "predicted_s": w.eager_s,
+                        "measured_s": float(r["wall_median_s"]),
+                        "measured_min_s": float(r["wall_min_s"]), "kernel_s": w.kernel_s,
+                        "host_s": w.host_s, "binds": w.binds,
+                        "set": "fit" if grid in fitted.get(device, ()) else "test"})
+    return out
+
+
+def model_rows(device: str, host) -> list[dict]:
+    out = []
+    hw, profile = device_setup(device)
+    for folder in model_folders(CAL / device / "e2e"):
+        import csv
+        with open(folder / "e2e.csv", newline="") as f:
+            raw = [r for r in csv.DictReader(f) if r.get("status", "ok") == "ok"]
+        _, prov = load_model_e2e(folder)
+        wl = workload(measured_model(folder, prov))
+        for r in raw:
+            stage, b = r["stage"], int(r["batch"])
+            tokens, kv = int(r.get("tokens") or 0), int(r.get("kv_len") or 0)
+            if stage == "prefill":
+                req, key, mode = Request(prompt_tokens=tokens, decode_tokens=0, batch=b), \
+                    "prefill", "eager"
+            elif stage in ("decode", "decode_graph"):
+                req, key = Request(prompt_tokens=kv, decode_tokens=1, batch=b), "decode"
+                mode = "graph" if stage == "decode_graph" else "eager"
+            else:
+                continue                     # vision of a model: not yet compared here
+            recs = wl.stage_records(request_for(wl, req.grid, req.prompt_tokens,
+                                                req.decode_tokens, req.batch))
+            w = stage_walls({key: recs.parts[key]}, hw, profile, host)[key]
+            out.append({"device": device, "model": wl.name, "case": f"b={b} {tokens or kv}",
+                        "stage": stage, "mode": mode, "predicted_s": w.wall_s(mode),
+                        "measured_s": float(r["wall_median_s"]),
+                        "measured_min_s": float(r.get("wall_min_s") or r["wall_median_s"]),
+                        "kernel_s": w.kernel_s, "host_s": w.host_s, "binds": w.binds,
+                        "set": "test"})
+    return out
+
+
+def summarize(rows: list[dict]) -> None:
+    for (s, mode) in sorted({(r["set"], r["mode"]) for r in rows}):
+        sel = [r for r in rows if r["set"] == s and r["mode"] == mode]
+        err = np.array([r["predicted_s"] / r["measured_s"] - 1 for r in sel])
+        emin = np.array([r["predicted_s"] / r["measured_min_s"] - 1 for r in sel])
+        ok = int((np.abs(err) <= TARGET[mode]).sum())
+        print(f"{s:4} {mode:5}: {ok}/{len(sel)} within {TARGET[mode]:.0%} of the median wall; "
+              f"median |error| {np.median(np.abs(err)):.1%}, worst {err[np.argmax(np.abs(err))]:+.1%}"
+              f"; against the min wall: median |error| {np.median(np.abs(emin)):.1%}")
+    for stage in ("vision", "prefill", "decode"):
+        sel = [r for r in rows if r["set"] == "test" and r["stage"] == stage]
+        if sel:
+            err = np.array([r["predicted_s"] / r["measured_s"] - 1 for r in sel])
+            print(f"test {stage:8}: {int((np.abs(err) <= 0.2).sum())}/{len(sel)} within 20%, "
+                  f"median |error| {np.median(np.abs(err)):.1%}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--host", default=str(CAL / "h200" / "host"), help="host model (host.json)")
+    ap.add_argument("--devices", help="comma-separated calibration folders (default: all with e2e)")
+    ap.add_argument("--json", help="write the rows here")
+    args = ap.parse_args(argv)
+    host = load_host_model(args.host)
+    fitted = fit_grids(host)
+    devices = args.devices.split(",") if args.devices else \
+        sorted(p.parent.parent.name for p in CAL.glob("*/e2e/e2e.csv"))
+    rows = []
+    for d in devices:
+        rows += ocr_rows(d, host, fitted) + model_rows(d, host)
+    print(f"host model {args.host}: fitted on {'; '.join(host.fitted_on) or 'nothing (default)'}")
+    print(f"{'device':12} {'model':14} {'case':8} {'stage':12} {'mode':5} {'set':4} "
+          f"{'kernel':>8} {'host':>8} {'pred':>8} {'meas':>8} {'error':>7}  binds")
+    for r in rows:
+        print(f"{r['device']:12} {r['model'][:14]:14} {r['case']:8} {r['stage']:12} {r['mode']:5} "
+              f"{r['set']:4} {r['kernel_s'] * 1e3:8.2f} {r['host_s'] * 1e3:8.2f} "
+              f"{r['predicted_s'] * 1e3:8.2f} {r['measured_s'] * 1e3:8.2f} "
+              f"{r['predicted_s'] / r['measured_s'] - 1:+7.1%}  {r['binds']}")
+    print()
+    summarize(rows)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

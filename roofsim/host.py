@@ -1,0 +1,186 @@
+"""The host model: what the CPU spends issuing a stage's kernels, and where it waits for the GPU.
+
+Eager PyTorch is host-bound for small work: Python, module calls, the dispatcher and the launch
+itself cost the host some microseconds per aten op, and a synchronizing op (a device-to-host
+copy: `.item()`, `.tolist()`, `nonzero`) makes the host wait for the GPU to drain. The host is a
+roof beside the engine's tensor, CUDA, memory and launch roofs; roofsim.wall turns it and the
+engine's per-kernel times into wall time.
+
+Parameters (SI units inside; each has a physical range, checked on load):
+- `dispatch_s[class]`: host time to issue one kernel-launching aten op of a class, everything
+  above it included (Python, nn.Module call, dispatcher, launch): `matrix` (matrix products,
+  attention, convolution: a module call each) and `other` (elementwise, norms, copies, index,
+  reductions). Range 0.5 .. 200 us.
+- `forward_s`: fixed host time of one forward before its first launch and after its last
+  (argument handling, cache bookkeeping, output assembly). Range 0 .. 50 ms.
+- `sync_s`: host time of one synchronizing op once the GPU has drained (the copy, the return to
+  Python). Range 0 .. 1 ms. Which records synchronize: `SYNC_OPS` (aten names).
+- `graph_launch_s`: host time to launch a captured CUDA graph (cudaGraphLaunch). 0 .. 1 ms.
+- `graph_node_s`: GPU time per graph node beyond the engine's per-kernel time (replay time -
+  kernel sum / nodes, where measured). 0 .. 20 us.
+
+A fitted model lives in calibration/<device>/host/host.json (benchmarks/fit_host.py writes it,
+with the data it was fitted on and its provenance); `DEFAULT_HOST` is a plain guess used only
+when no fitted model is given and says so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from .errors import UserError
+
+HOST_CLASSES: tuple[str, ...] = ("matrix", "other")
+# Record kinds whose op is a module-level matrix call (roofsim.records.KINDS).
+MATRIX_HOST_KINDS = frozenset({"gemm", "linear", "grouped_gemm", "attention", "conv2d"})
+# aten ops (record names without the "aten." prefix) that make the host wait for the GPU.
+SYNC_OPS = frozenset({"nonzero", "_local_scalar_dense", "item", "masked_select", "unique",
+                      "_unique2", "unique_consecutive", "tolist"})
+HOST_FILE = "host.json"
+
+# name -> (low, high) in SI units
+RANGES: Mapping[str, tuple[float, float]] = {
+    "dispatch_s": (0.5e-6, 200e-6), "forward_s": (0.0, 50e-3), "sync_s": (0.0, 1e-3),
+    "graph_launch_s": (0.0, 1e-3), "graph_node_s": (0.0, 20e-6),
+}
+
+
+@dataclass(frozen=True)
+class HostModel:
+    dispatch_s: Mapping[str, float]          # host class -> seconds per launching op
+    forward_s: float = 0.0
+    sync_s: float = 0.0
+    graph_launch_s: float = 5e-6
+    graph_node_s: float = 0.0
+    device: str = ""                         # whose CPU it describes ("" for DEFAULT_HOST)
+    fitted_on: tuple[str, ...] = ()          # the data that guided the fit
+    provenance: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self):
+        missing = set(HOST_CLASSES) - set(self.dispatch_s)
+        if missing:
+            raise UserError(f"host model: dispatch_s lacks class(es) {sorted(missing)}")
+        checks = [("dispatch_s", self.dispatch_s[c], f"dispatch_s.{c}") for c in HOST_CLASSES]
+        checks += [(n, getattr(self, n), n) for n in RANGES if n != "dispatch_s"]
+        for key, v, label in checks:
+            lo, hi = RANGES[key]
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and lo <= v <= hi):
+                raise UserError(f"host model: {label} = {v!r} s, expected {lo:g} .. {hi:g} s")
+
+    def with_values(self, **kw) -> "HostModel":
+        return replace(self, **kw)
+
+    def as_dict(self) -> dict:
+        return {"dispatch_us": {c: self.dispatch_s[c] * 1e6 for c in HOST_CLASSES},
+                "forward_ms": self.forward_s * 1e3, "sync_us": self.sync_s * 1e6,
+                "graph_launch_us": self.graph_launch_s * 1e6,
+                "graph_node_us": self.graph_node_s * 1e6, "device": self.device,
+                "fitted_on": list(self.fitted_on), "provenance": dict(self.provenance)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping, where: str = "host model") -> "HostModel":
+        try:
+            return cls._from_dict(d, where)
+        except UserError as err:
+            raise UserError(f"{where}: {err}") from None
+
+    @classmethod
+    def _from_dict(cls, d: Mapping, where: str = "host model") -> "HostModel":
+        try:
+            return cls(dispatch_s={c: float(d["dispatch_us"][c]) * 1e-6 for c in HOST_CLASSES},
+                       forward_s=float(d["forward_ms"]) * 1e-3, sync_s=float(d["sync_us"]) * 1e-6,
+                       graph_launch_s=float(d["graph_launch_us"]) * 1e-6,
+                       graph_node_s=float(d["graph_node_us"]) * 1e-6,
+                       device=str(d.get("device", "")),
+                       fitted_on=tuple(str(x) for x in d.get("fitted_on", ())),
+                       provenance=dict(d.get("provenance", {})))
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise UserError(f"expected dispatch_us.{{{','.join(HOST_CLASSES)}}}, "
+                            f"forward_ms, sync_us, graph_launch_us, graph_node_us as numbers "
+                            f"(bad or missing: {err})") from None
+
+
+# A plain guess (an eager transformers forward on a server CPU): used only without a fitted one.
+DEFAULT_HOST = HostModel(dispatch_s={"matrix": 30e-6, "other": 20e-6}, forward_s=1e-3,
+                         sync_s=20e-6, graph_launch_s=5e-6, graph_node_s=0.0)
+
+
+def host_class(kind: str) -> str:
+    return "matrix" if kind in MATRIX_HOST_KINDS else "other"
+
+
+def op_name(name: str) -> str:
+    """'aten.addmm' / 'aten::addmm' / 'aten.addmm.default' -> 'addmm'."""
+    base = name.replace("::", ".")
+    parts = base.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "aten" else parts[0]
+
+
+def is_sync(name: str) -> bool:
+    return op_name(name) in SYNC_OPS
+
+
+def dispatch_per_launch(kinds, host: HostModel) -> np.ndarray:
+    """Host seconds to issue one launch of each record (by its kind's host class)."""
+    k = np.asarray(kinds).astype(str)
+    m = np.isin(k, list(MATRIX_HOST_KINDS))
+    return np.where(m, host.dispatch_s["matrix"], host.dispatch_s["other"]).astype(np.float64)
+
+
+def sync_flags(names) -> np.ndarray:
+    return np.array([is_sync(n) for n in np.asarray(names).astype(str)], dtype=bool)
+
+
+def load_host_model(path) -> HostModel:
+    """A host model from calibration/<device>/host/ (or its host.json, or a calibration folder
+    holding host/host.json)."""
+    from .io import read_json
+    p = Path(path)
+    for cand in (p, p / HOST_FILE, p / "host" / HOST_FILE):
+        try:
+            found = cand.is_file()
+        except OSError:                      # a name too long, a loop
+            found = False
+        if found:
+            doc = read_json(cand, expected="a host model (host.json)")
+            if not isinstance(doc, dict):
+                raise UserError(f"{cand}: expected a host model (a JSON object), "
+                                f"got {type(doc).__name__}")
+            return HostModel.from_dict(doc, str(cand))
+    raise UserError(f"{path}: no host model ({HOST_FILE}; benchmarks/fit_host.py writes it)")
+
+
+def find_host_model(calibration) -> HostModel | None:
+    """The host model beside a calibration folder, if it has one."""
+    if calibration is None:
+        return None
+    p = Path(calibration)
+    p = p.parent if p.is_file() else p
+    f = p / "host" / HOST_FILE
+    return load_host_model(f) if f.is_file() else None
+
+
+def resolve_host_model(host_model=None, calibration=None,
+                       hardware_id: str = "") -> tuple[HostModel, str]:
+    """(host model, where it came from): --host-model if given, else the one beside the
+    calibration folder, else the shipped calibration/<hardware>/host/, else DEFAULT_HOST."""
+    if host_model is not None:
+        return load_host_model(host_model), str(host_model)
+    if calibration is not None:
+        from .calibration.profile import resolve_calibration_dir
+        p = Path(calibration)
+        folder = p.parent if p.is_file() else resolve_calibration_dir(str(calibration))
+        found = find_host_model(folder)
+        if found is not None:
+            return found, str(folder / "host" / HOST_FILE)
+    if hardware_id:
+        from .data import data_dir
+        f = data_dir("calibration") / hardware_id / "host" / HOST_FILE
+        if f.is_file():
+            return load_host_model(f), f"calibration/{hardware_id}/host/{HOST_FILE}"
+    return DEFAULT_HOST, "default guess (no fitted host model for this device)"

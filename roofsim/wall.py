@@ -1,0 +1,166 @@
+"""Wall time of a stage in an execution mode: engine output + the host model (roofsim.host).
+
+- `eager`: one stream fed by the host. The host issues launch i at H_i = forward_s + the
+  dispatch cost of launches 1..i (+ waits); the GPU starts it at max(H_i, end of launch i-1).
+  A synchronizing record makes the host wait for the GPU to finish it, then pay `sync_s`.
+  Stage wall = max(host end, GPU end).
+- `graph`: the stage replayed as one CUDA graph: the engine's kernel time + `graph_launch_s` +
+  `graph_node_s` per kernel node. A stage with a synchronizing record cannot be captured; it
+  stays eager (`captured` False).
+
+The host roof of a stage is `host_s` (forward_s + dispatch of every launch + sync costs); the
+GPU roof is `kernel_s`; `binds` names the larger. Decode is one step (the weighted mean of the
+stage's tables, as roofsim.timing weighs kernel time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+
+from .engine import simulate
+from .hardware import HardwareSpec
+from .host import HostModel, dispatch_per_launch, sync_flags
+
+MODES: tuple[str, ...] = ("eager", "graph")
+_MAX_EXPANDED = 2_000_000      # launches simulated one by one; beyond, records move as blocks
+
+
+@dataclass(frozen=True)
+class StageWall:
+    stage: str
+    kernel_s: float        # GPU roof: sum of the engine's per-kernel times
+    host_s: float          # host roof: time to issue everything, waits excluded
+    eager_s: float         # eager wall time
+    graph_s: float         # CUDA-graph wall time (= eager_s when not captured)
+    captured: bool         # the stage can be replayed as a graph (no synchronizing record)
+    syncs: float           # synchronizing launches
+
+    @property
+    def binds(self) -> str:
+        """Which roof binds eager execution: 'host' or 'gpu'."""
+        return "host" if self.host_s > self.kernel_s else "gpu"
+
+    def wall_s(self, mode: str) -> float:
+        if mode not in MODES:
+            raise ValueError(f"wall mode {mode!r}, expected one of {', '.join(MODES)}")
+        return self.eager_s if mode == "eager" else self.graph_s
+
+    def as_dict(self) -> dict:
+        return {"stage": self.stage, "kernel_s": self.kernel_s, "host_s": self.host_s,
+                "eager_wall_s": self.eager_s, "graph_wall_s": self.graph_s,
+                "graph_captured": self.captured, "syncs": self.syncs, "binds": self.binds}
+
+
+def eager_timeline(launch_s, host_s, sync, start_s: float = 0.0,
+                   sync_s: float = 0.0) -> tuple[float, float]:
+    """(wall end, GPU busy time) of launches issued one by one by the host.
+
+    launch_s[i]: GPU time of launch i; host_s[i]: host time to issue it; sync[i]: the host
+    waits for it. Between syncs, GPU end = max over i of (issue_i + work from i on), the
+    unrolled recursion end_i = max(end_{i-1}, issue_i) + t_i."""
+    t = np.asarray(launch_s, dtype=np.float64)
+    h = np.asarray(host_s, dtype=np.float64)
+    s = np.asarray(sync, dtype=bool)
+    host = float(start_s)
+    gpu = float(start_s)
+    cut = np.flatnonzero(s) + 1
+    for seg in np.split(np.arange(len(t)), cut):
+        if len(seg) == 0:
+            continue
+        issue = host + np.cumsum(h[seg])
+        work = t[seg]
+        suffix = np.cumsum(work[::-1])[::-1]
+        gpu = float(max(gpu + work.sum(), np.max(issue + suffix)))
+        host = float(issue[-1])
+        if s[seg[-1]]:
+            host = max(host, gpu) + sync_s
+    return max(host, gpu), float(t.sum())
+
+
+def _table_wall(table, launch_time_s, host: HostModel) -> tuple[float, float, float]:
+    """(eager wall, host roof, syncs) of one record table."""
+    count = np.asarray(table.count, dtype=np.float64)
+    h = dispatch_per_launch(table.kind, host)
+    sync = sync_flags(table.name)
+    t = np.asarray(launch_time_s, dtype=np.float64)
+    n_sync = float(count[sync].sum())
+    host_roof = host.forward_s + float((h * count).sum()) + n_sync * host.sync_s
+    whole = np.all(count == np.round(count)) and count.sum() <= _MAX_EXPANDED
+    if whole:
+        reps = count.astype(np.int64)
+        t, h, sync = np.repeat(t, reps), np.repeat(h, reps), np.repeat(sync, reps)
+    else:                                  # fractional counts: each record moves as one block
+        t, h = t * count, h * count
+    wall, _ = eager_timeline(t, h, sync, start_s=host.forward_s, sync_s=host.sync_s)
+    return wall, host_roof, n_sync
+
+
+def stage_wall(stage: str, parts, hardware: HardwareSpec, profile, host: HostModel) -> StageWall:
+    """Wall times of a stage given as [(table, weight), ...]."""
+    kernel = host_roof = eager = syncs = launches = 0.0
+    for table, weight in parts:
+        timing = simulate(table, hardware, profile, launch_mode="cuda_graph")
+        w, hr, ns = _table_wall(table, timing.launch_time_s, host)
+        kernel += weight * timing.total_s
+        host_roof += weight * hr
+        eager += weight * w
+        syncs += weight * ns
+        launches += weight * float(np.asarray(table.count).sum())
+    captured = syncs == 0
+    graph = (host.graph_launch_s + kernel + launches * host.graph_node_s) if captured else eager
+    return StageWall(stage=stage, kernel_s=kernel, host_s=host_roof, eager_s=eager,
+                     graph_s=graph, captured=captured, syncs=syncs)
+
+
+def stage_walls(parts: Mapping[str, object], hardware: HardwareSpec, profile,
+                host: HostModel) -> dict[str, StageWall]:
+    return {s: stage_wall(s, p, hardware, profile, host) for s, p in parts.items()}
+
+
+def wall_summary(walls: Mapping[str, StageWall], mode: str, host: HostModel,
+                 host_source: str) -> dict:
+    """The JSON view of `predict --wall MODE`: per-stage and request wall times (seconds)."""
+    from .stages import DECODE, PREFILL, TTFT_STAGES, VISION
+    if mode not in MODES:
+        raise ValueError(f"wall mode {mode!r}, expected one of {', '.join(MODES)}")
+
+    def w(stage):
+        return walls[stage].wall_s(mode) if stage in walls else None
+
+    out = {"wall_mode": mode}
+    if VISION in walls:
+        out["vision_wall_s"] = w(VISION)
+    out.update({"prefill_wall_s": w(PREFILL),
+                "ttft_wall_s": sum(walls[s].wall_s(mode) for s in TTFT_STAGES if s in walls),
+                "tpot_wall_s": w(DECODE),
+                "wall": {s: v.as_dict() for s, v in walls.items()},
+                "host_model": {"source": host_source, **host.as_dict()}})
+    return out
+
+
+def wall_table(walls: Mapping[str, StageWall], mode: str, host_source: str):
+    """(headers, rows, footer lines): kernel, host, eager wall and graph wall time side by side
+    (ms) and which roof binds eager execution; the CLI formats them."""
+    from .stages import DECODE, TTFT_STAGES
+    rows = []
+    for s, v in walls.items():
+        rows.append(["decode step" if s == DECODE else s, _ms(v.kernel_s), _ms(v.host_s),
+                     _ms(v.eager_s), _ms(v.graph_s) + ("" if v.captured else " (eager)"),
+                     v.binds])
+    ttft = {m: sum(walls[s].wall_s(m) for s in TTFT_STAGES if s in walls) for m in MODES}
+    lines = []
+    if DECODE in walls:
+        lines.append(f"TPOT wall ({mode}): {_ms(walls[DECODE].wall_s(mode))} ms   "
+                     f"(eager {_ms(walls[DECODE].eager_s)}, graph {_ms(walls[DECODE].graph_s)})")
+    lines.append(f"TTFT wall ({mode}): {_ms(ttft[mode])} ms   "
+                 f"(eager {_ms(ttft['eager'])}, graph {_ms(ttft['graph'])})")
+    lines.append(f"host model: {host_source}")
+    return (["stage", "kernel ms", "host ms", "eager wall ms", "graph wall ms", "eager binds"],
+            rows, lines)
+
+
+def _ms(s: float) -> str:
+    return f"{s * 1e3:.4g}"

@@ -1,0 +1,112 @@
+"""The host model (roofsim.host) and execution modes (roofsim.wall)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from roofsim.cli import main
+from roofsim.data import data_dir
+from roofsim.errors import UserError
+from roofsim.host import (DEFAULT_HOST, HOST_CLASSES, RANGES, HostModel, load_host_model,
+                          resolve_host_model)
+from roofsim.wall import eager_timeline
+
+
+def brute_force(t, h, sync, start, sync_s):
+    """The one-stream recursion, one launch at a time."""
+    host = gpu = start
+    for ti, hi, si in zip(t, h, sync):
+        host += hi
+        gpu = max(gpu, host) + ti
+        if si:
+            host = max(host, gpu) + sync_s
+    return max(host, gpu)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 1e-3), st.floats(0, 1e-4), st.booleans()),
+                min_size=1, max_size=40),
+       st.floats(0, 1e-2), st.floats(0, 1e-4))
+def test_eager_timeline_is_the_launch_by_launch_recursion(launches, start, sync_s):
+    t, h, s = (np.array(x) for x in zip(*launches))
+    wall, busy = eager_timeline(t, h, s, start_s=start, sync_s=sync_s)
+    assert wall == pytest.approx(brute_force(t, h, s, start, sync_s), rel=1e-9, abs=1e-15)
+    assert busy == pytest.approx(t.sum())
+    assert wall >= max(start + h.sum(), start + t.sum()) * (1 - 1e-12) - 1e-15
+
+
+def test_host_and_gpu_bound_limits():
+    rng = np.random.default_rng(0)
+    t = rng.uniform(1e-6, 2e-6, 500)
+    h = rng.uniform(10e-6, 30e-6, 500)
+    none = np.zeros(500, bool)
+    wall, _ = eager_timeline(t, h, none, start_s=1e-3)
+    assert wall == pytest.approx(1e-3 + h.sum() + t[-1])         # host-bound: host + last kernel
+    wall, _ = eager_timeline(t * 1e3, h, none)
+    assert wall == pytest.approx(h[0] + (t * 1e3).sum())        # GPU-bound: first issue + work
+    # a sync in a GPU-bound stream makes the host wait: later launches start later
+    sync = none.copy()
+    sync[250] = True
+    assert eager_timeline(t * 1e3, h, sync)[0] > wall
+
+
+def test_host_model_ranges_and_round_trip():
+    d = DEFAULT_HOST.as_dict()
+    assert HostModel.from_dict(d) == HostModel.from_dict(json.loads(json.dumps(d)))
+    for key, (lo, hi) in RANGES.items():
+        for bad in (hi * 1.01 + 1e-9, -1e-9, math.nan):
+            kw = ({"dispatch_s": {**DEFAULT_HOST.dispatch_s, HOST_CLASSES[0]: bad}}
+                  if key == "dispatch_s" else {key: bad})
+            with pytest.raises(UserError, match=key):
+                DEFAULT_HOST.with_values(**kw)
+
+
+def test_shipped_host_model_says_what_fitted_it():
+    host = load_host_model(data_dir("calibration") / "h200" / "host")
+    assert host.device == "h200" and host.fitted_on
+    assert all(f.startswith("calibration/h200/e2e/") for f in host.fitted_on)
+    assert host.provenance.get("command", "").startswith("python benchmarks/fit_host.py")
+    found, source = resolve_host_model(None, "h200", "h200")
+    assert found == host and "h200" in source
+    assert resolve_host_model(None, None, "no-such-device")[0] == DEFAULT_HOST
+
+
+def _predict(capsys, *extra):
+    rc = main(["predict", "--implementation", "flash", "--grid", "1x2", "--decode-tokens", "4",
+               "--hardware", "h200", "--calibration", "h200", "--json", *extra])
+    assert rc == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_predict_wall_json(capsys, tmp_path):
+    eager = _predict(capsys, "--wall", "eager")
+    graph = _predict(capsys, "--wall", "graph")
+    for d in (eager, graph):
+        assert d["ttft_wall_s"] == pytest.approx(d["vision_wall_s"] + d["prefill_wall_s"])
+    w = eager["wall"]
+    for stage, v in w.items():
+        # eager wall is at least each roof; a graph is the GPU roof plus its own launch cost
+        assert v["eager_wall_s"] >= max(v["kernel_s"], v["host_s"]) * (1 - 1e-9)
+        assert v["graph_wall_s"] >= v["kernel_s"]
+        assert v["binds"] == ("host" if v["host_s"] > v["kernel_s"] else "gpu")
+    assert graph["tpot_wall_s"] == pytest.approx(w["decode"]["graph_wall_s"])
+    assert eager["tpot_wall_s"] == pytest.approx(w["decode"]["eager_wall_s"])
+    assert graph["tpot_wall_s"] < eager["tpot_wall_s"]
+    # a slower host (every dispatch x1.5) never shortens eager wall time, and leaves graphs
+    host = load_host_model(data_dir("calibration") / "h200" / "host")
+    slow = host.with_values(dispatch_s={c: 1.5 * v for c, v in host.dispatch_s.items()})
+    (tmp_path / "host.json").write_text(json.dumps(slow.as_dict()))
+    d = _predict(capsys, "--wall", "eager", "--host-model", str(tmp_path))
+    for stage, v in d["wall"].items():
+        assert v["eager_wall_s"] >= w[stage]["eager_wall_s"]
+        assert v["graph_wall_s"] == pytest.approx(w[stage]["graph_wall_s"])
+    assert d["tpot_wall_s"] > eager["tpot_wall_s"]
+
+
+def test_predict_without_wall_has_no_wall_keys(capsys):
+    assert "tpot_wall_s" not in _predict(capsys)
