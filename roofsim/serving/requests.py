@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ..io import read_text
 
 TRACE_COLUMNS = ("arrival_s", "prompt_tokens", "output_tokens")
 IMAGE_COLUMN = "image"
@@ -74,15 +75,12 @@ def _image(path, line, text):
 def read_trace(path) -> list[ServeRequest]:
     """Requests of a trace CSV, sorted by arrival."""
     path = Path(path)
+    text = read_text(path, expected="a trace CSV file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such trace file") from None
-    except IsADirectoryError:
-        raise UserError(f"{path}: expected a trace CSV file, got a folder") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: expected a UTF-8 CSV file") from None
-    reader = csv.reader(text.splitlines())
+        rows = list(csv.reader(text.splitlines(), strict=True))
+    except csv.Error as err:
+        raise UserError(f"{path}: not a valid CSV file ({err})") from None
+    reader = iter(rows)
     header = next(reader, None)
     if not header:
         raise UserError(f"{path}: empty trace; expected columns {', '.join(TRACE_COLUMNS)}")
