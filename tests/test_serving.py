@@ -144,3 +144,34 @@ def test_bad_trace(tmp_path, text, match):
     p.write_text(text)
     with pytest.raises(UserError, match=match):
         read_trace(p)
+
+
+def test_serve_cli_json_and_target(capsys, tmp_path):
+    import json
+
+    from roofsim.cli import main
+    assert main(["serve", "--requests", "30", "--rate", "4", "--hardware", "h200",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["requests"] == 30 and out["ttft_s"]["p50"] <= out["latency_s"]["p50"]
+    assert 0 < out["busy_share"] <= 1 and out["memory"]["kv_positions"] > 0
+    trace = tmp_path / "t.csv"
+    trace.write_text("arrival_s,prompt_tokens,output_tokens,image\n0,16,4,1024x1024\n"
+                     "0.01,16,4,2480x3508\n")
+    assert main(["serve", "--trace", str(trace), "--hardware", "h200", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["requests"] == 2
+    assert main(["serve", "--requests", "20", "--ttft-target-ms", "50", "--hardware",
+                 "h200", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["search"]["max_rate_per_s"] > 0
+    assert main(["serve", "--requests", "20", "--rates", "1,8", "--plot",
+                 str(tmp_path / "r.png"), "--hardware", "h200"]) == 0
+    assert (tmp_path / "r.png").stat().st_size > 0
+
+
+def test_weights_larger_than_memory_say_by_how_much():
+    from roofsim.memory import kv_budget
+    from roofsim.workloads.deepseek_ocr import load_config
+    with pytest.raises(UserError, match=r"weights need 6.67.* GB.*by .* GB"):
+        kv_budget(load_config(), 5e9)
