@@ -60,15 +60,15 @@ def _int(path, line, column, text) -> int:
 
 
 def _image(path, line, text):
+    """'WxH' -> (height, width); empty or 'none': no image."""
+    from ..workloads.deepseek_ocr.views import parse_image_size
     text = (text or "").strip()
     if not text or text.lower() == "none":
         return None
     try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise UserError(f"{path}: line {line}: image {text!r}: expected WxH") from None
-    if w < 1 or h < 1:
-        raise UserError(f"{path}: line {line}: image {text!r}: expected positive sizes")
+        w, h = parse_image_size(text)
+    except UserError as err:
+        raise UserError(f"{path}: line {line}: image: {err}") from None
     return h, w
 
 
