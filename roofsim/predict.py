@@ -76,6 +76,24 @@ class Prediction:
         return d.kernel_s if d is not None else None
 
     @property
+    def latency_s(self) -> float:
+        """End-to-end kernel time of each request of the batch: TTFT + K x TPOT (the B rows
+        start and finish together)."""
+        return self.ttft_s + self.decode_tokens * (self.tpot_s or 0.0)
+
+    @property
+    def throughput_tokens_per_s(self) -> float:
+        """Generated tokens per second of the whole batch over its run: B x K / latency."""
+        lat = self.latency_s
+        return self.batch * self.decode_tokens / lat if lat > 0 else 0.0
+
+    @property
+    def decode_throughput_tokens_per_s(self) -> float | None:
+        """Generated tokens per second while the batch decodes: B / TPOT."""
+        t = self.tpot_s
+        return self.batch / t if t else None
+
+    @property
     def eager_ttft_s(self) -> float | None:
         e = [self.stages[s].eager_s for s in TTFT_STAGES if s in self.stages]
         return None if any(v is None for v in e) else float(sum(e))
@@ -98,7 +116,9 @@ class Prediction:
             out["vision_s"] = self.vision_s
         out.update({"prefill_s": self.prefill_s, "ttft_s": self.ttft_s, "tpot_s": self.tpot_s,
                     "host_overhead_s": self.host_overhead_s, "eager_ttft_s": self.eager_ttft_s,
-                    "eager_tpot_s": self.eager_tpot_s,
+                    "eager_tpot_s": self.eager_tpot_s, "latency_s": self.latency_s,
+                    "throughput_tokens_per_s": self.throughput_tokens_per_s,
+                    "decode_throughput_tokens_per_s": self.decode_throughput_tokens_per_s,
                     "stages": {s: t.as_dict() for s, t in self.stages.items()},
                     "notes": list(self.notes)})
         return out

@@ -49,6 +49,7 @@ BASE = {
                "--out", "{dir}/report"],
     "models list": ["models", "list"],
     "models show": ["models", "show", "llama-3.1-8b"],
+    "serve": ["serve", "--requests", "5", "--rate", "5"],
 }
 # Positional arguments: which base token they replace.
 POSITIONAL = {("hardware show", "hardware"): "h100-sxm", ("hardware derive", "hardware"): "h200", ("predict-kernels", "cases"): "{cases}",
@@ -477,7 +478,7 @@ def test_bad_input_is_one_clear_line_and_status_2(case, scratch, capsys):
 def test_the_corpus_covers_every_subcommand_and_is_large_enough():
     commands = {c.argv[0] for c in CASES if c.argv}
     assert commands >= {"hardware", "roofline", "calibrate", "predict-kernels", "predict",
-                        "models", "tokens", "cost", "verify", "sweep", "report"}
+                        "models", "tokens", "cost", "verify", "sweep", "report", "serve"}
     assert corpus_size() >= 250
 
 

@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "cost",
     "verify",
     "sweep",
+    "serve",
     "report",
 )
 

@@ -16,7 +16,7 @@
   chunks). Commands without a GPU (`cost`, `tokens`, `verify`) use the largest shipped spec.
   A transformers model (--model): its parameters in bf16 (counted on the model built on meta,
   cached) and its KV cache per position (roofsim.workloads.hf.params) over its image tokens +
-  prompt + decode tokens.
+  prompt + decode tokens. The footprint itself is roofsim.memory's.
 
 Each check takes DeepSeek-OCR's analytic config or a transformers model's config
 (roofsim.workloads.hf.configs.ModelConfig) as `cfg`.
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..errors import UserError
+from ..memory import Footprint, footprint, is_model_config, model_footprint
 from ..units import to_gb
 
 
@@ -53,14 +54,9 @@ def largest_shipped_memory() -> MemoryLimit:
                        f"the largest shipped GPU's ({big.id}, {big.mem_capacity_gb:g} GB)")
 
 
-def _is_model_config(cfg) -> bool:
-    """A transformers model's config (--model), not DeepSeek-OCR's analytic one."""
-    return not hasattr(cfg, "decoder")
-
-
 def positions_of(cfg) -> tuple[int | None, str]:
     """(positions of one sequence, where the number comes from); None: the config sets none."""
-    if _is_model_config(cfg):
+    if is_model_config(cfg):
         top = cfg.text.get("max_position_embeddings")
         return (int(top) if top else None), f"max_position_embeddings of {cfg.source}"
     return cfg.decoder.max_positions, f"decoder.max_positions of {cfg.source or cfg.name}"
@@ -116,54 +112,10 @@ def check_crop_limits(cfg, min_crops: int | None, max_crops: int | None,
         raise UserError(f"{names[0]} {lo} > {names[1]} {hi}: expected min <= max")
 
 
-@dataclass(frozen=True)
-class Footprint:
-    """Device memory a request needs resident: weights and the final KV cache."""
-
-    weight_bytes: float
-    kv_bytes: float
-    positions: int
-    batch: int
-
-    @property
-    def total(self) -> float:
-        return self.weight_bytes + self.kv_bytes
-
-
-# A transformers model's weights as roofsim captures it (bf16).
-MODEL_WEIGHT_BYTES = 2
-
-
-def _model_footprint(mc, request, *, weights: bool = True) -> Footprint:
-    """A transformers model's request (roofsim.workloads.Request, image as (height, width)).
-    Its parameters are counted on the model built on meta (torch, cached); weights=False
-    leaves them out (0)."""
-    from ..workloads.hf.params import kv_cache_bytes_per_token
-    from ..workloads.hf.vision import image_tokens
-    image = image_tokens(mc, *request.image) if request.image is not None else 0
-    positions = image + request.prompt_tokens + request.decode_tokens
-    kv = float(kv_cache_bytes_per_token(mc)) * request.batch * positions
-    weight_bytes = 0.0
-    if weights:
-        from ..workloads.hf.summary import parameter_counts_of
-        weight_bytes = float(parameter_counts_of(mc)["total"] * MODEL_WEIGHT_BYTES)
-    return Footprint(weight_bytes, kv, int(positions), int(request.batch))
-
-
-def footprint(cfg, request) -> Footprint:
-    if _is_model_config(cfg):
-        return _model_footprint(cfg, request)
-    from ..workloads.deepseek_ocr import kv_cache_bytes_per_token, parameter_counts, views
-    positions = views(cfg, request).image_tokens + request.prompt_tokens + request.decode_tokens
-    kv = float(kv_cache_bytes_per_token(cfg)) * request.batch * positions
-    return Footprint(float(parameter_counts(cfg)["total"] * cfg.element_bytes), kv,
-                     int(positions), int(request.batch))
-
-
 def check_memory(cfg, request, memory: MemoryLimit, what: str) -> Footprint:
     """The request's weights + KV cache within `memory`; `what` names the flags."""
-    if _is_model_config(cfg):       # a KV cache too large alone needs no model built
-        kv = _model_footprint(cfg, request, weights=False)
+    if is_model_config(cfg):       # a KV cache too large alone needs no model built
+        kv = model_footprint(cfg, request, weights=False)
         if kv.kv_bytes > memory.bytes:
             raise UserError(
                 f"{what}: its KV cache alone needs {to_gb(kv.kv_bytes):.4g} GB of device memory "

@@ -122,6 +122,14 @@ def _input(p: _predict.Prediction) -> str:
     return ""
 
 
+def render_throughput(p: _predict.Prediction) -> str:
+    """Per-request latency and the batch's token throughput."""
+    per = f"per request (batch {p.batch})" if p.batch != 1 else "request"
+    return (f"{per}: latency {_ms(p.latency_s)} ms (TTFT + K x TPOT); throughput "
+            f"{p.throughput_tokens_per_s:.5g} tokens/s (B x K / latency), "
+            f"{p.decode_throughput_tokens_per_s:.5g} tokens/s while decoding (B / TPOT)")
+
+
 def render(p: _predict.Prediction) -> str:
     who = p.implementation if p.model == DEFAULT_MODEL else f"{p.model} ({p.implementation})"
     head = (f"{who} on {p.hardware}"
@@ -147,6 +155,8 @@ def render(p: _predict.Prediction) -> str:
              + (f"   eager estimate {_ms(p.eager_ttft_s)} ms" if eager else ""),
              f"TPOT (mean decode step): {_ms(p.tpot_s)} ms"
              + (f"   eager estimate {_ms(p.eager_tpot_s)} ms" if eager else "")]
+    if p.decode_tokens:
+        lines.append(render_throughput(p))
     if eager:
         lines.append(f"eager estimate: {p.host_overhead_s * 1e6:.3g} us host overhead per launch")
     lines.append("time is GPU kernel time: the sum of per-kernel times")

@@ -1,0 +1,228 @@
+"""`roofsim serve`: a continuous-batching serving simulation (roofsim.serving).
+
+    roofsim serve --model llama-3.1-8b --rate 4 --requests 1000 --prompt-tokens 1024 \
+        --output-tokens 128 --hardware h200 --calibration h200 [--json]
+    roofsim serve --model M --trace requests.csv --hardware H
+    roofsim serve --model M --rates 1,2,4,8 --plot rates.png          # throughput vs latency
+    roofsim serve --model M --ttft-target-ms 500 --tpot-target-ms 50  # the highest rate
+
+Requests arrive at a Poisson rate (or at a trace CSV's times); a vLLM-like scheduler batches
+them (chunked prefill under --max-batched-tokens, at most --max-num-seqs running, paged KV
+blocks in the memory the weights leave, preemption when they run out). Step times are GPU
+kernel time from the engine, cached per (batch, context) bucket.
+"""
+
+from __future__ import annotations
+
+from ..errors import UserError
+from ..io import check_output_file
+from ..memory import DEFAULT_UTILIZATION, kv_budget
+from ..serving import SchedulerConfig, poisson_requests, read_trace, simulate
+from ..serving.search import Target, max_rate, sweep_rates
+from ..serving.steps import EngineStepTimes
+from ..units import to_gb
+from ..workloads import DEFAULT_MODEL, workload
+from .args import amount, count, nonempty
+from .common import add_hardware_args, add_json_arg, hardware_from_args, load_calibration
+from .limits import check_text_tokens
+from .models import add_model_arg, is_default_model, parse_image
+from .output import format_table, print_json
+
+MAX_REQUESTS = 1_000_000
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "serve", help="serving simulation: continuous batching, latency percentiles, max rate",
+        description="Requests at a Poisson rate or from a trace CSV through a vLLM-like "
+                    "continuous-batching scheduler; TTFT, TPOT and latency percentiles, "
+                    "throughput, GPU busy share; a sweep over rates; the highest rate meeting "
+                    "a TTFT / TPOT target.")
+    add_model_arg(p)
+    p.add_argument("--implementation", choices=("reference", "flash", "normal"), default=None,
+                   help="DeepSeek-OCR's records: flash (default: the reference is captured at "
+                        "batch 1 only) or normal; a --model is always captured")
+    p.add_argument("--rate", type=amount(0, strict=True, unit="requests/s"), default=1.0,
+                   metavar="R", help="Poisson arrival rate in requests/s (default 1)")
+    p.add_argument("--requests", type=count(1, MAX_REQUESTS), default=1000, metavar="N",
+                   help="requests to simulate (default 1000)")
+    p.add_argument("--prompt-tokens", type=count(1), default=1024, metavar="P",
+                   help="prompt tokens per request (default 1024)")
+    p.add_argument("--output-tokens", type=count(1), default=128, metavar="K",
+                   help="generated tokens per request, the first included (default 128)")
+    p.add_argument("--image", metavar="WxH", type=nonempty("an image size WxH"),
+                   help="each request's image (DeepSeek-OCR: its crop grid is the one the "
+                        "preprocessor picks; default the global view only)")
+    p.add_argument("--trace", metavar="CSV", type=nonempty("a trace CSV file"),
+                   help="requests from a CSV: arrival_s, prompt_tokens, output_tokens[, image]")
+    p.add_argument("--seed", type=count(0), default=0, help="arrival seed (default 0)")
+    add_hardware_args(p)
+    p.add_argument("--calibration", metavar="DIR|NAME", type=nonempty("a calibration folder"),
+                   help="calibration folder or a shipped one's name; default: the roofline")
+    p.add_argument("--max-num-seqs", type=count(1), default=256, metavar="N",
+                   help="running sequences at most (default 256)")
+    p.add_argument("--max-batched-tokens", type=count(1), default=8192, metavar="T",
+                   help="tokens per step, prefill chunks included (default 8192)")
+    p.add_argument("--block-size", type=count(1, 4096), default=16, metavar="N",
+                   help="positions per KV block (default 16)")
+    p.add_argument("--gpu-memory-utilization", type=amount(0, strict=True, hi=1.000001),
+                   default=DEFAULT_UTILIZATION, metavar="F",
+                   help=f"share of GPU memory for weights + KV cache (default "
+                        f"{DEFAULT_UTILIZATION})")
+    p.add_argument("--rates", metavar="R1,R2,...", type=nonempty("comma-separated rates"),
+                   help="simulate each rate (Poisson) and tabulate throughput against latency")
+    p.add_argument("--plot", metavar="PNG", type=nonempty("an output file"),
+                   help="with --rates: plot throughput against latency percentiles")
+    p.add_argument("--ttft-target-ms", type=amount(0, strict=True, unit="ms"), metavar="MS",
+                   help="find the highest rate whose TTFT percentile is within this")
+    p.add_argument("--tpot-target-ms", type=amount(0, strict=True, unit="ms"), metavar="MS",
+                   help="find the highest rate whose TPOT percentile is within this")
+    p.add_argument("--target-percentile", type=int, choices=(50, 90, 99), default=90,
+                   help="the percentile the targets bound (default 90)")
+    add_json_arg(p)
+    p.set_defaults(func=run)
+
+
+def _rates(text: str) -> list[float]:
+    out = []
+    for part in text.split(","):
+        try:
+            r = float(part)
+        except ValueError:
+            r = float("nan")
+        if not (r == r and 0 < r < float("inf")):
+            raise UserError(f"--rates {text}: {part!r}: expected finite rates > 0, "
+                            "comma-separated")
+        out.append(r)
+    if len(out) > 64:
+        raise UserError(f"--rates {text}: at most 64 rates")
+    return out
+
+
+def _setup(args):
+    hw = hardware_from_args(args)
+    if is_default_model(args):
+        wl = workload(None, args.implementation or "flash")
+        from ..workloads.deepseek_ocr import load_config
+        cfg = wl.cfg if wl.cfg is not None else load_config()
+    else:
+        wl = workload(args.model, args.implementation or "reference")
+        cfg = wl.config
+    profile = load_calibration(args.calibration) if args.calibration is not None else None
+    budget = kv_budget(cfg, hw.mem_capacity_bytes, args.gpu_memory_utilization,
+                       owner=f"{hw.id} (--gpu-memory-utilization)")
+    config = SchedulerConfig(kv_blocks=max(budget.positions // args.block_size, 1),
+                             block_size=args.block_size, max_seqs=args.max_num_seqs,
+                             max_batched_tokens=args.max_batched_tokens)
+    steps = EngineStepTimes(wl, hardware=hw, profile=profile)
+    return hw, wl, cfg, profile, budget, config, steps
+
+
+def run(args) -> int:
+    if args.plot and not args.rates:
+        raise UserError("--plot draws a --rates sweep: give --rates too")
+    if args.trace and (args.rates or args.ttft_target_ms or args.tpot_target_ms):
+        raise UserError("--trace replays its own arrival times: --rates and the targets "
+                        "take Poisson arrivals")
+    rates = _rates(args.rates) if args.rates else None
+    if args.plot:
+        check_output_file(args.plot, option="--plot")
+    hw, wl, cfg, profile, budget, config, steps = _setup(args)
+    image = parse_image("--image", args.image) if args.image else None
+    if image is not None and not is_default_model(args) and \
+            not getattr(wl.config, "is_vision_language", False):
+        raise UserError(f"--image {args.image}: {wl.name} has no vision encoder")
+    check_text_tokens(cfg, prompt=("--prompt-tokens", args.prompt_tokens),
+                      decode=("--output-tokens", args.output_tokens))
+
+    def at(rate):
+        reqs = poisson_requests(rate, args.requests, args.prompt_tokens, args.output_tokens,
+                                seed=args.seed, image=image)
+        return simulate(reqs, steps, config).metrics()
+
+    head = {"model": wl.name, "implementation": wl.implementation, "hardware": hw.id,
+            "calibration": getattr(profile, "device_id", None) if profile else None,
+            "scheduler": {"max_num_seqs": config.max_seqs,
+                          "max_batched_tokens": config.max_batched_tokens,
+                          "block_size": config.block_size, "kv_blocks": config.kv_blocks},
+            "memory": budget.as_dict()}
+    if args.ttft_target_ms or args.tpot_target_ms:
+        target = Target(args.ttft_target_ms and args.ttft_target_ms * 1e-3,
+                        args.tpot_target_ms and args.tpot_target_ms * 1e-3,
+                        args.target_percentile)
+        found = max_rate(at, target, start=args.rate)
+        return _out(args, head | {"search": found.as_dict()}, _render_search(found))
+    if rates:
+        points = sweep_rates(rates, at)
+        if args.plot:
+            from ..serving.plot import save_rate_plot
+            save_rate_plot(points, args.plot, title=f"{wl.name} on {hw.id}")
+        return _out(args, head | {"rates": [p.as_dict() for p in points]},
+                    _render_sweep(points))
+    if args.trace:
+        reqs = read_trace(args.trace)
+        for r in reqs:
+            check_text_tokens(cfg, prompt=(f"{args.trace}: prompt_tokens", r.prompt_tokens),
+                              decode=(f"{args.trace}: output_tokens", r.output_tokens))
+        m = simulate(reqs, steps, config).metrics()
+        return _out(args, head | {"trace": args.trace, **m.as_dict()}, _render(m))
+    m = at(args.rate)
+    return _out(args, head | {"rate_per_s": args.rate, **m.as_dict()}, _render(m))
+
+
+def _out(args, data, text: str) -> int:
+    if args.json:
+        print_json(data)
+        return 0
+    mem = data["memory"]
+    print(f"{data['model']} ({data['implementation']}) on {data['hardware']}"
+          f"{' (calibration ' + data['calibration'] + ')' if data['calibration'] else ''}: "
+          f"weights {to_gb(mem['weight_bytes']):.4g} GB, KV cache {to_gb(mem['kv_bytes']):.4g} "
+          f"GB = {mem['kv_positions']:,} positions; max {data['scheduler']['max_num_seqs']} "
+          f"sequences, {data['scheduler']['max_batched_tokens']} tokens per step")
+    print(text)
+    print("time is GPU kernel time (engine step times)")
+    return 0
+
+
+def _ms(s: float) -> float:
+    return round(s * 1e3, 3)
+
+
+def _render(m) -> str:
+    rows = [[name, _ms(p.p50), _ms(p.p90), _ms(p.p99), _ms(p.mean)]
+            for name, p in (("TTFT", m.ttft), ("TPOT", m.tpot), ("latency", m.latency))]
+    return "\n".join([
+        format_table(["ms", "p50", "p90", "p99", "mean"], rows), "",
+        f"{m.requests:,} requests in {m.duration_s:.4g} s: {m.throughput_tokens_per_s:.5g} "
+        f"output tokens/s, {m.request_throughput_per_s:.4g} requests/s; GPU busy "
+        f"{m.busy_share:.1%}; {m.steps:,} steps, {m.preemptions:,} preemptions"])
+
+
+def _sweep_rows(points):
+    return [[p.rate, round(p.metrics.throughput_tokens_per_s, 1), _ms(p.metrics.ttft.p50),
+             _ms(p.metrics.ttft.p99), _ms(p.metrics.tpot.p50), _ms(p.metrics.tpot.p99),
+             _ms(p.metrics.latency.p99), f"{p.metrics.busy_share:.0%}", p.metrics.preemptions]
+            for p in points]
+
+
+SWEEP_HEADERS = ["rate/s", "tokens/s", "TTFT p50 ms", "TTFT p99 ms", "TPOT p50 ms",
+                 "TPOT p99 ms", "latency p99 ms", "busy", "preempted"]
+
+
+def _render_sweep(points) -> str:
+    return format_table(SWEEP_HEADERS, _sweep_rows(points))
+
+
+def _render_search(found) -> str:
+    t = found.target
+    what = " and ".join(f"{n} p{t.percentile} <= {v * 1e3:g} ms"
+                        for n, v in (("TTFT", t.ttft_s), ("TPOT", t.tpot_s)) if v is not None)
+    tried = sorted(found.tried, key=lambda p: p.rate)
+    lines = [format_table(SWEEP_HEADERS, _sweep_rows(tried)), ""]
+    if found.best is None:
+        lines.append(f"no rate tried meets {what}")
+    else:
+        lines.append(f"highest rate meeting {what}: {found.best.rate:.4g} requests/s "
+                     f"({found.best.metrics.throughput_tokens_per_s:.5g} output tokens/s)")
+    return "\n".join(lines)

@@ -1,0 +1,177 @@
+"""The serving simulation: scheduler invariants (hypothesis), trace files, engine step times."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from roofsim.errors import UserError
+from roofsim.serving import (SchedulerConfig, ServeRequest, poisson_requests, read_trace,
+                             simulate)
+from roofsim.serving.scheduler import Scheduler, Sequence
+
+
+class LinearSteps:
+    """A step costs a fixed part, per token and per cached position read (no engine)."""
+
+    def __init__(self, fixed=1e-3, per_token=1e-5, per_position=1e-8, vision=0.0):
+        self.fixed, self.per_token, self.per_position, self.vision = \
+            fixed, per_token, per_position, vision
+        self.plans = []
+
+    def prompt_positions(self, r):
+        return r.prompt_tokens
+
+    def step_s(self, plan):
+        self.plans.append(plan)
+        return (self.fixed + self.per_token * (plan.prefill_tokens + plan.decode_seqs)
+                + self.per_position * plan.decode_context)
+
+    def vision_s(self, r):
+        return self.vision
+
+
+requests_st = st.lists(
+    st.builds(ServeRequest, arrival_s=st.floats(0, 5), prompt_tokens=st.integers(1, 300),
+              output_tokens=st.integers(1, 40)), min_size=1, max_size=40)
+config_st = st.builds(SchedulerConfig, kv_blocks=st.integers(24, 80),
+                      block_size=st.sampled_from([1, 4, 16]), max_seqs=st.integers(1, 8),
+                      max_batched_tokens=st.integers(1, 512))
+
+
+@settings(max_examples=150, deadline=None)
+@given(requests_st, config_st)
+def test_scheduler_invariants(reqs, cfg):
+    fits = [r for r in reqs
+            if -(-(r.prompt_tokens + r.output_tokens - 1) // cfg.block_size) <= cfg.kv_blocks]
+    if not fits:
+        return
+    steps = LinearSteps()
+    res = simulate(fits, steps, cfg)
+    assert len(res.outcomes) == len(fits)                       # every request finishes
+    for r, o in zip(fits, res.outcomes):
+        assert o.output_tokens == r.output_tokens
+        assert r.arrival_s < o.first_token_s <= o.finish_s       # TTFT <= end-to-end latency
+        assert o.ttft_s <= o.latency_s
+    assert res.peak_kv_blocks <= cfg.kv_blocks                  # KV never over capacity
+    for plan in steps.plans:
+        assert plan.prefill_tokens + plan.decode_seqs <= cfg.max_batched_tokens
+        assert len(plan.work) <= cfg.max_seqs
+    # tokens conserved: every prompt position and every generated token (but the last, which
+    # is never fed back) is computed once, plus what preemption recomputes
+    computed = sum(n for plan in steps.plans for _, n in plan.work)
+    needed = sum(r.prompt_tokens + r.output_tokens - 1 for r in fits)
+    assert computed >= needed
+    if not any(o.preemptions for o in res.outcomes):
+        assert computed == needed
+    m = res.metrics()
+    assert m.output_tokens == sum(r.output_tokens for r in fits)
+    assert 0 < m.busy_share <= 1 + 1e-9
+
+
+def test_preemption_when_kv_runs_out():
+    cfg = SchedulerConfig(kv_blocks=12, block_size=4, max_seqs=8, max_batched_tokens=64)
+    reqs = [ServeRequest(0.0, 8, 30) for _ in range(4)]          # 4 x 37 positions > 48
+    res = simulate(reqs, LinearSteps(), cfg)
+    assert sum(o.preemptions for o in res.outcomes) > 0
+    assert res.peak_kv_blocks <= 12
+
+
+def test_a_request_larger_than_the_cache_is_refused():
+    cfg = SchedulerConfig(kv_blocks=4, block_size=16)
+    with pytest.raises(UserError, match=r"request 0: .*more than the whole KV cache \(64"):
+        simulate([ServeRequest(0.0, 60, 10)], LinearSteps(), cfg)
+
+
+def test_chunked_prefill_splits_a_long_prompt():
+    cfg = SchedulerConfig(kv_blocks=1000, block_size=16, max_batched_tokens=100)
+    steps = LinearSteps()
+    simulate([ServeRequest(0.0, 250, 2)], steps, cfg)
+    assert [p.prefill_tokens for p in steps.plans] == [100, 100, 50, 0]
+    assert steps.plans[-1].decode_seqs == 1
+
+
+def test_decode_rows_batch_together_and_new_requests_join():
+    s = Scheduler(SchedulerConfig(kv_blocks=100, block_size=16, max_seqs=2))
+    a, b, c = (Sequence(i, prompt=10, output=3) for i in range(3))
+    for q in (a, b, c):
+        s.add(q)
+    plan = s.schedule()
+    assert [n for _, n in plan.work] == [10, 10] and len(s.waiting) == 1    # max_seqs = 2
+    s.complete(plan)
+    plan = s.schedule()
+    assert plan.decode_seqs == 2 and plan.decode_context == 22 and plan.prefill_tokens == 0
+
+
+def test_higher_rate_waits_longer():
+    cfg = SchedulerConfig(kv_blocks=4000, max_seqs=16)
+    slow, fast = (simulate(poisson_requests(rate, 300, 200, 50, seed=1), LinearSteps(), cfg)
+                  .metrics() for rate in (2.0, 200.0))
+    assert fast.ttft.p90 > slow.ttft.p90
+    assert fast.throughput_tokens_per_s > slow.throughput_tokens_per_s
+    assert fast.busy_share > slow.busy_share
+
+
+def test_ten_thousand_requests_simulate_quickly():
+    cfg = SchedulerConfig(kv_blocks=50_000, max_seqs=256)
+    reqs = poisson_requests(50.0, 10_000, 512, 64, seed=0)
+    t = time.perf_counter()
+    res = simulate(reqs, LinearSteps(), cfg)
+    assert time.perf_counter() - t < 10.0
+    assert len(res.outcomes) == 10_000
+
+
+def test_trace_csv(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("arrival_s,prompt_tokens,output_tokens,image\n0.5,10,3,\n0.1,20,1,640x480\n")
+    reqs = read_trace(p)
+    assert [r.arrival_s for r in reqs] == [0.1, 0.5]
+    assert reqs[0].image == (480, 640) and reqs[1].image is None
+
+
+@pytest.mark.parametrize("text, match", [
+    ("arrival_s,prompt_tokens\n0,1\n", "missing column"),
+    ("arrival_s,prompt_tokens,output_tokens\n-1,1,1\n", "line 2: arrival_s"),
+    ("arrival_s,prompt_tokens,output_tokens\n0,1.5,1\n", "line 2: prompt_tokens"),
+    ("arrival_s,prompt_tokens,output_tokens\n0,5,0\n", "line 2: output tokens"),
+    ("arrival_s,prompt_tokens,output_tokens\n", "no requests"),
+    ("arrival_s,arrival_s,prompt_tokens,output_tokens\n", "given twice"),
+])
+def test_bad_trace(tmp_path, text, match):
+    p = tmp_path / "t.csv"
+    p.write_text(text)
+    with pytest.raises(UserError, match=match):
+        read_trace(p)
+
+
+def test_serve_cli_json_and_target(capsys, tmp_path):
+    import json
+
+    from roofsim.cli import main
+    assert main(["serve", "--requests", "30", "--rate", "4", "--hardware", "h200",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["requests"] == 30 and out["ttft_s"]["p50"] <= out["latency_s"]["p50"]
+    assert 0 < out["busy_share"] <= 1 and out["memory"]["kv_positions"] > 0
+    trace = tmp_path / "t.csv"
+    trace.write_text("arrival_s,prompt_tokens,output_tokens,image\n0,16,4,1024x1024\n"
+                     "0.01,16,4,2480x3508\n")
+    assert main(["serve", "--trace", str(trace), "--hardware", "h200", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["requests"] == 2
+    assert main(["serve", "--requests", "20", "--ttft-target-ms", "50", "--hardware",
+                 "h200", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["search"]["max_rate_per_s"] > 0
+    assert main(["serve", "--requests", "20", "--rates", "1,8", "--plot",
+                 str(tmp_path / "r.png"), "--hardware", "h200"]) == 0
+    assert (tmp_path / "r.png").stat().st_size > 0
+
+
+def test_weights_larger_than_memory_say_by_how_much():
+    from roofsim.memory import kv_budget
+    from roofsim.workloads.deepseek_ocr import load_config
+    with pytest.raises(UserError, match=r"weights need 6.67.* GB.*by .* GB"):
+        kv_budget(load_config(), 5e9)
