@@ -152,31 +152,83 @@ class Measurements:
 _FLOAT_COLUMNS = set(SHAPE_PARAMS) | set(TIME_FIELDS) | {"launches", "trials", "sets", "set_bytes"}
 
 
+# Plausible ranges of the numbers a measurements file holds: a value outside is a broken file
+# (or a broken run), named with its line and column rather than fitted.
+SECONDS_RANGE = (1e-9, 100.0)          # one kernel launch
+SIZE_RANGE = (0.0, 1e13)               # a shape parameter
+COUNT_RANGE = (0.0, 1e12)              # launches, trials, sets, set_bytes
+
+
+def _float_cell(table, row, column: str, text: str, low: float, high: float, what: str) -> float:
+    if text == "":
+        return np.nan
+    try:
+        value = float(text)
+    except ValueError:
+        raise UserError(f"{table.where(row, column)} = {text!r}: expected {what}") from None
+    if not (math.isfinite(value) and low <= value <= high):
+        raise UserError(f"{table.where(row, column)} = {text!r}: expected {what} between "
+                        f"{low:g} and {high:g}")
+    return value
+
+
 def read_measurements(path: str | Path) -> Measurements:
+    """The rows of a measurements CSV, every value checked: a value that is not a number, not
+    finite, negative or absurd, an unknown kind or dtype, or a missing column is one line naming
+    the file, the line and the column. A last line cut short by a killed run (no newline at the
+    end) is left out, as the writer's resume does."""
+    from ..io import parse_csv, read_text
+    from ..kernels._common import ELEMENT_BYTES
+    from ..records import KINDS
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: measurements file not found")
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        missing = {"case_id", "kind", "dtype", "status", "kernel_s"} - set(reader.fieldnames or [])
-        if missing:
-            raise UserError(f"{path}: not a measurements CSV (missing columns {sorted(missing)})")
-        rows = [r for r in reader if r.get("case_id") and None not in r and
-                all(v is not None for v in r.values())]
-    cols = {}
-    for c in COLUMNS:
-        raw = [r.get(c, "") or "" for r in rows]
-        if c in _FLOAT_COLUMNS:
-            cols[c] = np.array([float(v) if v != "" else np.nan for v in raw], dtype=np.float64)
-        else:
-            cols[c] = np.array(raw, dtype=object)
+    text = read_text(path, expected="a measurements CSV")
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+    table = parse_csv(text, str(path), required=("case_id", "kind", "dtype", "status",
+                                                 "kernel_s"),
+                      expected="a measurements CSV (roofsim calibrate)")
+    ranges = {**{c: (SIZE_RANGE, "a size") for c in SHAPE_PARAMS},
+              **{c: (SECONDS_RANGE, "seconds per launch") for c in TIME_FIELDS},
+              **{c: (COUNT_RANGE, "a count") for c in ("launches", "trials", "sets",
+                                                        "set_bytes")}}
+    known_dtypes = set(ELEMENT_BYTES)
+    cols: dict[str, list] = {c: [] for c in COLUMNS}
+    for row in table.rows:
+        if not row.get("case_id"):
+            continue
+        ok = row.get("status") == "ok"
+        kind, dtype = row.get("kind"), row.get("dtype")
+        if kind not in KINDS:
+            raise UserError(f"{table.where(row, 'kind')} = {kind!r}: expected one of "
+                            f"{', '.join(KINDS)}")
+        if dtype not in known_dtypes:
+            raise UserError(f"{table.where(row, 'dtype')} = {dtype!r}: expected one of "
+                            f"{', '.join(sorted(known_dtypes))}")
+        if ok and row.get("kernel_s") == "":
+            raise UserError(f"{table.where(row, 'kernel_s')}: empty on a row with status ok "
+                            f"(expected seconds per launch)")
+        for c in COLUMNS:
+            cell = row.get(c, "")
+            if c in _FLOAT_COLUMNS:
+                (low, high), what = ranges[c]
+                if c in TIME_FIELDS and not ok:
+                    value = np.nan       # a failed row's times are not used
+                else:
+                    value = _float_cell(table, row, c, cell, low, high, what)
+                cols[c].append(value)
+            else:
+                cols[c].append(cell)
+    arrays = {c: np.array(v, dtype=np.float64 if c in _FLOAT_COLUMNS else object)
+              for c, v in cols.items()}
     # A case measured twice (a resumed run that retried a failure): the last row wins.
-    ids = cols["case_id"]
+    ids = arrays["case_id"]
     if len(set(ids)) != len(ids):
         last = {cid: i for i, cid in enumerate(ids)}
         keep = np.array(sorted(last.values()), dtype=int)
-        cols = {k: v[keep] for k, v in cols.items()}
-    return Measurements(cols, str(path))
+        arrays = {k: v[keep] for k, v in arrays.items()}
+    return Measurements(arrays, str(path))
 
 
 def measured_ids(path: str | Path, *, retry_failed: bool = False) -> set[str]:
