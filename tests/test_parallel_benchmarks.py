@@ -45,3 +45,16 @@ def test_measure_sharded_dry_run(tmp_path):
     r = _run("measure_sharded.py", "--model", "no-such", "--gpus", "4", "--out", str(tmp_path),
              "--dry-run")
     assert r.returncode == 2 and "not a shipped model" in r.stderr
+
+
+def test_published_collectives_are_sourced_and_bound_the_link_roof():
+    import csv
+    from roofsim.hardware import load_hardware
+    rows = list(csv.DictReader(open(ROOT / "calibration" / "published-collectives" /
+                                    "nccl-tests.csv")))
+    assert rows and all(r["source"].startswith("https://") for r in rows)
+    h100 = next(r for r in rows if r["gpu"] == "h100-sxm" and r["nodes"] == "1")
+    hw = load_hardware("h100-sxm")
+    roof = hw.link_bandwidth_bytes_per_s("nvlink") * hw.link_efficiency
+    # NVLS-off ring all-reduce (the default) sits below the NVLS-on published range
+    assert roof < float(h100["busbw_Bps_low"]) <= hw.link_bandwidth_bytes_per_s("nvlink") * 1.1
