@@ -3,11 +3,17 @@
 For one launch:
     time = launch floor + max(tensor FLOPs / tensor roof[dtype],
                               CUDA-core FLOPs / CUDA roof[dtype],
-                              bytes / memory roof)
+                              bytes / memory roof,
+                              link)
 with roofs = peak x efficiency (HardwareSpec.roofs). A record's time is that times its count.
+`link` is the communication kinds' term (roofsim.kernels.comm, 0 for every other kind):
+    link = base latency + intra-node steps x link latency + network steps x network latency
+           + bus bytes / (one direction of the link x link efficiency)
+over NVLink (else PCIe) inside a node and over the network once the group spans nodes
+(HardwareSpec.link_*; a collective on a spec without that link is a UserError).
 Where a calibration profile covers a record, its measured-shape prediction replaces the
 roofline time of that launch (the launch floor stays the floor: a prediction below it is lifted).
-The bound is the largest of the four terms (launch floor, tensor, CUDA-core, memory).
+The bound is the largest of the five terms (launch floor, tensor, CUDA-core, memory, link).
 
 Nothing else in roofsim computes time: stages, objectives and the report are views of this.
 """
@@ -19,11 +25,13 @@ from typing import Protocol
 
 import numpy as np
 
+from .errors import UserError
 from .hardware import HardwareSpec
-from .records import RecordTable
+from .kernels.comm import link_work
+from .records import COMM_KINDS, SHAPE_PARAMS, RecordTable
 
-BOUNDS: tuple[str, ...] = ("launch", "tensor", "cuda", "memory")
-LAUNCH, TENSOR, CUDA, MEMORY = range(4)
+BOUNDS: tuple[str, ...] = ("launch", "tensor", "cuda", "memory", "link")
+LAUNCH, TENSOR, CUDA, MEMORY, LINK = range(5)
 LAUNCH_MODES = ("cuda_graph", "stream")
 
 
@@ -41,6 +49,7 @@ class Timing:
     tensor_s: np.ndarray
     cuda_s: np.ndarray
     memory_s: np.ndarray
+    link_s: np.ndarray          # communication kinds only (0 elsewhere)
     launch_time_s: np.ndarray   # one launch, after calibration if any
     time_s: np.ndarray          # launch_time_s x count
     bound: np.ndarray           # int8 index into BOUNDS
@@ -62,10 +71,40 @@ class Timing:
         return max(by, key=by.get)
 
 
-def _largest_term(launch, tensor, cuda, work) -> np.ndarray:
+def link_time_s(table: RecordTable, hardware: HardwareSpec) -> np.ndarray:
+    """Per-launch link term of each record (0 for the kinds that do not communicate)."""
+    out = np.zeros(len(table))
+    kinds = table.kind
+    for kind in COMM_KINDS:
+        rows = np.flatnonzero(kinds == kind)
+        if not len(rows):
+            continue
+        params = {p: table.params[rows, i] for i, p in enumerate(SHAPE_PARAMS)
+                  if not np.isnan(table.params[rows, i]).all()}
+        w = link_work(kind, params, table.dtype[rows])
+        intra = hardware.intra_node_link()
+        bw = np.where(w["multi_node"], hardware.link_bandwidth_bytes_per_s("network"),
+                      hardware.link_bandwidth_bytes_per_s(intra)) * hardware.link_efficiency
+        moves = w["bus_bytes"] > 0
+        if (moves & (bw <= 0)).any():
+            link = "network" if w["multi_node"][moves & (bw <= 0)].any() else intra
+            raise UserError(f"hardware {hardware.id}: a {kind} needs a {link} link, and "
+                            f"interconnect.{link}_bidir_gbps is missing or 0")
+        latency = np.where(w["intra_steps"] + w["network_steps"] > 0,
+                           hardware.link_latency_s("base"), 0.0)
+        latency += w["intra_steps"] * hardware.link_latency_s(intra)
+        latency += w["network_steps"] * hardware.link_latency_s("network")
+        out[rows] = latency + np.where(moves, w["bus_bytes"] / np.where(moves, bw, 1.0), 0.0)
+    return out
+
+
+def _largest_term(launch, tensor, cuda, memory, work, link=None) -> np.ndarray:
     """Index into BOUNDS of the largest term, the first in BOUNDS order on ties (as argmax over
-    the stacked terms, without building the 4 x n stack). `work` = max(tensor, cuda, memory)."""
+    the stacked terms, without building the 5 x n stack). `work` = max(tensor, cuda, memory,
+    link)."""
     bound = np.full(len(launch), MEMORY, dtype=np.int8)
+    if link is not None:
+        bound[(link == work) & (link > 0) & (memory < work)] = LINK
     bound[cuda == work] = CUDA
     bound[tensor == work] = TENSOR
     bound[launch >= work] = LAUNCH
@@ -84,9 +123,11 @@ def simulate(table: RecordTable, hardware: HardwareSpec, profile: Profile | None
     cuda = table.flops_cuda / cuda_roof
     memory = table.bytes_read + table.bytes_written
     memory /= mem_roof
+    link = link_time_s(table, hardware) if n else np.zeros(0)
     work = np.maximum(tensor, cuda)
     np.maximum(work, memory, out=work)
-    bound = _largest_term(launch, tensor, cuda, work)
+    np.maximum(work, link, out=work)
+    bound = _largest_term(launch, tensor, cuda, memory, work, link)
     one = work
     one += launch
     calibrated = np.zeros(n, dtype=bool)
@@ -96,6 +137,6 @@ def simulate(table: RecordTable, hardware: HardwareSpec, profile: Profile | None
         one = np.where(calibrated, np.maximum(predicted, launch), one)
     if not np.all(np.isfinite(one)) or (one < 0).any():
         raise ValueError("engine produced a non-finite or negative time; check the hardware spec")
-    return Timing(launch_s=launch, tensor_s=tensor, cuda_s=cuda, memory_s=memory,
+    return Timing(launch_s=launch, tensor_s=tensor, cuda_s=cuda, memory_s=memory, link_s=link,
                   launch_time_s=one, time_s=one * table.count, bound=bound,
                   calibrated=calibrated)

@@ -46,6 +46,17 @@ SM_BANDWIDTH_SHARE = 2.0
 
 DEFAULT_EFFICIENCY = MappingProxyType({"tensor_core": 0.80, "cuda_core": 0.50, "memory": 0.85})
 
+# GPU-to-GPU links (the engine's `link` roof, roofsim.kernels.comm): the fraction of one
+# direction's bandwidth a ring collective's bus bandwidth reaches where a spec gives no
+# efficiency.link (nccl-tests ring all-reduce on 8 H100 SXM without NVLS: ~360 of 450 GB/s,
+# calibration/published/nccl-tests), and NCCL's latency model where a spec gives no
+# interconnect_latency_us (NVIDIA/nccl src/graph/tuning.cc: ring LL base 3.6 us, per step
+# 0.47 us over NVLink, 1.0 us over PCIe, 2.7 us over the network).
+DEFAULT_LINK_EFFICIENCY = 0.80
+DEFAULT_LINK_LATENCY_US = MappingProxyType({"base": 3.6, "nvlink": 0.47, "pcie": 1.0,
+                                            "network": 2.7})
+LINKS: tuple[str, ...] = ("nvlink", "pcie", "network")
+
 # Dtype aliases: torch names are canonical.
 DTYPE_ALIASES = MappingProxyType({
     "bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp32": "float32",
@@ -86,6 +97,7 @@ class HardwareSpec:
     mem_latency_ns: float | None = None          # DRAM load latency (pointer chase), ns
     tensor_sustained_tflops: Mapping[str, float] = field(default_factory=dict)  # power-limited
     sm_mem_bandwidth_gbps: float | None = None   # what one SM sustains alone (Little's law)
+    interconnect_latency_us: Mapping[str, float] = field(default_factory=dict)  # per link step
 
     # ---- physical quantities (roofsim.perfmodel) ---------------------------------------
     @property
@@ -155,6 +167,25 @@ class HardwareSpec:
         if key in self.sources:
             return self.sources[key]
         return self.sources.get(key.split(".", 1)[0], "")
+
+    # ---- links (roofsim.kernels.comm, the engine's link roof) ------------------------------
+    def link_bandwidth_bytes_per_s(self, link: str) -> float:
+        """One direction of a GPU's `link` ("nvlink", "pcie", "network"): half the spec's
+        bidirectional figure; 0 where the spec has none."""
+        return self.interconnect.get(f"{link}_bidir_gbps", 0.0) * 1e9 / 2
+
+    def link_latency_s(self, key: str) -> float:
+        """Latency of one collective (key "base") or of one step over a link, from
+        interconnect_latency_us, else DEFAULT_LINK_LATENCY_US."""
+        return self.interconnect_latency_us.get(key, DEFAULT_LINK_LATENCY_US[key]) * 1e-6
+
+    @property
+    def link_efficiency(self) -> float:
+        return self.efficiency.get("link", DEFAULT_LINK_EFFICIENCY)
+
+    def intra_node_link(self) -> str:
+        """The link between GPUs of one node: NVLink where the spec has it, else PCIe."""
+        return "nvlink" if self.interconnect.get("nvlink_bidir_gbps", 0) > 0 else "pcie"
 
     def roofs(self, dtypes: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """Vectorized achievable roofs (peak x efficiency) for an array of dtype names:
@@ -279,13 +310,18 @@ SCHEMA: tuple[FieldSpec, ...] = (
     FieldSpec("efficiency", "numbers", "fraction of peak a well-shaped kernel reaches, until "
               "calibration replaces it; missing keys take the defaults", unit="fraction of peak",
               low=0.01, high=1.0, high_hint="did you give a percent?",
-              keys=("tensor_core", "cuda_core", "memory"), required=False,
+              keys=("tensor_core", "cuda_core", "memory", "link"), required=False,
               example="tensor_core: 0.8, cuda_core: 0.5, memory: 0.85"),
     FieldSpec("interconnect", "numbers", "GPU-to-GPU and host links, both directions summed, "
               "0 = none", unit="GB/s", low=1, high=100000, low_hint="did you give TB/s?",
               high_hint="did you give MB/s?", zero_ok=True,
-              keys=("nvlink_bidir_gbps", "pcie_bidir_gbps"), required=False,
+              keys=("nvlink_bidir_gbps", "pcie_bidir_gbps", "network_bidir_gbps"), required=False,
               example="nvlink_bidir_gbps: 900, pcie_bidir_gbps: 128"),
+    FieldSpec("interconnect_latency_us", "numbers", "collective latency: a fixed `base` per "
+              "collective plus one per step over each link (NCCL's model); missing keys take "
+              "NCCL's defaults", unit="us", low=0.01, high=1000, low_hint="did you give ms?",
+              high_hint="did you give ns?", keys=("base",) + LINKS, required=False,
+              example="base: 3.6, nvlink: 0.47, network: 2.7"),
     FieldSpec("references", "texts", "cited documents, by key (S1, S2, ...)", required=False),
     FieldSpec("sources", "texts", "the source of each figure, by field or field.key",
               required=False),
@@ -453,6 +489,7 @@ def _spec_from_fields(fields_: Mapping[str, Any], path: str) -> HardwareSpec:
         tensor_sustained_tflops=frozen("tensor_sustained_tflops"),
         sm_mem_bandwidth_gbps=(float(fields_["sm_mem_bandwidth_gbps"])
                                if "sm_mem_bandwidth_gbps" in fields_ else None),
+        interconnect_latency_us=frozen("interconnect_latency_us"),
     )
 
 

@@ -27,15 +27,20 @@ import numpy as np
 SHAPE_PARAMS: tuple[str, ...] = (
     "m", "n", "k", "bias", "batch", "heads", "seq_q", "seq_kv", "head_dim", "causal",
     "rows", "cols", "numel", "c_in", "c_out", "h", "w", "kernel", "stride", "padding",
+    "ranks", "nodes", "tree",
 )
 _PARAM_INDEX = {p: i for i, p in enumerate(SHAPE_PARAMS)}
 
 # Kernel kinds. gemm: A[m,k] @ B[k,n] (batch > 1 for batched); linear: F.linear (bias 0/1);
 # grouped_gemm: MoE experts run as one grouped launch; the rest are named for the op.
+# The communication kinds (COMM_KINDS, roofsim.kernels.comm) are collectives over `ranks` GPUs
+# on `nodes` nodes; their link bytes and steps are the engine's `link` roof.
+COMM_KINDS: tuple[str, ...] = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all",
+                               "send_recv")
 KINDS: tuple[str, ...] = (
     "gemm", "linear", "grouped_gemm", "attention", "conv2d", "layernorm", "rmsnorm",
     "softmax", "gelu", "silu", "elementwise", "reduction", "embedding", "copy", "index",
-)
+) + COMM_KINDS
 
 WORK_FIELDS: tuple[str, ...] = (
     "flops_tensor", "flops_cuda", "bytes_read", "bytes_written", "weight_bytes",

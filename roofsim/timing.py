@@ -17,6 +17,7 @@ import numpy as np
 
 from .engine import BOUNDS, simulate
 from .hardware import HardwareSpec
+from .records import COMM_KINDS
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,17 @@ class StageTiming:
         return max(self.by_bound, key=self.by_bound.get)
 
     @property
+    def comm_s(self) -> float:
+        """Seconds of communication kernels (roofsim.records.COMM_KINDS) in kernel_s."""
+        return float(sum(self.by_kind[k][0] for k in COMM_KINDS if k in self.by_kind))
+
+    @property
     def calibrated_s(self) -> float:
         return self.calibrated_fraction * self.kernel_s
 
     def as_dict(self) -> dict:
         return {"stage": self.stage, "kernel_s": self.kernel_s, "launches": self.launches,
-                "bound": self.bound, "by_bound_s": dict(self.by_bound),
+                "bound": self.bound, "by_bound_s": dict(self.by_bound), "comm_s": self.comm_s,
                 "by_kind": {k: {"seconds": s, "launches": n} for k, (s, n) in self.by_kind.items()},
                 "calibrated_fraction": self.calibrated_fraction, "eager_s": self.eager_s}
 

@@ -167,4 +167,6 @@ def test_alignment_level_is_log2_of_byte_alignment_capped_at_16(x, elt):
 
 def test_every_record_kind_has_a_runner():
     from roofsim.calibration.runners import runner_table
-    assert set(runner_table()) == set(KINDS)
+    from roofsim.records import COMM_KINDS
+    # collectives need several GPUs: benchmarks/measure_collectives.py times them, not a runner
+    assert set(runner_table()) == set(KINDS) - set(COMM_KINDS)

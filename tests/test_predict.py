@@ -132,7 +132,7 @@ def test_cli_json_has_every_stage_and_the_objectives(capsys):
     assert d["tpot_s"] == pytest.approx(d["stages"]["decode"]["kernel_s"])
     for s in ("vision", "prefill", "decode"):
         assert d["stages"][s]["launches"] > 0
-        assert set(d["stages"][s]["by_bound_s"]) == {"launch", "tensor", "cuda", "memory"}
+        assert set(d["stages"][s]["by_bound_s"]) == {"launch", "tensor", "cuda", "memory", "link"}
 
 
 def test_cli_text_with_eager_estimate(capsys):

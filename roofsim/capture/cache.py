@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ..records import RecordTable
+from ..records import SHAPE_PARAMS, RecordTable
 from .ops import per_element_counts
 from .result import Capture
 
@@ -45,7 +45,7 @@ def cache_key(config: Mapping[str, Any]) -> str:
     """Hash of a JSON-able configuration + torch/transformers versions + CAPTURE_VERSION."""
     blob = json.dumps({"config": config, "torch": _version("torch"),
                        "transformers": _version("transformers"), "capture": CAPTURE_VERSION,
-                       "per_element": per_element_counts()},
+                       "per_element": per_element_counts(), "shape_params": SHAPE_PARAMS},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from .. import predict as _predict
 from .. import wall as _wall
+from ..parallel import ParallelPlan, shard_stage_records
 from ..workloads import DEFAULT_MODEL, workload
 from ..engine import BOUNDS
-from .args import amount, nonempty
+from .args import amount, count, nonempty
 from .common import (add_hardware_args, add_json_arg, calibration_note, hardware_from_args,
                      load_calibration)
 from .limits import memory_of
@@ -59,6 +60,9 @@ def register(subparsers) -> None:
                              "else calibration/<hardware>/host)")
     parser.add_argument("--no-cache", action="store_true",
                         help="capture again instead of using the capture cache")
+    for name, what in (("tp", "tensor"), ("ep", "expert"), ("pp", "pipeline"), ("dp", "data")):
+        parser.add_argument(f"--{name}", metavar="N", type=count(1, 1024), default=1,
+                            help=f"{what}-parallel degree (roofsim.parallel); default 1")
     add_json_arg(parser)
     parser.set_defaults(func=run)
 
@@ -84,7 +88,10 @@ def run(args) -> int:
     profile = None
     if args.calibration is not None:
         profile = load_calibration(args.calibration)
+    plan = ParallelPlan(tp=args.tp, ep=args.ep, pp=args.pp, dp=args.dp)
     records = wl.stage_records(request, use_cache=not args.no_cache)
+    if not plan.is_single:
+        records = shard_stage_records(records, plan)
     p = _predict.predict_request(wl, request, hardware=hw, profile=profile,
                                  host_overhead_s=_host_overhead(args, hw), records=records)
     note = calibration_note(profile, hw)
@@ -97,13 +104,17 @@ def run(args) -> int:
         summary = _wall.wall_summary(walls, args.wall, host, source)
     if args.json:
         print_json({**p.as_dict(), **(summary if walls is not None else {}),
-                    **(note.as_dict() if note else {})})
+                    "parallel": plan.as_dict(), **(note.as_dict() if note else {})})
         return 0
     print(render(p))
     if walls is not None:
         print()
         headers, rows, lines = _wall.wall_table(walls, args.wall, source)
         print("\n".join([format_table(headers, rows), ""] + lines))
+    if not plan.is_single:
+        print(f"parallel: tp {plan.tp}, ep {plan.ep}, pp {plan.pp}, dp {plan.dp} "
+              f"({plan.gpus} GPUs); communication per stage: "
+              + ", ".join(f"{s} {_ms(t.comm_s)} ms" for s, t in p.stages.items()))
     if note:
         print(note.line())
     return 0

@@ -1,0 +1,157 @@
+"""Parallel plans (roofsim.parallel): sharding record tables, communication records, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from roofsim.errors import UserError
+from roofsim.kernels import records_from_params
+from roofsim.parallel import ParallelPlan, shard_table
+from roofsim.records import COMM_KINDS, RecordTable
+
+HIDDEN, INTER, VOCAB, HEADS, EXPERTS, TOPK = 256, 512, 1000, 8, 16, 4
+
+
+def _rec(kind, layer, **params):
+    return records_from_params(kind, {k: [float(v)] for k, v in params.items()}, "bfloat16",
+                               name=f"aten.{kind}", stage="prefill", layer=f"prefill.{layer}")
+
+
+def _model(tokens: int, layers: int = 2, moe: bool = False) -> RecordTable:
+    """A small decoder's records with the module paths capture gives them."""
+    t = [_rec("embedding", "model.embed_tokens", rows=tokens, cols=HIDDEN)]
+    for i in range(layers):
+        L = f"model.layers.{i}"
+        t += [_rec("rmsnorm", f"{L}.input_layernorm", rows=tokens, cols=HIDDEN)]
+        t += [_rec("linear", f"{L}.self_attn.{p}_proj", m=tokens, n=HIDDEN, k=HIDDEN)
+              for p in "qkv"]
+        t += [_rec("elementwise", f"{L}.self_attn", numel=tokens * HIDDEN),
+              _rec("attention", f"{L}.self_attn", batch=1, heads=HEADS, seq_q=tokens,
+                   seq_kv=tokens, head_dim=HIDDEN // HEADS, causal=1),
+              _rec("linear", f"{L}.self_attn.o_proj", m=tokens, n=HIDDEN, k=HIDDEN),
+              _rec("rmsnorm", f"{L}.post_attention_layernorm", rows=tokens, cols=HIDDEN)]
+        if moe:
+            t += [_rec("linear", f"{L}.mlp.gate", m=tokens, n=EXPERTS, k=HIDDEN),
+                  _rec("softmax", f"{L}.mlp.gate", rows=tokens, cols=EXPERTS),
+                  _rec("grouped_gemm", f"{L}.mlp.experts", m=tokens * TOPK / EXPERTS,
+                       n=2 * INTER, k=HIDDEN, batch=EXPERTS),
+                  _rec("silu", f"{L}.mlp.experts.act_fn", numel=tokens * TOPK * INTER),
+                  _rec("grouped_gemm", f"{L}.mlp.experts", m=tokens * TOPK / EXPERTS,
+                       n=HIDDEN, k=INTER, batch=EXPERTS)]
+        else:
+            t += [_rec("linear", f"{L}.mlp.{p}_proj", m=tokens, n=INTER, k=HIDDEN)
+                  for p in ("gate", "up")]
+            t += [_rec("silu", f"{L}.mlp.act_fn", numel=tokens * INTER),
+                  _rec("linear", f"{L}.mlp.down_proj", m=tokens, n=HIDDEN, k=INTER)]
+    t += [_rec("rmsnorm", "model.norm", rows=tokens, cols=HIDDEN),
+          _rec("linear", "lm_head", m=tokens, n=VOCAB, k=HIDDEN)]
+    return RecordTable.concat(t)
+
+
+def _comm(t: RecordTable) -> RecordTable:
+    return t.select(np.isin(t.kind, COMM_KINDS))
+
+
+def _compute(t: RecordTable) -> RecordTable:
+    return t.select(~np.isin(t.kind, COMM_KINDS))
+
+
+def test_plan_validation():
+    assert ParallelPlan(tp=4, pp=2, dp=2).gpus == 16
+    with pytest.raises(UserError, match="--ep 3"):
+        ParallelPlan(tp=4, ep=3)
+    with pytest.raises(UserError, match="--tp"):
+        ParallelPlan(tp=0)
+    assert ParallelPlan().nodes(8) == 1 and ParallelPlan().nodes(16) == 2
+
+
+def test_single_gpu_plan_is_the_identity():
+    t = _model(32)
+    assert shard_table(t, ParallelPlan()) is t
+
+
+def test_tp_megatron_collectives_dense():
+    t = shard_table(_model(32, layers=3), ParallelPlan(tp=4))
+    c = _comm(t)
+    # one all-reduce per attention and per MLP block, one for the vocabulary-parallel
+    # embedding, one all-gather of the logits
+    assert list(c.kind).count("all_reduce") == 2 * 3 + 1
+    assert list(c.kind).count("all_gather") == 1
+    assert set(c.param("ranks")) == {4.0}
+    ar = c.select(c.kind == "all_reduce")
+    assert set(ar.param("numel")) == {32.0 * HIDDEN}
+    assert c.select(c.kind == "all_gather").param("numel")[0] == 32 * VOCAB
+    # the all-reduce follows the o_proj's block: next record is the post-attention norm
+    layers = list(t.layer)
+    i = layers.index("prefill.model.layers.0.self_attn.o_proj")
+    assert t.kind[i + 1] == "all_reduce"
+
+
+def test_tp_shapes_column_and_row():
+    t = _compute(shard_table(_model(16), ParallelPlan(tp=2)))
+    by_layer = {l: i for i, l in enumerate(t.layer)}
+    q = by_layer["prefill.model.layers.0.self_attn.q_proj"]
+    o = by_layer["prefill.model.layers.0.self_attn.o_proj"]
+    assert t.param("n")[q] == HIDDEN / 2 and t.param("k")[q] == HIDDEN
+    assert t.param("k")[o] == HIDDEN / 2 and t.param("n")[o] == HIDDEN
+    norm = by_layer["prefill.model.layers.0.input_layernorm"]
+    assert t.param("rows")[norm] == 16                        # replicated
+
+
+@settings(max_examples=25, deadline=None)
+@given(tokens=st.integers(1, 512), tp=st.sampled_from([1, 2, 4, 8]), moe=st.booleans())
+def test_sharded_matrix_flops_sum_to_the_unsharded(tokens, tp, moe):
+    """tp ranks together do the model's tensor FLOPs, no more and no less (router replicated)."""
+    full = _model(tokens, moe=moe)
+    one = _compute(shard_table(full, ParallelPlan(tp=tp)))
+    router = np.array([l.endswith(".mlp.gate") for l in full.layer])
+    replicated = full.select(router).total("flops_tensor")
+    assert tp * (one.total("flops_tensor") - replicated) + replicated == pytest.approx(
+        full.total("flops_tensor"), rel=1e-9)
+    assert one.launches == full.launches                      # the same kernels, sharded
+
+
+def test_ep_all_to_all_and_expert_share():
+    full = _model(64, moe=True)
+    t = shard_table(full, ParallelPlan(tp=4, ep=4))
+    c = _comm(t)
+    assert list(c.kind).count("all_to_all") == 2 * 2            # dispatch + combine per layer
+    a2a = c.select(c.kind == "all_to_all")
+    assert a2a.param("numel")[0] == pytest.approx(64 * TOPK * HIDDEN / 4)
+    g_full = full.select(full.kind == "grouped_gemm").total("flops_tensor")
+    g_one = t.select(t.kind == "grouped_gemm").total("flops_tensor")
+    assert g_one == pytest.approx(g_full / 4)
+    # dispatch sits right before the first expert kernel
+    i = int(np.flatnonzero(t.kind == "grouped_gemm")[0])
+    assert t.kind[i - 1] == "all_to_all"
+
+
+def test_pp_adds_send_recv_between_stages():
+    t = shard_table(_model(8, layers=4), ParallelPlan(pp=2))
+    c = _comm(t)
+    assert list(c.kind) == ["send_recv"] and c.param("numel")[0] == 8 * HIDDEN
+    assert _compute(t).total("flops_tensor") == _model(8, layers=4).total("flops_tensor")
+
+
+def test_cross_node_tp_uses_the_network():
+    t = _comm(shard_table(_model(8), ParallelPlan(tp=16)))
+    assert set(t.param("nodes")) == {2.0}
+
+
+def test_cli_predict_adds_comm_per_stage(capsys):
+    from roofsim.cli import main
+    rc = main(["predict", "--model", "llama-3.1-8b", "--tp", "2", "--hardware", "h200",
+               "--prompt-tokens", "64", "--decode-tokens", "2", "--json"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["parallel"]["tp"] == 2 and out["parallel"]["gpus"] == 2
+    for stage in ("prefill", "decode"):
+        assert out["stages"][stage]["comm_s"] > 0
+        assert out["stages"][stage]["by_bound_s"]["link"] > 0
+    assert main(["predict", "--model", "llama-3.1-8b", "--tp", "3", "--ep", "2",
+                 "--hardware", "h200"]) == 2
