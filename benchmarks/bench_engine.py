@@ -16,10 +16,14 @@ import numpy as np
 
 from roofsim.engine import simulate
 from roofsim.hardware import DEFAULT_HARDWARE, load_hardware
-from roofsim.records import KINDS, RecordTable
+from roofsim.records import COMM_KINDS, KINDS, RecordTable
 
 DTYPES = np.array(["bfloat16", "float16", "float32", "float8_e4m3fn", "int64"], dtype=object)
 DTYPE_SHARE = [0.55, 0.15, 0.20, 0.08, 0.02]
+
+
+# Kinds of one GPU's work (the communication kinds need a parallel plan's shape parameters).
+COMPUTE_KINDS = tuple(k for k in KINDS if k not in COMM_KINDS)
 
 
 def build(n: int, seed: int = 0) -> RecordTable:
@@ -28,7 +32,7 @@ def build(n: int, seed: int = 0) -> RecordTable:
     bytes_read = 10 ** rng.uniform(3, 10, n)
     return RecordTable.from_columns(
         n,
-        kind=np.array(KINDS, dtype=object)[rng.integers(0, len(KINDS), n)],
+        kind=np.array(COMPUTE_KINDS, dtype=object)[rng.integers(0, len(COMPUTE_KINDS), n)],
         name="bench",
         dtype=DTYPES[rng.choice(len(DTYPES), n, p=DTYPE_SHARE)],
         flops_tensor=np.where(rng.random(n) < 0.4, 10 ** rng.uniform(6, 13, n), 0.0),

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..hardware import HardwareSpec, load_hardware
+from ..hardware import HardwareSpec, derive_sm_restricted, load_hardware
 from ..kernels import records_from_params
 from ..records import SHAPE_PARAMS, RecordTable
 from .accuracy import accuracy_table, evaluate, format_accuracy
@@ -137,27 +137,41 @@ def device_of(out: Path) -> str:
     return ""
 
 
+def sm_restriction_of(out: Path) -> int:
+    """The SM count the folder's runs were restricted to (roofsim calibrate --sms N; probed
+    where the probe ran), 0 for whole-GPU runs. Runs of several restrictions are an error."""
+    runs = read_provenance(out / PROVENANCE_FILE).get("runs", [])
+    sms = {int((r.get("sm_restriction") or {}).get("probed_sms") or
+               (r.get("sm_restriction") or {}).get("requested_sms") or 0) for r in runs}
+    if len(sms) > 1:
+        raise UserError(f"{out / PROVENANCE_FILE}: runs of different SM restrictions "
+                        f"({sorted(sms)}) in one folder")
+    return sms.pop() if sms else 0
+
+
 def hardware_for(out: Path, hardware: str | None) -> tuple[HardwareSpec, str]:
+    """The measuring device's spec: --hardware, else the spec named like the device, restricted
+    to the SMs the runs were restricted to (roofsim hardware derive)."""
     name = device_of(out)
     spec_name = hardware or (device_id(name) if name else out.name)
     try:
-        return load_hardware(spec_name), name
+        spec = load_hardware(spec_name)
     except UserError as err:
         raise UserError(f"{out}: cannot pick the measuring device's hardware spec ({err}); "
                         f"pass --hardware NAME") from None
+    sms = sm_restriction_of(out) if hardware is None else 0
+    if sms and sms < spec.sm_count:
+        spec = derive_sm_restricted(spec, sms)
+    return spec, name
 
 
 def companion_from_folder(folder: Path, device_sms: int) -> Companion:
     """A companion from a calibration folder measured with `roofsim calibrate --sms N`: its
     SM count is the one its provenance recorded (probed where the probe ran)."""
-    runs = read_provenance(folder / PROVENANCE_FILE).get("runs", [])
-    sms = {int((r.get("sm_restriction") or {}).get("probed_sms") or
-               (r.get("sm_restriction") or {}).get("requested_sms") or 0) for r in runs}
-    sms.discard(0)
-    if len(sms) != 1:
-        raise UserError(f"{folder / PROVENANCE_FILE}: expected runs of one SM restriction "
-                        f"(roofsim calibrate --sms N), found {sorted(sms) or 'none'}")
-    n = sms.pop()
+    n = sm_restriction_of(folder)
+    if not n:
+        raise UserError(f"{folder / PROVENANCE_FILE}: no SM restriction recorded (expected runs "
+                        f"of `roofsim calibrate --sms N`)")
     if n >= device_sms:
         raise UserError(f"{folder}: measured on {n} SMs, not fewer than the device's "
                         f"{device_sms}")
