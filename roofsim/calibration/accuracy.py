@@ -19,7 +19,7 @@ ALL = "overall"
 
 def evaluate(m: Measurements, profile, hardware: HardwareSpec) -> dict[str, np.ndarray]:
     """Measured and predicted per-launch seconds for the stable rows of `m`."""
-    from .fit import measurement_table
+    from .measurements import measurement_table
     m = m.select(m.stable)
     if len(m) == 0:
         z = np.zeros(0)
@@ -57,7 +57,7 @@ def accuracy_table(result: dict[str, np.ndarray]) -> list[dict]:
 
 
 def format_accuracy(rows: list[dict]) -> str:
-    from ..cli.output import format_table
+    from ..textable import format_table
     headers = ["kind", "rows", "calibrated MAPE %", "within 10%", "roofline MAPE %",
                "within 10%"]
     body = [[r["kind"], r["rows"], round(r["calibrated_mape_pct"], 1),

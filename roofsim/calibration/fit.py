@@ -18,25 +18,19 @@ import numpy as np
 
 from ..errors import UserError
 from ..hardware import HardwareSpec, derive_sm_restricted, load_hardware
-from ..kernels import records_from_params
-from ..records import SHAPE_PARAMS, RecordTable
+from ..records import RecordTable
 from .accuracy import accuracy_table, evaluate, format_accuracy
 from .device import device_id
 from ..perfmodel import floor_seconds, launch_seconds, unit_terms
 from .interpolate import LocalLinearSettings
-from .measurements import FIT, HOLDOUT, SPLIT_SEED, HOLDOUT_FRACTION, Measurements, read_measurements
+from .measurements import (FIT, HOLDOUT, SPLIT_SEED, HOLDOUT_FRACTION, Measurements,
+                           measurement_table, read_measurements)
 from .physfit import fit_kind
 from .profile import RESIDUAL_BOUND, CalibrationProfile, GroupModel
 from .run import MEASUREMENTS_FILE, PROFILE_FILE, PROVENANCE_FILE, read_provenance
 
 ACCURACY_FILE = "accuracy.json"
 MIN_GROUP_SHAPES = 3    # fewer measured shapes: no opinion on the group
-
-
-def measurement_table(m: Measurements) -> RecordTable:
-    """Records (work per launch from roofsim.kernels) for measured rows, in row order."""
-    params = {p: m[p] for p in SHAPE_PARAMS if not np.isnan(m[p]).all()}
-    return records_from_params(m["kind"], params, m["dtype"], name=m["case_id"])
 
 
 @dataclass(frozen=True)

@@ -244,3 +244,10 @@ def measured_ids(path: str | Path, *, retry_failed: bool = False) -> set[str]:
 def concat_measurements(parts: Iterable[Measurements]) -> Measurements:
     parts = list(parts)
     return Measurements({c: np.concatenate([p.columns[c] for p in parts]) for c in COLUMNS})
+
+
+def measurement_table(m: Measurements):
+    """Records (work per launch from roofsim.kernels) for measured rows, in row order."""
+    from ..kernels import records_from_params
+    params = {p: m[p] for p in SHAPE_PARAMS if not np.isnan(m[p]).all()}
+    return records_from_params(m["kind"], params, m["dtype"], name=m["case_id"])

@@ -21,7 +21,7 @@ from typing import Sequence, TextIO
 from ..errors import UserError
 from .measurements import SPLIT_SEED, HOLDOUT_FRACTION, MeasurementWriter, measured_ids, split_of
 from .nvml import Nvml
-from .runners import runner_for, runner_table
+from .runners import runner_table
 from .suites import Case
 
 MEASUREMENTS_FILE = "measurements.csv"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cli.output import format_table
+from ..textable import format_table
 from ..errors import UserError
 from .measurements import read_measurements
 from .run import MEASUREMENTS_FILE
@@ -23,7 +23,8 @@ def summary_table(out: Path) -> str:
     eff = np.full(len(m), np.nan)
     spec_note = ""
     try:
-        from .fit import hardware_for, measurement_table
+        from .fit import hardware_for
+        from .measurements import measurement_table
         from ..perfmodel import peak_roof_s
         spec, _ = hardware_for(out, None)
         ok = m.ok

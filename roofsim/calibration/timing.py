@@ -151,7 +151,7 @@ class CudaTimer:
             per_launch.append(self._events_time(run) / r)
         eager_all()
         eager = self._events_time(eager_all) / r
-        del graph, sets
+        del graph
         return TimingResult(
             kernel_s=statistics.median(per_launch), kernel_min_s=min(per_launch),
             kernel_max_s=max(per_launch), eager_s=eager, launches=r, trials=trials,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Sequence
+from typing import Any
 
 from ..io import json_safe
+from ..textable import format_table  # noqa: F401  (re-exported: the CLI's tables)
 
 
 def print_json(obj: Any, stream=None) -> None:
@@ -14,29 +15,3 @@ def print_json(obj: Any, stream=None) -> None:
     (stream or sys.stdout).write("\n")
 
 
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A plain-text table with right-aligned numbers and left-aligned text."""
-    cells = [[str(h) for h in headers]] + [[_fmt(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    numeric = [all(_is_num(row[i]) for row in rows) if rows else False for i in range(len(headers))]
-    lines = []
-    for j, r in enumerate(cells):
-        parts = [c.rjust(w) if numeric[i] else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))]
-        lines.append("  ".join(parts).rstrip())
-        if j == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def _is_num(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-def _fmt(x: Any) -> str:
-    if isinstance(x, float):
-        if x == 0:
-            return "0"
-        if abs(x) >= 1e5 or abs(x) < 1e-3:
-            return f"{x:.4e}"
-        return f"{x:.4g}"
-    return str(x)
