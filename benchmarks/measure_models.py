@@ -155,6 +155,11 @@ def measure_graph_decode(model, mc, batch: int, kv_len: int, torch, timer: Timer
 
 # ---- main ----------------------------------------------------------------------------------
 
+def _host_cpu() -> dict:
+    from roofsim.calibration.run import host_cpu
+    return host_cpu()
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="output folder (created; one folder per model)")
@@ -228,7 +233,7 @@ def main(argv=None) -> int:
             "device_before": nv.snapshot(), "torch": torch.__version__,
             "cuda": getattr(torch.version, "cuda", None),
             "transformers": transformers.__version__, "python": platform.python_version(),
-            "host": platform.node(), "command": command,
+            "host": platform.node(), "host_cpu": _host_cpu(), "command": command,
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "settings": {"prefill": args.prefill, "prefill_batch": args.prefill_batch,
                          "decode_kv": args.decode_kv, "batch": args.batch,

@@ -105,8 +105,30 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def host_cpu() -> dict:
+    """The host CPU that feeds the GPU (host time depends on it): model name, logical CPUs,
+    current clock where /proc says so."""
+    import os
+    out = {"machine": platform.machine(), "logical_cpus": os.cpu_count()}
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return out
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "model name" and "model" not in out:
+            out["model"] = value.strip()
+        elif key == "cpu MHz" and "mhz" not in out:
+            try:
+                out["mhz"] = float(value)
+            except ValueError:
+                pass
+    return out
+
+
 def software_versions() -> dict:
-    out = {"python": platform.python_version()}
+    out = {"python": platform.python_version(), "host_cpu": host_cpu()}
     try:
         import torch
         out["torch"] = torch.__version__
