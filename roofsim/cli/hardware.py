@@ -69,8 +69,8 @@ def run_list(args: argparse.Namespace) -> int:
               r["cuda_float32_tflops"], r["mem_bandwidth_gbps"], r["mem_capacity_gb"],
               round(r["ridge_point_flop_per_byte"], 1)] for r in rows]
     print(format_table(headers, table))
-    print(f"\n* default. Peaks are dense datasheet figures; ridge = bf16 tensor peak / memory "
-          f"bandwidth. Details: roofsim hardware show NAME")
+    print("\n* default. Peaks are dense datasheet figures; ridge = bf16 tensor peak / memory "
+          "bandwidth. Details: roofsim hardware show NAME")
     return 0
 
 

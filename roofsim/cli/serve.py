@@ -21,7 +21,7 @@ from ..serving import SchedulerConfig, poisson_requests, read_trace, simulate
 from ..serving.search import Target, max_rate, sweep_rates
 from ..serving.steps import EngineStepTimes
 from ..units import to_gb
-from ..workloads import DEFAULT_MODEL, workload
+from ..workloads import workload
 from .args import amount, count, nonempty
 from .common import add_hardware_args, add_json_arg, hardware_from_args, load_calibration
 from .limits import check_text_tokens
