@@ -86,6 +86,19 @@ class DeepseekOCR:
         return StageRecords.single({VISION: vision.table, PREFILL: prefill.table}, decode,
                                    DEEPSEEK_OCR.image_tokens(g), notes)
 
+    def activation_peak_bytes(self, request: Request) -> float | None:
+        """The analytic model's peak activations, as `roofsim cost` reports them (the largest
+        launch's working set plus the residual stream); None for the reference (captured:
+        roofsim.memory estimates it from the records)."""
+        if self.implementation == "reference":
+            return None
+        from . import Request as DsRequest, load_config, stage_costs
+        cfg = self.cfg if self.cfg is not None else load_config()
+        req = DsRequest(grid=grid_of(request.grid), prompt_tokens=int(request.prompt_tokens),
+                        decode_tokens=int(request.decode_tokens), batch=int(request.batch))
+        costs = stage_costs(cfg, req, attention=self.implementation, lm_head="last")
+        return max(c.activation_peak_bytes for c in costs.values())
+
     def _analytic(self, request: Request) -> StageRecords:
         """The analytic decode table covers K steps, scaled to one."""
         from . import Request as DsRequest, load_config, stage_records, views
