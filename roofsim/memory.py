@@ -162,7 +162,8 @@ class MemoryFit:
     its positions per sequence) and context (positions per sequence, at its batch) that fit the
     GPU's whole memory. KV cache and activations are taken as proportional to batch x positions
     (the activation peak of a prefill grows with its tokens; a vision stage's does not, so the
-    limits are conservative where vision peaks)."""
+    limits are conservative where vision peaks; unfused attention's score matrices grow with
+    the square of the tokens, so its max_context is optimistic)."""
 
     weight_bytes: float
     kv_bytes: float

@@ -14,6 +14,8 @@ and every captured quantity is a low-degree polynomial of it:
 So a `ShapeModel` captures a few design shapes, solves for the polynomial coefficients of every
 record's work fields and shape parameters, and checks itself against one more capture: when
 that check fails (a changed reference, a new op), the source captures every shape directly.
+The shape models are fitted at batch 1; a batch B > 1 captures prefill and decode at B directly,
+and runs the vision stage once per image (counts x B).
 
 Reference costs: FLOPs, bytes and KV cache (2 x layers x kv_heads x head_dim x element size per
 cached position, from the reference's own dimensions) are known; peak activation memory is
