@@ -5,6 +5,10 @@ holds beside the weights, and the largest batch and context that fit.
   parameters in bf16 (counted on the model built on meta, cached).
 - KV cache: bytes per cached position (roofsim.workloads.*.kv_cache_bytes_per_token) x batch x
   positions (image + prompt + decode tokens).
+- Activation peak (activation_peak_bytes): DeepSeek-OCR's analytic model's own, else the largest
+  launch's working set in the stage records (roofsim.activations); MemoryFit adds it to the
+  weights and KV cache against the GPU's whole memory, with the largest batch and context that
+  fit.
 - `utilization`: the share of the GPU's memory the server may use (vLLM's
   gpu_memory_utilization, default 0.9); the rest is left for activations, the CUDA context and
   fragmentation.
@@ -133,6 +137,92 @@ def kv_budget(cfg, capacity_bytes: float, utilization: float = DEFAULT_UTILIZATI
     return KVBudget(float(capacity_bytes), float(usable), w, kv_bytes_per_position(cfg))
 
 
-__all__ = ["DEFAULT_UTILIZATION", "Footprint", "KVBudget", "MODEL_WEIGHT_BYTES", "footprint",
-           "is_model_config", "kv_budget", "kv_bytes_per_position", "model_footprint",
-           "weight_bytes"]
+
+
+def activation_peak_bytes(wl, request, records) -> float:
+    """Peak live activations of a request: the workload's own model where it has one
+    (DeepSeek-OCR's analytic `activation_peak_bytes`), else the largest launch's working set
+    over the stage records (roofsim.activations.peak_working_set)."""
+    own = getattr(wl, "activation_peak_bytes", None)
+    value = own(request) if own is not None else None
+    if value is not None:
+        return float(value)
+    from .activations import peak_working_set
+    return peak_working_set(t for s in records.stages for t, _ in records.parts[s])
+
+
+# The parts of a request's memory, in the order they are placed (the first one past the
+# capacity is the one that overflows).
+MEMORY_PARTS = ("weights", "KV cache", "activation peak")
+
+
+@dataclass(frozen=True)
+class MemoryFit:
+    """Weights + KV cache + activation peak of a request on one GPU, and the largest batch (at
+    its positions per sequence) and context (positions per sequence, at its batch) that fit the
+    GPU's whole memory. KV cache and activations are taken as proportional to batch x positions
+    (the activation peak of a prefill grows with its tokens; a vision stage's does not, so the
+    limits are conservative where vision peaks; unfused attention's score matrices grow with
+    the square of the tokens, so its max_context is optimistic)."""
+
+    weight_bytes: float
+    kv_bytes: float
+    activation_peak_bytes: float
+    capacity_bytes: float
+    batch: int
+    positions: int                  # per sequence: image + prompt + decode tokens
+
+    @property
+    def total(self) -> float:
+        return self.weight_bytes + self.kv_bytes + self.activation_peak_bytes
+
+    @property
+    def parts(self) -> dict[str, float]:
+        return dict(zip(MEMORY_PARTS, (self.weight_bytes, self.kv_bytes,
+                                       self.activation_peak_bytes)))
+
+    @property
+    def _free(self) -> float:
+        return max(self.capacity_bytes - self.weight_bytes, 0.0)
+
+    @property
+    def max_batch(self) -> int:
+        """Most sequences of this request's positions that fit (0: none)."""
+        per_sequence = (self.kv_bytes + self.activation_peak_bytes) / max(self.batch, 1)
+        return int(self._free // per_sequence) if per_sequence > 0 else 0
+
+    @property
+    def max_context(self) -> int | None:
+        """Most positions per sequence at this batch (None: the request has no positions)."""
+        if self.positions <= 0:
+            return None
+        per_position = (self.kv_bytes + self.activation_peak_bytes) / self.positions
+        return int(self._free // per_position) if per_position > 0 else None
+
+    def overflow(self) -> tuple[str, float] | None:
+        """(the part that crosses the capacity, bytes over it), None when the request fits."""
+        placed = 0.0
+        for name, size in self.parts.items():
+            placed += size
+            if placed > self.capacity_bytes:
+                return name, placed - self.capacity_bytes
+        return None
+
+    def as_dict(self) -> dict:
+        return {"weights_gb": to_gb(self.weight_bytes), "kv_cache_gb": to_gb(self.kv_bytes),
+                "activation_peak_gb": to_gb(self.activation_peak_bytes),
+                "total_gb": to_gb(self.total), "capacity_gb": to_gb(self.capacity_bytes),
+                "max_batch": self.max_batch, "max_context": self.max_context}
+
+
+def memory_fit(cfg, request, activation_bytes: float, capacity_bytes: float) -> MemoryFit:
+    """The request's MemoryFit (`cfg` as footprint's; `activation_bytes` from
+    activation_peak_bytes)."""
+    fp = footprint(cfg, request)
+    return MemoryFit(fp.weight_bytes, fp.kv_bytes, float(activation_bytes),
+                     float(capacity_bytes), fp.batch, fp.positions)
+
+
+__all__ = ["DEFAULT_UTILIZATION", "Footprint", "KVBudget", "MEMORY_PARTS", "MODEL_WEIGHT_BYTES",
+           "MemoryFit", "activation_peak_bytes", "footprint", "is_model_config", "kv_budget",
+           "kv_bytes_per_position", "memory_fit", "model_footprint", "weight_bytes"]

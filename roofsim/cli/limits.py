@@ -12,8 +12,9 @@
   decoder's positions (the real preprocessor's grid is sent to the model).
 - Device memory: what must stay resident for the request to run at all, the weights and the KV
   cache at the end of decoding (batch x (image + prompt + decode tokens) x bytes per cached
-  token), at most the GPU's memory. Activations are not counted (crops could be processed in
-  chunks). Commands without a GPU (`cost`, `tokens`, `verify`) use the largest shipped spec.
+  token), at most the GPU's memory, before any records are built; once they are,
+  `check_fit` adds the activation peak (roofsim.memory.MemoryFit) and names the part that
+  overflows. Commands without a GPU (`cost`, `tokens`, `verify`) use the largest shipped spec.
   A transformers model (--model): its parameters in bf16 (counted on the model built on meta,
   cached) and its KV cache per position (roofsim.workloads.hf.params) over its image tokens +
   prompt + decode tokens. The footprint itself is roofsim.memory's.
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..errors import UserError
-from ..memory import Footprint, footprint, is_model_config, model_footprint
+from ..memory import Footprint, MemoryFit, footprint, is_model_config, model_footprint
 from ..units import to_gb
 
 
@@ -129,6 +130,22 @@ def check_memory(cfg, request, memory: MemoryLimit, what: str) -> Footprint:
     return fp
 
 
-__all__ = ["Footprint", "MemoryLimit", "check_crop_limits", "check_memory",
+def check_fit(fit: MemoryFit, memory: MemoryLimit, what: str) -> MemoryFit:
+    """Weights + KV cache + activation peak within `memory`; else an error naming the part
+    that overflows, by how much, and the largest batch and context that fit."""
+    over = fit.overflow()
+    if over is None:
+        return fit
+    part, excess = over
+    sizes = " + ".join(f"{name} {to_gb(b):.4g} GB" for name, b in fit.parts.items())
+    room = (f"at most {fit.max_batch:,} sequences of {fit.positions:,} positions fit"
+            if fit.max_batch else "not one sequence of these positions fits")
+    ctx = (f", or {fit.max_context:,} positions per sequence at batch {fit.batch:,}"
+           if fit.max_context else "")
+    raise UserError(f"{what}: the {part} overflows {memory.owner} by {to_gb(excess):.4g} GB "
+                    f"({sizes} = {to_gb(fit.total):.4g} GB); {room}{ctx}")
+
+
+__all__ = ["Footprint", "MemoryLimit", "check_crop_limits", "check_fit", "check_memory",
            "check_text_tokens", "footprint", "largest_shipped_memory", "max_crops_in_positions",
            "memory_of", "positions_of"]

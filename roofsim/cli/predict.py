@@ -16,6 +16,7 @@ estimate is added (roofsim.predict.eager_wall_s).
 
 from __future__ import annotations
 
+from .. import memory as _memory
 from .. import predict as _predict
 from .. import wall as _wall
 from ..parallel import ParallelPlan, shard_stage_records
@@ -24,7 +25,7 @@ from ..engine import BOUNDS
 from .args import amount, count, nonempty
 from .common import (add_hardware_args, add_json_arg, calibration_note, hardware_from_args,
                      load_calibration)
-from .limits import memory_of
+from .limits import check_fit, memory_of
 from .models import is_default_model
 from .output import format_table, print_json
 from .request import add_token_args, add_view_args, model_request_from_args, request_from_args
@@ -82,15 +83,23 @@ def run(args) -> int:
         wl = workload(None, args.implementation, cfg=cfg)
         request = _predict.request_for(wl, ds_request.grid, ds_request.prompt_tokens,
                                        ds_request.decode_tokens, ds_request.batch)
+        memory_request = ds_request
     else:
         wl = workload(args.model, args.implementation)
         request = model_request_from_args(args, wl, memory_of(hw))
+        cfg, memory_request = wl.config, request
     profile = None
     if args.calibration is not None:
         profile = load_calibration(args.calibration)
     plan = ParallelPlan(tp=args.tp, ep=args.ep, pp=args.pp, dp=args.dp)
     records = wl.stage_records(request, use_cache=not args.no_cache)
-    if not plan.is_single:
+    fit = None
+    if plan.is_single:          # a sharded plan's per-GPU weights and KV are not modelled here
+        fit = _memory.memory_fit(cfg, memory_request,
+                                 _memory.activation_peak_bytes(wl, request, records),
+                                 hw.mem_capacity_bytes)
+        check_fit(fit, memory_of(hw), f"batch {request.batch}")
+    else:
         records = shard_stage_records(records, plan)
     p = _predict.predict_request(wl, request, hardware=hw, profile=profile,
                                  host_overhead_s=_host_overhead(args, hw), records=records)
@@ -103,10 +112,13 @@ def run(args) -> int:
         walls = _wall.stage_walls(records.parts, hw, profile, host)
         summary = _wall.wall_summary(walls, args.wall, host, source)
     if args.json:
-        print_json({**p.as_dict(), **(summary if walls is not None else {}),
+        print_json({**p.as_dict(), "memory": fit.as_dict() if fit else None,
+                    **(summary if walls is not None else {}),
                     "parallel": plan.as_dict(), **(note.as_dict() if note else {})})
         return 0
     print(render(p))
+    if fit is not None:
+        print(render_memory(fit))
     if walls is not None:
         print()
         headers, rows, lines = _wall.wall_table(walls, args.wall, source)
@@ -139,6 +151,15 @@ def render_throughput(p: _predict.Prediction) -> str:
     return (f"{per}: latency {_ms(p.latency_s)} ms (TTFT + K x TPOT); throughput "
             f"{p.throughput_tokens_per_s:.5g} tokens/s (B x K / latency), "
             f"{p.decode_throughput_tokens_per_s:.5g} tokens/s while decoding (B / TPOT)")
+
+
+def render_memory(fit) -> str:
+    m = fit.as_dict()
+    ctx = f", {m['max_context']:,} positions at batch {fit.batch}" if m["max_context"] else ""
+    return (f"memory: weights {m['weights_gb']:.4g} + KV cache {m['kv_cache_gb']:.4g} + "
+            f"activation peak {m['activation_peak_gb']:.4g} = {m['total_gb']:.4g} of "
+            f"{m['capacity_gb']:.4g} GB; fits at most batch {m['max_batch']:,} at "
+            f"{fit.positions:,} positions{ctx}")
 
 
 def render(p: _predict.Prediction) -> str:

@@ -40,8 +40,9 @@ def register(subparsers) -> None:
                     "a TTFT / TPOT target.")
     add_model_arg(p)
     p.add_argument("--implementation", choices=("reference", "flash", "normal"), default=None,
-                   help="DeepSeek-OCR's records: flash (default: the reference is captured at "
-                        "batch 1 only) or normal; a --model is always captured")
+                   help="DeepSeek-OCR's records: flash (default: the reference captures each "
+                        "batch and context bucket, slower) or normal; a --model is always "
+                        "captured")
     p.add_argument("--rate", type=amount(0, strict=True, unit="requests/s"), default=1.0,
                    metavar="R", help="Poisson arrival rate in requests/s (default 1)")
     p.add_argument("--requests", type=count(1, MAX_REQUESTS), default=1000, metavar="N",

@@ -14,6 +14,8 @@ and every captured quantity is a low-degree polynomial of it:
 So a `ShapeModel` captures a few design shapes, solves for the polynomial coefficients of every
 record's work fields and shape parameters, and checks itself against one more capture: when
 that check fails (a changed reference, a new op), the source captures every shape directly.
+The shape models are fitted at batch 1; a batch B > 1 captures prefill and decode at B directly,
+and runs the vision stage once per image (counts x B).
 
 Reference costs: FLOPs, bytes and KV cache (2 x layers x kv_heads x head_dim x element size per
 cached position, from the reference's own dimensions) are known; peak activation memory is
@@ -167,12 +169,13 @@ class ReferenceSource:
     def _vision(self, grid) -> RecordTable:
         return self._stages.capture_stage("vision", crop_grid=grid, use_cache=self.use_cache).table
 
-    def _prefill(self, seq) -> RecordTable:
-        return self._stages.capture_stage("prefill", seq_len=int(seq),
-                                          use_cache=self.use_cache).table
+    def _prefill(self, seq, batch: int = 1) -> RecordTable:
+        return self._stages.capture_stage("prefill", seq_len=int(seq), use_cache=self.use_cache,
+                                          batch=batch).table
 
-    def _decode_step(self, kv) -> RecordTable:
-        return self._stages.capture_stage("decode", kv_len=int(kv), use_cache=self.use_cache).table
+    def _decode_step(self, kv, batch: int = 1) -> RecordTable:
+        return self._stages.capture_stage("decode", kv_len=int(kv), use_cache=self.use_cache,
+                                          batch=batch).table
 
     def _model(self, stage: str) -> ShapeModel | None:
         if not self._fit:
@@ -202,11 +205,16 @@ class ReferenceSource:
         m = self._model("vision")
         return m.at(tuple(grid)) if m else self._vision(tuple(grid))
 
-    def prefill_table(self, seq: int) -> RecordTable:
+    def prefill_table(self, seq: int, batch: int = 1) -> RecordTable:
+        """The shape model serves batch 1; a batch B > 1 is captured at B directly."""
+        if batch != 1:
+            return self._prefill(seq, batch)
         m = self._model("prefill") if seq >= PREFILL_MIN_SEQ else None
         return m.at(seq) if m else self._prefill(seq)
 
-    def decode_step_table(self, kv: int) -> RecordTable:
+    def decode_step_table(self, kv: int, batch: int = 1) -> RecordTable:
+        if batch != 1:
+            return self._decode_step(kv, batch)
         m = self._model("decode") if kv >= PREFILL_MIN_SEQ else None
         return m.at(kv) if m else self._decode_step(kv)
 
@@ -214,27 +222,28 @@ class ReferenceSource:
     def evaluate(self, request, cfg=None) -> StageEval:
         if cfg is not None and cfg != self._default_cfg:
             raise Unsupported("the reference assembly has the default dimensions only")
-        if getattr(request, "batch", 1) != 1:
-            raise Unsupported("the reference assembly runs batch 1")
+        b = int(getattr(request, "batch", 1))
         if request.mode != "gundam":
             raise Unsupported(f"the reference assembly models Gundam mode only, not "
                               f"{request.mode!r}")
         grid = request.crops if request.crops != (0, 0) else None
         seq = self.spec.image_tokens(grid) + int(request.prompt_tokens)
         k = int(request.decode_tokens)
-        records = {"vision": self.vision_table(grid), "prefill": self.prefill_table(seq)}
+        vision = self.vision_table(grid)          # one image; B requests run it B times
+        records = {"vision": vision.with_columns(count=vision.count * b),
+                   "prefill": self.prefill_table(seq, b)}
         if k == 0:
             records["decode"] = RecordTable.empty()
         elif k == 1:
-            records["decode"] = self.decode_step_table(seq)
+            records["decode"] = self.decode_step_table(seq, b)
         else:
-            first, last = self.decode_step_table(seq), self.decode_step_table(seq + k - 1)
+            first, last = self.decode_step_table(seq, b), self.decode_step_table(seq + k - 1, b)
             records["decode"] = RecordTable.concat([
                 t.with_columns(count=t.count * (k / 2.0)) for t in (first, last)])
         d = self.spec.decoder
         kv_per_token = 2 * d.layers * d.kv_heads * (d.hidden // d.heads) * 2   # bf16
-        kv = {"vision": 0.0, "prefill": float(seq * kv_per_token),
-              "decode": float((seq + k) * kv_per_token)}
+        kv = {"vision": 0.0, "prefill": float(b * seq * kv_per_token),
+              "decode": float(b * (seq + k) * kv_per_token)}
         costs = {s: StageCost.from_table(s, t, activation_peak_bytes=math.nan,
                                          kv_cache_bytes=kv[s]) for s, t in records.items()}
         return StageEval(records=records, costs=costs)

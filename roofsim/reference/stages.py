@@ -7,6 +7,9 @@ A `StageCase` is what both capture (meta tensors, CPU) and GPU timing (CUDA, bf1
   embedding lookup and the scatter of image features into it are not part of the case), with
   a fresh KV cache, and lm_head on the last position (all positions with all_logits=True);
 - decode: one token with a KV cache already holding kv_len positions.
+Prefill and decode take a batch B (B sequences of seq_len in one prefill; a decode step over B
+sequences, each with kv_len cached positions); the vision case is one image (B requests run it
+B times: the model loops over images).
 `make_inputs()` returns fresh (args, kwargs) on every call: a decode step appends to its cache.
 Checked on an H100 (torch 2.11, transformers 5.17): each stage builds and runs on CUDA in bf16,
 with transformers' grouped_mm experts and SDPA; the CUDA profiler counted 1572 / 1130 / 944
@@ -49,17 +52,20 @@ def _grid(crop_grid):
 def case_config(stage: str, *, crop_grid=None, seq_len: int | None = None,
                 kv_len: int | None = None, all_logits: bool = False,
                 experts: str = "grouped_mm", spec: ReferenceSpec = DEEPSEEK_OCR,
-                layers: int | None = None, dtype: str = DTYPE) -> dict[str, Any]:
-    """What a stage case is, as JSON (the capture cache key): known without torch."""
+                layers: int | None = None, dtype: str = DTYPE, batch: int = 1) -> dict[str, Any]:
+    """What a stage case is, as JSON (the capture cache key): known without torch. The batch
+    is in the key only when it is not 1 (batch-1 keys are those of earlier captures)."""
+    extra = {} if int(batch) == 1 else {"batch": int(batch)}
     if stage == VISION:
         grid = _grid(crop_grid)
         return {"stage": VISION, "crop_grid": list(grid) if grid else None,
                 "spec": spec.as_dict(), "dtype": dtype}
     if stage == PREFILL:
         return {"stage": PREFILL, "seq_len": int(seq_len), "all_logits": bool(all_logits),
-                "experts": experts, "layers": layers, "spec": spec.as_dict(), "dtype": dtype}
+                "experts": experts, "layers": layers, "spec": spec.as_dict(), "dtype": dtype,
+                **extra}
     return {"stage": DECODE, "kv_len": int(kv_len), "experts": experts, "layers": layers,
-            "spec": spec.as_dict(), "dtype": dtype}
+            "spec": spec.as_dict(), "dtype": dtype, **extra}
 
 
 def vision_case(crop_grid=None, *, spec: ReferenceSpec = DEEPSEEK_OCR, device="meta",
@@ -86,7 +92,7 @@ def vision_case(crop_grid=None, *, spec: ReferenceSpec = DEEPSEEK_OCR, device="m
 
 def prefill_case(seq_len: int, *, all_logits: bool = False, experts: str = "grouped_mm",
                  spec: ReferenceSpec = DEEPSEEK_OCR, device="meta", dtype=None, module=None,
-                 layers: int | None = None) -> StageCase:
+                 layers: int | None = None, batch: int = 1) -> StageCase:
     from .models import build_decoder, input_factory
     dtype = _dtype(dtype)
     module = module if module is not None else build_decoder(spec, device, dtype,
@@ -94,16 +100,17 @@ def prefill_case(seq_len: int, *, all_logits: bool = False, experts: str = "grou
 
     def make_inputs():
         make = input_factory(device)
-        x = make(1, int(seq_len), spec.decoder.hidden, device=device, dtype=dtype)
+        x = make(int(batch), int(seq_len), spec.decoder.hidden, device=device, dtype=dtype)
         return (x,), {"all_logits": all_logits}
 
     return StageCase(PREFILL, module, make_inputs, case_config(
         PREFILL, seq_len=seq_len, all_logits=all_logits, experts=experts, spec=spec,
-        layers=layers, dtype=str(dtype)), _experts_notes(experts))
+        layers=layers, dtype=str(dtype), batch=batch), _experts_notes(experts))
 
 
 def decode_case(kv_len: int, *, experts: str = "grouped_mm", spec: ReferenceSpec = DEEPSEEK_OCR,
-                device="meta", dtype=None, module=None, layers: int | None = None) -> StageCase:
+                device="meta", dtype=None, module=None, layers: int | None = None,
+                batch: int = 1) -> StageCase:
     from .models import build_decoder, input_factory, make_kv_cache
     dtype = _dtype(dtype)
     module = module if module is not None else build_decoder(spec, device, dtype,
@@ -111,13 +118,13 @@ def decode_case(kv_len: int, *, experts: str = "grouped_mm", spec: ReferenceSpec
 
     def make_inputs():
         make = input_factory(device)
-        x = make(1, 1, spec.decoder.hidden, device=device, dtype=dtype)
-        cache = make_kv_cache(spec, int(kv_len), device, dtype, layers=layers)
+        x = make(int(batch), 1, spec.decoder.hidden, device=device, dtype=dtype)
+        cache = make_kv_cache(spec, int(kv_len), device, dtype, layers=layers, batch=int(batch))
         return (x, cache), {}
 
     return StageCase(DECODE, module, make_inputs, case_config(
-        DECODE, kv_len=kv_len, experts=experts, spec=spec, layers=layers, dtype=str(dtype)),
-        _experts_notes(experts))
+        DECODE, kv_len=kv_len, experts=experts, spec=spec, layers=layers, dtype=str(dtype),
+        batch=batch), _experts_notes(experts))
 
 
 def _experts_notes(experts: str) -> tuple[str, ...]:
@@ -134,7 +141,7 @@ def capture_stage(stage: str, *, crop_grid=None, seq_len: int | None = None,
                   kv_len: int | None = None, all_logits: bool = False,
                   experts: str = "grouped_mm", spec: ReferenceSpec = DEEPSEEK_OCR,
                   sdpa_backend: str = "auto", use_cache: bool = True,
-                  layers: int | None = None) -> _capture.Capture:
+                  layers: int | None = None, batch: int = 1) -> _capture.Capture:
     """Captured records of one stage. The module is built only when the cache misses (a hit
     imports neither torch nor transformers)."""
     if stage not in STAGES:
@@ -147,11 +154,15 @@ def capture_stage(stage: str, *, crop_grid=None, seq_len: int | None = None,
             return vision_case(crop_grid, spec=spec)
         if stage == PREFILL:
             return prefill_case(seq_len, all_logits=all_logits, experts=experts, spec=spec,
-                                layers=layers)
-        return decode_case(kv_len, experts=experts, spec=spec, layers=layers)
+                                layers=layers, batch=batch)
+        return decode_case(kv_len, experts=experts, spec=spec, layers=layers, batch=batch)
 
+    if stage == VISION and int(batch) != 1:
+        from ..errors import UserError
+        raise UserError("the vision case is one image: B requests run it B times")
     key = case_config(stage, crop_grid=crop_grid, seq_len=seq_len, kv_len=kv_len,
-                      all_logits=all_logits, experts=experts, spec=spec, layers=layers)
+                      all_logits=all_logits, experts=experts, spec=spec, layers=layers,
+                      batch=batch)
     return _capture.capture_case(key, make_case, sdpa_backend=sdpa_backend, prefix=stage,
                                  use_cache=use_cache)
 

@@ -32,6 +32,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ...activations import working_set
 from ...errors import UserError
 from ...kernels.attention import attention_work
 from ...records import RecordTable, StageCost
@@ -169,7 +170,7 @@ def activation_working_set(table: RecordTable, element_bytes: float) -> np.ndarr
     """Per-launch activation footprint: bytes read + written, weights excluded; for the fused
     attention kernel the tensors themselves (Q, K, V, bias, O), not its K/V re-reads; in the
     decoder's attention cores the K/V cache is excluded (reported as kv_cache_bytes)."""
-    working = table.bytes_read + table.bytes_written - table.weight_bytes
+    working = working_set(table)
     fused = table.kind == "attention"
     layer = table.layer.astype(str)
     core = np.char.endswith(layer, ".self_attn") & np.char.startswith(layer, "decoder.")

@@ -64,27 +64,40 @@ class DeepseekOCR:
         return self._analytic(request)
 
     def _reference(self, request: Request, use_cache: bool) -> StageRecords:
-        """The decode step is affine in the cache length: the mean over K steps is the mean
-        of the first and last step."""
+        """Prefill and decode are captured at the request's batch (B sequences in one prefill,
+        a decode step over B); the vision stage runs once per image, so B requests repeat it
+        (counts x B), as the model loops over images. The decode step is affine in the cache
+        length: the mean over K steps is the mean of the first and last step."""
         from ...reference.spec import DEEPSEEK_OCR
         from ...reference.stages import capture_stage
-        if request.batch != 1:
-            raise UserError("the DeepSeek-OCR reference is captured for batch 1; use "
-                            "--implementation flash|normal for batches")
-        g = grid_of(request.grid)
+        g, b = grid_of(request.grid), int(request.batch)
         seq = DEEPSEEK_OCR.image_tokens(g) + int(request.prompt_tokens)
         vision = capture_stage(VISION, crop_grid=g, use_cache=use_cache)
-        prefill = capture_stage(PREFILL, seq_len=seq, use_cache=use_cache)
+        prefill = capture_stage(PREFILL, seq_len=seq, use_cache=use_cache, batch=b)
         decode: tuple = ()
         k = request.decode_tokens
         if k >= 1:
-            first = capture_stage(DECODE, kv_len=seq, use_cache=use_cache).table
+            first = capture_stage(DECODE, kv_len=seq, use_cache=use_cache, batch=b).table
             last = None if k == 1 else capture_stage(DECODE, kv_len=seq + k - 1,
-                                                     use_cache=use_cache).table
+                                                     use_cache=use_cache, batch=b).table
             decode = affine_decode_parts(first, last)
         notes = tuple(dict.fromkeys(vision.notes + prefill.notes))
-        return StageRecords.single({VISION: vision.table, PREFILL: prefill.table}, decode,
+        images = vision.table.with_columns(count=vision.table.count * b)
+        return StageRecords.single({VISION: images, PREFILL: prefill.table}, decode,
                                    DEEPSEEK_OCR.image_tokens(g), notes)
+
+    def activation_peak_bytes(self, request: Request) -> float | None:
+        """The analytic model's peak activations, as `roofsim cost` reports them (the largest
+        launch's working set plus the residual stream); None for the reference (captured:
+        roofsim.memory estimates it from the records)."""
+        if self.implementation == "reference":
+            return None
+        from . import Request as DsRequest, load_config, stage_costs
+        cfg = self.cfg if self.cfg is not None else load_config()
+        req = DsRequest(grid=grid_of(request.grid), prompt_tokens=int(request.prompt_tokens),
+                        decode_tokens=int(request.decode_tokens), batch=int(request.batch))
+        costs = stage_costs(cfg, req, attention=self.implementation, lm_head="last")
+        return max(c.activation_peak_bytes for c in costs.values())
 
     def _analytic(self, request: Request) -> StageRecords:
         """The analytic decode table covers K steps, scaled to one."""
