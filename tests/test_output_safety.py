@@ -138,8 +138,11 @@ def test_ctrl_c_during_a_report_is_one_line_130_and_keeps_the_older_report(tmp_p
 
 
 def test_ctrl_c_during_a_sweep_is_one_line_130(tmp_path):
-    r = _interrupt(["sweep", "vision", "--no-reference", "--out", str(tmp_path / "s")],
-                   tmp_path / "s" / ".vision_crops.lock", tmp_path, settle_s=0.5)
+    # ~10 s of work after the lock is taken (999 points), so Ctrl-C lands mid-sweep even on a
+    # fast machine; the default 47-grid sweep could finish inside the settle time.
+    r = _interrupt(["sweep", "vision", "--no-reference", "--vary", "prompt-tokens=1:999:1",
+                    "--out", str(tmp_path / "s")],
+                   tmp_path / "s" / ".prompt_tokens.lock", tmp_path, settle_s=0.5)
     assert r.returncode == 130, r.stderr
     assert r.stderr.strip().splitlines() == ["roofsim: interrupted"], r.stderr
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == []
