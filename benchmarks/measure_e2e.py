@@ -256,11 +256,6 @@ class Outputs:
 
 # ---- main ----------------------------------------------------------------------------------
 
-def _host_cpu() -> dict:
-    from roofsim.calibration.run import host_cpu
-    return host_cpu()
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="output folder (created)")
@@ -283,6 +278,7 @@ def main(argv=None) -> int:
     import transformers
     from roofsim.calibration.device import current_device_name, device_id
     from roofsim.calibration.nvml import Nvml
+    from roofsim.calibration.run import host_cpu
     from roofsim.reference.models import build_decoder, build_vision
     from roofsim.reference.spec import DEEPSEEK_OCR
     from roofsim.reference.stages import decode_case, prefill_case, vision_case
@@ -312,7 +308,7 @@ def main(argv=None) -> int:
         "sm_restriction": restriction.as_dict() if restriction else None,
         "device_before": nv.snapshot(), "torch": torch.__version__,
         "cuda": getattr(torch.version, "cuda", None), "transformers": transformers.__version__,
-        "python": platform.python_version(), "host": platform.node(), "host_cpu": _host_cpu(),
+        "python": platform.python_version(), "host": platform.node(), "host_cpu": host_cpu(),
         "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]) if argv is None else
         "measure_e2e.py " + " ".join(argv),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

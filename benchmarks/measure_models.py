@@ -155,11 +155,6 @@ def measure_graph_decode(model, mc, batch: int, kv_len: int, torch, timer: Timer
 
 # ---- main ----------------------------------------------------------------------------------
 
-def _host_cpu() -> dict:
-    from roofsim.calibration.run import host_cpu
-    return host_cpu()
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="output folder (created; one folder per model)")
@@ -200,6 +195,7 @@ def main(argv=None) -> int:
     import transformers
     from roofsim.calibration.device import current_device_name, device_id
     from roofsim.calibration.nvml import Nvml
+    from roofsim.calibration.run import host_cpu
     from roofsim.errors import UserError
     from roofsim.workloads.hf import build, cases
     from roofsim.workloads.hf.configs import model_config
@@ -233,7 +229,7 @@ def main(argv=None) -> int:
             "device_before": nv.snapshot(), "torch": torch.__version__,
             "cuda": getattr(torch.version, "cuda", None),
             "transformers": transformers.__version__, "python": platform.python_version(),
-            "host": platform.node(), "host_cpu": _host_cpu(), "command": command,
+            "host": platform.node(), "host_cpu": host_cpu(), "command": command,
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "settings": {"prefill": args.prefill, "prefill_batch": args.prefill_batch,
                          "decode_kv": args.decode_kv, "batch": args.batch,

@@ -616,6 +616,21 @@ def spec_from_dict(data: Mapping[str, Any], where: str = "<dict>") -> HardwareSp
 
 # ---- derived devices -------------------------------------------------------------------------
 
+# The fields that scale with the SM count (per-SM resources); everything else is the chip's.
+SM_SCALED_FIELDS = ("tensor_core_tflops", "cuda_core_tflops", "tensor_core_tflops_fp16_acc")
+
+
+def with_sm_count(spec: HardwareSpec, sms: int, digits: int | None = None) -> HardwareSpec:
+    """The same chip with `sms` SMs: sm_count and the SM_SCALED_FIELDS peaks scaled in
+    proportion (any count, more SMs too), rounded to `digits` decimals if given; no naming and
+    no checks (derive_sm_restricted adds them)."""
+    frac = sms / spec.sm_count
+    scale = lambda m: MappingProxyType(  # noqa: E731
+        {k: v * frac if digits is None else round(v * frac, digits) for k, v in m.items()})
+    return replace(spec, sm_count=int(sms),
+                   **{f: scale(getattr(spec, f)) for f in SM_SCALED_FIELDS})
+
+
 def derive_sm_restricted(spec: HardwareSpec, sms: int) -> HardwareSpec:
     """The spec of `spec`'s chip running on `sms` of its SMs (a CUDA green context): sm_count
     and every tensor-core and CUDA-core peak scaled by the SM fraction; memory, cache, clocks,
@@ -624,29 +639,13 @@ def derive_sm_restricted(spec: HardwareSpec, sms: int) -> HardwareSpec:
     if isinstance(sms, bool) or not isinstance(sms, int) or not 1 <= sms <= spec.sm_count:
         raise UserError(f"--sms {sms!r}: expected a whole number of SMs from 1 to "
                         f"{spec.sm_count} ({spec.id}'s SM count)")
-    frac = sms / spec.sm_count
-    scale = lambda m: MappingProxyType({k: round(v * frac, 6) for k, v in m.items()})  # noqa: E731
     note = f"{spec.id} restricted to {sms} of its {spec.sm_count} SMs"
     sources = dict(spec.sources)
-    for key in ("sm_count", "tensor_core_tflops", "cuda_core_tflops",
-                "tensor_core_tflops_fp16_acc"):
+    for key in ("sm_count",) + SM_SCALED_FIELDS:
         sources[key] = f"derived: {note} (roofsim hardware derive {spec.id} --sms {sms})"
-    return replace(spec, id=f"{spec.id}-sm{sms}", name=f"{spec.name} ({sms} SMs)",
-                   sm_count=sms, tensor_core_tflops=scale(spec.tensor_core_tflops),
-                   cuda_core_tflops=scale(spec.cuda_core_tflops),
-                   tensor_core_tflops_fp16_acc=scale(spec.tensor_core_tflops_fp16_acc),
-                   sources=MappingProxyType(sources), path="",
+    return replace(with_sm_count(spec, sms, digits=6), id=f"{spec.id}-sm{sms}",
+                   name=f"{spec.name} ({sms} SMs)", sources=MappingProxyType(sources), path="",
                    notes=(spec.notes + " " if spec.notes else "") + f"Derived: {note}.")
-
-
-def with_sm_count(spec: HardwareSpec, sms: int) -> HardwareSpec:
-    """The same chip with `sms` SMs, peaks scaled in proportion (any count, more SMs too): the
-    spec arithmetic behind derive_sm_restricted, without its naming and checks."""
-    frac = sms / spec.sm_count
-    scale = lambda m: MappingProxyType({k: v * frac for k, v in m.items()})  # noqa: E731
-    return replace(spec, sm_count=int(sms), tensor_core_tflops=scale(spec.tensor_core_tflops),
-                   cuda_core_tflops=scale(spec.cuda_core_tflops),
-                   tensor_core_tflops_fp16_acc=scale(spec.tensor_core_tflops_fp16_acc))
 
 
 # ---- writing -------------------------------------------------------------------------------

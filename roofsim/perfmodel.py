@@ -110,7 +110,7 @@ assert tuple(f.name for f in fields(KindParams)) == tuple(p.name for p in PARAMS
 
 @dataclass(frozen=True, eq=False)
 class UnitTerms:
-    """Per-launch terms of records on one spec at unit kernel parameters (eta = 1, b = 1 byte,
+    """Per-launch terms of records on one spec at unit kernel parameters (every eta = 1,
     phi = 1): dividing by the kind parameters gives the model's terms."""
 
     launch_s: float            # the spec's launch floor (CUDA-graph mode)
@@ -121,18 +121,13 @@ class UnitTerms:
     hbm_s: np.ndarray          # bytes / B
     nbytes: np.ndarray         # bytes moved per launch
     active_sms: np.ndarray     # min(N, CTAs): SMs that hold a share of the work
-    cta_bytes: np.ndarray      # bytes per CTA (bytes / CTAs)
-    sm_bandwidth: float = 1.0  # the spec's per-SM memory bandwidth (byte/s)
-    unaligned: np.ndarray | None = None   # bool: a matrix operand's rows not 16-byte aligned
+    sm_bandwidth: float        # the spec's per-SM memory bandwidth (byte/s)
+    misaligned: np.ndarray     # bool: a matrix operand's rows not 16-byte aligned
 
     def select(self, rows) -> "UnitTerms":
         return UnitTerms(self.launch_s, self.latency_s, self.tensor_s[rows], self.power_s[rows],
                          self.cuda_s[rows], self.hbm_s[rows], self.nbytes[rows],
-                         self.active_sms[rows], self.cta_bytes[rows], self.sm_bandwidth,
-                         self.misaligned()[rows])
-
-    def misaligned(self) -> np.ndarray:
-        return np.zeros(len(self.tensor_s), bool) if self.unaligned is None else self.unaligned
+                         self.active_sms[rows], self.sm_bandwidth, self.misaligned[rows])
 
     def parallel_s(self, eta_parallel) -> np.ndarray:
         """Little's law: bytes over what the active SMs sustain (each: its bytes in flight /
@@ -208,12 +203,18 @@ def split_factor(tiles: np.ndarray, length: np.ndarray, n_sm: float) -> np.ndarr
     return np.where(np.isfinite(tiles), np.minimum(fill, most), 1.0)
 
 
-def ctas(table: RecordTable, n_sm: float) -> np.ndarray:
-    """Thread blocks per launch, as the libraries tile the work on n_sm SMs: output tiles times
-    reduction splits (matrix kinds, attention, conv), one block per row (row-wise kinds), 512
-    elements per block (element-wise kinds)."""
+def matrix_ctas(table: RecordTable, n_sm: float) -> np.ndarray:
+    """Thread blocks of the matrix kinds, attention and conv on n_sm SMs: output tiles times
+    reduction splits; NaN for the other kinds."""
     tiles = output_tiles(table)
-    out = tiles * split_factor(tiles, reduction_length(table), n_sm)
+    return tiles * split_factor(tiles, reduction_length(table), n_sm)
+
+
+def ctas(table: RecordTable, n_sm: float, tiles: np.ndarray | None = None) -> np.ndarray:
+    """Thread blocks per launch, as the libraries tile the work on n_sm SMs: matrix_ctas
+    (matrix kinds, attention, conv; pass them as `tiles` where already known), one block per
+    row (row-wise kinds), 512 elements per block (element-wise kinds)."""
+    out = (matrix_ctas(table, n_sm) if tiles is None else tiles).copy()
     kind = table.kind
     rows = _col(table, "rows", 1.0)
     numel = _col(table, "numel", 1.0)
@@ -272,8 +273,7 @@ def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
     n_sm = float(hw.sm_count)
     tensor_peak, cuda_peak = _peaks(table, hw)
     flops_t = kernel_tensor_flops(table)
-    tiles = output_tiles(table)
-    tiles = tiles * split_factor(tiles, reduction_length(table), n_sm)
+    tiles = matrix_ctas(table, n_sm)
     has_tiles = np.isfinite(tiles) & (flops_t > 0)
     tiles_safe = np.where(has_tiles, tiles, 1.0)
     waves = np.ceil(tiles_safe / n_sm)
@@ -282,13 +282,13 @@ def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
     sustained = hw.tensor_sustained_flops()
     power = flops_t / sustained if sustained else np.zeros(len(table))
     nbytes = table.bytes_read + table.bytes_written
-    blocks = ctas(table, n_sm)
+    blocks = ctas(table, n_sm, tiles)
     return UnitTerms(launch_s=hw.launch_overhead_s("cuda_graph"), latency_s=hw.mem_latency_s,
                      tensor_s=tensor, power_s=power, cuda_s=table.flops_cuda / cuda_peak,
                      hbm_s=nbytes / hw.mem_bandwidth_bytes_per_s, nbytes=nbytes,
-                     active_sms=np.minimum(n_sm, blocks), cta_bytes=nbytes / blocks,
+                     active_sms=np.minimum(n_sm, blocks),
                      sm_bandwidth=hw.sm_mem_bandwidth_bytes_per_s,
-                     unaligned=misaligned_operands(table))
+                     misaligned=misaligned_operands(table))
 
 
 def _peaks(table: RecordTable, hw: HardwareSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -304,7 +304,7 @@ def launch_seconds(u: UnitTerms, params: np.ndarray) -> np.ndarray:
     """Per-launch seconds; `params` is (n, len(PARAMS)) (one row per record) or (len(PARAMS),)."""
     p = np.broadcast_to(np.asarray(params, dtype=np.float64), (len(u), len(PARAMS)))
     phi, eta_t, eta_c, eta_m, eta_p, sharp, eta_u = p.T
-    slow = np.where(u.misaligned(), eta_u, 1.0)
+    slow = np.where(u.misaligned, eta_u, 1.0)
     tensor = np.maximum(u.tensor_s / (eta_t * slow), u.power_s)
     terms = (tensor, u.cuda_s / (eta_c * slow), u.hbm_s / eta_m, u.parallel_s(eta_p * slow))
     big = np.maximum.reduce(terms)
@@ -318,18 +318,6 @@ def floor_seconds(u: UnitTerms, params: np.ndarray) -> np.ndarray:
     and the kind's dependent round trips to memory (phi L)."""
     p = np.broadcast_to(np.asarray(params, dtype=np.float64), (len(u), len(PARAMS)))
     return u.launch_s + p[:, 0] * u.latency_s
-
-
-def bound_of(u: UnitTerms, params: np.ndarray) -> np.ndarray:
-    """Index of the largest term per record: 0 tensor (or power), 1 CUDA core, 2 HBM,
-    3 parallelism (latency-bound memory)."""
-    p = np.broadcast_to(np.asarray(params, dtype=np.float64), (len(u), len(PARAMS)))
-    phi, eta_t, eta_c, eta_m, eta_p, _, eta_u = p.T
-    slow = np.where(u.misaligned(), eta_u, 1.0)
-    stack = np.stack([np.maximum(u.tensor_s / (eta_t * slow), u.power_s),
-                      u.cuda_s / (eta_c * slow),
-                      u.hbm_s / eta_m, u.parallel_s(eta_p * slow)])
-    return np.argmax(stack, axis=0)
 
 
 def peak_roof_s(table: RecordTable, hw: HardwareSpec) -> np.ndarray:

@@ -52,11 +52,11 @@ def sm_fractions(t0: np.ndarray, t1: np.ndarray, n0: float, n1: float) -> np.nda
 
 def fit_group(kind: str, dtype: str, table: RecordTable, measured_s: np.ndarray,
               hardware: HardwareSpec,
-              sm_points: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> GroupModel:
+              sm_points: tuple[np.ndarray, np.ndarray] | None = None) -> GroupModel:
     """One (kind, dtype): the physical model's kind parameters by robust least squares, then the
-    residual of every measured shape against the fitted model, bounded; `sm_points` (shape
-    parameters, f, their rows in `table`) from companions ride along, with the kind's median
-    share of the time above its floor that is SM-parallel."""
+    residual of every measured shape against the fitted model, bounded; `sm_points` (rows of
+    `table` a companion also timed, their f) ride along, with the kind's median share of the
+    time above its floor that is SM-parallel."""
     u = unit_terms(table, hardware)
     params = fit_kind(u, measured_s)
     model = launch_seconds(u, params.as_array())
@@ -64,7 +64,8 @@ def fit_group(kind: str, dtype: str, table: RecordTable, measured_s: np.ndarray,
     sm_params = sm_fraction = None
     share = 1.0
     if sm_points is not None:
-        sm_params, sm_fraction, rows = sm_points
+        rows, sm_fraction = sm_points
+        sm_params = table.params[rows]
         above = 1.0 - floor_seconds(u.select(rows), params.as_array()) / measured_s[rows]
         ok = above > 0.5
         share = float(np.clip(np.median(sm_fraction[ok] / above[ok]), 0.0, 1.0)) \
@@ -110,8 +111,8 @@ def fit_profile(m: Measurements, hardware: HardwareSpec, *, device_name: str = "
         kind, dtype = key.split("|", 1)
         pts = points.get(key)
         local = {r: q for q, r in enumerate(rows)}
-        sm_points = (table.params[[i for i, _ in pts]], np.array([f for _, f in pts]),
-                     np.array([local[i] for i, _ in pts])) if pts else None
+        sm_points = (np.array([local[i] for i, _ in pts]), np.array([f for _, f in pts])) \
+            if pts else None
         groups[(kind, dtype)] = fit_group(kind, dtype, table.select(rows), m["kernel_s"][rows],
                                           hardware, sm_points)
     return CalibrationProfile(device_name=device_name, device_id=ident or device_id(device_name),
@@ -159,16 +160,13 @@ def hardware_for(out: Path, hardware: str | None) -> tuple[HardwareSpec, str]:
     return spec, name
 
 
-def companion_from_folder(folder: Path, device_sms: int) -> Companion:
+def companion_from_folder(folder: Path) -> Companion:
     """A companion from a calibration folder measured with `roofsim calibrate --sms N`: its
     SM count is the one its provenance recorded (probed where the probe ran)."""
     n = sm_restriction_of(folder)
     if not n:
         raise UserError(f"{folder / PROVENANCE_FILE}: no SM restriction recorded (expected runs "
                         f"of `roofsim calibrate --sms N`)")
-    if n >= device_sms:
-        raise UserError(f"{folder}: measured on {n} SMs, not fewer than the device's "
-                        f"{device_sms}")
     return Companion(read_measurements(folder / MEASUREMENTS_FILE), n)
 
 
@@ -177,7 +175,7 @@ def fit_directory(out: str | Path, hardware: str | None = None, command: str = "
     out = Path(out)
     m = read_measurements(out / MEASUREMENTS_FILE)
     spec, name = hardware_for(out, hardware)
-    comps = tuple(companion_from_folder(Path(c), spec.sm_count) for c in companions)
+    comps = tuple(companion_from_folder(Path(c)) for c in companions)
     fit_rows = m.select(m["split"] == FIT)
     meta = {"fitted": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "command": command, "measurements": MEASUREMENTS_FILE,

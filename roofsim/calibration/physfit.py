@@ -48,7 +48,7 @@ def used_params(u: UnitTerms) -> np.ndarray:
         used[names.index("eta_tensor")] = False
     if not (u.cuda_s > 0).any():
         used[names.index("eta_cuda")] = False
-    if not u.misaligned().any():
+    if not u.misaligned.any():
         used[names.index("eta_unaligned")] = False
     return used
 

@@ -2,10 +2,12 @@
 a bounded residual per measured shape.
 
 For every measured (kind, dtype) group the profile keeps
-- the kind's parameters (roofsim.perfmodel.KindParams: launch-latency count, efficiencies,
-  bytes in flight per SM, sharpness), each with a unit and a physical range;
+- the kind's parameters (roofsim.perfmodel.KindParams: memory round trips, efficiencies, the
+  share of the per-SM bandwidth kept in flight, sharpness, the unaligned fallback rate), each
+  with a unit and a physical range;
 - the measured shapes, their measured seconds, and the residual log(measured / physical model
-  on the measuring device), clipped to +-RESIDUAL_BOUND.
+  on the measuring device), clipped to +-RESIDUAL_BOUND;
+- where a companion run timed shapes on fewer SMs, each such shape's SM-parallel share f.
 
 Prediction of a record on a spec H (`predict_launch_s`):
     physical model on H (H's SMs, clock, peaks, bandwidth, latency, launch floor)
@@ -13,10 +15,11 @@ Prediction of a record on a spec H (`predict_launch_s`):
 The residual is what the physics does not explain about one library kernel at one shape
 (algorithm choice, tile shape, a special path). TRANSFER RULE: it is interpolated in the
 measuring device's own feature space (its SM count), so a shape carries the same correction to
-any target; time the physics does not explain is taken as work inside the SMs and carried per
-SM (carry_residual); it is applied to targets of the measuring device's architecture (the same
+any target, and it is applied to targets of the measuring device's architecture (the same
 libraries pick the same kernels there); on another architecture it is dropped and the physical
-model stands alone. `benchmarks/bench_transfer.py` checks this rule: fit on one device,
+model stands alone. A target with another SM count takes the measuring device's prediction
+through the two-point law t(N) = t0 ((1 - f) + f N0 / N) (sm_scaling), f interpolated from the
+companion's shapes. `benchmarks/bench_transfer.py` checks this rule: fit on one device,
 predict others.
 
 Records of a kind the profile never measured get NaN (no opinion): the engine's roofline stays.
@@ -200,13 +203,15 @@ class CalibrationProfile:
             at = pos[rows]
             kp = g.kind_params.as_array()
             dtype = key.split("|", 1)[1]
-            t = launch_seconds(u.select(at), kp)
+            ua = u.select(at)
+            physics = launch_seconds(ua, kp)
+            t = physics
             if residual:
                 t = t * np.exp(self.residual_at(g, table.params[rows], dtype))
             if rescale:
-                ratio = launch_seconds(u_tgt.select(at), kp) / launch_seconds(u.select(at), kp)
+                ratio = launch_seconds(u_tgt.select(at), kp) / physics
                 physical = np.clip((ratio - 1.0) / (n_src / n_tgt - 1.0), 0.0, 1.0)
-                above = np.clip(1.0 - floor_seconds(u.select(at), kp) / t, 0.0, 1.0)
+                above = np.clip(1.0 - floor_seconds(ua, kp) / t, 0.0, 1.0)
                 f = self.sm_fraction_at(g, table.params[rows], dtype, physical, above)
                 t = t * sm_scaling(f, n_src, n_tgt)
             out[rows] = t
@@ -223,18 +228,13 @@ class CalibrationProfile:
     def to_dict(self) -> dict:
         groups = []
         for g in self.groups.values():
-            cols = {k: v for k, v in _param_columns(g.params).items() if not np.isnan(v).all()}
             groups.append({
                 "kind": g.kind, "dtype": g.dtype, "kind_params": g.kind_params.as_dict(),
-                "params": {k: [None if np.isnan(v) else int(v) if v == int(v) else float(v)
-                               for v in col] for k, col in cols.items()},
+                "params": _shape_lists(g.params),
                 "measured_s": [float(t) for t in g.measured],
                 "residual": [float(r) for r in g.residual],
                 **({} if g.sm_fraction is None else {
-                    "sm_params": {k: [None if np.isnan(v) else int(v) if v == int(v) else
-                                      float(v) for v in col]
-                                  for k, col in _param_columns(g.sm_params).items()
-                                  if not np.isnan(col).all()},
+                    "sm_params": _shape_lists(g.sm_params),
                     "sm_fraction": [float(f) for f in g.sm_fraction],
                     "kind_sm_share": g.kind_sm_share}),
             })
@@ -319,6 +319,13 @@ def _group_from_dict(g, at: str) -> GroupModel:
                       params=p, measured=measured, residual=residual, sm_params=sm_params,
                       sm_fraction=sm_fraction,
                       kind_sm_share=share if sm_fraction is not None else 1.0)
+
+
+def _shape_lists(params: np.ndarray) -> dict[str, list]:
+    """Shape parameters as the profile file holds them: one list per used parameter, whole
+    numbers as int, unused entries as None (the reader is _shapes)."""
+    return {k: [None if np.isnan(v) else int(v) if v == int(v) else float(v) for v in col]
+            for k, col in _param_columns(params).items() if not np.isnan(col).all()}
 
 
 def _shapes(shape: Mapping, n: int, at: str) -> np.ndarray:
