@@ -3,6 +3,9 @@
 #   PHASE=kernels  microbenchmarks (benchmarks/gpu_physics.py) on the whole H200 and on each of
 #                  SMS_LIST SMs, then a sampled kernel suite (--sample SAMPLE) at each SM count;
 #   PHASE=models   shipped transformers models (benchmarks/measure_models.py), MODELS, MODELS_BUDGET;
+#   PHASE=probe    the CUDA-graph node gap (benchmarks/measure_graph_gap.py) on each of SMS_LIST
+#                  SMs (0 = whole GPU), then the strided-dims suite (kernels/strided_dims.yaml)
+#                  at each of DIMS_SMS (0 = whole GPU);
 #   PHASE=e2e      the reference end to end (benchmarks/measure_e2e.py) at each of SMS_LIST SMs,
 #                  grids GRIDS, prompt PROMPT, with the carried transformers wheels (.wheels/).
 #   OUT=/dir PHASE=kernels SMS_LIST="16 40 96" bash benchmarks/gpu_transfer.sh
@@ -30,6 +33,16 @@ if [ "$PHASE" = kernels ]; then
   done
   for n in $SMS_LIST; do
     python3 -m roofsim.cli.calibrate --sms "$n" --sample "$SAMPLE" --out "$W/$DEV-sm$n" \
+      --no-fit --time-budget "$CAL_BUDGET" 2>&1 | tail -2
+  done
+elif [ "$PHASE" = probe ]; then
+  for n in $SMS_LIST; do
+    python3 benchmarks/measure_graph_gap.py --sms "$n" --out "$W/gap" --per-kind "${PER_KIND:-8}" \
+      --budget "${GAP_BUDGET:-120}" 2>&1 | grep -v '^USDT\|SyncActivityProfiler\|_warn_once\|acc_events' | tail -40
+  done
+  for n in ${DIMS_SMS:-}; do
+    if [ "$n" = 0 ]; then sms=(); dir="$W/$DEV-dims"; else sms=(--sms "$n"); dir="$W/$DEV-dims-sm$n"; fi
+    python3 -m roofsim.cli.calibrate --suite kernels/strided_dims.yaml "${sms[@]}" --out "$dir" \
       --no-fit --time-budget "$CAL_BUDGET" 2>&1 | tail -2
   done
 elif [ "$PHASE" = models ]; then

@@ -35,8 +35,15 @@ LAUNCH, TENSOR, CUDA, MEMORY, LINK = range(5)
 LAUNCH_MODES = ("cuda_graph", "stream")
 
 
+MAX_GAP_SHARE = 0.75   # of a calibrated launch that the graph gap may take (engine.simulate)
+
+
 class Profile(Protocol):
-    """A calibration profile: per-launch seconds for the records it covers, NaN elsewhere."""
+    """A calibration profile: per-launch seconds for the records it covers, NaN elsewhere, as
+    its harness timed them (inside a CUDA graph), and the graph's gap between two launches
+    that those seconds include (graph_gap_s)."""
+
+    graph_gap_s: float
 
     def predict_launch_s(self, table: RecordTable, hardware: HardwareSpec) -> np.ndarray: ...
 
@@ -54,10 +61,19 @@ class Timing:
     time_s: np.ndarray          # launch_time_s x count
     bound: np.ndarray           # int8 index into BOUNDS
     calibrated: np.ndarray      # bool: time came from the calibration profile
+    node_gap_s: np.ndarray | None = None   # GPU gap after each launch, not in launch_time_s
 
     @property
     def total_s(self) -> float:
         return float(self.time_s.sum())
+
+    @property
+    def issued_s(self) -> np.ndarray:
+        """GPU time of one launch in a stream or graph: the kernel's duration plus the gap
+        before the next launch (the profile's graph gap on calibrated records; an uncalibrated
+        record's launch floor already holds it)."""
+        return self.launch_time_s if self.node_gap_s is None else \
+            self.launch_time_s + self.node_gap_s
 
     def bound_names(self) -> np.ndarray:
         return np.asarray(BOUNDS, dtype=object)[self.bound]
@@ -131,12 +147,21 @@ def simulate(table: RecordTable, hardware: HardwareSpec, profile: Profile | None
     one = work
     one += launch
     calibrated = np.zeros(n, dtype=bool)
+    gap = None
     if profile is not None and n:
+        # The profile predicts what its harness timed: a launch inside a CUDA graph, the gap
+        # the GPU leaves before the next node included. Kernel time is the kernel's duration
+        # (what torch.profiler shows): the launch less that gap, which wall time adds back
+        # (Timing.issued_s). On a spec whose launch floor is below the measured gap (a
+        # hypothetical one), the gap takes at most MAX_GAP_SHARE of a launch.
         predicted = np.asarray(profile.predict_launch_s(table, hardware), dtype=np.float64)
         calibrated = np.isfinite(predicted)
-        one = np.where(calibrated, np.maximum(predicted, launch), one)
+        issued = np.where(calibrated, np.maximum(predicted, launch), one)
+        gap = np.where(calibrated, np.minimum(float(profile.graph_gap_s),
+                                              MAX_GAP_SHARE * issued), 0.0)
+        one = issued - gap
     if not np.all(np.isfinite(one)) or (one < 0).any():
         raise ValueError("engine produced a non-finite or negative time; check the hardware spec")
     return Timing(launch_s=launch, tensor_s=tensor, cuda_s=cuda, memory_s=memory, link_s=link,
                   launch_time_s=one, time_s=one * table.count, bound=bound,
-                  calibrated=calibrated)
+                  calibrated=calibrated, node_gap_s=gap)

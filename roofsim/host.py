@@ -16,8 +16,8 @@ Parameters (SI units inside; each has a physical range, checked on load):
 - `sync_s`: host time of one synchronizing op once the GPU has drained (the copy, the return to
   Python). Range 0 .. 1 ms. Which records synchronize: `SYNC_OPS` (aten names).
 - `graph_launch_s`: host time to launch a captured CUDA graph (cudaGraphLaunch). 0 .. 1 ms.
-- `graph_node_s`: GPU time per graph node beyond the engine's per-kernel time (replay time -
-  kernel sum / nodes, where measured). 0 .. 20 us.
+- `graph_node_s`: GPU time per graph node beyond the engine's per-launch time, which already
+  holds the calibration profile's measured graph gap (roofsim.engine.Timing.issued_s). 0 .. 20 us.
 
 A fitted model lives in calibration/<device>/host/host.json (benchmarks/fit_host.py writes it,
 with the data it was fitted on and its provenance); `DEFAULT_HOST` is a plain guess used only

@@ -4,8 +4,9 @@
   dispatch cost of launches 1..i (+ waits); the GPU starts it at max(H_i, end of launch i-1).
   A synchronizing record makes the host wait for the GPU to finish it, then pay `sync_s`.
   Stage wall = max(host end, GPU end).
-- `graph`: the stage replayed as one CUDA graph: the engine's kernel time + `graph_launch_s` +
-  `graph_node_s` per kernel node. A stage with a synchronizing record cannot be captured; it
+- `graph`: the stage replayed as one CUDA graph: the engine's kernel time, the calibration
+  profile's graph gap after every calibrated kernel (roofsim.engine.Timing.issued_s: kernel
+  durations exclude it), `graph_launch_s` and `graph_node_s` per kernel node. A stage with a synchronizing record cannot be captured; it
   stays eager (`captured` False).
 
 The host roof of a stage is `host_s` (forward_s + dispatch of every launch + sync costs); the
@@ -100,17 +101,18 @@ def _table_wall(table, launch_time_s, host: HostModel) -> tuple[float, float, fl
 
 def stage_wall(stage: str, parts, hardware: HardwareSpec, profile, host: HostModel) -> StageWall:
     """Wall times of a stage given as [(table, weight), ...]."""
-    kernel = host_roof = eager = syncs = launches = 0.0
+    kernel = issued = host_roof = eager = syncs = launches = 0.0
     for table, weight in parts:
         timing = simulate(table, hardware, profile, launch_mode="cuda_graph")
-        w, hr, ns = _table_wall(table, timing.launch_time_s, host)
+        w, hr, ns = _table_wall(table, timing.issued_s, host)
         kernel += weight * timing.total_s
+        issued += weight * float((timing.issued_s * table.count).sum())
         host_roof += weight * hr
         eager += weight * w
         syncs += weight * ns
         launches += weight * float(np.asarray(table.count).sum())
     captured = syncs == 0
-    graph = (host.graph_launch_s + kernel + launches * host.graph_node_s) if captured else eager
+    graph = (host.graph_launch_s + issued + launches * host.graph_node_s) if captured else eager
     return StageWall(stage=stage, kernel_s=kernel, host_s=host_roof, eager_s=eager,
                      graph_s=graph, captured=captured, syncs=syncs)
 

@@ -98,6 +98,8 @@ def test_time_by_bound_and_dominant():
 class FixedProfile:
     """Predicts `value` seconds for the records whose name is `name`, NaN elsewhere."""
 
+    graph_gap_s = 0.0
+
     def __init__(self, name, value):
         self.name, self.value = name, value
 

@@ -105,6 +105,8 @@ def test_predicted_latency_uses_a_calibration_profile():
     hw = load_hardware("rtx-5090")
 
     class Slow:
+        graph_gap_s = 0.0
+
         def predict_launch_s(self, table, hardware):
             return np.full(len(table), 1.0)     # one second per launch, everywhere
 

@@ -10,7 +10,7 @@ uncalibrated), and return a printable summary.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from ..perfmodel import floor_seconds, launch_seconds, unit_terms
 from .interpolate import LocalLinearSettings
 from .measurements import (FIT, HOLDOUT, SPLIT_SEED, HOLDOUT_FRACTION, Measurements,
                            measurement_table, read_measurements)
+from .gap import GAP_FILE, graph_gap_s
 from .physfit import fit_kind
 from .profile import RESIDUAL_BOUND, CalibrationProfile, GroupModel
 from .run import MEASUREMENTS_FILE, PROFILE_FILE, PROVENANCE_FILE, read_provenance
@@ -171,9 +172,15 @@ def companion_from_folder(folder: Path) -> Companion:
 
 
 def fit_directory(out: str | Path, hardware: str | None = None, command: str = "",
-                  companions: list[Path] = ()) -> str:
+                  companions: list[Path] = (), graph_gap: Path | None = None) -> str:
+    """Fit out/measurements.csv into out/profile.json and out/accuracy.json. The graph gap
+    comes from `graph_gap` (a measure_graph_gap.py CSV), else out/gap/graph-gap-sm0.csv where
+    it exists, else 0 (kernel time then keeps the gap, as before it was measured)."""
     out = Path(out)
     m = read_measurements(out / MEASUREMENTS_FILE)
+    if graph_gap is None and (out / GAP_FILE).is_file():
+        graph_gap = out / GAP_FILE
+    gap_s = graph_gap_s(graph_gap) if graph_gap is not None else 0.0
     spec, name = hardware_for(out, hardware)
     comps = tuple(companion_from_folder(Path(c)) for c in companions)
     fit_rows = m.select(m["split"] == FIT)
@@ -185,10 +192,13 @@ def fit_directory(out: str | Path, hardware: str | None = None, command: str = "
             "launch_overhead_us_measured": launch_overhead_us(m),
             "companions": [{"folder": Path(c).name, "sm_count": k.sm_count,
                             "rows": int(k.measurements.stable.sum())}
-                           for c, k in zip(companions, comps)]}
+                           for c, k in zip(companions, comps)],
+            "graph_gap": {"us": round(gap_s * 1e6, 4),
+                          "source": _relative(graph_gap, out) if graph_gap else "not measured"}}
     profile = fit_profile(fit_rows, spec, device_name=name or out.name,
                           ident=device_id(name) if name else out.name, meta=meta,
                           companions=comps)
+    profile = replace(profile, graph_gap_s=gap_s)
     profile.save(out / PROFILE_FILE)
     held = m.select(m["split"] == HOLDOUT)
     result = evaluate(held, profile, spec)
@@ -199,6 +209,15 @@ def fit_directory(out: str | Path, hardware: str | None = None, command: str = "
     return (f"fitted {len(profile.groups)} (kind, dtype) groups on {meta['fit_rows']} shapes -> "
             f"{out / PROFILE_FILE}\nheld-out accuracy on {spec.id} ({len(result['measured'])} "
             f"shapes):\n" + format_accuracy(rows))
+
+
+def _relative(path: Path, out: Path) -> str:
+    """`path` as written in a profile: relative to the calibration folder's parent where it
+    lies under it (machine-independent), else as given."""
+    try:
+        return str(Path(path).resolve().relative_to(out.resolve().parent))
+    except ValueError:
+        return str(path)
 
 
 def launch_overhead_us(m: Measurements) -> dict:

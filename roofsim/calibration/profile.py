@@ -22,6 +22,10 @@ through the two-point law t(N) = t0 ((1 - f) + f N0 / N) (sm_scaling), f interpo
 companion's shapes. `benchmarks/bench_transfer.py` checks this rule: fit on one device,
 predict others.
 
+`predict_launch_s` is what the harness timed: a launch inside a CUDA graph, the graph's gap
+before the next node included; `graph_gap_s` (measured, calibration/<device>/gap/) is that gap,
+which roofsim.engine takes off to give the kernel's duration.
+
 Records of a kind the profile never measured get NaN (no opinion): the engine's roofline stays.
 A dtype not measured borrows the group of the same-size sibling (float16 <-> bfloat16).
 """
@@ -42,6 +46,7 @@ from ..hardware import (HardwareSpec, canonical_dtype, spec_from_dict, spec_to_d
 from ..perfmodel import PARAMS, KindParams, floor_seconds, launch_seconds, unit_terms
 from ..records import KINDS, SHAPE_PARAMS, RecordTable
 from .features import features
+from .gap import GAP_RANGE_S
 from .interpolate import LocalLinear, LocalLinearSettings
 
 PROFILE_FORMAT = "roofsim-calibration-profile"
@@ -102,6 +107,11 @@ class CalibrationProfile:
     settings: LocalLinearSettings = field(default_factory=LocalLinearSettings)
     rule: str = "same-arch"
     meta: Mapping[str, object] = field(default_factory=dict)
+    # Seconds the GPU leaves between two dependent nodes of a CUDA graph on the measuring
+    # device: part of every per-launch time the harness measures (a graph of R launches timed
+    # between events), not of the kernel's duration that torch.profiler reports. Measured by
+    # benchmarks/measure_graph_gap.py; the engine subtracts it, wall time adds it back.
+    graph_gap_s: float = 0.0
 
     @property
     def sm_count(self) -> int:
@@ -241,7 +251,8 @@ class CalibrationProfile:
         return {
             "format": PROFILE_FORMAT, "version": PROFILE_VERSION,
             "device": {"name": self.device_name, "id": self.device_id,
-                       "sm_count": self.sm_count, "arch": self.hardware.arch},
+                       "sm_count": self.sm_count, "arch": self.hardware.arch,
+                       "graph_gap_us": self.graph_gap_s * 1e6},
             "hardware": spec_to_dict(self.hardware),
             "model": {"method": "physical per-kernel model (roofsim.perfmodel) with kind "
                                 "parameters fitted on this device, x a residual per measured "
@@ -354,6 +365,8 @@ def profile_from_dict(doc: Mapping, where: str = "<profile>") -> CalibrationProf
     dev = _need(doc, "device", where, dict, "the measuring device")
     name = _need(dev, "name", f"{where}.device", str, "the device's name")
     ident = _need(dev, "id", f"{where}.device", str, "the device's id")
+    gap_s = _number(dev.get("graph_gap_us", 0.0), f"{where}.device.graph_gap_us",
+                    GAP_RANGE_S[0] * 1e6, GAP_RANGE_S[1] * 1e6, "microseconds") * 1e-6
     m = _need(doc, "model", where, dict, "the model settings")
     settings = LocalLinearSettings(
         neighbours=int(_number(m.get("neighbours", 12), f"{where}.model.neighbours", 1, 1000,
@@ -373,7 +386,7 @@ def profile_from_dict(doc: Mapping, where: str = "<profile>") -> CalibrationProf
     meta = doc.get("meta", {})
     return CalibrationProfile(device_name=name, device_id=ident, hardware=hw, groups=groups,
                               settings=settings, rule=rule,
-                              meta=meta if isinstance(meta, Mapping) else {})
+                              meta=meta if isinstance(meta, Mapping) else {}, graph_gap_s=gap_s)
 
 
 def resolve_calibration_dir(name_or_dir: str | Path) -> Path:

@@ -1,0 +1,62 @@
+"""The CUDA-graph node gap of a device, from benchmarks/measure_graph_gap.py's CSV.
+
+The calibration harness times R launches captured in a CUDA graph between two events, so its
+per-launch time is the kernel's duration plus the gap the GPU leaves before the next node
+starts. torch.profiler reports the duration alone. measure_graph_gap.py times the same graphs
+both ways; the gap is the median of (per-launch time - profiled kernel time) over its cases of
+one kernel per launch that run under GAP_KERNEL_MAX_S: on longer kernels the difference of two
+separately measured times is run-to-run noise, not the gap (measured on an H200, 2026-12-02:
+0.33 us median on 142 short single-kernel cases, quartiles 0.27 .. 0.37 us; launches of two
+kernels show twice that, a gap per node).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import statistics
+from pathlib import Path
+
+from ..errors import UserError
+
+GAP_FILE = "gap/graph-gap-sm0.csv"   # inside a calibration folder: the whole device's run
+GAP_KERNEL_MAX_S = 20e-6             # cases shorter than this carry the gap above noise
+MIN_GAP_CASES = 20
+GAP_RANGE_S = (0.0, 5e-6)            # physical range of a graph node gap
+
+
+def graph_gap_s(path: str | Path) -> float:
+    """The median node gap (seconds) of a measure_graph_gap.py CSV; one line on bad data."""
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: cannot read the graph-gap measurements ({err})") from None
+    need = ("status", "gap_s", "kernel_s", "kernels_per_launch")
+    if rows and any(k not in rows[0] for k in need):
+        raise UserError(f"{path}: expected columns {', '.join(need)} "
+                        f"(benchmarks/measure_graph_gap.py writes them)")
+    gaps = []
+    for i, r in enumerate(rows):
+        if r["status"] != "ok":
+            continue
+        try:
+            gap, kern, per = float(r["gap_s"]), float(r["kernel_s"]), \
+                float(r["kernels_per_launch"])
+        except ValueError:
+            raise UserError(f"{path}: row {i + 2}: gap_s, kernel_s and kernels_per_launch must "
+                            f"be numbers") from None
+        if not all(math.isfinite(v) for v in (gap, kern, per)) or kern <= 0:
+            raise UserError(f"{path}: row {i + 2}: gap_s / kernel_s not finite or kernel_s <= 0")
+        if per == 1 and kern < GAP_KERNEL_MAX_S:
+            gaps.append(gap)
+    if len(gaps) < MIN_GAP_CASES:
+        raise UserError(f"{path}: {len(gaps)} short single-kernel cases, need at least "
+                        f"{MIN_GAP_CASES} to measure the graph gap")
+    gap = statistics.median(gaps)
+    low, high = GAP_RANGE_S
+    if not low <= gap <= high:
+        raise UserError(f"{path}: median graph gap {gap * 1e6:.3f} us is outside "
+                        f"{low * 1e6:g} .. {high * 1e6:g} us")
+    return gap
