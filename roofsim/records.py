@@ -24,10 +24,13 @@ import numpy as np
 
 # Shape parameters a record may carry. The names are the public CSV contract of
 # `roofsim predict-kernels` (see kernels/README.md); unused ones are NaN in a table.
+# `dims` (last, so the older columns keep their order): the iteration dimensions
+# TensorIterator's strided kernel loops over after coalescing (stride >= 1 records of
+# roofsim.capture.layout.LAYOUT_KINDS; roofsim.kernels._common.strided_dims reads it).
 SHAPE_PARAMS: tuple[str, ...] = (
     "m", "n", "k", "bias", "batch", "heads", "seq_q", "seq_kv", "head_dim", "causal",
     "rows", "cols", "numel", "c_in", "c_out", "h", "w", "kernel", "stride", "padding",
-    "ranks", "nodes", "tree",
+    "ranks", "nodes", "tree", "dims",
 )
 _PARAM_INDEX = {p: i for i, p in enumerate(SHAPE_PARAMS)}
 

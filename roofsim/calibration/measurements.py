@@ -73,6 +73,7 @@ class MeasurementWriter:
         new = not self.path.exists() or self.path.stat().st_size == 0
         if not new:
             _repair_tail(self.path)
+            _upgrade_header(self.path)
         self._f = open(self.path, "a", newline="")
         self._w = csv.DictWriter(self._f, fieldnames=COLUMNS, extrasaction="raise")
         if new:
@@ -100,6 +101,28 @@ def _cell(v):
             return ""
         return repr(v)
     return v
+
+
+def _upgrade_header(path: Path) -> None:
+    """A file written before a column existed (e.g. `dims`): rewrite it with today's COLUMNS,
+    the new columns empty, so that resumed rows line up with the header. Values are copied
+    as text, unchanged; a column COLUMNS does not know is refused."""
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows or tuple(rows[0]) == COLUMNS:
+        return
+    header = rows[0]
+    unknown = [c for c in header if c not in COLUMNS]
+    if unknown:
+        raise UserError(f"{path}: column(s) {', '.join(unknown)} are not measurement columns; "
+                        f"cannot resume into this file")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        w.writeheader()
+        for cells in rows[1:]:
+            w.writerow({c: v for c, v in zip(header, cells)})
+    os.replace(tmp, path)
 
 
 def _repair_tail(path: Path) -> None:

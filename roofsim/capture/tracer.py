@@ -12,7 +12,8 @@
   (broadcast dimensions, stride 0, are read once), every output written once; gathers read
   only the rows they gather. Records on TensorIterator's strided kernel (roofsim.capture.
   layout) read one element of every operand per output element instead, broadcast operands
-  included: that kernel's time follows its loads, not distinct bytes. Views and metadata ops
+  included: that kernel's time follows its loads, not distinct bytes. They carry `dims`, the
+  dimensions that kernel loops over after TensorIterator coalesces them (layout.iteration_dims). Views and metadata ops
   (view, permute, expand, ...) and allocations move nothing and are not records; the copy a
   CUDA kernel makes of a non-contiguous input (layer norm) is one. weight_bytes is the part
   read from module parameters (and views or dtype copies of them);
@@ -121,7 +122,8 @@ class _Tracer:
         n = t.numel()
         b = float(n * t.element_size())
         return KernelRow("copy", "aten.copy_", dtype_name(t.dtype), self.layer,
-                         {"numel": n, "stride": layout.copy_stride(t)}, bytes_read=b,
+                         {"numel": n, "stride": layout.copy_stride(t),
+                          "dims": layout.copy_dims(t)}, bytes_read=b,
                          bytes_written=b, weight_bytes=b if self.is_weight(t) else 0.0)
 
     def _bytes(self, name, ins, outs):
@@ -244,7 +246,8 @@ class _Tracer:
             kind, params = "copy", {"numel": main.numel()}
         if kind in layout.LAYOUT_KINDS and layout.strided_path(name, ins, outs, self.device_type):
             params = {**params, "stride": layout.TRANSPOSED if layout.transposed(
-                name, ins, outs, main, self.device_type) else layout.STRIDED}
+                name, ins, outs, main, self.device_type) else layout.STRIDED,
+                "dims": layout.iteration_dims(name, ins, outs, self.device_type, args)}
             if name not in ("cat", "stack"):
                 read = self._strided_read(name, ins, main)
         return KernelRow(kind, f"aten.{name}", dtype, self.layer, params, 0.0, cuda, read,

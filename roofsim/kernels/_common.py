@@ -107,3 +107,30 @@ def result(n: int, **fields) -> dict[str, np.ndarray]:
         a = np.asarray(fields.get(f, 0.0), dtype=np.float64)
         out[f] = a if a.shape == (n,) else np.full(n, a)
     return out
+
+
+# ---- iteration dimensions of TensorIterator's strided kernel ----------------------------------
+# A record on the strided kernel (stride >= 1; roofsim.capture.layout) carries `dims`: the
+# dimensions the kernel loops over after TensorIterator coalesces them (capture computes it,
+# roofsim.capture.layout.iteration_dims). A strided record without it (measured before `dims`
+# existed, or a hand-written case) ran on the calibration runners' layout, which is 2-D (a row
+# slice or a transposed matrix: roofsim/kernels/elementwise.py strided_shape): RUNNER_DIMS.
+RUNNER_DIMS = 2
+
+# Kinds PyTorch runs through TensorIterator, on its strided kernel when the operands are not
+# dense with one layout (roofsim.capture.layout); for them `stride` >= 1 marks that kernel.
+# (conv2d's `stride` is the convolution's.)
+LAYOUT_KINDS = frozenset({"elementwise", "gelu", "silu", "copy"})
+
+
+def strided_dims(kind, stride, dims) -> np.ndarray:
+    """Iteration dims of each row on the strided kernel: its `dims` where given, RUNNER_DIMS
+    where a LAYOUT_KINDS row has stride >= 1 and no dims (NaN), NaN where the row is not on the
+    strided kernel (another kind, stride missing or 0). The one place that rule lives."""
+    stride = np.asarray(stride, dtype=np.float64)
+    dims = np.broadcast_to(np.asarray(dims, dtype=np.float64), stride.shape)
+    kind = np.broadcast_to(np.asarray(kind, dtype=object), stride.shape)
+    layout = np.isin(kind.astype(str), sorted(LAYOUT_KINDS)) if stride.ndim else \
+        str(kind.item()) in LAYOUT_KINDS
+    strided = (np.nan_to_num(stride, nan=0.0) >= 1) & layout
+    return np.where(strided, np.where(np.isnan(dims), float(RUNNER_DIMS), dims), np.nan)

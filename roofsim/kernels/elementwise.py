@@ -17,7 +17,8 @@ Unary kinds read one input and write one output of numel elements.
 
 from __future__ import annotations
 
-from ._common import element_bytes, param, result, rows_of
+from ..errors import UserError
+from ._common import RUNNER_DIMS, element_bytes, param, result, rows_of
 
 GELU_FLOPS_PER_ELEMENT = 4.0
 QUICK_GELU_FLOPS_PER_ELEMENT = 5.0
@@ -67,39 +68,121 @@ def strided_shape(numel: int) -> tuple[int, int]:
     return max(int(numel) // cols, 1), cols
 
 
+STRIDED_INNER_MAX = 64   # largest size of an inner dimension of a D-dim strided case
+
+
+def dims_shape(numel: int, dims: int) -> tuple[int, ...]:
+    """Sizes (outermost first) of the D-dimensional layout a strided case of numel elements
+    and dims = D >= 3 runs on: [numel / n^(D-1), n, ..., n] with the largest inner size
+    n <= STRIDED_INNER_MAX (at least 2) whose power n^(D-1) divides numel, leaving an outer size
+    of at least 2. A numel without such a factor is a UserError (suites align numel to one)."""
+    numel, dims = int(numel), int(dims)
+    for n in range(STRIDED_INNER_MAX, 1, -1):
+        inner = n ** (dims - 1)
+        if numel % inner == 0 and numel // inner >= 2:
+            return (numel // inner,) + (n,) * (dims - 1)
+    raise UserError(f"a strided case of numel = {numel} cannot be laid out in dims = {dims} "
+                    f"dimensions: numel must be a multiple of n^{dims - 1} (2 <= n <= "
+                    f"{STRIDED_INNER_MAX}) times at least 2")
+
+
+def broadcast_shapes(numel: int, dims: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Shapes of two operands that broadcast to dims_shape(numel, dims) and coalesce to exactly
+    dims iteration dimensions, as SAM's relative-position add [.., 40, 1] + [.., 1, 40] does:
+    counting from the innermost, the first operand is broadcast (size 1) in the even dims and
+    the second in the odd ones, the outermost dim dense in both, so no two neighbours merge."""
+    sizes = dims_shape(numel, dims)
+    d = len(sizes)
+    a = tuple(1 if (d - 1 - i) < d - 1 and (d - 1 - i) % 2 == 0 else s
+              for i, s in enumerate(sizes))
+    b = tuple(1 if (d - 1 - i) < d - 1 and (d - 1 - i) % 2 == 1 else s
+              for i, s in enumerate(sizes))
+    return a, b
+
+
+def permuted_order(dims: int) -> tuple[int, ...]:
+    """Permutation of a contiguous dims-D tensor whose copy loops over all dims dimensions:
+    the last (contiguous) dim stays innermost, the others reversed, so no two neighbours of
+    the output are neighbours in memory (dims >= 3)."""
+    return tuple(range(dims - 2, -1, -1)) + (dims - 1,)
+
+
+def padded_box(numel: int, dims: int) -> tuple[tuple[int, ...], tuple]:
+    """(shape of a base tensor, index of a view) for a unary op whose strided kernel loops
+    over dims >= 3 dimensions: the view dims_shape(numel, dims) of a base one element larger
+    in every inner dim, so no two neighbours merge. (A permuted view would not do: a unary op
+    allocates its output in its input's memory order, and both then coalesce as one.)"""
+    sizes = dims_shape(numel, dims)
+    base = sizes[:1] + tuple(s + 1 for s in sizes[1:])
+    return base, (slice(None),) + tuple(slice(0, s) for s in sizes[1:])
+
+
+def strided_layout(params) -> str:
+    """Which layout a strided runner builds: 'flat' (stride 0), 'transposed' (stride 2),
+    'rows' (stride 1, dims 2 or missing: the row slice old measurements were timed on) or
+    'dims' (stride 1, dims >= 3). (A 1-D strided view, x[::2], is not unit-stride along its
+    only dimension: capture calls it transposed, stride 2.)"""
+    stride = int(params.get("stride", 0) or 0)
+    dims = params.get("dims")
+    dims = RUNNER_DIMS if dims is None or dims != dims else int(dims)
+    if stride == 0:
+        return "flat"
+    if stride >= 2:
+        if dims != RUNNER_DIMS:
+            raise UserError(f"a transposed strided case (stride = {stride}) is timed in "
+                            f"{RUNNER_DIMS} dims only, got dims = {dims}")
+        return "transposed"
+    if dims < RUNNER_DIMS:
+        raise UserError(f"a strided case (stride = 1) loops over at least {RUNNER_DIMS} dims, "
+                        f"got dims = {dims}")
+    return "rows" if dims == RUNNER_DIMS else "dims"
+
+
 def _unary_runner(op_name: str):
     def runner(params, dtype, device):
         import torch.nn.functional as F
         from ..calibration.inputs import randn
         numel = int(params["numel"])
         fn = getattr(F, op_name)
-        if int(params.get("stride", 0)):
+        shape = strided_layout(params)
+        if shape == "dims":
+            base, box = padded_box(numel, int(params["dims"]))
+            return (lambda x: fn(x[box])), lambda: (randn(base, dtype, device),)
+        if shape != "flat":
             # The strided kernel: the input is the first half of each row (a chunk), as the
             # gated MLP's gate half is.
             rows, cols = strided_shape(numel)
             return (lambda x: fn(x[:, :cols])), lambda: (randn((rows, 2 * cols), dtype, device),)
         return fn, lambda: (randn((numel,), dtype, device),)
     runner.__doc__ = (f"F.{op_name} on a flat tensor of numel random elements; with stride = 1 "
-                      f"on a row slice (TensorIterator's strided kernel).")
+                      f"on a row slice (TensorIterator's strided kernel), with dims = D >= 3 on "
+                      f"a D-dim box view (padded_box),")
     return runner
 
 
 def elementwise_runner(params, dtype, device):
     """torch.add of two flat tensors of numel elements (the binary op the formula counts); with
     stride = 1, of a row slice and a (rows, cols) tensor (TensorIterator's strided kernel,
-    the same bytes); with stride = 2, of a transposed (cols, rows) tensor and a (rows, cols)
-    one (the strided kernel with a transposed operand, as SAM's channels-first residual adds)."""
+    the same bytes); with stride = 1 and dims = D >= 3, of two operands that broadcast against
+    each other and coalesce to D dims (broadcast_shapes, SAM's relative-position add); with
+    stride = 2, of a
+    transposed (cols, rows) tensor and a (rows, cols) one (the strided kernel with a transposed
+    operand, as SAM's channels-first residual adds)."""
     import torch
     from ..calibration.inputs import randn
     numel = int(params["numel"])
-    if int(params.get("stride", 0)) >= 2:
+    shape = strided_layout(params)
+    if shape == "transposed":
         rows, cols = strided_shape(numel)
         return (lambda a, b: torch.add(a.t(), b)), lambda: (
             randn((cols, rows), dtype, device), randn((rows, cols), dtype, device))
-    if int(params.get("stride", 0)):
+    if shape == "rows":
         rows, cols = strided_shape(numel)
         return (lambda a, b: torch.add(a[:, :cols], b)), lambda: (
             randn((rows, 2 * cols), dtype, device), randn((rows, cols), dtype, device))
+    if shape == "dims":
+        a, b = broadcast_shapes(numel, int(params["dims"]))
+        return torch.add, lambda: (randn(a, dtype, device), randn(b, dtype, device))
     return torch.add, lambda: (randn((numel,), dtype, device), randn((numel,), dtype, device))
 
 

@@ -36,19 +36,28 @@ FORMULAS = {"copy": copy_work, "index": index_work}
 def copy_runner(params, dtype, device):
     """torch.clone of a flat tensor of numel elements (one read, one write); with stride = 1, a
     row slice made contiguous (TensorIterator's strided copy kernel; see
-    roofsim.kernels.elementwise.strided_shape); with stride = 2, a transposed tensor."""
+    roofsim.kernels.elementwise.strided_shape); with stride = 1 and dims = D >= 3, a permuted
+    D-dim view made contiguous that coalesces to D dims (elementwise.permuted_order, as SAM's
+    window partition); with stride = 2, a transposed
+    tensor."""
     import torch
     from ..calibration.inputs import randn
-    from .elementwise import strided_shape
+    from .elementwise import dims_shape, permuted_order, strided_layout, strided_shape
     numel = int(params["numel"])
-    if int(params.get("stride", 0)) >= 2:
+    shape = strided_layout(params)
+    if shape == "transposed":
         # A transposed operand made contiguous (layer norm of SAM's channels-first stream).
         rows, cols = strided_shape(numel)
         return (lambda x: x.t().contiguous()), lambda: (randn((cols, rows), dtype, device),)
-    if int(params.get("stride", 0)):
+    if shape == "rows":
         rows, cols = strided_shape(numel)
         return (lambda x: x[:, :cols].contiguous()), lambda: (
             randn((rows, 2 * cols), dtype, device),)
+    if shape == "dims":
+        dims = int(params["dims"])
+        order = permuted_order(dims)
+        return (lambda x: x.permute(order).contiguous()), lambda: (
+            randn(dims_shape(numel, dims), dtype, device),)
     return torch.clone, lambda: (randn((numel,), dtype, device),)
 
 
