@@ -12,7 +12,14 @@ power-limited sustained tensor throughput):
                  the bytes in flight alike (T_cuda and T_parallel take the same a);
                  tiles of 128 x 128 outputs (matrix kinds, attention, conv), waves = ceil(tiles/N):
                  a launch of fewer tiles than SMs leaves SMs idle, a last partial wave too;
-    T_cuda     = CUDA-core FLOPs / (N r_c eta_c)
+    T_cuda     = (CUDA-core FLOPs + index work) / (N r_c eta_c)
+    T_index    = the index work of TensorIterator's strided kernel (stride >= 1 records of
+                 LAYOUT_KINDS): its OffsetCalculator's integer ops per element,
+                 dims x (INDEX_OPS_PER_DIM + operands) + INDEX_OPS_PER_OPERAND x operands
+                 (index_ops_per_element),
+                 each the issue slot of INT32_OP_FLOPS FP32 FLOPs, over the FP32 CUDA-core peak;
+                 it joins T_cuda (same eta_c), so it scales with N and the clock. Records keep
+                 their flops_cuda (FLOP accounting) unchanged; UnitTerms.index_s holds it apart
     T_hbm      = bytes / (eta_m B)                       the HBM roof
     T_parallel = bytes / (n s eta_p)                     Little's law: n = min(N, CTAs) SMs,
                                                          each sustaining s = its bytes in flight /
@@ -23,9 +30,10 @@ The smooth maximum (p-norm) is the time of the slowest resource, a little more w
 close. The kernel-kind parameters (phi, eta_t, eta_c, eta_m, eta_p, p) describe the software (the
 library's kernel for that kind and dtype) and are fitted by calibration on one device within
 the physical ranges of PARAMS; the hardware quantities come from the target spec. So each spec
-field moves a prediction through a named term: sm_count through waves, T_cuda and T_parallel;
+field moves a prediction through a named term: sm_count through waves, T_cuda, T_index and
+T_parallel;
 mem_latency_ns through phi L; sm_mem_bandwidth_gbps through T_parallel; mem_bandwidth_gbps through T_hbm; the peaks
-through T_tensor and T_cuda; tensor_sustained_tflops through the power limit of T_tensor.
+through T_tensor, T_cuda and T_index; tensor_sustained_tflops through the power limit of T_tensor.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from types import MappingProxyType
 import numpy as np
 
 from .hardware import HardwareSpec
+from .kernels.elementwise import ELEMENTWISE_INPUTS
 from .records import SHAPE_PARAMS, RecordTable
 
 TILE = 128.0                 # output tile edge for wave quantization (cuBLAS / flash attention)
@@ -118,6 +127,7 @@ class UnitTerms:
     tensor_s: np.ndarray       # waves x FLOPs per tile / r_t (eta_t = 1)
     power_s: np.ndarray        # tensor FLOPs / R (not scaled by any kind parameter)
     cuda_s: np.ndarray         # CUDA-core FLOPs / (N r_c)
+    index_s: np.ndarray        # strided kernel's index work / (N r_c) (0 off that kernel)
     hbm_s: np.ndarray          # bytes / B
     nbytes: np.ndarray         # bytes moved per launch
     active_sms: np.ndarray     # min(N, CTAs): SMs that hold a share of the work
@@ -126,7 +136,8 @@ class UnitTerms:
 
     def select(self, rows) -> "UnitTerms":
         return UnitTerms(self.launch_s, self.latency_s, self.tensor_s[rows], self.power_s[rows],
-                         self.cuda_s[rows], self.hbm_s[rows], self.nbytes[rows],
+                         self.cuda_s[rows], self.index_s[rows], self.hbm_s[rows],
+                         self.nbytes[rows],
                          self.active_sms[rows], self.sm_bandwidth, self.misaligned[rows])
 
     def parallel_s(self, eta_parallel) -> np.ndarray:
@@ -137,6 +148,46 @@ class UnitTerms:
     def __len__(self) -> int:
         return len(self.tensor_s)
 
+
+
+# ---- TensorIterator's strided kernel: index arithmetic -----------------------------------------
+# Per element and per iteration dimension, PyTorch's OffsetCalculator
+# (aten/src/ATen/cuda/detail/OffsetCalculator.cuh, `get`) does one divmod of a 32-bit
+# IntDivider (aten/src/ATen/cuda/detail/IntegerDivider.cuh: __umulhi, add, shift for the
+# quotient, a multiply-subtract for the remainder: 4 ops), tests the unrolled loop's bound
+# (`if (dim == dims) break`: 1 op), and one multiply-add per operand (offsets[arg] += mod x
+# stride): the part that grows with dims. The rest of the strided loop's integer work is per
+# operand and per element whatever dims is: the operand's 64-bit address from its base pointer
+# and that offset (2 ops; aten/src/ATen/native/cuda/CUDALoops.cuh, the legacy kernel's
+# `data[arg] + offsets[arg]`), the load or store issue and its bounds predicate (2), the
+# bf16 / fp16 <-> fp32 conversion (1-2) and the unrolled loop's element index (2-3): about
+# INDEX_OPS_PER_OPERAND = 8. That estimate also matches the H200's evidence that a 5-D
+# broadcast add (SAM's, 290 G elements/s on 132 SMs) runs about 1.4-1.5x the time per element
+# of the 2-D strided suite at its SM-bound rate; kernels/strided_dims.yaml measures the slope.
+# eta_cuda, fitted on the strided shapes, absorbs the rest.
+INDEX_OPS_PER_DIM = 5.0          # divmod 4 + loop bound 1, per dimension
+INDEX_OPS_PER_OPERAND = 8.0      # address, load / store, conversion, loop index, per element
+# Operands of each layout kind's kernel (outputs included): copy in + out, unary in + out,
+# binary elementwise two inputs + out (roofsim.kernels.elementwise.ELEMENTWISE_INPUTS).
+INDEX_OPERANDS = {"copy": 2.0, "gelu": 2.0, "silu": 2.0,
+                  "elementwise": ELEMENTWISE_INPUTS + 1.0}
+# An SM issues 64 INT32 ops per clock against 128 FP32 FMA lanes (2 FLOPs each): one integer
+# op takes the issue share of 4 FP32 FLOPs (NVIDIA Ampere GA100 / Hopper GH100 whitepapers,
+# per-SM resources), so the index work is timed against the FP32 CUDA-core peak.
+INT32_OP_FLOPS = 4.0
+
+
+def index_ops_per_element(table: RecordTable) -> np.ndarray:
+    """Integer ops per output element of the strided kernel's offset arithmetic: dims x
+    (INDEX_OPS_PER_DIM + operands) + INDEX_OPS_PER_OPERAND x operands on strided-path records
+    (dims by the one rule, roofsim.kernels._common.strided_dims: 2 where a strided record has
+    none), 0 elsewhere."""
+    from .kernels._common import strided_dims
+    dims = strided_dims(table.kind, table.param("stride"), table.param("dims"))
+    operands = np.array([INDEX_OPERANDS.get(str(k), 0.0) for k in table.kind]) if len(table) \
+        else np.zeros(0)
+    ops = np.nan_to_num(dims) * (INDEX_OPS_PER_DIM + operands) + INDEX_OPS_PER_OPERAND * operands
+    return np.where(np.isnan(dims), 0.0, ops)
 
 
 def _col(table: RecordTable, name: str, default: float) -> np.ndarray:
@@ -283,8 +334,10 @@ def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
     power = flops_t / sustained if sustained else np.zeros(len(table))
     nbytes = table.bytes_read + table.bytes_written
     blocks = ctas(table, n_sm, tiles)
+    index_flops = index_ops_per_element(table) * _col(table, "numel", 0.0) * INT32_OP_FLOPS
     return UnitTerms(launch_s=hw.launch_overhead_s("cuda_graph"), latency_s=hw.mem_latency_s,
                      tensor_s=tensor, power_s=power, cuda_s=table.flops_cuda / cuda_peak,
+                     index_s=index_flops / hw.cuda_peak_flops("float32"),
                      hbm_s=nbytes / hw.mem_bandwidth_bytes_per_s, nbytes=nbytes,
                      active_sms=np.minimum(n_sm, blocks),
                      sm_bandwidth=hw.sm_mem_bandwidth_bytes_per_s,
@@ -306,7 +359,8 @@ def launch_seconds(u: UnitTerms, params: np.ndarray) -> np.ndarray:
     phi, eta_t, eta_c, eta_m, eta_p, sharp, eta_u = p.T
     slow = np.where(u.misaligned, eta_u, 1.0)
     tensor = np.maximum(u.tensor_s / (eta_t * slow), u.power_s)
-    terms = (tensor, u.cuda_s / (eta_c * slow), u.hbm_s / eta_m, u.parallel_s(eta_p * slow))
+    terms = (tensor, (u.cuda_s + u.index_s) / (eta_c * slow), u.hbm_s / eta_m,
+             u.parallel_s(eta_p * slow))
     big = np.maximum.reduce(terms)
     safe = np.where(big > 0, big, 1.0)
     norm = sum((t / safe) ** sharp for t in terms) ** (1.0 / sharp) * big

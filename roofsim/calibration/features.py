@@ -16,7 +16,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from ..kernels._common import element_bytes
+from ..kernels._common import element_bytes, strided_dims
 from ..kernels.conv import conv_output_size
 
 TILE = 128.0          # output tile edge assumed for wave quantization
@@ -26,6 +26,8 @@ WAVE_WEIGHT = 1.0
 FLAG_WEIGHT = 2.0     # bias, causal: a different kernel or epilogue
 STRIDED_WEIGHT = 8.0  # strided vs vectorized elementwise kernel: never neighbours
 TRANSPOSED_STEP = 0.1  # transposed vs row-sliced strided operand, in units of STRIDED_WEIGHT
+DIMS_WEIGHT = 2.5     # per iteration dimension of the strided kernel: 2-D and 5-D cases are
+                      # beyond MAX_DISTANCE (profile.py), neighbours only within a dim or two
 
 
 def _p(params: Mapping[str, np.ndarray], name: str, default: float) -> np.ndarray:
@@ -114,9 +116,14 @@ def _flat(params, elt, sm, kind) -> list:
     # every contiguous shape so that neither borrows the other's efficiency.
     # stride = 2 (a transposed operand) a step further: until such shapes are measured it
     # borrows the row-sliced strided ones; once measured, its own are the nearest.
+    # dims: the strided kernel's iteration dimensions (its index work grows with them; the
+    # one rule for strided rows without dims is roofsim.kernels._common.strided_dims); 0 off
+    # the strided kernel, where STRIDED_WEIGHT already keeps rows apart.
     stride = _p(params, "stride", 0)
     strided = (stride > 0) + TRANSPOSED_STEP * (stride > 1)
-    return [(_log(numel), 1.0), (strided, STRIDED_WEIGHT)] + _align(numel, elt)
+    dims = np.nan_to_num(strided_dims(kind, stride, _p(params, "dims", np.nan)), nan=0.0)
+    return [(_log(numel), 1.0), (strided, STRIDED_WEIGHT), (dims, DIMS_WEIGHT)] + \
+        _align(numel, elt)
 
 
 FEATURES: dict[str, Callable] = {

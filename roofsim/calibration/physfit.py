@@ -46,7 +46,7 @@ def used_params(u: UnitTerms) -> np.ndarray:
     names = [p.name for p in PARAMS]
     if not (u.tensor_s > 0).any():
         used[names.index("eta_tensor")] = False
-    if not (u.cuda_s > 0).any():
+    if not ((u.cuda_s > 0) | (u.index_s > 0)).any():
         used[names.index("eta_cuda")] = False
     if not u.misaligned.any():
         used[names.index("eta_unaligned")] = False

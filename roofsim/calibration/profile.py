@@ -151,16 +151,17 @@ class CalibrationProfile:
     def sm_fraction_at(self, g: GroupModel, params: np.ndarray, dtype: str,
                        physical: np.ndarray, above_floor: np.ndarray) -> np.ndarray:
         """SM-parallel share f of each shape's time on the measuring device: interpolated from
-        the shapes a companion timed on fewer SMs; where none is within MAX_DISTANCE, the
-        kind's share of the time above its floor (`above_floor` = 1 - floor / time) times that
-        fraction of the shape's own time; a kind no companion timed takes `physical`, the share
-        the physical model gives."""
+        the shapes a companion timed on fewer SMs; where none is within MAX_DISTANCE (a shape
+        unlike any the companion timed: another size range, or a strided case of other `dims`,
+        whose index work the physics scales with the SMs), and for a kind no companion timed,
+        `physical`, the share the physical model gives. (`above_floor`, the share of the time
+        above the floor, is kept for callers; issue 11 replaced the kind-share fallback, which
+        held an index-bound 5-D strided add at a 2-D one's share.)"""
         interp = self._sm_interpolator(g)
         if interp is None:
             return physical
         f, nearest = interp.predict(group_features(g.kind, params, dtype, self.sm_count))
-        fallback = np.clip(g.kind_sm_share * above_floor, 0.0, 1.0)
-        return np.where(nearest <= MAX_DISTANCE, np.clip(f, 0.0, 1.0), fallback)
+        return np.where(nearest <= MAX_DISTANCE, np.clip(f, 0.0, 1.0), physical)
 
     def group_for(self, kind: str, dtype: str) -> GroupModel | None:
         dtype = canonical_dtype(dtype)
