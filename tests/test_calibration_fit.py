@@ -18,7 +18,7 @@ import pytest
 from roofsim.calibration import load_profile
 from roofsim.calibration.accuracy import accuracy_table, evaluate
 from roofsim.calibration.physfit import fit_kind
-from roofsim.calibration.fit import fit_profile, measurement_table
+from roofsim.calibration.fit import companion_from_folder, fit_profile, measurement_table
 from roofsim.calibration.measurements import FIT, HOLDOUT, read_measurements
 from roofsim.calibration.profile import profile_from_dict
 from roofsim.data import data_dir
@@ -50,11 +50,16 @@ def _check_against_record(rows, device):
         assert r["calibrated_mape_pct"] <= recorded[kind]["calibrated_mape_pct"] + MARGIN_KIND, kind
 
 
+H200_COMPANIONS = (companion_from_folder(CAL / "h200-sm40"),)
+
+
 @pytest.fixture(scope="module")
 def h200():
     m = read_measurements(CAL / "h200" / "measurements.csv")
     hw = load_hardware("h200")
-    profile = fit_profile(m.select(m["split"] == FIT), hw, device_name="NVIDIA H200")
+    # As calibration/README.md fits it: with the 40-SM companion, whose times enter the kind fit.
+    profile = fit_profile(m.select(m["split"] == FIT), hw, device_name="NVIDIA H200",
+                          companions=H200_COMPANIONS)
     return m, hw, profile
 
 
@@ -89,7 +94,8 @@ def _refit_moved(h200, relative: float, seed: int) -> tuple[np.ndarray, np.ndarr
     cols = dict(rows.columns)
     cols["kernel_s"] = cols["kernel_s"] * (
         1.0 + relative * np.random.default_rng(seed).standard_normal(len(rows)))
-    moved = fit_profile(Measurements(cols, rows.path), hw, device_name="NVIDIA H200")
+    moved = fit_profile(Measurements(cols, rows.path), hw, device_name="NVIDIA H200",
+                        companions=H200_COMPANIONS)
     table = measurement_table(m.select(m.stable))
     return moved.predict_launch_s(table, hw), refit.predict_launch_s(table, hw)
 
@@ -152,12 +158,13 @@ def test_profile_has_no_opinion_on_unmeasured_kinds(h200):
 
 
 def test_transfer_to_another_spec_follows_its_roofs(h200):
-    """A faster HBM speeds up what the H200 runs HBM-bound (large bf16 adds reach 0.9 of its
-    bandwidth) and never slows anything; copies, measured to be SM-bound (they scale with the
-    SM count), do not care."""
+    """A faster HBM speeds up what the H200 runs HBM-bound (large contiguous bf16 adds reach
+    0.9 of its bandwidth: twice the bandwidth nearly halves them) and never slows anything;
+    contiguous copies (cudaMemcpy), which the 40-SM companion shows bound by the bytes each SM
+    keeps in flight (they slow down with fewer SMs), gain little."""
     m, hw, profile = h200
     faster = replace(hw, mem_bandwidth_gbps=hw.mem_bandwidth_gbps * 2)
-    for kind, gains in (("elementwise", True), ("copy", False)):
+    for kind, low, high in (("elementwise", 0.5, 0.6), ("copy", 0.8, 0.95)):
         rows = m.select(m.stable & (m["kind"] == kind) & (m["dtype"] == "bfloat16"))
         table = measurement_table(rows)
         same = profile.predict_launch_s(table, hw)
@@ -165,7 +172,7 @@ def test_transfer_to_another_spec_follows_its_roofs(h200):
         assert (every > 0.5 - 1e-9).all() and (every <= 1 + 1e-9).all(), kind
         big = (rows["kernel_s"] > 50e-6) & ~np.isfinite(rows["stride"])   # contiguous, large
         assert big.any()
-        assert (np.median(every[big]) < 0.9) == gains, kind
+        assert low < np.median(every[big]) < high, kind
         small = rows["kernel_s"] < 1.6e-6                  # launch-floor kernels barely move
         assert small.any() and (every[small] > 0.9).all(), kind
 

@@ -142,15 +142,15 @@ class _BroadcastAdd(torch.nn.Module):
         return a[:, :, None] + b[:, None, :]               # SAM's decomposed rel-pos sum
 
 
-def test_strided_broadcast_reads_every_operand_once_per_output_element():
-    # TensorIterator's strided kernel loads each operand through its strides for every output
-    # element: a broadcast operand costs as much as a full one (the strided suite's case).
+def test_strided_broadcast_reads_each_operand_once_and_counts_its_dims():
+    # TensorIterator's strided kernel: a broadcast operand's repeated loads hit the cache, so
+    # its bytes are its distinct elements; the per-element cost of the strided loads is the
+    # index term's (roofsim.perfmodel), which counts the kernel's iteration dims.
     cap = capture(_BroadcastAdd(), meta(8, 16), meta(8, 32))
     (rec,) = cap.table.records()
     assert rec.kind == "elementwise" and rec.params["stride"] == 1
-    assert rec.bytes_read == 2 * (8 * 16 * 32) * 2 and rec.bytes_written == 8 * 16 * 32 * 2
-    assert rec.bytes_read == pytest.approx(
-        float(kernels.work("elementwise", rec.params, rec.dtype)["bytes_read"][0]))
+    assert rec.params["dims"] == 3                         # [8, 16, 32]: nothing coalesces
+    assert rec.bytes_read == (8 * 16 + 8 * 32) * 2 and rec.bytes_written == 8 * 16 * 32 * 2
 
 
 class _NormOfPermuted(torch.nn.Module):

@@ -102,7 +102,8 @@ def test_dims_round_trips_through_measurements_and_profile(tmp_path):
     assert list(m["dims"]) == dims
     prof = fit_profile(m, H200, device_name="NVIDIA H200", ident="h200")
     back = profile_from_dict(prof.to_dict())
-    g = back.groups[("copy", "bfloat16")]
+    g = back.groups[("copy:strided", "bfloat16")]          # stride 1: the strided kernel
+    assert g.kind == "copy" and g.layout == "strided"
     got = sorted(zip(g.params[:, -1], g.measured))
     assert sorted(d for d, _ in got) == sorted(dims)
     assert "dims" in prof.to_dict()["groups"][0]["params"]

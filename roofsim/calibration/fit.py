@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ..kernels._common import kernel_layout
 from ..hardware import HardwareSpec, derive_sm_restricted, load_hardware
 from ..records import RecordTable
 from .accuracy import accuracy_table, evaluate, format_accuracy
@@ -51,21 +52,40 @@ def sm_fractions(t0: np.ndarray, t1: np.ndarray, n0: float, n1: float) -> np.nda
     return np.clip((t1 / t0 - 1.0) / (n0 / n1 - 1.0), 0.0, 1.0)
 
 
+@dataclass(frozen=True)
+class CompanionPoints:
+    """Shapes of one group that a companion also timed: their rows in the group's table, their
+    SM-parallel share f, and the companion's times and SM counts (one per row)."""
+
+    rows: np.ndarray
+    fraction: np.ndarray
+    seconds: np.ndarray
+    sm_counts: np.ndarray
+
+
 def fit_group(kind: str, dtype: str, table: RecordTable, measured_s: np.ndarray,
-              hardware: HardwareSpec,
-              sm_points: tuple[np.ndarray, np.ndarray] | None = None) -> GroupModel:
-    """One (kind, dtype): the physical model's kind parameters by robust least squares, then the
-    residual of every measured shape against the fitted model, bounded; `sm_points` (rows of
-    `table` a companion also timed, their f) ride along, with the kind's median share of the
-    time above its floor that is SM-parallel."""
+              hardware: HardwareSpec, sm_points: CompanionPoints | None = None,
+              layout: str = "") -> GroupModel:
+    """One (kind, dtype, layout): the physical model's kind parameters by robust least squares
+    on the whole chip's times and the companion's (the same shapes on fewer SMs: what tells
+    SM-bound work from HBM-bound work), then the residual of every measured shape against the
+    fitted model on the whole chip, bounded; the companion's shapes keep their f, with the
+    kind's median share of the time above its floor that is SM-parallel."""
     u = unit_terms(table, hardware)
-    params = fit_kind(u, measured_s)
+    extra = []
+    if sm_points is not None:
+        for n in np.unique(sm_points.sm_counts):
+            sel = sm_points.sm_counts == n
+            rows = sm_points.rows[sel]
+            restricted = derive_sm_restricted(hardware, int(n))
+            extra.append((unit_terms(table.select(rows), restricted), sm_points.seconds[sel]))
+    params = fit_kind(u, measured_s, extra=extra)
     model = launch_seconds(u, params.as_array())
     residual = np.clip(np.log(measured_s / model), -RESIDUAL_BOUND, RESIDUAL_BOUND)
     sm_params = sm_fraction = None
     share = 1.0
     if sm_points is not None:
-        rows, sm_fraction = sm_points
+        rows, sm_fraction = sm_points.rows, sm_points.fraction
         sm_params = table.params[rows]
         above = 1.0 - floor_seconds(u.select(rows), params.as_array()) / measured_s[rows]
         ok = above > 0.5
@@ -73,11 +93,15 @@ def fit_group(kind: str, dtype: str, table: RecordTable, measured_s: np.ndarray,
             if ok.any() else 1.0
     return GroupModel(kind=kind, dtype=dtype, kind_params=params, params=table.params,
                       measured=np.asarray(measured_s, dtype=np.float64), residual=residual,
-                      sm_params=sm_params, sm_fraction=sm_fraction, kind_sm_share=share)
+                      sm_params=sm_params, sm_fraction=sm_fraction, kind_sm_share=share,
+                      layout=layout)
 
 
 def _group_keys(m: Measurements) -> np.ndarray:
-    return np.array([f"{k}|{d}" for k, d in zip(m["kind"], m["dtype"])], dtype=object)
+    """'kind|dtype|layout' of every row: the group (roofsim.calibration.profile) it fits."""
+    layouts = kernel_layout(m["kind"], m["stride"])
+    return np.array([f"{k}|{d}|{lay}" for k, d, lay in zip(m["kind"], m["dtype"], layouts)],
+                    dtype=object)
 
 
 def fit_profile(m: Measurements, hardware: HardwareSpec, *, device_name: str = "",
@@ -91,6 +115,7 @@ def fit_profile(m: Measurements, hardware: HardwareSpec, *, device_name: str = "
         raise UserError(f"{m.path or 'measurements'}: no successful measurements to fit")
     table = measurement_table(m)
     row_of = {cid: i for i, cid in enumerate(m["case_id"])}
+    keys = _group_keys(m)
     points: dict[str, list] = {}
     for c in companions:
         if c.sm_count >= hardware.sm_count:
@@ -102,20 +127,23 @@ def fit_profile(m: Measurements, hardware: HardwareSpec, *, device_name: str = "
             if i is None:
                 continue
             f = sm_fractions(m["kernel_s"][i], cm["kernel_s"][j], hardware.sm_count, c.sm_count)
-            points.setdefault(f"{m['kind'][i]}|{m['dtype'][i]}", []).append((i, float(f)))
+            points.setdefault(keys[i], []).append((i, float(f), float(cm["kernel_s"][j]),
+                                                   c.sm_count))
     groups = {}
-    keys = _group_keys(m)
     for key in sorted(set(keys.tolist())):
         rows = np.flatnonzero(keys == key)
         if len(rows) < MIN_GROUP_SHAPES:
             continue
-        kind, dtype = key.split("|", 1)
+        kind, dtype, layout = key.split("|", 2)
         pts = points.get(key)
         local = {r: q for q, r in enumerate(rows)}
-        sm_points = (np.array([local[i] for i, _ in pts]), np.array([f for _, f in pts])) \
-            if pts else None
-        groups[(kind, dtype)] = fit_group(kind, dtype, table.select(rows), m["kernel_s"][rows],
-                                          hardware, sm_points)
+        sm_points = CompanionPoints(rows=np.array([local[p[0]] for p in pts]),
+                                    fraction=np.array([p[1] for p in pts]),
+                                    seconds=np.array([p[2] for p in pts]),
+                                    sm_counts=np.array([p[3] for p in pts])) if pts else None
+        g = fit_group(kind, dtype, table.select(rows), m["kernel_s"][rows], hardware,
+                      sm_points, layout)
+        groups[(g.family, dtype)] = g
     return CalibrationProfile(device_name=device_name, device_id=ident or device_id(device_name),
                               hardware=hardware, groups=groups,
                               settings=settings or LocalLinearSettings(), meta=meta or {})

@@ -54,11 +54,14 @@ def used_params(u: UnitTerms) -> np.ndarray:
 
 
 def fit_kind(u: UnitTerms, measured_s: np.ndarray, fixed: KindParams | None = None,
-             hold: tuple[str, ...] = ()) -> KindParams:
+             hold: tuple[str, ...] = (), extra=()) -> KindParams:
     """Kernel-kind parameters that fit the measured per-launch seconds best; the parameters
-    named in `hold` keep their value in `fixed` (device-level quantities)."""
+    named in `hold` keep their value in `fixed` (device-level quantities). `extra`: more
+    (UnitTerms, seconds) of the same kernels on other hardware (a companion run on fewer SMs),
+    fitted alongside with the same weight per shape."""
     measured_s = np.asarray(measured_s, dtype=np.float64)
     log_t = np.log(measured_s)
+    extra = [(e_u, np.log(np.asarray(e_t, dtype=np.float64))) for e_u, e_t in extra]
     used = used_params(u) & np.array([p.name not in hold for p in PARAMS])
     base = (fixed or KindParams()).as_array()
     lo = np.array([p.low for p in PARAMS])
@@ -80,8 +83,10 @@ def fit_kind(u: UnitTerms, measured_s: np.ndarray, fixed: KindParams | None = No
 
     def residual(theta):
         full = from_theta(theta)
-        return np.concatenate([np.log(launch_seconds(u, full)) - log_t,
-                               weight * np.log(full[prior]), anchor_w * (theta - anchor)])
+        parts = [np.log(launch_seconds(u, full)) - log_t]
+        parts += [np.log(launch_seconds(e_u, full)) - e_log for e_u, e_log in extra]
+        parts += [weight * np.log(full[prior]), anchor_w * (theta - anchor)]
+        return np.concatenate(parts)
 
     t_lo, t_hi = to_theta(lo), to_theta(hi)
     best = None

@@ -44,6 +44,7 @@ from ..errors import UserError
 from ..hardware import (HardwareSpec, canonical_dtype, spec_from_dict, spec_to_dict,
                         with_sm_count)
 from ..perfmodel import PARAMS, KindParams, floor_seconds, launch_seconds, unit_terms
+from ..kernels._common import LAYOUT_KINDS, LAYOUTS, kernel_layout
 from ..records import KINDS, SHAPE_PARAMS, RecordTable
 from .features import features
 from .gap import GAP_RANGE_S
@@ -75,11 +76,22 @@ class GroupModel:
     sm_params: np.ndarray | None = None    # shapes also timed on fewer SMs (companions)
     sm_fraction: np.ndarray | None = None  # their SM-parallel share f of the time, in [0, 1]
     kind_sm_share: float = 1.0             # median f / (1 - floor / time) over those shapes
+    layout: str = ""                       # TensorIterator kernel of a layout kind (LAYOUTS)
+
+    @property
+    def family(self) -> str:
+        """The group's name among a profile's groups: the kind, with its layout if any."""
+        return family_name(self.kind, self.layout)
 
     def table(self) -> RecordTable:
         from ..kernels import records_from_params
         cols = {k: v for k, v in _param_columns(self.params).items() if not np.isnan(v).all()}
         return records_from_params(self.kind, cols, self.dtype)
+
+
+def family_name(kind: str, layout: str) -> str:
+    """'kind' for the vectorized (or only) kernel of a kind, 'kind:layout' otherwise."""
+    return f"{kind}:{layout}" if layout else kind
 
 
 def sm_scaling(fraction: np.ndarray, n_source: float, n_target: float) -> np.ndarray:
@@ -132,7 +144,7 @@ class CalibrationProfile:
     # ---- prediction ------------------------------------------------------------------
     def _interpolator(self, g: GroupModel) -> LocalLinear:
         cache = self.__dict__.setdefault("_cache", {})
-        key = (g.kind, g.dtype)
+        key = (g.family, g.dtype)
         if key not in cache:
             x = group_features(g.kind, g.params, g.dtype, self.sm_count)
             cache[key] = LocalLinear(x, g.residual, self.settings)
@@ -142,7 +154,7 @@ class CalibrationProfile:
         if g.sm_fraction is None or len(g.sm_fraction) < 3:
             return None
         cache = self.__dict__.setdefault("_sm_cache", {})
-        key = (g.kind, g.dtype)
+        key = (g.family, g.dtype)
         if key not in cache:
             x = group_features(g.kind, g.sm_params, g.dtype, self.sm_count)
             cache[key] = LocalLinear(x, g.sm_fraction, self.settings)
@@ -163,12 +175,22 @@ class CalibrationProfile:
         f, nearest = interp.predict(group_features(g.kind, params, dtype, self.sm_count))
         return np.where(nearest <= MAX_DISTANCE, np.clip(f, 0.0, 1.0), physical)
 
-    def group_for(self, kind: str, dtype: str) -> GroupModel | None:
+    def group_for(self, kind: str, dtype: str, layout: str = "") -> GroupModel | None:
+        """The group of a kind, dtype and layout: that dtype's, else its same-size sibling's;
+        a strided layout no group describes borrows the same layout's bfloat16 group, else
+        the kind's vectorized one (the kernel it was fitted into before layouts had groups)."""
         dtype = canonical_dtype(dtype)
-        g = self.groups.get((kind, dtype))
-        if g is None and dtype in SIBLING_DTYPES:
-            g = self.groups.get((kind, SIBLING_DTYPES[dtype]))
-        return g
+        tries = [(family_name(kind, layout), dtype)]
+        if dtype in SIBLING_DTYPES:
+            tries.append((family_name(kind, layout), SIBLING_DTYPES[dtype]))
+        if layout:
+            tries += [(family_name(kind, layout), "bfloat16"), (kind, dtype)]
+            if dtype in SIBLING_DTYPES:
+                tries.append((kind, SIBLING_DTYPES[dtype]))
+        for key in tries:
+            if key in self.groups:
+                return self.groups[key]
+        return None
 
     def residual_at(self, g: GroupModel, params: np.ndarray, dtype: str) -> np.ndarray:
         """The residual at these shapes: interpolated from measured neighbours, 0 where none is
@@ -190,10 +212,12 @@ class CalibrationProfile:
         out = np.full(n, np.nan)
         if n == 0:
             return out
-        keys = np.array([f"{k}|{canonical_dtype(str(d))}" for k, d in zip(table.kind, table.dtype)])
+        layouts = kernel_layout(table.kind, table.param("stride"))
+        keys = np.array([f"{k}|{canonical_dtype(str(d))}|{lay}"
+                         for k, d, lay in zip(table.kind, table.dtype, layouts)])
         found = {}
         for key in np.unique(keys):
-            g = self.group_for(*key.split("|", 1))
+            g = self.group_for(*key.split("|", 2))
             if g is not None:
                 found[key] = g
         if not found:
@@ -213,7 +237,7 @@ class CalibrationProfile:
             rows = np.flatnonzero(keys == key)
             at = pos[rows]
             kp = g.kind_params.as_array()
-            dtype = key.split("|", 1)[1]
+            dtype = key.split("|", 2)[1]
             ua = u.select(at)
             physics = launch_seconds(ua, kp)
             t = physics
@@ -230,7 +254,7 @@ class CalibrationProfile:
 
     # ---- description -------------------------------------------------------------------
     def summary_rows(self) -> list[dict]:
-        return [{"kind": g.kind, "dtype": g.dtype, "shapes": len(g.measured),
+        return [{"kind": g.family, "dtype": g.dtype, "shapes": len(g.measured),
                  **g.kind_params.as_dict(),
                  "residual_rms": float(np.sqrt(np.mean(g.residual ** 2)))}
                 for g in self.groups.values()]
@@ -240,7 +264,8 @@ class CalibrationProfile:
         groups = []
         for g in self.groups.values():
             groups.append({
-                "kind": g.kind, "dtype": g.dtype, "kind_params": g.kind_params.as_dict(),
+                "kind": g.kind, **({"layout": g.layout} if g.layout else {}),
+                "dtype": g.dtype, "kind_params": g.kind_params.as_dict(),
                 "params": _shape_lists(g.params),
                 "measured_s": [float(t) for t in g.measured],
                 "residual": [float(r) for r in g.residual],
@@ -307,6 +332,10 @@ def _group_from_dict(g, at: str) -> GroupModel:
     kind = _need(g, "kind", at, str, "a kernel kind")
     if kind not in KINDS:
         raise UserError(f"{at}.kind = {kind!r}: expected one of {', '.join(KINDS)}")
+    layout = g.get("layout", "")
+    if layout not in LAYOUTS or (layout and kind not in LAYOUT_KINDS):
+        raise UserError(f"{at}.layout = {layout!r}: expected one of "
+                        f"{', '.join(repr(x) for x in LAYOUTS)} (on {', '.join(sorted(LAYOUT_KINDS))})")
     dtype = _need(g, "dtype", at, str, "a dtype name")
     kp = _need(g, "kind_params", at, dict, "the kind's fitted parameters")
     values = {}
@@ -330,7 +359,7 @@ def _group_from_dict(g, at: str) -> GroupModel:
     return GroupModel(kind=kind, dtype=canonical_dtype(dtype), kind_params=KindParams(**values),
                       params=p, measured=measured, residual=residual, sm_params=sm_params,
                       sm_fraction=sm_fraction,
-                      kind_sm_share=share if sm_fraction is not None else 1.0)
+                      kind_sm_share=share if sm_fraction is not None else 1.0, layout=layout)
 
 
 def _shape_lists(params: np.ndarray) -> dict[str, list]:
@@ -383,7 +412,7 @@ def profile_from_dict(doc: Mapping, where: str = "<profile>") -> CalibrationProf
     groups = {}
     for i, g in enumerate(_need(doc, "groups", where, list, "a list of kernel groups")):
         model = _group_from_dict(g, f"{where}: groups[{i}]")
-        groups[(model.kind, model.dtype)] = model
+        groups[(model.family, model.dtype)] = model
     meta = doc.get("meta", {})
     return CalibrationProfile(device_name=name, device_id=ident, hardware=hw, groups=groups,
                               settings=settings, rule=rule,

@@ -11,9 +11,10 @@
 - bytes read and written from the tensors' sizes: every distinct input tensor is read once
   (broadcast dimensions, stride 0, are read once), every output written once; gathers read
   only the rows they gather. Records on TensorIterator's strided kernel (roofsim.capture.
-  layout) read one element of every operand per output element instead, broadcast operands
-  included: that kernel's time follows its loads, not distinct bytes. They carry `dims`, the
-  dimensions that kernel loops over after TensorIterator coalesces them (layout.iteration_dims). Views and metadata ops
+  layout) count the same distinct bytes (a broadcast operand's repeated loads hit the cache)
+  and carry `dims`, the dimensions that kernel loops over after TensorIterator coalesces them
+  (layout.iteration_dims): its time per element follows its offset arithmetic, which
+  roofsim.perfmodel's index term counts from dims. Views and metadata ops
   (view, permute, expand, ...) and allocations move nothing and are not records; the copy a
   CUDA kernel makes of a non-contiguous input (layer norm) is one. weight_bytes is the part
   read from module parameters (and views or dtype copies of them);
@@ -154,24 +155,6 @@ class _Tracer:
             written += t.numel() * t.element_size()
         return read, written, weight
 
-    def _strided_read(self, name, ins, main) -> float:
-        """Bytes the strided TensorIterator kernel loads: one element of every operand per
-        output element, each through its strides. A broadcast operand is loaded again for
-        every output element it feeds (from cache, but each load costs the kernel as much as
-        a fresh one), so the kernel's time follows output elements x operands, as the
-        strided suite measures it (roofsim/kernels/elementwise.py), not distinct bytes."""
-        seen = set()
-        read = 0.0
-        inplace_dest = ins[0] if (name.endswith("_") and ins) else None
-        for t in ins:
-            if id(t) in seen or t.device.type != self.device_type or t.numel() <= 1:
-                continue
-            seen.add(id(t))
-            if t is inplace_dest and name in ops.WRITE_ONLY_DEST:
-                continue
-            read += main.numel() * t.element_size()
-        return read
-
     def _classify(self, func, name, args, kwargs, ins, outs, out) -> KernelRow:
         torch = self.torch
         main = outs[0] if outs else ins[0]
@@ -248,8 +231,6 @@ class _Tracer:
             params = {**params, "stride": layout.TRANSPOSED if layout.transposed(
                 name, ins, outs, main, self.device_type) else layout.STRIDED,
                 "dims": layout.iteration_dims(name, ins, outs, self.device_type, args)}
-            if name not in ("cat", "stack"):
-                read = self._strided_read(name, ins, main)
         return KernelRow(kind, f"aten.{name}", dtype, self.layer, params, 0.0, cuda, read,
                          written, weight, 0.0)
 

@@ -134,3 +134,21 @@ def strided_dims(kind, stride, dims) -> np.ndarray:
         str(kind.item()) in LAYOUT_KINDS
     strided = (np.nan_to_num(stride, nan=0.0) >= 1) & layout
     return np.where(strided, np.where(np.isnan(dims), float(RUNNER_DIMS), dims), np.nan)
+
+
+# Which of TensorIterator's kernels a LAYOUT_KINDS record runs: the vectorized one ("", dense
+# operands of one layout), the strided one ("strided", stride = 1: every offset through the
+# OffsetCalculator, rows of adjacent elements), or the strided one with a transposed operand
+# ("transposed", stride = 2: neighbouring threads load from different rows). They are different
+# kernels or access patterns, so calibration fits each its own kind parameters
+# (roofsim.calibration.profile: a group per kind, dtype and layout).
+LAYOUTS = ("", "strided", "transposed")
+
+
+def kernel_layout(kind, stride) -> np.ndarray:
+    """The layout (LAYOUTS) of each row: '' off LAYOUT_KINDS or with stride missing or 0."""
+    stride = np.nan_to_num(np.asarray(stride, dtype=np.float64).reshape(-1), nan=0.0)
+    kind = np.broadcast_to(np.asarray(kind, dtype=object).reshape(-1), stride.shape).astype(str)
+    on = np.isin(kind, sorted(LAYOUT_KINDS))
+    return np.where(on & (stride >= 2), "transposed",
+                    np.where(on & (stride >= 1), "strided", "")).astype(object)

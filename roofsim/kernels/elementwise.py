@@ -17,6 +17,10 @@ Unary kinds read one input and write one output of numel elements.
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from ..errors import UserError
 from ._common import RUNNER_DIMS, element_bytes, param, result, rows_of
 
@@ -47,7 +51,27 @@ def silu_work(params, dtype) -> dict:
 
 
 def elementwise_work(params, dtype) -> dict:
-    return _unary(params, dtype, "elementwise", ELEMENTWISE_FLOPS_PER_ELEMENT, ELEMENTWISE_INPUTS)
+    """A binary op reading two operands of numel elements; a strided case of dims >= 3 is the
+    runner's broadcast add (broadcast_shapes, where numel allows that layout), whose operands
+    hold fewer distinct elements: its bytes are those (a broadcast operand's repeated loads
+    hit the cache)."""
+    out = _unary(params, dtype, "elementwise", ELEMENTWISE_FLOPS_PER_ELEMENT, ELEMENTWISE_INPUTS)
+    n_rows = rows_of(params, dtype)
+    stride = param(params, "stride", n_rows, "elementwise", default=0.0)
+    dims = param(params, "dims", n_rows, "elementwise", default=float(RUNNER_DIMS))
+    broadcast = (stride == 1) & (dims > RUNNER_DIMS)
+    if broadcast.any():
+        numel = param(params, "numel", n_rows, "elementwise")
+        e = element_bytes(dtype, n_rows) * np.ones(n_rows)
+        read = np.array(out["bytes_read"], dtype=np.float64) * np.ones(n_rows)
+        for i in np.flatnonzero(broadcast):
+            try:
+                a, b = broadcast_shapes(int(numel[i]), int(dims[i]))
+            except UserError:      # no runner layout of this numel: its operands read whole
+                continue
+            read[i] = (math.prod(a) + math.prod(b)) * e[i]
+        out["bytes_read"] = read
+    return out
 
 
 FORMULAS = {"gelu": gelu_work, "silu": silu_work, "elementwise": elementwise_work}

@@ -1,0 +1,100 @@
+"""The CUDA-graph node gap (roofsim.calibration.gap, engine) and the layout groups of a profile
+(a group per TensorIterator kernel of a layout kind)."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from roofsim.calibration import load_profile
+from roofsim.calibration.gap import MIN_GAP_CASES, graph_gap_s
+from roofsim.calibration.profile import profile_from_dict
+from roofsim.engine import simulate
+from roofsim.errors import UserError
+from roofsim.hardware import load_hardware
+from roofsim.kernels import records_from_params
+from roofsim.kernels._common import kernel_layout
+
+from pathlib import Path
+
+CAL = Path(__file__).resolve().parents[1] / "calibration"
+
+
+def _gap_csv(path, rows):
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["status", "gap_s", "kernel_s", "kernels_per_launch"])
+        w.writeheader()
+        w.writerows(rows)
+
+
+def test_the_gap_is_the_median_of_short_single_kernel_cases(tmp_path):
+    rows = [{"status": "ok", "gap_s": 3e-7 + 1e-9 * i, "kernel_s": 5e-6, "kernels_per_launch": 1}
+            for i in range(MIN_GAP_CASES + 1)]
+    rows += [{"status": "ok", "gap_s": -2e-4, "kernel_s": 5e-3, "kernels_per_launch": 1},  # noise
+             {"status": "ok", "gap_s": 6e-7, "kernel_s": 5e-6, "kernels_per_launch": 2},
+             {"status": "error", "gap_s": "", "kernel_s": "", "kernels_per_launch": ""}]
+    _gap_csv(tmp_path / "g.csv", rows)
+    assert graph_gap_s(tmp_path / "g.csv") == pytest.approx(3e-7 + 1e-9 * (MIN_GAP_CASES // 2))
+
+
+@pytest.mark.parametrize("bad", [
+    [{"status": "ok", "gap_s": 3e-7, "kernel_s": 5e-6, "kernels_per_launch": 1}] * 3,
+    [{"status": "ok", "gap_s": "nan", "kernel_s": 5e-6, "kernels_per_launch": 1}] * 30,
+    [{"status": "ok", "gap_s": "x", "kernel_s": 5e-6, "kernels_per_launch": 1}] * 30,
+    [{"status": "ok", "gap_s": 9e-6, "kernel_s": 5e-6, "kernels_per_launch": 1}] * 30,
+])
+def test_bad_gap_data_is_one_line(tmp_path, bad):
+    _gap_csv(tmp_path / "g.csv", bad)
+    with pytest.raises(UserError) as err:
+        graph_gap_s(tmp_path / "g.csv")
+    assert "g.csv" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_committed_h200_profile_carries_the_measured_gap():
+    p = load_profile(CAL / "h200")
+    assert p.graph_gap_s == pytest.approx(graph_gap_s(CAL / "h200" / "gap" / "graph-gap-sm0.csv"))
+    assert 0.1e-6 < p.graph_gap_s < 1e-6
+
+
+def test_kernel_time_is_the_launch_less_the_gap_and_wall_adds_it_back():
+    p = load_profile(CAL / "h200")
+    hw = load_hardware("h200")
+    table = records_from_params("elementwise", {"numel": [1, 4096, 10 ** 8]}, "bfloat16")
+    t = simulate(table, hw, p)
+    launch = p.predict_launch_s(table, hw)
+    np.testing.assert_allclose(t.issued_s, np.maximum(launch, hw.launch_overhead_s()))
+    np.testing.assert_allclose(t.issued_s - t.launch_time_s, p.graph_gap_s)
+
+
+def test_layouts_name_the_tensoriterator_kernel():
+    got = kernel_layout(["copy", "copy", "copy", "conv2d", "elementwise"], [np.nan, 1, 2, 2, 0])
+    assert list(got) == ["", "strided", "transposed", "", ""]
+
+
+def test_a_profile_fits_a_group_per_layout_and_strided_records_use_theirs():
+    p = load_profile(CAL / "h200")
+    assert {("elementwise", "bfloat16"), ("elementwise:strided", "bfloat16"),
+            ("elementwise:transposed", "bfloat16")} <= set(p.groups)
+    g = p.group_for("elementwise", "float16", "strided")
+    assert g.layout == "strided"                     # the sibling dtype's strided group
+    hw = load_hardware("h200")
+    flat = records_from_params("elementwise", {"numel": [10 ** 8]}, "bfloat16")
+    strided = records_from_params("elementwise", {"numel": [10 ** 8], "stride": [1]}, "bfloat16")
+    # the strided kernel is the slower one at equal bytes (index arithmetic per element)
+    assert p.predict_launch_s(strided, hw)[0] > 1.3 * p.predict_launch_s(flat, hw)[0]
+
+
+def test_a_profile_without_layout_groups_reads_and_uses_the_vectorized_group():
+    doc = load_profile(CAL / "h200").to_dict()
+    doc["groups"] = [g for g in doc["groups"] if "layout" not in g]
+    old = profile_from_dict(doc)
+    g = old.group_for("elementwise", "bfloat16", "strided")
+    assert g is not None and g.layout == ""
+
+
+def test_an_unknown_layout_is_one_line():
+    doc = load_profile(CAL / "h200").to_dict()
+    doc["groups"][0]["layout"] = "diagonal"
+    with pytest.raises(UserError) as err:
+        profile_from_dict(doc, "p.json")
+    assert "layout" in str(err.value) and "\n" not in str(err.value)
