@@ -10,6 +10,8 @@ AutoModelForImageTextToText for vision-language models; SDPA; transformers' defa
 implementation), fed through the stage cases roofsim captures (roofsim.workloads.hf.cases):
 - prefill: P random token ids per row (--prefill, rows --prefill-batch), a fresh KV cache,
            logits of the last position only (logits_to_keep=1, as generation does);
+- MoE models: with --routing balanced every top-k router's picks are replaced by balanced
+           routing (what capture assumes); by default the random router's own picks stand;
 - decode:  one token per row (rows --batch) with a DynamicCache already holding L positions
            (--decode-kv; random K/V of the shapes the model caches, found by a one-token probe);
 - vision:  the vision encoder over one --image (vision-language models only).
@@ -168,6 +170,11 @@ def main(argv=None) -> int:
     ap.add_argument("--batch", default="1", help="decode batch rows (default 1)")
     ap.add_argument("--image", default="1024x1024",
                     help="image WxH of the vision stage of vision-language models ('' for none)")
+    ap.add_argument("--routing", default="model", choices=("model", "balanced"),
+                    help="MoE routing: the random-weight router's own picks (model), or "
+                         "balanced as capture assumes (roofsim.reference.routing."
+                         "force_balanced_routing): random routers send most tokens to a few "
+                         "experts")
     ap.add_argument("--graph", action="store_true",
                     help="also time a decode step replayed as a CUDA graph (StaticCache)")
     ap.add_argument("--warmup", type=int, default=3)
@@ -197,6 +204,7 @@ def main(argv=None) -> int:
     from roofsim.calibration.nvml import Nvml
     from roofsim.calibration.run import host_cpu
     from roofsim.errors import UserError
+    from roofsim.reference.routing import force_balanced_routing
     from roofsim.workloads.hf import build, cases
     from roofsim.workloads.hf.configs import model_config
 
@@ -238,6 +246,7 @@ def main(argv=None) -> int:
                          "profile_repeats": args.profile_repeats, "dtype": "bfloat16",
                          "attention": build.ATTENTION_IMPLEMENTATION,
                          "experts": "transformers' default", "layers": mc.layers,
+                         "routing": args.routing,
                          "tiny": args.tiny, "device": args.device},
             "method": METHOD + "; random weights",
         }
@@ -247,6 +256,8 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         try:
             model = build.build_model(mc, args.device, dtype)
+            if args.routing == "balanced":
+                prov["settings"]["routers_balanced"] = force_balanced_routing(model)
             shapes = build.kv_shapes(model, args.device)
         except Exception as err:  # a model that does not build here: say so, go on
             print(f"{mc.name}: cannot build ({type(err).__name__}: {err})", flush=True)

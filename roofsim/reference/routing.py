@@ -67,3 +67,34 @@ def use_balanced_eager(model) -> int:
             module.forward = types.MethodType(balanced_eager_forward, module)
             n += 1
     return n
+
+
+def balanced_indices(tokens: int, top_k: int, experts: int, like):
+    """Top-k expert indices of `tokens` tokens spread as balanced_expert_counts spreads them:
+    token t's slot j goes to expert (t * top_k + j) mod experts (distinct within a token when
+    top_k <= experts). `like`: a tensor whose dtype and device the indices take."""
+    import torch
+    pairs = torch.arange(tokens * top_k, device=like.device) % experts
+    return pairs.view(tokens, top_k).to(like.dtype)
+
+
+def force_balanced_routing(model) -> int:
+    """Make every top-k router of a transformers MoE model (a module class named *TopkRouter /
+    *TopKRouter returning (logits, weights, indices)) pick experts as balanced routing does, on
+    real tensors: what capture assumes, so a GPU measurement with random weights (whose routers
+    send most tokens to a few experts: random attention makes tokens alike) tests the kernel
+    model and not the router's randomness. The router still runs (its kernels are timed); only
+    its indices are replaced. Returns how many routers were patched."""
+    n = 0
+    for module in model.modules():
+        if not type(module).__name__.lower().endswith("topkrouter"):
+            continue
+        original = module.forward
+
+        def forward(*args, _original=original, **kwargs):
+            logits, weights, indices = _original(*args, **kwargs)
+            tokens, top_k = indices.shape
+            return logits, weights, balanced_indices(tokens, top_k, logits.shape[-1], indices)
+        module.forward = forward
+        n += 1
+    return n
