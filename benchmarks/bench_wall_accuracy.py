@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from roofsim.calibration import load_profile  # noqa: E402
-from roofsim.e2e import load_e2e, load_model_e2e, measured_model, model_folders  # noqa: E402
+from roofsim.e2e import (load_e2e, load_model_e2e, measured_model, model_folders,  # noqa: E402
+                         row_batch)
 from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
 from roofsim.host import load_host_model  # noqa: E402
 from roofsim.predict import request_for, stage_records  # noqa: E402
@@ -59,7 +60,7 @@ def ocr_rows(device: str, host, fitted: dict) -> list[dict]:
     hw, profile = device_setup(device)
     by_grid: dict[str, dict] = {}
     for r in rows:
-        if r.get("status", "ok") == "ok":
+        if r.get("status", "ok") == "ok" and row_batch(r) == 1:     # batched rows: not here
             by_grid.setdefault(r["grid"], {})[r["stage"]] = r
     out = []
     for grid, stages in by_grid.items():

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from roofsim.calibration import load_profile  # noqa: E402
-from roofsim.e2e import load_e2e  # noqa: E402
+from roofsim.e2e import load_e2e, row_batch  # noqa: E402
 from roofsim.engine import simulate  # noqa: E402
 from roofsim.hardware import load_hardware  # noqa: E402
 from roofsim.host import DEFAULT_HOST, HOST_FILE, MATRIX_HOST_KINDS, RANGES  # noqa: E402
@@ -39,11 +39,11 @@ FIT_GRIDS = ("1x2", "2x3", "4x5", "8x10")
 
 
 def cases(rows, hw, profile, grids):
-    """[(label, measured wall, [(weight, launch_s, is_matrix)])] for the rows of `grids`."""
+    """[(label, measured wall, [(weight, launch_s, is_matrix)])] for the batch-1 rows of `grids`."""
     out = []
     by_grid: dict[str, dict] = {}
     for r in rows:
-        if r.get("status", "ok") == "ok" and r["grid"] in grids:
+        if r.get("status", "ok") == "ok" and r["grid"] in grids and row_batch(r) == 1:
             by_grid.setdefault(r["grid"], {})[r["stage"]] = r
     for grid, stages in by_grid.items():
         prompt = int(next(iter(stages.values()))["prompt_tokens"])

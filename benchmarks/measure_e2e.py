@@ -3,6 +3,8 @@ crop grid, as wall time and as kernel time, with NVML state beside every row.
 
     PYTHONPATH=. python3 benchmarks/measure_e2e.py --out $OUT            # on the GPU machine
     PYTHONPATH=. python3 benchmarks/measure_e2e.py --device cpu --tiny --out /tmp/e2e   # a check
+    PYTHONPATH=. python3 benchmarks/measure_e2e.py --grids 2x3 --prompt-tokens 131 \
+        --stages decode --batch 1,8,32 --out $OUT     # batched decode at KV 1024 (issue 13)
 
 What runs: the transformers-based reference (roofsim.reference: bf16, SDPA, transformers'
 default experts implementation, random weights), built once on the device, fed through the
@@ -12,6 +14,11 @@ stage cases of roofsim.reference.stages:
            lm_head on the last position;
 - decode:  one token with a KV cache already holding the prefill length (kv_len = image
            tokens + prompt tokens), lm_head on that token.
+--batch B1,B2,... (default 1) measures prefill and decode at each batch B: B sequences of the
+same length in one prefill (lm_head on each one's last position), a decode step over B
+sequences with a KV cache of B rows, each holding kv_len positions. The vision stage is
+measured at batch 1 only (B requests run it B times: the model loops over images), once per
+grid whatever --batch says. Rows name their batch (tokens and kv_len stay per sequence).
 Per (grid, stage), after --warmup forwards:
 - wall time: CUDA events around one forward, --repeats times, fresh inputs made (and the
   device synchronized) before each; median, min and max;
@@ -20,7 +27,8 @@ Per (grid, stage), after --warmup forwards:
   and apart from it the memcpy / memset activity the profiler reports;
 - the NVML state (clocks, power, temperature, throttle reasons) right after the stage.
 Outputs under --out, written as they are measured (a run cut short keeps its rows):
-  e2e.csv           one row per (grid, stage)
+  e2e.csv           one row per (grid, stage, batch); files written before the batch column
+                    existed hold batch 1 (roofsim.e2e.row_batch reads them so)
   kernels.csv.gz    every kernel of the last profiled forward: name, duration, launching op
   provenance.json   device snapshot before and after, versions, settings, command, date
 A short table is printed last. Never changes clocks, power or modes.
@@ -50,14 +58,15 @@ DEFAULT_GRIDS = "1x2,2x2,2x3,3x3,4x5,5x6,6x10,8x10,10x10"
 STAGES = ("vision", "prefill", "decode")
 STATE_FIELDS = ("sm_clock_mhz", "mem_clock_mhz", "power_w", "temp_c", "throttle")
 ROW_FIELDS = (
-    "grid", "rows", "cols", "crops", "image_tokens", "prompt_tokens", "stage", "tokens",
+    "grid", "rows", "cols", "crops", "image_tokens", "prompt_tokens", "stage", "batch", "tokens",
     "kv_len", "status", "error",
     "wall_median_s", "wall_min_s", "wall_max_s", "wall_repeats",
     "kernel_s", "kernel_min_s", "kernel_max_s", "kernel_count",
     "memcpy_s", "memcpy_count", "memset_s", "memset_count", "profiler_device_s",
     "profile_repeats", "host_s",
 ) + STATE_FIELDS + ("timestamp",)
-KERNEL_FIELDS = ("grid", "stage", "index", "category", "name", "duration_s", "op", "input_dims")
+KERNEL_FIELDS = ("grid", "stage", "batch", "index", "category", "name", "duration_s", "op",
+                 "input_dims")
 GPU_CATEGORIES = ("kernel", "gpu_memcpy", "gpu_memset")
 
 
@@ -83,6 +92,22 @@ def parse_grid(text: str) -> tuple[int, int]:
     if r < 1 or c < 1:
         raise SystemExit(f"--grids: {text!r}: rows and columns must be >= 1")
     return r, c
+
+
+def parse_batches(text: str) -> list[int]:
+    """--batch: comma-separated batch sizes >= 1, in the order given, each once."""
+    try:
+        out = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise SystemExit(f"--batch: {text!r} is not a comma-separated list of integers") from None
+    if not out or any(b < 1 for b in out):
+        raise SystemExit(f"--batch: {text!r}: give one or more batch sizes >= 1")
+    return list(dict.fromkeys(out))
+
+
+def stage_batches(stage: str, batches: list[int]) -> list[int]:
+    """The batches a stage is measured at: the vision stage is one image (batch 1)."""
+    return [1] if stage == "vision" else batches
 
 
 def tiny_spec():
@@ -263,6 +288,8 @@ def main(argv=None) -> int:
     ap.add_argument("--grids", default=DEFAULT_GRIDS, help=f"crop grids RxC (default {DEFAULT_GRIDS})")
     ap.add_argument("--prompt-tokens", type=int, default=16)
     ap.add_argument("--stages", default=",".join(STAGES))
+    ap.add_argument("--batch", default="1",
+                    help="prefill and decode batch sizes, comma-separated (default 1; vision: 1)")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--profile-repeats", type=int, default=3)
@@ -284,6 +311,7 @@ def main(argv=None) -> int:
     from roofsim.reference.stages import decode_case, prefill_case, vision_case
 
     grids = [parse_grid(g) for g in args.grids.split(",") if g]
+    batches = parse_batches(args.batch)
     stages = [s for s in args.stages.split(",") if s]
     for s in stages:
         if s not in STAGES:
@@ -313,6 +341,7 @@ def main(argv=None) -> int:
         "measure_e2e.py " + " ".join(argv),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "settings": {"grids": [f"{r}x{c}" for r, c in grids], "prompt_tokens": args.prompt_tokens,
+                     "batch": batches,
                      "warmup": args.warmup, "repeats": args.repeats,
                      "profile_repeats": args.profile_repeats, "dtype": "bfloat16",
                      "attention": "sdpa", "experts": "grouped_mm (transformers' default)",
@@ -343,21 +372,21 @@ def main(argv=None) -> int:
                 break
             image_tokens = spec.image_tokens((rows, cols))
             seq = image_tokens + args.prompt_tokens
-            for stage in stages:
+            for stage, batch in [(s, b) for s in stages for b in stage_batches(s, batches)]:
                 base = {"grid": f"{rows}x{cols}", "rows": rows, "cols": cols,
                         "crops": rows * cols, "image_tokens": image_tokens,
-                        "prompt_tokens": args.prompt_tokens, "stage": stage}
+                        "prompt_tokens": args.prompt_tokens, "stage": stage, "batch": batch}
                 if stage == "vision":
                     case = vision_case((rows, cols), spec=spec, device=args.device, dtype=dtype,
                                        module=vision)
                     base.update(tokens=image_tokens, kv_len=0)
                 elif stage == "prefill":
                     case = prefill_case(seq, spec=spec, device=args.device, dtype=dtype,
-                                        module=decoder, layers=layers)
+                                        module=decoder, layers=layers, batch=batch)
                     base.update(tokens=seq, kv_len=0)
                 else:
                     case = decode_case(seq, spec=spec, device=args.device, dtype=dtype,
-                                       module=decoder, layers=layers)
+                                       module=decoder, layers=layers, batch=batch)
                     base.update(tokens=1, kv_len=seq)
                 try:
                     row, kernels = measure_case(case, torch, timer, args.warmup, args.repeats,
@@ -369,8 +398,8 @@ def main(argv=None) -> int:
                         torch.cuda.empty_cache()
                 row.update(base)
                 results.append(outputs.write(row, kernels, {"grid": base["grid"],
-                                                            "stage": stage}))
-                print(f"{base['grid']:>6} {stage:<8} {row['status']:<6} "
+                                                            "stage": stage, "batch": batch}))
+                print(f"{base['grid']:>6} {stage:<8} b={batch:<3} {row['status']:<6} "
                       f"wall {row.get('wall_median_s', float('nan')) * 1e3:9.3f} ms  kernel "
                       f"{row.get('kernel_s', float('nan')) * 1e3:9.3f} ms  "
                       f"({row.get('kernel_count', 0)} kernels)  {row['error']}", flush=True)
@@ -382,9 +411,10 @@ def main(argv=None) -> int:
         prov["elapsed_s"] = round(time.perf_counter() - t_start, 1)
         (out / "provenance.json").write_text(json.dumps(prov, indent=1, default=str) + "\n")
 
-    print("\ngrid    stage    wall_ms   kernel_ms  kernels  sm_MHz  throttle")
+    print("\ngrid    stage    batch   wall_ms   kernel_ms  kernels  sm_MHz  throttle")
     for r in results:
-        print(f"{r['grid']:>6} {r['stage']:<8} {r.get('wall_median_s', float('nan')) * 1e3:8.3f} "
+        print(f"{r['grid']:>6} {r['stage']:<8} {r['batch']:5} "
+              f"{r.get('wall_median_s', float('nan')) * 1e3:9.3f} "
               f"{r.get('kernel_s', float('nan')) * 1e3:10.3f} {r.get('kernel_count', 0):8} "
               f"{r.get('sm_clock_mhz', '')!s:>7} {r.get('throttle', '')}")
     failed = [r for r in results if r["status"] != "ok"]

@@ -2,7 +2,8 @@
 with random weights, committed under calibration/<device>/e2e/) beside `roofsim.predict`'s.
 
 - DeepSeek-OCR (benchmarks/measure_e2e.py): calibration/<device>/e2e/e2e.csv, one row per
-  (crop grid, stage); the decode row is one step with the prefill length cached.
+  (crop grid, stage, batch); the decode row is one step with the prefill length cached. Files
+  written before the batch column existed (and rows leaving it empty) are batch 1: `row_batch`.
 - transformers models (benchmarks/measure_models.py): calibration/<device>/e2e/<model>/e2e.csv,
   one row per (stage, batch, prompt tokens or KV length).
 These are test sets: nothing is ever fitted to them.
@@ -27,7 +28,8 @@ TARGET_ERROR = 0.15      # issues 7 and 12: predicted kernel time within 15% of 
 @dataclass(frozen=True)
 class E2EComparison:
     """Predicted vs measured GPU kernel time of one stage of one case (decode: one step).
-    case: the crop grid (DeepSeek-OCR) or 'b=B P=P' / 'b=B L=L' (a model's prefill / decode)."""
+    case: the crop grid (DeepSeek-OCR at batch 1), 'RxC b=B' (DeepSeek-OCR at batch B > 1), or
+    'b=B P=P' / 'b=B L=L' (a model's prefill / decode)."""
 
     case: str
     stage: str
@@ -38,6 +40,7 @@ class E2EComparison:
     measured_kernels: int
     measured_wall_s: float
     model: str = "deepseek-ocr"
+    batch: int = 1
 
     @property
     def grid(self) -> str:
@@ -54,7 +57,7 @@ class E2EComparison:
                 "measured_s": self.measured_s, "error": self.error,
                 "predicted_launches": self.predicted_launches,
                 "measured_kernels": self.measured_kernels,
-                "measured_wall_s": self.measured_wall_s}
+                "measured_wall_s": self.measured_wall_s, "batch": self.batch}
 
 
 def _read(folder, stages, producer: str) -> tuple[list[dict], dict]:
@@ -73,6 +76,18 @@ def _read(folder, stages, producer: str) -> tuple[list[dict], dict]:
     return rows, prov
 
 
+def row_batch(row: dict) -> int:
+    """The batch of a measured row: its `batch` column, 1 where it is missing or empty (files
+    written before the column existed)."""
+    return int(row.get("batch") or 1)
+
+
+def ocr_case_label(grid: str, batch: int) -> str:
+    """DeepSeek-OCR's case: the grid at batch 1 (the label of every earlier comparison),
+    'RxC b=B' at batch B > 1."""
+    return grid if batch == 1 else f"{grid} b={batch}"
+
+
 def load_e2e(folder) -> tuple[list[dict], dict]:
     """(rows of e2e.csv, provenance.json) of DeepSeek-OCR's end-to-end measurement folder."""
     return _read(folder, E2E_STAGES, "benchmarks/measure_e2e.py")
@@ -80,28 +95,30 @@ def load_e2e(folder) -> tuple[list[dict], dict]:
 
 def compare_e2e(rows, hardware: HardwareSpec, profile=None, implementation: str = "reference",
                 use_cache: bool = True, grids=None) -> list[E2EComparison]:
-    """Predicted vs measured kernel time for every measured (grid, stage) row with status ok.
-    The decode row is one step with the prefill length cached: decode_tokens = 1."""
+    """Predicted vs measured kernel time for every measured (grid, stage, batch) row with status
+    ok. The decode row is one step with the prefill length cached: decode_tokens = 1; at batch
+    B, a prefill of B sequences and a decode step over B sequences (`predict(..., batch=B)`)."""
     from .predict import predict
-    by_grid: dict[str, dict[str, dict]] = {}
+    by_case: dict[tuple[str, int], dict[str, dict]] = {}
     for r in rows:
         if r.get("status", "ok") == "ok" and (grids is None or r["grid"] in grids):
-            by_grid.setdefault(r["grid"], {})[r["stage"]] = r
+            by_case.setdefault((r["grid"], row_batch(r)), {})[r["stage"]] = r
     out = []
-    for grid, stages in by_grid.items():
+    for (grid, batch), stages in by_case.items():
         prompt = int(next(iter(stages.values()))["prompt_tokens"])
         p = predict(grid, prompt, 1, hardware=hardware, profile=profile,
-                    implementation=implementation, use_cache=use_cache)
+                    implementation=implementation, use_cache=use_cache, batch=batch)
         for stage in E2E_STAGES:
             if stage not in stages:
                 continue
             r = stages[stage]
             t = p.stages[stage]
             out.append(E2EComparison(
-                case=grid, stage=stage, image_tokens=int(r["image_tokens"]),
-                predicted_s=t.kernel_s, measured_s=float(r["kernel_s"]),
-                predicted_launches=t.launches, measured_kernels=int(r["kernel_count"]),
-                measured_wall_s=float(r["wall_median_s"])))
+                case=ocr_case_label(grid, batch), stage=stage,
+                image_tokens=int(r["image_tokens"]), predicted_s=t.kernel_s,
+                measured_s=float(r["kernel_s"]), predicted_launches=t.launches,
+                measured_kernels=int(r["kernel_count"]),
+                measured_wall_s=float(r["wall_median_s"]), batch=batch))
     return out
 
 
@@ -177,5 +194,5 @@ def compare_model_e2e(model, rows, hardware: HardwareSpec, profile=None,
             case=case_label(stage, b, tokens, kv, r.get("image", "")), stage=stage,
             image_tokens=p.image_tokens, predicted_s=t.kernel_s, measured_s=float(r["kernel_s"]),
             predicted_launches=t.launches, measured_kernels=int(r["kernel_count"]),
-            measured_wall_s=float(r["wall_median_s"]), model=model))
+            measured_wall_s=float(r["wall_median_s"]), model=model, batch=b))
     return out

@@ -36,3 +36,40 @@ def test_nothing_batched_is_said(tmp_path, capsys):
     (folder / "e2e.csv").write_text(HEADER + "llama-3.1-8b,decode,1,,1024,,ok,0.00645,300,0.007\n")
     assert bench_batch_accuracy.main(["--e2e", str(tmp_path)]) == 1
     assert "no batched measurements" in capsys.readouterr().out
+
+
+OCR_HEADER = ("grid,image_tokens,prompt_tokens,stage,batch,tokens,kv_len,status,kernel_s,"
+              "kernel_count,wall_median_s\n")
+
+
+def test_deepseek_ocr_batched_rows_are_compared_with_batch_one_beside(tmp_path, capsys):
+    models = tmp_path / "models"                                # no model folders
+    models.mkdir()
+    ocr = tmp_path / "ocr"
+    ocr.mkdir()
+    (ocr / "e2e.csv").write_text(                              # made-up times: the plumbing
+        OCR_HEADER
+        + "1x2,483,16,vision,1,483,0,ok,0.02,900,0.03\n"        # no batched vision: left out
+        + "1x2,483,16,decode,1,1,499,ok,0.006,800,0.007\n"      # printed beside, not summed
+        + "1x2,483,16,decode,8,1,499,ok,0.007,800,0.008\n"
+        + "1x2,483,16,prefill,4,499,0,ok,0.05,800,0.06\n"
+        + "2x2,633,16,decode,1,1,649,ok,0.006,800,0.007\n")     # no batched 2x2: left out
+    assert bench_batch_accuracy.main(["--e2e", str(models), "--ocr-e2e", str(ocr)]) == 0
+    out = capsys.readouterr().out
+    assert "deepseek-ocr" in out
+    assert "1x2 b=8" in out and "1x2 b=4" in out
+    assert "1x2 (batch 1: not summarized)" in out
+    assert "2x2" not in out and "vision" not in out
+    lines = [line for line in out.splitlines() if "largest error" in line]
+    assert len(lines) == 2 and all(line.startswith("deepseek-ocr") for line in lines)
+    assert all(line.endswith("/1") for line in lines)           # batch 1 is not counted
+
+
+def test_an_ocr_folder_without_batched_rows_is_nothing_to_compare(tmp_path, capsys):
+    ocr = tmp_path / "ocr"
+    ocr.mkdir()
+    (ocr / "e2e.csv").write_text(
+        "grid,image_tokens,prompt_tokens,stage,tokens,kv_len,status,kernel_s,kernel_count,"
+        "wall_median_s\n1x2,483,16,decode,1,499,ok,0.006,800,0.007\n")   # old file: batch 1
+    assert bench_batch_accuracy.main(["--e2e", str(ocr), "--ocr-e2e", str(ocr)]) == 1
+    assert "no batched measurements" in capsys.readouterr().out

@@ -1,0 +1,66 @@
+"""benchmarks/measure_e2e.py checked on the CPU (--device cpu --tiny): --batch measures prefill
+and decode at each batch (vision at batch 1 only), and every row names its batch."""
+
+import csv
+import gzip
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("measure_e2e",
+                                                  ROOT / "benchmarks" / "measure_e2e.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory):
+    out = tmp_path_factory.mktemp("measure_e2e") / "out"
+    argv = ["--device", "cpu", "--tiny", "--out", str(out), "--grids", "1x2",
+            "--prompt-tokens", "8", "--batch", "1,2", "--warmup", "0", "--repeats", "1",
+            "--profile-repeats", "1"]
+    return _script().main(argv), out
+
+
+def test_prefill_and_decode_are_measured_at_each_batch_and_vision_once(measured):
+    status, out = measured
+    assert status == 0
+    with open(out / "e2e.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    cases = [(r["stage"], r["batch"], r["tokens"], r["kv_len"]) for r in rows]
+    assert cases == [("vision", "1", "31", "0"),
+                     ("prefill", "1", "39", "0"), ("prefill", "2", "39", "0"),
+                     ("decode", "1", "1", "39"), ("decode", "2", "1", "39")]
+    assert all(r["status"] == "ok" and float(r["wall_median_s"]) > 0 for r in rows)
+
+
+def test_kernel_list_and_provenance_carry_the_batch(measured):
+    _, out = measured
+    with gzip.open(out / "kernels.csv.gz", "rt", newline="") as f:
+        assert "batch" in next(csv.reader(f))
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["settings"]["batch"] == [1, 2]
+
+
+@pytest.mark.parametrize("text", ["0", "2,x", ""])
+def test_bad_batches_are_refused(text):
+    with pytest.raises(SystemExit, match="--batch"):
+        _script().parse_batches(text)
+
+
+def test_batches_default_to_one_and_vision_stays_at_one():
+    mod = _script()
+    assert mod.parse_batches("1") == [1]
+    assert mod.parse_batches("8,1,8") == [8, 1]
+    assert mod.stage_batches("vision", [1, 8]) == [1]
+    assert mod.stage_batches("decode", [1, 8]) == [1, 8]
