@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 import sys
 from pathlib import Path
 
@@ -31,8 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from roofsim.calibration.fit import Companion, fit_profile, measurement_table  # noqa: E402
-from roofsim.calibration.profile import load_profile  # noqa: E402
+from roofsim.calibration.fit import (Companion, DeviceProbes, fit_profile,  # noqa: E402
+                                     measurement_table, probe_files)
 from roofsim.calibration.measurements import FIT, HOLDOUT, read_measurements  # noqa: E402
 from roofsim.cli.output import format_table  # noqa: E402
 from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
@@ -42,6 +41,9 @@ DEVICES = ("h200", "h100-sxm")
 # The H200's calibration includes one run on fewer SMs (the two-point law's second point);
 # that SM count is listed as 'companion', every other restricted count is a test.
 COMPANION_SMS = {"h200": 40}
+# Where each profile's device probes (graph gap, warm L2) come from: the H100 SXM was never
+# probed, it takes the H200's (the same Hopper front end and memory hierarchy).
+PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # Measured after the model's last change (2026-12-01, the session's last GPU run): never looked
 # at while building it. Everything else here guided the model at some point.
 FRESH = {"h200-sm32", "h200-sm80", "h200 (e2e-fresh)"}
@@ -146,12 +148,12 @@ def main(argv=None) -> int:
     for d in DEVICES:
         companions = tuple(Companion(stable(CAL / f"{d}-sm{n}" / "measurements.csv"), n)
                            for n in ([COMPANION_SMS[d]] if d in COMPANION_SMS else []))
-        # The graph gap is the committed profile's (measured, calibration/h200/gap/): kernel
-        # time is the launch less it, what the stages' torch.profiler sums hold.
-        gap = load_profile(CAL / d / "profile.json").graph_gap_s
-        profiles[d] = replace(fit_profile(data[d].select(data[d]["split"] == FIT),
-                                          load_hardware(d), device_name=d, ident=d,
-                                          companions=companions), graph_gap_s=gap)
+        # The device probes (graph gap, warm L2) as calibration/README.md fits each profile:
+        # the H100 takes the H200's (never measured on an H100).
+        probes = DeviceProbes.read(*probe_files(CAL / PROBES[d]))
+        profiles[d] = probes.apply(fit_profile(data[d].select(data[d]["split"] == FIT),
+                                               load_hardware(d), device_name=d, ident=d,
+                                               companions=companions))
     out = {"kernels": kernels_part(profiles, data)}
     print("kernels (per-launch MAPE)")
     print(format_table(["fit on", "predict", "", "rows", "MAPE %", "within 10%", "target %",

@@ -28,6 +28,7 @@ import numpy as np
 from .errors import UserError
 from .hardware import HardwareSpec
 from .kernels.comm import link_work
+from .perfmodel import MIN_WARM_SHARE, l2_resident
 from .records import COMM_KINDS, SHAPE_PARAMS, RecordTable
 
 BOUNDS: tuple[str, ...] = ("launch", "tensor", "cuda", "memory", "link")
@@ -45,7 +46,8 @@ class Profile(Protocol):
 
     graph_gap_s: float
 
-    def predict_launch_s(self, table: RecordTable, hardware: HardwareSpec) -> np.ndarray: ...
+    def predict_launch_s(self, table: RecordTable, hardware: HardwareSpec,
+                         resident: np.ndarray | None = None) -> np.ndarray: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,7 +130,10 @@ def _largest_term(launch, tensor, cuda, memory, work, link=None) -> np.ndarray:
 
 
 def simulate(table: RecordTable, hardware: HardwareSpec, profile: Profile | None = None,
-             launch_mode: str = "cuda_graph") -> Timing:
+             launch_mode: str = "cuda_graph", l2_warm: bool = True) -> Timing:
+    """Per-record times on `hardware`, through `profile` where it has an opinion. l2_warm:
+    records a model runs on L2-resident inputs (roofsim.perfmodel.l2_resident) take the
+    profile's warm saving; False times every launch cold, as the calibration harness does."""
     if launch_mode not in LAUNCH_MODES:
         raise ValueError(f"launch_mode must be one of {LAUNCH_MODES}, got {launch_mode!r}")
     n = len(table)
@@ -154,9 +159,13 @@ def simulate(table: RecordTable, hardware: HardwareSpec, profile: Profile | None
         # (what torch.profiler shows): the launch less that gap, which wall time adds back
         # (Timing.issued_s). On a spec whose launch floor is below the measured gap (a
         # hypothetical one), the gap takes at most MAX_GAP_SHARE of a launch.
-        predicted = np.asarray(profile.predict_launch_s(table, hardware), dtype=np.float64)
+        resident = l2_resident(table, hardware) if l2_warm else None
+        predicted = np.asarray(profile.predict_launch_s(table, hardware, resident=resident),
+                               dtype=np.float64)
         calibrated = np.isfinite(predicted)
-        issued = np.where(calibrated, np.maximum(predicted, launch), one)
+        floor = launch if resident is None else np.where(resident, MIN_WARM_SHARE * launch,
+                                                         launch)
+        issued = np.where(calibrated, np.maximum(predicted, floor), one)
         gap = np.where(calibrated, np.minimum(float(profile.graph_gap_s),
                                               MAX_GAP_SHARE * issued), 0.0)
         one = issued - gap

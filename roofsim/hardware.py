@@ -39,6 +39,10 @@ SCHEMA_VERSION = 1
 # DRAM load latency used where a spec gives none: HBM GPUs of 2020-2024 measure 480-700 ns in
 # pointer-chase benchmarks (te42kyfo/gpu-benches gpu-latency); see hardware/README.md.
 DEFAULT_MEM_LATENCY_NS = 600.0
+# L2 hit latency where a spec gives none: a share of its DRAM latency. gpu-benches' gpu-latency
+# plateaus (calibration/published/gpu-benches/latency.csv; footprints 2-8 MB vs the largest):
+# A100 151 / 406 ns, H100 PCIe 151 / 375, L40 111 / 254, V100 156 / 317 -> 0.37 .. 0.49.
+DEFAULT_L2_LATENCY_SHARE = 0.4
 
 # Where a spec gives no per-SM memory bandwidth: the H200 sustains 74.9 GB/s per SM on a copy
 # (calibration/h200/physics, 16 SMs), 2.06 x its HBM bandwidth / SMs: half the SMs saturate HBM.
@@ -95,6 +99,7 @@ class HardwareSpec:
     references: Mapping[str, str] = field(default_factory=dict)
     notes: str = ""
     mem_latency_ns: float | None = None          # DRAM load latency (pointer chase), ns
+    l2_latency_ns: float | None = None           # L2 hit latency (pointer chase), ns
     tensor_sustained_tflops: Mapping[str, float] = field(default_factory=dict)  # power-limited
     sm_mem_bandwidth_gbps: float | None = None   # what one SM sustains alone (Little's law)
     interconnect_latency_us: Mapping[str, float] = field(default_factory=dict)  # per link step
@@ -104,6 +109,14 @@ class HardwareSpec:
     def mem_latency_s(self) -> float:
         """DRAM load latency: the spec's figure, else DEFAULT_MEM_LATENCY_NS (derived)."""
         return (self.mem_latency_ns or DEFAULT_MEM_LATENCY_NS) * 1e-9
+
+    @property
+    def l2_latency_s(self) -> float:
+        """L2 hit latency: the spec's figure, else DEFAULT_L2_LATENCY_SHARE of the DRAM latency
+        (derived)."""
+        if self.l2_latency_ns:
+            return self.l2_latency_ns * 1e-9
+        return DEFAULT_L2_LATENCY_SHARE * self.mem_latency_s
 
     @property
     def sm_mem_bandwidth_bytes_per_s(self) -> float:
@@ -292,6 +305,10 @@ SCHEMA: tuple[FieldSpec, ...] = (
     FieldSpec("mem_latency_ns", "number", "DRAM load latency (dependent loads, pointer chase); "
               "default 600 ns", unit="ns", low=50, high=5000, low_hint="did you give cycles?",
               high_hint="did you give ps?", required=False),
+    FieldSpec("l2_latency_ns", "number", "L2 hit latency (dependent loads, pointer chase over a "
+              "footprint that fits in L2); default 0.4 x mem_latency_ns", unit="ns", low=10,
+              high=2000, low_hint="did you give cycles?", high_hint="did you give ps?",
+              required=False),
     FieldSpec("tensor_sustained_tflops", "numbers", "power-limited sustained tensor-core "
               "throughput of the whole chip, e.g. the maximum achievable matmul FLOP/s (MAMF); "
               "unchanged when SMs are removed", unit="TFLOP/s", low=0.1, high=100000,
@@ -486,6 +503,8 @@ def _spec_from_fields(fields_: Mapping[str, Any], path: str) -> HardwareSpec:
         notes=fields_.get("notes", ""), path=path,
         mem_latency_ns=(float(fields_["mem_latency_ns"]) if "mem_latency_ns" in fields_
                         else None),
+        l2_latency_ns=(float(fields_["l2_latency_ns"]) if "l2_latency_ns" in fields_
+                       else None),
         tensor_sustained_tflops=frozen("tensor_sustained_tflops"),
         sm_mem_bandwidth_gbps=(float(fields_["sm_mem_bandwidth_gbps"])
                                if "sm_mem_bandwidth_gbps" in fields_ else None),

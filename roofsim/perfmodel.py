@@ -224,7 +224,7 @@ def output_tiles(table: RecordTable) -> np.ndarray:
 
 # Elements per CTA of PyTorch's vectorized elementwise kernels (128 threads x 4 elements).
 ELEMENTWISE_CTA = 512.0
-ROWWISE_KINDS = ("layernorm", "rmsnorm", "softmax", "reduction", "embedding")
+ROWWISE_KINDS = ("layernorm", "rmsnorm", "softmax", "reduction", "sort", "embedding")
 FLAT_KINDS = ("gelu", "silu", "elementwise", "copy", "index")
 
 
@@ -382,3 +382,16 @@ def peak_roof_s(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
     roof = np.maximum.reduce([table.flops_tensor / tensor_peak, table.flops_cuda / cuda_peak,
                               nbytes / hw.mem_bandwidth_bytes_per_s])
     return np.maximum(roof, 1e-12)
+
+
+# An L2-resident input never saves more than half a launch (measured: warm / cold >= 0.53 over
+# the H200's short shapes, calibration/h200/warm/); also how far such a launch may go below the
+# spec's cold launch floor (roofsim.engine).
+MIN_WARM_SHARE = 0.5
+
+
+def l2_resident(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
+    """Records whose inputs sit in L2 when a model runs them: no weights read (parameters come
+    from DRAM) and inputs under half the L2 (what the kernels just before wrote, still cached).
+    Calibration times every launch cold; roofsim.calibration.warm says what such records save."""
+    return (table.weight_bytes <= 0) & (table.bytes_read <= 0.5 * hw.l2_cache_bytes)

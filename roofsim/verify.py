@@ -63,6 +63,9 @@ KIND_CAUSES = {
     ("reduction", "*"): (
         "reductions the reference launches on their own: RMSNorm's mean, and the grouped-experts "
         "routing and combine"),
+    ("sort", "*"): (
+        "the reference's grouped-experts path sorts the tokens x top-k expert ids (one sort per "
+        "MoE layer); the analytic model counts no sort"),
     ("rmsnorm", "*"): (
         "the analytic model has one fused RMSNorm kernel; the reference runs it unfused "
         "(counted under elementwise, reduction and copy)"),

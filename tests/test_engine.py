@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from roofsim.perfmodel import MIN_WARM_SHARE
 from roofsim.engine import BOUNDS, simulate
 from roofsim.hardware import load_hardware
 from roofsim.records import KernelRecord, RecordTable
@@ -103,7 +104,7 @@ class FixedProfile:
     def __init__(self, name, value):
         self.name, self.value = name, value
 
-    def predict_launch_s(self, table, hardware):
+    def predict_launch_s(self, table, hardware, resident=None):
         return np.where(table.name == self.name, self.value, np.nan)
 
 
@@ -121,8 +122,12 @@ def test_profile_replaces_covered_records_only():
 
 def test_profile_prediction_never_below_launch_floor():
     t = simulate(one(flops_tensor=1e12), SPEC, profile=FixedProfile("k", 1e-9),
-                 launch_mode="stream")
+                 launch_mode="stream", l2_warm=False)
     assert t.time_s[0] == SPEC.launch_overhead_s("stream")
+    # a record that reads nothing from DRAM (L2-resident) may go to MIN_WARM_SHARE of it
+    warm = simulate(one(flops_tensor=1e12), SPEC, profile=FixedProfile("k", 1e-9),
+                    launch_mode="stream")
+    assert warm.time_s[0] == MIN_WARM_SHARE * SPEC.launch_overhead_s("stream")
 
 
 def test_empty_table():
@@ -136,5 +141,5 @@ def test_bad_launch_mode():
 
 
 def test_negative_profile_prediction_is_lifted_to_floor():
-    t = simulate(one(), SPEC, profile=FixedProfile("k", -1.0))
+    t = simulate(one(), SPEC, profile=FixedProfile("k", -1.0), l2_warm=False)
     assert t.time_s[0] == SPEC.launch_overhead_s("cuda_graph")

@@ -60,7 +60,7 @@ def test_kernel_time_is_the_launch_less_the_gap_and_wall_adds_it_back():
     p = load_profile(CAL / "h200")
     hw = load_hardware("h200")
     table = records_from_params("elementwise", {"numel": [1, 4096, 10 ** 8]}, "bfloat16")
-    t = simulate(table, hw, p)
+    t = simulate(table, hw, p, l2_warm=False)
     launch = p.predict_launch_s(table, hw)
     np.testing.assert_allclose(t.issued_s, np.maximum(launch, hw.launch_overhead_s()))
     np.testing.assert_allclose(t.issued_s - t.launch_time_s, p.graph_gap_s)
@@ -98,3 +98,43 @@ def test_an_unknown_layout_is_one_line():
     with pytest.raises(UserError) as err:
         profile_from_dict(doc, "p.json")
     assert "layout" in str(err.value) and "\n" not in str(err.value)
+
+
+# ---- warm L2 (roofsim.calibration.warm) -------------------------------------------------------
+
+def test_warm_savings_are_medians_of_short_cases_per_group(tmp_path):
+    from roofsim.calibration.warm import warm_savings_s
+    path = tmp_path / "w.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["kind", "layout", "status", "cold_s", "warm_s"])
+        w.writeheader()
+        w.writerows([{"kind": "copy", "layout": "strided", "status": "ok", "cold_s": c, "warm_s": h}
+                     for c, h in ((3e-6, 2e-6), (4e-6, 2.6e-6), (3e-3, 3.1e-3))])
+        w.writerow({"kind": "gelu", "layout": "", "status": "ok", "cold_s": 2e-6, "warm_s": 1e-6})
+    got = warm_savings_s(path)
+    assert got == {("copy", "strided"): pytest.approx(1.2e-6)}   # long case and lone group out
+
+
+def test_bad_warm_data_is_one_line(tmp_path):
+    from roofsim.calibration.warm import warm_savings_s
+    path = tmp_path / "w.csv"
+    path.write_text("kind,layout,status,cold_s,warm_s\ncopy,,ok,x,1e-6\n")
+    with pytest.raises(UserError) as err:
+        warm_savings_s(path)
+    assert "w.csv" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_an_l2_resident_record_saves_its_groups_trips_at_the_targets_latencies():
+    p = load_profile(CAL / "h200")
+    hw = load_hardware("h200")
+    small = records_from_params("elementwise", {"numel": [4096], "stride": [1], "dims": [3]},
+                                "bfloat16")
+    cold = p.predict_launch_s(small, hw)[0]
+    warm = p.predict_launch_s(small, hw, resident=np.array([True]))[0]
+    g = p.group_for("elementwise", "bfloat16", "strided")
+    assert g.warm_trips > 0
+    assert cold - warm == pytest.approx(g.warm_trips * (hw.mem_latency_s - hw.l2_latency_s))
+    # the engine finds it resident (no weights, small); a linear reading weights is not
+    from roofsim.perfmodel import l2_resident
+    lin = records_from_params("linear", {"m": [1], "n": [4096], "k": [4096]}, "bfloat16")
+    assert l2_resident(small, hw)[0] and not l2_resident(lin, hw)[0]

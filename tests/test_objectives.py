@@ -107,7 +107,7 @@ def test_predicted_latency_uses_a_calibration_profile():
     class Slow:
         graph_gap_s = 0.0
 
-        def predict_launch_s(self, table, hardware):
+        def predict_launch_s(self, table, hardware, resident=None):
             return np.full(len(table), 1.0)     # one second per launch, everywhere
 
     records = {s: _table(s, flops_tensor=1e9) for s in ("vision", "prefill", "decode")}

@@ -1,7 +1,8 @@
 """Prediction accuracy on measured kernels: calibrated vs uncalibrated roofline, per kind.
 
 Both predictions go through the engine (roofsim.engine.simulate, CUDA-graph launch mode, as the
-kernels were timed, each launch with the graph gap after it: Timing.issued_s): uncalibrated = the spec's roofline with its default efficiencies and launch
+kernels were timed, each launch with the graph gap after it: Timing.issued_s, and every input
+cold, l2_warm=False): uncalibrated = the spec's roofline with its default efficiencies and launch
 floor; calibrated = the same with the profile. Error of a row = |predicted - measured| /
 measured; MAPE is its mean (in %), `within_10` the share of rows with error <= 10%.
 """
@@ -27,11 +28,11 @@ def evaluate(m: Measurements, profile, hardware: HardwareSpec) -> dict[str, np.n
                 "case_id": np.zeros(0, dtype=object), "measured": z, "calibrated": z,
                 "roofline": z}
     table = measurement_table(m)
-    calibrated = simulate(table, hardware, profile).issued_s if profile is not None \
-        else np.full(len(m), np.nan)
+    calibrated = simulate(table, hardware, profile, l2_warm=False).issued_s \
+        if profile is not None else np.full(len(m), np.nan)
     return {"kind": m["kind"], "dtype": m["dtype"], "case_id": m["case_id"],
             "measured": m["kernel_s"], "calibrated": calibrated,
-            "roofline": simulate(table, hardware).issued_s}
+            "roofline": simulate(table, hardware, l2_warm=False).issued_s}
 
 
 def _stats(measured, predicted) -> tuple[float, float]:

@@ -129,7 +129,7 @@ def _flat(params, elt, sm, kind) -> list:
 FEATURES: dict[str, Callable] = {
     "gemm": _matrix, "linear": _matrix, "grouped_gemm": _matrix,
     "attention": _attention, "conv2d": _conv,
-    "layernorm": _rowwise, "rmsnorm": _rowwise, "softmax": _rowwise, "reduction": _rowwise,
+    "layernorm": _rowwise, "rmsnorm": _rowwise, "softmax": _rowwise, "reduction": _rowwise, "sort": _rowwise,
     "embedding": _rowwise,
     "gelu": _flat, "silu": _flat, "elementwise": _flat, "copy": _flat, "index": _flat,
 }

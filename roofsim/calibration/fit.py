@@ -27,6 +27,7 @@ from .interpolate import LocalLinearSettings
 from .measurements import (FIT, HOLDOUT, SPLIT_SEED, HOLDOUT_FRACTION, Measurements,
                            measurement_table, read_measurements)
 from .gap import GAP_FILE, graph_gap_s
+from .warm import WARM_FILE, warm_savings_s, warm_trips
 from .physfit import fit_kind
 from .profile import RESIDUAL_BOUND, CalibrationProfile, GroupModel
 from .run import MEASUREMENTS_FILE, PROFILE_FILE, PROVENANCE_FILE, read_provenance
@@ -200,15 +201,17 @@ def companion_from_folder(folder: Path) -> Companion:
 
 
 def fit_directory(out: str | Path, hardware: str | None = None, command: str = "",
-                  companions: list[Path] = (), graph_gap: Path | None = None) -> str:
+                  companions: list[Path] = (), graph_gap: Path | None = None,
+                  warm_l2: Path | None = None) -> str:
     """Fit out/measurements.csv into out/profile.json and out/accuracy.json. The graph gap
     comes from `graph_gap` (a measure_graph_gap.py CSV), else out/gap/graph-gap-sm0.csv where
-    it exists, else 0 (kernel time then keeps the gap, as before it was measured)."""
+    it exists, else 0 (kernel time then keeps the gap, as before it was measured); the groups'
+    warm_trips from `warm_l2` (a measure_warm_l2.py CSV), else out/warm/warm-l2.csv where it
+    exists, else 0 (every launch as cold as the harness timed it)."""
     out = Path(out)
     m = read_measurements(out / MEASUREMENTS_FILE)
-    if graph_gap is None and (out / GAP_FILE).is_file():
-        graph_gap = out / GAP_FILE
-    gap_s = graph_gap_s(graph_gap) if graph_gap is not None else 0.0
+    graph_gap, warm_l2 = probe_files(out, graph_gap, warm_l2)
+    probes = DeviceProbes.read(graph_gap, warm_l2)
     spec, name = hardware_for(out, hardware)
     comps = tuple(companion_from_folder(Path(c)) for c in companions)
     fit_rows = m.select(m["split"] == FIT)
@@ -221,12 +224,14 @@ def fit_directory(out: str | Path, hardware: str | None = None, command: str = "
             "companions": [{"folder": Path(c).name, "sm_count": k.sm_count,
                             "rows": int(k.measurements.stable.sum())}
                            for c, k in zip(companions, comps)],
-            "graph_gap": {"us": round(gap_s * 1e6, 4),
-                          "source": _relative(graph_gap, out) if graph_gap else "not measured"}}
+            "graph_gap": {"us": round(probes.graph_gap_s * 1e6, 4),
+                          "source": _relative(graph_gap, out) if graph_gap else "not measured"},
+            "warm_l2": {"source": _relative(warm_l2, out) if warm_l2 else "not measured",
+                        "groups": len(probes.warm_savings_s)}}
     profile = fit_profile(fit_rows, spec, device_name=name or out.name,
                           ident=device_id(name) if name else out.name, meta=meta,
                           companions=comps)
-    profile = replace(profile, graph_gap_s=gap_s)
+    profile = probes.apply(profile)
     profile.save(out / PROFILE_FILE)
     held = m.select(m["split"] == HOLDOUT)
     result = evaluate(held, profile, spec)
@@ -237,6 +242,43 @@ def fit_directory(out: str | Path, hardware: str | None = None, command: str = "
     return (f"fitted {len(profile.groups)} (kind, dtype) groups on {meta['fit_rows']} shapes -> "
             f"{out / PROFILE_FILE}\nheld-out accuracy on {spec.id} ({len(result['measured'])} "
             f"shapes):\n" + format_accuracy(rows))
+
+
+@dataclass(frozen=True)
+class DeviceProbes:
+    """What two device-level probes measured beside the kernel calibration: the CUDA-graph
+    node gap (gap.py) and what an L2-resident input saves each kernel group (warm.py)."""
+
+    graph_gap_s: float = 0.0
+    warm_savings_s: dict = None
+
+    @classmethod
+    def read(cls, graph_gap: Path | None, warm_l2: Path | None) -> "DeviceProbes":
+        return cls(graph_gap_s=graph_gap_s(graph_gap) if graph_gap is not None else 0.0,
+                   warm_savings_s=warm_savings_s(warm_l2) if warm_l2 is not None else {})
+
+    def apply(self, profile: CalibrationProfile) -> CalibrationProfile:
+        """`profile` with the gap, and each group's warm_trips at its measuring device's
+        (DRAM - L2) latency."""
+        spec = profile.hardware
+        savings = self.warm_savings_s or {}
+        groups = {key: replace(g, warm_trips=warm_trips(savings[(g.kind, g.layout)],
+                                                        spec.mem_latency_s, spec.l2_latency_s))
+                  if (g.kind, g.layout) in savings else g
+                  for key, g in profile.groups.items()}
+        return replace(profile, graph_gap_s=self.graph_gap_s, groups=groups)
+
+
+def probe_files(out: Path, graph_gap: Path | None = None,
+                warm_l2: Path | None = None) -> tuple[Path | None, Path | None]:
+    """The probe files of a calibration folder: those given, else out/GAP_FILE and
+    out/WARM_FILE where they exist."""
+    out = Path(out)
+    if graph_gap is None and (out / GAP_FILE).is_file():
+        graph_gap = out / GAP_FILE
+    if warm_l2 is None and (out / WARM_FILE).is_file():
+        warm_l2 = out / WARM_FILE
+    return graph_gap, warm_l2
 
 
 def _relative(path: Path, out: Path) -> str:

@@ -43,11 +43,13 @@ import numpy as np
 from ..errors import UserError
 from ..hardware import (HardwareSpec, canonical_dtype, spec_from_dict, spec_to_dict,
                         with_sm_count)
-from ..perfmodel import PARAMS, KindParams, floor_seconds, launch_seconds, unit_terms
+from ..perfmodel import (MIN_WARM_SHARE, PARAMS, KindParams, floor_seconds, launch_seconds,
+                         unit_terms)
 from ..kernels._common import LAYOUT_KINDS, LAYOUTS, kernel_layout
 from ..records import KINDS, SHAPE_PARAMS, RecordTable
 from .features import features
 from .gap import GAP_RANGE_S
+from .warm import TRIPS_RANGE
 from .interpolate import LocalLinear, LocalLinearSettings
 
 PROFILE_FORMAT = "roofsim-calibration-profile"
@@ -77,6 +79,7 @@ class GroupModel:
     sm_fraction: np.ndarray | None = None  # their SM-parallel share f of the time, in [0, 1]
     kind_sm_share: float = 1.0             # median f / (1 - floor / time) over those shapes
     layout: str = ""                       # TensorIterator kernel of a layout kind (LAYOUTS)
+    warm_trips: float = 0.0                # round trips an L2-resident input saves (warm.py)
 
     @property
     def family(self) -> str:
@@ -203,11 +206,17 @@ class CalibrationProfile:
         """The physical model alone on `hardware` (NaN where the profile has no group)."""
         return self._predict(table, hardware, residual=False)
 
-    def predict_launch_s(self, table: RecordTable, hardware: HardwareSpec) -> np.ndarray:
-        """Per-launch seconds of each record on `hardware`; NaN where the profile has no data."""
-        return self._predict(table, hardware, residual=self.residual_applies(hardware))
+    def predict_launch_s(self, table: RecordTable, hardware: HardwareSpec,
+                         resident: np.ndarray | None = None) -> np.ndarray:
+        """Per-launch seconds of each record on `hardware`; NaN where the profile has no data.
+        `resident`: records whose inputs sit in L2 (roofsim.perfmodel.l2_resident; None: all
+        cold, as the harness timed them): their group's warm_trips round trips take the L2
+        latency instead of the DRAM latency (at most MIN_WARM_SHARE of the launch saved)."""
+        return self._predict(table, hardware, residual=self.residual_applies(hardware),
+                             resident=resident)
 
-    def _predict(self, table: RecordTable, hardware: HardwareSpec, residual: bool) -> np.ndarray:
+    def _predict(self, table: RecordTable, hardware: HardwareSpec, residual: bool,
+                 resident: np.ndarray | None = None) -> np.ndarray:
         n = len(table)
         out = np.full(n, np.nan)
         if n == 0:
@@ -249,6 +258,9 @@ class CalibrationProfile:
                 above = np.clip(1.0 - floor_seconds(ua, kp) / t, 0.0, 1.0)
                 f = self.sm_fraction_at(g, table.params[rows], dtype, physical, above)
                 t = t * sm_scaling(f, n_src, n_tgt)
+            if resident is not None and g.warm_trips > 0:
+                saved = g.warm_trips * (hardware.mem_latency_s - hardware.l2_latency_s)
+                t = np.where(resident[rows], np.maximum(t - saved, MIN_WARM_SHARE * t), t)
             out[rows] = t
         return out
 
@@ -265,6 +277,7 @@ class CalibrationProfile:
         for g in self.groups.values():
             groups.append({
                 "kind": g.kind, **({"layout": g.layout} if g.layout else {}),
+                **({"warm_trips": g.warm_trips} if g.warm_trips else {}),
                 "dtype": g.dtype, "kind_params": g.kind_params.as_dict(),
                 "params": _shape_lists(g.params),
                 "measured_s": [float(t) for t in g.measured],
@@ -337,6 +350,8 @@ def _group_from_dict(g, at: str) -> GroupModel:
         raise UserError(f"{at}.layout = {layout!r}: expected one of "
                         f"{', '.join(repr(x) for x in LAYOUTS)} (on {', '.join(sorted(LAYOUT_KINDS))})")
     dtype = _need(g, "dtype", at, str, "a dtype name")
+    trips = _number(g.get("warm_trips", 0.0), f"{at}.warm_trips", TRIPS_RANGE[0], TRIPS_RANGE[1],
+                    "round trips")
     kp = _need(g, "kind_params", at, dict, "the kind's fitted parameters")
     values = {}
     for p in PARAMS:
@@ -359,7 +374,8 @@ def _group_from_dict(g, at: str) -> GroupModel:
     return GroupModel(kind=kind, dtype=canonical_dtype(dtype), kind_params=KindParams(**values),
                       params=p, measured=measured, residual=residual, sm_params=sm_params,
                       sm_fraction=sm_fraction,
-                      kind_sm_share=share if sm_fraction is not None else 1.0, layout=layout)
+                      kind_sm_share=share if sm_fraction is not None else 1.0, layout=layout,
+                      warm_trips=trips)
 
 
 def _shape_lists(params: np.ndarray) -> dict[str, list]:

@@ -19,7 +19,7 @@ from ..errors import UserError
 
 # roofsim.kernels modules that may define RUNNERS.
 RUNNER_MODULES = ("gemm", "attention", "conv", "norm", "softmax", "elementwise", "embedding",
-                  "reduction", "memory")
+                  "reduction", "sort", "memory")
 
 Runner = Callable[[dict, str, str], tuple]
 

@@ -51,7 +51,7 @@ from ..errors import UserError
 from ..hardware import canonical_dtype
 from ..records import KINDS, SHAPE_PARAMS
 
-DTYPES = ("bfloat16", "float16", "float32")
+DTYPES = ("bfloat16", "float16", "float32", "int64")   # int64: sort keys (MoE expert ids)
 _ENTRY_KEYS = {"kind", "dtype", "grid", "list", "random", "fixed", "note", "round"}
 _RANDOM_KEYS = {"count", "seed", "params", "choice", "align", "same", "sorted"}
 

@@ -44,8 +44,9 @@ INDEX_SCATTER_OPS = frozenset({"index_put_", "index_put", "scatter", "scatter_",
                                "index_add", "index_copy_", "scatter_add_", "scatter_add",
                                "masked_scatter_", "masked_scatter"})
 REDUCTION_OPS = frozenset({"mean", "sum", "amax", "amin", "max", "min", "argmax", "argmin",
-                           "topk", "sort", "cumsum", "histc", "prod", "var", "std", "norm",
+                           "topk", "cumsum", "histc", "prod", "var", "std", "norm",
                            "linalg_vector_norm", "any", "all", "logsumexp", "bincount"})
+SORT_OPS = frozenset({"sort", "argsort"})
 SOFTMAX_OPS = frozenset({"_softmax", "_safe_softmax", "_log_softmax"})
 # Elementwise ops PyTorch does not tag pointwise.
 EXTRA_ELEMENTWISE = frozenset({"floor_divide", "remainder", "masked_fill", "masked_fill_", "polar",

@@ -40,6 +40,7 @@ from ..kernels.elementwise import ELEMENTWISE_FLOPS_PER_ELEMENT
 from ..kernels.norm import LAYERNORM_FLOPS_PER_ELEMENT
 from ..kernels.reduction import REDUCTION_FLOPS_PER_ELEMENT
 from ..kernels.softmax import SOFTMAX_FLOPS_PER_ELEMENT
+from ..kernels.sort import sort_work
 from . import layout, ops, sdpa
 from .result import Capture, KernelRow, dtype_name, to_capture
 
@@ -209,6 +210,14 @@ class _Tracer:
             weight = 0.0
             cuda = float(n) if accumulate else 0.0
             dtype = dtype_name(dest.dtype)
+        elif name in ops.SORT_OPS:
+            x = ins[0]
+            dim = args[1] if len(args) > 1 and isinstance(args[1], int) else \
+                kwargs.get("dim", -1)
+            cols = x.shape[dim] if x.dim() else 1
+            kind, params = "sort", {"rows": x.numel() / max(cols, 1), "cols": cols}
+            cuda = float(sort_work(params, dtype_name(x.dtype))["flops_cuda"][0])
+            dtype = dtype_name(x.dtype)
         elif name in ops.REDUCTION_OPS:
             x = ins[0]
             rows = main.numel()

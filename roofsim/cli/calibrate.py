@@ -54,6 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the CUDA-graph node gap measured by benchmarks/"
                              "measure_graph_gap.py (default: <out>/gap/graph-gap-sm0.csv if "
                              "present); kernel time excludes it, wall time adds it back")
+    parser.add_argument("--warm-l2", metavar="CSV", type=nonempty("a file"),
+                        help="small kernels timed cold and warm by benchmarks/"
+                             "measure_warm_l2.py (default: <out>/warm/warm-l2.csv if present): "
+                             "what an L2-resident input saves each kernel group")
     parser.add_argument("--no-fit", action="store_true", help="measure only")
     parser.add_argument("--fit-only", action="store_true",
                         help="fit OUT/measurements.csv again; no measuring, no GPU")
@@ -95,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
     if args.fit_only:
         if not args.out:
             raise UserError("--fit-only needs --out DIR (the folder holding measurements.csv)")
-        return _fit(Path(args.out), args.hardware, command, args.companion, args.graph_gap)
+        return _fit(Path(args.out), args.hardware, command, args.companion, args.graph_gap,
+                    args.warm_l2)
     if args.device == "cuda" and not _cuda_available():
         raise NeedsGPU("roofsim calibrate needs a CUDA GPU, and torch sees none here; "
                        "refit committed measurements with --fit-only --out DIR, or exercise "
@@ -138,15 +143,17 @@ def run(args: argparse.Namespace) -> int:
     if len(report.failed) > 20:
         print(f"  ... and {len(report.failed) - 20} more (see {out / 'provenance.json'})")
     if not args.no_fit:
-        _fit(out, args.hardware, command, args.companion, args.graph_gap)
+        _fit(out, args.hardware, command, args.companion, args.graph_gap, args.warm_l2)
     return 0
 
 
-def _fit(out: Path, hardware: str | None, command: str, companions=(), graph_gap=None) -> int:
+def _fit(out: Path, hardware: str | None, command: str, companions=(), graph_gap=None,
+         warm_l2=None) -> int:
     from ..calibration.fit import fit_directory
     summary = fit_directory(out, hardware=hardware, command=command,
                             companions=[Path(c) for c in companions],
-                            graph_gap=Path(graph_gap) if graph_gap else None)
+                            graph_gap=Path(graph_gap) if graph_gap else None,
+                            warm_l2=Path(warm_l2) if warm_l2 else None)
     print(summary)
     return 0
 

@@ -20,12 +20,12 @@ import numpy as np
 from ..errors import UserError
 from ..records import KINDS, SHAPE_PARAMS, WORK_FIELDS, RecordTable
 from . import (attention, comm, conv, elementwise, embedding, gemm, memory, norm, reduction,
-               softmax)
+               softmax, sort)
 
 KIND_FORMULAS = MappingProxyType({
     **gemm.FORMULAS, **attention.FORMULAS, **conv.FORMULAS, **norm.FORMULAS,
     **softmax.FORMULAS, **elementwise.FORMULAS, **embedding.FORMULAS, **reduction.FORMULAS,
-    **memory.FORMULAS, **comm.FORMULAS,
+    **sort.FORMULAS, **memory.FORMULAS, **comm.FORMULAS,
 })
 assert set(KIND_FORMULAS) == set(KINDS), "every record kind needs a formula"
 

@@ -1,0 +1,66 @@
+"""Round trips to memory that an L2-resident input saves, per kernel group, from
+benchmarks/measure_warm_l2.py's CSV.
+
+The calibration harness times every launch on inputs that are not in L2 (flushed, rotating
+sets): each dependent round trip of the kernel (roofsim.perfmodel's phi L) goes to DRAM. In a
+model, a small kernel reads what the kernels before it just wrote, from L2. measure_warm_l2.py
+times short shapes both ways; per (kind, layout) the median difference over its cases under
+WARM_KERNEL_MAX_S, divided by (DRAM latency - L2 latency) of the measuring device, is the
+group's `warm_trips`: round trips that go to L2 instead of DRAM. The engine takes
+warm_trips x (the target's DRAM - L2 latency) off L2-resident records
+(roofsim.perfmodel.l2_resident). Measured on an H200 (2026-12-02): 0.3-0.6 us for vectorized
+kernels (1.3-2.7 trips), 1.2-1.4 us for strided and transposed ones (5-6 trips), 2.3 us for
+index gathers (10 trips).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import statistics
+from pathlib import Path
+
+from ..errors import UserError
+
+WARM_FILE = "warm/warm-l2.csv"      # inside a calibration folder
+WARM_KERNEL_MAX_S = 20e-6           # shapes where the latency chain is a visible share
+MIN_WARM_CASES = 2                  # per group
+TRIPS_RANGE = (0.0, 40.0)           # as perfmodel's phi
+
+
+def warm_savings_s(path: str | Path) -> dict[tuple[str, str], float]:
+    """{(kind, layout): median seconds an L2-resident input saves} of a measure_warm_l2.py CSV,
+    over groups with at least MIN_WARM_CASES short cases; one line on bad data."""
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: cannot read the warm-L2 measurements ({err})") from None
+    need = ("kind", "layout", "status", "cold_s", "warm_s")
+    if rows and any(k not in rows[0] for k in need):
+        raise UserError(f"{path}: expected columns {', '.join(need)} "
+                        f"(benchmarks/measure_warm_l2.py writes them)")
+    diffs: dict[tuple[str, str], list[float]] = {}
+    for i, r in enumerate(rows):
+        if r["status"] != "ok":
+            continue
+        try:
+            cold, warm = float(r["cold_s"]), float(r["warm_s"])
+        except ValueError:
+            raise UserError(f"{path}: row {i + 2}: cold_s and warm_s must be numbers") from None
+        if not (math.isfinite(cold) and math.isfinite(warm)) or cold <= 0 or warm <= 0:
+            raise UserError(f"{path}: row {i + 2}: cold_s / warm_s not finite and positive")
+        if cold < WARM_KERNEL_MAX_S:
+            diffs.setdefault((r["kind"], r["layout"]), []).append(cold - warm)
+    return {k: max(statistics.median(v), 0.0) for k, v in diffs.items()
+            if len(v) >= MIN_WARM_CASES}
+
+
+def warm_trips(savings_s: float, dram_latency_s: float, l2_latency_s: float) -> float:
+    """Round trips of `savings_s` at the measuring device's (DRAM - L2) latency, in range."""
+    step = dram_latency_s - l2_latency_s
+    if step <= 0:
+        return 0.0
+    low, high = TRIPS_RANGE
+    return min(max(savings_s / step, low), high)
