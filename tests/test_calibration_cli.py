@@ -73,10 +73,12 @@ def test_calibrated_predictions_match_the_engine_with_the_profile(tmp_path, caps
     assert rc == 0 and "predicted 40 kernels" in err
     got = np.array([float(r["predicted_s"]) for r in csv.DictReader(open(out_csv))])
     hw = load_hardware("h100-sxm")
-    want = simulate(measurement_table(held), hw, load_profile("h100-sxm")).launch_time_s
+    profile = load_profile("h100-sxm")
+    want = simulate(measurement_table(held), hw, profile, l2_warm=False).launch_time_s
     np.testing.assert_allclose(got, want, rtol=1e-12)
-    # Calibrated, these held-out kernels land near their measured times.
-    err_pct = np.abs(got - held["kernel_s"]) / held["kernel_s"]
+    # Calibrated, these held-out kernels land near their measured durations (the harness's
+    # per-launch time less the graph gap it includes).
+    err_pct = np.abs(got - (held["kernel_s"] - profile.graph_gap_s)) / held["kernel_s"]
     assert np.median(err_pct) < 0.10
 
 

@@ -25,9 +25,10 @@ def shipped():
 def test_shipped_suites_cover_every_kind_the_issue_names(shipped):
     kinds = {c.kind for c in shipped}
     for kind in ("gemm", "linear", "grouped_gemm", "attention", "layernorm", "rmsnorm",
-                 "softmax", "gelu", "silu", "elementwise", "conv2d", "embedding"):
+                 "softmax", "gelu", "silu", "elementwise", "conv2d", "embedding", "sort"):
         assert kind in kinds, kind
-    assert {c.dtype for c in shipped} == {"bfloat16", "float16", "float32"}
+    assert {c.dtype for c in shipped} == {"bfloat16", "float16", "float32", "int64"}
+    assert {c.kind for c in shipped if c.dtype == "int64"} == {"sort"}     # integer sort keys
     assert len({c.case_id for c in shipped}) == len(shipped)
 
 

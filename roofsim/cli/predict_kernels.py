@@ -148,12 +148,13 @@ def _check_work(table: CsvTable, records, memory) -> None:
 
 
 def predict(table: CsvTable, hardware, profile=None):
-    """(predicted seconds per launch, bound names) for the cases."""
+    """(predicted seconds per launch, bound names) for the cases: each kernel's duration run
+    alone, its inputs in DRAM (as calibration times kernels; l2_warm=False)."""
     from ..engine import simulate
     if not table.rows:
         return np.zeros(0), np.zeros(0, dtype=object)
     records = cases_to_table(table, hardware)
-    timing = simulate(records, hardware, profile)
+    timing = simulate(records, hardware, profile, l2_warm=False)
     return timing.launch_time_s, timing.bound_names()
 
 
