@@ -52,7 +52,8 @@ elif [ "$PHASE" = models ]; then
     export PYTHONPATH="/tmp/roofsim-wheels:$PYTHONPATH"
   fi
   python3 benchmarks/measure_models.py --out "$W" --models "${MODELS:-llama-3.1-8b,qwen3-30b-a3b,mistral-7b-v0.3}" \
-    --prefill 512,4096 --prefill-batch 1,4 --decode-kv 1024,8192 --batch 1,8,32 --graph \
+    --prefill "${PREFILL:-512,4096}" --prefill-batch 1,4 --decode-kv 1024,8192 --batch 1,8,32 --graph \
+    --routing "${ROUTING:-model}" \
     --budget "${MODELS_BUDGET:-420}" 2>&1 | grep -v '^USDT\|SyncActivityProfiler\|_warn_once\|acc_events' | tail -40
 elif [ "$PHASE" = e2e ]; then
   if ls .wheels/*.whl >/dev/null 2>&1; then
