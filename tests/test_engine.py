@@ -143,3 +143,15 @@ def test_bad_launch_mode():
 def test_negative_profile_prediction_is_lifted_to_floor():
     t = simulate(one(), SPEC, profile=FixedProfile("k", -1.0), l2_warm=False)
     assert t.time_s[0] == SPEC.launch_overhead_s("cuda_graph")
+
+
+def test_a_complex_record_is_timed_not_a_traceback():
+    # DeepSeek-V2's rotary runs in complex64: capture records it; no profile group has it.
+    from roofsim.calibration import load_profile
+    hw = load_hardware("h200")
+    table = RecordTable.from_records([KernelRecord(kind="elementwise", name="aten.mul",
+                                                   dtype="complex64", params={"numel": 4096},
+                                                   flops_cuda=4096, bytes_read=65536,
+                                                   bytes_written=32768)])
+    t = simulate(table, hw, load_profile("h200"))
+    assert np.isfinite(t.time_s).all() and not t.calibrated[0]
