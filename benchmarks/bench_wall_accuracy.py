@@ -32,6 +32,9 @@ from roofsim.predict import request_for, stage_records  # noqa: E402
 from roofsim.wall import stage_walls  # noqa: E402
 from roofsim.workloads import Request, workload  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from fit_host import GRAPH_FIT_MAX_KV, GRAPH_FIT_MODELS  # noqa: E402  (rows graph_node_us is fitted on)
+
 CAL = ROOT / "calibration"
 TARGET = {"eager": 0.20, "graph": 0.10}
 
@@ -105,7 +108,8 @@ def model_rows(device: str, host) -> list[dict]:
                         "measured_s": float(r["wall_median_s"]),
                         "measured_min_s": float(r.get("wall_min_s") or r["wall_median_s"]),
                         "kernel_s": w.kernel_s, "host_s": w.host_s, "binds": w.binds,
-                        "set": "test"})
+                        "set": "fit" if (stage == "decode_graph" and wl.name in GRAPH_FIT_MODELS
+                                         and kv <= GRAPH_FIT_MAX_KV) else "test"})
     return out
 
 

@@ -8,10 +8,15 @@ prefill, decode step; `wall_median_s`), predicted the way `roofsim predict --wal
 eager timeline of roofsim.wall). Every other grid, the H100 and the SM-restricted H200s are the
 test set (benchmarks/bench_wall_accuracy.py). Fitted: dispatch_us.matrix, dispatch_us.other
 and forward_ms, minimizing the mean |log(predicted / measured)| by a coarse-to-fine grid
-within their physical ranges. Not fitted (no data identifies them here): sync_us (the
-reference captures no synchronizing op), graph_launch_us and graph_node_us (no CUDA-graph
-replay of DeepSeek-OCR is measured); they keep roofsim.host.DEFAULT_HOST's values, and the file
-says so.
+within their physical ranges. graph_node_us: the median over GRAPH_FIT_MODELS' CUDA-graph
+decode rows at KV <= GRAPH_FIT_MAX_KV (calibration/<device>/e2e/<model>/, decode_graph) of
+(measured replay - graph launch - the engine's issued time of the decode step) / launches: what
+a graph node of a real model costs beyond the gap between identical kernels that calibration
+measured (different kernels back to back). Only short KV: measure_models.py replays a decode
+over a StaticCache, whose kernels differ from the DynamicCache step capture records once the
+cache is long (attention over the whole static length, no concatenation). Not fitted: sync_us
+(the reference captures no synchronizing op) and graph_launch_us (no data separates it from the
+nodes); they keep roofsim.host.DEFAULT_HOST's values, and the file says so.
 """
 
 from __future__ import annotations
@@ -36,6 +41,40 @@ from roofsim.predict import stage_records  # noqa: E402
 from roofsim.wall import eager_timeline  # noqa: E402
 
 FIT_GRIDS = ("1x2", "2x3", "4x5", "8x10")
+GRAPH_FIT_MODELS = ("llama-3.1-8b", "mistral-7b-v0.3")
+GRAPH_FIT_MAX_KV = 1024
+
+
+def fit_graph_node(device: str, hw, profile) -> tuple[float, list[str]]:
+    """(graph_node_s, rows used) from the GRAPH_FIT_MODELS' decode_graph rows (see docstring)."""
+    import csv
+    from roofsim.host import DEFAULT_HOST
+    from roofsim.predict import request_for
+    from roofsim.wall import stage_walls
+    from roofsim.workloads import workload
+    from dataclasses import replace
+    host0 = replace(DEFAULT_HOST, graph_node_s=0.0)
+    per_node, used = [], []
+    for model in GRAPH_FIT_MODELS:
+        path = ROOT / "calibration" / device / "e2e" / model / "e2e.csv"
+        if not path.is_file():
+            continue
+        with open(path, newline="") as f:
+            rows = [r for r in csv.DictReader(f) if r["stage"] == "decode_graph"
+                    and r["status"] == "ok" and int(r["kv_len"]) <= GRAPH_FIT_MAX_KV]
+        wl = workload(model, "reference")
+        for r in rows:
+            b, kv = int(r["batch"]), int(r["kv_len"])
+            recs = wl.stage_records(request_for(wl, None, kv, 1, b))
+            w = stage_walls({"decode": recs.parts["decode"]}, hw, profile, host0)["decode"]
+            launches = sum(wt * float(np.asarray(t.count).sum())
+                           for t, wt in recs.parts["decode"])
+            per_node.append((float(r["wall_median_s"]) - w.graph_s) / launches)
+            used.append(f"{model} b={b} L={kv}")
+    if not per_node:
+        return DEFAULT_HOST.graph_node_s, []
+    lo, hi = RANGES["graph_node_s"]
+    return float(np.clip(np.median(per_node), lo, hi)), used
 
 
 def cases(rows, hw, profile, grids):
@@ -51,7 +90,7 @@ def cases(rows, hw, profile, grids):
         for stage, r in stages.items():
             tables = []
             for table, weight in recs.parts[stage]:
-                t = simulate(table, hw, profile, launch_mode="cuda_graph").launch_time_s
+                t = simulate(table, hw, profile, launch_mode="cuda_graph").issued_s
                 reps = np.asarray(table.count).astype(np.int64)
                 m = np.isin(np.asarray(table.kind).astype(str), list(MATRIX_HOST_KINDS))
                 tables.append((weight, np.repeat(t, reps), np.repeat(m, reps)))
@@ -110,17 +149,25 @@ def main(argv=None) -> int:
         p = predict_wall(tb, dm, do, fwd)
         print(f"  {label:16} measured {meas * 1e3:8.2f} ms  predicted {p * 1e3:8.2f} ms  "
               f"{p / meas - 1:+.1%}")
+    node_s, node_rows = fit_graph_node(args.device, hw, profile)
+    print(f"graph node: {node_s * 1e6:.3f} us beyond the calibrated gap "
+          f"(median over {len(node_rows)} decode_graph rows: {', '.join(node_rows)})")
     out = Path(args.out) if args.out else ROOT / "calibration" / args.device / "host"
     fitted_on = [f"calibration/{args.device}/e2e/e2e.csv grids {','.join(grids)} "
                  "(vision, prefill, decode; wall_median_s)"]
+    if node_rows:
+        fitted_on.append(f"calibration/{args.device}/e2e/{{{','.join(GRAPH_FIT_MODELS)}}}"
+                         f"/e2e.csv decode_graph rows at KV <= {GRAPH_FIT_MAX_KV} (graph_node_us): "
+                         + "; ".join(node_rows))
     doc = {"dispatch_us": {"matrix": round(dm * 1e6, 4), "other": round(do * 1e6, 4)},
            "forward_ms": round(fwd * 1e3, 5), "sync_us": DEFAULT_HOST.sync_s * 1e6,
            "graph_launch_us": DEFAULT_HOST.graph_launch_s * 1e6,
-           "graph_node_us": DEFAULT_HOST.graph_node_s * 1e6, "device": args.device,
+           "graph_node_us": round(node_s * 1e6, 4), "device": args.device,
            "fitted_on": fitted_on,
            "not_fitted": ["sync_us: no synchronizing op in the captured reference",
-                          "graph_launch_us, graph_node_us: no CUDA-graph replay measured "
-                          "(defaults of roofsim.host.DEFAULT_HOST)"],
+                          "graph_launch_us: no data separates it from the nodes "
+                          "(default of roofsim.host.DEFAULT_HOST)"]
+           + ([] if node_rows else ["graph_node_us: no CUDA-graph replay measured"]),
            "fit_loss_mean_abs_log": round(l, 5),
            "provenance": {"command": "python benchmarks/fit_host.py " + " ".join(argv or sys.argv[1:]),
                           "measured_device": prov.get("device_name"),
