@@ -28,18 +28,17 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _p in (ROOT, ROOT / "benchmarks"):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
 
 SOURCE = ROOT / "calibration" / "h200" / "measurements.csv"
 SKIP_NAMES = ("FillFunctor<float>", "spin", "sleep")   # the harness's L2 flush and hold kernels
@@ -70,19 +69,11 @@ def pick_cases(per_kind: int) -> list[dict]:
 
 
 def trace_kernels(prof) -> list[tuple[float, float, str]]:
-    """(start us, duration us, name) of every kernel in the profiled region, in start order."""
-    fd, path = tempfile.mkstemp(suffix=".json")
-    os.close(fd)
-    try:
-        prof.export_chrome_trace(path)
-        with open(path) as f:
-            trace = json.load(f)
-    finally:
-        os.unlink(path)
-    events = trace["traceEvents"] if isinstance(trace, dict) else trace
-    ks = [(float(e["ts"]), float(e["dur"]), e.get("name", "")) for e in events
-          if e.get("cat") == "kernel" and "dur" in e]
-    return sorted(ks)
+    """(start us, duration us, name) of every kernel in the profiled region, in start order
+    (measure_e2e.gpu_events reads the profiler's trace)."""
+    from measure_e2e import gpu_events
+    return [(e["ts"], e["duration_s"] * 1e6, e["name"]) for e in gpu_events(prof)
+            if e["category"] == "kernel"]
 
 
 def measure(case: dict, timer, torch) -> dict:

@@ -12,12 +12,12 @@ kernels show twice that, a gap per node).
 
 from __future__ import annotations
 
-import csv
 import math
 import statistics
 from pathlib import Path
 
 from ..errors import UserError
+from ..io import CsvRow, CsvTable, read_csv
 
 GAP_FILE = "gap/graph-gap-sm0.csv"   # inside a calibration folder: the whole device's run
 GAP_KERNEL_MAX_S = 20e-6             # cases shorter than this carry the gap above noise
@@ -27,36 +27,35 @@ GAP_RANGE_S = (0.0, 5e-6)            # physical range of a graph node gap
 
 def graph_gap_s(path: str | Path) -> float:
     """The median node gap (seconds) of a measure_graph_gap.py CSV; one line on bad data."""
-    path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-    except (OSError, UnicodeDecodeError) as err:
-        raise UserError(f"{path}: cannot read the graph-gap measurements ({err})") from None
-    need = ("status", "gap_s", "kernel_s", "kernels_per_launch")
-    if rows and any(k not in rows[0] for k in need):
-        raise UserError(f"{path}: expected columns {', '.join(need)} "
-                        f"(benchmarks/measure_graph_gap.py writes them)")
+    table = read_csv(path, required=("status", "gap_s", "kernel_s", "kernels_per_launch"),
+                     expected="benchmarks/measure_graph_gap.py's CSV")
     gaps = []
-    for i, r in enumerate(rows):
+    for r in table.rows:
         if r["status"] != "ok":
             continue
-        try:
-            gap, kern, per = float(r["gap_s"]), float(r["kernel_s"]), \
-                float(r["kernels_per_launch"])
-        except ValueError:
-            raise UserError(f"{path}: row {i + 2}: gap_s, kernel_s and kernels_per_launch must "
-                            f"be numbers") from None
-        if not all(math.isfinite(v) for v in (gap, kern, per)) or kern <= 0:
-            raise UserError(f"{path}: row {i + 2}: gap_s / kernel_s not finite or kernel_s <= 0")
+        gap, kern, per = (finite_number(table, r, c)
+                          for c in ("gap_s", "kernel_s", "kernels_per_launch"))
+        if kern <= 0:
+            raise UserError(f"{table.where(r, 'kernel_s')}: {kern!r} is not a positive time")
         if per == 1 and kern < GAP_KERNEL_MAX_S:
             gaps.append(gap)
     if len(gaps) < MIN_GAP_CASES:
-        raise UserError(f"{path}: {len(gaps)} short single-kernel cases, need at least "
+        raise UserError(f"{table.path}: {len(gaps)} short single-kernel cases, need at least "
                         f"{MIN_GAP_CASES} to measure the graph gap")
     gap = statistics.median(gaps)
     low, high = GAP_RANGE_S
     if not low <= gap <= high:
-        raise UserError(f"{path}: median graph gap {gap * 1e6:.3f} us is outside "
+        raise UserError(f"{table.path}: median graph gap {gap * 1e6:.3f} us is outside "
                         f"{low * 1e6:g} .. {high * 1e6:g} us")
     return gap
+
+
+def finite_number(table: CsvTable, row: CsvRow, column: str) -> float:
+    """A cell as a finite float; one line naming file, line and column otherwise."""
+    try:
+        v = float(row[column])
+    except ValueError:
+        raise UserError(f"{table.where(row, column)}: {row[column]!r} is not a number") from None
+    if not math.isfinite(v):
+        raise UserError(f"{table.where(row, column)}: {row[column]!r} is not finite")
+    return v

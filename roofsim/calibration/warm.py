@@ -15,12 +15,12 @@ index gathers (10 trips).
 
 from __future__ import annotations
 
-import csv
-import math
 import statistics
 from pathlib import Path
 
 from ..errors import UserError
+from ..io import read_csv
+from .gap import finite_number
 
 WARM_FILE = "warm/warm-l2.csv"      # inside a calibration folder
 WARM_KERNEL_MAX_S = 20e-6           # shapes where the latency chain is a visible share
@@ -31,26 +31,15 @@ TRIPS_RANGE = (0.0, 40.0)           # as perfmodel's phi
 def warm_savings_s(path: str | Path) -> dict[tuple[str, str], float]:
     """{(kind, layout): median seconds an L2-resident input saves} of a measure_warm_l2.py CSV,
     over groups with at least MIN_WARM_CASES short cases; one line on bad data."""
-    path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-    except (OSError, UnicodeDecodeError) as err:
-        raise UserError(f"{path}: cannot read the warm-L2 measurements ({err})") from None
-    need = ("kind", "layout", "status", "cold_s", "warm_s")
-    if rows and any(k not in rows[0] for k in need):
-        raise UserError(f"{path}: expected columns {', '.join(need)} "
-                        f"(benchmarks/measure_warm_l2.py writes them)")
+    table = read_csv(path, required=("kind", "layout", "status", "cold_s", "warm_s"),
+                     expected="benchmarks/measure_warm_l2.py's CSV")
     diffs: dict[tuple[str, str], list[float]] = {}
-    for i, r in enumerate(rows):
+    for r in table.rows:
         if r["status"] != "ok":
             continue
-        try:
-            cold, warm = float(r["cold_s"]), float(r["warm_s"])
-        except ValueError:
-            raise UserError(f"{path}: row {i + 2}: cold_s and warm_s must be numbers") from None
-        if not (math.isfinite(cold) and math.isfinite(warm)) or cold <= 0 or warm <= 0:
-            raise UserError(f"{path}: row {i + 2}: cold_s / warm_s not finite and positive")
+        cold, warm = finite_number(table, r, "cold_s"), finite_number(table, r, "warm_s")
+        if cold <= 0 or warm <= 0:
+            raise UserError(f"{table.where(r)}: cold_s / warm_s must be positive times")
         if cold < WARM_KERNEL_MAX_S:
             diffs.setdefault((r["kind"], r["layout"]), []).append(cold - warm)
     return {k: max(statistics.median(v), 0.0) for k, v in diffs.items()
