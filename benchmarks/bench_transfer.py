@@ -31,7 +31,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from roofsim.calibration.fit import (Companion, DeviceProbes, fit_profile,  # noqa: E402
-                                     measurement_table, probe_files)
+                                     measurement_table, probe_files, sm_restriction_of)
 from roofsim.calibration.measurements import FIT, HOLDOUT, read_measurements  # noqa: E402
 from roofsim.cli.output import format_table  # noqa: E402
 from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
@@ -45,22 +45,41 @@ COMPANION_SMS = {"h200": 40}
 # probed, it takes the H200's (the same Hopper front end and memory hierarchy).
 PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # Measured after the model's last change, never looked at while building it: 2026-12-02 01:10
-# (whole H200 at grids 2x4 and 4x6, prompt 200; 20, 48 and 120 SMs; a kernel sample on 56 SMs).
+# (whole H200 at grids 2x4 and 4x6, prompt 200; 24 (20 requested), 48 and 120 SMs; a kernel
+# sample on 56 SMs).
 # Everything else guided the model at some point (the sets marked fresh on 2026-12-01 guided
 # the changes of 2026-12-02: graph gap, strided dims, layout groups, warm L2, sort).
-FRESH = {"h200-sm20", "h200-sm48", "h200-sm56", "h200-sm120", "h200 (e2e-fresh2)"}
+FRESH = {"h200-sm24 (e2e-fresh2)", "h200-sm48", "h200-sm56", "h200-sm120",
+         "h200 (e2e-fresh2)"}
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15}
 
 
-def restricted_devices() -> list[int]:
-    return sorted(int(d.name.split("-sm")[1]) for d in CAL.glob("h200-sm*")
-                  if (d / "measurements.csv").is_file())
+def restricted_devices() -> list[tuple[Path, int]]:
+    """(folder, SMs) of every SM-restricted kernel sample: the SM count its provenance recorded
+    (probed where the probe ran)."""
+    return sorted(((d, sm_restriction_of(d)) for d in CAL.glob("h200-sm*")
+                   if (d / "measurements.csv").is_file()), key=lambda x: x[1])
 
 
-def restricted_e2e() -> list[int]:
-    return sorted(int(d.name.split("-sm")[1]) for d in CAL.glob("h200-sm*")
-                  if (d / "e2e" / "e2e.csv").is_file())
+E2E_SETS = ("e2e", "e2e-fresh2")
+
+
+def restricted_e2e() -> list[tuple[str, Path, int]]:
+    """(label, folder, SMs) of every SM-restricted end-to-end set: the SM count the run's probe
+    recorded (provenance.json), which a green context may round up from the one requested."""
+    out = []
+    for d in CAL.glob("h200-sm*"):
+        for name in E2E_SETS:
+            folder = d / name
+            if not (folder / "e2e.csv").is_file():
+                continue
+            prov = json.loads((folder / "provenance.json").read_text())
+            r = prov.get("sm_restriction") or {}
+            sms = int(r.get("probed_sms") or r.get("requested_sms") or d.name.split("-sm")[1])
+            label = f"h200-sm{sms}" + ("" if name == "e2e" else f" ({name})")
+            out.append((label, folder, sms))
+    return sorted(out, key=lambda x: (x[2], x[0]))
 
 
 def stable(path: Path):
@@ -87,8 +106,8 @@ def kernels_part(profiles, data) -> list[dict]:
             mape, within, n = kernel_mape(profiles[fd], held, load_hardware(td))
             rows.append({"fit": fd, "target": td, "kind": "fitted" if fd == td else "transferred",
                          "mape": mape, "within_10": within, "rows": n})
-    for sms in restricted_devices():
-        m = stable(CAL / f"h200-sm{sms}" / "measurements.csv")
+    for folder, sms in restricted_devices():
+        m = stable(folder / "measurements.csv")
         spec = derive_sm_restricted(load_hardware("h200"), sms)
         for fd in DEVICES:
             mape, within, n = kernel_mape(profiles[fd], m, spec)
@@ -124,8 +143,8 @@ def stages_part(profiles) -> list[dict]:
     cases = [(td, load_hardware(td), CAL / td / "e2e", 0) for td in DEVICES]
     cases += [(f"h200 ({d})", load_hardware("h200"), CAL / "h200" / d, 0)
               for d in ("e2e-fresh", "e2e-fresh2")]
-    cases += [(f"h200-sm{s}", derive_sm_restricted(load_hardware("h200"), s),
-               CAL / f"h200-sm{s}" / "e2e", s) for s in restricted_e2e()]
+    cases += [(label, derive_sm_restricted(load_hardware("h200"), s), folder, s)
+              for label, folder, s in restricted_e2e()]
     for name, spec, folder, sms in cases:
         if not (folder / "e2e.csv").is_file():
             continue

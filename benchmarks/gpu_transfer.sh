@@ -11,6 +11,9 @@
 #   OUT=/dir PHASE=kernels SMS_LIST="16 40 96" bash benchmarks/gpu_transfer.sh
 # Results are packed into $OUT/<PHASE>.tar.gz (the device tool returns at most 8 files).
 # Never changes clocks, power or modes; NVML state is recorded beside every measurement.
+# Folders are named by the SM count requested; a green context may hand out more (groups of 8
+# on the H200: 20 requested ran on 24): provenance.json records the probed count, which
+# bench_transfer.py uses.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out}
