@@ -100,14 +100,16 @@ def model_rows(device: str, host) -> list[dict]:
                 mode = "graph" if stage == "decode_graph" else "eager"
             else:
                 continue                     # vision of a model: not yet compared here
-            recs = wl.stage_records(request_for(wl, req.grid, req.prompt_tokens,
-                                                req.decode_tokens, req.batch))
-            w = stage_walls({key: recs.parts[key]}, hw, profile, host)[key]
+            req = request_for(wl, req.grid, req.prompt_tokens, req.decode_tokens, req.batch)
+            recs = wl.stage_records(req)
+            graph = wl.graph_parts(req) if mode == "graph" else {}   # static-cache decode
+            w = stage_walls({key: recs.parts[key]}, hw, profile, host, graph_parts=graph)[key]
             out.append({"device": device, "model": wl.name, "case": f"b={b} {tokens or kv}",
                         "stage": stage, "mode": mode, "predicted_s": w.wall_s(mode),
                         "measured_s": float(r["wall_median_s"]),
                         "measured_min_s": float(r.get("wall_min_s") or r["wall_median_s"]),
-                        "kernel_s": w.kernel_s, "host_s": w.host_s, "binds": w.binds,
+                        "kernel_s": w.graph_kernel_s if mode == "graph" else w.kernel_s,
+                        "host_s": w.host_s, "binds": w.binds,
                         "set": "fit" if (stage == "decode_graph" and wl.name in GRAPH_FIT_MODELS
                                          and kv <= GRAPH_FIT_MAX_KV) else "test"})
     return out

@@ -12,9 +12,9 @@ within their physical ranges. graph_node_us: the median over GRAPH_FIT_MODELS' C
 decode rows at KV <= GRAPH_FIT_MAX_KV (calibration/<device>/e2e/<model>/, decode_graph) of
 (measured replay - graph launch - the engine's issued time of the decode step) / launches: what
 a graph node of a real model costs beyond the gap between identical kernels that calibration
-measured (different kernels back to back). Only short KV: measure_models.py replays a decode
-over a StaticCache, whose kernels differ from the DynamicCache step capture records once the
-cache is long (attention over the whole static length, no concatenation). Not fitted: sync_us
+measured (different kernels back to back). The decode step is the one the replay runs: over a
+StaticCache (the workload's graph_parts), as measure_models.py replays it. Only short KV, so
+the long-KV rows stay a test of the static-cache kernels. Not fitted: sync_us
 (the reference captures no synchronizing op) and graph_launch_us (no data separates it from the
 nodes); they keep roofsim.host.DEFAULT_HOST's values, and the file says so.
 """
@@ -65,10 +65,13 @@ def fit_graph_node(device: str, hw, profile) -> tuple[float, list[str]]:
         wl = workload(model, "reference")
         for r in rows:
             b, kv = int(r["batch"]), int(r["kv_len"])
-            recs = wl.stage_records(request_for(wl, None, kv, 1, b))
-            w = stage_walls({"decode": recs.parts["decode"]}, hw, profile, host0)["decode"]
+            req = request_for(wl, None, kv, 1, b)
+            graph = wl.graph_parts(req)                 # the static-cache decode step
+            recs = wl.stage_records(req)
+            w = stage_walls({"decode": recs.parts["decode"]}, hw, profile, host0,
+                            graph_parts=graph)["decode"]
             launches = sum(wt * float(np.asarray(t.count).sum())
-                           for t, wt in recs.parts["decode"])
+                           for t, wt in graph["decode"])
             per_node.append((float(r["wall_median_s"]) - w.graph_s) / launches)
             used.append(f"{model} b={b} L={kv}")
     if not per_node:

@@ -6,8 +6,10 @@
   Stage wall = max(host end, GPU end).
 - `graph`: the stage replayed as one CUDA graph: the engine's kernel time, the calibration
   profile's graph gap after every calibrated kernel (roofsim.engine.Timing.issued_s: kernel
-  durations exclude it), `graph_launch_s` and `graph_node_s` per kernel node. A stage with a synchronizing record cannot be captured; it
-  stays eager (`captured` False).
+  durations exclude it), `graph_launch_s` and `graph_node_s` per kernel node. A stage with a
+  synchronizing record cannot be captured; it stays eager (`captured` False). A graph replays
+  the records the workload gives for it where they differ from the eager ones (`graph_parts`,
+  roofsim.workloads.base.Workload.graph_parts: a decode step over a static KV cache).
 
 The host roof of a stage is `host_s` (forward_s + dispatch of every launch + sync costs); the
 GPU roof is `kernel_s`; `binds` names the larger. Decode is one step (the weighted mean of the
@@ -38,6 +40,7 @@ class StageWall:
     graph_s: float         # CUDA-graph wall time (= eager_s when not captured)
     captured: bool         # the stage can be replayed as a graph (no synchronizing record)
     syncs: float           # synchronizing launches
+    graph_kernel_s: float  # kernel time of the records the graph replays (= kernel_s for the same)
 
     @property
     def binds(self) -> str:
@@ -52,7 +55,8 @@ class StageWall:
     def as_dict(self) -> dict:
         return {"stage": self.stage, "kernel_s": self.kernel_s, "host_s": self.host_s,
                 "eager_wall_s": self.eager_s, "graph_wall_s": self.graph_s,
-                "graph_captured": self.captured, "syncs": self.syncs, "binds": self.binds}
+                "graph_captured": self.captured, "syncs": self.syncs,
+                "graph_kernel_s": self.graph_kernel_s, "binds": self.binds}
 
 
 def eager_timeline(launch_s, host_s, sync, start_s: float = 0.0,
@@ -99,8 +103,18 @@ def _table_wall(table, launch_time_s, host: HostModel) -> tuple[float, float, fl
     return wall, host_roof, n_sync
 
 
-def stage_wall(stage: str, parts, hardware: HardwareSpec, profile, host: HostModel) -> StageWall:
-    """Wall times of a stage given as [(table, weight), ...]."""
+@dataclass(frozen=True)
+class _Sums:
+    """Weighted sums over a stage's parts."""
+    kernel: float          # engine kernel time
+    issued: float          # kernel time + calibrated graph gaps (Timing.issued_s)
+    host_roof: float
+    eager: float
+    syncs: float
+    launches: float
+
+
+def _sums(parts, hardware: HardwareSpec, profile, host: HostModel) -> _Sums:
     kernel = issued = host_roof = eager = syncs = launches = 0.0
     for table, weight in parts:
         timing = simulate(table, hardware, profile, launch_mode="cuda_graph")
@@ -111,15 +125,30 @@ def stage_wall(stage: str, parts, hardware: HardwareSpec, profile, host: HostMod
         eager += weight * w
         syncs += weight * ns
         launches += weight * float(np.asarray(table.count).sum())
-    captured = syncs == 0
-    graph = (host.graph_launch_s + issued + launches * host.graph_node_s) if captured else eager
-    return StageWall(stage=stage, kernel_s=kernel, host_s=host_roof, eager_s=eager,
-                     graph_s=graph, captured=captured, syncs=syncs)
+    return _Sums(kernel, issued, host_roof, eager, syncs, launches)
+
+
+def stage_wall(stage: str, parts, hardware: HardwareSpec, profile, host: HostModel,
+               graph_parts=None) -> StageWall:
+    """Wall times of a stage given as [(table, weight), ...]; the graph mode replays
+    `graph_parts` where given (else `parts`)."""
+    e = _sums(parts, hardware, profile, host)
+    g = e if graph_parts is None else _sums(graph_parts, hardware, profile, host)
+    captured = g.syncs == 0
+    graph = (host.graph_launch_s + g.issued + g.launches * host.graph_node_s) if captured \
+        else e.eager
+    return StageWall(stage=stage, kernel_s=e.kernel, host_s=e.host_roof, eager_s=e.eager,
+                     graph_s=graph, captured=captured, syncs=e.syncs, graph_kernel_s=g.kernel)
 
 
 def stage_walls(parts: Mapping[str, object], hardware: HardwareSpec, profile,
-                host: HostModel) -> dict[str, StageWall]:
-    return {s: stage_wall(s, p, hardware, profile, host) for s, p in parts.items()}
+                host: HostModel, graph_parts: Mapping[str, object] | None = None
+                ) -> dict[str, StageWall]:
+    """stage_wall of every stage; `graph_parts` (Workload.graph_parts) the stages a CUDA graph
+    replays other records for."""
+    graph_parts = graph_parts or {}
+    return {s: stage_wall(s, p, hardware, profile, host, graph_parts.get(s))
+            for s, p in parts.items()}
 
 
 def wall_summary(walls: Mapping[str, StageWall], mode: str, host: HostModel,

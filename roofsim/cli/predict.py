@@ -20,7 +20,7 @@ from .. import memory as _memory
 from .. import predict as _predict
 from .. import wall as _wall
 from ..parallel import ParallelPlan, shard_stage_records
-from ..workloads import DEFAULT_MODEL, workload
+from ..workloads import DEFAULT_MODEL, StageRecords, workload
 from ..engine import BOUNDS
 from .args import amount, count, nonempty
 from .common import (add_hardware_args, add_json_arg, calibration_note, hardware_from_args,
@@ -109,7 +109,10 @@ def run(args) -> int:
         from ..host import resolve_host_model
         host, source = resolve_host_model(args.host_model, args.calibration, hw.id)
     if args.wall is not None:
-        walls = _wall.stage_walls(records.parts, hw, profile, host)
+        graph = shard_stage_records(StageRecords(wl.graph_parts(request,
+                                                                use_cache=not args.no_cache)),
+                                    plan).parts
+        walls = _wall.stage_walls(records.parts, hw, profile, host, graph_parts=graph)
         summary = _wall.wall_summary(walls, args.wall, host, source)
     if args.json:
         print_json({**p.as_dict(), "memory": fit.as_dict() if fit else None,

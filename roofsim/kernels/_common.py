@@ -16,6 +16,7 @@ ELEMENT_BYTES = {
     "float64": 8, "float32": 4, "bfloat16": 2, "float16": 2,
     "float8_e4m3fn": 1, "float8_e5m2": 1, "int64": 8, "int32": 4, "int8": 1,
     "complex64": 8, "complex128": 16,      # DeepSeek-V2's rotary runs in complex64
+    "bool": 1,                             # masks (a static KV cache's attention mask)
 }
 
 # Matrix products on these dtypes run on tensor cores; fp32 matmuls are counted as CUDA-core

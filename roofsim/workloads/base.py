@@ -99,6 +99,13 @@ class Workload(Protocol):
 
     def stage_records(self, request: Request, *, use_cache: bool = True) -> StageRecords: ...
 
+    def graph_parts(self, request: Request, *,
+                    use_cache: bool = True) -> Mapping[str, tuple[tuple[RecordTable, float], ...]]:
+        """The stages whose replay as a CUDA graph runs other records than stage_records gives
+        (parts as StageRecords.parts); a stage not listed replays its stage_records parts.
+        roofsim.wall times a stage's graph mode from these."""
+        ...
+
     def describe(self, request: Request) -> Mapping[str, object]:
         """What the request means for this model (image tokens, crop grid, ...), as JSON."""
         ...

@@ -63,6 +63,11 @@ class DeepseekOCR:
             return self._reference(request, use_cache)
         return self._analytic(request)
 
+    def graph_parts(self, request: Request, *, use_cache: bool = True) -> dict:
+        """{}: a CUDA-graph replay is timed on the stage_records parts (the reference decode
+        runs over a DynamicCache; no static-cache variant is captured for DeepSeek-OCR)."""
+        return {}
+
     def _reference(self, request: Request, use_cache: bool) -> StageRecords:
         """Prefill and decode are captured at the request's batch (B sequences in one prefill,
         a decode step over B); the vision stage runs once per image, so B requests repeat it

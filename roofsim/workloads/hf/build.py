@@ -7,7 +7,8 @@ so capture and benchmarks/measure_models.py run the same model the same way:
 - bf16 (transformers keeps its fp32 modules, e.g. routers, as it does when loading), SDPA
   attention, transformers' default experts implementation (grouped_mm);
 - inputs: token ids, a KV cache pre-filled to a length (DynamicCache, shapes found by a one-token
-  probe, so GQA, MLA and sliding-window layers all get what the model itself caches), and for
+  probe, so GQA, MLA and sliding-window layers all get what the model itself caches; or the
+  StaticCache a CUDA-graph decode runs over, one free position after the filled ones), and for
   vision-language models the image inputs of their vision encoder (VISION_ADAPTERS).
 """
 
@@ -167,6 +168,26 @@ def filled_cache(model, shapes, batch: int, kv_len: int, device, dtype):
         k = random_tensor((batch, ks[1], kv_len) + ks[3:], device, dtype)
         v = random_tensor((batch, vs[1], kv_len) + vs[3:], device, dtype)
         cache.update(k, v, i)
+    return cache
+
+
+def static_cache(model, shapes, batch: int, kv_len: int, device, dtype):
+    """A StaticCache of kv_len + 1 positions holding kv_len (the next token is written in place
+    at position kv_len), as benchmarks/measure_models.measure_graph_decode builds it by a
+    prefill: each layer allocated at its probed shape and its length set, which works on meta
+    (the length is a device tensor the model reads its positions from). Random values off
+    meta."""
+    _, transformers = _libs()
+    cache = transformers.StaticCache(config=text_config(model), max_cache_len=kv_len + 1)
+    for layer, (ks, vs) in zip(cache.layers, shapes, strict=True):
+        layer.lazy_initialization(random_tensor((batch, ks[1], 1) + ks[3:], device, dtype),
+                                  random_tensor((batch, vs[1], 1) + vs[3:], device, dtype))
+        if not _is_meta(device):
+            layer.keys.normal_()
+            layer.values.normal_()
+        layer.cumulative_length.fill_(kv_len)
+        if hasattr(layer, "cumulative_length_int"):      # sliding-window layers
+            layer.cumulative_length_int = kv_len
     return cache
 
 

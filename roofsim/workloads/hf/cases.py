@@ -3,7 +3,11 @@ meta tensors and what benchmarks/measure_models.py times on a GPU, built the sam
 
 - prefill: `tokens` prompt tokens (batch rows) as token ids through the causal LM with a fresh
   KV cache and the logits of the last position only (logits_to_keep=1, as generation does);
-- decode:  one token per row with a DynamicCache already holding kv_len positions;
+- decode:  one token per row with a DynamicCache already holding kv_len positions (the new K/V
+  concatenated onto it, as eager generation runs); with cache="static", a StaticCache of
+  kv_len + 1 positions holding kv_len (the new K/V written in place, attention over all
+  kv_len + 1 with a mask), as a CUDA-graph replay runs it (benchmarks/measure_models.py
+  measure_graph_decode);
 - vision:  the vision encoder over one image (vision-language models).
 The configuration of a case (`case_key`) is known without building the model: it is the
 capture cache key, so a cached prediction never imports torch.
@@ -18,17 +22,25 @@ from ..case import StageCase
 from .configs import ModelConfig
 
 DTYPE = "bfloat16"
+DYNAMIC, STATIC = "dynamic", "static"          # the KV cache of a decode case
+CACHES: tuple[str, ...] = (DYNAMIC, STATIC)
 
 
 def case_key(mc: ModelConfig, stage: str, *, tokens: int = 0, kv_len: int = 0, batch: int = 1,
-             image: tuple[int, int] | None = None, dtype: str = DTYPE) -> dict[str, Any]:
-    """JSON-able identity of a case (the capture cache key)."""
+             image: tuple[int, int] | None = None, dtype: str = DTYPE,
+             cache: str = DYNAMIC) -> dict[str, Any]:
+    """JSON-able identity of a case (the capture cache key). A decode case names its cache only
+    when static, so dynamic keys are those of before static ones existed."""
+    if cache not in CACHES:
+        raise ValueError(f"cache {cache!r}, expected one of {', '.join(CACHES)}")
     key: dict[str, Any] = {"workload": "transformers", "model": mc.key(), "stage": stage,
                            "batch": int(batch), "dtype": dtype}
     if stage == PREFILL:
         key["tokens"] = int(tokens)
     elif stage == DECODE:
         key["kv_len"] = int(kv_len)
+        if cache == STATIC:
+            key["cache"] = STATIC
     elif stage == VISION:
         key["image"] = list(image)
     return key
@@ -53,22 +65,24 @@ def prefill_case(model, mc: ModelConfig, tokens: int, *, batch: int = 1, device=
 
 
 def decode_case(model, mc: ModelConfig, kv_len: int, *, batch: int = 1, device="meta",
-                dtype=DTYPE, shapes=None) -> StageCase:
-    """One decode step; `shapes` (per layer cached K/V shapes, build.kv_shapes) is probed once
+                dtype=DTYPE, shapes=None, cache: str = DYNAMIC) -> StageCase:
+    """One decode step over a `cache` (DYNAMIC or STATIC, see the module docstring) holding
+    kv_len positions; `shapes` (per layer cached K/V shapes, build.kv_shapes) is probed once
     when not given."""
     from . import build
     tdtype = _torch_dtype(dtype)
     vocab = build.text_config(model).vocab_size
     shapes = shapes if shapes is not None else build.kv_shapes(model, device)
     kwarg = build.cache_kwarg(model)
+    key = case_key(mc, DECODE, kv_len=kv_len, batch=batch, dtype=str(dtype), cache=cache)
+    fill = build.static_cache if cache == STATIC else build.filled_cache
 
     def make_inputs():
-        cache = build.filled_cache(model, shapes, batch, kv_len, device, tdtype)
+        kv = fill(model, shapes, batch, kv_len, device, tdtype)
         return (), {"input_ids": build.token_ids(batch, 1, vocab, device), "use_cache": True,
-                    "logits_to_keep": 1, kwarg: cache}
+                    "logits_to_keep": 1, kwarg: kv}
 
-    return StageCase(DECODE, model, make_inputs,
-                     case_key(mc, DECODE, kv_len=kv_len, batch=batch, dtype=str(dtype)))
+    return StageCase(DECODE, model, make_inputs, key)
 
 
 def vision_case(model, mc: ModelConfig, image: tuple[int, int], *, device="meta",
@@ -95,5 +109,5 @@ def stage_case(model, mc: ModelConfig, key: Mapping[str, Any], *, device="meta",
                             dtype=dtype)
     if stage == DECODE:
         return decode_case(model, mc, key["kv_len"], batch=key["batch"], device=device,
-                           dtype=dtype, shapes=shapes)
+                           dtype=dtype, shapes=shapes, cache=key.get("cache", DYNAMIC))
     return vision_case(model, mc, tuple(key["image"]), device=device, dtype=dtype)

@@ -6,6 +6,11 @@ Stages: vision (vision-language models given an image), prefill (image tokens + 
 per row), decode (the mean of K steps). A decode step is affine in the cache length between
 changes of what the cache holds (a sliding window filling up): the mean over K steps is taken
 from the ends of each affine piece, weighted by its steps.
+
+Replayed as a CUDA graph (graph_parts), decode runs over a StaticCache sized for the whole
+generation (prompt + K positions): every step runs the same kernels, attention over all
+positions with a mask, so the mean step is the last one, captured as the static decode case
+(kv_len = prompt + K - 1 held, one free position).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from ...errors import UserError
 from ...stages import DECODE, PREFILL, VISION
 from ..base import Request, StageRecords
 from . import vision as _vision
-from .cases import case_key, stage_case
+from .cases import STATIC, case_key, stage_case
 from .configs import ModelConfig
 
 IMPLEMENTATION = "captured"
@@ -102,6 +107,15 @@ class TransformersModel:
 
         return _capture.capture_case(key, make_case, sdpa_backend=self.sdpa_backend,
                                      prefix=stage, use_cache=use_cache)
+
+    def graph_parts(self, request: Request, *, use_cache: bool = True) -> dict:
+        """{decode: the static-cache step} (see the module docstring); {} without decode."""
+        if request.decode_tokens < 1:
+            return {}
+        kv = self.image_tokens(request) + request.prompt_tokens + request.decode_tokens - 1
+        cap = self.capture(DECODE, kv_len=kv, batch=request.batch, cache=STATIC,
+                           use_cache=use_cache)
+        return {DECODE: ((cap.table, 1.0),)}
 
     def stage_records(self, request: Request, *, use_cache: bool = True) -> StageRecords:
         if request.grid is not None:
