@@ -80,10 +80,16 @@ def ocr_rows(device: str, host, fitted: dict) -> list[dict]:
     return out
 
 
+# Folders of transformers-model measurements (one subfolder per model) under calibration/<device>.
+MODEL_SETS = ("e2e", "e2e-fresh3")
+
+
 def model_rows(device: str, host) -> list[dict]:
     out = []
     hw, profile = device_setup(device)
-    for folder in model_folders(CAL / device / "e2e"):
+    folders = [f for s in MODEL_SETS if (CAL / device / s).is_dir()
+               for f in model_folders(CAL / device / s)]
+    for folder in folders:
         import csv
         with open(folder / "e2e.csv", newline="") as f:
             raw = [r for r in csv.DictReader(f) if r.get("status", "ok") == "ok"]
@@ -104,7 +110,9 @@ def model_rows(device: str, host) -> list[dict]:
             recs = wl.stage_records(req)
             graph = wl.graph_parts(req) if mode == "graph" else {}   # static-cache decode
             w = stage_walls({key: recs.parts[key]}, hw, profile, host, graph_parts=graph)[key]
-            out.append({"device": device, "model": wl.name, "case": f"b={b} {tokens or kv}",
+            out.append({"device": device + ("" if folder.parent.name == "e2e" else
+                                            f" ({folder.parent.name})"),
+                        "model": wl.name, "case": f"b={b} {tokens or kv}",
                         "stage": stage, "mode": mode, "predicted_s": w.wall_s(mode),
                         "measured_s": float(r["wall_median_s"]),
                         "measured_min_s": float(r.get("wall_min_s") or r["wall_median_s"]),
