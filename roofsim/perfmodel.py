@@ -169,7 +169,7 @@ INDEX_OPS_PER_DIM = 5.0          # divmod 4 + loop bound 1, per dimension
 INDEX_OPS_PER_OPERAND = 8.0      # address, load / store, conversion, loop index, per element
 # Operands of each layout kind's kernel (outputs included): copy in + out, unary in + out,
 # binary elementwise two inputs + out (roofsim.kernels.elementwise.ELEMENTWISE_INPUTS).
-INDEX_OPERANDS = {"copy": 2.0, "gelu": 2.0, "silu": 2.0,
+INDEX_OPERANDS = {"copy": 2.0, "cat": 2.0, "gelu": 2.0, "silu": 2.0,
                   "elementwise": ELEMENTWISE_INPUTS + 1.0}
 # An SM issues 64 INT32 ops per clock against 128 FP32 FMA lanes (2 FLOPs each): one integer
 # op takes the issue share of 4 FP32 FLOPs (NVIDIA Ampere GA100 / Hopper GH100 whitepapers,
@@ -225,7 +225,7 @@ def output_tiles(table: RecordTable) -> np.ndarray:
 # Elements per CTA of PyTorch's vectorized elementwise kernels (128 threads x 4 elements).
 ELEMENTWISE_CTA = 512.0
 ROWWISE_KINDS = ("layernorm", "rmsnorm", "softmax", "reduction", "sort", "embedding")
-FLAT_KINDS = ("gelu", "silu", "elementwise", "copy", "index")
+FLAT_KINDS = ("gelu", "silu", "elementwise", "copy", "cat", "index")
 
 
 SPLIT_CHUNK = 256.0   # reduction length per split (split-K GEMMs, split-KV attention)

@@ -42,7 +42,8 @@ COMM_KINDS: tuple[str, ...] = ("all_reduce", "all_gather", "reduce_scatter", "al
                                "send_recv")
 KINDS: tuple[str, ...] = (
     "gemm", "linear", "grouped_gemm", "attention", "conv2d", "layernorm", "rmsnorm",
-    "softmax", "gelu", "silu", "elementwise", "reduction", "sort", "embedding", "copy", "index",
+    "softmax", "gelu", "silu", "elementwise", "reduction", "sort", "embedding", "copy", "cat",
+    "index",
 ) + COMM_KINDS
 
 WORK_FIELDS: tuple[str, ...] = (

@@ -63,6 +63,9 @@ KIND_CAUSES = {
     ("reduction", "*"): (
         "reductions the reference launches on their own: RMSNorm's mean, and the grouped-experts "
         "routing and combine"),
+    ("cat", "*"): (
+        "concatenations the reference launches (DynamicCache appends K/V by torch.cat, rotary "
+        "halves); the analytic model counts no cat"),
     ("sort", "*"): (
         "the reference's grouped-experts path sorts the tokens x top-k expert ids (one sort per "
         "MoE layer); the analytic model counts no sort"),

@@ -131,7 +131,7 @@ FEATURES: dict[str, Callable] = {
     "attention": _attention, "conv2d": _conv,
     "layernorm": _rowwise, "rmsnorm": _rowwise, "softmax": _rowwise, "reduction": _rowwise, "sort": _rowwise,
     "embedding": _rowwise,
-    "gelu": _flat, "silu": _flat, "elementwise": _flat, "copy": _flat, "index": _flat,
+    "gelu": _flat, "silu": _flat, "elementwise": _flat, "copy": _flat, "cat": _flat, "index": _flat,
 }
 
 

@@ -23,7 +23,7 @@ from .ops import per_element_counts
 from .result import Capture
 
 # Bump when a change to capture changes what a capture produces (invalidates the cache).
-CAPTURE_VERSION = "9"    # 7: strided records carry dims; 8: ... and their distinct bytes; 9: sort
+CAPTURE_VERSION = "10"    # 7: strided records carry dims; 8: ... and their distinct bytes; 9: sort; 10: cat
 
 
 def cache_dir() -> Path:

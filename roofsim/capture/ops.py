@@ -35,7 +35,8 @@ NO_KERNEL = frozenset({
 FILL_OPS = frozenset({"zero_", "fill_", "zeros", "zeros_like", "ones", "ones_like", "full",
                       "full_like", "arange", "scalar_tensor", "new_zeros", "new_ones", "new_full",
                       "linspace", "normal_", "uniform_", "tril", "triu"})
-COPY_OPS = frozenset({"_to_copy", "clone", "copy_", "cat", "stack", "constant_pad_nd",
+CAT_OPS = frozenset({"cat", "stack"})     # their own kernel (CatArrayBatchedCopy): kind cat
+COPY_OPS = frozenset({"_to_copy", "clone", "copy_", "constant_pad_nd",
                       "repeat", "_copy_from", "_copy_from_and_resize", "flip", "roll",
                       "contiguous", "pad"})
 INDEX_GATHER_OPS = frozenset({"index", "index_select", "gather", "take", "masked_select",

@@ -224,6 +224,8 @@ class _Tracer:
             kind, params = "reduction", {"rows": rows, "cols": x.numel() / max(rows, 1)}
             cuda = REDUCTION_FLOPS_PER_ELEMENT * x.numel()
             dtype = dtype_name(x.dtype)
+        elif name in ops.CAT_OPS:
+            kind, params = "cat", {"numel": main.numel()}
         elif name in ops.FILL_OPS or name in ops.COPY_OPS:
             kind, params = "copy", {"numel": main.numel()}
         elif name in ops.UNARY_FLOPS:

@@ -122,7 +122,7 @@ RUNNER_DIMS = 2
 # Kinds PyTorch runs through TensorIterator, on its strided kernel when the operands are not
 # dense with one layout (roofsim.capture.layout); for them `stride` >= 1 marks that kernel.
 # (conv2d's `stride` is the convolution's.)
-LAYOUT_KINDS = frozenset({"elementwise", "gelu", "silu", "copy"})
+LAYOUT_KINDS = frozenset({"elementwise", "gelu", "silu", "copy", "cat"})
 
 
 def strided_dims(kind, stride, dims) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Data movement without arithmetic: copy and index over `numel` elements.
 
-copy   reads numel elements and writes numel (contiguous, cat, pad, permute made contiguous).
+copy   reads numel elements and writes numel (contiguous, pad, permute made contiguous).
+cat    torch.cat / stack: the same bytes, its own kernel (CatArrayBatchedCopy).
 index  gather/scatter of numel elements by int64 index: reads the elements and one index per
        gathered row (`rows`, default numel: one index per element), writes numel elements.
 No FLOPs.
@@ -29,7 +30,12 @@ def index_work(params, dtype) -> dict:
     return result(n_rows, bytes_read=numel * e + rows * INDEX_BYTES, bytes_written=numel * e)
 
 
-FORMULAS = {"copy": copy_work, "index": index_work}
+def cat_work(params, dtype) -> dict:
+    """cat: numel output elements, each read once from an input and written once (as copy)."""
+    return copy_work(params, dtype)
+
+
+FORMULAS = {"copy": copy_work, "cat": cat_work, "index": index_work}
 
 
 # ---- torch runners for calibration (roofsim.calibration.runners) ---------------------------
@@ -72,4 +78,22 @@ def index_runner(params, dtype, device):
     return fn, lambda: (randn((numel,), dtype, device), randint(numel, (numel,), device))
 
 
-RUNNERS = {"copy": copy_runner, "index": index_runner}
+def cat_runner(params, dtype, device):
+    """torch.cat of two contiguous halves into numel elements (CatArrayBatchedCopy: a kernel,
+    where a contiguous copy of one tensor is a cudaMemcpy). With stride = 1, the halves are
+    row slices (the strided path, as the copy runner's)."""
+    import torch
+    from ..calibration.inputs import randn
+    from .elementwise import strided_layout, strided_shape
+    numel = int(params["numel"])
+    if strided_layout(params) != "flat":
+        rows, cols = strided_shape(numel)
+        half = max(rows // 2, 1)
+        return (lambda a, b: torch.cat((a[:, :cols], b[:, :cols]))), lambda: (
+            randn((half, 2 * cols), dtype, device), randn((rows - half, 2 * cols), dtype, device))
+    half = numel // 2
+    return (lambda a, b: torch.cat((a, b))), lambda: (
+        randn((half,), dtype, device), randn((numel - half,), dtype, device))
+
+
+RUNNERS = {"copy": copy_runner, "cat": cat_runner, "index": index_runner}
