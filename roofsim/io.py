@@ -291,6 +291,23 @@ def parse_csv(text: str, where: str, *, required: Sequence[str] = (),
     return CsvTable(path=where, header=tuple(header), rows=tuple(rows))
 
 
+def number_cell(table: CsvTable, row: CsvRow, column: str, low: float, high: float, what: str,
+                empty: float | None = None) -> float:
+    """A cell as a finite float within [low, high]; `empty` for an empty cell where given. One
+    line naming file, line, column and value otherwise."""
+    text = row.get(column, "")
+    if text == "" and empty is not None:
+        return empty
+    try:
+        value = float(text)
+    except ValueError:
+        raise UserError(f"{table.where(row, column)} = {text!r}: expected {what}") from None
+    if not (math.isfinite(value) and low <= value <= high):
+        raise UserError(f"{table.where(row, column)} = {text!r}: expected {what} between "
+                        f"{low:g} and {high:g}")
+    return value
+
+
 def read_csv(path, *, required: Sequence[str] = (), expected: str = "a CSV file") -> CsvTable:
     return parse_csv(read_text(path, expected=expected), str(path), required=required,
                      expected=expected)

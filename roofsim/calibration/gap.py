@@ -12,12 +12,12 @@ kernels show twice that, a gap per node).
 
 from __future__ import annotations
 
-import math
 import statistics
 from pathlib import Path
 
 from ..errors import UserError
-from ..io import CsvRow, CsvTable, read_csv
+from ..io import number_cell, read_csv
+from .measurements import COUNT_RANGE, SECONDS_RANGE
 
 GAP_FILE = "gap/graph-gap-sm0.csv"   # inside a calibration folder: the whole device's run
 GAP_KERNEL_MAX_S = 20e-6             # cases shorter than this carry the gap above noise
@@ -33,10 +33,9 @@ def graph_gap_s(path: str | Path) -> float:
     for r in table.rows:
         if r["status"] != "ok":
             continue
-        gap, kern, per = (finite_number(table, r, c)
-                          for c in ("gap_s", "kernel_s", "kernels_per_launch"))
-        if kern <= 0:
-            raise UserError(f"{table.where(r, 'kernel_s')}: {kern!r} is not a positive time")
+        gap = number_cell(table, r, "gap_s", -SECONDS_RANGE[1], SECONDS_RANGE[1], "seconds")
+        kern = number_cell(table, r, "kernel_s", *SECONDS_RANGE, "seconds per launch")
+        per = number_cell(table, r, "kernels_per_launch", *COUNT_RANGE, "kernels per launch")
         if per == 1 and kern < GAP_KERNEL_MAX_S:
             gaps.append(gap)
     if len(gaps) < MIN_GAP_CASES:
@@ -48,14 +47,3 @@ def graph_gap_s(path: str | Path) -> float:
         raise UserError(f"{table.path}: median graph gap {gap * 1e6:.3f} us is outside "
                         f"{low * 1e6:g} .. {high * 1e6:g} us")
     return gap
-
-
-def finite_number(table: CsvTable, row: CsvRow, column: str) -> float:
-    """A cell as a finite float; one line naming file, line and column otherwise."""
-    try:
-        v = float(row[column])
-    except ValueError:
-        raise UserError(f"{table.where(row, column)}: {row[column]!r} is not a number") from None
-    if not math.isfinite(v):
-        raise UserError(f"{table.where(row, column)}: {row[column]!r} is not finite")
-    return v

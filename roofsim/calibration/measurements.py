@@ -182,25 +182,12 @@ SIZE_RANGE = (0.0, 1e13)               # a shape parameter
 COUNT_RANGE = (0.0, 1e12)              # launches, trials, sets, set_bytes
 
 
-def _float_cell(table, row, column: str, text: str, low: float, high: float, what: str) -> float:
-    if text == "":
-        return np.nan
-    try:
-        value = float(text)
-    except ValueError:
-        raise UserError(f"{table.where(row, column)} = {text!r}: expected {what}") from None
-    if not (math.isfinite(value) and low <= value <= high):
-        raise UserError(f"{table.where(row, column)} = {text!r}: expected {what} between "
-                        f"{low:g} and {high:g}")
-    return value
-
-
 def read_measurements(path: str | Path) -> Measurements:
     """The rows of a measurements CSV, every value checked: a value that is not a number, not
     finite, negative or absurd, an unknown kind or dtype, or a missing column is one line naming
     the file, the line and the column. A last line cut short by a killed run (no newline at the
     end) is left out, as the writer's resume does."""
-    from ..io import parse_csv, read_text
+    from ..io import number_cell, parse_csv, read_text
     from ..kernels._common import ELEMENT_BYTES
     from ..records import KINDS
     path = Path(path)
@@ -239,7 +226,7 @@ def read_measurements(path: str | Path) -> Measurements:
                 if c in TIME_FIELDS and not ok:
                     value = np.nan       # a failed row's times are not used
                 else:
-                    value = _float_cell(table, row, c, cell, low, high, what)
+                    value = number_cell(table, row, c, low, high, what, empty=np.nan)
                 cols[c].append(value)
             else:
                 cols[c].append(cell)

@@ -18,9 +18,8 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from ..errors import UserError
-from ..io import read_csv
-from .gap import finite_number
+from ..io import number_cell, read_csv
+from .measurements import SECONDS_RANGE
 
 WARM_FILE = "warm/warm-l2.csv"      # inside a calibration folder
 WARM_KERNEL_MAX_S = 20e-6           # shapes where the latency chain is a visible share
@@ -37,9 +36,8 @@ def warm_savings_s(path: str | Path) -> dict[tuple[str, str], float]:
     for r in table.rows:
         if r["status"] != "ok":
             continue
-        cold, warm = finite_number(table, r, "cold_s"), finite_number(table, r, "warm_s")
-        if cold <= 0 or warm <= 0:
-            raise UserError(f"{table.where(r)}: cold_s / warm_s must be positive times")
+        cold, warm = (number_cell(table, r, c, *SECONDS_RANGE, "seconds per launch")
+                      for c in ("cold_s", "warm_s"))
         if cold < WARM_KERNEL_MAX_S:
             diffs.setdefault((r["kind"], r["layout"]), []).append(cold - warm)
     return {k: max(statistics.median(v), 0.0) for k, v in diffs.items()
