@@ -20,7 +20,6 @@ many cases are within the 15% target; exit status 0 when there was something to 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -29,7 +28,7 @@ for p in (ROOT, ROOT / "benchmarks"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-from bench_e2e_accuracy import summarize  # noqa: E402
+from bench_e2e_accuracy import print_model_comparisons  # noqa: E402
 from roofsim.calibration.profile import load_profile  # noqa: E402
 from roofsim.e2e import (E2E_FILE, E2E_STAGES, compare_e2e,  # noqa: E402
                          compare_model_e2e, load_e2e, load_model_e2e, measured_model,
@@ -119,14 +118,9 @@ def main(argv=None) -> int:
         print(f"{root}: no batched measurements (benchmarks/measure_models.py --batch 8,32 "
               "--prefill-batch 4, or benchmarks/measure_e2e.py --batch, writes them)")
         return 1
-    from roofsim.cli.output import format_table
-    print(f"\npredicted on {hw.id}, calibration {profile.device_name}\n")
-    print(format_table(["model", "stage", "case", "predicted ms", "measured ms", "error",
-                        "pred tokens/s"], table))
-    print()
-    summarize(comps, label=lambda c: f"{c.model:18}")
-    if args.json:
-        Path(args.json).write_text(json.dumps([c.as_dict() for c in comps], indent=1) + "\n")
+    print_model_comparisons(hw, profile, ["model", "stage", "case", "predicted ms",
+                                          "measured ms", "error", "pred tokens/s"],
+                            table, comps, args.json)
     return 0
 
 

@@ -49,6 +49,17 @@ def version_note(prov: dict) -> str:
     return ""
 
 
+def print_model_comparisons(hw, profile, header, table, comps, json_path=None) -> None:
+    """The transformers-model benches' output: the table of cases, the per-model summary
+    (summarize) and, with `json_path`, every comparison as JSON."""
+    print(f"\npredicted on {hw.id}, calibration {profile.device_name}\n")
+    print(format_table(header, table))
+    print()
+    summarize(comps, label=lambda c: f"{c.model:18}")
+    if json_path:
+        Path(json_path).write_text(json.dumps([c.as_dict() for c in comps], indent=1) + "\n")
+
+
 def summarize(comps, label=lambda c: "") -> bool:
     """Per (label, stage): the largest error and how many cases are within the target; prints
     whether the target is met everywhere and returns it."""

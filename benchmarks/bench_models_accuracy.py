@@ -15,7 +15,6 @@ stage, the largest error and how many cases are within the 15% target.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -24,9 +23,8 @@ for p in (ROOT, ROOT / "benchmarks"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-from bench_e2e_accuracy import summarize, version_note  # noqa: E402
+from bench_e2e_accuracy import print_model_comparisons, version_note  # noqa: E402
 from roofsim.calibration.profile import load_profile  # noqa: E402
-from roofsim.cli.output import format_table  # noqa: E402
 from roofsim.e2e import (compare_model_e2e, load_model_e2e, measured_model,  # noqa: E402
                          model_folders)
 from roofsim.hardware import load_hardware  # noqa: E402
@@ -61,16 +59,13 @@ def main(argv=None) -> int:
         if note:
             print(f"  {note}")
         comps += compare_model_e2e(model, rows, hw, profile)
-    print(f"\npredicted on {hw.id}, calibration {profile.device_name}\n")
-    print(format_table(
+    print_model_comparisons(
+        hw, profile,
         ["model", "stage", "case", "predicted ms", "measured ms", "error", "pred kernels",
          "meas kernels"],
         [[c.model, c.stage, c.case, round(c.predicted_s * 1e3, 3), round(c.measured_s * 1e3, 3),
-          f"{c.error:+.1%}", round(c.predicted_launches), c.measured_kernels] for c in comps]))
-    print()
-    summarize(comps, label=lambda c: f"{c.model:18}")
-    if args.json:
-        Path(args.json).write_text(json.dumps([c.as_dict() for c in comps], indent=1) + "\n")
+          f"{c.error:+.1%}", round(c.predicted_launches), c.measured_kernels] for c in comps],
+        comps, args.json)
     return 0
 
 
