@@ -8,6 +8,10 @@
              L2 (roofsim's harness: CUDA-graph replays over rotating buffers, L2 flushed) and on
              a warm L2 (the same buffers every launch, sizes under the L2): achieved bandwidth
              counts bytes read + written;
+- add:       torch.add(a, b, out=c) of bf16 vectors, 4 KiB .. 2 GiB per operand, cold L2: the
+             vectorized elementwise kernel (each thread 4 x 16-byte loads in flight) keeps more
+             bytes in flight per SM than the copy, so its plateau on few SMs is the per-SM
+             bandwidth (hardware sm_mem_bandwidth_gbps); bytes = 2 read + 1 written;
 - gemm:      bf16 torch.mm at square and skinny shapes (harness, cold L2);
 - launch:    a one-element add: the graph launch floor and the eager launch time.
 
@@ -120,7 +124,7 @@ def main(argv=None) -> int:
            "torch": torch.__version__, "cuda": torch.version.cuda,
            "python": platform.python_version(), "device": torch.cuda.get_device_name(0),
            "sm_restriction": restriction.as_dict(), "device_before": before,
-           "latency": [], "copy": [], "gemm": [], "launch": {}}
+           "latency": [], "copy": [], "add": [], "gemm": [], "launch": {}}
     t0 = time.perf_counter()
 
     def note(section, row):
@@ -145,6 +149,17 @@ def main(argv=None) -> int:
         if size <= timer.l2_bytes // 4:
             row["warm_s"] = warm_copy_s(torch, size)
         note("copy", row)
+        timer.release()
+    for size in sorted(set(COPY_SIZES[::2] + COPY_SIZES[-1:])):
+        n = size // 2
+
+        def make(n=n):
+            return (torch.randn(n, dtype=torch.bfloat16, device="cuda"),
+                    torch.randn(n, dtype=torch.bfloat16, device="cuda"),
+                    torch.empty(n, dtype=torch.bfloat16, device="cuda"))
+        r = timer.time(lambda a, b, c: torch.add(a, b, out=c), make)
+        note("add", {"bytes": size, "cold_s": r.kernel_s, "launches": r.launches,
+                     "graph": r.graph})
         timer.release()
     for m, n, k in GEMMS:
         def make(m=m, n=n, k=k):
@@ -172,6 +187,9 @@ def main(argv=None) -> int:
         warm = f" warm {2 * x['bytes'] / x['warm_s'] / 1e9:7.0f}" if "warm_s" in x else ""
         print(f"  copy {x['bytes']:>11} B: cold {2 * x['bytes'] / x['cold_s'] / 1e9:7.0f} GB/s "
               f"({x['cold_s'] * 1e6:8.2f} us){warm}")
+    for x in doc["add"][::2] + doc["add"][-1:]:
+        print(f"  add  {x['bytes']:>11} B: cold {3 * x['bytes'] / x['cold_s'] / 1e9:7.0f} GB/s "
+              f"({x['cold_s'] * 1e6:8.2f} us)")
     for x in doc["gemm"]:
         print(f"  gemm {x['m']}x{x['n']}x{x['k']}: {x['tflops']:6.1f} TFLOP/s "
               f"(graph {x['kernel_s'] * 1e6:.1f} us, eager {x['eager_s'] * 1e6:.1f} us)")

@@ -6,6 +6,8 @@
 #   PHASE=probe    the CUDA-graph node gap (benchmarks/measure_graph_gap.py) on each of SMS_LIST
 #                  SMs (0 = whole GPU), then the strided-dims suite (kernels/strided_dims.yaml)
 #                  at each of DIMS_SMS (0 = whole GPU);
+#   PHASE=suite    one kernel suite (SUITE, a kernels/*.yaml) at each of SUITE_SMS SMs
+#                  (0 = whole GPU), CAL_BUDGET seconds each;
 #   PHASE=e2e      the reference end to end (benchmarks/measure_e2e.py) at each of SMS_LIST SMs,
 #                  grids GRIDS, prompt PROMPT, with the carried transformers wheels (.wheels/).
 #   OUT=/dir PHASE=kernels SMS_LIST="16 40 96" bash benchmarks/gpu_transfer.sh
@@ -46,6 +48,13 @@ elif [ "$PHASE" = probe ]; then
   for n in ${DIMS_SMS:-}; do
     if [ "$n" = 0 ]; then sms=(); dir="$W/$DEV-dims"; else sms=(--sms "$n"); dir="$W/$DEV-dims-sm$n"; fi
     python3 -m roofsim.cli.calibrate --suite kernels/strided_dims.yaml "${sms[@]}" --out "$dir" \
+      --no-fit --time-budget "$CAL_BUDGET" 2>&1 | tail -2
+  done
+elif [ "$PHASE" = suite ]; then
+  name=$(basename "${SUITE:?set SUITE=kernels/X.yaml}" .yaml)
+  for n in ${SUITE_SMS:-0}; do
+    if [ "$n" = 0 ]; then sms=(); dir="$W/$DEV-$name"; else sms=(--sms "$n"); dir="$W/$DEV-$name-sm$n"; fi
+    python3 -m roofsim.cli.calibrate --suite "$SUITE" "${sms[@]}" --out "$dir" \
       --no-fit --time-budget "$CAL_BUDGET" 2>&1 | tail -2
   done
 elif [ "$PHASE" = models ]; then

@@ -44,9 +44,10 @@ DEFAULT_MEM_LATENCY_NS = 600.0
 # A100 151 / 406 ns, H100 PCIe 151 / 375, L40 111 / 254, V100 156 / 317 -> 0.37 .. 0.49.
 DEFAULT_L2_LATENCY_SHARE = 0.4
 
-# Where a spec gives no per-SM memory bandwidth: the H200 sustains 74.9 GB/s per SM on a copy
-# (calibration/h200/physics, 16 SMs), 2.06 x its HBM bandwidth / SMs: half the SMs saturate HBM.
-SM_BANDWIDTH_SHARE = 2.0
+# Where a spec gives no per-SM memory bandwidth: the H200's SMs sustain up to 130 GB/s each
+# (hardware/h200.yaml: skinny matrix products on 24 SMs, calibration/h200-sm24/narrow), 3.6 x its HBM
+# bandwidth / SMs: under a third of the SMs, each at its limit, saturate HBM.
+SM_BANDWIDTH_SHARE = 3.5
 
 DEFAULT_EFFICIENCY = MappingProxyType({"tensor_core": 0.80, "cuda_core": 0.50, "memory": 0.85})
 
@@ -102,6 +103,7 @@ class HardwareSpec:
     l2_latency_ns: float | None = None           # L2 hit latency (pointer chase), ns
     tensor_sustained_tflops: Mapping[str, float] = field(default_factory=dict)  # power-limited
     sm_mem_bandwidth_gbps: float | None = None   # what one SM sustains alone (Little's law)
+    grid_sm_count: int | None = None             # SMs libraries size launch grids for
     interconnect_latency_us: Mapping[str, float] = field(default_factory=dict)  # per link step
 
     # ---- physical quantities (roofsim.perfmodel) ---------------------------------------
@@ -117,6 +119,14 @@ class HardwareSpec:
         if self.l2_latency_ns:
             return self.l2_latency_ns * 1e-9
         return DEFAULT_L2_LATENCY_SHARE * self.mem_latency_s
+
+    @property
+    def grid_sms(self) -> int:
+        """SMs the libraries size their launch grids for (cuBLAS's split-K, PyTorch's cat):
+        the SM count the device reports, the spec's grid_sm_count, else sm_count. A green
+        context runs a kernel on fewer SMs than the device reports, so a grid sized for the
+        whole chip runs in several waves there."""
+        return int(self.grid_sm_count or self.sm_count)
 
     @property
     def sm_mem_bandwidth_bytes_per_s(self) -> float:
@@ -315,8 +325,12 @@ SCHEMA: tuple[FieldSpec, ...] = (
               low_hint="did you give PFLOP/s?", high_hint="did you give GFLOP/s?",
               keys=TENSOR_DTYPES, required=False, example="bfloat16: 794.5"),
     FieldSpec("sm_mem_bandwidth_gbps", "number", "memory bandwidth one SM sustains alone (its "
-              "bytes in flight / latency); default 2 x HBM bandwidth / SMs", unit="GB/s",
+              "bytes in flight / latency); default 3.5 x HBM bandwidth / SMs", unit="GB/s",
               low=1, high=10000, required=False),
+    FieldSpec("grid_sm_count", "integer", "SMs the libraries size their launch grids for: the "
+              "count the device reports, which a green context restricting the chip to fewer "
+              "SMs leaves at the whole chip's; default sm_count", unit="SMs", low=1, high=10000,
+              required=False),
     FieldSpec("l2_cache_mib", "number", "L2 cache size, 1 MiB = 2**20 byte", unit="MiB",
               low=0.25, high=4096, high_hint="did you give KiB?"),
     FieldSpec("launch_overhead_us", "numbers", "per-kernel launch floor: back-to-back stream "
@@ -477,6 +491,10 @@ def validate_fields(raw: Any) -> dict:
         raise _Invalid("id", f"id = {out['id']!r} is not a valid id (expected lower-case "
                              f"letters, digits and dashes, e.g. rtx-5090)")
     out["efficiency"] = {**DEFAULT_EFFICIENCY, **out.get("efficiency", {})}
+    if out.get("grid_sm_count", out["sm_count"]) < out["sm_count"]:
+        raise _Invalid("grid_sm_count", f"grid_sm_count = {out['grid_sm_count']} is below "
+                                        f"sm_count = {out['sm_count']} (a device reports at "
+                                        f"least the SMs kernels run on)")
     _check_source_keys(out.get("sources", {}))
     return out
 
@@ -508,6 +526,7 @@ def _spec_from_fields(fields_: Mapping[str, Any], path: str) -> HardwareSpec:
         tensor_sustained_tflops=frozen("tensor_sustained_tflops"),
         sm_mem_bandwidth_gbps=(float(fields_["sm_mem_bandwidth_gbps"])
                                if "sm_mem_bandwidth_gbps" in fields_ else None),
+        grid_sm_count=(int(fields_["grid_sm_count"]) if "grid_sm_count" in fields_ else None),
         interconnect_latency_us=frozen("interconnect_latency_us"),
     )
 
@@ -654,7 +673,8 @@ def derive_sm_restricted(spec: HardwareSpec, sms: int) -> HardwareSpec:
     """The spec of `spec`'s chip running on `sms` of its SMs (a CUDA green context): sm_count
     and every tensor-core and CUDA-core peak scaled by the SM fraction; memory, cache, clocks,
     latency, launch overhead and the chip's power-limited sustained throughput unchanged (the
-    memory system and the power budget stay whole)."""
+    memory system and the power budget stay whole); grid_sm_count stays the whole chip's
+    (libraries still size their grids for the SMs the device reports)."""
     if isinstance(sms, bool) or not isinstance(sms, int) or not 1 <= sms <= spec.sm_count:
         raise UserError(f"--sms {sms!r}: expected a whole number of SMs from 1 to "
                         f"{spec.sm_count} ({spec.id}'s SM count)")
@@ -662,7 +682,10 @@ def derive_sm_restricted(spec: HardwareSpec, sms: int) -> HardwareSpec:
     sources = dict(spec.sources)
     for key in ("sm_count",) + SM_SCALED_FIELDS:
         sources[key] = f"derived: {note} (roofsim hardware derive {spec.id} --sms {sms})"
+    sources["grid_sm_count"] = (f"derived: the device still reports {spec.grid_sms} SMs inside "
+                                f"the green context")
     return replace(with_sm_count(spec, sms, digits=6), id=f"{spec.id}-sm{sms}",
+                   grid_sm_count=spec.grid_sms,
                    name=f"{spec.name} ({sms} SMs)", sources=MappingProxyType(sources), path="",
                    notes=(spec.notes + " " if spec.notes else "") + f"Derived: {note}.")
 

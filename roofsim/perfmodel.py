@@ -10,7 +10,11 @@ power-limited sustained tensor throughput):
                  a = eta_u where an operand's rows are not 16-byte aligned (the library's
                  fallback kernel: no TMA or vectorized loads), else 1; it slows the math and
                  the bytes in flight alike (T_cuda and T_parallel take the same a);
-                 tiles of 128 x 128 outputs (matrix kinds, attention, conv), waves = ceil(tiles/N):
+                 tiles of 128 x 128 outputs (matrix kinds, attention, conv) times the reduction
+                 splits the library adds to fill the N_grid SMs the device reports (split-K,
+                 split-KV; N_grid = grid_sm_count: a green context leaves it at the whole chip's),
+                 waves = ceil(tiles / N), or for the persistent GEMM kernels (`waves`, on fewer
+                 SMs than N_grid) ceil(resident / N) rounds of ceil(tiles / resident) tiles:
                  a launch of fewer tiles than SMs leaves SMs idle, a last partial wave too;
     T_cuda     = (CUDA-core FLOPs + index work) / (N r_c eta_c)
     T_index    = the index work of TensorIterator's strided kernel (stride >= 1 records of
@@ -31,7 +35,7 @@ close. The kernel-kind parameters (phi, eta_t, eta_c, eta_m, eta_p, p) describe 
 library's kernel for that kind and dtype) and are fitted by calibration on one device within
 the physical ranges of PARAMS; the hardware quantities come from the target spec. So each spec
 field moves a prediction through a named term: sm_count through waves, T_cuda, T_index and
-T_parallel; mem_latency_ns through phi L; sm_mem_bandwidth_gbps through T_parallel;
+T_parallel; grid_sm_count through the reduction splits and the persistent kernels' rounds; mem_latency_ns through phi L; sm_mem_bandwidth_gbps through T_parallel;
 mem_bandwidth_gbps through T_hbm; the peaks through T_tensor, T_cuda and T_index;
 tensor_sustained_tflops through the power limit of T_tensor; l2_latency_ns (with
 mem_latency_ns) through the warm saving of an L2-resident launch, warm_trips x (DRAM - L2
@@ -278,6 +282,42 @@ def ctas(table: RecordTable, n_sm: float, tiles: np.ndarray | None = None) -> np
     return np.where(np.isfinite(out), np.maximum(out, 1.0), 1e9)
 
 
+# Kinds whose library kernels on Hopper are persistent (cuBLAS's nvjet GEMMs, CUTLASS 3's grouped
+# GEMM behind torch._grouped_mm): min(tiles, N_grid) resident blocks, each looping over a fixed
+# share of the tiles. Attention (cuDNN / flash) and conv2d (cuDNN's implicit GEMM) are timed as
+# one block per tile (their time scales as 1 / SMs on the SM-restricted H200s: calibration/
+# h200-sm*/).
+PERSISTENT_KINDS = ("gemm", "linear", "grouped_gemm")
+
+
+def waves(blocks: np.ndarray, n_sm: float, grid_sms: float, persistent) -> np.ndarray:
+    """Waves of thread blocks a matrix kernel runs on n_sm SMs, its grid sized for grid_sms
+    (the SMs the device reports). A persistent kernel launches min(blocks, grid_sms) resident
+    blocks, each owning ceil(blocks / resident) tiles in a static round-robin; on fewer SMs than
+    it was sized for, the resident blocks run in ceil(resident / n_sm) rounds (a green context:
+    calibration/h200-sm120/e2e, a 2913 x 1280 x 1280 product takes 1.76 x its whole-chip time on
+    120 of 132 SMs, where one block per tile would take 1.0 x and SM-proportional work 1.1 x).
+    Other kernels: ceil(blocks / n_sm). Both are ceil(blocks / n_sm) where n_sm = grid_sms."""
+    blocks = np.asarray(blocks, dtype=np.float64)
+    resident = np.minimum(blocks, grid_sms)
+    rounds = np.ceil(resident / n_sm) * np.ceil(blocks / resident)
+    return np.where(persistent, rounds, np.ceil(blocks / n_sm))
+
+
+def parallel_scale(table: RecordTable, n_source: float, n_target: float,
+                   grid_sms: float) -> np.ndarray:
+    """How the SM-parallel part of each launch stretches from n_source to n_target SMs (the
+    factor of roofsim.calibration.profile's two-point law): the ratio of `waves` for the
+    persistent GEMM kinds (their blocks sized for grid_sms SMs), n_source / n_target for the
+    rest (work spread evenly over the SMs)."""
+    out = np.full(len(table), n_source / n_target)
+    blocks = matrix_ctas(table, grid_sms)
+    m = np.isfinite(blocks) & np.isin(table.kind, PERSISTENT_KINDS)
+    out[m] = waves(blocks[m], n_target, grid_sms, True) / \
+        waves(blocks[m], n_source, grid_sms, True)
+    return out
+
+
 def kernel_tensor_flops(table: RecordTable) -> np.ndarray:
     """Tensor FLOPs the kernel itself does: the record's, except for attention, whose time is
     set by its kind formula over its parameters (roofsim/kernels/attention.py: with a causal
@@ -326,12 +366,14 @@ def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
     n_sm = float(hw.sm_count)
     tensor_peak, cuda_peak = _peaks(table, hw)
     flops_t = kernel_tensor_flops(table)
-    tiles = matrix_ctas(table, n_sm)
+    grid = float(hw.grid_sms)             # the libraries size the grid for these SMs
+    tiles = matrix_ctas(table, grid)
     has_tiles = np.isfinite(tiles) & (flops_t > 0)
     tiles_safe = np.where(has_tiles, tiles, 1.0)
-    waves = np.ceil(tiles_safe / n_sm)
+    n_waves = waves(tiles_safe, n_sm, grid, np.isin(table.kind, PERSISTENT_KINDS))
     per_sm_t = tensor_peak / n_sm
-    tensor = np.where(has_tiles, waves * (flops_t / tiles_safe) / per_sm_t, flops_t / tensor_peak)
+    tensor = np.where(has_tiles, n_waves * (flops_t / tiles_safe) / per_sm_t,
+                      flops_t / tensor_peak)
     sustained = hw.tensor_sustained_flops()
     power = flops_t / sustained if sustained else np.zeros(len(table))
     nbytes = table.bytes_read + table.bytes_written

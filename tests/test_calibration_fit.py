@@ -50,14 +50,16 @@ def _check_against_record(rows, device):
         assert r["calibrated_mape_pct"] <= recorded[kind]["calibrated_mape_pct"] + MARGIN_KIND, kind
 
 
-H200_COMPANIONS = (companion_from_folder(CAL / "h200-sm40"),)
+H200_COMPANIONS = (companion_from_folder(CAL / "h200-sm40"),
+                   companion_from_folder(CAL / "h200-sm16"))
 
 
 @pytest.fixture(scope="module")
 def h200():
     m = read_measurements(CAL / "h200" / "measurements.csv")
     hw = load_hardware("h200")
-    # As calibration/README.md fits it: with the 40-SM companion, whose times enter the kind fit.
+    # As calibration/README.md fits it: with the 40- and 16-SM companions, whose times enter the
+    # kind fit.
     profile = fit_profile(m.select(m["split"] == FIT), hw, device_name="NVIDIA H200",
                           companions=H200_COMPANIONS)
     return m, hw, profile

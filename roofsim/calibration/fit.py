@@ -22,14 +22,14 @@ from ..hardware import HardwareSpec, derive_sm_restricted, load_hardware
 from ..records import RecordTable
 from .accuracy import accuracy_table, evaluate, format_accuracy
 from .device import device_id
-from ..perfmodel import floor_seconds, launch_seconds, unit_terms
+from ..perfmodel import floor_seconds, launch_seconds, parallel_scale, unit_terms
 from .interpolate import LocalLinearSettings
 from .measurements import (FIT, HOLDOUT, SPLIT_SEED, HOLDOUT_FRACTION, Measurements,
                            measurement_table, read_measurements)
 from .gap import GAP_FILE, graph_gap_s
 from .warm import WARM_FILE, warm_savings_s, warm_trips
 from .physfit import fit_kind
-from .profile import RESIDUAL_BOUND, CalibrationProfile, GroupModel
+from .profile import RESIDUAL_BOUND, CalibrationProfile, GroupModel, two_point_share
 from .run import MEASUREMENTS_FILE, PROFILE_FILE, PROVENANCE_FILE, read_provenance
 
 ACCURACY_FILE = "accuracy.json"
@@ -48,9 +48,10 @@ class Companion:
     sm_count: int
 
 
-def sm_fractions(t0: np.ndarray, t1: np.ndarray, n0: float, n1: float) -> np.ndarray:
-    """f of the two-point law from times on n0 and n1 SMs, held within [0, 1]."""
-    return np.clip((t1 / t0 - 1.0) / (n0 / n1 - 1.0), 0.0, 1.0)
+def sm_fractions(t0: np.ndarray, t1: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """f of the two-point law from times t0 on the whole chip and t1 on fewer SMs, where the
+    SM-parallel part stretches by `scale` (roofsim.perfmodel.parallel_scale), within [0, 1]."""
+    return two_point_share(np.asarray(t1) / np.asarray(t0), np.asarray(scale))
 
 
 @dataclass(frozen=True)
@@ -123,11 +124,12 @@ def fit_profile(m: Measurements, hardware: HardwareSpec, *, device_name: str = "
             raise UserError(f"{c.measurements.path}: a companion must run on fewer SMs than "
                             f"{hardware.sm_count} (got {c.sm_count})")
         cm = c.measurements.select(c.measurements.stable)
+        scale = parallel_scale(table, hardware.sm_count, c.sm_count, hardware.grid_sms)
         for j, cid in enumerate(cm["case_id"]):
             i = row_of.get(cid)
             if i is None:
                 continue
-            f = sm_fractions(m["kernel_s"][i], cm["kernel_s"][j], hardware.sm_count, c.sm_count)
+            f = sm_fractions(m["kernel_s"][i], cm["kernel_s"][j], scale[i])
             points.setdefault(keys[i], []).append((i, float(f), float(cm["kernel_s"][j]),
                                                    c.sm_count))
     groups = {}

@@ -18,7 +18,8 @@ measuring device's own feature space (its SM count), so a shape carries the same
 any target, and it is applied to targets of the measuring device's architecture (the same
 libraries pick the same kernels there); on another architecture it is dropped and the physical
 model stands alone. A target with another SM count takes the measuring device's prediction
-through the two-point law t(N) = t0 ((1 - f) + f N0 / N) (sm_scaling), f interpolated from the
+through the two-point law t(N) = t0 ((1 - f) + f s) (sm_scaling; s = N0 / N, or the ratio of
+waves of a matrix kernel: roofsim.perfmodel.parallel_scale), f interpolated from the
 companion's shapes. `benchmarks/bench_transfer.py` checks this rule: fit on one device,
 predict others.
 
@@ -44,7 +45,7 @@ from ..errors import UserError
 from ..hardware import (HardwareSpec, canonical_dtype, spec_from_dict, spec_to_dict,
                         with_sm_count)
 from ..perfmodel import (MIN_WARM_SHARE, PARAMS, KindParams, floor_seconds, launch_seconds,
-                         unit_terms)
+                         parallel_scale, unit_terms)
 from ..kernels._common import LAYOUT_KINDS, LAYOUTS, kernel_layout
 from ..records import KINDS, SHAPE_PARAMS, RecordTable
 from .features import features
@@ -97,10 +98,21 @@ def family_name(kind: str, layout: str) -> str:
     return f"{kind}:{layout}" if layout else kind
 
 
-def sm_scaling(fraction: np.ndarray, n_source: float, n_target: float) -> np.ndarray:
-    """The two-point law: time on n_target SMs / time on n_source, for a shape whose time on
-    n_source is a share `fraction` SM-parallel work (scales as 1 / SMs) and the rest not."""
-    return (1.0 - fraction) + fraction * (n_source / n_target)
+def sm_scaling(fraction: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """The two-point law: time on the target's SMs / time on the source's, for a shape whose
+    time on the source is a share `fraction` SM-parallel work, which stretches by `scale`
+    (roofsim.perfmodel.parallel_scale: n_source / n_target, or the ratio of waves of a matrix
+    kernel), and the rest not."""
+    return (1.0 - fraction) + fraction * scale
+
+
+def two_point_share(ratio: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """The SM-parallel share f that makes the two-point law give `ratio` (time on the target /
+    on the source) where the parallel part stretches by `scale`; within [0, 1], and 0 where the
+    parallel part does not stretch (scale 1: nothing to tell)."""
+    moves = np.abs(scale - 1.0) > 1e-12
+    return np.where(moves, np.clip((ratio - 1.0) / np.where(moves, scale - 1.0, 1.0), 0.0, 1.0),
+                    0.0)
 
 
 def group_features(kind: str, params: np.ndarray, dtype: str, sm_count: float) -> np.ndarray:
@@ -254,10 +266,11 @@ class CalibrationProfile:
                 t = t * np.exp(self.residual_at(g, table.params[rows], dtype))
             if rescale:
                 ratio = launch_seconds(u_tgt.select(at), kp) / physics
-                physical = np.clip((ratio - 1.0) / (n_src / n_tgt - 1.0), 0.0, 1.0)
+                scale = parallel_scale(sub.select(at), n_src, n_tgt, hardware.grid_sms)
+                physical = two_point_share(ratio, scale)
                 above = np.clip(1.0 - floor_seconds(ua, kp) / t, 0.0, 1.0)
                 f = self.sm_fraction_at(g, table.params[rows], dtype, physical, above)
-                t = t * sm_scaling(f, n_src, n_tgt)
+                t = t * sm_scaling(f, scale)
             if resident is not None and g.warm_trips > 0:
                 saved = g.warm_trips * (hardware.mem_latency_s - hardware.l2_latency_s)
                 t = np.where(resident[rows], np.maximum(t - saved, MIN_WARM_SHARE * t), t)

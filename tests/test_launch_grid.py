@@ -1,0 +1,116 @@
+"""The launch grid on an SM-restricted chip (issue 11, spec field grid_sm_count): the libraries
+size their grids for the SMs the device reports, so a persistent GEMM kernel on fewer SMs runs
+its resident blocks in rounds (roofsim.perfmodel.waves), and the two-point law stretches the
+SM-parallel part of a launch by the ratio of those waves (parallel_scale)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from roofsim.calibration.profile import sm_scaling, two_point_share
+from roofsim.errors import UserError
+from roofsim.hardware import (derive_sm_restricted, load_hardware, spec_from_dict,
+                              spec_to_dict)
+from roofsim.kernels import records_from_params
+from roofsim.perfmodel import (PERSISTENT_KINDS, matrix_ctas, parallel_scale, unit_terms,
+                               waves)
+
+H200 = load_hardware("h200")
+
+
+def _matrix(kind, m, n, k, batch=1):
+    return records_from_params(np.array([kind], dtype=object),
+                               {"m": np.array([float(m)]), "n": np.array([float(n)]),
+                                "k": np.array([float(k)]), "batch": np.array([float(batch)]),
+                                "bias": np.array([0.0])},
+                               np.array(["bfloat16"], dtype=object))
+
+
+def test_a_real_chip_sizes_its_grid_for_its_own_sms():
+    assert H200.grid_sm_count is None and H200.grid_sms == H200.sm_count == 132
+
+
+def test_a_green_context_keeps_the_whole_chips_grid():
+    spec = derive_sm_restricted(H200, 48)
+    assert spec.sm_count == 48 and spec.grid_sms == 132
+    again = spec_from_dict(spec_to_dict(spec))
+    assert again.grid_sm_count == 132 and again.sm_count == 48
+    assert "green context" in spec.sources["grid_sm_count"]
+
+
+def test_a_grid_below_the_sm_count_is_one_line_error():
+    doc = spec_to_dict(H200)
+    doc["grid_sm_count"] = 100
+    with pytest.raises(UserError, match="grid_sm_count"):
+        spec_from_dict(doc)
+
+
+@settings(max_examples=200, deadline=None)
+@given(blocks=st.integers(1, 100_000), grid=st.integers(1, 300), persistent=st.booleans())
+def test_on_the_chip_it_was_sized_for_a_kernel_runs_ceil_blocks_over_sms(blocks, grid,
+                                                                         persistent):
+    got = waves(np.array([float(blocks)]), float(grid), float(grid), persistent)[0]
+    assert got == np.ceil(blocks / grid)
+
+
+@settings(max_examples=200, deadline=None)
+@given(blocks=st.integers(1, 100_000), grid=st.integers(2, 300), data=st.data())
+def test_fewer_sms_never_mean_fewer_waves(blocks, grid, data):
+    n1 = data.draw(st.integers(1, grid))
+    n2 = data.draw(st.integers(n1, grid))
+    b = np.array([float(blocks)])
+    for persistent in (True, False):
+        assert waves(b, n1, grid, persistent)[0] >= waves(b, n2, grid, persistent)[0]
+    # A static share per resident block can only lose to one block per tile.
+    assert waves(b, n1, grid, True)[0] >= waves(b, n1, grid, False)[0]
+
+
+def test_a_persistent_gemm_on_120_of_132_sms_runs_two_rounds():
+    """The prefill product of calibration/h200-sm120/e2e: 1.76 x the whole chip's time on 120
+    SMs. Its tensor term doubles; one block per tile would leave it unchanged."""
+    table = _matrix("linear", 2913, 1280, 1280)
+    full = unit_terms(table, H200).tensor_s[0]
+    restricted = unit_terms(table, derive_sm_restricted(H200, 120)).tensor_s[0]
+    assert restricted == pytest.approx(2.0 * full, rel=1e-12)
+    assert parallel_scale(table, 132, 120, 132)[0] == pytest.approx(2.0)
+
+
+def test_a_chip_with_fewer_sms_of_its_own_takes_no_rounds():
+    """The same product on a real 120-SM chip (its grid sized for 120): no second round."""
+    table = _matrix("linear", 2913, 1280, 1280)
+    assert parallel_scale(table, 132, 120, 120)[0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("kind", ["attention", "conv2d", "elementwise", "rmsnorm"])
+def test_other_kinds_spread_their_work_evenly(kind):
+    params = {"numel": 1e6, "rows": 100.0, "cols": 100.0, "batch": 1.0, "heads": 8.0,
+              "seq_q": 512.0, "seq_kv": 512.0, "head_dim": 64.0, "c_in": 64.0, "c_out": 64.0,
+              "h": 32.0, "w": 32.0, "kernel": 3.0, "stride": 1.0, "padding": 1.0}
+    assert kind not in PERSISTENT_KINDS
+    table = records_from_params(np.array([kind], dtype=object),
+                                {k: np.array([v]) for k, v in params.items()},
+                                np.array(["bfloat16"], dtype=object))
+    assert parallel_scale(table, 132, 40, 132)[0] == pytest.approx(132 / 40)
+
+
+def test_split_k_fills_the_sms_the_device_reports():
+    table = _matrix("linear", 1, 1280, 1280)
+    assert matrix_ctas(table, 132.0)[0] > matrix_ctas(table, 24.0)[0]
+    spec = derive_sm_restricted(H200, 24)
+    # The restricted chip's blocks are the whole chip's: a 1-row product waves over 24 SMs.
+    blocks = matrix_ctas(table, float(spec.grid_sms))[0]
+    assert blocks == matrix_ctas(table, 132.0)[0] and blocks > spec.sm_count
+
+
+@settings(max_examples=200, deadline=None)
+@given(f=st.floats(0.0, 1.0), scale=st.floats(1.01, 20.0))
+def test_the_two_point_share_inverts_the_two_point_law(f, scale):
+    ratio = sm_scaling(np.array([f]), np.array([scale]))
+    assert two_point_share(ratio, np.array([scale]))[0] == pytest.approx(f, abs=1e-9)
+
+
+def test_a_scale_of_one_tells_no_share():
+    assert two_point_share(np.array([1.7]), np.array([1.0]))[0] == 0.0
