@@ -48,8 +48,11 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # kernel sets (NARROW_FRESH). The end-to-end sets measured 2026-12-02 01:10 (whole H200 and 24,
 # 48, 120 SMs) and the 56-SM kernel sample guided the launch-grid change of 2026-12-02 (the
 # 120-SM prefill and the 24-SM decode misses), so they are guiding sets now; FRESH names the
-# end-to-end sets measured after it.
-FRESH: set[str] = set()
+# end-to-end sets measured after it: e2e-fresh4, 2026-12-02 03:14-03:20 (grids 3x5 and 5x7,
+# prompt 300, on the whole H200 and on 72, 104, 24 and 16 SMs; 72 and 104 never measured
+# before).
+FRESH = {"h200 (e2e-fresh4)", "h200-sm72 (e2e-fresh4)", "h200-sm104 (e2e-fresh4)",
+         "h200-sm24 (e2e-fresh4)", "h200-sm16 (e2e-fresh4)"}
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15}
 
@@ -61,7 +64,7 @@ def restricted_devices() -> list[tuple[Path, int]]:
                    if (d / "measurements.csv").is_file()), key=lambda x: x[1])
 
 
-E2E_SETS = ("e2e", "e2e-fresh2")
+E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4")
 
 
 def restricted_e2e() -> list[tuple[str, Path, int]]:
@@ -165,7 +168,7 @@ def stages_part(profiles) -> list[dict]:
     rows = []
     cases = [(td, load_hardware(td), CAL / td / "e2e", 0) for td in DEVICES]
     cases += [(f"h200 ({d})", load_hardware("h200"), CAL / "h200" / d, 0)
-              for d in ("e2e-fresh", "e2e-fresh2")]
+              for d in ("e2e-fresh", "e2e-fresh2", "e2e-fresh4")]
     cases += [(label, derive_sm_restricted(load_hardware("h200"), s), folder, s)
               for label, folder, s in restricted_e2e()]
     for name, spec, folder, sms in cases:
