@@ -100,6 +100,24 @@ def test_an_unknown_layout_is_one_line():
     assert "layout" in str(err.value) and "\n" not in str(err.value)
 
 
+
+def test_convolutions_are_grouped_by_window():
+    got = kernel_layout(["conv2d"] * 4 + ["copy"], [1, 2, 16, 1, 1], [1, 1, 16, 3, 1])
+    assert list(got) == ["pointwise", "pointwise", "patch", "", "strided"]
+    p = load_profile(CAL / "h200")
+    assert {("conv2d", "bfloat16"), ("conv2d:pointwise", "bfloat16"),
+            ("conv2d:patch", "bfloat16")} <= set(p.groups)
+
+
+def test_a_conv_layout_on_another_kind_is_one_line():
+    doc = load_profile(CAL / "h200").to_dict()
+    g = next(g for g in doc["groups"] if g["kind"] == "elementwise")
+    g["layout"] = "patch"
+    with pytest.raises(UserError) as err:
+        profile_from_dict(doc, "p.json")
+    assert "layout" in str(err.value) and "conv2d" in str(err.value)
+    assert "\n" not in str(err.value)
+
 # ---- warm L2 (roofsim.calibration.warm) -------------------------------------------------------
 
 def test_warm_savings_are_medians_of_short_cases_per_group(tmp_path):

@@ -101,7 +101,7 @@ def fit_group(kind: str, dtype: str, table: RecordTable, measured_s: np.ndarray,
 
 def _group_keys(m: Measurements) -> np.ndarray:
     """'kind|dtype|layout' of every row: the group (roofsim.calibration.profile) it fits."""
-    layouts = kernel_layout(m["kind"], m["stride"])
+    layouts = kernel_layout(m["kind"], m["stride"], m["kernel"])
     return np.array([f"{k}|{d}|{lay}" for k, d, lay in zip(m["kind"], m["dtype"], layouts)],
                     dtype=object)
 

@@ -46,7 +46,7 @@ from ..hardware import (HardwareSpec, canonical_dtype, spec_from_dict, spec_to_d
                         with_sm_count)
 from ..perfmodel import (MIN_WARM_SHARE, PARAMS, KindParams, floor_seconds, launch_seconds,
                          parallel_scale, unit_terms)
-from ..kernels._common import LAYOUT_KINDS, LAYOUTS, kernel_layout
+from ..kernels._common import CONV_LAYOUTS, LAYOUT_KINDS, LAYOUTS, kernel_layout
 from ..records import KINDS, SHAPE_PARAMS, RecordTable
 from .features import features
 from .gap import GAP_RANGE_S
@@ -233,7 +233,7 @@ class CalibrationProfile:
         out = np.full(n, np.nan)
         if n == 0:
             return out
-        layouts = kernel_layout(table.kind, table.param("stride"))
+        layouts = kernel_layout(table.kind, table.param("stride"), table.param("kernel"))
         keys = np.array([f"{k}|{canonical_dtype(str(d))}|{lay}"
                          for k, d, lay in zip(table.kind, table.dtype, layouts)])
         found = {}
@@ -359,9 +359,11 @@ def _group_from_dict(g, at: str) -> GroupModel:
     if kind not in KINDS:
         raise UserError(f"{at}.kind = {kind!r}: expected one of {', '.join(KINDS)}")
     layout = g.get("layout", "")
-    if layout not in LAYOUTS or (layout and kind not in LAYOUT_KINDS):
+    conv = kind == "conv2d" and layout in CONV_LAYOUTS
+    if not conv and (layout not in LAYOUTS or (layout and kind not in LAYOUT_KINDS)):
         raise UserError(f"{at}.layout = {layout!r}: expected one of "
-                        f"{', '.join(repr(x) for x in LAYOUTS)} (on {', '.join(sorted(LAYOUT_KINDS))})")
+                        f"{', '.join(repr(x) for x in LAYOUTS)} (on {', '.join(sorted(LAYOUT_KINDS))})"
+                        f" or, on conv2d, {', '.join(repr(x) for x in CONV_LAYOUTS)}")
     dtype = _need(g, "dtype", at, str, "a dtype name")
     trips = _number(g.get("warm_trips", 0.0), f"{at}.warm_trips", TRIPS_RANGE[0], TRIPS_RANGE[1],
                     "round trips")

@@ -145,12 +145,26 @@ def strided_dims(kind, stride, dims) -> np.ndarray:
 # kernels or access patterns, so calibration fits each its own kind parameters
 # (roofsim.calibration.profile: a group per kind, dtype and layout).
 LAYOUTS = ("", "strided", "transposed")
+# And which algorithm family a convolution runs, by its window: "pointwise" (a 1 x 1 kernel, a
+# GEMM over the pixels as they lie), "patch" (kernel = stride > 1: non-overlapping windows, a
+# GEMM over a reshape of the input, as ViT / SAM patch embeddings) or "" (overlapping windows:
+# cuDNN's implicit GEMM, which gathers each window's pixels). Their math and memory efficiencies
+# differ (the H200's held-out conv2d error splits along these lines), so each is its own group.
+CONV_LAYOUTS = ("pointwise", "patch")
 
 
-def kernel_layout(kind, stride) -> np.ndarray:
-    """The layout (LAYOUTS) of each row: '' off LAYOUT_KINDS or with stride missing or 0."""
+def kernel_layout(kind, stride, kernel=None) -> np.ndarray:
+    """The layout (LAYOUTS, or CONV_LAYOUTS for conv2d given `kernel`) of each row: '' off
+    LAYOUT_KINDS or with stride missing or 0."""
     stride = np.nan_to_num(np.asarray(stride, dtype=np.float64).reshape(-1), nan=0.0)
     kind = np.broadcast_to(np.asarray(kind, dtype=object).reshape(-1), stride.shape).astype(str)
     on = np.isin(kind, sorted(LAYOUT_KINDS))
-    return np.where(on & (stride >= 2), "transposed",
-                    np.where(on & (stride >= 1), "strided", "")).astype(object)
+    out = np.where(on & (stride >= 2), "transposed",
+                   np.where(on & (stride >= 1), "strided", "")).astype(object)
+    if kernel is not None:
+        k = np.nan_to_num(np.broadcast_to(np.asarray(kernel, dtype=np.float64).reshape(-1),
+                                          stride.shape), nan=0.0)
+        conv = kind == "conv2d"
+        out = np.where(conv & (k == 1), "pointwise",
+                       np.where(conv & (k > 1) & (k == stride), "patch", out)).astype(object)
+    return out

@@ -14,6 +14,7 @@ from roofsim.data import data_dir
 from roofsim.engine import simulate
 from roofsim.perfmodel import MIN_WARM_SHARE, l2_resident
 from roofsim.hardware import canonical_dtype
+from roofsim.kernels._common import kernel_layout
 from roofsim.records import RecordTable
 from roofsim.workloads.deepseek_ocr import stage_records
 from strategies import (MEDIUM, configs, faster_spec_pairs, gemm_tables, hardware_specs,
@@ -37,8 +38,9 @@ def workload_tables(draw) -> RecordTable:
 
 
 def _covered(profile, table) -> np.ndarray:
-    return np.array([profile.group_for(k, canonical_dtype(str(d))) is not None
-                     for k, d in zip(table.kind, table.dtype)], dtype=bool)
+    layouts = kernel_layout(table.kind, table.param("stride"), table.param("kernel"))
+    return np.array([profile.group_for(k, canonical_dtype(str(d)), lay) is not None
+                     for k, d, lay in zip(table.kind, table.dtype, layouts)], dtype=bool)
 
 
 def test_the_shipped_profiles_load():
