@@ -13,8 +13,9 @@ Stages (vision, prefill, one decode step of the captured reference; measured ker
 torch.profiler): on the fitted device, across H100 <-> H200, and on each SM-restricted H200.
 Targets: kernels <= 10% fitted / <= 12% transferred; stages within 12% fitted / 15% transferred.
 Every measurement here is a test set: profiles are fitted on the fit split of the whole chip;
-the H200's also takes its 40-SM kernel run (calibration/h200-sm40) as the second point of the
-SM-scaling law, so rows at 40 SMs are marked 'companion' and every other SM count is unseen. Prints one table per part, and the targets met or not.
+the H200's also takes its 40- and 16-SM kernel runs (calibration/h200-sm40, -sm16) as further
+points of the SM-scaling law, so rows at 40 and 16 SMs are marked 'companion' and every other
+SM count is unseen. Prints one table per part, and the targets met or not.
 """
 
 from __future__ import annotations
