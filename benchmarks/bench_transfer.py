@@ -105,13 +105,20 @@ def restricted_kind(fd: str, sms: int) -> str:
 # kernels/narrow.yaml), timed 2026-12-02 02:46 on the whole H200 and on 16, 32, 64 and 104 SMs,
 # before the launch-grid change (grid_sm_count, persistent waves, the 16-SM companion) and not
 # looked at while it was built: <folder>/narrow-fresh.
-NARROW_FRESH = ("h200", "h200-sm16", "h200-sm32", "h200-sm64", "h200-sm104")
+# narrow-fresh guided the skinny-product rule (roofsim.perfmodel.SKINNY_ROWS); narrow-fresh2
+# (benchmarks/suites/narrow_fresh2.yaml, other seeds, on the whole chip and 48 and 80 SMs) was
+# timed after it (2026-12-02 04:48).
+NARROW_FRESH = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
+                ("h200-sm32", "narrow-fresh"), ("h200-sm64", "narrow-fresh"),
+                ("h200-sm104", "narrow-fresh"), ("h200", "narrow-fresh2"),
+                ("h200-sm48", "narrow-fresh2"), ("h200-sm80", "narrow-fresh2"))
+NARROW_FRESH_NOW = "narrow-fresh2"
 
 
 def narrow_fresh_part(profiles) -> list[dict]:
     rows = []
-    for folder in NARROW_FRESH:
-        path = CAL / folder / "narrow-fresh"
+    for folder, name in NARROW_FRESH:
+        path = CAL / folder / name
         m = stable(path / "measurements.csv")
         sms = sm_restriction_of(path)
         spec = load_hardware("h200") if not sms else derive_sm_restricted(load_hardware("h200"),
@@ -120,8 +127,8 @@ def narrow_fresh_part(profiles) -> list[dict]:
             mape, within, n = kernel_mape(profiles[fd], m, spec)
             kind = "fitted" if (fd == "h200" and not sms) else (
                 "companion" if sms in COMPANION_SMS.get(fd, ()) else "transferred")
-            rows.append({"fit": fd, "target": f"{spec.id} narrow", "kind": kind, "mape": mape,
-                         "within_10": within, "rows": n, "fresh": True})
+            rows.append({"fit": fd, "target": f"{spec.id} {name}", "kind": kind, "mape": mape,
+                         "within_10": within, "rows": n, "fresh": name == NARROW_FRESH_NOW})
     return rows
 
 

@@ -290,6 +290,20 @@ def ctas(table: RecordTable, n_sm: float, tiles: np.ndarray | None = None) -> np
 PERSISTENT_KINDS = ("gemm", "linear", "grouped_gemm")
 
 
+# Products of at most this many rows run cuBLAS's skinny kernels (nvjet tst_16x64, 64x8, 128x8
+# tiles in the decode traces of calibration/h200*/e2e), one block per tile, not the
+# cooperative persistent ones (coopA) that prefill's products run.
+SKINNY_ROWS = 64
+
+
+def persistent(table: RecordTable) -> np.ndarray:
+    """Records whose kernel is persistent: the PERSISTENT_KINDS, bar the skinny products
+    (gemm / linear of at most SKINNY_ROWS rows per product)."""
+    rows = _col(table, "m", 1.0) * np.where(table.kind == "linear", _col(table, "batch", 1.0), 1.0)
+    skinny = np.isin(table.kind, ("gemm", "linear")) & (rows <= SKINNY_ROWS)
+    return np.isin(table.kind, PERSISTENT_KINDS) & ~skinny
+
+
 def waves(blocks: np.ndarray, n_sm: float, grid_sms: float, persistent) -> np.ndarray:
     """Waves of thread blocks a matrix kernel runs on n_sm SMs, its grid sized for grid_sms
     (the SMs the device reports). A persistent kernel launches min(blocks, grid_sms) resident
@@ -312,7 +326,7 @@ def parallel_scale(table: RecordTable, n_source: float, n_target: float,
     rest (work spread evenly over the SMs)."""
     out = np.full(len(table), n_source / n_target)
     blocks = matrix_ctas(table, grid_sms)
-    m = np.isfinite(blocks) & np.isin(table.kind, PERSISTENT_KINDS)
+    m = np.isfinite(blocks) & persistent(table)
     out[m] = waves(blocks[m], n_target, grid_sms, True) / \
         waves(blocks[m], n_source, grid_sms, True)
     return out
@@ -370,7 +384,7 @@ def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
     tiles = matrix_ctas(table, grid)
     has_tiles = np.isfinite(tiles) & (flops_t > 0)
     tiles_safe = np.where(has_tiles, tiles, 1.0)
-    n_waves = waves(tiles_safe, n_sm, grid, np.isin(table.kind, PERSISTENT_KINDS))
+    n_waves = waves(tiles_safe, n_sm, grid, persistent(table))
     per_sm_t = tensor_peak / n_sm
     tensor = np.where(has_tiles, n_waves * (flops_t / tiles_safe) / per_sm_t,
                       flops_t / tensor_peak)

@@ -114,3 +114,15 @@ def test_the_two_point_share_inverts_the_two_point_law(f, scale):
 
 def test_a_scale_of_one_tells_no_share():
     assert two_point_share(np.array([1.7]), np.array([1.0]))[0] == 0.0
+
+
+def test_skinny_products_are_not_persistent():
+    """A one-row product runs cuBLAS's skinny kernel, one block per tile: on 120 of 132 SMs its
+    blocks (split-K sized for 132) fit in one wave, as on the whole chip."""
+    table = _matrix("linear", 1, 4096, 4096)
+    blocks = matrix_ctas(table, 132.0)[0]
+    assert blocks <= 132
+    assert parallel_scale(table, 132, 120, 132)[0] == pytest.approx(
+        np.ceil(blocks / 120) / np.ceil(blocks / 132))
+    wide = _matrix("linear", 4096, 4096, 4096)
+    assert parallel_scale(wide, 132, 120, 132)[0] == pytest.approx(2.0)
