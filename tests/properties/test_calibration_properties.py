@@ -13,7 +13,7 @@ from roofsim.calibration.profile import load_profile
 from roofsim.data import data_dir
 from roofsim.engine import simulate
 from roofsim.perfmodel import MIN_WARM_SHARE, l2_resident
-from roofsim.hardware import canonical_dtype
+from roofsim.hardware import canonical_dtype, derive_sm_restricted, load_hardware
 from roofsim.kernels._common import kernel_layout
 from roofsim.records import RecordTable
 from roofsim.workloads.deepseek_ocr import stage_records
@@ -86,3 +86,25 @@ def test_calibrated_time_never_rises_when_a_roof_rises(table, profile, pair):
     before = simulate(table, slow, profile).launch_time_s
     after = simulate(table, fast, profile).launch_time_s
     assert np.all(after <= before * (1 + REL)), which
+
+
+H200 = load_hardware("h200")
+
+
+@MEDIUM
+@given(table=workload_tables(), data=st.data())
+def test_a_green_context_with_fewer_sms_is_never_faster(table, data):
+    """Removing SMs from the H200 (roofsim hardware derive h200 --sms N) never shortens a
+    calibrated launch: the two-point law's share f lies in [0, 1] and the stretch of the
+    SM-parallel part (persistent rounds or N0 / N) never falls as SMs go."""
+    profile = PROFILES["h200"]
+    few = data.draw(st.integers(1, 131))
+    more = data.draw(st.integers(few, 132))
+    spec = lambda n: H200 if n == 132 else derive_sm_restricted(H200, n)   # noqa: E731
+    slow = profile.predict_launch_s(table, spec(few))
+    fast = profile.predict_launch_s(table, spec(more))
+    ok = np.isfinite(slow) & np.isfinite(fast)
+    # 1e-6: a launch the power limit binds is flat in the SM count, up to rounding in the p-norm
+    # (the H200's stable rows, every SM count from 132 down to 1: at most 1.5e-7 relative).
+    assert np.all(slow[ok] >= fast[ok] * (1 - 1e-6)), (few, more,
+                                                        table.kind[ok & (slow < fast)])
