@@ -45,8 +45,8 @@ DEFAULT_MEM_LATENCY_NS = 600.0
 DEFAULT_L2_LATENCY_SHARE = 0.4
 
 # Where a spec gives no per-SM memory bandwidth: the H200's SMs sustain up to 130 GB/s each
-# (hardware/h200.yaml: skinny matrix products on 24 SMs, calibration/h200-sm24/narrow), 3.6 x its HBM
-# bandwidth / SMs: under a third of the SMs, each at its limit, saturate HBM.
+# (hardware/h200.yaml: skinny matrix products on 24 SMs, calibration/h200-sm24/narrow), 3.6 x
+# its HBM bandwidth / SMs: under a third of the SMs, each at its limit, saturate HBM.
 SM_BANDWIDTH_SHARE = 3.5
 
 DEFAULT_EFFICIENCY = MappingProxyType({"tensor_core": 0.80, "cuda_core": 0.50, "memory": 0.85})

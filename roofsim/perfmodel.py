@@ -35,9 +35,10 @@ close. The kernel-kind parameters (phi, eta_t, eta_c, eta_m, eta_p, p) describe 
 library's kernel for that kind and dtype) and are fitted by calibration on one device within
 the physical ranges of PARAMS; the hardware quantities come from the target spec. So each spec
 field moves a prediction through a named term: sm_count through waves, T_cuda, T_index and
-T_parallel; grid_sm_count through the reduction splits and the persistent kernels' rounds; mem_latency_ns through phi L; sm_mem_bandwidth_gbps through T_parallel;
-mem_bandwidth_gbps through T_hbm; the peaks through T_tensor, T_cuda and T_index;
-tensor_sustained_tflops through the power limit of T_tensor; l2_latency_ns (with
+T_parallel; grid_sm_count through the reduction splits and the persistent kernels' rounds;
+mem_latency_ns through phi L; sm_mem_bandwidth_gbps through T_parallel; mem_bandwidth_gbps
+through T_hbm; the peaks through T_tensor, T_cuda and T_index; tensor_sustained_tflops through
+the power limit of T_tensor; l2_latency_ns (with
 mem_latency_ns) through the warm saving of an L2-resident launch, warm_trips x (DRAM - L2
 latency) (roofsim.calibration.warm, l2_resident below); l2_cache_mib through l2_resident.
 """

@@ -362,8 +362,9 @@ def _group_from_dict(g, at: str) -> GroupModel:
     conv = kind == "conv2d" and layout in CONV_LAYOUTS
     if not conv and (layout not in LAYOUTS or (layout and kind not in LAYOUT_KINDS)):
         raise UserError(f"{at}.layout = {layout!r}: expected one of "
-                        f"{', '.join(repr(x) for x in LAYOUTS)} (on {', '.join(sorted(LAYOUT_KINDS))})"
-                        f" or, on conv2d, {', '.join(repr(x) for x in CONV_LAYOUTS)}")
+                        f"{', '.join(repr(x) for x in LAYOUTS)} "
+                        f"(on {', '.join(sorted(LAYOUT_KINDS))}) or, on conv2d, "
+                        f"{', '.join(repr(x) for x in CONV_LAYOUTS)}")
     dtype = _need(g, "dtype", at, str, "a dtype name")
     trips = _number(g.get("warm_trips", 0.0), f"{at}.warm_trips", TRIPS_RANGE[0], TRIPS_RANGE[1],
                     "round trips")
