@@ -48,6 +48,14 @@ def main(argv=None) -> int:
     from roofsim.workloads.hf import build
     from roofsim.workloads.hf.configs import model_config
 
+    from roofsim.errors import UserError
+    try:
+        configs = [model_config(name) for name in args.models.split(",") if name]
+    except UserError as err:
+        raise SystemExit(str(err)) from None
+    if not torch.cuda.is_available():
+        raise SystemExit("profile_static_step.py: no CUDA device (the step's kernels are what it "
+                         "measures)")
     nv = Nvml()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -58,8 +66,7 @@ def main(argv=None) -> int:
                                                               else list(argv))),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "device_before": nv.snapshot()}
-    for name in args.models.split(","):
-        mc = model_config(name)
+    for mc in configs:
         model = build.build_model(mc, "cuda", torch.bfloat16)
         cfg = build.text_config(model)
         kwarg = build.cache_kwarg(model)

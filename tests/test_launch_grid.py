@@ -127,3 +127,27 @@ def test_skinny_products_are_not_persistent():
     assert waves(np.array([blocks]), 120, 132, True)[0] == 2 * np.ceil(blocks / 132)
     wide = _matrix("linear", 4096, 4096, 4096)
     assert parallel_scale(wide, 132, 120, 132)[0] == pytest.approx(2.0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(m=st.integers(1, 20000), n=st.integers(1, 20000), k=st.integers(1, 20000),
+       kind=st.sampled_from(["gemm", "linear", "grouped_gemm"]), data=st.data())
+def test_fewer_sms_never_shrink_the_parallel_part(m, n, k, kind, data):
+    """parallel_scale >= 1 from a chip to fewer of its SMs, and exactly 1 on the same SMs."""
+    table = _matrix(kind, m, n, k)
+    few = data.draw(st.integers(1, 132))
+    assert parallel_scale(table, 132, few, 132)[0] >= 1.0
+    assert parallel_scale(table, 132, 132, 132)[0] == pytest.approx(1.0)
+
+
+def test_the_static_step_profiler_says_one_line_without_a_gpu_or_a_model(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    script = str(Path(__file__).resolve().parents[1] / "benchmarks" / "profile_static_step.py")
+    bad = subprocess.run([sys.executable, script, "--out", str(tmp_path), "--models", "nope"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "nope" in bad.stderr and "Traceback" not in bad.stderr
+    zero = subprocess.run([sys.executable, script, "--out", str(tmp_path), "--batch", "0"],
+                          capture_output=True, text=True, timeout=120)
+    assert zero.returncode != 0 and "--batch" in zero.stderr and "Traceback" not in zero.stderr
