@@ -43,7 +43,11 @@ def test_strided_time_never_falls_with_dims_or_numel(kind, numel, dims, more, sm
     hw = with_sm_count(H200, sms)
     t = _physical(_strided(kind, [numel, numel, numel + more], [dims, dims + 1, dims]), hw)
     assert t[1] >= t[0] * (1 - 1e-12)          # one more dimension
-    assert t[2] >= t[0] * (1 - 1e-12)          # more elements
+    # More elements: for one operand layout. An elementwise case of dims >= 3 is the runner's
+    # broadcast add, whose layout (dims_shape) follows numel's factors, so its distinct bytes are
+    # not monotone in numel (177,285 elements read 709 kB in 3 dims, 177,288 read 355 kB).
+    if not (kind == "elementwise" and dims > 2):
+        assert t[2] >= t[0] * (1 - 1e-12)
     # The calibrated prediction (physics x bounded residual) keeps the dims order for a
     # large, index-bound record too.
     big = _strided(kind, [1e9, 1e9], [2, 6])
