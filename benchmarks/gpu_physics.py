@@ -24,6 +24,7 @@ and torch's versions, and prints a short table. Never changes clocks, power or m
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import platform
 import statistics
@@ -75,6 +76,36 @@ def latency_ns(torch, size_bytes: int, steps: int = 20000, line: int = 128) -> f
     return statistics.median(times) / steps * 1e9
 
 
+def graph_per_launch(fn, inputs, launches: int, trials: int, torch, warmup: int = 1) -> float:
+    """Per-launch seconds of fn(*inputs) captured `launches` times in one CUDA graph and
+    replayed on the same inputs (no L2 flush: they stay warm), the median of `trials`
+    replays timed by events. `warmup` eager calls on a side stream come first (allocations
+    outside the graph)."""
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(warmup):
+            fn(*inputs)
+    torch.cuda.current_stream().wait_stream(stream)
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        for _ in range(launches):
+            fn(*inputs)
+    graph.replay()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(trials):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        graph.replay()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) * 1e-3 / launches)
+    del graph
+    return statistics.median(times)
+
+
 def warm_copy_s(torch, nbytes: int, launches: int = 100) -> float:
     """Per-launch seconds of dst.copy_(src) with both in L2 (the same buffers every launch)."""
     n = nbytes // 2
@@ -82,26 +113,18 @@ def warm_copy_s(torch, nbytes: int, launches: int = 100) -> float:
     dst = torch.empty_like(src)
     dst.copy_(src)
     torch.cuda.synchronize()
-    g = torch.cuda.CUDAGraph()
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        dst.copy_(src)
-    torch.cuda.current_stream().wait_stream(stream)
-    with torch.cuda.graph(g):
-        for _ in range(launches):
-            dst.copy_(src)
-    g.replay()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(7):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        g.replay()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end) * 1e-3 / launches)
-    return statistics.median(times)
+    return graph_per_launch(lambda d, s: d.copy_(s), (dst, src), launches, 7, torch)
+
+
+def write_rows_csv(path, rows: list[dict]) -> None:
+    """rows as a CSV whose columns are every key of every row, in order of first appearance."""
+    fields = []
+    for r in rows:
+        fields += [k for k in r if k not in fields]
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
 
 
 def main(argv=None) -> int:

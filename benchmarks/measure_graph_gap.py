@@ -26,7 +26,6 @@ power or modes.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import platform
 import statistics
@@ -39,6 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 for _p in (ROOT, ROOT / "benchmarks"):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
+
+from gpu_physics import write_rows_csv  # noqa: E402  (one writer for the probes' rows)
 
 SOURCE = ROOT / "calibration" / "h200" / "measurements.csv"
 SKIP_NAMES = ("FillFunctor<float>", "spin", "sleep")   # the harness's L2 flush and hold kernels
@@ -164,14 +165,8 @@ def main(argv=None) -> int:
         row.update(nv.state())
         rows.append(row)
         timer.release()
-    fields = []
-    for r in rows:
-        fields += [k for k in r if k not in fields]
     stem = f"graph-gap-sm{args.sms}"
-    with open(out / f"{stem}.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
-        w.writeheader()
-        w.writerows(rows)
+    write_rows_csv(out / f"{stem}.csv", rows)
     ok = [r for r in rows if r["status"] == "ok"]
     gaps = [r["gap_s"] for r in ok]
     doc = {"what": "CUDA-graph node gap: harness per-launch time minus profiler kernel time "

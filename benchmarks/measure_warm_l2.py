@@ -23,18 +23,19 @@ prints a short table. Never changes clocks, power or modes.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import platform
-import statistics
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _p in (ROOT, ROOT / "benchmarks"):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+from gpu_physics import graph_per_launch, write_rows_csv  # noqa: E402  (one timer, one writer)
 
 SOURCE = ROOT / "calibration" / "h200" / "measurements.csv"
 CAT_BYTES = [2 ** e for e in range(20, 31, 2)]      # 1 MB .. 1 GB per direction
@@ -58,33 +59,6 @@ def pick_cases(per_group: int, max_set: float) -> list[dict]:
                         "params": {p: int(v) if float(v).is_integer() else float(v)
                                    for p, v in params.items()}})
     return out
-
-
-def warm_per_launch(fn, inputs, r: int, trials: int, torch) -> float:
-    """Per-launch seconds of a graph of r launches on one input set, no flush."""
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        for _ in range(3):
-            fn(*inputs)
-    torch.cuda.current_stream().wait_stream(stream)
-    torch.cuda.synchronize()
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        for _ in range(r):
-            fn(*inputs)
-    graph.replay()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(trials):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        graph.replay()
-        b.record()
-        b.synchronize()
-        times.append(a.elapsed_time(b) * 1e-3 / r)
-    del graph
-    return statistics.median(times)
 
 
 def main(argv=None) -> int:
@@ -115,7 +89,8 @@ def main(argv=None) -> int:
             fn, make = runner_for(c["kind"])(c["params"], "bfloat16", "cuda")
             cold = timer.time(fn, make)
             row.update(cold_s=cold.kernel_s, launches=cold.launches,
-                       warm_s=warm_per_launch(fn, make(), cold.launches, cold.trials, torch),
+                       warm_s=graph_per_launch(fn, make(), cold.launches, cold.trials, torch,
+                                               warmup=3),
                        status="ok")
         except Exception as err:
             row.update(status="error", error=f"{type(err).__name__}: {err}"[:200])
@@ -139,13 +114,7 @@ def main(argv=None) -> int:
         del a, b
         timer.release()
     for name, data in (("warm-l2.csv", rows), ("cat-copy.csv", cats)):
-        fields = []
-        for r in data:
-            fields += [k for k in r if k not in fields]
-        with open(out / name, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=fields)
-            w.writeheader()
-            w.writerows(data)
+        write_rows_csv(out / name, data)
     doc = {"what": "small kernels on a cold vs warm L2; cat vs clone copies "
                    "(benchmarks/measure_warm_l2.py)",
            "command": "python3 " + " ".join(sys.argv),
