@@ -10,9 +10,9 @@ roofsim's static-cache capture (roofsim.workloads.hf, graph_parts).
         --models llama-3.1-8b --batch 1,8 --decode-kv 1024,8192
 
 Writes <out>/<model>/kernels.csv (batch, kv_len, repeat, category, name, op, input_dims,
-duration_s) and
-<out>/provenance.json (versions, NVML state before and after); prints per case the kernel time
-and the ten ops that take most of it. Never changes clocks, power or modes.
+duration_s) and <out>/provenance.json (roofsim.calibration.run.software_versions: torch, CUDA,
+cuDNN, the device and host CPU; transformers; NVML state before and after); prints per case the
+kernel time and the ten ops that take most of it. Never changes clocks, power or modes.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import argparse
 import collections
 import csv
 import json
-import platform
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,6 +44,7 @@ def main(argv=None) -> int:
     import torch
     import transformers
     from roofsim.calibration.nvml import Nvml
+    from roofsim.calibration.run import software_versions
     from roofsim.workloads.hf import build
     from roofsim.workloads.hf.configs import model_config
 
@@ -60,8 +60,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     prov = {"what": "kernels of a StaticCache decode step, profiled on the stream",
-            "torch": torch.__version__, "transformers": transformers.__version__,
-            "python": platform.python_version(), "device": torch.cuda.get_device_name(0),
+            "software": software_versions(), "transformers": transformers.__version__,
             "command": " ".join(["profile_static_step.py"] + (sys.argv[1:] if argv is None
                                                               else list(argv))),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
