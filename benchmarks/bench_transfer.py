@@ -125,8 +125,7 @@ def narrow_fresh_part(profiles) -> list[dict]:
                                                                           sms)
         for fd in DEVICES:
             mape, within, n = kernel_mape(profiles[fd], m, spec)
-            kind = "fitted" if (fd == "h200" and not sms) else (
-                "companion" if sms in COMPANION_SMS.get(fd, ()) else "transferred")
+            kind = "fitted" if (fd == "h200" and not sms) else restricted_kind(fd, sms)
             rows.append({"fit": fd, "target": f"{spec.id} {name}", "kind": kind, "mape": mape,
                          "within_10": within, "rows": n, "fresh": name == NARROW_FRESH_NOW})
     return rows

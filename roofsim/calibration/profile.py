@@ -252,6 +252,7 @@ class CalibrationProfile:
         base_hw = with_sm_count(hardware, self.sm_count) if rescale else hardware
         u = unit_terms(sub, base_hw)
         u_tgt = unit_terms(sub, hardware) if rescale else None
+        scale_all = parallel_scale(sub, n_src, n_tgt, hardware.grid_sms) if rescale else None
         pos = np.full(n, -1)
         pos[covered] = np.arange(len(covered))
         for key, g in found.items():
@@ -266,7 +267,7 @@ class CalibrationProfile:
                 t = t * np.exp(self.residual_at(g, table.params[rows], dtype))
             if rescale:
                 ratio = launch_seconds(u_tgt.select(at), kp) / physics
-                scale = parallel_scale(sub.select(at), n_src, n_tgt, hardware.grid_sms)
+                scale = scale_all[at]
                 physical = two_point_share(ratio, scale)
                 above = np.clip(1.0 - floor_seconds(ua, kp) / t, 0.0, 1.0)
                 f = self.sm_fraction_at(g, table.params[rows], dtype, physical, above)
