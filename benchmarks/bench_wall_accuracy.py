@@ -99,7 +99,11 @@ def _ocr_set_rows(device: str, name: str, host, fitted: dict) -> list[dict]:
 
 
 # Folders of transformers-model measurements (one subfolder per model) under calibration/<device>.
-MODEL_SETS = ("e2e", "e2e-fresh3")
+# e2e-fresh5 (Mistral 7B and Qwen2.5 7B, KV 3000 / 12000, batch 2 / 16, measured 2026-12-02 after
+# the no-split attention rule and before the packed-attention calibration and host refit, read
+# only after them) is reported apart as 'fresh'.
+MODEL_SETS = ("e2e", "e2e-fresh3", "e2e-fresh5")
+FRESH_MODEL_SETS = ("e2e-fresh5",)
 
 
 def model_rows(device: str, host) -> list[dict]:
@@ -136,8 +140,10 @@ def model_rows(device: str, host) -> list[dict]:
                         "measured_min_s": float(r.get("wall_min_s") or r["wall_median_s"]),
                         "kernel_s": w.graph_kernel_s if mode == "graph" else w.kernel_s,
                         "host_s": w.host_s, "binds": w.binds,
-                        "set": "fit" if (stage == "decode_graph" and wl.name in GRAPH_FIT_MODELS
-                                         and kv <= GRAPH_FIT_MAX_KV) else "test"})
+                        "set": "fresh" if folder.parent.name in FRESH_MODEL_SETS else
+                        "fit" if (stage == "decode_graph" and wl.name in GRAPH_FIT_MODELS
+                                  and kv <= GRAPH_FIT_MAX_KV and folder.parent.name == "e2e")
+                        else "test"})
     return out
 
 

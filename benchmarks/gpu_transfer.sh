@@ -8,6 +8,10 @@
 #                  at each of DIMS_SMS (0 = whole GPU);
 #   PHASE=suite    one kernel suite (SUITE, a kernels/*.yaml) at each of SUITE_SMS SMs
 #                  (0 = whole GPU), CAL_BUDGET seconds each;
+#   PHASE=conv     what F.conv2d runs (benchmarks/profile_conv.py: kernels per call, contiguous
+#                  vs channels_last, CONV_BUDGET seconds) on the H200's held-out conv2d rows,
+#                  then the fresh conv2d set (benchmarks/suites/conv_fresh.yaml) at each of
+#                  SUITE_SMS SMs (0 = whole GPU);
 #   PHASE=e2e      the reference end to end (benchmarks/measure_e2e.py) at each of SMS_LIST SMs,
 #                  grids GRIDS, prompt PROMPT, with the carried transformers wheels (.wheels/).
 #   OUT=/dir PHASE=kernels SMS_LIST="16 40 96" bash benchmarks/gpu_transfer.sh
@@ -56,6 +60,14 @@ elif [ "$PHASE" = suite ]; then
     if [ "$n" = 0 ]; then sms=(); dir="$W/$DEV-$name"; else sms=(--sms "$n"); dir="$W/$DEV-$name-sm$n"; fi
     python3 -m roofsim.cli.calibrate --suite "$SUITE" "${sms[@]}" --out "$dir" \
       --no-fit --time-budget "$CAL_BUDGET" 2>&1 | tail -2
+  done
+elif [ "$PHASE" = conv ]; then
+  python3 benchmarks/profile_conv.py --out "$W/conv-kernels" --budget "${CONV_BUDGET:-240}" \
+    2>&1 | grep -v '^USDT\|SyncActivityProfiler\|_warn_once\|acc_events' | tail -30
+  for n in ${SUITE_SMS:-0}; do
+    if [ "$n" = 0 ]; then sms=(); dir="$W/$DEV-conv-fresh"; else sms=(--sms "$n"); dir="$W/$DEV-conv-fresh-sm$n"; fi
+    python3 -m roofsim.cli.calibrate --suite benchmarks/suites/conv_fresh.yaml "${sms[@]}" \
+      --out "$dir" --no-fit --time-budget "$CAL_BUDGET" 2>&1 | tail -2
   done
 elif [ "$PHASE" = models ]; then
   # issue 12/13/16: shipped transformers models, kernel and wall time, batches, CUDA graphs

@@ -133,6 +133,16 @@ def has_bias(name: str, args) -> bool:
     return name in _MASKED_OPS and len(args) > 3 and args[3] is not None
 
 
+def key_mask(mask) -> bool:
+    """Whether an attention mask is one row of keys per sequence, broadcast over heads and
+    queries (shape [b, 1, 1, kv], or stride 0 along heads and queries)."""
+    shape = tuple(getattr(mask, "shape", ()))
+    if len(shape) != 4:
+        return False
+    stride = tuple(mask.stride()) if hasattr(mask, "stride") else (1,) * 4
+    return all(n == 1 or st == 0 for n, st in zip(shape[1:3], stride[1:3]))
+
+
 @dataclass(frozen=True)
 class AttentionWork:
     """One fused attention kernel: shape parameters (roofsim/kernels/attention.py), matrix
@@ -158,7 +168,9 @@ def attention_work(name: str, args, kwargs, counted_flops: float | None) -> Atte
               "head_dim": (d_qk + d_v) / 2, "causal": int(is_causal(name, args, kwargs))}
     bias = has_bias(name, args)
     if bias:
-        params["bias"] = 1            # an additive mask is read: another kernel variant
+        # A mask is read: another kernel variant. 2: one row of keys shared by every head and
+        # query (transformers' padding / static-cache mask, [b, 1, 1, kv]); 1: a mask per score.
+        params["bias"] = 2 if key_mask(args[3]) else 1
     scores = float(b * h * sq * skv)
     matrix = counted_flops if counted_flops is not None else 2.0 * scores * (d_qk + d_v)
     dtype = dtype_name(q.dtype)

@@ -74,8 +74,12 @@ def _param(table: CsvTable, row, p: str, max_elements: float | None) -> float:
     except ValueError:
         raise UserError(f"{where}: expected a number, got {cell!r}") from None
     if p in FLAG_PARAMS:
-        if value not in (0.0, 1.0):
-            raise UserError(f"{where}: expected 0 or 1, got {cell!r}")
+        # attention's bias 2: a key mask shared by heads and queries (roofsim/kernels/attention)
+        allowed = (0.0, 1.0, 2.0) if p == "bias" and row.get("kind") == "attention" else \
+            (0.0, 1.0)
+        if value not in allowed:
+            raise UserError(f"{where}: expected {' or '.join(f'{a:g}' for a in allowed)}, "
+                            f"got {cell!r}")
         return value
     if not np.isfinite(value) or value < 0 or value != int(value):
         raise UserError(f"{where}: expected an integer >= 0, got {cell!r}")

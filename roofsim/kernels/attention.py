@@ -27,6 +27,7 @@ from .softmax import SOFTMAX_FLOPS_PER_ELEMENT
 FLASH_Q_TILE = 128
 ATTENTION_CUDA_FLOPS_PER_SCORE = 1.0 + SOFTMAX_FLOPS_PER_ELEMENT
 LSE_BYTES = 4  # fp32 log-sum-exp per query row
+KEY_MASK_BYTES = 1  # a boolean key mask (bias = 2): one byte per key and sequence
 
 
 def visible_pairs(seq_q, seq_kv, causal) -> np.ndarray:
@@ -59,9 +60,14 @@ def attention_work(params, dtype) -> dict:
     bytes_read = bh * (sq * d + 2.0 * kv_rows * d) * e
     bytes_written = bh * sq * (d * e + LSE_BYTES)
     # bias = 1: an additive mask of seq_q x seq_kv per (batch, head) is read and added to
-    # every score (SAM's decomposed relative position), as roofsim.capture counts it.
-    bias = param(params, "bias", n_rows, "attention", 0.0) > 0
-    bytes_read = bytes_read + np.where(bias, bh * sq * skv * e, 0.0)
+    # every score (SAM's decomposed relative position), as roofsim.capture counts it;
+    # bias = 2: a boolean key mask of seq_kv per sequence, shared by the heads and queries
+    # (transformers' padding / static-cache mask), read once per sequence and applied to every
+    # score.
+    flag = param(params, "bias", n_rows, "attention", 0.0)
+    bias = flag > 0
+    mask_bytes = np.where(flag >= 2, b * skv * KEY_MASK_BYTES, bh * sq * skv * e)
+    bytes_read = bytes_read + np.where(bias, mask_bytes, 0.0)
     cuda = cuda + np.where(bias, bh * sq * skv, 0.0)
     return result(n_rows, flops_tensor=tensor,
                   flops_cuda=cuda + ATTENTION_CUDA_FLOPS_PER_SCORE * bh * pairs,
@@ -99,6 +105,20 @@ def attention_runner(params, dtype, device):
     elif causal:
         from torch.nn.attention.bias import causal_lower_right
         kwargs["attn_mask"] = causal_lower_right(sq, skv)
+
+    if int(params.get("bias", 0)) >= 2 and "attn_mask" not in kwargs:
+        # A boolean key mask per sequence shared by heads and queries, as transformers passes
+        # a static cache's (its last quarter: positions not yet written).
+        def fn(q, k, v, mask):
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, **kwargs)
+
+        def make():
+            import torch
+            mask = torch.ones((b, 1, 1, skv), dtype=torch.bool, device=device)
+            mask[..., skv - skv // 4:] = False
+            return (randn((b, h, sq, d), dtype, device), randn((b, h, skv, d), dtype, device),
+                    randn((b, h, skv, d), dtype, device), mask)
+        return fn, make
 
     if int(params.get("bias", 0)) and "attn_mask" not in kwargs:
         # An additive float mask per (batch, head), as SAM's relative-position bias is passed.

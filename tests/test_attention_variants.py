@@ -1,0 +1,72 @@
+"""Attention kernels the libraries run differently (issue 16): which calls split the keys, and
+the key mask shared by heads and queries (bias 2)."""
+
+import numpy as np
+import torch
+from hypothesis import given, settings, strategies as st
+
+from roofsim.calibration.features import features
+from roofsim.capture.sdpa import key_mask
+from roofsim.kernels import work
+from roofsim.perfmodel import matrix_ctas, output_tiles, splits_kv
+from roofsim.records import RecordTable
+
+
+def _attention(**p):
+    p = {"batch": 1, "heads": 8, "seq_q": 1, "seq_kv": 8193, "head_dim": 128, "causal": 0,
+         "bias": 0, **p}
+    cols = {k: np.array([float(v)]) for k, v in p.items()}
+    w = work("attention", cols, np.array(["bfloat16"], dtype=object))
+    return RecordTable.from_columns(1, kind="attention", name="x", dtype="bfloat16", params=p,
+                                    flops_tensor=w["flops_tensor"], flops_cuda=w["flops_cuda"],
+                                    bytes_read=w["bytes_read"], bytes_written=w["bytes_written"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(b=st.integers(1, 64), h=st.integers(1, 32), sq=st.integers(2, 64),
+       skv=st.integers(512, 40000))
+def test_a_few_unmasked_queries_run_one_block_per_head_over_every_key(b, h, sq, skv):
+    """cuDNN's sm90 fprop (seq_q > 1, no bottom-right causal mask) does not split the keys:
+    its blocks are its output tiles, on any SM count."""
+    t = _attention(batch=b, heads=h, seq_q=sq, seq_kv=skv)
+    assert not splits_kv(t)[0]
+    assert matrix_ctas(t, 132)[0] == output_tiles(t)[0]
+
+
+@settings(max_examples=40, deadline=None)
+@given(b=st.integers(1, 4), h=st.integers(1, 8), skv=st.integers(4096, 40000))
+def test_one_query_per_head_splits_the_keys_to_fill_the_sms(b, h, skv):
+    t = _attention(batch=b, heads=h, seq_q=1, seq_kv=skv)
+    assert splits_kv(t)[0]
+    assert matrix_ctas(t, 132)[0] > output_tiles(t)[0]
+
+
+def test_a_bottom_right_causal_mask_splits_and_a_square_one_does_not():
+    assert splits_kv(_attention(seq_q=16, seq_kv=8192, causal=1))[0]
+    assert not splits_kv(_attention(seq_q=4096, seq_kv=4096, causal=1))[0]
+
+
+def test_a_key_mask_is_one_row_per_sequence():
+    assert key_mask(torch.ones(2, 1, 1, 100, dtype=torch.bool))
+    assert key_mask(torch.ones(2, 1, 1, 100).expand(2, 8, 4, 100))      # broadcast: stride 0
+    assert not key_mask(torch.ones(2, 8, 4, 100))                        # a mask per score
+    assert not key_mask(torch.ones(2, 1, 4, 100))                        # a row per query
+    assert not key_mask(torch.ones(100, 100))
+
+
+def test_a_shared_key_mask_reads_a_byte_per_key_and_sequence_not_one_per_score():
+    none, per_score, shared = (_attention(batch=4, seq_q=4, bias=v) for v in (0, 1, 2))
+    assert shared.bytes_read[0] - none.bytes_read[0] == 4 * 8193 * 1
+    assert per_score.bytes_read[0] - none.bytes_read[0] == 4 * 8 * 4 * 8193 * 2
+
+
+def test_mask_variants_are_not_neighbours_of_each_other():
+    """bias 0, 1 and 2 are other kernels (or another mask path): each pair is at least a flag
+    weight apart in the calibration's feature space, whatever the sizes."""
+    params = {"batch": np.array([2.0, 2.0, 2.0]), "heads": np.array([8.0] * 3),
+              "seq_q": np.array([4.0] * 3), "seq_kv": np.array([8193.0] * 3),
+              "head_dim": np.array([128.0] * 3), "causal": np.zeros(3),
+              "bias": np.array([0.0, 1.0, 2.0])}
+    x = features("attention", params, "bfloat16", 132)
+    d = np.linalg.norm(x[:, None, :] - x[None, :, :], axis=-1)
+    assert d[0, 1] >= 2 and d[0, 2] >= 2 and d[1, 2] >= 2
