@@ -40,6 +40,7 @@ measurements are a test set for `roofsim predict`: nothing is ever fitted to the
 from __future__ import annotations
 
 import argparse
+import collections
 import csv
 import gzip
 import json
@@ -164,6 +165,26 @@ def profiler_device_s(prof) -> float:
             v = getattr(e, "self_cuda_time_total", 0.0)
         total += float(v or 0.0)
     return total * 1e-6
+
+
+PROFILED_CALLS = 3
+
+
+def profile_once(fn, inputs, torch) -> list[dict]:
+    """Kernels of one call of fn(*inputs): PROFILED_CALLS eager calls profiled, grouped by kernel
+    name (calls per call of fn, mean duration)."""
+    from torch.profiler import ProfilerActivity, profile
+    fn(*inputs)
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(PROFILED_CALLS):
+            fn(*inputs)
+        torch.cuda.synchronize()
+    by = collections.defaultdict(list)
+    for e in gpu_events(prof):
+        by[e["name"]].append(e["duration_s"])
+    return [{"name": name, "calls": len(d) / PROFILED_CALLS, "duration_s": sum(d) / len(d)}
+            for name, d in by.items()]
 
 
 def summarize_gpu(events: list[dict]) -> dict:

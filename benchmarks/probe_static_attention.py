@@ -8,7 +8,7 @@ head (pack_gqa: q[b, kv_heads, n_rep, d], a view of the projection's output) and
 [b, 1, 1, kv] (bool, from masking_utils) is shared by the heads. This script times that call
 and its variants (mask dtype and shape, packed or per-head queries, no mask), each as the
 harness times kernels (roofsim.calibration.timing.CudaTimer: graph replays, cold L2) and under
-torch.profiler (the kernels of one call).
+torch.profiler (the kernels of one call, measure_e2e.profile_once).
 
     PYTHONPATH=. python3 benchmarks/probe_static_attention.py --out $OUT/attn \
         --batch 1,8 --kv 1024,8192 [--sms N]
@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from measure_e2e import gpu_events  # noqa: E402
+from measure_e2e import profile_once  # noqa: E402  (one trace reader)
 from measure_models import int_list  # noqa: E402
 
 HEADS, KV_HEADS, HEAD_DIM = 32, 8, 128     # Llama 3.1 8B's attention
@@ -81,7 +81,6 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     import torch
     import torch.nn.functional as F
-    from torch.profiler import ProfilerActivity, profile
     from roofsim.calibration.nvml import Nvml
     from roofsim.calibration.run import software_versions
     from roofsim.calibration.timing import CudaTimer
@@ -108,14 +107,9 @@ def main(argv=None) -> int:
                     def fn(q, k, v, m, kw=kw):
                         return F.scaled_dot_product_attention(q, k, v, attn_mask=m, **kw)
                     res = timer.time(fn, lambda a=a: a)
-                    fn(*a)
-                    torch.cuda.synchronize()
-                    with profile(activities=[ProfilerActivity.CUDA]) as prof:
-                        fn(*a)
-                        torch.cuda.synchronize()
                     ks = collections.Counter()
-                    for e in gpu_events(prof):
-                        ks[e["name"][:90]] += e["duration_s"]
+                    for k in profile_once(fn, a, torch):
+                        ks[k["name"][:90]] += k["calls"] * k["duration_s"]
                 except Exception as err:
                     print(f"{variant} b={b} kv={kv}: {type(err).__name__}: {err}"[:200])
                     continue

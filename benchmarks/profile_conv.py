@@ -33,11 +33,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from measure_e2e import gpu_events  # noqa: E402  (one trace reader)
+from measure_e2e import profile_once  # noqa: E402  (one trace reader)
 
 CONV_PARAMS = ("batch", "c_in", "c_out", "h", "w", "kernel", "stride", "padding", "bias")
 FORMATS = ("contiguous", "channels_last")
-PROFILED_CALLS = 3
 
 
 def conv_rows(path: Path, split: str, limit: int) -> list[dict]:
@@ -67,22 +66,6 @@ def make_inputs(p: dict, fmt: str, torch):
             xs = (xs[0].contiguous(memory_format=torch.channels_last),) + tuple(xs[1:])
         return xs
     return fn, make_fmt
-
-
-def profile_once(fn, inputs, torch) -> list[dict]:
-    """Kernels of one call: PROFILED_CALLS eager calls profiled, grouped by kernel name."""
-    from torch.profiler import ProfilerActivity, profile
-    fn(*inputs)
-    torch.cuda.synchronize()
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        for _ in range(PROFILED_CALLS):
-            fn(*inputs)
-        torch.cuda.synchronize()
-    by = collections.defaultdict(list)
-    for e in gpu_events(prof):
-        by[e["name"]].append(e["duration_s"])
-    return [{"name": name, "calls": len(d) / PROFILED_CALLS, "duration_s": sum(d) / len(d)}
-            for name, d in by.items()]
 
 
 def main(argv=None) -> int:

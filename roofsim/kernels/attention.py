@@ -106,33 +106,32 @@ def attention_runner(params, dtype, device):
         from torch.nn.attention.bias import causal_lower_right
         kwargs["attn_mask"] = causal_lower_right(sq, skv)
 
-    if int(params.get("bias", 0)) >= 2 and "attn_mask" not in kwargs:
+    def qkv():
+        return (randn((b, h, sq, d), dtype, device), randn((b, h, skv, d), dtype, device),
+                randn((b, h, skv, d), dtype, device))
+
+    bias = int(params.get("bias", 0))
+    if not bias or "attn_mask" in kwargs:
+        def fn(q, k, v):
+            return F.scaled_dot_product_attention(q, k, v, **kwargs)
+        return fn, qkv
+
+    def masked(q, k, v, mask):
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, **kwargs)
+
+    if bias >= 2:
         # A boolean key mask per sequence shared by heads and queries, as transformers passes
         # a static cache's (its last quarter: positions not yet written).
-        def fn(q, k, v, mask):
-            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, **kwargs)
-
         def make():
             import torch
             mask = torch.ones((b, 1, 1, skv), dtype=torch.bool, device=device)
             mask[..., skv - skv // 4:] = False
-            return (randn((b, h, sq, d), dtype, device), randn((b, h, skv, d), dtype, device),
-                    randn((b, h, skv, d), dtype, device), mask)
-        return fn, make
-
-    if int(params.get("bias", 0)) and "attn_mask" not in kwargs:
+            return qkv() + (mask,)
+    else:
         # An additive float mask per (batch, head), as SAM's relative-position bias is passed.
-        def fn(q, k, v, bias):
-            return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, **kwargs)
-        return fn, lambda: (randn((b, h, sq, d), dtype, device),
-                            randn((b, h, skv, d), dtype, device),
-                            randn((b, h, skv, d), dtype, device),
-                            randn((b, h, sq, skv), dtype, device))
-
-    def fn(q, k, v):
-        return F.scaled_dot_product_attention(q, k, v, **kwargs)
-    return fn, lambda: (randn((b, h, sq, d), dtype, device), randn((b, h, skv, d), dtype, device),
-                        randn((b, h, skv, d), dtype, device))
+        def make():
+            return qkv() + (randn((b, h, sq, skv), dtype, device),)
+    return masked, make
 
 
 RUNNERS = {"attention": attention_runner}
