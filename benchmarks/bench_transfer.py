@@ -45,8 +45,8 @@ COMPANION_SMS = {"h200": (40, 16)}
 # Where each profile's device probes (graph gap, warm L2) come from: the H100 SXM was never
 # probed, it takes the H200's (the same Hopper front end and memory hierarchy).
 PROBES = {"h200": "h200", "h100-sxm": "h200"}
-# Measured after the model's last change, never looked at while building it: the narrow-fresh
-# kernel sets (NARROW_FRESH). The end-to-end sets measured 2026-12-02 01:10 (whole H200 and 24,
+# Measured after the model's last change, never looked at while building it: the kernel sets
+# FRESH_KERNEL_SETS names (of KERNEL_TEST_SETS). The end-to-end sets measured 2026-12-02 01:10 (whole H200 and 24,
 # 48, 120 SMs) and the 56-SM kernel sample guided the launch-grid change of 2026-12-02 (the
 # 120-SM prefill and the 24-SM decode misses), so they are guiding sets now; FRESH names the
 # end-to-end sets measured after it: e2e-fresh4, 2026-12-02 03:14-03:20 (grids 3x5 and 5x7,
@@ -101,26 +101,30 @@ def restricted_kind(fd: str, sms: int) -> str:
     return "companion" if sms in COMPANION_SMS.get(fd, ()) else "transferred"
 
 
-# Kernel test sets of the decode regime (benchmarks/suites/narrow_fresh.yaml: other shapes than
-# kernels/narrow.yaml), timed 2026-12-02 02:46 on the whole H200 and on 16, 32, 64 and 104 SMs,
-# before the launch-grid change (grid_sm_count, persistent waves, the 16-SM companion) and not
-# looked at while it was built: <folder>/narrow-fresh.
-# narrow-fresh guided the skinny-product rule (roofsim.perfmodel.SKINNY_ROWS); narrow-fresh2
-# (benchmarks/suites/narrow_fresh2.yaml, other seeds, on the whole chip and 48 and 80 SMs) was
-# timed after it (2026-12-02 04:48).
-NARROW_FRESH = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
-                ("h200-sm32", "narrow-fresh"), ("h200-sm64", "narrow-fresh"),
-                ("h200-sm104", "narrow-fresh"), ("h200", "narrow-fresh2"),
-                ("h200-sm48", "narrow-fresh2"), ("h200-sm80", "narrow-fresh2"),
-                ("h200", "conv-fresh"), ("h200-sm56", "conv-fresh"), ("h200-sm24", "conv-fresh"))
-# Kernel sets measured after the model's last change of their kinds: narrow-fresh2, and
-# conv-fresh (benchmarks/suites/conv_fresh.yaml, 2026-12-02 04:34, conv2d unchanged since).
-NARROW_FRESH_NOW = ("narrow-fresh2", "conv-fresh")
+# Kernel test sets, each in <folder>/<name>, none fitted on:
+# - the decode regime (benchmarks/suites/narrow_fresh.yaml: other shapes than kernels/narrow.yaml),
+#   timed 2026-12-02 02:46 on the whole H200 and on 16, 32, 64 and 104 SMs, before the
+#   launch-grid change (grid_sm_count, persistent waves, the 16-SM companion) and not looked at
+#   while it was built: narrow-fresh. It guided the skinny-product rule
+#   (roofsim.perfmodel.SKINNY_ROWS); narrow-fresh2 (benchmarks/suites/narrow_fresh2.yaml, other
+#   seeds, on the whole chip and 48 and 80 SMs) was timed after it;
+# - conv2d (benchmarks/suites/conv_fresh.yaml, 2026-12-02 04:34, conv2d unchanged since):
+#   conv-fresh;
+# - packed attention around a StaticCache step's call (calibration/h200/attention-check: chosen
+#   after the graph rows' miss, a check of the runner, so not fresh).
+KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
+                    ("h200-sm32", "narrow-fresh"), ("h200-sm64", "narrow-fresh"),
+                    ("h200-sm104", "narrow-fresh"), ("h200", "narrow-fresh2"),
+                    ("h200-sm48", "narrow-fresh2"), ("h200-sm80", "narrow-fresh2"),
+                    ("h200", "conv-fresh"), ("h200-sm56", "conv-fresh"),
+                    ("h200-sm24", "conv-fresh"), ("h200", "attention-check"))
+# The sets measured after the model's last change of their kinds.
+FRESH_KERNEL_SETS = ("narrow-fresh2", "conv-fresh")
 
 
-def narrow_fresh_part(profiles) -> list[dict]:
+def kernel_sets_part(profiles) -> list[dict]:
     rows = []
-    for folder, name in NARROW_FRESH:
+    for folder, name in KERNEL_TEST_SETS:
         path = CAL / folder / name
         m = stable(path / "measurements.csv")
         sms = sm_restriction_of(path)
@@ -130,7 +134,7 @@ def narrow_fresh_part(profiles) -> list[dict]:
             mape, within, n = kernel_mape(profiles[fd], m, spec)
             kind = "fitted" if (fd == "h200" and not sms) else restricted_kind(fd, sms)
             rows.append({"fit": fd, "target": f"{spec.id} {name}", "kind": kind, "mape": mape,
-                         "within_10": within, "rows": n, "fresh": name in NARROW_FRESH_NOW})
+                         "within_10": within, "rows": n, "fresh": name in FRESH_KERNEL_SETS})
     return rows
 
 
@@ -212,7 +216,7 @@ def main(argv=None) -> int:
         profiles[d] = probes.apply(fit_profile(data[d].select(data[d]["split"] == FIT),
                                                load_hardware(d), device_name=d, ident=d,
                                                companions=companions))
-    out = {"kernels": kernels_part(profiles, data) + narrow_fresh_part(profiles)}
+    out = {"kernels": kernels_part(profiles, data) + kernel_sets_part(profiles)}
     print("kernels (per-launch MAPE)")
     print(format_table(["fit on", "predict", "", "rows", "MAPE %", "within 10%", "target %",
                         "set"],
