@@ -13,7 +13,12 @@
 #                  then the fresh conv2d set (benchmarks/suites/conv_fresh.yaml) at each of
 #                  SUITE_SMS SMs (0 = whole GPU);
 #   PHASE=e2e      the reference end to end (benchmarks/measure_e2e.py) at each of SMS_LIST SMs,
-#                  grids GRIDS, prompt PROMPT, with the carried transformers wheels (.wheels/).
+#                  grids GRIDS, prompt PROMPT, with the carried transformers wheels (.wheels/);
+#   PHASE=noise    how reproducible an eager (host-bound) wall time is across processes: one
+#                  case (NOISE_MODEL decode, batch 8, KV 1024; measure_models.py) in NOISE_RUNS
+#                  separate processes, each unpinned and pinned to one CPU (taskset), with the
+#                  host's steal / idle jiffies (/proc/stat) and CPU MHz before and after each;
+#                  then the reference's decode step (grids NOISE_GRIDS) in two processes.
 #   OUT=/dir PHASE=kernels SMS_LIST="16 40 96" bash benchmarks/gpu_transfer.sh
 # Results are packed into $OUT/<PHASE>.tar.gz (the device tool returns at most 8 files).
 # Never changes clocks, power or modes; NVML state is recorded beside every measurement.
@@ -32,6 +37,16 @@ GRIDS=${GRIDS:-"1x2,2x3,4x5,8x10"}
 PROMPT=${PROMPT:-16}
 PHYS_SMS=${PHYS_SMS-"0 $SMS_LIST"}   # set it empty to skip the microbenchmarks
 export PYTHONPATH=".${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+QUIET='^USDT\|SyncActivityProfiler\|_warn_once\|acc_events'
+use_wheels() {   # the transformers roofsim captures with, carried as a wheel (.wheels/)
+  if ls .wheels/*.whl >/dev/null 2>&1; then
+    pip install -q --no-deps --no-index --target /tmp/roofsim-wheels .wheels/*.whl 2>&1 | grep -v WARNING
+    export PYTHONPATH="/tmp/roofsim-wheels:$PYTHONPATH"
+  fi
+}
+host_state() {   # one CSV line: cpu jiffies (user nice system idle iowait irq softirq steal), MHz
+  echo "$(date +%s.%N),$(head -1 /proc/stat | awk '{print $2","$3","$4","$5","$6","$7","$8","$9}'),$(awk -F: '/cpu MHz/ {s+=$2; n++} END {printf "%.0f", s/n}' /proc/cpuinfo)"
+}
 W="$OUT/$PHASE"
 mkdir -p "$W"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,clocks.mem,power.draw,power.limit,temperature.gpu,clocks_throttle_reasons.active --format=csv | tee "$W/nvidia-smi.txt"
@@ -47,7 +62,7 @@ if [ "$PHASE" = kernels ]; then
 elif [ "$PHASE" = probe ]; then
   for n in $SMS_LIST; do
     python3 benchmarks/measure_graph_gap.py --sms "$n" --out "$W/gap" --per-kind "${PER_KIND:-8}" \
-      --budget "${GAP_BUDGET:-120}" 2>&1 | grep -v '^USDT\|SyncActivityProfiler\|_warn_once\|acc_events' | tail -40
+      --budget "${GAP_BUDGET:-120}" 2>&1 | grep -v "$QUIET" | tail -40
   done
   for n in ${DIMS_SMS:-}; do
     if [ "$n" = 0 ]; then sms=(); dir="$W/$DEV-dims"; else sms=(--sms "$n"); dir="$W/$DEV-dims-sm$n"; fi
@@ -63,7 +78,7 @@ elif [ "$PHASE" = suite ]; then
   done
 elif [ "$PHASE" = conv ]; then
   python3 benchmarks/profile_conv.py --out "$W/conv-kernels" --budget "${CONV_BUDGET:-240}" \
-    2>&1 | grep -v '^USDT\|SyncActivityProfiler\|_warn_once\|acc_events' | tail -30
+    2>&1 | grep -v "$QUIET" | tail -30
   for n in ${SUITE_SMS:-0}; do
     if [ "$n" = 0 ]; then sms=(); dir="$W/$DEV-conv-fresh"; else sms=(--sms "$n"); dir="$W/$DEV-conv-fresh-sm$n"; fi
     python3 -m roofsim.cli.calibrate --suite benchmarks/suites/conv_fresh.yaml "${sms[@]}" \
@@ -71,24 +86,38 @@ elif [ "$PHASE" = conv ]; then
   done
 elif [ "$PHASE" = models ]; then
   # issue 12/13/16: shipped transformers models, kernel and wall time, batches, CUDA graphs
-  if ls .wheels/*.whl >/dev/null 2>&1; then
-    pip install -q --no-deps --no-index --target /tmp/roofsim-wheels .wheels/*.whl 2>&1 | grep -v WARNING
-    export PYTHONPATH="/tmp/roofsim-wheels:$PYTHONPATH"
-  fi
+  use_wheels
   python3 benchmarks/measure_models.py --out "$W" --models "${MODELS:-llama-3.1-8b,qwen3-30b-a3b,mistral-7b-v0.3}" \
     --prefill "${PREFILL:-512,4096}" --prefill-batch 1,4 --decode-kv 1024,8192 --batch 1,8,32 --graph \
     --routing "${ROUTING:-model}" \
-    --budget "${MODELS_BUDGET:-420}" 2>&1 | grep -v '^USDT\|SyncActivityProfiler\|_warn_once\|acc_events' | tail -40
+    --budget "${MODELS_BUDGET:-420}" 2>&1 | grep -v "$QUIET" | tail -40
+elif [ "$PHASE" = noise ]; then
+  use_wheels
+  lscpu > "$W/lscpu.txt" 2>&1; nproc > "$W/nproc.txt"
+  echo "run,pin,when,t,user,nice,system,idle,iowait,irq,softirq,steal,mhz" > "$W/host-state.csv"
+  for i in $(seq 1 "${NOISE_RUNS:-3}"); do
+    for pin in none cpu2; do
+      if [ "$pin" = none ]; then pre=(); else pre=(taskset -c 2); fi
+      echo "$i,$pin,before,$(host_state)" >> "$W/host-state.csv"
+      "${pre[@]}" python3 benchmarks/measure_models.py --out "$W/run$i-$pin" \
+        --models "${NOISE_MODEL:-llama-3.1-8b}" --prefill 512 --decode-kv 1024 --batch 8 \
+        --repeats 15 --routing balanced 2>&1 | grep -v "$QUIET" | grep "decode" | tail -2
+      echo "$i,$pin,after,$(host_state)" >> "$W/host-state.csv"
+    done
+  done
+  for i in 1 2; do
+    echo "ocr$i,none,before,$(host_state)" >> "$W/host-state.csv"
+    python3 benchmarks/measure_e2e.py --grids "${NOISE_GRIDS:-2x2,4x5}" --stages decode \
+      --repeats 15 --out "$W/ocr-run$i" 2>&1 | grep -v "$QUIET" | tail -4
+    echo "ocr$i,none,after,$(host_state)" >> "$W/host-state.csv"
+  done
 elif [ "$PHASE" = e2e ]; then
-  if ls .wheels/*.whl >/dev/null 2>&1; then
-    pip install -q --no-deps --no-index --target /tmp/roofsim-wheels .wheels/*.whl 2>&1 | grep -v WARNING
-    export PYTHONPATH="/tmp/roofsim-wheels:$PYTHONPATH"
-  fi
+  use_wheels
   python3 -c 'import transformers, torch; print("transformers", transformers.__version__, "torch", torch.__version__)' || export PYTHONPATH="."
   for n in $SMS_LIST; do   # 0 = the whole GPU
     python3 benchmarks/measure_e2e.py --sms "$n" --grids "$GRIDS" --prompt-tokens "$PROMPT" \
       --out "$W/e2e-sm$n" --budget "$E2E_BUDGET" 2>&1 \
-      | grep -v '^USDT\|SyncActivityProfiler\|_warn_once\|acc_events' | tail -16
+      | grep -v "$QUIET" | tail -16
   done
 fi
 tar -czf "$OUT/$PHASE.tar.gz" -C "$OUT" "$PHASE" && rm -rf "${OUT:?}/$PHASE"

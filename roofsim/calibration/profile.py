@@ -315,6 +315,7 @@ class CalibrationProfile:
                       "neighbours": self.settings.neighbours, "ridge": self.settings.ridge,
                       "margin": self.settings.margin,
                       "bandwidth_floor": self.settings.bandwidth_floor,
+                      "bandwidth_scale": self.settings.bandwidth_scale,
                       "residual_bound": RESIDUAL_BOUND, "residual_rule": self.rule},
             "meta": dict(self.meta),
             "groups": groups,
@@ -437,7 +438,10 @@ def profile_from_dict(doc: Mapping, where: str = "<profile>") -> CalibrationProf
         ridge=_number(m.get("ridge", 0.3), f"{where}.model.ridge", 0, 100, "a ridge"),
         margin=_number(m.get("margin", 0.15), f"{where}.model.margin", 0, 10, "log units"),
         bandwidth_floor=_number(m.get("bandwidth_floor", 0.5), f"{where}.model.bandwidth_floor",
-                                1e-6, 100, "feature units"))
+                                1e-6, 100, "feature units"),
+        # profiles written before the setting existed interpolated at the full distance
+        bandwidth_scale=_number(m.get("bandwidth_scale", 1.0), f"{where}.model.bandwidth_scale",
+                                0.05, 10, "a share of the k-th neighbour's distance"))
     rule = m.get("residual_rule", "same-arch")
     if rule not in RULES:
         raise UserError(f"{where}.model.residual_rule = {rule!r}: expected one of "

@@ -1,0 +1,103 @@
+"""How reproducible an eager (host-bound) wall time is on the GPU machine: the figures of
+calibration/<device>/host/noise/README.md, from the committed files.
+
+    python benchmarks/summarize_eager_noise.py [--device h200]
+
+1. The noise probe (benchmarks/gpu_transfer.sh PHASE=noise): one case, Llama 3.1 8B's decode
+   step (batch 8, KV 1024), timed in separate processes, unpinned and pinned to one CPU, with
+   the host's CPU jiffies before and after each process; and DeepSeek-OCR's decode step in two
+   processes. Per process: the median, min and max of its repeats.
+2. DeepSeek-OCR's decode step in every committed end-to-end set of the device (whole chip and
+   SM-restricted): the same kernels and the same host work at every crop grid (only the KV
+   length differs), so the spread of its eager wall is the host's, not the model's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CAL = ROOT / "calibration"
+JIFFIES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
+def _rows(path: Path, stage: str = "decode") -> list[dict]:
+    with open(path, newline="") as f:
+        return [r for r in csv.DictReader(f) if r["stage"] == stage and r["status"] == "ok"]
+
+
+def _ms(x) -> float:
+    return float(x) * 1e3
+
+
+def host_deltas(path: Path) -> dict[str, dict]:
+    """run,pin -> steal jiffies and busy share of the CPU time between 'before' and 'after'."""
+    out, before = {}, {}
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f):
+            key = f"{r['run']},{r['pin']}"
+            if r["when"] == "before":
+                before[key] = r
+                continue
+            b = before.get(key)
+            if b is None:
+                continue
+            d = {j: float(r[j]) - float(b[j]) for j in JIFFIES}
+            total = sum(d.values())
+            out[key] = {"steal": d["steal"], "busy": 1.0 - (d["idle"] + d["iowait"]) / total,
+                        "seconds": float(r["t"]) - float(b["t"])}
+    return out
+
+
+def spread(values: list[float], what: str) -> str:
+    med = statistics.median(values)
+    return (f"{len(values)} {what}: {min(values):.1f} .. {max(values):.1f} ms, median "
+            f"{med:.1f} ({min(values) / med:.2f}x .. {max(values) / med:.2f}x the median)")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="h200")
+    args = ap.parse_args(argv)
+    noise = CAL / args.device / "host" / "noise"
+    deltas = host_deltas(noise / "host-state.csv")
+    print(f"{noise.relative_to(ROOT)}: one case per process")
+    print(f"{'process':14} {'pin':5} {'wall median':>11} {'min':>7} {'max':>7} {'kernel':>7}  "
+          f"{'steal':>5} {'CPU busy':>8}")
+    llama = []
+    for d in sorted(noise.glob("run*-*")):
+        run, pin = d.name[3:].split("-", 1)
+        for r in _rows(next(d.glob("*/e2e.csv"))):
+            llama.append(_ms(r["wall_median_s"]))
+            h = deltas.get(f"{run},{pin}", {})
+            print(f"{'llama ' + d.name:14} {pin:5} {_ms(r['wall_median_s']):11.1f} "
+                  f"{_ms(r['wall_min_s']):7.1f} {_ms(r['wall_max_s']):7.1f} "
+                  f"{_ms(r['kernel_s']):7.2f}  {h.get('steal', float('nan')):5.0f} "
+                  f"{100 * h.get('busy', float('nan')):7.1f}%")
+    ocr = []
+    for d in sorted(noise.glob("ocr-run*")):
+        for r in _rows(d / "e2e.csv"):
+            ocr.append(_ms(r["wall_median_s"]))
+            print(f"{'ocr ' + d.name[4:] + ' ' + r['grid']:14} {'none':5} "
+                  f"{_ms(r['wall_median_s']):11.1f} {_ms(r['wall_min_s']):7.1f} "
+                  f"{_ms(r['wall_max_s']):7.1f} {_ms(r['kernel_s']):7.2f}")
+    print(f"\nLlama 3.1 8B decode (b=8, KV 1024), eager wall: {spread(llama, 'processes')}")
+    print(f"DeepSeek-OCR decode, this probe (2 processes): {spread(ocr, 'rows')}")
+    sets, folders = [], 0
+    for folder in sorted(CAL.glob(f"{args.device}*/e2e*")):
+        if (folder / "e2e.csv").is_file() and "grid" in open(folder / "e2e.csv").readline():
+            folders += 1
+            for r in _rows(folder / "e2e.csv"):
+                if r.get("batch", "1") in ("", "1"):
+                    sets.append(_ms(r["wall_median_s"]))
+    print(f"DeepSeek-OCR decode step, every committed end-to-end set of {args.device} "
+          f"({folders} sets; grids, prompts and SM counts differ; kernels 2-10 "
+          f"ms, host-bound): {spread(sets, 'rows')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
