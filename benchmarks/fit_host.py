@@ -14,7 +14,11 @@ decode rows at KV <= GRAPH_FIT_MAX_KV (calibration/<device>/e2e/<model>/, decode
 a graph node of a real model costs beyond the gap between identical kernels that calibration
 measured (different kernels back to back). The decode step is the one the replay runs: over a
 StaticCache (the workload's graph_parts), as measure_models.py replays it. Only short KV, so
-the long-KV rows stay a test of the static-cache kernels. Not fitted: sync_us
+the long-KV rows stay a test of the static-cache kernels. speed_spread: the 5th and 95th
+percentiles of host-bound eager walls over the median of their own case
+(benchmarks/summarize_eager_noise.py: the noise probe's processes, calibration/<device>/host/
+noise, and DeepSeek-OCR's decode step over every committed end-to-end set); a description of
+how far the machine's processes spread, not a fit to any prediction. Not fitted: sync_us
 (the reference captures no synchronizing op) and graph_launch_us (no data separates it from the
 nodes); they keep roofsim.host.DEFAULT_HOST's values, and the file says so.
 """
@@ -39,6 +43,8 @@ from roofsim.host import DEFAULT_HOST, HOST_FILE, MATRIX_HOST_KINDS, RANGES  # n
 from roofsim.io import atomic_write_text  # noqa: E402
 from roofsim.predict import stage_records  # noqa: E402
 from roofsim.wall import eager_timeline  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from summarize_eager_noise import SPREAD_QUANTILES, speed_band, speed_ratios  # noqa: E402
 
 FIT_GRIDS = ("1x2", "2x3", "4x5", "8x10")
 GRAPH_FIT_MODELS = ("llama-3.1-8b", "mistral-7b-v0.3")
@@ -155,6 +161,10 @@ def main(argv=None) -> int:
     node_s, node_rows = fit_graph_node(args.device, hw, profile)
     print(f"graph node: {node_s * 1e6:.3f} us beyond the calibrated gap "
           f"(median over {len(node_rows)} decode_graph rows: {', '.join(node_rows)})")
+    ratios = speed_ratios(args.device)
+    spread = speed_band(ratios) if ratios else (1.0, 1.0)
+    print(f"speed spread: {spread[0]:.3f}x .. {spread[1]:.3f}x over {len(ratios)} host-bound "
+          f"eager walls")
     out = Path(args.out) if args.out else ROOT / "calibration" / args.device / "host"
     fitted_on = [f"calibration/{args.device}/e2e/e2e.csv grids {','.join(grids)} "
                  "(vision, prefill, decode; wall_median_s)"]
@@ -165,7 +175,12 @@ def main(argv=None) -> int:
     doc = {"dispatch_us": {"matrix": round(dm * 1e6, 4), "other": round(do * 1e6, 4)},
            "forward_ms": round(fwd * 1e3, 5), "sync_us": DEFAULT_HOST.sync_s * 1e6,
            "graph_launch_us": DEFAULT_HOST.graph_launch_s * 1e6,
-           "graph_node_us": round(node_s * 1e6, 4), "device": args.device,
+           "graph_node_us": round(node_s * 1e6, 4),
+           "speed_spread": {"low": spread[0], "high": spread[1],
+                            "source": f"percentiles {SPREAD_QUANTILES} of {len(ratios)} host-bound "
+                                      f"eager walls over their case's median "
+                                      f"(benchmarks/summarize_eager_noise.py)"},
+           "device": args.device,
            "fitted_on": fitted_on,
            "not_fitted": ["sync_us: no synchronizing op in the captured reference",
                           "graph_launch_us: no data separates it from the nodes "

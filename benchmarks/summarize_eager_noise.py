@@ -19,6 +19,8 @@ import csv
 import statistics
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 CAL = ROOT / "calibration"
 JIFFIES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
@@ -52,6 +54,50 @@ def host_deltas(path: Path) -> dict[str, dict]:
     return out
 
 
+def probe_walls(noise: Path) -> tuple[list[float], list[float]]:
+    """Eager wall medians (ms) of the noise probe: the Llama case's processes, DeepSeek-OCR's."""
+    llama = [_ms(r["wall_median_s"]) for d in sorted(noise.glob("run*-*"))
+             for r in _rows(next(d.glob("*/e2e.csv")))]
+    ocr = [_ms(r["wall_median_s"]) for d in sorted(noise.glob("ocr-run*"))
+           for r in _rows(d / "e2e.csv")]
+    return llama, ocr
+
+
+def ocr_decode_walls(device: str) -> tuple[list[float], int]:
+    """(eager wall medians in ms, sets) of DeepSeek-OCR's batch-1 decode step over every
+    committed end-to-end set of `device`, whole chip and SM-restricted."""
+    walls, folders = [], 0
+    for folder in sorted(CAL.glob(f"{device}*/e2e*")):
+        path = folder / "e2e.csv"
+        if path.is_file() and "grid" in path.open().readline():
+            folders += 1
+            walls += [_ms(r["wall_median_s"]) for r in _rows(path)
+                      if r.get("batch", "1") in ("", "1")]
+    return walls, folders
+
+
+def speed_ratios(device: str) -> list[float]:
+    """Each host-bound eager wall over the median of its own case: the Llama probe's
+    processes, the OCR probe's rows and the OCR decode step over every committed set."""
+    llama, ocr = probe_walls(CAL / device / "host" / "noise")
+    sets, _ = ocr_decode_walls(device)
+    out = []
+    for group in (llama, ocr, sets):
+        if group:
+            med = statistics.median(group)
+            out += [w / med for w in group]
+    return out
+
+
+SPREAD_QUANTILES = (0.05, 0.95)
+
+
+def speed_band(ratios: list[float]) -> tuple[float, float]:
+    """(low, high): the SPREAD_QUANTILES of the ratios, low at most 1 and high at least 1."""
+    lo, hi = np.quantile(np.asarray(ratios, dtype=np.float64), SPREAD_QUANTILES)
+    return round(min(float(lo), 1.0), 3), round(max(float(hi), 1.0), 3)
+
+
 def spread(values: list[float], what: str) -> str:
     med = statistics.median(values)
     return (f"{len(values)} {what}: {min(values):.1f} .. {max(values):.1f} ms, median "
@@ -67,35 +113,29 @@ def main(argv=None) -> int:
     print(f"{noise.relative_to(ROOT)}: one case per process")
     print(f"{'process':14} {'pin':5} {'wall median':>11} {'min':>7} {'max':>7} {'kernel':>7}  "
           f"{'steal':>5} {'CPU busy':>8}")
-    llama = []
+    llama, ocr = probe_walls(noise)
     for d in sorted(noise.glob("run*-*")):
         run, pin = d.name[3:].split("-", 1)
         for r in _rows(next(d.glob("*/e2e.csv"))):
-            llama.append(_ms(r["wall_median_s"]))
             h = deltas.get(f"{run},{pin}", {})
             print(f"{'llama ' + d.name:14} {pin:5} {_ms(r['wall_median_s']):11.1f} "
                   f"{_ms(r['wall_min_s']):7.1f} {_ms(r['wall_max_s']):7.1f} "
                   f"{_ms(r['kernel_s']):7.2f}  {h.get('steal', float('nan')):5.0f} "
                   f"{100 * h.get('busy', float('nan')):7.1f}%")
-    ocr = []
     for d in sorted(noise.glob("ocr-run*")):
         for r in _rows(d / "e2e.csv"):
-            ocr.append(_ms(r["wall_median_s"]))
             print(f"{'ocr ' + d.name[4:] + ' ' + r['grid']:14} {'none':5} "
                   f"{_ms(r['wall_median_s']):11.1f} {_ms(r['wall_min_s']):7.1f} "
                   f"{_ms(r['wall_max_s']):7.1f} {_ms(r['kernel_s']):7.2f}")
     print(f"\nLlama 3.1 8B decode (b=8, KV 1024), eager wall: {spread(llama, 'processes')}")
     print(f"DeepSeek-OCR decode, this probe (2 processes): {spread(ocr, 'rows')}")
-    sets, folders = [], 0
-    for folder in sorted(CAL.glob(f"{args.device}*/e2e*")):
-        if (folder / "e2e.csv").is_file() and "grid" in open(folder / "e2e.csv").readline():
-            folders += 1
-            for r in _rows(folder / "e2e.csv"):
-                if r.get("batch", "1") in ("", "1"):
-                    sets.append(_ms(r["wall_median_s"]))
+    sets, folders = ocr_decode_walls(args.device)
     print(f"DeepSeek-OCR decode step, every committed end-to-end set of {args.device} "
           f"({folders} sets; grids, prompts and SM counts differ; kernels 2-10 "
           f"ms, host-bound): {spread(sets, 'rows')}")
+    lo, hi = speed_band(speed_ratios(args.device))
+    print(f"pooled, each over its case's median: 5th-95th percentile {lo:.2f}x .. {hi:.2f}x "
+          f"(host.json speed_spread, benchmarks/fit_host.py)")
     return 0
 
 

@@ -18,6 +18,12 @@ Parameters (SI units inside; each has a physical range, checked on load):
 - `graph_launch_s`: host time to launch a captured CUDA graph (cudaGraphLaunch). 0 .. 1 ms.
 - `graph_node_s`: GPU time per graph node beyond the engine's per-launch time, which already
   holds the calibration profile's measured graph gap (roofsim.engine.Timing.issued_s). 0 .. 20 us.
+- `speed_spread` (low, high): how much the host's speed varies between processes on the
+  measuring machine, as factors on every host cost (dispatch, forward, sync). The same eager,
+  host-bound case timed in separate processes spreads that wide (calibration/h200/host/noise:
+  Llama 3.1 8B's decode step 31-59 ms over six processes, the same 7.7 ms of kernels); the
+  fitted costs describe the typical process, and roofsim.wall gives an eager wall's range by
+  running its timeline at both factors. 0.1 <= low <= 1 <= high <= 10; (1, 1) where unmeasured.
 
 A fitted model lives in calibration/<device>/host/host.json (benchmarks/fit_host.py writes it,
 with the data it was fitted on and its provenance); `DEFAULT_HOST` is a plain guess used only
@@ -42,6 +48,7 @@ MATRIX_HOST_KINDS = frozenset({"gemm", "linear", "grouped_gemm", "attention", "c
 SYNC_OPS = frozenset({"nonzero", "_local_scalar_dense", "item", "masked_select", "unique",
                       "_unique2", "unique_consecutive", "tolist"})
 HOST_FILE = "host.json"
+SPREAD_RANGE = (0.1, 10.0)    # speed_spread's low and high factors stay within these
 
 # name -> (low, high) in SI units
 RANGES: Mapping[str, tuple[float, float]] = {
@@ -57,6 +64,7 @@ class HostModel:
     sync_s: float = 0.0
     graph_launch_s: float = 5e-6
     graph_node_s: float = 0.0
+    speed_spread: tuple[float, float] = (1.0, 1.0)   # host cost factors: fastest, slowest
     device: str = ""                         # whose CPU it describes ("" for DEFAULT_HOST)
     fitted_on: tuple[str, ...] = ()          # the data that guided the fit
     provenance: Mapping[str, object] = field(default_factory=dict)
@@ -71,6 +79,12 @@ class HostModel:
             lo, hi = RANGES[key]
             if not (isinstance(v, (int, float)) and math.isfinite(v) and lo <= v <= hi):
                 raise UserError(f"host model: {label} = {v!r} s, expected {lo:g} .. {hi:g} s")
+        low, high = self.speed_spread
+        ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                 for v in (low, high))
+        if not (ok and SPREAD_RANGE[0] <= low <= 1.0 <= high <= SPREAD_RANGE[1]):
+            raise UserError(f"host model: speed_spread = ({low!r}, {high!r}), expected "
+                            f"{SPREAD_RANGE[0]:g} <= low <= 1 <= high <= {SPREAD_RANGE[1]:g}")
 
     def with_values(self, **kw) -> "HostModel":
         return replace(self, **kw)
@@ -79,7 +93,9 @@ class HostModel:
         return {"dispatch_us": {c: self.dispatch_s[c] * 1e6 for c in HOST_CLASSES},
                 "forward_ms": self.forward_s * 1e3, "sync_us": self.sync_s * 1e6,
                 "graph_launch_us": self.graph_launch_s * 1e6,
-                "graph_node_us": self.graph_node_s * 1e6, "device": self.device,
+                "graph_node_us": self.graph_node_s * 1e6,
+                "speed_spread": {"low": self.speed_spread[0], "high": self.speed_spread[1]},
+                "device": self.device,
                 "fitted_on": list(self.fitted_on), "provenance": dict(self.provenance)}
 
     @classmethod
@@ -96,6 +112,7 @@ class HostModel:
                        forward_s=float(d["forward_ms"]) * 1e-3, sync_s=float(d["sync_us"]) * 1e-6,
                        graph_launch_s=float(d["graph_launch_us"]) * 1e-6,
                        graph_node_s=float(d["graph_node_us"]) * 1e-6,
+                       speed_spread=_spread(d.get("speed_spread")),
                        device=str(d.get("device", "")),
                        fitted_on=tuple(str(x) for x in d.get("fitted_on", ())),
                        provenance=dict(d.get("provenance", {})))
@@ -103,6 +120,16 @@ class HostModel:
             raise UserError(f"expected dispatch_us.{{{','.join(HOST_CLASSES)}}}, "
                             f"forward_ms, sync_us, graph_launch_us, graph_node_us as numbers "
                             f"(bad or missing: {err})") from None
+
+
+def _spread(doc) -> tuple[float, float]:
+    """speed_spread from host.json: {"low": x, "high": y}; absent: (1, 1), no spread known."""
+    if doc is None:
+        return (1.0, 1.0)
+    if not isinstance(doc, Mapping) or not {"low", "high"} <= set(doc):
+        raise UserError(f"speed_spread: expected {{\"low\": number, \"high\": number}}, "
+                        f"got {doc!r}")
+    return (doc["low"], doc["high"])
 
 
 # A plain guess (an eager transformers forward on a server CPU): used only without a fitted one.

@@ -12,7 +12,9 @@
   roofsim.workloads.base.Workload.graph_parts: a decode step over a static KV cache).
 
 The host roof of a stage is `host_s` (forward_s + dispatch of every launch + sync costs); the
-GPU roof is `kernel_s`; `binds` names the larger. Decode is one step (the weighted mean of the
+GPU roof is `kernel_s`; `binds` names the larger. The eager wall's range (`eager_low_s`,
+`eager_high_s`) is the same timeline with every host cost times the host model's speed_spread
+factors: what the measuring machine's processes spread over (roofsim.host). Decode is one step (the weighted mean of the
 stage's tables, as roofsim.timing weighs kernel time).
 """
 
@@ -41,6 +43,8 @@ class StageWall:
     captured: bool         # the stage can be replayed as a graph (no synchronizing record)
     syncs: float           # synchronizing launches
     graph_kernel_s: float  # kernel time of the records the graph replays (= kernel_s for the same)
+    eager_low_s: float     # eager wall with the host at its fastest (speed_spread low)
+    eager_high_s: float    # ... and at its slowest (speed_spread high)
 
     @property
     def binds(self) -> str:
@@ -52,11 +56,20 @@ class StageWall:
             raise ValueError(f"wall mode {mode!r}, expected one of {', '.join(MODES)}")
         return self.eager_s if mode == "eager" else self.graph_s
 
+    def wall_range_s(self, mode: str) -> tuple[float, float]:
+        """(fastest, slowest) wall in `mode` over the host's speed spread: the eager range, or
+        none for a captured graph (the host only launches it)."""
+        if mode == "graph" and self.captured:
+            return (self.graph_s, self.graph_s)
+        self.wall_s(mode)                        # checks the mode
+        return (self.eager_low_s, self.eager_high_s)
+
     def as_dict(self) -> dict:
         return {"stage": self.stage, "kernel_s": self.kernel_s, "host_s": self.host_s,
                 "eager_wall_s": self.eager_s, "graph_wall_s": self.graph_s,
                 "graph_captured": self.captured, "syncs": self.syncs,
-                "graph_kernel_s": self.graph_kernel_s, "binds": self.binds}
+                "graph_kernel_s": self.graph_kernel_s, "binds": self.binds,
+                "eager_wall_range_s": [self.eager_low_s, self.eager_high_s]}
 
 
 def eager_timeline(launch_s, host_s, sync, start_s: float = 0.0,
@@ -85,21 +98,23 @@ def eager_timeline(launch_s, host_s, sync, start_s: float = 0.0,
     return max(host, gpu), float(t.sum())
 
 
-def _table_wall(table, launch_time_s, host: HostModel) -> tuple[float, float, float]:
-    """(eager wall, host roof, syncs) of one record table."""
+def _table_wall(table, launch_time_s, host: HostModel,
+                scale: float = 1.0) -> tuple[float, float, float]:
+    """(eager wall, host roof, syncs) of one record table, every host cost times `scale`."""
     count = np.asarray(table.count, dtype=np.float64)
-    h = dispatch_per_launch(table.kind, host)
+    h = dispatch_per_launch(table.kind, host) * scale
     sync = sync_flags(table.name)
     t = np.asarray(launch_time_s, dtype=np.float64)
     n_sync = float(count[sync].sum())
-    host_roof = host.forward_s + float((h * count).sum()) + n_sync * host.sync_s
+    host_roof = scale * host.forward_s + float((h * count).sum()) + n_sync * scale * host.sync_s
     whole = np.all(count == np.round(count)) and count.sum() <= _MAX_EXPANDED
     if whole:
         reps = count.astype(np.int64)
         t, h, sync = np.repeat(t, reps), np.repeat(h, reps), np.repeat(sync, reps)
     else:                                  # fractional counts: each record moves as one block
         t, h = t * count, h * count
-    wall, _ = eager_timeline(t, h, sync, start_s=host.forward_s, sync_s=host.sync_s)
+    wall, _ = eager_timeline(t, h, sync, start_s=scale * host.forward_s,
+                             sync_s=scale * host.sync_s)
     return wall, host_roof, n_sync
 
 
@@ -112,10 +127,13 @@ class _Sums:
     eager: float
     syncs: float
     launches: float
+    eager_low: float       # eager at the host's speed_spread factors
+    eager_high: float
 
 
 def _sums(parts, hardware: HardwareSpec, profile, host: HostModel) -> _Sums:
-    kernel = issued = host_roof = eager = syncs = launches = 0.0
+    kernel = issued = host_roof = eager = syncs = launches = low = high = 0.0
+    fast, slow = host.speed_spread
     for table, weight in parts:
         timing = simulate(table, hardware, profile, launch_mode="cuda_graph")
         w, hr, ns = _table_wall(table, timing.issued_s, host)
@@ -125,7 +143,9 @@ def _sums(parts, hardware: HardwareSpec, profile, host: HostModel) -> _Sums:
         eager += weight * w
         syncs += weight * ns
         launches += weight * float(np.asarray(table.count).sum())
-    return _Sums(kernel, issued, host_roof, eager, syncs, launches)
+        low += weight * (_table_wall(table, timing.issued_s, host, fast)[0] if fast != 1 else w)
+        high += weight * (_table_wall(table, timing.issued_s, host, slow)[0] if slow != 1 else w)
+    return _Sums(kernel, issued, host_roof, eager, syncs, launches, low, high)
 
 
 def stage_wall(stage: str, parts, hardware: HardwareSpec, profile, host: HostModel,
@@ -138,7 +158,8 @@ def stage_wall(stage: str, parts, hardware: HardwareSpec, profile, host: HostMod
     graph = (host.graph_launch_s + g.issued + g.launches * host.graph_node_s) if captured \
         else e.eager
     return StageWall(stage=stage, kernel_s=e.kernel, host_s=e.host_roof, eager_s=e.eager,
-                     graph_s=graph, captured=captured, syncs=e.syncs, graph_kernel_s=g.kernel)
+                     graph_s=graph, captured=captured, syncs=e.syncs, graph_kernel_s=g.kernel,
+                     eager_low_s=e.eager_low, eager_high_s=e.eager_high)
 
 
 def stage_walls(parts: Mapping[str, object], hardware: HardwareSpec, profile,
@@ -161,12 +182,19 @@ def wall_summary(walls: Mapping[str, StageWall], mode: str, host: HostModel,
     def w(stage):
         return walls[stage].wall_s(mode) if stage in walls else None
 
+    def r(stage):
+        return list(walls[stage].wall_range_s(mode)) if stage in walls else None
+
+    ttft = [s for s in TTFT_STAGES if s in walls]
     out = {"wall_mode": mode}
     if VISION in walls:
         out["vision_wall_s"] = w(VISION)
-    out.update({"prefill_wall_s": w(PREFILL),
-                "ttft_wall_s": sum(walls[s].wall_s(mode) for s in TTFT_STAGES if s in walls),
-                "tpot_wall_s": w(DECODE),
+        out["vision_wall_range_s"] = r(VISION)
+    out.update({"prefill_wall_s": w(PREFILL), "prefill_wall_range_s": r(PREFILL),
+                "ttft_wall_s": sum(walls[s].wall_s(mode) for s in ttft),
+                "ttft_wall_range_s": [sum(walls[s].wall_range_s(mode)[i] for s in ttft)
+                                      for i in (0, 1)],
+                "tpot_wall_s": w(DECODE), "tpot_wall_range_s": r(DECODE),
                 "wall": {s: v.as_dict() for s, v in walls.items()},
                 "host_model": {"source": host_source, **host.as_dict()}})
     return out
@@ -179,8 +207,8 @@ def wall_table(walls: Mapping[str, StageWall], mode: str, host_source: str):
     rows = []
     for s, v in walls.items():
         rows.append(["decode step" if s == DECODE else s, _ms(v.kernel_s), _ms(v.host_s),
-                     _ms(v.eager_s), _ms(v.graph_s) + ("" if v.captured else " (eager)"),
-                     v.binds])
+                     _ms(v.eager_s), f"{_ms(v.eager_low_s)}-{_ms(v.eager_high_s)}",
+                     _ms(v.graph_s) + ("" if v.captured else " (eager)"), v.binds])
     ttft = {m: sum(walls[s].wall_s(m) for s in TTFT_STAGES if s in walls) for m in MODES}
     lines = []
     if DECODE in walls:
@@ -189,8 +217,10 @@ def wall_table(walls: Mapping[str, StageWall], mode: str, host_source: str):
     lines.append(f"TTFT wall ({mode}): {_ms(ttft[mode])} ms   "
                  f"(eager {_ms(ttft['eager'])}, graph {_ms(ttft['graph'])})")
     lines.append(f"host model: {host_source}")
-    return (["stage", "kernel ms", "host ms", "eager wall ms", "graph wall ms", "eager binds"],
-            rows, lines)
+    lines.append("eager range: the eager timeline with every host cost x the host model's "
+                 "speed_spread (how far one machine's processes spread)")
+    return (["stage", "kernel ms", "host ms", "eager wall ms", "eager range ms", "graph wall ms",
+             "eager binds"], rows, lines)
 
 
 def _ms(s: float) -> str:

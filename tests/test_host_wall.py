@@ -110,3 +110,68 @@ def test_predict_wall_json(capsys, tmp_path):
 
 def test_predict_without_wall_has_no_wall_keys(capsys):
     assert "tpot_wall_s" not in _predict(capsys)
+
+
+# ---- the host's speed spread: the eager wall's range ---------------------------------------
+
+def _stage(host):
+    from roofsim.predict import stage_records
+    from roofsim.wall import stage_walls
+    from roofsim.calibration import load_profile
+    from roofsim.hardware import load_hardware
+    recs = stage_records("flash", "1x2", 64, 2)
+    return stage_walls(recs.parts, load_hardware("h200"),
+                       load_profile(data_dir("calibration") / "h200"), host)
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.floats(0.1, 1.0), st.floats(1.0, 10.0))
+def test_eager_range_brackets_the_wall_and_is_the_timeline_at_the_spread(low, high):
+    host = DEFAULT_HOST.with_values(speed_spread=(low, high))
+    walls = _stage(host)
+    fast = _stage(DEFAULT_HOST.with_values(
+        dispatch_s={c: low * v for c, v in DEFAULT_HOST.dispatch_s.items()},
+        forward_s=low * DEFAULT_HOST.forward_s, sync_s=low * DEFAULT_HOST.sync_s))
+    for stage, w in walls.items():
+        assert w.eager_low_s <= w.eager_s * (1 + 1e-12) and w.eager_s <= w.eager_high_s * (1 + 1e-12)
+        # the fast end is the same timeline with every host cost scaled, nothing else
+        assert w.eager_low_s == pytest.approx(fast[stage].eager_s, rel=1e-12)
+        # the GPU roof bounds it below whatever the host does; a graph has no range
+        assert w.eager_low_s >= w.kernel_s * (1 - 1e-9)
+        assert w.wall_range_s("graph") == (w.graph_s, w.graph_s)
+
+
+def test_no_spread_gives_a_point_and_a_wider_spread_a_wider_range():
+    point = _stage(DEFAULT_HOST)
+    narrow = _stage(DEFAULT_HOST.with_values(speed_spread=(0.9, 1.2)))
+    wide = _stage(DEFAULT_HOST.with_values(speed_spread=(0.6, 1.8)))
+    for stage, w in point.items():
+        assert w.eager_low_s == w.eager_s == w.eager_high_s
+        assert wide[stage].eager_low_s <= narrow[stage].eager_low_s
+        assert wide[stage].eager_high_s >= narrow[stage].eager_high_s
+    assert wide["decode"].eager_high_s > narrow["decode"].eager_high_s   # host-bound: it moves
+
+
+@pytest.mark.parametrize("bad", [{"low": 1.2, "high": 1.5}, {"low": 0.5, "high": 0.9},
+                                 {"low": 0.05, "high": 2}, {"low": 0.5, "high": 11},
+                                 {"low": "x", "high": 2}, {"low": math.nan, "high": 2},
+                                 {"low": True, "high": 2}, {"low": 0.5}, [0.5, 2], "wide"])
+def test_bad_speed_spread_in_host_json_is_one_line(tmp_path, bad):
+    d = DEFAULT_HOST.as_dict()
+    d["speed_spread"] = bad
+    (tmp_path / "host.json").write_text(json.dumps(d))
+    with pytest.raises(UserError, match="speed_spread") as err:
+        load_host_model(tmp_path)
+    assert "\n" not in str(err.value) and "host.json" in str(err.value)
+
+
+def test_predict_json_gives_each_eager_wall_its_range(capsys):
+    eager = _predict(capsys, "--wall", "eager")
+    host = load_host_model(data_dir("calibration") / "h200" / "host")
+    assert host.speed_spread[0] < 1 < host.speed_spread[1]      # the shipped model measured one
+    for key in ("vision", "prefill", "ttft", "tpot"):
+        lo, hi = eager[f"{key}_wall_range_s"]
+        assert lo <= eager[f"{key}_wall_s"] * (1 + 1e-12) and eager[f"{key}_wall_s"] <= hi * (1 + 1e-12)
+    assert eager["tpot_wall_range_s"][1] > eager["tpot_wall_s"]      # decode is host-bound
+    graph = _predict(capsys, "--wall", "graph")
+    assert graph["tpot_wall_range_s"] == [graph["tpot_wall_s"]] * 2
