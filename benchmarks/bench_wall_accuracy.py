@@ -8,7 +8,7 @@ measure_models.py: eager rows, and `decode_graph` rows, a decode step replayed a
 Predictions: `roofsim predict --wall` (roofsim.wall) with the device's kernel profile (the full
 H200's on the spec `hardware derive h200 --sms N` for the SM-restricted H200s) and one host
 model. Each row says whether its data guided the host fit (`fit`, from host.json's fitted_on)
-or is a test row (`test`); DeepSeek-OCR's e2e-fresh4 and e2e-fresh6 sets, measured after the host model,
+or is a test row (`test`); DeepSeek-OCR's e2e-fresh7 set, measured after the host model,
 are `fresh`.
 """
 
@@ -61,11 +61,13 @@ def fit_grids(host) -> dict[str, set[str]]:
 
 # Folders of DeepSeek-OCR measurements under calibration/<device>: the first guided the host fit
 # (the grids host.json names) or tests it; e2e-fresh4 (2026-12-02 03:14, grids 3x5 and 5x7,
-# prompt 300, whole H200 and 16 / 24 / 72 / 104 SMs) was measured after the host model and is
-# reported apart (set 'fresh'); so is e2e-fresh6 (2026-12-02 05:34, grids 2x5 and 4x7, prompt
-# 500, whole H200 and 8 / 56 / 88 SMs, none measured end to end before), measured after the
-# interpolation's bandwidth_scale and the host refit that followed it.
-OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6")
+# prompt 300) and e2e-fresh6 (05:34, grids 2x5 and 4x7, prompt 500, whole H200 and 8 / 56 / 88
+# SMs) were fresh for the host model until their vision misses led to the eager trace
+# (calibration/h200/trace) and the upload syncs it found: test sets since. e2e-fresh7 (06:00,
+# grids 3x6 and 5x5, prompt 1000, whole H200 and 64 / 24 SMs), measured after that change and
+# the host refit, is reported apart (set 'fresh').
+OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7")
+FRESH_OCR_SETS = ("e2e-fresh7",)
 
 
 def ocr_rows(device: str, host, fitted: dict) -> list[dict]:
@@ -96,8 +98,8 @@ def _ocr_set_rows(device: str, name: str, host, fitted: dict) -> list[dict]:
                         "measured_s": float(r["wall_median_s"]),
                         "measured_min_s": float(r["wall_min_s"]), "kernel_s": w.kernel_s,
                         "host_s": w.host_s, "binds": w.binds,
-                        "set": "fresh" if name != "e2e" else
-                        "fit" if grid in fitted.get(device, ()) else "test"})
+                        "set": "fresh" if name in FRESH_OCR_SETS else
+                        "fit" if name == "e2e" and grid in fitted.get(device, ()) else "test"})
     return out
 
 

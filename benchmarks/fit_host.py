@@ -19,13 +19,15 @@ percentiles of host-bound eager walls over the median of their own case
 (benchmarks/summarize_eager_noise.py: the noise probe's processes, calibration/<device>/host/
 noise, and DeepSeek-OCR's decode step over every committed end-to-end set); a description of
 how far the machine's processes spread, not a fit to any prediction. Not fitted: sync_us
-(the reference captures no synchronizing op) and graph_launch_us (no data separates it from the
+(the default: the eager trace, calibration/h200/trace, puts the host time of one of the
+reference's 48 uploads at 24-36 us beside its wait, about one dispatch plus it) and graph_launch_us (no data separates it from the
 nodes); they keep roofsim.host.DEFAULT_HOST's values, and the file says so.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import json
 import sys
 from pathlib import Path
@@ -39,10 +41,10 @@ from roofsim.calibration import load_profile  # noqa: E402
 from roofsim.e2e import load_e2e, row_batch  # noqa: E402
 from roofsim.engine import simulate  # noqa: E402
 from roofsim.hardware import load_hardware  # noqa: E402
-from roofsim.host import DEFAULT_HOST, HOST_FILE, MATRIX_HOST_KINDS, RANGES  # noqa: E402
+from roofsim.host import DEFAULT_HOST, HOST_FILE, RANGES  # noqa: E402
 from roofsim.io import atomic_write_text  # noqa: E402
 from roofsim.predict import stage_records  # noqa: E402
-from roofsim.wall import eager_timeline  # noqa: E402
+from roofsim.wall import table_wall  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from summarize_eager_noise import SPREAD_QUANTILES, speed_band, speed_ratios  # noqa: E402
 
@@ -54,11 +56,9 @@ GRAPH_FIT_MAX_KV = 1024
 def fit_graph_node(device: str, hw, profile) -> tuple[float, list[str]]:
     """(graph_node_s, rows used) from the GRAPH_FIT_MODELS' decode_graph rows (see docstring)."""
     import csv
-    from roofsim.host import DEFAULT_HOST
     from roofsim.predict import request_for
     from roofsim.wall import stage_walls
     from roofsim.workloads import workload
-    from dataclasses import replace
     host0 = replace(DEFAULT_HOST, graph_node_s=0.0)
     per_node, used = [], []
     for model in GRAPH_FIT_MODELS:
@@ -87,7 +87,8 @@ def fit_graph_node(device: str, hw, profile) -> tuple[float, list[str]]:
 
 
 def cases(rows, hw, profile, grids):
-    """[(label, measured wall, [(weight, launch_s, is_matrix)])] for the batch-1 rows of `grids`."""
+    """[(label, measured wall, [(weight, table, issued seconds per record)])] for the batch-1 rows
+    of `grids`: the engine's times once, the host's part evaluated per trial (predict_wall)."""
     out = []
     by_grid: dict[str, dict] = {}
     for r in rows:
@@ -97,23 +98,17 @@ def cases(rows, hw, profile, grids):
         prompt = int(next(iter(stages.values()))["prompt_tokens"])
         recs = stage_records("reference", grid, prompt, 1)
         for stage, r in stages.items():
-            tables = []
-            for table, weight in recs.parts[stage]:
-                t = simulate(table, hw, profile, launch_mode="cuda_graph").issued_s
-                reps = np.asarray(table.count).astype(np.int64)
-                m = np.isin(np.asarray(table.kind).astype(str), list(MATRIX_HOST_KINDS))
-                tables.append((weight, np.repeat(t, reps), np.repeat(m, reps)))
+            tables = [(weight, table, simulate(table, hw, profile, launch_mode="cuda_graph").issued_s)
+                      for table, weight in recs.parts[stage]]
             out.append((f"{grid} {stage}", float(r["wall_median_s"]), tables))
     return out
 
 
 def predict_wall(tables, dm, do, fwd) -> float:
-    wall = 0.0
-    for weight, t, m in tables:
-        h = np.where(m, dm, do)
-        w, _ = eager_timeline(t, h, np.zeros(len(t), bool), start_s=fwd)
-        wall += weight * w
-    return wall
+    """Eager wall of one stage row with these dispatch and forward costs (sync_s: the default),
+    by roofsim.wall's own timeline."""
+    host = replace(DEFAULT_HOST, dispatch_s={"matrix": dm, "other": do}, forward_s=fwd)
+    return sum(weight * table_wall(table, t, host)[0] for weight, table, t in tables)
 
 
 def loss(cs, p) -> float:
@@ -182,7 +177,9 @@ def main(argv=None) -> int:
                                       f"(benchmarks/summarize_eager_noise.py)"},
            "device": args.device,
            "fitted_on": fitted_on,
-           "not_fitted": ["sync_us: no synchronizing op in the captured reference",
+           "not_fitted": ["sync_us: the default; the eager trace (calibration/h200/trace) puts an "
+                          "upload's host time, its wait excluded, at 24-36 us under the "
+                          "profiler: about one dispatch plus this",
                           "graph_launch_us: no data separates it from the nodes "
                           "(default of roofsim.host.DEFAULT_HOST)"]
            + ([] if node_rows else ["graph_node_us: no CUDA-graph replay measured"]),

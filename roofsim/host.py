@@ -39,6 +39,7 @@ from typing import Mapping
 
 import numpy as np
 
+from .capture.ops import H2D_COPY
 from .errors import UserError
 
 HOST_CLASSES: tuple[str, ...] = ("matrix", "other")
@@ -46,7 +47,8 @@ HOST_CLASSES: tuple[str, ...] = ("matrix", "other")
 MATRIX_HOST_KINDS = frozenset({"gemm", "linear", "grouped_gemm", "attention", "conv2d"})
 # aten ops (record names without the "aten." prefix) that make the host wait for the GPU.
 SYNC_OPS = frozenset({"nonzero", "_local_scalar_dense", "item", "masked_select", "unique",
-                      "_unique2", "unique_consecutive", "tolist"})
+                      "_unique2", "unique_consecutive", "tolist",
+                      H2D_COPY})   # a pageable host-to-device copy (roofsim.capture.ops)
 HOST_FILE = "host.json"
 SPREAD_RANGE = (0.1, 10.0)    # speed_spread's low and high factors stay within these
 

@@ -98,7 +98,7 @@ def eager_timeline(launch_s, host_s, sync, start_s: float = 0.0,
     return max(host, gpu), float(t.sum())
 
 
-def _table_wall(table, launch_time_s, host: HostModel,
+def table_wall(table, launch_time_s, host: HostModel,
                 scale: float = 1.0) -> tuple[float, float, float]:
     """(eager wall, host roof, syncs) of one record table, every host cost times `scale`."""
     count = np.asarray(table.count, dtype=np.float64)
@@ -136,15 +136,15 @@ def _sums(parts, hardware: HardwareSpec, profile, host: HostModel) -> _Sums:
     fast, slow = host.speed_spread
     for table, weight in parts:
         timing = simulate(table, hardware, profile, launch_mode="cuda_graph")
-        w, hr, ns = _table_wall(table, timing.issued_s, host)
+        w, hr, ns = table_wall(table, timing.issued_s, host)
         kernel += weight * timing.total_s
         issued += weight * float((timing.issued_s * table.count).sum())
         host_roof += weight * hr
         eager += weight * w
         syncs += weight * ns
         launches += weight * float(np.asarray(table.count).sum())
-        low += weight * (_table_wall(table, timing.issued_s, host, fast)[0] if fast != 1 else w)
-        high += weight * (_table_wall(table, timing.issued_s, host, slow)[0] if slow != 1 else w)
+        low += weight * (table_wall(table, timing.issued_s, host, fast)[0] if fast != 1 else w)
+        high += weight * (table_wall(table, timing.issued_s, host, slow)[0] if slow != 1 else w)
     return _Sums(kernel, issued, host_roof, eager, syncs, launches, low, high)
 
 

@@ -281,3 +281,43 @@ def test_cudnn_backend_records_the_cudnn_kernel_with_the_same_flops():
     assert list(att.name) == ["aten._scaled_dot_product_cudnn_attention"]
     assert cudnn.matrix_flops == pytest.approx(auto.matrix_flops, rel=1e-12)
     assert cudnn.table.totals()["flops"] == pytest.approx(auto.table.totals()["flops"], rel=1e-12)
+
+
+# ---- uploads of CPU operands: a host-to-device copy that synchronizes ------------------------
+
+class _Lookup(torch.nn.Module):
+    """A device table indexed with CPU coordinates (SAM's relative positions do this), an
+    explicit upload, and a CPU scalar (passed by value: no copy)."""
+
+    def __init__(self):
+        super().__init__()
+        self.table = torch.nn.Parameter(torch.randn(15, 16))
+
+    def forward(self, x):
+        idx = torch.arange(8)[:, None] - torch.arange(8)[None, :] + 7     # on the CPU
+        r = self.table[idx]
+        y = torch.arange(4).to(x.device)
+        return x + r.sum() + y.sum() + torch.tensor(2.0)
+
+
+def test_a_cpu_operand_is_uploaded_and_the_upload_synchronizes():
+    from roofsim.host import is_sync
+    cap = capture(_Lookup().to("meta"), meta(8, 8, 16, dtype=torch.float32))
+    names = list(cap.table.name)
+    assert names[:3] == ["aten._h2d_copy", "aten.index", "aten._h2d_copy"]
+    assert names.count("aten._h2d_copy") == 2          # the scalar tensor is not copied
+    up = cap.table.select(np.flatnonzero(cap.table.name == "aten._h2d_copy"))
+    assert list(up.kind) == ["copy", "copy"]
+    assert list(up.param("numel")) == [64, 4]
+    assert list(up.bytes_written) == [64 * 8, 4 * 8]      # int64 coordinates
+    assert [is_sync(n) for n in names] == [n == "aten._h2d_copy" for n in names]
+
+
+def test_the_reference_vision_stage_synchronizes_at_its_48_relative_position_lookups():
+    from roofsim.host import sync_flags
+    from roofsim.predict import stage_records
+    recs = stage_records("reference", "2x3", 16, 1)
+    syncs = {s: sum(int(sync_flags(t.name).sum() * w) for t, w in parts)
+             for s, parts in recs.parts.items()}
+    # SAM: 12 blocks x (height, width) lookups, for the global view and for the crops
+    assert syncs == {"vision": 48, "prefill": 0, "decode": 0}

@@ -23,8 +23,9 @@ from .ops import per_element_counts
 from .result import Capture
 
 # Bump when a change to capture changes what a capture produces (invalidates the cache).
-CAPTURE_VERSION = "11"    # 7: strided records carry dims; 8: ... and their distinct bytes; 9: sort; 10: cat;
-#                            11: attention bias 2 (a key mask shared by heads and queries)
+CAPTURE_VERSION = "12"    # 7: strided records carry dims; 8: ... and their distinct bytes; 9: sort; 10: cat;
+#                            11: attention bias 2 (a key mask shared by heads and queries);
+#                            12: the upload of a CPU operand (H2D copy, synchronizing)
 
 
 def cache_dir() -> Path:

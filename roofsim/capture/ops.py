@@ -64,6 +64,15 @@ KIND_OF_UNARY = {"gelu": "gelu", "gelu_": "gelu", "silu": "silu", "silu_": "silu
 # Ops whose CUDA kernel first makes its input contiguous (a copy kernel the meta function does
 # not show): layer norm calls X.contiguous() (aten/src/ATen/native/cuda/layer_norm_kernel.cu).
 CONTIGUOUS_INPUT_OPS = frozenset({"native_layer_norm"})
+# A device op given a CPU tensor operand (not a 0-dim scalar) first copies it to the device:
+# from pageable memory, a cudaMemcpyAsync and then a cudaStreamSynchronize, so the host waits
+# for every queued kernel (calibration/h200/trace: SAM's relative-position lookup indexes a
+# device table with CPU coordinates, 48 such syncs per vision forward of the reference).
+# Capture writes that copy as its own record, named H2D_COPY (kind copy); an explicit upload
+# (`_to_copy` / `copy_` from a CPU tensor) keeps its record under that name too.
+# roofsim.host counts H2D_COPY among the synchronizing ops.
+H2D_COPY = "_h2d_copy"
+UPLOAD_OPS = frozenset({"_to_copy", "copy_"})
 # In-place ops that overwrite their destination without reading it.
 WRITE_ONLY_DEST = frozenset({"copy_", "zero_", "fill_", "normal_", "uniform_", "index_put_",
                              "index_copy_", "masked_scatter_"})

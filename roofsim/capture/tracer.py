@@ -31,6 +31,8 @@ weights are read (params: batch = active experts, m = rows per active expert).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import math
 from collections import Counter
 
@@ -116,7 +118,20 @@ class _Tracer:
         if name in ops.CONTIGUOUS_INPUT_OPS and ins and ins[0].device.type == self.device_type \
                 and not ins[0].is_contiguous():
             self.rows.append(self._contiguous_copy(ins[0]))
-        self.rows.append(self._classify(func, name, args, kwargs, ins, outs, out))
+        host = [t for t in ins if t.device.type == "cpu" and t.dim() > 0]
+        if name not in ops.UPLOAD_OPS:
+            self.rows += [self._upload(t) for t in host]
+        row = self._classify(func, name, args, kwargs, ins, outs, out)
+        if name in ops.UPLOAD_OPS and host:
+            row = replace(row, name=f"aten.{ops.H2D_COPY}")
+        self.rows.append(row)
+
+    def _upload(self, t) -> KernelRow:
+        """The host-to-device copy a device op makes of a CPU operand (ops.H2D_COPY): it
+        synchronizes the stream (pageable memory)."""
+        b = float(t.numel() * t.element_size())
+        return KernelRow("copy", f"aten.{ops.H2D_COPY}", dtype_name(t.dtype), self.layer,
+                         {"numel": t.numel()}, bytes_written=b)
 
     def _contiguous_copy(self, t) -> KernelRow:
         """The copy a CUDA kernel makes of a non-contiguous input before it runs (invisible on
