@@ -162,8 +162,8 @@ def summarize(rows: list[dict]) -> None:
         inside = sum(r["range_s"][0] <= r["measured_s"] <= r["range_s"][1] for r in sel)
         print(f"{s:4} {mode:5}: {ok}/{len(sel)} within {TARGET[mode]:.0%} of the median wall; "
               f"median |error| {np.median(np.abs(err)):.1%}, worst {err[np.argmax(np.abs(err))]:+.1%}"
-              f"; against the min wall: median |error| {np.median(np.abs(emin)):.1%}; "
-              f"{inside}/{len(sel)} inside the host-speed range")
+              f"; against the min wall: median |error| {np.median(np.abs(emin)):.1%}"
+              + (f"; {inside}/{len(sel)} inside the host-speed range" if mode == "eager" else ""))
     print("(host-speed range: the eager timeline at the host model's speed_spread, how far the "
           "same case's eager wall spreads between processes on this machine: "
           "calibration/h200/host/noise; a captured graph has none. The spread was taken from the "

@@ -64,7 +64,7 @@ ROW_FIELDS = (
     "wall_median_s", "wall_min_s", "wall_max_s", "wall_repeats",
     "kernel_s", "kernel_min_s", "kernel_max_s", "kernel_count",
     "memcpy_s", "memcpy_count", "memset_s", "memset_count", "profiler_device_s",
-    "profile_repeats", "host_s",
+    "profile_repeats", "host_s", "host_probe_s",
 ) + STATE_FIELDS + ("timestamp",)
 KERNEL_FIELDS = ("grid", "stage", "batch", "index", "category", "name", "duration_s", "op",
                  "input_dims")
@@ -226,6 +226,29 @@ class Timer:
         return t, t
 
 
+PROBE_OPS = 2000
+
+
+def host_probe(torch, timer: Timer) -> float:
+    """The host's speed in this process, just now: seconds per eager dispatch of a one-element
+    in-place add (Python, dispatcher, launch; the GPU keeps up), median of three rounds of
+    PROBE_OPS. The same machine's processes differ by up to 2x in it (calibration/h200/host/
+    noise), so each wall row carries it."""
+    device = "cuda" if timer.cuda else "cpu"
+    x = torch.zeros(1, device=device)
+    for _ in range(200):
+        x.add_(1.0)
+    timer.sync()
+    rounds = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(PROBE_OPS):
+            x.add_(1.0)
+        rounds.append((time.perf_counter() - t0) / PROBE_OPS)
+        timer.sync()
+    return statistics.median(rounds)
+
+
 def measure_case(case, torch, timer: Timer, warmup: int, repeats: int, profile_repeats: int):
     """Wall and kernel time of one stage case. Fresh inputs before every forward."""
     from torch.profiler import ProfilerActivity, profile
@@ -240,6 +263,7 @@ def measure_case(case, torch, timer: Timer, warmup: int, repeats: int, profile_r
         for _ in range(warmup):
             fresh()()
         timer.sync()
+        probe = host_probe(torch, timer)
         walls, hosts = [], []
         for _ in range(repeats):
             w, h = timer.wall(fresh())
@@ -264,6 +288,7 @@ def measure_case(case, torch, timer: Timer, warmup: int, repeats: int, profile_r
     med = sorted(range(len(ks)), key=lambda i: ks[i])[len(ks) // 2]
     row = {"wall_median_s": statistics.median(walls), "wall_min_s": min(walls),
            "wall_max_s": max(walls), "wall_repeats": repeats, "host_s": statistics.median(hosts),
+           "host_probe_s": probe,
            "kernel_min_s": min(ks), "kernel_max_s": max(ks), "profile_repeats": profile_repeats}
     row.update(sums[med])
     return row, last

@@ -3,10 +3,12 @@ calibration/<device>/host/noise/README.md, from the committed files.
 
     python benchmarks/summarize_eager_noise.py [--device h200]
 
-1. The noise probe (benchmarks/gpu_transfer.sh PHASE=noise): one case, Llama 3.1 8B's decode
-   step (batch 8, KV 1024), timed in separate processes, unpinned and pinned to one CPU, with
-   the host's CPU jiffies before and after each process; and DeepSeek-OCR's decode step in two
-   processes. Per process: the median, min and max of its repeats.
+1. Each noise probe (benchmarks/gpu_transfer.sh PHASE=noise; calibration/<device>/host/noise*):
+   one case, Llama 3.1 8B's decode step (batch 8, KV 1024), timed in separate processes,
+   unpinned and pinned to one CPU, with the host's CPU jiffies before and after each process;
+   and DeepSeek-OCR's decode step in two processes. Per process: the median, min and max of its
+   repeats and, where measure_*.py recorded it, the host probe (host_probe_s: seconds per eager
+   dispatch of a one-element add in the same process just before the case).
 2. DeepSeek-OCR's decode step in every committed end-to-end set of the device (whole chip and
    SM-restricted): the same kernels and the same host work at every crop grid (only the KV
    length differs), so the spread of its eager wall is the host's, not the model's.
@@ -76,13 +78,17 @@ def ocr_decode_walls(device: str) -> tuple[list[float], int]:
     return walls, folders
 
 
+def noise_folders(device: str) -> list[Path]:
+    return sorted(p for p in (CAL / device / "host").glob("noise*") if p.is_dir())
+
+
 def speed_ratios(device: str) -> list[float]:
-    """Each host-bound eager wall over the median of its own case: the Llama probe's
-    processes, the OCR probe's rows and the OCR decode step over every committed set."""
-    llama, ocr = probe_walls(CAL / device / "host" / "noise")
+    """Each host-bound eager wall over the median of its own case: each noise probe's Llama
+    processes and OCR rows, and the OCR decode step over every committed set."""
+    groups = [g for noise in noise_folders(device) for g in probe_walls(noise)]
     sets, _ = ocr_decode_walls(device)
     out = []
-    for group in (llama, ocr, sets):
+    for group in groups + [sets]:
         if group:
             med = statistics.median(group)
             out += [w / med for w in group]
@@ -104,31 +110,55 @@ def spread(values: list[float], what: str) -> str:
             f"{med:.1f} ({min(values) / med:.2f}x .. {max(values) / med:.2f}x the median)")
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--device", default="h200")
-    args = ap.parse_args(argv)
-    noise = CAL / args.device / "host" / "noise"
+def _probe_us(r) -> str:
+    v = r.get("host_probe_s", "")
+    return f"{float(v) * 1e6:6.2f}" if v else "     -"
+
+
+def cv(values: list[float]) -> float:
+    return statistics.pstdev(values) / statistics.mean(values)
+
+
+def show_probe(noise: Path) -> None:
+    """One noise-probe folder: per process its wall, the host probe (where recorded), the
+    steal and CPU load the guest saw."""
     deltas = host_deltas(noise / "host-state.csv")
     print(f"{noise.relative_to(ROOT)}: one case per process")
     print(f"{'process':14} {'pin':5} {'wall median':>11} {'min':>7} {'max':>7} {'kernel':>7}  "
-          f"{'steal':>5} {'CPU busy':>8}")
-    llama, ocr = probe_walls(noise)
+          f"{'probe us':>8} {'steal':>5} {'CPU busy':>8}")
+    walls, ratios = [], []
     for d in sorted(noise.glob("run*-*")):
         run, pin = d.name[3:].split("-", 1)
         for r in _rows(next(d.glob("*/e2e.csv"))):
             h = deltas.get(f"{run},{pin}", {})
             print(f"{'llama ' + d.name:14} {pin:5} {_ms(r['wall_median_s']):11.1f} "
                   f"{_ms(r['wall_min_s']):7.1f} {_ms(r['wall_max_s']):7.1f} "
-                  f"{_ms(r['kernel_s']):7.2f}  {h.get('steal', float('nan')):5.0f} "
-                  f"{100 * h.get('busy', float('nan')):7.1f}%")
+                  f"{_ms(r['kernel_s']):7.2f}  {_probe_us(r):>8} "
+                  f"{h.get('steal', float('nan')):5.0f} {100 * h.get('busy', float('nan')):7.1f}%")
+            walls.append(float(r["wall_median_s"]))
+            if r.get("host_probe_s"):
+                ratios.append(float(r["wall_median_s"]) / float(r["host_probe_s"]))
     for d in sorted(noise.glob("ocr-run*")):
         for r in _rows(d / "e2e.csv"):
             print(f"{'ocr ' + d.name[4:] + ' ' + r['grid']:14} {'none':5} "
                   f"{_ms(r['wall_median_s']):11.1f} {_ms(r['wall_min_s']):7.1f} "
-                  f"{_ms(r['wall_max_s']):7.1f} {_ms(r['kernel_s']):7.2f}")
-    print(f"\nLlama 3.1 8B decode (b=8, KV 1024), eager wall: {spread(llama, 'processes')}")
-    print(f"DeepSeek-OCR decode, this probe (2 processes): {spread(ocr, 'rows')}")
+                  f"{_ms(r['wall_max_s']):7.1f} {_ms(r['kernel_s']):7.2f}  {_probe_us(r):>8}")
+    llama, ocr = probe_walls(noise)
+    print(f"Llama 3.1 8B decode (b=8, KV 1024), eager wall: {spread(llama, 'processes')}")
+    print(f"DeepSeek-OCR decode (2 processes): {spread(ocr, 'rows')}")
+    if len(ratios) == len(walls) and walls:
+        print(f"Llama: the wall's spread (coefficient of variation) {cv(walls):.0%}; wall / host "
+              f"probe {cv(ratios):.0%} (a probe that tracked the host's speed would bring the "
+              f"second near 0)")
+    print()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="h200")
+    args = ap.parse_args(argv)
+    for noise in noise_folders(args.device):
+        show_probe(noise)
     sets, folders = ocr_decode_walls(args.device)
     print(f"DeepSeek-OCR decode step, every committed end-to-end set of {args.device} "
           f"({folders} sets; grids, prompts and SM counts differ; kernels 2-10 "
