@@ -54,11 +54,15 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # before); e2e-fresh6, 2026-12-02 05:34-05:36 (grids 2x5 and 4x7, prompt 500, on the whole H200
 # and on 8, 56 and 88 SMs, none measured end to end before), after the interpolation's
 # bandwidth_scale (roofsim.calibration.interpolate); e2e-fresh7, 06:00-06:02 (grids 3x6 and
-# 5x5, prompt 1000, whole H200, 64 and 24 SMs), after the capture of CPU-operand uploads.
+# 5x5, prompt 1000, whole H200, 64 and 24 SMs), after the capture of CPU-operand uploads;
+# e2e-fresh8, 06:25 (decode only, grids 2x7 and 6x6, prompt 200, whole H200, 16, 24 and 40
+# SMs), after the cat's idle blocks (roofsim.perfmodel.cat_empty_blocks).
 FRESH = {"h200 (e2e-fresh4)", "h200-sm72 (e2e-fresh4)", "h200-sm104 (e2e-fresh4)",
          "h200-sm24 (e2e-fresh4)", "h200-sm16 (e2e-fresh4)", "h200 (e2e-fresh6)",
          "h200-sm8 (e2e-fresh6)", "h200-sm56 (e2e-fresh6)", "h200-sm88 (e2e-fresh6)",
-         "h200 (e2e-fresh7)", "h200-sm64 (e2e-fresh7)", "h200-sm24 (e2e-fresh7)"}
+         "h200 (e2e-fresh7)", "h200-sm64 (e2e-fresh7)", "h200-sm24 (e2e-fresh7)",
+         "h200 (e2e-fresh8)", "h200-sm16 (e2e-fresh8)", "h200-sm24 (e2e-fresh8)",
+         "h200-sm40 (e2e-fresh8)"}
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15}
 
@@ -70,7 +74,7 @@ def restricted_devices() -> list[tuple[Path, int]]:
                    if (d / "measurements.csv").is_file()), key=lambda x: x[1])
 
 
-E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7")
+E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8")
 
 
 def restricted_e2e() -> list[tuple[str, Path, int]]:
@@ -187,7 +191,8 @@ def stages_part(profiles) -> list[dict]:
     rows = []
     cases = [(td, load_hardware(td), CAL / td / "e2e", 0) for td in DEVICES]
     cases += [(f"h200 ({d})", load_hardware("h200"), CAL / "h200" / d, 0)
-              for d in ("e2e-fresh", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7")]
+              for d in ("e2e-fresh", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7",
+                        "e2e-fresh8")]
     cases += [(label, derive_sm_restricted(load_hardware("h200"), s), folder, s)
               for label, folder, s in restricted_e2e()]
     for name, spec, folder, sms in cases:

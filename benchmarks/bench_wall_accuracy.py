@@ -8,7 +8,7 @@ measure_models.py: eager rows, and `decode_graph` rows, a decode step replayed a
 Predictions: `roofsim predict --wall` (roofsim.wall) with the device's kernel profile (the full
 H200's on the spec `hardware derive h200 --sms N` for the SM-restricted H200s) and one host
 model. Each row says whether its data guided the host fit (`fit`, from host.json's fitted_on)
-or is a test row (`test`); DeepSeek-OCR's e2e-fresh7 set, measured after the host model,
+or is a test row (`test`); DeepSeek-OCR's e2e-fresh7 and e2e-fresh8 sets, measured after the host model,
 are `fresh`.
 """
 
@@ -65,9 +65,10 @@ def fit_grids(host) -> dict[str, set[str]]:
 # SMs) were fresh for the host model until their vision misses led to the eager trace
 # (calibration/h200/trace) and the upload syncs it found: test sets since. e2e-fresh7 (06:00,
 # grids 3x6 and 5x5, prompt 1000, whole H200 and 64 / 24 SMs), measured after that change and
-# the host refit, is reported apart (set 'fresh').
-OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7")
-FRESH_OCR_SETS = ("e2e-fresh7",)
+# the host refit, is reported apart (set 'fresh'); so is e2e-fresh8 (06:25, decode only, grids
+# 2x7 and 6x6, prompt 200, whole H200 and 16 / 24 / 40 SMs).
+OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8")
+FRESH_OCR_SETS = ("e2e-fresh7", "e2e-fresh8")
 
 
 def ocr_rows(device: str, host, fitted: dict) -> list[dict]:

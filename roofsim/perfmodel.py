@@ -4,7 +4,7 @@ For one launch of a record on a hardware spec H (symbols: N = H's SM count, L = 
 latency, B = its HBM bandwidth, r_t / r_c = its tensor / CUDA-core FLOP/s per SM, R = its
 power-limited sustained tensor throughput):
 
-    time = launch floor + phi L + || (T_tensor, T_cuda, T_hbm, T_parallel) ||_p
+    time = launch floor + phi L + || (T_tensor, T_cuda, T_hbm, T_parallel) ||_p + T_idle
 
     T_tensor   = max(waves x (tensor FLOPs per tile) / (r_t eta_t a),  tensor FLOPs / R)
                  a = eta_u where an operand's rows are not 16-byte aligned (the library's
@@ -29,6 +29,9 @@ power-limited sustained tensor throughput):
                                                          each sustaining s = its bytes in flight /
                                                          latency (the spec's per-SM bandwidth)
     phi L      = the kernel's dependent round trips to memory (prologue, reductions, epilogue)
+    T_idle     = blocks that exit at once x BLOCK_DISPATCH_CYCLES / (clock x SMs): a cat of
+                 unequal inputs (cat_empty_blocks: its grid has a row per input, each sized for
+                 the largest); 0 for every other launch
 
 The smooth maximum (p-norm) is the time of the slowest resource, a little more where two are
 close. The kernel-kind parameters (phi, eta_t, eta_c, eta_m, eta_p, p) describe the software (the
@@ -140,12 +143,14 @@ class UnitTerms:
     active_sms: np.ndarray     # min(N, CTAs): SMs that hold a share of the work
     sm_bandwidth: float        # the spec's per-SM memory bandwidth (byte/s)
     misaligned: np.ndarray     # bool: a matrix operand's rows not 16-byte aligned
+    empty_s: np.ndarray        # blocks that exit at once, on the SMs (cat_empty_seconds)
 
     def select(self, rows) -> "UnitTerms":
         return UnitTerms(self.launch_s, self.latency_s, self.tensor_s[rows], self.power_s[rows],
                          self.cuda_s[rows], self.index_s[rows], self.hbm_s[rows],
                          self.nbytes[rows],
-                         self.active_sms[rows], self.sm_bandwidth, self.misaligned[rows])
+                         self.active_sms[rows], self.sm_bandwidth, self.misaligned[rows],
+                         self.empty_s[rows])
 
     def parallel_s(self, eta_parallel) -> np.ndarray:
         """Little's law: bytes over what the active SMs sustain (each: its bytes in flight /
@@ -390,6 +395,58 @@ def misaligned_operands(table: RecordTable) -> np.ndarray:
     return out
 
 
+# ---- the vectorized cat kernel's idle blocks --------------------------------------------------
+# PyTorch's cat (aten/src/ATen/native/cuda/Shape.cu, parallel_cat on its aligned path:
+# getCatGridContig, CatArrayBatchedCopy_vectorized) launches one row of blocks per input, each
+# row sized for the LARGEST input: min(ceil(largest / (128 threads x one 16-byte vector)),
+# 32 x the device's SMs) blocks of 128 threads. Rows of a smaller input run mostly blocks that
+# find nothing to copy and exit. Appending one token to a KV cache (a DynamicCache's
+# torch.cat of [b, h, L, d] and [b, h, 1, d]) launches about as many idle blocks as working
+# ones. An idle block still costs its SM the block's dispatch and retirement:
+# BLOCK_DISPATCH_CYCLES SM cycles, spread over the SMs; so the term grows as 1 / SMs and with
+# the clock, and matters where SMs are few.
+CAT_BLOCK_THREADS = 128.0
+CAT_VECTOR_BYTES = 16.0
+CAT_BLOCKS_PER_SM = 32.0       # the grid's cap, per SM the device reports
+# SM cycles per block that exits at once: the median over 1,981 KV-cache appends in 24 end-to-end
+# traces on 8-132 SMs (benchmarks/fit_block_dispatch.py --exclude e2e-fresh7: per SM count
+# 32-118, least squares 139); about 40 ns at the H200's 1980 MHz.
+BLOCK_DISPATCH_CYCLES = 80.0
+
+
+def cat_empty_blocks(table: RecordTable, grid_sms: float) -> np.ndarray:
+    """Blocks of each cat record's launch that exit without work: inputs rows of
+    min(ceil(largest / E), CAT_BLOCKS_PER_SM x grid_sms) blocks (E elements per block) less
+    those the inputs' elements fill; 0 for records without `inputs` / `largest` (equal
+    inputs) and for other kinds."""
+    from .kernels._common import element_bytes
+    n = len(table)
+    if n == 0:
+        return np.zeros(0)
+    inputs = table.param("inputs")
+    largest = table.param("largest")
+    numel = _col(table, "numel", 0.0)
+    on = (table.kind == "cat") & np.isfinite(inputs) & np.isfinite(largest) & (inputs >= 2) \
+        & (largest >= 1)
+    if not on.any():
+        return np.zeros(n)
+    elt = np.asarray(element_bytes(table.dtype, n), dtype=np.float64) * np.ones(n)
+    per_block = CAT_BLOCK_THREADS * CAT_VECTOR_BYTES / np.maximum(elt, 1.0)
+    row = np.minimum(np.ceil(np.nan_to_num(largest, nan=1.0) / per_block),
+                     CAT_BLOCKS_PER_SM * grid_sms)
+    rest = np.maximum(numel - np.nan_to_num(largest, nan=0.0), 0.0)
+    idle = (np.nan_to_num(inputs, nan=1.0) - 1.0) * row - np.ceil(rest / per_block)
+    return np.where(on, np.maximum(idle, 0.0), 0.0)
+
+
+def cat_empty_seconds(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
+    """Seconds the idle blocks of each cat launch cost: BLOCK_DISPATCH_CYCLES each, at the SM
+    clock, spread over min(SMs, idle blocks) SMs."""
+    idle = cat_empty_blocks(table, float(hw.grid_sms))
+    sms = np.minimum(float(hw.sm_count), np.maximum(idle, 1.0))
+    return idle * BLOCK_DISPATCH_CYCLES / (hw.boost_clock_mhz * 1e6) / sms
+
+
 def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
     n_sm = float(hw.sm_count)
     tensor_peak, cuda_peak = _peaks(table, hw)
@@ -413,7 +470,8 @@ def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
                      hbm_s=nbytes / hw.mem_bandwidth_bytes_per_s, nbytes=nbytes,
                      active_sms=np.minimum(n_sm, blocks),
                      sm_bandwidth=hw.sm_mem_bandwidth_bytes_per_s,
-                     misaligned=misaligned_operands(table))
+                     misaligned=misaligned_operands(table),
+                     empty_s=cat_empty_seconds(table, hw))
 
 
 def _peaks(table: RecordTable, hw: HardwareSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -436,7 +494,7 @@ def launch_seconds(u: UnitTerms, params: np.ndarray) -> np.ndarray:
     big = np.maximum.reduce(terms)
     safe = np.where(big > 0, big, 1.0)
     norm = sum((t / safe) ** sharp for t in terms) ** (1.0 / sharp) * big
-    return u.launch_s + phi * u.latency_s + norm
+    return u.launch_s + phi * u.latency_s + norm + u.empty_s
 
 
 def floor_seconds(u: UnitTerms, params: np.ndarray) -> np.ndarray:

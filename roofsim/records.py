@@ -27,10 +27,14 @@ import numpy as np
 # `dims` (last, so the older columns keep their order): the iteration dimensions
 # TensorIterator's strided kernel loops over after coalescing (stride >= 1 records of
 # roofsim.capture.layout.LAYOUT_KINDS; roofsim.kernels._common.strided_dims reads it).
+# `inputs`, `largest` (after it): a cat of unequal inputs, their count and the elements of the
+# largest; PyTorch's vectorized cat kernel sizes one row of blocks per input for the largest,
+# and the blocks past a smaller input's end exit at once (roofsim.perfmodel.cat_empty_blocks).
+# NaN: equal inputs, or a cat the vectorized kernel does not run.
 SHAPE_PARAMS: tuple[str, ...] = (
     "m", "n", "k", "bias", "batch", "heads", "seq_q", "seq_kv", "head_dim", "causal",
     "rows", "cols", "numel", "c_in", "c_out", "h", "w", "kernel", "stride", "padding",
-    "ranks", "nodes", "tree", "dims",
+    "ranks", "nodes", "tree", "dims", "inputs", "largest",
 )
 _PARAM_INDEX = {p: i for i, p in enumerate(SHAPE_PARAMS)}
 

@@ -321,3 +321,14 @@ def test_the_reference_vision_stage_synchronizes_at_its_48_relative_position_loo
              for s, parts in recs.parts.items()}
     # SAM: 12 blocks x (height, width) lookups, for the global view and for the crops
     assert syncs == {"vision": 48, "prefill": 0, "decode": 0}
+
+
+def test_a_kv_cache_append_records_its_unequal_inputs():
+    class Append(torch.nn.Module):
+        def forward(self, k, new, a, b, odd):
+            return torch.cat([k, new], dim=2), torch.cat([a, a]), torch.cat([a, odd])
+    t = capture(Append(), meta(1, 10, 2329, 128), meta(1, 10, 1, 128), meta(64), meta(64),
+                meta(3)).table
+    assert list(t.kind) == ["cat"] * 3
+    assert (t.param("inputs")[0], t.param("largest")[0]) == (2, 10 * 2329 * 128)
+    assert np.isnan(t.param("inputs")[1:]).all()      # equal inputs; a 6-byte input: unaligned

@@ -108,7 +108,8 @@ def test_dims_round_trips_through_measurements_and_profile(tmp_path):
     back = profile_from_dict(prof.to_dict())
     g = back.groups[("copy:strided", "bfloat16")]          # stride 1: the strided kernel
     assert g.kind == "copy" and g.layout == "strided"
-    got = sorted(zip(g.params[:, -1], g.measured))
+    from roofsim.records import SHAPE_PARAMS
+    got = sorted(zip(g.params[:, SHAPE_PARAMS.index("dims")], g.measured))
     assert sorted(d for d, _ in got) == sorted(dims)
     assert "dims" in prof.to_dict()["groups"][0]["params"]
 

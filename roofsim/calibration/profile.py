@@ -261,17 +261,22 @@ class CalibrationProfile:
             kp = g.kind_params.as_array()
             dtype = key.split("|", 2)[1]
             ua = u.select(at)
-            physics = launch_seconds(ua, kp)
+            # a cat's idle blocks (perfmodel.cat_empty_seconds) are physics on the target's
+            # SMs alone: calibration timed equal inputs, so no residual or SM share has them
+            physics = launch_seconds(ua, kp) - ua.empty_s
             t = physics
             if residual:
                 t = t * np.exp(self.residual_at(g, table.params[rows], dtype))
             if rescale:
-                ratio = launch_seconds(u_tgt.select(at), kp) / physics
+                ut = u_tgt.select(at)
+                ratio = (launch_seconds(ut, kp) - ut.empty_s) / physics
                 scale = scale_all[at]
                 physical = two_point_share(ratio, scale)
                 above = np.clip(1.0 - floor_seconds(ua, kp) / t, 0.0, 1.0)
                 f = self.sm_fraction_at(g, table.params[rows], dtype, physical, above)
-                t = t * sm_scaling(f, scale)
+                t = t * sm_scaling(f, scale) + ut.empty_s
+            else:
+                t = t + ua.empty_s
             if resident is not None and g.warm_trips > 0:
                 saved = g.warm_trips * (hardware.mem_latency_s - hardware.l2_latency_s)
                 t = np.where(resident[rows], np.maximum(t - saved, MIN_WARM_SHARE * t), t)

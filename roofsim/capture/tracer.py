@@ -126,6 +126,19 @@ class _Tracer:
             row = replace(row, name=f"aten.{ops.H2D_COPY}")
         self.rows.append(row)
 
+    def _cat_grid(self, ins, out) -> dict:
+        """inputs / largest of a cat of unequal inputs that PyTorch's vectorized cat kernel runs
+        (every input contiguous, every input's start and its place in the output 16-byte
+        aligned: its isInOutAligned path); {} otherwise (equal inputs: no block idles)."""
+        parts = [t for t in ins if t.device.type == self.device_type and t.numel() > 0]
+        sizes = [t.numel() for t in parts]
+        if len(parts) < 2 or len(set(sizes)) == 1 or not out.is_contiguous() or \
+                not all(t.is_contiguous() for t in parts):
+            return {}
+        e = out.element_size()
+        aligned = all(n * e % ops.CAT_VECTOR_BYTES == 0 for n in sizes)
+        return {"inputs": len(parts), "largest": max(sizes)} if aligned else {}
+
     def _upload(self, t) -> KernelRow:
         """The host-to-device copy a device op makes of a CPU operand (ops.H2D_COPY): it
         synchronizes the stream (pageable memory)."""
@@ -240,7 +253,7 @@ class _Tracer:
             cuda = REDUCTION_FLOPS_PER_ELEMENT * x.numel()
             dtype = dtype_name(x.dtype)
         elif name in ops.CAT_OPS:
-            kind, params = "cat", {"numel": main.numel()}
+            kind, params = "cat", {"numel": main.numel(), **self._cat_grid(ins, main)}
         elif name in ops.FILL_OPS or name in ops.COPY_OPS:
             kind, params = "copy", {"numel": main.numel()}
         elif name in ops.UNARY_FLOPS:

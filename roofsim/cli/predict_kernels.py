@@ -111,6 +111,7 @@ def cases_to_table(table: CsvTable, hardware=None):
         for p in SHAPE_PARAMS:
             if row.get(p, "") != "":
                 params[p][i] = _param(table, row, p, max_elements)
+        _check_cat_inputs(table, row, {p: v[i] for p, v in params.items()})
     used = {p: v for p, v in params.items() if not np.isnan(v).all()}
     try:
         records = records_from_params(kinds, used, dtypes,
@@ -120,6 +121,22 @@ def cases_to_table(table: CsvTable, hardware=None):
             from None
     _check_work(table, records, memory)
     return records
+
+
+def _check_cat_inputs(table: CsvTable, row, p) -> None:
+    """inputs / largest (a cat of unequal inputs, kernels/README.md): both or neither, on a cat,
+    at least 2 inputs, the largest no more than all of them and at least its share."""
+    given = [k for k in ("inputs", "largest") if not np.isnan(p[k])]
+    if not given:
+        return
+    if row.get("kind") != "cat" or len(given) == 1:
+        raise UserError(f"{table.where(row, given[0])}: inputs and largest describe a cat of "
+                        f"unequal inputs; give both, on a cat row")
+    numel = p["numel"] if not np.isnan(p["numel"]) else 0.0
+    if p["inputs"] < 2 or not (numel / p["inputs"] <= p["largest"] <= numel):
+        raise UserError(f"{table.where(row, 'largest')}: expected inputs >= 2 and numel / inputs "
+                        f"<= largest <= numel, got inputs {p['inputs']:g}, largest "
+                        f"{p['largest']:g}, numel {numel:g}")
 
 
 def _failing_row(table: CsvTable, kinds, used, dtypes):

@@ -1,0 +1,110 @@
+"""What a block that exits at once costs an SM: roofsim.perfmodel.BLOCK_DISPATCH_CYCLES, from the
+KV-cache appends of the committed end-to-end traces.
+
+    python benchmarks/fit_block_dispatch.py [--exclude e2e-fresh7]
+
+Every two-input torch.cat of unequal bfloat16 inputs in calibration/h200*/e2e*/kernels.csv.gz
+(a DynamicCache decode step appends [b, h, 1, d] to [b, h, L, d]; the traces record the inputs'
+shapes) is one point: its measured kernel duration, the engine's prediction of the same cat as
+if its inputs were equal (the H200 profile: calibration timed equal halves) on the SM count the
+run was restricted to, and its idle blocks (roofsim.perfmodel.cat_empty_blocks). Each point
+gives (measured - equal-input prediction) x SMs x SM clock / idle blocks; the constant is the
+median over all points (robust: on many SMs the difference is a fraction of a microsecond and
+noisy), printed beside each SM count's median and the least-squares slope through 0.
+Sets named by --exclude are left out (kept as a test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from roofsim.calibration import load_profile  # noqa: E402
+from roofsim.engine import simulate  # noqa: E402
+from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
+from roofsim.kernels import records_from_params  # noqa: E402
+from roofsim.perfmodel import cat_empty_blocks  # noqa: E402
+
+CAL = ROOT / "calibration"
+
+
+def sm_count(folder: Path) -> int:
+    prov = json.loads((folder / "provenance.json").read_text())
+    r = prov.get("sm_restriction") or {}
+    return int(r.get("probed_sms") or r.get("requested_sms") or 0)
+
+
+def kv_appends(folder: Path) -> list[tuple[int, int]]:
+    """(total elements, largest input's elements) of every two-input cat of unequal inputs."""
+    out = []
+    with gzip.open(folder / "kernels.csv.gz", "rt", newline="") as f:
+        for r in csv.DictReader(f):
+            if r["op"] != "aten::cat" or r["category"] != "kernel":
+                continue
+            try:
+                dims = json.loads(r["input_dims"])
+            except json.JSONDecodeError:
+                continue
+            shapes = dims[0] if dims and isinstance(dims[0], list) and dims[0] and \
+                isinstance(dims[0][0], list) else None
+            if not shapes or len(shapes) != 2:
+                continue
+            sizes = [int(np.prod(s)) for s in shapes]
+            if sizes[0] != sizes[1] and min(sizes) > 0:
+                out.append((sum(sizes), max(sizes), float(r["duration_s"])))
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--exclude", action="append", default=[], help="a set name to leave out")
+    args = ap.parse_args(argv)
+    profile = load_profile(CAL / "h200")
+    whole = load_hardware("h200")
+    xs, ys, per_sm = [], [], {}
+    for folder in sorted(CAL.glob("h200*/e2e*")):
+        if folder.name in args.exclude or not (folder / "kernels.csv.gz").is_file() \
+                or not (folder / "e2e.csv").is_file() or "grid" not in \
+                (folder / "e2e.csv").open().readline():
+            continue
+        points = kv_appends(folder)
+        if not points:
+            continue
+        n = sm_count(folder)
+        hw = derive_sm_restricted(whole, n) if n else whole
+        numel = np.array([p[0] for p in points], dtype=np.float64)
+        largest = np.array([p[1] for p in points], dtype=np.float64)
+        measured = np.array([p[2] for p in points])
+        equal = records_from_params("cat", {"numel": numel}, "bfloat16")
+        base = simulate(equal, hw, profile).time_s
+        idle = cat_empty_blocks(records_from_params(
+            "cat", {"numel": numel, "inputs": np.full(len(numel), 2.0), "largest": largest},
+            "bfloat16"), float(hw.grid_sms))
+        x = idle / (np.minimum(hw.sm_count, np.maximum(idle, 1.0)) * hw.boost_clock_mhz * 1e6)
+        xs.append(x)
+        ys.append(measured - base)
+        per_sm.setdefault(hw.sm_count, []).extend(((measured - base) / x).tolist())
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    slope = float((x * y).sum() / (x * x).sum())
+    print(f"{len(x)} KV appends in {len(xs)} sets (left out: {args.exclude or 'none'})")
+    print(f"{'SMs':>4} {'points':>6} {'median cycles per idle block':>28}")
+    for sms in sorted(per_sm):
+        print(f"{sms:4d} {len(per_sm[sms]):6d} {statistics.median(per_sm[sms]):28.0f}")
+    every = [v for vals in per_sm.values() for v in vals]
+    print(f"least squares through 0: {slope:.0f}; median over the points: "
+          f"{statistics.median(every):.0f} cycles per idle block (BLOCK_DISPATCH_CYCLES)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,92 @@
+"""roofsim.perfmodel's idle cat blocks: a cat of unequal inputs (a KV-cache append) launches a row
+of blocks per input sized for the largest; the blocks past a small input's end cost their SM
+BLOCK_DISPATCH_CYCLES each."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from roofsim.calibration import load_profile
+from roofsim.data import data_dir
+from roofsim.hardware import derive_sm_restricted, load_hardware, with_sm_count
+from roofsim.kernels import records_from_params
+from roofsim.perfmodel import (BLOCK_DISPATCH_CYCLES, CAT_BLOCKS_PER_SM, cat_empty_blocks,
+                               cat_empty_seconds)
+
+H200 = load_hardware("h200")
+
+
+def cat(numel, inputs=None, largest=None, dtype="bfloat16"):
+    p = {"numel": np.atleast_1d(np.asarray(numel, dtype=float))}
+    if inputs is not None:
+        p["inputs"] = np.full(len(p["numel"]), float(inputs))
+        p["largest"] = np.atleast_1d(np.asarray(largest, dtype=float))
+    return records_from_params("cat", p, dtype)
+
+
+def test_a_kv_append_idles_a_row_of_blocks_and_equal_inputs_none():
+    # [1, 10, 2329, 128] + [1, 10, 1, 128] in bf16: rows of ceil(2,981,120 / 1024) = 2912 blocks,
+    # the small input's 1,280 elements fill 2 of its row
+    big, small = 10 * 2329 * 128, 10 * 128
+    assert cat_empty_blocks(cat(big + small, 2, big), 132)[0] == 2912 - 2
+    assert cat_empty_blocks(cat(big + small), 132)[0] == 0
+    # float32: half the elements per block: rows of 5823 blocks, capped at 32 x 132 = 4224
+    assert cat_empty_blocks(cat(big + small, 2, big, "float32"), 132)[0] == 4224 - 3
+    assert cat_empty_blocks(cat(big + small, 2, big, "float32"), 200)[0] == 5823 - 3
+    # the grid's cap: CAT_BLOCKS_PER_SM per SM the device reports
+    huge = 10 ** 9
+    assert cat_empty_blocks(cat(huge + 8, 2, huge), 132)[0] == CAT_BLOCKS_PER_SM * 132 - 1
+    other = records_from_params("copy", {"numel": np.array([1e6])}, "bfloat16")
+    assert cat_empty_blocks(other, 132)[0] == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1024, 10 ** 8), st.integers(0, 10 ** 6), st.sampled_from([8, 16, 40, 132]))
+def test_idle_time_is_cycles_over_clock_and_sms(largest, rest, sms):
+    t = cat(largest + rest, 2, largest)
+    hw = derive_sm_restricted(H200, sms) if sms < 132 else H200
+    idle = cat_empty_blocks(t, hw.grid_sms)[0]
+    s = cat_empty_seconds(t, hw)[0]
+    assert idle >= 0 and s >= 0
+    if idle >= sms:
+        assert s == pytest.approx(idle * BLOCK_DISPATCH_CYCLES / (hw.boost_clock_mhz * 1e6 * sms))
+    # fewer SMs never shorten it; a faster clock does
+    if sms > 8:
+        assert cat_empty_seconds(t, derive_sm_restricted(H200, 8))[0] >= s
+    fast = H200.__class__(**{**H200.__dict__, "boost_clock_mhz": 2 * H200.boost_clock_mhz})
+    assert cat_empty_seconds(t, fast)[0] <= cat_empty_seconds(t, H200)[0]
+
+
+@pytest.mark.parametrize("sms", [132, 40, 24, 8])
+def test_a_profile_predicts_the_equal_input_cat_plus_the_idle_blocks(sms):
+    prof = load_profile(data_dir("calibration") / "h200")
+    hw = derive_sm_restricted(H200, sms) if sms < 132 else H200
+    big, small = 10 * 4000 * 128, 10 * 128
+    equal = prof.predict_launch_s(cat(big + small), hw)[0]
+    append = prof.predict_launch_s(cat(big + small, 2, big), hw)[0]
+    assert append == pytest.approx(equal + cat_empty_seconds(cat(big + small, 2, big), hw)[0],
+                                   rel=1e-12)
+    assert append > equal
+
+
+@pytest.mark.parametrize("row", ["cat,100,1,100", "cat,100,2,200", "cat,100,4,10", "cat,100,2,",
+                                 "cat,100,,60", "copy,100,2,60", "elementwise,100,2,60"])
+def test_predict_kernels_refuses_an_inconsistent_cat_in_one_line(tmp_path, capsys, row):
+    from roofsim.cli import main
+    f = tmp_path / "cases.csv"
+    f.write_text(f"kind,numel,inputs,largest\n{row}\n")
+    assert main(["predict-kernels", str(f), "--hardware", "h200"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cases.csv: line 2" in err[0] and ("inputs" in err[0])
+
+
+def test_predict_kernels_times_a_kv_append_above_its_equal_halves(tmp_path, capsys):
+    from roofsim.cli import main
+    f = tmp_path / "cases.csv"
+    f.write_text("kind,numel,inputs,largest\ncat,2982400,2,2981120\ncat,2982400,,\n")
+    assert main(["predict-kernels", str(f), "--hardware", "h200", "--calibration", "h200"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    t = [float(line.split(",")[4]) for line in lines[1:]]
+    assert t[0] > t[1]
