@@ -123,9 +123,9 @@ def tiny_spec():
 
 # ---- profiling ---------------------------------------------------------------------------
 
-def gpu_events(prof) -> list[dict]:
-    """GPU activity of a profiled region from the profiler's Chrome trace: one dict per kernel,
-    memcpy or memset, in start order, with the aten op that launched it (via External id)."""
+def chrome_trace(prof) -> tuple[list[dict], dict]:
+    """(events, cpu_op event by External id) of a profiled region, from the profiler's Chrome
+    trace (written to a temporary file and read back)."""
     fd, path = tempfile.mkstemp(suffix=".json")
     os.close(fd)
     try:
@@ -141,6 +141,13 @@ def gpu_events(prof) -> list[dict]:
             ext = (e.get("args") or {}).get("External id")
             if ext is not None:
                 ops[ext] = e
+    return events, ops
+
+
+def gpu_events(prof) -> list[dict]:
+    """GPU activity of a profiled region from the profiler's Chrome trace: one dict per kernel,
+    memcpy or memset, in start order, with the aten op that launched it (via External id)."""
+    events, ops = chrome_trace(prof)
     out = []
     for e in events:
         cat = e.get("cat")

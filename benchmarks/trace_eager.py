@@ -20,35 +20,21 @@ import argparse
 import csv
 import gzip
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure_e2e import Timer, parse_grid  # noqa: E402  (one harness)
+from measure_e2e import Timer, chrome_trace, parse_grid  # noqa: E402  (one harness)
 
 DEVICE_CATS = ("kernel", "gpu_memcpy", "gpu_memset")
 HOST_CATS = ("cpu_op", "cuda_runtime", "cuda_driver")
 
 
 def trace_events(prof) -> list[dict]:
-    fd, path = tempfile.mkstemp(suffix=".json")
-    os.close(fd)
-    try:
-        prof.export_chrome_trace(path)
-        with open(path) as f:
-            trace = json.load(f)
-    finally:
-        os.unlink(path)
-    events = trace["traceEvents"] if isinstance(trace, dict) else trace
-    ops = {}
-    for e in events:
-        if e.get("cat") == "cpu_op":
-            ext = (e.get("args") or {}).get("External id")
-            if ext is not None:
-                ops.setdefault(ext, e.get("name", ""))
+    """Host and device events of the profiled forward, times in us from its first host event."""
+    events, ops = chrome_trace(prof)
+    ops = {ext: e.get("name", "") for ext, e in ops.items()}
     out = []
     for e in events:
         cat = e.get("cat")
