@@ -90,3 +90,4 @@ def test_predict_kernels_times_a_kv_append_above_its_equal_halves(tmp_path, caps
     lines = capsys.readouterr().out.strip().splitlines()
     t = [float(line.split(",")[4]) for line in lines[1:]]
     assert t[0] > t[1]
+

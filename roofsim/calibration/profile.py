@@ -58,6 +58,13 @@ PROFILE_VERSION = 3
 SIBLING_DTYPES = {"float16": "bfloat16", "bfloat16": "float16"}
 RESIDUAL_BOUND = math.log(4.0)   # the residual corrects by at most a factor of four
 MAX_DISTANCE = 6.0               # feature distance (a factor 64 in one size) beyond which no residual
+# How far the companions' SM-parallel share is trusted before the physics takes over: a
+# prefill-sized MoE product (64 groups of 291 x 1792 x 1280) lies ~4 feature units from the
+# decode-sized groups the companions timed, whose share (~0.3) it took outright, and ran 5.1x
+# slower on 24 SMs where that share gave 2.4x. Chosen on the companions' held-out shapes (16
+# and 40 SMs, split 'holdout'; benchmarks/sm_blend_distance.py): MAPE 18.8 / 16.0 % with the
+# hard cutoff, 18.4 / 15.9 at 6, 18.3 / 15.9 at 4, 18.5 / 16.1 at 3, 19.3 / 16.6 at 2.
+SM_BLEND_DISTANCE = 4.0
 FEATURE_DECIMALS = 9             # features rounded so that ties stay ties on every machine
 RULES = ("same-arch", "always", "never")
 
@@ -178,17 +185,21 @@ class CalibrationProfile:
     def sm_fraction_at(self, g: GroupModel, params: np.ndarray, dtype: str,
                        physical: np.ndarray, above_floor: np.ndarray) -> np.ndarray:
         """SM-parallel share f of each shape's time on the measuring device: interpolated from
-        the shapes a companion timed on fewer SMs; where none is within MAX_DISTANCE (a shape
-        unlike any the companion timed: another size range, or a strided case of other `dims`,
-        whose index work the physics scales with the SMs), and for a kind no companion timed,
-        `physical`, the share the physical model gives. (`above_floor`, the share of the time
-        above the floor, is kept for callers; issue 11 replaced the kind-share fallback, which
-        held an index-bound 5-D strided add at a 2-D one's share.)"""
+        the shapes a companion timed on fewer SMs, and blended toward `physical` (the share the
+        physical model gives) as the nearest of them gets farther: weight
+        exp(-(distance / SM_BLEND_DISTANCE)^2) on the interpolation. Beyond MAX_DISTANCE (a
+        shape unlike any the companion timed: another size range, or a strided case of other
+        `dims`, whose index work the physics scales with the SMs), and for a kind no companion
+        timed, `physical` alone. (`above_floor`, the share of the time above the floor, is kept
+        for callers; issue 11 replaced the kind-share fallback, which held an index-bound 5-D
+        strided add at a 2-D one's share.)"""
         interp = self._sm_interpolator(g)
         if interp is None:
             return physical
         f, nearest = interp.predict(group_features(g.kind, params, dtype, self.sm_count))
-        return np.where(nearest <= MAX_DISTANCE, np.clip(f, 0.0, 1.0), physical)
+        w = np.exp(-(nearest / SM_BLEND_DISTANCE) ** 2)
+        return np.where(nearest <= MAX_DISTANCE, w * np.clip(f, 0.0, 1.0) + (1.0 - w) * physical,
+                        physical)
 
     def group_for(self, kind: str, dtype: str, layout: str = "") -> GroupModel | None:
         """The group of a kind, dtype and layout: that dtype's, else its same-size sibling's;
