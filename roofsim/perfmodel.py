@@ -265,9 +265,14 @@ def splits_kv(table: RecordTable) -> np.ndarray:
     key: calibration/h200/static-attention, a StaticCache decode step's packed call (4 queries
     per K/V head, 8 heads, 8193 keys) takes 111 us unmasked and 177 us masked at batch 1, where
     32 heads of one query take 12 us."""
-    sq, skv = _col(table, "seq_q", 1.0), _col(table, "seq_kv", 1.0)
-    causal = _col(table, "causal", 0.0) > 0
-    return (sq <= 1) | (causal & (sq < skv))
+    return kv_split(_col(table, "seq_q", 1.0), _col(table, "seq_kv", 1.0),
+                    _col(table, "causal", 0.0) > 0)
+
+
+def kv_split(seq_q, seq_kv, causal) -> np.ndarray:
+    """splits_kv's rule on arrays: one query per head, or causal with fewer queries than keys."""
+    sq, skv = np.asarray(seq_q, dtype=np.float64), np.asarray(seq_kv, dtype=np.float64)
+    return (sq <= 1) | (np.asarray(causal, dtype=bool) & (sq < skv))
 
 
 def split_factor(tiles: np.ndarray, length: np.ndarray, n_sm: float) -> np.ndarray:

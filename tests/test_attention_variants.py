@@ -70,3 +70,19 @@ def test_mask_variants_are_not_neighbours_of_each_other():
     x = features("attention", params, "bfloat16", 132)
     d = np.linalg.norm(x[:, None, :] - x[None, :, :], axis=-1)
     assert d[0, 1] >= 2 and d[0, 2] >= 2 and d[1, 2] >= 2
+
+
+def test_split_kv_decode_and_a_packed_few_query_call_are_never_neighbours():
+    """One query per head runs flash-decoding's split-KV kernel; two queries (a packed GQA
+    call) one block per head: calibration interpolates neither from the other."""
+    from roofsim.calibration.features import SPLIT_KV_WEIGHT
+    from roofsim.perfmodel import kv_split
+    p = {"batch": np.array([1.0, 1.0, 1.0, 1.0]), "heads": np.array([8.0] * 4),
+         "seq_q": np.array([1.0, 2.0, 2.0, 2.0]), "seq_kv": np.array([1694.0] * 4),
+         "head_dim": np.array([128.0] * 4), "causal": np.array([0.0, 0.0, 1.0, 1.0]),
+         "bias": np.array([0.0] * 4)}
+    p["seq_kv"][3] = 2.0                      # causal, as many keys as queries: no split
+    assert list(kv_split(p["seq_q"], p["seq_kv"], p["causal"] > 0)) == [True, False, True, False]
+    x = features("attention", p, "bfloat16", 132)
+    assert np.linalg.norm(x[0] - x[1]) >= SPLIT_KV_WEIGHT
+    assert np.linalg.norm(x[2] - x[1]) >= SPLIT_KV_WEIGHT     # causal, seq_q < seq_kv: splits

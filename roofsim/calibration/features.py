@@ -18,6 +18,7 @@ import numpy as np
 
 from ..kernels._common import element_bytes, strided_dims
 from ..kernels.conv import conv_output_size
+from ..perfmodel import kv_split
 
 TILE = 128.0          # output tile edge assumed for wave quantization
 ALIGN_WEIGHT = 1.0    # distance per halving of a dimension's byte alignment (16 -> 8 -> ...)
@@ -25,6 +26,7 @@ TILE_ALIGN_WEIGHT = 1.0   # ... and by one that is not a multiple of 64 elements
 WAVE_WEIGHT = 1.0
 FLAG_WEIGHT = 2.0     # bias, causal: a different kernel or epilogue
 STRIDED_WEIGHT = 8.0  # strided vs vectorized elementwise kernel: never neighbours
+SPLIT_KV_WEIGHT = 8.0  # split-KV (flash-decoding) vs one block per query tile: never neighbours
 TRANSPOSED_STEP = 0.1  # transposed vs row-sliced strided operand, in units of STRIDED_WEIGHT
 DIMS_WEIGHT = 2.5     # per iteration dimension of the strided kernel: 2-D and 5-D cases are
                       # beyond MAX_DISTANCE (profile.py), neighbours only within a dim or two
@@ -89,7 +91,11 @@ def _attention(params, elt, sm, kind) -> list:
          ((bias >= 2).astype(float), FLAG_WEIGHT),    # a shared key mask
          # ... broadcast over the batch too (batch 1): cuDNN reads it once per call, not per
          # sequence; 1.6x faster at 8193 keys (calibration/h200/attention-check)
-         (((bias >= 2) & (b <= 1)).astype(float), FLAG_WEIGHT)]
+         (((bias >= 2) & (b <= 1)).astype(float), FLAG_WEIGHT),
+         # another kernel: split-KV decode (roofsim.perfmodel.splits_kv) scales with the SMs
+         # (SM-parallel share 0.15-0.25 at 1-4k keys), a packed few-query call of one block
+         # per head does not (share 0): one query apart in seq_q, a different kernel
+         (kv_split(sq, skv, causal).astype(float), SPLIT_KV_WEIGHT)]
     f += _align(skv, elt)
     return f + _waves(np.ceil(sq / TILE) * b * h, sm)
 
