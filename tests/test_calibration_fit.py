@@ -223,3 +223,22 @@ def test_bad_profiles_fail_with_one_line(tmp_path):
         profile_from_dict(bad)
     with pytest.raises(UserError, match="no such folder"):
         load_profile(tmp_path / "nowhere")
+
+
+def test_the_interpolation_width_is_read_from_the_profile_and_old_ones_keep_theirs():
+    """bandwidth_scale: written by the fit (LocalLinearSettings' default), a profile without it
+    (fitted before it existed) interpolates at the full k-th-neighbour distance, as it was
+    fitted; an unphysical value is one line naming the field."""
+    from roofsim.calibration.interpolate import LocalLinearSettings
+    doc = json.loads((CAL / "h200" / "profile.json").read_text())
+    assert doc["model"]["bandwidth_scale"] == LocalLinearSettings().bandwidth_scale < 1.0
+    assert profile_from_dict(doc).settings.bandwidth_scale == doc["model"]["bandwidth_scale"]
+    old = json.loads(json.dumps(doc))
+    del old["model"]["bandwidth_scale"]
+    assert profile_from_dict(old).settings.bandwidth_scale == 1.0
+    for value in (0.0, -1.0, float("nan"), 1e6, "wide"):
+        bad = json.loads(json.dumps(doc))
+        bad["model"]["bandwidth_scale"] = value
+        with pytest.raises(UserError, match="bandwidth_scale") as err:
+            profile_from_dict(bad)
+        assert "\n" not in str(err.value)
