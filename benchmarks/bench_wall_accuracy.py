@@ -8,8 +8,8 @@ measure_models.py: eager rows, and `decode_graph` rows, a decode step replayed a
 Predictions: `roofsim predict --wall` (roofsim.wall) with the device's kernel profile (the full
 H200's on the spec `hardware derive h200 --sms N` for the SM-restricted H200s) and one host
 model. Each row says whether its data guided the host fit (`fit`, from host.json's fitted_on)
-or is a test row (`test`); DeepSeek-OCR's e2e-fresh7 and e2e-fresh8 sets, measured after the host model,
-are `fresh`.
+or is a test row (`test`); DeepSeek-OCR's e2e-fresh7 and e2e-fresh8 sets, measured after the
+host model, are `fresh`.
 """
 
 from __future__ import annotations

@@ -20,8 +20,9 @@ percentiles of host-bound eager walls over the median of their own case
 noise, and DeepSeek-OCR's decode step over every committed end-to-end set); a description of
 how far the machine's processes spread, not a fit to any prediction. Not fitted: sync_us
 (the default: the eager trace, calibration/h200/trace, puts the host time of one of the
-reference's 48 uploads at 24-36 us beside its wait, about one dispatch plus it) and graph_launch_us (no data separates it from the
-nodes); they keep roofsim.host.DEFAULT_HOST's values, and the file says so.
+reference's 48 uploads at 24-36 us beside its wait, about one dispatch plus it) and
+graph_launch_us (no data separates it from the nodes); they keep roofsim.host.DEFAULT_HOST's
+values, and the file says so.
 """
 
 from __future__ import annotations
@@ -98,7 +99,8 @@ def cases(rows, hw, profile, grids):
         prompt = int(next(iter(stages.values()))["prompt_tokens"])
         recs = stage_records("reference", grid, prompt, 1)
         for stage, r in stages.items():
-            tables = [(weight, table, simulate(table, hw, profile, launch_mode="cuda_graph").issued_s)
+            tables = [(weight, table,
+                       simulate(table, hw, profile, launch_mode="cuda_graph").issued_s)
                       for table, weight in recs.parts[stage]]
             out.append((f"{grid} {stage}", float(r["wall_median_s"]), tables))
     return out

@@ -166,8 +166,10 @@ def main(argv=None) -> int:
         gaps.sort(key=lambda g: -g["idle_us"])
         s = {"wall_ms": wall * 1e3, "host_ms": host * 1e3, "traced_host_ms": traced_host * 1e3,
              "kernel_ms": kernel / 1e3, "window_ms": window / 1e3, "gpu_busy_ms": busy / 1e3,
-             "gpu_idle_ms": (window - busy) / 1e3, "gaps_over_50us": sum(g["idle_us"] > 50 for g in gaps),
-             "idle_in_gaps_over_50us_ms": sum(g["idle_us"] for g in gaps if g["idle_us"] > 50) / 1e3,
+             "gpu_idle_ms": (window - busy) / 1e3,
+             "gaps_over_50us": sum(g["idle_us"] > 50 for g in gaps),
+             "idle_in_gaps_over_50us_ms":
+                 sum(g["idle_us"] for g in gaps if g["idle_us"] > 50) / 1e3,
              "longest_gaps": gaps[:15],
              "longest_runtime_calls": [{"name": e["name"], "us": e["dur"], "at_us": e["ts"]}
                                        for e in runtime]}

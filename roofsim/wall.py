@@ -14,8 +14,8 @@
 The host roof of a stage is `host_s` (forward_s + dispatch of every launch + sync costs); the
 GPU roof is `kernel_s`; `binds` names the larger. The eager wall's range (`eager_low_s`,
 `eager_high_s`) is the same timeline with every host cost times the host model's speed_spread
-factors: what the measuring machine's processes spread over (roofsim.host). Decode is one step (the weighted mean of the
-stage's tables, as roofsim.timing weighs kernel time).
+factors: what the measuring machine's processes spread over (roofsim.host). Decode is one
+step (the weighted mean of the stage's tables, as roofsim.timing weighs kernel time).
 """
 
 from __future__ import annotations
