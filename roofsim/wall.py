@@ -200,14 +200,17 @@ def wall_summary(walls: Mapping[str, StageWall], mode: str, host: HostModel,
     return out
 
 
-def wall_table(walls: Mapping[str, StageWall], mode: str, host_source: str):
+def wall_table(walls: Mapping[str, StageWall], mode: str, host_source: str,
+               spread_measured: bool = True):
     """(headers, rows, footer lines): kernel, host, eager wall and graph wall time side by side
-    (ms) and which roof binds eager execution; the CLI formats them."""
+    (ms) and which roof binds eager execution; the CLI formats them. `spread_measured` False
+    (a host model without speed_spread, e.g. the default guess): no eager range is shown."""
     from .stages import DECODE, TTFT_STAGES
     rows = []
     for s, v in walls.items():
+        span = f"{_ms(v.eager_low_s)}-{_ms(v.eager_high_s)}" if spread_measured else "n/a"
         rows.append(["decode step" if s == DECODE else s, _ms(v.kernel_s), _ms(v.host_s),
-                     _ms(v.eager_s), f"{_ms(v.eager_low_s)}-{_ms(v.eager_high_s)}",
+                     _ms(v.eager_s), span,
                      _ms(v.graph_s) + ("" if v.captured else " (eager)"), v.binds])
     ttft = {m: sum(walls[s].wall_s(m) for s in TTFT_STAGES if s in walls) for m in MODES}
     lines = []
@@ -218,7 +221,8 @@ def wall_table(walls: Mapping[str, StageWall], mode: str, host_source: str):
                  f"(eager {_ms(ttft['eager'])}, graph {_ms(ttft['graph'])})")
     lines.append(f"host model: {host_source}")
     lines.append("eager range: the eager timeline with every host cost x the host model's "
-                 "speed_spread (how far one machine's processes spread)")
+                 "speed_spread (how far one machine's processes spread)" if spread_measured else
+                 "eager range: n/a, this host model has no measured speed_spread")
     return (["stage", "kernel ms", "host ms", "eager wall ms", "eager range ms", "graph wall ms",
              "eager binds"], rows, lines)
 

@@ -175,3 +175,15 @@ def test_predict_json_gives_each_eager_wall_its_range(capsys):
     assert eager["tpot_wall_range_s"][1] > eager["tpot_wall_s"]      # decode is host-bound
     graph = _predict(capsys, "--wall", "graph")
     assert graph["tpot_wall_range_s"] == [graph["tpot_wall_s"]] * 2
+
+
+def test_a_host_model_without_a_measured_spread_shows_no_range(capsys):
+    rc = main(["predict", "--grid", "1x2", "--hardware", "h100-sxm", "--calibration",
+               "h100-sxm", "--wall", "eager"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "default guess" in out and "eager range: n/a" in out
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if "eager range ms" in line) + 2
+    rows = lines[start:lines.index("", start)]
+    assert len(rows) == 3 and all(" n/a " in line for line in rows)

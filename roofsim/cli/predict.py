@@ -124,7 +124,8 @@ def run(args) -> int:
         print(render_memory(fit))
     if walls is not None:
         print()
-        headers, rows, lines = _wall.wall_table(walls, args.wall, source)
+        headers, rows, lines = _wall.wall_table(walls, args.wall, source,
+                                                spread_measured=host.speed_spread != (1.0, 1.0))
         print("\n".join([format_table(headers, rows), ""] + lines))
     if not plan.is_single:
         print(f"parallel: tp {plan.tp}, ep {plan.ep}, pp {plan.pp}, dp {plan.dp} "
