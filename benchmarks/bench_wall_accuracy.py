@@ -191,7 +191,9 @@ def main(argv=None) -> int:
     rows = []
     for d in devices:
         rows += ocr_rows(d, host, fitted) + model_rows(d, host)
-    print(f"host model {args.host}: fitted on {'; '.join(host.fitted_on) or 'nothing (default)'}")
+    shown = Path(args.host).resolve()
+    shown = shown.relative_to(ROOT) if shown.is_relative_to(ROOT) else shown
+    print(f"host model {shown}: fitted on {'; '.join(host.fitted_on) or 'nothing (default)'}")
     print(f"{'device':12} {'model':14} {'case':8} {'stage':12} {'mode':5} {'set':4} "
           f"{'kernel':>8} {'host':>8} {'pred':>8} {'meas':>8} {'error':>7}  binds")
     for r in rows:
