@@ -45,7 +45,7 @@ from roofsim.hardware import load_hardware  # noqa: E402
 from roofsim.host import DEFAULT_HOST, HOST_FILE, RANGES  # noqa: E402
 from roofsim.io import atomic_write_text  # noqa: E402
 from roofsim.predict import stage_records  # noqa: E402
-from roofsim.wall import table_wall  # noqa: E402
+from roofsim.wall import eager_launches, eager_wall  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from summarize_eager_noise import SPREAD_QUANTILES, speed_band, speed_ratios  # noqa: E402
 
@@ -88,8 +88,9 @@ def fit_graph_node(device: str, hw, profile) -> tuple[float, list[str]]:
 
 
 def cases(rows, hw, profile, grids):
-    """[(label, measured wall, [(weight, table, issued seconds per record)])] for the batch-1 rows
-    of `grids`: the engine's times once, the host's part evaluated per trial (predict_wall)."""
+    """[(label, measured wall, [(weight, eager launches)])] for the batch-1 rows of `grids`: the
+    engine's times and the timeline's steps once (roofsim.wall.eager_launches), the host's part
+    evaluated per trial (predict_wall)."""
     out = []
     by_grid: dict[str, dict] = {}
     for r in rows:
@@ -99,8 +100,8 @@ def cases(rows, hw, profile, grids):
         prompt = int(next(iter(stages.values()))["prompt_tokens"])
         recs = stage_records("reference", grid, prompt, 1)
         for stage, r in stages.items():
-            tables = [(weight, table,
-                       simulate(table, hw, profile, launch_mode="cuda_graph").issued_s)
+            tables = [(weight, eager_launches(
+                table, simulate(table, hw, profile, launch_mode="cuda_graph").issued_s))
                       for table, weight in recs.parts[stage]]
             out.append((f"{grid} {stage}", float(r["wall_median_s"]), tables))
     return out
@@ -110,7 +111,7 @@ def predict_wall(tables, dm, do, fwd) -> float:
     """Eager wall of one stage row with these dispatch and forward costs (sync_s: the default),
     by roofsim.wall's own timeline."""
     host = replace(DEFAULT_HOST, dispatch_s={"matrix": dm, "other": do}, forward_s=fwd)
-    return sum(weight * table_wall(table, t, host)[0] for weight, table, t in tables)
+    return sum(weight * eager_wall(steps, host)[0] for weight, steps in tables)
 
 
 def loss(cs, p) -> float:

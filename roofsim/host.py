@@ -154,11 +154,10 @@ def is_sync(name: str) -> bool:
     return op_name(name) in SYNC_OPS
 
 
-def dispatch_per_launch(kinds, host: HostModel) -> np.ndarray:
-    """Host seconds to issue one launch of each record (by its kind's host class)."""
-    k = np.asarray(kinds).astype(str)
-    m = np.isin(k, list(MATRIX_HOST_KINDS))
-    return np.where(m, host.dispatch_s["matrix"], host.dispatch_s["other"]).astype(np.float64)
+def is_matrix_launch(kinds) -> np.ndarray:
+    """Whether each record's launch is of the host's matrix class (MATRIX_HOST_KINDS)."""
+    return np.isin(np.asarray(kinds).astype(str), list(MATRIX_HOST_KINDS))
+
 
 
 def sync_flags(names) -> np.ndarray:

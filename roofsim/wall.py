@@ -27,7 +27,7 @@ import numpy as np
 
 from .engine import simulate
 from .hardware import HardwareSpec
-from .host import HostModel, dispatch_per_launch, sync_flags
+from .host import HostModel, is_matrix_launch, sync_flags
 
 MODES: tuple[str, ...] = ("eager", "graph")
 _MAX_EXPANDED = 2_000_000      # launches simulated one by one; beyond, records move as blocks
@@ -98,24 +98,48 @@ def eager_timeline(launch_s, host_s, sync, start_s: float = 0.0,
     return max(host, gpu), float(t.sum())
 
 
-def table_wall(table, launch_time_s, host: HostModel,
-                scale: float = 1.0) -> tuple[float, float, float]:
-    """(eager wall, host roof, syncs) of one record table, every host cost times `scale`."""
+@dataclass(frozen=True, eq=False)
+class EagerLaunches:
+    """One record table's launches as the eager timeline walks them, prepared once for any host
+    model: per record its host class and count; per step of the timeline (a launch, or a whole
+    record where counts are fractional) its GPU seconds, host class, host weight and sync."""
+
+    matrix: np.ndarray      # per record: the host's matrix class (roofsim.host.MATRIX_HOST_KINDS)
+    count: np.ndarray       # per record: launches
+    n_sync: float           # synchronizing launches
+    step_t: np.ndarray      # per step: GPU seconds
+    step_matrix: np.ndarray
+    step_weight: np.ndarray  # launches a step's host cost counts (1, or a fractional count)
+    step_sync: np.ndarray
+
+
+def eager_launches(table, launch_time_s) -> EagerLaunches:
+    """Prepare `table` (with its per-launch GPU seconds) for eager_wall."""
     count = np.asarray(table.count, dtype=np.float64)
-    h = dispatch_per_launch(table.kind, host) * scale
+    matrix = is_matrix_launch(table.kind)
     sync = sync_flags(table.name)
     t = np.asarray(launch_time_s, dtype=np.float64)
     n_sync = float(count[sync].sum())
-    host_roof = scale * host.forward_s + float((h * count).sum()) + n_sync * scale * host.sync_s
-    whole = np.all(count == np.round(count)) and count.sum() <= _MAX_EXPANDED
-    if whole:
+    if np.all(count == np.round(count)) and count.sum() <= _MAX_EXPANDED:
         reps = count.astype(np.int64)
-        t, h, sync = np.repeat(t, reps), np.repeat(h, reps), np.repeat(sync, reps)
-    else:                                  # fractional counts: each record moves as one block
-        t, h = t * count, h * count
-    wall, _ = eager_timeline(t, h, sync, start_s=scale * host.forward_s,
-                             sync_s=scale * host.sync_s)
-    return wall, host_roof, n_sync
+        return EagerLaunches(matrix, count, n_sync, np.repeat(t, reps), np.repeat(matrix, reps),
+                             np.ones(int(reps.sum())), np.repeat(sync, reps))
+    # fractional counts: each record moves as one block
+    return EagerLaunches(matrix, count, n_sync, t * count, matrix, count, sync)
+
+
+def eager_wall(launches: EagerLaunches, host: HostModel,
+               scale: float = 1.0) -> tuple[float, float, float]:
+    """(eager wall, host roof, syncs) of prepared launches, every host cost times `scale`."""
+    dm, do = host.dispatch_s["matrix"], host.dispatch_s["other"]
+    h = np.where(launches.matrix, dm, do).astype(np.float64) * scale
+    host_roof = scale * host.forward_s + float((h * launches.count).sum()) + \
+        launches.n_sync * scale * host.sync_s
+    step_h = np.where(launches.step_matrix, dm, do).astype(np.float64) * scale * \
+        launches.step_weight
+    wall, _ = eager_timeline(launches.step_t, step_h, launches.step_sync,
+                             start_s=scale * host.forward_s, sync_s=scale * host.sync_s)
+    return wall, host_roof, launches.n_sync
 
 
 @dataclass(frozen=True)
@@ -136,15 +160,16 @@ def _sums(parts, hardware: HardwareSpec, profile, host: HostModel) -> _Sums:
     fast, slow = host.speed_spread
     for table, weight in parts:
         timing = simulate(table, hardware, profile, launch_mode="cuda_graph")
-        w, hr, ns = table_wall(table, timing.issued_s, host)
+        steps = eager_launches(table, timing.issued_s)
+        w, hr, ns = eager_wall(steps, host)
         kernel += weight * timing.total_s
         issued += weight * float((timing.issued_s * table.count).sum())
         host_roof += weight * hr
         eager += weight * w
         syncs += weight * ns
         launches += weight * float(np.asarray(table.count).sum())
-        low += weight * (table_wall(table, timing.issued_s, host, fast)[0] if fast != 1 else w)
-        high += weight * (table_wall(table, timing.issued_s, host, slow)[0] if slow != 1 else w)
+        low += weight * (eager_wall(steps, host, fast)[0] if fast != 1 else w)
+        high += weight * (eager_wall(steps, host, slow)[0] if slow != 1 else w)
     return _Sums(kernel, issued, host_roof, eager, syncs, launches, low, high)
 
 
