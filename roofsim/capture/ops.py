@@ -36,7 +36,6 @@ FILL_OPS = frozenset({"zero_", "fill_", "zeros", "zeros_like", "ones", "ones_lik
                       "full_like", "arange", "scalar_tensor", "new_zeros", "new_ones", "new_full",
                       "linspace", "normal_", "uniform_", "tril", "triu"})
 CAT_OPS = frozenset({"cat", "stack"})     # their own kernel (CatArrayBatchedCopy): kind cat
-CAT_VECTOR_BYTES = 16                     # the vectorized cat kernel's loads (16-byte aligned)
 COPY_OPS = frozenset({"_to_copy", "clone", "copy_", "constant_pad_nd",
                       "repeat", "_copy_from", "_copy_from_and_resize", "flip", "roll",
                       "contiguous", "pad"})

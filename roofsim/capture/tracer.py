@@ -43,6 +43,7 @@ from ..kernels.norm import LAYERNORM_FLOPS_PER_ELEMENT
 from ..kernels.reduction import REDUCTION_FLOPS_PER_ELEMENT
 from ..kernels.softmax import SOFTMAX_FLOPS_PER_ELEMENT
 from ..kernels.sort import sort_work
+from ..perfmodel import CAT_VECTOR_BYTES
 from . import layout, ops, sdpa
 from .result import Capture, KernelRow, dtype_name, to_capture
 
@@ -136,7 +137,7 @@ class _Tracer:
                 not all(t.is_contiguous() for t in parts):
             return {}
         e = out.element_size()
-        aligned = all(n * e % ops.CAT_VECTOR_BYTES == 0 for n in sizes)
+        aligned = all(n * e % CAT_VECTOR_BYTES == 0 for n in sizes)
         return {"inputs": len(parts), "largest": max(sizes)} if aligned else {}
 
     def _upload(self, t) -> KernelRow:
