@@ -159,7 +159,6 @@ def is_matrix_launch(kinds) -> np.ndarray:
     return np.isin(np.asarray(kinds).astype(str), list(MATRIX_HOST_KINDS))
 
 
-
 def sync_flags(names) -> np.ndarray:
     return np.array([is_sync(n) for n in np.asarray(names).astype(str)], dtype=bool)
 

@@ -59,11 +59,13 @@ SIBLING_DTYPES = {"float16": "bfloat16", "bfloat16": "float16"}
 RESIDUAL_BOUND = math.log(4.0)   # the residual corrects by at most a factor of four
 MAX_DISTANCE = 6.0               # feature distance (a factor 64 in one size) beyond which no residual
 # How far the companions' SM-parallel share is trusted before the physics takes over: a
-# prefill-sized MoE product (64 groups of 291 x 1792 x 1280) lies ~4 feature units from the
-# decode-sized groups the companions timed, whose share (~0.3) it took outright, and ran 5.1x
-# slower on 24 SMs where that share gave 2.4x. Chosen on the companions' held-out shapes (16
-# and 40 SMs, split 'holdout'; benchmarks/sm_blend_distance.py): MAPE 18.8 / 16.0 % with the
-# hard cutoff, 18.4 / 15.9 at 6, 18.3 / 15.9 at 4, 18.5 / 16.1 at 3, 19.3 / 16.6 at 2.
+# prefill-sized MoE product (64 groups of 291 x 1792 x 1280) lies a few feature units from the
+# smaller groups the companions timed and took their share outright: it ran 5.1x slower on 24
+# SMs than on the whole chip, predicted 3.9x (4.3x with the blend). Chosen on the companions'
+# held-out shapes (16 and 40 SMs, split 'holdout'; benchmarks/sm_blend_distance.py, which
+# prints both): MAPE 18.6 / 15.8 % with the hard cutoff, 18.2 / 15.7 at 6, 18.2 / 15.8 at 4,
+# 18.3 / 16.0 at 3, 19.2 / 16.5 at 2 (with the split-KV attention feature; before it, 18.8 /
+# 16.0 with the cutoff and 18.3 / 15.9 at 4).
 SM_BLEND_DISTANCE = 4.0
 FEATURE_DECIMALS = 9             # features rounded so that ties stay ties on every machine
 RULES = ("same-arch", "always", "never")

@@ -31,10 +31,9 @@ weights are read (params: batch = active experts, m = rows per active expert).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import math
 from collections import Counter
+from dataclasses import replace
 
 from ..errors import UserError
 from ..kernels._common import TENSOR_CORE_DTYPES
