@@ -86,9 +86,7 @@ def restricted_e2e() -> list[tuple[str, Path, int]]:
             folder = d / name
             if not (folder / "e2e.csv").is_file():
                 continue
-            prov = json.loads((folder / "provenance.json").read_text())
-            r = prov.get("sm_restriction") or {}
-            sms = int(r.get("probed_sms") or r.get("requested_sms") or d.name.split("-sm")[1])
+            sms = sm_restriction_of(folder) or int(d.name.split("-sm")[1])
             label = f"h200-sm{sms}" + ("" if name == "e2e" else f" ({name})")
             out.append((label, folder, sms))
     return sorted(out, key=lambda x: (x[2], x[0]))

@@ -1,7 +1,7 @@
 """What a block that exits at once costs an SM: roofsim.perfmodel.BLOCK_DISPATCH_CYCLES, from the
 KV-cache appends of the committed end-to-end traces.
 
-    python benchmarks/fit_block_dispatch.py [--exclude e2e-fresh7]
+    python benchmarks/fit_block_dispatch.py [--exclude SET ...]
 
 Every two-input torch.cat of unequal bfloat16 inputs in calibration/h200*/e2e*/kernels.csv.gz
 (a DynamicCache decode step appends [b, h, 1, d] to [b, h, L, d]; the traces record the inputs'
@@ -11,7 +11,8 @@ run was restricted to, and its idle blocks (roofsim.perfmodel.cat_empty_blocks).
 gives (measured - equal-input prediction) x SMs x SM clock / idle blocks; the constant is the
 median over all points (robust: on many SMs the difference is a fraction of a microsecond and
 noisy), printed beside each SM count's median and the least-squares slope through 0.
-Sets named by --exclude are left out (kept as a test).
+Sets named by --exclude are left out (kept as a test); by default TEST_SETS, the sets kept out
+of the fit (e2e-fresh7) or measured after it (e2e-fresh8).
 """
 
 from __future__ import annotations
@@ -30,18 +31,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from roofsim.calibration import load_profile  # noqa: E402
+from roofsim.calibration.fit import sm_restriction_of  # noqa: E402
 from roofsim.engine import simulate  # noqa: E402
 from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
 from roofsim.kernels import records_from_params  # noqa: E402
 from roofsim.perfmodel import cat_empty_blocks  # noqa: E402
 
 CAL = ROOT / "calibration"
-
-
-def sm_count(folder: Path) -> int:
-    prov = json.loads((folder / "provenance.json").read_text())
-    r = prov.get("sm_restriction") or {}
-    return int(r.get("probed_sms") or r.get("requested_sms") or 0)
+TEST_SETS = ("e2e-fresh7", "e2e-fresh8")
 
 
 def kv_appends(folder: Path) -> list[tuple[int, int]]:
@@ -67,8 +64,10 @@ def kv_appends(folder: Path) -> list[tuple[int, int]]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--exclude", action="append", default=[], help="a set name to leave out")
+    ap.add_argument("--exclude", action="append", default=None,
+                    help=f"a set name to leave out (default: {', '.join(TEST_SETS)})")
     args = ap.parse_args(argv)
+    args.exclude = args.exclude if args.exclude is not None else list(TEST_SETS)
     profile = load_profile(CAL / "h200")
     whole = load_hardware("h200")
     xs, ys, per_sm = [], [], {}
@@ -80,7 +79,7 @@ def main(argv=None) -> int:
         points = kv_appends(folder)
         if not points:
             continue
-        n = sm_count(folder)
+        n = sm_restriction_of(folder)
         hw = derive_sm_restricted(whole, n) if n else whole
         numel = np.array([p[0] for p in points], dtype=np.float64)
         largest = np.array([p[1] for p in points], dtype=np.float64)

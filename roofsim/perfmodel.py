@@ -414,7 +414,7 @@ CAT_BLOCK_THREADS = 128.0
 CAT_VECTOR_BYTES = 16.0
 CAT_BLOCKS_PER_SM = 32.0       # the grid's cap, per SM the device reports
 # SM cycles per block that exits at once: the median over 1,981 KV-cache appends in 24 end-to-end
-# traces on 8-132 SMs (benchmarks/fit_block_dispatch.py --exclude e2e-fresh7: per SM count
+# traces on 8-132 SMs (benchmarks/fit_block_dispatch.py, e2e-fresh7 and 8 left out: per SM count
 # 32-118, least squares 139); about 40 ns at the H200's 1980 MHz.
 BLOCK_DISPATCH_CYCLES = 80.0
 

@@ -165,9 +165,11 @@ def device_of(out: Path) -> str:
 
 
 def sm_restriction_of(out: Path) -> int:
-    """The SM count the folder's runs were restricted to (roofsim calibrate --sms N; probed
-    where the probe ran), 0 for whole-GPU runs. Runs of several restrictions are an error."""
-    runs = read_provenance(out / PROVENANCE_FILE).get("runs", [])
+    """The SM count the folder's runs were restricted to (roofsim calibrate --sms N, or
+    measure_e2e.py / measure_models.py --sms N, whose provenance is one run; probed where the
+    probe ran), 0 for whole-GPU runs. Runs of several restrictions are an error."""
+    doc = read_provenance(out / PROVENANCE_FILE)
+    runs = doc["runs"] if "runs" in doc else [doc]
     sms = {int((r.get("sm_restriction") or {}).get("probed_sms") or
                (r.get("sm_restriction") or {}).get("requested_sms") or 0) for r in runs}
     if len(sms) > 1:
