@@ -28,8 +28,9 @@ class LocalLinearSettings:
     # The Gaussian's width as a share of the k-th neighbour's distance. Below 1 the nearest
     # shapes dominate: libraries switch kernels between neighbouring shapes, so a residual (or
     # SM-parallel share) is rough at the scale of the 12-neighbour radius. Chosen by leave-one-
-    # out over the H200's fit rows (benchmarks/loo_bandwidth.py): residual MAPE 11.63 % at 1.0,
-    # 11.44 % at 0.7, 11.63 % at 0.5; the SM share's error 0.054 -> 0.052.
+    # out over the H200's fit rows (benchmarks/loo_bandwidth.py): residual MAPE 11.58 % at 1.0,
+    # 11.39 % at 0.7, 11.59 % at 0.5; the SM share's error 0.054 -> 0.052 (with the split-KV
+    # attention feature; when chosen, before it: 11.63 / 11.44 / 11.63 %).
     bandwidth_scale: float = 0.7
     estimator: str = "linear"  # or "median": the neighbours' MAPE-optimal weighted median
 
