@@ -41,7 +41,8 @@ field moves a prediction through a named term: sm_count through waves, T_cuda, T
 T_parallel; grid_sm_count through the reduction splits and the persistent kernels' rounds;
 mem_latency_ns through phi L; sm_mem_bandwidth_gbps through T_parallel; mem_bandwidth_gbps
 through T_hbm; the peaks through T_tensor, T_cuda and T_index; tensor_sustained_tflops through
-the power limit of T_tensor; l2_latency_ns (with
+the power limit of T_tensor; boost_clock_mhz (with sm_count and grid_sm_count) through T_idle;
+l2_latency_ns (with
 mem_latency_ns) through the warm saving of an L2-resident launch, warm_trips x (DRAM - L2
 latency) (roofsim.calibration.warm, l2_resident below); l2_cache_mib through l2_resident.
 """
