@@ -242,3 +242,59 @@ def test_the_interpolation_width_is_read_from_the_profile_and_old_ones_keep_thei
         with pytest.raises(UserError, match="bandwidth_scale") as err:
             profile_from_dict(bad)
         assert "\n" not in str(err.value)
+
+
+def _companion_group(doc):
+    return next(i for i, g in enumerate(doc["groups"]) if "sm_counts" in g)
+
+
+def test_the_sm_share_follows_the_sm_count_within_the_companions_range(h200):
+    """The SM-parallel share is interpolated over shape and SM count (profile.SM_COUNT_WEIGHT):
+    at a companion's count a shape both companions timed takes nearly that companion's f, a
+    count between them lies between, and beyond the companions' range the nearest count's f
+    holds (no companion tells how it moves further)."""
+    _, hw, profile = h200
+    g = profile.groups[("gemm", "bfloat16")]
+    counts = sorted(set(g.sm_counts.astype(int)))
+    assert counts == [16, 40]
+    key = [tuple(np.nan_to_num(p, nan=-1)) for p in g.sm_params]
+    lo = {k: f for k, f, c in zip(key, g.sm_fraction, g.sm_counts) if c == 16}
+    hi = {k: f for k, f, c in zip(key, g.sm_fraction, g.sm_counts) if c == 40}
+    apart = [k for k in lo if k in hi and lo[k] - hi[k] > 0.3]
+    assert len(apart) >= 10          # shapes whose share differs between the two counts
+    rows = np.array([[np.nan if v == -1 else v for v in k] for k in apart])
+    phys = np.zeros(len(rows))
+    at = {n: profile.sm_fraction_at(g, rows, "bfloat16", phys, n) for n in (8, 16, 24, 40, 96)}
+    f16, f40 = np.array([lo[k] for k in apart]), np.array([hi[k] for k in apart])
+    assert np.median(np.abs(at[16] - f16)) < np.median(np.abs(at[16] - f40))
+    assert np.median(np.abs(at[40] - f40)) < np.median(np.abs(at[40] - f16))
+    assert np.median(at[16]) > np.median(at[24]) > np.median(at[40])
+    assert np.array_equal(at[8], at[16]) and np.array_equal(at[96], at[40])
+
+
+def test_a_profile_without_sm_counts_has_one_share_for_every_count():
+    """A profile fitted before the share depended on the SM count (no `sm_counts`) loads and
+    predicts one share at every count; the counts it does hold are checked (whole, positive,
+    one per share)."""
+    doc = json.loads((CAL / "h200" / "profile.json").read_text())
+    i = _companion_group(doc)
+    old = json.loads(json.dumps(doc))
+    del old["groups"][i]["sm_counts"]
+    prof = profile_from_dict(old)
+    g = next(g for g in prof.groups.values() if g.sm_fraction is not None and
+             g.sm_counts is None and len(g.sm_fraction) == len(doc["groups"][i]["sm_fraction"]))
+    rows = g.sm_params[:5]
+    phys = np.full(len(rows), 0.5)
+    shares = [prof.sm_fraction_at(g, rows, g.dtype, phys, n) for n in (8, 16, 24, 40, 96)]
+    assert all(np.array_equal(s, shares[0]) for s in shares)
+    assert profile_from_dict(doc).groups[(g.family, g.dtype)].sm_counts is not None
+    for value, says in ((16.5, "whole"), (0, "SM counts"), (float("nan"), "SM counts")):
+        bad = json.loads(json.dumps(doc))
+        bad["groups"][i]["sm_counts"][0] = value
+        with pytest.raises(UserError, match="sm_counts") as err:
+            profile_from_dict(bad)
+        assert says in str(err.value) and "\n" not in str(err.value)
+    bad = json.loads(json.dumps(doc))
+    bad["groups"][i]["sm_counts"].pop()
+    with pytest.raises(UserError, match="sm_counts"):
+        profile_from_dict(bad)

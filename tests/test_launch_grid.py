@@ -155,24 +155,29 @@ def test_the_static_step_profiler_says_one_line_without_a_gpu_or_a_model(tmp_pat
 
 def test_the_sm_share_leans_on_the_companions_near_their_shapes_and_on_physics_far_away():
     """profile.sm_fraction_at: exp(-(d / SM_BLEND_DISTANCE)^2) of the interpolated share at a
-    distance d from the nearest companion shape, the physical share for the rest."""
+    distance d from the nearest companion shape (at the target's SM count), the physical share
+    for the rest."""
     from roofsim.calibration import load_profile
-    from roofsim.calibration.profile import MAX_DISTANCE, SM_BLEND_DISTANCE, group_features
+    from roofsim.calibration.profile import (MAX_DISTANCE, SM_BLEND_DISTANCE, group_features,
+                                             sm_count_feature)
     from roofsim.data import data_dir
     from roofsim.records import SHAPE_PARAMS
     prof = load_profile(data_dir("calibration") / "h200")
     g = prof.groups[("linear", "bfloat16")]
-    interp = prof._sm_interpolator(g)
+    interp, fewest, most = prof._sm_interpolator(g)
     params = np.vstack([g.sm_params[:1], g.sm_params[:1]])
     k = SHAPE_PARAMS.index("k")
     params[1, k] = params[0, k] * 2 ** 3                # a factor 8 in k: 3 feature units away
-    f, near = interp.predict(group_features("linear", params, "bfloat16", prof.sm_count))
+    n = float(g.sm_counts[0])
+    x = np.column_stack([group_features("linear", params, "bfloat16", prof.sm_count),
+                         sm_count_feature(np.full(2, n))])
+    f, near = interp.predict(x)
     for physical in (0.0, 1.0):
-        got = prof.sm_fraction_at(g, params, "bfloat16", np.full(2, physical), np.ones(2))
+        got = prof.sm_fraction_at(g, params, "bfloat16", np.full(2, physical), n)
         w = np.exp(-(near / SM_BLEND_DISTANCE) ** 2)
         assert got == pytest.approx(w * np.clip(f, 0, 1) + (1 - w) * physical)
     assert near[0] == 0 and 0 < near[1] <= MAX_DISTANCE
     far = params[:1].copy()
     far[0, k] = params[0, k] * 2 ** 10
-    got = prof.sm_fraction_at(g, far, "bfloat16", np.array([0.37]), np.ones(1))
+    got = prof.sm_fraction_at(g, far, "bfloat16", np.array([0.37]), n)
     assert got[0] == pytest.approx(0.37)

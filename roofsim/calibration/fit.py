@@ -95,7 +95,9 @@ def fit_group(kind: str, dtype: str, table: RecordTable, measured_s: np.ndarray,
             if ok.any() else 1.0
     return GroupModel(kind=kind, dtype=dtype, kind_params=params, params=table.params,
                       measured=np.asarray(measured_s, dtype=np.float64), residual=residual,
-                      sm_params=sm_params, sm_fraction=sm_fraction, kind_sm_share=share,
+                      sm_params=sm_params, sm_fraction=sm_fraction,
+                      sm_counts=None if sm_points is None else sm_points.sm_counts.astype(float),
+                      kind_sm_share=share,
                       layout=layout)
 
 

@@ -44,7 +44,7 @@ import numpy as np
 from ..errors import UserError
 from ..hardware import (HardwareSpec, canonical_dtype, spec_from_dict, spec_to_dict,
                         with_sm_count)
-from ..perfmodel import (MIN_WARM_SHARE, PARAMS, KindParams, floor_seconds, launch_seconds,
+from ..perfmodel import (MIN_WARM_SHARE, PARAMS, KindParams, launch_seconds,
                          parallel_scale, unit_terms)
 from ..kernels._common import CONV_LAYOUTS, LAYOUT_KINDS, LAYOUTS, kernel_layout
 from ..records import KINDS, SHAPE_PARAMS, RecordTable
@@ -67,6 +67,14 @@ MAX_DISTANCE = 6.0               # feature distance (a factor 64 in one size) be
 # 18.3 / 16.0 at 3, 19.2 / 16.5 at 2 (with the split-KV attention feature; before it, 18.8 /
 # 16.0 with the cutoff and 18.3 / 15.9 at 4).
 SM_BLEND_DISTANCE = 4.0
+# The SM count as a coordinate of the SM-parallel share's interpolation: a distance of 1 per
+# factor 2 in SMs, like a factor 2 in one size. The share depends on the count: for the fit's
+# shapes timed on both companions, a matrix product's median f is 0.42 from 16 SMs and 0.28
+# from 40, and one f for both misses their 16-SM times by 10-14 % (gemm, linear, grouped_gemm;
+# benchmarks/sm_share_count.py). Chosen on the companions' held-out shapes only (16 / 40 SMs
+# MAPE %): one share for all counts 18.15 / 15.80; weight 0.5: 17.82 / 15.49; 1: 17.82 /
+# 15.28; 2: 18.26 / 15.25; 4 (about one interpolator per companion): 18.57 / 15.33.
+SM_COUNT_WEIGHT = 1.0
 FEATURE_DECIMALS = 9             # features rounded so that ties stay ties on every machine
 RULES = ("same-arch", "always", "never")
 
@@ -87,6 +95,8 @@ class GroupModel:
     residual: np.ndarray        # log(measured / physical model on the measuring device), bounded
     sm_params: np.ndarray | None = None    # shapes also timed on fewer SMs (companions)
     sm_fraction: np.ndarray | None = None  # their SM-parallel share f of the time, in [0, 1]
+    sm_counts: np.ndarray | None = None    # the companion's SM count behind each f (None: an
+                                           # older profile, one share for every SM count)
     kind_sm_share: float = 1.0             # median f / (1 - floor / time) over those shapes
     layout: str = ""                       # TensorIterator kernel of a layout kind (LAYOUTS)
     warm_trips: float = 0.0                # round trips an L2-resident input saves (warm.py)
@@ -127,6 +137,12 @@ def two_point_share(ratio: np.ndarray, scale: np.ndarray) -> np.ndarray:
 def group_features(kind: str, params: np.ndarray, dtype: str, sm_count: float) -> np.ndarray:
     x = features(kind, _param_columns(params), dtype, sm_count)
     return np.round(x, FEATURE_DECIMALS)
+
+
+def sm_count_feature(counts: np.ndarray) -> np.ndarray:
+    """The SM count's coordinate in the share's interpolation (SM_COUNT_WEIGHT)."""
+    return np.round(SM_COUNT_WEIGHT * np.log2(np.asarray(counts, dtype=np.float64)),
+                    FEATURE_DECIMALS)
 
 
 def arch_family(spec: HardwareSpec) -> str:
@@ -174,34 +190,55 @@ class CalibrationProfile:
             cache[key] = LocalLinear(x, g.residual, self.settings)
         return cache[key]
 
-    def _sm_interpolator(self, g: GroupModel) -> LocalLinear | None:
+    def _sm_interpolator(self, g: GroupModel) -> tuple[LocalLinear, float, float] | None:
+        """The share f over the companions' shapes and SM counts (SM_COUNT_WEIGHT x log2 of
+        the count beside the shape features; 0 for an older profile that did not record the
+        counts), with the fewest and most SMs a companion ran; None without 3 shapes."""
         if g.sm_fraction is None or len(g.sm_fraction) < 3:
             return None
         cache = self.__dict__.setdefault("_sm_cache", {})
         key = (g.family, g.dtype)
         if key not in cache:
             x = group_features(g.kind, g.sm_params, g.dtype, self.sm_count)
-            cache[key] = LocalLinear(x, g.sm_fraction, self.settings)
+            counts = g.sm_counts if g.sm_counts is not None else np.ones(len(x))
+            cache[key] = (LocalLinear(np.column_stack([x, sm_count_feature(counts)]),
+                                      g.sm_fraction, self.settings),
+                          float(counts.min()), float(counts.max()))
         return cache[key]
 
     def sm_fraction_at(self, g: GroupModel, params: np.ndarray, dtype: str,
-                       physical: np.ndarray, above_floor: np.ndarray) -> np.ndarray:
-        """SM-parallel share f of each shape's time on the measuring device: interpolated from
-        the shapes a companion timed on fewer SMs, and blended toward `physical` (the share the
-        physical model gives) as the nearest of them gets farther: weight
-        exp(-(distance / SM_BLEND_DISTANCE)^2) on the interpolation. Beyond MAX_DISTANCE (a
-        shape unlike any the companion timed: another size range, or a strided case of other
-        `dims`, whose index work the physics scales with the SMs), and for a kind no companion
-        timed, `physical` alone. (`above_floor`, the share of the time above the floor, is kept
-        for callers; issue 11 replaced the kind-share fallback, which held an index-bound 5-D
-        strided add at a 2-D one's share.)"""
-        interp = self._sm_interpolator(g)
-        if interp is None:
+                       physical: np.ndarray, target_sms: float) -> np.ndarray:
+        """SM-parallel share f of each shape's time on the measuring device, for a target of
+        `target_sms` SMs: interpolated from the shapes the companions timed on fewer SMs, and
+        blended toward `physical` (the share the physical model gives) as the nearest of them
+        gets farther: weight exp(-(distance / SM_BLEND_DISTANCE)^2) on the interpolation;
+        beyond MAX_DISTANCE (a shape unlike any the companion timed: another size range, or a
+        strided case of other `dims`, whose index work the physics scales with the SMs), and
+        for a kind no companion timed, `physical` alone.
+        The share depends on the SM count (the two-point law is exact only between the two
+        counts it was measured at; see SM_COUNT_WEIGHT), so the SM count is a coordinate of
+        the interpolation. It is read at the fewest and the most SMs a companion ran, and a
+        target between them takes it linear in log(SMs); beyond them, the nearer one's (no
+        companion tells how it moves further). Fewer SMs never get a smaller share than more
+        (the larger of the two at the fewest), so that, with waves that never shrink as SMs go,
+        a launch is never faster on fewer SMs."""
+        found = self._sm_interpolator(g)
+        if found is None:
             return physical
-        f, nearest = interp.predict(group_features(g.kind, params, dtype, self.sm_count))
+        interp, fewest, most = found
+        x = group_features(g.kind, params, dtype, self.sm_count)
+        at_most, near_most = interp.predict(
+            np.column_stack([x, sm_count_feature(np.full(len(x), most))]))
+        at_fewest, near_fewest = interp.predict(
+            np.column_stack([x, sm_count_feature(np.full(len(x), fewest))]))
+        at_most = np.clip(at_most, 0.0, 1.0)
+        at_fewest = np.maximum(np.clip(at_fewest, 0.0, 1.0), at_most)
+        u = float(np.clip(np.log(most / target_sms) / np.log(most / fewest), 0.0, 1.0)) \
+            if most > fewest else 0.0
+        f = (1.0 - u) * at_most + u * at_fewest
+        nearest = np.minimum(near_most, near_fewest)
         w = np.exp(-(nearest / SM_BLEND_DISTANCE) ** 2)
-        return np.where(nearest <= MAX_DISTANCE, w * np.clip(f, 0.0, 1.0) + (1.0 - w) * physical,
-                        physical)
+        return np.where(nearest <= MAX_DISTANCE, w * f + (1.0 - w) * physical, physical)
 
     def group_for(self, kind: str, dtype: str, layout: str = "") -> GroupModel | None:
         """The group of a kind, dtype and layout: that dtype's, else its same-size sibling's;
@@ -285,8 +322,7 @@ class CalibrationProfile:
                 ratio = (launch_seconds(ut, kp) - ut.empty_s) / physics
                 scale = scale_all[at]
                 physical = two_point_share(ratio, scale)
-                above = np.clip(1.0 - floor_seconds(ua, kp) / t, 0.0, 1.0)
-                f = self.sm_fraction_at(g, table.params[rows], dtype, physical, above)
+                f = self.sm_fraction_at(g, table.params[rows], dtype, physical, n_tgt)
                 t = t * sm_scaling(f, scale) + ut.empty_s
             else:
                 t = t + ua.empty_s
@@ -317,6 +353,8 @@ class CalibrationProfile:
                 **({} if g.sm_fraction is None else {
                     "sm_params": _shape_lists(g.sm_params),
                     "sm_fraction": [float(f) for f in g.sm_fraction],
+                    **({} if g.sm_counts is None else
+                       {"sm_counts": [int(c) for c in g.sm_counts]}),
                     "kind_sm_share": g.kind_sm_share}),
             })
         return {
@@ -399,7 +437,7 @@ def _group_from_dict(g, at: str) -> GroupModel:
     residual = _numbers(_need(g, "residual", at, list, "residuals"), f"{at}.residual", n,
                         -RESIDUAL_BOUND - 1e-9, RESIDUAL_BOUND + 1e-9, "log residuals")
     p = _shapes(_need(g, "params", at, dict, "shape parameters"), n, f"{at}.params")
-    sm_params = sm_fraction = None
+    sm_params = sm_fraction = sm_counts = None
     if "sm_fraction" in g:
         sm_fraction = _numbers(g["sm_fraction"], f"{at}.sm_fraction", None, 0.0, 1.0,
                                "SM-parallel shares")
@@ -407,9 +445,14 @@ def _group_from_dict(g, at: str) -> GroupModel:
                             len(sm_fraction), f"{at}.sm_params")
         share = _number(_need(g, "kind_sm_share", at, (int, float), "a share"),
                         f"{at}.kind_sm_share", 0.0, 1.0, "a share")
+        if "sm_counts" in g:
+            sm_counts = _numbers(g["sm_counts"], f"{at}.sm_counts", len(sm_fraction), 1, 1e6,
+                                 "SM counts")
+            if np.any(sm_counts != np.round(sm_counts)):
+                raise UserError(f"{at}.sm_counts: expected whole SM counts")
     return GroupModel(kind=kind, dtype=canonical_dtype(dtype), kind_params=KindParams(**values),
                       params=p, measured=measured, residual=residual, sm_params=sm_params,
-                      sm_fraction=sm_fraction,
+                      sm_fraction=sm_fraction, sm_counts=sm_counts,
                       kind_sm_share=share if sm_fraction is not None else 1.0, layout=layout,
                       warm_trips=trips)
 
