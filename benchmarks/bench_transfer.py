@@ -13,9 +13,9 @@ Stages (vision, prefill, one decode step of the captured reference; measured ker
 torch.profiler): on the fitted device, across H100 <-> H200, and on each SM-restricted H200.
 Targets: kernels <= 10% fitted / <= 12% transferred; stages within 12% fitted / 15% transferred.
 Every measurement here is a test set: profiles are fitted on the fit split of the whole chip;
-the H200's also takes its 40- and 16-SM kernel runs (calibration/h200-sm40, -sm16) as further
-points of the SM-scaling law, so rows at 40 and 16 SMs are marked 'companion' and every other
-SM count is unseen. Prints one table per part, and the targets met or not.
+the H200's also takes its 40-, 16- and 8-SM kernel runs (calibration/h200-sm40, -sm16, -sm8) as
+further points of the SM-scaling law, so rows at 40, 16 and 8 SMs are marked 'companion' and
+every other SM count is unseen. Prints one table per part, and the targets met or not.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ CAL = ROOT / "calibration"
 DEVICES = ("h200", "h100-sxm")
 # The H200's calibration includes runs on fewer SMs (the two-point law's other points); those
 # SM counts are listed as 'companion', every other restricted count is a test.
-COMPANION_SMS = {"h200": (40, 16)}
+COMPANION_SMS = {"h200": (40, 16, 8)}
 # Where each profile's device probes (graph gap, warm L2) come from: the H100 SXM was never
 # probed, it takes the H200's (the same Hopper front end and memory hierarchy).
 PROBES = {"h200": "h200", "h100-sxm": "h200"}
@@ -56,13 +56,20 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # bandwidth_scale (roofsim.calibration.interpolate); e2e-fresh7, 06:00-06:02 (grids 3x6 and
 # 5x5, prompt 1000, whole H200, 64 and 24 SMs), after the capture of CPU-operand uploads;
 # e2e-fresh8, 06:25 (decode only, grids 2x7 and 6x6, prompt 200, whole H200, 16, 24 and 40
-# SMs), after the cat's idle blocks (roofsim.perfmodel.cat_empty_blocks).
+# SMs), after the cat's idle blocks (roofsim.perfmodel.cat_empty_blocks); e2e-fresh9, 08:01-08:04
+# (grids 2x6 and 4x4, prompt 700, whole H200, 8, 16, 24 and 32 SMs), after the SM-count share
+# (roofsim.calibration.profile.SM_COUNT_WEIGHT) and the 8-SM companion.
 FRESH = {"h200 (e2e-fresh4)", "h200-sm72 (e2e-fresh4)", "h200-sm104 (e2e-fresh4)",
          "h200-sm24 (e2e-fresh4)", "h200-sm16 (e2e-fresh4)", "h200 (e2e-fresh6)",
          "h200-sm8 (e2e-fresh6)", "h200-sm56 (e2e-fresh6)", "h200-sm88 (e2e-fresh6)",
          "h200 (e2e-fresh7)", "h200-sm64 (e2e-fresh7)", "h200-sm24 (e2e-fresh7)",
          "h200 (e2e-fresh8)", "h200-sm16 (e2e-fresh8)", "h200-sm24 (e2e-fresh8)",
-         "h200-sm40 (e2e-fresh8)"}
+         "h200-sm40 (e2e-fresh8)", "h200 (e2e-fresh9)", "h200-sm8 (e2e-fresh9)",
+         "h200-sm16 (e2e-fresh9)", "h200-sm24 (e2e-fresh9)", "h200-sm32 (e2e-fresh9)"}
+# The SM-restricted kernel samples (calibration/h200-sm<N>/measurements.csv) measured after the
+# model's last change: 24 and 72 SMs (kernels/*.yaml --sample 0.08), 2026-12-02 07:52, after
+# the SM-count share (roofsim.calibration.profile.SM_COUNT_WEIGHT).
+FRESH_SAMPLES = {"h200-sm24", "h200-sm72"}
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15}
 
@@ -74,7 +81,8 @@ def restricted_devices() -> list[tuple[Path, int]]:
                    if (d / "measurements.csv").is_file()), key=lambda x: x[1])
 
 
-E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8")
+E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8",
+            "e2e-fresh9")
 
 
 def restricted_e2e() -> list[tuple[str, Path, int]]:
@@ -160,7 +168,7 @@ def kernels_part(profiles, data) -> list[dict]:
             mape, within, n = kernel_mape(profiles[fd], m, spec)
             rows.append({"fit": fd, "target": spec.id, "kind": restricted_kind(fd, sms),
                          "mape": mape, "within_10": within, "rows": n,
-                         "fresh": spec.id in FRESH})
+                         "fresh": spec.id in FRESH_SAMPLES})
     return rows
 
 
@@ -190,7 +198,7 @@ def stages_part(profiles) -> list[dict]:
     cases = [(td, load_hardware(td), CAL / td / "e2e", 0) for td in DEVICES]
     cases += [(f"h200 ({d})", load_hardware("h200"), CAL / "h200" / d, 0)
               for d in ("e2e-fresh", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7",
-                        "e2e-fresh8")]
+                        "e2e-fresh8", "e2e-fresh9")]
     cases += [(label, derive_sm_restricted(load_hardware("h200"), s), folder, s)
               for label, folder, s in restricted_e2e()]
     for name, spec, folder, sms in cases:

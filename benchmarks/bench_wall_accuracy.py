@@ -66,9 +66,10 @@ def fit_grids(host) -> dict[str, set[str]]:
 # (calibration/h200/trace) and the upload syncs it found: test sets since. e2e-fresh7 (06:00,
 # grids 3x6 and 5x5, prompt 1000, whole H200 and 64 / 24 SMs), measured after that change and
 # the host refit, is reported apart (set 'fresh'); so is e2e-fresh8 (06:25, decode only, grids
-# 2x7 and 6x6, prompt 200, whole H200 and 16 / 24 / 40 SMs).
-OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8")
-FRESH_OCR_SETS = ("e2e-fresh7", "e2e-fresh8")
+# 2x7 and 6x6, prompt 200, whole H200 and 16 / 24 / 40 SMs) and e2e-fresh9 (08:01, grids 2x6
+# and 4x4, prompt 700, whole H200 and 8 / 16 / 24 / 32 SMs; no host change since the refit).
+OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-fresh9")
+FRESH_OCR_SETS = ("e2e-fresh7", "e2e-fresh8", "e2e-fresh9")
 
 
 def ocr_rows(device: str, host, fitted: dict) -> list[dict]:

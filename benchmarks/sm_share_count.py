@@ -4,7 +4,7 @@ counts (issue 11).
 
     python benchmarks/sm_share_count.py
 
-1. For every shape the H200 timed whole and on both companions (16 and 40 SMs), the two-point
+1. For every shape the H200 timed whole and on the two largest companions (16 and 40 SMs), the two-point
    law's share f from each companion (roofsim.calibration.fit.sm_fractions), per kind: the
    median of each, and how far the 16-SM time is missed when f comes from the 40-SM run, or
    from the mean of the two (what one interpolator over both companions' points tends to).
@@ -12,8 +12,8 @@ counts (issue 11).
 2. The committed H200 profile, as written (the SM count a coordinate of the share's
    interpolation) and with the companions' counts dropped (one share for every count, as
    before), on
-   rows the fit never saw: the companions' held-out shapes (16 and 40 SMs) and the kernel sets
-   of SM counts no companion ran (32, 56, 96).
+   rows the fit never saw: the companions' held-out shapes (8, 16 and 40 SMs) and the kernel
+   sets of SM counts no companion ran (24, 32, 56, 72, 96).
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
 from roofsim.perfmodel import parallel_scale  # noqa: E402
 
 CAL = ROOT / "calibration"
-COMPANIONS = (16, 40)
-OTHER_COUNTS = (32, 56, 96)
+LAW_COUNTS = (16, 40)              # part 1: the two companions that timed the most shapes
+COMPANIONS = (8, 16, 40)
+OTHER_COUNTS = (24, 32, 56, 72, 96)
 
 
 def stable(path: Path):
@@ -49,14 +50,14 @@ def law_part(h200) -> None:
     row = {cid: i for i, cid in enumerate(whole["case_id"])}
     table = measurement_table(whole)
     ratio = {}
-    for n in COMPANIONS:
+    for n in LAW_COUNTS:
         c = stable(CAL / f"h200-sm{n}" / "measurements.csv")
         scale = parallel_scale(table, h200.sm_count, n, h200.grid_sms)
         for j, cid in enumerate(c["case_id"]):
             i = row.get(cid)
             if i is not None:
                 ratio.setdefault(cid, {})[n] = (c["kernel_s"][j] / whole["kernel_s"][i], scale[i])
-    lo, hi = COMPANIONS
+    lo, hi = LAW_COUNTS
     print(f"1. shapes timed whole and on {lo} and {hi} SMs: share f of the two-point law\n")
     print(f"{'kind':13s} {'shapes':>6s} {'f' + str(lo):>6s} {'f' + str(hi):>6s}  "
           f"{lo}-SM time from f{hi}: MAPE  bias   from mean f: MAPE")

@@ -51,14 +51,15 @@ def _check_against_record(rows, device):
 
 
 H200_COMPANIONS = (companion_from_folder(CAL / "h200-sm40"),
-                   companion_from_folder(CAL / "h200-sm16"))
+                   companion_from_folder(CAL / "h200-sm16"),
+                   companion_from_folder(CAL / "h200-sm8"))
 
 
 @pytest.fixture(scope="module")
 def h200():
     m = read_measurements(CAL / "h200" / "measurements.csv")
     hw = load_hardware("h200")
-    # As calibration/README.md fits it: with the 40- and 16-SM companions, whose times enter the
+    # As calibration/README.md fits it: with the 40-, 16- and 8-SM companions, whose times enter the
     # kind fit.
     profile = fit_profile(m.select(m["split"] == FIT), hw, device_name="NVIDIA H200",
                           companions=H200_COMPANIONS)
@@ -256,7 +257,7 @@ def test_the_sm_share_follows_the_sm_count_within_the_companions_range(h200):
     _, hw, profile = h200
     g = profile.groups[("gemm", "bfloat16")]
     counts = sorted(set(g.sm_counts.astype(int)))
-    assert counts == [16, 40]
+    assert counts == [8, 16, 40]
     key = [tuple(np.nan_to_num(p, nan=-1)) for p in g.sm_params]
     lo = {k: f for k, f, c in zip(key, g.sm_fraction, g.sm_counts) if c == 16}
     hi = {k: f for k, f, c in zip(key, g.sm_fraction, g.sm_counts) if c == 40}
@@ -264,12 +265,14 @@ def test_the_sm_share_follows_the_sm_count_within_the_companions_range(h200):
     assert len(apart) >= 10          # shapes whose share differs between the two counts
     rows = np.array([[np.nan if v == -1 else v for v in k] for k in apart])
     phys = np.zeros(len(rows))
-    at = {n: profile.sm_fraction_at(g, rows, "bfloat16", phys, n) for n in (8, 16, 24, 40, 96)}
+    at = {n: profile.sm_fraction_at(g, rows, "bfloat16", phys, n)
+          for n in (4, 8, 16, 24, 40, 96)}
     f16, f40 = np.array([lo[k] for k in apart]), np.array([hi[k] for k in apart])
     assert np.median(np.abs(at[16] - f16)) < np.median(np.abs(at[16] - f40))
     assert np.median(np.abs(at[40] - f40)) < np.median(np.abs(at[40] - f16))
     assert np.median(at[16]) > np.median(at[24]) > np.median(at[40])
-    assert np.array_equal(at[8], at[16]) and np.array_equal(at[96], at[40])
+    assert np.all(at[4] >= at[8]) and np.all(at[8] >= at[16]) and np.all(at[16] >= at[24])
+    assert np.array_equal(at[4], at[8]) and np.array_equal(at[96], at[40])
 
 
 def test_a_profile_without_sm_counts_has_one_share_for_every_count():

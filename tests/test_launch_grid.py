@@ -164,11 +164,12 @@ def test_the_sm_share_leans_on_the_companions_near_their_shapes_and_on_physics_f
     from roofsim.records import SHAPE_PARAMS
     prof = load_profile(data_dir("calibration") / "h200")
     g = prof.groups[("linear", "bfloat16")]
-    interp, fewest, most = prof._sm_interpolator(g)
-    params = np.vstack([g.sm_params[:1], g.sm_params[:1]])
+    interp, counts = prof._sm_interpolator(g)
+    n = max(counts)              # the most SMs a companion ran: its share is read as it is
+    row = int(np.flatnonzero(g.sm_counts == n)[0])
+    params = np.vstack([g.sm_params[row:row + 1], g.sm_params[row:row + 1]])
     k = SHAPE_PARAMS.index("k")
     params[1, k] = params[0, k] * 2 ** 3                # a factor 8 in k: 3 feature units away
-    n = float(g.sm_counts[0])
     x = np.column_stack([group_features("linear", params, "bfloat16", prof.sm_count),
                          sm_count_feature(np.full(2, n))])
     f, near = interp.predict(x)

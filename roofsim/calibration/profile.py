@@ -67,14 +67,16 @@ MAX_DISTANCE = 6.0               # feature distance (a factor 64 in one size) be
 # 18.3 / 16.0 at 3, 19.2 / 16.5 at 2 (with the split-KV attention feature; before it, 18.8 /
 # 16.0 with the cutoff and 18.3 / 15.9 at 4).
 SM_BLEND_DISTANCE = 4.0
-# The SM count as a coordinate of the SM-parallel share's interpolation: a distance of 1 per
-# factor 2 in SMs, like a factor 2 in one size. The share depends on the count: for the fit's
-# shapes timed on both companions, a matrix product's median f is 0.42 from 16 SMs and 0.28
-# from 40, and one f for both misses their 16-SM times by 10-14 % (gemm, linear, grouped_gemm;
-# benchmarks/sm_share_count.py). Chosen on the companions' held-out shapes only (16 / 40 SMs
-# MAPE %): one share for all counts 18.15 / 15.80; weight 0.5: 17.82 / 15.49; 1: 17.82 /
-# 15.28; 2: 18.26 / 15.25; 4 (about one interpolator per companion): 18.57 / 15.33.
-SM_COUNT_WEIGHT = 1.0
+# The SM count as a coordinate of the SM-parallel share's interpolation: a distance of
+# SM_COUNT_WEIGHT per factor 2 in SMs (1 would be like a factor 2 in one size). The share
+# depends on the count: for the fit's shapes timed on 16 and 40 SMs, a matrix product's median
+# f is 0.42 from 16 SMs and 0.28 from 40, and one f for both misses their 16-SM times by
+# 10-14 % (gemm, linear, grouped_gemm; benchmarks/sm_share_count.py). Chosen on the
+# companions' held-out shapes only (8 / 16 / 40 SMs, MAPE %): one share for all counts
+# 22.25 / 17.97 / 16.13; weight 0.25: 21.86 / 17.86 / 15.85; 0.5: 21.90 / 17.78 / 15.54; 0.75:
+# 22.17 / 17.73 / 15.40; 1: 22.49 / 17.74 / 15.32; 2: 24.13 / 18.09 / 15.27; 4 (about one
+# interpolator per companion): 25.89 / 18.53 / 15.39. 0.5 has the least mean.
+SM_COUNT_WEIGHT = 0.5
 FEATURE_DECIMALS = 9             # features rounded so that ties stay ties on every machine
 RULES = ("same-arch", "always", "never")
 
@@ -190,10 +192,10 @@ class CalibrationProfile:
             cache[key] = LocalLinear(x, g.residual, self.settings)
         return cache[key]
 
-    def _sm_interpolator(self, g: GroupModel) -> tuple[LocalLinear, float, float] | None:
+    def _sm_interpolator(self, g: GroupModel) -> tuple[LocalLinear, tuple[float, ...]] | None:
         """The share f over the companions' shapes and SM counts (SM_COUNT_WEIGHT x log2 of
         the count beside the shape features; 0 for an older profile that did not record the
-        counts), with the fewest and most SMs a companion ran; None without 3 shapes."""
+        counts), with the SM counts the companions ran; None without 3 shapes."""
         if g.sm_fraction is None or len(g.sm_fraction) < 3:
             return None
         cache = self.__dict__.setdefault("_sm_cache", {})
@@ -203,7 +205,7 @@ class CalibrationProfile:
             counts = g.sm_counts if g.sm_counts is not None else np.ones(len(x))
             cache[key] = (LocalLinear(np.column_stack([x, sm_count_feature(counts)]),
                                       g.sm_fraction, self.settings),
-                          float(counts.min()), float(counts.max()))
+                          tuple(float(c) for c in np.unique(counts)))
         return cache[key]
 
     def sm_fraction_at(self, g: GroupModel, params: np.ndarray, dtype: str,
@@ -217,26 +219,32 @@ class CalibrationProfile:
         for a kind no companion timed, `physical` alone.
         The share depends on the SM count (the two-point law is exact only between the two
         counts it was measured at; see SM_COUNT_WEIGHT), so the SM count is a coordinate of
-        the interpolation. It is read at the fewest and the most SMs a companion ran, and a
-        target between them takes it linear in log(SMs); beyond them, the nearer one's (no
-        companion tells how it moves further). Fewer SMs never get a smaller share than more
-        (the larger of the two at the fewest), so that, with waves that never shrink as SMs go,
-        a launch is never faster on fewer SMs."""
+        the interpolation. It is read at each SM count a companion ran, and a target between
+        two takes it linear in log(SMs); beyond them, the nearest one's (no companion tells how
+        it moves further). Fewer SMs never get a smaller share than more (read from the most
+        SMs down, each count keeps at least the share of the count above it), so that, with
+        waves that never shrink as SMs go, a launch is never faster on fewer SMs."""
         found = self._sm_interpolator(g)
         if found is None:
             return physical
-        interp, fewest, most = found
+        interp, counts = found
         x = group_features(g.kind, params, dtype, self.sm_count)
-        at_most, near_most = interp.predict(
-            np.column_stack([x, sm_count_feature(np.full(len(x), most))]))
-        at_fewest, near_fewest = interp.predict(
-            np.column_stack([x, sm_count_feature(np.full(len(x), fewest))]))
-        at_most = np.clip(at_most, 0.0, 1.0)
-        at_fewest = np.maximum(np.clip(at_fewest, 0.0, 1.0), at_most)
-        u = float(np.clip(np.log(most / target_sms) / np.log(most / fewest), 0.0, 1.0)) \
-            if most > fewest else 0.0
-        f = (1.0 - u) * at_most + u * at_fewest
-        nearest = np.minimum(near_most, near_fewest)
+        shares, nearest = [], np.full(len(x), np.inf)
+        for c in sorted(counts, reverse=True):
+            f, near = interp.predict(np.column_stack([x, sm_count_feature(np.full(len(x), c))]))
+            f = np.clip(f, 0.0, 1.0)
+            shares.append(np.maximum(f, shares[-1]) if shares else f)
+            nearest = np.minimum(nearest, near)
+        down = sorted(counts, reverse=True)           # the counts of `shares`, most SMs first
+        n = float(target_sms)
+        if n >= down[0]:
+            f = shares[0]
+        elif n <= down[-1]:
+            f = shares[-1]
+        else:
+            i = next(i for i in range(1, len(down)) if down[i] <= n)
+            u = np.log(down[i - 1] / n) / np.log(down[i - 1] / down[i])
+            f = (1.0 - u) * shares[i - 1] + u * shares[i]
         w = np.exp(-(nearest / SM_BLEND_DISTANCE) ** 2)
         return np.where(nearest <= MAX_DISTANCE, w * f + (1.0 - w) * physical, physical)
 
