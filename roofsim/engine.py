@@ -28,7 +28,7 @@ import numpy as np
 from .errors import UserError
 from .hardware import HardwareSpec
 from .kernels.comm import link_work
-from .perfmodel import MIN_WARM_SHARE, l2_resident
+from .perfmodel import MIN_WARM_SHARE, l2_resident, launches_per_call
 from .records import COMM_KINDS, SHAPE_PARAMS, RecordTable
 
 BOUNDS: tuple[str, ...] = ("launch", "tensor", "cuda", "memory", "link")
@@ -139,7 +139,8 @@ def simulate(table: RecordTable, hardware: HardwareSpec, profile: Profile | None
     n = len(table)
     tensor_roof, cuda_roof, mem_roof = hardware.roofs(table.dtype) if n else (
         np.zeros(0), np.zeros(0), 1.0)
-    launch = np.full(n, hardware.launch_overhead_s(launch_mode))
+    nodes = launches_per_call(table)
+    launch = hardware.launch_overhead_s(launch_mode) * nodes
     tensor = table.flops_tensor / tensor_roof
     cuda = table.flops_cuda / cuda_roof
     memory = table.bytes_read + table.bytes_written
@@ -166,7 +167,7 @@ def simulate(table: RecordTable, hardware: HardwareSpec, profile: Profile | None
         floor = launch if resident is None else np.where(resident, MIN_WARM_SHARE * launch,
                                                          launch)
         issued = np.where(calibrated, np.maximum(predicted, floor), one)
-        gap = np.where(calibrated, np.minimum(float(profile.graph_gap_s),
+        gap = np.where(calibrated, np.minimum(float(profile.graph_gap_s) * nodes,
                                               MAX_GAP_SHARE * issued), 0.0)
         one = issued - gap
     if not np.all(np.isfinite(one)) or (one < 0).any():

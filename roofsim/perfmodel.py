@@ -453,6 +453,35 @@ def cat_empty_seconds(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
     return idle * BLOCK_DISPATCH_CYCLES / (hw.boost_clock_mhz * 1e6) / sms
 
 
+# torch.sort of a row longer than SORT_BITONIC_MAX elements runs cub's onesweep radix sort
+# (ATen's sort for a long last dimension), a chain of launches in stream order: the index
+# fill, two workspace memsets, a histogram and an exclusive sum, then per RADIX_BITS-bit
+# digit of the key a memset and a onesweep kernel. That is 5 + 2 x 8 = 21 for DeepSeek-OCR's
+# int64 expert ids (1 x 13158 on the H200, calibration/h200/e2e-fresh9/kernels.csv.gz:
+# fill_reverse_indices, 2 memsets, DeviceRadixSortHistogramKernel,
+# DeviceRadixSortExclusiveSumKernel, 8 x (memset, DeviceRadixSortOnesweepKernel)); a shorter
+# row is one bitonic kernel. Rows of several segments are counted alike.
+SORT_BITONIC_MAX = 4096.0
+RADIX_BITS = 8.0
+RADIX_FIXED_LAUNCHES = 5.0
+
+
+def launches_per_call(table: RecordTable) -> np.ndarray:
+    """Launches (kernels and memsets, each a node of a CUDA graph) one call of each record
+    issues: 1, bar a radix sort (see RADIX_BITS). Where no profile speaks for a record, the
+    engine's roofline pays the spec's launch floor for each; where one does, its calibrated
+    time (timed as a graph of such calls) holds each node's gap, which the engine takes off.
+    The kind parameters keep one floor per record: calibration's sort rows measured the jump
+    at SORT_BITONIC_MAX (38 -> 79 us on the H200) and the residual carries it."""
+    out = np.ones(len(table))
+    sel = (table.kind == "sort") & (_col(table, "cols", 1.0) > SORT_BITONIC_MAX)
+    if sel.any():
+        from .kernels._common import element_bytes
+        bits = 8.0 * element_bytes(table.dtype[sel], int(sel.sum()))
+        out[sel] = RADIX_FIXED_LAUNCHES + 2.0 * np.ceil(bits / RADIX_BITS)
+    return out
+
+
 def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
     n_sm = float(hw.sm_count)
     tensor_peak, cuda_peak = _peaks(table, hw)

@@ -28,6 +28,7 @@ import numpy as np
 from .engine import simulate
 from .hardware import HardwareSpec
 from .host import HostModel, is_matrix_launch, sync_flags
+from .perfmodel import launches_per_call
 
 MODES: tuple[str, ...] = ("eager", "graph")
 _MAX_EXPANDED = 2_000_000      # launches simulated one by one; beyond, records move as blocks
@@ -150,7 +151,7 @@ class _Sums:
     host_roof: float
     eager: float
     syncs: float
-    launches: float
+    launches: float        # graph nodes (roofsim.perfmodel.launches_per_call)
     eager_low: float       # eager at the host's speed_spread factors
     eager_high: float
 
@@ -167,7 +168,7 @@ def _sums(parts, hardware: HardwareSpec, profile, host: HostModel) -> _Sums:
         host_roof += weight * hr
         eager += weight * w
         syncs += weight * ns
-        launches += weight * float(np.asarray(table.count).sum())
+        launches += weight * float((np.asarray(table.count) * launches_per_call(table)).sum())
         low += weight * (eager_wall(steps, host, fast)[0] if fast != 1 else w)
         high += weight * (eager_wall(steps, host, slow)[0] if slow != 1 else w)
     return _Sums(kernel, issued, host_roof, eager, syncs, launches, low, high)

@@ -6,8 +6,9 @@ Work counted (documented conventions; calibration times the real kernels):
   calibrated kind parameters and residual absorb);
 - bytes: every element's key read and written, with its int64 index (SORT_INDEX_BYTES).
 PyTorch sorts a short row (up to 4096 elements) with one bitonic kernel in shared memory and a
-long one with a segmented radix sort of many kernels (tens of launches' worth of passes): the
-time jumps there, which calibration measures (kernels/sort.yaml) and the residual carries.
+long one with cub's radix sort, a chain of launches (roofsim.perfmodel.launches_per_call: 21 for
+int64 keys): the time jumps there, which calibration measures (kernels/sort.yaml) and the
+residual carries; without a profile, the roofline pays a launch floor per launch.
 MoE routing sorts tokens x top_k expert ids (int64) in one row.
 """
 

@@ -1,0 +1,63 @@
+"""roofsim.perfmodel.launches_per_call: a torch.sort of a long row is cub's radix sort, a chain
+of launches (5 + 2 per 8-bit digit of the key); the engine's roofline pays a launch floor for
+each where no profile speaks, and takes a graph gap per node off a calibrated time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from roofsim.calibration import load_profile
+from roofsim.data import data_dir
+from roofsim.engine import simulate
+from roofsim.hardware import load_hardware
+from roofsim.kernels import records_from_params
+from roofsim.perfmodel import SORT_BITONIC_MAX, launches_per_call
+
+H200 = load_hardware("h200")
+
+
+def sort(cols, dtype="int64", rows=1.0):
+    cols = np.atleast_1d(np.asarray(cols, dtype=float))
+    return records_from_params("sort", {"rows": np.full(len(cols), float(rows)), "cols": cols},
+                               dtype)
+
+
+def test_a_long_row_is_a_radix_sort_of_one_pass_per_key_byte():
+    # the H200's trace of DeepSeek-OCR's expert-id sort (int64, 13158 elements): 11 kernels
+    # and 10 memsets (calibration/h200/e2e-fresh9/kernels.csv.gz)
+    assert launches_per_call(sort([13158]))[0] == 21
+    assert launches_per_call(sort([13158], "float32"))[0] == 5 + 2 * 4
+    assert launches_per_call(sort([13158], "bfloat16"))[0] == 5 + 2 * 2
+    assert launches_per_call(sort([SORT_BITONIC_MAX, 16]))[0:2].tolist() == [1, 1]
+    other = records_from_params("softmax", {"rows": np.array([1.0]), "cols": np.array([1e6])},
+                                "bfloat16")
+    assert launches_per_call(other)[0] == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 1 << 22))
+def test_the_roofline_pays_a_launch_floor_per_launch(cols):
+    t = simulate(sort([cols]), H200, None)
+    floor = H200.launch_overhead_s("cuda_graph")
+    assert t.launch_s[0] == pytest.approx(floor * launches_per_call(sort([cols]))[0])
+    assert t.launch_time_s[0] >= t.launch_s[0]
+    if cols > SORT_BITONIC_MAX:              # the jump at the switch: 20 more floors
+        short = simulate(sort([SORT_BITONIC_MAX]), H200, None).launch_time_s[0]
+        assert t.launch_time_s[0] >= short + 20 * floor * (1 - 1e-9)
+
+
+def test_a_calibrated_radix_sort_loses_a_graph_gap_per_node():
+    """The profile's time of a sort was timed as a graph of such calls: each of its 21 nodes
+    left the measured gap, which the kernels' own duration does not hold."""
+    prof = load_profile(data_dir("calibration") / "h200")
+    assert prof.graph_gap_s > 0
+    long_row = sort([13158])
+    t = simulate(long_row, H200, prof)
+    issued = prof.predict_launch_s(long_row, H200)[0]
+    assert t.calibrated[0]
+    assert t.node_gap_s[0] == pytest.approx(21 * prof.graph_gap_s)
+    assert t.launch_time_s[0] == pytest.approx(issued - 21 * prof.graph_gap_s)
+    short = simulate(sort([1000]), H200, prof)
+    assert short.node_gap_s[0] == pytest.approx(prof.graph_gap_s)
