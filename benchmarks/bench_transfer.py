@@ -58,14 +58,22 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # e2e-fresh8, 06:25 (decode only, grids 2x7 and 6x6, prompt 200, whole H200, 16, 24 and 40
 # SMs), after the cat's idle blocks (roofsim.perfmodel.cat_empty_blocks); e2e-fresh9, 08:01-08:04
 # (grids 2x6 and 4x4, prompt 700, whole H200, 8, 16, 24 and 32 SMs), after the SM-count share
-# (roofsim.calibration.profile.SM_COUNT_WEIGHT) and the 8-SM companion.
+# (roofsim.calibration.profile.SM_COUNT_WEIGHT) and the 8-SM companion; e2e-fresh10, 08:20-08:23
+# (grids 1x5 and 3x7, prompt 400, whole H200, 8, 16, 24 and 48 SMs), after the radix sort's
+# launches (roofsim.perfmodel.launches_per_call); e2e-fresh11, 08:28-08:32 (grids 2x8 and 4x9,
+# prompt 600, whole H200, 8, 16, 24 and 32 SMs), after the grouped product's tile fill
+# (roofsim.perfmodel.tile_fill, which e2e-fresh10's miss guided).
 FRESH = {"h200 (e2e-fresh4)", "h200-sm72 (e2e-fresh4)", "h200-sm104 (e2e-fresh4)",
          "h200-sm24 (e2e-fresh4)", "h200-sm16 (e2e-fresh4)", "h200 (e2e-fresh6)",
          "h200-sm8 (e2e-fresh6)", "h200-sm56 (e2e-fresh6)", "h200-sm88 (e2e-fresh6)",
          "h200 (e2e-fresh7)", "h200-sm64 (e2e-fresh7)", "h200-sm24 (e2e-fresh7)",
          "h200 (e2e-fresh8)", "h200-sm16 (e2e-fresh8)", "h200-sm24 (e2e-fresh8)",
          "h200-sm40 (e2e-fresh8)", "h200 (e2e-fresh9)", "h200-sm8 (e2e-fresh9)",
-         "h200-sm16 (e2e-fresh9)", "h200-sm24 (e2e-fresh9)", "h200-sm32 (e2e-fresh9)"}
+         "h200-sm16 (e2e-fresh9)", "h200-sm24 (e2e-fresh9)", "h200-sm32 (e2e-fresh9)",
+         # (e2e-fresh10 was fresh for the sort's launches, then guided the tile fill)
+         "h200 (e2e-fresh11)",
+         "h200-sm8 (e2e-fresh11)", "h200-sm16 (e2e-fresh11)", "h200-sm24 (e2e-fresh11)",
+         "h200-sm32 (e2e-fresh11)"}
 # The SM-restricted kernel samples (calibration/h200-sm<N>/measurements.csv) measured after the
 # model's last change: 24 and 72 SMs (kernels/*.yaml --sample 0.08), 2026-12-02 07:52, after
 # the SM-count share (roofsim.calibration.profile.SM_COUNT_WEIGHT).
@@ -82,7 +90,7 @@ def restricted_devices() -> list[tuple[Path, int]]:
 
 
 E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8",
-            "e2e-fresh9")
+            "e2e-fresh9", "e2e-fresh10", "e2e-fresh11")
 
 
 def restricted_e2e() -> list[tuple[str, Path, int]]:
@@ -198,7 +206,7 @@ def stages_part(profiles) -> list[dict]:
     cases = [(td, load_hardware(td), CAL / td / "e2e", 0) for td in DEVICES]
     cases += [(f"h200 ({d})", load_hardware("h200"), CAL / "h200" / d, 0)
               for d in ("e2e-fresh", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7",
-                        "e2e-fresh8", "e2e-fresh9")]
+                        "e2e-fresh8", "e2e-fresh9", "e2e-fresh10", "e2e-fresh11")]
     cases += [(label, derive_sm_restricted(load_hardware("h200"), s), folder, s)
               for label, folder, s in restricted_e2e()]
     for name, spec, folder, sms in cases:

@@ -67,9 +67,12 @@ def fit_grids(host) -> dict[str, set[str]]:
 # grids 3x6 and 5x5, prompt 1000, whole H200 and 64 / 24 SMs), measured after that change and
 # the host refit, is reported apart (set 'fresh'); so is e2e-fresh8 (06:25, decode only, grids
 # 2x7 and 6x6, prompt 200, whole H200 and 16 / 24 / 40 SMs) and e2e-fresh9 (08:01, grids 2x6
-# and 4x4, prompt 700, whole H200 and 8 / 16 / 24 / 32 SMs; no host change since the refit).
-OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-fresh9")
-FRESH_OCR_SETS = ("e2e-fresh7", "e2e-fresh8", "e2e-fresh9")
+# and 4x4, prompt 700, whole H200 and 8 / 16 / 24 / 32 SMs; no host change since the refit) and
+# e2e-fresh10 (08:20, grids 1x5 and 3x7, prompt 400, whole H200 and 8 / 16 / 24 / 48 SMs) and
+# e2e-fresh11 (08:28, grids 2x8 and 4x9, prompt 600, whole H200 and 8 / 16 / 24 / 32 SMs).
+OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-fresh9",
+            "e2e-fresh10", "e2e-fresh11")
+FRESH_OCR_SETS = ("e2e-fresh7", "e2e-fresh8", "e2e-fresh9", "e2e-fresh10", "e2e-fresh11")
 
 
 def ocr_rows(device: str, host, fitted: dict) -> list[dict]:

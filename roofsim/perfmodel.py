@@ -10,7 +10,8 @@ power-limited sustained tensor throughput):
                  a = eta_u where an operand's rows are not 16-byte aligned (the library's
                  fallback kernel: no TMA or vectorized loads), else 1; it slows the math and
                  the bytes in flight alike (T_cuda and T_parallel take the same a);
-                 tiles of 128 x 128 outputs (matrix kinds, attention, conv) times the reduction
+                 tiles of 128 x 128 outputs (matrix kinds, attention, conv; a grouped
+                 product's ragged last tile of each group counted whole: tile_fill) times the reduction
                  splits the library adds to fill the N_grid SMs the device reports (split-K,
                  split-KV; N_grid = grid_sm_count: a green context leaves it at the whole chip's),
                  waves = ceil(tiles / N), or for the persistent GEMM kernels (`waves`, on fewer
@@ -233,6 +234,18 @@ def output_tiles(table: RecordTable) -> np.ndarray:
             np.maximum(conv_output_size(c("w"), ker, stride, pad), 1)
         tiles[sel] = (ceil(pixels) * ceil(c("c_out")))[sel]
     return tiles
+
+
+def tile_fill(table: RecordTable) -> np.ndarray:
+    """The share of a grouped product's tile rows that hold a group's rows: each group's rows
+    fill ceil(m / TILE) tiles of TILE rows (a ragged last tile runs its full MMAs on masked
+    rows); 1 for the other kinds (whose libraries pick a tile to the shape)."""
+    out = np.ones(len(table))
+    sel = table.kind == "grouped_gemm"
+    if sel.any():
+        m = np.maximum(_col(table, "m", 1.0), 1.0)
+        out[sel] = (m / (np.ceil(m / TILE) * TILE))[sel]
+    return out
 
 
 # Elements per CTA of PyTorch's vectorized elementwise kernels (128 threads x 4 elements).
@@ -492,7 +505,7 @@ def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
     tiles_safe = np.where(has_tiles, tiles, 1.0)
     n_waves = waves(tiles_safe, n_sm, grid, persistent(table))
     per_sm_t = tensor_peak / n_sm
-    tensor = np.where(has_tiles, n_waves * (flops_t / tiles_safe) / per_sm_t,
+    tensor = np.where(has_tiles, n_waves * (flops_t / tiles_safe / tile_fill(table)) / per_sm_t,
                       flops_t / tensor_peak)
     sustained = hw.tensor_sustained_flops()
     power = flops_t / sustained if sustained else np.zeros(len(table))

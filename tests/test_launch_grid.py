@@ -182,3 +182,24 @@ def test_the_sm_share_leans_on_the_companions_near_their_shapes_and_on_physics_f
     far[0, k] = params[0, k] * 2 ** 10
     got = prof.sm_fraction_at(g, far, "bfloat16", np.array([0.37]), n)
     assert got[0] == pytest.approx(0.37)
+
+
+def test_a_grouped_product_pays_for_its_ragged_last_tile():
+    """roofsim.perfmodel.tile_fill: each group's rows fill whole tiles of 128 (CUTLASS's grouped
+    kernel runs the full MMAs of a ragged tile), so one row past a tile edge costs a tile row
+    of work; gemm and linear keep their library's shape-fitted tiles (fill 1)."""
+    from roofsim.kernels import records_from_params
+    from roofsim.perfmodel import TILE, tile_fill, unit_terms
+    h200 = load_hardware("h200")
+    ms = np.array([128.0, 200.0, 256.0, 257.0, 384.0])
+    p = {"m": ms, "n": np.full(5, 1792.0), "k": np.full(5, 1280.0), "batch": np.full(5, 64.0),
+         "bias": np.zeros(5)}
+    t = records_from_params("grouped_gemm", p, "bfloat16")
+    fill = tile_fill(t)
+    assert fill == pytest.approx(ms / (np.ceil(ms / TILE) * TILE))
+    tensor = unit_terms(t, h200).tensor_s
+    assert tensor[1] == pytest.approx(tensor[2])          # 200 and 256 rows: two tile rows
+    assert tensor[3] == pytest.approx(1.5 * tensor[2])    # 257: a third
+    assert tensor[4] == pytest.approx(tensor[3])
+    dense = records_from_params("gemm", p, "bfloat16")
+    assert np.all(tile_fill(dense) == 1.0)
