@@ -40,6 +40,16 @@ def visible_pairs(seq_q, seq_kv, causal) -> np.ndarray:
     return np.where(np.asarray(causal) > 0, np.minimum(tri, full), full)
 
 
+def kv_stream_rows(seq_q, seq_kv, causal) -> np.ndarray:
+    """Key rows (of K, and as many of V) streamed per (batch, head): all seq_kv for each query
+    tile of FLASH_Q_TILE rows, or on average the visible fraction when causal."""
+    seq_q = np.asarray(seq_q, dtype=np.float64)
+    q_tiles = np.ceil(seq_q / FLASH_Q_TILE)
+    pairs = visible_pairs(seq_q, seq_kv, causal)
+    visible = q_tiles * np.where(seq_q > 0, pairs / np.maximum(seq_q, 1), 0.0)
+    return np.where(np.asarray(causal) > 0, visible, q_tiles * np.asarray(seq_kv, dtype=np.float64))
+
+
 def attention_work(params, dtype) -> dict:
     n_rows = rows_of(params, dtype)
     sq, skv, d = (param(params, p, n_rows, "attention") for p in ("seq_q", "seq_kv", "head_dim"))
@@ -53,11 +63,7 @@ def attention_work(params, dtype) -> dict:
     bh = b * h
     pairs = visible_pairs(sq, skv, causal)
     tensor, cuda = matmul_split(4.0 * bh * pairs * d, dtype, n_rows)
-    # Keys read per query tile: all seq_kv, or on average the visible fraction when causal.
-    q_tiles = np.ceil(sq / FLASH_Q_TILE)
-    kv_rows = q_tiles * np.where(sq > 0, pairs / np.maximum(sq, 1), 0.0)
-    kv_rows = np.where(causal > 0, kv_rows, q_tiles * skv)
-    bytes_read = bh * (sq * d + 2.0 * kv_rows * d) * e
+    bytes_read = bh * (sq * d + 2.0 * kv_stream_rows(sq, skv, causal) * d) * e
     bytes_written = bh * sq * (d * e + LSE_BYTES)
     # bias = 1: an additive mask of seq_q x seq_kv per (batch, head) is read and added to
     # every score (SAM's decomposed relative position), as roofsim.capture counts it;
