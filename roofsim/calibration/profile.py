@@ -75,7 +75,8 @@ SM_BLEND_DISTANCE = 4.0
 # companions' held-out shapes only (8 / 16 / 40 SMs, MAPE %): one share for all counts
 # 22.25 / 17.97 / 16.13; weight 0.25: 21.86 / 17.86 / 15.85; 0.5: 21.90 / 17.78 / 15.54; 0.75:
 # 22.17 / 17.73 / 15.40; 1: 22.49 / 17.74 / 15.32; 2: 24.13 / 18.09 / 15.27; 4 (about one
-# interpolator per companion): 25.89 / 18.53 / 15.39. 0.5 has the least mean.
+# interpolator per companion): 25.89 / 18.53 / 15.39. 0.5 has the least mean. (Those were
+# the profile of commit ad0aba4; the later physics moves them by under 0.1 point.)
 SM_COUNT_WEIGHT = 0.5
 FEATURE_DECIMALS = 9             # features rounded so that ties stay ties on every machine
 RULES = ("same-arch", "always", "never")
