@@ -91,3 +91,16 @@ def test_predict_kernels_times_a_kv_append_above_its_equal_halves(tmp_path, caps
     t = [float(line.split(",")[4]) for line in lines[1:]]
     assert t[0] > t[1]
 
+
+
+def test_the_roofline_pays_the_idle_blocks_where_no_profile_speaks():
+    """engine.simulate without a profile (a spec-only prediction, or a profile with no cat
+    group, as the H100's): a KV append still pays its idle blocks on the target's SMs."""
+    from roofsim.engine import simulate
+    big, small = 10 * 2329 * 128, 10 * 128
+    append, equal = cat(big + small, 2, big), cat(big + small)
+    for spec in (H200, derive_sm_restricted(H200, 16)):
+        t_append = simulate(append, spec, None).launch_time_s[0]
+        t_equal = simulate(equal, spec, None).launch_time_s[0]
+        assert t_append - t_equal == pytest.approx(cat_empty_seconds(append, spec)[0])
+        assert cat_empty_seconds(append, spec)[0] > 0
