@@ -62,7 +62,10 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # (grids 1x5 and 3x7, prompt 400, whole H200, 8, 16, 24 and 48 SMs), after the radix sort's
 # launches (roofsim.perfmodel.launches_per_call); e2e-fresh11, 08:28-08:32 (grids 2x8 and 4x9,
 # prompt 600, whole H200, 8, 16, 24 and 32 SMs), after the grouped product's tile fill
-# (roofsim.perfmodel.tile_fill, which e2e-fresh10's miss guided).
+# (roofsim.perfmodel.tile_fill, which e2e-fresh10's miss guided); e2e-fresh12, 09:19-09:20 (grids
+# 3x9 and 6x7, prompt 900, whole H200; 3x9 alone on 24 SMs, the run's budget ended there),
+# after every change of the session (the last: attention's DRAM bytes, the roofline's idle
+# cat blocks).
 FRESH = {"h200 (e2e-fresh4)", "h200-sm72 (e2e-fresh4)", "h200-sm104 (e2e-fresh4)",
          "h200-sm24 (e2e-fresh4)", "h200-sm16 (e2e-fresh4)", "h200 (e2e-fresh6)",
          "h200-sm8 (e2e-fresh6)", "h200-sm56 (e2e-fresh6)", "h200-sm88 (e2e-fresh6)",
@@ -73,7 +76,7 @@ FRESH = {"h200 (e2e-fresh4)", "h200-sm72 (e2e-fresh4)", "h200-sm104 (e2e-fresh4)
          # (e2e-fresh10 was fresh for the sort's launches, then guided the tile fill)
          "h200 (e2e-fresh11)",
          "h200-sm8 (e2e-fresh11)", "h200-sm16 (e2e-fresh11)", "h200-sm24 (e2e-fresh11)",
-         "h200-sm32 (e2e-fresh11)"}
+         "h200-sm32 (e2e-fresh11)", "h200 (e2e-fresh12)", "h200-sm24 (e2e-fresh12)"}
 # The SM-restricted kernel samples (calibration/h200-sm<N>/measurements.csv) measured after the
 # model's last change: 24 and 72 SMs (kernels/*.yaml --sample 0.08), 2026-12-02 07:52, after
 # the SM-count share (roofsim.calibration.profile.SM_COUNT_WEIGHT).
@@ -90,7 +93,7 @@ def restricted_devices() -> list[tuple[Path, int]]:
 
 
 E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8",
-            "e2e-fresh9", "e2e-fresh10", "e2e-fresh11")
+            "e2e-fresh9", "e2e-fresh10", "e2e-fresh11", "e2e-fresh12")
 
 
 def restricted_e2e() -> list[tuple[str, Path, int]]:
@@ -206,7 +209,8 @@ def stages_part(profiles) -> list[dict]:
     cases = [(td, load_hardware(td), CAL / td / "e2e", 0) for td in DEVICES]
     cases += [(f"h200 ({d})", load_hardware("h200"), CAL / "h200" / d, 0)
               for d in ("e2e-fresh", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7",
-                        "e2e-fresh8", "e2e-fresh9", "e2e-fresh10", "e2e-fresh11")]
+                        "e2e-fresh8", "e2e-fresh9", "e2e-fresh10", "e2e-fresh11",
+                        "e2e-fresh12")]
     cases += [(label, derive_sm_restricted(load_hardware("h200"), s), folder, s)
               for label, folder, s in restricted_e2e()]
     for name, spec, folder, sms in cases:
