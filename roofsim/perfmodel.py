@@ -372,6 +372,32 @@ def parallel_scale(table: RecordTable, n_source: float, n_target: float,
     return out
 
 
+@dataclass(frozen=True, eq=False)
+class AttentionWork:
+    """The attention records of a table and the kind formula's work at their parameters
+    (roofsim/kernels/attention.py), which the physics reads where a record's own counts follow
+    another convention (kernel_tensor_flops, dram_bytes)."""
+
+    rows: np.ndarray             # positions of the attention records in the table
+    sub: RecordTable             # those records
+    named: frozenset             # the shape parameters they give
+    work: dict | None            # the formula's work; None without seq_q, seq_kv, head_dim
+
+
+def attention_work_of(table: RecordTable) -> AttentionWork | None:
+    rows = np.flatnonzero(table.kind == "attention")
+    if len(rows) == 0:
+        return None
+    sub = table.select(rows)
+    params = {p: sub.params[:, i] for i, p in enumerate(SHAPE_PARAMS)
+              if not np.isnan(sub.params[:, i]).all()}
+    formula = None
+    if {"seq_q", "seq_kv", "head_dim"} <= set(params):
+        from .kernels import work
+        formula = work("attention", params, sub.dtype)
+    return AttentionWork(rows, sub, frozenset(params), formula)
+
+
 def kernel_tensor_flops(table: RecordTable) -> np.ndarray:
     """Tensor FLOPs the kernel itself does: the record's, except for attention, whose time is
     set by its kind formula over its parameters (roofsim/kernels/attention.py: with a causal
@@ -379,19 +405,14 @@ def kernel_tensor_flops(table: RecordTable) -> np.ndarray:
     timed them). Captured records count causal attention over the full score matrix, as
     torch.utils.flop_counter does; that convention stays in the records for FLOP accounting."""
     flops = table.flops_tensor
-    rows = np.flatnonzero(table.kind == "attention")
-    if len(rows) == 0:
+    attn = attention_work_of(table)
+    if attn is None or attn.work is None or \
+            not {"batch", "heads", "seq_q", "seq_kv", "head_dim"} <= attn.named:
         return flops
-    from .kernels import work
-    sub = table.select(rows)
-    params = {p: sub.params[:, i] for i, p in enumerate(SHAPE_PARAMS)
-              if not np.isnan(sub.params[:, i]).all()}
-    if not {"batch", "heads", "seq_q", "seq_kv", "head_dim"} <= set(params):
-        return flops
-    formula = work("attention", params, sub.dtype)["flops_tensor"]
+    formula = attn.work["flops_tensor"]
     out = flops.copy()
-    known = np.isfinite(formula) & ~np.isnan(sub.params[:, SHAPE_PARAMS.index("seq_kv")])
-    out[rows[known]] = formula[known]
+    known = np.isfinite(formula) & ~np.isnan(attn.sub.params[:, SHAPE_PARAMS.index("seq_kv")])
+    out[attn.rows[known]] = formula[known]
     return out
 
 
@@ -505,26 +526,22 @@ def dram_bytes(table: RecordTable, nbytes: np.ndarray) -> np.ndarray:
     H100 SXM's time on the H200 (median of 665 unmasked calibration rows), whose HBM is 1.43x
     faster; charging every pass to HBM made both profiles predict 0.75-0.82x."""
     out = np.asarray(nbytes, dtype=np.float64).copy()
-    sel = np.flatnonzero(table.kind == "attention")
-    if len(sel):
-        from .kernels import work
-        from .kernels._common import element_bytes
-        from .kernels.attention import kv_stream_rows
-        sub = table.select(sel)
-        params = {p: sub.params[:, i] for i, p in enumerate(SHAPE_PARAMS)
-                  if not np.isnan(sub.params[:, i]).all()}
-        if not {"seq_q", "seq_kv", "head_dim"} <= set(params):
-            return out
-        c = lambda name, d=1.0: _col(sub, name, d)   # noqa: E731
-        f = work("attention", params, sub.dtype)     # the formula's bytes at these parameters
-        formula = f["bytes_read"] + f["bytes_written"]
-        row = 2.0 * c("batch") * c("heads") * c("head_dim", 64.0) * \
-            element_bytes(sub.dtype, len(sel))                 # a key row of K and of V
-        streamed = kv_stream_rows(c("seq_q"), c("seq_kv"), c("causal", 0.0)) * row
-        dram = formula - streamed + np.minimum(streamed, c("seq_kv") * row)
-        # a captured record's bytes (grouped K / V heads, say) scaled by the formula's share
-        share = np.where(formula > 0, dram / np.where(formula > 0, formula, 1.0), 1.0)
-        out[sel] = out[sel] * np.where(np.isfinite(share), np.clip(share, 0.0, 1.0), 1.0)
+    attn = attention_work_of(table)
+    if attn is None or attn.work is None:
+        return out
+    from .kernels._common import element_bytes
+    from .kernels.attention import kv_stream_rows
+    sub = attn.sub
+    c = lambda name, d=1.0: _col(sub, name, d)   # noqa: E731
+    formula = attn.work["bytes_read"] + attn.work["bytes_written"]
+    row = 2.0 * c("batch") * c("heads") * c("head_dim", 64.0) * \
+        element_bytes(sub.dtype, len(sub))                     # a key row of K and of V
+    streamed = kv_stream_rows(c("seq_q"), c("seq_kv"), c("causal", 0.0)) * row
+    dram = formula - streamed + np.minimum(streamed, c("seq_kv") * row)
+    # a captured record's bytes (grouped K / V heads, say) scaled by the formula's share
+    share = np.where(formula > 0, dram / np.where(formula > 0, formula, 1.0), 1.0)
+    out[attn.rows] = out[attn.rows] * np.where(np.isfinite(share), np.clip(share, 0.0, 1.0),
+                                               1.0)
     return out
 
 
@@ -577,13 +594,6 @@ def launch_seconds(u: UnitTerms, params: np.ndarray) -> np.ndarray:
     safe = np.where(big > 0, big, 1.0)
     norm = sum((t / safe) ** sharp for t in terms) ** (1.0 / sharp) * big
     return u.launch_s + phi * u.latency_s + norm + u.empty_s
-
-
-def floor_seconds(u: UnitTerms, params: np.ndarray) -> np.ndarray:
-    """The part of a launch that does not shrink with more SMs or bandwidth: the launch floor
-    and the kind's dependent round trips to memory (phi L)."""
-    p = np.broadcast_to(np.asarray(params, dtype=np.float64), (len(u), len(PARAMS)))
-    return u.launch_s + p[:, 0] * u.latency_s
 
 
 def peak_roof_s(table: RecordTable, hw: HardwareSpec) -> np.ndarray:

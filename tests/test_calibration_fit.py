@@ -301,3 +301,18 @@ def test_a_profile_without_sm_counts_has_one_share_for_every_count():
     bad["groups"][i]["sm_counts"].pop()
     with pytest.raises(UserError, match="sm_counts"):
         profile_from_dict(bad)
+
+
+def test_an_older_profiles_kind_share_still_loads_and_is_still_checked():
+    """Profiles fitted before 2026-12-02 carry `kind_sm_share` beside their shares (nothing reads
+    it now): a value in [0, 1] loads, one outside is still one line naming the field."""
+    doc = json.loads((CAL / "h200" / "profile.json").read_text())
+    i = _companion_group(doc)
+    assert "kind_sm_share" not in doc["groups"][i]
+    old = json.loads(json.dumps(doc))
+    old["groups"][i]["kind_sm_share"] = 0.4
+    assert profile_from_dict(old).groups
+    old["groups"][i]["kind_sm_share"] = 1.5
+    with pytest.raises(UserError, match="kind_sm_share") as err:
+        profile_from_dict(old)
+    assert "\n" not in str(err.value)

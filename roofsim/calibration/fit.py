@@ -22,7 +22,7 @@ from ..hardware import HardwareSpec, derive_sm_restricted, load_hardware
 from ..records import RecordTable
 from .accuracy import accuracy_table, evaluate, format_accuracy
 from .device import device_id
-from ..perfmodel import floor_seconds, launch_seconds, parallel_scale, unit_terms
+from ..perfmodel import launch_seconds, parallel_scale, unit_terms
 from .interpolate import LocalLinearSettings
 from .measurements import (FIT, HOLDOUT, SPLIT_SEED, HOLDOUT_FRACTION, Measurements,
                            measurement_table, read_measurements)
@@ -71,8 +71,8 @@ def fit_group(kind: str, dtype: str, table: RecordTable, measured_s: np.ndarray,
     """One (kind, dtype, layout): the physical model's kind parameters by robust least squares
     on the whole chip's times and the companion's (the same shapes on fewer SMs: what tells
     SM-bound work from HBM-bound work), then the residual of every measured shape against the
-    fitted model on the whole chip, bounded; the companion's shapes keep their f, with the
-    kind's median share of the time above its floor that is SM-parallel."""
+    fitted model on the whole chip, bounded; the companion's shapes keep their f and the SM
+    count it was measured at."""
     u = unit_terms(table, hardware)
     extra = []
     if sm_points is not None:
@@ -84,20 +84,13 @@ def fit_group(kind: str, dtype: str, table: RecordTable, measured_s: np.ndarray,
     params = fit_kind(u, measured_s, extra=extra)
     model = launch_seconds(u, params.as_array())
     residual = np.clip(np.log(measured_s / model), -RESIDUAL_BOUND, RESIDUAL_BOUND)
-    sm_params = sm_fraction = None
-    share = 1.0
+    sm_params = sm_fraction = sm_counts = None
     if sm_points is not None:
-        rows, sm_fraction = sm_points.rows, sm_points.fraction
-        sm_params = table.params[rows]
-        above = 1.0 - floor_seconds(u.select(rows), params.as_array()) / measured_s[rows]
-        ok = above > 0.5
-        share = float(np.clip(np.median(sm_fraction[ok] / above[ok]), 0.0, 1.0)) \
-            if ok.any() else 1.0
+        sm_params, sm_fraction = table.params[sm_points.rows], sm_points.fraction
+        sm_counts = sm_points.sm_counts.astype(float)
     return GroupModel(kind=kind, dtype=dtype, kind_params=params, params=table.params,
                       measured=np.asarray(measured_s, dtype=np.float64), residual=residual,
-                      sm_params=sm_params, sm_fraction=sm_fraction,
-                      sm_counts=None if sm_points is None else sm_points.sm_counts.astype(float),
-                      kind_sm_share=share,
+                      sm_params=sm_params, sm_fraction=sm_fraction, sm_counts=sm_counts,
                       layout=layout)
 
 

@@ -100,7 +100,6 @@ class GroupModel:
     sm_fraction: np.ndarray | None = None  # their SM-parallel share f of the time, in [0, 1]
     sm_counts: np.ndarray | None = None    # the companion's SM count behind each f (None: an
                                            # older profile, one share for every SM count)
-    kind_sm_share: float = 1.0             # median f / (1 - floor / time) over those shapes
     layout: str = ""                       # TensorIterator kernel of a layout kind (LAYOUTS)
     warm_trips: float = 0.0                # round trips an L2-resident input saves (warm.py)
 
@@ -230,13 +229,13 @@ class CalibrationProfile:
             return physical
         interp, counts = found
         x = group_features(g.kind, params, dtype, self.sm_count)
+        down = sorted(counts, reverse=True)           # the counts of `shares`, most SMs first
         shares, nearest = [], np.full(len(x), np.inf)
-        for c in sorted(counts, reverse=True):
+        for c in down:
             f, near = interp.predict(np.column_stack([x, sm_count_feature(np.full(len(x), c))]))
             f = np.clip(f, 0.0, 1.0)
             shares.append(np.maximum(f, shares[-1]) if shares else f)
             nearest = np.minimum(nearest, near)
-        down = sorted(counts, reverse=True)           # the counts of `shares`, most SMs first
         n = float(target_sms)
         if n >= down[0]:
             f = shares[0]
@@ -363,8 +362,7 @@ class CalibrationProfile:
                     "sm_params": _shape_lists(g.sm_params),
                     "sm_fraction": [float(f) for f in g.sm_fraction],
                     **({} if g.sm_counts is None else
-                       {"sm_counts": [int(c) for c in g.sm_counts]}),
-                    "kind_sm_share": g.kind_sm_share}),
+                       {"sm_counts": [int(c) for c in g.sm_counts]})}),
             })
         return {
             "format": PROFILE_FORMAT, "version": PROFILE_VERSION,
@@ -452,8 +450,8 @@ def _group_from_dict(g, at: str) -> GroupModel:
                                "SM-parallel shares")
         sm_params = _shapes(_need(g, "sm_params", at, dict, "shape parameters"),
                             len(sm_fraction), f"{at}.sm_params")
-        share = _number(_need(g, "kind_sm_share", at, (int, float), "a share"),
-                        f"{at}.kind_sm_share", 0.0, 1.0, "a share")
+        if "kind_sm_share" in g:     # written by profiles before 2026-12-02, never read
+            _number(g["kind_sm_share"], f"{at}.kind_sm_share", 0.0, 1.0, "a share")
         if "sm_counts" in g:
             sm_counts = _numbers(g["sm_counts"], f"{at}.sm_counts", len(sm_fraction), 1, 1e6,
                                  "SM counts")
@@ -461,8 +459,7 @@ def _group_from_dict(g, at: str) -> GroupModel:
                 raise UserError(f"{at}.sm_counts: expected whole SM counts")
     return GroupModel(kind=kind, dtype=canonical_dtype(dtype), kind_params=KindParams(**values),
                       params=p, measured=measured, residual=residual, sm_params=sm_params,
-                      sm_fraction=sm_fraction, sm_counts=sm_counts,
-                      kind_sm_share=share if sm_fraction is not None else 1.0, layout=layout,
+                      sm_fraction=sm_fraction, sm_counts=sm_counts, layout=layout,
                       warm_trips=trips)
 
 
