@@ -94,6 +94,9 @@ def restricted_devices() -> list[tuple[Path, int]]:
 
 E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8",
             "e2e-fresh9", "e2e-fresh10", "e2e-fresh11", "e2e-fresh12")
+# The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
+# e2e/ folder, read per device).
+WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
 
 
 def restricted_e2e() -> list[tuple[str, Path, int]]:
@@ -208,9 +211,7 @@ def stages_part(profiles) -> list[dict]:
     rows = []
     cases = [(td, load_hardware(td), CAL / td / "e2e", 0) for td in DEVICES]
     cases += [(f"h200 ({d})", load_hardware("h200"), CAL / "h200" / d, 0)
-              for d in ("e2e-fresh", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7",
-                        "e2e-fresh8", "e2e-fresh9", "e2e-fresh10", "e2e-fresh11",
-                        "e2e-fresh12")]
+              for d in WHOLE_CHIP_ONLY_SETS + E2E_SETS[1:]]
     cases += [(label, derive_sm_restricted(load_hardware("h200"), s), folder, s)
               for label, folder, s in restricted_e2e()]
     for name, spec, folder, sms in cases:
