@@ -66,17 +66,14 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # 3x9 and 6x7, prompt 900, whole H200; 3x9 alone on 24 SMs, the run's budget ended there),
 # after every change of the session (the last: attention's DRAM bytes, the roofline's idle
 # cat blocks).
-FRESH = {"h200 (e2e-fresh4)", "h200-sm72 (e2e-fresh4)", "h200-sm104 (e2e-fresh4)",
-         "h200-sm24 (e2e-fresh4)", "h200-sm16 (e2e-fresh4)", "h200 (e2e-fresh6)",
-         "h200-sm8 (e2e-fresh6)", "h200-sm56 (e2e-fresh6)", "h200-sm88 (e2e-fresh6)",
-         "h200 (e2e-fresh7)", "h200-sm64 (e2e-fresh7)", "h200-sm24 (e2e-fresh7)",
-         "h200 (e2e-fresh8)", "h200-sm16 (e2e-fresh8)", "h200-sm24 (e2e-fresh8)",
-         "h200-sm40 (e2e-fresh8)", "h200 (e2e-fresh9)", "h200-sm8 (e2e-fresh9)",
-         "h200-sm16 (e2e-fresh9)", "h200-sm24 (e2e-fresh9)", "h200-sm32 (e2e-fresh9)",
-         # (e2e-fresh10 was fresh for the sort's launches, then guided the tile fill)
-         "h200 (e2e-fresh11)",
-         "h200-sm8 (e2e-fresh11)", "h200-sm16 (e2e-fresh11)", "h200-sm24 (e2e-fresh11)",
-         "h200-sm32 (e2e-fresh11)", "h200 (e2e-fresh12)", "h200-sm24 (e2e-fresh12)"}
+# Since the MoE routing kernels (kernels/moe_routing.yaml: the cast, row-gather and outer-
+# reduction groups, 2026-12-02 11:38-11:56), found in e2e-fresh11's low-SM prefill traces and
+# checked on every set above (the outer-reduction group came after their prefill had gone
+# from -11..-15 % to +4..+10 %), those sets guide; FRESH names what was measured for that
+# change and read only after it: e2e-fresh13, 11:40-11:44 (grids 3x8 and 5x6, prompt 800,
+# whole H200, 8, 16 and 32 SMs). (Each older set was fresh for the change its README names.)
+FRESH = {"h200 (e2e-fresh13)", "h200-sm8 (e2e-fresh13)", "h200-sm16 (e2e-fresh13)",
+         "h200-sm32 (e2e-fresh13)"}
 # The SM-restricted kernel samples (calibration/h200-sm<N>/measurements.csv) measured after the
 # model's last change: 24 and 72 SMs (kernels/*.yaml --sample 0.08), 2026-12-02 07:52, after
 # the SM-count share (roofsim.calibration.profile.SM_COUNT_WEIGHT).
@@ -93,7 +90,7 @@ def restricted_devices() -> list[tuple[Path, int]]:
 
 
 E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8",
-            "e2e-fresh9", "e2e-fresh10", "e2e-fresh11", "e2e-fresh12")
+            "e2e-fresh9", "e2e-fresh10", "e2e-fresh11", "e2e-fresh12", "e2e-fresh13")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)

@@ -34,7 +34,7 @@ import numpy as np
 SHAPE_PARAMS: tuple[str, ...] = (
     "m", "n", "k", "bias", "batch", "heads", "seq_q", "seq_kv", "head_dim", "causal",
     "rows", "cols", "numel", "c_in", "c_out", "h", "w", "kernel", "stride", "padding",
-    "ranks", "nodes", "tree", "dims", "inputs", "largest",
+    "ranks", "nodes", "tree", "dims", "inputs", "largest", "cast",
 )
 _PARAM_INDEX = {p: i for i, p in enumerate(SHAPE_PARAMS)}
 

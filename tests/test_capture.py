@@ -332,3 +332,34 @@ def test_a_kv_cache_append_records_its_unequal_inputs():
     assert list(t.kind) == ["cat"] * 3
     assert (t.param("inputs")[0], t.param("largest")[0]) == (2, 10 * 2329 * 128)
     assert np.isnan(t.param("inputs")[1:]).all()      # equal inputs; a 6-byte input: unaligned
+
+
+def test_a_dtype_converting_op_is_cast_and_a_row_gather_counts_its_rows():
+    class Route(torch.nn.Module):
+        def forward(self, h, w, idx, flat, fidx):
+            out = h * w                          # bf16 [t, d] x fp32 [t, 1] -> fp32: cast
+            same = h * h                         # one dtype: no cast
+            up = h.float()                       # a .float() copy: cast
+            rows = h[idx]                        # x[idx]: whole rows
+            picked = flat[fidx]                  # one element per index
+            return out, same, up, rows, picked
+    t = capture(Route(), meta(12, 64), meta(12, 1, dtype=torch.float32),
+                torch.zeros(30, dtype=torch.long, device="meta"), meta(100),
+                torch.zeros(7, dtype=torch.long, device="meta")).table
+    cast = {(k, str(d)): c for k, d, c in zip(t.kind, t.dtype, t.param("cast"))}
+    assert cast[("elementwise", "float32")] == 1
+    assert np.isnan(cast[("elementwise", "bfloat16")])
+    assert cast[("copy", "float32")] == 1
+    idx = t.select(np.flatnonzero(t.kind == "index"))
+    assert list(idx.param("numel")) == [30 * 64, 7]
+    assert idx.param("rows")[0] == 30 and np.isnan(idx.param("rows")[1])
+
+
+def test_a_sum_over_an_outer_dim_is_an_outer_reduction():
+    class Combine(torch.nn.Module):
+        def forward(self, x):
+            return x.sum(dim=1), x.sum(dim=-1), x.sum()
+    t = capture(Combine(), meta(50, 6, 64, dtype=torch.float32)).table
+    red = t.select(np.flatnonzero(t.kind == "reduction"))
+    assert list(red.param("rows")) == [50 * 64, 50 * 6, 1]
+    assert red.param("stride")[0] == 1 and np.isnan(red.param("stride")[1:]).all()

@@ -109,6 +109,84 @@ def test_convolutions_are_grouped_by_window():
             ("conv2d:patch", "bfloat16")} <= set(p.groups)
 
 
+def test_a_dtype_conversion_is_the_cast_kernel_and_a_row_gather_its_own():
+    got = kernel_layout(["elementwise", "elementwise", "copy", "cat", "index", "index", "index"],
+                        [0, 1, np.nan, 0, np.nan, np.nan, np.nan], None,
+                        [1, 1, 1, 1, np.nan, np.nan, np.nan],
+                        [np.nan] * 4 + [30, np.nan, 7], [np.nan] * 4 + [30 * 64, 100, 7])
+    # cast whatever the stride; cat never converts; rows < numel gathers whole rows
+    assert list(got) == ["cast", "cast", "cast", "", "rows", "", ""]
+    assert list(kernel_layout(["reduction", "reduction"], [1, np.nan])) == ["outer", ""]
+
+
+def test_cast_and_row_gather_records_use_their_groups_or_a_stated_fallback():
+    p = load_profile(CAL / "h200")
+    hw = load_hardware("h200")
+    assert {("elementwise:cast", "float32"), ("copy:cast", "float32"), ("copy:cast", "bfloat16"),
+            ("index:rows", "bfloat16"), ("index:rows", "float32")} <= set(p.groups)
+    n = 34659840
+    cast = records_from_params("elementwise", {"numel": [n], "stride": [1], "cast": [1]},
+                               "float32")
+    plain = records_from_params("elementwise", {"numel": [n], "stride": [1]}, "float32")
+    # the dynamic-casting kernel converts each element through a switch: slower per byte
+    assert p.predict_launch_s(cast, hw)[0] / cast.bytes_read[0] > \
+        p.predict_launch_s(plain, hw)[0] / plain.bytes_read[0]
+    # a profile without the cast group times it with its stride's group; without a row-gather
+    # group, a row gather is the roofline's (no profile group: NaN), never the scalar gather's
+    doc = p.to_dict()
+    doc["groups"] = [g for g in doc["groups"] if g.get("layout") not in ("cast", "rows")]
+    old = profile_from_dict(doc)
+    assert old.group_for("elementwise", "float32", "cast", "strided").layout == "strided"
+    assert old.group_for("index", "bfloat16", "rows") is None
+    rows = records_from_params("index", {"numel": [n], "rows": [27078]}, "bfloat16")
+    assert np.isnan(old.predict_launch_s(rows, hw)[0])
+    assert np.isfinite(p.predict_launch_s(rows, hw)[0])
+
+
+@pytest.mark.parametrize("kind,params,dtype,word", [
+    ("elementwise", {"numel": [10], "cast": [2]}, "float32", "cast"),
+    ("copy", {"numel": [10], "cast": [0.5]}, "bfloat16", "cast"),
+])
+def test_a_bad_cast_flag_is_one_line(kind, params, dtype, word):
+    with pytest.raises(UserError) as err:
+        records_from_params(kind, params, dtype)
+    assert word in str(err.value) and "\n" not in str(err.value)
+
+
+def test_cast_records_read_the_partner_dtype():
+    copy = records_from_params("copy", {"numel": [1000], "cast": [1]}, "float32")
+    assert (copy.bytes_read[0], copy.bytes_written[0]) == (2000, 4000)      # bf16 in, fp32 out
+    back = records_from_params("copy", {"numel": [1000], "cast": [1]}, "bfloat16")
+    assert (back.bytes_read[0], back.bytes_written[0]) == (4000, 2000)
+    dense = records_from_params("elementwise", {"numel": [1024], "cast": [1]}, "float32")
+    assert dense.bytes_read[0] == 1024 * (2 + 4)
+    # the row broadcast of the runner: a bf16 [rows, cols] and an fp32 [rows, 1] column
+    from roofsim.kernels.elementwise import strided_shape
+    bcast = records_from_params("elementwise", {"numel": [1 << 20], "stride": [1], "cast": [1]},
+                                "float32")
+    rows, _ = strided_shape(1 << 20)
+    assert bcast.bytes_read[0] == (1 << 20) * 2 + rows * 4
+
+
+def test_the_cast_and_row_gather_runners_run_what_they_name():
+    torch = pytest.importorskip("torch")
+    from roofsim.kernels.elementwise import elementwise_runner
+    from roofsim.kernels.memory import copy_runner, index_runner
+    fn, make = elementwise_runner({"numel": 4096, "stride": 1, "cast": 1}, "float32", "cpu")
+    a, b = make()
+    assert (a.dtype, b.dtype, fn(a, b).dtype) == (torch.bfloat16, torch.float32, torch.float32)
+    assert b.shape[1] == 1 and fn(a, b).numel() == 4096
+    fn, make = copy_runner({"numel": 100, "cast": 1}, "bfloat16", "cpu")
+    x, = make()
+    assert (x.dtype, fn(x).dtype) == (torch.float32, torch.bfloat16)
+    fn, make = index_runner({"numel": 30 * 64, "rows": 30}, "bfloat16", "cpu")
+    assert tuple(fn(*make()).shape) == (30, 64)
+    with pytest.raises(UserError):
+        elementwise_runner({"numel": 4096, "cast": 1}, "bfloat16", "cpu")   # bf16 x fp32 is fp32
+    with pytest.raises(UserError):
+        index_runner({"numel": 100, "rows": 30}, "bfloat16", "cpu")          # not whole rows
+
+
 def test_a_conv_layout_on_another_kind_is_one_line():
     doc = load_profile(CAL / "h200").to_dict()
     g = next(g for g in doc["groups"] if g["kind"] == "elementwise")

@@ -133,8 +133,13 @@ def _flat(params, elt, sm, kind) -> list:
     stride = _p(params, "stride", 0)
     strided = (stride > 0) + TRANSPOSED_STEP * (stride > 1)
     dims = np.nan_to_num(strided_dims(kind, stride, _p(params, "dims", np.nan)), nan=0.0)
-    return [(_log(numel), 1.0), (strided, STRIDED_WEIGHT), (dims, DIMS_WEIGHT)] + \
-        _align(numel, elt)
+    f = [(_log(numel), 1.0), (strided, STRIDED_WEIGHT), (dims, DIMS_WEIGHT)] + _align(numel, elt)
+    if kind == "index":
+        # elements each index gathers (a row gather's width; 1: one element per index)
+        rows = np.asarray(params["rows"], dtype=np.float64) if "rows" in params else numel
+        rows = np.where(np.isnan(rows), numel, rows)
+        f.append((_log(numel / np.maximum(rows, 1.0)), 1.0))
+    return f
 
 
 FEATURES: dict[str, Callable] = {

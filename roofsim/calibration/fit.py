@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..kernels._common import kernel_layout
+from ..kernels._common import layout_of
 from ..hardware import HardwareSpec, derive_sm_restricted, load_hardware
 from ..records import RecordTable
 from .accuracy import accuracy_table, evaluate, format_accuracy
@@ -96,7 +96,7 @@ def fit_group(kind: str, dtype: str, table: RecordTable, measured_s: np.ndarray,
 
 def _group_keys(m: Measurements) -> np.ndarray:
     """'kind|dtype|layout' of every row: the group (roofsim.calibration.profile) it fits."""
-    layouts = kernel_layout(m["kind"], m["stride"], m["kernel"])
+    layouts = layout_of(m["kind"], lambda name: m[name])
     return np.array([f"{k}|{d}|{lay}" for k, d, lay in zip(m["kind"], m["dtype"], layouts)],
                     dtype=object)
 

@@ -46,7 +46,8 @@ from ..hardware import (HardwareSpec, canonical_dtype, spec_from_dict, spec_to_d
                         with_sm_count)
 from ..perfmodel import (MIN_WARM_SHARE, PARAMS, KindParams, launch_seconds,
                          parallel_scale, unit_terms)
-from ..kernels._common import CONV_LAYOUTS, LAYOUT_KINDS, LAYOUTS, kernel_layout
+from ..kernels._common import (CONV_LAYOUTS, INDEX_LAYOUTS, LAYOUT_KINDS, LAYOUTS,
+                               REDUCTION_LAYOUTS, kernel_layout, layout_of)
 from ..records import KINDS, SHAPE_PARAMS, RecordTable
 from .features import features
 from .gap import GAP_RANGE_S
@@ -248,18 +249,27 @@ class CalibrationProfile:
         w = np.exp(-(nearest / SM_BLEND_DISTANCE) ** 2)
         return np.where(nearest <= MAX_DISTANCE, w * f + (1.0 - w) * physical, physical)
 
-    def group_for(self, kind: str, dtype: str, layout: str = "") -> GroupModel | None:
+    def group_for(self, kind: str, dtype: str, layout: str = "",
+                  fallback: str = "") -> GroupModel | None:
         """The group of a kind, dtype and layout: that dtype's, else its same-size sibling's;
         a strided layout no group describes borrows the same layout's bfloat16 group, else
-        the kind's vectorized one (the kernel it was fitted into before layouts had groups)."""
+        the `fallback` layout's (the one a cast record's stride names), else the kind's
+        vectorized one (the kernel it was fitted into before layouts had groups); a row
+        gather (INDEX_LAYOUTS) or an outer reduction (REDUCTION_LAYOUTS) none: the engine's
+        roofline then times it."""
         dtype = canonical_dtype(dtype)
         tries = [(family_name(kind, layout), dtype)]
         if dtype in SIBLING_DTYPES:
             tries.append((family_name(kind, layout), SIBLING_DTYPES[dtype]))
         if layout:
-            tries += [(family_name(kind, layout), "bfloat16"), (kind, dtype)]
-            if dtype in SIBLING_DTYPES:
-                tries.append((kind, SIBLING_DTYPES[dtype]))
+            tries.append((family_name(kind, layout), "bfloat16"))
+            if fallback and fallback != layout:
+                tries += [(family_name(kind, fallback), dtype),
+                          (family_name(kind, fallback), "bfloat16")]
+            if layout not in INDEX_LAYOUTS + REDUCTION_LAYOUTS:   # no kin of the default
+                tries.append((kind, dtype))       # kernel: without its group, the roofline
+                if dtype in SIBLING_DTYPES:
+                    tries.append((kind, SIBLING_DTYPES[dtype]))
         for key in tries:
             if key in self.groups:
                 return self.groups[key]
@@ -291,12 +301,15 @@ class CalibrationProfile:
         out = np.full(n, np.nan)
         if n == 0:
             return out
-        layouts = kernel_layout(table.kind, table.param("stride"), table.param("kernel"))
-        keys = np.array([f"{k}|{canonical_dtype(str(d))}|{lay}"
-                         for k, d, lay in zip(table.kind, table.dtype, layouts)])
+        layouts = layout_of(table.kind, table.param)
+        # a cast record no group describes falls back to its stride's layout
+        stride_layouts = kernel_layout(table.kind, table.param("stride"))
+        keys = np.array([f"{k}|{canonical_dtype(str(d))}|{lay}|{fb}"
+                         for k, d, lay, fb in zip(table.kind, table.dtype, layouts,
+                                                  stride_layouts)])
         found = {}
         for key in np.unique(keys):
-            g = self.group_for(*key.split("|", 2))
+            g = self.group_for(*key.split("|", 3))
             if g is not None:
                 found[key] = g
         if not found:
@@ -424,12 +437,16 @@ def _group_from_dict(g, at: str) -> GroupModel:
     if kind not in KINDS:
         raise UserError(f"{at}.kind = {kind!r}: expected one of {', '.join(KINDS)}")
     layout = g.get("layout", "")
-    conv = kind == "conv2d" and layout in CONV_LAYOUTS
-    if not conv and (layout not in LAYOUTS or (layout and kind not in LAYOUT_KINDS)):
+    special = (kind == "conv2d" and layout in CONV_LAYOUTS) or \
+        (kind == "index" and layout in INDEX_LAYOUTS) or \
+        (kind == "reduction" and layout in REDUCTION_LAYOUTS)
+    if not special and (layout not in LAYOUTS or (layout and kind not in LAYOUT_KINDS)):
         raise UserError(f"{at}.layout = {layout!r}: expected one of "
                         f"{', '.join(repr(x) for x in LAYOUTS)} "
                         f"(on {', '.join(sorted(LAYOUT_KINDS))}) or, on conv2d, "
-                        f"{', '.join(repr(x) for x in CONV_LAYOUTS)}")
+                        f"{', '.join(repr(x) for x in CONV_LAYOUTS)}, on index, "
+                        f"{', '.join(repr(x) for x in INDEX_LAYOUTS)}, on reduction, "
+                        f"{', '.join(repr(x) for x in REDUCTION_LAYOUTS)}")
     dtype = _need(g, "dtype", at, str, "a dtype name")
     trips = _number(g.get("warm_trips", 0.0), f"{at}.warm_trips", TRIPS_RANGE[0], TRIPS_RANGE[1],
                     "round trips")

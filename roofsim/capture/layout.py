@@ -63,6 +63,30 @@ def strided_path(name: str, ins, outs, device_type: str) -> bool:
                for t in tensors[1:])
 
 
+def casts(name: str, ins, outs, device_type: str) -> bool:
+    """Whether TensorIterator converts an operand's dtype element by element (its dynamic-
+    casting path, roofsim.kernels._common.LAYOUTS 'cast'): the floating-point tensors of more
+    than one element among the inputs and the output are not all of one dtype (a bf16
+    activation times fp32 routing weights, a .float() copy). (cat, which copies each input
+    with its own kernel, is not asked: roofsim.kernels._common.CAST_KINDS.)"""
+    dtypes = {t.dtype for t in ins + outs[:1]
+              if t.device.type == device_type and t.numel() > 1 and t.is_floating_point()}
+    return len(dtypes) > 1
+
+
+def outer_reduction(x, dim) -> bool:
+    """Whether a reduction of `x` over `dim` (an int, a list of them; None: every dim) keeps
+    the innermost dim of more than one element: its outputs then lie contiguously and each
+    thread reduces along a strided dim (the MoE's sum over the top-k experts of [tokens, k,
+    hidden]), not one row at a time."""
+    if dim is None or x.dim() == 0 or x.shape[-1] <= 1 or not x.is_contiguous():
+        return False
+    dims = [dim] if isinstance(dim, int) else list(dim) if isinstance(dim, (list, tuple)) else None
+    if not dims or not all(isinstance(d, int) for d in dims):
+        return False
+    return (x.dim() - 1) not in {d % x.dim() for d in dims}
+
+
 def transposed(name: str, ins, outs, main, device_type: str) -> bool:
     """Whether an operand of the output's shape is not unit-stride along the output's fastest
     dimension (broadcast operands, stride 0 there, are not transposed)."""

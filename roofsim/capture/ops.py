@@ -47,6 +47,12 @@ INDEX_SCATTER_OPS = frozenset({"index_put_", "index_put", "scatter", "scatter_",
 REDUCTION_OPS = frozenset({"mean", "sum", "amax", "amin", "max", "min", "argmax", "argmin",
                            "topk", "cumsum", "histc", "prod", "var", "std", "norm",
                            "linalg_vector_norm", "any", "all", "logsumexp", "bincount"})
+# Reductions whose second argument names the reduced dims (an int or a list; None: all):
+# where the input's innermost dim is not among them, TensorIterator reduces across outputs
+# that lie contiguously (an "outer" reduction, roofsim.kernels._common.REDUCTION_LAYOUTS).
+DIM_REDUCTION_OPS = frozenset({"mean", "sum", "amax", "amin", "max", "min", "argmax", "argmin",
+                               "prod", "var", "std", "linalg_vector_norm", "any", "all",
+                               "logsumexp"})
 SORT_OPS = frozenset({"sort", "argsort"})
 SOFTMAX_OPS = frozenset({"_softmax", "_safe_softmax", "_log_softmax"})
 # Elementwise ops PyTorch does not tag pointwise.

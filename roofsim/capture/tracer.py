@@ -37,6 +37,7 @@ from dataclasses import replace
 
 from ..errors import UserError
 from ..kernels._common import TENSOR_CORE_DTYPES
+from ..kernels._common import CAST_KINDS
 from ..kernels.elementwise import ELEMENTWISE_FLOPS_PER_ELEMENT
 from ..kernels.norm import LAYERNORM_FLOPS_PER_ELEMENT
 from ..kernels.reduction import REDUCTION_FLOPS_PER_ELEMENT
@@ -139,6 +140,26 @@ class _Tracer:
         aligned = all(n * e % CAT_VECTOR_BYTES == 0 for n in sizes)
         return {"inputs": len(parts), "largest": max(sizes)} if aligned else {}
 
+    def _gathered_rows(self, name, args) -> dict:
+        """{'rows': indices} of a gather of whole rows along dim 0 of a contiguous source
+        (index_select(x, 0, idx), x[idx] with one 1-D integer index): each index copies a row
+        of the source's trailing elements (roofsim.kernels._common.INDEX_LAYOUTS); {} for a
+        gather of single elements."""
+        torch = self.torch
+        src = args[0] if args else None
+        if not isinstance(src, torch.Tensor) or src.dim() < 2 or not src.is_contiguous():
+            return {}
+        idx = None
+        if name == "index_select" and len(args) > 2 and args[1] in (0, -src.dim()):
+            idx = args[2]
+        elif name == "index" and len(args) > 1 and isinstance(args[1], (list, tuple)) \
+                and len(args[1]) == 1:
+            idx = args[1][0]
+        if not isinstance(idx, torch.Tensor) or idx.dim() != 1 or idx.dtype == torch.bool \
+                or idx.is_floating_point():
+            return {}
+        return {"rows": idx.numel()} if math.prod(src.shape[1:]) > 1 else {}
+
     def _upload(self, t) -> KernelRow:
         """The host-to-device copy a device op makes of a CPU operand (ops.H2D_COPY): it
         synchronizes the stream (pageable memory)."""
@@ -215,7 +236,7 @@ class _Tracer:
             dtype = dtype_name(w.dtype)
         elif name in ops.INDEX_GATHER_OPS:
             src = ins[0]
-            kind, params = "index", {"numel": main.numel()}
+            kind, params = "index", {"numel": main.numel(), **self._gathered_rows(name, args)}
             idx_bytes = sum(t.numel() * t.element_size() for t in ins[1:]
                             if t.device.type == self.device_type)
             gathered = main.numel() * src.element_size()
@@ -250,6 +271,9 @@ class _Tracer:
             x = ins[0]
             rows = main.numel()
             kind, params = "reduction", {"rows": rows, "cols": x.numel() / max(rows, 1)}
+            if name in ops.DIM_REDUCTION_OPS and rows > 1 and \
+                    layout.outer_reduction(x, args[1] if len(args) > 1 else kwargs.get("dim")):
+                params["stride"] = 1
             cuda = REDUCTION_FLOPS_PER_ELEMENT * x.numel()
             dtype = dtype_name(x.dtype)
         elif name in ops.CAT_OPS:
@@ -270,6 +294,8 @@ class _Tracer:
             params = {**params, "stride": layout.TRANSPOSED if layout.transposed(
                 name, ins, outs, main, self.device_type) else layout.STRIDED,
                 "dims": layout.iteration_dims(name, ins, outs, self.device_type, args)}
+        if kind in CAST_KINDS and layout.casts(name, ins, outs, self.device_type):
+            params = {**params, "cast": 1}
         return KernelRow(kind, f"aten.{name}", dtype, self.layer, params, 0.0, cuda, read,
                          written, weight, 0.0)
 

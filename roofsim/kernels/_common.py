@@ -51,6 +51,37 @@ def element_bytes(dtype, n: int):
     return np.asarray(sizes, dtype=np.float64)[inv.reshape(-1)] if n else np.zeros(0)
 
 
+# The dtype of a cast record's converted operand (cast = 1, roofsim.kernels._common.LAYOUTS): the
+# other side of the bf16 / fp16 <-> fp32 conversions models make (activations times fp32 routing
+# weights, an fp32 norm's input and output). A record's own dtype is its output's.
+CAST_PARTNER = {"float32": "bfloat16", "bfloat16": "float32", "float16": "float32"}
+
+
+def cast_partner(dtype: str) -> str:
+    """The converted operand's dtype of a cast record of `dtype` (UserError where none)."""
+    d = canonical_dtype(dtype)
+    if d not in CAST_PARTNER:
+        raise UserError(f"a cast record (cast = 1) converts between "
+                        f"{', '.join(sorted(CAST_PARTNER))}; got dtype {dtype!r}")
+    return CAST_PARTNER[d]
+
+
+def cast_mask(params: Mapping[str, object], n: int, kind: str) -> np.ndarray:
+    """Rows with cast = 1 (an operand converted from cast_partner's dtype)."""
+    c = param(params, "cast", n, kind, default=0.0)
+    if not np.isin(c, (0.0, 1.0)).all():
+        raise UserError(f"kind {kind!r}: cast must be 0 or 1, got {sorted(set(c.tolist()))}")
+    return c >= 1
+
+
+def partner_bytes(dtype, n: int) -> np.ndarray:
+    """Element bytes of each row's cast partner (0 where its dtype has none)."""
+    names = np.broadcast_to(np.asarray(dtype, dtype=object), (n,)).astype(str) if n else \
+        np.zeros(0, dtype=str)
+    return np.array([_element_bytes_of(CAST_PARTNER[canonical_dtype(d)])
+                     if canonical_dtype(d) in CAST_PARTNER else 0.0 for d in names])
+
+
 def tensor_core_mask(dtype, n: int):
     """Whether each row's matrix products run on tensor cores (a scalar for one dtype name)."""
     if isinstance(dtype, str):
@@ -141,10 +172,24 @@ def strided_dims(kind, stride, dims) -> np.ndarray:
 # Which of TensorIterator's kernels a LAYOUT_KINDS record runs: the vectorized one ("", dense
 # operands of one layout), the strided one ("strided", stride = 1: every offset through the
 # OffsetCalculator, rows of adjacent elements), or the strided one with a transposed operand
-# ("transposed", stride = 2: neighbouring threads load from different rows). They are different
-# kernels or access patterns, so calibration fits each its own kind parameters
+# ("transposed", stride = 2: neighbouring threads load from different rows). An operand of
+# another floating dtype than the output's (cast = 1: a bf16 tensor times fp32 routing weights,
+# a .float() copy) takes neither: TensorIterator's dynamic-casting path loads and converts every
+# element through a switch on its dtype (LoadWithCast / StoreWithCast), unvectorized, with the
+# OffsetCalculator too where an operand is strided ("cast", whatever the stride). They are
+# different kernels or access patterns, so calibration fits each its own kind parameters
 # (roofsim.calibration.profile: a group per kind, dtype and layout).
-LAYOUTS = ("", "strided", "transposed")
+LAYOUTS = ("", "strided", "transposed", "cast")
+# The LAYOUT_KINDS that can convert (a cat copies each input with its own kernel: never 'cast').
+CAST_KINDS = LAYOUT_KINDS - {"cat"}
+# The index kind's gather of whole rows ("rows": `rows` indices, each selecting numel / rows > 1
+# contiguous elements, as x[idx] of a [tokens, hidden] tensor; PyTorch's vectorized gather copies
+# 16-byte vectors of a row) against one element per index ("", the default).
+INDEX_LAYOUTS = ("rows",)
+# The reduction kind's reduction over an outer dim ("outer", `stride` 1: outputs contiguous,
+# each thread reducing values a row apart, as a sum over the top-k experts of [tokens, k,
+# hidden]) against the reduction of each contiguous row ("", the default).
+REDUCTION_LAYOUTS = ("outer",)
 # And which algorithm family a convolution runs, by its window: "pointwise" (a 1 x 1 kernel, a
 # GEMM over the pixels as they lie), "patch" (kernel = stride > 1: non-overlapping windows, a
 # GEMM over a reshape of the input, as ViT / SAM patch embeddings) or "" (overlapping windows:
@@ -153,18 +198,34 @@ LAYOUTS = ("", "strided", "transposed")
 CONV_LAYOUTS = ("pointwise", "patch")
 
 
-def kernel_layout(kind, stride, kernel=None) -> np.ndarray:
-    """The layout (LAYOUTS, or CONV_LAYOUTS for conv2d given `kernel`) of each row: '' off
-    LAYOUT_KINDS or with stride missing or 0."""
+def kernel_layout(kind, stride, kernel=None, cast=None, rows=None, numel=None) -> np.ndarray:
+    """The layout (LAYOUTS; CONV_LAYOUTS for conv2d given `kernel`; REDUCTION_LAYOUTS; INDEX_LAYOUTS
+    for index given `rows` and `numel`) of each row: '' off those kinds or with stride missing
+    or 0 and no cast."""
     stride = np.nan_to_num(np.asarray(stride, dtype=np.float64).reshape(-1), nan=0.0)
     kind = np.broadcast_to(np.asarray(kind, dtype=object).reshape(-1), stride.shape).astype(str)
+    col = lambda x: np.nan_to_num(np.broadcast_to(          # noqa: E731
+        np.asarray(x, dtype=np.float64).reshape(-1), stride.shape), nan=0.0)
     on = np.isin(kind, sorted(LAYOUT_KINDS))
     out = np.where(on & (stride >= 2), "transposed",
                    np.where(on & (stride >= 1), "strided", "")).astype(object)
+    if cast is not None:
+        out = np.where(np.isin(kind, sorted(CAST_KINDS)) & (col(cast) >= 1), "cast",
+                       out).astype(object)
     if kernel is not None:
-        k = np.nan_to_num(np.broadcast_to(np.asarray(kernel, dtype=np.float64).reshape(-1),
-                                          stride.shape), nan=0.0)
+        k = col(kernel)
         conv = kind == "conv2d"
         out = np.where(conv & (k == 1), "pointwise",
                        np.where(conv & (k > 1) & (k == stride), "patch", out)).astype(object)
+    out = np.where((kind == "reduction") & (stride >= 1), "outer", out).astype(object)
+    if rows is not None and numel is not None:
+        r, n = col(rows), col(numel)
+        out = np.where((kind == "index") & (r >= 1) & (n > r), "rows", out).astype(object)
     return out
+
+
+def layout_of(kind, param) -> np.ndarray:
+    """kernel_layout of rows whose shape parameters `param(name)` gives (a RecordTable's
+    `param`, a measurements file's columns)."""
+    return kernel_layout(kind, param("stride"), param("kernel"), param("cast"), param("rows"),
+                         param("numel"))

@@ -22,7 +22,8 @@ import math
 import numpy as np
 
 from ..errors import UserError
-from ._common import RUNNER_DIMS, element_bytes, param, result, rows_of
+from ._common import (RUNNER_DIMS, cast_mask, cast_partner, element_bytes, param,
+                      partner_bytes, result, rows_of)
 
 GELU_FLOPS_PER_ELEMENT = 4.0
 QUICK_GELU_FLOPS_PER_ELEMENT = 5.0
@@ -71,6 +72,18 @@ def elementwise_work(params, dtype) -> dict:
                 continue
             read[i] = (math.prod(a) + math.prod(b)) * e[i]
         out["bytes_read"] = read
+    cast = cast_mask(params, n_rows, "elementwise")
+    if cast.any():
+        # the runner's cast case (elementwise_runner): an operand of the partner dtype, and
+        # one of the record's dtype, dense (stride 0) or a column broadcast along the rows of
+        # strided_shape (stride 1: a [tokens, hidden] activation times [tokens, 1] weights)
+        numel = param(params, "numel", n_rows, "elementwise")
+        e = element_bytes(dtype, n_rows) * np.ones(n_rows)
+        other = np.where(stride >= 1, np.array([strided_shape(int(x))[0] for x in numel]),
+                         numel)
+        read = np.array(out["bytes_read"], dtype=np.float64) * np.ones(n_rows)
+        out["bytes_read"] = np.where(cast, numel * partner_bytes(dtype, n_rows) + other * e,
+                                     read)
     return out
 
 
@@ -196,6 +209,8 @@ def elementwise_runner(params, dtype, device):
     from ..calibration.inputs import randn
     numel = int(params["numel"])
     shape = strided_layout(params)
+    if int(params.get("cast", 0) or 0):
+        return _cast_product(numel, shape, dtype, device)
     if shape == "transposed":
         rows, cols = strided_shape(numel)
         return (lambda a, b: torch.add(a.t(), b)), lambda: (
@@ -208,6 +223,28 @@ def elementwise_runner(params, dtype, device):
         a, b = broadcast_shapes(numel, int(params["dims"]))
         return torch.add, lambda: (randn(a, dtype, device), randn(b, dtype, device))
     return torch.add, lambda: (randn((numel,), dtype, device), randn((numel,), dtype, device))
+
+
+def _cast_product(numel: int, shape: str, dtype: str, device):
+    """torch.mul of an operand of cast_partner(dtype) and one of dtype, whose result is dtype
+    (type promotion: dtype must be the wider, float32): TensorIterator's dynamic-casting path.
+    Flat (stride 0): two dense operands of numel elements (the unrolled kernel with casts);
+    stride 1: a (rows, cols) partner tensor times a (rows, 1) column of dtype (strided_shape;
+    the legacy kernel, casts and the OffsetCalculator), as MoE outputs times routing weights."""
+    import torch
+    from ..calibration.inputs import randn
+    other = cast_partner(dtype)
+    if torch.promote_types(getattr(torch, other), getattr(torch, dtype)) != getattr(torch, dtype):
+        raise UserError(f"a cast product's dtype is its result's: {other} x {dtype} gives "
+                        f"{torch.promote_types(getattr(torch, other), getattr(torch, dtype))}, "
+                        f"not {dtype}")
+    if shape == "flat":
+        return torch.mul, lambda: (randn((numel,), other, device), randn((numel,), dtype, device))
+    if shape != "rows":
+        raise UserError(f"a cast product is timed flat (stride 0) or as a row broadcast "
+                        f"(stride 1, dims {RUNNER_DIMS}); got the {shape!r} layout")
+    rows, cols = strided_shape(numel)
+    return torch.mul, lambda: (randn((rows, cols), other, device), randn((rows, 1), dtype, device))
 
 
 RUNNERS = {"gelu": _unary_runner("gelu"), "silu": _unary_runner("silu"),

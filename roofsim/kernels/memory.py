@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import INDEX_BYTES, element_bytes, param, result, rows_of
+from ..errors import UserError
+from ._common import (INDEX_BYTES, cast_mask, cast_partner, element_bytes, param, partner_bytes,
+                      result, rows_of)
 
 
 def copy_work(params, dtype) -> dict:
+    """numel elements read and written; a cast copy (cast = 1) reads them in cast_partner's
+    dtype (a .to(dtype) of a dtype tensor's partner)."""
     n_rows = rows_of(params, dtype)
     numel = param(params, "numel", n_rows, "copy")
     e = element_bytes(dtype, n_rows)
-    return result(n_rows, bytes_read=numel * e, bytes_written=numel * e)
+    read = np.where(cast_mask(params, n_rows, "copy"), partner_bytes(dtype, n_rows), e)
+    return result(n_rows, bytes_read=numel * read, bytes_written=numel * e)
 
 
 def index_work(params, dtype) -> dict:
@@ -51,6 +56,13 @@ def copy_runner(params, dtype, device):
     from .elementwise import dims_shape, permuted_order, strided_layout, strided_shape
     numel = int(params["numel"])
     shape = strided_layout(params)
+    if int(params.get("cast", 0) or 0):
+        # TensorIterator's dynamic-casting copy (an unrolled kernel, no vectors), as x.float()
+        if shape != "flat":
+            raise UserError(f"a cast copy is timed dense (stride 0); got the {shape!r} layout")
+        other = cast_partner(dtype)
+        return (lambda x: x.to(getattr(torch, dtype))), lambda: (
+            randn((numel,), other, device),)
     if shape == "transposed":
         # A transposed operand made contiguous (layer norm of SAM's channels-first stream).
         rows, cols = strided_shape(numel)
@@ -68,10 +80,23 @@ def copy_runner(params, dtype, device):
 
 
 def index_runner(params, dtype, device):
-    """torch.index_select of numel elements by random int64 indices."""
+    """torch.index_select of numel elements by random int64 indices: one element per index;
+    or with rows < numel, x[idx]: `rows` random rows of numel / rows elements each from a table
+    of as many rows (aten::index of a [tokens, hidden] activation, as MoE dispatch gathers)."""
     import torch
     from ..calibration.inputs import randint, randn
     numel = int(params["numel"])
+    rows = params.get("rows")
+    if rows is not None and rows == rows and int(rows) < numel:
+        rows = int(rows)
+        if rows < 1 or numel % rows:
+            raise UserError(f"a row gather takes whole rows: numel = {numel} is not a "
+                            f"multiple of rows = {rows}")
+
+        def gather(x, idx):
+            return x[idx]            # aten::index, as the model's dispatch (not index_select)
+        return gather, lambda: (randn((rows, numel // rows), dtype, device),
+                                randint(rows, (rows,), device))
 
     def fn(x, idx):
         return torch.index_select(x, 0, idx)

@@ -14,7 +14,7 @@ from roofsim.data import data_dir
 from roofsim.engine import simulate
 from roofsim.perfmodel import MIN_WARM_SHARE, l2_resident
 from roofsim.hardware import canonical_dtype, derive_sm_restricted, load_hardware
-from roofsim.kernels._common import kernel_layout
+from roofsim.kernels._common import kernel_layout, layout_of
 from roofsim.records import RecordTable
 from roofsim.workloads.deepseek_ocr import stage_records
 from strategies import (MEDIUM, configs, faster_spec_pairs, gemm_tables, hardware_specs,
@@ -38,9 +38,11 @@ def workload_tables(draw) -> RecordTable:
 
 
 def _covered(profile, table) -> np.ndarray:
-    layouts = kernel_layout(table.kind, table.param("stride"), table.param("kernel"))
-    return np.array([profile.group_for(k, canonical_dtype(str(d)), lay) is not None
-                     for k, d, lay in zip(table.kind, table.dtype, layouts)], dtype=bool)
+    layouts = layout_of(table.kind, table.param)
+    fallback = kernel_layout(table.kind, table.param("stride"))   # a cast record's stride
+    return np.array([profile.group_for(k, canonical_dtype(str(d)), lay, fb) is not None
+                     for k, d, lay, fb in zip(table.kind, table.dtype, layouts, fallback)],
+                    dtype=bool)
 
 
 def test_the_shipped_profiles_load():
