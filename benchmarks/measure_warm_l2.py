@@ -30,6 +30,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 for _p in (ROOT, ROOT / "benchmarks"):
     if str(_p) not in sys.path:
@@ -41,21 +43,28 @@ SOURCE = ROOT / "calibration" / "h200" / "measurements.csv"
 CAT_BYTES = [2 ** e for e in range(20, 31, 2)]      # 1 MB .. 1 GB per direction
 
 
-def pick_cases(per_group: int, max_set: float) -> list[dict]:
+def pick_cases(per_group: int, max_set: float, layouts: tuple[str, ...] = ()) -> list[dict]:
+    """A spread of per_group short shapes per (kind, layout) group (bfloat16; the cast groups,
+    whose products are float32, in their own dtype); only `layouts` where given."""
     from roofsim.calibration.measurements import read_measurements
-    from roofsim.kernels._common import kernel_layout
+    from roofsim.kernels._common import layout_of
     from roofsim.records import SHAPE_PARAMS
     m = read_measurements(SOURCE)
-    m = m.select(m.stable & (m["set_bytes"] <= max_set) & (m["dtype"] == "bfloat16"))
-    layout = kernel_layout(m["kind"], m["stride"])
+    layout = layout_of(m["kind"], lambda name: m[name])
+    keep = m.stable & (m["set_bytes"] <= max_set) & \
+        ((m["dtype"] == "bfloat16") | (layout == "cast"))
+    if layouts:
+        keep &= np.isin(layout.astype(str), layouts)
+    m, layout = m.select(keep), layout[keep]
     out = []
-    for key in sorted(set(zip(m["kind"], layout))):
-        rows = [i for i in range(len(m["kind"])) if (m["kind"][i], layout[i]) == key]
+    for key in sorted(set(zip(m["kind"], layout, m["dtype"]))):
+        rows = [i for i in range(len(m["kind"])) if (m["kind"][i], layout[i], m["dtype"][i]) == key]
         rows.sort(key=lambda i: m["kernel_s"][i])
         n = min(per_group, len(rows))
         for j in sorted({rows[round(q * (len(rows) - 1) / max(n - 1, 1))] for q in range(n)}):
             params = {p: m[p][j] for p in SHAPE_PARAMS if m[p][j] == m[p][j]}
             out.append({"case_id": m["case_id"][j], "kind": m["kind"][j], "layout": layout[j],
+                        "dtype": m["dtype"][j],
                         "params": {p: int(v) if float(v).is_integer() else float(v)
                                    for p, v in params.items()}})
     return out
@@ -67,6 +76,8 @@ def main(argv=None) -> int:
     ap.add_argument("--per-group", type=int, default=6)
     ap.add_argument("--max-set", type=float, default=4e6, help="largest input set, bytes")
     ap.add_argument("--budget", type=float, default=90.0)
+    ap.add_argument("--layouts", default="", help="only these groups' layouts, e.g. cast,rows,outer")
+    ap.add_argument("--no-cat", action="store_true", help="skip the cat / clone copies")
     args = ap.parse_args(argv)
 
     import torch
@@ -81,12 +92,13 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     t0 = time.perf_counter()
-    for c in pick_cases(args.per_group, args.max_set):
+    layouts = tuple(x for x in args.layouts.split(",") if x)
+    for c in pick_cases(args.per_group, args.max_set, layouts):
         if time.perf_counter() - t0 > args.budget:
             break
         row = {"case_id": c["case_id"], "kind": c["kind"], "layout": c["layout"]}
         try:
-            fn, make = runner_for(c["kind"])(c["params"], "bfloat16", "cuda")
+            fn, make = runner_for(c["kind"])(c["params"], c["dtype"], "cuda")
             cold = timer.time(fn, make)
             row.update(cold_s=cold.kernel_s, launches=cold.launches,
                        warm_s=graph_per_launch(fn, make(), cold.launches, cold.trials, torch,
@@ -98,7 +110,7 @@ def main(argv=None) -> int:
         rows.append(row)
         timer.release()
     cats = []
-    for nbytes in CAT_BYTES:
+    for nbytes in () if args.no_cat else CAT_BYTES:
         n = nbytes // 2
         half = n // 2
         a = torch.randn(half, dtype=torch.bfloat16, device="cuda")
