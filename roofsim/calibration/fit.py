@@ -201,12 +201,14 @@ def companion_from_folder(folder: Path) -> Companion:
 
 def fit_directory(out: str | Path, hardware: str | None = None, command: str = "",
                   companions: list[Path] = (), graph_gap: Path | None = None,
-                  warm_l2: Path | None = None) -> str:
+                  warm_l2: Path | None = None, sibling: str | Path | None = None) -> str:
     """Fit out/measurements.csv into out/profile.json and out/accuracy.json. The graph gap
     comes from `graph_gap` (a measure_graph_gap.py CSV), else out/gap/graph-gap-sm0.csv where
     it exists, else 0 (kernel time then keeps the gap, as before it was measured); the groups'
     warm_trips from `warm_l2` (a measure_warm_l2.py CSV), else out/warm/warm-l2.csv where it
-    exists, else 0 (every launch as cold as the harness timed it)."""
+    exists, else 0 (every launch as cold as the harness timed it). `sibling`: a same-arch
+    profile that fills the groups and SM shares this device never measured
+    (roofsim.calibration.sibling)."""
     out = Path(out)
     m = read_measurements(out / MEASUREMENTS_FILE)
     graph_gap, warm_l2 = probe_files(out, graph_gap, warm_l2)
@@ -231,6 +233,10 @@ def fit_directory(out: str | Path, hardware: str | None = None, command: str = "
                           ident=device_id(name) if name else out.name, meta=meta,
                           companions=comps)
     profile = probes.apply(profile)
+    if sibling is not None:
+        from .profile import load_profile
+        from .sibling import with_sibling
+        profile = with_sibling(profile, load_profile(sibling))
     profile.save(out / PROFILE_FILE)
     held = m.select(m["split"] == HOLDOUT)
     result = evaluate(held, profile, spec)

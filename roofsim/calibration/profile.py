@@ -103,6 +103,8 @@ class GroupModel:
                                            # older profile, one share for every SM count)
     layout: str = ""                       # TensorIterator kernel of a layout kind (LAYOUTS)
     warm_trips: float = 0.0                # round trips an L2-resident input saves (warm.py)
+    source: str = ""           # the device whose measurements these are, where not the
+    sm_source: str = ""        # profile's own: a same-arch sibling's (roofsim.calibration.sibling)
 
     @property
     def family(self) -> str:
@@ -367,6 +369,8 @@ class CalibrationProfile:
             groups.append({
                 "kind": g.kind, **({"layout": g.layout} if g.layout else {}),
                 **({"warm_trips": g.warm_trips} if g.warm_trips else {}),
+                **({"source": g.source} if g.source else {}),
+                **({"sm_source": g.sm_source} if g.sm_source else {}),
                 "dtype": g.dtype, "kind_params": g.kind_params.as_dict(),
                 "params": _shape_lists(g.params),
                 "measured_s": [float(t) for t in g.measured],
@@ -474,10 +478,16 @@ def _group_from_dict(g, at: str) -> GroupModel:
                                  "SM counts")
             if np.any(sm_counts != np.round(sm_counts)):
                 raise UserError(f"{at}.sm_counts: expected whole SM counts")
+    source, sm_source = (g.get(k, "") for k in ("source", "sm_source"))
+    for k, v in (("source", source), ("sm_source", sm_source)):
+        if not isinstance(v, str):
+            raise UserError(f"{at}.{k}: expected a device id (text), got {type(v).__name__}")
+    if sm_source and sm_fraction is None:
+        raise UserError(f"{at}.sm_source: names the source of SM shares the group does not have")
     return GroupModel(kind=kind, dtype=canonical_dtype(dtype), kind_params=KindParams(**values),
                       params=p, measured=measured, residual=residual, sm_params=sm_params,
                       sm_fraction=sm_fraction, sm_counts=sm_counts, layout=layout,
-                      warm_trips=trips)
+                      warm_trips=trips, source=source, sm_source=sm_source)
 
 
 def _shape_lists(params: np.ndarray) -> dict[str, list]:

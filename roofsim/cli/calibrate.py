@@ -58,6 +58,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="small kernels timed cold and warm by benchmarks/"
                              "measure_warm_l2.py (default: <out>/warm/warm-l2.csv if present): "
                              "what an L2-resident input saves each kernel group")
+    parser.add_argument("--sibling", metavar="NAME|DIR", type=nonempty("a calibration"),
+                        help="a profile of the same architecture (another GPU) whose groups "
+                             "fill the kinds this device never timed, and whose SM shares "
+                             "fill groups no run on fewer SMs informed "
+                             "(roofsim.calibration.sibling); the profile marks them")
     parser.add_argument("--no-fit", action="store_true", help="measure only")
     parser.add_argument("--fit-only", action="store_true",
                         help="fit OUT/measurements.csv again; no measuring, no GPU")
@@ -96,11 +101,14 @@ def run(args: argparse.Namespace) -> int:
         if not (Path(folder) / "measurements.csv").is_file():
             raise UserError(f"--companion {folder}: no measurements.csv there (expected a "
                             f"calibration folder measured with `roofsim calibrate --sms N`)")
+    if args.sibling is not None:        # read now, not after an hour of measuring
+        from ..calibration import load_profile
+        load_profile(args.sibling)
     if args.fit_only:
         if not args.out:
             raise UserError("--fit-only needs --out DIR (the folder holding measurements.csv)")
         return _fit(Path(args.out), args.hardware, command, args.companion, args.graph_gap,
-                    args.warm_l2)
+                    args.warm_l2, args.sibling)
     if args.device == "cuda" and not _cuda_available():
         raise NeedsGPU("roofsim calibrate needs a CUDA GPU, and torch sees none here; "
                        "refit committed measurements with --fit-only --out DIR, or exercise "
@@ -143,17 +151,18 @@ def run(args: argparse.Namespace) -> int:
     if len(report.failed) > 20:
         print(f"  ... and {len(report.failed) - 20} more (see {out / 'provenance.json'})")
     if not args.no_fit:
-        _fit(out, args.hardware, command, args.companion, args.graph_gap, args.warm_l2)
+        _fit(out, args.hardware, command, args.companion, args.graph_gap, args.warm_l2,
+             args.sibling)
     return 0
 
 
 def _fit(out: Path, hardware: str | None, command: str, companions=(), graph_gap=None,
-         warm_l2=None) -> int:
+         warm_l2=None, sibling=None) -> int:
     from ..calibration.fit import fit_directory
     summary = fit_directory(out, hardware=hardware, command=command,
                             companions=[Path(c) for c in companions],
                             graph_gap=Path(graph_gap) if graph_gap else None,
-                            warm_l2=Path(warm_l2) if warm_l2 else None)
+                            warm_l2=Path(warm_l2) if warm_l2 else None, sibling=sibling)
     print(summary)
     return 0
 

@@ -1,0 +1,96 @@
+"""A same-architecture sibling fills the groups and SM shares a profile never measured
+(roofsim.calibration.sibling)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from roofsim.calibration import load_profile
+from roofsim.calibration.profile import profile_from_dict
+from roofsim.calibration.sibling import with_sibling
+from roofsim.errors import UserError
+from roofsim.hardware import derive_sm_restricted, load_hardware
+from roofsim.kernels import records_from_params
+
+CAL = Path(__file__).resolve().parents[1] / "calibration"
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return load_profile(CAL / "h100-sxm"), load_profile(CAL / "h200")
+
+
+def test_the_sibling_fills_only_what_the_profile_lacks(pair):
+    own, sib = pair
+    both = with_sibling(own, sib)
+    missing = set(sib.groups) - set(own.groups)
+    assert missing and set(both.groups) == set(own.groups) | set(sib.groups)
+    for key, g in both.groups.items():
+        if key in own.groups:         # the profile's own fit, residual and data are kept
+            assert g.source == "" and g.kind_params == own.groups[key].kind_params
+            np.testing.assert_array_equal(g.residual, own.groups[key].residual)
+            filled = own.groups[key].sm_fraction is None and g.sm_fraction is not None
+            assert g.sm_source == ("h200" if filled else "")
+        else:
+            assert g.source == "h200" and g.kind_params == sib.groups[key].kind_params
+    assert both.meta["sibling"]["device"] == "h200"
+    assert len(both.meta["sibling"]["groups"]) == len(missing)
+
+
+def test_a_kind_the_profile_never_timed_is_timed_with_the_siblings_group(pair):
+    own, sib = pair
+    h100 = load_hardware("h100-sxm")
+    sort = records_from_params("sort", {"rows": [1], "cols": [6]}, "int64")
+    assert np.isnan(own.predict_launch_s(sort, h100)[0])        # the roofline's, before
+    t = with_sibling(own, sib).predict_launch_s(sort, h100)[0]
+    assert np.isfinite(t) and t > 0
+    # the borrowed group is timed on the target's spec: fewer SMs never make it faster
+    few = derive_sm_restricted(h100, 16)
+    big = records_from_params("sort", {"rows": [4096], "cols": [4096]}, "int64")
+    both = with_sibling(own, sib)
+    assert both.predict_launch_s(big, few)[0] >= both.predict_launch_s(big, h100)[0]
+
+
+def test_a_sibling_profile_round_trips_and_says_whose_data(pair):
+    both = with_sibling(*pair)
+    back = profile_from_dict(both.to_dict())
+    assert {k: (g.source, g.sm_source) for k, g in back.groups.items()} == \
+        {k: (g.source, g.sm_source) for k, g in both.groups.items()}
+    table = records_from_params("cat", {"numel": [10 ** 6]}, "bfloat16")
+    hw = load_hardware("h100-sxm")
+    assert back.predict_launch_s(table, hw)[0] == pytest.approx(both.predict_launch_s(table, hw)[0])
+
+
+def test_another_architecture_or_itself_is_refused_in_one_line(pair):
+    own, sib = pair
+    doc = sib.to_dict()
+    doc["hardware"]["arch"] = "Ampere (GA100, sm_80)"
+    doc["device"]["arch"] = "Ampere (GA100, sm_80)"
+    ampere = profile_from_dict(doc)
+    for a, b in ((own, ampere), (own, own)):
+        with pytest.raises(UserError) as err:
+            with_sibling(a, b)
+        assert "sibling" in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("field,value", [("source", 3), ("sm_source", ["h200"])])
+def test_a_mistyped_source_is_one_line(pair, field, value):
+    doc = with_sibling(*pair).to_dict()
+    doc["groups"][0][field] = value
+    with pytest.raises(UserError) as err:
+        profile_from_dict(doc, "p.json")
+    assert field in str(err.value) and "\n" not in str(err.value)
+
+
+def test_calibrate_fit_only_takes_a_sibling(tmp_path):
+    import shutil
+    from roofsim.cli.calibrate import main
+    out = tmp_path / "h100-sxm"
+    out.mkdir()
+    for f in ("measurements.csv", "provenance.json"):
+        shutil.copy(CAL / "h100-sxm" / f, out / f)
+    assert main(["--fit-only", "--out", str(out), "--hardware", "h100-sxm",
+                 "--sibling", str(CAL / "h200")]) == 0
+    p = load_profile(out)
+    assert p.meta["sibling"]["device"] == "h200" and p.meta["sibling"]["groups"]
