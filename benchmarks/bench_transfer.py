@@ -205,7 +205,7 @@ def sibling_kernels_part(profiles) -> list[dict]:
 
 
 def sibling_stages_part(profiles) -> list[dict]:
-    from roofsim.e2e import compare_e2e, load_e2e
+    from roofsim.e2e import load_e2e
     rows = []
     for name, (own, _) in SIBLINGS.items():
         cases = [(own, load_hardware(own), CAL / own / "e2e", "fitted")]
@@ -215,11 +215,7 @@ def sibling_stages_part(profiles) -> list[dict]:
             if not (folder / "e2e.csv").is_file():
                 continue
             meas, _ = load_e2e(folder)
-            for c in compare_e2e(meas, spec, profiles[name]):
-                rows.append({"fit": name, "target": label, "kind": kind, "grid": c.grid,
-                             "stage": c.stage, "measured": c.measured_s,
-                             "predicted": c.predicted_s, "error": c.error,
-                             "fresh": label in FRESH})
+            rows += stage_rows(meas, spec, profiles[name], name, label, kind)
     return rows
 
 
@@ -244,7 +240,7 @@ def published_part(profiles) -> list[dict]:
 
 
 def stages_part(profiles) -> list[dict]:
-    from roofsim.e2e import compare_e2e, load_e2e
+    from roofsim.e2e import load_e2e
     rows = []
     cases = [(td, load_hardware(td), CAL / td / "e2e", 0) for td in DEVICES]
     cases += [(f"h200 ({d})", load_hardware("h200"), CAL / "h200" / d, 0)
@@ -258,12 +254,16 @@ def stages_part(profiles) -> list[dict]:
         for fd in DEVICES:
             kind = "fitted" if name.split(" ")[0] == fd else \
                 restricted_kind(fd, sms) if sms else "transferred"
-            for c in compare_e2e(meas, spec, profiles[fd]):
-                rows.append({"fit": fd, "target": name, "kind": kind, "grid": c.grid,
-                             "stage": c.stage, "measured": c.measured_s,
-                             "predicted": c.predicted_s, "error": c.error,
-                             "fresh": name in FRESH})
+            rows += stage_rows(meas, spec, profiles[fd], fd, name, kind)
     return rows
+
+
+def stage_rows(meas, spec, profile, fit: str, target: str, kind: str) -> list[dict]:
+    """One row per measured (grid, stage) of an end-to-end set, predicted with `profile`."""
+    from roofsim.e2e import compare_e2e
+    return [{"fit": fit, "target": target, "kind": kind, "grid": c.grid, "stage": c.stage,
+             "measured": c.measured_s, "predicted": c.predicted_s, "error": c.error,
+             "fresh": target in FRESH} for c in compare_e2e(meas, spec, profile)]
 
 
 def main(argv=None) -> int:
