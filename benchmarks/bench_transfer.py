@@ -74,9 +74,13 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # checked on every set above (the outer-reduction group came after their prefill had gone
 # from -11..-15 % to +4..+10 %), those sets guide; FRESH names what was measured for that
 # change and read only after it: e2e-fresh13, 11:40-11:44 (grids 3x8 and 5x6, prompt 800,
-# whole H200, 8, 16 and 32 SMs). (Each older set was fresh for the change its README names.)
+# whole H200, 8, 16 and 32 SMs); and e2e-fresh14, 13:14-13:17 (grids 2x9 and 4x8, prompt
+# 1100, whole H200, 8, 24 and 48 SMs), measured after every change of the session (the last:
+# the new groups' warm-L2 savings, the sibling). (Each older set was fresh for the change its
+# README names.)
 FRESH = {"h200 (e2e-fresh13)", "h200-sm8 (e2e-fresh13)", "h200-sm16 (e2e-fresh13)",
-         "h200-sm32 (e2e-fresh13)"}
+         "h200-sm32 (e2e-fresh13)", "h200 (e2e-fresh14)", "h200-sm8 (e2e-fresh14)",
+         "h200-sm24 (e2e-fresh14)", "h200-sm48 (e2e-fresh14)"}
 # The SM-restricted kernel samples (calibration/h200-sm<N>/measurements.csv) measured after the
 # model's last change: 24 and 72 SMs (kernels/*.yaml --sample 0.08), 2026-12-02 07:52, after
 # the SM-count share (roofsim.calibration.profile.SM_COUNT_WEIGHT).
@@ -99,7 +103,8 @@ def restricted_devices() -> list[tuple[Path, int]]:
 
 
 E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8",
-            "e2e-fresh9", "e2e-fresh10", "e2e-fresh11", "e2e-fresh12", "e2e-fresh13")
+            "e2e-fresh9", "e2e-fresh10", "e2e-fresh11", "e2e-fresh12", "e2e-fresh13",
+            "e2e-fresh14")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
