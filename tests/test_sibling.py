@@ -94,3 +94,17 @@ def test_calibrate_fit_only_takes_a_sibling(tmp_path):
                  "--sibling", str(CAL / "h200")]) == 0
     p = load_profile(out)
     assert p.meta["sibling"]["device"] == "h200" and p.meta["sibling"]["groups"]
+
+
+def test_the_note_names_the_sibling_and_its_measured_band(pair):
+    from roofsim.calibration.band import profile_note
+    own, sib = pair
+    both = with_sibling(own, sib)
+    bands = {("h100-sxm", "fitted"): {"decode": 0.13}, ("h100-sxm+h200", "fitted"): {"decode": 0.08}}
+    hw = load_hardware("h100-sxm")
+    note = profile_note(both, hw, bands)
+    assert note.band == {"decode": 0.08} and note.sibling == "h200"
+    assert note.borrowed == len(both.meta["sibling"]["groups"]) > 0
+    assert "h200's data for" in note.line() and note.as_dict()["calibration_sibling"] == "h200"
+    plain = profile_note(own, hw, bands)
+    assert plain.band == {"decode": 0.13} and plain.sibling == "" and "h200" not in plain.line()

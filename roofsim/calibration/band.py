@@ -35,16 +35,23 @@ class ProfileNote:
     relation: str                    # one of RELATIONS
     band: Mapping[str, float] = field(default_factory=dict)   # stage -> largest |error| seen
     warning: str = ""                # '' when the target is the measuring device
+    sibling: str = ""                # the same-arch profile that filled groups, '' if none
+    borrowed: int = 0                # groups it filled (roofsim.calibration.sibling)
 
     def as_dict(self) -> dict:
         return {"calibration_device": self.device_name, "calibration_sms": self.device_sms,
                 "calibration_relation": self.relation, "uncertainty": dict(self.band),
-                "calibration_warning": self.warning}
+                "calibration_warning": self.warning,
+                **({"calibration_sibling": self.sibling, "calibration_borrowed_groups":
+                    self.borrowed} if self.sibling else {})}
 
     def line(self) -> str:
         band = ", ".join(f"{s} +-{e:.0%}" for s, e in self.band.items())
-        text = (f"calibration: measured on {self.device_name} ({self.device_sms} SMs); target "
-                f"{self.target}: {self.relation}")
+        text = f"calibration: measured on {self.device_name} ({self.device_sms} SMs)"
+        if self.sibling:
+            text += (f", with {self.sibling}'s data for {self.borrowed} kernel groups it never "
+                     f"timed")
+        text += f"; target {self.target}: {self.relation}"
         if band:
             text += f"; measured error of such predictions: {band}"
         return text
@@ -62,7 +69,16 @@ def relation(profile: CalibrationProfile, hardware: HardwareSpec) -> str:
     return "same-arch" if same_arch else "other-arch"
 
 
+def band_key(profile: CalibrationProfile) -> str:
+    """The profile's name in transfer.json: its device id, '+<sibling>' where a same-arch
+    sibling filled groups (bench_transfer's SIBLINGS rows)."""
+    sib = profile.meta.get("sibling") if isinstance(profile.meta, Mapping) else None
+    return f"{profile.device_id}+{sib['device']}" if isinstance(sib, Mapping) and \
+        sib.get("device") else profile.device_id
+
+
 def _target_relation(fit: str, target: str) -> str:
+    fit = fit.split("+")[0]          # a profile with a sibling is still its device's
     if target == fit:
         return "fitted"
     if target.startswith(f"{fit}-sm"):
@@ -95,7 +111,7 @@ def profile_note(profile: CalibrationProfile, hardware: HardwareSpec,
                  bands: dict | None = None) -> ProfileNote:
     rel = relation(profile, hardware)
     bands = measured_bands() if bands is None else bands
-    band = bands.get((profile.device_id, rel), {})
+    band = bands.get((band_key(profile), rel), {})
     warning = ""
     if rel != "fitted":
         warning = (f"the calibration profile was measured on {profile.device_name} "
@@ -105,5 +121,9 @@ def profile_note(profile: CalibrationProfile, hardware: HardwareSpec,
                         "has been measured")
         elif not band:
             warning += "; no such transfer has been measured"
+    sib = profile.meta.get("sibling") if isinstance(profile.meta, Mapping) else None
+    sib = sib if isinstance(sib, Mapping) else {}
     return ProfileNote(device_name=profile.device_name, device_sms=profile.sm_count,
-                       target=hardware.id, relation=rel, band=band, warning=warning)
+                       target=hardware.id, relation=rel, band=band, warning=warning,
+                       sibling=str(sib.get("device", "")),
+                       borrowed=len(sib.get("groups", ())) if sib.get("device") else 0)
