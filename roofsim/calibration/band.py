@@ -69,12 +69,17 @@ def relation(profile: CalibrationProfile, hardware: HardwareSpec) -> str:
     return "same-arch" if same_arch else "other-arch"
 
 
+def _sibling(profile: CalibrationProfile) -> Mapping:
+    """The profile's meta.sibling (roofsim.calibration.sibling), {} without one."""
+    sib = profile.meta.get("sibling") if isinstance(profile.meta, Mapping) else None
+    return sib if isinstance(sib, Mapping) and sib.get("device") else {}
+
+
 def band_key(profile: CalibrationProfile) -> str:
     """The profile's name in transfer.json: its device id, '+<sibling>' where a same-arch
     sibling filled groups (bench_transfer's SIBLINGS rows)."""
-    sib = profile.meta.get("sibling") if isinstance(profile.meta, Mapping) else None
-    return f"{profile.device_id}+{sib['device']}" if isinstance(sib, Mapping) and \
-        sib.get("device") else profile.device_id
+    sib = _sibling(profile)
+    return f"{profile.device_id}+{sib['device']}" if sib else profile.device_id
 
 
 def _target_relation(fit: str, target: str) -> str:
@@ -121,9 +126,7 @@ def profile_note(profile: CalibrationProfile, hardware: HardwareSpec,
                         "has been measured")
         elif not band:
             warning += "; no such transfer has been measured"
-    sib = profile.meta.get("sibling") if isinstance(profile.meta, Mapping) else None
-    sib = sib if isinstance(sib, Mapping) else {}
+    sib = _sibling(profile)
     return ProfileNote(device_name=profile.device_name, device_sms=profile.sm_count,
                        target=hardware.id, relation=rel, band=band, warning=warning,
-                       sibling=str(sib.get("device", "")),
-                       borrowed=len(sib.get("groups", ())) if sib.get("device") else 0)
+                       sibling=str(sib.get("device", "")), borrowed=len(sib.get("groups", ())))

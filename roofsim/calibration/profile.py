@@ -297,14 +297,11 @@ class CalibrationProfile:
         return self._predict(table, hardware, residual=self.residual_applies(hardware),
                              resident=resident)
 
-    def _predict(self, table: RecordTable, hardware: HardwareSpec, residual: bool,
-                 resident: np.ndarray | None = None) -> np.ndarray:
-        n = len(table)
-        out = np.full(n, np.nan)
-        if n == 0:
-            return out
+    def table_groups(self, table: RecordTable) -> tuple[np.ndarray, dict[str, GroupModel]]:
+        """Each record's group key ('kind|dtype|layout|fallback': a cast record no group
+        describes falls back to its stride's layout) and the group of every key the profile
+        speaks for (group_for); a record whose key is missing gets the roofline."""
         layouts = layout_of(table.kind, table.param)
-        # a cast record no group describes falls back to its stride's layout
         stride_layouts = kernel_layout(table.kind, table.param("stride"))
         keys = np.array([f"{k}|{canonical_dtype(str(d))}|{lay}|{fb}"
                          for k, d, lay, fb in zip(table.kind, table.dtype, layouts,
@@ -314,6 +311,20 @@ class CalibrationProfile:
             g = self.group_for(*key.split("|", 3))
             if g is not None:
                 found[key] = g
+        return keys, found
+
+    def covers(self, table: RecordTable) -> np.ndarray:
+        """Which records a group of this profile times (the rest: NaN, the roofline's)."""
+        keys, found = self.table_groups(table)
+        return np.isin(keys, list(found)) if len(keys) else np.zeros(0, dtype=bool)
+
+    def _predict(self, table: RecordTable, hardware: HardwareSpec, residual: bool,
+                 resident: np.ndarray | None = None) -> np.ndarray:
+        n = len(table)
+        out = np.full(n, np.nan)
+        if n == 0:
+            return out
+        keys, found = self.table_groups(table)
         if not found:
             return out
         covered = np.flatnonzero(np.isin(keys, list(found)))

@@ -13,8 +13,7 @@ from roofsim.calibration.profile import load_profile
 from roofsim.data import data_dir
 from roofsim.engine import simulate
 from roofsim.perfmodel import MIN_WARM_SHARE, l2_resident
-from roofsim.hardware import canonical_dtype, derive_sm_restricted, load_hardware
-from roofsim.kernels._common import kernel_layout, layout_of
+from roofsim.hardware import derive_sm_restricted, load_hardware
 from roofsim.records import RecordTable
 from roofsim.workloads.deepseek_ocr import stage_records
 from strategies import (MEDIUM, configs, faster_spec_pairs, gemm_tables, hardware_specs,
@@ -37,14 +36,6 @@ def workload_tables(draw) -> RecordTable:
     return RecordTable.concat(list(records.values()))
 
 
-def _covered(profile, table) -> np.ndarray:
-    layouts = layout_of(table.kind, table.param)
-    fallback = kernel_layout(table.kind, table.param("stride"))   # a cast record's stride
-    return np.array([profile.group_for(k, canonical_dtype(str(d)), lay, fb) is not None
-                     for k, d, lay, fb in zip(table.kind, table.dtype, layouts, fallback)],
-                    dtype=bool)
-
-
 def test_the_shipped_profiles_load():
     assert PROFILES, "no shipped calibration profile found"
 
@@ -54,7 +45,7 @@ def test_the_shipped_profiles_load():
 def test_profile_predictions_are_finite_and_positive_where_covered(table, profile, spec):
     predicted = profile.predict_launch_s(table, spec)
     assert predicted.shape == (len(table),)
-    covered = _covered(profile, table)
+    covered = profile.covers(table)
     assert np.all(np.isfinite(predicted[covered])), table.kind[covered & ~np.isfinite(predicted)]
     assert np.all(predicted[covered] > 0)
     assert np.all(np.isnan(predicted[~covered]))          # no opinion: the roofline stays
@@ -74,7 +65,7 @@ def test_calibrated_time_is_never_below_the_launch_floor(table, profile, spec, m
     assert np.all(t.issued_s >= floor * (1 - 1e-12))
     assert np.all((t.node_gap_s >= 0) & (t.node_gap_s <= profile.graph_gap_s))
     assert np.all(t.node_gap_s[~t.calibrated] == 0)
-    np.testing.assert_array_equal(t.calibrated, _covered(profile, table))
+    np.testing.assert_array_equal(t.calibrated, profile.covers(table))
     # where the profile has no opinion, the roofline time stands
     plain = simulate(table, spec, launch_mode=mode)
     np.testing.assert_array_equal(t.launch_time_s[~t.calibrated],
