@@ -146,6 +146,7 @@ def test_cast_and_row_gather_records_use_their_groups_or_a_stated_fallback():
 @pytest.mark.parametrize("kind,params,dtype,word", [
     ("elementwise", {"numel": [10], "cast": [2]}, "float32", "cast"),
     ("copy", {"numel": [10], "cast": [0.5]}, "bfloat16", "cast"),
+    ("copy", {"numel": [10], "cast": [1]}, "float8_e4m3fn", "float8_e4m3fn"),   # no partner
 ])
 def test_a_bad_cast_flag_is_one_line(kind, params, dtype, word):
     with pytest.raises(UserError) as err:

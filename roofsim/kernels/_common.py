@@ -66,12 +66,18 @@ def cast_partner(dtype: str) -> str:
     return CAST_PARTNER[d]
 
 
-def cast_mask(params: Mapping[str, object], n: int, kind: str) -> np.ndarray:
-    """Rows with cast = 1 (an operand converted from cast_partner's dtype)."""
+def cast_mask(params: Mapping[str, object], n: int, kind: str, dtype) -> np.ndarray:
+    """Rows with cast = 1 (an operand converted from cast_partner's dtype); UserError on a
+    cast that is not 0 or 1, or on a cast row whose dtype has no partner."""
     c = param(params, "cast", n, kind, default=0.0)
     if not np.isin(c, (0.0, 1.0)).all():
         raise UserError(f"kind {kind!r}: cast must be 0 or 1, got {sorted(set(c.tolist()))}")
-    return c >= 1
+    cast = c >= 1
+    if cast.any():
+        names = np.broadcast_to(np.asarray(dtype, dtype=object), (n,)).astype(str)
+        for d in np.unique(names[cast]):
+            cast_partner(str(d))
+    return cast
 
 
 def partner_bytes(dtype, n: int) -> np.ndarray:

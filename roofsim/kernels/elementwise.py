@@ -72,7 +72,7 @@ def elementwise_work(params, dtype) -> dict:
                 continue
             read[i] = (math.prod(a) + math.prod(b)) * e[i]
         out["bytes_read"] = read
-    cast = cast_mask(params, n_rows, "elementwise")
+    cast = cast_mask(params, n_rows, "elementwise", dtype)
     if cast.any():
         # the runner's cast case (elementwise_runner): an operand of the partner dtype, and
         # one of the record's dtype, dense (stride 0) or a column broadcast along the rows of

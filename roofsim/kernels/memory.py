@@ -22,7 +22,7 @@ def copy_work(params, dtype) -> dict:
     n_rows = rows_of(params, dtype)
     numel = param(params, "numel", n_rows, "copy")
     e = element_bytes(dtype, n_rows)
-    read = np.where(cast_mask(params, n_rows, "copy"), partner_bytes(dtype, n_rows), e)
+    read = np.where(cast_mask(params, n_rows, "copy", dtype), partner_bytes(dtype, n_rows), e)
     return result(n_rows, bytes_read=numel * read, bytes_written=numel * e)
 
 
