@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -114,13 +112,14 @@ def test_higher_rate_waits_longer():
     assert fast.busy_share > slow.busy_share
 
 
-def test_ten_thousand_requests_simulate_quickly():
+def test_ten_thousand_requests_all_finish_after_they_arrive():
+    # Its speed is benchmarks/bench_serving.py's figure (0.6 s on a 2-core machine), not a
+    # timed assertion here.
     cfg = SchedulerConfig(kv_blocks=50_000, max_seqs=256)
     reqs = poisson_requests(50.0, 10_000, 512, 64, seed=0)
-    t = time.perf_counter()
     res = simulate(reqs, LinearSteps(), cfg)
-    assert time.perf_counter() - t < 10.0
     assert len(res.outcomes) == 10_000
+    assert all(o.finish_s > o.arrival_s for o in res.outcomes)
 
 
 def test_trace_csv(tmp_path):
