@@ -596,6 +596,49 @@ def launch_seconds(u: UnitTerms, params: np.ndarray) -> np.ndarray:
     return u.launch_s + phi * u.latency_s + norm + u.empty_s
 
 
+def launch_seconds_gradient(u: UnitTerms, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """launch_seconds and its exact derivatives: (t of shape (n,), dt / d parameter of shape
+    (n, len(PARAMS))), `params` one row (len(PARAMS),). Analytic, so that calibration's fit
+    finds the point where the gradient vanishes to rounding, not to a finite difference's
+    noise (roofsim.calibration.physfit: the same measurements give the same parameters on any
+    BLAS or CPU). Where the power limit binds a tensor term, the tensor efficiency has no
+    effect (derivative 0)."""
+    p = np.asarray(params, dtype=np.float64)
+    names = [q.name for q in PARAMS]
+    phi, eta_t, eta_c, eta_m, eta_p, sharp, eta_u = (p[names.index(n)] for n in (
+        "phi", "eta_tensor", "eta_cuda", "eta_memory", "eta_parallel", "sharpness",
+        "eta_unaligned"))
+    n = len(u)
+    slow = np.where(u.misaligned, eta_u, 1.0)
+    tensor_raw = u.tensor_s / (eta_t * slow)
+    tensor_binds = tensor_raw >= u.power_s
+    terms = np.stack([np.maximum(tensor_raw, u.power_s), (u.cuda_s + u.index_s) / (eta_c * slow),
+                      u.hbm_s / eta_m, u.parallel_s(eta_p * slow)])          # (4, n)
+    big = terms.max(axis=0)
+    safe = np.where(big > 0, big, 1.0)
+    x = terms / safe
+    xp = x ** sharp
+    total = xp.sum(axis=0)
+    norm = total ** (1.0 / sharp) * big
+    t = u.launch_s + phi * u.latency_s + norm + u.empty_s
+    # d norm / d term_j = (term_j / norm)^(p - 1); each term falls as 1 / its efficiency
+    share = np.where(norm > 0, (terms / np.where(norm > 0, norm, 1.0)) ** (sharp - 1.0), 0.0)
+    d_log = -share * terms                        # d norm / d log(efficiency of term j)
+    grad = np.zeros((n, len(PARAMS)))
+    grad[:, names.index("phi")] = u.latency_s
+    grad[:, names.index("eta_tensor")] = np.where(tensor_binds, d_log[0], 0.0) / eta_t
+    grad[:, names.index("eta_cuda")] = d_log[1] / eta_c
+    grad[:, names.index("eta_memory")] = d_log[2] / eta_m
+    grad[:, names.index("eta_parallel")] = d_log[3] / eta_p
+    unaligned = np.where(tensor_binds, d_log[0], 0.0) + d_log[1] + d_log[3]
+    grad[:, names.index("eta_unaligned")] = np.where(u.misaligned, unaligned / eta_u, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xlogx = np.where(x > 0, xp * np.log(np.where(x > 0, x, 1.0)), 0.0).sum(axis=0)
+        d_sharp = norm * (-np.log(total) / sharp ** 2 + xlogx / (sharp * total))
+    grad[:, names.index("sharpness")] = np.where(norm > 0, d_sharp, 0.0)
+    return t, grad
+
+
 def peak_roof_s(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
     """Per-launch datasheet roof: the slowest of tensor FLOPs / peak, CUDA-core FLOPs / peak and
     bytes / HBM bandwidth (no launch floor, efficiency 1)."""

@@ -20,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import least_squares
 
-from ..perfmodel import PARAMS, KindParams, UnitTerms, launch_seconds
+from ..perfmodel import (PARAMS, KindParams, UnitTerms, launch_seconds,
+                         launch_seconds_gradient)
 
 _LOG = np.array([p.name not in ("phi", "sharpness") for p in PARAMS])   # fitted as log
 _STARTS = ({"eta_parallel": 1.0, "phi": 1.0}, {"eta_parallel": 0.3, "phi": 4.0},
@@ -49,6 +50,10 @@ ANCHOR_WEIGHT = 0.002
 _SCALE = np.array([1.0 if lg else (10.0 if p.name == "phi" else 4.0)
                    for p, lg in zip(PARAMS, (p.name not in ("phi", "sharpness") for p in PARAMS))])
 _MARGIN = 1e-3   # a later start must lower the cost by this share to be preferred
+_F_SCALE = 0.1   # soft-L1's scale: residuals (log time) beyond it count linearly
+_AT_BOUND = 1e-7  # share of a parameter's range within which the optimizer's answer is the bound
+_POLISH_STEPS = 30
+_HESSIAN_STEP = 1e-5  # central-difference step of the polish's Hessian, in fit units
 # Weight of a companion's shape (the same kernel on fewer SMs) against a whole-chip shape. The
 # companions teach the SM scaling above all through each shape's two-point share f
 # (roofsim.calibration.fit); pulling the kind parameters hard towards them costs the whole
@@ -97,6 +102,7 @@ def fit_kind(u: UnitTerms, measured_s: np.ndarray, fixed: KindParams | None = No
     weight = (PRIOR_WEIGHT if extra else SOLO_PRIOR_WEIGHT) * np.sqrt(len(log_t))
     anchor = to_theta(np.array([p.default for p in PARAMS]))
     anchor_w = ANCHOR_WEIGHT * np.sqrt(len(log_t)) / _SCALE[used]
+    prior_rows = np.eye(int(used.sum()))[prior[used]] * weight     # d(weight log eta) / d theta
 
     def residual(theta):
         full = from_theta(theta)
@@ -106,6 +112,17 @@ def fit_kind(u: UnitTerms, measured_s: np.ndarray, fixed: KindParams | None = No
         parts += [weight * np.log(full[prior]), anchor_w * (theta - anchor)]
         return np.concatenate(parts)
 
+    def jacobian(theta):
+        """d residual / d theta, exact (roofsim.perfmodel.launch_seconds_gradient)."""
+        full = from_theta(theta)
+        chain = np.where(_LOG, full, 1.0)[used]          # d value / d theta
+        rows = []
+        for units, w in [(u, 1.0)] + [(e_u, COMPANION_WEIGHT) for e_u, _ in extra]:
+            t, grad = launch_seconds_gradient(units, full)
+            rows.append(w * grad[:, used] * chain / t[:, None])
+        rows += [prior_rows, np.diag(anchor_w)]
+        return np.vstack(rows)
+
     t_lo, t_hi = to_theta(lo), to_theta(hi)
     best = None
     for start in _STARTS:
@@ -113,8 +130,65 @@ def fit_kind(u: UnitTerms, measured_s: np.ndarray, fixed: KindParams | None = No
         for name, v in start.items():
             x0[[p.name for p in PARAMS].index(name)] = v
         theta0 = np.clip(to_theta(x0), t_lo + 1e-9, t_hi - 1e-9)
-        sol = least_squares(residual, theta0, loss="soft_l1", f_scale=0.1, bounds=(t_lo, t_hi),
-                            xtol=1e-14, ftol=1e-14, gtol=1e-14, max_nfev=4000)
+        sol = least_squares(residual, theta0, jac=jacobian, loss="soft_l1", f_scale=_F_SCALE,
+                            bounds=(t_lo, t_hi), xtol=1e-14, ftol=1e-14, gtol=1e-14,
+                            max_nfev=4000)
         if best is None or sol.cost < best.cost * (1 - _MARGIN):
             best = sol
-    return KindParams.from_array(from_theta(best.x))
+    theta = _polish(best.x, residual, jacobian, t_lo, t_hi)
+    return KindParams.from_array(from_theta(theta))
+
+
+def _polish(theta: np.ndarray, residual, jacobian, t_lo: np.ndarray, t_hi: np.ndarray
+            ) -> np.ndarray:
+    """The optimizer's answer taken to the point where the robust cost's gradient vanishes.
+
+    least_squares stops where the cost no longer falls by ftol; along a flat valley of the cost
+    (two roofs that explain the same times) that leaves a parameter wherever rounding happened
+    to stop it, about sqrt(machine epsilon) from the optimum: 1e-5 .. 1e-4 relative, which
+    moved predictions by 1e-7 between one BLAS and another (OPENBLAS_CORETYPE). The gradient,
+    exact here (analytic Jacobian), tells the optimum to rounding: parameters within
+    _AT_BOUND of a bound go to the bound and stay; the others take Newton steps on the soft-L1
+    cost, with its Hessian from central differences of that gradient (Gauss-Newton's curvature
+    misses the residuals' own: it diverged along such a valley), while the Newton decrement
+    shrinks. Where the Hessian's differences are off, only the speed suffers: the point is
+    where the exact gradient vanishes."""
+    theta = theta.copy()
+    span = t_hi - t_lo
+    at_lo = theta - t_lo <= _AT_BOUND * span
+    at_hi = t_hi - theta <= _AT_BOUND * span
+    theta[at_lo], theta[at_hi] = t_lo[at_lo], t_hi[at_hi]
+    free = np.flatnonzero(~(at_lo | at_hi))
+    if not len(free):
+        return theta
+
+    def gradient(th):
+        r = residual(th)
+        return jacobian(th)[:, free].T @ (r / np.sqrt(1.0 + (r / _F_SCALE) ** 2))
+
+    def hessian(th):
+        h = np.empty((len(free), len(free)))
+        for c, i in enumerate(free):
+            step = _HESSIAN_STEP * max(1.0, abs(th[i]))
+            up, down = th.copy(), th.copy()
+            up[i] += step
+            down[i] -= step
+            h[:, c] = (gradient(up) - gradient(down)) / (2.0 * step)
+        return 0.5 * (h + h.T)
+
+    g = gradient(theta)
+    decrement = np.inf
+    for _ in range(_POLISH_STEPS):
+        try:
+            step = -np.linalg.solve(hessian(theta), g)
+        except np.linalg.LinAlgError:
+            break
+        new_decrement = float(-(g @ step))
+        if not (0.0 <= new_decrement < decrement):
+            break
+        trial = theta.copy()
+        trial[free] = theta[free] + step
+        if np.any(trial[free] < t_lo[free]) or np.any(trial[free] > t_hi[free]):
+            break
+        theta, g, decrement = trial, gradient(trial), new_decrement
+    return theta
