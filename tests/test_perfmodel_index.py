@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -137,3 +138,23 @@ def test_default_kind_params_make_dims_matter():
     t = _strided("copy", [5e8, 5e8], [2, 5])
     s = launch_seconds(unit_terms(t, with_sm_count(H200, 16)), KindParams().as_array())
     assert s[1] > 1.5 * s[0]
+
+
+def test_attention_streams_in_waves_of_blocks():
+    """Attention's per-SM bandwidth term is wave-quantized (roofsim.perfmodel.active_sms): a
+    packed decode call of 160 blocks (batch 20 x 8 K/V heads) on 132 SMs streams in two rounds,
+    twice the time of 128 blocks (one round), not 160 / 128 of it; a GEMM's stays min(N, blocks)."""
+    def attention(batch):
+        return records_from_params(np.array(["attention"], dtype=object),
+                                   {"batch": np.array([float(batch)]), "heads": np.array([8.0]),
+                                    "seq_q": np.array([4.0]), "seq_kv": np.array([8193.0]),
+                                    "head_dim": np.array([128.0]), "causal": np.array([0.0]),
+                                    "bias": np.array([2.0])},
+                                   np.array(["bfloat16"], dtype=object))
+    one, two = (unit_terms(attention(b), H200) for b in (16, 20))
+    assert one.active_sms[0] == 128 and two.active_sms[0] == 80
+    assert two.parallel_s(1.0)[0] / one.parallel_s(1.0)[0] == pytest.approx(2.0, rel=1e-9)
+    gemm = records_from_params(np.array(["gemm"], dtype=object),
+                               {"m": np.array([2048.0]), "n": np.array([2560.0]),
+                                "k": np.array([4096.0])}, np.array(["bfloat16"], dtype=object))
+    assert unit_terms(gemm, H200).active_sms[0] == H200.sm_count
