@@ -18,7 +18,24 @@ CAL = Path(__file__).resolve().parents[1] / "calibration"
 
 @pytest.fixture(scope="module")
 def pair():
-    return load_profile(CAL / "h100-sxm"), load_profile(CAL / "h200")
+    """The H100 SXM's own profile (fitted here from its measurements: the shipped one carries
+    the H200 as sibling) and the H200's."""
+    from roofsim.calibration.fit import fit_profile
+    from roofsim.calibration.measurements import FIT, read_measurements
+    m = read_measurements(CAL / "h100-sxm" / "measurements.csv")
+    own = fit_profile(m.select(m["split"] == FIT), load_hardware("h100-sxm"),
+                      device_name="h100-sxm", ident="h100-sxm")
+    return own, load_profile(CAL / "h200")
+
+
+def test_the_shipped_h100_profile_takes_the_h200_as_sibling(pair):
+    """What it borrows is what its own fit lacks; what it has is its own."""
+    own, sib = pair
+    shipped = load_profile(CAL / "h100-sxm")
+    assert shipped.meta["sibling"]["device"] == "h200"
+    assert set(shipped.groups) == set(own.groups) | set(sib.groups)
+    assert {k for k, g in shipped.groups.items() if g.source == "h200"} == \
+        set(sib.groups) - set(own.groups)
 
 
 def test_the_sibling_fills_only_what_the_profile_lacks(pair):
