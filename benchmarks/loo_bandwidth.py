@@ -41,7 +41,7 @@ def loo_errors(profile, settings: LocalLinearSettings) -> tuple[float, float]:
                     -RESIDUAL_BOUND, RESIDUAL_BOUND)
         res.append(np.abs(np.exp(r - g.residual) - 1.0))
         if g.sm_fraction is not None and len(g.sm_fraction) > 3:
-            xs = group_features(g.kind, g.sm_params, g.dtype, profile.sm_count)
+            xs = group_features(g.kind, g.sm_params, g.dtype, profile.sm_count, share=True)
             f = LocalLinear(xs, g.sm_fraction, settings).leave_one_out()
             share.append(np.abs(np.clip(f, 0.0, 1.0) - g.sm_fraction))
     res = np.concatenate(res)

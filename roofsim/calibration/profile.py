@@ -139,8 +139,9 @@ def two_point_share(ratio: np.ndarray, scale: np.ndarray) -> np.ndarray:
                     0.0)
 
 
-def group_features(kind: str, params: np.ndarray, dtype: str, sm_count: float) -> np.ndarray:
-    x = features(kind, _param_columns(params), dtype, sm_count)
+def group_features(kind: str, params: np.ndarray, dtype: str, sm_count: float,
+                   share: bool = False) -> np.ndarray:
+    x = features(kind, _param_columns(params), dtype, sm_count, share)
     return np.round(x, FEATURE_DECIMALS)
 
 
@@ -204,7 +205,7 @@ class CalibrationProfile:
         cache = self.__dict__.setdefault("_sm_cache", {})
         key = (g.family, g.dtype)
         if key not in cache:
-            x = group_features(g.kind, g.sm_params, g.dtype, self.sm_count)
+            x = group_features(g.kind, g.sm_params, g.dtype, self.sm_count, share=True)
             counts = g.sm_counts if g.sm_counts is not None else np.ones(len(x))
             cache[key] = (LocalLinear(np.column_stack([x, sm_count_feature(counts)]),
                                       g.sm_fraction, self.settings),
@@ -231,7 +232,7 @@ class CalibrationProfile:
         if found is None:
             return physical
         interp, counts = found
-        x = group_features(g.kind, params, dtype, self.sm_count)
+        x = group_features(g.kind, params, dtype, self.sm_count, share=True)
         down = sorted(counts, reverse=True)           # the counts of `shares`, most SMs first
         shares, nearest = [], np.full(len(x), np.inf)
         for c in down:
