@@ -78,11 +78,14 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # 1100, whole H200, 8, 24 and 48 SMs), measured after every change of the session (the last:
 # the new groups' warm-L2 savings, the sibling). Since attention's wave-quantized per-SM term
 # (roofsim.perfmodel.active_sms, session 8, chosen on the long-KV graph rows of the transformers
-# models), FRESH names e2e-fresh16, 16:23-16:27 (grids 1x4 and 5x9, prompt 1200, whole H200,
-# 16, 40 and 88 SMs), measured after it. (Each older set was fresh for the change its README
-# names.)
-FRESH = {"h200 (e2e-fresh16)", "h200-sm16 (e2e-fresh16)", "h200-sm40 (e2e-fresh16)",
-         "h200-sm88 (e2e-fresh16)"}
+# models), e2e-fresh16, 16:23-16:27 (grids 1x4 and 5x9, prompt 1200, whole H200, 16, 40 and 88
+# SMs), was measured after it; the session's later changes (attention's and conv2d's
+# interpolation metrics, chosen by leave-one-out over fit rows) came after it had been read, so
+# FRESH names e2e-fresh17, 17:05-17:08 (grids 2x10 and 7x7, prompt 150, whole H200, 24, 64 and
+# 104 SMs), measured after every change of the session. (Each older set was fresh for the
+# change its README names.)
+FRESH = {"h200 (e2e-fresh17)", "h200-sm24 (e2e-fresh17)", "h200-sm64 (e2e-fresh17)",
+         "h200-sm104 (e2e-fresh17)"}
 # The SM-restricted kernel samples (calibration/h200-sm<N>/measurements.csv) measured after the
 # model's last change: 24 and 72 SMs (kernels/*.yaml --sample 0.08), 2026-12-02 07:52, after
 # the SM-count share (roofsim.calibration.profile.SM_COUNT_WEIGHT).
@@ -106,7 +109,7 @@ def restricted_devices() -> list[tuple[Path, int]]:
 
 E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8",
             "e2e-fresh9", "e2e-fresh10", "e2e-fresh11", "e2e-fresh12", "e2e-fresh13",
-            "e2e-fresh14", "e2e-fresh16")
+            "e2e-fresh14", "e2e-fresh16", "e2e-fresh17")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
