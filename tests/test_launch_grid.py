@@ -15,8 +15,8 @@ from roofsim.errors import UserError
 from roofsim.hardware import (derive_sm_restricted, load_hardware, spec_from_dict,
                               spec_to_dict)
 from roofsim.kernels import records_from_params
-from roofsim.perfmodel import (PERSISTENT_KINDS, matrix_ctas, parallel_scale, unit_terms,
-                               waves)
+from roofsim.perfmodel import (PERSISTENT_KINDS, matrix_ctas, parallel_scale, persistent,
+                               unit_terms, waves)
 
 H200 = load_hardware("h200")
 
@@ -127,6 +127,17 @@ def test_skinny_products_are_not_persistent():
     assert waves(np.array([blocks]), 120, 132, True)[0] == 2 * np.ceil(blocks / 132)
     wide = _matrix("linear", 4096, 4096, 4096)
     assert parallel_scale(wide, 132, 120, 132)[0] == pytest.approx(2.0)
+
+
+def test_misaligned_products_are_not_persistent():
+    """An operand whose rows are not 16-byte aligned sends cuBLAS to CUTLASS 2.x kernels
+    (align1 / align2), one block per tile: the SM-parallel share scales as 1 / SMs. The same
+    product with aligned rows runs a persistent kernel, whose resident blocks run two rounds."""
+    odd = _matrix("linear", 4096, 4095, 4096)        # n * 2 bytes = 8190: 2-byte aligned rows
+    even = _matrix("linear", 4096, 4096, 4096)
+    assert not persistent(odd)[0] and persistent(even)[0]
+    assert parallel_scale(odd, 132, 120, 132)[0] == pytest.approx(132 / 120)
+    assert parallel_scale(even, 132, 120, 132)[0] == pytest.approx(2.0)
 
 
 @settings(max_examples=150, deadline=None)
