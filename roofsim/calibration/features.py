@@ -182,7 +182,7 @@ def features(kind: str, params: Mapping[str, np.ndarray], dtype: str, sm_count: 
              share: bool = False) -> np.ndarray:
     """(n, d) weighted feature matrix of one kind's rows (Euclidean distance = neighbourliness):
     for the residual's interpolation, or (`share`) for the SM-parallel share's, where a kind's
-    neighbours differ (attention)."""
+    neighbours differ (attention, conv2d)."""
     n = len(next(iter(params.values())))
     elt = element_bytes(dtype, n) if n else np.zeros(0)
     cols = FEATURES[kind](params, elt, float(sm_count), kind, share)
