@@ -15,7 +15,8 @@ power-limited sustained tensor throughput):
                  splits the library adds to fill the N_grid SMs the device reports (split-K,
                  split-KV; N_grid = grid_sm_count: a green context leaves it at the whole chip's),
                  waves = ceil(tiles / N), or for the persistent GEMM kernels (`waves`, on fewer
-                 SMs than N_grid) ceil(resident / N) rounds of ceil(tiles / resident) tiles:
+                 SMs than N_grid; aligned products of more than SKINNY_ROWS rows: `persistent`)
+                 ceil(resident / N) rounds of ceil(tiles / resident) tiles:
                  a launch of fewer tiles than SMs leaves SMs idle, a last partial wave too;
     T_cuda     = (CUDA-core FLOPs + index work) / (N r_c eta_c)
     T_index    = the index work of TensorIterator's strided kernel (stride >= 1 records of
@@ -28,9 +29,11 @@ power-limited sustained tensor throughput):
     T_hbm      = DRAM bytes / (eta_m B)                  the HBM roof (dram_bytes: the launch's
                                                          bytes, bar flash attention's K / V
                                                          re-reads per query tile, which hit L2)
-    T_parallel = bytes / (n s eta_p)                     Little's law: n = min(N, CTAs) SMs,
-                                                         each sustaining s = its bytes in flight /
-                                                         latency (the spec's per-SM bandwidth)
+    T_parallel = bytes / (n s eta_p)                     Little's law: n = min(N, CTAs) SMs
+                                                         (attention: the blocks of a wave,
+                                                         active_sms), each sustaining s = its
+                                                         bytes in flight / latency (the spec's
+                                                         per-SM bandwidth)
     phi L      = the kernel's dependent round trips to memory (prologue, reductions, epilogue)
     T_idle     = blocks that exit at once x BLOCK_DISPATCH_CYCLES / (clock x SMs): a cat of
                  unequal inputs (cat_empty_blocks: its grid has a row per input, each sized for
