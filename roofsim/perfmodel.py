@@ -606,59 +606,65 @@ def _peaks(table: RecordTable, hw: HardwareSpec) -> tuple[np.ndarray, np.ndarray
     return (t[inv], c[inv]) if len(table) else (np.zeros(0), np.zeros(0))
 
 
+@dataclass(frozen=True, eq=False)
+class _Roofs:
+    """The four roofs of launch_seconds at given kind parameters, and their p-norm."""
+
+    p: np.ndarray               # (n, len(PARAMS)): the kind parameters of each record
+    terms: np.ndarray           # (4, n): tensor, CUDA-core, HBM, per-SM parallel seconds
+    tensor_binds: np.ndarray    # the tensor efficiency's term binds (not the power limit)
+    x: np.ndarray               # terms / the largest of them
+    total: np.ndarray           # sum of x ** sharpness
+    norm: np.ndarray            # the smooth maximum: total ** (1 / sharpness) x the largest
+
+
+def _roofs(u: UnitTerms, params: np.ndarray) -> _Roofs:
+    p = np.broadcast_to(np.asarray(params, dtype=np.float64), (len(u), len(PARAMS)))
+    _, eta_t, eta_c, eta_m, eta_p, sharp, eta_u = p.T
+    slow = np.where(u.misaligned, eta_u, 1.0)
+    tensor_raw = u.tensor_s / (eta_t * slow)
+    terms = np.stack([np.maximum(tensor_raw, u.power_s), (u.cuda_s + u.index_s) / (eta_c * slow),
+                      u.hbm_s / eta_m, u.parallel_s(eta_p * slow)])
+    big = terms.max(axis=0)
+    x = terms / np.where(big > 0, big, 1.0)
+    total = (x ** sharp).sum(axis=0)
+    return _Roofs(p, terms, tensor_raw >= u.power_s, x, total, total ** (1.0 / sharp) * big)
+
+
 def launch_seconds(u: UnitTerms, params: np.ndarray) -> np.ndarray:
     """Per-launch seconds; `params` is (n, len(PARAMS)) (one row per record) or (len(PARAMS),)."""
-    p = np.broadcast_to(np.asarray(params, dtype=np.float64), (len(u), len(PARAMS)))
-    phi, eta_t, eta_c, eta_m, eta_p, sharp, eta_u = p.T
-    slow = np.where(u.misaligned, eta_u, 1.0)
-    tensor = np.maximum(u.tensor_s / (eta_t * slow), u.power_s)
-    terms = (tensor, (u.cuda_s + u.index_s) / (eta_c * slow), u.hbm_s / eta_m,
-             u.parallel_s(eta_p * slow))
-    big = np.maximum.reduce(terms)
-    safe = np.where(big > 0, big, 1.0)
-    norm = sum((t / safe) ** sharp for t in terms) ** (1.0 / sharp) * big
-    return u.launch_s + phi * u.latency_s + norm + u.empty_s
+    r = _roofs(u, params)
+    return u.launch_s + r.p[:, 0] * u.latency_s + r.norm + u.empty_s
 
 
 def launch_seconds_gradient(u: UnitTerms, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """launch_seconds and its exact derivatives: (t of shape (n,), dt / d parameter of shape
-    (n, len(PARAMS))), `params` one row (len(PARAMS),). Analytic, so that calibration's fit
-    finds the point where the gradient vanishes to rounding, not to a finite difference's
+    (n, len(PARAMS))), `params` as launch_seconds takes them. Analytic, so that calibration's
+    fit finds the point where the gradient vanishes to rounding, not to a finite difference's
     noise (roofsim.calibration.physfit: the same measurements give the same parameters on any
     BLAS or CPU). Where the power limit binds a tensor term, the tensor efficiency has no
     effect (derivative 0)."""
-    p = np.asarray(params, dtype=np.float64)
+    r = _roofs(u, params)
+    phi, eta_t, eta_c, eta_m, eta_p, sharp, eta_u = r.p.T
     names = [q.name for q in PARAMS]
-    phi, eta_t, eta_c, eta_m, eta_p, sharp, eta_u = (p[names.index(n)] for n in (
-        "phi", "eta_tensor", "eta_cuda", "eta_memory", "eta_parallel", "sharpness",
-        "eta_unaligned"))
-    n = len(u)
-    slow = np.where(u.misaligned, eta_u, 1.0)
-    tensor_raw = u.tensor_s / (eta_t * slow)
-    tensor_binds = tensor_raw >= u.power_s
-    terms = np.stack([np.maximum(tensor_raw, u.power_s), (u.cuda_s + u.index_s) / (eta_c * slow),
-                      u.hbm_s / eta_m, u.parallel_s(eta_p * slow)])          # (4, n)
-    big = terms.max(axis=0)
-    safe = np.where(big > 0, big, 1.0)
-    x = terms / safe
-    xp = x ** sharp
-    total = xp.sum(axis=0)
-    norm = total ** (1.0 / sharp) * big
+    norm, terms = r.norm, r.terms
     t = u.launch_s + phi * u.latency_s + norm + u.empty_s
     # d norm / d term_j = (term_j / norm)^(p - 1); each term falls as 1 / its efficiency
     share = np.where(norm > 0, (terms / np.where(norm > 0, norm, 1.0)) ** (sharp - 1.0), 0.0)
     d_log = -share * terms                        # d norm / d log(efficiency of term j)
-    grad = np.zeros((n, len(PARAMS)))
+    tensor = np.where(r.tensor_binds, d_log[0], 0.0)
+    grad = np.zeros((len(u), len(PARAMS)))
     grad[:, names.index("phi")] = u.latency_s
-    grad[:, names.index("eta_tensor")] = np.where(tensor_binds, d_log[0], 0.0) / eta_t
+    grad[:, names.index("eta_tensor")] = tensor / eta_t
     grad[:, names.index("eta_cuda")] = d_log[1] / eta_c
     grad[:, names.index("eta_memory")] = d_log[2] / eta_m
     grad[:, names.index("eta_parallel")] = d_log[3] / eta_p
-    unaligned = np.where(tensor_binds, d_log[0], 0.0) + d_log[1] + d_log[3]
-    grad[:, names.index("eta_unaligned")] = np.where(u.misaligned, unaligned / eta_u, 0.0)
+    grad[:, names.index("eta_unaligned")] = np.where(
+        u.misaligned, (tensor + d_log[1] + d_log[3]) / eta_u, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        xlogx = np.where(x > 0, xp * np.log(np.where(x > 0, x, 1.0)), 0.0).sum(axis=0)
-        d_sharp = norm * (-np.log(total) / sharp ** 2 + xlogx / (sharp * total))
+        x = r.x
+        xlogx = np.where(x > 0, x ** sharp * np.log(np.where(x > 0, x, 1.0)), 0.0).sum(axis=0)
+        d_sharp = norm * (-np.log(r.total) / sharp ** 2 + xlogx / (sharp * r.total))
     grad[:, names.index("sharpness")] = np.where(norm > 0, d_sharp, 0.0)
     return t, grad
 
