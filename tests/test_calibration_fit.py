@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,6 +31,7 @@ MARGIN_OVERALL = 0.5   # MAPE percentage points
 MARGIN_KIND = 2.0
 
 CAL = data_dir("calibration")
+ROOT = Path(__file__).resolve().parents[1]
 DEVICES = sorted(d.name for d in CAL.iterdir() if (d / "profile.json").is_file()) \
     if CAL.is_dir() else []
 
@@ -117,35 +119,23 @@ def test_the_fit_is_reproducible_to_1e9(h200):
     np.testing.assert_allclose(moved, refit, rtol=1e-9)
 
 
-_FIT_IN_A_PROCESS = """
-import sys, numpy as np
-from roofsim.calibration.fit import companion_from_folder, fit_profile, measurement_table
-from roofsim.calibration.measurements import FIT, read_measurements
-from roofsim.data import data_dir
-from roofsim.hardware import load_hardware
-cal = data_dir("calibration")
-m = read_measurements(cal / "h200" / "measurements.csv")
-hw = load_hardware("h200")
-p = fit_profile(m.select(m["split"] == FIT), hw, device_name="NVIDIA H200",
-                companions=tuple(companion_from_folder(cal / f"h200-sm{n}") for n in (40, 16, 8)))
-np.save(sys.argv[1], p.predict_launch_s(measurement_table(m.select(m.stable)), hw))
-"""
-
-
 def test_another_blas_kernel_gives_the_same_profile(h200, tmp_path):
     """The fit in a process whose OpenBLAS runs its most basic kernels (OPENBLAS_CORETYPE:
     other summation orders, as another CPU picks) predicts what this one's does, to 1e-9. Before
     the polish, this moved predictions by 1.2e-7 and failed the committed-profile test on a
-    machine other than the one that wrote the profile."""
+    machine other than the one that wrote the profile. The process is
+    benchmarks/fit_determinism.py, which fits the H200 as the fixture does."""
     import os
     import subprocess
     import sys
     m, hw, refit = h200
-    out = tmp_path / "p.npy"
+    out = tmp_path / "p.npz"
     env = dict(os.environ, OPENBLAS_CORETYPE="Prescott")
-    subprocess.run([sys.executable, "-c", _FIT_IN_A_PROCESS, str(out)], check=True, env=env)
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "fit_determinism.py"),
+                    "--save", str(out)], check=True, env=env, capture_output=True)
     table = measurement_table(m.select(m.stable))
-    np.testing.assert_allclose(np.load(out), refit.predict_launch_s(table, hw), rtol=1e-9)
+    np.testing.assert_allclose(np.load(out)["h200"], refit.predict_launch_s(table, hw),
+                               rtol=1e-9)
 
 
 @pytest.mark.parametrize("device", DEVICES)
