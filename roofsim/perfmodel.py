@@ -5,6 +5,7 @@ latency, B = its HBM bandwidth, r_t / r_c = its tensor / CUDA-core FLOP/s per SM
 power-limited sustained tensor throughput):
 
     time = launch floor + phi L + || (T_tensor, T_cuda, T_hbm, T_parallel) ||_p + T_idle
+           + T_layout + (kernels per call - 1) x launch floor
 
     T_tensor   = max(waves x (tensor FLOPs per tile) / (r_t eta_t a),  tensor FLOPs / R)
                  a = eta_u where an operand's rows are not 16-byte aligned (the library's
@@ -38,6 +39,11 @@ power-limited sustained tensor throughput):
     T_idle     = blocks that exit at once x BLOCK_DISPATCH_CYCLES / (clock x SMs): a cat of
                  unequal inputs (cat_empty_blocks: its grid has a row per input, each sized for
                  the largest); 0 for every other launch
+    T_layout   = a conv2d call's kernels beside its implicit GEMM, in stream order after it
+                 (conv_layout_bytes: NCHW -> NHWC of the input and back for the output on
+                 cuDNN's tensor-core path, the bias as its own add) over eta_m x the streaming
+                 bandwidth min(B, N s); each of those kernels also pays a launch floor
+                 (launches_per_call); 0 for every other kind
 
 The smooth maximum (p-norm) is the time of the slowest resource, a little more where two are
 close. The kernel-kind parameters (phi, eta_t, eta_c, eta_m, eta_p, p) describe the software (the
@@ -151,13 +157,16 @@ class UnitTerms:
     sm_bandwidth: float        # the spec's per-SM memory bandwidth (byte/s)
     misaligned: np.ndarray     # bool: a matrix operand's rows not 16-byte aligned
     empty_s: np.ndarray        # blocks that exit at once, on the SMs (cat_empty_seconds)
+    layout_s: np.ndarray       # a conv2d call's layout passes at eta_m = 1 (conv_layout_bytes
+                               # over the streaming bandwidth, min(HBM, SMs x per-SM)); 0 else
+    nodes_s: np.ndarray        # the launch floors of a call's kernels beyond the first
 
     def select(self, rows) -> "UnitTerms":
         return UnitTerms(self.launch_s, self.latency_s, self.tensor_s[rows], self.power_s[rows],
                          self.cuda_s[rows], self.index_s[rows], self.hbm_s[rows],
                          self.nbytes[rows],
                          self.active_sms[rows], self.sm_bandwidth, self.misaligned[rows],
-                         self.empty_s[rows])
+                         self.empty_s[rows], self.layout_s[rows], self.nodes_s[rows])
 
     def parallel_s(self, eta_parallel) -> np.ndarray:
         """Little's law: bytes over what the active SMs sustain (each: its bytes in flight /
@@ -445,6 +454,83 @@ def misaligned_operands(table: RecordTable) -> np.ndarray:
     return out
 
 
+# ---- conv2d: the kernels of one call ----------------------------------------------------------
+# F.conv2d on an NCHW tensor runs a sequence of kernels, not one (calibration/h200/conv-kernels:
+# every held-out and fit conv2d row of the H200, profiled call by call, cuDNN 9.19). On cuDNN's
+# tensor-core path (an sm90 xmma or CUTLASS sm80 implicit GEMM, which read NHWC) the input is
+# transformed NCHW -> NHWC before the GEMM and the output NHWC -> NCHW after it (980 of 1,475
+# cases, every one of those two families and no other), and a weight whose rows are not 16-byte
+# aligned is transformed (padded) first; a bias is added by its own elementwise kernel (all 748
+# cases with a bias, on every path). Those passes took a median 38 % of a tensor-core call.
+# The other paths (the CUDA-core implicit_convolve_sgemm, 1x1 convolutions as a plain GEMM)
+# read NCHW as it is. Which path cuDNN's heuristic takes is not a clean function of the shape;
+# the rule below (enough input channels and reduction length, and not a 1x1 stride-1 window)
+# names it for 83 % of the H200's fit cases and 82 % of the held-out ones (chosen on the fit
+# cases' kernels alone, before any conv2d time was fitted with it).
+CONV_TC_MIN_CHANNELS = 4.0      # c_in above this
+CONV_TC_MIN_REDUCTION = 96.0    # c_in x kernel^2 (the implicit GEMM's k) above this
+
+
+def conv_tensor_core_path(table: RecordTable) -> np.ndarray:
+    """conv2d records cuDNN runs as an NHWC tensor-core implicit GEMM (with layout transforms):
+    c_in > CONV_TC_MIN_CHANNELS, c_in x kernel^2 > CONV_TC_MIN_REDUCTION, and not a 1x1
+    window of stride 1 (a plain GEMM on NCHW). False off conv2d."""
+    c_in = _col(table, "c_in", 1.0)
+    ker = _col(table, "kernel", 1.0)
+    stride = _col(table, "stride", 1.0)
+    pointwise = (ker == 1) & (stride == 1)
+    return (table.kind == "conv2d") & (c_in > CONV_TC_MIN_CHANNELS) & \
+        (c_in * ker * ker > CONV_TC_MIN_REDUCTION) & ~pointwise
+
+
+def conv_cuda_core_path(table: RecordTable) -> np.ndarray:
+    """conv2d records cuDNN runs on CUDA cores (implicit_convolve_sgemm and its precomputed
+    variant on NCHW: 397 of the H200's 1,475 profiled cases): neither the tensor-core path nor
+    a 1x1 window of stride 1 (a tensor-core GEMM on NCHW). Their multiply-adds are CUDA-core
+    work (T_cuda), not tensor-core work."""
+    ker = _col(table, "kernel", 1.0)
+    pointwise = (ker == 1) & (_col(table, "stride", 1.0) == 1)
+    return (table.kind == "conv2d") & ~conv_tensor_core_path(table) & ~pointwise
+
+
+def _conv_sizes(table: RecordTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Input and output elements of each conv2d record, and its element bytes."""
+    from .kernels._common import element_bytes
+    from .kernels.conv import conv_output_size
+    c = lambda name, d=1.0: _col(table, name, d)   # noqa: E731
+    stride = np.maximum(c("stride"), 1.0)
+    ker, pad = c("kernel"), c("padding", 0.0)
+    ho = np.maximum(conv_output_size(c("h"), ker, stride, pad), 1)
+    wo = np.maximum(conv_output_size(c("w"), ker, stride, pad), 1)
+    elt = np.asarray(element_bytes(table.dtype, len(table)), dtype=np.float64) * \
+        np.ones(len(table))
+    return c("batch") * c("c_in") * c("h") * c("w"), c("batch") * c("c_out") * ho * wo, elt
+
+
+def conv_layout_bytes(table: RecordTable) -> np.ndarray:
+    """Bytes a conv2d call's layout passes move (each reads and writes its tensor once): the
+    input's and the output's transforms on the tensor-core path, the output's bias add where
+    the record has a bias; 0 for other kinds."""
+    n = len(table)
+    conv = table.kind == "conv2d"
+    if not conv.any():
+        return np.zeros(n)
+    inputs, outputs, elt = _conv_sizes(table)
+    tc = conv_tensor_core_path(table)
+    bias = conv & (_col(table, "bias", 0.0) > 0)
+    return 2.0 * elt * (np.where(tc, inputs + outputs, 0.0) + np.where(bias, outputs, 0.0))
+
+
+def conv_extra_kernels(table: RecordTable) -> np.ndarray:
+    """Kernels of a conv2d call beyond the convolution's own: two transforms and, for a weight
+    whose rows are not 16-byte aligned, its transform (tensor-core path), the bias add; 0 for
+    other kinds."""
+    tc = conv_tensor_core_path(table)
+    weight = tc & misaligned_operands(table)
+    bias = (table.kind == "conv2d") & (_col(table, "bias", 0.0) > 0)
+    return 2.0 * tc + weight + bias
+
+
 # ---- the vectorized cat kernel's idle blocks --------------------------------------------------
 # PyTorch's cat (aten/src/ATen/native/cuda/Shape.cu, parallel_cat on its aligned path:
 # getCatGridContig, CatArrayBatchedCopy_vectorized) launches one row of blocks per input, each
@@ -516,8 +602,9 @@ def launches_per_call(table: RecordTable) -> np.ndarray:
     engine's roofline pays the spec's launch floor for each; where one does, its calibrated
     time (timed as a graph of such calls) holds each node's gap, which the engine takes off.
     The kind parameters keep one floor per record: calibration's sort rows measured the jump
-    at SORT_BITONIC_MAX (38 -> 79 us on the H200) and the residual carries it."""
-    out = np.ones(len(table))
+    at SORT_BITONIC_MAX (38 -> 79 us on the H200) and the residual carries it. A conv2d call
+    issues its convolution and conv_extra_kernels (the physics pays each a launch floor)."""
+    out = 1.0 + conv_extra_kernels(table)
     sel = (table.kind == "sort") & (_col(table, "cols", 1.0) > SORT_BITONIC_MAX)
     if sel.any():
         from .kernels._common import element_bytes
@@ -572,6 +659,9 @@ def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
     n_sm = float(hw.sm_count)
     tensor_peak, cuda_peak = _peaks(table, hw)
     flops_t = kernel_tensor_flops(table)
+    on_cuda = conv_cuda_core_path(table)
+    flops_c = table.flops_cuda + np.where(on_cuda, flops_t, 0.0)
+    flops_t = np.where(on_cuda, 0.0, flops_t)
     grid = float(hw.grid_sms)             # the libraries size the grid for these SMs
     tiles = matrix_ctas(table, grid)
     has_tiles = np.isfinite(tiles) & (flops_t > 0)
@@ -586,7 +676,7 @@ def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
     blocks = ctas(table, n_sm, tiles)
     index_flops = index_ops_per_element(table) * _col(table, "numel", 0.0) * INT32_OP_FLOPS
     return UnitTerms(launch_s=hw.launch_overhead_s("cuda_graph"), latency_s=hw.mem_latency_s,
-                     tensor_s=tensor, power_s=power, cuda_s=table.flops_cuda / cuda_peak,
+                     tensor_s=tensor, power_s=power, cuda_s=flops_c / cuda_peak,
                      index_s=index_flops / hw.cuda_peak_flops("float32"),
                      hbm_s=dram_bytes(table, nbytes) / hw.mem_bandwidth_bytes_per_s,
                      nbytes=nbytes,
@@ -594,7 +684,15 @@ def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
                                            has_tiles & (table.kind == "attention"), blocks, n_sm),
                      sm_bandwidth=hw.sm_mem_bandwidth_bytes_per_s,
                      misaligned=misaligned_operands(table),
-                     empty_s=cat_empty_seconds(table, hw))
+                     empty_s=cat_empty_seconds(table, hw),
+                     layout_s=conv_layout_bytes(table) / streaming_bandwidth(hw),
+                     nodes_s=conv_extra_kernels(table) * hw.launch_overhead_s("cuda_graph"))
+
+
+def streaming_bandwidth(hw: HardwareSpec) -> float:
+    """Bytes / s a kernel streaming over every SM can reach: HBM, or what the SMs keep in
+    flight where that is less (Little's law: SMs x per-SM bandwidth)."""
+    return min(hw.mem_bandwidth_bytes_per_s, float(hw.sm_count) * hw.sm_mem_bandwidth_bytes_per_s)
 
 
 def _peaks(table: RecordTable, hw: HardwareSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -634,7 +732,8 @@ def _roofs(u: UnitTerms, params: np.ndarray) -> _Roofs:
 def launch_seconds(u: UnitTerms, params: np.ndarray) -> np.ndarray:
     """Per-launch seconds; `params` is (n, len(PARAMS)) (one row per record) or (len(PARAMS),)."""
     r = _roofs(u, params)
-    return u.launch_s + r.p[:, 0] * u.latency_s + r.norm + u.empty_s
+    return u.launch_s + r.p[:, 0] * u.latency_s + r.norm + u.empty_s + u.nodes_s + \
+        u.layout_s / r.p[:, 3]
 
 
 def launch_seconds_gradient(u: UnitTerms, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -648,7 +747,7 @@ def launch_seconds_gradient(u: UnitTerms, params: np.ndarray) -> tuple[np.ndarra
     phi, eta_t, eta_c, eta_m, eta_p, sharp, eta_u = r.p.T
     names = [q.name for q in PARAMS]
     norm, terms = r.norm, r.terms
-    t = u.launch_s + phi * u.latency_s + norm + u.empty_s
+    t = u.launch_s + phi * u.latency_s + norm + u.empty_s + u.nodes_s + u.layout_s / eta_m
     # d norm / d term_j = (term_j / norm)^(p - 1); each term falls as 1 / its efficiency
     share = np.where(norm > 0, (terms / np.where(norm > 0, norm, 1.0)) ** (sharp - 1.0), 0.0)
     d_log = -share * terms                        # d norm / d log(efficiency of term j)
@@ -657,7 +756,7 @@ def launch_seconds_gradient(u: UnitTerms, params: np.ndarray) -> tuple[np.ndarra
     grad[:, names.index("phi")] = u.latency_s
     grad[:, names.index("eta_tensor")] = tensor / eta_t
     grad[:, names.index("eta_cuda")] = d_log[1] / eta_c
-    grad[:, names.index("eta_memory")] = d_log[2] / eta_m
+    grad[:, names.index("eta_memory")] = (d_log[2] - u.layout_s / eta_m) / eta_m
     grad[:, names.index("eta_parallel")] = d_log[3] / eta_p
     grad[:, names.index("eta_unaligned")] = np.where(
         u.misaligned, (tensor + d_log[1] + d_log[3]) / eta_u, 0.0)

@@ -1,0 +1,108 @@
+"""conv2d as the kernels one call runs (roofsim.perfmodel: conv_tensor_core_path,
+conv_cuda_core_path, conv_layout_bytes, conv_extra_kernels), checked against the kernels cuDNN
+ran for the H200's profiled conv2d rows (calibration/h200/conv-kernels)."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+
+import numpy as np
+import pytest
+
+from roofsim.data import data_dir
+from roofsim.hardware import derive_sm_restricted, load_hardware
+from roofsim.kernels import records_from_params
+from roofsim.perfmodel import (conv_cuda_core_path, conv_extra_kernels, conv_layout_bytes,
+                               conv_tensor_core_path, launches_per_call, unit_terms)
+
+KEYS = ("batch", "c_in", "c_out", "h", "w", "kernel", "stride", "padding", "bias")
+
+
+def conv(**kw):
+    p = {"batch": 1, "c_in": 256, "c_out": 256, "h": 40, "w": 40, "kernel": 3, "stride": 1,
+         "padding": 1, "bias": 0}
+    p.update(kw)
+    return records_from_params("conv2d", {k: [float(v)] for k, v in p.items()}, "bfloat16")
+
+
+def test_paths_of_sam_convolutions():
+    # SAM's patch embedding (3 channels, 16x16 stride 16): CUDA-core implicit GEMM on NCHW
+    patch = conv(c_in=3, c_out=768, kernel=16, stride=16, padding=0, h=1024, w=1024, bias=1)
+    assert not conv_tensor_core_path(patch)[0] and conv_cuda_core_path(patch)[0]
+    # the neck's 1x1 (768 -> 256): a GEMM on NCHW, neither path
+    neck = conv(c_in=768, kernel=1, padding=0)
+    assert not conv_tensor_core_path(neck)[0] and not conv_cuda_core_path(neck)[0]
+    # the 3x3 256 -> 256: tensor-core implicit GEMM with the two layout transforms
+    assert conv_tensor_core_path(conv())[0] and not conv_cuda_core_path(conv())[0]
+
+
+def test_layout_bytes_and_kernels_per_call():
+    elt = 2.0
+    t = conv()                            # tensor-core path, no bias, aligned c_in
+    inputs, outputs = 256 * 40 * 40, 256 * 40 * 40
+    assert conv_layout_bytes(t)[0] == pytest.approx(2 * elt * (inputs + outputs))
+    assert conv_extra_kernels(t)[0] == 2 and launches_per_call(t)[0] == 3
+    b = conv(bias=1)                      # + the bias add: reads and writes the output
+    assert conv_layout_bytes(b)[0] - conv_layout_bytes(t)[0] == pytest.approx(2 * elt * outputs)
+    assert conv_extra_kernels(b)[0] == 3
+    odd = conv(c_in=250)                  # a weight whose rows are not 16-byte aligned
+    assert conv_extra_kernels(odd)[0] == 3
+    cuda = conv(c_in=3, c_out=64, kernel=4, stride=4, padding=0)
+    assert conv_layout_bytes(cuda)[0] == 0 and conv_extra_kernels(cuda)[0] == 0
+    gemm = records_from_params("gemm", {"m": [64.0], "n": [64.0], "k": [64.0]}, "bfloat16")
+    assert conv_layout_bytes(gemm)[0] == 0 and launches_per_call(gemm)[0] == 1
+
+
+def test_cuda_core_path_is_cuda_core_work():
+    t = conv(c_in=3, c_out=64, kernel=4, stride=4, padding=0, h=256, w=256)
+    u = unit_terms(t, load_hardware("h200"))
+    assert u.tensor_s[0] == 0 and u.cuda_s[0] > 0
+    u8 = unit_terms(t, derive_sm_restricted(load_hardware("h200"), 8))
+    assert u8.cuda_s[0] == pytest.approx(u.cuda_s[0] * 132 / 8)
+
+
+def test_layout_passes_stream_at_what_the_sms_keep_in_flight():
+    # on the whole chip HBM binds the layout passes; on 8 SMs the SMs' bytes in flight do
+    h200 = load_hardware("h200")
+    few = derive_sm_restricted(h200, 8)
+    t = conv(batch=8)
+    whole, small = unit_terms(t, h200).layout_s[0], unit_terms(t, few).layout_s[0]
+    assert whole == pytest.approx(conv_layout_bytes(t)[0] / h200.mem_bandwidth_bytes_per_s)
+    assert small == pytest.approx(conv_layout_bytes(t)[0] /
+                                  (8 * few.sm_mem_bandwidth_bytes_per_s))
+
+
+def _profiled():
+    """(params, whether the call ran NCHW <-> NHWC transforms, whether its main kernel was a
+    CUDA-core one) of every profiled conv2d case, contiguous format."""
+    out = {}
+    for sub in ("conv-kernels", "conv-kernels/fit"):
+        folder = data_dir("calibration") / "h200" / sub
+        cases = {r["case_id"]: r for r in csv.DictReader(open(folder / "cases.csv"))
+                 if r["format"] == "contiguous"}
+        names = defaultdict(list)
+        for r in csv.DictReader(open(folder / "kernels.csv")):
+            if r["format"] == "contiguous":
+                names[r["case_id"]].append(r["name"])
+        for cid, r in cases.items():
+            ks = names[cid]
+            out[cid] = ({k: float(r[k]) for k in KEYS},
+                        any("nchwToNhwc" in k for k in ks),
+                        any("convolve_sgemm" in k for k in ks))
+    return list(out.values())
+
+
+def test_rule_names_the_path_cudnn_took():
+    cases = _profiled()
+    assert len(cases) > 1000
+    params = {k: [c[0][k] for c in cases] for k in KEYS}
+    t = records_from_params("conv2d", params, "bfloat16")
+    tc = conv_tensor_core_path(t)
+    transformed = np.array([c[1] for c in cases])
+    # every profiled call with the transforms ran a tensor-core implicit GEMM; the rule names
+    # the path for 83 % of the cases (perfmodel's comment)
+    assert np.mean(tc == transformed) >= 0.8
+    cuda = conv_cuda_core_path(t)
+    on_cuda = np.array([c[2] for c in cases])
+    assert np.mean(on_cuda[cuda]) >= 0.6 and np.mean(on_cuda[tc]) <= 0.1
