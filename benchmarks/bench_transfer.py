@@ -82,10 +82,13 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # SMs), was measured after it; the session's later changes (attention's and conv2d's
 # interpolation metrics, chosen by leave-one-out over fit rows) came after it had been read, so
 # FRESH names e2e-fresh17, 17:05-17:08 (grids 2x10 and 7x7, prompt 150, whole H200, 24, 64 and
-# 104 SMs), measured after every change of the session. (Each older set was fresh for the
-# change its README names.)
-FRESH = {"h200 (e2e-fresh17)", "h200-sm24 (e2e-fresh17)", "h200-sm64 (e2e-fresh17)",
-         "h200-sm104 (e2e-fresh17)"}
+# 104 SMs), measured after every change of the session. Since session 9's conv2d change (the
+# call's kernel sequence, roofsim.perfmodel.conv_layout_bytes), FRESH names e2e-fresh18,
+# 19:41-19:43 (grids 1x6 and 6x8, prompt 350, whole H200, 128, 56 and 16 SMs; 128 never
+# measured before), measured after that change and read only after it. (Each older set was
+# fresh for the change its README names.)
+FRESH = {"h200 (e2e-fresh18)", "h200-sm128 (e2e-fresh18)", "h200-sm56 (e2e-fresh18)",
+         "h200-sm16 (e2e-fresh18)"}
 # The SM-restricted kernel samples (calibration/h200-sm<N>/measurements.csv) measured after the
 # model's last change: 24 and 72 SMs (kernels/*.yaml --sample 0.08), 2026-12-02 07:52, after
 # the SM-count share (roofsim.calibration.profile.SM_COUNT_WEIGHT).
@@ -109,7 +112,7 @@ def restricted_devices() -> list[tuple[Path, int]]:
 
 E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8",
             "e2e-fresh9", "e2e-fresh10", "e2e-fresh11", "e2e-fresh12", "e2e-fresh13",
-            "e2e-fresh14", "e2e-fresh16", "e2e-fresh17")
+            "e2e-fresh14", "e2e-fresh16", "e2e-fresh17", "e2e-fresh18")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
@@ -159,7 +162,11 @@ def restricted_kind(fd: str, sms: int) -> str:
 #   after the graph rows' miss, a check of the runner, so not fresh);
 # - every kind's random draws with other seeds (benchmarks/suites/mixed_fresh.yaml, 1,860
 #   shapes, 2026-12-02 16:50, session 8, after every change of that session), on the whole chip
-#   and 112 SMs: mixed-fresh.
+#   and 112 SMs: mixed-fresh;
+# - the same entries with seeds + 100000 (benchmarks/suites/mixed_fresh2.yaml, 1,859 shapes,
+#   2026-12-02 19:27, session 9), on the whole chip and 88 and 120 SMs, timed before that
+#   session's conv2d change (roofsim.perfmodel: the call's kernel sequence) and not read while
+#   it was made: mixed-fresh2.
 # A row whose shape the fitting device fitted (the same case id in its fit split) is left out.
 KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200-sm32", "narrow-fresh"), ("h200-sm64", "narrow-fresh"),
@@ -167,9 +174,14 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200-sm48", "narrow-fresh2"), ("h200-sm80", "narrow-fresh2"),
                     ("h200", "conv-fresh"), ("h200-sm56", "conv-fresh"),
                     ("h200-sm24", "conv-fresh"), ("h200", "attention-check"),
-                    ("h200", "mixed-fresh"), ("h200-sm112", "mixed-fresh"))
-# The sets measured after the model's last change of their kinds.
-FRESH_KERNEL_SETS = ("narrow-fresh2", "conv-fresh", "mixed-fresh")
+                    ("h200", "mixed-fresh"), ("h200-sm112", "mixed-fresh"),
+                    ("h200", "mixed-fresh2"), ("h200-sm88", "mixed-fresh2"),
+                    ("h200-sm120", "mixed-fresh2"))
+# The sets no change of their kinds looked at: narrow-fresh2; mixed-fresh (after session 8's
+# changes) bar its conv2d rows, which the session-9 conv2d change was scored on with conv-fresh
+# before it was kept (so neither counts as fresh for conv2d now); mixed-fresh2 (timed before
+# session 9's changes, read after them).
+FRESH_KERNEL_SETS = ("narrow-fresh2", "mixed-fresh", "mixed-fresh2")
 # ... bar those a later change looked at: mixed-fresh's 112-SM rows and the kernels they ran
 # chose the rule that misaligned products are not persistent (roofsim.perfmodel.persistent).
 GUIDED_KERNEL_SETS = {("h200-sm112", "mixed-fresh")}
