@@ -8,9 +8,10 @@ power-limited sustained tensor throughput):
            + T_layout + (kernels per call - 1) x launch floor
 
     T_tensor   = max(waves x (tensor FLOPs per tile) / (r_t eta_t a),  tensor FLOPs / R)
-                 a = eta_u where an operand's rows are not 16-byte aligned (the library's
-                 fallback kernel: no TMA or vectorized loads), else 1; it slows the math and
-                 the bytes in flight alike (T_cuda and T_parallel take the same a);
+                 a = min(1, eta_u w) where an operand's rows are not 16-byte aligned (the
+                 library's fallback kernel: no TMA or vectorized loads; w = its load width over
+                 2 bytes, to ALIGN_WIDTH_EXPONENT: misaligned_load_width), else 1; it slows the
+                 math and the bytes in flight alike (T_cuda and T_parallel take the same a);
                  tiles of 128 x 128 outputs (matrix kinds, attention, conv; a grouped
                  product's ragged last tile of each group counted whole: tile_fill) times the reduction
                  splits the library adds to fill the N_grid SMs the device reports (split-K,
@@ -156,6 +157,8 @@ class UnitTerms:
     active_sms: np.ndarray     # SMs that hold a share of the work (perfmodel.active_sms)
     sm_bandwidth: float        # the spec's per-SM memory bandwidth (byte/s)
     misaligned: np.ndarray     # bool: a matrix operand's rows not 16-byte aligned
+    load_width: np.ndarray     # the fallback's widest load over its narrowest, ALIGN_MIN_BYTES
+                               # (misaligned_load_width); 1 where aligned
     empty_s: np.ndarray        # blocks that exit at once, on the SMs (cat_empty_seconds)
     layout_s: np.ndarray       # a conv2d call's layout passes at eta_m = 1 (conv_layout_bytes
                                # over the streaming bandwidth, min(HBM, SMs x per-SM)); 0 else
@@ -166,7 +169,8 @@ class UnitTerms:
                          self.cuda_s[rows], self.index_s[rows], self.hbm_s[rows],
                          self.nbytes[rows],
                          self.active_sms[rows], self.sm_bandwidth, self.misaligned[rows],
-                         self.empty_s[rows], self.layout_s[rows], self.nodes_s[rows])
+                         self.load_width[rows], self.empty_s[rows], self.layout_s[rows],
+                         self.nodes_s[rows])
 
     def parallel_s(self, eta_parallel) -> np.ndarray:
         """Little's law: bytes over what the active SMs sustain (each: its bytes in flight /
@@ -436,6 +440,50 @@ def kernel_tensor_flops(table: RecordTable) -> np.ndarray:
 ALIGN_BYTES = 16   # TMA and vectorized tile loads need rows aligned to 16 bytes
 
 
+def operand_alignment_bytes(table: RecordTable) -> np.ndarray:
+    """The byte alignment of each matrix record's worst-aligned operand row (the largest power of
+    two dividing its bytes, at most ALIGN_BYTES): k and n (gemm, linear, grouped_gemm), head_dim
+    (attention), c_in (conv2d); ALIGN_BYTES for other kinds."""
+    from .kernels._common import element_bytes
+    n = len(table)
+    if n == 0:
+        return np.zeros(0)
+    elt = np.asarray(element_bytes(table.dtype, n), dtype=np.float64) * np.ones(n)
+
+    def align(x):
+        b = np.maximum(np.round(x * elt), 1.0).astype(np.int64)
+        return np.minimum(b & -b, ALIGN_BYTES).astype(np.float64)
+    kind = table.kind
+    out = np.full(n, float(ALIGN_BYTES))
+    mat = np.isin(kind, ("gemm", "linear", "grouped_gemm"))
+    out = np.where(mat, np.minimum(align(_col(table, "k", 8.0)), align(_col(table, "n", 8.0))), out)
+    out = np.where(kind == "attention", align(_col(table, "head_dim", 64.0)), out)
+    out = np.where(kind == "conv2d", align(_col(table, "c_in", 8.0)), out)
+    return out
+
+
+# The fallback kernels for rows that are not 16-byte aligned load what the alignment allows:
+# CUTLASS 2.x's align1 / align2 / align4 bf16 kernels (calibration/h200/gemm-kernels) load 2, 4
+# or 8 bytes per thread, against 16 for the vectorized / TMA path. Their rate rises with that
+# width, though less than in proportion (the loads are part of the kernel's time, not all of
+# it): as width ** ALIGN_WIDTH_EXPONENT, so a fitted eta_unaligned is the rate at the narrowest
+# load (ALIGN_MIN_BYTES) and 4- and 8-byte rows run 1.41 and 2 times it (capped at the aligned
+# rate). The exponent was chosen on the fit rows alone: the physics-only MAPE of the H200's
+# and the H100 SXM's fit products (gemm, linear, grouped_gemm) is lowest at 0.5 of 0, 0.25,
+# 0.5, 0.75, 1 on both (H200 20.2 % at 0 -> 19.4 %, misaligned rows 29.1 -> 26.2 %).
+ALIGN_MIN_BYTES = 2.0   # a bf16 / fp16 row of odd length: one element per load
+ALIGN_WIDTH_EXPONENT = 0.5
+
+
+def misaligned_load_width(table: RecordTable) -> np.ndarray:
+    """How much wider than ALIGN_MIN_BYTES the fallback kernel's loads are on each record (its
+    operands' byte alignment: CUTLASS's align1 / align2 / align4 kernels for bf16 load 2, 4 or 8
+    bytes per thread), to ALIGN_WIDTH_EXPONENT; 1 on aligned records."""
+    a = operand_alignment_bytes(table)
+    return np.where(a < ALIGN_BYTES, (np.maximum(a, ALIGN_MIN_BYTES) / ALIGN_MIN_BYTES)
+                    ** ALIGN_WIDTH_EXPONENT, 1.0)
+
+
 def misaligned_operands(table: RecordTable) -> np.ndarray:
     """Matrix kinds whose operand rows are not 16-byte aligned: k or n (gemm, linear,
     grouped_gemm), head_dim (attention), c_in (conv2d)."""
@@ -684,6 +732,7 @@ def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
                                            has_tiles & (table.kind == "attention"), blocks, n_sm),
                      sm_bandwidth=hw.sm_mem_bandwidth_bytes_per_s,
                      misaligned=misaligned_operands(table),
+                     load_width=misaligned_load_width(table),
                      empty_s=cat_empty_seconds(table, hw),
                      layout_s=conv_layout_bytes(table) / streaming_bandwidth(hw),
                      nodes_s=conv_extra_kernels(table) * hw.launch_overhead_s("cuda_graph"))
@@ -719,7 +768,7 @@ class _Roofs:
 def _roofs(u: UnitTerms, params: np.ndarray) -> _Roofs:
     p = np.broadcast_to(np.asarray(params, dtype=np.float64), (len(u), len(PARAMS)))
     _, eta_t, eta_c, eta_m, eta_p, sharp, eta_u = p.T
-    slow = np.where(u.misaligned, eta_u, 1.0)
+    slow = np.where(u.misaligned, np.minimum(eta_u * u.load_width, 1.0), 1.0)
     tensor_raw = u.tensor_s / (eta_t * slow)
     terms = np.stack([np.maximum(tensor_raw, u.power_s), (u.cuda_s + u.index_s) / (eta_c * slow),
                       u.hbm_s / eta_m, u.parallel_s(eta_p * slow)])
@@ -759,7 +808,7 @@ def launch_seconds_gradient(u: UnitTerms, params: np.ndarray) -> tuple[np.ndarra
     grad[:, names.index("eta_memory")] = (d_log[2] - u.layout_s / eta_m) / eta_m
     grad[:, names.index("eta_parallel")] = d_log[3] / eta_p
     grad[:, names.index("eta_unaligned")] = np.where(
-        u.misaligned, (tensor + d_log[1] + d_log[3]) / eta_u, 0.0)
+        u.misaligned & (eta_u * u.load_width < 1.0), (tensor + d_log[1] + d_log[3]) / eta_u, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         x = r.x
         xlogx = np.where(x > 0, x ** sharp * np.log(np.where(x > 0, x, 1.0)), 0.0).sum(axis=0)
