@@ -121,6 +121,16 @@ class HardwareSpec:
         return DEFAULT_L2_LATENCY_SHARE * self.mem_latency_s
 
     @property
+    def max_threads_per_sm(self) -> int:
+        """Threads an SM holds at once, from the compute capability in `arch` (sm_XY): 1536 for
+        8.6, 8.7, 8.9 and 12.x (GA10x, Orin, AD10x, GB20x), 2048 for every other (7.x, 8.0,
+        9.0, 10.x) and where arch names none (CUDA C++ Programming Guide, Technical
+        Specifications per Compute Capability, "Maximum number of resident threads per SM")."""
+        m = re.search(r"sm_(\d+)", self.arch or "")
+        cc = int(m.group(1)) if m else 0
+        return 1536 if cc in (86, 87, 89) or 120 <= cc < 130 else 2048
+
+    @property
     def grid_sms(self) -> int:
         """SMs the libraries size their launch grids for (cuBLAS's split-K, PyTorch's cat):
         the SM count the device reports, the spec's grid_sm_count, else sm_count. A green

@@ -31,12 +31,15 @@ power-limited sustained tensor throughput):
     T_hbm      = DRAM bytes / (eta_m B)                  the HBM roof (dram_bytes: the launch's
                                                          bytes, bar flash attention's K / V
                                                          re-reads per query tile, which hit L2)
-    T_parallel = bytes / (n s eta_p)                     Little's law: n = min(N, CTAs) SMs
+    T_parallel = bytes / (n s min(1, k eta_p))           Little's law: n = min(N, CTAs) SMs
                                                          (attention: the blocks of a wave,
                                                          active_sms), each sustaining s = its
                                                          bytes in flight / latency (the spec's
-                                                         per-SM bandwidth)
-    phi L      = the kernel's dependent round trips to memory (prologue, reductions, epilogue)
+                                                         per-SM bandwidth); k = blocks resident
+                                                         per SM for the one-block-per-row norms
+                                                         (row_blocks), 1 elsewhere
+    phi L      = the kernel's dependent round trips to memory (prologue, reductions, epilogue);
+                 for the norms, once per wave of resident row blocks (row_blocks)
     T_idle     = blocks that exit at once x BLOCK_DISPATCH_CYCLES / (clock x SMs): a cat of
                  unequal inputs (cat_empty_blocks: its grid has a row per input, each sized for
                  the largest); 0 for every other launch
@@ -160,22 +163,23 @@ class UnitTerms:
     load_width: np.ndarray     # the fallback's widest load over its narrowest, ALIGN_MIN_BYTES
                                # (misaligned_load_width); 1 where aligned
     empty_s: np.ndarray        # blocks that exit at once, on the SMs (cat_empty_seconds)
+    occupancy: np.ndarray      # resident blocks per active SM (row-wise kinds; 1 elsewhere)
+    latency_waves: np.ndarray  # waves of resident blocks that each pay phi L (1 elsewhere)
     layout_s: np.ndarray       # a conv2d call's layout passes at eta_m = 1 (conv_layout_bytes
                                # over the streaming bandwidth, min(HBM, SMs x per-SM)); 0 else
     nodes_s: np.ndarray        # the launch floors of a call's kernels beyond the first
 
     def select(self, rows) -> "UnitTerms":
-        return UnitTerms(self.launch_s, self.latency_s, self.tensor_s[rows], self.power_s[rows],
-                         self.cuda_s[rows], self.index_s[rows], self.hbm_s[rows],
-                         self.nbytes[rows],
-                         self.active_sms[rows], self.sm_bandwidth, self.misaligned[rows],
-                         self.load_width[rows], self.empty_s[rows], self.layout_s[rows],
-                         self.nodes_s[rows])
+        """These rows' terms (the spec-wide scalars kept)."""
+        return UnitTerms(**{f.name: (v if np.ndim(v) == 0 else v[rows])
+                            for f in fields(self) for v in (getattr(self, f.name),)})
 
     def parallel_s(self, eta_parallel) -> np.ndarray:
         """Little's law: bytes over what the active SMs sustain (each: its bytes in flight /
-        latency = the spec's per-SM bandwidth, times the kind's share eta_parallel)."""
-        return self.nbytes / (self.active_sms * self.sm_bandwidth * eta_parallel)
+        latency = the spec's per-SM bandwidth, times the kind's share eta_parallel per resident
+        block, at most the SM's own)."""
+        return self.nbytes / (self.active_sms * self.sm_bandwidth *
+                              np.minimum(self.occupancy * eta_parallel, 1.0))
 
     def __len__(self) -> int:
         return len(self.tensor_s)
@@ -703,6 +707,51 @@ def active_sms(tiles: np.ndarray, n_waves: np.ndarray, per_tile: np.ndarray,
     return np.where(per_tile, tiles / n_waves, np.minimum(n_sm, blocks))
 
 
+# ---- one block per row: the norms -------------------------------------------------------------
+# PyTorch's layer_norm and rms_norm (aten/src/ATen/native/cuda/layer_norm_kernel.cu,
+# launch_vectorized_layer_norm_kernel) launch one block of NORM_BLOCK_THREADS (4 warps) per row.
+# A block keeps its share of bytes in flight (eta_parallel of the SM's); an SM holds as many
+# blocks as its thread limit allows (max_threads_per_sm / NORM_BLOCK_THREADS: 16 on Hopper), so
+# a launch of many rows keeps up to that many times a block's bytes in flight per SM, never more
+# than the SM's own (T_parallel); and each wave of resident blocks pays its rows' dependent
+# round trips (the block's reduction and the normalizing pass that follows it: phi L per wave).
+# Without the two, one efficiency had to fit rows that share SMs and rows that do not: the
+# H200's fit rows took eta_parallel 0.03-0.07 and left the physics 0.5 log off at both ends (few
+# long rows 1.7-2x too fast, many rows 2-2.7x too slow; physics-only MAPE 50 / 55 % for
+# layernorm / rmsnorm, 21 / 25 % with them). Softmax and the reductions run other launch shapes
+# (several rows per block, blocks over outputs); the same rule made their fit worse, so they
+# keep one block per SM.
+BLOCK_PER_ROW_KINDS = ("layernorm", "rmsnorm")
+NORM_BLOCK_THREADS = 128.0
+
+
+def row_blocks(table: RecordTable, hw: HardwareSpec) -> tuple[np.ndarray, np.ndarray]:
+    """(resident blocks per active SM, waves of resident blocks) of each record on hw: for the
+    BLOCK_PER_ROW_KINDS, rows / SMs clipped to [1, the SM's block limit] and ceil(rows / (SMs x
+    that limit)); 1 and 1 for every other kind."""
+    n = len(table)
+    occupancy, waves_ = np.ones(n), np.ones(n)
+    sel = np.isin(table.kind, BLOCK_PER_ROW_KINDS)
+    if sel.any():
+        n_sm = float(hw.sm_count)
+        limit = max(hw.max_threads_per_sm / NORM_BLOCK_THREADS, 1.0)
+        rows = np.maximum(_col(table, "rows", 1.0), 1.0)
+        occupancy = np.where(sel, np.clip(rows / n_sm, 1.0, limit), 1.0)
+        waves_ = np.where(sel, np.ceil(rows / (n_sm * limit)), 1.0)
+    return occupancy, waves_
+
+
+def sm_side_bytes(table: RecordTable, nbytes: np.ndarray) -> np.ndarray:
+    """Bytes the SMs load and store: the launch's, plus, for the BLOCK_PER_ROW_KINDS, the
+    weight (gamma, beta) once more for every row after the first: each row's block reads it
+    (from L2; DRAM serves it once, T_hbm)."""
+    sel = np.isin(table.kind, BLOCK_PER_ROW_KINDS)
+    if not sel.any():
+        return nbytes
+    rows = np.maximum(_col(table, "rows", 1.0), 1.0)
+    return nbytes + np.where(sel, (rows - 1.0) * table.weight_bytes, 0.0)
+
+
 def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
     n_sm = float(hw.sm_count)
     tensor_peak, cuda_peak = _peaks(table, hw)
@@ -723,16 +772,18 @@ def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
     nbytes = table.bytes_read + table.bytes_written
     blocks = ctas(table, n_sm, tiles)
     index_flops = index_ops_per_element(table) * _col(table, "numel", 0.0) * INT32_OP_FLOPS
+    occupancy, latency_waves = row_blocks(table, hw)
     return UnitTerms(launch_s=hw.launch_overhead_s("cuda_graph"), latency_s=hw.mem_latency_s,
                      tensor_s=tensor, power_s=power, cuda_s=flops_c / cuda_peak,
                      index_s=index_flops / hw.cuda_peak_flops("float32"),
                      hbm_s=dram_bytes(table, nbytes) / hw.mem_bandwidth_bytes_per_s,
-                     nbytes=nbytes,
+                     nbytes=sm_side_bytes(table, nbytes),
                      active_sms=active_sms(tiles_safe, n_waves,
                                            has_tiles & (table.kind == "attention"), blocks, n_sm),
                      sm_bandwidth=hw.sm_mem_bandwidth_bytes_per_s,
                      misaligned=misaligned_operands(table),
                      load_width=misaligned_load_width(table),
+                     occupancy=occupancy, latency_waves=latency_waves,
                      empty_s=cat_empty_seconds(table, hw),
                      layout_s=conv_layout_bytes(table) / streaming_bandwidth(hw),
                      nodes_s=conv_extra_kernels(table) * hw.launch_overhead_s("cuda_graph"))
@@ -781,7 +832,8 @@ def _roofs(u: UnitTerms, params: np.ndarray) -> _Roofs:
 def launch_seconds(u: UnitTerms, params: np.ndarray) -> np.ndarray:
     """Per-launch seconds; `params` is (n, len(PARAMS)) (one row per record) or (len(PARAMS),)."""
     r = _roofs(u, params)
-    return u.launch_s + r.p[:, 0] * u.latency_s + r.norm + u.empty_s + u.nodes_s + \
+    return u.launch_s + r.p[:, 0] * u.latency_s * u.latency_waves + r.norm + u.empty_s + \
+        u.nodes_s + \
         u.layout_s / r.p[:, 3]
 
 
@@ -796,19 +848,23 @@ def launch_seconds_gradient(u: UnitTerms, params: np.ndarray) -> tuple[np.ndarra
     phi, eta_t, eta_c, eta_m, eta_p, sharp, eta_u = r.p.T
     names = [q.name for q in PARAMS]
     norm, terms = r.norm, r.terms
-    t = u.launch_s + phi * u.latency_s + norm + u.empty_s + u.nodes_s + u.layout_s / eta_m
+    t = u.launch_s + phi * u.latency_s * u.latency_waves + norm + u.empty_s + u.nodes_s + \
+        u.layout_s / eta_m
     # d norm / d term_j = (term_j / norm)^(p - 1); each term falls as 1 / its efficiency
     share = np.where(norm > 0, (terms / np.where(norm > 0, norm, 1.0)) ** (sharp - 1.0), 0.0)
     d_log = -share * terms                        # d norm / d log(efficiency of term j)
     tensor = np.where(r.tensor_binds, d_log[0], 0.0)
     grad = np.zeros((len(u), len(PARAMS)))
-    grad[:, names.index("phi")] = u.latency_s
+    grad[:, names.index("phi")] = u.latency_s * u.latency_waves
     grad[:, names.index("eta_tensor")] = tensor / eta_t
     grad[:, names.index("eta_cuda")] = d_log[1] / eta_c
     grad[:, names.index("eta_memory")] = (d_log[2] - u.layout_s / eta_m) / eta_m
-    grad[:, names.index("eta_parallel")] = d_log[3] / eta_p
+    capped = u.occupancy * eta_p * np.where(u.misaligned, np.minimum(eta_u * u.load_width, 1.0),
+                                            1.0) >= 1.0
+    d_par = np.where(capped, 0.0, d_log[3])        # a capped per-SM rate has no share left
+    grad[:, names.index("eta_parallel")] = d_par / eta_p
     grad[:, names.index("eta_unaligned")] = np.where(
-        u.misaligned & (eta_u * u.load_width < 1.0), (tensor + d_log[1] + d_log[3]) / eta_u, 0.0)
+        u.misaligned & (eta_u * u.load_width < 1.0), (tensor + d_log[1] + d_par) / eta_u, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         x = r.x
         xlogx = np.where(x > 0, x ** sharp * np.log(np.where(x > 0, x, 1.0)), 0.0).sum(axis=0)
