@@ -75,13 +75,14 @@ def fit_grids(host) -> dict[str, set[str]]:
 # grids 2x9 and 4x8, prompt 1100, whole H200 and 8 / 24 / 48 SMs) and e2e-fresh16 (16:23, grids
 # 1x4 and 5x9, prompt 1200, whole H200 and 16 / 40 / 88 SMs) and e2e-fresh17 (17:05, grids 2x10
 # and 7x7, prompt 150, whole H200 and 24 / 64 / 104 SMs) and e2e-fresh18 (session 9, 19:41, grids
-# 1x6 and 6x8, prompt 350, whole H200 and 128 / 56 / 16 SMs).
+# 1x6 and 6x8, prompt 350, whole H200 and 128 / 56 / 16 SMs) and e2e-fresh19 (20:31, grids 3x10
+# and 7x8, prompt 250, whole H200 and 112 / 48 / 16 SMs).
 OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-fresh9",
             "e2e-fresh10", "e2e-fresh11", "e2e-fresh12", "e2e-fresh13", "e2e-fresh14",
-            "e2e-fresh16", "e2e-fresh17", "e2e-fresh18")
+            "e2e-fresh16", "e2e-fresh17", "e2e-fresh18", "e2e-fresh19")
 FRESH_OCR_SETS = ("e2e-fresh7", "e2e-fresh8", "e2e-fresh9", "e2e-fresh10", "e2e-fresh11",
                   "e2e-fresh12", "e2e-fresh13", "e2e-fresh14", "e2e-fresh16", "e2e-fresh17",
-                  "e2e-fresh18")
+                  "e2e-fresh18", "e2e-fresh19")
 
 
 def ocr_rows(device: str, host, fitted: dict) -> list[dict]:

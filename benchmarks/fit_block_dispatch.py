@@ -13,7 +13,7 @@ median over all points (robust: on many SMs the difference is a fraction of a mi
 noisy), printed beside each SM count's median and the least-squares slope through 0.
 Sets named by --exclude are left out (kept as a test); by default TEST_SETS, the sets kept out
 of the fit (e2e-fresh7) or measured after it (e2e-fresh8 .. e2e-fresh14, e2e-fresh16 ..
-e2e-fresh18).
+e2e-fresh19).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from roofsim.perfmodel import cat_empty_blocks  # noqa: E402
 CAL = ROOT / "calibration"
 TEST_SETS = ("e2e-fresh7", "e2e-fresh8", "e2e-fresh9", "e2e-fresh10", "e2e-fresh11",
              "e2e-fresh12", "e2e-fresh13", "e2e-fresh14", "e2e-fresh16", "e2e-fresh17",
-             "e2e-fresh18")
+             "e2e-fresh18", "e2e-fresh19")
 
 
 def kv_appends(folder: Path) -> list[tuple[int, int]]:
