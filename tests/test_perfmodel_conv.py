@@ -106,3 +106,17 @@ def test_rule_names_the_path_cudnn_took():
     cuda = conv_cuda_core_path(t)
     on_cuda = np.array([c[2] for c in cases])
     assert np.mean(on_cuda[cuda]) >= 0.6 and np.mean(on_cuda[tc]) <= 0.1
+
+
+def test_tensor_core_path_runs_the_mmas_of_padded_channels():
+    from roofsim.perfmodel import CONV_TILE_K, CONV_TILE_N, kernel_tensor_flops
+    full = conv(c_in=256, c_out=256)                   # multiples of both steps: nothing padded
+    np.testing.assert_allclose(kernel_tensor_flops(full), full.flops_tensor)
+    odd = conv(c_in=35, c_out=9)                       # 35 -> 64 input, 9 -> 64 output channels
+    share = (np.ceil(9 / CONV_TILE_N) * CONV_TILE_N / 9) * (np.ceil(35 / CONV_TILE_K) *
+                                                            CONV_TILE_K / 35)
+    np.testing.assert_allclose(kernel_tensor_flops(odd), odd.flops_tensor * share)
+    # the record's FLOP accounting is the useful work, unchanged
+    assert odd.flops_tensor[0] == pytest.approx(2.0 * 9 * 40 * 40 * 35 * 9)
+    patch = conv(c_in=3, c_out=9, kernel=4, stride=4, padding=0)   # CUDA-core path: no tiles
+    assert kernel_tensor_flops(patch)[0] == patch.flops_tensor[0]
