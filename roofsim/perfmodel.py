@@ -549,26 +549,32 @@ CONV_TC_MIN_CHANNELS = 4.0      # c_in above this
 CONV_TC_MIN_REDUCTION = 96.0    # c_in x kernel^2 (the implicit GEMM's k) above this
 
 
+def conv_paths(c_in, kernel, stride) -> tuple[np.ndarray, np.ndarray]:
+    """(tensor-core path, CUDA-core path) of convolutions of these input channels, windows and
+    strides: the tensor-core path where c_in > CONV_TC_MIN_CHANNELS, c_in x kernel^2 >
+    CONV_TC_MIN_REDUCTION and the window is not 1x1 of stride 1 (a plain GEMM on NCHW, neither
+    path); the CUDA-core path for the rest."""
+    c_in, ker, stride = (np.asarray(x, dtype=np.float64) for x in (c_in, kernel, stride))
+    pointwise = (ker == 1) & (stride <= 1)
+    tc = (c_in > CONV_TC_MIN_CHANNELS) & (c_in * ker * ker > CONV_TC_MIN_REDUCTION) & ~pointwise
+    return tc, ~tc & ~pointwise
+
+
 def conv_tensor_core_path(table: RecordTable) -> np.ndarray:
     """conv2d records cuDNN runs as an NHWC tensor-core implicit GEMM (with layout transforms):
-    c_in > CONV_TC_MIN_CHANNELS, c_in x kernel^2 > CONV_TC_MIN_REDUCTION, and not a 1x1
-    window of stride 1 (a plain GEMM on NCHW). False off conv2d."""
-    c_in = _col(table, "c_in", 1.0)
-    ker = _col(table, "kernel", 1.0)
-    stride = _col(table, "stride", 1.0)
-    pointwise = (ker == 1) & (stride == 1)
-    return (table.kind == "conv2d") & (c_in > CONV_TC_MIN_CHANNELS) & \
-        (c_in * ker * ker > CONV_TC_MIN_REDUCTION) & ~pointwise
+    conv_paths' first. False off conv2d."""
+    tc, _ = conv_paths(_col(table, "c_in", 1.0), _col(table, "kernel", 1.0),
+                       _col(table, "stride", 1.0))
+    return (table.kind == "conv2d") & tc
 
 
 def conv_cuda_core_path(table: RecordTable) -> np.ndarray:
     """conv2d records cuDNN runs on CUDA cores (implicit_convolve_sgemm and its precomputed
-    variant on NCHW: 397 of the H200's 1,475 profiled cases): neither the tensor-core path nor
-    a 1x1 window of stride 1 (a tensor-core GEMM on NCHW). Their multiply-adds are CUDA-core
-    work (T_cuda), not tensor-core work."""
-    ker = _col(table, "kernel", 1.0)
-    pointwise = (ker == 1) & (_col(table, "stride", 1.0) == 1)
-    return (table.kind == "conv2d") & ~conv_tensor_core_path(table) & ~pointwise
+    variant on NCHW: 397 of the H200's 1,475 profiled cases): conv_paths' second. Their
+    multiply-adds are CUDA-core work (T_cuda), not tensor-core work."""
+    _, cuda = conv_paths(_col(table, "c_in", 1.0), _col(table, "kernel", 1.0),
+                         _col(table, "stride", 1.0))
+    return (table.kind == "conv2d") & cuda
 
 
 def _conv_sizes(table: RecordTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..kernels._common import element_bytes, strided_dims
 from ..kernels.conv import conv_output_size
-from ..perfmodel import kv_split
+from ..perfmodel import conv_paths, kv_split
 
 TILE = 128.0          # output tile edge assumed for wave quantization
 ALIGN_WEIGHT = 1.0    # distance per halving of a dimension's byte alignment (16 -> 8 -> ...)
@@ -30,6 +30,9 @@ SPLIT_KV_WEIGHT = 8.0  # split-KV (flash-decoding) vs one block per query tile: 
 TRANSPOSED_STEP = 0.1  # transposed vs row-sliced strided operand, in units of STRIDED_WEIGHT
 DIMS_WEIGHT = 2.5     # per iteration dimension of the strided kernel: 2-D and 5-D cases are
                       # beyond MAX_DISTANCE (profile.py), neighbours only within a dim or two
+CONV_PATH_WEIGHT = 8.0  # cuDNN's tensor-core, CUDA-core or GEMM path (perfmodel.conv_paths):
+                        # never neighbours (leave-one-out over the fit rows' conv2d residuals,
+                        # H200 24.85 -> 23.83 %, H100 SXM 23.31 -> 22.38 %; 4 gives the same)
 
 
 def _p(params: Mapping[str, np.ndarray], name: str, default: float) -> np.ndarray:
@@ -140,7 +143,9 @@ def _conv(params, elt, sm, kind, share=False) -> list:
          ((pad > 0).astype(float), 1.0),
          (_log(c_in * ker * ker), 0.5),
          (_log(pixels / b), 0.5)]
-    return f + _align(c_in, elt) + _align(c_out, elt)[1:] + [(x, 2.0 * w) for x, w in waves]
+    tc, cuda = conv_paths(c_in, ker, stride)
+    return f + _align(c_in, elt) + _align(c_out, elt)[1:] + [(x, 2.0 * w) for x, w in waves] + \
+        [(tc.astype(float), CONV_PATH_WEIGHT), (cuda.astype(float), CONV_PATH_WEIGHT)]
 
 
 def _rowwise(params, elt, sm, kind, share=False) -> list:
