@@ -30,7 +30,9 @@ class LocalLinearSettings:
     # SM-parallel share) is rough at the scale of the 12-neighbour radius. Chosen by leave-one-
     # out over the H200's fit rows (benchmarks/loo_bandwidth.py): residual MAPE 11.58 % at 1.0,
     # 11.39 % at 0.7, 11.59 % at 0.5; the SM share's error 0.054 -> 0.052 (with the split-KV
-    # attention feature; when chosen, before it: 11.63 / 11.44 / 11.63 %).
+    # attention feature; when chosen, before it: 11.63 / 11.44 / 11.63 %). Rerun after session
+    # 9's physics: 10.30 % at 1.0, 10.04 % at 0.7, 10.01 % at 0.6, 10.09 % at 0.5: the minimum
+    # is flat between 0.6 and 0.7, so 0.7 stays.
     bandwidth_scale: float = 0.7
     estimator: str = "linear"  # or "median": the neighbours' MAPE-optimal weighted median
 
