@@ -470,6 +470,19 @@ def conv_executed_share(table: RecordTable) -> np.ndarray:
 ALIGN_BYTES = 16   # TMA and vectorized tile loads need rows aligned to 16 bytes
 
 
+def key_mask_rows_odd(batch, seq_q, seq_kv, bias) -> np.ndarray:
+    """Packed attention calls (several queries per head) whose shared boolean key mask
+    ([batch, 1, 1, keys], bias >= 2) has rows of an odd byte count after the first (batch > 1,
+    odd keys): cuDNN's packed flash kernel then streams the keys at about half its rate.
+    calibration/h200's packed masked rows (bias 2) of at most one wave: 16-23 ns per key and
+    block with batch 1 or an even key count, 29-36 ns with batch > 1 and odd keys (a StaticCache
+    step's mask is the cache length, often odd)."""
+    b, skv = np.asarray(batch, dtype=np.float64), np.asarray(seq_kv, dtype=np.float64)
+    # calibration timed no one-query call with such a mask: the rule stays where it was seen
+    packed = np.asarray(seq_q, dtype=np.float64) > 1
+    return (np.asarray(bias, dtype=np.float64) >= 2) & (b > 1) & packed & (np.mod(skv, 2) == 1)
+
+
 def operand_alignment_bytes(table: RecordTable) -> np.ndarray:
     """The byte alignment of each matrix record's worst-aligned operand row (the largest power of
     two dividing its bytes, at most ALIGN_BYTES): k and n (gemm, linear, grouped_gemm), head_dim
@@ -487,7 +500,10 @@ def operand_alignment_bytes(table: RecordTable) -> np.ndarray:
     out = np.full(n, float(ALIGN_BYTES))
     mat = np.isin(kind, ("gemm", "linear", "grouped_gemm"))
     out = np.where(mat, np.minimum(align(_col(table, "k", 8.0)), align(_col(table, "n", 8.0))), out)
-    out = np.where(kind == "attention", align(_col(table, "head_dim", 64.0)), out)
+    odd_mask = key_mask_rows_odd(_col(table, "batch", 1.0), _col(table, "seq_q", 1.0),
+                                 _col(table, "seq_kv", 2.0), _col(table, "bias", 0.0))
+    head = align(_col(table, "head_dim", 64.0))
+    out = np.where(kind == "attention", np.where(odd_mask, 1.0, head), out)
     out = np.where(kind == "conv2d", align(_col(table, "c_in", 8.0)), out)
     return out
 
@@ -527,7 +543,9 @@ def misaligned_operands(table: RecordTable) -> np.ndarray:
     out = np.zeros(n, bool)
     mat = np.isin(kind, ("gemm", "linear", "grouped_gemm"))
     out |= mat & (bad(_col(table, "k", 8.0)) | bad(_col(table, "n", 8.0)))
-    out |= (kind == "attention") & bad(_col(table, "head_dim", 64.0))
+    out |= (kind == "attention") & (bad(_col(table, "head_dim", 64.0)) | key_mask_rows_odd(
+        _col(table, "batch", 1.0), _col(table, "seq_q", 1.0), _col(table, "seq_kv", 2.0),
+        _col(table, "bias", 0.0)))
     out |= (kind == "conv2d") & bad(_col(table, "c_in", 8.0))
     return out
 

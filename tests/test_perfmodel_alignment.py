@@ -80,3 +80,37 @@ def test_cublas_fallback_kernels_load_what_the_alignment_allows():
         total += 1
         same += operand_alignment_bytes(t)[0] == width
     assert total > 100 and same / total >= 0.9
+
+
+def test_odd_key_mask_rows_take_the_fallback():
+    from roofsim.perfmodel import key_mask_rows_odd
+
+    def attn(b, sq, skv, bias):
+        return records_from_params("attention", {"batch": [float(b)], "heads": [8.0],
+                                                 "seq_q": [float(sq)], "seq_kv": [float(skv)],
+                                                 "head_dim": [128.0], "bias": [float(bias)]},
+                                   "bfloat16")
+    assert misaligned_operands(attn(8, 4, 8193, 2))[0]
+    assert operand_alignment_bytes(attn(8, 4, 8193, 2))[0] == 1
+    for b, sq, skv, bias in ((1, 4, 8193, 2), (8, 4, 8192, 2), (8, 1, 8193, 2), (8, 4, 8193, 0)):
+        assert not misaligned_operands(attn(b, sq, skv, bias))[0], (b, sq, skv, bias)
+    assert list(key_mask_rows_odd([2, 1, 2], [4, 4, 4], [7, 7, 8], [2, 2, 2])) == \
+        [True, False, False]
+
+
+def test_calibrated_packed_calls_with_odd_mask_rows_stream_slower():
+    """The evidence: calibration/h200's packed masked calls of one wave at >= 4000 keys run
+    about half the key rate with odd mask rows."""
+    from roofsim.calibration.fit import measurement_table
+    from roofsim.calibration.measurements import read_measurements
+    from roofsim.perfmodel import key_mask_rows_odd
+    m = read_measurements(data_dir("calibration") / "h200" / "measurements.csv")
+    m = m.select(m.stable & (m["kind"] == "attention"))
+    t = measurement_table(m)
+    b, sq, skv, h = t.param("batch"), t.param("seq_q"), t.param("seq_kv"), t.param("heads")
+    bias = np.nan_to_num(t.param("bias"))
+    sel = (bias >= 2) & (sq > 1) & (b * h <= 132) & (skv >= 4000)
+    ns_key = m["kernel_s"] / skv
+    odd = key_mask_rows_odd(b, sq, skv, bias)
+    assert (sel & odd).sum() >= 10 and (sel & ~odd).sum() >= 10
+    assert np.median(ns_key[sel & odd]) / np.median(ns_key[sel & ~odd]) > 1.4

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..kernels._common import element_bytes, strided_dims
 from ..kernels.conv import conv_output_size
-from ..perfmodel import conv_paths, kv_split
+from ..perfmodel import conv_paths, key_mask_rows_odd, kv_split
 
 TILE = 128.0          # output tile edge assumed for wave quantization
 ALIGN_WEIGHT = 1.0    # distance per halving of a dimension's byte alignment (16 -> 8 -> ...)
@@ -108,6 +108,8 @@ def _attention(params, elt, sm, kind, share=False) -> list:
           # ... broadcast over the batch too (batch 1): cuDNN reads it once per call, not per
           # sequence; 1.6x faster at 8193 keys (calibration/h200/attention-check)
           (((bias >= 2) & (b <= 1)).astype(float), FLAG_WEIGHT),
+          # ... or with rows of an odd byte count (perfmodel.key_mask_rows_odd): half the rate
+          (key_mask_rows_odd(b, sq, skv, bias).astype(float), FLAG_WEIGHT),
           # another kernel: split-KV decode (roofsim.perfmodel.splits_kv) scales with the SMs
           # (SM-parallel share 0.15-0.25 at 1-4k keys), a packed few-query call of one block
           # per head does not (share 0): one query apart in seq_q, a different kernel
