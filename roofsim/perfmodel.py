@@ -532,7 +532,8 @@ def misaligned_load_width(table: RecordTable) -> np.ndarray:
 
 def misaligned_operands(table: RecordTable) -> np.ndarray:
     """Matrix kinds whose operand rows are not 16-byte aligned: k or n (gemm, linear,
-    grouped_gemm), head_dim (attention), c_in (conv2d)."""
+    grouped_gemm), head_dim or a packed call's key-mask rows (attention: key_mask_rows_odd),
+    c_in (conv2d)."""
     from .kernels._common import element_bytes
     n = len(table)
     if n == 0:
