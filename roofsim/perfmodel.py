@@ -107,6 +107,7 @@ PARAMS: tuple[ParamSpec, ...] = (
               "16-byte aligned (no TMA / vectorized tile loads), relative to the aligned one"),
 )
 PARAM_BY_NAME = MappingProxyType({p.name: p for p in PARAMS})
+PARAM_INDEX = MappingProxyType({p.name: i for i, p in enumerate(PARAMS)})
 
 
 @dataclass(frozen=True)
@@ -493,9 +494,9 @@ def operand_alignment_bytes(table: RecordTable) -> np.ndarray:
         return np.zeros(0)
     elt = np.asarray(element_bytes(table.dtype, n), dtype=np.float64) * np.ones(n)
 
-    def align(x):
-        b = np.maximum(np.round(x * elt), 1.0).astype(np.int64)
-        return np.minimum(b & -b, ALIGN_BYTES).astype(np.float64)
+    def align(x):   # 0 bytes divide by anything: aligned
+        b = np.maximum(np.round(x * elt), 0.0).astype(np.int64)
+        return np.where(b > 0, np.minimum(b & -b, ALIGN_BYTES), ALIGN_BYTES).astype(np.float64)
     kind = table.kind
     out = np.full(n, float(ALIGN_BYTES))
     mat = np.isin(kind, ("gemm", "linear", "grouped_gemm"))
@@ -531,24 +532,10 @@ def misaligned_load_width(table: RecordTable) -> np.ndarray:
 
 
 def misaligned_operands(table: RecordTable) -> np.ndarray:
-    """Matrix kinds whose operand rows are not 16-byte aligned: k or n (gemm, linear,
-    grouped_gemm), head_dim or a packed call's key-mask rows (attention: key_mask_rows_odd),
-    c_in (conv2d)."""
-    from .kernels._common import element_bytes
-    n = len(table)
-    if n == 0:
-        return np.zeros(0, bool)
-    elt = np.asarray(element_bytes(table.dtype, n), dtype=np.float64) * np.ones(n)
-    bad = lambda x: (np.round(x * elt) % ALIGN_BYTES) != 0   # noqa: E731
-    kind = table.kind
-    out = np.zeros(n, bool)
-    mat = np.isin(kind, ("gemm", "linear", "grouped_gemm"))
-    out |= mat & (bad(_col(table, "k", 8.0)) | bad(_col(table, "n", 8.0)))
-    out |= (kind == "attention") & (bad(_col(table, "head_dim", 64.0)) | key_mask_rows_odd(
-        _col(table, "batch", 1.0), _col(table, "seq_q", 1.0), _col(table, "seq_kv", 2.0),
-        _col(table, "bias", 0.0)))
-    out |= (kind == "conv2d") & bad(_col(table, "c_in", 8.0))
-    return out
+    """Matrix kinds whose operand rows are not 16-byte aligned (operand_alignment_bytes): k or n
+    (gemm, linear, grouped_gemm), head_dim or a packed call's key-mask rows (attention:
+    key_mask_rows_odd), c_in (conv2d)."""
+    return operand_alignment_bytes(table) < ALIGN_BYTES
 
 
 # ---- conv2d: the kernels of one call ----------------------------------------------------------
@@ -862,6 +849,7 @@ class _Roofs:
     p: np.ndarray               # (n, len(PARAMS)): the kind parameters of each record
     terms: np.ndarray           # (4, n): tensor, CUDA-core, HBM, per-SM parallel seconds
     tensor_binds: np.ndarray    # the tensor efficiency's term binds (not the power limit)
+    slow: np.ndarray            # the misaligned fallback's rate a (1 where aligned)
     x: np.ndarray               # terms / the largest of them
     total: np.ndarray           # sum of x ** sharpness
     norm: np.ndarray            # the smooth maximum: total ** (1 / sharpness) x the largest
@@ -877,15 +865,21 @@ def _roofs(u: UnitTerms, params: np.ndarray) -> _Roofs:
     big = terms.max(axis=0)
     x = terms / np.where(big > 0, big, 1.0)
     total = (x ** sharp).sum(axis=0)
-    return _Roofs(p, terms, tensor_raw >= u.power_s, x, total, total ** (1.0 / sharp) * big)
+    return _Roofs(p, terms, tensor_raw >= u.power_s, slow, x, total,
+                  total ** (1.0 / sharp) * big)
+
+
+def _seconds(u: UnitTerms, r: _Roofs) -> np.ndarray:
+    """launch_seconds from its roofs: the floor, the round trips, the roofs' p-norm and the
+    additive terms (idle blocks, a conv2d call's other kernels and their layout passes)."""
+    phi, eta_m = r.p[:, PARAM_INDEX["phi"]], r.p[:, PARAM_INDEX["eta_memory"]]
+    return u.launch_s + phi * u.latency_s * u.latency_waves + r.norm + u.empty_s + \
+        u.nodes_s + u.layout_s / eta_m
 
 
 def launch_seconds(u: UnitTerms, params: np.ndarray) -> np.ndarray:
     """Per-launch seconds; `params` is (n, len(PARAMS)) (one row per record) or (len(PARAMS),)."""
-    r = _roofs(u, params)
-    return u.launch_s + r.p[:, 0] * u.latency_s * u.latency_waves + r.norm + u.empty_s + \
-        u.nodes_s + \
-        u.layout_s / r.p[:, 3]
+    return _seconds(u, _roofs(u, params))
 
 
 def launch_seconds_gradient(u: UnitTerms, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -896,11 +890,10 @@ def launch_seconds_gradient(u: UnitTerms, params: np.ndarray) -> tuple[np.ndarra
     BLAS or CPU). Where the power limit binds a tensor term, the tensor efficiency has no
     effect (derivative 0)."""
     r = _roofs(u, params)
-    phi, eta_t, eta_c, eta_m, eta_p, sharp, eta_u = r.p.T
+    _, eta_t, eta_c, eta_m, eta_p, sharp, eta_u = r.p.T
     names = [q.name for q in PARAMS]
     norm, terms = r.norm, r.terms
-    t = u.launch_s + phi * u.latency_s * u.latency_waves + norm + u.empty_s + u.nodes_s + \
-        u.layout_s / eta_m
+    t = _seconds(u, r)
     # d norm / d term_j = (term_j / norm)^(p - 1); each term falls as 1 / its efficiency
     share = np.where(norm > 0, (terms / np.where(norm > 0, norm, 1.0)) ** (sharp - 1.0), 0.0)
     d_log = -share * terms                        # d norm / d log(efficiency of term j)
@@ -910,8 +903,7 @@ def launch_seconds_gradient(u: UnitTerms, params: np.ndarray) -> tuple[np.ndarra
     grad[:, names.index("eta_tensor")] = tensor / eta_t
     grad[:, names.index("eta_cuda")] = d_log[1] / eta_c
     grad[:, names.index("eta_memory")] = (d_log[2] - u.layout_s / eta_m) / eta_m
-    capped = u.occupancy * eta_p * np.where(u.misaligned, np.minimum(eta_u * u.load_width, 1.0),
-                                            1.0) >= 1.0
+    capped = u.occupancy * eta_p * r.slow >= 1.0
     d_par = np.where(capped, 0.0, d_log[3])        # a capped per-SM rate has no share left
     grad[:, names.index("eta_parallel")] = d_par / eta_p
     grad[:, names.index("eta_unaligned")] = np.where(
