@@ -78,7 +78,26 @@ def main(argv=None) -> int:
           ", ".join(f"{f} {n}" for f, n in main_of.most_common()))
     print("beside it, in how many cases: " +
           ", ".join(f"{f} {n}" for f, n in beside.most_common()))
+    path_rule(per_case)
     return 0
+
+
+def path_rule(per_case: dict) -> None:
+    """How roofsim.perfmodel's conv2d path rule (conv_paths) matches the kernels each call ran:
+    the share of calls whose layout transforms it names, and the share of a transforming call's
+    time that its passes (transforms, weight transform, bias add, memsets) took."""
+    from roofsim.perfmodel import conv_paths
+    shapes = {cid: dict(kv.split("=") for kv in cid.split("|")[2].split(",")) for cid in per_case}
+    ids = sorted(per_case)
+    c_in, ker, stride = (np.array([float(shapes[c][k]) for c in ids])
+                         for k in ("c_in", "kernel", "stride"))
+    tc, _ = conv_paths(c_in, ker, stride)
+    transformed = np.array(["input transform" in per_case[c] for c in ids])
+    share = [1.0 - max(v for f, v in per_case[c].items() if f in MAIN) / sum(per_case[c].values())
+             for c in ids if "input transform" in per_case[c]]
+    print(f"path rule (perfmodel.conv_paths): names {np.mean(tc == transformed):.0%} of "
+          f"{len(ids)} calls' transforms; the passes beside the main kernel took a median "
+          f"{np.median(share):.0%} of a transforming call")
 
 
 if __name__ == "__main__":

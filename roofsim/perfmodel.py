@@ -545,7 +545,8 @@ def misaligned_operands(table: RecordTable) -> np.ndarray:
 # transformed NCHW -> NHWC before the GEMM and the output NHWC -> NCHW after it (980 of 1,475
 # cases, every one of those two families and no other), and a weight whose rows are not 16-byte
 # aligned is transformed (padded) first; a bias is added by its own elementwise kernel (all 748
-# cases with a bias, on every path). Those passes took a median 38 % of a tensor-core call.
+# cases with a bias, on every path). Those passes took a median 44 % of a
+# transforming call (benchmarks/summarize_conv_kernels.py prints it and the rule's match below).
 # The other paths (the CUDA-core implicit_convolve_sgemm, 1x1 convolutions as a plain GEMM)
 # read NCHW as it is. Which path cuDNN's heuristic takes is not a clean function of the shape;
 # the rule below (enough input channels and reduction length, and not a 1x1 stride-1 window)
