@@ -2,7 +2,8 @@
 # The GPU runs of issue 11 (transfer to devices no profile has seen), one phase per call:
 #   PHASE=kernels  microbenchmarks (benchmarks/gpu_physics.py) on the whole H200 and on each of
 #                  SMS_LIST SMs, then a sampled kernel suite (--sample SAMPLE) at each SM count;
-#   PHASE=models   shipped transformers models (benchmarks/measure_models.py), MODELS, MODELS_BUDGET;
+#   PHASE=models   shipped transformers models (benchmarks/measure_models.py), MODELS, MODELS_BUDGET,
+#                  PREFILL, PREFILL_BATCH, DECODE_KV, BATCH, in MODELS_PROCS separate processes;
 #   PHASE=probe    the CUDA-graph node gap (benchmarks/measure_graph_gap.py) on each of SMS_LIST
 #                  SMs (0 = whole GPU), then the strided-dims suite (kernels/strided_dims.yaml)
 #                  at each of DIMS_SMS (0 = whole GPU);
@@ -14,6 +15,7 @@
 #                  SUITE_SMS SMs (0 = whole GPU);
 #   PHASE=e2e      the reference end to end (benchmarks/measure_e2e.py) at each of SMS_LIST SMs,
 #                  grids GRIDS, prompt PROMPT, with the carried transformers wheels (.wheels/);
+#                  on the whole GPU in E2E_PROCS separate processes (e2e-sm0, e2e-sm0-p2 ...);
 #   PHASE=noise    how reproducible an eager (host-bound) wall time is across processes: one
 #                  case (NOISE_MODEL decode, batch 8, KV 1024; measure_models.py) in NOISE_RUNS
 #                  separate processes, each unpinned and pinned to one CPU (taskset), with the
@@ -93,10 +95,15 @@ elif [ "$PHASE" = conv ]; then
 elif [ "$PHASE" = models ]; then
   # issue 12/13/16: shipped transformers models, kernel and wall time, batches, CUDA graphs
   use_wheels
-  python3 benchmarks/measure_models.py --out "$W" --models "${MODELS:-llama-3.1-8b,qwen3-30b-a3b,mistral-7b-v0.3}" \
-    --prefill "${PREFILL:-512,4096}" --prefill-batch 1,4 --decode-kv 1024,8192 --batch 1,8,32 --graph \
-    --routing "${ROUTING:-model}" \
-    --budget "${MODELS_BUDGET:-420}" 2>&1 | grep -v "$QUIET" | tail -40
+  # MODELS_PROCS separate processes (p1 in $W, the others in $W-p2 ...): see E2E_PROCS
+  for p in $(seq 1 "${MODELS_PROCS:-1}"); do
+    python3 benchmarks/measure_models.py --out "$W$([ "$p" = 1 ] || echo "/../$PHASE-p$p")" \
+      --models "${MODELS:-llama-3.1-8b,qwen3-30b-a3b,mistral-7b-v0.3}" \
+      --prefill "${PREFILL:-512,4096}" --prefill-batch "${PREFILL_BATCH:-1,4}" \
+      --decode-kv "${DECODE_KV:-1024,8192}" --batch "${BATCH:-1,8,32}" --graph \
+      --routing "${ROUTING:-model}" \
+      --budget "${MODELS_BUDGET:-420}" 2>&1 | grep -v "$QUIET" | tail -40
+  done
 elif [ "$PHASE" = noise ]; then
   use_wheels
   lscpu > "$W/lscpu.txt" 2>&1; nproc > "$W/nproc.txt"
@@ -121,10 +128,15 @@ elif [ "$PHASE" = e2e ]; then
   use_wheels
   python3 -c 'import transformers, torch; print("transformers", transformers.__version__, "torch", torch.__version__)' || export PYTHONPATH="."
   for n in $SMS_LIST; do   # 0 = the whole GPU
-    python3 benchmarks/measure_e2e.py --sms "$n" --grids "$GRIDS" --prompt-tokens "$PROMPT" \
-      --out "$W/e2e-sm$n" --budget "$E2E_BUDGET" 2>&1 \
-      | grep -v "$QUIET" | tail -16
+    # E2E_PROCS separate processes on the whole GPU (an eager wall time varies between
+    # processes: calibration/h200/host/noise): e2e-sm0, then e2e-sm0-p2, e2e-sm0-p3 ...
+    for p in $(seq 1 "$([ "$n" = 0 ] && echo "${E2E_PROCS:-1}" || echo 1)"); do
+      python3 benchmarks/measure_e2e.py --sms "$n" --grids "$GRIDS" --prompt-tokens "$PROMPT" \
+        --out "$W/e2e-sm$n$([ "$p" = 1 ] || echo "-p$p")" --budget "$E2E_BUDGET" 2>&1 \
+        | grep -v "$QUIET" | tail -16
+    done
   done
 fi
-tar -czf "$OUT/$PHASE.tar.gz" -C "$OUT" "$PHASE" && rm -rf "${OUT:?}/$PHASE"
+tar -czf "$OUT/$PHASE.tar.gz" -C "$OUT" $(cd "$OUT" && ls -d "$PHASE" "$PHASE"-p* 2>/dev/null) \
+  && rm -rf "${OUT:?}/$PHASE" "${OUT:?}/$PHASE"-p*
 ls -la "$OUT"
