@@ -90,8 +90,12 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # e2e-fresh18 was read before session 9's later changes (the misaligned loads' width, the
 # norms' row blocks); e2e-fresh19, 20:31-20:34 (grids 3x10 and 7x8, prompt 250, whole H200,
 # 112, 48 and 16 SMs), was measured after every change of session 9.
+# Session 10 made no change to the model before e2e-fresh21, 2026-12-03 00:37-00:41 (grids 1x8
+# and 6x9, prompt 450, whole H200 (three processes: process2/, process3/ for the wall time), 80
+# and 24 SMs), was measured and scored: FRESH names it beside e2e-fresh19.
 FRESH = {"h200 (e2e-fresh19)", "h200-sm112 (e2e-fresh19)", "h200-sm48 (e2e-fresh19)",
-         "h200-sm16 (e2e-fresh19)"}
+         "h200-sm16 (e2e-fresh19)", "h200 (e2e-fresh21)", "h200-sm80 (e2e-fresh21)",
+         "h200-sm24 (e2e-fresh21)"}
 # The SM-restricted kernel samples (calibration/h200-sm<N>/measurements.csv) measured after the
 # model's last change: 24 and 72 SMs (kernels/*.yaml --sample 0.08), 2026-12-02 07:52, after
 # the SM-count share (roofsim.calibration.profile.SM_COUNT_WEIGHT).
@@ -116,7 +120,7 @@ def restricted_devices() -> list[tuple[Path, int]]:
 E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8",
             "e2e-fresh9", "e2e-fresh10", "e2e-fresh11", "e2e-fresh12", "e2e-fresh13",
             "e2e-fresh14", "e2e-fresh16", "e2e-fresh17", "e2e-fresh18",
-            "e2e-fresh19")
+            "e2e-fresh19", "e2e-fresh21")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
@@ -174,7 +178,10 @@ def restricted_kind(fd: str, sms: int) -> str:
 #   width and the norms' row blocks, were chosen on fit rows, and mixed-fresh2 scored them);
 # - with seeds + 200000 (benchmarks/suites/mixed_fresh3.yaml, 1,866 shapes, 2026-12-02 20:28,
 #   session 9), on the whole chip and 64 and 104 SMs, after every change of session 9:
-#   mixed-fresh3.
+#   mixed-fresh3;
+# - with seeds + 300000 (benchmarks/suites/mixed_fresh4.yaml, 1,867 shapes, 2026-12-03
+#   00:41-00:44, session 10), on the whole chip and 80 and 128 SMs, with the model as session 9
+#   left it (no change since): mixed-fresh4.
 # A row whose shape the fitting device fitted (the same case id in its fit split) is left out.
 KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200-sm32", "narrow-fresh"), ("h200-sm64", "narrow-fresh"),
@@ -185,12 +192,15 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200", "mixed-fresh"), ("h200-sm112", "mixed-fresh"),
                     ("h200", "mixed-fresh2"), ("h200-sm88", "mixed-fresh2"),
                     ("h200-sm120", "mixed-fresh2"), ("h200", "mixed-fresh3"),
-                    ("h200-sm64", "mixed-fresh3"), ("h200-sm104", "mixed-fresh3"))
+                    ("h200-sm64", "mixed-fresh3"), ("h200-sm104", "mixed-fresh3"),
+                    ("h200", "mixed-fresh4"), ("h200-sm80", "mixed-fresh4"),
+                    ("h200-sm128", "mixed-fresh4"))
 # The sets no change of their kinds looked at: narrow-fresh2; mixed-fresh (after session 8's
 # changes) bar its conv2d rows, which the session-9 conv2d change was scored on with conv-fresh
 # before it was kept (so neither counts as fresh for conv2d now); mixed-fresh2 (timed before
 # session 9's changes, read after them); mixed-fresh3 (after every change of session 9).
-FRESH_KERNEL_SETS = ("narrow-fresh2", "mixed-fresh", "mixed-fresh2", "mixed-fresh3")
+FRESH_KERNEL_SETS = ("narrow-fresh2", "mixed-fresh", "mixed-fresh2", "mixed-fresh3",
+                     "mixed-fresh4")
 # ... bar those a later change looked at: mixed-fresh's 112-SM rows and the kernels they ran
 # chose the rule that misaligned products are not persistent (roofsim.perfmodel.persistent).
 GUIDED_KERNEL_SETS = {("h200-sm112", "mixed-fresh")}
