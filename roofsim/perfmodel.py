@@ -448,9 +448,9 @@ def kernel_tensor_flops(table: RecordTable) -> np.ndarray:
 # 256x64_32x4, 64x64_32x10, 128x128_32x5 ...; sm90 xmma tilesize128x128x64, 64x64x64 ...) tile
 # the output channels by 64 or more and step through each filter tap's input channels 32 or 64 at
 # a time: a layer of few or odd channels runs the MMAs of the padded ones. CONV_TILE_N and
-# CONV_TILE_K are the smallest of those steps. Chosen on the fit rows' physics-only error (H200
-# 40.4 -> 36.2 %, H100 SXM 39.4 -> 34.8 % MAPE for 64 / 32; 32 / 32 gave 38.0 / 36.6, 64 / 64
-# the same as 64 / 32).
+# CONV_TILE_K are the smallest of those steps. Chosen on the conv2d fit rows' physics-only MAPE
+# (benchmarks/choose_constants.py prints it; H200 / H100 SXM: 40.4 / 39.4 % without the padding,
+# 37.96 / 36.78 % at 32 / 32, 36.16 / 35.03 at 64 / 32, 36.21 / 35.08 at 64 / 64).
 CONV_TILE_N = 64.0
 CONV_TILE_K = 32.0
 
@@ -515,9 +515,10 @@ def operand_alignment_bytes(table: RecordTable) -> np.ndarray:
 # width, though less than in proportion (the loads are part of the kernel's time, not all of
 # it): as width ** ALIGN_WIDTH_EXPONENT, so a fitted eta_unaligned is the rate at the narrowest
 # load (ALIGN_MIN_BYTES) and 4- and 8-byte rows run 1.41 and 2 times it (capped at the aligned
-# rate). The exponent was chosen on the fit rows alone: the physics-only MAPE of the H200's
-# and the H100 SXM's fit products (gemm, linear, grouped_gemm) is lowest at 0.5 of 0, 0.25,
-# 0.5, 0.75, 1 on both (H200 20.2 % at 0 -> 19.4 %, misaligned rows 29.1 -> 26.2 %).
+# rate). The exponent was chosen on the fit rows alone: the physics-only MAPE of the misaligned
+# gemm / linear fit rows is lowest at 0.5 of 0, 0.25, 0.5, 0.75, 1 on both devices
+# (benchmarks/choose_constants.py: H200 29.13 % at 0, 26.22 at 0.5, 26.90 at 1; H100 SXM 27.96,
+# 25.54, 26.22).
 ALIGN_MIN_BYTES = 2.0   # a bf16 / fp16 row of odd length: one element per load
 ALIGN_WIDTH_EXPONENT = 0.5
 

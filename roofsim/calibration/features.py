@@ -32,7 +32,8 @@ DIMS_WEIGHT = 2.5     # per iteration dimension of the strided kernel: 2-D and 5
                       # beyond MAX_DISTANCE (profile.py), neighbours only within a dim or two
 CONV_PATH_WEIGHT = 8.0  # cuDNN's tensor-core, CUDA-core or GEMM path (perfmodel.conv_paths):
                         # never neighbours (leave-one-out over the fit rows' conv2d residuals,
-                        # H200 24.85 -> 23.83 %, H100 SXM 23.31 -> 22.38 %; 4 gives the same)
+                        # H200 24.85 -> 23.83 %, H100 SXM 23.31 -> 22.38 %; 4 gives the same:
+                        # benchmarks/choose_constants.py)
 
 
 def _p(params: Mapping[str, np.ndarray], name: str, default: float) -> np.ndarray:
