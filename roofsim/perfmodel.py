@@ -688,6 +688,55 @@ RADIX_BITS = 8.0
 RADIX_FIXED_LAUNCHES = 5.0
 
 
+# A row of SORT_WARP_MAX < n <= SORT_BITONIC_MAX elements ATen sorts in one thread block
+# (aten/src/ATen/native/cuda/Sort.cu, sortKeyValueInplace's medium radix sort: cub's
+# BlockRadixSort over the row padded to a power of two of at least SORT_TILE_MIN keys,
+# SORT_ITEMS_PER_THREAD per thread, SORT_BLOCK_RADIX_BITS of the key per pass): a chain of passes
+# that no number of SMs shortens. A pass costs a thread SORT_PASS_CYCLES SM cycles per key it
+# holds, plus SORT_SCAN_CYCLES per doubling of the block's threads (the block-wide scan that
+# ranks the digits). Fitted (least squares) on calibration/h200's int64 sort fit rows of 129-4096
+# elements in 1 to 31 rows: 100-104 cycles per key and pass at 32 threads (453-1024 elements),
+# 108-110 at 64, 126-129 at 128 (16 passes: 30-38 us, against 5 us for one element); the float32
+# rows (8 passes) took 161-171 and are predicted 30 % fast. SM cycles: the term moves with the
+# spec's clock, not its SM count.
+# A longer row's radix sort (RADIX_BITS per pass, launches_per_call) runs one onesweep kernel per
+# pass, each a chain of dependent memory round trips (its tiles' keys loaded, the decoupled
+# look-back on the tiles before, the scatter): ONESWEEP_ROUND_TRIPS memory latencies each. The
+# H200's trace of DeepSeek-OCR's expert-id sort (int64, 13158 keys, calibration/h200/e2e-fresh9/
+# kernels.csv.gz) has 8 onesweep kernels of 5.95-7.07 us: 16 latencies of 374 ns; with the 21
+# launch floors it gives 75 us where calibration/h200 timed 74-86 us for one row of 4097 to
+# 131072 int64 keys.
+ONESWEEP_ROUND_TRIPS = 16.0
+SORT_WARP_MAX = 128.0
+SORT_TILE_MIN = 1024.0
+SORT_ITEMS_PER_THREAD = 32.0
+SORT_BLOCK_RADIX_BITS = 4.0
+SORT_PASS_CYCLES = 44.0
+SORT_SCAN_CYCLES = 11.5
+
+
+def sort_chain_seconds(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
+    """Seconds of each sort record's dependent passes: one thread block's radix passes for a
+    row sorted in one block (SORT_WARP_MAX < cols <= SORT_BITONIC_MAX), the onesweep kernels'
+    round trips for a longer row; 0 elsewhere. The engine's roofline takes it as a floor of the
+    CUDA-core term: a profile that timed sort has it in its measurements."""
+    out = np.zeros(len(table))
+    sort = table.kind == "sort"
+    if not sort.any():
+        return out
+    from .kernels._common import element_bytes
+    cols = _col(table, "cols", 1.0)
+    bits = 8.0 * np.asarray(element_bytes(table.dtype, len(table)), dtype=np.float64)
+    sel = sort & (cols > SORT_WARP_MAX) & (cols <= SORT_BITONIC_MAX)
+    tile = np.maximum(SORT_TILE_MIN, 2.0 ** np.ceil(np.log2(np.maximum(cols, 1.0))))
+    per_key = SORT_PASS_CYCLES + SORT_SCAN_CYCLES * np.log2(tile / SORT_ITEMS_PER_THREAD)
+    out[sel] = (np.ceil(bits / SORT_BLOCK_RADIX_BITS) * SORT_ITEMS_PER_THREAD * per_key /
+                (hw.boost_clock_mhz * 1e6))[sel]
+    sel = sort & (cols > SORT_BITONIC_MAX)
+    out[sel] = (np.ceil(bits / RADIX_BITS) * ONESWEEP_ROUND_TRIPS * hw.mem_latency_s)[sel]
+    return out
+
+
 def launches_per_call(table: RecordTable) -> np.ndarray:
     """Launches (kernels and memsets, each a node of a CUDA graph) one call of each record
     issues: 1, bar a radix sort (see RADIX_BITS). Where no profile speaks for a record, the
