@@ -202,8 +202,13 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 FRESH_KERNEL_SETS = ("narrow-fresh2", "mixed-fresh", "mixed-fresh2", "mixed-fresh3",
                      "mixed-fresh4")
 # ... bar those a later change looked at: mixed-fresh's 112-SM rows and the kernels they ran
-# chose the rule that misaligned products are not persistent (roofsim.perfmodel.persistent).
-GUIDED_KERNEL_SETS = {("h200-sm112", "mixed-fresh")}
+# chose the rule that misaligned products are not persistent (roofsim.perfmodel.persistent);
+# session 10 read the persistent products of mixed-fresh2 (88, 120 SMs) and mixed-fresh3 (64,
+# 104 SMs) while trying a rounds rule it did not keep (the session note says which): they guide
+# the next one.
+GUIDED_KERNEL_SETS = {("h200-sm112", "mixed-fresh"), ("h200-sm88", "mixed-fresh2"),
+                      ("h200-sm120", "mixed-fresh2"), ("h200-sm64", "mixed-fresh3"),
+                      ("h200-sm104", "mixed-fresh3")}
 
 
 def kernel_sets_part(profiles, data) -> list[dict]:
