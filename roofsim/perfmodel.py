@@ -707,6 +707,15 @@ RADIX_FIXED_LAUNCHES = 5.0
 # launch floors it gives 75 us where calibration/h200 timed 74-86 us for one row of 4097 to
 # 131072 int64 keys.
 ONESWEEP_ROUND_TRIPS = 16.0
+# A row of at most SORT_WARP_MAX elements ATen sorts with a sorting network in one small block
+# (bitonicSortKVInPlace over 16 or 32 slots, a merge sort of 128 above 32): log2(p) (log2(p) + 1)
+# / 2 dependent compare-exchange stages for p slots, each a barrier and a shared-memory exchange
+# of SORT_STAGE_CYCLES SM cycles. The H200's trace of DeepSeek-OCR's decode step sorts 6 expert
+# ids with bitonicSortKVInPlace<16, 16> in 3.39-3.49 us (calibration/h200/e2e-fresh9/
+# kernels.csv.gz), a launch floor and 10 stages of 0.21 us; calibration/h200's sort fit rows of
+# 6-96 keys, less the 1-key call (its copy and index fill, 4.8 us) and a launch with its graph gap,
+# give 0.15-0.25 us per stage: SORT_STAGE_CYCLES is their median, 0.22 us at 1980 MHz.
+SORT_STAGE_CYCLES = 440.0
 SORT_WARP_MAX = 128.0
 SORT_TILE_MIN = 1024.0
 SORT_ITEMS_PER_THREAD = 32.0
@@ -716,9 +725,10 @@ SORT_SCAN_CYCLES = 11.5
 
 
 def sort_chain_seconds(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
-    """Seconds of each sort record's dependent passes: one thread block's radix passes for a
-    row sorted in one block (SORT_WARP_MAX < cols <= SORT_BITONIC_MAX), the onesweep kernels'
-    round trips for a longer row; 0 elsewhere. The engine's roofline takes it as a floor of the
+    """Seconds of each sort record's dependent passes: a sorting network's stages for a short
+    row (1 < cols <= SORT_WARP_MAX), one thread block's radix passes for a row sorted in one
+    block (SORT_WARP_MAX < cols <= SORT_BITONIC_MAX), the onesweep kernels' round trips for a
+    longer row; 0 elsewhere. The engine's roofline takes it as a floor of the
     CUDA-core term: a profile that timed sort has it in its measurements."""
     out = np.zeros(len(table))
     sort = table.kind == "sort"
@@ -731,6 +741,10 @@ def sort_chain_seconds(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
     tile = np.maximum(SORT_TILE_MIN, 2.0 ** np.ceil(np.log2(np.maximum(cols, 1.0))))
     per_key = SORT_PASS_CYCLES + SORT_SCAN_CYCLES * np.log2(tile / SORT_ITEMS_PER_THREAD)
     out[sel] = (np.ceil(bits / SORT_BLOCK_RADIX_BITS) * SORT_ITEMS_PER_THREAD * per_key /
+                (hw.boost_clock_mhz * 1e6))[sel]
+    sel = sort & (cols > 1.0) & (cols <= SORT_WARP_MAX)
+    levels = np.where(cols <= 16.0, 4.0, np.where(cols <= 32.0, 5.0, 7.0))   # 16, 32, 128 slots
+    out[sel] = (levels * (levels + 1.0) / 2.0 * SORT_STAGE_CYCLES /
                 (hw.boost_clock_mhz * 1e6))[sel]
     sel = sort & (cols > SORT_BITONIC_MAX)
     out[sel] = (np.ceil(bits / RADIX_BITS) * ONESWEEP_ROUND_TRIPS * hw.mem_latency_s)[sel]
