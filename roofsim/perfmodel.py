@@ -728,8 +728,8 @@ def sort_chain_seconds(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
     """Seconds of each sort record's dependent passes: a sorting network's stages for a short
     row (1 < cols <= SORT_WARP_MAX), one thread block's radix passes for a row sorted in one
     block (SORT_WARP_MAX < cols <= SORT_BITONIC_MAX), the onesweep kernels' round trips for a
-    longer row; 0 elsewhere. The engine's roofline takes it as a floor of the
-    CUDA-core term: a profile that timed sort has it in its measurements."""
+    longer row; 0 elsewhere. The physics (unit_terms) and the engine's roofline take it as a
+    floor of the CUDA-core term."""
     out = np.zeros(len(table))
     sort = table.kind == "sort"
     if not sort.any():
@@ -877,7 +877,8 @@ def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
     index_flops = index_ops_per_element(table) * _col(table, "numel", 0.0) * INT32_OP_FLOPS
     occupancy, latency_waves = row_blocks(table, hw)
     return UnitTerms(launch_s=hw.launch_overhead_s("cuda_graph"), latency_s=hw.mem_latency_s,
-                     tensor_s=tensor, power_s=power, cuda_s=flops_c / cuda_peak,
+                     tensor_s=tensor, power_s=power,
+                     cuda_s=np.maximum(flops_c / cuda_peak, sort_chain_seconds(table, hw)),
                      index_s=index_flops / hw.cuda_peak_flops("float32"),
                      hbm_s=dram_bytes(table, nbytes) / hw.mem_bandwidth_bytes_per_s,
                      nbytes=sm_side_bytes(table, nbytes),
