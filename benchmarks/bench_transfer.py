@@ -92,10 +92,11 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # 112, 48 and 16 SMs), was measured after every change of session 9.
 # Session 10 made no change to the model before e2e-fresh21, 2026-12-03 00:37-00:41 (grids 1x8
 # and 6x9, prompt 450, whole H200 (three processes: process2/, process3/ for the wall time), 80
-# and 24 SMs), was measured and scored: FRESH names it beside e2e-fresh19.
-FRESH = {"h200 (e2e-fresh19)", "h200-sm112 (e2e-fresh19)", "h200-sm48 (e2e-fresh19)",
-         "h200-sm16 (e2e-fresh19)", "h200 (e2e-fresh21)", "h200-sm80 (e2e-fresh21)",
-         "h200-sm24 (e2e-fresh21)"}
+# and 24 SMs), was measured and scored; e2e-fresh19 and e2e-fresh21 were then read while the
+# sort chain (roofsim.perfmodel.sort_chain_seconds) was judged, so FRESH names e2e-fresh24,
+# 2026-12-03 02:12-02:14 (grids 1x9 and 8x8, prompt 650, whole H200, 72 and 8 SMs), measured
+# after every change of session 10.
+FRESH = {"h200 (e2e-fresh24)", "h200-sm72 (e2e-fresh24)", "h200-sm8 (e2e-fresh24)"}
 # The SM-restricted kernel samples (calibration/h200-sm<N>/measurements.csv) measured after the
 # model's last change: 24 and 72 SMs (kernels/*.yaml --sample 0.08), 2026-12-02 07:52, after
 # the SM-count share (roofsim.calibration.profile.SM_COUNT_WEIGHT).
@@ -120,7 +121,7 @@ def restricted_devices() -> list[tuple[Path, int]]:
 E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8",
             "e2e-fresh9", "e2e-fresh10", "e2e-fresh11", "e2e-fresh12", "e2e-fresh13",
             "e2e-fresh14", "e2e-fresh16", "e2e-fresh17", "e2e-fresh18",
-            "e2e-fresh19", "e2e-fresh21")
+            "e2e-fresh19", "e2e-fresh21", "e2e-fresh24")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)

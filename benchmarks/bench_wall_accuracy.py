@@ -79,12 +79,15 @@ def fit_grids(host) -> dict[str, set[str]]:
 # and 7x8, prompt 250, whole H200 and 112 / 48 / 16 SMs).
 OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-fresh9",
             "e2e-fresh10", "e2e-fresh11", "e2e-fresh12", "e2e-fresh13", "e2e-fresh14",
-            "e2e-fresh16", "e2e-fresh17", "e2e-fresh18", "e2e-fresh19", "e2e-fresh21")
+            "e2e-fresh16", "e2e-fresh17", "e2e-fresh18", "e2e-fresh19", "e2e-fresh21",
+            "e2e-fresh24")
 # e2e-fresh21 (session 10, 2026-12-03 00:37, grids 1x8 and 6x9, prompt 450, whole H200 in three
-# separate processes, 80 and 24 SMs; no model change since session 9) is fresh too.
+# separate processes, 80 and 24 SMs; no model change since session 9) and e2e-fresh24 (02:12,
+# grids 1x9 and 8x8, prompt 650, whole H200, 72 and 8 SMs; after session 10's sort chain) are
+# fresh too.
 FRESH_OCR_SETS = ("e2e-fresh7", "e2e-fresh8", "e2e-fresh9", "e2e-fresh10", "e2e-fresh11",
                   "e2e-fresh12", "e2e-fresh13", "e2e-fresh14", "e2e-fresh16", "e2e-fresh17",
-                  "e2e-fresh18", "e2e-fresh19", "e2e-fresh21")
+                  "e2e-fresh18", "e2e-fresh19", "e2e-fresh21", "e2e-fresh24")
 # A set's folder may hold process2/, process3/ ...: the same cases measured in other processes
 # one after the other (benchmarks/gpu_transfer.sh E2E_PROCS, MODELS_PROCS). An eager wall time
 # varies between processes on the GPU machine (calibration/h200/host/noise), so those rows are
