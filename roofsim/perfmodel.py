@@ -20,7 +20,11 @@ power-limited sustained tensor throughput):
                  SMs than N_grid; aligned products of more than SKINNY_ROWS rows: `persistent`)
                  ceil(resident / N) rounds of ceil(tiles / resident) tiles:
                  a launch of fewer tiles than SMs leaves SMs idle, a last partial wave too;
-    T_cuda     = (CUDA-core FLOPs + index work) / (N r_c eta_c)
+    T_cuda     = (max(CUDA-core FLOPs / (N r_c), T_chain) + index work / (N r_c)) / eta_c
+    T_chain    = a sort's dependent passes, no number of SMs shortens them (sort_chain_seconds:
+                 a sorting network's stages up to SORT_WARP_MAX keys, one block's radix passes up
+                 to SORT_BITONIC_MAX, in SM cycles; ONESWEEP_ROUND_TRIPS x L per onesweep kernel
+                 above); 0 for every other kind. The engine's roofline takes it too
     T_index    = the index work of TensorIterator's strided kernel (stride >= 1 records of
                  LAYOUT_KINDS): its OffsetCalculator's integer ops per element,
                  dims x (INDEX_OPS_PER_DIM + operands) + INDEX_OPS_PER_OPERAND x operands
@@ -57,7 +61,8 @@ field moves a prediction through a named term: sm_count through waves, T_cuda, T
 T_parallel; grid_sm_count through the reduction splits and the persistent kernels' rounds;
 mem_latency_ns through phi L; sm_mem_bandwidth_gbps through T_parallel; mem_bandwidth_gbps
 through T_hbm; the peaks through T_tensor, T_cuda and T_index; tensor_sustained_tflops through
-the power limit of T_tensor; boost_clock_mhz (with sm_count and grid_sm_count) through T_idle;
+the power limit of T_tensor; boost_clock_mhz (with sm_count and grid_sm_count) through T_idle,
+and through a sort's T_chain (with mem_latency_ns above SORT_BITONIC_MAX);
 l2_latency_ns (with
 mem_latency_ns) through the warm saving of an L2-resident launch, warm_trips x (DRAM - L2
 latency) (roofsim.calibration.warm, l2_resident below); l2_cache_mib through l2_resident.
@@ -154,7 +159,7 @@ class UnitTerms:
     latency_s: float           # the spec's memory latency L
     tensor_s: np.ndarray       # waves x FLOPs per tile / r_t (eta_t = 1)
     power_s: np.ndarray        # tensor FLOPs / R (not scaled by any kind parameter)
-    cuda_s: np.ndarray         # CUDA-core FLOPs / (N r_c)
+    cuda_s: np.ndarray         # CUDA-core FLOPs / (N r_c), at least a sort's T_chain
     index_s: np.ndarray        # strided kernel's index work / (N r_c) (0 off that kernel)
     hbm_s: np.ndarray          # bytes / B
     nbytes: np.ndarray         # bytes moved per launch
