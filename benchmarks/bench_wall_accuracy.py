@@ -15,6 +15,7 @@ host model, are `fresh`.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 from pathlib import Path
@@ -96,18 +97,16 @@ PROCESS_GLOB = "process*"
 
 
 def process_walls(folder: Path, key, model: str | None = None) -> dict:
-    """{key(row): [wall_median_s of each process]} over a set's folder and its process*/
-    copies (for a transformers model, `model`'s folder in each); key maps an e2e.csv row to
-    its case."""
-    import csv
+    """{key(row): [wall_median_s in each other process]} over a set's process*/ folders (for a
+    transformers model, `model`'s folder in each); key maps an e2e.csv row to its case. The
+    set's own e2e.csv (the first process) is the caller's."""
     set_dir = folder if model is None else folder.parent
-    dirs = [folder] + [d if model is None else d / model
-                       for d in sorted(set_dir.glob(PROCESS_GLOB))]
     out: dict = {}
-    for d in dirs:
-        if not (d / "e2e.csv").is_file():
+    for d in sorted(set_dir.glob(PROCESS_GLOB)):
+        path = (d if model is None else d / model) / "e2e.csv"
+        if not path.is_file():
             continue
-        with open(d / "e2e.csv", newline="") as f:
+        with open(path, newline="") as f:
             for r in csv.DictReader(f):
                 if r.get("status", "ok") == "ok":
                     out.setdefault(key(r), []).append(float(r["wall_median_s"]))
@@ -142,7 +141,8 @@ def _ocr_set_rows(device: str, name: str, host, fitted: dict) -> list[dict]:
                         "range_s": list(w.wall_range_s("eager")),
                         "measured_s": float(r["wall_median_s"]),
                         "measured_min_s": float(r["wall_min_s"]), "kernel_s": w.kernel_s,
-                        "measured_processes_s": procs.get((grid, stage, 1), []),
+                        "measured_processes_s": [float(r["wall_median_s"])] +
+                        procs.get((grid, stage, 1), []),
                         "host_s": w.host_s, "binds": w.binds,
                         "set": "fresh" if name in FRESH_OCR_SETS else
                         "fit" if name == "e2e" and grid in fitted.get(device, ()) else "test"})
@@ -174,7 +174,6 @@ def model_rows(device: str, host) -> list[dict]:
     folders = [f for s in MODEL_SETS if (CAL / device / s).is_dir()
                for f in model_folders(CAL / device / s)]
     for folder in folders:
-        import csv
         with open(folder / "e2e.csv", newline="") as f:
             raw = [r for r in csv.DictReader(f) if r.get("status", "ok") == "ok"]
         _, prov = load_model_e2e(folder)
@@ -203,8 +202,8 @@ def model_rows(device: str, host) -> list[dict]:
                         "range_s": list(w.wall_range_s(mode)),
                         "measured_s": float(r["wall_median_s"]),
                         "measured_min_s": float(r.get("wall_min_s") or r["wall_median_s"]),
-                        "measured_processes_s": procs.get((r["stage"], r["batch"],
-                                                           r.get("tokens"), r.get("kv_len")), []),
+                        "measured_processes_s": [float(r["wall_median_s"])] +
+                        procs.get((r["stage"], r["batch"], r.get("tokens"), r.get("kv_len")), []),
                         "kernel_s": w.graph_kernel_s if mode == "graph" else w.kernel_s,
                         "host_s": w.host_s, "binds": w.binds,
                         "set": "fresh" if folder.parent.name in FRESH_MODEL_SETS else

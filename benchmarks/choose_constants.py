@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -94,7 +94,7 @@ def criterion(choice: Choice, dev: Device) -> tuple[float, float]:
     profile = fit_profile(dev.fit, dev.spec, device_name=dev.name, companions=dev.companions)
     if choice.criterion == "loo":
         only = {k: g for k, g in profile.groups.items() if g.kind == choice.rows}
-        part = loo_errors(_with_groups(profile, only), LocalLinearSettings())[0]
+        part = loo_errors(replace(profile, groups=only), LocalLinearSettings())[0]
         return part, loo_errors(profile, LocalLinearSettings())[0]
     kind = dev.fit["kind"]
     if choice.rows == "misaligned":
@@ -103,11 +103,6 @@ def criterion(choice: Choice, dev: Device) -> tuple[float, float]:
     else:
         rows = kind == choice.rows
     return physics_mape(profile, dev, rows), physics_mape(profile, dev, np.ones(len(kind), bool))
-
-
-def _with_groups(profile, groups):
-    from dataclasses import replace
-    return replace(profile, groups=groups)
 
 
 def main(argv=None) -> int:

@@ -97,7 +97,7 @@ elif [ "$PHASE" = models ]; then
   use_wheels
   # MODELS_PROCS separate processes (p1 in $W, the others in $W-p2 ...): see E2E_PROCS
   for p in $(seq 1 "${MODELS_PROCS:-1}"); do
-    python3 benchmarks/measure_models.py --out "$W$([ "$p" = 1 ] || echo "/../$PHASE-p$p")" \
+    python3 benchmarks/measure_models.py --out "$([ "$p" = 1 ] && echo "$W" || echo "$W-p$p")" \
       --models "${MODELS:-llama-3.1-8b,qwen3-30b-a3b,mistral-7b-v0.3}" \
       --prefill "${PREFILL:-512,4096}" --prefill-batch "${PREFILL_BATCH:-1,4}" \
       --decode-kv "${DECODE_KV:-1024,8192}" --batch "${BATCH:-1,8,32}" --graph \

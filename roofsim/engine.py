@@ -143,7 +143,7 @@ def simulate(table: RecordTable, hardware: HardwareSpec, profile: Profile | None
     nodes = launches_per_call(table)
     launch = hardware.launch_overhead_s(launch_mode) * nodes
     tensor = table.flops_tensor / tensor_roof
-    # a row sorted in one block: its passes' chain is a floor no CUDA-core roof lifts
+    # a sort's chain of dependent passes is a floor no CUDA-core roof lifts (sort_chain_seconds)
     cuda = np.maximum(table.flops_cuda / cuda_roof, sort_chain_seconds(table, hardware))
     memory = table.bytes_read + table.bytes_written
     memory /= mem_roof

@@ -739,21 +739,27 @@ def sort_chain_seconds(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
     sort = table.kind == "sort"
     if not sort.any():
         return out
-    from .kernels._common import element_bytes
     cols = _col(table, "cols", 1.0)
-    bits = 8.0 * np.asarray(element_bytes(table.dtype, len(table)), dtype=np.float64)
+    bits = _key_bits(table)
+    clock = hw.boost_clock_mhz * 1e6
     sel = sort & (cols > SORT_WARP_MAX) & (cols <= SORT_BITONIC_MAX)
     tile = np.maximum(SORT_TILE_MIN, 2.0 ** np.ceil(np.log2(np.maximum(cols, 1.0))))
     per_key = SORT_PASS_CYCLES + SORT_SCAN_CYCLES * np.log2(tile / SORT_ITEMS_PER_THREAD)
     out[sel] = (np.ceil(bits / SORT_BLOCK_RADIX_BITS) * SORT_ITEMS_PER_THREAD * per_key /
-                (hw.boost_clock_mhz * 1e6))[sel]
+                clock)[sel]
     sel = sort & (cols > 1.0) & (cols <= SORT_WARP_MAX)
     levels = np.where(cols <= 16.0, 4.0, np.where(cols <= 32.0, 5.0, 7.0))   # 16, 32, 128 slots
-    out[sel] = (levels * (levels + 1.0) / 2.0 * SORT_STAGE_CYCLES /
-                (hw.boost_clock_mhz * 1e6))[sel]
+    out[sel] = (levels * (levels + 1.0) / 2.0 * SORT_STAGE_CYCLES / clock)[sel]
     sel = sort & (cols > SORT_BITONIC_MAX)
     out[sel] = (np.ceil(bits / RADIX_BITS) * ONESWEEP_ROUND_TRIPS * hw.mem_latency_s)[sel]
     return out
+
+
+def _key_bits(table: RecordTable) -> np.ndarray:
+    """Bits of each record's element (a sort's key)."""
+    from .kernels._common import element_bytes
+    return 8.0 * np.asarray(element_bytes(table.dtype, len(table)), dtype=np.float64) * \
+        np.ones(len(table))
 
 
 def launches_per_call(table: RecordTable) -> np.ndarray:
@@ -767,9 +773,7 @@ def launches_per_call(table: RecordTable) -> np.ndarray:
     out = 1.0 + conv_extra_kernels(table)
     sel = (table.kind == "sort") & (_col(table, "cols", 1.0) > SORT_BITONIC_MAX)
     if sel.any():
-        from .kernels._common import element_bytes
-        bits = 8.0 * element_bytes(table.dtype[sel], int(sel.sum()))
-        out[sel] = RADIX_FIXED_LAUNCHES + 2.0 * np.ceil(bits / RADIX_BITS)
+        out[sel] = RADIX_FIXED_LAUNCHES + 2.0 * np.ceil(_key_bits(table)[sel] / RADIX_BITS)
     return out
 
 
