@@ -492,7 +492,7 @@ def key_mask_rows_odd(batch, seq_q, seq_kv, bias) -> np.ndarray:
 def operand_alignment_bytes(table: RecordTable) -> np.ndarray:
     """The byte alignment of each matrix record's worst-aligned operand row (the largest power of
     two dividing its bytes, at most ALIGN_BYTES): k and n (gemm, linear, grouped_gemm), head_dim
-    (attention), c_in (conv2d); ALIGN_BYTES for other kinds."""
+    and head_dim_v (attention), c_in (conv2d); ALIGN_BYTES for other kinds."""
     from .kernels._common import element_bytes
     n = len(table)
     if n == 0:
@@ -509,6 +509,8 @@ def operand_alignment_bytes(table: RecordTable) -> np.ndarray:
     odd_mask = key_mask_rows_odd(_col(table, "batch", 1.0), _col(table, "seq_q", 1.0),
                                  _col(table, "seq_kv", 2.0), _col(table, "bias", 0.0))
     head = align(_col(table, "head_dim", 64.0))
+    value = _col(table, "head_dim_v", np.nan)
+    head = np.where(np.isnan(value), head, np.minimum(head, align(np.nan_to_num(value))))
     out = np.where(kind == "attention", np.where(odd_mask, 1.0, head), out)
     out = np.where(kind == "conv2d", align(_col(table, "c_in", 8.0)), out)
     return out
@@ -789,11 +791,13 @@ def dram_bytes(table: RecordTable, nbytes: np.ndarray) -> np.ndarray:
     if attn is None or attn.work is None:
         return out
     from .kernels._common import element_bytes
-    from .kernels.attention import kv_stream_rows
+    from .kernels.attention import kv_stream_rows, value_head_dim
     sub = attn.sub
     c = lambda name, d=1.0: _col(sub, name, d)   # noqa: E731
     formula = attn.work["bytes_read"] + attn.work["bytes_written"]
-    row = 2.0 * c("batch") * c("heads") * c("head_dim", 64.0) * \
+    d = c("head_dim", 64.0)
+    row = c("batch") * c("heads") * (d + value_head_dim({"head_dim_v": c("head_dim_v", np.nan)},
+                                                        len(sub), d)) * \
         element_bytes(sub.dtype, len(sub))                     # a key row of K and of V
     streamed = kv_stream_rows(c("seq_q"), c("seq_kv"), c("causal", 0.0)) * row
     dram = formula - streamed + np.minimum(streamed, c("seq_kv") * row)

@@ -31,10 +31,13 @@ import numpy as np
 # largest; PyTorch's vectorized cat kernel sizes one row of blocks per input for the largest,
 # and the blocks past a smaller input's end exit at once (roofsim.perfmodel.cat_empty_blocks).
 # NaN: equal inputs, or a cat the vectorized kernel does not run.
+# `head_dim_v` (after them): attention's value head size where it is not the query-key head size
+# `head_dim` (multi-head latent attention: DeepSeek-V2's queries and keys of 192, values of
+# 128); NaN: the same (roofsim.kernels.attention.value_head_dim).
 SHAPE_PARAMS: tuple[str, ...] = (
     "m", "n", "k", "bias", "batch", "heads", "seq_q", "seq_kv", "head_dim", "causal",
     "rows", "cols", "numel", "c_in", "c_out", "h", "w", "kernel", "stride", "padding",
-    "ranks", "nodes", "tree", "dims", "inputs", "largest", "cast",
+    "ranks", "nodes", "tree", "dims", "inputs", "largest", "cast", "head_dim_v",
 )
 _PARAM_INDEX = {p: i for i, p in enumerate(SHAPE_PARAMS)}
 

@@ -86,3 +86,59 @@ def test_split_kv_decode_and_a_packed_few_query_call_are_never_neighbours():
     x = features("attention", p, "bfloat16", 132)
     assert np.linalg.norm(x[0] - x[1]) >= SPLIT_KV_WEIGHT
     assert np.linalg.norm(x[2] - x[1]) >= SPLIT_KV_WEIGHT     # causal, seq_q < seq_kv: splits
+
+
+@settings(max_examples=40, deadline=None)
+@given(b=st.integers(1, 16), h=st.integers(1, 32), sq=st.integers(1, 300),
+       skv=st.integers(1, 9000), d=st.sampled_from([64, 128, 192]),
+       dv=st.sampled_from([64, 128, 192]), causal=st.booleans())
+def test_a_value_head_moves_the_pv_product_and_the_v_and_o_bytes_only(b, h, sq, skv, d, dv,
+                                                                      causal):
+    """Multi-head latent attention (head_dim_v != head_dim): QK^T runs over head_dim and PV over
+    head_dim_v; Q and K are read and O written at their own head size. The record of one head
+    size (head_dim_v absent or NaN, or equal) is the same work."""
+    causal = int(causal and sq <= skv)
+    base = dict(batch=b, heads=h, seq_q=sq, seq_kv=skv, causal=causal)
+    same = _attention(**base, head_dim=d)
+    assert np.allclose([same.bytes_read[0], same.flops_tensor[0]],
+                       [_attention(**base, head_dim=d, head_dim_v=d).bytes_read[0],
+                        _attention(**base, head_dim=d, head_dim_v=d).flops_tensor[0]])
+    assert _attention(**base, head_dim=d, head_dim_v=float("nan")).bytes_read[0] == \
+        same.bytes_read[0]
+    mla = _attention(**base, head_dim=d, head_dim_v=dv)
+    only_v = _attention(**base, head_dim=dv)
+    # FLOPs: half of each head size's (QK^T at d, PV at dv)
+    assert mla.flops_tensor[0] == \
+        np.float64(same.flops_tensor[0] / 2 + only_v.flops_tensor[0] / 2)
+    # written: O at dv (and the log-sum-exp)
+    assert mla.bytes_written[0] == only_v.bytes_written[0]
+    # read: Q at d, K at d and V at dv
+    q_d = b * h * sq * d * 2
+    q_dv = b * h * sq * dv * 2
+    assert np.isclose(mla.bytes_read[0] - q_d, (same.bytes_read[0] - q_d) / 2 +
+                      (only_v.bytes_read[0] - q_dv) / 2)
+
+
+def test_the_runner_gives_the_value_its_own_head_size():
+    from roofsim.kernels.attention import attention_runner
+    params = {"batch": 2, "heads": 3, "seq_q": 5, "seq_kv": 7, "head_dim": 24, "head_dim_v": 16}
+    fn, make = attention_runner(params, "float32", "cpu")
+    q, k, v = make()
+    assert (q.shape[-1], k.shape[-1], v.shape[-1]) == (24, 24, 16)
+    assert tuple(fn(q, k, v).shape) == (2, 3, 5, 16)
+    _, make = attention_runner({**params, "head_dim_v": float("nan")}, "float32", "cpu")
+    assert make()[2].shape[-1] == 24
+
+
+def test_a_value_head_unlike_the_key_head_is_not_a_neighbour_of_one_head_size():
+    """DeepSeek-V2's call (192 / 128) is apart from a call of one head size of 192 or of 128,
+    and the calls of one head size keep their distances (head_dim_v NaN or equal)."""
+    n = 4
+    params = {"batch": np.full(n, 6.0), "heads": np.full(n, 16.0), "seq_q": np.ones(n),
+              "seq_kv": np.full(n, 2501.0), "causal": np.zeros(n), "bias": np.full(n, 2.0),
+              "head_dim": np.array([192.0, 192.0, 128.0, 192.0]),
+              "head_dim_v": np.array([128.0, np.nan, np.nan, 192.0])}
+    x = features("attention", params, "bfloat16", 132)
+    d = np.linalg.norm(x[:, None, :] - x[None, :, :], axis=-1)
+    assert d[0, 1] >= 1 and d[0, 2] >= 1
+    assert d[1, 3] == 0

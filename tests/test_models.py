@@ -138,9 +138,18 @@ def test_multi_head_latent_attention_counts_both_head_dims(built):
     att = _attention(cap)
     d_qk = t["qk_nope_head_dim"] + t["qk_rope_head_dim"]
     d_v = t["v_head_dim"]
-    assert set(att.param("head_dim")) == {(d_qk + d_v) / 2}
+    assert set(att.param("head_dim")) == {d_qk}
+    assert set(att.param("head_dim_v")) == {d_v}
     scores = t["num_attention_heads"] * 64 * 64
     assert att.flops_tensor[0] == pytest.approx(2.0 * scores * (d_qk + d_v))
+    # Q and K read at d_qk, V at d_v (causal, one query tile: each head streams the visible
+    # 64 x 65 / 2 / 64 key rows once), O written at d_v; bf16
+    heads = t["num_attention_heads"]
+    rows = heads * 64
+    kv_rows = heads * 64 * 65 / 2 / 64
+    assert att.param("causal")[0] == 1
+    assert att.bytes_read[0] == pytest.approx(2.0 * (rows * d_qk + kv_rows * (d_qk + d_v)))
+    assert att.bytes_written[0] == pytest.approx(rows * (2.0 * d_v + 4))
     assert "flash" not in cap.sdpa_backends          # flash takes one head dim only
 
 

@@ -89,20 +89,24 @@ def _attention(params, elt, sm, kind, share=False) -> list:
     sq, skv, d = _p(params, "seq_q", 1), _p(params, "seq_kv", 1), _p(params, "head_dim", 64)
     causal = (_p(params, "causal", 0) > 0) & (sq > 1)
     bias = _p(params, "bias", 0)
+    # a value head unlike the query-key head (multi-head latent attention): log2 of their ratio,
+    # 0 on every call of one head size, so those keep their distances
+    dv = _p(params, "head_dim_v", np.nan)
+    unequal = np.abs(_log(d) - _log(np.where(np.isnan(dv), d, dv)))
     if share:
         # the SM-parallel share: how the work spreads over blocks (query tiles, batch x heads)
         # and their waves. Weights by leave-one-out over the H200's companion shapes (time
         # error at the companions' SM counts 7.9 -> 6.9 %, from 1, 0.5, 1, 1, 1, the keys'
         # alignment at 1 and the waves at 1).
         f = [(_log(b * h), 4.0), (_log(b), 0.25), (_log(sq), 2.0), (_log(skv), 0.5),
-             (_log(d), 1.0)]
+             (_log(d), 1.0), (unequal, 1.0)]
     else:
         # the residual, what the physics leaves: the physics already scales with the queries
         # and the batch (FLOPs, bytes, tiles, waves); the kernel a library picks follows the
         # head size, the keys and the heads. Weights by leave-one-out over the H200's fit rows
         # (9.56 -> 7.19 %, from seq_q, batch x heads, batch, keys, head size at 1, 1, 0.5, 1,
         # 1 and the keys' alignment at 1); chosen before any held-out or test row was read.
-        f = [(_log(b * h), 0.5), (_log(skv), 0.5), (_log(d), 2.0)]
+        f = [(_log(b * h), 0.5), (_log(skv), 0.5), (_log(d), 2.0), (unequal, 2.0)]
     f += [(causal.astype(float), FLAG_WEIGHT),
           ((bias == 1).astype(float), FLAG_WEIGHT),    # a mask per score
           ((bias >= 2).astype(float), FLAG_WEIGHT * (1.0 if share else 2.0)),  # a shared key mask

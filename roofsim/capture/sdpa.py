@@ -157,15 +157,18 @@ class AttentionWork:
 
 def attention_work(name: str, args, kwargs, counted_flops: float | None) -> AttentionWork:
     """Work of a fused attention op from its q (b, h, sq, d_qk), k (b, h_kv, skv, d_qk) and
-    v (b, h_kv, skv, d_v). head_dim is the mean of d_qk and d_v: the kernel formula's FLOPs
-    (QK^T over d_qk, PV over d_v) and bytes (Q and K of d_qk, V and O of d_v) are then exact.
+    v (b, h_kv, skv, d_v): head_dim d_qk and, where the value head differs (multi-head latent
+    attention), head_dim_v d_v; the kernel formula counts QK^T over d_qk and PV over d_v, Q and K
+    of d_qk, V and O of d_v.
     counted_flops: torch.utils.flop_counter's figure where it has one."""
     from ..kernels import work
     q, k, v = args[0], args[1], args[2]
     b, h, sq, d_qk = (int(s) for s in q.shape)
     h_kv, skv, d_v = int(k.shape[1]), int(k.shape[2]), int(v.shape[-1])
     params = {"batch": b, "heads": h, "seq_q": sq, "seq_kv": skv,
-              "head_dim": (d_qk + d_v) / 2, "causal": int(is_causal(name, args, kwargs))}
+              "head_dim": d_qk, "causal": int(is_causal(name, args, kwargs))}
+    if d_v != d_qk:
+        params["head_dim_v"] = d_v
     bias = has_bias(name, args)
     if bias:
         # A mask is read: another kernel variant. 2: one row of keys shared by every head and

@@ -1,15 +1,16 @@
 """attention: scaled dot-product attention as one fused (flash-style) kernel.
 
 Parameters: batch, heads, seq_q, seq_kv, head_dim, causal (0/1; with seq_q < seq_kv the queries
-are the last seq_q positions, as in decode and chunked prefill).
+are the last seq_q positions, as in decode and chunked prefill); head_dim_v, the value head size
+where it is not head_dim (multi-head latent attention: queries and keys of 192, values of 128).
 
-FLOPs: QK^T and PV are 2 * seq_q * seq_kv * head_dim each per (batch, head) -> tensor-core work
-(CUDA-core for fp32). With causal = 1 only the visible (query, key) pairs count.
+FLOPs: QK^T is 2 * seq_q * seq_kv * head_dim and PV 2 * seq_q * seq_kv * head_dim_v per
+(batch, head) -> tensor-core work (CUDA-core for fp32). With causal = 1 only the visible (query, key) pairs count.
 CUDA-core FLOPs per visible score element: ATTENTION_CUDA_FLOPS_PER_SCORE = 1 (scale by
 1/sqrt(d)) + 5 (softmax: max, subtract, exp, sum, divide; see softmax.py) = 6.
 
-Bytes (flash): scores stay on chip. Q is read once and O written once; K and V are streamed from
-memory once per query tile of FLASH_Q_TILE rows (FlashAttention-2's forward block size), only
+Bytes (flash): scores stay on chip. Q (head_dim) is read once and O (head_dim_v) written once; K
+(head_dim) and V (head_dim_v) are streamed from memory once per query tile of FLASH_Q_TILE rows (FlashAttention-2's forward block size), only
 over the visible keys when causal. The fp32 log-sum-exp per query row is written too.
 
 The "normal" (unfused) variant is composed by the workload from gemm + softmax + gemm records
@@ -50,9 +51,20 @@ def kv_stream_rows(seq_q, seq_kv, causal) -> np.ndarray:
     return np.where(np.asarray(causal) > 0, visible, q_tiles * np.asarray(seq_kv, dtype=np.float64))
 
 
+def value_head_dim(params, n_rows: int, head_dim) -> np.ndarray:
+    """The value head size of each row: head_dim_v where given (not NaN), else head_dim."""
+    raw = params.get("head_dim_v")
+    if raw is None:
+        return np.asarray(head_dim, dtype=np.float64) * np.ones(n_rows)
+    given = np.asarray(raw, dtype=np.float64) * np.ones(n_rows)
+    filled = np.where(np.isnan(given), head_dim, given)
+    return param({"head_dim_v": filled}, "head_dim_v", n_rows, "attention")
+
+
 def attention_work(params, dtype) -> dict:
     n_rows = rows_of(params, dtype)
     sq, skv, d = (param(params, p, n_rows, "attention") for p in ("seq_q", "seq_kv", "head_dim"))
+    dv = value_head_dim(params, n_rows, d)
     b = param(params, "batch", n_rows, "attention", 1.0)
     h = param(params, "heads", n_rows, "attention", 1.0)
     causal = param(params, "causal", n_rows, "attention", 0.0)
@@ -62,9 +74,9 @@ def attention_work(params, dtype) -> dict:
     e = element_bytes(dtype, n_rows)
     bh = b * h
     pairs = visible_pairs(sq, skv, causal)
-    tensor, cuda = matmul_split(4.0 * bh * pairs * d, dtype, n_rows)
-    bytes_read = bh * (sq * d + 2.0 * kv_stream_rows(sq, skv, causal) * d) * e
-    bytes_written = bh * sq * (d * e + LSE_BYTES)
+    tensor, cuda = matmul_split(2.0 * bh * pairs * (d + dv), dtype, n_rows)
+    bytes_read = bh * (sq * d + kv_stream_rows(sq, skv, causal) * (d + dv)) * e
+    bytes_written = bh * sq * (dv * e + LSE_BYTES)
     # bias = 1: an additive mask of seq_q x seq_kv per (batch, head) is read and added to
     # every score (SAM's decomposed relative position), as roofsim.capture counts it;
     # bias = 2: a boolean key mask of seq_kv per sequence, shared by the heads and queries
@@ -97,13 +109,15 @@ FORMULAS = {"attention": attention_work}
 
 # ---- torch runner for calibration (roofsim.calibration.runners) ----------------------------
 def attention_runner(params, dtype, device):
-    """F.scaled_dot_product_attention on q[b,h,seq_q,d], k/v[b,h,seq_kv,d] (torch's default
-    backend choice). Causal with seq_q < seq_kv masks bottom-right (queries are the last
+    """F.scaled_dot_product_attention on q[b,h,seq_q,d], k[b,h,seq_kv,d], v[b,h,seq_kv,d_v]
+    (d_v = head_dim_v where given, else d; torch's default backend choice). Causal with seq_q < seq_kv masks bottom-right (queries are the last
     positions, as the formula assumes); one causal query sees every key, so it runs unmasked."""
     import torch.nn.functional as F
     from ..calibration.inputs import randn
     b, h, sq, skv, d = (int(params.get(p, 1)) for p in ("batch", "heads", "seq_q", "seq_kv",
                                                          "head_dim"))
+    dv = params.get("head_dim_v")
+    dv = d if dv is None or dv != dv else int(dv)          # absent or NaN: the same as d
     causal = int(params.get("causal", 0)) > 0 and sq > 1
     kwargs = {}
     if causal and sq == skv:
@@ -114,7 +128,7 @@ def attention_runner(params, dtype, device):
 
     def qkv():
         return (randn((b, h, sq, d), dtype, device), randn((b, h, skv, d), dtype, device),
-                randn((b, h, skv, d), dtype, device))
+                randn((b, h, skv, dv), dtype, device))
 
     bias = int(params.get("bias", 0))
     if not bias or "attn_mask" in kwargs:
