@@ -5,6 +5,7 @@ roofline alone or calibrated by a profile (`roofsim calibrate`). CASES.csv has a
 a `dtype` column (torch names: bfloat16, float16, float32, float8_e4m3fn; empty means bfloat16;
 float32 matrix products are CUDA-core work, TF32 off) and shape parameter columns named exactly
 m,n,k,bias,batch,heads,seq_q,seq_kv,head_dim,causal,rows,cols,numel,c_in,c_out,h,w,kernel,stride,padding
+(and the rest of roofsim.records.SHAPE_PARAMS: head_dim_v, an attention's value head size)
 (unused cells empty; missing columns count as empty). The output repeats every input row, in
 order and as written, with two more columns: `predicted_s` (seconds per launch) and `bound`
 (launch, tensor, cuda or memory: the roofline term that bounds the launch). Parameter meanings:
