@@ -337,7 +337,7 @@ def main(argv=None) -> int:
                            for n in COMPANION_SMS.get(d, ()))
         # The device probes (graph gap, warm L2) as calibration/README.md fits each profile:
         # the H100 takes the H200's (never measured on an H100).
-        probes = DeviceProbes.read(*probe_files(CAL / PROBES[d]))
+        probes = DeviceProbes.read(*probe_files(CAL / PROBES[d]), load_hardware(PROBES[d]))
         profiles[d] = probes.apply(fit_profile(data[d].select(data[d]["split"] == FIT),
                                                load_hardware(d), device_name=d, ident=d,
                                                companions=companions))

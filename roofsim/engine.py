@@ -28,8 +28,8 @@ import numpy as np
 from .errors import UserError
 from .hardware import HardwareSpec
 from .kernels.comm import link_work
-from .perfmodel import (MIN_WARM_SHARE, cat_empty_seconds, l2_resident, launches_per_call,
-                        sort_chain_seconds)
+from .perfmodel import (MIN_WARM_SHARE, cat_empty_seconds, chain_seconds, l2_resident,
+                        launches_per_call)
 from .records import COMM_KINDS, SHAPE_PARAMS, RecordTable
 
 BOUNDS: tuple[str, ...] = ("launch", "tensor", "cuda", "memory", "link")
@@ -143,8 +143,9 @@ def simulate(table: RecordTable, hardware: HardwareSpec, profile: Profile | None
     nodes = launches_per_call(table)
     launch = hardware.launch_overhead_s(launch_mode) * nodes
     tensor = table.flops_tensor / tensor_roof
-    # a sort's chain of dependent passes is a floor no CUDA-core roof lifts (sort_chain_seconds)
-    cuda = np.maximum(table.flops_cuda / cuda_roof, sort_chain_seconds(table, hardware))
+    # a sort's passes and a reduction's loop of loads are a chain of dependent steps, a floor no
+    # CUDA-core roof lifts (perfmodel.chain_seconds)
+    cuda = np.maximum(table.flops_cuda / cuda_roof, chain_seconds(table, hardware))
     memory = table.bytes_read + table.bytes_written
     memory /= mem_roof
     link = link_time_s(table, hardware) if n else np.zeros(0)

@@ -21,10 +21,13 @@ power-limited sustained tensor throughput):
                  ceil(resident / N) rounds of ceil(tiles / resident) tiles:
                  a launch of fewer tiles than SMs leaves SMs idle, a last partial wave too;
     T_cuda     = (max(CUDA-core FLOPs / (N r_c), T_chain) + index work / (N r_c)) / eta_c
-    T_chain    = a sort's dependent passes, no number of SMs shortens them (sort_chain_seconds:
-                 a sorting network's stages up to SORT_WARP_MAX keys, one block's radix passes up
-                 to SORT_BITONIC_MAX, in SM cycles; ONESWEEP_ROUND_TRIPS x L per onesweep kernel
-                 above); 0 for every other kind. The engine's roofline takes it too
+    T_chain    = dependent steps no number of SMs shortens (chain_seconds): a sort's passes
+                 (sort_chain_seconds: a sorting network's stages up to SORT_WARP_MAX keys, one
+                 block's radix passes up to SORT_BITONIC_MAX, in SM cycles; ONESWEEP_ROUND_TRIPS
+                 x L per onesweep kernel above); a reduction's loop of loads (reduce_chain_seconds:
+                 a thread's iterations x REDUCE_ROUND_TRIPS x L, per wave of resident blocks, as
+                 ATen's reduce kernel is launched: reduce_launch); 0 for every other kind. The
+                 engine's roofline takes it too
     T_index    = the index work of TensorIterator's strided kernel (stride >= 1 records of
                  LAYOUT_KINDS): its OffsetCalculator's integer ops per element,
                  dims x (INDEX_OPS_PER_DIM + operands) + INDEX_OPS_PER_OPERAND x operands
@@ -62,7 +65,9 @@ T_parallel; grid_sm_count through the reduction splits and the persistent kernel
 mem_latency_ns through phi L; sm_mem_bandwidth_gbps through T_parallel; mem_bandwidth_gbps
 through T_hbm; the peaks through T_tensor, T_cuda and T_index; tensor_sustained_tflops through
 the power limit of T_tensor; boost_clock_mhz (with sm_count and grid_sm_count) through T_idle,
-and through a sort's T_chain (with mem_latency_ns above SORT_BITONIC_MAX);
+and through a sort's T_chain (with mem_latency_ns above SORT_BITONIC_MAX); mem_latency_ns,
+grid_sms and max_threads_per_sm through a reduction's T_chain (reduce_launch sizes its grid for
+grid_sms SMs; its blocks run in waves on sm_count);
 l2_latency_ns (with
 mem_latency_ns) through the warm saving of an L2-resident launch, warm_trips x (DRAM - L2
 latency) (roofsim.calibration.warm, l2_resident below); l2_cache_mib through l2_resident.
@@ -159,7 +164,7 @@ class UnitTerms:
     latency_s: float           # the spec's memory latency L
     tensor_s: np.ndarray       # waves x FLOPs per tile / r_t (eta_t = 1)
     power_s: np.ndarray        # tensor FLOPs / R (not scaled by any kind parameter)
-    cuda_s: np.ndarray         # CUDA-core FLOPs / (N r_c), at least a sort's T_chain
+    cuda_s: np.ndarray         # CUDA-core FLOPs / (N r_c), at least T_chain (chain_seconds)
     index_s: np.ndarray        # strided kernel's index work / (N r_c) (0 off that kernel)
     hbm_s: np.ndarray          # bytes / B
     nbytes: np.ndarray         # bytes moved per launch
@@ -630,6 +635,132 @@ def conv_extra_kernels(table: RecordTable) -> np.ndarray:
     return 2.0 * tc + weight + bias
 
 
+# ---- PyTorch's reduce kernel: its grid and each thread's chain of loads ----------------------
+# A sum (mean, max ...) along a dim runs ATen's reduce_kernel (aten/src/ATen/native/cuda/
+# Reduce.cuh), launched as setReduceConfig decides from the outputs R and the inputs per output
+# C: blocks of at most REDUCE_MAX_THREADS threads, block_width threads (at most a warp, more when
+# the outputs are few) along the fastest dim and block_height along the other; the inputs split
+# over the block's lanes (a contiguous row) or the outputs (an outer reduction); then over its
+# warps where each thread would still sum at least min(16 x block_height, 256) values, and over
+# several blocks per output (a second pass through global memory) where a thread would still sum
+# REDUCE_MAX_VALUES_PER_THREAD and the grid leaves the device's SMs (as it reports them)
+# unfilled. A thread's loop loads one vector of REDUCE_VECTOR_BYTES per iteration along a
+# contiguous row of at least 128 inputs, else REDUCE_VT0 values; each iteration waits for its
+# loads (a round trip to memory). So a launch of few blocks is a chain of dependent round trips
+# that no bandwidth shortens: calibration/h200's held-out reductions of 8-76 rows of 4466-7424
+# bf16 values (1-5 blocks of 512 threads, 14-29 iterations) took 8.4-15.0 us, and a fit row of 22
+# float32 rows of 7099 (56 iterations of 4-value vectors) 26.7 us: 0.43 us per iteration beyond
+# a launch either way, which is what makes the vector 16 bytes (8 bf16 or 4 float32 values), not
+# 4 values. REDUCE_ROUND_TRIPS: memory latencies per iteration (the load's, and the address and
+# accumulate work around it). A profile's fitted eta_cuda of the reduction groups scales it, so
+# the fit rows' physics-only MAPE is the same for any value from 0.5 to 1.25 (above, eta_cuda
+# would have to exceed 1: H200 10.42 % at 1.25, 10.77 at 1.4, 11.28 at 1.5); without a profile
+# the roofline's chain is what a device gets, and on the H200's contiguous fit rows of at most 8
+# blocks and at least 8 iterations its MAPE is 25.6 % at 1.0, 14.1 at 1.2, 9.4 at 1.3, 5.5 at
+# 1.4. 1.25 is the largest value the profiles take unchanged (the roofline: 10.1 % on the H200's
+# such fit and held-out rows, 11.0 on the H100 SXM's, against 84 % without the chain).
+REDUCE_MAX_THREADS = 512.0
+REDUCE_VT0 = 4.0
+REDUCE_VECTOR_BYTES = 16.0
+REDUCE_MIN_VALUES_PER_THREAD = 16.0
+REDUCE_MAX_VALUES_PER_THREAD = 256.0
+REDUCE_ROUND_TRIPS = 1.25
+
+
+@dataclass(frozen=True, eq=False)
+class ReduceLaunch:
+    """setReduceConfig's launch of each reduction record (1 block, 0 iterations elsewhere)."""
+
+    threads: np.ndarray       # threads per block
+    blocks: np.ndarray        # grid blocks (outputs' blocks x blocks per output)
+    lanes: np.ndarray         # threads that share one output's inputs (over its blocks)
+    per_thread: np.ndarray    # inputs one thread sums
+    iterations: np.ndarray    # loop iterations of a thread, each a round trip to memory
+
+
+def _last_pow2(x: np.ndarray) -> np.ndarray:
+    return 2.0 ** np.floor(np.log2(np.maximum(x, 1.0)))
+
+
+def reduce_launch(table: RecordTable, grid_sms: float, max_threads_per_sm: float) -> ReduceLaunch:
+    """The reduce kernel's launch (see REDUCE_MAX_THREADS) of each reduction record: `rows`
+    outputs of `cols` inputs, along each contiguous row or (stride >= 1) over an outer dim,
+    sized for grid_sms SMs of max_threads_per_sm threads."""
+    from .kernels._common import element_bytes
+    n = len(table)
+    sel = table.kind == "reduction"
+    if not sel.any():
+        return ReduceLaunch(np.ones(n), np.ones(n), np.ones(n), np.zeros(n), np.zeros(n))
+    r = np.maximum(_col(table, "rows", 1.0), 1.0)
+    c = np.maximum(_col(table, "cols", 1.0), 1.0)
+    outer = _col(table, "stride", 0.0) >= 1.0
+    elt = np.asarray(element_bytes(table.dtype, n), dtype=np.float64) * np.ones(n)
+    # outer: loads of up to 4 adjacent outputs where the outputs' rows allow it
+    out_vec = np.where(outer, np.where(r % 4 == 0, 4.0, np.where(r % 2 == 0, 2.0, 1.0)), 1.0)
+    vectorized = ~outer & (c >= 128.0)
+    vec = np.maximum(np.floor(REDUCE_VECTOR_BYTES / elt), 1.0)
+    dim0 = np.where(outer, np.floor(r / out_vec), np.where(vectorized, np.floor(c / vec), c))
+    dim1 = np.where(outer, c, r)
+    most = REDUCE_MAX_THREADS / out_vec
+    d0 = np.where(dim0 < most, _last_pow2(dim0), most)
+    d1 = np.where(dim1 < most, _last_pow2(dim1), most)
+    width = np.minimum(d0, 32.0)
+    height = np.minimum(d1, np.floor(most / width))
+    width = np.minimum(d0, np.floor(most / height))
+    threads = width * height
+    step_in = np.where(outer, 1.0, width)
+    step_out = np.where(outer, width, 1.0)
+    warps = np.ceil(c / step_in) >= np.minimum(height * REDUCE_MIN_VALUES_PER_THREAD,
+                                               REDUCE_MAX_VALUES_PER_THREAD)
+    step_in = np.where(warps, step_in * height, step_in)
+    step_out = np.where(warps, step_out, step_out * height)
+    per_thread = np.ceil(c / step_in)
+    grid = np.ceil(r / out_vec / step_out)
+    target = grid_sms * np.floor(max_threads_per_sm / threads)
+    split = warps & (per_thread >= REDUCE_MAX_VALUES_PER_THREAD) & (grid <= target)
+    per_block = np.where(split, np.maximum(
+        np.minimum(np.ceil(target / grid), np.ceil(per_thread / REDUCE_MIN_VALUES_PER_THREAD)),
+        np.ceil(per_thread / REDUCE_MAX_VALUES_PER_THREAD)), 1.0)
+    per_thread = np.ceil(c / (step_in * per_block))
+    iterations = np.ceil(per_thread / np.where(vectorized, vec, REDUCE_VT0))
+    return ReduceLaunch(np.where(sel, threads, 1.0), np.where(sel, grid * per_block, 1.0),
+                        np.where(sel, step_in * per_block, 1.0), np.where(sel, per_thread, 0.0),
+                        np.where(sel, iterations, 0.0))
+
+
+def _reduce_steps(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
+    """A reduction's dependent loop iterations on hw: a thread's iterations, once per wave of
+    resident blocks on its SMs (0 for other kinds)."""
+    launch = reduce_launch(table, float(hw.grid_sms), float(hw.max_threads_per_sm))
+    resident = float(hw.sm_count) * np.maximum(np.floor(hw.max_threads_per_sm / launch.threads),
+                                               1.0)
+    return launch.iterations * np.ceil(launch.blocks / resident)
+
+
+def reduce_chain_seconds(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
+    """Seconds of each reduction record's dependent round trips: a thread's loop iterations x
+    REDUCE_ROUND_TRIPS memory latencies, once per wave of resident blocks on hw's SMs; 0 for
+    other kinds. The physics (unit_terms) and the engine's roofline take it as a floor of the
+    CUDA-core term, as a sort's chain."""
+    return _reduce_steps(table, hw) * REDUCE_ROUND_TRIPS * hw.mem_latency_s
+
+
+def warm_steps(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
+    """Steps of dependent round trips an L2-resident input shortens, each by (DRAM - L2 latency)
+    x a group's warm_trips (roofsim.calibration.warm): a reduction's loop iterations per wave
+    (its chain runs at the latency of where its input lies: calibration/h200/warm's reductions
+    of 2 to 31 iterations saved 0.3-0.37 us per iteration, 1.3-1.7 x (DRAM - L2 latency);
+    Llama 3.1 8B's decode step means 32 x 4096 float32 values, just written, in 8.9 us where
+    the cold chain of 32 iterations is 15 us), at least 1; 1 for every other kind."""
+    return np.maximum(_reduce_steps(table, hw), 1.0)
+
+
+def chain_seconds(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
+    """T_chain of each record: a sort's passes or a reduction's loop of loads (0 elsewhere), the
+    floor of the CUDA-core term in the physics (unit_terms) and in the engine's roofline."""
+    return np.maximum(sort_chain_seconds(table, hw), reduce_chain_seconds(table, hw))
+
+
 # ---- the vectorized cat kernel's idle blocks --------------------------------------------------
 # PyTorch's cat (aten/src/ATen/native/cuda/Shape.cu, parallel_cat on its aligned path:
 # getCatGridContig, CatArrayBatchedCopy_vectorized) launches one row of blocks per input, each
@@ -891,7 +1022,7 @@ def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
     occupancy, latency_waves = row_blocks(table, hw)
     return UnitTerms(launch_s=hw.launch_overhead_s("cuda_graph"), latency_s=hw.mem_latency_s,
                      tensor_s=tensor, power_s=power,
-                     cuda_s=np.maximum(flops_c / cuda_peak, sort_chain_seconds(table, hw)),
+                     cuda_s=np.maximum(flops_c / cuda_peak, chain_seconds(table, hw)),
                      index_s=index_flops / hw.cuda_peak_flops("float32"),
                      hbm_s=dram_bytes(table, nbytes) / hw.mem_bandwidth_bytes_per_s,
                      nbytes=sm_side_bytes(table, nbytes),

@@ -212,8 +212,8 @@ def fit_directory(out: str | Path, hardware: str | None = None, command: str = "
     out = Path(out)
     m = read_measurements(out / MEASUREMENTS_FILE)
     graph_gap, warm_l2 = probe_files(out, graph_gap, warm_l2)
-    probes = DeviceProbes.read(graph_gap, warm_l2)
     spec, name = hardware_for(out, hardware)
+    probes = DeviceProbes.read(graph_gap, warm_l2, spec)
     comps = tuple(companion_from_folder(Path(c)) for c in companions)
     fit_rows = m.select(m["split"] == FIT)
     meta = {"fitted": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -258,9 +258,13 @@ class DeviceProbes:
     warm_savings_s: dict = None
 
     @classmethod
-    def read(cls, graph_gap: Path | None, warm_l2: Path | None) -> "DeviceProbes":
+    def read(cls, graph_gap: Path | None, warm_l2: Path | None,
+             hardware: HardwareSpec | None = None) -> "DeviceProbes":
+        """The probes' files; `hardware`, the spec the warm-L2 probe ran on, counts each case's
+        dependent steps (warm.warm_savings_s)."""
         return cls(graph_gap_s=graph_gap_s(graph_gap) if graph_gap is not None else 0.0,
-                   warm_savings_s=warm_savings_s(warm_l2) if warm_l2 is not None else {})
+                   warm_savings_s=warm_savings_s(warm_l2, hardware) if warm_l2 is not None
+                   else {})
 
     def apply(self, profile: CalibrationProfile) -> CalibrationProfile:
         """`profile` with the gap, and each group's warm_trips at its measuring device's

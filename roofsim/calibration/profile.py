@@ -45,7 +45,7 @@ from ..errors import UserError
 from ..hardware import (HardwareSpec, canonical_dtype, spec_from_dict, spec_to_dict,
                         with_sm_count)
 from ..perfmodel import (MIN_WARM_SHARE, PARAMS, KindParams, launch_seconds,
-                         parallel_scale, unit_terms)
+                         parallel_scale, unit_terms, warm_steps)
 from ..kernels._common import (CONV_LAYOUTS, INDEX_LAYOUTS, LAYOUT_KINDS, LAYOUTS,
                                REDUCTION_LAYOUTS, kernel_layout, layout_of)
 from ..records import KINDS, SHAPE_PARAMS, RecordTable
@@ -293,8 +293,9 @@ class CalibrationProfile:
                          resident: np.ndarray | None = None) -> np.ndarray:
         """Per-launch seconds of each record on `hardware`; NaN where the profile has no data.
         `resident`: records whose inputs sit in L2 (roofsim.perfmodel.l2_resident; None: all
-        cold, as the harness timed them): their group's warm_trips round trips take the L2
-        latency instead of the DRAM latency (at most MIN_WARM_SHARE of the launch saved)."""
+        cold, as the harness timed them): their group's warm_trips round trips per dependent
+        step (perfmodel.warm_steps) take the L2 latency instead of the DRAM latency (at most
+        MIN_WARM_SHARE of the launch saved)."""
         return self._predict(table, hardware, residual=self.residual_applies(hardware),
                              resident=resident)
 
@@ -362,7 +363,8 @@ class CalibrationProfile:
             else:
                 t = t + ua.empty_s
             if resident is not None and g.warm_trips > 0:
-                saved = g.warm_trips * (hardware.mem_latency_s - hardware.l2_latency_s)
+                saved = g.warm_trips * (hardware.mem_latency_s - hardware.l2_latency_s) * \
+                    warm_steps(sub.select(at), hardware)
                 t = np.where(resident[rows], np.maximum(t - saved, MIN_WARM_SHARE * t), t)
             out[rows] = t
         return out

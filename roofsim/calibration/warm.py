@@ -6,8 +6,9 @@ sets): each dependent round trip of the kernel (roofsim.perfmodel's phi L) goes 
 model, a small kernel reads what the kernels before it just wrote, from L2. measure_warm_l2.py
 times short shapes both ways; per (kind, layout) the median difference over its cases under
 WARM_KERNEL_MAX_S, divided by (DRAM latency - L2 latency) of the measuring device, is the
-group's `warm_trips`: round trips that go to L2 instead of DRAM. The engine takes
-warm_trips x (the target's DRAM - L2 latency) off L2-resident records
+group's `warm_trips`: round trips that go to L2 instead of DRAM, per dependent step of the kernel
+(roofsim.perfmodel.warm_steps: a reduction's loop iterations, 1 for other kinds). The engine
+takes warm_trips x steps x (the target's DRAM - L2 latency) off L2-resident records
 (roofsim.perfmodel.l2_resident). Measured on an H200 (2026-12-02): 0.3-0.6 us for vectorized
 kernels (1.3-2.7 trips), 1.2-1.4 us for strided and transposed ones (5-6 trips), 2.3 us for
 index gathers (10 trips).
@@ -18,6 +19,9 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
+import numpy as np
+
+from ..errors import UserError
 from ..io import number_cell, read_csv
 from .measurements import SECONDS_RANGE
 
@@ -27,9 +31,12 @@ MIN_WARM_CASES = 2                  # per group
 TRIPS_RANGE = (0.0, 40.0)           # as perfmodel's phi
 
 
-def warm_savings_s(path: str | Path) -> dict[tuple[str, str], float]:
-    """{(kind, layout): median seconds an L2-resident input saves} of a measure_warm_l2.py CSV,
-    over groups with at least MIN_WARM_CASES short cases; one line on bad data."""
+def warm_savings_s(path: str | Path, hardware=None) -> dict[tuple[str, str], float]:
+    """{(kind, layout): median seconds an L2-resident input saves per dependent step} of a
+    measure_warm_l2.py CSV, over groups with at least MIN_WARM_CASES short cases; one line on
+    bad data. With `hardware` (the measuring device's spec) each case's saving is divided by its
+    steps (roofsim.perfmodel.warm_steps: a reduction's loop iterations), read from its case_id;
+    without it, or without a case_id, every case is one step."""
     table = read_csv(path, required=("kind", "layout", "status", "cold_s", "warm_s"),
                      expected="benchmarks/measure_warm_l2.py's CSV")
     diffs: dict[tuple[str, str], list[float]] = {}
@@ -39,9 +46,25 @@ def warm_savings_s(path: str | Path) -> dict[tuple[str, str], float]:
         cold, warm = (number_cell(table, r, c, *SECONDS_RANGE, "seconds per launch")
                       for c in ("cold_s", "warm_s"))
         if cold < WARM_KERNEL_MAX_S:
-            diffs.setdefault((r["kind"], r["layout"]), []).append(cold - warm)
+            steps = _steps(r.get("case_id", ""), hardware) if hardware is not None else 1.0
+            diffs.setdefault((r["kind"], r["layout"]), []).append((cold - warm) / steps)
     return {k: max(statistics.median(v), 0.0) for k, v in diffs.items()
             if len(v) >= MIN_WARM_CASES}
+
+
+def _steps(case_id: str, hardware) -> float:
+    """warm_steps of the kernel a calibration case id names ('kind|dtype|name=value,...'); 1
+    where the id does not parse as one."""
+    from ..kernels import records_from_params
+    from ..perfmodel import warm_steps
+    parts = str(case_id).split("|")
+    try:
+        params = {k: np.array([float(v)]) for k, v in
+                  (kv.split("=", 1) for kv in parts[2].split(",") if kv)}
+        table = records_from_params(parts[0], params, parts[1])
+    except (IndexError, ValueError, UserError):
+        return 1.0
+    return float(warm_steps(table, hardware)[0])
 
 
 def warm_trips(savings_s: float, dram_latency_s: float, l2_latency_s: float) -> float:
