@@ -235,3 +235,39 @@ def test_an_l2_resident_record_saves_its_groups_trips_at_the_targets_latencies()
     from roofsim.perfmodel import l2_resident
     lin = records_from_params("linear", {"m": [1], "n": [4096], "k": [4096]}, "bfloat16")
     assert l2_resident(small, hw)[0] and not l2_resident(lin, hw)[0]
+
+
+def test_warm_savings_are_per_dependent_step_with_the_probes_spec(tmp_path):
+    """A reduction's chain runs at the latency of where its input lies: with the probe's spec,
+    each case's saving is divided by its loop iterations (perfmodel.warm_steps), so cases of
+    2 and 18 iterations that saved 0.3 us per iteration give 0.3 us per step; without a spec
+    (or a case id) each case is one step."""
+    from roofsim.calibration.warm import warm_savings_s
+    from roofsim.perfmodel import warm_steps
+    hw = load_hardware("h200")
+    ids = ["reduction|bfloat16|rows=2,cols=1792", "reduction|bfloat16|rows=18,cols=4466"]
+    steps = [float(warm_steps(records_from_params(
+        "reduction", {"rows": [float(r)], "cols": [float(c)]}, "bfloat16"), hw)[0])
+        for r, c in ((2, 1792), (18, 4466))]
+    assert steps == [2.0, 18.0]
+    path = tmp_path / "w.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["case_id", "kind", "layout", "status", "cold_s",
+                                          "warm_s"])
+        w.writeheader()
+        for cid, n in zip(ids, steps):
+            w.writerow({"case_id": cid, "kind": "reduction", "layout": "", "status": "ok",
+                        "cold_s": 2e-6 + n * 0.6e-6, "warm_s": 2e-6 + n * 0.3e-6})
+    assert warm_savings_s(path, hw)[("reduction", "")] == pytest.approx(0.3e-6)
+    assert warm_savings_s(path)[("reduction", "")] == pytest.approx((0.6e-6 + 5.4e-6) / 2)
+
+
+def test_an_l2_resident_reduction_saves_its_trips_once_per_iteration():
+    p = load_profile(CAL / "h200")
+    hw = load_hardware("h200")
+    g = p.group_for("reduction", "bfloat16", "")
+    assert g.warm_trips > 0
+    long_rows = records_from_params("reduction", {"rows": [18.0], "cols": [4466.0]}, "bfloat16")
+    cold = p.predict_launch_s(long_rows, hw)[0]
+    warm = p.predict_launch_s(long_rows, hw, resident=np.array([True]))[0]
+    assert cold - warm == pytest.approx(18 * g.warm_trips * (hw.mem_latency_s - hw.l2_latency_s))
