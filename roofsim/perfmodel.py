@@ -755,10 +755,58 @@ def warm_steps(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
     return np.maximum(_reduce_steps(table, hw), 1.0)
 
 
+# ---- softmax: ATen's warp softmax and its chain per element ------------------------------------
+# torch.softmax along a contiguous last dim (aten/src/ATen/native/cuda/SoftMax.cu, host_softmax)
+# runs the persistent warp softmax where a row fits one warp's registers (dim <= SOFTMAX_WARP_MAX
+# elements and dim x element size <= SOFTMAX_WARP_MAX_BYTES): a warp per row (two for rows of at
+# most 128), each lane holding ceil(dim / 32) elements through the max, the exponent sum and the
+# write; longer rows run the block softmax (a block per row). calibration/h200's softmax rows of
+# at most 200 rows show the switch: 9.8-11.0 us for rows of 1835-2048 bf16 values, 2.9-3.3 us for
+# 2097-2432, and on the warp path a time that grows with the lane's elements (2.6 us at 128, 4.2
+# at 512, 6.3 at 1024), not with the bytes: a chain of SOFTMAX_ELEMENT_ROUND_TRIPS memory
+# latencies per element of a lane, once per wave of warps (128-thread blocks). Found on those
+# rows (fit and held-out); the constant chosen on the H200's fit rows: the profile's physics-only
+# softmax MAPE is 19.4 % without the chain, 12.4-12.9 % from 0.25 to 0.375 (a group's eta_cuda
+# scales it), and the bare roofline's on the warp-path fit rows of 256+ values 71 % without it,
+# 31 / 17 / 11 % at 0.25 / 0.35 / 0.4 (bf16 lanes take about 0.375 latencies per element,
+# float32 ones 0.22): 0.35. The calibration features keep the two kernels apart (a flag).
+SOFTMAX_WARP_MAX = 2048.0
+SOFTMAX_WARP_MAX_BYTES = 8192.0
+SOFTMAX_WARP_BLOCK_THREADS = 128.0
+SOFTMAX_ELEMENT_ROUND_TRIPS = 0.35
+
+
+def softmax_warp_path(table: RecordTable) -> np.ndarray:
+    """softmax records ATen runs with its persistent warp softmax (SOFTMAX_WARP_MAX)."""
+    from .kernels._common import element_bytes
+    cols = _col(table, "cols", 1.0)
+    elt = np.asarray(element_bytes(table.dtype, len(table)), dtype=np.float64) * \
+        np.ones(len(table))
+    return (table.kind == "softmax") & (cols <= SOFTMAX_WARP_MAX) & \
+        (cols * elt <= SOFTMAX_WARP_MAX_BYTES)
+
+
+def softmax_chain_seconds(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
+    """Seconds of each warp-softmax record's chain: ceil(cols / 32) elements of a lane x
+    SOFTMAX_ELEMENT_ROUND_TRIPS memory latencies, once per wave of warps on hw's SMs (a warp per
+    row; two rows per warp up to 128 values); 0 for other records."""
+    sel = softmax_warp_path(table)
+    if not sel.any():
+        return np.zeros(len(table))
+    cols = _col(table, "cols", 1.0)
+    rows = np.maximum(_col(table, "rows", 1.0), 1.0)
+    warps = np.ceil(rows / np.where(cols <= 128.0, 2.0, 1.0))
+    resident = float(hw.sm_count) * np.floor(hw.max_threads_per_sm / 32.0)
+    per_lane = np.ceil(cols / 32.0)
+    return np.where(sel, per_lane * np.ceil(warps / resident) * SOFTMAX_ELEMENT_ROUND_TRIPS *
+                    hw.mem_latency_s, 0.0)
+
+
 def chain_seconds(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
     """T_chain of each record: a sort's passes or a reduction's loop of loads (0 elsewhere), the
     floor of the CUDA-core term in the physics (unit_terms) and in the engine's roofline."""
-    return np.maximum(sort_chain_seconds(table, hw), reduce_chain_seconds(table, hw))
+    return np.maximum(np.maximum(sort_chain_seconds(table, hw), reduce_chain_seconds(table, hw)),
+                      softmax_chain_seconds(table, hw))
 
 
 # ---- the vectorized cat kernel's idle blocks --------------------------------------------------

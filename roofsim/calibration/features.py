@@ -18,7 +18,8 @@ import numpy as np
 
 from ..kernels._common import element_bytes, strided_dims
 from ..kernels.conv import conv_output_size
-from ..perfmodel import conv_paths, key_mask_rows_odd, kv_split
+from ..perfmodel import (SOFTMAX_WARP_MAX, SOFTMAX_WARP_MAX_BYTES, conv_paths,
+                         key_mask_rows_odd, kv_split)
 
 TILE = 128.0          # output tile edge assumed for wave quantization
 ALIGN_WEIGHT = 1.0    # distance per halving of a dimension's byte alignment (16 -> 8 -> ...)
@@ -157,7 +158,13 @@ def _conv(params, elt, sm, kind, share=False) -> list:
 
 def _rowwise(params, elt, sm, kind, share=False) -> list:
     rows, cols = _p(params, "rows", 1), _p(params, "cols", 1)
-    return [(_log(rows), 1.0), (_log(cols), 1.0)] + _align(cols, elt)
+    f = [(_log(rows), 1.0), (_log(cols), 1.0)] + _align(cols, elt)
+    if kind == "softmax":
+        # ATen's warp softmax against its block softmax (perfmodel.softmax_warp_path): 3x apart
+        # in time across the switch at 2048 values, never neighbours
+        warp = (cols <= SOFTMAX_WARP_MAX) & (cols * elt <= SOFTMAX_WARP_MAX_BYTES)
+        f.append((warp.astype(float), SPLIT_KV_WEIGHT))
+    return f
 
 
 def _flat(params, elt, sm, kind, share=False) -> list:
