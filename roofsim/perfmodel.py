@@ -26,8 +26,9 @@ power-limited sustained tensor throughput):
                  block's radix passes up to SORT_BITONIC_MAX, in SM cycles; ONESWEEP_ROUND_TRIPS
                  x L per onesweep kernel above); a reduction's loop of loads (reduce_chain_seconds:
                  a thread's iterations x REDUCE_ROUND_TRIPS x L, per wave of resident blocks, as
-                 ATen's reduce kernel is launched: reduce_launch); 0 for every other kind. The
-                 engine's roofline takes it too
+                 ATen's reduce kernel is launched: reduce_launch); a warp softmax's elements per
+                 lane x SOFTMAX_ELEMENT_ROUND_TRIPS x L (softmax_chain_seconds); 0 for every
+                 other kind. The engine's roofline takes it too
     T_index    = the index work of TensorIterator's strided kernel (stride >= 1 records of
                  LAYOUT_KINDS): its OffsetCalculator's integer ops per element,
                  dims x (INDEX_OPS_PER_DIM + operands) + INDEX_OPS_PER_OPERAND x operands
@@ -803,8 +804,9 @@ def softmax_chain_seconds(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
 
 
 def chain_seconds(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
-    """T_chain of each record: a sort's passes or a reduction's loop of loads (0 elsewhere), the
-    floor of the CUDA-core term in the physics (unit_terms) and in the engine's roofline."""
+    """T_chain of each record: a sort's passes, a reduction's loop of loads or a warp softmax's
+    elements per lane (0 elsewhere), the floor of the CUDA-core term in the physics (unit_terms)
+    and in the engine's roofline."""
     return np.maximum(np.maximum(sort_chain_seconds(table, hw), reduce_chain_seconds(table, hw)),
                       softmax_chain_seconds(table, hw))
 
