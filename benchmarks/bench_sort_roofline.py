@@ -5,7 +5,7 @@
 Times every stable row of each sm*/measurements.csv under the folder with the engine's roofline
 (no profile: what a device that never timed sort gets) on the spec it was measured on (the
 H200, or `hardware derive h200 --sms N` for a green context), with the sort chain
-(roofsim.perfmodel.sort_chain_seconds) and without it, and prints the MAPE, the worst error and
+(roofsim.perfmodel.sort_chain_seconds, in chain_seconds) and without it, and prints the MAPE, the worst error and
 how many rows are within 15 %, per SM count and key dtype.
 """
 
@@ -45,7 +45,7 @@ def main(argv=None) -> int:
         spec = derive_sm_restricted(h200, sms) if sms else h200
         table = measurement_table(m)
         err = errors(table, spec, m["kernel_s"])
-        with mock.patch.object(engine, "sort_chain_seconds",
+        with mock.patch.object(engine, "chain_seconds",
                                lambda t, hw: np.zeros(len(t))):
             bare = errors(table, spec, m["kernel_s"])
         for dtype in sorted(set(m["dtype"])):

@@ -880,13 +880,16 @@ RADIX_FIXED_LAUNCHES = 5.0
 # (aten/src/ATen/native/cuda/Sort.cu, sortKeyValueInplace's medium radix sort: cub's
 # BlockRadixSort over the row padded to a power of two of at least SORT_TILE_MIN keys,
 # SORT_ITEMS_PER_THREAD per thread, SORT_BLOCK_RADIX_BITS of the key per pass): a chain of passes
-# that no number of SMs shortens. A pass costs a thread SORT_PASS_CYCLES SM cycles per key it
-# holds, plus SORT_SCAN_CYCLES per doubling of the block's threads (the block-wide scan that
-# ranks the digits). Fitted (least squares) on calibration/h200's int64 sort fit rows of 129-4096
-# elements in 1 to 31 rows: 100-104 cycles per key and pass at 32 threads (453-1024 elements),
-# 108-110 at 64, 126-129 at 128 (16 passes: 30-38 us, against 5 us for one element); the float32
-# rows (8 passes) took 161-171 and are predicted 30 % fast. SM cycles: the term moves with the
-# spec's clock, not its SM count.
+# that no number of SMs shortens, and the block's work around them (loading keys and indices,
+# the keys' bit conversion, the exchanges into and out of the passes' arrangement, the stores),
+# SORT_FIXED_PASSES passes' worth whatever the key width. A pass costs a thread SORT_PASS_CYCLES
+# SM cycles per key it holds, plus SORT_SCAN_CYCLES per doubling of the block's threads (the
+# block-wide scan that ranks the digits). Fitted (least squares, session 11) on calibration/h200's
+# int64 and float32 sort fit rows of 129-4096 elements in 1 to 31 rows, less the roofline's
+# launch floor: 16 + 10.7 and 8 + 10.7 pass units; int64 fit rows within 1.9 % (MAPE), float32
+# 2.4 %, the held-out float32 rows 5.2 % (fitting the passes alone, as session 10 did on int64,
+# left float32 rows 20-30 % fast: a float32 sort takes 0.7x an int64 one, not half). SM cycles:
+# the term moves with the spec's clock, not its SM count.
 # A longer row's radix sort (RADIX_BITS per pass, launches_per_call) runs one onesweep kernel per
 # pass, each a chain of dependent memory round trips (its tiles' keys loaded, the decoupled
 # look-back on the tiles before, the scatter): ONESWEEP_ROUND_TRIPS memory latencies each. The
@@ -908,8 +911,9 @@ SORT_WARP_MAX = 128.0
 SORT_TILE_MIN = 1024.0
 SORT_ITEMS_PER_THREAD = 32.0
 SORT_BLOCK_RADIX_BITS = 4.0
-SORT_PASS_CYCLES = 44.0
-SORT_SCAN_CYCLES = 11.5
+SORT_PASS_CYCLES = 35.6
+SORT_SCAN_CYCLES = 6.7
+SORT_FIXED_PASSES = 10.7
 
 
 def sort_chain_seconds(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
@@ -928,8 +932,8 @@ def sort_chain_seconds(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
     sel = sort & (cols > SORT_WARP_MAX) & (cols <= SORT_BITONIC_MAX)
     tile = np.maximum(SORT_TILE_MIN, 2.0 ** np.ceil(np.log2(np.maximum(cols, 1.0))))
     per_key = SORT_PASS_CYCLES + SORT_SCAN_CYCLES * np.log2(tile / SORT_ITEMS_PER_THREAD)
-    out[sel] = (np.ceil(bits / SORT_BLOCK_RADIX_BITS) * SORT_ITEMS_PER_THREAD * per_key /
-                clock)[sel]
+    out[sel] = ((np.ceil(bits / SORT_BLOCK_RADIX_BITS) + SORT_FIXED_PASSES) *
+                SORT_ITEMS_PER_THREAD * per_key / clock)[sel]
     sel = sort & (cols > 1.0) & (cols <= SORT_WARP_MAX)
     levels = np.where(cols <= 16.0, 4.0, np.where(cols <= 32.0, 5.0, 7.0))   # 16, 32, 128 slots
     out[sel] = (levels * (levels + 1.0) / 2.0 * SORT_STAGE_CYCLES / clock)[sel]
