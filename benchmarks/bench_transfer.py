@@ -182,7 +182,10 @@ def restricted_kind(fd: str, sms: int) -> str:
 #   mixed-fresh3;
 # - with seeds + 300000 (benchmarks/suites/mixed_fresh4.yaml, 1,867 shapes, 2026-12-03
 #   00:41-00:44, session 10), on the whole chip and 80 and 128 SMs, with the model as session 9
-#   left it (no change since): mixed-fresh4.
+#   left it (no change since): mixed-fresh4;
+# - with seeds + 400000 (benchmarks/suites/mixed_fresh5.yaml, 1,862 shapes, 2026-12-03
+#   05:51-05:54, session 11), on the whole chip and 48 and 96 SMs, after session 11's changes
+#   (the reduction's launch and chain, the warp softmax, the sort's fixed work): mixed-fresh5.
 # A row whose shape the fitting device fitted (the same case id in its fit split) is left out.
 KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200-sm32", "narrow-fresh"), ("h200-sm64", "narrow-fresh"),
@@ -195,13 +198,14 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200-sm120", "mixed-fresh2"), ("h200", "mixed-fresh3"),
                     ("h200-sm64", "mixed-fresh3"), ("h200-sm104", "mixed-fresh3"),
                     ("h200", "mixed-fresh4"), ("h200-sm80", "mixed-fresh4"),
-                    ("h200-sm128", "mixed-fresh4"))
+                    ("h200-sm128", "mixed-fresh4"), ("h200", "mixed-fresh5"),
+                    ("h200-sm48", "mixed-fresh5"), ("h200-sm96", "mixed-fresh5"))
 # The sets no change of their kinds looked at: narrow-fresh2; mixed-fresh (after session 8's
 # changes) bar its conv2d rows, which the session-9 conv2d change was scored on with conv-fresh
 # before it was kept (so neither counts as fresh for conv2d now); mixed-fresh2 (timed before
 # session 9's changes, read after them); mixed-fresh3 (after every change of session 9).
 FRESH_KERNEL_SETS = ("narrow-fresh2", "mixed-fresh", "mixed-fresh2", "mixed-fresh3",
-                     "mixed-fresh4")
+                     "mixed-fresh4", "mixed-fresh5")
 # ... bar those a later change looked at: mixed-fresh's 112-SM rows and the kernels they ran
 # chose the rule that misaligned products are not persistent (roofsim.perfmodel.persistent);
 # session 10 read the persistent products of mixed-fresh2 (88, 120 SMs) and mixed-fresh3 (64,

@@ -163,9 +163,14 @@ def _ocr_set_rows(device: str, name: str, host, fitted: dict) -> list[dict]:
 # (01:01: DeepSeek-V2-Lite and Mistral 7B at KV 4000 / 9000, batch 3 / 12) were measured with the
 # model as session 9 left it, which is still the model: fresh for it. Both judged a change that
 # was not kept (calibration/h200/attention-wide), so they guide the next one.
+# e2e-fresh25 (session 11, 2026-12-03 05:54-05:56: DeepSeek-V2-Lite and Mistral 7B at prefill
+# 700, KV 3000 / 7000, batch 4 / 16, one process) was measured after session 11's changes (the
+# reduction's chain and its warm steps, chosen with calibration/h200/e2e's Llama trace; the warp
+# softmax; the sort's fixed work) and read after them: the fresh set for them. e2e-fresh20, 22
+# and 23 were read (as accuracy.txt's summary) while those changes were judged.
 MODEL_SETS = ("e2e", "e2e-fresh3", "e2e-fresh5", "e2e-fresh15", "e2e-fresh20", "e2e-fresh22",
-              "e2e-fresh23")
-FRESH_MODEL_SETS = ("e2e-fresh20", "e2e-fresh22", "e2e-fresh23")
+              "e2e-fresh23", "e2e-fresh25")
+FRESH_MODEL_SETS = ("e2e-fresh25",)
 
 
 def model_rows(device: str, host) -> list[dict]:
