@@ -143,8 +143,8 @@ def simulate(table: RecordTable, hardware: HardwareSpec, profile: Profile | None
     nodes = launches_per_call(table)
     launch = hardware.launch_overhead_s(launch_mode) * nodes
     tensor = table.flops_tensor / tensor_roof
-    # a sort's passes and a reduction's loop of loads are a chain of dependent steps, a floor no
-    # CUDA-core roof lifts (perfmodel.chain_seconds)
+    # a sort's passes, a reduction's loop of loads and a warp softmax's values per lane are a
+    # chain of dependent steps, a floor no CUDA-core roof lifts (perfmodel.chain_seconds)
     cuda = np.maximum(table.flops_cuda / cuda_roof, chain_seconds(table, hardware))
     memory = table.bytes_read + table.bytes_written
     memory /= mem_roof

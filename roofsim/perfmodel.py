@@ -68,7 +68,8 @@ through T_hbm; the peaks through T_tensor, T_cuda and T_index; tensor_sustained_
 the power limit of T_tensor; boost_clock_mhz (with sm_count and grid_sm_count) through T_idle,
 and through a sort's T_chain (with mem_latency_ns above SORT_BITONIC_MAX); mem_latency_ns,
 grid_sms and max_threads_per_sm through a reduction's T_chain (reduce_launch sizes its grid for
-grid_sms SMs; its blocks run in waves on sm_count);
+grid_sms SMs; its blocks run in waves on sm_count); mem_latency_ns, sm_count and
+max_threads_per_sm through a warp softmax's T_chain (its waves of warps);
 l2_latency_ns (with
 mem_latency_ns) through the warm saving of an L2-resident launch, warm_trips x (DRAM - L2
 latency) (roofsim.calibration.warm, l2_resident below); l2_cache_mib through l2_resident.
@@ -241,6 +242,13 @@ def index_ops_per_element(table: RecordTable) -> np.ndarray:
 def _col(table: RecordTable, name: str, default: float) -> np.ndarray:
     v = table.params[:, SHAPE_PARAMS.index(name)]
     return np.where(np.isnan(v), default, v)
+
+
+def _element_bytes(table: RecordTable) -> np.ndarray:
+    """Bytes of each record's element, as a float array of the table's length."""
+    from .kernels._common import element_bytes
+    return np.asarray(element_bytes(table.dtype, len(table)), dtype=np.float64) * \
+        np.ones(len(table))
 
 
 def output_tiles(table: RecordTable) -> np.ndarray:
@@ -499,11 +507,11 @@ def operand_alignment_bytes(table: RecordTable) -> np.ndarray:
     """The byte alignment of each matrix record's worst-aligned operand row (the largest power of
     two dividing its bytes, at most ALIGN_BYTES): k and n (gemm, linear, grouped_gemm), head_dim
     and head_dim_v (attention), c_in (conv2d); ALIGN_BYTES for other kinds."""
-    from .kernels._common import element_bytes
+    from .kernels.attention import value_head_dim
     n = len(table)
     if n == 0:
         return np.zeros(0)
-    elt = np.asarray(element_bytes(table.dtype, n), dtype=np.float64) * np.ones(n)
+    elt = _element_bytes(table)
 
     def align(x):   # 0 bytes divide by anything: aligned
         b = np.maximum(np.round(x * elt), 0.0).astype(np.int64)
@@ -514,9 +522,9 @@ def operand_alignment_bytes(table: RecordTable) -> np.ndarray:
     out = np.where(mat, np.minimum(align(_col(table, "k", 8.0)), align(_col(table, "n", 8.0))), out)
     odd_mask = key_mask_rows_odd(_col(table, "batch", 1.0), _col(table, "seq_q", 1.0),
                                  _col(table, "seq_kv", 2.0), _col(table, "bias", 0.0))
-    head = align(_col(table, "head_dim", 64.0))
-    value = _col(table, "head_dim_v", np.nan)
-    head = np.where(np.isnan(value), head, np.minimum(head, align(np.nan_to_num(value))))
+    head = _col(table, "head_dim", 64.0)
+    value = value_head_dim({"head_dim_v": _col(table, "head_dim_v", np.nan)}, n, head)
+    head = np.minimum(align(head), align(value))
     out = np.where(kind == "attention", np.where(odd_mask, 1.0, head), out)
     out = np.where(kind == "conv2d", align(_col(table, "c_in", 8.0)), out)
     return out
@@ -600,15 +608,13 @@ def conv_cuda_core_path(table: RecordTable) -> np.ndarray:
 
 def _conv_sizes(table: RecordTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Input and output elements of each conv2d record, and its element bytes."""
-    from .kernels._common import element_bytes
     from .kernels.conv import conv_output_size
     c = lambda name, d=1.0: _col(table, name, d)   # noqa: E731
     stride = np.maximum(c("stride"), 1.0)
     ker, pad = c("kernel"), c("padding", 0.0)
     ho = np.maximum(conv_output_size(c("h"), ker, stride, pad), 1)
     wo = np.maximum(conv_output_size(c("w"), ker, stride, pad), 1)
-    elt = np.asarray(element_bytes(table.dtype, len(table)), dtype=np.float64) * \
-        np.ones(len(table))
+    elt = _element_bytes(table)
     return c("batch") * c("c_in") * c("h") * c("w"), c("batch") * c("c_out") * ho * wo, elt
 
 
@@ -687,7 +693,6 @@ def reduce_launch(table: RecordTable, grid_sms: float, max_threads_per_sm: float
     """The reduce kernel's launch (see REDUCE_MAX_THREADS) of each reduction record: `rows`
     outputs of `cols` inputs, along each contiguous row or (stride >= 1) over an outer dim,
     sized for grid_sms SMs of max_threads_per_sm threads."""
-    from .kernels._common import element_bytes
     n = len(table)
     sel = table.kind == "reduction"
     if not sel.any():
@@ -695,7 +700,7 @@ def reduce_launch(table: RecordTable, grid_sms: float, max_threads_per_sm: float
     r = np.maximum(_col(table, "rows", 1.0), 1.0)
     c = np.maximum(_col(table, "cols", 1.0), 1.0)
     outer = _col(table, "stride", 0.0) >= 1.0
-    elt = np.asarray(element_bytes(table.dtype, n), dtype=np.float64) * np.ones(n)
+    elt = _element_bytes(table)
     # outer: loads of up to 4 adjacent outputs where the outputs' rows allow it
     out_vec = np.where(outer, np.where(r % 4 == 0, 4.0, np.where(r % 2 == 0, 2.0, 1.0)), 1.0)
     vectorized = ~outer & (c >= 128.0)
@@ -773,18 +778,20 @@ def warm_steps(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
 # float32 ones 0.22): 0.35. The calibration features keep the two kernels apart (a flag).
 SOFTMAX_WARP_MAX = 2048.0
 SOFTMAX_WARP_MAX_BYTES = 8192.0
-SOFTMAX_WARP_BLOCK_THREADS = 128.0
 SOFTMAX_ELEMENT_ROUND_TRIPS = 0.35
+
+
+def softmax_warp(cols, elt) -> np.ndarray:
+    """softmax_warp_path's rule on arrays: rows of at most SOFTMAX_WARP_MAX values of `elt` bytes
+    and at most SOFTMAX_WARP_MAX_BYTES."""
+    cols = np.asarray(cols, dtype=np.float64)
+    return (cols <= SOFTMAX_WARP_MAX) & (cols * np.asarray(elt) <= SOFTMAX_WARP_MAX_BYTES)
 
 
 def softmax_warp_path(table: RecordTable) -> np.ndarray:
     """softmax records ATen runs with its persistent warp softmax (SOFTMAX_WARP_MAX)."""
-    from .kernels._common import element_bytes
-    cols = _col(table, "cols", 1.0)
-    elt = np.asarray(element_bytes(table.dtype, len(table)), dtype=np.float64) * \
-        np.ones(len(table))
-    return (table.kind == "softmax") & (cols <= SOFTMAX_WARP_MAX) & \
-        (cols * elt <= SOFTMAX_WARP_MAX_BYTES)
+    return (table.kind == "softmax") & softmax_warp(_col(table, "cols", 1.0),
+                                                    _element_bytes(table))
 
 
 def softmax_chain_seconds(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
@@ -835,7 +842,6 @@ def cat_empty_blocks(table: RecordTable, grid_sms: float) -> np.ndarray:
     min(ceil(largest / E), CAT_BLOCKS_PER_SM x grid_sms) blocks (E elements per block) less
     those the inputs' elements fill; 0 for records without `inputs` / `largest` (equal
     inputs) and for other kinds."""
-    from .kernels._common import element_bytes
     n = len(table)
     if n == 0:
         return np.zeros(0)
@@ -846,7 +852,7 @@ def cat_empty_blocks(table: RecordTable, grid_sms: float) -> np.ndarray:
         & (largest >= 1)
     if not on.any():
         return np.zeros(n)
-    elt = np.asarray(element_bytes(table.dtype, n), dtype=np.float64) * np.ones(n)
+    elt = _element_bytes(table)
     per_block = CAT_BLOCK_THREADS * CAT_VECTOR_BYTES / np.maximum(elt, 1.0)
     row = np.minimum(np.ceil(np.nan_to_num(largest, nan=1.0) / per_block),
                      CAT_BLOCKS_PER_SM * grid_sms)
@@ -944,9 +950,7 @@ def sort_chain_seconds(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
 
 def _key_bits(table: RecordTable) -> np.ndarray:
     """Bits of each record's element (a sort's key)."""
-    from .kernels._common import element_bytes
-    return 8.0 * np.asarray(element_bytes(table.dtype, len(table)), dtype=np.float64) * \
-        np.ones(len(table))
+    return 8.0 * _element_bytes(table)
 
 
 def launches_per_call(table: RecordTable) -> np.ndarray:
@@ -975,7 +979,6 @@ def dram_bytes(table: RecordTable, nbytes: np.ndarray) -> np.ndarray:
     attn = attention_work_of(table)
     if attn is None or attn.work is None:
         return out
-    from .kernels._common import element_bytes
     from .kernels.attention import kv_stream_rows, value_head_dim
     sub = attn.sub
     c = lambda name, d=1.0: _col(sub, name, d)   # noqa: E731
@@ -983,7 +986,7 @@ def dram_bytes(table: RecordTable, nbytes: np.ndarray) -> np.ndarray:
     d = c("head_dim", 64.0)
     row = c("batch") * c("heads") * (d + value_head_dim({"head_dim_v": c("head_dim_v", np.nan)},
                                                         len(sub), d)) * \
-        element_bytes(sub.dtype, len(sub))                     # a key row of K and of V
+        _element_bytes(sub)                                    # a key row of K and of V
     streamed = kv_stream_rows(c("seq_q"), c("seq_kv"), c("causal", 0.0)) * row
     dram = formula - streamed + np.minimum(streamed, c("seq_kv") * row)
     # a captured record's bytes (grouped K / V heads, say) scaled by the formula's share

@@ -18,8 +18,8 @@ import numpy as np
 
 from ..kernels._common import element_bytes, strided_dims
 from ..kernels.conv import conv_output_size
-from ..perfmodel import (SOFTMAX_WARP_MAX, SOFTMAX_WARP_MAX_BYTES, conv_paths,
-                         key_mask_rows_odd, kv_split)
+from ..kernels.attention import value_head_dim
+from ..perfmodel import conv_paths, key_mask_rows_odd, kv_split, softmax_warp
 
 TILE = 128.0          # output tile edge assumed for wave quantization
 ALIGN_WEIGHT = 1.0    # distance per halving of a dimension's byte alignment (16 -> 8 -> ...)
@@ -92,8 +92,7 @@ def _attention(params, elt, sm, kind, share=False) -> list:
     bias = _p(params, "bias", 0)
     # a value head unlike the query-key head (multi-head latent attention): log2 of their ratio,
     # 0 on every call of one head size, so those keep their distances
-    dv = _p(params, "head_dim_v", np.nan)
-    unequal = np.abs(_log(d) - _log(np.where(np.isnan(dv), d, dv)))
+    unequal = np.abs(_log(d) - _log(value_head_dim(params, len(d), d)))
     if share:
         # the SM-parallel share: how the work spreads over blocks (query tiles, batch x heads)
         # and their waves. Weights by leave-one-out over the H200's companion shapes (time
@@ -162,8 +161,7 @@ def _rowwise(params, elt, sm, kind, share=False) -> list:
     if kind == "softmax":
         # ATen's warp softmax against its block softmax (perfmodel.softmax_warp_path): 3x apart
         # in time across the switch at 2048 values, never neighbours
-        warp = (cols <= SOFTMAX_WARP_MAX) & (cols * elt <= SOFTMAX_WARP_MAX_BYTES)
-        f.append((warp.astype(float), SPLIT_KV_WEIGHT))
+        f.append((softmax_warp(cols, elt).astype(float), SPLIT_KV_WEIGHT))
     return f
 
 
