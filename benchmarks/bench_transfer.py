@@ -96,11 +96,16 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # sort chain (roofsim.perfmodel.sort_chain_seconds) was judged, so FRESH names e2e-fresh24,
 # 2026-12-03 02:12-02:14 (grids 1x9 and 8x8, prompt 650, whole H200, 72 and 8 SMs), measured
 # after every change of session 10.
-FRESH = {"h200 (e2e-fresh24)", "h200-sm72 (e2e-fresh24)", "h200-sm8 (e2e-fresh24)"}
+# Session 12's library grid (roofsim.perfmodel.library_blocks, block_rounds) was chosen on kernel
+# rows only; FRESH names e2e-fresh26, 2026-12-03 07:56-07:58 (grids 4x10 and 7x9, prompt 550,
+# whole H200 and 40 and 104 SMs: 36 and 100 requested), measured after it.
+FRESH = {"h200 (e2e-fresh26)", "h200-sm40 (e2e-fresh26)", "h200-sm104 (e2e-fresh26)"}
 # The SM-restricted kernel samples (calibration/h200-sm<N>/measurements.csv) measured after the
 # model's last change: 24 and 72 SMs (kernels/*.yaml --sample 0.08), 2026-12-02 07:52, after
 # the SM-count share (roofsim.calibration.profile.SM_COUNT_WEIGHT).
-FRESH_SAMPLES = {"h200-sm24", "h200-sm72"}
+# Session 12 read every sample's gemm / linear rows while choosing the library grid
+# (roofsim.perfmodel.LIBRARY_GRID_SHARE, block_rounds): none is fresh now.
+FRESH_SAMPLES: set[str] = set()
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12, "sibling": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15, "sibling": 0.15}
 # A profile with a same-architecture sibling (roofsim.calibration.sibling): the H100 SXM's, its
@@ -121,7 +126,7 @@ def restricted_devices() -> list[tuple[Path, int]]:
 E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8",
             "e2e-fresh9", "e2e-fresh10", "e2e-fresh11", "e2e-fresh12", "e2e-fresh13",
             "e2e-fresh14", "e2e-fresh16", "e2e-fresh17", "e2e-fresh18",
-            "e2e-fresh19", "e2e-fresh21", "e2e-fresh24")
+            "e2e-fresh19", "e2e-fresh21", "e2e-fresh24", "e2e-fresh26")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
@@ -186,6 +191,9 @@ def restricted_kind(fd: str, sms: int) -> str:
 # - with seeds + 400000 (benchmarks/suites/mixed_fresh5.yaml, 1,862 shapes, 2026-12-03
 #   05:51-05:54, session 11), on the whole chip and 48 and 96 SMs, after session 11's changes
 #   (the reduction's launch and chain, the warp softmax, the sort's fixed work): mixed-fresh5.
+# - with seeds + 500000 (benchmarks/suites/mixed_fresh6.yaml, 1,861 shapes, 2026-12-03
+#   07:53-07:55, session 12), on the whole chip and 40 and 104 SMs (36 and 100 requested; the
+#   green context hands out groups of 8), after session 12's library grid: mixed-fresh6.
 # A row whose shape the fitting device fitted (the same case id in its fit split) is left out.
 KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200-sm32", "narrow-fresh"), ("h200-sm64", "narrow-fresh"),
@@ -199,13 +207,17 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200-sm64", "mixed-fresh3"), ("h200-sm104", "mixed-fresh3"),
                     ("h200", "mixed-fresh4"), ("h200-sm80", "mixed-fresh4"),
                     ("h200-sm128", "mixed-fresh4"), ("h200", "mixed-fresh5"),
-                    ("h200-sm48", "mixed-fresh5"), ("h200-sm96", "mixed-fresh5"))
+                    ("h200-sm48", "mixed-fresh5"), ("h200-sm96", "mixed-fresh5"),
+                    ("h200", "mixed-fresh6"), ("h200-sm40", "mixed-fresh6"),
+                    ("h200-sm104", "mixed-fresh6"))
 # The sets no change of their kinds looked at: narrow-fresh2; mixed-fresh (after session 8's
 # changes) bar its conv2d rows, which the session-9 conv2d change was scored on with conv-fresh
 # before it was kept (so neither counts as fresh for conv2d now); mixed-fresh2 (timed before
 # session 9's changes, read after them); mixed-fresh3 (after every change of session 9).
-FRESH_KERNEL_SETS = ("narrow-fresh2", "mixed-fresh", "mixed-fresh2", "mixed-fresh3",
-                     "mixed-fresh4", "mixed-fresh5")
+# Session 12 chose its library grid (roofsim.perfmodel.LIBRARY_GRID_SHARE, which products take
+# rounds: block_rounds) on the gemm / linear rows of every narrow and mixed set above, so only
+# mixed-fresh6, timed after it, is fresh now.
+FRESH_KERNEL_SETS = ("mixed-fresh6",)
 # ... bar those a later change looked at: mixed-fresh's 112-SM rows and the kernels they ran
 # chose the rule that misaligned products are not persistent (roofsim.perfmodel.persistent);
 # session 10 read the persistent products of mixed-fresh2 (88, 120 SMs) and mixed-fresh3 (64,

@@ -158,9 +158,20 @@ def gpu_events(prof) -> list[dict]:
         out.append({"category": cat, "name": e.get("name", ""), "ts": float(e.get("ts", 0.0)),
                     "duration_s": float(e["dur"]) * 1e-6, "op": op.get("name", ""),
                     "input_dims": json.dumps((op.get("args") or {}).get("Input Dims", ""),
-                                             separators=(",", ":"))})
+                                             separators=(",", ":")),
+                    **launch_shape(args)})
     out.sort(key=lambda r: r["ts"])
     return out
+
+
+def launch_shape(args: dict) -> dict:
+    """A kernel's launch as Kineto records it (CUPTI): blocks in the grid, threads per block,
+    dynamic + static shared memory per block (bytes), registers per thread; 0 where absent."""
+    def count(v):
+        return math.prod(int(x) for x in v) if isinstance(v, (list, tuple)) and v else 0
+    return {"grid": count(args.get("grid")), "block": count(args.get("block")),
+            "smem": int(args.get("shared memory", 0) or 0),
+            "regs": int(args.get("registers per thread", 0) or 0)}
 
 
 def profiler_device_s(prof) -> float:
@@ -187,11 +198,12 @@ def profile_once(fn, inputs, torch) -> list[dict]:
         for _ in range(PROFILED_CALLS):
             fn(*inputs)
         torch.cuda.synchronize()
-    by = collections.defaultdict(list)
+    by, launch = collections.defaultdict(list), {}
     for e in gpu_events(prof):
         by[e["name"]].append(e["duration_s"])
-    return [{"name": name, "calls": len(d) / PROFILED_CALLS, "duration_s": sum(d) / len(d)}
-            for name, d in by.items()]
+        launch[e["name"]] = {k: e[k] for k in ("grid", "block", "smem", "regs")}
+    return [{"name": name, "calls": len(d) / PROFILED_CALLS, "duration_s": sum(d) / len(d),
+             **launch[name]} for name, d in by.items()]
 
 
 def summarize_gpu(events: list[dict]) -> dict:

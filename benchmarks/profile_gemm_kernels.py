@@ -10,10 +10,14 @@ grouped_gemm row, the kernels one call runs (torch.profiler on the whole GPU, wh
 libraries make the same choice), so that the two behaviours can be told apart by kernel.
 
     PYTHONPATH=. python3 benchmarks/profile_gemm_kernels.py --out $OUT/gemm-kernels \
-        --measurements calibration/h200/mixed-fresh/measurements.csv --budget 120
+        --measurements calibration/h200/mixed-fresh/measurements.csv --budget 120 \
+        [--kinds gemm,linear,grouped_gemm,conv2d] [--every 4] [--sms 40]
 
-Writes <out>/kernels.csv (case_id, name, calls, duration_s) and <out>/provenance.json
-(software versions, NVML state before and after). Never changes clocks, power or modes.
+Writes <out>/kernels.csv (case_id, name, calls, duration_s, and the launch CUPTI recorded: grid
+= blocks, block = threads per block, smem = shared memory per block in bytes, regs = registers
+per thread) and <out>/provenance.json (software versions, NVML state before and after, the SM
+restriction). --sms N profiles inside a green context of N SMs (does the library size its grid
+for the SMs it runs on, or for the device's?). Never changes clocks, power or modes.
 """
 
 from __future__ import annotations
@@ -38,8 +42,12 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--measurements", required=True)
     ap.add_argument("--budget", type=float, default=120.0, help="seconds; 0: no limit")
+    ap.add_argument("--kinds", default=",".join(KINDS), help="comma-separated kinds")
+    ap.add_argument("--every", type=int, default=1, help="profile every n-th row")
+    ap.add_argument("--sms", type=int, default=0, help="run on N SMs (a green context)")
     args = ap.parse_args(argv)
     import torch
+    from roofsim.calibration.green import restrict_sms
     from roofsim.calibration.nvml import Nvml
     from roofsim.calibration.run import software_versions
     from roofsim.calibration.runners import runner_for, runner_table
@@ -47,7 +55,10 @@ def main(argv=None) -> int:
     if not torch.cuda.is_available():
         raise SystemExit("profile_gemm_kernels.py: no CUDA device")
     with open(args.measurements, newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r["kind"] in KINDS and r["status"] == "ok"]
+        kinds = set(args.kinds.split(","))
+        rows = [r for r in csv.DictReader(f) if r["kind"] in kinds and r["status"] == "ok"]
+    rows = rows[::max(args.every, 1)]
+    restriction = restrict_sms(args.sms)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     nv = Nvml()
@@ -56,17 +67,19 @@ def main(argv=None) -> int:
     start, done = time.monotonic(), 0
     with open(out / "kernels.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["case_id", "name", "calls", "duration_s"])
+        w.writerow(["case_id", "name", "calls", "duration_s", "grid", "block", "smem", "regs"])
         for r in rows:
             if args.budget and time.monotonic() - start > args.budget:
                 break
             params = {p: int(float(r[p])) for p in SHAPE_PARAMS if r.get(p) not in (None, "")}
             fn, make = runner_for(r["kind"], table)(params, r["dtype"], "cuda")
             for k in profile_once(fn, make(), torch):
-                w.writerow([r["case_id"], k["name"], k["calls"], k["duration_s"]])
+                w.writerow([r["case_id"], k["name"], k["calls"], k["duration_s"], k["grid"],
+                            k["block"], k["smem"], k["regs"]])
             done += 1
     prov = {"command": " ".join(sys.argv), "finished": datetime.now(timezone.utc).isoformat(),
             "cases": done, "of": len(rows), "software": software_versions(),
+            "sm_restriction": restriction.as_dict(),
             "nvml_before": before,
             "nvml_after": nv.snapshot()}
     (out / "provenance.json").write_text(json.dumps(prov, indent=1, default=str))

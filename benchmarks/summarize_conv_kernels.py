@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import collections
 import csv
+import gzip
 import sys
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def main(argv=None) -> int:
     folder = Path(args.folder)
     with open(folder / "cases.csv", newline="") as f:
         cases = list(csv.DictReader(f))
-    with open(folder / "kernels.csv", newline="") as f:
+    with gzip.open(folder / "kernels.csv.gz", "rt", newline="") as f:   # gzipped since session 12
         kernels = list(csv.DictReader(f))
     m = read_measurements(args.measurements)
     old = dict(zip(m["case_id"], m["kernel_s"]))

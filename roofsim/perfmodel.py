@@ -47,7 +47,11 @@ power-limited sustained tensor throughput):
                                                          per SM for the one-block-per-row norms
                                                          (row_blocks), 1 elsewhere
     phi L      = the kernel's dependent round trips to memory (prologue, reductions, epilogue);
-                 for the norms, once per wave of resident row blocks (row_blocks)
+                 for the norms, once per wave of resident row blocks (row_blocks); for the
+                 persistent cuBLAS products, once per round of resident blocks, their grid as
+                 the library sizes it (library_blocks: tiles down to LIBRARY_TILE_OUTPUTS up to
+                 LIBRARY_GRID_SHARE of the N_grid SMs; block_rounds: ceil(blocks / N), 1 on the
+                 whole chip); those blocks also set the products' waves
     T_idle     = blocks that exit at once x BLOCK_DISPATCH_CYCLES / (clock x SMs): a cat of
                  unequal inputs (cat_empty_blocks: its grid has a row per input, each sized for
                  the largest); 0 for every other launch
@@ -62,7 +66,8 @@ close. The kernel-kind parameters (phi, eta_t, eta_c, eta_m, eta_p, p) describe 
 library's kernel for that kind and dtype) and are fitted by calibration on one device within
 the physical ranges of PARAMS; the hardware quantities come from the target spec. So each spec
 field moves a prediction through a named term: sm_count through waves, T_cuda, T_index and
-T_parallel; grid_sm_count through the reduction splits and the persistent kernels' rounds;
+T_parallel; grid_sm_count through the reduction splits, the persistent kernels' rounds and
+the products' library grid (library_blocks, and the rounds of phi L it sets: block_rounds);
 mem_latency_ns through phi L; sm_mem_bandwidth_gbps through T_parallel; mem_bandwidth_gbps
 through T_hbm; the peaks through T_tensor, T_cuda and T_index; tensor_sustained_tflops through
 the power limit of T_tensor; boost_clock_mhz (with sm_count and grid_sm_count) through T_idle,
@@ -347,6 +352,61 @@ def matrix_ctas(table: RecordTable, n_sm: float) -> np.ndarray:
     return tiles * split_factor(tiles, reduction_length(table), n_sm)
 
 
+# cuBLAS's nvjet GEMMs on Hopper hold one block per SM (164-231 KB of shared memory, 384 threads)
+# and size their grid to the SMs the device reports, with tiles down to 64 x 8 outputs
+# (LIBRARY_TILE_OUTPUTS) and split-K: calibration/h200/launch-grids (the grid CUPTI recorded for
+# every gemm / linear / grouped_gemm row of calibration/h200) has a median of 100 blocks for the
+# nvjet kernels, where 128 x 128 tiles and split-K (matrix_ctas) give 84 and fewer than 20 for a
+# quarter of them. Where 64 x 8 tiles would fill the SMs, the launch holds a median of 100 blocks
+# on the 132 SMs (the fit rows; 96 on the held-out ones): LIBRARY_GRID_SHARE of them (cluster
+# shapes of 2-8 blocks do not tile every SM). The grid is the same inside a green context (530
+# of 629 rows at 40 SMs, the rest within a cluster's rounding), so such a product on fewer SMs
+# runs ceil(blocks / SMs) rounds of resident blocks, each starting cold (its prologue's loads,
+# phi L: block_rounds): 192 x 320 x 512 takes 3.7 us on 132 SMs, 7.5 on 56, 18.2 on 16 and 31.8
+# on 8 SMs, ~1.8 us per round, where its MMAs take 0.06 us per block.
+# `python benchmarks/summarize_launch_grids.py` prints these figures.
+LIBRARY_TILE_OUTPUTS = 512.0
+LIBRARY_GRID_SHARE = 100.0 / 132.0
+# The grouped GEMM (CUTLASS 3: a grid of 132 at every shape, inside a green context too) is left
+# out: with its grid and rounds its held-out rows on the whole H200 went 8.0 -> 7.0 % MAPE, but
+# the SM-restricted samples' worse (32 / 56 / 96 SMs: 10.0 / 11.1 / 10.5 -> 14.1 / 13.3 / 12.5 %).
+ONE_BLOCK_PER_SM_KINDS = ("gemm", "linear")
+
+
+def one_block_per_sm(table: RecordTable) -> np.ndarray:
+    """Products on cuBLAS's one-block-per-SM kernels (nvjet): the aligned gemm / linear records
+    (ONE_BLOCK_PER_SM_KINDS; misaligned ones run CUTLASS 2.x kernels of small blocks, several
+    per SM)."""
+    return np.isin(table.kind, ONE_BLOCK_PER_SM_KINDS) & ~misaligned_operands(table)
+
+
+def library_blocks(table: RecordTable, grid_sms: float) -> np.ndarray:
+    """Thread blocks a launch runs: matrix_ctas, and for the one-block-per-SM products at least
+    as many as LIBRARY_TILE_OUTPUTS tiles of its outputs, up to LIBRARY_GRID_SHARE of the
+    grid_sms SMs; NaN for the kinds without tiles."""
+    blocks = matrix_ctas(table, grid_sms)
+    sel = one_block_per_sm(table)
+    if sel.any():
+        c = lambda name: np.maximum(_col(table, name, 1.0), 1.0)   # noqa: E731
+        fill = np.minimum(np.floor(LIBRARY_GRID_SHARE * float(grid_sms)),
+                          np.ceil(c("m") * c("n") * c("batch") / LIBRARY_TILE_OUTPUTS))
+        blocks = np.where(sel, np.maximum(blocks, fill), blocks)
+    return blocks
+
+
+def block_rounds(table: RecordTable, blocks: np.ndarray, n_sm: float,
+                 grid_sms: float) -> np.ndarray:
+    """Rounds of resident blocks that each start cold on an SM and pay the block's round trips
+    (phi L): ceil(min(blocks, grid_sms) / n_sm) for the persistent one-block-per-SM products,
+    1 for every other launch. (A skinny product's blocks take their rounds too, but counting
+    them made the decode-regime products worse on the whole H200: narrow-fresh 7.6 -> 9.4 %.)"""
+    sel = one_block_per_sm(table) & persistent(table) & np.isfinite(blocks)
+    if not sel.any():
+        return np.ones(len(table))
+    resident = np.minimum(np.where(sel, np.maximum(blocks, 1.0), 1.0), grid_sms)
+    return np.where(sel, np.ceil(resident / n_sm), 1.0)
+
+
 def ctas(table: RecordTable, n_sm: float, tiles: np.ndarray | None = None) -> np.ndarray:
     """Thread blocks per launch, as the libraries tile the work on n_sm SMs: matrix_ctas
     (matrix kinds, attention, conv; pass them as `tiles` where already known), one block per
@@ -410,7 +470,7 @@ def parallel_scale(table: RecordTable, n_source: float, n_target: float,
     persistent GEMM kinds (their blocks sized for grid_sms SMs), n_source / n_target for the
     rest (work spread evenly over the SMs)."""
     out = np.full(len(table), n_source / n_target)
-    blocks = matrix_ctas(table, grid_sms)
+    blocks = library_blocks(table, grid_sms)
     m = np.isfinite(blocks) & persistent(table)
     out[m] = waves(blocks[m], n_target, grid_sms, True) / \
         waves(blocks[m], n_source, grid_sms, True)
@@ -1064,7 +1124,7 @@ def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
     flops_c = table.flops_cuda + np.where(on_cuda, flops_t, 0.0)
     flops_t = np.where(on_cuda, 0.0, flops_t)
     grid = float(hw.grid_sms)             # the libraries size the grid for these SMs
-    tiles = matrix_ctas(table, grid)
+    tiles = library_blocks(table, grid)
     has_tiles = np.isfinite(tiles) & (flops_t > 0)
     tiles_safe = np.where(has_tiles, tiles, 1.0)
     n_waves = waves(tiles_safe, n_sm, grid, persistent(table))
@@ -1077,6 +1137,7 @@ def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
     blocks = ctas(table, n_sm, tiles)
     index_flops = index_ops_per_element(table) * _col(table, "numel", 0.0) * INT32_OP_FLOPS
     occupancy, latency_waves = row_blocks(table, hw)
+    latency_waves = latency_waves * block_rounds(table, tiles, n_sm, grid)
     return UnitTerms(launch_s=hw.launch_overhead_s("cuda_graph"), latency_s=hw.mem_latency_s,
                      tensor_s=tensor, power_s=power,
                      cuda_s=np.maximum(flops_c / cuda_peak, chain_seconds(table, hw)),

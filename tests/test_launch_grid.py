@@ -214,3 +214,53 @@ def test_a_grouped_product_pays_for_its_ragged_last_tile():
     assert tensor[4] == pytest.approx(tensor[3])
     dense = records_from_params("gemm", p, "bfloat16")
     assert np.all(tile_fill(dense) == 1.0)
+
+
+# ---- the library's grid (session 12: calibration/h200/launch-grids) --------------------------
+
+def test_a_small_product_fills_the_sms_with_small_tiles():
+    """192 x 320 x 512: two 128 x 128 tiles with split-K give 24 blocks; cuBLAS launches about
+    100 (64 x 8 tiles to fill the SMs), so it runs three rounds on 56 SMs."""
+    from roofsim.perfmodel import LIBRARY_GRID_SHARE, block_rounds, library_blocks
+    t = _matrix("gemm", 192, 320, 512)
+    assert matrix_ctas(t, 132.0)[0] < 30
+    blocks = library_blocks(t, 132.0)[0]
+    assert blocks == np.floor(LIBRARY_GRID_SHARE * 132)
+    assert block_rounds(t, np.array([blocks]), 132.0, 132.0)[0] == 1
+    assert block_rounds(t, np.array([blocks]), 56.0, 132.0)[0] == 2
+    assert block_rounds(t, np.array([blocks]), 16.0, 132.0)[0] == 7
+
+
+def test_misaligned_and_grouped_products_keep_their_tiles():
+    from roofsim.perfmodel import block_rounds, library_blocks
+    for t in (_matrix("gemm", 192, 321, 512), _matrix("grouped_gemm", 16, 512, 512, 8)):
+        assert library_blocks(t, 132.0)[0] == matrix_ctas(t, 132.0)[0]
+        assert block_rounds(t, library_blocks(t, 132.0), 40.0, 132.0)[0] == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(m=st.integers(1, 20000), n=st.sampled_from([8, 64, 320, 4096, 12288]),
+       k=st.sampled_from([16, 512, 4096]), kind=st.sampled_from(["gemm", "linear"]),
+       sms=st.integers(1, 132))
+def test_the_library_grid_only_adds_blocks_and_its_rounds_are_one_on_the_whole_chip(
+        m, n, k, kind, sms):
+    from roofsim.perfmodel import block_rounds, library_blocks
+    t = _matrix(kind, m, n, k)
+    blocks = library_blocks(t, 132.0)
+    assert blocks[0] >= matrix_ctas(t, 132.0)[0]
+    assert block_rounds(t, blocks, 132.0, 132.0)[0] == 1
+    fewer = block_rounds(t, blocks, float(sms), 132.0)[0]
+    assert 1 <= fewer <= np.ceil(132 / sms)
+
+
+def test_each_round_of_a_small_product_pays_its_round_trips():
+    """The rounds enter phi L: a small persistent product's latency waves on 40 SMs are its
+    rounds, and its physics time on 40 SMs exceeds the whole chip's by at least the extra
+    rounds' round trips at the fitted phi."""
+    from roofsim.perfmodel import KindParams, launch_seconds
+    t = _matrix("gemm", 192, 320, 512)
+    whole, few = unit_terms(t, H200), unit_terms(t, derive_sm_restricted(H200, 40))
+    assert whole.latency_waves[0] == 1 and few.latency_waves[0] == 3
+    p = KindParams(phi=5.0).as_array()
+    gap = launch_seconds(few, p)[0] - launch_seconds(whole, p)[0]
+    assert gap >= 2 * p[0] * H200.mem_latency_s * 0.999

@@ -5,6 +5,7 @@ ran for the H200's profiled conv2d rows (calibration/h200/conv-kernels)."""
 from __future__ import annotations
 
 import csv
+import gzip
 from collections import defaultdict
 
 import numpy as np
@@ -82,7 +83,7 @@ def _profiled():
         cases = {r["case_id"]: r for r in csv.DictReader(open(folder / "cases.csv"))
                  if r["format"] == "contiguous"}
         names = defaultdict(list)
-        for r in csv.DictReader(open(folder / "kernels.csv")):
+        for r in csv.DictReader(gzip.open(folder / "kernels.csv.gz", "rt", newline="")):
             if r["format"] == "contiguous":
                 names[r["case_id"]].append(r["name"])
         for cid, r in cases.items():
