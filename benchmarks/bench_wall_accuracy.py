@@ -81,14 +81,15 @@ def fit_grids(host) -> dict[str, set[str]]:
 OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-fresh9",
             "e2e-fresh10", "e2e-fresh11", "e2e-fresh12", "e2e-fresh13", "e2e-fresh14",
             "e2e-fresh16", "e2e-fresh17", "e2e-fresh18", "e2e-fresh19", "e2e-fresh21",
-            "e2e-fresh24")
+            "e2e-fresh24", "e2e-fresh26")
 # e2e-fresh21 (session 10, 2026-12-03 00:37, grids 1x8 and 6x9, prompt 450, whole H200 in three
 # separate processes, 80 and 24 SMs; no model change since session 9) and e2e-fresh24 (02:12,
 # grids 1x9 and 8x8, prompt 650, whole H200, 72 and 8 SMs; after session 10's sort chain) are
-# fresh too.
+# fresh too; so is e2e-fresh26 (session 12, 07:56, grids 4x10 and 7x9, prompt 550, whole H200,
+# 40 and 104 SMs; after session 12's library grid).
 FRESH_OCR_SETS = ("e2e-fresh7", "e2e-fresh8", "e2e-fresh9", "e2e-fresh10", "e2e-fresh11",
                   "e2e-fresh12", "e2e-fresh13", "e2e-fresh14", "e2e-fresh16", "e2e-fresh17",
-                  "e2e-fresh18", "e2e-fresh19", "e2e-fresh21", "e2e-fresh24")
+                  "e2e-fresh18", "e2e-fresh19", "e2e-fresh21", "e2e-fresh24", "e2e-fresh26")
 # A set's folder may hold process2/, process3/ ...: the same cases measured in other processes
 # one after the other (benchmarks/gpu_transfer.sh E2E_PROCS, MODELS_PROCS). An eager wall time
 # varies between processes on the GPU machine (calibration/h200/host/noise), so those rows are
@@ -168,9 +169,12 @@ def _ocr_set_rows(device: str, name: str, host, fitted: dict) -> list[dict]:
 # reduction's chain and its warm steps, chosen with calibration/h200/e2e's Llama trace; the warp
 # softmax; the sort's fixed work) and read after them: the fresh set for them. e2e-fresh20, 22
 # and 23 were read (as accuracy.txt's summary) while those changes were judged.
+# e2e-fresh27 (session 12, 2026-12-03 09:02-09:04: Llama 3.1 8B and Qwen3-30B-A3B at prefill
+# 900, KV 2500 / 6000, batch 3 / 12, one process) was measured after session 12's library grid
+# (roofsim.perfmodel.library_blocks, block_rounds, chosen on kernel rows): the fresh set for it.
 MODEL_SETS = ("e2e", "e2e-fresh3", "e2e-fresh5", "e2e-fresh15", "e2e-fresh20", "e2e-fresh22",
-              "e2e-fresh23", "e2e-fresh25")
-FRESH_MODEL_SETS = ("e2e-fresh25",)
+              "e2e-fresh23", "e2e-fresh25", "e2e-fresh27")
+FRESH_MODEL_SETS = ("e2e-fresh27",)
 
 
 def model_rows(device: str, host) -> list[dict]:

@@ -42,7 +42,7 @@ CAL = ROOT / "calibration"
 TEST_SETS = ("e2e-fresh7", "e2e-fresh8", "e2e-fresh9", "e2e-fresh10", "e2e-fresh11",
              "e2e-fresh12", "e2e-fresh13", "e2e-fresh14", "e2e-fresh16", "e2e-fresh17",
              "e2e-fresh18", "e2e-fresh19", "e2e-fresh21",
-             "e2e-fresh24")
+             "e2e-fresh24", "e2e-fresh26")
 
 
 def kv_appends(folder: Path) -> list[tuple[int, int]]:
