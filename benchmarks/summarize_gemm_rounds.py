@@ -42,13 +42,21 @@ def stable_times(path: Path) -> tuple[dict, object]:
     return dict(zip(m["case_id"], m["kernel_s"])), m
 
 
-def main_kernels(path: Path) -> dict[str, str]:
-    """case id -> the name of the kernel that takes most of one call."""
-    by = collections.defaultdict(list)
+def main_kernel_rows(path: Path) -> dict[str, dict]:
+    """case id -> the kernels.csv.gz row (benchmarks/profile_gemm_kernels.py) of the kernel that
+    takes most of one call."""
+    by: dict[str, tuple[float, dict]] = {}
     with gzip.open(path, "rt", newline="") as f:
         for r in csv.DictReader(f):
-            by[r["case_id"]].append((float(r["duration_s"]) * float(r["calls"]), r["name"]))
-    return {c: max(v)[1] for c, v in by.items()}
+            t = float(r["duration_s"]) * float(r["calls"])
+            if r["case_id"] not in by or t > by[r["case_id"]][0]:
+                by[r["case_id"]] = (t, r)
+    return {c: r for c, (_, r) in by.items()}
+
+
+def main_kernels(path: Path) -> dict[str, str]:
+    """case id -> the name of the kernel that takes most of one call."""
+    return {c: r["name"] for c, r in main_kernel_rows(path).items()}
 
 
 def family(name: str) -> str:

@@ -14,22 +14,22 @@ and how often the grid inside a green context of 40 SMs equals the whole chip's.
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
 import sys
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _p in (ROOT, ROOT / "benchmarks"):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
 
 from roofsim.calibration.fit import measurement_table  # noqa: E402
 from roofsim.calibration.measurements import read_measurements  # noqa: E402
 from roofsim.cli.output import format_table  # noqa: E402
 from roofsim.perfmodel import (LIBRARY_TILE_OUTPUTS, library_blocks,  # noqa: E402
-                               matrix_ctas, one_block_per_sm)
+                               matrix_ctas, one_block_per_sm, product_outputs)
+from summarize_gemm_rounds import main_kernel_rows  # noqa: E402  (one reader of a call's kernels)
 
 GRIDS = ROOT / "calibration/h200/launch-grids"
 FAMILIES = (("nvjet", "cuBLAS nvjet"), ("GemmUniversal", "CUTLASS 3 (grouped)"),
@@ -41,15 +41,10 @@ def family(name: str) -> str:
 
 
 def main_kernels(folder: Path) -> dict[str, dict]:
-    """case_id -> the longest kernel of that row's call (name, grid, smem)."""
-    out: dict[str, dict] = {}
-    with gzip.open(folder / "kernels.csv.gz", "rt", newline="") as f:
-        for r in csv.DictReader(f):
-            d = float(r["duration_s"])
-            if r["case_id"] not in out or d > out[r["case_id"]]["duration_s"]:
-                out[r["case_id"]] = {"name": r["name"], "grid": int(r["grid"]),
-                                     "smem": int(r["smem"]), "duration_s": d}
-    return out
+    """case_id -> the main kernel of that row's call (summarize_gemm_rounds.main_kernel_rows):
+    name, grid, smem."""
+    return {c: {"name": r["name"], "grid": int(r["grid"]), "smem": int(r["smem"])}
+            for c, r in main_kernel_rows(folder / "kernels.csv.gz").items()}
 
 
 def main(argv=None) -> int:
@@ -75,9 +70,7 @@ def main(argv=None) -> int:
     print(format_table(["family", "rows", "median grid", "smem KiB", "matrix_ctas (<=132)",
                         "share < 20", "library_blocks"], rows))
     sel = one_block_per_sm(table) & (fam == "cuBLAS nvjet")
-    outputs = np.nan_to_num(m["m"], nan=1) * np.nan_to_num(m["n"], nan=1) * \
-        np.nan_to_num(m["batch"], nan=1)
-    fills = sel & (np.ceil(outputs / LIBRARY_TILE_OUTPUTS) >= 132) & (ours < 132)
+    fills = sel & (np.ceil(product_outputs(table) / LIBRARY_TILE_OUTPUTS) >= 132) & (ours < 132)
     rows = []
     for split in ("fit", "holdout"):
         s = fills & (m["split"] == split)

@@ -380,6 +380,14 @@ def one_block_per_sm(table: RecordTable) -> np.ndarray:
     return np.isin(table.kind, ONE_BLOCK_PER_SM_KINDS) & ~misaligned_operands(table)
 
 
+def product_outputs(table: RecordTable) -> np.ndarray:
+    """Output elements of each product record, m x n x batch (a linear's batch multiplies its
+    rows, a gemm's and a grouped gemm's its products: the same count); meaningful for those
+    kinds only."""
+    c = lambda name: np.maximum(_col(table, name, 1.0), 1.0)   # noqa: E731
+    return c("m") * c("n") * c("batch")
+
+
 def library_blocks(table: RecordTable, grid_sms: float) -> np.ndarray:
     """Thread blocks a launch runs: matrix_ctas, and for the one-block-per-SM products at least
     as many as LIBRARY_TILE_OUTPUTS tiles of its outputs, up to LIBRARY_GRID_SHARE of the
@@ -387,20 +395,23 @@ def library_blocks(table: RecordTable, grid_sms: float) -> np.ndarray:
     blocks = matrix_ctas(table, grid_sms)
     sel = one_block_per_sm(table)
     if sel.any():
-        c = lambda name: np.maximum(_col(table, name, 1.0), 1.0)   # noqa: E731
         fill = np.minimum(np.floor(LIBRARY_GRID_SHARE * float(grid_sms)),
-                          np.ceil(c("m") * c("n") * c("batch") / LIBRARY_TILE_OUTPUTS))
+                          np.ceil(product_outputs(table) / LIBRARY_TILE_OUTPUTS))
         blocks = np.where(sel, np.maximum(blocks, fill), blocks)
     return blocks
 
 
-def block_rounds(table: RecordTable, blocks: np.ndarray, n_sm: float,
-                 grid_sms: float) -> np.ndarray:
+def block_rounds(table: RecordTable, blocks: np.ndarray, n_sm: float, grid_sms: float,
+                 persistent_kernel: np.ndarray | None = None) -> np.ndarray:
     """Rounds of resident blocks that each start cold on an SM and pay the block's round trips
     (phi L): ceil(min(blocks, grid_sms) / n_sm) for the persistent one-block-per-SM products,
     1 for every other launch. (A skinny product's blocks take their rounds too, but counting
-    them made the decode-regime products worse on the whole H200: narrow-fresh 7.6 -> 9.4 %.)"""
-    sel = one_block_per_sm(table) & persistent(table) & np.isfinite(blocks)
+    them made the decode-regime products worse on the whole H200: narrow-fresh 7.6 -> 9.4 %.)
+    `persistent_kernel`: persistent(table) where the caller has it (a persistent gemm / linear
+    is aligned, so one block per SM)."""
+    if persistent_kernel is None:
+        persistent_kernel = persistent(table)
+    sel = persistent_kernel & np.isin(table.kind, ONE_BLOCK_PER_SM_KINDS) & np.isfinite(blocks)
     if not sel.any():
         return np.ones(len(table))
     resident = np.minimum(np.where(sel, np.maximum(blocks, 1.0), 1.0), grid_sms)
@@ -1127,7 +1138,8 @@ def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
     tiles = library_blocks(table, grid)
     has_tiles = np.isfinite(tiles) & (flops_t > 0)
     tiles_safe = np.where(has_tiles, tiles, 1.0)
-    n_waves = waves(tiles_safe, n_sm, grid, persistent(table))
+    persistent_kernel = persistent(table)
+    n_waves = waves(tiles_safe, n_sm, grid, persistent_kernel)
     per_sm_t = tensor_peak / n_sm
     tensor = np.where(has_tiles, n_waves * (flops_t / tiles_safe / tile_fill(table)) / per_sm_t,
                       flops_t / tensor_peak)
@@ -1137,7 +1149,7 @@ def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
     blocks = ctas(table, n_sm, tiles)
     index_flops = index_ops_per_element(table) * _col(table, "numel", 0.0) * INT32_OP_FLOPS
     occupancy, latency_waves = row_blocks(table, hw)
-    latency_waves = latency_waves * block_rounds(table, tiles, n_sm, grid)
+    latency_waves = latency_waves * block_rounds(table, tiles, n_sm, grid, persistent_kernel)
     return UnitTerms(launch_s=hw.launch_overhead_s("cuda_graph"), latency_s=hw.mem_latency_s,
                      tensor_s=tensor, power_s=power,
                      cuda_s=np.maximum(flops_c / cuda_peak, chain_seconds(table, hw)),
