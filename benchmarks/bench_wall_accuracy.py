@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from roofsim.calibration import load_profile  # noqa: E402
 from roofsim.e2e import (load_e2e, load_model_e2e, measured_model, model_folders,  # noqa: E402
-                         row_batch)
+                         process_walls, row_batch)
 from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
 from roofsim.host import load_host_model  # noqa: E402
 from roofsim.predict import request_for, stage_records  # noqa: E402
@@ -90,28 +90,8 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
 FRESH_OCR_SETS = ("e2e-fresh7", "e2e-fresh8", "e2e-fresh9", "e2e-fresh10", "e2e-fresh11",
                   "e2e-fresh12", "e2e-fresh13", "e2e-fresh14", "e2e-fresh16", "e2e-fresh17",
                   "e2e-fresh18", "e2e-fresh19", "e2e-fresh21", "e2e-fresh24", "e2e-fresh26")
-# A set's folder may hold process2/, process3/ ...: the same cases measured in other processes
-# one after the other (benchmarks/gpu_transfer.sh E2E_PROCS, MODELS_PROCS). An eager wall time
-# varies between processes on the GPU machine (calibration/h200/host/noise), so those rows are
-# also scored against the median over the processes.
-PROCESS_GLOB = "process*"
-
-
-def process_walls(folder: Path, key, model: str | None = None) -> dict:
-    """{key(row): [wall_median_s in each other process]} over a set's process*/ folders (for a
-    transformers model, `model`'s folder in each); key maps an e2e.csv row to its case. The
-    set's own e2e.csv (the first process) is the caller's."""
-    set_dir = folder if model is None else folder.parent
-    out: dict = {}
-    for d in sorted(set_dir.glob(PROCESS_GLOB)):
-        path = (d if model is None else d / model) / "e2e.csv"
-        if not path.is_file():
-            continue
-        with open(path, newline="") as f:
-            for r in csv.DictReader(f):
-                if r.get("status", "ok") == "ok":
-                    out.setdefault(key(r), []).append(float(r["wall_median_s"]))
-    return out
+# A set's process*/ folders (roofsim.e2e.process_walls): its rows are also scored against the
+# median over the processes.
 
 
 def ocr_rows(device: str, host, fitted: dict) -> list[dict]:

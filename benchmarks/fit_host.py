@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from roofsim.calibration import load_profile  # noqa: E402
-from roofsim.e2e import load_e2e, row_batch  # noqa: E402
+from roofsim.e2e import PROCESS_GLOB, load_e2e, process_walls, row_batch  # noqa: E402
 from roofsim.engine import simulate  # noqa: E402
 from roofsim.hardware import load_hardware  # noqa: E402
 from roofsim.host import DEFAULT_HOST, HOST_FILE, RANGES  # noqa: E402
@@ -50,6 +50,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from summarize_eager_noise import SPREAD_QUANTILES, speed_band, speed_ratios  # noqa: E402
 
 FIT_GRIDS = ("1x2", "2x3", "4x5", "8x10")
+# Where the FIT grids' eager walls come from (a folder under calibration/<device>): e2e, one
+# process.
+FIT_SOURCE = "e2e"
 GRAPH_FIT_MODELS = ("llama-3.1-8b", "mistral-7b-v0.3")
 GRAPH_FIT_MAX_KV = 1024
 
@@ -87,10 +90,13 @@ def fit_graph_node(device: str, hw, profile) -> tuple[float, list[str]]:
     return float(np.clip(np.median(per_node), lo, hi)), used
 
 
-def cases(rows, hw, profile, grids):
+def cases(rows, hw, profile, grids, others: dict | None = None):
     """[(label, measured wall, [(weight, eager launches)])] for the batch-1 rows of `grids`: the
     engine's times and the timeline's steps once (roofsim.wall.eager_launches), the host's part
-    evaluated per trial (predict_wall)."""
+    evaluated per trial (predict_wall). `others`: {(grid, stage): [wall_median_s]} of the same
+    cases in other processes (roofsim.e2e.process_walls); the measured wall is then the median
+    over every process."""
+    others = others or {}
     out = []
     by_grid: dict[str, dict] = {}
     for r in rows:
@@ -103,7 +109,8 @@ def cases(rows, hw, profile, grids):
             tables = [(weight, eager_launches(
                 table, simulate(table, hw, profile, launch_mode="cuda_graph").issued_s))
                       for table, weight in recs.parts[stage]]
-            out.append((f"{grid} {stage}", float(r["wall_median_s"]), tables))
+            walls = [float(r["wall_median_s"])] + others.get((grid, stage), [])
+            out.append((f"{grid} {stage}", float(np.median(walls)), tables))
     return out
 
 
@@ -140,16 +147,21 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default="h200")
     ap.add_argument("--grids", default=",".join(FIT_GRIDS), help="FIT grids (comma-separated)")
+    ap.add_argument("--source", default=FIT_SOURCE,
+                    help=f"the measurement folder under calibration/<device> (default {FIT_SOURCE})")
     ap.add_argument("--out", help="folder for host.json (default calibration/<device>/host)")
     args = ap.parse_args(argv)
     grids = tuple(g for g in args.grids.split(",") if g)
-    e2e = ROOT / "calibration" / args.device / "e2e"
+    e2e = ROOT / "calibration" / args.device / args.source
     rows, prov = load_e2e(e2e)
+    others = process_walls(e2e, lambda r: (r["grid"], r["stage"]))
+    processes = 1 + len(list(e2e.glob(PROCESS_GLOB)))
     hw = load_hardware(args.device)
     profile = load_profile(ROOT / "calibration" / args.device)
-    cs = cases(rows, hw, profile, grids)
+    cs = cases(rows, hw, profile, grids, others)
     (dm, do, fwd), l = fit(cs)
-    print(f"fit on {args.device} grids {','.join(grids)} ({len(cs)} stage rows): "
+    print(f"fit on {args.device} {args.source} grids {','.join(grids)} ({len(cs)} stage rows, "
+          f"median over {processes} process{'es' if processes > 1 else ''}): "
           f"dispatch matrix {dm * 1e6:.2f} us, other {do * 1e6:.2f} us, forward "
           f"{fwd * 1e3:.3f} ms; mean |log error| {l:.3f}")
     for label, meas, tb in cs:
@@ -164,8 +176,9 @@ def main(argv=None) -> int:
     print(f"speed spread: {spread[0]:.3f}x .. {spread[1]:.3f}x over {len(ratios)} host-bound "
           f"eager walls")
     out = Path(args.out) if args.out else ROOT / "calibration" / args.device / "host"
-    fitted_on = [f"calibration/{args.device}/e2e/e2e.csv grids {','.join(grids)} "
-                 "(vision, prefill, decode; wall_median_s)"]
+    fitted_on = [f"calibration/{args.device}/{args.source}/e2e.csv grids {','.join(grids)} "
+                 f"(vision, prefill, decode; wall_median_s, the median over {processes} "
+                 f"process{'es' if processes > 1 else ''})"]
     if node_rows:
         fitted_on.append(f"calibration/{args.device}/e2e/{{{','.join(GRAPH_FIT_MODELS)}}}"
                          f"/e2e.csv decode_graph rows at KV <= {GRAPH_FIT_MAX_KV} (graph_node_us): "

@@ -93,6 +93,31 @@ def load_e2e(folder) -> tuple[list[dict], dict]:
     return _read(folder, E2E_STAGES, "benchmarks/measure_e2e.py")
 
 
+# A measurement folder may hold process2/, process3/ ...: the same cases measured in other
+# processes one after the other (benchmarks/gpu_transfer.sh E2E_PROCS, MODELS_PROCS). An eager
+# wall time varies between processes on the GPU machine (calibration/h200/host/noise), so the
+# host model is fitted on, and also scored against, the median over the processes.
+PROCESS_GLOB = "process*"
+
+
+def process_walls(folder, key, model: str | None = None) -> dict:
+    """{key(row): [wall_median_s in each other process]} over a set's process*/ folders (for a
+    transformers model, `model`'s folder in each); key maps an e2e.csv row to its case. The
+    set's own e2e.csv (the first process) is the caller's."""
+    folder = Path(folder)
+    set_dir = folder if model is None else folder.parent
+    out: dict = {}
+    for d in sorted(set_dir.glob(PROCESS_GLOB)):
+        path = (d if model is None else d / model) / E2E_FILE
+        if not path.is_file():
+            continue
+        with open(path, newline="") as f:
+            for r in csv.DictReader(f):
+                if r.get("status", "ok") == "ok":
+                    out.setdefault(key(r), []).append(float(r["wall_median_s"]))
+    return out
+
+
 def compare_e2e(rows, hardware: HardwareSpec, profile=None, implementation: str = "reference",
                 use_cache: bool = True, grids=None) -> list[E2EComparison]:
     """Predicted vs measured kernel time for every measured (grid, stage, batch) row with status

@@ -166,3 +166,17 @@ def test_h100_measurements_cover_every_grid_and_stage_with_provenance(measured_h
 def test_h100_every_stage_is_within_the_target(comparisons_h100, stage):
     errors = {g: comparisons_h100[(g, stage)].error for g in CHECK_GRIDS}
     assert all(abs(e) <= TARGET_ERROR for e in errors.values()), errors
+
+
+def test_process_walls_reads_every_other_process_and_skips_failed_rows(tmp_path):
+    from roofsim.e2e import process_walls
+    header = "grid,stage,status,wall_median_s\n"
+    (tmp_path / "e2e.csv").write_text(header + "1x2,decode,ok,0.020\n")
+    for i, (wall, status) in enumerate(((0.030, "ok"), (0.025, "ok"), (0.9, "error")), 2):
+        d = tmp_path / f"process{i}"
+        d.mkdir()
+        (d / "e2e.csv").write_text(header + f"1x2,decode,{status},{wall}\n")
+    (tmp_path / "process9").mkdir()                     # a process folder without a file
+    walls = process_walls(tmp_path, lambda r: (r["grid"], r["stage"]))
+    assert walls == {("1x2", "decode"): [0.030, 0.025]}
+    assert process_walls(tmp_path / "process2", lambda r: r["grid"]) == {}
