@@ -158,9 +158,11 @@ def _ocr_set_rows(device: str, name: str, host, fitted: dict) -> list[dict]:
 # 900, KV 2500 / 6000, batch 3 / 12, one process) was measured after session 12's library grid
 # (roofsim.perfmodel.library_blocks, block_rounds, chosen on kernel rows): the fresh set for it.
 MODEL_SETS = ("e2e", "e2e-fresh3", "e2e-fresh5", "e2e-fresh15", "e2e-fresh20", "e2e-fresh22",
-              "e2e-fresh23", "e2e-fresh25", "e2e-fresh27")
-# e2e-fresh27 was fresh until session 13's host refit, chosen after it was read: none is now.
-FRESH_MODEL_SETS: tuple[str, ...] = ()
+              "e2e-fresh23", "e2e-fresh25", "e2e-fresh27", "e2e-fresh29")
+# e2e-fresh27 was fresh until session 13's host refit, chosen after it was read; e2e-fresh29
+# (Mistral 7B and Qwen2.5 7B, prefill 1500, KV 1800 / 4500, batch 5 / 10, two processes;
+# 2026-12-03 11:24-11:26, after the refit) is the fresh one.
+FRESH_MODEL_SETS: tuple[str, ...] = ("e2e-fresh29",)
 
 
 def model_rows(device: str, host) -> list[dict]:
@@ -231,7 +233,9 @@ def summarize(rows: list[dict]) -> None:
         one = np.array([r["predicted_s"] / r["measured_s"] - 1 for r in sel])
         spread = np.array([max(r["measured_processes_s"]) / min(r["measured_processes_s"])
                            for r in sel])
-        print(f"measured in {len(sel[0]['measured_processes_s'])} processes ({mode}, "
+        counts = sorted({len(r["measured_processes_s"]) for r in sel})
+        shown = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+        print(f"measured in {shown} processes ({mode}, "
               f"{', '.join(sorted({r['set'] for r in sel}))}): against the median over the "
               f"processes {int((np.abs(err) <= TARGET[mode]).sum())}/{len(sel)} within "
               f"{TARGET[mode]:.0%} (against the first process alone "
