@@ -5,7 +5,11 @@
 Prints, for the conv2d rows benchmarks/profile_conv.py profiled: how the harness's new timing of
 each contiguous case compares with the calibration's committed one (repeatability), which kernel
 family does each case's main work and which others run beside it (contiguous), and the
-channels_last / contiguous time ratio.
+channels_last / contiguous time ratio; then, from calibration/h200/launch-grids/h200-conv2d
+(every conv2d row of calibration/h200, fit and held-out), what the kernels beside the
+convolution take: per family, the calls, their median time, and for the passes over the input or
+output a floor + bytes / bandwidth fit, against the one launch floor each the physics charges
+(roofsim.perfmodel.conv_extra_kernels, conv_layout_bytes).
 """
 
 from __future__ import annotations
@@ -80,7 +84,50 @@ def main(argv=None) -> int:
     print("beside it, in how many cases: " +
           ", ".join(f"{f} {n}" for f, n in beside.most_common()))
     path_rule(per_case)
+    side_kernels(ROOT / "calibration/h200/launch-grids/h200-conv2d/kernels.csv.gz",
+                 args.measurements)
     return 0
+
+
+def side_kernels(path: Path, measurements: str) -> None:
+    """The kernels beside each conv2d call's convolution (see the module docstring)."""
+    from roofsim.calibration.fit import measurement_table
+    from roofsim.hardware import load_hardware
+    from roofsim.perfmodel import SHAPE_PARAMS, _conv_sizes
+    m = read_measurements(measurements)
+    m = m.select(m["kind"] == "conv2d")
+    table = measurement_table(m)
+    inputs, outputs, elt = _conv_sizes(table)
+    col = {k: table.params[:, SHAPE_PARAMS.index(k)] for k in ("c_in", "c_out", "kernel")}
+    weight = elt * col["c_in"] * col["c_out"] * col["kernel"] ** 2
+    row = {c: i for i, c in enumerate(m["case_id"])}
+    per = collections.defaultdict(list)          # family -> [(row, seconds per call, calls)]
+    with gzip.open(path, "rt", newline="") as f:
+        for k in csv.DictReader(f):
+            if k["case_id"] in row and family(k["name"]) not in MAIN:
+                per[family(k["name"])].append((row[k["case_id"]], float(k["duration_s"]),
+                                               float(k["calls"])))
+    floor = load_hardware("h200").launch_overhead_s("cuda_graph")
+    print(f"\nbeside the convolution ({path.parent.name}, {len(row)} conv2d rows; the physics "
+          f"charges each such kernel a launch floor of {floor * 1e6:.2f} us, the passes their "
+          f"bytes at the kind's eta_memory x HBM):")
+    moved = {"input transform": 2 * elt * inputs, "output transform": 2 * elt * outputs,
+             "bias add": 2 * elt * outputs, "weight transform": 2 * weight}
+    for fam, ks in sorted(per.items(), key=lambda kv: -len(kv[1])):
+        i = np.array([k[0] for k in ks])
+        t = np.array([k[1] for k in ks])
+        line = (f"  {fam:18} {len(ks):5d} rows, {np.median([k[2] for k in ks]):.0f} call(s) "
+                f"each, median {np.median(t) * 1e6:6.2f} us, min {t.min() * 1e6:6.2f} us")
+        one = np.array([k[2] for k in ks]) == 1    # a row of two calls: a mean over both
+        if fam in moved and one.sum() > 2:
+            i, t = i[one], t[one]
+            b = moved[fam][i]
+            # floor + bytes / bandwidth, least squares in relative error
+            (a, inv), *_ = np.linalg.lstsq(np.stack([np.ones_like(b), b], 1) / t[:, None],
+                                           np.ones_like(t), rcond=None)
+            line += (f"; fit on its {one.sum()} one-call rows: {a * 1e6:.2f} us + bytes / "
+                     f"{1 / inv / 1e12:.2f} TB/s")
+        print(line)
 
 
 def path_rule(per_case: dict) -> None:
