@@ -48,7 +48,7 @@ def element_bytes(dtype, n: int):
     names = _dtype_names(dtype, n).reshape(-1).tolist()
     # one lookup per distinct name, then a linear pass (np.unique sorted the strings: 3x slower
     # on a 15k-row table, and every unit_terms call reads the element bytes several times)
-    sizes = {d: _element_bytes_of(str(d)) for d in set(names)}
+    sizes = {d: _element_bytes_of(str(d)) for d in dict.fromkeys(names)}   # first-seen order
     return np.fromiter((sizes[d] for d in names), dtype=np.float64, count=len(names))
 
 
