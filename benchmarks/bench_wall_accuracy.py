@@ -85,9 +85,9 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
             "e2e-fresh24", "e2e-fresh26", "e2e-host", "e2e-fresh28")
 # e2e-fresh21 (session 10, 2026-12-03 00:37, grids 1x8 and 6x9, prompt 450, whole H200 in three
 # separate processes, 80 and 24 SMs; no model change since session 9) and e2e-fresh24 (02:12,
-# grids 1x9 and 8x8, prompt 650, whole H200, 72 and 8 SMs; after session 10's sort chain) are
-# fresh too; so is e2e-fresh26 (session 12, 07:56, grids 4x10 and 7x9, prompt 550, whole H200,
-# 40 and 104 SMs; after session 12's library grid).
+# grids 1x9 and 8x8, prompt 650, whole H200, 72 and 8 SMs; after session 10's sort chain) were
+# fresh too, and so was e2e-fresh26 (session 12, 07:56, grids 4x10 and 7x9, prompt 550, whole
+# H200, 40 and 104 SMs; after session 12's library grid), until session 13 (below).
 # Session 13 refitted the host model on the median over four processes (e2e-host,
 # fit_host.FIT_SOURCE), a change chosen after reading every set above (the pooled decode step's
 # median against the one fit process), so they are all test sets now; e2e-fresh28 (session 13,
@@ -96,7 +96,7 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
 # the fresh one. e2e-host's FIT grids guide the fit; the first set, e2e, is a test set since.
 FRESH_OCR_SETS = ("e2e-fresh28",)
 # A set's process*/ folders (roofsim.e2e.process_walls): its rows are also scored against the
-# median over the processes.
+# median over the processes (summarize).
 
 
 def ocr_rows(device: str, host, fitted: dict) -> list[dict]:
@@ -224,7 +224,8 @@ def summarize(rows: list[dict]) -> None:
     print("(host-speed range: the eager timeline at the host model's speed_spread, how far the "
           "same case's eager wall spreads between processes on this machine: "
           "calibration/h200/host/noise; a captured graph has none. The spread was taken from the "
-          "noise probe and DeepSeek-OCR's decode rows of every set, so it is not a test of them)")
+          "noise probe and DeepSeek-OCR's decode rows of every set bar fit_host.SPREAD_HELD_OUT, so "
+          "it is a test of those alone)")
     multi = [r for r in rows if len(r["measured_processes_s"]) > 1]
     for mode in sorted({r["mode"] for r in multi}):
         sel = [r for r in multi if r["mode"] == mode]

@@ -18,7 +18,8 @@ StaticCache (the workload's graph_parts), as measure_models.py replays it. Only 
 the long-KV rows stay a test of the static-cache kernels. speed_spread: the 5th and 95th
 percentiles of host-bound eager walls over the median of their own case
 (benchmarks/summarize_eager_noise.py: the noise probe's processes, calibration/<device>/host/
-noise, and DeepSeek-OCR's decode step over every committed end-to-end set); a description of
+noise, and DeepSeek-OCR's decode step over every committed end-to-end set bar
+SPREAD_HELD_OUT); a description of
 how far the machine's processes spread, not a fit to any prediction. Not fitted: sync_us
 (the default: the eager trace, calibration/h200/trace, puts the host time of one of the
 reference's 48 uploads at 24-36 us beside its wait, about one dispatch plus it) and
@@ -40,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from roofsim.calibration import load_profile  # noqa: E402
-from roofsim.e2e import PROCESS_GLOB, load_e2e, process_walls, row_batch  # noqa: E402
+from roofsim.e2e import load_e2e, process_walls, row_batch  # noqa: E402
 from roofsim.engine import simulate  # noqa: E402
 from roofsim.hardware import load_hardware  # noqa: E402
 from roofsim.host import DEFAULT_HOST, HOST_FILE, RANGES  # noqa: E402
@@ -59,6 +60,9 @@ FIT_GRIDS = ("1x2", "2x3", "4x5", "8x10")
 # step 20.6 ms against a median of 23.6 over every committed set), and each case is fitted on
 # the median over them.
 FIT_SOURCE = "e2e-host"
+# End-to-end sets kept out of speed_spread: the fresh set measured to test this fit
+# (bench_wall_accuracy.FRESH_OCR_SETS), so that it tests the range too.
+SPREAD_HELD_OUT = ("e2e-fresh28",)
 GRAPH_FIT_MODELS = ("llama-3.1-8b", "mistral-7b-v0.3")
 GRAPH_FIT_MAX_KV = 1024
 
@@ -161,7 +165,7 @@ def main(argv=None) -> int:
     e2e = ROOT / "calibration" / args.device / args.source
     rows, prov = load_e2e(e2e)
     others = process_walls(e2e, lambda r: (r["grid"], r["stage"]))
-    processes = 1 + len(list(e2e.glob(PROCESS_GLOB)))
+    processes = 1 + max((len(w) for w in others.values()), default=0)   # the ones read
     hw = load_hardware(args.device)
     profile = load_profile(ROOT / "calibration" / args.device)
     cs = cases(rows, hw, profile, grids, others)
@@ -177,7 +181,7 @@ def main(argv=None) -> int:
     node_s, node_rows = fit_graph_node(args.device, hw, profile)
     print(f"graph node: {node_s * 1e6:.3f} us beyond the calibrated gap "
           f"(median over {len(node_rows)} decode_graph rows: {', '.join(node_rows)})")
-    ratios = speed_ratios(args.device)
+    ratios = speed_ratios(args.device, SPREAD_HELD_OUT)
     spread = speed_band(ratios) if ratios else (1.0, 1.0)
     print(f"speed spread: {spread[0]:.3f}x .. {spread[1]:.3f}x over {len(ratios)} host-bound "
           f"eager walls")

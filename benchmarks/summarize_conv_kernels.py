@@ -93,13 +93,13 @@ def side_kernels(path: Path, measurements: str) -> None:
     """The kernels beside each conv2d call's convolution (see the module docstring)."""
     from roofsim.calibration.fit import measurement_table
     from roofsim.hardware import load_hardware
-    from roofsim.perfmodel import SHAPE_PARAMS, _conv_sizes
+    from roofsim.perfmodel import _conv_sizes
     m = read_measurements(measurements)
     m = m.select(m["kind"] == "conv2d")
     table = measurement_table(m)
     inputs, outputs, elt = _conv_sizes(table)
-    col = {k: table.params[:, SHAPE_PARAMS.index(k)] for k in ("c_in", "c_out", "kernel")}
-    weight = elt * col["c_in"] * col["c_out"] * col["kernel"] ** 2
+    # the filter alone (table.weight_bytes adds the bias, which the transform does not move)
+    weight = elt * table.param("c_in") * table.param("c_out") * table.param("kernel") ** 2
     row = {c: i for i, c in enumerate(m["case_id"])}
     per = collections.defaultdict(list)          # family -> [(row, seconds per call, calls)]
     with gzip.open(path, "rt", newline="") as f:

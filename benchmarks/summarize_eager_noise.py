@@ -65,12 +65,15 @@ def probe_walls(noise: Path) -> tuple[list[float], list[float]]:
     return llama, ocr
 
 
-def ocr_decode_walls(device: str) -> tuple[list[float], int]:
+def ocr_decode_walls(device: str, exclude: tuple[str, ...] = ()) -> tuple[list[float], int]:
     """(eager wall medians in ms, sets) of DeepSeek-OCR's batch-1 decode step over every
-    committed end-to-end set of `device`, whole chip and SM-restricted."""
+    committed end-to-end set of `device`, whole chip and SM-restricted, bar the sets named in
+    `exclude` (folder names, at every SM count)."""
     walls, folders = [], 0
     for folder in sorted(CAL.glob(f"{device}*/e2e*")):
         path = folder / "e2e.csv"
+        if folder.name in exclude:
+            continue
         if path.is_file() and "grid" in path.open().readline():
             folders += 1
             walls += [_ms(r["wall_median_s"]) for r in _rows(path)
@@ -82,11 +85,11 @@ def noise_folders(device: str) -> list[Path]:
     return sorted(p for p in (CAL / device / "host").glob("noise*") if p.is_dir())
 
 
-def speed_ratios(device: str) -> list[float]:
+def speed_ratios(device: str, exclude: tuple[str, ...] = ()) -> list[float]:
     """Each host-bound eager wall over the median of its own case: each noise probe's Llama
-    processes and OCR rows, and the OCR decode step over every committed set."""
+    processes and OCR rows, and the OCR decode step over every committed set bar `exclude`."""
     groups = [g for noise in noise_folders(device) for g in probe_walls(noise)]
-    sets, _ = ocr_decode_walls(device)
+    sets, _ = ocr_decode_walls(device, exclude)
     out = []
     for group in groups + [sets]:
         if group:
