@@ -168,7 +168,8 @@ def main(argv=None) -> int:
           f"ms, host-bound): {spread(sets, 'rows')}")
     lo, hi = speed_band(speed_ratios(args.device))
     print(f"pooled, each over its case's median: 5th-95th percentile {lo:.2f}x .. {hi:.2f}x "
-          f"(host.json speed_spread, benchmarks/fit_host.py)")
+          f"(every set; host.json's speed_spread, benchmarks/fit_host.py, leaves out its "
+          f"SPREAD_HELD_OUT)")
     return 0
 
 
