@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import sys
 import time
@@ -54,9 +55,12 @@ def main(argv=None) -> int:
     from roofsim.records import SHAPE_PARAMS
     if not torch.cuda.is_available():
         raise SystemExit("profile_gemm_kernels.py: no CUDA device")
-    with open(args.measurements, newline="") as f:
-        kinds = set(args.kinds.split(","))
-        rows = [r for r in csv.DictReader(f) if r["kind"] in kinds and r["status"] == "ok"]
+    from roofsim.calibration.measurements import measurements_file
+    from roofsim.io import read_text
+    kinds = set(args.kinds.split(","))
+    text = read_text(measurements_file(args.measurements), expected="a measurements CSV")
+    rows = [r for r in csv.DictReader(io.StringIO(text))
+            if r["kind"] in kinds and r["status"] == "ok"]
     rows = rows[::max(args.every, 1)]
     restriction = restrict_sms(args.sms)
     out = Path(args.out)

@@ -106,9 +106,28 @@ def read_bytes(path, *, expected: str = "", limit: int = MAX_INPUT_BYTES) -> byt
     return data
 
 
+def gunzip(data: bytes, path, limit: int = MAX_INPUT_BYTES) -> bytes:
+    """The bytes a gzip stream holds (UserError when it is not one, is cut short, or holds more
+    than `limit` bytes)."""
+    import zlib
+    d = zlib.decompressobj(wbits=31)
+    try:
+        out = d.decompress(data, limit + 1)
+    except zlib.error as err:
+        raise UserError(f"{path}: not gzip data ({err})") from None
+    if len(out) > limit:
+        raise UserError(f"{path}: holds more than the {limit:,} bytes an input file may have")
+    if not d.eof:
+        raise UserError(f"{path}: the gzip stream is cut short")
+    return out
+
+
 def read_text(path, *, expected: str = "", limit: int = MAX_INPUT_BYTES) -> str:
-    """The text of a UTF-8 file (a byte-order mark is dropped)."""
+    """The text of a UTF-8 file (a byte-order mark is dropped); a name ending in .gz is read
+    through gunzip."""
     data = read_bytes(path, expected=expected, limit=limit)
+    if str(path).endswith(".gz"):
+        data = gunzip(data, path, limit)
     nul = data.find(b"\0")
     if nul >= 0:
         line = data[:nul].count(b"\n") + 1
