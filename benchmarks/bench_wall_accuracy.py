@@ -82,7 +82,7 @@ def fit_grids(host) -> dict[tuple[str, str], set[str]]:
 OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-fresh9",
             "e2e-fresh10", "e2e-fresh11", "e2e-fresh12", "e2e-fresh13", "e2e-fresh14",
             "e2e-fresh16", "e2e-fresh17", "e2e-fresh18", "e2e-fresh19", "e2e-fresh21",
-            "e2e-fresh24", "e2e-fresh26", "e2e-host", "e2e-fresh28")
+            "e2e-fresh24", "e2e-fresh26", "e2e-host", "e2e-fresh28", "e2e-fresh30")
 # e2e-fresh21 (session 10, 2026-12-03 00:37, grids 1x8 and 6x9, prompt 450, whole H200 in three
 # separate processes, 80 and 24 SMs; no model change since session 9) and e2e-fresh24 (02:12,
 # grids 1x9 and 8x8, prompt 650, whole H200, 72 and 8 SMs; after session 10's sort chain) were
@@ -94,9 +94,20 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
 # 2026-12-03 10:52-10:55, grids 1x7 and 5x10, prompt 1300, whole H200 in three processes and 56
 # SMs), measured after the method was fixed and kept out of the refit (its speed spread too), is
 # the fresh one. e2e-host's FIT grids guide the fit; the first set, e2e, is a test set since.
-FRESH_OCR_SETS = ("e2e-fresh28",)
+# Session 14 added the host probe (roofsim.host.HostModel.probe_s, at_probe: --host-probe-us),
+# chosen after reading the probe beside every set's walls, e2e-fresh28 and e2e-fresh29 included:
+# test sets since. e2e-fresh30 (2026-12-03 12:30-12:32, grids 7x10 and 8x9, prompt 1400, whole
+# H200 in three processes and 48 SMs), measured after the change, is the fresh one.
+FRESH_OCR_SETS = ("e2e-fresh30",)
 # A set's process*/ folders (roofsim.e2e.process_walls): its rows are also scored against the
 # median over the processes (summarize).
+
+
+def _probe(r: dict, host) -> float | None:
+    """The host probe the row's process read before it (roofsim.calibration.hostprobe), where
+    it and the host model both have one."""
+    v = r.get("host_probe_s", "")
+    return float(v) if v not in ("", None) and host.probe_s else None
 
 
 def ocr_rows(device: str, host, fitted: dict) -> list[dict]:
@@ -118,9 +129,13 @@ def _ocr_set_rows(device: str, name: str, host, fitted: dict) -> list[dict]:
     out = []
     for grid, stages in by_grid.items():
         prompt = int(next(iter(stages.values()))["prompt_tokens"])
-        walls = stage_walls(stage_records("reference", grid, prompt, 1).parts, hw, profile, host)
+        parts = stage_records("reference", grid, prompt, 1).parts
+        walls = stage_walls(parts, hw, profile, host)
         for stage, r in stages.items():
             w = walls[stage]
+            probe = _probe(r, host)
+            at_probe = stage_walls({stage: parts[stage]}, hw, profile,
+                                   host.at_probe(probe))[stage].eager_s if probe else None
             out.append({"device": device + ("" if name == "e2e" else f" ({name})"),
                         "model": "deepseek-ocr", "case": grid, "stage": stage,
                         "mode": "eager", "predicted_s": w.eager_s,
@@ -130,6 +145,7 @@ def _ocr_set_rows(device: str, name: str, host, fitted: dict) -> list[dict]:
                         "measured_processes_s": [float(r["wall_median_s"])] +
                         procs.get((grid, stage, 1), []),
                         "host_s": w.host_s, "binds": w.binds,
+                        "probe_s": probe, "predicted_at_probe_s": at_probe,
                         "set": "fresh" if name in FRESH_OCR_SETS else
                         "fit" if grid in fitted.get((device, name), ()) else "test"})
     return out
@@ -158,11 +174,14 @@ def _ocr_set_rows(device: str, name: str, host, fitted: dict) -> list[dict]:
 # 900, KV 2500 / 6000, batch 3 / 12, one process) was measured after session 12's library grid
 # (roofsim.perfmodel.library_blocks, block_rounds, chosen on kernel rows): the fresh set for it.
 MODEL_SETS = ("e2e", "e2e-fresh3", "e2e-fresh5", "e2e-fresh15", "e2e-fresh20", "e2e-fresh22",
-              "e2e-fresh23", "e2e-fresh25", "e2e-fresh27", "e2e-fresh29")
+              "e2e-fresh23", "e2e-fresh25", "e2e-fresh27", "e2e-fresh29", "e2e-fresh31")
 # e2e-fresh27 was fresh until session 13's host refit, chosen after it was read; e2e-fresh29
 # (Mistral 7B and Qwen2.5 7B, prefill 1500, KV 1800 / 4500, batch 5 / 10, two processes;
 # 2026-12-03 11:24-11:26, after the refit) is the fresh one.
-FRESH_MODEL_SETS: tuple[str, ...] = ("e2e-fresh29",)
+# e2e-fresh29 guided session 14's host probe (above); e2e-fresh31 (Llama 3.1 8B and Qwen2.5 7B,
+# prefill 1000, KV 2200 / 5000, batch 6 / 14, two processes; 2026-12-03 12:32-12:34, after it)
+# is the fresh one.
+FRESH_MODEL_SETS: tuple[str, ...] = ("e2e-fresh31",)
 
 
 def model_rows(device: str, host) -> list[dict]:
@@ -192,6 +211,9 @@ def model_rows(device: str, host) -> list[dict]:
             recs = wl.stage_records(req)
             graph = wl.graph_parts(req) if mode == "graph" else {}   # static-cache decode
             w = stage_walls({key: recs.parts[key]}, hw, profile, host, graph_parts=graph)[key]
+            probe = _probe(r, host) if mode == "eager" else None
+            at_probe = stage_walls({key: recs.parts[key]}, hw, profile, host.at_probe(probe)
+                                   )[key].eager_s if probe else None
             out.append({"device": device + ("" if folder.parent.name == "e2e" else
                                             f" ({folder.parent.name})"),
                         "model": wl.name, "case": f"b={b} {tokens or kv}",
@@ -203,6 +225,7 @@ def model_rows(device: str, host) -> list[dict]:
                         procs.get((r["stage"], r["batch"], r.get("tokens"), r.get("kv_len")), []),
                         "kernel_s": w.graph_kernel_s if mode == "graph" else w.kernel_s,
                         "host_s": w.host_s, "binds": w.binds,
+                        "probe_s": probe, "predicted_at_probe_s": at_probe,
                         "set": "fresh" if folder.parent.name in FRESH_MODEL_SETS else
                         "fit" if (stage == "decode_graph" and wl.name in GRAPH_FIT_MODELS
                                   and kv <= GRAPH_FIT_MAX_KV and folder.parent.name == "e2e")
@@ -221,6 +244,18 @@ def summarize(rows: list[dict]) -> None:
               f"median |error| {np.median(np.abs(err)):.1%}, worst {err[np.argmax(np.abs(err))]:+.1%}"
               f"; against the min wall: median |error| {np.median(np.abs(emin)):.1%}"
               + (f"; {inside}/{len(sel)} inside the host-speed range" if mode == "eager" else ""))
+    for s in sorted({r["set"] for r in rows}):
+        sel = [r for r in rows if r["set"] == s and r["mode"] == "eager"
+               and r.get("predicted_at_probe_s")]
+        if not sel:
+            continue
+        err = np.array([r["predicted_at_probe_s"] / r["measured_s"] - 1 for r in sel])
+        plain = np.array([r["predicted_s"] / r["measured_s"] - 1 for r in sel])
+        print(f"{s:4} eager at the process's host probe (--host-probe-us): "
+              f"{int((np.abs(err) <= TARGET['eager']).sum())}/{len(sel)} within "
+              f"{TARGET['eager']:.0%}, median |error| {np.median(np.abs(err)):.1%}, worst "
+              f"{err[np.argmax(np.abs(err))]:+.1%} (the same rows at the fit's host speed: "
+              f"{int((np.abs(plain) <= TARGET['eager']).sum())}/{len(sel)})")
     print("(host-speed range: the eager timeline at the host model's speed_spread, how far the "
           "same case's eager wall spreads between processes on this machine: "
           "calibration/h200/host/noise; a captured graph has none. The spread was taken from the "
@@ -275,7 +310,10 @@ def main(argv=None) -> int:
         print(f"{r['device']:12} {r['model'][:14]:14} {r['case']:8} {r['stage']:12} {r['mode']:5} "
               f"{r['set']:4} {r['kernel_s'] * 1e3:8.2f} {r['host_s'] * 1e3:8.2f} "
               f"{r['predicted_s'] * 1e3:8.2f} {r['measured_s'] * 1e3:8.2f} "
-              f"{r['predicted_s'] / r['measured_s'] - 1:+7.1%}  {r['binds']}")
+              f"{r['predicted_s'] / r['measured_s'] - 1:+7.1%}  {r['binds']}"
+              + (f"  at probe {r['probe_s'] * 1e6:.1f} us: "
+                 f"{r['predicted_at_probe_s'] / r['measured_s'] - 1:+.1%}"
+                 if r.get("predicted_at_probe_s") else ""))
     print()
     summarize(rows)
     if args.json:

@@ -62,7 +62,7 @@ FIT_GRIDS = ("1x2", "2x3", "4x5", "8x10")
 FIT_SOURCE = "e2e-host"
 # End-to-end sets kept out of speed_spread: the fresh set measured to test this fit
 # (bench_wall_accuracy.FRESH_OCR_SETS), so that it tests the range too.
-SPREAD_HELD_OUT = ("e2e-fresh28",)
+SPREAD_HELD_OUT = ("e2e-fresh30",)
 GRAPH_FIT_MODELS = ("llama-3.1-8b", "mistral-7b-v0.3")
 GRAPH_FIT_MAX_KV = 1024
 
@@ -124,6 +124,20 @@ def cases(rows, hw, profile, grids, others: dict | None = None):
     return out
 
 
+def fit_probe(rows, e2e: Path, grids) -> tuple[float, int]:
+    """(median host probe in seconds, readings) over the FIT grids' batch-1 rows in every
+    process of the fit set: the host speed the fitted costs hold at (HostModel.probe_s), the
+    same rows whose walls' median the fit takes; (0, 0) where no row recorded one."""
+    key = lambda r: (r["grid"], row_batch(r))   # noqa: E731
+    probes = [float(r["host_probe_s"]) for r in rows
+              if r.get("status", "ok") == "ok" and r["grid"] in grids and row_batch(r) == 1
+              and r.get("host_probe_s", "") not in ("", None)]
+    for (grid, batch), vals in process_walls(e2e, key, column="host_probe_s").items():
+        if grid in grids and batch == 1:
+            probes += vals
+    return (float(np.median(probes)), len(probes)) if probes else (0.0, 0)
+
+
 def predict_wall(tables, dm, do, fwd) -> float:
     """Eager wall of one stage row with these dispatch and forward costs (sync_s: the default),
     by roofsim.wall's own timeline."""
@@ -181,6 +195,9 @@ def main(argv=None) -> int:
     node_s, node_rows = fit_graph_node(args.device, hw, profile)
     print(f"graph node: {node_s * 1e6:.3f} us beyond the calibrated gap "
           f"(median over {len(node_rows)} decode_graph rows: {', '.join(node_rows)})")
+    probe_s, probes = fit_probe(rows, e2e, grids)
+    print(f"host probe: {probe_s * 1e6:.2f} us per dispatch (median of {probes} readings of the "
+          f"fit rows' processes)")
     ratios = speed_ratios(args.device, SPREAD_HELD_OUT)
     spread = speed_band(ratios) if ratios else (1.0, 1.0)
     print(f"speed spread: {spread[0]:.3f}x .. {spread[1]:.3f}x over {len(ratios)} host-bound "
@@ -201,6 +218,9 @@ def main(argv=None) -> int:
                             "source": f"percentiles {SPREAD_QUANTILES} of {len(ratios)} host-bound "
                                       f"eager walls over their case's median "
                                       f"(benchmarks/summarize_eager_noise.py)"},
+           "probe_us": round(probe_s * 1e6, 4),
+           "probe_source": f"median host_probe_s of {probes} readings: the fit rows in every "
+                           f"process (roofsim.calibration.hostprobe)",
            "device": args.device,
            "fitted_on": fitted_on,
            "not_fitted": ["sync_us: the default; the eager trace (calibration/h200/trace) puts an "

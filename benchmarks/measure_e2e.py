@@ -245,27 +245,11 @@ class Timer:
         return t, t
 
 
-PROBE_OPS = 2000
-
-
 def host_probe(torch, timer: Timer) -> float:
-    """The host's speed in this process, just now: seconds per eager dispatch of a one-element
-    in-place add (Python, dispatcher, launch; the GPU keeps up), median of three rounds of
-    PROBE_OPS. The same machine's processes differ by up to 2x in it (calibration/h200/host/
-    noise), so each wall row carries it."""
-    device = "cuda" if timer.cuda else "cpu"
-    x = torch.zeros(1, device=device)
-    for _ in range(200):
-        x.add_(1.0)
-    timer.sync()
-    rounds = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        for _ in range(PROBE_OPS):
-            x.add_(1.0)
-        rounds.append((time.perf_counter() - t0) / PROBE_OPS)
-        timer.sync()
-    return statistics.median(rounds)
+    """The host's speed in this process, just now (roofsim.calibration.hostprobe): each wall
+    row carries it."""
+    from roofsim.calibration.hostprobe import host_probe as probe
+    return probe(torch, "cuda" if timer.cuda else "cpu")
 
 
 def measure_case(case, torch, timer: Timer, warmup: int, repeats: int, profile_repeats: int):

@@ -100,10 +100,12 @@ def load_e2e(folder) -> tuple[list[dict], dict]:
 PROCESS_GLOB = "process*"
 
 
-def process_walls(folder, key, model: str | None = None) -> dict:
+def process_walls(folder, key, model: str | None = None, column: str = "wall_median_s") -> dict:
     """{key(row): [wall_median_s in each other process]} over a set's process*/ folders (for a
     transformers model, `model`'s folder in each); key maps an e2e.csv row to its case. The
-    set's own e2e.csv (the first process) is the caller's."""
+    set's own e2e.csv (the first process) is the caller's. `column`: another number of the
+    rows instead (host_probe_s: the host's speed in each process); rows without it are left
+    out."""
     folder = Path(folder)
     set_dir = folder if model is None else folder.parent
     out: dict = {}
@@ -113,8 +115,8 @@ def process_walls(folder, key, model: str | None = None) -> dict:
             continue
         with open(path, newline="") as f:
             for r in csv.DictReader(f):
-                if r.get("status", "ok") == "ok":
-                    out.setdefault(key(r), []).append(float(r["wall_median_s"]))
+                if r.get("status", "ok") == "ok" and r.get(column, "") not in ("", None):
+                    out.setdefault(key(r), []).append(float(r[column]))
     return out
 
 

@@ -24,6 +24,14 @@ Parameters (SI units inside; each has a physical range, checked on load):
   Llama 3.1 8B's decode step 31-59 ms over six processes, the same 7.7 ms of kernels); the
   fitted costs describe the typical process, and roofsim.wall gives an eager wall's range by
   running its timeline at both factors. 0.1 <= low <= 1 <= high <= 10; (1, 1) where unmeasured.
+- `probe_s`: the host's speed the fitted costs hold at, as the host probe reads it
+  (roofsim.calibration.hostprobe: seconds per eager dispatch of a one-element in-place add on
+  the GPU, Python and dispatcher and launch, the GPU keeping up). A process's eager wall tracks
+  its probe: DeepSeek-OCR's decode step over every committed set of the H200, 17-42 ms, is
+  2,290 probes +- 10 % (log-correlation 0.89), where the machine's processes run the same host
+  work at speeds up to 2x apart. `at_probe` rescales every host cost (dispatch, forward, sync,
+  graph launch) to another probe reading: the costs are host time, which a slower host
+  stretches alike. Range 0.5 .. 200 us; 0 where the fit recorded none (no rescaling).
 
 A fitted model lives in calibration/<device>/host/host.json (benchmarks/fit_host.py writes it,
 with the data it was fitted on and its provenance); `DEFAULT_HOST` is a plain guess used only
@@ -50,6 +58,9 @@ SYNC_OPS = frozenset({"nonzero", "_local_scalar_dense", "item", "masked_select",
                       "_unique2", "unique_consecutive", "tolist",
                       H2D_COPY})   # a pageable host-to-device copy (roofsim.capture.ops)
 HOST_FILE = "host.json"
+PROBE_RANGE = (0.5e-6, 200e-6)   # probe_s, seconds per probed dispatch (0: not recorded)
+# the host costs a host probe rescales (HostModel.at_probe): host time, not GPU time
+HOST_COSTS = ("forward_s", "sync_s", "graph_launch_s")
 SPREAD_RANGE = (0.1, 10.0)    # speed_spread's low and high factors stay within these
 
 # name -> (low, high) in SI units
@@ -67,6 +78,7 @@ class HostModel:
     graph_launch_s: float = 5e-6
     graph_node_s: float = 0.0
     speed_spread: tuple[float, float] = (1.0, 1.0)   # host cost factors: fastest, slowest
+    probe_s: float = 0.0                     # host probe the costs hold at (0: not recorded)
     device: str = ""                         # whose CPU it describes ("" for DEFAULT_HOST)
     fitted_on: tuple[str, ...] = ()          # the data that guided the fit
     provenance: Mapping[str, object] = field(default_factory=dict)
@@ -81,6 +93,11 @@ class HostModel:
             lo, hi = RANGES[key]
             if not (isinstance(v, (int, float)) and math.isfinite(v) and lo <= v <= hi):
                 raise UserError(f"host model: {label} = {v!r} s, expected {lo:g} .. {hi:g} s")
+        p = self.probe_s
+        if not (isinstance(p, (int, float)) and not isinstance(p, bool) and math.isfinite(p)
+                and (p == 0 or PROBE_RANGE[0] <= p <= PROBE_RANGE[1])):
+            raise UserError(f"host model: probe_s = {p!r} s, expected 0 (not recorded) or "
+                            f"{PROBE_RANGE[0]:g} .. {PROBE_RANGE[1]:g} s")
         low, high = self.speed_spread
         ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
                  for v in (low, high))
@@ -91,12 +108,28 @@ class HostModel:
     def with_values(self, **kw) -> "HostModel":
         return replace(self, **kw)
 
+    def at_probe(self, probe_s: float) -> "HostModel":
+        """The model for a host whose probe reads `probe_s` (seconds per probed dispatch):
+        every host cost (dispatch_s, HOST_COSTS) times probe_s / self.probe_s. UserError when
+        the model recorded no probe, or a cost leaves its range."""
+        if not self.probe_s:
+            raise UserError("host model: no host probe recorded (probe_us), so it cannot be "
+                            "rescaled to another host's speed")
+        if not (isinstance(probe_s, (int, float)) and math.isfinite(probe_s)
+                and PROBE_RANGE[0] <= probe_s <= PROBE_RANGE[1]):
+            raise UserError(f"host probe {probe_s!r} s: expected {PROBE_RANGE[0] * 1e6:g} .. "
+                            f"{PROBE_RANGE[1] * 1e6:g} us per dispatch")
+        k = probe_s / self.probe_s
+        return replace(self, dispatch_s={c: v * k for c, v in self.dispatch_s.items()},
+                       probe_s=float(probe_s), **{n: getattr(self, n) * k for n in HOST_COSTS})
+
     def as_dict(self) -> dict:
         return {"dispatch_us": {c: self.dispatch_s[c] * 1e6 for c in HOST_CLASSES},
                 "forward_ms": self.forward_s * 1e3, "sync_us": self.sync_s * 1e6,
                 "graph_launch_us": self.graph_launch_s * 1e6,
                 "graph_node_us": self.graph_node_s * 1e6,
                 "speed_spread": {"low": self.speed_spread[0], "high": self.speed_spread[1]},
+                "probe_us": self.probe_s * 1e6,
                 "device": self.device,
                 "fitted_on": list(self.fitted_on), "provenance": dict(self.provenance)}
 
@@ -115,6 +148,7 @@ class HostModel:
                        graph_launch_s=float(d["graph_launch_us"]) * 1e-6,
                        graph_node_s=float(d["graph_node_us"]) * 1e-6,
                        speed_spread=_spread(d.get("speed_spread")),
+                       probe_s=_probe(d.get("probe_us", 0.0)),
                        device=str(d.get("device", "")),
                        fitted_on=tuple(str(x) for x in d.get("fitted_on", ())),
                        provenance=dict(d.get("provenance", {})))
@@ -122,6 +156,13 @@ class HostModel:
             raise UserError(f"expected dispatch_us.{{{','.join(HOST_CLASSES)}}}, "
                             f"forward_ms, sync_us, graph_launch_us, graph_node_us as numbers "
                             f"(bad or missing: {err})") from None
+
+
+def _probe(value) -> float:
+    """probe_us from host.json (absent: 0, not recorded) in seconds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UserError(f"probe_us: expected a number of microseconds, got {value!r}")
+    return float(value) * 1e-6
 
 
 def _spread(doc) -> tuple[float, float]:

@@ -41,6 +41,7 @@ BASE = {
     "predict-kernels": ["predict-kernels", "{cases}"],
     "predict": ["predict", "--implementation", "flash"],
     "tokens": ["tokens"],
+    "host-probe": ["host-probe", "--device", "cpu"],
     "cost": ["cost", "--layers", "none"],
     "verify": ["verify", "--e2e-only", "--grids", "1x2"],
     "sweep": ["sweep", "vision", "--grids", "1x2", "--no-reference", "--no-plots",

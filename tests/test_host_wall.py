@@ -191,3 +191,84 @@ def test_a_host_model_without_a_measured_spread_shows_no_range(capsys):
     start = next(i for i, line in enumerate(lines) if "eager range ms" in line) + 2
     rows = lines[start:lines.index("", start)]
     assert len(rows) == 3 and all(" n/a " in line for line in rows)
+
+
+# ---- the host probe: the host's speed, read on the machine to predict ----------------------
+
+def test_at_probe_rescales_every_host_cost_and_nothing_on_the_gpu():
+    host = DEFAULT_HOST.with_values(probe_s=8e-6, graph_node_s=1e-6)
+    slow = host.at_probe(12e-6)
+    assert slow.probe_s == 12e-6
+    for c in HOST_CLASSES:
+        assert slow.dispatch_s[c] == pytest.approx(1.5 * host.dispatch_s[c])
+    for name in ("forward_s", "sync_s", "graph_launch_s"):
+        assert getattr(slow, name) == pytest.approx(1.5 * getattr(host, name))
+    assert slow.graph_node_s == host.graph_node_s and slow.speed_spread == host.speed_spread
+    assert host.at_probe(8e-6) == host
+    with pytest.raises(UserError, match="no host probe"):
+        DEFAULT_HOST.at_probe(8e-6)                     # the default records none
+    for bad in (0.0, 1e-3, math.nan):
+        with pytest.raises(UserError, match="host probe"):
+            host.at_probe(bad)
+    with pytest.raises(UserError, match="dispatch_s"):  # a cost pushed out of its range
+        host.at_probe(190e-6)
+
+
+@pytest.mark.parametrize("bad", ["-1", "1e9", "\"fast\"", "true"])
+def test_bad_probe_in_host_json_is_one_line(tmp_path, bad):
+    doc = DEFAULT_HOST.as_dict()
+    (tmp_path / "host.json").write_text(json.dumps(doc)[:-1] + f', "probe_us": {bad}}}')
+    with pytest.raises(UserError, match="probe") as err:
+        load_host_model(tmp_path)
+    assert "\n" not in str(err.value)
+
+
+def test_shipped_host_model_records_the_probe_it_was_fitted_at():
+    import csv
+    host = load_host_model(data_dir("calibration") / "h200" / "host")
+    readings = []
+    src = data_dir("calibration") / "h200" / "e2e-host"
+    grids = set(host.fitted_on[0].split("grids ")[1].split()[0].split(","))
+    for path in [src / "e2e.csv"] + sorted(src.glob("process*/e2e.csv")):
+        with open(path, newline="") as f:
+            readings += [float(r["host_probe_s"]) for r in csv.DictReader(f)
+                         if r["grid"] in grids and r.get("host_probe_s")]
+    assert len(readings) >= 12
+    assert host.probe_s == pytest.approx(float(np.median(readings)), rel=1e-4)
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.floats(2.0, 20.0), st.floats(1.05, 2.0))
+def test_a_slower_probe_never_shortens_eager_wall_and_a_host_bound_one_scales_with_it(us, k):
+    host = load_host_model(data_dir("calibration") / "h200" / "host").with_values(
+        speed_spread=(1.0, 1.0))
+    a, b = _stage(host.at_probe(us * 1e-6)), _stage(host.at_probe(us * k * 1e-6))
+    for stage in a:
+        assert b[stage].eager_s >= a[stage].eager_s * (1 - 1e-12)
+        assert b[stage].graph_s == pytest.approx(a[stage].graph_s, rel=0.05)
+        # the host's part scales by k, the GPU's does not: between 1x and kx
+        assert b[stage].eager_s <= k * a[stage].eager_s * (1 + 1e-9)
+        assert b[stage].host_s == pytest.approx(k * a[stage].host_s, rel=1e-9)
+
+
+def test_predict_takes_a_host_probe(capsys):
+    ref = _predict(capsys, "--wall", "eager")
+    ref_us = load_host_model(data_dir("calibration") / "h200" / "host").probe_s * 1e6
+    d = _predict(capsys, "--wall", "eager", "--host-probe-us", f"{2 * ref_us}")
+    assert d["wall"]["decode"]["host_s"] == pytest.approx(2 * ref["wall"]["decode"]["host_s"])
+    assert d["tpot_wall_s"] > 1.5 * ref["tpot_wall_s"]       # the decode step is host-bound
+    assert "at host probe" in d["host_model"]["source"]
+    assert main(["predict", "--grid", "1x2", "--host-probe-us", "9"]) == 2
+    assert "--wall" in capsys.readouterr().err
+    assert main(["predict", "--grid", "1x2", "--wall", "eager", "--host-probe-us", "1e4"]) == 2
+
+
+def test_host_probe_command(capsys):
+    pytest.importorskip("torch")
+    assert main(["host-probe", "--device", "cpu", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert 0 < d["host_probe_us"] < 1e4 and d["device"] == "cpu"
+    import torch
+    if not torch.cuda.is_available():
+        assert main(["host-probe"]) == 2
+        assert "no CUDA GPU" in capsys.readouterr().err

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "calibrate",
     "predict_kernels",
     "predict",
+    "host_probe",
     "models",
     "tokens",
     "cost",

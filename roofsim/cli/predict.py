@@ -22,6 +22,7 @@ from .. import wall as _wall
 from ..parallel import ParallelPlan, shard_stage_records
 from ..workloads import DEFAULT_MODEL, StageRecords, workload
 from ..engine import BOUNDS
+from ..errors import UserError
 from .args import amount, count, nonempty
 from .common import (add_hardware_args, add_json_arg, calibration_note, hardware_from_args,
                      load_calibration)
@@ -59,6 +60,11 @@ def register(subparsers) -> None:
     parser.add_argument("--host-model", metavar="DIR|FILE", type=nonempty("a host model file"),
                         help="host model (host.json; default: the one beside --calibration, "
                              "else calibration/<hardware>/host)")
+    parser.add_argument("--host-probe-us", metavar="US", type=amount(0.5, hi=200.0, unit="us"),
+                        help="the host probe of the machine to predict (seconds per eager "
+                             "dispatch of a one-element add, in us: `roofsim host-probe` on it "
+                             "prints it); the host model's costs are rescaled to it "
+                             "(roofsim.host.HostModel.at_probe). With --wall")
     parser.add_argument("--no-cache", action="store_true",
                         help="capture again instead of using the capture cache")
     for name, what in (("tp", "tensor"), ("ep", "expert"), ("pp", "pipeline"), ("dp", "data")):
@@ -105,9 +111,16 @@ def run(args) -> int:
                                  host_overhead_s=_host_overhead(args, hw), records=records)
     note = calibration_note(profile, hw)
     walls = None
+    if args.host_probe_us is not None and args.wall is None:
+        raise UserError("--host-probe-us rescales the host model of a wall-time prediction: "
+                        "give --wall eager (or graph) too")
     if args.wall is not None or args.host_model is not None:
         from ..host import resolve_host_model
         host, source = resolve_host_model(args.host_model, args.calibration, hw.id)
+        if args.host_probe_us is not None:
+            fitted_us = host.probe_s * 1e6
+            host = host.at_probe(args.host_probe_us * 1e-6)
+            source += f", at host probe {args.host_probe_us:g} us (fitted at {fitted_us:.2f})"
     if args.wall is not None:
         graph = shard_stage_records(StageRecords(wl.graph_parts(request,
                                                                 use_cache=not args.no_cache)),
