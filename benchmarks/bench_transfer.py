@@ -103,10 +103,12 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # prompt 1300, whole H200 and 56 SMs), is fresh too; e2e-host (10:48-10:52, the FIT grids of the
 # host model in four processes, prompt 16: the grids and prompt of `e2e`) is a test set.
 # Still no kernel change: e2e-fresh30, 2026-12-03 12:30-12:32 (session 14; grids 7x10 and 8x9,
-# prompt 1400, whole H200 and 48 SMs), is fresh too.
+# prompt 1400, whole H200 and 48 SMs), is fresh too, and so is e2e-fresh32 (13:08-13:12, grids
+# 1x10 and 9x9, prompt 1600, whole H200 and 32 SMs).
 FRESH = {"h200 (e2e-fresh26)", "h200-sm40 (e2e-fresh26)", "h200-sm104 (e2e-fresh26)",
          "h200 (e2e-fresh28)", "h200-sm56 (e2e-fresh28)",
-         "h200 (e2e-fresh30)", "h200-sm48 (e2e-fresh30)"}
+         "h200 (e2e-fresh30)", "h200-sm48 (e2e-fresh30)",
+         "h200 (e2e-fresh32)", "h200-sm32 (e2e-fresh32)"}
 # The SM-restricted kernel samples (calibration/h200-sm<N>/measurements.csv) measured after the
 # model's last change: 24 and 72 SMs (kernels/*.yaml --sample 0.08), 2026-12-02 07:52, after
 # the SM-count share (roofsim.calibration.profile.SM_COUNT_WEIGHT).
@@ -134,7 +136,7 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh9", "e2e-fresh10", "e2e-fresh11", "e2e-fresh12", "e2e-fresh13",
             "e2e-fresh14", "e2e-fresh16", "e2e-fresh17", "e2e-fresh18",
             "e2e-fresh19", "e2e-fresh21", "e2e-fresh24", "e2e-fresh26", "e2e-fresh28",
-            "e2e-host", "e2e-fresh30")
+            "e2e-host", "e2e-fresh30", "e2e-fresh32")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)

@@ -82,7 +82,7 @@ def fit_grids(host) -> dict[tuple[str, str], set[str]]:
 OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-fresh9",
             "e2e-fresh10", "e2e-fresh11", "e2e-fresh12", "e2e-fresh13", "e2e-fresh14",
             "e2e-fresh16", "e2e-fresh17", "e2e-fresh18", "e2e-fresh19", "e2e-fresh21",
-            "e2e-fresh24", "e2e-fresh26", "e2e-host", "e2e-fresh28", "e2e-fresh30")
+            "e2e-fresh24", "e2e-fresh26", "e2e-host", "e2e-fresh28", "e2e-fresh30", "e2e-fresh32")
 # e2e-fresh21 (session 10, 2026-12-03 00:37, grids 1x8 and 6x9, prompt 450, whole H200 in three
 # separate processes, 80 and 24 SMs; no model change since session 9) and e2e-fresh24 (02:12,
 # grids 1x9 and 8x8, prompt 650, whole H200, 72 and 8 SMs; after session 10's sort chain) were
@@ -97,17 +97,29 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
 # Session 14 added the host probe (roofsim.host.HostModel.probe_s, at_probe: --host-probe-us),
 # chosen after reading the probe beside every set's walls, e2e-fresh28 and e2e-fresh29 included:
 # test sets since. e2e-fresh30 (2026-12-03 12:30-12:32, grids 7x10 and 8x9, prompt 1400, whole
-# H200 in three processes and 48 SMs), measured after the change, is the fresh one.
-FRESH_OCR_SETS = ("e2e-fresh30",)
+# H200 in three processes and 48 SMs), measured after the change, was the fresh one until its
+# models' twin e2e-fresh31 led to the harness's per-repeat probe (host_probe_repeats_s,
+# PROBE_COLUMNS); e2e-fresh32 (13:08-13:12, grids 1x10 and 9x9, prompt 1600, whole H200 in
+# three processes and 32 SMs), measured with it, is the fresh one.
+FRESH_OCR_SETS = ("e2e-fresh32",)
 # A set's process*/ folders (roofsim.e2e.process_walls): its rows are also scored against the
 # median over the processes (summarize).
 
 
+# The host probe a row carries (roofsim.calibration.hostprobe), best first: the median of the
+# readings right before each timed repeat (measure_e2e since session 14: the speed the repeats
+# ran at), else the one reading before the case.
+PROBE_COLUMNS = ("host_probe_repeats_s", "host_probe_s")
+
+
 def _probe(r: dict, host) -> float | None:
-    """The host probe the row's process read before it (roofsim.calibration.hostprobe), where
-    it and the host model both have one."""
-    v = r.get("host_probe_s", "")
-    return float(v) if v not in ("", None) and host.probe_s else None
+    """The host probe of the row's process (PROBE_COLUMNS), where it and the host model both
+    have one."""
+    for col in PROBE_COLUMNS:
+        v = r.get(col, "")
+        if v not in ("", None) and host.probe_s:
+            return float(v)
+    return None
 
 
 def ocr_rows(device: str, host, fitted: dict) -> list[dict]:
@@ -174,14 +186,16 @@ def _ocr_set_rows(device: str, name: str, host, fitted: dict) -> list[dict]:
 # 900, KV 2500 / 6000, batch 3 / 12, one process) was measured after session 12's library grid
 # (roofsim.perfmodel.library_blocks, block_rounds, chosen on kernel rows): the fresh set for it.
 MODEL_SETS = ("e2e", "e2e-fresh3", "e2e-fresh5", "e2e-fresh15", "e2e-fresh20", "e2e-fresh22",
-              "e2e-fresh23", "e2e-fresh25", "e2e-fresh27", "e2e-fresh29", "e2e-fresh31")
+              "e2e-fresh23", "e2e-fresh25", "e2e-fresh27", "e2e-fresh29", "e2e-fresh31", "e2e-fresh33")
 # e2e-fresh27 was fresh until session 13's host refit, chosen after it was read; e2e-fresh29
 # (Mistral 7B and Qwen2.5 7B, prefill 1500, KV 1800 / 4500, batch 5 / 10, two processes;
 # 2026-12-03 11:24-11:26, after the refit) is the fresh one.
 # e2e-fresh29 guided session 14's host probe (above); e2e-fresh31 (Llama 3.1 8B and Qwen2.5 7B,
 # prefill 1000, KV 2200 / 5000, batch 6 / 14, two processes; 2026-12-03 12:32-12:34, after it)
-# is the fresh one.
-FRESH_MODEL_SETS: tuple[str, ...] = ("e2e-fresh31",)
+# was the fresh one until its misses (a probe read before the case, the case run at the other
+# speed) led to the per-repeat probe; e2e-fresh33 (Mistral 7B and DeepSeek-V2-Lite, prefill
+# 1200, KV 3300 / 7700, batch 5 / 11, two processes; 13:12-13:14, measured with it) is fresh.
+FRESH_MODEL_SETS: tuple[str, ...] = ("e2e-fresh33",)
 
 
 def model_rows(device: str, host) -> list[dict]:

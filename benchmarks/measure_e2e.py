@@ -64,7 +64,7 @@ ROW_FIELDS = (
     "wall_median_s", "wall_min_s", "wall_max_s", "wall_repeats",
     "kernel_s", "kernel_min_s", "kernel_max_s", "kernel_count",
     "memcpy_s", "memcpy_count", "memset_s", "memset_count", "profiler_device_s",
-    "profile_repeats", "host_s", "host_probe_s",
+    "profile_repeats", "host_s", "host_probe_s", "host_probe_repeats_s",
 ) + STATE_FIELDS + ("timestamp",)
 KERNEL_FIELDS = ("grid", "stage", "batch", "index", "category", "name", "duration_s", "op",
                  "input_dims")
@@ -245,11 +245,16 @@ class Timer:
         return t, t
 
 
-def host_probe(torch, timer: Timer) -> float:
+def host_probe(torch, timer: Timer, repeat: bool = False) -> float:
     """The host's speed in this process, just now (roofsim.calibration.hostprobe): each wall
-    row carries it."""
-    from roofsim.calibration.hostprobe import host_probe as probe
-    return probe(torch, "cuda" if timer.cuda else "cpu")
+    row carries it (host_probe_s, before the case's repeats; host_probe_repeats_s, the median of
+    the short readings taken right before each timed repeat, `repeat`)."""
+    from roofsim.calibration import hostprobe
+    device = "cuda" if timer.cuda else "cpu"
+    if repeat:
+        return hostprobe.host_probe(torch, device, ops=hostprobe.REPEAT_OPS, rounds=1,
+                                    warmup=hostprobe.REPEAT_WARMUP_OPS)
+    return hostprobe.host_probe(torch, device)
 
 
 def measure_case(case, torch, timer: Timer, warmup: int, repeats: int, profile_repeats: int):
@@ -267,9 +272,11 @@ def measure_case(case, torch, timer: Timer, warmup: int, repeats: int, profile_r
             fresh()()
         timer.sync()
         probe = host_probe(torch, timer)
-        walls, hosts = [], []
+        walls, hosts, probes = [], [], []
         for _ in range(repeats):
-            w, h = timer.wall(fresh())
+            run = fresh()
+            probes.append(host_probe(torch, timer, repeat=True))
+            w, h = timer.wall(run)
             walls.append(w)
             hosts.append(h)
         activities = [ProfilerActivity.CUDA] if timer.cuda else [ProfilerActivity.CPU]
@@ -291,7 +298,7 @@ def measure_case(case, torch, timer: Timer, warmup: int, repeats: int, profile_r
     med = sorted(range(len(ks)), key=lambda i: ks[i])[len(ks) // 2]
     row = {"wall_median_s": statistics.median(walls), "wall_min_s": min(walls),
            "wall_max_s": max(walls), "wall_repeats": repeats, "host_s": statistics.median(hosts),
-           "host_probe_s": probe,
+           "host_probe_s": probe, "host_probe_repeats_s": statistics.median(probes),
            "kernel_min_s": min(ks), "kernel_max_s": max(ks), "profile_repeats": profile_repeats}
     row.update(sums[med])
     return row, last

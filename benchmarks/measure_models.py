@@ -54,7 +54,7 @@ ROW_FIELDS = (
     "wall_median_s", "wall_min_s", "wall_max_s", "wall_repeats",
     "kernel_s", "kernel_min_s", "kernel_max_s", "kernel_count",
     "memcpy_s", "memcpy_count", "memset_s", "memset_count", "profiler_device_s",
-    "profile_repeats", "host_s", "host_probe_s",
+    "profile_repeats", "host_s", "host_probe_s", "host_probe_repeats_s",
 ) + STATE_FIELDS + ("timestamp",)
 KERNEL_FIELDS = ("stage", "batch", "tokens", "kv_len", "index", "category", "name",
                  "duration_s", "op", "input_dims")

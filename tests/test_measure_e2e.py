@@ -64,3 +64,16 @@ def test_batches_default_to_one_and_vision_stays_at_one():
     assert mod.parse_batches("8,1,8") == [8, 1]
     assert mod.stage_batches("vision", [1, 8]) == [1]
     assert mod.stage_batches("decode", [1, 8]) == [1, 8]
+
+
+def test_every_row_carries_the_host_probe_before_the_case_and_over_its_repeats(measured):
+    """host_probe_s: the reading before the case; host_probe_repeats_s: the median of the short
+    readings right before each timed repeat (roofsim.calibration.hostprobe), both seconds per
+    dispatch, within the probe's physical range."""
+    from roofsim.host import PROBE_RANGE
+    _, out = measured
+    with open(out / "e2e.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        for col in ("host_probe_s", "host_probe_repeats_s"):
+            assert PROBE_RANGE[0] / 10 < float(r[col]) < PROBE_RANGE[1], (col, r[col])

@@ -16,20 +16,27 @@ import time
 PROBE_OPS = 2000
 WARMUP_OPS = 200
 ROUNDS = 3
+# The short reading the harness takes right before each timed repeat (measure_e2e: the host's
+# speed can change within a process, between one case's repeats; the median over the repeats is
+# the reading of the speed those repeats ran at): a few ms of a 20-60 ms eager step.
+REPEAT_OPS = 400
+REPEAT_WARMUP_OPS = 50
 
 
-def host_probe(torch, device: str = "cuda") -> float:
-    """Seconds per probed dispatch on `device` ('cuda', or 'cpu' for a check without a GPU)."""
+def host_probe(torch, device: str = "cuda", ops: int = PROBE_OPS, rounds: int = ROUNDS,
+               warmup: int = WARMUP_OPS) -> float:
+    """Seconds per probed dispatch on `device` ('cuda', or 'cpu' for a check without a GPU):
+    the median of `rounds` rounds of `ops` dispatches after `warmup`."""
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     x = torch.zeros(1, device=device)
-    for _ in range(WARMUP_OPS):
+    for _ in range(warmup):
         x.add_(1.0)
     sync()
-    rounds = []
-    for _ in range(ROUNDS):
+    times = []
+    for _ in range(rounds):
         t0 = time.perf_counter()
-        for _ in range(PROBE_OPS):
+        for _ in range(ops):
             x.add_(1.0)
-        rounds.append((time.perf_counter() - t0) / PROBE_OPS)
+        times.append((time.perf_counter() - t0) / ops)
         sync()
-    return statistics.median(rounds)
+    return statistics.median(times)
