@@ -204,6 +204,8 @@ def restricted_kind(fd: str, sms: int) -> str:
 # - with seeds + 500000 (benchmarks/suites/mixed_fresh6.yaml, 1,861 shapes, 2026-12-03
 #   07:53-07:55, session 12), on the whole chip and 40 and 104 SMs (36 and 100 requested; the
 #   green context hands out groups of 8), after session 12's library grid: mixed-fresh6.
+# - with seeds + 600000 (benchmarks/suites/mixed_fresh7.yaml, 1,865 shapes, 2026-12-03
+#   13:25-13:29, session 14), on the whole chip and 56 and 72 SMs: mixed-fresh7.
 # A row whose shape the fitting device fitted (the same case id in its fit split) is left out.
 KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200-sm32", "narrow-fresh"), ("h200-sm64", "narrow-fresh"),
@@ -219,7 +221,8 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200-sm128", "mixed-fresh4"), ("h200", "mixed-fresh5"),
                     ("h200-sm48", "mixed-fresh5"), ("h200-sm96", "mixed-fresh5"),
                     ("h200", "mixed-fresh6"), ("h200-sm40", "mixed-fresh6"),
-                    ("h200-sm104", "mixed-fresh6"))
+                    ("h200-sm104", "mixed-fresh6"), ("h200", "mixed-fresh7"),
+                    ("h200-sm56", "mixed-fresh7"), ("h200-sm72", "mixed-fresh7"))
 # The sets no change of their kinds looked at: narrow-fresh2; mixed-fresh (after session 8's
 # changes) bar its conv2d rows, which the session-9 conv2d change was scored on with conv-fresh
 # before it was kept (so neither counts as fresh for conv2d now); mixed-fresh2 (timed before
@@ -227,7 +230,11 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # Session 12 chose its library grid (roofsim.perfmodel.LIBRARY_GRID_SHARE, which products take
 # rounds: block_rounds) on the gemm / linear rows of every narrow and mixed set above, so only
 # mixed-fresh6, timed after it, is fresh now.
-FRESH_KERNEL_SETS = ("mixed-fresh6",)
+# Session 14 chose conv2d's interpolation settings (roofsim.calibration.profile.FAMILY_SETTINGS)
+# by leave-one-out over fit rows, then printed every kernel test set with them: mixed-fresh7
+# (benchmarks/suites/mixed_fresh7.yaml, seeds + 600000, 2026-12-03 13:25-13:29, whole H200 and
+# 56 and 72 SMs), timed before that printout and read after the change was committed, is fresh.
+FRESH_KERNEL_SETS = ("mixed-fresh7",)
 # ... bar those a later change looked at: mixed-fresh's 112-SM rows and the kernels they ran
 # chose the rule that misaligned products are not persistent (roofsim.perfmodel.persistent);
 # session 10 read the persistent products of mixed-fresh2 (88, 120 SMs) and mixed-fresh3 (64,
