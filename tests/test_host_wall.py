@@ -268,6 +268,12 @@ def test_host_probe_command(capsys):
     assert main(["host-probe", "--device", "cpu", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert 0 < d["host_probe_us"] < 1e4 and d["device"] == "cpu"
+    assert d["readings_us"] == [d["host_probe_us"]]
+    assert main(["host-probe", "--device", "cpu", "--seconds", "0.3", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert len(d["readings_us"]) >= 2
+    assert min(d["readings_us"]) <= d["host_probe_us"] <= max(d["readings_us"])
+    assert main(["host-probe", "--device", "cpu", "--seconds", "-1"]) == 2
     import torch
     if not torch.cuda.is_available():
         assert main(["host-probe"]) == 2

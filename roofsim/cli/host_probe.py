@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from ..errors import UserError
+from .args import amount
 from .common import add_json_arg
 from .output import print_json
 
@@ -21,6 +22,11 @@ def register(subparsers) -> None:
     parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"),
                         help="cuda (default) or cpu (a check without a GPU: not a reading "
                              "for --host-probe-us)")
+    parser.add_argument("--seconds", metavar="S", type=amount(0.0, hi=3600.0, unit="s"),
+                        default=0.0,
+                        help="keep reading for S seconds and give the median, least and most "
+                             "reading (a host whose speed moves shows it here); default: one "
+                             "reading")
     add_json_arg(parser)
     parser.set_defaults(func=run)
 
@@ -33,12 +39,21 @@ def run(args) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UserError("host-probe: no CUDA GPU here (torch.cuda.is_available() is False); "
                         "run it on the machine to predict, or --device cpu for a check")
+    import statistics
+    import time
     from ..calibration.hostprobe import host_probe
-    probe_s = host_probe(torch, args.device)
+    readings = [host_probe(torch, args.device)]
+    end = time.monotonic() + args.seconds
+    while time.monotonic() < end:
+        readings.append(host_probe(torch, args.device))
+    probe_s = statistics.median(readings)
     if args.json:
         print_json({"host_probe_us": probe_s * 1e6, "device": args.device,
-                    "torch": torch.__version__})
+                    "readings_us": [r * 1e6 for r in readings], "torch": torch.__version__})
         return 0
+    if len(readings) > 1:
+        print(f"{len(readings)} readings over {args.seconds:g} s: least {min(readings) * 1e6:.2f}, "
+              f"most {max(readings) * 1e6:.2f} us (most / least {max(readings) / min(readings):.2f})")
     print(f"host probe: {probe_s * 1e6:.2f} us per eager dispatch on {args.device}"
           + (" (a check: CPU dispatch, not a reading for --host-probe-us)"
              if args.device == "cpu" else
