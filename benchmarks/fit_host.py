@@ -244,4 +244,9 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from roofsim.errors import UserError
+    try:
+        sys.exit(main())
+    except UserError as err:            # a missing or bad measurement folder: one line
+        print(f"fit_host.py: {err}", file=sys.stderr)
+        sys.exit(2)

@@ -278,3 +278,14 @@ def test_host_probe_command(capsys):
     if not torch.cuda.is_available():
         assert main(["host-probe"]) == 2
         assert "no CUDA GPU" in capsys.readouterr().err
+
+
+def test_fit_host_with_a_missing_source_folder_is_one_line():
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    p = subprocess.run([sys.executable, str(root / "benchmarks" / "fit_host.py"), "--source",
+                        "no-such-folder"], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "no-such-folder" in p.stderr and len(p.stderr.strip().splitlines()) == 1
