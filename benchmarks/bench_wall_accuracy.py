@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from roofsim.calibration import load_profile  # noqa: E402
 from roofsim.e2e import (load_e2e, load_model_e2e, measured_model, model_folders,  # noqa: E402
-                         process_walls, row_batch)
+                         process_walls, row_batch, row_probe)
 from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
 from roofsim.host import load_host_model  # noqa: E402
 from roofsim.predict import request_for, stage_records  # noqa: E402
@@ -99,27 +99,17 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
 # test sets since. e2e-fresh30 (2026-12-03 12:30-12:32, grids 7x10 and 8x9, prompt 1400, whole
 # H200 in three processes and 48 SMs), measured after the change, was the fresh one until its
 # models' twin e2e-fresh31 led to the harness's per-repeat probe (host_probe_repeats_s,
-# PROBE_COLUMNS); e2e-fresh32 (13:08-13:12, grids 1x10 and 9x9, prompt 1600, whole H200 in
-# three processes and 32 SMs), measured with it, is the fresh one.
+# roofsim.e2e.PROBE_COLUMNS); e2e-fresh32 (13:08-13:12, grids 1x10 and 9x9, prompt 1600, whole
+# H200 in three processes and 32 SMs), measured with it, is the fresh one.
 FRESH_OCR_SETS = ("e2e-fresh32",)
 # A set's process*/ folders (roofsim.e2e.process_walls): its rows are also scored against the
 # median over the processes (summarize).
 
 
-# The host probe a row carries (roofsim.calibration.hostprobe), best first: the median of the
-# readings right before each timed repeat (measure_e2e since session 14: the speed the repeats
-# ran at), else the one reading before the case.
-PROBE_COLUMNS = ("host_probe_repeats_s", "host_probe_s")
-
-
 def _probe(r: dict, host) -> float | None:
-    """The host probe of the row's process (PROBE_COLUMNS), where it and the host model both
-    have one."""
-    for col in PROBE_COLUMNS:
-        v = r.get(col, "")
-        if v not in ("", None) and host.probe_s:
-            return float(v)
-    return None
+    """The host probe of the row's process (roofsim.e2e.row_probe), where it and the host model
+    both have one."""
+    return row_probe(r) if host.probe_s else None
 
 
 def ocr_rows(device: str, host, fitted: dict) -> list[dict]:

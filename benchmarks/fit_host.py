@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from roofsim.calibration import load_profile  # noqa: E402
-from roofsim.e2e import load_e2e, process_walls, row_batch  # noqa: E402
+from roofsim.e2e import load_e2e, process_walls, row_batch, row_probe  # noqa: E402
 from roofsim.engine import simulate  # noqa: E402
 from roofsim.hardware import load_hardware  # noqa: E402
 from roofsim.host import DEFAULT_HOST, HOST_FILE, RANGES  # noqa: E402
@@ -129,10 +129,10 @@ def fit_probe(rows, e2e: Path, grids) -> tuple[float, int]:
     process of the fit set: the host speed the fitted costs hold at (HostModel.probe_s), the
     same rows whose walls' median the fit takes; (0, 0) where no row recorded one."""
     key = lambda r: (r["grid"], row_batch(r))   # noqa: E731
-    probes = [float(r["host_probe_s"]) for r in rows
+    probes = [row_probe(r) for r in rows
               if r.get("status", "ok") == "ok" and r["grid"] in grids and row_batch(r) == 1
-              and r.get("host_probe_s", "") not in ("", None)]
-    for (grid, batch), vals in process_walls(e2e, key, column="host_probe_s").items():
+              and row_probe(r) is not None]
+    for (grid, batch), vals in process_walls(e2e, key, value=row_probe).items():
         if grid in grids and batch == 1:
             probes += vals
     return (float(np.median(probes)), len(probes)) if probes else (0.0, 0)

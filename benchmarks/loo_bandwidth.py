@@ -32,14 +32,34 @@ from roofsim.calibration.run import MEASUREMENTS_FILE  # noqa: E402
 SCALES = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4)
 
 
+def residual_loo_errors(g, sm_count: float, settings: LocalLinearSettings) -> np.ndarray:
+    """Each fitted shape's residual in group g predicted from the others, as a time error
+    |exp(predicted - measured residual) - 1|."""
+    x = group_features(g.kind, g.params, g.dtype, sm_count)
+    r = np.clip(LocalLinear(x, g.residual, settings).leave_one_out(),
+                -RESIDUAL_BOUND, RESIDUAL_BOUND)
+    return np.abs(np.exp(r - g.residual) - 1.0)
+
+
+def refit(device: str, companions: list[str] | None = None):
+    """The profile of calibration/<device> fitted again on its fit rows, with `companions`
+    (folders; None: those the committed profile names)."""
+    out = ROOT / "calibration" / device
+    committed = load_profile(out)
+    names = companions if companions is not None else \
+        [str(out.parent / c["folder"]) for c in committed.meta.get("companions", [])]
+    comps = tuple(companion_from_folder(Path(c)) for c in names)
+    spec, name = hardware_for(out, None)
+    m = read_measurements(out / MEASUREMENTS_FILE)
+    return fit_profile(m.select(m["split"] == FIT), spec, device_name=name,
+                       companions=comps), names
+
+
 def loo_errors(profile, settings: LocalLinearSettings) -> tuple[float, float]:
     """(residual LOO MAPE %, SM-share LOO mean absolute error) over the profile's groups."""
     res, share = [], []
     for g in profile.groups.values():
-        x = group_features(g.kind, g.params, g.dtype, profile.sm_count)
-        r = np.clip(LocalLinear(x, g.residual, settings).leave_one_out(),
-                    -RESIDUAL_BOUND, RESIDUAL_BOUND)
-        res.append(np.abs(np.exp(r - g.residual) - 1.0))
+        res.append(residual_loo_errors(g, profile.sm_count, settings))
         if g.sm_fraction is not None and len(g.sm_fraction) > 3:
             xs = group_features(g.kind, g.sm_params, g.dtype, profile.sm_count, share=True)
             f = LocalLinear(xs, g.sm_fraction, settings).leave_one_out()
@@ -57,15 +77,7 @@ def main(argv=None) -> int:
     ap.add_argument("--companion", action="append", default=None,
                     help="companion folder (default: those the committed profile names)")
     args = ap.parse_args(argv)
-    out = ROOT / "calibration" / args.device
-    committed = load_profile(out)
-    names = args.companion if args.companion is not None else \
-        [str(out.parent / c["folder"]) for c in committed.meta.get("companions", [])]
-    comps = tuple(companion_from_folder(Path(c)) for c in names)
-    spec, name = hardware_for(out, None)
-    m = read_measurements(out / MEASUREMENTS_FILE)
-    profile = fit_profile(m.select(m["split"] == FIT), spec, device_name=name,
-                          companions=comps)
+    profile, names = refit(args.device, args.companion)
     print(f"{args.device}: {len(profile.groups)} groups, companions "
           f"{[Path(c).name for c in names] or 'none'}")
     print(f"{'bandwidth_scale':>15}  {'residual LOO MAPE %':>19}  {'SM share LOO MAE':>16}")

@@ -24,36 +24,25 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from roofsim.calibration.fit import companion_from_folder, fit_profile, hardware_for  # noqa: E402
-from roofsim.calibration.interpolate import LocalLinear, LocalLinearSettings  # noqa: E402
-from roofsim.calibration.measurements import FIT, read_measurements  # noqa: E402
-from roofsim.calibration.profile import (FAMILY_SETTINGS, RESIDUAL_BOUND,  # noqa: E402
-                                         group_features, load_profile)
-from roofsim.calibration.run import MEASUREMENTS_FILE  # noqa: E402
+from roofsim.calibration.interpolate import LocalLinearSettings  # noqa: E402
+from roofsim.calibration.profile import FAMILY_SETTINGS  # noqa: E402
+from loo_bandwidth import refit, residual_loo_errors  # noqa: E402  (one leave-one-out)
 
 NEIGHBOURS = (12, 16, 24, 32, 48)
 ESTIMATORS = ("linear", "median")
 
 
 def loo_mape(g, sm_count: float, settings: LocalLinearSettings) -> float:
-    x = group_features(g.kind, g.params, g.dtype, sm_count)
-    r = np.clip(LocalLinear(x, g.residual, settings).leave_one_out(), -RESIDUAL_BOUND,
-                RESIDUAL_BOUND)
-    return 100.0 * float(np.nanmean(np.abs(np.exp(r - g.residual) - 1.0)))
+    return 100.0 * float(np.nanmean(residual_loo_errors(g, sm_count, settings)))
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="h200")
     args = ap.parse_args(argv)
-    out = ROOT / "calibration" / args.device
-    committed = load_profile(out)
-    comps = tuple(companion_from_folder(out.parent / c["folder"])
-                  for c in committed.meta.get("companions", []))
-    spec, name = hardware_for(out, None)
-    m = read_measurements(out / MEASUREMENTS_FILE)
-    profile = fit_profile(m.select(m["split"] == FIT), spec, device_name=name, companions=comps)
+    profile, _ = refit(args.device)
     base = LocalLinearSettings()
     for g in sorted((g for g in profile.groups.values() if g.kind == "conv2d"),
                     key=lambda g: (g.family, g.dtype)):

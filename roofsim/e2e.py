@@ -100,11 +100,32 @@ def load_e2e(folder) -> tuple[list[dict], dict]:
 PROCESS_GLOB = "process*"
 
 
-def process_walls(folder, key, model: str | None = None, column: str = "wall_median_s") -> dict:
+# The host probe a row carries (roofsim.calibration.hostprobe), best first: the median of the
+# readings right before each timed repeat (benchmarks/measure_e2e.py since session 14: the speed
+# the repeats ran at), else the one reading before the case.
+PROBE_COLUMNS = ("host_probe_repeats_s", "host_probe_s")
+
+
+def row_probe(row: dict) -> float | None:
+    """The host probe (seconds per probed dispatch) of an e2e.csv row, PROBE_COLUMNS' first
+    present; None where the row has none."""
+    for col in PROBE_COLUMNS:
+        v = row.get(col, "")
+        if v not in ("", None):
+            return float(v)
+    return None
+
+
+def row_wall(row: dict) -> float:
+    """An e2e.csv row's measured wall: the median over its repeats."""
+    return float(row["wall_median_s"])
+
+
+def process_walls(folder, key, model: str | None = None, value=row_wall) -> dict:
     """{key(row): [wall_median_s in each other process]} over a set's process*/ folders (for a
     transformers model, `model`'s folder in each); key maps an e2e.csv row to its case. The
-    set's own e2e.csv (the first process) is the caller's. `column`: another number of the
-    rows instead (host_probe_s: the host's speed in each process); rows without it are left
+    set's own e2e.csv (the first process) is the caller's. `value`: another number of each row
+    instead (row_probe: the host's speed in each process); rows where it is None are left
     out."""
     folder = Path(folder)
     set_dir = folder if model is None else folder.parent
@@ -115,8 +136,9 @@ def process_walls(folder, key, model: str | None = None, column: str = "wall_med
             continue
         with open(path, newline="") as f:
             for r in csv.DictReader(f):
-                if r.get("status", "ok") == "ok" and r.get(column, "") not in ("", None):
-                    out.setdefault(key(r), []).append(float(r[column]))
+                v = value(r) if r.get("status", "ok") == "ok" else None
+                if v is not None:
+                    out.setdefault(key(r), []).append(v)
     return out
 
 

@@ -182,13 +182,13 @@ def test_process_walls_reads_every_other_process_and_skips_failed_rows(tmp_path)
     assert process_walls(tmp_path / "process2", lambda r: r["grid"]) == {}
 
 
-def test_process_walls_reads_another_column_and_skips_rows_without_it(tmp_path):
-    from roofsim.e2e import process_walls
+def test_process_walls_reads_another_value_and_skips_rows_without_it(tmp_path):
+    from roofsim.e2e import process_walls, row_probe
     header = "grid,stage,status,wall_median_s,host_probe_s\n"
     for i, probe in enumerate(("8e-06", "", "1.2e-05"), 2):
         d = tmp_path / f"process{i}"
         d.mkdir()
         (d / "e2e.csv").write_text(header + f"1x2,decode,ok,0.02,{probe}\n")
-    probes = process_walls(tmp_path, lambda r: r["grid"], column="host_probe_s")
+    probes = process_walls(tmp_path, lambda r: r["grid"], value=row_probe)
     assert probes == {"1x2": [8e-06, 1.2e-05]}
     assert process_walls(tmp_path, lambda r: r["grid"]) == {"1x2": [0.02, 0.02, 0.02]}

@@ -5,7 +5,8 @@ the launch; the GPU keeps up), the median of three rounds of PROBE_OPS after a w
 processes of one machine differ by up to 2x in it (calibration/h200/host/noise), and an eager,
 host-bound wall follows it (roofsim.host.HostModel.probe_s); `roofsim predict --wall eager
 --host-probe-us` takes a reading to predict that host. benchmarks/measure_e2e.py and
-measure_models.py record it beside every measured row (host_probe_s).
+measure_models.py record it beside every measured row (host_probe_s, and the repeats' readings
+host_probe_repeats_s: roofsim.e2e.row_probe reads them).
 """
 
 from __future__ import annotations
