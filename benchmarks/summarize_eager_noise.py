@@ -11,7 +11,8 @@ calibration/<device>/host/noise/README.md, from the committed files.
    dispatch of a one-element add in the same process just before the case).
 2. DeepSeek-OCR's decode step in every committed end-to-end set of the device (whole chip and
    SM-restricted): the same kernels and the same host work at every crop grid (only the KV
-   length differs), so the spread of its eager wall is the host's, not the model's.
+   length differs), so the spread of its eager wall is the host's, not the model's; and how
+   that wall follows the host probe its process read (every process of every set with one).
 """
 
 from __future__ import annotations
@@ -79,6 +80,32 @@ def ocr_decode_walls(device: str, exclude: tuple[str, ...] = ()) -> tuple[list[f
             walls += [_ms(r["wall_median_s"]) for r in _rows(path)
                       if r.get("batch", "1") in ("", "1")]
     return walls, folders
+
+
+def ocr_decode_probes(device: str) -> list[tuple[float, float]]:
+    """(eager wall, host probe) in seconds of DeepSeek-OCR's batch-1 decode step in every
+    committed end-to-end set of `device` and every process of it (process*/), where the row
+    carries a probe (roofsim.e2e.row_probe)."""
+    from roofsim.e2e import PROCESS_GLOB, row_probe, row_wall
+    out = []
+    for folder in sorted(CAL.glob(f"{device}*/e2e*")):
+        for path in [folder / "e2e.csv"] + sorted(folder.glob(f"{PROCESS_GLOB}/e2e.csv")):
+            if not (path.is_file() and "grid" in path.open().readline()):
+                continue
+            out += [(row_wall(r), row_probe(r)) for r in _rows(path)
+                    if r.get("batch", "1") in ("", "1") and row_probe(r) is not None]
+    return out
+
+
+def probe_tracking(pairs: list[tuple[float, float]]) -> str:
+    """How an eager wall follows its process's host probe: the log-log correlation and slope
+    (1: in proportion), and the wall in probes (median, and the spread of its log)."""
+    w, p = (np.log(np.array(x)) for x in zip(*pairs))
+    slope = float(np.polyfit(p, w, 1)[0])
+    ratio = w - p
+    return (f"{len(pairs)} rows with a probe: log-correlation {np.corrcoef(p, w)[0, 1]:.2f}, "
+            f"log-log slope {slope:.2f}; wall = {np.exp(np.median(ratio)):,.0f} probes "
+            f"(std of log {ratio.std():.3f}), where the wall alone spreads {w.std():.3f}")
 
 
 def noise_folders(device: str) -> list[Path]:
@@ -166,6 +193,8 @@ def main(argv=None) -> int:
     print(f"DeepSeek-OCR decode step, every committed end-to-end set of {args.device} "
           f"({folders} sets; grids, prompts and SM counts differ; kernels 2-10 "
           f"ms, host-bound): {spread(sets, 'rows')}")
+    print(f"DeepSeek-OCR decode step against its process's host probe (roofsim.host.HostModel."
+          f"probe_s): {probe_tracking(ocr_decode_probes(args.device))}")
     lo, hi = speed_band(speed_ratios(args.device))
     print(f"pooled, each over its case's median: 5th-95th percentile {lo:.2f}x .. {hi:.2f}x "
           f"(every set; host.json's speed_spread, benchmarks/fit_host.py, leaves out its "

@@ -28,8 +28,9 @@ Parameters (SI units inside; each has a physical range, checked on load):
   (roofsim.calibration.hostprobe: seconds per eager dispatch of a one-element in-place add on
   the GPU, Python and dispatcher and launch, the GPU keeping up). A process's eager wall tracks
   its probe: DeepSeek-OCR's decode step over every committed set of the H200, 17-42 ms, is
-  2,290 probes +- 10 % (log-correlation 0.89), where the machine's processes run the same host
-  work at speeds up to 2x apart. `at_probe` rescales every host cost (dispatch, forward, sync,
+  2,294 probes (std of its log 0.094 against 0.212 for the wall alone; log-log slope 0.98,
+  correlation 0.90: `python benchmarks/summarize_eager_noise.py`), where the machine's
+  processes run the same host work at speeds up to 2x apart. `at_probe` rescales every host cost (dispatch, forward, sync,
   graph launch) to another probe reading: the costs are host time, which a slower host
   stretches alike. Range 0.5 .. 200 us; 0 where the fit recorded none (no rescaling).
 
