@@ -34,17 +34,28 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from roofsim.calibration.fit import (Companion, DeviceProbes, fit_profile,  # noqa: E402
-                                     measurement_table, probe_files, sm_restriction_of)
+from roofsim.calibration.fit import (DeviceProbes, fit_profile,  # noqa: E402
+                                     measurement_table, probe_files, recorded_fit_inputs,
+                                     sm_restriction_of)
 from roofsim.calibration.measurements import FIT, HOLDOUT, read_measurements  # noqa: E402
 from roofsim.cli.output import format_table  # noqa: E402
 from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
 
 CAL = ROOT / "calibration"
 DEVICES = ("h200", "h100-sxm")
-# The H200's calibration includes runs on fewer SMs (the two-point law's other points); those
-# SM counts are listed as 'companion', every other restricted count is a test.
-COMPANION_SMS = {"h200": (40, 16, 8)}
+# What each profile is fitted on is what its committed profile.json records
+# (roofsim.calibration.fit.recorded_fit_inputs): the H200's takes runs on fewer SMs (the
+# two-point law's other points, its companions: those SM counts are listed as 'companion', every
+# other restricted count is a test) and, since session 15, the kernel test sets that had guided
+# changes (mixed-fresh to mixed-fresh5: every stable row, fitted or held out by its case id), three
+# of whose SM-restricted runs are companions (64, 88 and 120 SMs), as calibration/README.md fits it.
+
+
+def companion_sms(fd: str) -> set[int]:
+    """The SM counts of device `fd`'s companions."""
+    return {c.sm_count for c in recorded_fit_inputs(CAL / fd).companions}
+
+
 # Where each profile's device probes (graph gap, warm L2) come from: the H100 SXM was never
 # probed, it takes the H200's (the same Hopper front end and memory hierarchy).
 PROBES = {"h200": "h200", "h100-sxm": "h200"}
@@ -170,10 +181,11 @@ def kernel_mape(profile, m, spec) -> tuple[float, float, int]:
 
 
 def restricted_kind(fd: str, sms: int) -> str:
-    return "companion" if sms in COMPANION_SMS.get(fd, ()) else "transferred"
+    return "companion" if sms in companion_sms(fd) else "transferred"
 
 
-# Kernel test sets, each in <folder>/<name>, none fitted on:
+# Kernel test sets, each in <folder>/<name>, none fitted on (mixed-fresh to mixed-fresh5, described
+# here, are calibration data since session 15: below):
 # - the decode regime (benchmarks/suites/narrow_fresh.yaml: other shapes than kernels/narrow.yaml),
 #   timed 2026-12-02 02:46 on the whole H200 and on 16, 32, 64 and 104 SMs, before the
 #   launch-grid change (grid_sm_count, persistent waves, the 16-SM companion) and not looked at
@@ -206,6 +218,8 @@ def restricted_kind(fd: str, sms: int) -> str:
 #   green context hands out groups of 8), after session 12's library grid: mixed-fresh6.
 # - with seeds + 600000 (benchmarks/suites/mixed_fresh7.yaml, 1,865 shapes, 2026-12-03
 #   13:25-13:29, session 14), on the whole chip and 56 and 72 SMs: mixed-fresh7.
+# - with seeds + 700000 (benchmarks/suites/mixed_fresh8.yaml, 1,860 shapes, 2026-12-03
+#   16:19-16:22, session 15), on the whole chip and 32 and 112 SMs: mixed-fresh8.
 # A row whose shape the fitting device fitted (the same case id in its fit split) is left out.
 KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200-sm32", "narrow-fresh"), ("h200-sm64", "narrow-fresh"),
@@ -213,36 +227,19 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200-sm48", "narrow-fresh2"), ("h200-sm80", "narrow-fresh2"),
                     ("h200", "conv-fresh"), ("h200-sm56", "conv-fresh"),
                     ("h200-sm24", "conv-fresh"), ("h200", "attention-check"),
-                    ("h200", "mixed-fresh"), ("h200-sm112", "mixed-fresh"),
-                    ("h200", "mixed-fresh2"), ("h200-sm88", "mixed-fresh2"),
-                    ("h200-sm120", "mixed-fresh2"), ("h200", "mixed-fresh3"),
-                    ("h200-sm64", "mixed-fresh3"), ("h200-sm104", "mixed-fresh3"),
-                    ("h200", "mixed-fresh4"), ("h200-sm80", "mixed-fresh4"),
-                    ("h200-sm128", "mixed-fresh4"), ("h200", "mixed-fresh5"),
-                    ("h200-sm48", "mixed-fresh5"), ("h200-sm96", "mixed-fresh5"),
                     ("h200", "mixed-fresh6"), ("h200-sm40", "mixed-fresh6"),
                     ("h200-sm104", "mixed-fresh6"), ("h200", "mixed-fresh7"),
-                    ("h200-sm56", "mixed-fresh7"), ("h200-sm72", "mixed-fresh7"))
-# The sets no change of their kinds looked at: narrow-fresh2; mixed-fresh (after session 8's
-# changes) bar its conv2d rows, which the session-9 conv2d change was scored on with conv-fresh
-# before it was kept (so neither counts as fresh for conv2d now); mixed-fresh2 (timed before
-# session 9's changes, read after them); mixed-fresh3 (after every change of session 9).
-# Session 12 chose its library grid (roofsim.perfmodel.LIBRARY_GRID_SHARE, which products take
-# rounds: block_rounds) on the gemm / linear rows of every narrow and mixed set above, so only
-# mixed-fresh6, timed after it, is fresh now.
-# Session 14 chose conv2d's interpolation settings (roofsim.calibration.profile.FAMILY_SETTINGS)
-# by leave-one-out over fit rows, then printed every kernel test set with them: mixed-fresh7
-# (benchmarks/suites/mixed_fresh7.yaml, seeds + 600000, 2026-12-03 13:25-13:29, whole H200 and
-# 56 and 72 SMs), timed before that printout and read after the change was committed, is fresh.
-FRESH_KERNEL_SETS = ("mixed-fresh7",)
-# ... bar those a later change looked at: mixed-fresh's 112-SM rows and the kernels they ran
-# chose the rule that misaligned products are not persistent (roofsim.perfmodel.persistent);
-# session 10 read the persistent products of mixed-fresh2 (88, 120 SMs) and mixed-fresh3 (64,
-# 104 SMs) while trying a rounds rule it did not keep (the session note says which): they guide
-# the next one.
-GUIDED_KERNEL_SETS = {("h200-sm112", "mixed-fresh"), ("h200-sm88", "mixed-fresh2"),
-                      ("h200-sm120", "mixed-fresh2"), ("h200-sm64", "mixed-fresh3"),
-                      ("h200-sm104", "mixed-fresh3")}
+                    ("h200-sm56", "mixed-fresh7"), ("h200-sm72", "mixed-fresh7"),
+                    ("h200", "mixed-fresh8"), ("h200-sm32", "mixed-fresh8"),
+                    ("h200-sm112", "mixed-fresh8"))
+# mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
+# profile takes them (MORE, and three of their restricted runs as COMPANIONS), as they had all
+# guided a change (sessions 8-12). The sets no change looked at: mixed-fresh7 (above), and
+# mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml, seeds + 700000, 2026-12-03 16:19-16:22,
+# session 15, whole H200 and 32 and 112 SMs), timed before the profile took MORE and its
+# companions and read only after that change was committed. mixed-fresh6 (session 12) was
+# printed while session 14 chose conv2d's interpolation, so it is a test set, not a fresh one.
+FRESH_KERNEL_SETS = ("mixed-fresh7", "mixed-fresh8")
 
 
 def kernel_sets_part(profiles, data) -> list[dict]:
@@ -260,8 +257,7 @@ def kernel_sets_part(profiles, data) -> list[dict]:
             kind = "fitted" if (fd == "h200" and not sms) else restricted_kind(fd, sms)
             rows.append({"fit": fd, "target": f"{spec.id} {name}", "kind": kind, "mape": mape,
                          "within_10": within, "rows": n,
-                         "fresh": name in FRESH_KERNEL_SETS and
-                         (folder, name) not in GUIDED_KERNEL_SETS})
+                         "fresh": name in FRESH_KERNEL_SETS})
     return rows
 
 
@@ -363,11 +359,11 @@ def main(argv=None) -> int:
     ap.add_argument("--no-e2e", action="store_true", help="kernels only (no torch needed)")
     ap.add_argument("--json", help="write every row here")
     args = ap.parse_args(argv)
-    data = {d: stable(CAL / d / "measurements.csv") for d in DEVICES}
+    inputs = {d: recorded_fit_inputs(CAL / d) for d in DEVICES}
+    data = {d: i.measurements.select(i.measurements.stable) for d, i in inputs.items()}
     profiles = {}
     for d in DEVICES:
-        companions = tuple(Companion(stable(CAL / f"{d}-sm{n}" / "measurements.csv"), n)
-                           for n in COMPANION_SMS.get(d, ()))
+        companions = inputs[d].companions
         # The device probes (graph gap, warm L2) as calibration/README.md fits each profile:
         # the H100 takes the H200's (never measured on an H100).
         probes = DeviceProbes.read(*probe_files(CAL / PROBES[d]), load_hardware(PROBES[d]))

@@ -3,8 +3,8 @@
     python benchmarks/fit_determinism.py --save preds.npz          # on one machine
     python benchmarks/fit_determinism.py --compare preds.npz       # on another (or the same)
 
-Fits the committed profiles as calibration/README.md does (H200 with its 40-, 16- and 8-SM
-companions; H100 SXM alone), predicts every stable measured row of each, and saves the
+Fits the committed profiles on what each records (roofsim.calibration.fit.recorded_fit_inputs:
+the H200 with its companions and further measured sets; the H100 SXM alone), predicts every stable measured row of each, and saves the
 predictions with the machine's CPU, numpy, scipy and BLAS; --compare prints the largest relative
 difference per device against a saved file (issue 11 item 5 asks 1e-9) and exits 1 beyond it.
 """
@@ -22,13 +22,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from roofsim.calibration.fit import (companion_from_folder, fit_profile,  # noqa: E402
-                                     measurement_table)
-from roofsim.calibration.measurements import FIT, read_measurements  # noqa: E402
+from roofsim.calibration.fit import (fit_profile, measurement_table,  # noqa: E402
+                                     recorded_fit_inputs)
+from roofsim.calibration.measurements import FIT  # noqa: E402
 from roofsim.hardware import load_hardware  # noqa: E402
 
 CAL = ROOT / "calibration"
-FITS = {"h200": ("h200-sm40", "h200-sm16", "h200-sm8"), "h100-sxm": ()}
+DEVICES = ("h200", "h100-sxm")
 TARGET = 1e-9
 
 
@@ -53,11 +53,12 @@ def _blas() -> str:
 
 def predictions() -> dict[str, np.ndarray]:
     out = {}
-    for device, companions in FITS.items():
-        m = read_measurements(CAL / device / "measurements.csv")
+    for device in DEVICES:
+        inputs = recorded_fit_inputs(CAL / device)
+        m = inputs.measurements
         hw = load_hardware(device)
         p = fit_profile(m.select(m["split"] == FIT), hw, device_name=device,
-                        companions=tuple(companion_from_folder(CAL / c) for c in companions))
+                        companions=inputs.companions)
         out[device] = p.predict_launch_s(measurement_table(m.select(m.stable)), hw)
     return out
 

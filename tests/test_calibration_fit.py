@@ -19,7 +19,7 @@ import pytest
 from roofsim.calibration import load_profile
 from roofsim.calibration.accuracy import accuracy_table, evaluate
 from roofsim.calibration.physfit import fit_kind
-from roofsim.calibration.fit import companion_from_folder, fit_profile, measurement_table
+from roofsim.calibration.fit import fit_profile, measurement_table, recorded_fit_inputs
 from roofsim.calibration.measurements import FIT, HOLDOUT, read_measurements
 from roofsim.calibration.profile import profile_from_dict
 from roofsim.data import data_dir
@@ -52,17 +52,23 @@ def _check_against_record(rows, device):
         assert r["calibrated_mape_pct"] <= recorded[kind]["calibrated_mape_pct"] + MARGIN_KIND, kind
 
 
-H200_COMPANIONS = (companion_from_folder(CAL / "h200-sm40"),
-                   companion_from_folder(CAL / "h200-sm16"),
-                   companion_from_folder(CAL / "h200-sm8"))
+H200_INPUTS = recorded_fit_inputs(CAL / "h200")
+H200_COMPANIONS = H200_INPUTS.companions
+
+
+def test_the_h200_profile_records_its_companions_and_further_sets():
+    """As calibration/README.md fits it: the 40-, 16- and 8-SM companions (whose times enter
+    the kind fit) and more, and the kernel sets that guided changes joined to its rows."""
+    assert {40, 16, 8} <= {c.sm_count for c in H200_COMPANIONS}
+    assert len(H200_INPUTS.more) >= 1
+    own = read_measurements(CAL / "h200" / "measurements.csv")
+    assert len(H200_INPUTS.measurements) > len(own)
 
 
 @pytest.fixture(scope="module")
 def h200():
-    m = read_measurements(CAL / "h200" / "measurements.csv")
+    m = H200_INPUTS.measurements
     hw = load_hardware("h200")
-    # As calibration/README.md fits it: with the 40-, 16- and 8-SM companions, whose times enter the
-    # kind fit.
     profile = fit_profile(m.select(m["split"] == FIT), hw, device_name="NVIDIA H200",
                           companions=H200_COMPANIONS)
     return m, hw, profile
@@ -141,7 +147,7 @@ def test_another_blas_kernel_gives_the_same_profile(h200, tmp_path):
 @pytest.mark.parametrize("device", DEVICES)
 def test_committed_profile_held_out_accuracy_and_no_leak(device):
     profile = load_profile(CAL / device)
-    m = read_measurements(CAL / device / "measurements.csv")
+    m = recorded_fit_inputs(CAL / device).measurements
     held = m.select(m["split"] == HOLDOUT)
     # No held-out shape is among the profile's fitted shapes.
     fitted = set()
@@ -276,7 +282,8 @@ def test_the_sm_share_follows_the_sm_count_within_the_companions_range(h200):
     _, hw, profile = h200
     g = profile.groups[("gemm", "bfloat16")]
     counts = sorted(set(g.sm_counts.astype(int)))
-    assert counts == [8, 16, 40]
+    assert counts == sorted(c.sm_count for c in H200_COMPANIONS)
+    assert counts[:3] == [8, 16, 40]
     key = [tuple(np.nan_to_num(p, nan=-1)) for p in g.sm_params]
     lo = {k: f for k, f, c in zip(key, g.sm_fraction, g.sm_counts) if c == 16}
     hi = {k: f for k, f, c in zip(key, g.sm_fraction, g.sm_counts) if c == 40}
@@ -287,13 +294,13 @@ def test_the_sm_share_follows_the_sm_count_within_the_companions_range(h200):
     rows = np.array([[np.nan if v == -1 else v for v in k] for k in apart])
     phys = np.zeros(len(rows))
     at = {n: profile.sm_fraction_at(g, rows, "bfloat16", phys, n)
-          for n in (4, 8, 16, 24, 40, 96)}
+          for n in (4, 8, 16, 24, 40, counts[-1], 130)}
     f16, f40 = np.array([lo[k] for k in apart]), np.array([hi[k] for k in apart])
     assert np.median(np.abs(at[16] - f16)) < np.median(np.abs(at[16] - f40))
     assert np.median(np.abs(at[40] - f40)) < np.median(np.abs(at[40] - f16))
     assert np.median(at[16]) > np.median(at[24]) > np.median(at[40])
     assert np.all(at[4] >= at[8]) and np.all(at[8] >= at[16]) and np.all(at[16] >= at[24])
-    assert np.array_equal(at[4], at[8]) and np.array_equal(at[96], at[40])
+    assert np.array_equal(at[4], at[8]) and np.array_equal(at[130], at[counts[-1]])
 
 
 def test_a_profile_without_sm_counts_has_one_share_for_every_count():

@@ -166,8 +166,8 @@ def test_the_static_step_profiler_says_one_line_without_a_gpu_or_a_model(tmp_pat
 
 def test_the_sm_share_leans_on_the_companions_near_their_shapes_and_on_physics_far_away():
     """profile.sm_fraction_at: exp(-(d / SM_BLEND_DISTANCE)^2) of the interpolated share at a
-    distance d from the nearest companion shape (at the target's SM count), the physical share
-    for the rest."""
+    distance d from the nearest companion shape (over the companions' SM counts), the physical
+    share for the rest."""
     from roofsim.calibration import load_profile
     from roofsim.calibration.profile import (MAX_DISTANCE, SM_BLEND_DISTANCE, group_features,
                                              sm_count_feature)
@@ -181,9 +181,10 @@ def test_the_sm_share_leans_on_the_companions_near_their_shapes_and_on_physics_f
     params = np.vstack([g.sm_params[row:row + 1], g.sm_params[row:row + 1]])
     k = SHAPE_PARAMS.index("k")
     params[1, k] = params[0, k] * 2 ** 3                # a factor 8 in k: 3 feature units away
-    x = np.column_stack([group_features("linear", params, "bfloat16", prof.sm_count),
-                         sm_count_feature(np.full(2, n))])
-    f, near = interp.predict(x)
+    shape = group_features("linear", params, "bfloat16", prof.sm_count)
+    f, _ = interp.predict(np.column_stack([shape, sm_count_feature(np.full(2, n))]))
+    near = np.min([interp.predict(np.column_stack([shape, sm_count_feature(np.full(2, c))]))[1]
+                   for c in counts], axis=0)
     for physical in (0.0, 1.0):
         got = prof.sm_fraction_at(g, params, "bfloat16", np.full(2, physical), n)
         w = np.exp(-(near / SM_BLEND_DISTANCE) ** 2)

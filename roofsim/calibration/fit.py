@@ -25,7 +25,8 @@ from .device import device_id
 from ..perfmodel import launch_seconds, parallel_scale, unit_terms
 from .interpolate import LocalLinearSettings
 from .measurements import (FIT, HOLDOUT, SPLIT_SEED, HOLDOUT_FRACTION, Measurements,
-                           measurement_table, read_measurements)
+                           concat_measurements, measurement_table, read_measurements,
+                           split_of)
 from .gap import GAP_FILE, graph_gap_s
 from .warm import WARM_FILE, warm_savings_s, warm_trips
 from .physfit import fit_kind
@@ -199,10 +200,64 @@ def companion_from_folder(folder: Path) -> Companion:
     return Companion(read_measurements(folder / MEASUREMENTS_FILE), n)
 
 
+def joined_measurements(out: Path, more: list[Path] = ()) -> Measurements:
+    """out/measurements.csv with the rows of each folder in `more`: further measurements of
+    the same device, on as many SMs (a kernel test set that has guided a change, say, taken into
+    the calibration). A shape already read keeps its first row; every row's split is its case
+    id's (split_of), so a shape is fitted or held out whichever file holds it."""
+    m = read_measurements(out / MEASUREMENTS_FILE)
+    if not more:
+        return m
+    device, sms = device_of(out), sm_restriction_of(out)
+    parts = [m]
+    for folder in more:
+        folder = Path(folder)
+        other, other_sms = device_of(folder), sm_restriction_of(folder)
+        if other != device or other_sms != sms:
+            raise UserError(f"--more {folder}: measured on {other or 'an unknown device'}"
+                            f"{f' at {other_sms} SMs' if other_sms else ''}, not on {out}'s "
+                            f"{device or 'unknown device'}{f' at {sms} SMs' if sms else ''}")
+        parts.append(read_measurements(folder / MEASUREMENTS_FILE))
+    joined = concat_measurements(parts)
+    _, first = np.unique(joined["case_id"], return_index=True)
+    keep = np.zeros(len(joined), dtype=bool)
+    keep[first] = True
+    joined = joined.select(keep)
+    split = np.array([split_of(c) for c in joined["case_id"]]).astype(joined["split"].dtype)
+    return Measurements({**joined.columns, "split": split}, path=m.path)
+
+
+@dataclass(frozen=True)
+class FitInputs:
+    """What a calibration folder's profile is fitted on, as its profile.json records it
+    (meta 'more' and 'companions', folders relative to the calibration folder's parent):
+    out/measurements.csv joined with the `more` folders (joined_measurements; every row, the
+    fit split fitted, the held-out one scored) and the companions."""
+
+    measurements: Measurements
+    companions: tuple[Companion, ...]
+    more: tuple[Path, ...]
+
+
+def recorded_fit_inputs(out: str | Path) -> FitInputs:
+    """The inputs out/profile.json says it was fitted on (FitInputs): refitting them gives that
+    profile (tests/test_calibration_fit.py), and a benchmark that refits the device fits what
+    the committed profile holds."""
+    out = Path(out)
+    meta = json.loads((out / PROFILE_FILE).read_text()).get("meta", {})
+    base = out.resolve().parent
+    more = tuple(base / e["folder"] for e in meta.get("more", []))
+    companions = tuple(companion_from_folder(base / e["folder"])
+                       for e in meta.get("companions", []))
+    return FitInputs(joined_measurements(out, list(more)), companions, more)
+
+
 def fit_directory(out: str | Path, hardware: str | None = None, command: str = "",
                   companions: list[Path] = (), graph_gap: Path | None = None,
-                  warm_l2: Path | None = None, sibling: str | Path | None = None) -> str:
-    """Fit out/measurements.csv into out/profile.json and out/accuracy.json. The graph gap
+                  warm_l2: Path | None = None, sibling: str | Path | None = None,
+                  more: list[Path] = ()) -> str:
+    """Fit out/measurements.csv (with the folders of `more`: joined_measurements) into
+    out/profile.json and out/accuracy.json. The graph gap
     comes from `graph_gap` (a measure_graph_gap.py CSV), else out/gap/graph-gap-sm0.csv where
     it exists, else 0 (kernel time then keeps the gap, as before it was measured); the groups'
     warm_trips from `warm_l2` (a measure_warm_l2.py CSV), else out/warm/warm-l2.csv where it
@@ -210,7 +265,7 @@ def fit_directory(out: str | Path, hardware: str | None = None, command: str = "
     profile that fills the groups and SM shares this device never measured
     (roofsim.calibration.sibling)."""
     out = Path(out)
-    m = read_measurements(out / MEASUREMENTS_FILE)
+    m = joined_measurements(out, [Path(f) for f in more])
     graph_gap, warm_l2 = probe_files(out, graph_gap, warm_l2)
     spec, name = hardware_for(out, hardware)
     probes = DeviceProbes.read(graph_gap, warm_l2, spec)
@@ -222,7 +277,10 @@ def fit_directory(out: str | Path, hardware: str | None = None, command: str = "
             "unstable_rows_left_out": int((m.ok & ~m.stable).sum()), "split_seed": SPLIT_SEED,
             "holdout_fraction": HOLDOUT_FRACTION,
             "launch_overhead_us_measured": launch_overhead_us(m),
-            "companions": [{"folder": Path(c).name, "sm_count": k.sm_count,
+            "more": [{"folder": _relative(Path(f), out),
+                      "rows": int(read_measurements(Path(f) / MEASUREMENTS_FILE).stable.sum())}
+                     for f in more],
+            "companions": [{"folder": _relative(Path(c), out), "sm_count": k.sm_count,
                             "rows": int(k.measurements.stable.sum())}
                            for c, k in zip(companions, comps)],
             "graph_gap": {"us": round(probes.graph_gap_s * 1e6, 4),

@@ -50,6 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a calibration folder of the same GPU measured on fewer SMs "
                              "(calibrate --sms N): the profile learns from it how each shape's "
                              "time scales with the SM count (repeatable)")
+    parser.add_argument("--more", action="append", default=[], metavar="DIR",
+                        type=nonempty("a calibration folder"),
+                        help="another folder of this device's measurements on as many SMs (a "
+                             "kernel test set taken into the calibration, say): its rows join "
+                             "--out's, each shape fitted or held out by its case id (repeatable)")
     parser.add_argument("--graph-gap", metavar="CSV", type=nonempty("a file"),
                         help="the CUDA-graph node gap measured by benchmarks/"
                              "measure_graph_gap.py (default: <out>/gap/graph-gap-sm0.csv if "
@@ -97,10 +102,14 @@ def run(args: argparse.Namespace) -> int:
     if args.hardware is not None:       # read now, not after an hour of measuring
         from ..hardware import load_hardware
         load_hardware(args.hardware)
+    from ..calibration.measurements import measurements_file
     for folder in args.companion:       # checked now, not after an hour of measuring
-        if not (Path(folder) / "measurements.csv").is_file():
+        if not measurements_file(Path(folder) / "measurements.csv").is_file():
             raise UserError(f"--companion {folder}: no measurements.csv there (expected a "
                             f"calibration folder measured with `roofsim calibrate --sms N`)")
+    for folder in args.more:
+        if not measurements_file(Path(folder) / "measurements.csv").is_file():
+            raise UserError(f"--more {folder}: no measurements.csv there")
     if args.sibling is not None:        # read now, not after an hour of measuring
         from ..calibration import load_profile
         load_profile(args.sibling)
@@ -108,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.out:
             raise UserError("--fit-only needs --out DIR (the folder holding measurements.csv)")
         return _fit(Path(args.out), args.hardware, command, args.companion, args.graph_gap,
-                    args.warm_l2, args.sibling)
+                    args.warm_l2, args.sibling, args.more)
     if args.device == "cuda" and not _cuda_available():
         raise NeedsGPU("roofsim calibrate needs a CUDA GPU, and torch sees none here; "
                        "refit committed measurements with --fit-only --out DIR, or exercise "
@@ -152,17 +161,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"  ... and {len(report.failed) - 20} more (see {out / 'provenance.json'})")
     if not args.no_fit:
         _fit(out, args.hardware, command, args.companion, args.graph_gap, args.warm_l2,
-             args.sibling)
+             args.sibling, args.more)
     return 0
 
 
 def _fit(out: Path, hardware: str | None, command: str, companions=(), graph_gap=None,
-         warm_l2=None, sibling=None) -> int:
+         warm_l2=None, sibling=None, more=()) -> int:
     from ..calibration.fit import fit_directory
     summary = fit_directory(out, hardware=hardware, command=command,
                             companions=[Path(c) for c in companions],
                             graph_gap=Path(graph_gap) if graph_gap else None,
-                            warm_l2=Path(warm_l2) if warm_l2 else None, sibling=sibling)
+                            warm_l2=Path(warm_l2) if warm_l2 else None, sibling=sibling,
+                            more=[Path(f) for f in more])
     print(summary)
     return 0
 
