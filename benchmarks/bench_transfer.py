@@ -47,8 +47,8 @@ DEVICES = ("h200", "h100-sxm")
 # (roofsim.calibration.fit.recorded_fit_inputs): the H200's takes runs on fewer SMs (the
 # two-point law's other points, its companions: those SM counts are listed as 'companion', every
 # other restricted count is a test) and, since session 15, the kernel test sets that had guided
-# changes (mixed-fresh to mixed-fresh5: every stable row, fitted or held out by its case id), three
-# of whose SM-restricted runs are companions (64, 88 and 120 SMs), as calibration/README.md fits it.
+# changes (mixed-fresh to mixed-fresh5: every stable row, fitted or held out by its case id), one
+# of whose SM-restricted runs is a companion (64 SMs), as calibration/README.md fits it.
 
 
 def companion_sms(fd: str) -> set[int]:
@@ -116,10 +116,15 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # Still no kernel change: e2e-fresh30, 2026-12-03 12:30-12:32 (session 14; grids 7x10 and 8x9,
 # prompt 1400, whole H200 and 48 SMs), is fresh too, and so is e2e-fresh32 (13:08-13:12, grids
 # 1x10 and 9x9, prompt 1600, whole H200 and 32 SMs).
+# Session 15's profile change (the guiding mixed sets as calibration rows, the 64-SM companion)
+# was chosen on kernel rows alone, no end-to-end set read; e2e-fresh35, 2026-12-03 16:55-16:58
+# (grids 9x10 and 5x9, prompt 1250, whole H200 and 80 SMs; transformers 5.25.0, the version
+# roofsim captures with since), was measured after it.
 FRESH = {"h200 (e2e-fresh26)", "h200-sm40 (e2e-fresh26)", "h200-sm104 (e2e-fresh26)",
          "h200 (e2e-fresh28)", "h200-sm56 (e2e-fresh28)",
          "h200 (e2e-fresh30)", "h200-sm48 (e2e-fresh30)",
-         "h200 (e2e-fresh32)", "h200-sm32 (e2e-fresh32)"}
+         "h200 (e2e-fresh32)", "h200-sm32 (e2e-fresh32)",
+         "h200 (e2e-fresh35)", "h200-sm80 (e2e-fresh35)"}
 # The SM-restricted kernel samples (calibration/h200-sm<N>/measurements.csv) measured after the
 # model's last change: 24 and 72 SMs (kernels/*.yaml --sample 0.08), 2026-12-02 07:52, after
 # the SM-count share (roofsim.calibration.profile.SM_COUNT_WEIGHT).
@@ -147,7 +152,7 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh9", "e2e-fresh10", "e2e-fresh11", "e2e-fresh12", "e2e-fresh13",
             "e2e-fresh14", "e2e-fresh16", "e2e-fresh17", "e2e-fresh18",
             "e2e-fresh19", "e2e-fresh21", "e2e-fresh24", "e2e-fresh26", "e2e-fresh28",
-            "e2e-host", "e2e-fresh30", "e2e-fresh32")
+            "e2e-host", "e2e-fresh30", "e2e-fresh32", "e2e-fresh35")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
@@ -220,6 +225,8 @@ def restricted_kind(fd: str, sms: int) -> str:
 #   13:25-13:29, session 14), on the whole chip and 56 and 72 SMs: mixed-fresh7.
 # - with seeds + 700000 (benchmarks/suites/mixed_fresh8.yaml, 1,860 shapes, 2026-12-03
 #   16:19-16:22, session 15), on the whole chip and 32 and 112 SMs: mixed-fresh8.
+# - with seeds + 800000 (benchmarks/suites/mixed_fresh9.yaml, 1,855 shapes, 2026-12-03, session
+#   15), on the whole chip and 24 and 120 SMs: mixed-fresh9.
 # A row whose shape the fitting device fitted (the same case id in its fit split) is left out.
 KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200-sm32", "narrow-fresh"), ("h200-sm64", "narrow-fresh"),
@@ -231,15 +238,18 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200-sm104", "mixed-fresh6"), ("h200", "mixed-fresh7"),
                     ("h200-sm56", "mixed-fresh7"), ("h200-sm72", "mixed-fresh7"),
                     ("h200", "mixed-fresh8"), ("h200-sm32", "mixed-fresh8"),
-                    ("h200-sm112", "mixed-fresh8"))
+                    ("h200-sm112", "mixed-fresh8"), ("h200", "mixed-fresh9"),
+                    ("h200-sm24", "mixed-fresh9"), ("h200-sm120", "mixed-fresh9"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
-# profile takes them (MORE, and three of their restricted runs as COMPANIONS), as they had all
-# guided a change (sessions 8-12). The sets no change looked at: mixed-fresh7 (above), and
-# mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml, seeds + 700000, 2026-12-03 16:19-16:22,
-# session 15, whole H200 and 32 and 112 SMs), timed before the profile took MORE and its
-# companions and read only after that change was committed. mixed-fresh6 (session 12) was
+# profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
+# a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
+# seeds + 700000, 2026-12-03 16:19-16:22, whole H200 and 32 and 112 SMs) were fresh for that
+# change's first form (companions at 64, 88 and 120 SMs) and read after it; its revision (64
+# alone: calibration/README.md) came after, so FRESH_KERNEL_SETS names mixed-fresh9
+# (benchmarks/suites/mixed_fresh9.yaml, seeds + 800000, whole H200 and 24 and 120 SMs), timed
+# after the revision and read only after it was committed. mixed-fresh6 (session 12) was
 # printed while session 14 chose conv2d's interpolation, so it is a test set, not a fresh one.
-FRESH_KERNEL_SETS = ("mixed-fresh7", "mixed-fresh8")
+FRESH_KERNEL_SETS = ("mixed-fresh9",)
 
 
 def kernel_sets_part(profiles, data) -> list[dict]:
