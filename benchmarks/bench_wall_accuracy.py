@@ -180,7 +180,8 @@ def _ocr_set_rows(device: str, name: str, host, fitted: dict) -> list[dict]:
 # 900, KV 2500 / 6000, batch 3 / 12, one process) was measured after session 12's library grid
 # (roofsim.perfmodel.library_blocks, block_rounds, chosen on kernel rows): the fresh set for it.
 MODEL_SETS = ("e2e", "e2e-fresh3", "e2e-fresh5", "e2e-fresh15", "e2e-fresh20", "e2e-fresh22",
-              "e2e-fresh23", "e2e-fresh25", "e2e-fresh27", "e2e-fresh29", "e2e-fresh31", "e2e-fresh33", "e2e-fresh34")
+              "e2e-fresh23", "e2e-fresh25", "e2e-fresh27", "e2e-fresh29", "e2e-fresh31", "e2e-fresh33", "e2e-fresh34",
+              "e2e-fresh36")
 # e2e-fresh27 was fresh until session 13's host refit, chosen after it was read; e2e-fresh29
 # (Mistral 7B and Qwen2.5 7B, prefill 1500, KV 1800 / 4500, batch 5 / 10, two processes;
 # 2026-12-03 11:24-11:26, after the refit) is the fresh one.
@@ -190,8 +191,10 @@ MODEL_SETS = ("e2e", "e2e-fresh3", "e2e-fresh5", "e2e-fresh15", "e2e-fresh20", "
 # speed) led to the per-repeat probe; e2e-fresh33 (Mistral 7B and DeepSeek-V2-Lite, prefill
 # 1200, KV 3300 / 7700, batch 5 / 11, two processes; 13:12-13:14, measured with it) is fresh, and
 # so is e2e-fresh34 (Llama 3.1 8B and Qwen3-30B-A3B, prefill 800, KV 2600 / 6600, batch 3 / 9,
-# two processes; 13:57-14:00, no change since).
-FRESH_MODEL_SETS: tuple[str, ...] = ("e2e-fresh33", "e2e-fresh34")
+# two processes; 13:57-14:00, no change since), and e2e-fresh36 (Qwen2.5 7B and DeepSeek-V2-Lite,
+# prefill 1500, KV 1800 / 4400, batch 4 / 12, two processes; session 15, 2026-12-03 17:04-17:07,
+# transformers 5.25.0; after session 15's kernel-profile change, no host-model change).
+FRESH_MODEL_SETS: tuple[str, ...] = ("e2e-fresh33", "e2e-fresh34", "e2e-fresh36")
 
 
 def model_rows(device: str, host) -> list[dict]:
