@@ -42,7 +42,8 @@ export PYTHONPATH=".${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 QUIET='^USDT\|SyncActivityProfiler\|_warn_once\|acc_events'
 use_wheels() {   # the transformers roofsim captures with, carried as a wheel (.wheels/) or,
                  # where the working tree leaves no room for it, as an xz archive of the
-                 # wheel's contents (.wheels-xz/*.tar.xz: 4.4 MB against 13.5)
+                 # wheel's contents (.wheels-xz/*.tar.xz; transformers 5.25.0 with the huggingface_hub
+                 # 2.4.0 and kernels 0.19.1 it needs: 7.2 MB)
   if ls .wheels/*.whl >/dev/null 2>&1; then
     pip install -q --no-deps --no-index --target /tmp/roofsim-wheels .wheels/*.whl 2>&1 | grep -v WARNING
     export PYTHONPATH="/tmp/roofsim-wheels:$PYTHONPATH"
@@ -50,6 +51,14 @@ use_wheels() {   # the transformers roofsim captures with, carried as a wheel (.
     mkdir -p /tmp/roofsim-wheels
     for a in .wheels-xz/*.tar.xz; do tar -xJf "$a" -C /tmp/roofsim-wheels; done
     export PYTHONPATH="/tmp/roofsim-wheels:$PYTHONPATH"
+  fi
+  # Say it loudly when the carried transformers does not import here (a newer one needs a newer
+  # huggingface_hub, say: carry its dependencies in the archive too), and measure with the
+  # machine's own: every provenance file records which version ran.
+  if [ -d /tmp/roofsim-wheels ] && ! err=$(python3 -c 'import transformers' 2>&1); then
+    echo "WARNING: the carried transformers does not import here ($(echo "$err" | tail -1));" \
+         "measuring with the machine's own"
+    export PYTHONPATH="."
   fi
 }
 host_state() {   # one CSV line: cpu jiffies (user nice system idle iowait irq softirq steal), MHz
@@ -126,7 +135,7 @@ elif [ "$PHASE" = noise ]; then
   done
 elif [ "$PHASE" = e2e ]; then
   use_wheels
-  python3 -c 'import transformers, torch; print("transformers", transformers.__version__, "torch", torch.__version__)' || export PYTHONPATH="."
+  python3 -c 'import transformers, torch; print("transformers", transformers.__version__, "torch", torch.__version__)'
   for n in $SMS_LIST; do   # 0 = the whole GPU
     # E2E_PROCS separate processes on the whole GPU (an eager wall time varies between
     # processes: calibration/h200/host/noise): e2e-sm0, then e2e-sm0-p2, e2e-sm0-p3 ...
