@@ -229,6 +229,8 @@ def restricted_kind(fd: str, sms: int) -> str:
 #   16:19-16:22, session 15), on the whole chip and 32 and 112 SMs: mixed-fresh8.
 # - with seeds + 800000 (benchmarks/suites/mixed_fresh9.yaml, 1,855 shapes, 2026-12-03, session
 #   15), on the whole chip and 24 and 120 SMs: mixed-fresh9.
+# - with seeds + 900000 (benchmarks/suites/mixed_fresh10.yaml, 1,854 shapes, 2026-12-03
+#   17:28-17:31, session 15), on 48 and 104 SMs only (no whole-chip run): mixed-fresh10.
 # A row whose shape the fitting device fitted (the same case id in its fit split) is left out.
 KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200-sm32", "narrow-fresh"), ("h200-sm64", "narrow-fresh"),
@@ -241,7 +243,8 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200-sm56", "mixed-fresh7"), ("h200-sm72", "mixed-fresh7"),
                     ("h200", "mixed-fresh8"), ("h200-sm32", "mixed-fresh8"),
                     ("h200-sm112", "mixed-fresh8"), ("h200", "mixed-fresh9"),
-                    ("h200-sm24", "mixed-fresh9"), ("h200-sm120", "mixed-fresh9"))
+                    ("h200-sm24", "mixed-fresh9"), ("h200-sm120", "mixed-fresh9"),
+                    ("h200-sm48", "mixed-fresh10"), ("h200-sm104", "mixed-fresh10"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -249,9 +252,10 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # change's first form (companions at 64, 88 and 120 SMs) and read after it; its revision (64
 # alone: calibration/README.md) came after, so FRESH_KERNEL_SETS names mixed-fresh9
 # (benchmarks/suites/mixed_fresh9.yaml, seeds + 800000, whole H200 and 24 and 120 SMs), timed
-# after the revision and read only after it was committed. mixed-fresh6 (session 12) was
+# after the revision and read only after it was committed, and mixed-fresh10 (seeds + 900000,
+# 48 and 104 SMs), timed after mixed-fresh9 was scored, with no change in between. mixed-fresh6 (session 12) was
 # printed while session 14 chose conv2d's interpolation, so it is a test set, not a fresh one.
-FRESH_KERNEL_SETS = ("mixed-fresh9",)
+FRESH_KERNEL_SETS = ("mixed-fresh9", "mixed-fresh10")
 
 
 def kernel_sets_part(profiles, data) -> list[dict]:
