@@ -43,7 +43,7 @@ QUIET='^USDT\|SyncActivityProfiler\|_warn_once\|acc_events'
 use_wheels() {   # the transformers roofsim captures with, carried as a wheel (.wheels/) or,
                  # where the working tree leaves no room for it, as an xz archive of the
                  # wheel's contents (.wheels-xz/*.tar.xz; transformers 5.25.0 with the huggingface_hub
-                 # 2.4.0 and kernels 0.19.1 it needs: 7.2 MB)
+                 # 2.4.0 and kernels 0.19.1 it needs: 7.2 MB; bash benchmarks/pack_wheels.sh)
   if ls .wheels/*.whl >/dev/null 2>&1; then
     pip install -q --no-deps --no-index --target /tmp/roofsim-wheels .wheels/*.whl 2>&1 | grep -v WARNING
     export PYTHONPATH="/tmp/roofsim-wheels:$PYTHONPATH"
