@@ -24,6 +24,7 @@ every other SM count is unseen. Prints one table per part, and the targets met o
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -52,9 +53,15 @@ DEVICES = ("h200", "h100-sxm")
 # of whose SM-restricted runs is a companion (64 SMs), as calibration/README.md fits it.
 
 
+@functools.lru_cache(maxsize=None)
+def fit_inputs(fd: str):
+    """What device `fd`'s committed profile was fitted on (recorded_fit_inputs), read once."""
+    return recorded_fit_inputs(CAL / fd)
+
+
 def companion_sms(fd: str) -> set[int]:
     """The SM counts of device `fd`'s companions."""
-    return {c.sm_count for c in recorded_fit_inputs(CAL / fd).companions}
+    return {c.sm_count for c in fit_inputs(fd).companions}
 
 
 # Where each profile's device probes (graph gap, warm L2) come from: the H100 SXM was never
@@ -375,7 +382,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-e2e", action="store_true", help="kernels only (no torch needed)")
     ap.add_argument("--json", help="write every row here")
     args = ap.parse_args(argv)
-    inputs = {d: recorded_fit_inputs(CAL / d) for d in DEVICES}
+    inputs = {d: fit_inputs(d) for d in DEVICES}
     data = {d: i.measurements.select(i.measurements.stable) for d, i in inputs.items()}
     profiles = {}
     for d in DEVICES:

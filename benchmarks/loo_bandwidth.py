@@ -2,8 +2,8 @@
 
     python benchmarks/loo_bandwidth.py [--device h200] [--companion DIR ...]
 
-Fits the profile of calibration/<device> (its fit rows, with the companions the committed
-profile names) once, then for each bandwidth_scale (roofsim.calibration.interpolate: the
+Fits the profile of calibration/<device> (the fit rows and companions the committed profile
+records) once, then for each bandwidth_scale (roofsim.calibration.interpolate: the
 Gaussian's width as a share of the k-th neighbour's distance) predicts every fitted shape's
 residual, and every companion shape's SM-parallel share, from the others. Prints the residual's
 leave-one-out MAPE (as a time error, exp(predicted - measured residual) - 1) and the share's
@@ -23,11 +23,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from roofsim.calibration.fit import companion_from_folder, fit_profile, hardware_for  # noqa: E402
+from roofsim.calibration.fit import (companion_from_folder, fit_profile,  # noqa: E402
+                                     hardware_for, recorded_fit_inputs)
 from roofsim.calibration.interpolate import LocalLinear, LocalLinearSettings  # noqa: E402
-from roofsim.calibration.measurements import FIT, read_measurements  # noqa: E402
-from roofsim.calibration.profile import RESIDUAL_BOUND, group_features, load_profile  # noqa: E402
-from roofsim.calibration.run import MEASUREMENTS_FILE  # noqa: E402
+from roofsim.calibration.measurements import FIT  # noqa: E402
+from roofsim.calibration.profile import RESIDUAL_BOUND, group_features  # noqa: E402
 
 SCALES = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4)
 
@@ -42,15 +42,16 @@ def residual_loo_errors(g, sm_count: float, settings: LocalLinearSettings) -> np
 
 
 def refit(device: str, companions: list[str] | None = None):
-    """The profile of calibration/<device> fitted again on its fit rows, with `companions`
-    (folders; None: those the committed profile names)."""
+    """The profile of calibration/<device> fitted again on the fit rows the committed profile
+    records (roofsim.calibration.fit.recorded_fit_inputs: its own and its further sets'), with
+    `companions` (folders; None: those the committed profile names)."""
     out = ROOT / "calibration" / device
-    committed = load_profile(out)
-    names = companions if companions is not None else \
-        [str(out.parent / c["folder"]) for c in committed.meta.get("companions", [])]
-    comps = tuple(companion_from_folder(Path(c)) for c in names)
+    inputs = recorded_fit_inputs(out)
+    names = [str(f) for f in inputs.companion_folders] if companions is None else companions
+    comps = inputs.companions if companions is None else \
+        tuple(companion_from_folder(Path(c)) for c in companions)
     spec, name = hardware_for(out, None)
-    m = read_measurements(out / MEASUREMENTS_FILE)
+    m = inputs.measurements
     return fit_profile(m.select(m["split"] == FIT), spec, device_name=name,
                        companions=comps), names
 

@@ -4,7 +4,9 @@ them, and recorded_fit_inputs gives back exactly what was fitted."""
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import json
 import shutil
 import subprocess
@@ -42,10 +44,7 @@ def folders(tmp_path):
     head, rows = lines[0], lines[1:]
     out = _folder(tmp_path / "dev", SOURCE, [head] + rows[:300])
     # the more folder repeats rows 200-299 with another time: the first folder's row is kept
-    cols = head.split(",")
-    at = cols.index("kernel_s")
-    import csv
-    import io
+    at = head.split(",").index("kernel_s")
     moved = []
     for r in rows[200:300]:
         cells = next(csv.reader(io.StringIO(r)))
@@ -68,7 +67,7 @@ def test_more_rows_join_once_each_split_by_case_id(folders):
     got = dict(zip(m["case_id"], m["kernel_s"]))
     assert all(got[c] == t for c, t in first.items())          # the folder's own rows win
     assert all(s == split_of(c) for c, s in zip(m["case_id"], m["split"]))
-    assert joined_measurements(out, []) .columns.keys() == m.columns.keys()
+    assert joined_measurements(out, []).columns.keys() == m.columns.keys()
 
 
 def test_more_from_another_sm_count_is_one_line(folders, tmp_path):

@@ -237,6 +237,7 @@ class FitInputs:
     measurements: Measurements
     companions: tuple[Companion, ...]
     more: tuple[Path, ...]
+    companion_folders: tuple[Path, ...] = ()   # the companions' folders, in their order
 
 
 def recorded_fit_inputs(out: str | Path) -> FitInputs:
@@ -247,9 +248,9 @@ def recorded_fit_inputs(out: str | Path) -> FitInputs:
     meta = json.loads((out / PROFILE_FILE).read_text()).get("meta", {})
     base = out.resolve().parent
     more = tuple(base / e["folder"] for e in meta.get("more", []))
-    companions = tuple(companion_from_folder(base / e["folder"])
-                       for e in meta.get("companions", []))
-    return FitInputs(joined_measurements(out, list(more)), companions, more)
+    folders = tuple(base / e["folder"] for e in meta.get("companions", []))
+    return FitInputs(joined_measurements(out, list(more)),
+                     tuple(companion_from_folder(f) for f in folders), more, folders)
 
 
 def fit_directory(out: str | Path, hardware: str | None = None, command: str = "",

@@ -52,8 +52,9 @@ def run(args) -> int:
                     "readings_us": [r * 1e6 for r in readings], "torch": torch.__version__})
         return 0
     if len(readings) > 1:
-        print(f"{len(readings)} readings over {args.seconds:g} s: least {min(readings) * 1e6:.2f}, "
-              f"most {max(readings) * 1e6:.2f} us (most / least {max(readings) / min(readings):.2f})")
+        least, most = min(readings), max(readings)
+        print(f"{len(readings)} readings over {args.seconds:g} s: least {least * 1e6:.2f}, "
+              f"most {most * 1e6:.2f} us (most / least {most / least:.2f})")
     print(f"host probe: {probe_s * 1e6:.2f} us per eager dispatch on {args.device}"
           + (" (a check: CPU dispatch, not a reading for --host-probe-us)"
              if args.device == "cpu" else
