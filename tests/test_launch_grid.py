@@ -15,8 +15,8 @@ from roofsim.errors import UserError
 from roofsim.hardware import (derive_sm_restricted, load_hardware, spec_from_dict,
                               spec_to_dict)
 from roofsim.kernels import records_from_params
-from roofsim.perfmodel import (PERSISTENT_KINDS, matrix_ctas, parallel_scale, persistent,
-                               unit_terms, waves)
+from roofsim.perfmodel import (PERSISTENT_KINDS, WAVE_KINDS, matrix_ctas, parallel_scale,
+                               persistent, unit_terms, waves)
 
 H200 = load_hardware("h200")
 
@@ -84,16 +84,39 @@ def test_a_chip_with_fewer_sms_of_its_own_takes_no_rounds():
     assert parallel_scale(table, 132, 120, 120)[0] == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("kind", ["attention", "conv2d", "elementwise", "rmsnorm"])
-def test_other_kinds_spread_their_work_evenly(kind):
+def _record(kind, **changes):
     params = {"numel": 1e6, "rows": 100.0, "cols": 100.0, "batch": 1.0, "heads": 8.0,
               "seq_q": 512.0, "seq_kv": 512.0, "head_dim": 64.0, "c_in": 64.0, "c_out": 64.0,
-              "h": 32.0, "w": 32.0, "kernel": 3.0, "stride": 1.0, "padding": 1.0}
-    assert kind not in PERSISTENT_KINDS
-    table = records_from_params(np.array([kind], dtype=object),
-                                {k: np.array([v]) for k, v in params.items()},
-                                np.array(["bfloat16"], dtype=object))
-    assert parallel_scale(table, 132, 40, 132)[0] == pytest.approx(132 / 40)
+              "h": 32.0, "w": 32.0, "kernel": 3.0, "stride": 1.0, "padding": 1.0, **changes}
+    return records_from_params(np.array([kind], dtype=object),
+                               {k: np.array([v]) for k, v in params.items()},
+                               np.array(["bfloat16"], dtype=object))
+
+
+@pytest.mark.parametrize("kind", ["conv2d", "elementwise", "rmsnorm"])
+def test_other_kinds_spread_their_work_evenly(kind):
+    assert kind not in PERSISTENT_KINDS + WAVE_KINDS
+    assert parallel_scale(_record(kind), 132, 40, 132)[0] == pytest.approx(132 / 40)
+
+
+def test_attention_stretches_by_its_waves_of_one_block_per_tile():
+    """8 heads x 4 query tiles = 32 blocks: one wave on 132 SMs and on 40, so no stretch; 64
+    heads (256 blocks): 2 waves on 132 SMs, 7 on 40."""
+    assert "attention" in WAVE_KINDS
+    few = _record("attention")
+    assert matrix_ctas(few, 132.0)[0] == 32
+    assert parallel_scale(few, 132, 40, 132)[0] == pytest.approx(1.0)
+    many = _record("attention", heads=64.0)
+    assert matrix_ctas(many, 132.0)[0] == 256
+    assert parallel_scale(many, 132, 40, 132)[0] == pytest.approx(7 / 2)
+
+
+@settings(max_examples=100, deadline=None)
+@given(heads=st.integers(1, 256), seq_q=st.integers(1, 8192), seq_kv=st.integers(1, 8192),
+       few=st.integers(1, 132))
+def test_attention_never_speeds_up_on_fewer_sms(heads, seq_q, seq_kv, few):
+    table = _record("attention", heads=float(heads), seq_q=float(seq_q), seq_kv=float(seq_kv))
+    assert parallel_scale(table, 132, few, 132)[0] >= 1.0
 
 
 def test_split_k_fills_the_sms_the_device_reports():
