@@ -128,11 +128,15 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # was chosen on kernel rows alone, no end-to-end set read; e2e-fresh35, 2026-12-03 16:55-16:58
 # (grids 9x10 and 5x9, prompt 1250, whole H200 and 80 SMs; transformers 5.25.0, the version
 # roofsim captures with since), was measured after it.
+# Session 16's change (attention's waves, roofsim.perfmodel.WAVE_KINDS) was chosen on kernel rows
+# alone; e2e-fresh37, 2026-12-03 18:29-18:33 (grids 2x7 and 6x10, prompt 900, whole H200 in three
+# processes and 32 SMs), was measured after it.
 FRESH = {"h200 (e2e-fresh26)", "h200-sm40 (e2e-fresh26)", "h200-sm104 (e2e-fresh26)",
          "h200 (e2e-fresh28)", "h200-sm56 (e2e-fresh28)",
          "h200 (e2e-fresh30)", "h200-sm48 (e2e-fresh30)",
          "h200 (e2e-fresh32)", "h200-sm32 (e2e-fresh32)",
-         "h200 (e2e-fresh35)", "h200-sm80 (e2e-fresh35)"}
+         "h200 (e2e-fresh35)", "h200-sm80 (e2e-fresh35)",
+         "h200 (e2e-fresh37)", "h200-sm32 (e2e-fresh37)"}
 # The SM-restricted kernel samples (calibration/h200-sm<N>/measurements.csv) measured after the
 # model's last change: 24 and 72 SMs (kernels/*.yaml --sample 0.08), 2026-12-02 07:52, after
 # the SM-count share (roofsim.calibration.profile.SM_COUNT_WEIGHT).
@@ -161,7 +165,7 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh9", "e2e-fresh10", "e2e-fresh11", "e2e-fresh12", "e2e-fresh13",
             "e2e-fresh14", "e2e-fresh16", "e2e-fresh17", "e2e-fresh18",
             "e2e-fresh19", "e2e-fresh21", "e2e-fresh24", "e2e-fresh26", "e2e-fresh28",
-            "e2e-host", "e2e-fresh30", "e2e-fresh32", "e2e-fresh35")
+            "e2e-host", "e2e-fresh30", "e2e-fresh32", "e2e-fresh35", "e2e-fresh37")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
@@ -251,7 +255,10 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200", "mixed-fresh8"), ("h200-sm32", "mixed-fresh8"),
                     ("h200-sm112", "mixed-fresh8"), ("h200", "mixed-fresh9"),
                     ("h200-sm24", "mixed-fresh9"), ("h200-sm120", "mixed-fresh9"),
-                    ("h200-sm48", "mixed-fresh10"), ("h200-sm104", "mixed-fresh10"))
+                    ("h200-sm48", "mixed-fresh10"), ("h200-sm104", "mixed-fresh10"),
+                    ("h200", "mixed-fresh11"), ("h200-sm24", "mixed-fresh11"),
+                    ("h200-sm40", "mixed-fresh11"), ("h200-sm32", "mixed-fresh12"),
+                    ("h200-sm48", "mixed-fresh12"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -262,7 +269,12 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # after the revision and read only after it was committed, and mixed-fresh10 (seeds + 900000,
 # 48 and 104 SMs), timed after mixed-fresh9 was scored, with no change in between. mixed-fresh6 (session 12) was
 # printed while session 14 chose conv2d's interpolation, so it is a test set, not a fresh one.
-FRESH_KERNEL_SETS = ("mixed-fresh9", "mixed-fresh10")
+# Session 16 chose attention's waves (roofsim.perfmodel.WAVE_KINDS) on mixed-fresh6 to -10 at
+# 24-56 SMs (test sets since); mixed-fresh11 (benchmarks/suites/mixed_fresh11.yaml, seeds +
+# 1000000, whole H200 and 24 and 40 SMs, 2026-12-03 18:24-18:27) and mixed-fresh12 (seeds +
+# 1100000, 32 and 48 SMs, 18:27-18:29) were timed after that change was made and read only after
+# it was committed.
+FRESH_KERNEL_SETS = ("mixed-fresh11", "mixed-fresh12")
 
 
 def kernel_sets_part(profiles, data) -> list[dict]:
