@@ -283,7 +283,7 @@ def test_the_sm_share_follows_the_sm_count_within_the_companions_range(h200):
     g = profile.groups[("gemm", "bfloat16")]
     counts = sorted(set(g.sm_counts.astype(int)))
     assert counts == sorted(c.sm_count for c in H200_COMPANIONS)
-    assert counts[:3] == [8, 16, 40]
+    assert counts[:5] == [8, 16, 24, 32, 40]
     key = [tuple(np.nan_to_num(p, nan=-1)) for p in g.sm_params]
     lo = {k: f for k, f, c in zip(key, g.sm_fraction, g.sm_counts) if c == 16}
     hi = {k: f for k, f, c in zip(key, g.sm_fraction, g.sm_counts) if c == 40}
@@ -294,11 +294,14 @@ def test_the_sm_share_follows_the_sm_count_within_the_companions_range(h200):
     rows = np.array([[np.nan if v == -1 else v for v in k] for k in apart])
     phys = np.zeros(len(rows))
     at = {n: profile.sm_fraction_at(g, rows, "bfloat16", phys, n)
-          for n in (4, 8, 16, 24, 40, counts[-1], 130)}
+          for n in (4, 8, 16, 20, 24, 40, counts[-1], 130)}
     f16, f40 = np.array([lo[k] for k in apart]), np.array([hi[k] for k in apart])
     assert np.median(np.abs(at[16] - f16)) < np.median(np.abs(at[16] - f40))
     assert np.median(np.abs(at[40] - f40)) < np.median(np.abs(at[40] - f16))
-    assert np.median(at[16]) > np.median(at[24]) > np.median(at[40])
+    assert np.median(at[16]) > np.median(at[40])
+    # 20 SMs lies between the companions at 16 and 24: its share between theirs
+    assert np.all(at[20] <= at[16] + 1e-12) and np.all(at[20] >= at[24] - 1e-12)
+    assert np.any(at[20] < at[16] - 1e-3)
     assert np.all(at[4] >= at[8]) and np.all(at[8] >= at[16]) and np.all(at[16] >= at[24])
     assert np.array_equal(at[4], at[8]) and np.array_equal(at[130], at[counts[-1]])
 
