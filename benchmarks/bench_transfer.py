@@ -130,13 +130,16 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # roofsim captures with since), was measured after it.
 # Session 16's change (attention's waves, roofsim.perfmodel.WAVE_KINDS) was chosen on kernel rows
 # alone; e2e-fresh37, 2026-12-03 18:29-18:33 (grids 2x7 and 6x10, prompt 900, whole H200 in three
-# processes and 32 SMs), was measured after it.
+# processes and 32 SMs), was measured after it; e2e-fresh38, 18:51-18:54 (grids 3x4 and 8x7,
+# prompt 750, whole H200 in three processes and 56 SMs), after the session's second change
+# (companions at 24, 32 and 48 SMs).
 FRESH = {"h200 (e2e-fresh26)", "h200-sm40 (e2e-fresh26)", "h200-sm104 (e2e-fresh26)",
          "h200 (e2e-fresh28)", "h200-sm56 (e2e-fresh28)",
          "h200 (e2e-fresh30)", "h200-sm48 (e2e-fresh30)",
          "h200 (e2e-fresh32)", "h200-sm32 (e2e-fresh32)",
          "h200 (e2e-fresh35)", "h200-sm80 (e2e-fresh35)",
-         "h200 (e2e-fresh37)", "h200-sm32 (e2e-fresh37)"}
+         "h200 (e2e-fresh37)", "h200-sm32 (e2e-fresh37)",
+         "h200 (e2e-fresh38)", "h200-sm56 (e2e-fresh38)"}
 # The SM-restricted kernel samples (calibration/h200-sm<N>/measurements.csv) measured after the
 # model's last change: 24 and 72 SMs (kernels/*.yaml --sample 0.08), 2026-12-02 07:52, after
 # the SM-count share (roofsim.calibration.profile.SM_COUNT_WEIGHT).
@@ -165,7 +168,8 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh9", "e2e-fresh10", "e2e-fresh11", "e2e-fresh12", "e2e-fresh13",
             "e2e-fresh14", "e2e-fresh16", "e2e-fresh17", "e2e-fresh18",
             "e2e-fresh19", "e2e-fresh21", "e2e-fresh24", "e2e-fresh26", "e2e-fresh28",
-            "e2e-host", "e2e-fresh30", "e2e-fresh32", "e2e-fresh35", "e2e-fresh37")
+            "e2e-host", "e2e-fresh30", "e2e-fresh32", "e2e-fresh35", "e2e-fresh37",
+            "e2e-fresh38")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
@@ -252,7 +256,8 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200-sm48", "mixed-fresh10"), ("h200-sm104", "mixed-fresh10"),
                     ("h200", "mixed-fresh11"), ("h200-sm24", "mixed-fresh11"),
                     ("h200-sm40", "mixed-fresh11"), ("h200-sm32", "mixed-fresh12"),
-                    ("h200-sm48", "mixed-fresh12"))
+                    ("h200-sm48", "mixed-fresh12"), ("h200", "mixed-fresh13"),
+                    ("h200-sm24", "mixed-fresh13"), ("h200-sm56", "mixed-fresh13"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -271,8 +276,9 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # Session 16's second change (companions at 24, 32 and 48 SMs; mixed-fresh6 to -9 joined to the
 # H200's rows, so they left the test sets above, as mixed-fresh to -5 had) was chosen on other
 # test sets (calibration/README.md); mixed-fresh11 and -12 had been scored before it and were not
-# read while it was chosen. mixed-fresh13 (seeds + 1200000) was timed after it was committed.
-FRESH_KERNEL_SETS = ("mixed-fresh11", "mixed-fresh12")
+# read while it was chosen. mixed-fresh13 (seeds + 1200000; whole H200, 24 and 56 SMs,
+# 2026-12-03 18:48-18:51) was timed after it was committed.
+FRESH_KERNEL_SETS = ("mixed-fresh11", "mixed-fresh12", "mixed-fresh13")
 
 
 def kernel_sets_part(profiles, data) -> list[dict]:

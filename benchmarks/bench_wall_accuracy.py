@@ -83,7 +83,7 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
             "e2e-fresh10", "e2e-fresh11", "e2e-fresh12", "e2e-fresh13", "e2e-fresh14",
             "e2e-fresh16", "e2e-fresh17", "e2e-fresh18", "e2e-fresh19", "e2e-fresh21",
             "e2e-fresh24", "e2e-fresh26", "e2e-host", "e2e-fresh28", "e2e-fresh30", "e2e-fresh32",
-            "e2e-fresh35", "e2e-fresh37")
+            "e2e-fresh35", "e2e-fresh37", "e2e-fresh38")
 # e2e-fresh21 (session 10, 2026-12-03 00:37, grids 1x8 and 6x9, prompt 450, whole H200 in three
 # separate processes, 80 and 24 SMs; no model change since session 9) and e2e-fresh24 (02:12,
 # grids 1x9 and 8x8, prompt 650, whole H200, 72 and 8 SMs; after session 10's sort chain) were
@@ -106,8 +106,10 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
 # processes and 80 SMs), the first with transformers 5.25.0 (the host model was fitted on 5.24.0
 # walls), after session 15's kernel-profile change and no host-model change; and so is
 # e2e-fresh37 (session 16, 2026-12-03 18:29-18:33, grids 2x7 and 6x10, prompt 900, whole H200 in
-# three processes and 32 SMs), after session 16's kernel change (attention's SM stretch).
-FRESH_OCR_SETS = ("e2e-fresh32", "e2e-fresh35", "e2e-fresh37")
+# three processes and 32 SMs), after session 16's kernel change (attention's SM stretch), and
+# e2e-fresh38 (18:51-18:54, grids 3x4 and 8x7, prompt 750, whole H200 in three processes and 56
+# SMs), after its second (companions at 24, 32 and 48 SMs).
+FRESH_OCR_SETS = ("e2e-fresh32", "e2e-fresh35", "e2e-fresh37", "e2e-fresh38")
 # A set's process*/ folders (roofsim.e2e.process_walls): its rows are also scored against the
 # median over the processes (summarize).
 
