@@ -100,3 +100,14 @@ def test_cli_more_without_measurements_is_one_line(folders, tmp_path):
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 2
     assert "--more" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("text", [None, "", "{not json", "[]", '{"meta": {"more": [3]}}',
+                                  '{"meta": {"companions": [{"folder": 7}]}}', '{"meta": 5}'])
+def test_recorded_fit_inputs_names_the_profile_it_cannot_read(tmp_path, text):
+    """A missing, empty or malformed profile.json is one line naming the file, not a traceback."""
+    if text is not None:
+        (tmp_path / "profile.json").write_text(text)
+    with pytest.raises(UserError) as err:
+        recorded_fit_inputs(tmp_path)
+    assert "profile.json" in str(err.value) and "\n" not in str(err.value)

@@ -245,10 +245,21 @@ def recorded_fit_inputs(out: str | Path) -> FitInputs:
     profile (tests/test_calibration_fit.py), and a benchmark that refits the device fits what
     the committed profile holds."""
     out = Path(out)
-    meta = json.loads((out / PROFILE_FILE).read_text()).get("meta", {})
+    path = out / PROFILE_FILE
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UserError(f"{path}: no profile to read its fit inputs from "
+                        f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
+    meta = doc.get("meta", {}) if isinstance(doc, dict) else None
+    if not isinstance(meta, dict) or not all(
+            isinstance(e, dict) and isinstance(e.get("folder"), str)
+            for key in ("more", "companions") for e in meta.get(key, []) or []):
+        raise UserError(f"{path}: 'meta' must map 'more' and 'companions' to lists of "
+                        f"{{'folder': ...}} entries")
     base = out.resolve().parent
-    more = tuple(base / e["folder"] for e in meta.get("more", []))
-    folders = tuple(base / e["folder"] for e in meta.get("companions", []))
+    more = tuple(base / e["folder"] for e in meta.get("more", []) or [])
+    folders = tuple(base / e["folder"] for e in meta.get("companions", []) or [])
     return FitInputs(joined_measurements(out, list(more)),
                      tuple(companion_from_folder(f) for f in folders), more, folders)
 
