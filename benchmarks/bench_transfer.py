@@ -257,7 +257,8 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200", "mixed-fresh11"), ("h200-sm24", "mixed-fresh11"),
                     ("h200-sm40", "mixed-fresh11"), ("h200-sm32", "mixed-fresh12"),
                     ("h200-sm48", "mixed-fresh12"), ("h200", "mixed-fresh13"),
-                    ("h200-sm24", "mixed-fresh13"), ("h200-sm56", "mixed-fresh13"))
+                    ("h200-sm24", "mixed-fresh13"), ("h200-sm56", "mixed-fresh13"),
+                    ("h200-sm72", "mixed-fresh14"), ("h200-sm112", "mixed-fresh14"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -277,8 +278,9 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # H200's rows, so they left the test sets above, as mixed-fresh to -5 had) was chosen on other
 # test sets (calibration/README.md); mixed-fresh11 and -12 had been scored before it and were not
 # read while it was chosen. mixed-fresh13 (seeds + 1200000; whole H200, 24 and 56 SMs,
-# 2026-12-03 18:48-18:51) was timed after it was committed.
-FRESH_KERNEL_SETS = ("mixed-fresh11", "mixed-fresh12", "mixed-fresh13")
+# 2026-12-03 18:48-18:51) was timed after it was committed, and mixed-fresh14 (seeds + 1300000;
+# 72 and 112 SMs, 19:07-19:09) after mixed-fresh13 was scored, with no change in between.
+FRESH_KERNEL_SETS = ("mixed-fresh11", "mixed-fresh12", "mixed-fresh13", "mixed-fresh14")
 
 
 def kernel_sets_part(profiles, data) -> list[dict]:

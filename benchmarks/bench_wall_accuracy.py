@@ -185,7 +185,7 @@ def _ocr_set_rows(device: str, name: str, host, fitted: dict) -> list[dict]:
 # (roofsim.perfmodel.library_blocks, block_rounds, chosen on kernel rows): the fresh set for it.
 MODEL_SETS = ("e2e", "e2e-fresh3", "e2e-fresh5", "e2e-fresh15", "e2e-fresh20", "e2e-fresh22",
               "e2e-fresh23", "e2e-fresh25", "e2e-fresh27", "e2e-fresh29", "e2e-fresh31", "e2e-fresh33", "e2e-fresh34",
-              "e2e-fresh36")
+              "e2e-fresh36", "e2e-fresh39")
 # e2e-fresh27 was fresh until session 13's host refit, chosen after it was read; e2e-fresh29
 # (Mistral 7B and Qwen2.5 7B, prefill 1500, KV 1800 / 4500, batch 5 / 10, two processes;
 # 2026-12-03 11:24-11:26, after the refit) is the fresh one.
@@ -197,8 +197,10 @@ MODEL_SETS = ("e2e", "e2e-fresh3", "e2e-fresh5", "e2e-fresh15", "e2e-fresh20", "
 # so is e2e-fresh34 (Llama 3.1 8B and Qwen3-30B-A3B, prefill 800, KV 2600 / 6600, batch 3 / 9,
 # two processes; 13:57-14:00, no change since), and e2e-fresh36 (Qwen2.5 7B and DeepSeek-V2-Lite,
 # prefill 1500, KV 1800 / 4400, batch 4 / 12, two processes; session 15, 2026-12-03 17:04-17:07,
-# transformers 5.25.0; after session 15's kernel-profile change, no host-model change).
-FRESH_MODEL_SETS: tuple[str, ...] = ("e2e-fresh33", "e2e-fresh34", "e2e-fresh36")
+# transformers 5.25.0; after session 15's kernel-profile change, no host-model change), and
+# e2e-fresh39 (Llama 3.1 8B and Mistral 7B, prefill 2200, KV 2600 / 5200, batch 2 / 16, two
+# processes; session 16, 19:09-19:12, after that session's kernel-profile changes).
+FRESH_MODEL_SETS: tuple[str, ...] = ("e2e-fresh33", "e2e-fresh34", "e2e-fresh36", "e2e-fresh39")
 
 
 def model_rows(device: str, host) -> list[dict]:
