@@ -16,9 +16,10 @@ With a same-architecture sibling (roofsim.calibration.sibling): the H100 SXM's p
 H200's groups for the kinds the H100 never timed and its SM shares, on the H100's own stages and
 on the SM-restricted H200s (SIBLINGS).
 Every measurement here is a test set: profiles are fitted on the fit split of the whole chip;
-the H200's also takes its 40-, 16- and 8-SM kernel runs (calibration/h200-sm40, -sm16, -sm8) as
-further points of the SM-scaling law, so rows at 40, 16 and 8 SMs are marked 'companion' and
-every other SM count is unseen. Prints one table per part, and the targets met or not.
+the H200's also takes kernel runs on fewer SMs as further points of the SM-scaling law (its
+companions, as its profile.json records them: 8, 16, 24, 32, 40, 48 and 64 SMs since session
+16), so rows at those counts are marked 'companion' and every other SM count (56, 72-128) is
+unseen. Prints one table per part, and the targets met or not.
 """
 
 from __future__ import annotations
