@@ -5,11 +5,11 @@
 #   OUT=/some/dir BUDGET=440 bash benchmarks/gpu_calibrate.sh
 #
 # <device> is named for the GPU as NVML reports it (h100-sxm, h200, ...). If the tree already
-# holds calibration/<device>/measurements.csv, the run continues it (--resume): cases already
+# holds calibration/<device>/measurements.csv(.gz), the run continues it (--resume): cases already
 # measured are skipped. BUDGET is the measuring time in seconds; the run stops cleanly there and
 # a later run of this script continues. Never changes clocks, power or modes; NVML state is
 # recorded beside every row. Afterwards, on any machine: copy $OUT/<device>/ to
-# calibration/<device>/ and fit with `roofsim calibrate --fit-only --out calibration/<device>`.
+# calibration/<device>/ (gzip -n -9 its measurements.csv) and fit with `roofsim calibrate --fit-only --out calibration/<device>`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out}
@@ -20,10 +20,16 @@ python3 -c 'import torch, sys; print("torch", torch.__version__, "cuda", torch.v
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,clocks.mem,power.draw,power.limit,temperature.gpu,clocks_throttle_reasons.active --format=csv || true
 DEV=$(python3 -m roofsim.calibration.device) || exit 1
 mkdir -p "$OUT/$DEV"
+# The committed rows are stored gzip-compressed (calibration/README.md); the run continues a
+# plain copy of them.
 if [ -f "calibration/$DEV/measurements.csv" ]; then
   cp "calibration/$DEV/measurements.csv" "$OUT/$DEV/"
+elif [ -f "calibration/$DEV/measurements.csv.gz" ]; then
+  gzip -dc "calibration/$DEV/measurements.csv.gz" > "$OUT/$DEV/measurements.csv"
+fi
+if [ -f "$OUT/$DEV/measurements.csv" ]; then
   [ -f "calibration/$DEV/provenance.json" ] && cp "calibration/$DEV/provenance.json" "$OUT/$DEV/"
-  echo "continuing calibration/$DEV ($(($(wc -l < "calibration/$DEV/measurements.csv") - 1)) rows)"
+  echo "continuing calibration/$DEV ($(($(wc -l < "$OUT/$DEV/measurements.csv") - 1)) rows)"
 fi
 python3 -m roofsim.cli.calibrate --out "$OUT/$DEV" --resume --time-budget "$BUDGET" --no-fit \
   2>&1 | tee "$OUT/$DEV/calibrate.log"

@@ -53,3 +53,22 @@ def test_gunzip_refuses_more_than_the_limit():
     assert gunzip(data, "f.gz", limit=1000) == b"x" * 1000
     with pytest.raises(UserError, match="more than"):
         gunzip(data, "f.gz", limit=999)
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_run_never_shadows_a_compressed_folder(tmp_path, resume):
+    """Measuring into a folder whose measurements are stored compressed (calibration/h200 and
+    h100-sxm since session 16) would write a plain file that hides them: one line instead."""
+    from roofsim.calibration.run import run_cases
+    (tmp_path / "measurements.csv.gz").write_bytes(STORED.read_bytes())
+    with pytest.raises(UserError) as err:
+        run_cases([], tmp_path, timer=None, device="h200", resume=resume)
+    assert "measurements.csv.gz" in str(err.value) and "\n" not in str(err.value)
+    assert not (tmp_path / "measurements.csv").exists()
+
+
+def test_the_device_folders_are_stored_compressed_and_read_whole():
+    for device in ("h200", "h100-sxm"):
+        plain = data_dir("calibration") / device / "measurements.csv"
+        assert not plain.exists() and measurements_file(plain).name == "measurements.csv.gz"
+        assert len(read_measurements(plain)) > 10_000

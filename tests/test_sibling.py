@@ -105,7 +105,7 @@ def test_calibrate_fit_only_takes_a_sibling(tmp_path):
     from roofsim.cli.calibrate import main
     out = tmp_path / "h100-sxm"
     out.mkdir()
-    for f in ("measurements.csv", "provenance.json"):
+    for f in ("measurements.csv.gz", "provenance.json"):
         shutil.copy(CAL / "h100-sxm" / f, out / f)
     assert main(["--fit-only", "--out", str(out), "--hardware", "h100-sxm",
                  "--sibling", str(CAL / "h200")]) == 0

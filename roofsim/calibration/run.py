@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Sequence, TextIO
 
 from ..errors import UserError
-from .measurements import SPLIT_SEED, HOLDOUT_FRACTION, MeasurementWriter, measured_ids, split_of
+from .measurements import (SPLIT_SEED, HOLDOUT_FRACTION, MeasurementWriter, measured_ids,
+                           measurements_file, split_of)
 from .nvml import Nvml
 from .runners import runner_table
 from .suites import Case
@@ -154,6 +155,10 @@ def run_cases(cases: Sequence[Case], out_dir: str | Path, *, timer, device: str,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     csv_path = out / MEASUREMENTS_FILE
+    stored = measurements_file(csv_path)
+    if stored != csv_path:      # only the committed, compressed copy: never shadow it
+        raise UserError(f"{stored} holds this folder's measurements (gzip-compressed); measure "
+                        f"into another --out, or gunzip it first to --resume")
     if csv_path.exists() and csv_path.stat().st_size > 0 and not resume:
         raise UserError(f"{csv_path} exists; pass --resume to continue that run, or another --out")
     done = measured_ids(csv_path, retry_failed=retry_failed) if resume else set()
