@@ -268,8 +268,9 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # alone: calibration/README.md) came after, so FRESH_KERNEL_SETS names mixed-fresh9
 # (benchmarks/suites/mixed_fresh9.yaml, seeds + 800000, whole H200 and 24 and 120 SMs), timed
 # after the revision and read only after it was committed, and mixed-fresh10 (seeds + 900000,
-# 48 and 104 SMs), timed after mixed-fresh9 was scored, with no change in between. mixed-fresh6 (session 12) was
-# printed while session 14 chose conv2d's interpolation, so it is a test set, not a fresh one.
+# 48 and 104 SMs), timed after mixed-fresh9 was scored, with no change in between.
+# mixed-fresh6 (session 12) was printed while session 14 chose conv2d's interpolation, so it is
+# a test set, not a fresh one.
 # Session 16 chose attention's waves (roofsim.perfmodel.WAVE_KINDS) on mixed-fresh6 to -10 at
 # 24-56 SMs (test sets since); mixed-fresh11 (benchmarks/suites/mixed_fresh11.yaml, seeds +
 # 1000000, whole H200 and 24 and 40 SMs, 2026-12-03 18:24-18:27) and mixed-fresh12 (seeds +

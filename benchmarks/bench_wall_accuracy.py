@@ -184,7 +184,8 @@ def _ocr_set_rows(device: str, name: str, host, fitted: dict) -> list[dict]:
 # 900, KV 2500 / 6000, batch 3 / 12, one process) was measured after session 12's library grid
 # (roofsim.perfmodel.library_blocks, block_rounds, chosen on kernel rows): the fresh set for it.
 MODEL_SETS = ("e2e", "e2e-fresh3", "e2e-fresh5", "e2e-fresh15", "e2e-fresh20", "e2e-fresh22",
-              "e2e-fresh23", "e2e-fresh25", "e2e-fresh27", "e2e-fresh29", "e2e-fresh31", "e2e-fresh33", "e2e-fresh34",
+              "e2e-fresh23", "e2e-fresh25", "e2e-fresh27", "e2e-fresh29", "e2e-fresh31",
+              "e2e-fresh33", "e2e-fresh34",
               "e2e-fresh36", "e2e-fresh39")
 # e2e-fresh27 was fresh until session 13's host refit, chosen after it was read; e2e-fresh29
 # (Mistral 7B and Qwen2.5 7B, prefill 1500, KV 1800 / 4500, batch 5 / 10, two processes;

@@ -4,8 +4,9 @@
     python benchmarks/fit_determinism.py --compare preds.npz       # on another (or the same)
 
 Fits the committed profiles on what each records (roofsim.calibration.fit.recorded_fit_inputs:
-the H200 with its companions and further measured sets; the H100 SXM alone), predicts every stable measured row of each, and saves the
-predictions with the machine's CPU, numpy, scipy and BLAS; --compare prints the largest relative
+the H200 with its companions and further measured sets; the H100 SXM alone), predicts every
+stable measured row of each, and saves the predictions with the machine's CPU, numpy, scipy and
+BLAS; --compare prints the largest relative
 difference per device against a saved file (issue 11 item 5 asks 1e-9) and exits 1 beyond it.
 """
 

@@ -32,7 +32,8 @@ Parameters (SI units inside; each has a physical range, checked on load):
   correlation 0.90: `python benchmarks/summarize_eager_noise.py`), where the machine's
   processes run the same host work at speeds up to 2x apart. `at_probe` rescales every host
   cost (dispatch, forward, sync, graph launch) to another probe reading: the costs are host
-  time, which a slower host stretches alike. Range 0.5 .. 200 us; 0 where the fit recorded none (no rescaling).
+  time, which a slower host stretches alike. Range 0.5 .. 200 us; 0 where the fit recorded
+  none (no rescaling).
 
 A fitted model lives in calibration/<device>/host/host.json (benchmarks/fit_host.py writes it,
 with the data it was fitted on and its provenance); `DEFAULT_HOST` is a plain guess used only

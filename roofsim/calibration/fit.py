@@ -200,16 +200,11 @@ def companion_from_folder(folder: Path) -> Companion:
     return Companion(read_measurements(folder / MEASUREMENTS_FILE), n)
 
 
-def joined_measurements(out: Path, more: list[Path] = ()) -> Measurements:
-    """out/measurements.csv with the rows of each folder in `more`: further measurements of
-    the same device, on as many SMs (a kernel test set that has guided a change, say, taken into
-    the calibration). A shape already read keeps its first row; every row's split is its case
-    id's (split_of), so a shape is fitted or held out whichever file holds it."""
-    m = read_measurements(out / MEASUREMENTS_FILE)
-    if not more:
-        return m
+def more_measurements(out: Path, more: list[Path] = ()) -> list[Measurements]:
+    """The rows of each folder in `more`, each checked to be of out's device and SM count (one
+    line naming the folder otherwise)."""
     device, sms = device_of(out), sm_restriction_of(out)
-    parts = [m]
+    parts = []
     for folder in more:
         folder = Path(folder)
         other, other_sms = device_of(folder), sm_restriction_of(folder)
@@ -218,13 +213,29 @@ def joined_measurements(out: Path, more: list[Path] = ()) -> Measurements:
                             f"{f' at {other_sms} SMs' if other_sms else ''}, not on {out}'s "
                             f"{device or 'unknown device'}{f' at {sms} SMs' if sms else ''}")
         parts.append(read_measurements(folder / MEASUREMENTS_FILE))
-    joined = concat_measurements(parts)
+    return parts
+
+
+def join_measurements(m: Measurements, parts: list[Measurements]) -> Measurements:
+    """`m` with the rows of `parts`: a shape already read keeps its first row; every row's split
+    is its case id's (split_of), so a shape is fitted or held out whichever file holds it."""
+    if not parts:
+        return m
+    joined = concat_measurements([m, *parts])
     _, first = np.unique(joined["case_id"], return_index=True)
     keep = np.zeros(len(joined), dtype=bool)
     keep[first] = True
     joined = joined.select(keep)
     split = np.array([split_of(c) for c in joined["case_id"]]).astype(joined["split"].dtype)
     return Measurements({**joined.columns, "split": split}, path=m.path)
+
+
+def joined_measurements(out: Path, more: list[Path] = ()) -> Measurements:
+    """out/measurements.csv with the rows of each folder in `more` (join_measurements):
+    further measurements of the same device, on as many SMs (a kernel test set that has guided
+    a change, say, taken into the calibration)."""
+    own = read_measurements(out / MEASUREMENTS_FILE)
+    return join_measurements(own, more_measurements(out, more))
 
 
 @dataclass(frozen=True)
@@ -277,7 +288,10 @@ def fit_directory(out: str | Path, hardware: str | None = None, command: str = "
     profile that fills the groups and SM shares this device never measured
     (roofsim.calibration.sibling)."""
     out = Path(out)
-    m = joined_measurements(out, [Path(f) for f in more])
+    more = [Path(f) for f in more]
+    own = read_measurements(out / MEASUREMENTS_FILE)
+    parts = more_measurements(out, more)
+    m = join_measurements(own, parts)
     graph_gap, warm_l2 = probe_files(out, graph_gap, warm_l2)
     spec, name = hardware_for(out, hardware)
     probes = DeviceProbes.read(graph_gap, warm_l2, spec)
@@ -289,9 +303,8 @@ def fit_directory(out: str | Path, hardware: str | None = None, command: str = "
             "unstable_rows_left_out": int((m.ok & ~m.stable).sum()), "split_seed": SPLIT_SEED,
             "holdout_fraction": HOLDOUT_FRACTION,
             "launch_overhead_us_measured": launch_overhead_us(m),
-            "more": [{"folder": _relative(Path(f), out),
-                      "rows": int(read_measurements(Path(f) / MEASUREMENTS_FILE).stable.sum())}
-                     for f in more],
+            "more": [{"folder": _relative(f, out), "rows": int(part.stable.sum())}
+                     for f, part in zip(more, parts)],
             "companions": [{"folder": _relative(Path(c), out), "sm_count": k.sm_count,
                             "rows": int(k.measurements.stable.sum())}
                            for c, k in zip(companions, comps)],

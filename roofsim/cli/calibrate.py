@@ -103,13 +103,13 @@ def run(args: argparse.Namespace) -> int:
         from ..hardware import load_hardware
         load_hardware(args.hardware)
     from ..calibration.measurements import measurements_file
-    for folder in args.companion:       # checked now, not after an hour of measuring
-        if not measurements_file(Path(folder) / "measurements.csv").is_file():
-            raise UserError(f"--companion {folder}: no measurements.csv there (expected a "
-                            f"calibration folder measured with `roofsim calibrate --sms N`)")
-    for folder in args.more:
-        if not measurements_file(Path(folder) / "measurements.csv").is_file():
-            raise UserError(f"--more {folder}: no measurements.csv there")
+    for flag, folders, hint in (   # checked now, not after an hour of measuring
+            ("--companion", args.companion, " (expected a calibration folder measured with "
+                                            "`roofsim calibrate --sms N`)"),
+            ("--more", args.more, "")):
+        for folder in folders:
+            if not measurements_file(Path(folder) / "measurements.csv").is_file():
+                raise UserError(f"{flag} {folder}: no measurements.csv there{hint}")
     if args.sibling is not None:        # read now, not after an hour of measuring
         from ..calibration import load_profile
         load_profile(args.sibling)
