@@ -1,0 +1,42 @@
+"""benchmarks/choose_session16.py compares the choices the model and the H200's profile hold:
+the committed WAVE_KINDS is one of its candidates, and its chosen companions and --more sets are
+the ones calibration/h200/profile.json records (a re-chosen constant or a refit with other
+companions must be compared anew)."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+from roofsim import perfmodel
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _module():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "choose_session16", ROOT / "benchmarks" / "choose_session16.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+
+
+def test_committed_wave_kinds_is_a_candidate():
+    mod = _module()
+    assert perfmodel.WAVE_KINDS in mod.WAVE_CANDIDATES.values()
+    assert len(set(mod.WAVE_CANDIDATES.values())) == len(mod.WAVE_CANDIDATES)
+
+
+def test_chosen_companions_and_sets_are_what_the_profile_records():
+    mod = _module()
+    meta = json.loads((ROOT / "calibration" / "h200" / "profile.json").read_text())["meta"]
+    recorded = meta["command"].split()
+    companions = [recorded[i + 1] for i, a in enumerate(recorded) if a == "--companion"]
+    more = [recorded[i + 1] for i, a in enumerate(recorded) if a == "--more"]
+    chosen = mod.SESSION15_COMPANIONS + mod.COMPANION_CANDIDATES["+ 24, 32, 48"]
+    assert companions == [f"calibration/{c}" for c in chosen]
+    assert more == [f"calibration/h200/{m}" for m in mod.SESSION16_MORE]
