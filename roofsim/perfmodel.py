@@ -256,13 +256,43 @@ def _element_bytes(table: RecordTable) -> np.ndarray:
         np.ones(len(table))
 
 
+# cuBLAS runs a product whose operand rows are not 16-byte aligned (misaligned_operands) on
+# CUTLASS 2.x kernels of small tiles with split-K, not on its 128 x 128-tile ones: over the
+# H200's misaligned bf16 gemm / linear fit rows whose kernels CUPTI recorded
+# (calibration/h200/launch-grids/h200-products, 762 cases), 64 x 64 is the commonest tile
+# (cutlass_75 s1688gemm ..._64x64_align1), and their grids split the reduction finer than
+# SPLIT_CHUNK. Those products still take TILE and SPLIT_CHUNK here; what smaller ones do is
+# printed by `python benchmarks/choose_constants.py --only "MISALIGNED_TILE /
+# MISALIGNED_SPLIT_CHUNK"` (fit rows only): 64 x 64 tiles with a split per 64 of k match the
+# recorded grids best (mean |log ratio| 0.79 against 1.29) and lower the leave-one-out MAPE of
+# the misaligned fit rows' residuals (H200 21.7 -> 19.3 %, H100 SXM 20.6 -> 17.9 %), but they
+# were left out (session 17): with more blocks the misaligned rows reach every SM, and the fit
+# then lowers the gemm / linear groups' shared eta_parallel (H100 SXM 0.38 / 0.51 -> 0.25 / 0.28),
+# which stretches the aligned skinny products too much on fewer SMs where no companion corrects
+# it: the H100 SXM's profile on narrow-fresh at 16 / 32 SMs 34.7 / 26.5 -> 61.9 / 46.9 % MAPE,
+# and the H200's own SM-restricted sets moved by -0.3 .. +0.8 points (the mixed sets a little
+# better, narrow-fresh worse) while its held-out rows went 8.8 -> 8.4 %
+# (benchmarks/bench_transfer.py with these constants at 64 / 64; test sets, none fresh).
+MISALIGNED_TILE = 128.0             # = TILE
+MISALIGNED_SPLIT_CHUNK = 256.0      # = SPLIT_CHUNK
+MISALIGNED_TILE_KINDS = ("gemm", "linear")
+
+
+def misaligned_products(table: RecordTable) -> np.ndarray:
+    """The products that run CUTLASS 2.x's small-tile fallback: gemm / linear records with an
+    operand's rows not 16-byte aligned (MISALIGNED_TILE)."""
+    return np.isin(table.kind, MISALIGNED_TILE_KINDS) & misaligned_operands(table)
+
+
 def output_tiles(table: RecordTable) -> np.ndarray:
-    """Output tiles of 128 x 128 per launch (matrix kinds, attention, conv); NaN elsewhere."""
+    """Output tiles per launch (matrix kinds, attention, conv): TILE x TILE, MISALIGNED_TILE
+    square for the misaligned products; NaN elsewhere."""
     n = len(table)
     tiles = np.full(n, np.nan)
     kind = table.kind
     c = lambda name, d=1.0: _col(table, name, d)   # noqa: E731
-    ceil = lambda x: np.ceil(np.maximum(x, 1.0) / TILE)   # noqa: E731
+    edge = np.where(misaligned_products(table), MISALIGNED_TILE, TILE) if n else np.zeros(0)
+    ceil = lambda x: np.ceil(np.maximum(x, 1.0) / edge)   # noqa: E731
     sel = kind == "gemm"
     tiles[sel] = (ceil(c("m")) * ceil(c("n")) * c("batch"))[sel]
     sel = kind == "linear"
@@ -336,12 +366,14 @@ def kv_split(seq_q, seq_kv, causal) -> np.ndarray:
     return (sq <= 1) | (np.asarray(causal, dtype=bool) & (sq < skv))
 
 
-def split_factor(tiles: np.ndarray, length: np.ndarray, n_sm: float) -> np.ndarray:
+def split_factor(tiles: np.ndarray, length: np.ndarray, n_sm: float,
+                 chunk: np.ndarray | float = SPLIT_CHUNK) -> np.ndarray:
     """Splits of the reduction that libraries add when the output tiles alone cannot fill the
     SMs (cuBLAS split-K / stream-K, flash-decoding's split-KV): enough to fill n_sm, no more
-    than one split per SPLIT_CHUNK of reduction length."""
+    than one split per `chunk` of reduction length (SPLIT_CHUNK; MISALIGNED_SPLIT_CHUNK for
+    the misaligned products: matrix_ctas)."""
     fill = np.ceil(n_sm / np.maximum(tiles, 1.0))
-    most = np.maximum(np.floor(np.nan_to_num(length, nan=0.0) / SPLIT_CHUNK), 1.0)
+    most = np.maximum(np.floor(np.nan_to_num(length, nan=0.0) / chunk), 1.0)
     return np.where(np.isfinite(tiles), np.minimum(fill, most), 1.0)
 
 
@@ -349,7 +381,9 @@ def matrix_ctas(table: RecordTable, n_sm: float) -> np.ndarray:
     """Thread blocks of the matrix kinds, attention and conv on n_sm SMs: output tiles times
     reduction splits; NaN for the other kinds."""
     tiles = output_tiles(table)
-    return tiles * split_factor(tiles, reduction_length(table), n_sm)
+    chunk = np.where(misaligned_products(table), MISALIGNED_SPLIT_CHUNK, SPLIT_CHUNK) \
+        if len(table) else SPLIT_CHUNK
+    return tiles * split_factor(tiles, reduction_length(table), n_sm, chunk)
 
 
 # cuBLAS's nvjet GEMMs on Hopper hold one block per SM (164-231 KB of shared memory, 384 threads)
