@@ -8,7 +8,9 @@ and vision case, and their kernel counts.
 
 Predictions come from roofsim.e2e.compare_model_e2e, the path `roofsim predict --model` takes
 (a prefill row is a request of P prompt tokens; a decode row one step with L positions cached).
-Measurements are a test set: nothing is fitted to them. Prints one table and, per model and
+Measurements are a test set: nothing is fitted to them. A folder measured inside a green context
+(measure_models.py --sms N: its provenance records the SM count) is predicted on the device's
+spec derived to those SMs (`roofsim hardware derive`). Prints one table and, per model and
 stage, the largest error and how many cases are within the 15% target.
 """
 
@@ -27,7 +29,8 @@ from bench_e2e_accuracy import print_model_comparisons, version_note  # noqa: E4
 from roofsim.calibration.profile import load_profile  # noqa: E402
 from roofsim.e2e import (compare_model_e2e, load_model_e2e, measured_model,  # noqa: E402
                          model_folders)
-from roofsim.hardware import load_hardware  # noqa: E402
+from roofsim.calibration.fit import sm_restriction_of  # noqa: E402
+from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -58,7 +61,11 @@ def main(argv=None) -> int:
         note = version_note(prov)
         if note:
             print(f"  {note}")
-        comps += compare_model_e2e(model, rows, hw, profile)
+        sms = sm_restriction_of(folder)     # measure_models.py --sms N: that SM count's spec
+        if sms:
+            print(f"  on {sms} SMs (a green context): predicted on {hw.id} derived to {sms} SMs")
+        comps += compare_model_e2e(model, rows, derive_sm_restricted(hw, sms) if sms else hw,
+                                   profile)
     print_model_comparisons(
         hw, profile,
         ["model", "stage", "case", "predicted ms", "measured ms", "error", "pred kernels",

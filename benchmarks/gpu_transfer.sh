@@ -4,6 +4,7 @@
 #                  SMS_LIST SMs, then a sampled kernel suite (--sample SAMPLE) at each SM count;
 #   PHASE=models   shipped transformers models (benchmarks/measure_models.py), MODELS, MODELS_BUDGET,
 #                  PREFILL, PREFILL_BATCH, DECODE_KV, BATCH, in MODELS_PROCS separate processes;
+#                  MODELS_SMS (default 0): SM counts, each but 0 one process in a green context;
 #   PHASE=probe    the CUDA-graph node gap (benchmarks/measure_graph_gap.py) on each of SMS_LIST
 #                  SMs (0 = whole GPU), then the strided-dims suite (kernels/strided_dims.yaml)
 #                  at each of DIMS_SMS (0 = whole GPU);
@@ -105,6 +106,14 @@ elif [ "$PHASE" = models ]; then
   # issue 12/13/16: shipped transformers models, kernel and wall time, batches, CUDA graphs
   use_wheels
   # MODELS_PROCS separate processes (p1 in $W, the others in $W-p2 ...): see E2E_PROCS
+  # MODELS_SMS: SM counts to run on (0 = the whole GPU; others in $W-sm<N>, one process each)
+  for n in ${MODELS_SMS:-0}; do
+  [ "$n" = 0 ] || { python3 benchmarks/measure_models.py --out "$W-sm$n" --sms "$n" \
+      --models "${MODELS:-llama-3.1-8b,qwen3-30b-a3b,mistral-7b-v0.3}" \
+      --prefill "${PREFILL:-512,4096}" --prefill-batch "${PREFILL_BATCH:-1,4}" \
+      --decode-kv "${DECODE_KV:-1024,8192}" --batch "${BATCH:-1,8,32}" --graph \
+      --routing "${ROUTING:-model}" \
+      --budget "${MODELS_BUDGET:-420}" 2>&1 | grep -v "$QUIET" | tail -40; continue; }
   for p in $(seq 1 "${MODELS_PROCS:-1}"); do
     python3 benchmarks/measure_models.py --out "$([ "$p" = 1 ] && echo "$W" || echo "$W-p$p")" \
       --models "${MODELS:-llama-3.1-8b,qwen3-30b-a3b,mistral-7b-v0.3}" \
@@ -112,6 +121,7 @@ elif [ "$PHASE" = models ]; then
       --decode-kv "${DECODE_KV:-1024,8192}" --batch "${BATCH:-1,8,32}" --graph \
       --routing "${ROUTING:-model}" \
       --budget "${MODELS_BUDGET:-420}" 2>&1 | grep -v "$QUIET" | tail -40
+  done
   done
 elif [ "$PHASE" = noise ]; then
   use_wheels
@@ -146,6 +156,6 @@ elif [ "$PHASE" = e2e ]; then
     done
   done
 fi
-tar -czf "$OUT/$PHASE.tar.gz" -C "$OUT" $(cd "$OUT" && ls -d "$PHASE" "$PHASE"-p* 2>/dev/null) \
-  && rm -rf "${OUT:?}/$PHASE" "${OUT:?}/$PHASE"-p*
+tar -czf "$OUT/$PHASE.tar.gz" -C "$OUT" $(cd "$OUT" && ls -d "$PHASE" "$PHASE"-p* "$PHASE"-sm* \
+  2>/dev/null) && rm -rf "${OUT:?}/$PHASE" "${OUT:?}/$PHASE"-p* "${OUT:?}/$PHASE"-sm*
 ls -la "$OUT"

@@ -20,7 +20,10 @@ fresh inputs and a device sync before each; median, min, max) and kernel time fr
 torch.profiler (sum of GPU kernel durations of one forward and their count, median over
 --profile-repeats), NVML state after the case. With --graph, a decode step is also captured as
 a CUDA graph over a StaticCache and replayed (wall time per step, row stage decode_graph);
-where this transformers version cannot do that the row says why (status skipped).
+where this transformers version cannot do that the row says why (status skipped). With --sms N
+everything runs inside a CUDA green context of N SMs (roofsim.calibration.green: an H200 no
+profile has seen; provenance.json's sm_restriction records the count probed), and
+bench_models_accuracy.py predicts it on `roofsim hardware derive <device> --sms N`.
 Outputs under --out/<model>/, written as measured (a run cut short keeps its rows):
   e2e.csv           one row per case
   kernels.csv.gz    every kernel of the last profiled forward of each case
@@ -185,6 +188,8 @@ def main(argv=None) -> int:
                          "unless given (CPU check)")
     ap.add_argument("--budget", type=float, default=0.0,
                     help="stop starting new cases after this many seconds (0: no limit)")
+    ap.add_argument("--sms", type=int, default=0,
+                    help="run on N of the GPU's SMs (a CUDA green context; 0: the whole GPU)")
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
     if args.tiny:
@@ -219,10 +224,18 @@ def main(argv=None) -> int:
     dtype = torch.bfloat16
     nv = Nvml()
     name = current_device_name() if args.device.startswith("cuda") else "cpu"
+    restriction = None
+    if args.sms:
+        from roofsim.calibration.green import restrict_sms
+        try:
+            restriction = restrict_sms(args.sms)
+        except UserError as err:
+            raise SystemExit(str(err)) from None
+    dev_id = device_id(name) + (f"-sm{restriction.sms}" if restriction else "")
     timer = Timer(torch, args.device)
     out_root = Path(args.out)
     command = " ".join(["measure_models.py"] + (sys.argv[1:] if argv is None else list(argv)))
-    print(f"device {name} ({device_id(name)}), torch {torch.__version__}, transformers "
+    print(f"device {name} ({dev_id}), torch {torch.__version__}, transformers "
           f"{transformers.__version__}", flush=True)
     results, stopped = [], False
     for mc in models:
@@ -233,7 +246,8 @@ def main(argv=None) -> int:
         prov = {
             "what": f"roofsim transformers workload {mc.name}: prefill and one decode step",
             "model": mc.name, "config_source": mc.source, "config": dict(mc.raw),
-            "device_id": device_id(name), "device_name": name,
+            "device_id": dev_id, "device_name": name,
+            "sm_restriction": restriction.as_dict() if restriction else None,
             "device_before": nv.snapshot(), "torch": torch.__version__,
             "cuda": getattr(torch.version, "cuda", None),
             "transformers": transformers.__version__, "python": platform.python_version(),
