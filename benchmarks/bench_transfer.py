@@ -10,7 +10,9 @@ Kernels (per-launch time, MAPE over stable rows):
 - published GPUs (calibration/published/): gpu-benches' stream kernels and MAMF matmuls,
   predicted from the Hopper profiles' copy / gemm parameters on each GPU's spec.
 Stages (vision, prefill, one decode step of the captured reference; measured kernel time of
-torch.profiler): on the fitted device, across H100 <-> H200, and on each SM-restricted H200.
+torch.profiler): on the fitted device, across H100 <-> H200, and on each SM-restricted H200;
+and the prefill and decode steps of shipped transformers models timed on SM-restricted H200s
+(MODEL_SETS).
 Targets: kernels <= 10% fitted / <= 12% transferred; stages within 12% fitted / 15% transferred.
 With a same-architecture sibling (roofsim.calibration.sibling): the H100 SXM's profile with the
 H200's groups for the kinds the H100 never timed and its SM shares, on the H100's own stages and
@@ -350,6 +352,35 @@ def sibling_stages_part(profiles) -> list[dict]:
     return rows
 
 
+# Shipped transformers models measured inside a green context (benchmarks/measure_models.py
+# --sms N; calibration/h200-sm<N>/<set>/<model>/): their prefill and decode steps' kernel time,
+# predicted with each profile on the derived spec. e2e-fresh40 (session 17, 2026-12-03 21:47-
+# 21:48: Llama 3.1 8B and Qwen2.5 7B, prefill 1500, KV 3000, batch 1 / 8, on 24 and 56 SMs) was
+# measured with no model change since session 16; no profile has seen a model on fewer SMs.
+MODEL_SETS = ("e2e-fresh40",)
+FRESH_MODEL_SETS = ("e2e-fresh40",)
+
+
+def model_stages_part(profiles) -> list[dict]:
+    from roofsim.e2e import compare_model_e2e, load_model_e2e, measured_model, model_folders
+    rows = []
+    for d in sorted(CAL.glob("h200-sm*")):
+        for name in MODEL_SETS:
+            for folder in model_folders(d / name) if (d / name).is_dir() else []:
+                sms = sm_restriction_of(folder)
+                spec = derive_sm_restricted(load_hardware("h200"), sms)
+                meas, prov = load_model_e2e(folder)
+                model = measured_model(folder, prov)
+                label = f"h200-sm{sms} ({name}) {model.name}"
+                for fd in DEVICES:
+                    rows += [{"fit": fd, "target": label, "kind": restricted_kind(fd, sms),
+                              "grid": c.case, "stage": c.stage, "measured": c.measured_s,
+                              "predicted": c.predicted_s, "error": c.error,
+                              "fresh": name in FRESH_MODEL_SETS}
+                             for c in compare_model_e2e(model, meas, spec, profiles[fd])]
+    return rows
+
+
 def published_part(profiles) -> list[dict]:
     """MAMF (best bf16 matmul) and gpu-benches stream plateaus, predicted on each spec."""
     from roofsim.calibration import published
@@ -437,7 +468,8 @@ def main(argv=None) -> int:
                              round(r["predicted"] / 1e12, 1), f"{r['error']:+.1%}"]
                             for r in out["published"]]))
     if not args.no_e2e:
-        out["stages"] = stages_part(profiles) + sibling_stages_part(profiles)
+        out["stages"] = stages_part(profiles) + sibling_stages_part(profiles) + \
+            model_stages_part(profiles)
         print("\nstages (predicted vs measured kernel time of the reference)")
         summary = {}
         for r in out["stages"]:
