@@ -357,8 +357,10 @@ def sibling_stages_part(profiles) -> list[dict]:
 # predicted with each profile on the derived spec. e2e-fresh40 (session 17, 2026-12-03 21:47-
 # 21:48: Llama 3.1 8B and Qwen2.5 7B, prefill 1500, KV 3000, batch 1 / 8, on 24 and 56 SMs) was
 # measured with no model change since session 16; no profile has seen a model on fewer SMs.
-MODEL_SETS = ("e2e-fresh40",)
-FRESH_MODEL_SETS = ("e2e-fresh40",)
+# e2e-fresh41 (22:00-22:01: DeepSeek-V2-Lite, Qwen3-30B-A3B and Mistral 7B, prefill 1200, KV
+# 2000, batch 1 / 8, on 32 and 88 SMs), after it with no change in between.
+MODEL_SETS = ("e2e-fresh40", "e2e-fresh41")
+FRESH_MODEL_SETS = ("e2e-fresh40", "e2e-fresh41")
 
 
 def model_stages_part(profiles) -> list[dict]:
