@@ -11,7 +11,9 @@ MAPE the kind carries (sum of its |errors| over every row of the set). For the g
 rows, by the kernel class the model gives them (roofsim.perfmodel: `persistent` nvjet products,
 the aligned skinny ones, the misaligned ones' CUTLASS 2.x fallbacks): MAPE on the whole chip and
 on fewer SMs, and the error of the predicted SM stretch (time on fewer SMs / on the whole chip,
-predicted over measured) on the cases timed at both. calibration/README.md quotes it.
+predicted over measured) on the cases timed at both. Last, how far the same suite timed again in
+another process lands from the first run (REPEATS): the measurement's own spread.
+calibration/README.md quotes it.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
 PAIRS = (("mixed-fresh11", ("h200-sm24", "h200-sm40")),
          ("mixed-fresh13", ("h200-sm24", "h200-sm56")))
 PRODUCT_CLASSES = ("persistent", "skinny", "misaligned")
+# The same suite timed again in another process (<folder>/<set>-repeat): how far a second run of
+# the same shapes lands from the first, the floor no model of these rows can go below.
+REPEATS = (("h200", "mixed-fresh13"), ("h200-sm24", "mixed-fresh13"))
 
 
 def h200_profile():
@@ -108,6 +113,21 @@ def classes_table(label: str, whole, restricted) -> None:
                         "measured stretch (median)"], rows))
 
 
+def repeats_table() -> None:
+    rows = []
+    for folder, name in REPEATS:
+        a = stable(CAL / folder / name / "measurements.csv")
+        b = stable(CAL / folder / f"{name}-repeat" / "measurements.csv")
+        at = {c: i for i, c in enumerate(a["case_id"])}
+        both = np.array([(at[c], j) for j, c in enumerate(b["case_id"]) if c in at])
+        r = b["kernel_s"][both[:, 1]] / a["kernel_s"][both[:, 0]]
+        rows.append([f"{folder} {name}", len(r), f"{np.median(r):.3f}",
+                     f"{100 * np.mean(np.abs(r - 1)):.2f}",
+                     f"{100 * np.percentile(np.abs(r - 1), 90):.1f}"])
+    print("\nthe same shapes timed again (<set>-repeat / <set>)")
+    print(format_table(["set", "rows", "median ratio", "mean |ratio - 1| %", "90th pct %"], rows))
+
+
 def main() -> int:
     profile, fitted = h200_profile()
     for name, restricted in PAIRS:
@@ -117,6 +137,7 @@ def main() -> int:
             r = predicted(profile, fitted, folder, name)
             kinds_table(f"{name}, {folder}", r[0], r[2])
             classes_table(f"{name}, {folder}", whole, r)
+    repeats_table()
     return 0
 
 
