@@ -105,23 +105,19 @@ elif [ "$PHASE" = conv ]; then
 elif [ "$PHASE" = models ]; then
   # issue 12/13/16: shipped transformers models, kernel and wall time, batches, CUDA graphs
   use_wheels
-  # MODELS_PROCS separate processes (p1 in $W, the others in $W-p2 ...): see E2E_PROCS
-  # MODELS_SMS: SM counts to run on (0 = the whole GPU; others in $W-sm<N>, one process each)
+  # MODELS_PROCS separate processes (p1 in $W, the others in $W-p2 ...): see E2E_PROCS;
+  # MODELS_SMS: SM counts to run on (0 = the whole GPU; others one process each, in $W-sm<N>)
   for n in ${MODELS_SMS:-0}; do
-  [ "$n" = 0 ] || { python3 benchmarks/measure_models.py --out "$W-sm$n" --sms "$n" \
-      --models "${MODELS:-llama-3.1-8b,qwen3-30b-a3b,mistral-7b-v0.3}" \
-      --prefill "${PREFILL:-512,4096}" --prefill-batch "${PREFILL_BATCH:-1,4}" \
-      --decode-kv "${DECODE_KV:-1024,8192}" --batch "${BATCH:-1,8,32}" --graph \
-      --routing "${ROUTING:-model}" \
-      --budget "${MODELS_BUDGET:-420}" 2>&1 | grep -v "$QUIET" | tail -40; continue; }
-  for p in $(seq 1 "${MODELS_PROCS:-1}"); do
-    python3 benchmarks/measure_models.py --out "$([ "$p" = 1 ] && echo "$W" || echo "$W-p$p")" \
-      --models "${MODELS:-llama-3.1-8b,qwen3-30b-a3b,mistral-7b-v0.3}" \
-      --prefill "${PREFILL:-512,4096}" --prefill-batch "${PREFILL_BATCH:-1,4}" \
-      --decode-kv "${DECODE_KV:-1024,8192}" --batch "${BATCH:-1,8,32}" --graph \
-      --routing "${ROUTING:-model}" \
-      --budget "${MODELS_BUDGET:-420}" 2>&1 | grep -v "$QUIET" | tail -40
-  done
+    for p in $([ "$n" = 0 ] && seq 1 "${MODELS_PROCS:-1}" || echo 1); do
+      if [ "$n" = 0 ]; then sms=(); dir="$([ "$p" = 1 ] && echo "$W" || echo "$W-p$p")"
+      else sms=(--sms "$n"); dir="$W-sm$n"; fi
+      python3 benchmarks/measure_models.py --out "$dir" "${sms[@]}" \
+        --models "${MODELS:-llama-3.1-8b,qwen3-30b-a3b,mistral-7b-v0.3}" \
+        --prefill "${PREFILL:-512,4096}" --prefill-batch "${PREFILL_BATCH:-1,4}" \
+        --decode-kv "${DECODE_KV:-1024,8192}" --batch "${BATCH:-1,8,32}" --graph \
+        --routing "${ROUTING:-model}" \
+        --budget "${MODELS_BUDGET:-420}" 2>&1 | grep -v "$QUIET" | tail -40
+    done
   done
 elif [ "$PHASE" = noise ]; then
   use_wheels
