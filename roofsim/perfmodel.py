@@ -284,14 +284,17 @@ def misaligned_products(table: RecordTable) -> np.ndarray:
     return np.isin(table.kind, MISALIGNED_TILE_KINDS) & misaligned_operands(table)
 
 
-def output_tiles(table: RecordTable) -> np.ndarray:
+def output_tiles(table: RecordTable, misaligned: np.ndarray | None = None) -> np.ndarray:
     """Output tiles per launch (matrix kinds, attention, conv): TILE x TILE, MISALIGNED_TILE
-    square for the misaligned products; NaN elsewhere."""
+    square for the misaligned products (`misaligned`: misaligned_products(table) where the
+    caller has it); NaN elsewhere."""
     n = len(table)
     tiles = np.full(n, np.nan)
     kind = table.kind
     c = lambda name, d=1.0: _col(table, name, d)   # noqa: E731
-    edge = np.where(misaligned_products(table), MISALIGNED_TILE, TILE) if n else np.zeros(0)
+    if misaligned is None:
+        misaligned = misaligned_products(table)
+    edge = np.where(misaligned, MISALIGNED_TILE, TILE)
     ceil = lambda x: np.ceil(np.maximum(x, 1.0) / edge)   # noqa: E731
     sel = kind == "gemm"
     tiles[sel] = (ceil(c("m")) * ceil(c("n")) * c("batch"))[sel]
@@ -380,9 +383,9 @@ def split_factor(tiles: np.ndarray, length: np.ndarray, n_sm: float,
 def matrix_ctas(table: RecordTable, n_sm: float) -> np.ndarray:
     """Thread blocks of the matrix kinds, attention and conv on n_sm SMs: output tiles times
     reduction splits; NaN for the other kinds."""
-    tiles = output_tiles(table)
-    chunk = np.where(misaligned_products(table), MISALIGNED_SPLIT_CHUNK, SPLIT_CHUNK) \
-        if len(table) else SPLIT_CHUNK
+    misaligned = misaligned_products(table)
+    tiles = output_tiles(table, misaligned)
+    chunk = np.where(misaligned, MISALIGNED_SPLIT_CHUNK, SPLIT_CHUNK)
     return tiles * split_factor(tiles, reduction_length(table), n_sm, chunk)
 
 
