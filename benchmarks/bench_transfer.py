@@ -375,11 +375,9 @@ def model_stages_part(profiles) -> list[dict]:
                 model = measured_model(folder, prov)
                 label = f"h200-sm{sms} ({name}) {model.name}"
                 for fd in DEVICES:
-                    rows += [{"fit": fd, "target": label, "kind": restricted_kind(fd, sms),
-                              "grid": c.case, "stage": c.stage, "measured": c.measured_s,
-                              "predicted": c.predicted_s, "error": c.error,
-                              "fresh": name in FRESH_MODEL_SETS}
-                             for c in compare_model_e2e(model, meas, spec, profiles[fd])]
+                    rows += comparison_rows(compare_model_e2e(model, meas, spec, profiles[fd]),
+                                            fd, label, restricted_kind(fd, sms),
+                                            name in FRESH_MODEL_SETS)
     return rows
 
 
@@ -425,9 +423,29 @@ def stages_part(profiles) -> list[dict]:
 def stage_rows(meas, spec, profile, fit: str, target: str, kind: str) -> list[dict]:
     """One row per measured (grid, stage) of an end-to-end set, predicted with `profile`."""
     from roofsim.e2e import compare_e2e
+    return comparison_rows(compare_e2e(meas, spec, profile), fit, target, kind,
+                           target in FRESH)
+
+
+def comparison_rows(comps, fit: str, target: str, kind: str, fresh: bool) -> list[dict]:
+    """The stages table's rows of end-to-end comparisons (roofsim.e2e.E2EComparison: the
+    reference's grids or a model's cases, in 'grid')."""
     return [{"fit": fit, "target": target, "kind": kind, "grid": c.grid, "stage": c.stage,
              "measured": c.measured_s, "predicted": c.predicted_s, "error": c.error,
-             "fresh": target in FRESH} for c in compare_e2e(meas, spec, profile)]
+             "fresh": fresh} for c in comps]
+
+
+def device_profile(d: str, stable_rows=None):
+    """Device d's profile fitted on the fit split of what its profile.json records (its stable
+    rows: `stable_rows` where the caller has them), with its companions and, as
+    calibration/README.md fits each profile, the device probes (graph gap, warm L2) of
+    PROBES[d]: the H100 takes the H200's (never measured on an H100)."""
+    inputs = fit_inputs(d)
+    m = inputs.measurements.select(inputs.measurements.stable) if stable_rows is None \
+        else stable_rows
+    probes = DeviceProbes.read(*probe_files(CAL / PROBES[d]), load_hardware(PROBES[d]))
+    return probes.apply(fit_profile(m.select(m["split"] == FIT), load_hardware(d),
+                                    device_name=d, ident=d, companions=inputs.companions))
 
 
 def main(argv=None) -> int:
@@ -437,15 +455,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     inputs = {d: fit_inputs(d) for d in DEVICES}
     data = {d: i.measurements.select(i.measurements.stable) for d, i in inputs.items()}
-    profiles = {}
-    for d in DEVICES:
-        companions = inputs[d].companions
-        # The device probes (graph gap, warm L2) as calibration/README.md fits each profile:
-        # the H100 takes the H200's (never measured on an H100).
-        probes = DeviceProbes.read(*probe_files(CAL / PROBES[d]), load_hardware(PROBES[d]))
-        profiles[d] = probes.apply(fit_profile(data[d].select(data[d]["split"] == FIT),
-                                               load_hardware(d), device_name=d, ident=d,
-                                               companions=companions))
+    profiles = {d: device_profile(d, data[d]) for d in DEVICES}
     from roofsim.calibration.sibling import with_sibling
     for name, (own, sibling) in SIBLINGS.items():
         profiles[name] = with_sibling(profiles[own], profiles[sibling])

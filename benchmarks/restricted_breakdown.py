@@ -27,10 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_transfer import CAL, FIT, fit_inputs, stable  # noqa: E402
+from bench_transfer import CAL, FIT, device_profile, fit_inputs, stable  # noqa: E402
 from roofsim import perfmodel  # noqa: E402
-from roofsim.calibration.fit import (DeviceProbes, fit_profile, measurement_table,  # noqa: E402
-                                     probe_files, sm_restriction_of)
+from roofsim.calibration.fit import measurement_table, sm_restriction_of  # noqa: E402
 from roofsim.cli.output import format_table  # noqa: E402
 from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
 
@@ -45,13 +44,8 @@ REPEATS = (("h200", "mixed-fresh13"), ("h200-sm24", "mixed-fresh13"))
 
 def h200_profile():
     """The H200's profile as bench_transfer fits it, and the case ids of its fit rows."""
-    inputs = fit_inputs("h200")
-    m = inputs.measurements.select(inputs.measurements.stable)
-    hw = load_hardware("h200")
-    probes = DeviceProbes.read(*probe_files(CAL / "h200"), hw)
-    fit = m.select(m["split"] == FIT)
-    return probes.apply(fit_profile(fit, hw, device_name="h200", ident="h200",
-                                    companions=inputs.companions)), set(fit["case_id"])
+    m = fit_inputs("h200").measurements
+    return device_profile("h200"), set(m["case_id"][m.stable & (m["split"] == FIT)])
 
 
 def predicted(profile, fitted: set, folder: str, name: str):
