@@ -19,7 +19,8 @@ Per case, after --warmup forwards: wall time from CUDA events around one forward
 fresh inputs and a device sync before each; median, min, max) and kernel time from
 torch.profiler (sum of GPU kernel durations of one forward and their count, median over
 --profile-repeats), NVML state after the case. With --graph, a decode step is also captured as
-a CUDA graph over a StaticCache and replayed (wall time per step, row stage decode_graph);
+a CUDA graph over a StaticCache and replayed (wall time per step, row stage decode_graph; and
+the replay's kernels under torch.profiler, --profile-repeats times: kernel_s, kernel_count);
 where this transformers version cannot do that the row says why (status skipped). With --sms N
 everything runs inside a CUDA green context of N SMs (roofsim.calibration.green: an H200 no
 profile has seen; provenance.json's sm_restriction records the count probed), and
@@ -45,8 +46,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure_e2e import (METHOD, Outputs, Timer, measure_case,  # noqa: E402  (one harness)
-                         sdpa_enabled)
+from measure_e2e import (METHOD, Outputs, Timer, gpu_events,  # noqa: E402  (one harness)
+                         measure_case, sdpa_enabled, summarize_gpu)
 
 DEFAULT_MODELS = "llama-3.1-8b,qwen3-30b-a3b,qwen2.5-7b,mistral-7b-v0.3,deepseek-v2-lite"
 TINY_LAYERS = 2
@@ -105,11 +106,16 @@ def cases_of(args, mc) -> list[dict]:
 # ---- CUDA graph of a decode step ---------------------------------------------------------
 
 def measure_graph_decode(model, mc, batch: int, kv_len: int, torch, timer: Timer, warmup: int,
-                         repeats: int) -> dict:
-    """Wall time per replay of a decode step captured as a CUDA graph over a StaticCache of
-    kv_len + 1 positions (filled by a prefill of kv_len tokens). Raises where this
-    transformers version cannot run it (the caller records the row as skipped)."""
+                         repeats: int, profile_repeats: int = 0) -> tuple[dict, list[dict]]:
+    """(row, kernels): wall time per replay of a decode step captured as a CUDA graph over a
+    StaticCache of kv_len + 1 positions (filled by a prefill of kv_len tokens), and, with
+    `profile_repeats`, the kernels of the replay as torch.profiler's trace gives them (CUPTI
+    records each kernel node of a replayed graph): their summed time and count (median over the
+    profiled replays), so that a graph's wall time splits into its kernels and what the graph
+    adds between them. Raises where this transformers version cannot run it (the caller
+    records the row as skipped)."""
     import transformers
+    from torch.profiler import ProfilerActivity, profile
     from roofsim.workloads.hf import build
     if not timer.cuda:
         raise RuntimeError("CUDA graphs need a CUDA device")
@@ -154,8 +160,23 @@ def measure_graph_decode(model, mc, batch: int, kv_len: int, torch, timer: Timer
         timer.sync()
         w, _ = timer.wall(graph.replay)
         walls.append(w)
-    return {"wall_median_s": statistics.median(walls), "wall_min_s": min(walls),
-            "wall_max_s": max(walls), "wall_repeats": repeats}
+    row = {"wall_median_s": statistics.median(walls), "wall_min_s": min(walls),
+           "wall_max_s": max(walls), "wall_repeats": repeats}
+    sums, last = [], []
+    for _ in range(profile_repeats):
+        reset()
+        timer.sync()
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            graph.replay()
+            timer.sync()
+        last = [e for e in gpu_events(prof) if e["category"] == "kernel"]
+        sums.append(summarize_gpu(last))
+    if sums:
+        ks = [s["kernel_s"] for s in sums]
+        med = sorted(range(len(ks)), key=lambda i: ks[i])[len(ks) // 2]
+        row.update(sums[med], kernel_min_s=min(ks), kernel_max_s=max(ks),
+                   profile_repeats=profile_repeats)
+    return row, last
 
 
 # ---- main ----------------------------------------------------------------------------------
@@ -296,8 +317,9 @@ def main(argv=None) -> int:
                 try:
                     if c["stage"] == "decode_graph":
                         try:
-                            row = measure_graph_decode(model, mc, c["batch"], c["kv_len"], torch,
-                                                       timer, args.warmup, args.repeats)
+                            row, kernels = measure_graph_decode(
+                                model, mc, c["batch"], c["kv_len"], torch, timer, args.warmup,
+                                args.repeats, args.profile_repeats)
                             row.update(status="ok", error="")
                         except Exception as err:
                             row = {"status": "skipped",
