@@ -35,7 +35,6 @@ from roofsim.wall import stage_walls  # noqa: E402
 from roofsim.workloads import Request, workload  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from fit_host import GRAPH_FIT_MAX_KV, GRAPH_FIT_MODELS  # noqa: E402  (rows graph_node_us is fitted on)
 
 CAL = ROOT / "calibration"
 TARGET = {"eager": 0.20, "graph": 0.10}
@@ -252,10 +251,9 @@ def model_rows(device: str, host) -> list[dict]:
                         "kernel_s": w.graph_kernel_s if mode == "graph" else w.kernel_s,
                         "host_s": w.host_s, "binds": w.binds,
                         "probe_s": probe, "predicted_at_probe_s": at_probe,
-                        "set": "fresh" if folder.parent.name in FRESH_MODEL_SETS else
-                        "fit" if (stage == "decode_graph" and wl.name in GRAPH_FIT_MODELS
-                                  and kv <= GRAPH_FIT_MAX_KV and folder.parent.name == "e2e")
-                        else "test"})
+                        # graph_node_us is fitted on calibration/<device>/graph-kernels
+                        # (fit_host.GRAPH_FIT_SOURCE), none of these sets
+                        "set": "fresh" if folder.parent.name in FRESH_MODEL_SETS else "test"})
     return out
 
 
