@@ -261,7 +261,9 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200-sm40", "mixed-fresh11"), ("h200-sm32", "mixed-fresh12"),
                     ("h200-sm48", "mixed-fresh12"), ("h200", "mixed-fresh13"),
                     ("h200-sm24", "mixed-fresh13"), ("h200-sm56", "mixed-fresh13"),
-                    ("h200-sm72", "mixed-fresh14"), ("h200-sm112", "mixed-fresh14"))
+                    ("h200-sm72", "mixed-fresh14"), ("h200-sm112", "mixed-fresh14"),
+                    ("h200", "mixed-fresh15"), ("h200-sm24", "mixed-fresh15"),
+                    ("h200-sm32", "mixed-fresh15"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -284,7 +286,10 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # read while it was chosen. mixed-fresh13 (seeds + 1200000; whole H200, 24 and 56 SMs,
 # 2026-12-03 18:48-18:51) was timed after it was committed, and mixed-fresh14 (seeds + 1300000;
 # 72 and 112 SMs, 19:07-19:09) after mixed-fresh13 was scored, with no change in between.
-FRESH_KERNEL_SETS = ("mixed-fresh11", "mixed-fresh12", "mixed-fresh13", "mixed-fresh14")
+# mixed-fresh15 (seeds + 1400000; whole H200, 24 and 32 SMs, 2026-12-03 23:55-23:58, session 18)
+# was timed with no kernel-model change since session 16 and committed unread.
+FRESH_KERNEL_SETS = ("mixed-fresh11", "mixed-fresh12", "mixed-fresh13", "mixed-fresh14",
+                     "mixed-fresh15")
 
 
 def kernel_sets_part(profiles, data) -> list[dict]:
@@ -358,9 +363,11 @@ def sibling_stages_part(profiles) -> list[dict]:
 # 21:48: Llama 3.1 8B and Qwen2.5 7B, prefill 1500, KV 3000, batch 1 / 8, on 24 and 56 SMs) was
 # measured with no model change since session 16; no profile has seen a model on fewer SMs.
 # e2e-fresh41 (22:00-22:01: DeepSeek-V2-Lite, Qwen3-30B-A3B and Mistral 7B, prefill 1200, KV
-# 2000, batch 1 / 8, on 32 and 88 SMs), after it with no change in between.
-MODEL_SETS = ("e2e-fresh40", "e2e-fresh41")
-FRESH_MODEL_SETS = ("e2e-fresh40", "e2e-fresh41")
+# 2000, batch 1 / 8, on 32 and 88 SMs), after it with no change in between. e2e-fresh42 (session
+# 18, 2026-12-04 00:08-00:09: DeepSeek-V2-Lite and Qwen2.5 7B decode steps at KV 1500, batch
+# 1 / 3, on 48 SMs) with no kernel-model change since.
+MODEL_SETS = ("e2e-fresh40", "e2e-fresh41", "e2e-fresh42")
+FRESH_MODEL_SETS = ("e2e-fresh40", "e2e-fresh41", "e2e-fresh42")
 
 
 def model_stages_part(profiles) -> list[dict]:

@@ -185,7 +185,7 @@ def _ocr_set_rows(device: str, name: str, host, fitted: dict) -> list[dict]:
 MODEL_SETS = ("e2e", "e2e-fresh3", "e2e-fresh5", "e2e-fresh15", "e2e-fresh20", "e2e-fresh22",
               "e2e-fresh23", "e2e-fresh25", "e2e-fresh27", "e2e-fresh29", "e2e-fresh31",
               "e2e-fresh33", "e2e-fresh34",
-              "e2e-fresh36", "e2e-fresh39", "e2e-fresh40", "e2e-fresh41")
+              "e2e-fresh36", "e2e-fresh39", "e2e-fresh40", "e2e-fresh41", "e2e-fresh42")
 # e2e-fresh27 was fresh until session 13's host refit, chosen after it was read; e2e-fresh29
 # (Mistral 7B and Qwen2.5 7B, prefill 1500, KV 1800 / 4500, batch 5 / 10, two processes;
 # 2026-12-03 11:24-11:26, after the refit) is the fresh one.
@@ -205,8 +205,13 @@ MODEL_SETS = ("e2e", "e2e-fresh3", "e2e-fresh5", "e2e-fresh15", "e2e-fresh20", "
 # the first transformers models measured inside a green context), with no model change since
 # session 16; e2e-fresh41 (22:00-22:01: DeepSeek-V2-Lite, Qwen3-30B-A3B and Mistral 7B, prefill
 # 1200, KV 2000, batch 1 / 8, on 32 and 88 SMs) after it, no change in between.
+# e2e-fresh42 (session 18, 2026-12-04 00:05-00:09: decode steps eager and as CUDA graphs,
+# DeepSeek-V2-Lite, Qwen3-30B-A3B, Mistral 7B and Qwen2.5 7B at KV 700 / 2500, batch 2 / 6 on
+# the whole H200; DeepSeek-V2-Lite and Qwen2.5 7B at KV 1500, batch 1 / 3 on 48 SMs) was
+# measured after session 18's graph-node fit (fit_host.GRAPH_FIT_SOURCE), which DeepSeek-V2-
+# Lite's graph misses in e2e-fresh41 and the whole-chip e2e set guided: the fresh set for it.
 FRESH_MODEL_SETS: tuple[str, ...] = ("e2e-fresh33", "e2e-fresh34", "e2e-fresh36", "e2e-fresh39",
-                                     "e2e-fresh40", "e2e-fresh41")
+                                     "e2e-fresh40", "e2e-fresh41", "e2e-fresh42")
 
 
 def model_rows(device: str, host) -> list[dict]:
