@@ -13,8 +13,9 @@ within their physical ranges. graph_node_us: the median over the CUDA-graph deco
 KV <= GRAPH_FIT_MAX_KV whose replay was profiled (calibration/<device>/GRAPH_FIT_SOURCE/<model>/,
 decode_graph with kernel_s) of (measured replay - graph launch - calibrated graph gaps - the
 replay's measured kernel time) / launches: what a graph node of a real model costs beyond the
-gap between identical kernels that calibration measured (different kernels back to back). The decode step is the one the replay runs: over a
-StaticCache (the workload's graph_parts), as measure_models.py replays it. Only short KV, so
+gap between identical kernels that calibration measured (different kernels back to back); it
+prints each row's replay less its kernels per measured kernel too. The decode step is the one
+the replay runs: over a StaticCache (the workload's graph_parts), as measure_models.py replays it. Only short KV, so
 the long-KV rows stay a test of the static-cache kernels. speed_spread: the 5th and 95th
 percentiles of host-bound eager walls over the median of their own case
 (benchmarks/summarize_eager_noise.py: the noise probe's processes, calibration/<device>/host/
@@ -102,9 +103,12 @@ def fit_graph_node(device: str, hw, profile) -> tuple[float, list[str]]:
             launches = sum(wt * float(np.asarray(t.count).sum())
                            for t, wt in graph["decode"])
             beside = w.graph_s - w.graph_kernel_s       # graph launch + calibrated gaps
-            per_node.append((float(r["wall_median_s"]) - float(r["kernel_s"]) - beside) /
-                            launches)
+            outside = float(r["wall_median_s"]) - float(r["kernel_s"])
+            per_node.append((outside - beside) / launches)
             used.append(f"{model} b={b} L={kv}")
+            print(f"  {used[-1]:28} replay less its kernels: "
+                  f"{outside / float(r['kernel_count']) * 1e6:.3f} us per measured kernel; "
+                  f"beyond the calibrated gaps {per_node[-1] * 1e6:.3f} us per launch")
     if not per_node:
         return DEFAULT_HOST.graph_node_s, []
     lo, hi = RANGES["graph_node_s"]

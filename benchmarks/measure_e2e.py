@@ -294,14 +294,20 @@ def measure_case(case, torch, timer: Timer, warmup: int, repeats: int, profile_r
                 sums[-1]["profiler_device_s"] = profiler_device_s(prof)
             except Exception:  # a cross-check only: never lose the row for it
                 sums[-1]["profiler_device_s"] = ""
-    ks = [s["kernel_s"] for s in sums]
-    med = sorted(range(len(ks)), key=lambda i: ks[i])[len(ks) // 2]
     row = {"wall_median_s": statistics.median(walls), "wall_min_s": min(walls),
            "wall_max_s": max(walls), "wall_repeats": repeats, "host_s": statistics.median(hosts),
-           "host_probe_s": probe, "host_probe_repeats_s": statistics.median(probes),
-           "kernel_min_s": min(ks), "kernel_max_s": max(ks), "profile_repeats": profile_repeats}
-    row.update(sums[med])
+           "host_probe_s": probe, "host_probe_repeats_s": statistics.median(probes)}
+    row.update(profiled_median(sums))
     return row, last
+
+
+def profiled_median(sums: list[dict]) -> dict:
+    """The row fields of a case's profiled runs (summarize_gpu of each): the run of median
+    kernel time, the kernel time's min and max, and how many runs were profiled."""
+    ks = [s["kernel_s"] for s in sums]
+    med = sorted(range(len(ks)), key=lambda i: ks[i])[len(ks) // 2]
+    return {**sums[med], "kernel_min_s": min(ks), "kernel_max_s": max(ks),
+            "profile_repeats": len(sums)}
 
 
 # ---- outputs -------------------------------------------------------------------------------

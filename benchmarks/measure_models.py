@@ -47,7 +47,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from measure_e2e import (METHOD, Outputs, Timer, gpu_events,  # noqa: E402  (one harness)
-                         measure_case, sdpa_enabled, summarize_gpu)
+                         measure_case, profiled_median, sdpa_enabled, summarize_gpu)
 
 DEFAULT_MODELS = "llama-3.1-8b,qwen3-30b-a3b,qwen2.5-7b,mistral-7b-v0.3,deepseek-v2-lite"
 TINY_LAYERS = 2
@@ -172,10 +172,7 @@ def measure_graph_decode(model, mc, batch: int, kv_len: int, torch, timer: Timer
         last = gpu_events(prof)          # kernels, and any memcpy / memset nodes
         sums.append(summarize_gpu(last))
     if sums:
-        ks = [s["kernel_s"] for s in sums]
-        med = sorted(range(len(ks)), key=lambda i: ks[i])[len(ks) // 2]
-        row.update(sums[med], kernel_min_s=min(ks), kernel_max_s=max(ks),
-                   profile_repeats=profile_repeats)
+        row.update(profiled_median(sums))
     return row, last
 
 
