@@ -90,7 +90,8 @@ def fit_graph_node(device: str, hw, profile) -> tuple[float, list[str]]:
         model = path.parent.name
         with open(path, newline="") as f:
             rows = [r for r in csv.DictReader(f) if r["stage"] == "decode_graph"
-                    and r["status"] == "ok" and r.get("kernel_s")
+                    and r["status"] == "ok" and float(r.get("kernel_s") or 0) > 0
+                    and int(r.get("kernel_count") or 0) > 0
                     and int(r["kv_len"]) <= GRAPH_FIT_MAX_KV]
         wl = workload(model, "reference")
         for r in rows:
