@@ -60,8 +60,11 @@ ROW_FIELDS = (
     "memcpy_s", "memcpy_count", "memset_s", "memset_count", "profiler_device_s",
     "profile_repeats", "host_s", "host_probe_s", "host_probe_repeats_s",
 ) + STATE_FIELDS + ("timestamp",)
+# ts: the kernel's start (us, the profiler's clock), so that the gaps between a replayed
+# graph's nodes can be read; grid / block: its launch (blocks, threads per block) as CUPTI
+# recorded it.
 KERNEL_FIELDS = ("stage", "batch", "tokens", "kv_len", "index", "category", "name",
-                 "duration_s", "op", "input_dims")
+                 "duration_s", "ts", "grid", "block", "op", "input_dims")
 
 
 def int_list(flag: str, text: str) -> list[int]:
