@@ -9,29 +9,29 @@ process*/ beside the first), predicted the way `roofsim predict --wall eager` do
 eager timeline of roofsim.wall). Every other grid, the H100 and the SM-restricted H200s are the
 test set (benchmarks/bench_wall_accuracy.py). Fitted: dispatch_us.matrix, dispatch_us.other
 and forward_ms, minimizing the mean |log(predicted / measured)| by a coarse-to-fine grid
-within their physical ranges. graph_node_us: the median over the CUDA-graph decode rows at
-KV <= GRAPH_FIT_MAX_KV whose replay was profiled (calibration/<device>/GRAPH_FIT_SOURCE/<model>/,
-decode_graph with kernel_s) of (measured replay - graph launch - calibrated graph gaps - the
-replay's measured kernel time) / launches: what a graph node of a real model costs beyond the
-gap between identical kernels that calibration measured (different kernels back to back); it
-prints each row's replay less its kernels per measured kernel too. The decode step is the one
-the replay runs: over a StaticCache (the workload's graph_parts), as measure_models.py replays it. Only short KV, so
-the long-KV rows stay a test of the static-cache kernels. speed_spread: the 5th and 95th
+within their physical ranges. The graph terms (fit_graph): medians over the CUDA-graph decode
+rows at KV <= GRAPH_FIT_MAX_KV whose replay was profiled and also timed with the GPU held busy
+until the host's launch was over (calibration/<device>/GRAPH_FIT_SOURCE/<model>/): graph_node_us
+from (held replay - calibrated graph gaps - the replay's measured kernel time) / launches, what a
+graph node of a real model costs beyond the gap between identical kernels that calibration
+measured; graph_launch_us from the idle-stream replay less the held one; graph_launch_node_us
+from the host's time in graph.replay() per node. The decode step is the one the replay runs:
+over a StaticCache (the workload's graph_parts), as measure_models.py replays it. Only short
+KV, so the long-KV rows stay a test of the static-cache kernels. speed_spread: the 5th and 95th
 percentiles of host-bound eager walls over the median of their own case
 (benchmarks/summarize_eager_noise.py: the noise probe's processes, calibration/<device>/host/
 noise, and DeepSeek-OCR's decode step over every committed end-to-end set bar
 SPREAD_HELD_OUT); a description of
 how far the machine's processes spread, not a fit to any prediction. Not fitted: sync_us
 (the default: the eager trace, calibration/h200/trace, puts the host time of one of the
-reference's 48 uploads at 24-36 us beside its wait, about one dispatch plus it) and
-graph_launch_us (no data separates it from the nodes); they keep roofsim.host.DEFAULT_HOST's
-values, and the file says so.
+reference's 48 uploads at 24-36 us beside its wait, about one dispatch plus it); it keeps
+roofsim.host.DEFAULT_HOST's value, and the file says so.
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
+from dataclasses import dataclass, replace
 import json
 import sys
 from pathlib import Path
@@ -64,34 +64,51 @@ FIT_SOURCE = "e2e-host"
 # End-to-end sets kept out of speed_spread: the fresh set measured to test this fit
 # (bench_wall_accuracy.FRESH_OCR_SETS), so that it tests the range too.
 SPREAD_HELD_OUT = ("e2e-fresh32", "e2e-fresh35", "e2e-fresh37", "e2e-fresh38")
-# Where graph_node_us is fitted: CUDA-graph decode steps whose replay was also profiled
+# Where the graph terms are fitted: CUDA-graph decode steps whose replay was also profiled
 # (measure_models.py's decode_graph rows with kernel_s: calibration/<device>/GRAPH_FIT_SOURCE/
-# <model>/e2e.csv), so that the node cost is the replay's wall time less its measured kernels,
-# not less the kernel model's prediction (before session 18 it was fitted on Llama's and
-# Mistral's replays less their predicted kernels: the static-cache step's kernels predicted 7 %
-# high on Llama left it at its lower bound, 0, and the MoE decoders' replays 5-12 % short).
-GRAPH_FIT_SOURCE = "graph-kernels"
+# <model>/e2e.csv) and timed twice, on an idle stream (wall) and with the GPU held busy until
+# the host's launch was over (wall_held), the host's time in graph.replay() beside them
+# (host_s). Session 18 fitted graph_node_us on the idle-stream walls of calibration/h200/
+# graph-kernels less their measured kernels (0.178 us); session 19 found DeepSeek-V2-Lite's
+# batch-1 / -2 replays, the ones it missed, waiting 0.76-0.78 ms for the host's launch
+# (calibration/h200/graph-launch), which the held wall leaves out.
+GRAPH_FIT_SOURCE = "graph-launch/models/held"
 GRAPH_FIT_MAX_KV = 1024
 
 
-def fit_graph_node(device: str, hw, profile) -> tuple[float, list[str]]:
-    """(graph_node_s, rows used): the median over GRAPH_FIT_SOURCE's profiled decode_graph rows
-    at KV <= GRAPH_FIT_MAX_KV of (measured replay - graph launch - the calibrated graph gaps of
-    the step's kernels - their measured kernel time) / the step's launches, the gaps and
-    launches as roofsim.wall counts them for the static-cache decode step (the workload's
-    graph_parts, as measure_models.py replays it)."""
+@dataclass(frozen=True)
+class GraphFit:
+    """The host model's graph terms (seconds) and the rows they were fitted on."""
+    node_s: float           # graph_node_s: GPU time per node beyond the calibrated gap
+    launch_s: float         # graph_launch_s: the launch latency an idle stream shows (median)
+    launch_node_s: float    # graph_launch_node_s: host time of cudaGraphLaunch per node
+    rows: tuple[str, ...]
+
+
+def fit_graph(device: str, hw, profile) -> GraphFit:
+    """The graph terms from GRAPH_FIT_SOURCE's profiled decode_graph rows at KV <=
+    GRAPH_FIT_MAX_KV, medians over the rows of:
+    - node_s: (held replay - the calibrated graph gaps of the step's kernels - their measured
+      kernel time) / the step's launches, the gaps and launches as roofsim.wall counts them
+      for the static-cache decode step (the workload's graph_parts, as measure_models.py
+      replays it);
+    - launch_s: idle-stream replay - held replay;
+    - launch_node_s: host time of graph.replay() / the step's launches (as node_s; the replay
+      ran its measured nodes, kernels, memcpy and memset nodes, about 10-15 % more)."""
     import csv
     from roofsim.predict import request_for
     from roofsim.wall import stage_walls
     from roofsim.workloads import workload
-    host0 = replace(DEFAULT_HOST, graph_node_s=0.0)
-    per_node, used = [], []
+    host0 = replace(DEFAULT_HOST, graph_node_s=0.0, graph_launch_s=0.0)
+    per_node, latency, launch_node, used = [], [], [], []
     for path in sorted((ROOT / "calibration" / device / GRAPH_FIT_SOURCE).glob("*/e2e.csv")):
         model = path.parent.name
         with open(path, newline="") as f:
             rows = [r for r in csv.DictReader(f) if r["stage"] == "decode_graph"
                     and r["status"] == "ok" and float(r.get("kernel_s") or 0) > 0
                     and int(r.get("kernel_count") or 0) > 0
+                    and float(r.get("wall_held_median_s") or 0) > 0
+                    and float(r.get("host_s") or 0) > 0
                     and int(r["kv_len"]) <= GRAPH_FIT_MAX_KV]
         wl = workload(model, "reference")
         for r in rows:
@@ -103,17 +120,27 @@ def fit_graph_node(device: str, hw, profile) -> tuple[float, list[str]]:
                             graph_parts=graph)["decode"]
             launches = sum(wt * float(np.asarray(t.count).sum())
                            for t, wt in graph["decode"])
-            beside = w.graph_s - w.graph_kernel_s       # graph launch + calibrated gaps
-            outside = float(r["wall_median_s"]) - float(r["kernel_s"])
-            per_node.append((outside - beside) / launches)
+            gaps = w.graph_s - w.graph_kernel_s         # calibrated gaps
+            wall, held = float(r["wall_median_s"]), float(r["wall_held_median_s"])
+            kernels = float(r["kernel_s"])
+            nodes = sum(int(r.get(k) or 0) for k in ("kernel_count", "memcpy_count",
+                                                      "memset_count"))
+            per_node.append((held - kernels - gaps) / launches)
+            latency.append(wall - held)
+            launch_node.append(float(r["host_s"]) / launches)
             used.append(f"{model} b={b} L={kv}")
-            print(f"  {used[-1]:28} replay less its kernels: "
-                  f"{outside / float(r['kernel_count']) * 1e6:.3f} us per measured kernel; "
-                  f"beyond the calibrated gaps {per_node[-1] * 1e6:.3f} us per launch")
+            print(f"  {used[-1]:28} held replay less its kernels {(held - kernels) / nodes * 1e6:.3f}"
+                  f" us per measured node, beyond the calibrated gaps {per_node[-1] * 1e6:.3f} us "
+                  f"per launch; idle stream - held {latency[-1] * 1e3:.3f} ms; host launch "
+                  f"{launch_node[-1] * 1e6:.3f} us per launch")
     if not per_node:
-        return DEFAULT_HOST.graph_node_s, []
-    lo, hi = RANGES["graph_node_s"]
-    return float(np.clip(np.median(per_node), lo, hi)), used
+        return GraphFit(DEFAULT_HOST.graph_node_s, DEFAULT_HOST.graph_launch_s, 0.0, ())
+
+    def clip(values, name):
+        lo, hi = RANGES[name]
+        return float(np.clip(np.median(values), lo, hi))
+    return GraphFit(clip(per_node, "graph_node_s"), clip(latency, "graph_launch_s"),
+                    clip(launch_node, "graph_launch_node_s"), tuple(used))
 
 
 def cases(rows, hw, profile, grids, others: dict | None = None):
@@ -208,9 +235,10 @@ def main(argv=None) -> int:
         p = predict_wall(tb, dm, do, fwd)
         print(f"  {label:16} measured {meas * 1e3:8.2f} ms  predicted {p * 1e3:8.2f} ms  "
               f"{p / meas - 1:+.1%}")
-    node_s, node_rows = fit_graph_node(args.device, hw, profile)
-    print(f"graph node: {node_s * 1e6:.3f} us beyond the calibrated gap "
-          f"(median over {len(node_rows)} decode_graph rows: {', '.join(node_rows)})")
+    gf = fit_graph(args.device, hw, profile)
+    print(f"graph: node {gf.node_s * 1e6:.3f} us beyond the calibrated gap, launch latency "
+          f"{gf.launch_s * 1e6:.1f} us, host launch {gf.launch_node_s * 1e6:.3f} us per node "
+          f"(medians over {len(gf.rows)} decode_graph rows: {', '.join(gf.rows)})")
     probe_s, probes = fit_probe(rows, e2e, grids)
     print(f"host probe: {probe_s * 1e6:.2f} us per dispatch (median of {probes} readings of the "
           f"fit rows' processes)")
@@ -222,14 +250,16 @@ def main(argv=None) -> int:
     fitted_on = [f"calibration/{args.device}/{args.source}/e2e.csv grids {','.join(grids)} "
                  f"(vision, prefill, decode; wall_median_s, the median over {processes} "
                  f"process{'es' if processes > 1 else ''})"]
-    if node_rows:
+    if gf.rows:
         fitted_on.append(f"calibration/{args.device}/{GRAPH_FIT_SOURCE}/*/e2e.csv profiled "
-                         f"decode_graph rows at KV <= {GRAPH_FIT_MAX_KV} (graph_node_us): "
-                         + "; ".join(node_rows))
+                         f"decode_graph rows at KV <= {GRAPH_FIT_MAX_KV}, idle and held "
+                         f"(graph_node_us, graph_launch_us, graph_launch_node_us): "
+                         + "; ".join(gf.rows))
     doc = {"dispatch_us": {"matrix": round(dm * 1e6, 4), "other": round(do * 1e6, 4)},
            "forward_ms": round(fwd * 1e3, 5), "sync_us": DEFAULT_HOST.sync_s * 1e6,
-           "graph_launch_us": DEFAULT_HOST.graph_launch_s * 1e6,
-           "graph_node_us": round(node_s * 1e6, 4),
+           "graph_launch_us": round(gf.launch_s * 1e6, 3),
+           "graph_node_us": round(gf.node_s * 1e6, 4),
+           "graph_launch_node_us": round(gf.launch_node_s * 1e6, 4),
            "speed_spread": {"low": spread[0], "high": spread[1],
                             "source": f"percentiles {SPREAD_QUANTILES} of {len(ratios)} host-bound "
                                       f"eager walls over their case's median "
@@ -241,10 +271,9 @@ def main(argv=None) -> int:
            "fitted_on": fitted_on,
            "not_fitted": ["sync_us: the default; the eager trace (calibration/h200/trace) puts an "
                           "upload's host time, its wait excluded, at 24-36 us under the "
-                          "profiler: about one dispatch plus this",
-                          "graph_launch_us: no data separates it from the nodes "
-                          "(default of roofsim.host.DEFAULT_HOST)"]
-           + ([] if node_rows else ["graph_node_us: no CUDA-graph replay measured"]),
+                          "profiler: about one dispatch plus this"]
+           + ([] if gf.rows else ["graph_node_us, graph_launch_us, graph_launch_node_us: no "
+                                  "CUDA-graph replay measured (roofsim.host.DEFAULT_HOST)"]),
            "fit_loss_mean_abs_log": round(l, 5),
            "provenance": {"command": "python benchmarks/fit_host.py " + " ".join(argv or sys.argv[1:]),
                           "measured_device": prov.get("device_name"),

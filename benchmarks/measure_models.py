@@ -59,7 +59,12 @@ ROW_FIELDS = (
     "kernel_s", "kernel_min_s", "kernel_max_s", "kernel_count",
     "memcpy_s", "memcpy_count", "memset_s", "memset_count", "profiler_device_s",
     "profile_repeats", "host_s", "host_probe_s", "host_probe_repeats_s",
+    "wall_held_median_s", "wall_held_min_s",
 ) + STATE_FIELDS + ("timestamp",)
+# A graph replay timed again with the GPU held busy (torch.cuda._sleep) before its start event,
+# so that the host's cudaGraphLaunch is over before the GPU reaches the graph: wall_held is the
+# graph's GPU time alone, wall less wall_held the launch latency an idle stream exposes.
+GRAPH_HOLD_S = 5e-3
 # ts: the kernel's start (us, the profiler's clock), so that the gaps between a replayed
 # graph's nodes can be read; grid / block: its launch (blocks, threads per block) as CUPTI
 # recorded it.
@@ -119,6 +124,7 @@ def measure_graph_decode(model, mc, batch: int, kv_len: int, torch, timer: Timer
     records the row as skipped)."""
     import transformers
     from torch.profiler import ProfilerActivity, profile
+    from roofsim.calibration.timing import ASSUMED_CLOCK_HZ
     from roofsim.workloads.hf import build
     if not timer.cuda:
         raise RuntimeError("CUDA graphs need a CUDA device")
@@ -157,14 +163,29 @@ def measure_graph_decode(model, mc, batch: int, kv_len: int, torch, timer: Timer
     for _ in range(warmup):
         reset()
         graph.replay()
-    walls = []
+    walls, hosts = [], []
     for _ in range(repeats):
         reset()
         timer.sync()
-        w, _ = timer.wall(graph.replay)
+        w, h = timer.wall(graph.replay)
         walls.append(w)
+        hosts.append(h)
+    held = []
+    for _ in range(repeats):
+        reset()
+        timer.sync()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        torch.cuda._sleep(int(GRAPH_HOLD_S * ASSUMED_CLOCK_HZ))
+        start.record()
+        graph.replay()
+        end.record()
+        end.synchronize()
+        held.append(start.elapsed_time(end) * 1e-3)
+    # host_s: how long graph.replay() held the host (cudaGraphLaunch and the events), median
     row = {"wall_median_s": statistics.median(walls), "wall_min_s": min(walls),
-           "wall_max_s": max(walls), "wall_repeats": repeats}
+           "wall_max_s": max(walls), "wall_repeats": repeats,
+           "host_s": statistics.median(hosts),
+           "wall_held_median_s": statistics.median(held), "wall_held_min_s": min(held)}
     sums, last = [], []
     for _ in range(profile_repeats):
         reset()

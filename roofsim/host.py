@@ -15,7 +15,16 @@ Parameters (SI units inside; each has a physical range, checked on load):
   (argument handling, cache bookkeeping, output assembly). Range 0 .. 50 ms.
 - `sync_s`: host time of one synchronizing op once the GPU has drained (the copy, the return to
   Python). Range 0 .. 1 ms. Which records synchronize: `SYNC_OPS` (aten names).
-- `graph_launch_s`: host time to launch a captured CUDA graph (cudaGraphLaunch). 0 .. 1 ms.
+- `graph_launch_s`: the launch latency a replay on an idle stream shows before its first node
+  (CUDA events around graph.replay(), less the same replay timed with the GPU held busy until
+  the host's launch is over). 0 .. 1 ms.
+- `graph_launch_node_s`: host time per node of cudaGraphLaunch (perf_counter around
+  graph.replay() over the graph's nodes: calibration/h200/graph-launch, 0.3-0.7 us per node for
+  transformers' decode steps). The GPU mostly starts on the first nodes while the host still
+  submits the rest, so this is the slow end of a replay's range, not its typical wall: on some
+  graphs the idle stream waits for the whole launch (DeepSeek-V2-Lite's decode step at batch 1
+  and 2: 0.76-0.78 ms of 0.8-0.9 ms; other models 0.04-0.14 ms), for a reason the measurements
+  do not show. 0 .. 10 us; 0 where unmeasured (no range).
 - `graph_node_s`: GPU time per graph node beyond the engine's per-launch time, which already
   holds the calibration profile's measured graph gap (roofsim.engine.Timing.issued_s). 0 .. 20 us.
 - `speed_spread` (low, high): how much the host's speed varies between processes on the
@@ -62,13 +71,14 @@ SYNC_OPS = frozenset({"nonzero", "_local_scalar_dense", "item", "masked_select",
 HOST_FILE = "host.json"
 PROBE_RANGE = (0.5e-6, 200e-6)   # probe_s, seconds per probed dispatch (0: not recorded)
 # the host costs a host probe rescales (HostModel.at_probe): host time, not GPU time
-HOST_COSTS = ("forward_s", "sync_s", "graph_launch_s")
+HOST_COSTS = ("forward_s", "sync_s", "graph_launch_s", "graph_launch_node_s")
 SPREAD_RANGE = (0.1, 10.0)    # speed_spread's low and high factors stay within these
 
 # name -> (low, high) in SI units
 RANGES: Mapping[str, tuple[float, float]] = {
     "dispatch_s": (0.5e-6, 200e-6), "forward_s": (0.0, 50e-3), "sync_s": (0.0, 1e-3),
     "graph_launch_s": (0.0, 1e-3), "graph_node_s": (0.0, 20e-6),
+    "graph_launch_node_s": (0.0, 10e-6),
 }
 
 
@@ -79,6 +89,7 @@ class HostModel:
     sync_s: float = 0.0
     graph_launch_s: float = 5e-6
     graph_node_s: float = 0.0
+    graph_launch_node_s: float = 0.0
     speed_spread: tuple[float, float] = (1.0, 1.0)   # host cost factors: fastest, slowest
     probe_s: float = 0.0                     # host probe the costs hold at (0: not recorded)
     device: str = ""                         # whose CPU it describes ("" for DEFAULT_HOST)
@@ -130,6 +141,7 @@ class HostModel:
                 "forward_ms": self.forward_s * 1e3, "sync_us": self.sync_s * 1e6,
                 "graph_launch_us": self.graph_launch_s * 1e6,
                 "graph_node_us": self.graph_node_s * 1e6,
+                "graph_launch_node_us": self.graph_launch_node_s * 1e6,
                 "speed_spread": {"low": self.speed_spread[0], "high": self.speed_spread[1]},
                 "probe_us": self.probe_s * 1e6,
                 "device": self.device,
@@ -149,6 +161,7 @@ class HostModel:
                        forward_s=float(d["forward_ms"]) * 1e-3, sync_s=float(d["sync_us"]) * 1e-6,
                        graph_launch_s=float(d["graph_launch_us"]) * 1e-6,
                        graph_node_s=float(d["graph_node_us"]) * 1e-6,
+                       graph_launch_node_s=float(d.get("graph_launch_node_us", 0.0)) * 1e-6,
                        speed_spread=_spread(d.get("speed_spread")),
                        probe_s=_probe(d.get("probe_us", 0.0)),
                        device=str(d.get("device", "")),

@@ -6,7 +6,9 @@
   Stage wall = max(host end, GPU end).
 - `graph`: the stage replayed as one CUDA graph: the engine's kernel time, the calibration
   profile's graph gap after every calibrated kernel (roofsim.engine.Timing.issued_s: kernel
-  durations exclude it), `graph_launch_s` and `graph_node_s` per kernel node. A stage with a
+  durations exclude it), `graph_launch_s` and `graph_node_s` per kernel node. Its range runs
+  up to the GPU waiting for the host's whole launch (`graph_launch_node_s` per node) before the
+  first node, as an idle stream does on some graphs (roofsim.host). A stage with a
   synchronizing record cannot be captured; it stays eager (`captured` False). A graph replays
   the records the workload gives for it where they differ from the eager ones (`graph_parts`,
   roofsim.workloads.base.Workload.graph_parts: a decode step over a static KV cache).
@@ -46,6 +48,7 @@ class StageWall:
     graph_kernel_s: float  # kernel time of the records the graph replays (= kernel_s for the same)
     eager_low_s: float     # eager wall with the host at its fastest (speed_spread low)
     eager_high_s: float    # ... and at its slowest (speed_spread high)
+    graph_high_s: float = 0.0   # graph wall when the GPU waits for the whole launch (0: graph_s)
 
     @property
     def binds(self) -> str:
@@ -58,10 +61,10 @@ class StageWall:
         return self.eager_s if mode == "eager" else self.graph_s
 
     def wall_range_s(self, mode: str) -> tuple[float, float]:
-        """(fastest, slowest) wall in `mode` over the host's speed spread: the eager range, or
-        none for a captured graph (the host only launches it)."""
+        """(fastest, slowest) wall in `mode`: eager over the host's speed spread; a captured
+        graph from its typical launch latency to the GPU waiting for the host's whole launch."""
         if mode == "graph" and self.captured:
-            return (self.graph_s, self.graph_s)
+            return (self.graph_s, max(self.graph_s, self.graph_high_s))
         self.wall_s(mode)                        # checks the mode
         return (self.eager_low_s, self.eager_high_s)
 
@@ -70,7 +73,9 @@ class StageWall:
                 "eager_wall_s": self.eager_s, "graph_wall_s": self.graph_s,
                 "graph_captured": self.captured, "syncs": self.syncs,
                 "graph_kernel_s": self.graph_kernel_s, "binds": self.binds,
-                "eager_wall_range_s": [self.eager_low_s, self.eager_high_s]}
+                "eager_wall_range_s": [self.eager_low_s, self.eager_high_s],
+                "graph_wall_range_s": list(self.wall_range_s("graph")) if self.captured
+                else [self.eager_low_s, self.eager_high_s]}
 
 
 def eager_timeline(launch_s, host_s, sync, start_s: float = 0.0,
@@ -181,11 +186,13 @@ def stage_wall(stage: str, parts, hardware: HardwareSpec, profile, host: HostMod
     e = _sums(parts, hardware, profile, host)
     g = e if graph_parts is None else _sums(graph_parts, hardware, profile, host)
     captured = g.syncs == 0
-    graph = (host.graph_launch_s + g.issued + g.launches * host.graph_node_s) if captured \
-        else e.eager
+    gpu = g.issued + g.launches * host.graph_node_s
+    graph = host.graph_launch_s + gpu if captured else e.eager
+    high = max(host.graph_launch_s, g.launches * host.graph_launch_node_s) + gpu if captured \
+        else e.eager_high
     return StageWall(stage=stage, kernel_s=e.kernel, host_s=e.host_roof, eager_s=e.eager,
                      graph_s=graph, captured=captured, syncs=e.syncs, graph_kernel_s=g.kernel,
-                     eager_low_s=e.eager_low, eager_high_s=e.eager_high)
+                     eager_low_s=e.eager_low, eager_high_s=e.eager_high, graph_high_s=high)
 
 
 def stage_walls(parts: Mapping[str, object], hardware: HardwareSpec, profile,
@@ -235,9 +242,11 @@ def wall_table(walls: Mapping[str, StageWall], mode: str, host_source: str,
     rows = []
     for s, v in walls.items():
         span = f"{_ms(v.eager_low_s)}-{_ms(v.eager_high_s)}" if spread_measured else "n/a"
+        lo, hi = v.wall_range_s("graph")
         rows.append(["decode step" if s == DECODE else s, _ms(v.kernel_s), _ms(v.host_s),
                      _ms(v.eager_s), span,
-                     _ms(v.graph_s) + ("" if v.captured else " (eager)"), v.binds])
+                     _ms(v.graph_s) + ("" if v.captured else " (eager)"),
+                     f"{_ms(lo)}-{_ms(hi)}" if v.captured else span, v.binds])
     ttft = {m: sum(walls[s].wall_s(m) for s in TTFT_STAGES if s in walls) for m in MODES}
     lines = []
     if DECODE in walls:
@@ -249,8 +258,10 @@ def wall_table(walls: Mapping[str, StageWall], mode: str, host_source: str,
     lines.append("eager range: the eager timeline with every host cost x the host model's "
                  "speed_spread (how far one machine's processes spread)" if spread_measured else
                  "eager range: n/a, this host model has no measured speed_spread")
+    lines.append("graph range: up to the GPU waiting for the host's whole graph launch before "
+                 "the first node (host model graph_launch_node_us per node)")
     return (["stage", "kernel ms", "host ms", "eager wall ms", "eager range ms", "graph wall ms",
-             "eager binds"], rows, lines)
+             "graph range ms", "eager binds"], rows, lines)
 
 
 def _ms(s: float) -> str:

@@ -179,7 +179,9 @@ def test_predict_json_gives_each_eager_wall_its_range(capsys):
         assert lo <= eager[f"{key}_wall_s"] * (1 + 1e-12) and eager[f"{key}_wall_s"] <= hi * (1 + 1e-12)
     assert eager["tpot_wall_range_s"][1] > eager["tpot_wall_s"]      # decode is host-bound
     graph = _predict(capsys, "--wall", "graph")
-    assert graph["tpot_wall_range_s"] == [graph["tpot_wall_s"]] * 2
+    # a graph's range: its typical launch latency up to the GPU waiting for the whole launch
+    lo, hi = graph["tpot_wall_range_s"]
+    assert lo == graph["tpot_wall_s"] and hi > lo
 
 
 def test_a_host_model_without_a_measured_spread_shows_no_range(capsys):
@@ -244,9 +246,12 @@ def test_a_slower_probe_never_shortens_eager_wall_and_a_host_bound_one_scales_wi
     host = load_host_model(data_dir("calibration") / "h200" / "host").with_values(
         speed_spread=(1.0, 1.0))
     a, b = _stage(host.at_probe(us * 1e-6)), _stage(host.at_probe(us * k * 1e-6))
+    ha, hb = host.at_probe(us * 1e-6), host.at_probe(us * k * 1e-6)
     for stage in a:
         assert b[stage].eager_s >= a[stage].eager_s * (1 - 1e-12)
-        assert b[stage].graph_s == pytest.approx(a[stage].graph_s, rel=0.05)
+        # a graph's wall holds host time only in its launch latency
+        assert b[stage].graph_s - a[stage].graph_s == pytest.approx(
+            hb.graph_launch_s - ha.graph_launch_s, rel=1e-6)
         # the host's part scales by k, the GPU's does not: between 1x and kx
         assert b[stage].eager_s <= k * a[stage].eager_s * (1 + 1e-9)
         assert b[stage].host_s == pytest.approx(k * a[stage].host_s, rel=1e-9)
@@ -290,3 +295,26 @@ def test_fit_host_with_a_missing_source_folder_is_one_line():
                         "no-such-folder"], capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert "no-such-folder" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.floats(0.0, 5.0), st.floats(1.1, 3.0))
+def test_a_graph_range_starts_at_its_wall_and_widens_with_the_host_launch(us, k):
+    host = load_host_model(data_dir("calibration") / "h200" / "host")
+    a = _stage(host.with_values(graph_launch_node_s=us * 1e-6))
+    b = _stage(host.with_values(graph_launch_node_s=us * k * 1e-6))
+    for stage in a:
+        if not a[stage].captured:
+            continue
+        lo, hi = a[stage].wall_range_s("graph")
+        assert lo == a[stage].graph_s <= hi
+        assert b[stage].graph_s == a[stage].graph_s     # the typical wall does not move
+        assert b[stage].wall_range_s("graph")[1] >= hi * (1 - 1e-12)
+
+
+def test_a_host_model_rejects_a_negative_graph_launch_per_node(tmp_path):
+    doc = json.loads((data_dir("calibration") / "h200" / "host" / "host.json").read_text())
+    doc["graph_launch_node_us"] = -0.4
+    (tmp_path / "host.json").write_text(json.dumps(doc))
+    with pytest.raises(UserError, match="graph_launch_node_s"):
+        load_host_model(tmp_path)
