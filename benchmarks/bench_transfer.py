@@ -365,9 +365,11 @@ def sibling_stages_part(profiles) -> list[dict]:
 # e2e-fresh41 (22:00-22:01: DeepSeek-V2-Lite, Qwen3-30B-A3B and Mistral 7B, prefill 1200, KV
 # 2000, batch 1 / 8, on 32 and 88 SMs), after it with no change in between. e2e-fresh42 (session
 # 18, 2026-12-04 00:08-00:09: DeepSeek-V2-Lite and Qwen2.5 7B decode steps at KV 1500, batch
-# 1 / 3, on 48 SMs) with no kernel-model change since.
-MODEL_SETS = ("e2e-fresh40", "e2e-fresh41", "e2e-fresh42")
-FRESH_MODEL_SETS = ("e2e-fresh40", "e2e-fresh41", "e2e-fresh42")
+# 1 / 3, on 48 SMs) with no kernel-model change since, and e2e-fresh43 (session 19, 2026-12-04
+# 03:56-03:57: DeepSeek-V2-Lite and Llama 3.1 8B decode steps at KV 2600, batch 2 / 5, on 40
+# SMs; no kernel-model change since session 16).
+MODEL_SETS = ("e2e-fresh40", "e2e-fresh41", "e2e-fresh42", "e2e-fresh43")
+FRESH_MODEL_SETS = ("e2e-fresh40", "e2e-fresh41", "e2e-fresh42", "e2e-fresh43")
 
 
 def model_stages_part(profiles) -> list[dict]:

@@ -185,7 +185,8 @@ def _ocr_set_rows(device: str, name: str, host, fitted: dict) -> list[dict]:
 MODEL_SETS = ("e2e", "e2e-fresh3", "e2e-fresh5", "e2e-fresh15", "e2e-fresh20", "e2e-fresh22",
               "e2e-fresh23", "e2e-fresh25", "e2e-fresh27", "e2e-fresh29", "e2e-fresh31",
               "e2e-fresh33", "e2e-fresh34",
-              "e2e-fresh36", "e2e-fresh39", "e2e-fresh40", "e2e-fresh41", "e2e-fresh42")
+              "e2e-fresh36", "e2e-fresh39", "e2e-fresh40", "e2e-fresh41", "e2e-fresh42",
+              "e2e-fresh43")
 # e2e-fresh27 was fresh until session 13's host refit, chosen after it was read; e2e-fresh29
 # (Mistral 7B and Qwen2.5 7B, prefill 1500, KV 1800 / 4500, batch 5 / 10, two processes;
 # 2026-12-03 11:24-11:26, after the refit) is the fresh one.
@@ -210,8 +211,13 @@ MODEL_SETS = ("e2e", "e2e-fresh3", "e2e-fresh5", "e2e-fresh15", "e2e-fresh20", "
 # the whole H200; DeepSeek-V2-Lite and Qwen2.5 7B at KV 1500, batch 1 / 3 on 48 SMs) was
 # measured after session 18's graph-node fit (fit_host.GRAPH_FIT_SOURCE), which DeepSeek-V2-
 # Lite's graph misses in e2e-fresh41 and the whole-chip e2e set guided: the fresh set for it.
+# Its DeepSeek-V2-Lite b=1 miss at 48 SMs guided session 19's graph launch terms
+# (calibration/h200/graph-launch); e2e-fresh43 (session 19, 2026-12-04 03:55-03:57: decode steps
+# eager and as CUDA graphs, DeepSeek-V2-Lite, Mistral 7B, Qwen2.5 7B and Qwen3-30B-A3B at KV
+# 1800, batch 1 / 3 on the whole H200; DeepSeek-V2-Lite and Llama 3.1 8B at KV 2600, batch 2 / 5
+# on 40 SMs; every graph row timed idle and held) was measured after them: the fresh set now.
 FRESH_MODEL_SETS: tuple[str, ...] = ("e2e-fresh33", "e2e-fresh34", "e2e-fresh36", "e2e-fresh39",
-                                     "e2e-fresh40", "e2e-fresh41", "e2e-fresh42")
+                                     "e2e-fresh40", "e2e-fresh41", "e2e-fresh43")
 
 
 def model_rows(device: str, host) -> list[dict]:
