@@ -244,6 +244,22 @@ class Timer:
         t = time.perf_counter() - t0
         return t, t
 
+    def held(self, fn, hold_s: float) -> float:
+        """Device time of fn() (CUDA events) with the GPU held busy for about hold_s
+        (torch.cuda._sleep) before the start event, so that the host has issued fn's work by the
+        time the GPU reaches it: the GPU's time alone, without the launch an idle stream waits
+        for. CUDA only."""
+        from roofsim.calibration.timing import ASSUMED_CLOCK_HZ
+        torch = self.torch
+        self.sync()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        torch.cuda._sleep(int(hold_s * ASSUMED_CLOCK_HZ))
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) * 1e-3
+
 
 def host_probe(torch, timer: Timer, repeat: bool = False) -> float:
     """The host's speed in this process, just now (roofsim.calibration.hostprobe): each wall

@@ -22,7 +22,6 @@ import json
 import platform
 import statistics
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -50,7 +49,6 @@ VARIANTS = (("tiny", 256, "", 0), ("4MB", 1 << 20, "", 0), ("16MB", 1 << 22, "",
 STRIDED = ("strided",)
 NODES = (500, 2000, 4000)
 HOLD_S = 20e-3        # GPU held busy before the held timing's start event (torch.cuda._sleep)
-CLOCK_HZ = 1.98e9     # cycles per second for _sleep (roofsim.calibration.timing)
 
 
 def capture(torch, nodes: int, numel: int, other: str, every: int, strided: bool = False):
@@ -100,30 +98,15 @@ def capture(torch, nodes: int, numel: int, other: str, every: int, strided: bool
 
 
 def time_graph(torch, g, repeats: int) -> dict:
+    """Median GPU wall (CUDA events) and host time of g.replay() on an idle stream, and the GPU
+    wall with the GPU held busy until the host's launch is over (measure_e2e.Timer)."""
+    from measure_e2e import Timer
+    timer = Timer(torch, "cuda")
     for _ in range(3):
         g.replay()
-    torch.cuda.synchronize()
-    walls, hosts = [], []
-    for _ in range(repeats):
-        torch.cuda.synchronize()
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        t0 = time.perf_counter()
-        a.record()
-        g.replay()
-        b.record()
-        hosts.append(time.perf_counter() - t0)
-        b.synchronize()
-        walls.append(a.elapsed_time(b) * 1e-3)
-    held = []
-    for _ in range(repeats):
-        torch.cuda.synchronize()
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        torch.cuda._sleep(int(HOLD_S * CLOCK_HZ))
-        a.record()
-        g.replay()
-        b.record()
-        b.synchronize()
-        held.append(a.elapsed_time(b) * 1e-3)
+    timer.sync()
+    walls, hosts = zip(*(timer.wall(g.replay) for _ in range(repeats)))
+    held = [timer.held(g.replay, HOLD_S) for _ in range(repeats)]
     return {"wall_median_s": statistics.median(walls), "wall_min_s": min(walls),
             "host_median_s": statistics.median(hosts), "host_min_s": min(hosts),
             "held_median_s": statistics.median(held), "repeats": repeats}

@@ -124,7 +124,6 @@ def measure_graph_decode(model, mc, batch: int, kv_len: int, torch, timer: Timer
     records the row as skipped)."""
     import transformers
     from torch.profiler import ProfilerActivity, profile
-    from roofsim.calibration.timing import ASSUMED_CLOCK_HZ
     from roofsim.workloads.hf import build
     if not timer.cuda:
         raise RuntimeError("CUDA graphs need a CUDA device")
@@ -173,14 +172,7 @@ def measure_graph_decode(model, mc, batch: int, kv_len: int, torch, timer: Timer
     held = []
     for _ in range(repeats):
         reset()
-        timer.sync()
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        torch.cuda._sleep(int(GRAPH_HOLD_S * ASSUMED_CLOCK_HZ))
-        start.record()
-        graph.replay()
-        end.record()
-        end.synchronize()
-        held.append(start.elapsed_time(end) * 1e-3)
+        held.append(timer.held(graph.replay, GRAPH_HOLD_S))
     # host_s: how long graph.replay() held the host (cudaGraphLaunch and the events), median
     row = {"wall_median_s": statistics.median(walls), "wall_min_s": min(walls),
            "wall_max_s": max(walls), "wall_repeats": repeats,
