@@ -208,3 +208,33 @@ def test_report_cli_rejects_bad_budgets(tmp_path, capsys):
     assert main(["report", "--ttft", "0", "--out", str(tmp_path), "--quiet"]) == 2
     assert "--ttft" in capsys.readouterr().err
     assert not (tmp_path / "report.md").exists()
+
+
+def test_the_wall_table_is_what_the_wall_api_gives(report):
+    """Issue 16: kernel, eager and graph wall time side by side for the captured reference, at
+    the report's first and last grids, each number what roofsim.wall gives for that request."""
+    if not _has_torch():
+        pytest.skip("the reference needs torch and transformers")
+    from roofsim.host import resolve_host_model
+    from roofsim.predict import stage_records
+    from roofsim.wall import stage_walls
+    res, md, hw = report
+    assert "### Wall time: eager and CUDA graph" in md
+    t = table(md, "Crop grid", "eager wall ms")
+    assert column(t, "Crop grid") == ["1x2"] * 3 + ["2x3"] * 3
+    host, source = resolve_host_model(None, None, hw.id)
+    assert source in md
+    prompt = res.sweeps["vision_crops"].points[0].request.prompt_tokens
+    for row in t[1:]:
+        grid = tuple(int(x) for x in row[0].split("x"))
+        walls = stage_walls(stage_records("reference", grid, prompt, 100).parts, hw, None, host)
+        stage = "decode" if row[1] == "decode step" else row[1]
+        w = walls[stage]
+        assert float(row[t[0].index("eager wall ms")]) == pytest.approx(w.eager_s * 1e3, rel=1e-3)
+        assert float(row[t[0].index("kernel ms")]) == pytest.approx(w.kernel_s * 1e3, rel=1e-3)
+        assert w.eager_s >= max(w.kernel_s, w.host_s) * (1 - 1e-9)    # both roofs bound it
+        span = row[t[0].index("graph range ms")]
+        if w.captured:                        # else the eager range: n/a without a spread
+            lo, hi = (float(x) for x in span.split("-"))
+            assert lo <= hi and lo == pytest.approx(w.graph_s * 1e3, rel=1e-3)
+        assert row[t[0].index("eager binds")] == w.binds

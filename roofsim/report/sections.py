@@ -327,6 +327,12 @@ def render(*, opts, hw, cfg, sweeps, knob_results, profiles, prof_result, tables
     add("Per named workload:\n")
     add(tables["predicted_profiles"].markdown() + "\n")
     add(_bandwidth_summary(tables, hw, budgets) + "\n")
+    if has_ref:   # issue 16: what a clock shows, eager and as a CUDA graph
+        from .walls import wall_section
+        picks = sorted({0, len(vis.points) // 2, len(vis.points) - 1})
+        add(wall_section(hw, opts.calibration, grids=[vis.points[i].request.grid for i in picks],
+                         prompt_tokens=prompt, decode_tokens=k,
+                         calibration_name=opts.calibration_name))
     if has_ref:   # issue 7: the reference against the flash ideal, at the largest grid
         from .headroom import headroom_section
         add(headroom_section(hw, opts.calibration, grid=vis.points[-1].request.grid,
