@@ -279,8 +279,25 @@ def extract_mamf(snap: Snapshot, sources: list, out_rows: list) -> None:
 
 # ----------------------------------------------------------------------------- writing
 
+# Written gzip-compressed (deterministic: no name or time in the header), as the reader takes
+# them (roofsim.calibration.published): the largest file, kept small for the device tool.
+GZIPPED = ("small_kernels",)
+
+
 def _write(path: Path, rows: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".gz":
+        import gzip
+        import io
+        buf = io.StringIO(newline="")
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw,
+                                                    mtime=0) as gz:
+            gz.write(buf.getvalue().encode())
+        print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: {len(rows)} rows")
+        return
     with path.open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
         w.writeheader()
@@ -314,7 +331,8 @@ def main(argv=None) -> int:
                          ("latency", extract_latency), ("small_kernels", extract_small_kernels)]:
             rows: list[dict] = []
             fn(snap, sources, rows)
-            _write(args.out / "gpu-benches" / f"{name}.csv", rows)
+            _write(args.out / "gpu-benches" / f"{name}.csv{'.gz' if name in GZIPPED else ''}",
+                   rows)
         _write(src_path, _merge_sources(src_path, sources, snap.repo))
     if args.ml_engineering:
         snap = Snapshot(args.ml_engineering, "stas00/ml-engineering")

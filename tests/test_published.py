@@ -8,6 +8,7 @@ Needs numpy and pyyaml only.
 from __future__ import annotations
 
 import csv
+import gzip
 import math
 import re
 
@@ -34,7 +35,12 @@ NUMERIC = re.compile(r"(bytes|_Bps|_s|_hz|_cycles|_flops|_size|^[mnk]$)")
 
 
 def _read(rel):
-    with (DIR / rel).open(newline="") as f:
+    """The rows of a data file, from its .gz copy where that is what is stored."""
+    path = DIR / rel
+    if not path.exists():
+        with gzip.open(path.with_name(path.name + ".gz"), "rt", newline="") as f:
+            return list(csv.DictReader(f))
+    with path.open(newline="") as f:
         return list(csv.DictReader(f))
 
 
