@@ -285,23 +285,21 @@ GZIPPED = ("small_kernels",)
 
 
 def _write(path: Path, rows: list[dict]) -> None:
+    """rows as CSV at path, gzip-compressed where the name ends in .gz (GZIPPED)."""
+    import gzip
+    import io
     path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    data = buf.getvalue().encode()
     if path.suffix == ".gz":
-        import gzip
-        import io
-        buf = io.StringIO(newline="")
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
         with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw,
                                                     mtime=0) as gz:
-            gz.write(buf.getvalue().encode())
-        print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: {len(rows)} rows")
-        return
-    with path.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
+            gz.write(data)
+    else:
+        path.write_bytes(data)
     print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: {len(rows)} rows")
 
 

@@ -48,7 +48,8 @@ class StageWall:
     graph_kernel_s: float  # kernel time of the records the graph replays (= kernel_s for the same)
     eager_low_s: float     # eager wall with the host at its fastest (speed_spread low)
     eager_high_s: float    # ... and at its slowest (speed_spread high)
-    graph_high_s: float = 0.0   # graph wall when the GPU waits for the whole launch (0: graph_s)
+    graph_high_s: float    # graph wall when the GPU waits for the whole launch (eager_high_s
+    #                        when not captured)
 
     @property
     def binds(self) -> str:
@@ -64,7 +65,7 @@ class StageWall:
         """(fastest, slowest) wall in `mode`: eager over the host's speed spread; a captured
         graph from its typical launch latency to the GPU waiting for the host's whole launch."""
         if mode == "graph" and self.captured:
-            return (self.graph_s, max(self.graph_s, self.graph_high_s))
+            return (self.graph_s, self.graph_high_s)
         self.wall_s(mode)                        # checks the mode
         return (self.eager_low_s, self.eager_high_s)
 
@@ -74,8 +75,7 @@ class StageWall:
                 "graph_captured": self.captured, "syncs": self.syncs,
                 "graph_kernel_s": self.graph_kernel_s, "binds": self.binds,
                 "eager_wall_range_s": [self.eager_low_s, self.eager_high_s],
-                "graph_wall_range_s": list(self.wall_range_s("graph")) if self.captured
-                else [self.eager_low_s, self.eager_high_s]}
+                "graph_wall_range_s": list(self.wall_range_s("graph"))}
 
 
 def eager_timeline(launch_s, host_s, sync, start_s: float = 0.0,

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..data import data_dir
 from ..host import resolve_host_model
 from ..predict import stage_records
+from ..sweep import grid_text
 from ..wall import stage_walls, wall_table
 from .markdown import Table
 
@@ -33,8 +34,7 @@ def wall_section(hardware, profile=None, *, grids, prompt_tokens: int, decode_to
         walls = stage_walls(recs.parts, hardware, profile, host)
         headers, grid_rows, lines = wall_table(walls, "graph", source,
                                                spread_measured=host.speed_spread != (1.0, 1.0))
-        text = f"{grid[0]}x{grid[1]}" if grid else "global view only"
-        rows += [[text] + list(r) for r in grid_rows]
+        rows += [[grid_text(grid)] + list(r) for r in grid_rows]
     if headers is None:
         return ""
     notes = [line for line in lines if not line.startswith(("TPOT wall", "TTFT wall"))]
