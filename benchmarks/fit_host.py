@@ -97,7 +97,7 @@ def fit_graph(device: str, hw, profile) -> GraphFit:
       ran its measured nodes, kernels, memcpy and memset nodes, about 10-15 % more)."""
     import csv
     from roofsim.predict import request_for
-    from roofsim.wall import stage_walls
+    from roofsim.wall import graph_nodes, stage_walls
     from roofsim.workloads import workload
     host0 = replace(DEFAULT_HOST, graph_node_s=0.0, graph_launch_s=0.0)
     per_node, latency, launch_node, used = [], [], [], []
@@ -118,8 +118,7 @@ def fit_graph(device: str, hw, profile) -> GraphFit:
             recs = wl.stage_records(req)
             w = stage_walls({"decode": recs.parts["decode"]}, hw, profile, host0,
                             graph_parts=graph)["decode"]
-            launches = sum(wt * float(np.asarray(t.count).sum())
-                           for t, wt in graph["decode"])
+            launches = sum(wt * graph_nodes(t) for t, wt in graph["decode"])   # as wall counts
             gaps = w.graph_s - w.graph_kernel_s         # calibrated gaps
             wall, held = float(r["wall_median_s"]), float(r["wall_held_median_s"])
             kernels = float(r["kernel_s"])

@@ -24,6 +24,7 @@ import statistics
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 for _p in (ROOT, ROOT / "benchmarks"):
@@ -32,29 +33,41 @@ for _p in (ROOT, ROOT / "benchmarks"):
 
 from gpu_physics import write_rows_csv  # noqa: E402
 
-# (name, elements each node's in-place add touches, what the other nodes are, nodes between
-# two of them): tiny adds (about 1 us per node on the GPU); adds of 4 and 16 MB (a few us, the
-# length of a decode step's kernels); tiny adds with device copies, memsets, a fork to a second
-# stream and back (a graph that is no longer a straight line), a small cuBLAS product, or eight
-# kernel functions in turn instead of one.
-VARIANTS = (("tiny", 256, "", 0), ("4MB", 1 << 20, "", 0), ("16MB", 1 << 22, "", 0),
-            ("tiny+memcpy/30", 256, "memcpy", 30), ("tiny+memset/30", 256, "memset", 30),
-            ("tiny+fork/30", 256, "fork", 30), ("tiny+mm/10", 256, "mm", 10),
-            ("tiny+8 functions", 256, "functions", 1),
-            ("strided", 256, "", 0), ("strided+memcpy/30", 256, "memcpy", 30),
-            ("strided+memset/30", 256, "memset", 30))
-# Variants whose adds run on a strided view (TensorIterator's non-vectorized elementwise_kernel,
-# whose arguments carry an offset calculator: a larger parameter block per node, as most of a
-# transformers step's elementwise nodes).
-STRIDED = ("strided",)
+class Variant(NamedTuple):
+    """One kind of synthetic graph: in-place adds on `numel` float32 elements, every `every`-th
+    node one of `other` instead ("memcpy", "memset", "fork", "mm"; "functions": eight kernel
+    functions in turn, every node; "": adds only); `strided`: the adds run on a strided view
+    (TensorIterator's non-vectorized elementwise_kernel, whose arguments carry an offset
+    calculator: a larger parameter block per node, as most of a transformers step's elementwise
+    nodes)."""
+    name: str
+    numel: int
+    other: str = ""
+    every: int = 0
+    strided: bool = False
+
+
+# Tiny adds (about 1 us per node on the GPU); adds of 4 and 16 MB (a few us, the length of a
+# decode step's kernels); tiny adds with device copies, memsets, a fork to a second stream and
+# back (a graph that is no longer a straight line), a small cuBLAS product, or eight kernel
+# functions in turn instead of one; strided adds.
+VARIANTS = (Variant("tiny", 256), Variant("4MB", 1 << 20), Variant("16MB", 1 << 22),
+            Variant("tiny+memcpy/30", 256, "memcpy", 30),
+            Variant("tiny+memset/30", 256, "memset", 30),
+            Variant("tiny+fork/30", 256, "fork", 30), Variant("tiny+mm/10", 256, "mm", 10),
+            Variant("tiny+8 functions", 256, "functions", 1),
+            Variant("strided", 256, strided=True),
+            Variant("strided+memcpy/30", 256, "memcpy", 30, strided=True),
+            Variant("strided+memset/30", 256, "memset", 30, strided=True))
 NODES = (500, 2000, 4000)
 HOLD_S = 20e-3        # GPU held busy before the held timing's start event (torch.cuda._sleep)
 
 
-def capture(torch, nodes: int, numel: int, other: str, every: int, strided: bool = False):
-    """A CUDA graph of `nodes` dependent nodes: in-place adds on `numel` float32 elements, every
-    `every`-th one of `other` instead; returns (graph, kernels, others)."""
-    x = torch.zeros(2 * numel, device="cuda")[::2] if strided else \
+def capture(torch, nodes: int, v: Variant):
+    """A CUDA graph of `nodes` dependent nodes of variant `v`; returns (graph, kernels,
+    others)."""
+    numel, other, every = v.numel, v.other, v.every
+    x = torch.zeros(2 * numel, device="cuda")[::2] if v.strided else \
         torch.zeros(numel, device="cuda")
     y = torch.zeros(numel, device="cuda")
     a = torch.zeros(64, 64, device="cuda", dtype=torch.bfloat16)
@@ -130,12 +143,14 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    chosen = [v for v in VARIANTS if not args.variants or v[0] in args.variants.split(",")]
-    for name, numel, other, every in chosen:
+    wanted = args.variants.split(",") if args.variants else None
+    for v in VARIANTS:
+        if wanted is not None and v.name not in wanted:
+            continue
+        name = v.name
         for n in NODES:
-            g, k, o = capture(torch, n, numel, other, every,
-                              strided=name.startswith(STRIDED))
-            row = {"variant": name, "numel": numel, "nodes": n, "kernels": k, "others": o,
+            g, k, o = capture(torch, n, v)
+            row = {"variant": name, "numel": v.numel, "nodes": n, "kernels": k, "others": o,
                    **time_graph(torch, g, args.repeats), **nv.state()}
             rows.append(row)
             print(f"{name:17s} {n:5d} nodes  wall {row['wall_median_s'] * 1e6:8.1f} us "

@@ -161,6 +161,12 @@ class _Sums:
     eager_high: float
 
 
+def graph_nodes(table) -> float:
+    """Kernel nodes a CUDA graph of `table` holds: each record's count x its launches per call
+    (roofsim.perfmodel.launches_per_call); graph_node_s and graph_launch_node_s are per node."""
+    return float((np.asarray(table.count) * launches_per_call(table)).sum())
+
+
 def _sums(parts, hardware: HardwareSpec, profile, host: HostModel) -> _Sums:
     kernel = issued = host_roof = eager = syncs = launches = low = high = 0.0
     fast, slow = host.speed_spread
@@ -173,7 +179,7 @@ def _sums(parts, hardware: HardwareSpec, profile, host: HostModel) -> _Sums:
         host_roof += weight * hr
         eager += weight * w
         syncs += weight * ns
-        launches += weight * float((np.asarray(table.count) * launches_per_call(table)).sum())
+        launches += weight * graph_nodes(table)
         low += weight * (eager_wall(steps, host, fast)[0] if fast != 1 else w)
         high += weight * (eager_wall(steps, host, slow)[0] if slow != 1 else w)
     return _Sums(kernel, issued, host_roof, eager, syncs, launches, low, high)
