@@ -30,10 +30,10 @@ sys.path.insert(0, str(ROOT))
 from roofsim.calibration.accuracy import accuracy_table, evaluate, format_accuracy  # noqa: E402
 from roofsim.calibration.fit import (fit_directory, fit_profile, hardware_for,  # noqa: E402
                                      sm_restriction_of)
-from roofsim.calibration.measurements import (FIT, HOLDOUT, measurements_file,  # noqa: E402
-                                              read_measurements)
+from roofsim.calibration.measurements import FIT, HOLDOUT, read_measurements  # noqa: E402
 from roofsim.calibration.profile import load_profile  # noqa: E402
 from roofsim.data import data_dir  # noqa: E402
+from roofsim.io import stored_file  # noqa: E402
 
 
 def plot(result: dict, title: str, path: Path) -> None:
@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     # Whole-GPU calibrations; SM-restricted runs (calibration/<device>-sm<N>/) are test sets of
     # benchmarks/bench_transfer.py, not devices to fit.
     names = args.devices or sorted(d.name for d in root.iterdir()
-                                   if measurements_file(d / "measurements.csv").is_file()
+                                   if stored_file(d / "measurements.csv").is_file()
                                    and not sm_restriction_of(d))
     profiles, held, specs = {}, {}, {}
     for name in names:

@@ -41,10 +41,10 @@ if str(ROOT) not in sys.path:
 from roofsim.calibration.fit import (DeviceProbes, fit_profile,  # noqa: E402
                                      measurement_table, probe_files, recorded_fit_inputs,
                                      sm_restriction_of)
-from roofsim.calibration.measurements import (FIT, HOLDOUT, measurements_file,  # noqa: E402
-                                              read_measurements)
+from roofsim.calibration.measurements import FIT, HOLDOUT, read_measurements  # noqa: E402
 from roofsim.cli.output import format_table  # noqa: E402
 from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
+from roofsim.io import stored_file  # noqa: E402
 
 CAL = ROOT / "calibration"
 DEVICES = ("h200", "h100-sxm")
@@ -163,7 +163,7 @@ def restricted_devices() -> list[tuple[Path, int]]:
     """(folder, SMs) of every SM-restricted kernel sample: the SM count its provenance recorded
     (probed where the probe ran)."""
     return sorted(((d, sm_restriction_of(d)) for d in CAL.glob("h200-sm*")
-                   if measurements_file(d / "measurements.csv").is_file()),
+                   if stored_file(d / "measurements.csv").is_file()),
                   key=lambda x: x[1])
 
 

@@ -286,20 +286,16 @@ GZIPPED = ("small_kernels",)
 
 def _write(path: Path, rows: list[dict]) -> None:
     """rows as CSV at path, gzip-compressed where the name ends in .gz (GZIPPED)."""
-    import gzip
     import io
+
+    from roofsim.io import gzip_bytes
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO(newline="")
     w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
     data = buf.getvalue().encode()
-    if path.suffix == ".gz":
-        with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw,
-                                                    mtime=0) as gz:
-            gz.write(data)
-    else:
-        path.write_bytes(data)
+    path.write_bytes(gzip_bytes(data) if path.suffix == ".gz" else data)
     print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: {len(rows)} rows")
 
 

@@ -55,10 +55,10 @@ def main(argv=None) -> int:
     from roofsim.records import SHAPE_PARAMS
     if not torch.cuda.is_available():
         raise SystemExit("profile_gemm_kernels.py: no CUDA device")
-    from roofsim.calibration.measurements import measurements_file
+    from roofsim.io import stored_file
     from roofsim.io import read_text
     kinds = set(args.kinds.split(","))
-    text = read_text(measurements_file(args.measurements), expected="a measurements CSV")
+    text = read_text(stored_file(args.measurements), expected="a measurements CSV")
     rows = [r for r in csv.DictReader(io.StringIO(text))
             if r["kind"] in kinds and r["status"] == "ok"]
     rows = rows[::max(args.every, 1)]

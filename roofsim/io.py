@@ -122,6 +122,26 @@ def gunzip(data: bytes, path, limit: int = MAX_INPUT_BYTES) -> bytes:
     return out
 
 
+def stored_file(path) -> Path:
+    """The file a data path names: itself, or where it is missing its gzip-compressed copy
+    <name>.gz. Large committed data (test-set measurements, the shipped profiles, published
+    tables) is stored so, to keep the repository small enough to travel to the GPU machine;
+    readers and writers name the plain file and go through here."""
+    p = Path(path)
+    gz = p.with_name(p.name + ".gz")
+    return gz if not p.exists() and gz.is_file() else p
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    """`data` gzip-compressed with no file name or time in the header: the same bytes on any
+    machine and at any time, so a rewritten unchanged file is not a change."""
+    import gzip
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0) as gz:   # OS byte: 255
+        gz.write(data)
+    return buf.getvalue()
+
+
 def read_text(path, *, expected: str = "", limit: int = MAX_INPUT_BYTES) -> str:
     """The text of a UTF-8 file (a byte-order mark is dropped); a name ending in .gz is read
     through gunzip."""
@@ -390,6 +410,16 @@ def atomic_write_bytes(path, data: bytes, *, what: str = "output") -> Path:
 
 def atomic_write_text(path, text: str, *, what: str = "output") -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"), what=what)
+
+
+def write_stored_text(path, text: str, *, what: str = "output") -> Path:
+    """Write `text` where `path` is stored (stored_file): gzip-compressed into <name>.gz when
+    that is the copy kept, else as plain text; atomically either way. The path written."""
+    target = stored_file(path)
+    data = text.encode("utf-8")
+    if target.name.endswith(".gz") and not Path(path).name.endswith(".gz"):
+        data = gzip_bytes(data)
+    return atomic_write_bytes(target, data, what=what)
 
 
 def atomic_write_json(path, obj: Any, *, indent: int | None = None, what: str = "output") -> Path:

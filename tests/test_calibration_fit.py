@@ -26,13 +26,14 @@ from roofsim.data import data_dir
 from roofsim.engine import simulate
 from roofsim.errors import UserError
 from roofsim.hardware import load_hardware
+from roofsim.io import read_json, stored_file
 
 MARGIN_OVERALL = 0.5   # MAPE percentage points
 MARGIN_KIND = 2.0
 
 CAL = data_dir("calibration")
 ROOT = Path(__file__).resolve().parents[1]
-DEVICES = sorted(d.name for d in CAL.iterdir() if (d / "profile.json").is_file()) \
+DEVICES = sorted(d.name for d in CAL.iterdir() if stored_file(d / "profile.json").is_file()) \
     if CAL.is_dir() else []
 
 
@@ -231,7 +232,7 @@ def test_the_physical_fit_recovers_known_kind_parameters():
 def test_bad_profiles_fail_with_one_line(tmp_path):
     with pytest.raises(UserError, match="not a roofsim calibration profile"):
         profile_from_dict({"format": "x"})
-    doc = json.loads((CAL / "h200" / "profile.json").read_text())
+    doc = read_json(stored_file(CAL / "h200" / "profile.json"))
     for field, value, says in (("measured_s", float("nan"), "measured_s"),
                                ("measured_s", 1e300, "measured_s"),
                                ("residual", 50.0, "residual")):
@@ -256,7 +257,7 @@ def test_the_interpolation_width_is_read_from_the_profile_and_old_ones_keep_thei
     (fitted before it existed) interpolates at the full k-th-neighbour distance, as it was
     fitted; an unphysical value is one line naming the field."""
     from roofsim.calibration.interpolate import LocalLinearSettings
-    doc = json.loads((CAL / "h200" / "profile.json").read_text())
+    doc = read_json(stored_file(CAL / "h200" / "profile.json"))
     assert doc["model"]["bandwidth_scale"] == LocalLinearSettings().bandwidth_scale < 1.0
     assert profile_from_dict(doc).settings.bandwidth_scale == doc["model"]["bandwidth_scale"]
     old = json.loads(json.dumps(doc))
@@ -310,7 +311,7 @@ def test_a_profile_without_sm_counts_has_one_share_for_every_count():
     """A profile fitted before the share depended on the SM count (no `sm_counts`) loads and
     predicts one share at every count; the counts it does hold are checked (whole, positive,
     one per share)."""
-    doc = json.loads((CAL / "h200" / "profile.json").read_text())
+    doc = read_json(stored_file(CAL / "h200" / "profile.json"))
     i = _companion_group(doc)
     old = json.loads(json.dumps(doc))
     del old["groups"][i]["sm_counts"]
@@ -337,7 +338,7 @@ def test_a_profile_without_sm_counts_has_one_share_for_every_count():
 def test_an_older_profiles_kind_share_still_loads_and_is_still_checked():
     """Profiles fitted before 2026-12-02 carry `kind_sm_share` beside their shares (nothing reads
     it now): a value in [0, 1] loads, one outside is still one line naming the field."""
-    doc = json.loads((CAL / "h200" / "profile.json").read_text())
+    doc = read_json(stored_file(CAL / "h200" / "profile.json"))
     i = _companion_group(doc)
     assert "kind_sm_share" not in doc["groups"][i]
     old = json.loads(json.dumps(doc))

@@ -4,11 +4,11 @@ the ones calibration/h200/profile.json records (a re-chosen constant or a refit 
 companions must be compared anew)."""
 
 import importlib.util
-import json
 import sys
 from pathlib import Path
 
 from roofsim import perfmodel
+from roofsim.io import read_json, stored_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,7 +33,7 @@ def test_committed_wave_kinds_is_a_candidate():
 
 def test_chosen_companions_and_sets_are_what_the_profile_records():
     mod = _module()
-    meta = json.loads((ROOT / "calibration" / "h200" / "profile.json").read_text())["meta"]
+    meta = read_json(stored_file(ROOT / "calibration" / "h200" / "profile.json"))["meta"]
     recorded = meta["command"].split()
     companions = [recorded[i + 1] for i, a in enumerate(recorded) if a == "--companion"]
     more = [recorded[i + 1] for i, a in enumerate(recorded) if a == "--more"]

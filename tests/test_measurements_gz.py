@@ -1,5 +1,6 @@
-"""Measurement CSVs stored gzip-compressed (the committed test sets): read as the plain file
-reads, found under the plain file's name, and a broken stream is one line naming the file."""
+"""Data stored gzip-compressed (the committed test sets' measurement CSVs, the shipped profiles):
+read as the plain file reads, found under the plain file's name, written back where it is
+stored, and a broken stream is one line naming the file."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import gzip
 import numpy as np
 import pytest
 
-from roofsim.calibration.measurements import measurements_file, read_measurements
+from roofsim.calibration.measurements import read_measurements
+from roofsim.calibration.profile import load_profile
 from roofsim.data import data_dir
 from roofsim.errors import UserError
-from roofsim.io import gunzip
+from roofsim.io import gunzip, gzip_bytes, stored_file, write_stored_text
 
 STORED = data_dir("calibration") / "h200" / "mixed-fresh6" / "measurements.csv.gz"
 
@@ -19,7 +21,7 @@ STORED = data_dir("calibration") / "h200" / "mixed-fresh6" / "measurements.csv.g
 def test_a_committed_test_set_is_stored_compressed_and_reads_under_its_plain_name():
     plain = STORED.with_name("measurements.csv")
     assert not plain.exists() and STORED.is_file()
-    assert measurements_file(plain) == STORED
+    assert stored_file(plain) == STORED
     m = read_measurements(plain)
     assert len(m) > 1000 and np.isfinite(m["kernel_s"][m.ok]).all()
 
@@ -28,7 +30,7 @@ def test_compressed_and_plain_copies_read_the_same(tmp_path):
     plain = tmp_path / "measurements.csv"
     plain.write_bytes(gzip.decompress(STORED.read_bytes()))
     a, b = read_measurements(plain), read_measurements(STORED)
-    assert measurements_file(plain) == plain          # the plain file wins where both exist
+    assert stored_file(plain) == plain          # the plain file wins where both exist
     assert list(a["case_id"]) == list(b["case_id"])
     np.testing.assert_array_equal(a["kernel_s"], b["kernel_s"])
 
@@ -70,5 +72,49 @@ def test_a_run_never_shadows_a_compressed_folder(tmp_path, resume):
 def test_the_device_folders_are_stored_compressed_and_read_whole():
     for device in ("h200", "h100-sxm"):
         plain = data_dir("calibration") / device / "measurements.csv"
-        assert not plain.exists() and measurements_file(plain).name == "measurements.csv.gz"
+        assert not plain.exists() and stored_file(plain).name == "measurements.csv.gz"
         assert len(read_measurements(plain)) > 10_000
+
+
+def test_the_shipped_profiles_are_stored_compressed_and_load_by_folder_and_name():
+    for device in ("h200", "h100-sxm"):
+        folder = data_dir("calibration") / device
+        assert not (folder / "profile.json").exists()
+        assert stored_file(folder / "profile.json").name == "profile.json.gz"
+        by_folder, by_name = load_profile(folder), load_profile(device)
+        assert by_folder.device_name == by_name.device_name and by_folder.groups
+
+
+def test_a_profile_is_written_back_where_it_is_stored(tmp_path):
+    """A refit into a folder that keeps profile.json.gz rewrites the .gz (no plain file that
+    would shadow it), byte-identically for the same profile; elsewhere it writes plain JSON."""
+    src = load_profile("h200")
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "profile.json.gz").write_bytes(b"")          # the stored copy, to be replaced
+    written = src.save(kept / "profile.json")
+    assert written == kept / "profile.json.gz" and not (kept / "profile.json").exists()
+    first = written.read_bytes()
+    assert src.save(kept / "profile.json").read_bytes() == first
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert src.save(plain / "profile.json") == plain / "profile.json"
+    assert gzip.decompress(first) == (plain / "profile.json").read_bytes()
+    assert load_profile(kept).to_dict() == load_profile(plain).to_dict()
+
+
+def test_gzip_bytes_are_the_same_on_every_run_and_name_no_file_or_time():
+    data = b"roofsim" * 100
+    a = gzip_bytes(data)
+    assert a == gzip_bytes(data) and gzip.decompress(a) == data
+    assert a[4:8] == b"\0\0\0\0"          # MTIME 0
+    assert a[3] & 0x08 == 0                # FLG: no FNAME
+
+
+def test_stored_text_goes_plain_where_nothing_is_stored_and_where_both_are(tmp_path):
+    both = tmp_path / "both.json"
+    both.write_text("old")
+    (tmp_path / "both.json.gz").write_bytes(gzip_bytes(b"gz"))
+    assert write_stored_text(both, "new") == both and both.read_text() == "new"
+    fresh = tmp_path / "fresh.json"
+    assert write_stored_text(fresh, "x") == fresh and fresh.read_text() == "x"

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ..io import read_text, stored_file
 from ..kernels._common import layout_of
 from ..hardware import HardwareSpec, derive_sm_restricted, load_hardware
 from ..records import RecordTable
@@ -256,10 +257,10 @@ def recorded_fit_inputs(out: str | Path) -> FitInputs:
     profile (tests/test_calibration_fit.py), and a benchmark that refits the device fits what
     the committed profile holds."""
     out = Path(out)
-    path = out / PROFILE_FILE
+    path = stored_file(out / PROFILE_FILE)
     try:
-        doc = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        doc = json.loads(read_text(path, expected="a JSON profile"))
+    except (UserError, json.JSONDecodeError) as e:
         raise UserError(f"{path}: no profile to read its fit inputs from "
                         f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
     meta = doc.get("meta", {}) if isinstance(doc, dict) else None
@@ -320,7 +321,7 @@ def fit_directory(out: str | Path, hardware: str | None = None, command: str = "
         from .profile import load_profile
         from .sibling import with_sibling
         profile = with_sibling(profile, load_profile(sibling))
-    profile.save(out / PROFILE_FILE)
+    written = profile.save(out / PROFILE_FILE)
     held = m.select(m["split"] == HOLDOUT)
     result = evaluate(held, profile, spec)
     rows = accuracy_table(result)
@@ -328,7 +329,7 @@ def fit_directory(out: str | Path, hardware: str | None = None, command: str = "
         {"device": profile.device_name, "hardware": spec.id, "split": HOLDOUT,
          "produced_by": command, "rows": rows}, indent=1) + "\n")
     return (f"fitted {len(profile.groups)} (kind, dtype) groups on {meta['fit_rows']} shapes -> "
-            f"{out / PROFILE_FILE}\nheld-out accuracy on {spec.id} ({len(result['measured'])} "
+            f"{written}\nheld-out accuracy on {spec.id} ({len(result['measured'])} "
             f"shapes):\n" + format_accuracy(rows))
 
 

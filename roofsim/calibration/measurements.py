@@ -182,25 +182,16 @@ SIZE_RANGE = (0.0, 1e13)               # a shape parameter
 COUNT_RANGE = (0.0, 1e12)              # launches, trials, sets, set_bytes
 
 
-def measurements_file(path: str | Path) -> Path:
-    """The file a measurements path names: itself, or where it is missing its gzip-compressed
-    copy <name>.gz (the committed test sets are stored so, to keep the repository small enough
-    to travel to the GPU machine)."""
-    p = Path(path)
-    gz = p.with_name(p.name + ".gz")
-    return gz if not p.exists() and gz.is_file() else p
-
-
 def read_measurements(path: str | Path) -> Measurements:
     """The rows of a measurements CSV, every value checked: a value that is not a number, not
     finite, negative or absurd, an unknown kind or dtype, or a missing column is one line naming
     the file, the line and the column. A last line cut short by a killed run (no newline at the
     end) is left out, as the writer's resume does. A missing file is read from its .gz copy
-    (measurements_file)."""
-    from ..io import number_cell, parse_csv, read_text
+    (roofsim.io.stored_file)."""
+    from ..io import number_cell, parse_csv, read_text, stored_file
     from ..kernels._common import ELEMENT_BYTES
     from ..records import KINDS
-    path = measurements_file(path)
+    path = stored_file(path)
     if not path.is_file():
         raise UserError(f"{path}: measurements file not found")
     text = read_text(path, expected="a measurements CSV")

@@ -42,6 +42,7 @@ from typing import Mapping
 import numpy as np
 
 from ..errors import UserError
+from ..io import read_text, stored_file
 from ..hardware import (HardwareSpec, canonical_dtype, spec_from_dict, spec_to_dict,
                         with_sm_count)
 from ..perfmodel import (MIN_WARM_SHARE, PARAMS, KindParams, launch_seconds,
@@ -434,11 +435,11 @@ class CalibrationProfile:
         }
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), separators=(",", ":")) + "\n")
-        tmp.replace(path)
-        return path
+        """Write the profile to `path`, or into its gzip-compressed copy where that is what is
+        stored (roofsim.io.write_stored_text). The path written."""
+        from ..io import write_stored_text
+        return write_stored_text(path, json.dumps(self.to_dict(), separators=(",", ":")) + "\n",
+                                 what="calibration profile")
 
 
 # ---- reading, with every field checked --------------------------------------------------------
@@ -596,7 +597,7 @@ def resolve_calibration_dir(name_or_dir: str | Path) -> Path:
     if shipped.is_dir():
         return shipped
     known = sorted(d.name for d in root.iterdir() if d.is_dir() and
-                   (d / "profile.json").is_file()) if root.is_dir() else []
+                   stored_file(d / "profile.json").is_file()) if root.is_dir() else []
     raise UserError(f"calibration {name_or_dir}: no such folder (shipped calibrations: "
                     f"{', '.join(known) or 'none'})")
 
@@ -604,18 +605,22 @@ def resolve_calibration_dir(name_or_dir: str | Path) -> Path:
 def load_profile(path: str | Path) -> CalibrationProfile:
     """The profile in a calibration folder (profile.json), a profile file, or a shipped
     calibration's name (e.g. 'h200')."""
-    p = Path(path)
-    if not p.is_file():
-        p = resolve_calibration_dir(path) / "profile.json"
+    p = profile_file(path)
     if not p.is_file():
         raise UserError(f"{p}: no profile.json (fit one with `roofsim calibrate --fit-only "
                         f"--out {p.parent}`)")
     try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise UserError(f"{p}: not UTF-8 text (expected a JSON profile)") from None
+        doc = json.loads(read_text(p, expected="a JSON profile"))
     except json.JSONDecodeError as err:
         raise UserError(f"{p}: not valid JSON ({err.msg} at line {err.lineno})") from None
-    except OSError as err:
-        raise UserError(f"{p}: cannot read the file ({err.strerror})") from None
     return profile_from_dict(doc, str(p))
+
+
+def profile_file(path: str | Path) -> Path:
+    """The profile file a --calibration value names: a file itself, else the profile.json of a
+    calibration folder or a shipped calibration's name, or its stored .gz copy
+    (roofsim.io.stored_file)."""
+    p = Path(path)
+    if p.is_file():
+        return p
+    return stored_file(resolve_calibration_dir(path) / "profile.json")

@@ -221,9 +221,8 @@ def _rows(rel: str) -> tuple[dict, ...]:
     """The rows of a data file, read from its gzip-compressed copy <rel>.gz where that is what
     is stored (gpu-benches/small_kernels.csv: 1.6 MB as text, kept small so that the
     repository travels to the GPU machine)."""
-    from ..io import read_text
-    from .measurements import measurements_file
-    path = measurements_file(published_dir() / rel)
+    from ..io import read_text, stored_file
+    path = stored_file(published_dir() / rel)
     return tuple(csv.DictReader(io.StringIO(read_text(path, expected="a published data CSV"),
                                             newline="")))
 

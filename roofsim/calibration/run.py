@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Sequence, TextIO
 
 from ..errors import UserError
+from ..io import stored_file
 from .measurements import (SPLIT_SEED, HOLDOUT_FRACTION, MeasurementWriter, measured_ids,
-                           measurements_file, split_of)
+                           split_of)
 from .nvml import Nvml
 from .runners import runner_table
 from .suites import Case
@@ -155,7 +156,7 @@ def run_cases(cases: Sequence[Case], out_dir: str | Path, *, timer, device: str,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     csv_path = out / MEASUREMENTS_FILE
-    stored = measurements_file(csv_path)
+    stored = stored_file(csv_path)
     if stored != csv_path:      # only the committed, compressed copy: never shadow it
         raise UserError(f"{stored} holds this folder's measurements (gzip-compressed); measure "
                         f"into another --out, or gunzip it first to --resume")

@@ -102,13 +102,13 @@ def run(args: argparse.Namespace) -> int:
     if args.hardware is not None:       # read now, not after an hour of measuring
         from ..hardware import load_hardware
         load_hardware(args.hardware)
-    from ..calibration.measurements import measurements_file
+    from ..io import stored_file
     for flag, folders, hint in (   # checked now, not after an hour of measuring
             ("--companion", args.companion, " (expected a calibration folder measured with "
                                             "`roofsim calibrate --sms N`)"),
             ("--more", args.more, "")):
         for folder in folders:
-            if not measurements_file(Path(folder) / "measurements.csv").is_file():
+            if not stored_file(Path(folder) / "measurements.csv").is_file():
                 raise UserError(f"{flag} {folder}: no measurements.csv there{hint}")
     if args.sibling is not None:        # read now, not after an hour of measuring
         from ..calibration import load_profile

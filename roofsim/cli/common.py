@@ -6,7 +6,6 @@ import sys
 
 import argparse
 import re
-from pathlib import Path
 
 from ..errors import UserError
 from ..hardware import DEFAULT_HARDWARE, HardwareSpec, load_hardware
@@ -74,10 +73,8 @@ def load_calibration(name_or_dir: str):
     """The calibration profile of --calibration (a folder, its profile.json, or a shipped
     calibration's name). The file is first read through roofsim.io (unreadable, not UTF-8, not
     JSON, a key twice: one line), and a structure the profile loader trips on is one line too."""
-    from ..calibration.profile import load_profile, resolve_calibration_dir
-    path = Path(name_or_dir)
-    if not path.is_file():
-        path = resolve_calibration_dir(name_or_dir) / "profile.json"
+    from ..calibration.profile import load_profile, profile_file
+    path = profile_file(name_or_dir)
     if path.exists():
         read_json(path, expected="a calibration profile (profile.json)")
     try:

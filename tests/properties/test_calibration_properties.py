@@ -14,13 +14,14 @@ from roofsim.data import data_dir
 from roofsim.engine import simulate
 from roofsim.perfmodel import MIN_WARM_SHARE, l2_resident, launches_per_call
 from roofsim.hardware import derive_sm_restricted, load_hardware
+from roofsim.io import stored_file
 from roofsim.records import RecordTable
 from roofsim.workloads.deepseek_ocr import stage_records
 from strategies import (MEDIUM, configs, faster_spec_pairs, gemm_tables, hardware_specs,
                         requests)
 
 PROFILES = {d.name: load_profile(d) for d in sorted(data_dir("calibration").iterdir())
-            if (d / "profile.json").is_file()}
+            if stored_file(d / "profile.json").is_file()}
 profiles = st.sampled_from(sorted(PROFILES)).map(PROFILES.get)
 modes = st.sampled_from(["cuda_graph", "stream"])
 REL = 1e-9
