@@ -497,18 +497,51 @@ def persistent(table: RecordTable) -> np.ndarray:
     return np.isin(table.kind, PERSISTENT_KINDS) & ~skinny & ~unaligned
 
 
-def waves(blocks: np.ndarray, n_sm: float, grid_sms: float, persistent) -> np.ndarray:
+# cuBLAS's persistent nvjet products do not hold their tiles in a static round-robin over the
+# resident blocks: on fewer SMs than their grid (a green context), a launch of many tiles per
+# block stretches about as its tiles' waves over the SMs it has, ceil(tiles / N), plus a tail of
+# BALANCED_TAIL_TILES tile times per extra round of resident blocks (the blocks that wait for an
+# SM start late, with their prologue). On the SM-restricted kernel sets, compute-bound products
+# on 120 SMs take a median 1.26x their whole-chip time at 1,000-3,500 tiles and 1.12x above
+# (grid 132 either way), where whole rounds of the grid would give 2x. CUTLASS 3's grouped GEMM
+# stays on whole rounds: its persistent scheduler strides its tiles over the grid statically
+# (prefill's MoE experts take 1.66-1.78x on 128 SMs in calibration/h200-sm128/e2e-fresh18, as
+# whole rounds predict). `python benchmarks/persistent_stretch.py` prints both and the choice of
+# the tail: the H200 refitted at each value and scored on the 22 SM-restricted kernel sets (mean
+# MAPE 13.40 % at 0 tile times, 13.24 at 0.5, 13.22 at 1, 13.26 at 2, 13.30 with whole rounds);
+# the reference's vision stage at 96-128 SMs went from 6.87 to 1.59 % mean |error| with it, and
+# prefill from 2.98 to 2.00 % (session 20; those stage rows had shown the miss).
+BALANCED_TAIL_TILES = 1.0
+BALANCED_KINDS = ONE_BLOCK_PER_SM_KINDS
+
+
+def balanced(table: RecordTable, persistent_kernel: np.ndarray | None = None) -> np.ndarray:
+    """Persistent records whose library balances tiles over the blocks that run (the aligned,
+    not skinny gemm / linear products: cuBLAS's nvjet kernels)."""
+    if persistent_kernel is None:
+        persistent_kernel = persistent(table)
+    return persistent_kernel & np.isin(table.kind, BALANCED_KINDS)
+
+
+def waves(blocks: np.ndarray, n_sm: float, grid_sms: float, persistent,
+          balanced_tiles=False) -> np.ndarray:
     """Waves of thread blocks a matrix kernel runs on n_sm SMs, its grid sized for grid_sms
     (the SMs the device reports). A persistent kernel launches min(blocks, grid_sms) resident
     blocks, each owning ceil(blocks / resident) tiles in a static round-robin; on fewer SMs than
     it was sized for, the resident blocks run in ceil(resident / n_sm) rounds (a green context:
     calibration/h200-sm120/e2e, a 2913 x 1280 x 1280 product takes 1.76 x its whole-chip time on
     120 of 132 SMs, where one block per tile would take 1.0 x and SM-proportional work 1.1 x).
-    Other kernels: ceil(blocks / n_sm). Both are ceil(blocks / n_sm) where n_sm = grid_sms."""
+    Where the library balances the tiles over the blocks that run (`balanced_tiles`: nvjet),
+    at most the tiles' waves over the SMs plus BALANCED_TAIL_TILES per extra round.
+    Other kernels: ceil(blocks / n_sm). All are ceil(blocks / n_sm) where n_sm = grid_sms."""
     blocks = np.asarray(blocks, dtype=np.float64)
     resident = np.minimum(blocks, grid_sms)
-    rounds = np.ceil(resident / n_sm) * np.ceil(blocks / resident)
-    return np.where(persistent, rounds, np.ceil(blocks / n_sm))
+    extra = np.ceil(resident / n_sm)
+    rounds = extra * np.ceil(blocks / resident)
+    tiled = np.ceil(blocks / n_sm)
+    rounds = np.where(balanced_tiles,
+                      np.minimum(rounds, tiled + BALANCED_TAIL_TILES * (extra - 1.0)), rounds)
+    return np.where(persistent, rounds, tiled)
 
 
 # Kinds whose SM-parallel part stretches by its waves of one block per tile, ceil(blocks / N),
@@ -534,10 +567,12 @@ def parallel_scale(table: RecordTable, n_source: float, n_target: float,
     out = np.full(len(table), n_source / n_target)
     blocks = library_blocks(table, grid_sms)
     tiled = np.isfinite(blocks)
-    for sel, resident in ((tiled & persistent(table), True),
+    pers = persistent(table)
+    even = balanced(table, pers)
+    for sel, resident in ((tiled & pers, True),
                           (tiled & np.isin(table.kind, WAVE_KINDS), False)):
-        out[sel] = waves(blocks[sel], n_target, grid_sms, resident) / \
-            waves(blocks[sel], n_source, grid_sms, resident)
+        out[sel] = waves(blocks[sel], n_target, grid_sms, resident, even[sel]) / \
+            waves(blocks[sel], n_source, grid_sms, resident, even[sel])
     return out
 
 
@@ -1192,7 +1227,7 @@ def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
     has_tiles = np.isfinite(tiles) & (flops_t > 0)
     tiles_safe = np.where(has_tiles, tiles, 1.0)
     persistent_kernel = persistent(table)
-    n_waves = waves(tiles_safe, n_sm, grid, persistent_kernel)
+    n_waves = waves(tiles_safe, n_sm, grid, persistent_kernel, balanced(table, persistent_kernel))
     per_sm_t = tensor_peak / n_sm
     tensor = np.where(has_tiles, n_waves * (flops_t / tiles_safe / tile_fill(table)) / per_sm_t,
                       flops_t / tensor_peak)
