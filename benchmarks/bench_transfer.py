@@ -136,13 +136,21 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # processes and 32 SMs), was measured after it; e2e-fresh38, 18:51-18:54 (grids 3x4 and 8x7,
 # prompt 750, whole H200 in three processes and 56 SMs), after the session's second change
 # (companions at 24, 32 and 48 SMs).
+# Session 20's change (the balanced-tile stretch of cuBLAS's persistent products,
+# roofsim.perfmodel.BALANCED_TAIL_TILES) was found on the reference's stage rows at 96-128 SMs
+# and chosen on the restricted kernel sets; e2e-fresh44 (2026-12-04 10:08-10:09: grids 3x6 and
+# 5x8, prompt 260, whole H200 and 120 SMs) and e2e-fresh45 (10:10-10:12: grids 2x7 and 6x9,
+# prompt 480, whole H200, 96 and 104 SMs) were measured after it and read after it was
+# committed. The earlier sets stay marked fresh for the change each followed.
 FRESH = {"h200 (e2e-fresh26)", "h200-sm40 (e2e-fresh26)", "h200-sm104 (e2e-fresh26)",
          "h200 (e2e-fresh28)", "h200-sm56 (e2e-fresh28)",
          "h200 (e2e-fresh30)", "h200-sm48 (e2e-fresh30)",
          "h200 (e2e-fresh32)", "h200-sm32 (e2e-fresh32)",
          "h200 (e2e-fresh35)", "h200-sm80 (e2e-fresh35)",
          "h200 (e2e-fresh37)", "h200-sm32 (e2e-fresh37)",
-         "h200 (e2e-fresh38)", "h200-sm56 (e2e-fresh38)"}
+         "h200 (e2e-fresh38)", "h200-sm56 (e2e-fresh38)",
+         "h200 (e2e-fresh44)", "h200-sm120 (e2e-fresh44)",
+         "h200 (e2e-fresh45)", "h200-sm96 (e2e-fresh45)", "h200-sm104 (e2e-fresh45)"}
 # The SM-restricted kernel samples (calibration/h200-sm<N>/measurements.csv) measured after the
 # model's last change: 24 and 72 SMs (kernels/*.yaml --sample 0.08), 2026-12-02 07:52, after
 # the SM-count share (roofsim.calibration.profile.SM_COUNT_WEIGHT).
@@ -172,7 +180,7 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh14", "e2e-fresh16", "e2e-fresh17", "e2e-fresh18",
             "e2e-fresh19", "e2e-fresh21", "e2e-fresh24", "e2e-fresh26", "e2e-fresh28",
             "e2e-host", "e2e-fresh30", "e2e-fresh32", "e2e-fresh35", "e2e-fresh37",
-            "e2e-fresh38")
+            "e2e-fresh38", "e2e-fresh44", "e2e-fresh45")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
@@ -259,7 +267,11 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200-sm104", "mixed-fresh10"), ("h200-sm56", "mixed-fresh13"),
                     ("h200-sm72", "mixed-fresh14"), ("h200-sm112", "mixed-fresh14"),
                     ("h200", "mixed-fresh16"), ("h200-sm24", "mixed-fresh16"),
-                    ("h200-sm32", "mixed-fresh16"))
+                    ("h200-sm32", "mixed-fresh16"), ("h200", "mixed-fresh17"),
+                    ("h200-sm24", "mixed-fresh17"), ("h200-sm40", "mixed-fresh17"),
+                    ("h200-sm88", "mixed-fresh17"), ("h200-sm104", "mixed-fresh17"),
+                    ("h200-sm112", "mixed-fresh17"), ("h200-sm120", "mixed-fresh17"),
+                    ("h200-sm128", "mixed-fresh17"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -294,7 +306,12 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # 1500000; whole H200, 24 and 32 SMs, 2026-12-04 04:17-04:19) was timed after that choice was
 # made (before the refit was scored) and is the fresh set for it; mixed-fresh14 (72 and 112
 # SMs) is still unseen by every fit.
-FRESH_KERNEL_SETS = ("mixed-fresh14", "mixed-fresh16")
+# Session 20 read mixed-fresh14 and -16 while finding and choosing the balanced-tile stretch of
+# cuBLAS's persistent products (roofsim.perfmodel.BALANCED_TAIL_TILES; benchmarks/
+# persistent_stretch.py), so they are test sets now. mixed-fresh17 (benchmarks/suites/
+# mixed_fresh17.yaml, seeds + 1600000; whole H200 and 24, 40, 88, 104, 112, 120 and 128 SMs,
+# 2026-12-04 10:04-10:18) was timed after that choice and read after it was committed.
+FRESH_KERNEL_SETS = ("mixed-fresh17",)
 
 
 def kernel_sets_part(profiles, data) -> list[dict]:
@@ -372,9 +389,11 @@ def sibling_stages_part(profiles) -> list[dict]:
 # 18, 2026-12-04 00:08-00:09: DeepSeek-V2-Lite and Qwen2.5 7B decode steps at KV 1500, batch
 # 1 / 3, on 48 SMs) with no kernel-model change since, and e2e-fresh43 (session 19, 2026-12-04
 # 03:56-03:57: DeepSeek-V2-Lite and Llama 3.1 8B decode steps at KV 2600, batch 2 / 5, on 40
-# SMs; no kernel-model change since session 16).
-MODEL_SETS = ("e2e-fresh40", "e2e-fresh41", "e2e-fresh42", "e2e-fresh43")
-FRESH_MODEL_SETS = ("e2e-fresh40", "e2e-fresh41", "e2e-fresh42", "e2e-fresh43")
+# SMs; no kernel-model change since session 16). e2e-fresh46 (session 20, 2026-12-04 10:14-10:15:
+# Llama 3.1 8B and Qwen3-30B-A3B, prefill 1536 at batch 1 / 3, decode at KV 1536, batch 2 / 6,
+# on 112 SMs) after session 20's balanced-tile stretch (roofsim.perfmodel.BALANCED_TAIL_TILES).
+MODEL_SETS = ("e2e-fresh40", "e2e-fresh41", "e2e-fresh42", "e2e-fresh43", "e2e-fresh46")
+FRESH_MODEL_SETS = ("e2e-fresh40", "e2e-fresh41", "e2e-fresh42", "e2e-fresh43", "e2e-fresh46")
 
 
 def model_stages_part(profiles) -> list[dict]:

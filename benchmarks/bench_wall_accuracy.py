@@ -82,7 +82,7 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
             "e2e-fresh10", "e2e-fresh11", "e2e-fresh12", "e2e-fresh13", "e2e-fresh14",
             "e2e-fresh16", "e2e-fresh17", "e2e-fresh18", "e2e-fresh19", "e2e-fresh21",
             "e2e-fresh24", "e2e-fresh26", "e2e-host", "e2e-fresh28", "e2e-fresh30", "e2e-fresh32",
-            "e2e-fresh35", "e2e-fresh37", "e2e-fresh38")
+            "e2e-fresh35", "e2e-fresh37", "e2e-fresh38", "e2e-fresh44", "e2e-fresh45")
 # e2e-fresh21 (session 10, 2026-12-03 00:37, grids 1x8 and 6x9, prompt 450, whole H200 in three
 # separate processes, 80 and 24 SMs; no model change since session 9) and e2e-fresh24 (02:12,
 # grids 1x9 and 8x8, prompt 650, whole H200, 72 and 8 SMs; after session 10's sort chain) were
@@ -107,8 +107,12 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
 # e2e-fresh37 (session 16, 2026-12-03 18:29-18:33, grids 2x7 and 6x10, prompt 900, whole H200 in
 # three processes and 32 SMs), after session 16's kernel change (attention's SM stretch), and
 # e2e-fresh38 (18:51-18:54, grids 3x4 and 8x7, prompt 750, whole H200 in three processes and 56
-# SMs), after its second (companions at 24, 32 and 48 SMs).
-FRESH_OCR_SETS = ("e2e-fresh32", "e2e-fresh35", "e2e-fresh37", "e2e-fresh38")
+# SMs), after its second (companions at 24, 32 and 48 SMs); and so are e2e-fresh44 (session 20,
+# 2026-12-04 10:08-10:09, grids 3x6 and 5x8, prompt 260, whole H200 and 120 SMs, one process)
+# and e2e-fresh45 (10:10-10:12, grids 2x7 and 6x9, prompt 480, whole H200, 96 and 104 SMs),
+# after session 20's kernel change (the balanced-tile stretch), no host-model change.
+FRESH_OCR_SETS = ("e2e-fresh32", "e2e-fresh35", "e2e-fresh37", "e2e-fresh38", "e2e-fresh44",
+                  "e2e-fresh45")
 # A set's process*/ folders (roofsim.e2e.process_walls): its rows are also scored against the
 # median over the processes (summarize).
 
@@ -186,7 +190,7 @@ MODEL_SETS = ("e2e", "e2e-fresh3", "e2e-fresh5", "e2e-fresh15", "e2e-fresh20", "
               "e2e-fresh23", "e2e-fresh25", "e2e-fresh27", "e2e-fresh29", "e2e-fresh31",
               "e2e-fresh33", "e2e-fresh34",
               "e2e-fresh36", "e2e-fresh39", "e2e-fresh40", "e2e-fresh41", "e2e-fresh42",
-              "e2e-fresh43")
+              "e2e-fresh43", "e2e-fresh46")
 # e2e-fresh27 was fresh until session 13's host refit, chosen after it was read; e2e-fresh29
 # (Mistral 7B and Qwen2.5 7B, prefill 1500, KV 1800 / 4500, batch 5 / 10, two processes;
 # 2026-12-03 11:24-11:26, after the refit) is the fresh one.
@@ -216,8 +220,11 @@ MODEL_SETS = ("e2e", "e2e-fresh3", "e2e-fresh5", "e2e-fresh15", "e2e-fresh20", "
 # eager and as CUDA graphs, DeepSeek-V2-Lite, Mistral 7B, Qwen2.5 7B and Qwen3-30B-A3B at KV
 # 1800, batch 1 / 3 on the whole H200; DeepSeek-V2-Lite and Llama 3.1 8B at KV 2600, batch 2 / 5
 # on 40 SMs; every graph row timed idle and held) was measured after them: the fresh set now.
+# e2e-fresh46 (session 20, 2026-12-04 10:12-10:15: Llama 3.1 8B and Qwen3-30B-A3B, prefill 1536
+# at batch 1 / 3 and decode steps eager and as CUDA graphs at KV 1536, batch 2 / 6, on the whole
+# H200 and 112 SMs, one process each) after session 20's kernel change, no host-model change.
 FRESH_MODEL_SETS: tuple[str, ...] = ("e2e-fresh33", "e2e-fresh34", "e2e-fresh36", "e2e-fresh39",
-                                     "e2e-fresh40", "e2e-fresh41", "e2e-fresh43")
+                                     "e2e-fresh40", "e2e-fresh41", "e2e-fresh43", "e2e-fresh46")
 
 
 def model_rows(device: str, host) -> list[dict]:
