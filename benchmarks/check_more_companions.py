@@ -3,8 +3,8 @@
     python benchmarks/check_more_companions.py [COMPANIONS [MORE]]
 
 The question session 19 asked before it changed the H200's fit data. Refits the H200's profile
-as benchmarks/bench_transfer.py does (the inputs its profile.json records) less what session 19
-added to them (SESSION19_COMPANIONS, SESSION19_MORE), so the baseline is the session-18 fit;
+as benchmarks/bench_transfer.py does (the inputs its profile.json records) less what sessions 19
+and 20 added to them (SESSION19_*, SESSION20_*), so the baseline is the session-18 fit;
 then with COMPANIONS added as companions (comma-separated folders under calibration/; default
 EXTRA: h200-sm24/mixed-fresh11 and -13, h200-sm32/mixed-fresh12, h200-sm40/mixed-fresh11,
 h200-sm48/mixed-fresh10 and -12); then with MORE's whole-chip runs joined as well (default
@@ -45,6 +45,10 @@ SESSION19_COMPANIONS = ("h200-sm24/mixed-fresh11", "h200-sm24/mixed-fresh13",
                         "h200-sm48/mixed-fresh10", "h200-sm48/mixed-fresh12")
 SESSION19_MORE = ("h200/mixed-fresh10", "h200/mixed-fresh11", "h200/mixed-fresh12",
                   "h200/mixed-fresh13", "h200/mixed-fresh15")
+# What session 20 added (the runs of mixed-fresh16 and -17): left out of every fit here too.
+SESSION20_COMPANIONS = ("h200-sm24/mixed-fresh16", "h200-sm32/mixed-fresh16",
+                        "h200-sm24/mixed-fresh17", "h200-sm40/mixed-fresh17")
+SESSION20_MORE = ("h200/mixed-fresh16", "h200/mixed-fresh17")
 SCORED = ("h200-sm24/mixed-fresh15", "h200-sm32/mixed-fresh15", "h200-sm56/mixed-fresh13",
           "h200-sm72/mixed-fresh14", "h200-sm112/mixed-fresh14", "h200-sm104/mixed-fresh10",
           "h200/mixed-fresh15") + EXTRA + (
@@ -57,7 +61,8 @@ def profile_with(extra: tuple[str, ...], more: tuple[str, ...] = ()):
     """The session-18 fit of the H200 (its recorded inputs less SESSION19_*) with `extra` as
     further companions and `more` joined; (profile, the case ids of its fit split)."""
     inputs = fit_inputs("h200")
-    dropped = {(CAL / f).resolve() for f in SESSION19_MORE + SESSION19_COMPANIONS}
+    dropped = {(CAL / f).resolve() for f in SESSION19_MORE + SESSION19_COMPANIONS +
+               SESSION20_MORE + SESSION20_COMPANIONS}
     base_more = [f for f in inputs.more if Path(f).resolve() not in dropped]
     base_companions = [c for c, f in zip(inputs.companions, inputs.companion_folders)
                        if Path(f).resolve() not in dropped]

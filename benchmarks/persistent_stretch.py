@@ -11,8 +11,8 @@ roofsim.perfmodel.BALANCED_TAIL_TILES (issue 11, session 20).
    (ceil(tiles / N) / ceil(tiles / 132)) say for the SM-parallel part.
 2. Measured: CUTLASS 3's grouped GEMM (the MoE experts of the reference's prefill) on the whole
    H200 and on 128 SMs (calibration/h200*/e2e-fresh18), beside whole rounds.
-3. The choice: for each tail value, the H200's profile refitted as benchmarks/bench_transfer.py
-   fits it, scored on every SM-restricted kernel set (MAPE on the rows whose shape the whole
+3. The choice: for each tail value, the H200's profile refitted on what it was fitted on when
+   the tail was chosen (check_balanced_tiles.h200_as_chosen), scored on every SM-restricted kernel set (MAPE on the rows whose shape the whole
    chip's fit left out, their mean) and on the reference's vision and prefill stages at 96-128
    SMs (mean |error| over the SM-restricted end-to-end sets). perfmodel's comment quotes it.
 """
@@ -31,8 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_transfer import (CAL, FIT, KERNEL_TEST_SETS, device_profile,  # noqa: E402
-                            fit_inputs, restricted_devices, restricted_e2e, stable, stage_rows)
+from bench_transfer import (CAL, KERNEL_TEST_SETS, device_profile,  # noqa: E402
+                            restricted_devices, restricted_e2e, stable, stage_rows)
+from check_balanced_tiles import h200_as_chosen  # noqa: E402
 from restricted_breakdown import predicted  # noqa: E402
 from roofsim import perfmodel  # noqa: E402
 from roofsim.calibration.fit import measurement_table, sm_restriction_of  # noqa: E402
@@ -117,12 +118,10 @@ def choice_part(tails: list[float]) -> None:
     sets = restricted_sets()
     e2e = [(label, folder, s) for label, folder, s in restricted_e2e()
            if s >= 96 and folder.name not in TIMED_AFTER]
-    m = fit_inputs("h200").measurements
-    fitted = set(m["case_id"][m.stable & (m["split"] == FIT)])
     rows = []
     for tail in tails:
         perfmodel.BALANCED_TAIL_TILES = tail
-        profile = device_profile("h200")
+        profile, fitted = h200_as_chosen()
         mapes = []
         for path, _ in sets:
             m = stable(path)
