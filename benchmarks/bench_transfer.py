@@ -271,7 +271,9 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200-sm24", "mixed-fresh17"), ("h200-sm40", "mixed-fresh17"),
                     ("h200-sm88", "mixed-fresh17"), ("h200-sm104", "mixed-fresh17"),
                     ("h200-sm112", "mixed-fresh17"), ("h200-sm120", "mixed-fresh17"),
-                    ("h200-sm128", "mixed-fresh17"))
+                    ("h200-sm128", "mixed-fresh17"), ("h200", "mixed-fresh18"),
+                    ("h200-sm24", "mixed-fresh18"), ("h200-sm32", "mixed-fresh18"),
+                    ("h200-sm40", "mixed-fresh18"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -311,7 +313,12 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # persistent_stretch.py), so they are test sets now. mixed-fresh17 (benchmarks/suites/
 # mixed_fresh17.yaml, seeds + 1600000; whole H200 and 24, 40, 88, 104, 112, 120 and 128 SMs,
 # 2026-12-04 10:04-10:18) was timed after that choice and read after it was committed.
-FRESH_KERNEL_SETS = ("mixed-fresh17",)
+# Session 20 then joined the whole-chip runs of mixed-fresh16 and -17 to the H200's rows and took
+# their runs at 24, 32 and 40 SMs as companions (as session 19 did with -10 to -15); their runs
+# at 88-128 SMs stay tests on the shapes the whole chip's fit left out. mixed-fresh18 (seeds +
+# 1700000; whole H200, 24, 32 and 40 SMs, 2026-12-04 10:55-10:59) was timed after that choice
+# and read after the refit was committed.
+FRESH_KERNEL_SETS = ("mixed-fresh18",)
 
 
 def kernel_sets_part(profiles, data) -> list[dict]:
