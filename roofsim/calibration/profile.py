@@ -42,7 +42,7 @@ from typing import Mapping
 import numpy as np
 
 from ..errors import UserError
-from ..io import read_text, stored_file
+from ..io import read_text, stored_file, write_stored_text
 from ..hardware import (HardwareSpec, canonical_dtype, spec_from_dict, spec_to_dict,
                         with_sm_count)
 from ..perfmodel import (MIN_WARM_SHARE, PARAMS, KindParams, launch_seconds,
@@ -437,7 +437,6 @@ class CalibrationProfile:
     def save(self, path: str | Path) -> Path:
         """Write the profile to `path`, or into its gzip-compressed copy where that is what is
         stored (roofsim.io.write_stored_text). The path written."""
-        from ..io import write_stored_text
         return write_stored_text(path, json.dumps(self.to_dict(), separators=(",", ":")) + "\n",
                                  what="calibration profile")
 
