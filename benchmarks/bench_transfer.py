@@ -273,7 +273,8 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200-sm112", "mixed-fresh17"), ("h200-sm120", "mixed-fresh17"),
                     ("h200-sm128", "mixed-fresh17"), ("h200", "mixed-fresh18"),
                     ("h200-sm24", "mixed-fresh18"), ("h200-sm32", "mixed-fresh18"),
-                    ("h200-sm40", "mixed-fresh18"))
+                    ("h200-sm40", "mixed-fresh18"), ("h200-sm8", "mixed-fresh18"),
+                    ("h200-sm16", "mixed-fresh18"), ("h200-sm48", "mixed-fresh18"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -316,8 +317,8 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # Session 20 then joined the whole-chip runs of mixed-fresh16 and -17 to the H200's rows and took
 # their runs at 24, 32 and 40 SMs as companions (as session 19 did with -10 to -15); their runs
 # at 88-128 SMs stay tests on the shapes the whole chip's fit left out. mixed-fresh18 (seeds +
-# 1700000; whole H200, 24, 32 and 40 SMs, 2026-12-04 10:55-10:59) was timed after that choice
-# and read after the refit was committed.
+# 1700000; whole H200, 24, 32 and 40 SMs, 2026-12-04 10:55-10:59; 8, 16 and 48 SMs 11:19-11:23,
+# no change in between) was timed after that choice and read after the refit was committed.
 FRESH_KERNEL_SETS = ("mixed-fresh18",)
 
 

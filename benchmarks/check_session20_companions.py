@@ -23,8 +23,9 @@ from check_balanced_tiles import h200_as_chosen  # noqa: E402
 from check_more_companions import mape  # noqa: E402
 from roofsim.cli.output import format_table  # noqa: E402
 
-SETS = ("h200/mixed-fresh18", "h200-sm24/mixed-fresh18", "h200-sm32/mixed-fresh18",
-        "h200-sm40/mixed-fresh18")
+SETS = ("h200/mixed-fresh18", "h200-sm8/mixed-fresh18", "h200-sm16/mixed-fresh18",
+        "h200-sm24/mixed-fresh18", "h200-sm32/mixed-fresh18", "h200-sm40/mixed-fresh18",
+        "h200-sm48/mixed-fresh18")
 
 
 def main() -> int:
