@@ -51,7 +51,7 @@ GROUPED_SET, GROUPED_SMS = "e2e-fresh18", 128
 GRID = 132.0
 # Sets timed after the choice (session 20's fresh check, benchmarks/check_balanced_tiles.py):
 # left out of table 3, so that it shows what the choice was made on.
-TIMED_AFTER = ("mixed-fresh17", "e2e-fresh44", "e2e-fresh45")
+TIMED_AFTER = ("mixed-fresh17", "mixed-fresh18", "e2e-fresh44", "e2e-fresh45")
 WHOLE_ROUNDS = 1e9      # a tail this long: every extra round a whole one ('inf')
 
 
