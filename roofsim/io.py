@@ -413,13 +413,13 @@ def atomic_write_text(path, text: str, *, what: str = "output") -> Path:
 
 
 def write_stored_text(path, text: str, *, what: str = "output") -> Path:
-    """Write `text` where `path` is stored (stored_file): gzip-compressed into <name>.gz when
-    that is the copy kept, else as plain text; atomically either way. The path written."""
+    """Write `text` where `path` is stored (stored_file): gzip-compressed where that file's name
+    ends in .gz (the kept <name>.gz copy, or a .gz path given), else as plain text; atomically
+    either way. The path written."""
     target = stored_file(path)
     data = text.encode("utf-8")
-    if target.name.endswith(".gz") and not Path(path).name.endswith(".gz"):
-        data = gzip_bytes(data)
-    return atomic_write_bytes(target, data, what=what)
+    return atomic_write_bytes(target, gzip_bytes(data) if target.suffix == ".gz" else data,
+                              what=what)
 
 
 def atomic_write_json(path, obj: Any, *, indent: int | None = None, what: str = "output") -> Path:

@@ -13,7 +13,7 @@ from roofsim.calibration.measurements import read_measurements
 from roofsim.calibration.profile import load_profile
 from roofsim.data import data_dir
 from roofsim.errors import UserError
-from roofsim.io import gunzip, gzip_bytes, stored_file, write_stored_text
+from roofsim.io import gunzip, gzip_bytes, read_text, stored_file, write_stored_text
 
 STORED = data_dir("calibration") / "h200" / "mixed-fresh6" / "measurements.csv.gz"
 
@@ -118,3 +118,5 @@ def test_stored_text_goes_plain_where_nothing_is_stored_and_where_both_are(tmp_p
     assert write_stored_text(both, "new") == both and both.read_text() == "new"
     fresh = tmp_path / "fresh.json"
     assert write_stored_text(fresh, "x") == fresh and fresh.read_text() == "x"
+    named = tmp_path / "named.json.gz"           # a .gz name given: compressed, as readers expect
+    assert write_stored_text(named, "y") == named and read_text(named) == "y"
