@@ -5,8 +5,9 @@ session 20) and with the committed tail, side by side.
     python benchmarks/check_balanced_tiles.py
 
 The H200 is fitted on its inputs as they were when the tail was chosen (less the runs of
-mixed-fresh16 and -17 joined later in session 20). Scores, as benchmarks/bench_transfer.py does, mixed-fresh17 (kernel MAPE on the rows whose shape
-the whole chip's fit left out) at every SM count it was timed at, the reference's stages of
+mixed-fresh16 and -17 joined later in session 20). Scores, as benchmarks/bench_transfer.py does,
+mixed-fresh17 (kernel MAPE on the rows whose shape the whole chip's fit left out) at every SM
+count it was timed at, the reference's stages of
 e2e-fresh44 and -45 (whole H200, 96, 104 and 120 SMs) and the transformers models of e2e-fresh46
 (whole H200 and 112 SMs). calibration/README.md (session 20) quotes it.
 """
@@ -22,12 +23,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_transfer import (CAL, FIT, PROBES, fit_inputs, kernel_mape, stable,  # noqa: E402
-                            stage_rows)
-from check_more_companions import SESSION20_COMPANIONS, SESSION20_MORE  # noqa: E402
+from bench_transfer import CAL, kernel_mape, stable, stage_rows  # noqa: E402
+from check_more_companions import (SESSION20_COMPANIONS, SESSION20_MORE,  # noqa: E402
+                                   h200_without)
 from roofsim import perfmodel  # noqa: E402
-from roofsim.calibration.fit import (DeviceProbes, fit_profile, joined_measurements,  # noqa: E402
-                                     probe_files, sm_restriction_of)
+from roofsim.calibration.fit import sm_restriction_of  # noqa: E402
 from roofsim.cli.output import format_table  # noqa: E402
 from roofsim.e2e import (compare_model_e2e, load_e2e, load_model_e2e,  # noqa: E402
                          measured_model, model_folders)
@@ -43,18 +43,7 @@ def h200_as_chosen():
     """The H200's profile fitted on what it was fitted on when the tail was chosen: its recorded
     inputs less the runs of mixed-fresh16 and -17 that session 20 joined afterwards (the fresh
     set among them would otherwise be fit data); (profile, the case ids of its fit split)."""
-    inputs = fit_inputs("h200")
-    dropped = {(CAL / f).resolve() for f in SESSION20_MORE + SESSION20_COMPANIONS}
-    more = [f for f in inputs.more if Path(f).resolve() not in dropped]
-    companions = tuple(c for c, f in zip(inputs.companions, inputs.companion_folders)
-                       if Path(f).resolve() not in dropped)
-    m = joined_measurements(CAL / "h200", more)
-    m = m.select(m.stable)
-    hw = load_hardware("h200")
-    probes = DeviceProbes.read(*probe_files(CAL / PROBES["h200"]), hw)
-    prof = probes.apply(fit_profile(m.select(m["split"] == FIT), hw, device_name="h200",
-                                    ident="h200", companions=companions))
-    return prof, set(m["case_id"][m["split"] == FIT])
+    return h200_without(SESSION20_MORE + SESSION20_COMPANIONS)
 
 
 def spec_of(folder: Path):

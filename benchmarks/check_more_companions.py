@@ -57,15 +57,16 @@ SCORED = ("h200-sm24/mixed-fresh15", "h200-sm32/mixed-fresh15", "h200-sm56/mixed
           "h200/mixed-fresh16", "h200-sm24/mixed-fresh16", "h200-sm32/mixed-fresh16")
 
 
-def profile_with(extra: tuple[str, ...], more: tuple[str, ...] = ()):
-    """The session-18 fit of the H200 (its recorded inputs less SESSION19_*) with `extra` as
-    further companions and `more` joined; (profile, the case ids of its fit split)."""
+def h200_without(dropped: tuple[str, ...], extra: tuple[str, ...] = (),
+                 more: tuple[str, ...] = ()):
+    """The H200 refitted as bench_transfer fits it (its recorded inputs, the device probes) less
+    the `dropped` folders (under calibration/), with `extra` as further companions and `more`
+    joined; (profile, the case ids of its fit split)."""
     inputs = fit_inputs("h200")
-    dropped = {(CAL / f).resolve() for f in SESSION19_MORE + SESSION19_COMPANIONS +
-               SESSION20_MORE + SESSION20_COMPANIONS}
-    base_more = [f for f in inputs.more if Path(f).resolve() not in dropped]
+    gone = {(CAL / f).resolve() for f in dropped}
+    base_more = [f for f in inputs.more if Path(f).resolve() not in gone]
     base_companions = [c for c, f in zip(inputs.companions, inputs.companion_folders)
-                       if Path(f).resolve() not in dropped]
+                       if Path(f).resolve() not in gone]
     m = joined_measurements(CAL / "h200", base_more + [CAL / f for f in more])
     m = m.select(m.stable)
     companions = tuple(base_companions) + tuple(companion_from_folder(CAL / f) for f in extra)
@@ -73,6 +74,13 @@ def profile_with(extra: tuple[str, ...], more: tuple[str, ...] = ()):
     prof = probes.apply(fit_profile(m.select(m["split"] == FIT), load_hardware("h200"),
                                     device_name="h200", ident="h200", companions=companions))
     return prof, set(m["case_id"][m["split"] == FIT])
+
+
+def profile_with(extra: tuple[str, ...], more: tuple[str, ...] = ()):
+    """The session-18 fit of the H200 (its recorded inputs less SESSION19_* and SESSION20_*)
+    with `extra` as further companions and `more` joined; (profile, fit case ids)."""
+    return h200_without(SESSION19_MORE + SESSION19_COMPANIONS + SESSION20_MORE +
+                        SESSION20_COMPANIONS, extra, more)
 
 
 def mape(prof, fitted: set, folder: str) -> float:

@@ -536,11 +536,11 @@ def waves(blocks: np.ndarray, n_sm: float, grid_sms: float, persistent,
     Other kernels: ceil(blocks / n_sm). All are ceil(blocks / n_sm) where n_sm = grid_sms."""
     blocks = np.asarray(blocks, dtype=np.float64)
     resident = np.minimum(blocks, grid_sms)
-    extra = np.ceil(resident / n_sm)
-    rounds = extra * np.ceil(blocks / resident)
+    resident_rounds = np.ceil(resident / n_sm)
+    rounds = resident_rounds * np.ceil(blocks / resident)
     tiled = np.ceil(blocks / n_sm)
-    rounds = np.where(balanced_tiles,
-                      np.minimum(rounds, tiled + BALANCED_TAIL_TILES * (extra - 1.0)), rounds)
+    tail = BALANCED_TAIL_TILES * (resident_rounds - 1.0)
+    rounds = np.where(balanced_tiles, np.minimum(rounds, tiled + tail), rounds)
     return np.where(persistent, rounds, tiled)
 
 
