@@ -28,7 +28,7 @@ import numpy as np
 from .errors import UserError
 from .hardware import HardwareSpec
 from .kernels.comm import link_work
-from .perfmodel import (MIN_WARM_SHARE, cat_empty_seconds, chain_seconds, l2_resident,
+from .perfmodel import (MIN_WARM_SHARE, chain_seconds, idle_block_seconds, l2_resident,
                         launches_per_call)
 from .records import COMM_KINDS, SHAPE_PARAMS, RecordTable
 
@@ -155,9 +155,10 @@ def simulate(table: RecordTable, hardware: HardwareSpec, profile: Profile | None
     bound = _largest_term(launch, tensor, cuda, memory, work, link)
     one = work
     one += launch
-    # a cat's idle blocks (roofsim.perfmodel.cat_empty_seconds) are physics of the target's SMs,
-    # whether or not a profile speaks for the cat (the profile adds them to its own time)
-    one += cat_empty_seconds(table, hardware)
+    # idle blocks (a cat's, a grouped GEMM's: roofsim.perfmodel.idle_block_seconds) are physics
+    # of the target's SMs, whether or not a profile speaks for the kind (the profile adds them
+    # to its own time)
+    one += idle_block_seconds(table, hardware)
     calibrated = np.zeros(n, dtype=bool)
     gap = None
     if profile is not None and n:

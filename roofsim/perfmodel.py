@@ -52,9 +52,12 @@ power-limited sustained tensor throughput):
                  the library sizes it (library_blocks: tiles down to LIBRARY_TILE_OUTPUTS up to
                  LIBRARY_GRID_SHARE of the N_grid SMs; block_rounds: ceil(blocks / N), 1 on the
                  whole chip); those blocks also set the products' waves
-    T_idle     = blocks that exit at once x BLOCK_DISPATCH_CYCLES / (clock x SMs): a cat of
-                 unequal inputs (cat_empty_blocks: its grid has a row per input, each sized for
-                 the largest); 0 for every other launch
+    T_idle     = blocks without work (idle_block_seconds): a cat of unequal inputs, blocks
+                 that exit at once x BLOCK_DISPATCH_CYCLES / (clock x SMs) (cat_empty_blocks:
+                 its grid has a row per input, each sized for the largest); a grouped GEMM's
+                 blocks past its tiles (its grid is N_grid), their rounds over N beyond
+                 GROUPED_IDLE_HIDDEN_ROUNDS x GROUPED_IDLE_TRIPS L (0 on the whole chip); 0 for
+                 every other launch
     T_layout   = a conv2d call's kernels beside its implicit GEMM, in stream order after it
                  (conv_layout_bytes: NCHW -> NHWC of the input and back for the output on
                  cuDNN's tensor-core path, the bias as its own add) over eta_m x the streaming
@@ -67,7 +70,8 @@ library's kernel for that kind and dtype) and are fitted by calibration on one d
 the physical ranges of PARAMS; the hardware quantities come from the target spec. So each spec
 field moves a prediction through a named term: sm_count through waves, T_cuda, T_index and
 T_parallel; grid_sm_count through the reduction splits, the persistent kernels' rounds and
-the products' library grid (library_blocks, and the rounds of phi L it sets: block_rounds);
+the products' library grid (library_blocks, and the rounds of phi L it sets: block_rounds)
+and a grouped GEMM's idle blocks (T_idle, with mem_latency_ns);
 mem_latency_ns through phi L; sm_mem_bandwidth_gbps through T_parallel; mem_bandwidth_gbps
 through T_hbm; the peaks through T_tensor, T_cuda and T_index; tensor_sustained_tflops through
 the power limit of T_tensor; boost_clock_mhz (with sm_count and grid_sm_count) through T_idle,
@@ -180,7 +184,7 @@ class UnitTerms:
     misaligned: np.ndarray     # bool: a matrix operand's rows not 16-byte aligned
     load_width: np.ndarray     # the fallback's widest load over its narrowest, ALIGN_MIN_BYTES
                                # (misaligned_load_width); 1 where aligned
-    empty_s: np.ndarray        # blocks that exit at once, on the SMs (cat_empty_seconds)
+    empty_s: np.ndarray        # blocks without work, on the SMs (idle_block_seconds)
     occupancy: np.ndarray      # resident blocks per active SM (row-wise kinds; 1 elsewhere)
     latency_waves: np.ndarray  # waves of resident blocks that each pay phi L (1 elsewhere)
     layout_s: np.ndarray       # a conv2d call's layout passes at eta_m = 1 (conv_layout_bytes
@@ -1028,6 +1032,51 @@ def cat_empty_seconds(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
     return idle * BLOCK_DISPATCH_CYCLES / (hw.boost_clock_mhz * 1e6) / sms
 
 
+# CUTLASS 3's grouped GEMM (torch._grouped_mm, the MoE experts) launches a block per SM the
+# device reports (grid_sms: 132 inside a green context too) whatever its tiles: the blocks past
+# its tiles find no work and exit, but each first pays its setup (barriers, descriptors, the
+# group scheduler's loads), GROUPED_IDLE_TRIPS round trips to memory. On the whole chip they
+# run beside the working blocks; on fewer SMs they queue behind them, and rounds of idle blocks
+# beyond the GROUPED_IDLE_HIDDEN_ROUNDS that the working blocks' own chain covers add to the
+# launch. Measured (calibration/h200-sm*/mixed-fresh18): a one-tile grouped product of 8.4 us
+# on the whole H200 takes 3.65 / 2.05 / 1.50 / 1.29 / 1.10 / 0.98 x that on 8 / 16 / 24 / 32 /
+# 40 / 48 SMs, ~1.6 us per round of idle blocks past the third, where the model had 1.0 x at
+# every count. Chosen (trips 3 / 4.4 / 5 / 6 / 8, hidden rounds 2-5.5) on the older
+# SM-restricted kernel sets (benchmarks/persistent_stretch.restricted_sets, the H200 refitted
+# each time): the grouped rows' MAPE averaged over their 13 SM counts 13.53 -> 11.80 %, at 8
+# / 16 SMs 25.6 / 16.7 -> 12.5 / 10.3 %, the sets' mean MAPE 12.99 -> 12.89 % (session 21;
+# `python benchmarks/grouped_idle_blocks.py`; mixed-fresh18, which showed the miss, is a test
+# set for it).
+GROUPED_IDLE_TRIPS = 5.0
+GROUPED_IDLE_HIDDEN_ROUNDS = 3.0
+GROUPED_GRID_KINDS = ("grouped_gemm",)
+
+
+def grouped_idle_blocks(table: RecordTable, grid_sms: float) -> np.ndarray:
+    """Blocks of each grouped GEMM launch without a tile: grid_sms less its tiles
+    (matrix_ctas), never below 0; 0 for other kinds."""
+    sel = np.isin(table.kind, GROUPED_GRID_KINDS)
+    if not sel.any():
+        return np.zeros(len(table))
+    tiles = np.nan_to_num(matrix_ctas(table, grid_sms), nan=grid_sms)
+    return np.where(sel, np.maximum(grid_sms - tiles, 0.0), 0.0)
+
+
+def grouped_idle_seconds(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
+    """Seconds a grouped GEMM's idle blocks add on hw: their rounds over the SMs,
+    ceil(idle / N), beyond GROUPED_IDLE_HIDDEN_ROUNDS, each GROUPED_IDLE_TRIPS x L; 0 on the
+    whole chip (one round) and for other kinds."""
+    idle = grouped_idle_blocks(table, float(hw.grid_sms))
+    rounds = np.maximum(np.ceil(idle / float(hw.sm_count)) - GROUPED_IDLE_HIDDEN_ROUNDS, 0.0)
+    return rounds * GROUPED_IDLE_TRIPS * hw.mem_latency_s
+
+
+def idle_block_seconds(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
+    """T_idle: the seconds blocks without work add to a launch on hw (a cat's idle blocks,
+    cat_empty_seconds; a grouped GEMM's, grouped_idle_seconds)."""
+    return cat_empty_seconds(table, hw) + grouped_idle_seconds(table, hw)
+
+
 # torch.sort of a row longer than SORT_BITONIC_MAX elements runs cub's onesweep radix sort
 # (ATen's sort for a long last dimension), a chain of launches in stream order: the index
 # fill, two workspace memsets, a histogram and an exclusive sum, then per RADIX_BITS-bit
@@ -1250,7 +1299,7 @@ def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
                      misaligned=misaligned_operands(table),
                      load_width=misaligned_load_width(table),
                      occupancy=occupancy, latency_waves=latency_waves,
-                     empty_s=cat_empty_seconds(table, hw),
+                     empty_s=idle_block_seconds(table, hw),
                      layout_s=conv_layout_bytes(table) / streaming_bandwidth(hw),
                      nodes_s=conv_extra_kernels(table) * hw.launch_overhead_s("cuda_graph"))
 

@@ -1,6 +1,7 @@
-"""roofsim.perfmodel's idle cat blocks: a cat of unequal inputs (a KV-cache append) launches a row
-of blocks per input sized for the largest; the blocks past a small input's end cost their SM
-BLOCK_DISPATCH_CYCLES each."""
+"""roofsim.perfmodel's idle blocks (T_idle). A cat of unequal inputs (a KV-cache append) launches a
+row of blocks per input sized for the largest; the blocks past a small input's end cost their SM
+BLOCK_DISPATCH_CYCLES each. A grouped GEMM launches a block per SM the device reports; on fewer
+SMs its blocks past the tiles queue in rounds (grouped_idle_seconds)."""
 
 from __future__ import annotations
 
@@ -104,3 +105,43 @@ def test_the_roofline_pays_the_idle_blocks_where_no_profile_speaks():
         t_equal = simulate(equal, spec, None).launch_time_s[0]
         assert t_append - t_equal == pytest.approx(cat_empty_seconds(append, spec)[0])
         assert cat_empty_seconds(append, spec)[0] > 0
+
+
+# ---- a grouped GEMM's idle blocks (CUTLASS 3: a block per SM the device reports) ------------
+
+def grouped(groups, m, n, k):
+    p = {"batch": np.array([float(groups)]), "m": np.array([float(m)]),
+         "n": np.array([float(n)]), "k": np.array([float(k)])}
+    return records_from_params("grouped_gemm", p, "bfloat16")
+
+
+def test_a_one_tile_grouped_product_queues_its_idle_blocks_on_eight_sms():
+    from roofsim.perfmodel import (GROUPED_IDLE_HIDDEN_ROUNDS, GROUPED_IDLE_TRIPS,
+                                   grouped_idle_blocks, grouped_idle_seconds)
+    t = grouped(1, 2, 128, 192)            # one 128 x 128 tile: 131 of the 132 blocks idle
+    assert grouped_idle_blocks(t, 132)[0] == 131
+    assert grouped_idle_seconds(t, H200)[0] == 0.0      # one round on the whole chip
+    sm8 = derive_sm_restricted(H200, 8)
+    want = (np.ceil(131 / 8) - GROUPED_IDLE_HIDDEN_ROUNDS) * GROUPED_IDLE_TRIPS * sm8.mem_latency_s
+    assert grouped_idle_seconds(t, sm8)[0] == pytest.approx(want)
+    # a product whose tiles fill the grid has none
+    assert grouped_idle_seconds(grouped(64, 256, 1024, 512), sm8)[0] == 0.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 64), st.integers(1, 4096), st.integers(16, 8192), st.integers(16, 8192),
+       st.sampled_from([8, 16, 24, 40, 64, 96, 128]))
+def test_grouped_idle_time_grows_as_sms_fall_and_other_kinds_have_none(g, m, n, k, sms):
+    from roofsim.perfmodel import grouped_idle_seconds, idle_block_seconds
+    t = grouped(g, m, n, k)
+    spec = derive_sm_restricted(H200, sms)
+    s = grouped_idle_seconds(t, spec)[0]
+    assert s >= 0.0
+    assert grouped_idle_seconds(t, H200)[0] == 0.0
+    assert grouped_idle_seconds(t, derive_sm_restricted(H200, 8))[0] >= s
+    # a longer memory latency lengthens each idle block's setup
+    slow = spec.__class__(**{**spec.__dict__, "mem_latency_ns": 2 * spec.mem_latency_ns})
+    assert grouped_idle_seconds(t, slow)[0] == pytest.approx(2 * s)
+    other = records_from_params("gemm", {"m": np.array([float(m)]), "n": np.array([float(n)]),
+                                         "k": np.array([float(k)])}, "bfloat16")
+    assert idle_block_seconds(other, spec)[0] == 0.0

@@ -23,7 +23,7 @@ from ..hardware import HardwareSpec, derive_sm_restricted, load_hardware
 from ..records import RecordTable
 from .accuracy import accuracy_table, evaluate, format_accuracy
 from .device import device_id
-from ..perfmodel import launch_seconds, parallel_scale, unit_terms
+from ..perfmodel import idle_block_seconds, launch_seconds, parallel_scale, unit_terms
 from .interpolate import LocalLinearSettings
 from .measurements import (FIT, HOLDOUT, SPLIT_SEED, HOLDOUT_FRACTION, Measurements,
                            concat_measurements, measurement_table, read_measurements,
@@ -122,11 +122,16 @@ def fit_profile(m: Measurements, hardware: HardwareSpec, *, device_name: str = "
                             f"{hardware.sm_count} (got {c.sm_count})")
         cm = c.measurements.select(c.measurements.stable)
         scale = parallel_scale(table, hardware.sm_count, c.sm_count, hardware.grid_sms)
+        # idle blocks are physics of the SMs a launch runs on (the profile adds them at the
+        # target, perfmodel.idle_block_seconds): the share f is of the rest of each time
+        idle_whole = idle_block_seconds(table, hardware)
+        idle = idle_block_seconds(table, derive_sm_restricted(hardware, c.sm_count))
         for j, cid in enumerate(cm["case_id"]):
             i = row_of.get(cid)
             if i is None:
                 continue
-            f = sm_fractions(m["kernel_s"][i], cm["kernel_s"][j], scale[i])
+            f = sm_fractions(m["kernel_s"][i] - idle_whole[i], cm["kernel_s"][j] - idle[i],
+                             scale[i])
             points.setdefault(keys[i], []).append((i, float(f), float(cm["kernel_s"][j]),
                                                    c.sm_count))
     groups = {}

@@ -366,7 +366,7 @@ class CalibrationProfile:
             kp = g.kind_params.as_array()
             dtype = key.split("|", 2)[1]
             ua = u.select(at)
-            # a cat's idle blocks (perfmodel.cat_empty_seconds) are physics on the target's
+            # idle blocks (perfmodel.idle_block_seconds) are physics on the target's
             # SMs alone: calibration timed equal inputs, so no residual or SM share has them
             physics = launch_seconds(ua, kp) - ua.empty_s
             t = physics
