@@ -141,7 +141,9 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # and chosen on the restricted kernel sets; e2e-fresh44 (2026-12-04 10:08-10:09: grids 3x6 and
 # 5x8, prompt 260, whole H200 and 120 SMs) and e2e-fresh45 (10:10-10:12: grids 2x7 and 6x9,
 # prompt 480, whole H200, 96 and 104 SMs) were measured after it and read after it was
-# committed. The earlier sets stay marked fresh for the change each followed.
+# committed. The earlier sets stay marked fresh for the change each followed. e2e-fresh47
+# (session 21, 2026-12-04 12:47-12:49: grids 1x7 and 4x6, prompt 200, whole H200, 8 and 16 SMs)
+# was measured after session 21's change (a grouped GEMM's idle blocks) was committed.
 FRESH = {"h200 (e2e-fresh26)", "h200-sm40 (e2e-fresh26)", "h200-sm104 (e2e-fresh26)",
          "h200 (e2e-fresh28)", "h200-sm56 (e2e-fresh28)",
          "h200 (e2e-fresh30)", "h200-sm48 (e2e-fresh30)",
@@ -150,7 +152,8 @@ FRESH = {"h200 (e2e-fresh26)", "h200-sm40 (e2e-fresh26)", "h200-sm104 (e2e-fresh
          "h200 (e2e-fresh37)", "h200-sm32 (e2e-fresh37)",
          "h200 (e2e-fresh38)", "h200-sm56 (e2e-fresh38)",
          "h200 (e2e-fresh44)", "h200-sm120 (e2e-fresh44)",
-         "h200 (e2e-fresh45)", "h200-sm96 (e2e-fresh45)", "h200-sm104 (e2e-fresh45)"}
+         "h200 (e2e-fresh45)", "h200-sm96 (e2e-fresh45)", "h200-sm104 (e2e-fresh45)",
+         "h200 (e2e-fresh47)", "h200-sm8 (e2e-fresh47)", "h200-sm16 (e2e-fresh47)"}
 # The SM-restricted kernel samples (calibration/h200-sm<N>/measurements.csv) measured after the
 # model's last change: 24 and 72 SMs (kernels/*.yaml --sample 0.08), 2026-12-02 07:52, after
 # the SM-count share (roofsim.calibration.profile.SM_COUNT_WEIGHT).
@@ -180,7 +183,7 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh14", "e2e-fresh16", "e2e-fresh17", "e2e-fresh18",
             "e2e-fresh19", "e2e-fresh21", "e2e-fresh24", "e2e-fresh26", "e2e-fresh28",
             "e2e-host", "e2e-fresh30", "e2e-fresh32", "e2e-fresh35", "e2e-fresh37",
-            "e2e-fresh38", "e2e-fresh44", "e2e-fresh45")
+            "e2e-fresh38", "e2e-fresh44", "e2e-fresh45", "e2e-fresh47")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
@@ -274,7 +277,10 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200-sm128", "mixed-fresh17"), ("h200", "mixed-fresh18"),
                     ("h200-sm24", "mixed-fresh18"), ("h200-sm32", "mixed-fresh18"),
                     ("h200-sm40", "mixed-fresh18"), ("h200-sm8", "mixed-fresh18"),
-                    ("h200-sm16", "mixed-fresh18"), ("h200-sm48", "mixed-fresh18"))
+                    ("h200-sm16", "mixed-fresh18"), ("h200-sm48", "mixed-fresh18"),
+                    ("h200", "mixed-fresh19"), ("h200-sm8", "mixed-fresh19"),
+                    ("h200-sm16", "mixed-fresh19"), ("h200-sm32", "mixed-fresh19"),
+                    ("h200-sm56", "mixed-fresh19"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -319,7 +325,12 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # at 88-128 SMs stay tests on the shapes the whole chip's fit left out. mixed-fresh18 (seeds +
 # 1700000; whole H200, 24, 32 and 40 SMs, 2026-12-04 10:55-10:59; 8, 16 and 48 SMs 11:19-11:23,
 # no change in between) was timed after that choice and read after the refit was committed.
-FRESH_KERNEL_SETS = ("mixed-fresh18",)
+# Session 21 found a grouped GEMM's idle blocks (roofsim.perfmodel.GROUPED_IDLE_TRIPS) on
+# mixed-fresh18's grouped rows at 8-48 SMs (a test set since) and chose the constants on the
+# older SM-restricted sets (benchmarks/grouped_idle_blocks.py --choice). mixed-fresh19
+# (benchmarks/suites/mixed_fresh19.yaml, seeds + 1800000; whole H200, 8, 16, 32 and 56 SMs,
+# 2026-12-04 12:41-12:46) was timed after the change was committed (1ba27da).
+FRESH_KERNEL_SETS = ("mixed-fresh19",)
 
 
 def kernel_sets_part(profiles, data) -> list[dict]:

@@ -82,7 +82,8 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
             "e2e-fresh10", "e2e-fresh11", "e2e-fresh12", "e2e-fresh13", "e2e-fresh14",
             "e2e-fresh16", "e2e-fresh17", "e2e-fresh18", "e2e-fresh19", "e2e-fresh21",
             "e2e-fresh24", "e2e-fresh26", "e2e-host", "e2e-fresh28", "e2e-fresh30", "e2e-fresh32",
-            "e2e-fresh35", "e2e-fresh37", "e2e-fresh38", "e2e-fresh44", "e2e-fresh45")
+            "e2e-fresh35", "e2e-fresh37", "e2e-fresh38", "e2e-fresh44", "e2e-fresh45",
+            "e2e-fresh47")
 # e2e-fresh21 (session 10, 2026-12-03 00:37, grids 1x8 and 6x9, prompt 450, whole H200 in three
 # separate processes, 80 and 24 SMs; no model change since session 9) and e2e-fresh24 (02:12,
 # grids 1x9 and 8x8, prompt 650, whole H200, 72 and 8 SMs; after session 10's sort chain) were
@@ -110,9 +111,11 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
 # SMs), after its second (companions at 24, 32 and 48 SMs); and so are e2e-fresh44 (session 20,
 # 2026-12-04 10:08-10:09, grids 3x6 and 5x8, prompt 260, whole H200 and 120 SMs, one process)
 # and e2e-fresh45 (10:10-10:12, grids 2x7 and 6x9, prompt 480, whole H200, 96 and 104 SMs),
-# after session 20's kernel change (the balanced-tile stretch), no host-model change.
+# after session 20's kernel change (the balanced-tile stretch), no host-model change; and so is
+# e2e-fresh47 (session 21, 2026-12-04 12:47-12:49, grids 1x7 and 4x6, prompt 200, whole H200, 8
+# and 16 SMs, one process), after session 21's kernel change (a grouped GEMM's idle blocks).
 FRESH_OCR_SETS = ("e2e-fresh32", "e2e-fresh35", "e2e-fresh37", "e2e-fresh38", "e2e-fresh44",
-                  "e2e-fresh45")
+                  "e2e-fresh45", "e2e-fresh47")
 # A set's process*/ folders (roofsim.e2e.process_walls): its rows are also scored against the
 # median over the processes (summarize).
 
