@@ -89,7 +89,7 @@ def with_trips(trips: float, hidden: float, fn):
 
 
 def choice_part() -> None:
-    sets = restricted_sets()
+    sets = restricted_sets()      # persistent_stretch leaves out the sets timed after its choice
     rows = []
     for trips, hidden in CHOICES:
         def score(profile, fitted):
