@@ -280,7 +280,8 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200-sm16", "mixed-fresh18"), ("h200-sm48", "mixed-fresh18"),
                     ("h200", "mixed-fresh19"), ("h200-sm8", "mixed-fresh19"),
                     ("h200-sm16", "mixed-fresh19"), ("h200-sm32", "mixed-fresh19"),
-                    ("h200-sm56", "mixed-fresh19"))
+                    ("h200-sm56", "mixed-fresh19"), ("h200-sm24", "mixed-fresh19"),
+                    ("h200-sm40", "mixed-fresh19"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -329,7 +330,8 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # mixed-fresh18's grouped rows at 8-48 SMs (a test set since) and chose the constants on the
 # older SM-restricted sets (benchmarks/grouped_idle_blocks.py --choice). mixed-fresh19
 # (benchmarks/suites/mixed_fresh19.yaml, seeds + 1800000; whole H200, 8, 16, 32 and 56 SMs,
-# 2026-12-04 12:41-12:46) was timed after the change was committed (1ba27da).
+# 2026-12-04 12:41-12:46; then 24 and 40 SMs, 13:01-13:03, no change in between) was timed
+# after the change was committed (1ba27da).
 FRESH_KERNEL_SETS = ("mixed-fresh19",)
 
 

@@ -66,8 +66,13 @@ ROW_FIELDS = (
     "memcpy_s", "memcpy_count", "memset_s", "memset_count", "profiler_device_s",
     "profile_repeats", "host_s", "host_probe_s", "host_probe_repeats_s",
 ) + STATE_FIELDS + ("timestamp",)
-KERNEL_FIELDS = ("grid", "stage", "batch", "index", "category", "name", "duration_s", "op",
-                 "input_dims")
+# kernels.csv.gz: `image_grid` is the case's crop grid ('2x3'); `grid` / `block` the kernel's
+# launch (blocks, threads per block) as CUPTI recorded it, as in measure_models.py. Until session
+# 21 the launch's block count overwrote the case's grid in one `grid` column: in the traces
+# written since launch shapes were recorded, `grid` holds blocks (0 for memcpy / memset), and
+# the crop grid of a kernel row is lost (each such file profiles the cases in e2e.csv's order).
+KERNEL_FIELDS = ("image_grid", "stage", "batch", "index", "category", "name", "duration_s",
+                 "op", "input_dims", "grid", "block")
 GPU_CATEGORIES = ("kernel", "gpu_memcpy", "gpu_memset")
 
 
@@ -475,7 +480,7 @@ def main(argv=None) -> int:
                     if timer.cuda:
                         torch.cuda.empty_cache()
                 row.update(base)
-                results.append(outputs.write(row, kernels, {"grid": base["grid"],
+                results.append(outputs.write(row, kernels, {"image_grid": base["grid"],
                                                             "stage": stage, "batch": batch}))
                 print(f"{base['grid']:>6} {stage:<8} b={batch:<3} {row['status']:<6} "
                       f"wall {row.get('wall_median_s', float('nan')) * 1e3:9.3f} ms  kernel "

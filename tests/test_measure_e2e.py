@@ -77,3 +77,22 @@ def test_every_row_carries_the_host_probe_before_the_case_and_over_its_repeats(m
     for r in rows:
         for col in ("host_probe_s", "host_probe_repeats_s"):
             assert PROBE_RANGE[0] / 10 < float(r[col]) < PROBE_RANGE[1], (col, r[col])
+
+
+def test_a_kernel_row_keeps_the_case_grid_beside_its_launch_grid(tmp_path):
+    """The case's crop grid and the kernel's launch (blocks) are separate columns of
+    kernels.csv.gz: the launch's block count once overwrote the crop grid."""
+    mod = _script()
+
+    class NoNvml:
+        def state(self):
+            return {}
+
+    out = mod.Outputs(tmp_path, mod.ROW_FIELDS, mod.KERNEL_FIELDS, NoNvml())
+    kernel = {"category": "kernel", "name": "k", "duration_s": 1e-6, "op": "aten::mm",
+              "input_dims": "[]", **mod.launch_shape({"grid": [84, 2, 1], "block": [128, 1, 1]})}
+    out.write({"status": "ok"}, [kernel], {"image_grid": "2x3", "stage": "decode", "batch": 1})
+    out.close()
+    with gzip.open(tmp_path / "kernels.csv.gz", "rt", newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    assert (row["image_grid"], row["grid"], row["block"]) == ("2x3", "168", "128")
