@@ -248,6 +248,17 @@ def find_host_model(calibration) -> HostModel | None:
     return load_host_model(f) if f.is_file() else None
 
 
+def _shipped_label(path: Path) -> str:
+    """A host model's file as output names it: calibration/<device>/host/host.json for a shipped
+    one (wherever the package is installed), else the path as given."""
+    from .data import data_dir
+    try:
+        rel = Path(path).resolve().relative_to(data_dir("calibration").resolve())
+    except ValueError:
+        return str(path)
+    return str(Path("calibration") / rel)
+
+
 def resolve_host_model(host_model=None, calibration=None,
                        hardware_id: str = "") -> tuple[HostModel, str]:
     """(host model, where it came from): --host-model if given, else the one beside the
@@ -260,10 +271,10 @@ def resolve_host_model(host_model=None, calibration=None,
         folder = p.parent if p.is_file() else resolve_calibration_dir(str(calibration))
         found = find_host_model(folder)
         if found is not None:
-            return found, str(folder / "host" / HOST_FILE)
+            return found, _shipped_label(folder / "host" / HOST_FILE)
     if hardware_id:
         from .data import data_dir
         f = data_dir("calibration") / hardware_id / "host" / HOST_FILE
         if f.is_file():
-            return load_host_model(f), f"calibration/{hardware_id}/host/{HOST_FILE}"
+            return load_host_model(f), _shipped_label(f)
     return DEFAULT_HOST, "default guess (no fitted host model for this device)"

@@ -77,7 +77,11 @@ def test_shipped_host_model_says_what_fitted_it():
         assert list((root / folder).rglob("e2e.csv")), line
     assert host.provenance.get("command", "").startswith("python benchmarks/fit_host.py")
     found, source = resolve_host_model(None, "h200", "h200")
-    assert found == host and "h200" in source
+    # a shipped calibration named by --calibration is labelled as the hardware id's is, not by
+    # where the package happens to be installed
+    assert found == host and source == "calibration/h200/host/host.json"
+    assert resolve_host_model(None, None, "h200")[1] == source
+    assert resolve_host_model(None, data_dir("calibration") / "h200", "")[1] == source
     assert resolve_host_model(None, None, "no-such-device")[0] == DEFAULT_HOST
 
 
