@@ -138,7 +138,7 @@ def main(argv=None) -> int:
         raise SystemExit("no CUDA device")
     if args.sms:
         from roofsim.calibration.green import restrict_sms
-        restrict_sms(args.sms)
+        restriction = restrict_sms(args.sms)   # held: the green context lives while it does
     nv = Nvml()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -84,14 +84,16 @@ def main(argv=None) -> int:
     from roofsim.calibration.nvml import Nvml
     from roofsim.calibration.run import software_versions
     from roofsim.calibration.timing import CudaTimer
+    restriction = None          # held: the green context lives while it does
     if args.sms:
         from roofsim.calibration.green import restrict_sms
-        restrict_sms(args.sms)
+        restriction = restrict_sms(args.sms)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     nv = Nvml()
     prov = {"what": "SDPA kernel of a StaticCache decode step's call and variants",
-            "software": software_versions(), "sms": args.sms or None,
+            "software": software_versions(),
+            "sms": restriction.as_dict() if restriction is not None else None,
             "command": " ".join(["probe_static_attention.py"] + (sys.argv[1:] if argv is None
                                                                  else list(argv))),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
