@@ -29,7 +29,9 @@ Per (grid, stage), after --warmup forwards:
 Outputs under --out, written as they are measured (a run cut short keeps its rows):
   e2e.csv           one row per (grid, stage, batch); files written before the batch column
                     existed hold batch 1 (roofsim.e2e.row_batch reads them so)
-  kernels.csv.gz    every kernel of the last profiled forward: name, duration, launching op
+  kernels.csv.gz    every kernel of the last profiled forward: the case's crop grid
+                    (image_grid), name, duration, launching op, launch grid (blocks) and
+                    block (threads)
   provenance.json   device snapshot before and after, versions, settings, command, date
 A short table is printed last. Never changes clocks, power or modes.
 
