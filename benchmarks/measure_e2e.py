@@ -71,8 +71,9 @@ ROW_FIELDS = (
 # kernels.csv.gz: `image_grid` is the case's crop grid ('2x3'); `grid` / `block` the kernel's
 # launch (blocks, threads per block) as CUPTI recorded it, as in measure_models.py. Until session
 # 21 the launch's block count overwrote the case's grid in one `grid` column: in the traces
-# written since launch shapes were recorded, `grid` holds blocks (0 for memcpy / memset), and
-# the crop grid of a kernel row is lost (each such file profiles the cases in e2e.csv's order).
+# written since launch shapes were recorded (session 12: calibration/h200*/e2e-fresh26 to -47,
+# e2e-host), `grid` holds blocks (0 for memcpy / memset) and a kernel row's crop grid is lost
+# (each such file profiles the cases in e2e.csv's order); the older ones hold the crop grid.
 KERNEL_FIELDS = ("image_grid", "stage", "batch", "index", "category", "name", "duration_s",
                  "op", "input_dims", "grid", "block")
 GPU_CATEGORIES = ("kernel", "gpu_memcpy", "gpu_memset")
