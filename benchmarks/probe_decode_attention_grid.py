@@ -19,16 +19,15 @@ provenance.json. Never changes clocks, power or modes.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from measure_e2e import profile_once  # noqa: E402  (one trace reader)
 from measure_models import int_list  # noqa: E402
+from probe_static_attention import ProbeRun  # noqa: E402  (one probe setup)
 
 HEAD_DIM = 128
 KV = "256,384,512,640,768,896,1024,1280,1536,2048,3072,4096,8192,16384"
@@ -44,23 +43,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     import torch
     import torch.nn.functional as F
-    from roofsim.calibration.nvml import Nvml
-    from roofsim.calibration.run import software_versions
     from roofsim.calibration.timing import CudaTimer
-    restriction = None          # held: the green context lives while it does
-    if args.sms:
-        from roofsim.calibration.green import restrict_sms
-        restriction = restrict_sms(args.sms)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    nv = Nvml()
-    prov = {"what": "blocks of SDPA's one-query (decode) attention kernel by heads, batch, keys",
-            "software": software_versions(),
-            "sms": restriction.as_dict() if restriction is not None else None,
-            "command": " ".join(["probe_decode_attention_grid.py"] +
-                                (sys.argv[1:] if argv is None else list(argv))),
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "device_before": nv.snapshot()}
+    run = ProbeRun.start("blocks of SDPA's one-query (decode) attention kernel by heads, batch, "
+                         "keys", "probe_decode_attention_grid.py", argv, args.sms, args.out)
     timer = CudaTimer()
     rows = []
     for h in int_list("--heads", args.heads):
@@ -87,12 +72,7 @@ def main(argv=None) -> int:
                                                      r["duration_s"]] for r in kernels])})
                 print(f"h={h:3d} b={b:2d} kv={kv:6d} {res.kernel_s * 1e6:8.1f} us  grid "
                       f"{main_k['grid']:5d}  {main_k['name'][:60]}")
-    with open(out / "cases.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["heads"])
-        w.writeheader()
-        w.writerows(rows)
-    prov["device_after"] = nv.snapshot()
-    (out / "provenance.json").write_text(json.dumps(prov, indent=1) + "\n")
+    run.finish(rows)
     return 0
 
 

@@ -24,6 +24,7 @@ import collections
 import csv
 import json
 import sys
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,6 +36,44 @@ from measure_models import int_list  # noqa: E402
 HEADS, KV_HEADS, HEAD_DIM = 32, 8, 128     # Llama 3.1 8B's attention
 VARIANTS = ("packed_boolmask", "packed_floatmask", "packed_nomask", "perhead_boolmask",
             "perhead_floatmask_full", "perhead_gqa_nomask", "packed_floatmask_full")
+
+
+@dataclass
+class ProbeRun:
+    """One probe run: its green context (held while the run lasts; None on the whole chip), its
+    output folder, NVML and the provenance it writes beside cases.csv."""
+
+    restriction: object
+    out: Path
+    nv: object
+    prov: dict
+
+    @classmethod
+    def start(cls, what: str, script: str, argv, sms: int, out: str) -> "ProbeRun":
+        from roofsim.calibration.nvml import Nvml
+        from roofsim.calibration.run import software_versions
+        restriction = None
+        if sms:
+            from roofsim.calibration.green import restrict_sms
+            restriction = restrict_sms(sms)
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        nv = Nvml()
+        prov = {"what": what, "software": software_versions(),
+                "sms": restriction.as_dict() if restriction is not None else None,
+                "command": " ".join([script] + (sys.argv[1:] if argv is None else list(argv))),
+                "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "device_before": nv.snapshot()}
+        return cls(restriction, folder, nv, prov)
+
+    def finish(self, rows: list[dict]) -> None:
+        """cases.csv (the rows) and provenance.json (with the device state after)."""
+        with open(self.out / "cases.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["case"])
+            w.writeheader()
+            w.writerows(rows)
+        self.prov["device_after"] = self.nv.snapshot()
+        (self.out / "provenance.json").write_text(json.dumps(self.prov, indent=1) + "\n")
 
 
 def inputs(variant: str, b: int, kv: int, torch):
@@ -81,23 +120,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     import torch
     import torch.nn.functional as F
-    from roofsim.calibration.nvml import Nvml
-    from roofsim.calibration.run import software_versions
     from roofsim.calibration.timing import CudaTimer
-    restriction = None          # held: the green context lives while it does
-    if args.sms:
-        from roofsim.calibration.green import restrict_sms
-        restriction = restrict_sms(args.sms)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    nv = Nvml()
-    prov = {"what": "SDPA kernel of a StaticCache decode step's call and variants",
-            "software": software_versions(),
-            "sms": restriction.as_dict() if restriction is not None else None,
-            "command": " ".join(["probe_static_attention.py"] + (sys.argv[1:] if argv is None
-                                                                 else list(argv))),
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "device_before": nv.snapshot()}
+    run = ProbeRun.start("SDPA kernel of a StaticCache decode step's call and variants",
+                         "probe_static_attention.py", argv, args.sms, args.out)
     timer = CudaTimer()
     rows = []
     for b in int_list("--batch", args.batch):
@@ -122,12 +147,7 @@ def main(argv=None) -> int:
                              "all_kernels": json.dumps(dict(ks))})
                 print(f"{variant:24s} b={b:2d} kv={kv:6d} {res.kernel_s * 1e6:8.1f} us  "
                       f"{top[0][:70]}")
-    with open(out / "cases.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["variant"])
-        w.writeheader()
-        w.writerows(rows)
-    prov["device_after"] = nv.snapshot()
-    (out / "provenance.json").write_text(json.dumps(prov, indent=1) + "\n")
+    run.finish(rows)
     return 0
 
 
