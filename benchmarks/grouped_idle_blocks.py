@@ -33,11 +33,11 @@ from bench_transfer import CAL, stable, stage_rows  # noqa: E402
 from check_balanced_tiles import folders, spec_of  # noqa: E402
 from check_more_companions import h200_without  # noqa: E402
 from persistent_stretch import restricted_sets  # noqa: E402
+from restricted_breakdown import predicted  # noqa: E402
 from roofsim import perfmodel  # noqa: E402
 from roofsim.calibration.fit import measurement_table, sm_restriction_of  # noqa: E402
 from roofsim.cli.output import format_table  # noqa: E402
 from roofsim.e2e import load_e2e  # noqa: E402
-from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
 
 SHOWN_SET = "mixed-fresh18"
 FRESH_KERNELS = "mixed-fresh19"
@@ -71,10 +71,10 @@ def measured_part() -> None:
 
 
 def errors(profile, fitted, path: Path):
-    m = stable(path)
-    m = m.select(~np.isin(m["case_id"], sorted(fitted)))
-    t = measurement_table(m)
-    err = profile.predict_launch_s(t, spec_of(path.parent)) / m["kernel_s"] - 1.0
+    """Relative errors and kinds of a measurements.csv's stable rows bar the fitted shapes
+    (restricted_breakdown.predicted, as bench_transfer scores the kernel sets)."""
+    m, t, pred = predicted(profile, fitted, str(path.parent.relative_to(CAL)), "")
+    err = pred / m["kernel_s"] - 1.0
     ok = np.isfinite(err)
     return err[ok], t.kind[ok]
 
@@ -116,12 +116,9 @@ def fresh_scores(profile, fitted) -> dict[str, str]:
         g = kind == "grouped_gemm"
         out[f"{folder.parent.name} {FRESH_KERNELS} kernels, all / grouped_gemm (MAPE)"] = \
             f"{100 * np.mean(np.abs(err)):.2f} / {100 * np.mean(np.abs(err[g])):.1f} %"
-    hw = load_hardware("h200")
     for folder in folders(FRESH_E2E):
         meas, _ = load_e2e(folder)
-        sms = sm_restriction_of(folder)
-        spec = derive_sm_restricted(hw, sms) if sms else hw
-        rows = stage_rows(meas, spec, profile, "h200", folder.parent.name, "")
+        rows = stage_rows(meas, spec_of(folder), profile, "h200", folder.parent.name, "")
         for stage in ("vision", "prefill", "decode"):
             err = [r["error"] for r in rows if r["stage"] == stage]
             worst = err[int(np.argmax(np.abs(err)))]

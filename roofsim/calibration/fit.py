@@ -116,15 +116,15 @@ def fit_profile(m: Measurements, hardware: HardwareSpec, *, device_name: str = "
     row_of = {cid: i for i, cid in enumerate(m["case_id"])}
     keys = _group_keys(m)
     points: dict[str, list] = {}
+    # idle blocks are physics of the SMs a launch runs on (the profile adds them at the target,
+    # perfmodel.idle_block_seconds): a companion's share f is of the rest of each time
+    idle_whole = idle_block_seconds(table, hardware) if companions else None
     for c in companions:
         if c.sm_count >= hardware.sm_count:
             raise UserError(f"{c.measurements.path}: a companion must run on fewer SMs than "
                             f"{hardware.sm_count} (got {c.sm_count})")
         cm = c.measurements.select(c.measurements.stable)
         scale = parallel_scale(table, hardware.sm_count, c.sm_count, hardware.grid_sms)
-        # idle blocks are physics of the SMs a launch runs on (the profile adds them at the
-        # target, perfmodel.idle_block_seconds): the share f is of the rest of each time
-        idle_whole = idle_block_seconds(table, hardware)
         idle = idle_block_seconds(table, derive_sm_restricted(hardware, c.sm_count))
         for j, cid in enumerate(cm["case_id"]):
             i = row_of.get(cid)
