@@ -56,6 +56,21 @@ def folders(name: str) -> list[Path]:
     return sorted(out, key=lambda f: sm_restriction_of(f) or 132)
 
 
+def worst_stage_errors(profile, name: str) -> dict[str, str]:
+    """The worst error of the reference's vision, prefill and decode over the grids of the
+    end-to-end set `name`, at each SM count it was measured on, keyed '<folder> <set> <stage>
+    (worst)'."""
+    out = {}
+    for folder in folders(name):
+        meas, _ = load_e2e(folder)
+        rows = stage_rows(meas, spec_of(folder), profile, "h200", folder.parent.name, "")
+        for stage in ("vision", "prefill", "decode"):
+            err = [r["error"] for r in rows if r["stage"] == stage]
+            worst = err[int(np.argmax(np.abs(err)))]
+            out[f"{folder.parent.name} {name} {stage} (worst)"] = f"{100 * worst:+.1f} %"
+    return out
+
+
 def scores(profile, fitted: set) -> dict[str, str]:
     out = {}
     for folder in folders(KERNEL_SET):
@@ -64,13 +79,7 @@ def scores(profile, fitted: set) -> dict[str, str]:
         mape, _, _ = kernel_mape(profile, m, spec_of(folder))
         out[f"{folder.parent.name} {KERNEL_SET} kernels (MAPE)"] = f"{100 * mape:.1f} %"
     for name in E2E_SETS:
-        for folder in folders(name):
-            meas, _ = load_e2e(folder)
-            rows = stage_rows(meas, spec_of(folder), profile, "h200", folder.parent.name, "")
-            for stage in ("vision", "prefill", "decode"):
-                err = [r["error"] for r in rows if r["stage"] == stage]
-                worst = err[int(np.argmax(np.abs(err)))]
-                out[f"{folder.parent.name} {name} {stage} (worst)"] = f"{100 * worst:+.1f} %"
+        out.update(worst_stage_errors(profile, name))
     for folder in folders(MODEL_SET):
         for sub in model_folders(folder):
             meas, prov = load_model_e2e(sub)

@@ -29,15 +29,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_transfer import CAL, stable, stage_rows  # noqa: E402
-from check_balanced_tiles import folders, spec_of  # noqa: E402
+from bench_transfer import CAL, stable  # noqa: E402
+from check_balanced_tiles import folders, worst_stage_errors  # noqa: E402
 from check_more_companions import h200_without  # noqa: E402
 from persistent_stretch import restricted_sets  # noqa: E402
 from restricted_breakdown import predicted  # noqa: E402
 from roofsim import perfmodel  # noqa: E402
 from roofsim.calibration.fit import measurement_table, sm_restriction_of  # noqa: E402
 from roofsim.cli.output import format_table  # noqa: E402
-from roofsim.e2e import load_e2e  # noqa: E402
 
 SHOWN_SET = "mixed-fresh18"
 FRESH_KERNELS = "mixed-fresh19"
@@ -116,13 +115,7 @@ def fresh_scores(profile, fitted) -> dict[str, str]:
         g = kind == "grouped_gemm"
         out[f"{folder.parent.name} {FRESH_KERNELS} kernels, all / grouped_gemm (MAPE)"] = \
             f"{100 * np.mean(np.abs(err)):.2f} / {100 * np.mean(np.abs(err[g])):.1f} %"
-    for folder in folders(FRESH_E2E):
-        meas, _ = load_e2e(folder)
-        rows = stage_rows(meas, spec_of(folder), profile, "h200", folder.parent.name, "")
-        for stage in ("vision", "prefill", "decode"):
-            err = [r["error"] for r in rows if r["stage"] == stage]
-            worst = err[int(np.argmax(np.abs(err)))]
-            out[f"{folder.parent.name} {FRESH_E2E} {stage} (worst)"] = f"{100 * worst:+.1f} %"
+    out.update(worst_stage_errors(profile, FRESH_E2E))
     return out
 
 
