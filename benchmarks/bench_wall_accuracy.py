@@ -309,7 +309,7 @@ def summarize(rows: list[dict]) -> None:
         print(f"{s:4} eager at the process's host probe (--host-probe-us): "
               f"{int((np.abs(err) <= TARGET['eager']).sum())}/{len(sel)} within "
               f"{TARGET['eager']:.0%}, median |error| {np.median(np.abs(err)):.1%}, worst "
-              f"{err[np.argmax(np.abs(err))]:+.1%} (the same rows at the fit's host speed: "
+              f"{err[np.argmax(np.abs(err))]:+.1%} (the same rows at host.json's speed, the typical process's: "
               f"{int((np.abs(plain) <= TARGET['eager']).sum())}/{len(sel)})")
     print("(host-speed range: the eager timeline at the host model's speed_spread, how far the "
           "same case's eager wall spreads between processes on this machine: "

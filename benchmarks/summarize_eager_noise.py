@@ -82,19 +82,31 @@ def ocr_decode_walls(device: str, exclude: tuple[str, ...] = ()) -> tuple[list[f
     return walls, folders
 
 
-def ocr_decode_probes(device: str) -> list[tuple[float, float]]:
+def ocr_decode_probes(device: str, exclude: tuple[str, ...] = ()) -> list[tuple[float, float]]:
     """(eager wall, host probe) in seconds of DeepSeek-OCR's batch-1 decode step in every
     committed end-to-end set of `device` and every process of it (process*/), where the row
-    carries a probe (roofsim.e2e.row_probe)."""
+    carries a probe (roofsim.e2e.row_probe), bar the sets named in `exclude` (folder names, at
+    every SM count)."""
     from roofsim.e2e import PROCESS_GLOB, row_probe, row_wall
     out = []
     for folder in sorted(CAL.glob(f"{device}*/e2e*")):
+        if folder.name in exclude:
+            continue
         for path in [folder / "e2e.csv"] + sorted(folder.glob(f"{PROCESS_GLOB}/e2e.csv")):
             if not (path.is_file() and "grid" in path.open().readline()):
                 continue
             out += [(row_wall(r), row_probe(r)) for r in _rows(path)
                     if r.get("batch", "1") in ("", "1") and row_probe(r) is not None]
     return out
+
+
+def typical_probe(device: str, exclude: tuple[str, ...] = ()) -> tuple[float, int]:
+    """(seconds, readings): the median host probe of the machine's processes, read beside
+    DeepSeek-OCR's decode step in every committed end-to-end set of `device` bar `exclude`
+    (ocr_decode_probes); (0, 0) where none carries one. The speed of the typical process, which
+    the host model's costs are scaled to (benchmarks/fit_host.py)."""
+    probes = [p for _, p in ocr_decode_probes(device, exclude)]
+    return (float(np.median(probes)), len(probes)) if probes else (0.0, 0)
 
 
 def probe_tracking(pairs: list[tuple[float, float]]) -> str:
