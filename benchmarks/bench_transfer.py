@@ -143,7 +143,9 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # prompt 480, whole H200, 96 and 104 SMs) were measured after it and read after it was
 # committed. The earlier sets stay marked fresh for the change each followed. e2e-fresh47
 # (session 21, 2026-12-04 12:47-12:49: grids 1x7 and 4x6, prompt 200, whole H200, 8 and 16 SMs)
-# was measured after session 21's change (a grouped GEMM's idle blocks) was committed.
+# was measured after session 21's change (a grouped GEMM's idle blocks) was committed;
+# e2e-fresh48 (session 22, 2026-12-04 14:40-14:43: grids 4x3 and 9x6, prompt 380, whole H200 and
+# 48 SMs) with no kernel-model change since.
 FRESH = {"h200 (e2e-fresh26)", "h200-sm40 (e2e-fresh26)", "h200-sm104 (e2e-fresh26)",
          "h200 (e2e-fresh28)", "h200-sm56 (e2e-fresh28)",
          "h200 (e2e-fresh30)", "h200-sm48 (e2e-fresh30)",
@@ -153,7 +155,8 @@ FRESH = {"h200 (e2e-fresh26)", "h200-sm40 (e2e-fresh26)", "h200-sm104 (e2e-fresh
          "h200 (e2e-fresh38)", "h200-sm56 (e2e-fresh38)",
          "h200 (e2e-fresh44)", "h200-sm120 (e2e-fresh44)",
          "h200 (e2e-fresh45)", "h200-sm96 (e2e-fresh45)", "h200-sm104 (e2e-fresh45)",
-         "h200 (e2e-fresh47)", "h200-sm8 (e2e-fresh47)", "h200-sm16 (e2e-fresh47)"}
+         "h200 (e2e-fresh47)", "h200-sm8 (e2e-fresh47)", "h200-sm16 (e2e-fresh47)",
+         "h200 (e2e-fresh48)", "h200-sm48 (e2e-fresh48)"}
 # The SM-restricted kernel samples (calibration/h200-sm<N>/measurements.csv) measured after the
 # model's last change: 24 and 72 SMs (kernels/*.yaml --sample 0.08), 2026-12-02 07:52, after
 # the SM-count share (roofsim.calibration.profile.SM_COUNT_WEIGHT).
@@ -183,7 +186,7 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh14", "e2e-fresh16", "e2e-fresh17", "e2e-fresh18",
             "e2e-fresh19", "e2e-fresh21", "e2e-fresh24", "e2e-fresh26", "e2e-fresh28",
             "e2e-host", "e2e-fresh30", "e2e-fresh32", "e2e-fresh35", "e2e-fresh37",
-            "e2e-fresh38", "e2e-fresh44", "e2e-fresh45", "e2e-fresh47")
+            "e2e-fresh38", "e2e-fresh44", "e2e-fresh45", "e2e-fresh47", "e2e-fresh48")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
@@ -435,8 +438,28 @@ def model_stages_part(profiles) -> list[dict]:
     return rows
 
 
+# gpu-benches' small-kernel curves (calibration/published, te42kyfo/gpu-benches gpu-small-kernels):
+# a SCALE kernel (A = B x c: one load and one store stream, like a copy) launched back to back in
+# a CUDA graph, its size swept. Predicted as PyTorch's unary elementwise kernel on the same bytes
+# (an fp32 silu: one load and one store stream, vectorized, as SCALE; a bf16 copy runs
+# cudaMemcpy-like kernels whose groups the profiles split by layout), per launch as the engine
+# gives it (its graph gap included, as a graph replays it), per size, in two regimes:
+# - DRAM: bytes moved at least PUBLISHED_DRAM_L2 x the spec's L2, where the stream bandwidth
+#   the physics gives (HBM, the SMs' bytes in flight) is what is tested;
+# - L2-resident: 1 MiB to half the L2 (roofsim.perfmodel.l2_resident), where the previous
+#   launch's output is the next one's input. The model takes only the L2's shorter latency for
+#   such a launch (roofsim.calibration.warm), not an L2 bandwidth, so this row shows what that
+#   leaves out.
+# The read-only (gpu-l2-cache) and occupancy (gpu-stream) curves run kernels no PyTorch kind
+# stands for (a fixed number of blocks of chosen size, a sum per thread), and the latency curves
+# and the launch floors are inputs of the specs (hardware/*.yaml sources): none is a test.
+PUBLISHED_DRAM_L2 = 4.0
+PUBLISHED_L2_RANGE = (1 * 2**20, 0.5)      # bytes moved: from 1 MiB to this share of the L2
+
+
 def published_part(profiles) -> list[dict]:
-    """MAMF (best bf16 matmul) and gpu-benches stream plateaus, predicted on each spec."""
+    """MAMF (best bf16 matmul) and gpu-benches' small-kernel SCALE curve (DRAM and L2-resident
+    regimes), predicted on each published GPU's spec with each profile."""
     from roofsim.calibration import published
     from roofsim.kernels import records_from_params
     rows = []
@@ -450,8 +473,42 @@ def published_part(profiles) -> list[dict]:
             t = profiles[fd].predict_launch_s(table, load_hardware(spec_id))[0]
             pred = 2.0 * m * n * k / t
             rows.append({"fit": fd, "target": spec_id, "what": f"MAMF bf16 {m}x{n}x{k}",
-                         "measured": r.flops, "predicted": pred,
+                         "unit": "TFLOP/s", "measured": r.flops, "predicted": pred,
                          "error": pred / r.flops - 1})
+    rows += small_kernel_rows(profiles, published.stream_curves("graph"))
+    return rows
+
+
+def small_kernel_rows(profiles, curves) -> list[dict]:
+    """PUBLISHED_DRAM_L2's two regimes of each GPU with a spec: the median measured and predicted
+    bandwidth (bytes moved / time per launch) over the regime's sizes, and the median error of
+    the per-size time."""
+    from roofsim.calibration import published
+    from roofsim.engine import simulate
+    from roofsim.kernels import records_from_params
+    rows = []
+    for gpu, c in sorted(curves.items()):
+        spec_id = published.spec_id(gpu)
+        if not spec_id:
+            continue
+        hw = load_hardware(spec_id)
+        l2 = hw.l2_cache_bytes
+        regimes = {f"gpu-benches SCALE in a graph, DRAM (>= {PUBLISHED_DRAM_L2:g}x L2)":
+                   c.bytes >= PUBLISHED_DRAM_L2 * l2,
+                   "gpu-benches SCALE in a graph, L2-resident (1 MiB .. L2/2)":
+                   (c.bytes >= PUBLISHED_L2_RANGE[0]) & (c.bytes <= PUBLISHED_L2_RANGE[1] * l2)}
+        table = records_from_params("silu", {"numel": list(c.bytes / 8.0)}, "float32")
+        for fd in DEVICES:
+            tim = simulate(table, hw, profiles[fd], launch_mode="cuda_graph")
+            issued = tim.launch_time_s + tim.node_gap_s
+            for what, sel in regimes.items():
+                if sel.sum() < 3:
+                    continue
+                rows.append({"fit": fd, "target": spec_id, "what": f"{what}, {sel.sum()} sizes",
+                             "unit": "TB/s",
+                             "measured": float(np.median(c.bandwidth[sel])),
+                             "predicted": float(np.median(c.bytes[sel] / issued[sel])),
+                             "error": float(np.median(c.time_s[sel] / issued[sel]) - 1.0)})
     return rows
 
 
@@ -529,9 +586,10 @@ def main(argv=None) -> int:
         print(f"\npublished: not evaluated ({type(err).__name__}: {err})")
     if out["published"]:
         print("\npublished measurements (GPUs we cannot run)")
-        print(format_table(["fit on", "GPU", "what", "measured TFLOP/s", "predicted", "error"],
-                           [[r["fit"], r["target"], r["what"], round(r["measured"] / 1e12, 1),
-                             round(r["predicted"] / 1e12, 1), f"{r['error']:+.1%}"]
+        print(format_table(["fit on", "GPU", "what", "unit", "measured", "predicted", "error"],
+                           [[r["fit"], r["target"], r["what"], r["unit"],
+                             round(r["measured"] / 1e12, 2), round(r["predicted"] / 1e12, 2),
+                             f"{r['error']:+.1%}"]
                             for r in out["published"]]))
     if not args.no_e2e:
         out["stages"] = stages_part(profiles) + sibling_stages_part(profiles) + \

@@ -83,7 +83,7 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
             "e2e-fresh16", "e2e-fresh17", "e2e-fresh18", "e2e-fresh19", "e2e-fresh21",
             "e2e-fresh24", "e2e-fresh26", "e2e-host", "e2e-fresh28", "e2e-fresh30", "e2e-fresh32",
             "e2e-fresh35", "e2e-fresh37", "e2e-fresh38", "e2e-fresh44", "e2e-fresh45",
-            "e2e-fresh47")
+            "e2e-fresh47", "e2e-fresh48")
 # e2e-fresh21 (session 10, 2026-12-03 00:37, grids 1x8 and 6x9, prompt 450, whole H200 in three
 # separate processes, 80 and 24 SMs; no model change since session 9) and e2e-fresh24 (02:12,
 # grids 1x9 and 8x8, prompt 650, whole H200, 72 and 8 SMs; after session 10's sort chain) were
@@ -114,8 +114,13 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
 # after session 20's kernel change (the balanced-tile stretch), no host-model change; and so is
 # e2e-fresh47 (session 21, 2026-12-04 12:47-12:49, grids 1x7 and 4x6, prompt 200, whole H200, 8
 # and 16 SMs, one process), after session 21's kernel change (a grouped GEMM's idle blocks).
+# Session 22 scaled the host costs to the typical process's probe (fit_host.typical_probe), a
+# change chosen looking at the fresh sets' eager rows above; e2e-fresh48 (2026-12-04 14:40-14:43,
+# grids 4x3 and 9x6, prompt 380, whole H200 in three processes and 48 SMs), measured after it
+# was committed and kept out of the typical probe and the speed spread (fit_host.SPREAD_HELD_OUT),
+# is its test.
 FRESH_OCR_SETS = ("e2e-fresh32", "e2e-fresh35", "e2e-fresh37", "e2e-fresh38", "e2e-fresh44",
-                  "e2e-fresh45", "e2e-fresh47")
+                  "e2e-fresh45", "e2e-fresh47", "e2e-fresh48")
 # A set's process*/ folders (roofsim.e2e.process_walls): its rows are also scored against the
 # median over the processes (summarize).
 
@@ -193,7 +198,7 @@ MODEL_SETS = ("e2e", "e2e-fresh3", "e2e-fresh5", "e2e-fresh15", "e2e-fresh20", "
               "e2e-fresh23", "e2e-fresh25", "e2e-fresh27", "e2e-fresh29", "e2e-fresh31",
               "e2e-fresh33", "e2e-fresh34",
               "e2e-fresh36", "e2e-fresh39", "e2e-fresh40", "e2e-fresh41", "e2e-fresh42",
-              "e2e-fresh43", "e2e-fresh46")
+              "e2e-fresh43", "e2e-fresh46", "e2e-fresh49")
 # e2e-fresh27 was fresh until session 13's host refit, chosen after it was read; e2e-fresh29
 # (Mistral 7B and Qwen2.5 7B, prefill 1500, KV 1800 / 4500, batch 5 / 10, two processes;
 # 2026-12-03 11:24-11:26, after the refit) is the fresh one.
@@ -226,8 +231,12 @@ MODEL_SETS = ("e2e", "e2e-fresh3", "e2e-fresh5", "e2e-fresh15", "e2e-fresh20", "
 # e2e-fresh46 (session 20, 2026-12-04 10:12-10:15: Llama 3.1 8B and Qwen3-30B-A3B, prefill 1536
 # at batch 1 / 3 and decode steps eager and as CUDA graphs at KV 1536, batch 2 / 6, on the whole
 # H200 and 112 SMs, one process each) after session 20's kernel change, no host-model change.
+# e2e-fresh49 (session 22, 2026-12-04 14:43-14:46: Llama 3.1 8B, Qwen2.5 7B and DeepSeek-V2-Lite,
+# prefill 768 at batch 1, decode steps eager and as CUDA graphs at KV 2048, batch 1 / 4, whole
+# H200, two processes) after session 22's host change (the typical process's probe).
 FRESH_MODEL_SETS: tuple[str, ...] = ("e2e-fresh33", "e2e-fresh34", "e2e-fresh36", "e2e-fresh39",
-                                     "e2e-fresh40", "e2e-fresh41", "e2e-fresh43", "e2e-fresh46")
+                                     "e2e-fresh40", "e2e-fresh41", "e2e-fresh43", "e2e-fresh46",
+                                     "e2e-fresh49")
 
 
 def model_rows(device: str, host) -> list[dict]:
