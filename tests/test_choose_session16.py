@@ -3,26 +3,17 @@ the committed WAVE_KINDS is one of its candidates, and its chosen companions and
 the ones calibration/h200/profile.json records (a re-chosen constant or a refit with other
 companions must be compared anew)."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 from roofsim import perfmodel
 from roofsim.io import read_json, stored_file
+from benchmark_module import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _module():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "choose_session16", ROOT / "benchmarks" / "choose_session16.py")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        return mod
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    return load_benchmark("choose_session16")
 
 
 def test_committed_wave_kinds_is_a_candidate():

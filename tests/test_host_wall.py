@@ -15,6 +15,7 @@ from roofsim.errors import UserError
 from roofsim.host import (DEFAULT_HOST, HOST_CLASSES, RANGES, HostModel, load_host_model,
                           resolve_host_model)
 from roofsim.wall import eager_timeline
+from benchmark_module import load_benchmark
 
 
 def brute_force(t, h, sync, start, sync_s):
@@ -85,28 +86,12 @@ def test_shipped_host_model_says_what_fitted_it():
     assert resolve_host_model(None, None, "no-such-device")[0] == DEFAULT_HOST
 
 
-def _benchmark(name: str):
-    import importlib.util
-    import sys
-    from pathlib import Path
-    folder = Path(__file__).resolve().parents[1] / "benchmarks"
-    sys.path.insert(0, str(folder))
-    try:
-        spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod             # its dataclasses look their module up
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.remove(str(folder))
-    return mod
-
-
 def test_shipped_host_model_holds_at_the_typical_process():
     """host.json's costs hold at the typical process's host probe: the median reading beside
     DeepSeek-OCR's decode step over the committed sets bar the held-out ones, not the faster
     processes of the fit rows (benchmarks/fit_host.py scales the fitted costs to it)."""
-    fit_host = _benchmark("fit_host")
-    noise = _benchmark("summarize_eager_noise")
+    fit_host = load_benchmark("fit_host")
+    noise = load_benchmark("summarize_eager_noise")
     typical, readings = noise.typical_probe("h200", fit_host.SPREAD_HELD_OUT)
     assert readings >= 100
     host = load_host_model(data_dir("calibration") / "h200" / "host")

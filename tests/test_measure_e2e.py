@@ -3,24 +3,19 @@ and decode at each batch (vision at batch 1 only), and every row names its batch
 
 import csv
 import gzip
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmark_module import load_benchmark  # noqa: E402
+
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("measure_e2e",
-                                                  ROOT / "benchmarks" / "measure_e2e.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("measure_e2e")
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,8 @@
 row per case written as measured, provenance with versions and settings, the budget stop."""
 
 import csv
-import importlib.util
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -13,19 +11,12 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from tiny_models import write_tiny  # noqa: E402
+from benchmark_module import load_benchmark  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _script():
-    return _load("measure_models", ROOT / "benchmarks" / "measure_models.py")
+    return load_benchmark("measure_models")
 
 
 def _rows(path):
@@ -115,7 +106,7 @@ def test_accuracy_benchmark_compares_measured_folders(measured, tmp_path, monkey
         w = csv.DictWriter(f, fieldnames=list(every[0]))
         w.writeheader()
         w.writerows(every)
-    bench = _load("bench_models_accuracy", ROOT / "benchmarks" / "bench_models_accuracy.py")
+    bench = load_benchmark("bench_models_accuracy")
     capsys.readouterr()
     assert bench.main(["--device", "h200", "--e2e", str(tmp_path / "e2e"), "--json",
                        str(tmp_path / "acc.json")]) == 0

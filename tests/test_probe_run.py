@@ -3,22 +3,13 @@ chip it holds no green context, and a run writes its rows and a provenance with 
 before and after and the command."""
 
 import csv
-import importlib.util
 import json
-import sys
-from pathlib import Path
+from benchmark_module import load_benchmark
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _module():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location(
-        "probe_static_attention", ROOT / "benchmarks" / "probe_static_attention.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod          # its dataclass resolves its annotations there
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("probe_static_attention")
 
 
 def test_a_run_writes_its_rows_and_provenance(tmp_path):

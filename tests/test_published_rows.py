@@ -3,10 +3,6 @@ bandwidths and error are the model's against the curve's, as they claim."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -15,21 +11,11 @@ from roofsim.data import data_dir
 from roofsim.engine import simulate
 from roofsim.hardware import load_hardware
 from roofsim.kernels import records_from_params
-
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-
+from benchmark_module import load_benchmark
 
 @pytest.fixture(scope="module")
 def bench_transfer():
-    sys.path.insert(0, str(BENCH))
-    try:
-        spec = importlib.util.spec_from_file_location("bench_transfer", BENCH / "bench_transfer.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["bench_transfer"] = mod
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.remove(str(BENCH))
-    return mod
+    return load_benchmark("bench_transfer")
 
 
 def _issued(profile, hw, nbytes):
