@@ -88,6 +88,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from types import MappingProxyType
+import weakref
 
 import numpy as np
 
@@ -253,11 +254,22 @@ def _col(table: RecordTable, name: str, default: float) -> np.ndarray:
     return np.where(np.isnan(v), default, v)
 
 
+# A table's element bytes, computed once per table object (unit_terms and the launch-shape rules
+# read them several times; a lookup per record is most of a million-record engine pass:
+# benchmarks/bench_engine.py). Tables are not modified once built.
+_ELEMENT_BYTES: "weakref.WeakKeyDictionary[RecordTable, np.ndarray]" = weakref.WeakKeyDictionary()
+
+
 def _element_bytes(table: RecordTable) -> np.ndarray:
-    """Bytes of each record's element, as a float array of the table's length."""
-    from .kernels._common import element_bytes
-    return np.asarray(element_bytes(table.dtype, len(table)), dtype=np.float64) * \
-        np.ones(len(table))
+    """Bytes of each record's element, as a float array of the table's length (read-only)."""
+    out = _ELEMENT_BYTES.get(table)
+    if out is None or len(out) != len(table):
+        from .kernels._common import element_bytes
+        out = np.asarray(element_bytes(table.dtype, len(table)), dtype=np.float64) * \
+            np.ones(len(table))
+        out.flags.writeable = False
+        _ELEMENT_BYTES[table] = out
+    return out
 
 
 # cuBLAS runs a product whose operand rows are not 16-byte aligned (misaligned_operands) on
@@ -799,10 +811,15 @@ def conv_extra_kernels(table: RecordTable) -> np.ndarray:
     """Kernels of a conv2d call beyond the convolution's own: two transforms and, for a weight
     whose rows are not 16-byte aligned, its transform (tensor-core path), the bias add; 0 for
     other kinds."""
-    tc = conv_tensor_core_path(table)
-    weight = tc & misaligned_operands(table)
-    bias = (table.kind == "conv2d") & (_col(table, "bias", 0.0) > 0)
-    return 2.0 * tc + weight + bias
+    out = np.zeros(len(table))
+    rows = np.flatnonzero(table.kind == "conv2d")
+    if len(rows):
+        conv = table.select(rows)
+        tc = conv_tensor_core_path(conv)
+        weight = tc & misaligned_operands(conv)
+        bias = _col(conv, "bias", 0.0) > 0
+        out[rows] = 2.0 * tc + weight + bias
+    return out
 
 
 # ---- PyTorch's reduce kernel: its grid and each thread's chain of loads ----------------------
@@ -1057,10 +1074,12 @@ def grouped_idle_blocks(table: RecordTable, grid_sms: float) -> np.ndarray:
     """Blocks of each grouped GEMM launch without a tile: grid_sms less its tiles
     (matrix_ctas), never below 0; 0 for other kinds."""
     sel = np.isin(table.kind, GROUPED_GRID_KINDS)
-    if not sel.any():
-        return np.zeros(len(table))
-    tiles = np.nan_to_num(matrix_ctas(table, grid_sms), nan=grid_sms)
-    return np.where(sel, np.maximum(grid_sms - tiles, 0.0), 0.0)
+    out = np.zeros(len(table))
+    if sel.any():
+        rows = np.flatnonzero(sel)
+        tiles = np.nan_to_num(matrix_ctas(table.select(rows), grid_sms), nan=grid_sms)
+        out[rows] = np.maximum(grid_sms - tiles, 0.0)
+    return out
 
 
 def grouped_idle_seconds(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
