@@ -311,8 +311,8 @@ def main(argv=None) -> int:
            "fit_loss_mean_abs_log": round(l, 5),
            "provenance": {"command": "python benchmarks/fit_host.py " + " ".join(argv or sys.argv[1:]),
                           "measured_device": prov.get("device_name"),
-                          "cpu": prov.get("cpu", "not recorded by measure_e2e.py "
-                                          f"(host: {prov.get('host', '?')})"),
+                          "cpu": prov.get("host_cpu") or ("not recorded by measure_e2e.py "
+                                                          f"(host: {prov.get('host', '?')})"),
                           "torch": prov.get("torch"), "transformers": prov.get("transformers"),
                           "measured": prov.get("date"),
                           "kernel_profile": f"calibration/{args.device}/profile.json",

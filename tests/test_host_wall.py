@@ -77,6 +77,10 @@ def test_shipped_host_model_says_what_fitted_it():
         assert (root / folder).is_dir(), line
         assert list((root / folder).rglob("e2e.csv")), line
     assert host.provenance.get("command", "").startswith("python benchmarks/fit_host.py")
+    # the CPU that measured the fit rows, as the fit set's provenance recorded it
+    fit_prov = json.loads((root / host.fitted_on[0].split()[0]).parent.joinpath(
+        "provenance.json").read_text())
+    assert host.provenance["cpu"] == fit_prov["host_cpu"] and host.provenance["cpu"]["model"]
     found, source = resolve_host_model(None, "h200", "h200")
     # a shipped calibration named by --calibration is labelled as the hardware id's is, not by
     # where the package happens to be installed
