@@ -30,7 +30,7 @@ from roofsim.e2e import (load_e2e, load_model_e2e, measured_model, model_folders
                          process_walls, row_batch, row_probe)
 from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
 from roofsim.host import load_host_model  # noqa: E402
-from roofsim.predict import request_for, stage_records  # noqa: E402
+from roofsim.predict import request_for  # noqa: E402
 from roofsim.wall import stage_walls  # noqa: E402
 from roofsim.workloads import Request, workload  # noqa: E402
 
@@ -148,11 +148,17 @@ def _ocr_set_rows(device: str, name: str, host, fitted: dict) -> list[dict]:
         if r.get("status", "ok") == "ok" and row_batch(r) == 1:     # batched rows: not here
             by_grid.setdefault(r["grid"], {})[r["stage"]] = r
     out = []
+    wl = workload(None, "reference")
     for grid, stages in by_grid.items():
         prompt = int(next(iter(stages.values()))["prompt_tokens"])
-        parts = stage_records("reference", grid, prompt, 1).parts
+        req = request_for(wl, grid, prompt, 1)
+        parts = wl.stage_records(req).parts
         walls = stage_walls(parts, hw, profile, host)
         for stage, r in stages.items():
+            if stage == "decode_graph":     # measure_e2e.py --graph: the static-cache step
+                out.append(_ocr_graph_row(device, name, grid, r, parts, wl.graph_parts(req), hw,
+                                          profile, host, procs))
+                continue
             w = walls[stage]
             probe = _probe(r, host)
             at_probe = stage_walls({stage: parts[stage]}, hw, profile,
@@ -170,6 +176,23 @@ def _ocr_set_rows(device: str, name: str, host, fitted: dict) -> list[dict]:
                         "set": "fresh" if name in FRESH_OCR_SETS else
                         "fit" if grid in fitted.get((device, name), ()) else "test"})
     return out
+
+
+def _ocr_graph_row(device: str, name: str, grid: str, r: dict, parts, graph, hw, profile, host,
+                   procs) -> dict:
+    """A reference decode step replayed as a CUDA graph over a StaticCache (measure_e2e.py
+    --graph), predicted in graph mode on the workload's graph_parts."""
+    w = stage_walls({"decode": parts["decode"]}, hw, profile, host, graph_parts=graph)["decode"]
+    return {"device": device + ("" if name == "e2e" else f" ({name})"),
+            "model": "deepseek-ocr", "case": grid, "stage": "decode_graph", "mode": "graph",
+            "predicted_s": w.wall_s("graph"), "range_s": list(w.wall_range_s("graph")),
+            "measured_s": float(r["wall_median_s"]),
+            "measured_min_s": float(r.get("wall_min_s") or r["wall_median_s"]),
+            "kernel_s": w.graph_kernel_s,
+            "measured_processes_s": [float(r["wall_median_s"])] +
+            procs.get((grid, "decode_graph", 1), []),
+            "host_s": w.host_s, "binds": w.binds, "probe_s": None, "predicted_at_probe_s": None,
+            "set": "fresh" if name in FRESH_OCR_SETS else "test"}
 
 
 # Folders of transformers-model measurements (one subfolder per model) under calibration/<device>.

@@ -67,6 +67,7 @@ ROW_FIELDS = (
     "kernel_s", "kernel_min_s", "kernel_max_s", "kernel_count",
     "memcpy_s", "memcpy_count", "memset_s", "memset_count", "profiler_device_s",
     "profile_repeats", "host_s", "host_probe_s", "host_probe_repeats_s",
+    "wall_held_median_s", "wall_held_min_s",
 ) + STATE_FIELDS + ("timestamp",)
 # kernels.csv.gz: `image_grid` is the case's crop grid ('2x3'); `grid` / `block` the kernel's
 # launch (blocks, threads per block) as CUPTI recorded it, as in measure_models.py. Until session
@@ -269,6 +270,91 @@ class Timer:
         return start.elapsed_time(end) * 1e-3
 
 
+GRAPH_STAGE = "decode_graph"   # a decode step replayed as a CUDA graph (--graph)
+# A graph replay timed again with the GPU held busy (torch.cuda._sleep) before its start event,
+# so that the host's cudaGraphLaunch is over before the GPU reaches the graph: wall_held is the
+# graph's GPU time alone, wall less wall_held the launch latency an idle stream exposes.
+GRAPH_HOLD_S = 5e-3
+
+
+def time_graph(step, reset, torch, timer: Timer, warmup: int, repeats: int,
+               profile_repeats: int = 0) -> tuple[dict, list[dict]]:
+    """(row, kernels) of `step` (one decode step over a StaticCache) captured as a CUDA graph
+    and replayed, `reset` (the cache's length set back) before each replay: wall time per replay
+    on an idle stream and held (GRAPH_HOLD_S), the host's time in graph.replay(), and, with
+    `profile_repeats`, the kernels of the replay as torch.profiler's trace gives them (CUPTI
+    records each kernel node of a replayed graph): their summed time and count (median over the
+    profiled replays), so that a graph's wall time splits into its kernels and what the graph
+    adds between them. CUDA only (RuntimeError elsewhere: the caller records the row as
+    skipped)."""
+    from torch.profiler import ProfilerActivity, profile
+    if not timer.cuda:
+        raise RuntimeError("CUDA graphs need a CUDA device")
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.no_grad(), torch.cuda.stream(stream):
+        for _ in range(2):                      # warm up allocations outside the graph
+            reset()
+            step()
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    reset()
+    with torch.no_grad(), torch.cuda.graph(graph):
+        step()
+    for _ in range(warmup):
+        reset()
+        graph.replay()
+    walls, hosts = [], []
+    for _ in range(repeats):
+        reset()
+        timer.sync()
+        w, h = timer.wall(graph.replay)
+        walls.append(w)
+        hosts.append(h)
+    held = []
+    for _ in range(repeats):
+        reset()
+        held.append(timer.held(graph.replay, GRAPH_HOLD_S))
+    # host_s: how long graph.replay() held the host (cudaGraphLaunch and the events), median
+    row = {"wall_median_s": statistics.median(walls), "wall_min_s": min(walls),
+           "wall_max_s": max(walls), "wall_repeats": repeats,
+           "host_s": statistics.median(hosts),
+           "wall_held_median_s": statistics.median(held), "wall_held_min_s": min(held)}
+    sums, last = [], []
+    for _ in range(profile_repeats):
+        reset()
+        timer.sync()
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            graph.replay()
+            timer.sync()
+        last = gpu_events(prof)          # kernels, and any memcpy / memset nodes
+        sums.append(summarize_gpu(last))
+    if sums:
+        row.update(profiled_median(sums))
+    return row, last
+
+
+def reference_graph_decode(decoder, spec, kv_len: int, batch: int, layers, device, dtype, torch,
+                           timer: Timer, warmup: int, repeats: int,
+                           profile_repeats: int) -> tuple[dict, list[dict]]:
+    """The reference's decode step over a StaticCache of kv_len + 1 positions holding kv_len
+    (roofsim.reference.models.make_static_kv_cache), captured as a CUDA graph and replayed
+    (time_graph): the step roofsim's graph mode predicts (DeepseekOCR.graph_parts)."""
+    from roofsim.reference.models import make_static_kv_cache
+    if not timer.cuda:
+        raise RuntimeError("CUDA graphs need a CUDA device")
+    cache = make_static_kv_cache(spec, kv_len, device, dtype, layers=layers, batch=batch)
+    lengths = [layer.cumulative_length for layer in cache.layers]
+    x = torch.randn(batch, 1, spec.decoder.hidden, device=device, dtype=dtype)
+
+    def reset():
+        for t in lengths:
+            t.fill_(kv_len)
+
+    return time_graph(lambda: decoder(x, cache), reset, torch, timer, warmup, repeats,
+                      profile_repeats)
+
+
 def host_probe(torch, timer: Timer, repeat: bool = False) -> float:
     """The host's speed in this process, just now (roofsim.calibration.hostprobe): each wall
     row carries it (host_probe_s, before the case's repeats; host_probe_repeats_s, the median of
@@ -321,7 +407,8 @@ def measure_case(case, torch, timer: Timer, warmup: int, repeats: int, profile_r
     row = {"wall_median_s": statistics.median(walls), "wall_min_s": min(walls),
            "wall_max_s": max(walls), "wall_repeats": repeats, "host_s": statistics.median(hosts),
            "host_probe_s": probe, "host_probe_repeats_s": statistics.median(probes)}
-    row.update(profiled_median(sums))
+    if sums:                                  # --profile-repeats 0: walls only
+        row.update(profiled_median(sums))
     return row, last
 
 
@@ -380,11 +467,16 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--profile-repeats", type=int, default=3)
     ap.add_argument("--tiny", action="store_true", help="2-layer model, small views (CPU check)")
+    ap.add_argument("--graph", action="store_true",
+                    help="also time the decode step replayed as a CUDA graph over a StaticCache "
+                         "(stage decode_graph, after decode; skipped without CUDA)")
     ap.add_argument("--sms", type=int, default=0,
                     help="run on N of the GPU's SMs (a CUDA green context; 0: the whole GPU)")
     ap.add_argument("--budget", type=float, default=0.0,
                     help="stop starting new grids after this many seconds (0: no limit)")
     args = ap.parse_args(argv)
+    if args.repeats < 1 or args.warmup < 0 or args.profile_repeats < 0:
+        raise SystemExit("--repeats must be >= 1, --warmup and --profile-repeats >= 0")
     t_start = time.perf_counter()
 
     import torch
@@ -430,6 +522,7 @@ def main(argv=None) -> int:
                      "batch": batches,
                      "warmup": args.warmup, "repeats": args.repeats,
                      "profile_repeats": args.profile_repeats, "dtype": "bfloat16",
+                     "graph": args.graph,
                      "attention": "sdpa", "experts": "grouped_mm (transformers' default)",
                      "tiny": args.tiny, "device": args.device},
         "spec": spec.as_dict(),
@@ -458,7 +551,10 @@ def main(argv=None) -> int:
                 break
             image_tokens = spec.image_tokens((rows, cols))
             seq = image_tokens + args.prompt_tokens
-            for stage, batch in [(s, b) for s in stages for b in stage_batches(s, batches)]:
+            plan = [(s, b) for s in stages for b in stage_batches(s, batches)]
+            if args.graph and "decode" in stages:
+                plan += [(GRAPH_STAGE, b) for b in stage_batches("decode", batches)]
+            for stage, batch in plan:
                 base = {"grid": f"{rows}x{cols}", "rows": rows, "cols": cols,
                         "crops": rows * cols, "image_tokens": image_tokens,
                         "prompt_tokens": args.prompt_tokens, "stage": stage, "batch": batch}
@@ -470,14 +566,27 @@ def main(argv=None) -> int:
                     case = prefill_case(seq, spec=spec, device=args.device, dtype=dtype,
                                         module=decoder, layers=layers, batch=batch)
                     base.update(tokens=seq, kv_len=0)
+                elif stage == GRAPH_STAGE:
+                    case = None
+                    base.update(tokens=1, kv_len=seq)
                 else:
                     case = decode_case(seq, spec=spec, device=args.device, dtype=dtype,
                                        module=decoder, layers=layers, batch=batch)
                     base.update(tokens=1, kv_len=seq)
                 try:
-                    row, kernels = measure_case(case, torch, timer, args.warmup, args.repeats,
-                                                args.profile_repeats)
-                    row.update(status="ok", error="")
+                    if case is None:
+                        try:
+                            row, kernels = reference_graph_decode(
+                                decoder, spec, seq, batch, layers, args.device, dtype, torch,
+                                timer, args.warmup, args.repeats, args.profile_repeats)
+                        except Exception as err:   # no CUDA, or a capture this install refuses
+                            row, kernels = {"status": "skipped",
+                                            "error": f"{type(err).__name__}: {err}"[:300]}, []
+                    else:
+                        row, kernels = measure_case(case, torch, timer, args.warmup,
+                                                    args.repeats, args.profile_repeats)
+                    row.setdefault("status", "ok")
+                    row.setdefault("error", "")
                 except Exception as err:  # OOM or an op that refuses: record it and go on
                     row, kernels = {"status": "failed", "error": f"{type(err).__name__}: {err}"[:300]}, []
                     if timer.cuda:
@@ -503,7 +612,7 @@ def main(argv=None) -> int:
               f"{r.get('wall_median_s', float('nan')) * 1e3:9.3f} "
               f"{r.get('kernel_s', float('nan')) * 1e3:10.3f} {r.get('kernel_count', 0):8} "
               f"{r.get('sm_clock_mhz', '')!s:>7} {r.get('throttle', '')}")
-    failed = [r for r in results if r["status"] != "ok"]
+    failed = [r for r in results if r["status"] == "failed"]   # a skipped graph is no failure
     return 1 if failed else 0
 
 

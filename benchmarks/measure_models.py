@@ -39,15 +39,14 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure_e2e import (METHOD, Outputs, Timer, gpu_events,  # noqa: E402  (one harness)
-                         measure_case, profiled_median, sdpa_enabled, summarize_gpu)
+from measure_e2e import (METHOD, Outputs, Timer, measure_case,  # noqa: E402  (one harness)
+                         sdpa_enabled, time_graph)
 
 DEFAULT_MODELS = "llama-3.1-8b,qwen3-30b-a3b,qwen2.5-7b,mistral-7b-v0.3,deepseek-v2-lite"
 TINY_LAYERS = 2
@@ -61,10 +60,6 @@ ROW_FIELDS = (
     "profile_repeats", "host_s", "host_probe_s", "host_probe_repeats_s",
     "wall_held_median_s", "wall_held_min_s",
 ) + STATE_FIELDS + ("timestamp",)
-# A graph replay timed again with the GPU held busy (torch.cuda._sleep) before its start event,
-# so that the host's cudaGraphLaunch is over before the GPU reaches the graph: wall_held is the
-# graph's GPU time alone, wall less wall_held the launch latency an idle stream exposes.
-GRAPH_HOLD_S = 5e-3
 # ts: the kernel's start (us, the profiler's clock), so that the gaps between a replayed
 # graph's nodes can be read; grid / block: its launch (blocks, threads per block) as CUPTI
 # recorded it.
@@ -123,7 +118,6 @@ def measure_graph_decode(model, mc, batch: int, kv_len: int, torch, timer: Timer
     adds between them. Raises where this transformers version cannot run it (the caller
     records the row as skipped)."""
     import transformers
-    from torch.profiler import ProfilerActivity, profile
     from roofsim.workloads.hf import build
     if not timer.cuda:
         raise RuntimeError("CUDA graphs need a CUDA device")
@@ -148,48 +142,7 @@ def measure_graph_decode(model, mc, batch: int, kv_len: int, torch, timer: Timer
     def step():
         return model(input_ids=ids, use_cache=True, logits_to_keep=1, **{kwarg: cache})
 
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.no_grad(), torch.cuda.stream(stream):
-        for _ in range(2):                      # warm up allocations outside the graph
-            reset()
-            step()
-    torch.cuda.current_stream().wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    reset()
-    with torch.no_grad(), torch.cuda.graph(graph):
-        step()
-    for _ in range(warmup):
-        reset()
-        graph.replay()
-    walls, hosts = [], []
-    for _ in range(repeats):
-        reset()
-        timer.sync()
-        w, h = timer.wall(graph.replay)
-        walls.append(w)
-        hosts.append(h)
-    held = []
-    for _ in range(repeats):
-        reset()
-        held.append(timer.held(graph.replay, GRAPH_HOLD_S))
-    # host_s: how long graph.replay() held the host (cudaGraphLaunch and the events), median
-    row = {"wall_median_s": statistics.median(walls), "wall_min_s": min(walls),
-           "wall_max_s": max(walls), "wall_repeats": repeats,
-           "host_s": statistics.median(hosts),
-           "wall_held_median_s": statistics.median(held), "wall_held_min_s": min(held)}
-    sums, last = [], []
-    for _ in range(profile_repeats):
-        reset()
-        timer.sync()
-        with profile(activities=[ProfilerActivity.CUDA]) as prof:
-            graph.replay()
-            timer.sync()
-        last = gpu_events(prof)          # kernels, and any memcpy / memset nodes
-        sums.append(summarize_gpu(last))
-    if sums:
-        row.update(profiled_median(sums))
-    return row, last
+    return time_graph(step, reset, torch, timer, warmup, repeats, profile_repeats)
 
 
 # ---- main ----------------------------------------------------------------------------------

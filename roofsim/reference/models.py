@@ -224,6 +224,19 @@ def input_factory(device):
     return torch.empty if torch.device(device).type == "meta" else torch.randn
 
 
+def make_static_kv_cache(spec: ReferenceSpec, kv_len: int, device="meta", dtype=None, *,
+                         layers: int | None = None, batch: int = 1):
+    """A StaticCache of kv_len + 1 positions holding kv_len in every layer (random off meta),
+    the cache a CUDA-graph decode step replays over (the next token written in place)."""
+    from ..workloads.hf.build import static_cache_of
+    torch = _x().torch
+    d = spec.decoder
+    shape = (batch, d.kv_heads, 1, d.hidden // d.heads)
+    n = d.layers if layers is None else layers
+    return static_cache_of(text_config(spec, layers=layers), [(shape, shape)] * n, batch,
+                           kv_len, device, dtype or torch.bfloat16)
+
+
 def make_kv_cache(spec: ReferenceSpec, kv_len: int, device="meta", dtype=None, *,
                   layers: int | None = None, batch: int = 1):
     """A DynamicCache holding kv_len positions in every layer (random on a real device)."""

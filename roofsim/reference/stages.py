@@ -31,7 +31,7 @@ from typing import Any
 
 from .. import capture as _capture
 from ..stages import DECODE, PREFILL, STAGES, VISION
-from ..workloads.case import StageCase
+from ..workloads.case import CACHES, DYNAMIC, STATIC, StageCase
 from .spec import DEEPSEEK_OCR, EXPERTS_IMPLEMENTATIONS, ReferenceSpec
 
 DTYPE = "torch.bfloat16"          # str() of the dtype the stages run in (part of the cache key)
@@ -52,9 +52,11 @@ def _grid(crop_grid):
 def case_config(stage: str, *, crop_grid=None, seq_len: int | None = None,
                 kv_len: int | None = None, all_logits: bool = False,
                 experts: str = "grouped_mm", spec: ReferenceSpec = DEEPSEEK_OCR,
-                layers: int | None = None, dtype: str = DTYPE, batch: int = 1) -> dict[str, Any]:
+                layers: int | None = None, dtype: str = DTYPE, batch: int = 1,
+                cache: str = DYNAMIC) -> dict[str, Any]:
     """What a stage case is, as JSON (the capture cache key): known without torch. The batch
-    is in the key only when it is not 1 (batch-1 keys are those of earlier captures)."""
+    is in the key only when it is not 1, a decode step's cache only when it is STATIC (the
+    keys of earlier captures stay theirs)."""
     extra = {} if int(batch) == 1 else {"batch": int(batch)}
     if stage == VISION:
         grid = _grid(crop_grid)
@@ -64,6 +66,11 @@ def case_config(stage: str, *, crop_grid=None, seq_len: int | None = None,
         return {"stage": PREFILL, "seq_len": int(seq_len), "all_logits": bool(all_logits),
                 "experts": experts, "layers": layers, "spec": spec.as_dict(), "dtype": dtype,
                 **extra}
+    if cache not in CACHES:
+        from ..errors import UserError
+        raise UserError(f"cache must be one of {', '.join(CACHES)}, got {cache!r}")
+    if cache != DYNAMIC:
+        extra["cache"] = cache
     return {"stage": DECODE, "kv_len": int(kv_len), "experts": experts, "layers": layers,
             "spec": spec.as_dict(), "dtype": dtype, **extra}
 
@@ -110,21 +117,24 @@ def prefill_case(seq_len: int, *, all_logits: bool = False, experts: str = "grou
 
 def decode_case(kv_len: int, *, experts: str = "grouped_mm", spec: ReferenceSpec = DEEPSEEK_OCR,
                 device="meta", dtype=None, module=None, layers: int | None = None,
-                batch: int = 1) -> StageCase:
-    from .models import build_decoder, input_factory, make_kv_cache
+                batch: int = 1, cache: str = DYNAMIC) -> StageCase:
+    """One decode step over kv_len cached positions: a DynamicCache (eager generation) or a
+    StaticCache of kv_len + 1 positions (`cache` STATIC: the step a CUDA graph replays)."""
+    from .models import build_decoder, input_factory, make_kv_cache, make_static_kv_cache
     dtype = _dtype(dtype)
+    config = case_config(DECODE, kv_len=kv_len, experts=experts, spec=spec, layers=layers,
+                         dtype=str(dtype), batch=batch, cache=cache)
     module = module if module is not None else build_decoder(spec, device, dtype,
                                                              experts=experts, layers=layers)
+    fill = make_static_kv_cache if cache == STATIC else make_kv_cache
 
     def make_inputs():
         make = input_factory(device)
         x = make(int(batch), 1, spec.decoder.hidden, device=device, dtype=dtype)
-        cache = make_kv_cache(spec, int(kv_len), device, dtype, layers=layers, batch=int(batch))
-        return (x, cache), {}
+        kv = fill(spec, int(kv_len), device, dtype, layers=layers, batch=int(batch))
+        return (x, kv), {}
 
-    return StageCase(DECODE, module, make_inputs, case_config(
-        DECODE, kv_len=kv_len, experts=experts, spec=spec, layers=layers, dtype=str(dtype),
-        batch=batch), _experts_notes(experts))
+    return StageCase(DECODE, module, make_inputs, config, _experts_notes(experts))
 
 
 def _experts_notes(experts: str) -> tuple[str, ...]:
@@ -141,7 +151,8 @@ def capture_stage(stage: str, *, crop_grid=None, seq_len: int | None = None,
                   kv_len: int | None = None, all_logits: bool = False,
                   experts: str = "grouped_mm", spec: ReferenceSpec = DEEPSEEK_OCR,
                   sdpa_backend: str = "auto", use_cache: bool = True,
-                  layers: int | None = None, batch: int = 1) -> _capture.Capture:
+                  layers: int | None = None, batch: int = 1,
+                  cache: str = DYNAMIC) -> _capture.Capture:
     """Captured records of one stage. The module is built only when the cache misses (a hit
     imports neither torch nor transformers)."""
     if stage not in STAGES:
@@ -155,14 +166,15 @@ def capture_stage(stage: str, *, crop_grid=None, seq_len: int | None = None,
         if stage == PREFILL:
             return prefill_case(seq_len, all_logits=all_logits, experts=experts, spec=spec,
                                 layers=layers, batch=batch)
-        return decode_case(kv_len, experts=experts, spec=spec, layers=layers, batch=batch)
+        return decode_case(kv_len, experts=experts, spec=spec, layers=layers, batch=batch,
+                           cache=cache)
 
     if stage == VISION and int(batch) != 1:
         from ..errors import UserError
         raise UserError("the vision case is one image: B requests run it B times")
     key = case_config(stage, crop_grid=crop_grid, seq_len=seq_len, kv_len=kv_len,
                       all_logits=all_logits, experts=experts, spec=spec, layers=layers,
-                      batch=batch)
+                      batch=batch, cache=cache)
     return _capture.capture_case(key, make_case, sdpa_backend=sdpa_backend, prefix=stage,
                                  use_cache=use_cache)
 

@@ -11,6 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 
+# The KV cache of a decode case: transformers' DynamicCache, which an eager step appends to by
+# concatenation, or a StaticCache sized in advance and written in place, as a CUDA graph replays
+# the step (roofsim.workloads.base.Workload.graph_parts).
+DYNAMIC, STATIC = "dynamic", "static"
+CACHES: tuple[str, ...] = (DYNAMIC, STATIC)
+
+
 @dataclass(frozen=True, eq=False)
 class StageCase:
     stage: str

@@ -64,9 +64,20 @@ class DeepseekOCR:
         return self._analytic(request)
 
     def graph_parts(self, request: Request, *, use_cache: bool = True) -> dict:
-        """{}: a CUDA-graph replay is timed on the stage_records parts (the reference decode
-        runs over a DynamicCache; no static-cache variant is captured for DeepSeek-OCR)."""
-        return {}
+        """The reference's decode step as a CUDA graph replays it: over a StaticCache sized for
+        the whole generation (image and prompt tokens and the K decode tokens), the last step
+        of K, written in place (benchmarks/measure_e2e.py --graph times it). {} for the
+        analytic implementations (their decode step is timed as captured) and without decode."""
+        if self.implementation != "reference" or request.decode_tokens < 1:
+            return {}
+        from ...reference.spec import DEEPSEEK_OCR
+        from ...reference.stages import capture_stage
+        from ..case import STATIC
+        kv = DEEPSEEK_OCR.image_tokens(grid_of(request.grid)) + int(request.prompt_tokens) + \
+            int(request.decode_tokens) - 1
+        cap = capture_stage(DECODE, kv_len=kv, use_cache=use_cache, batch=int(request.batch),
+                            cache=STATIC)
+        return {DECODE: ((cap.table, 1.0),)}
 
     def _reference(self, request: Request, use_cache: bool) -> StageRecords:
         """Prefill and decode are captured at the request's batch (B sequences in one prefill,

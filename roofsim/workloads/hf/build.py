@@ -177,8 +177,14 @@ def static_cache(model, shapes, batch: int, kv_len: int, device, dtype):
     prefill: each layer allocated at its probed shape and its length set, which works on meta
     (the length is a device tensor the model reads its positions from). Random values off
     meta."""
+    return static_cache_of(text_config(model), shapes, batch, kv_len, device, dtype)
+
+
+def static_cache_of(config, shapes, batch: int, kv_len: int, device, dtype):
+    """static_cache for a text config (the model's, or DeepSeek-OCR reference decoder's:
+    roofsim.reference.models.make_static_kv_cache)."""
     _, transformers = _libs()
-    cache = transformers.StaticCache(config=text_config(model), max_cache_len=kv_len + 1)
+    cache = transformers.StaticCache(config=config, max_cache_len=kv_len + 1)
     for layer, (ks, vs) in zip(cache.layers, shapes, strict=True):
         layer.lazy_initialization(random_tensor((batch, ks[1], 1) + ks[3:], device, dtype),
                                   random_tensor((batch, vs[1], 1) + vs[3:], device, dtype))

@@ -18,12 +18,10 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ...stages import DECODE, PREFILL, VISION
-from ..case import StageCase
+from ..case import CACHES, DYNAMIC, STATIC, StageCase
 from .configs import ModelConfig
 
 DTYPE = "bfloat16"
-DYNAMIC, STATIC = "dynamic", "static"          # the KV cache of a decode case
-CACHES: tuple[str, ...] = (DYNAMIC, STATIC)
 
 
 def case_key(mc: ModelConfig, stage: str, *, tokens: int = 0, kv_len: int = 0, batch: int = 1,
