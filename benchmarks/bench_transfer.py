@@ -145,7 +145,9 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # (session 21, 2026-12-04 12:47-12:49: grids 1x7 and 4x6, prompt 200, whole H200, 8 and 16 SMs)
 # was measured after session 21's change (a grouped GEMM's idle blocks) was committed;
 # e2e-fresh48 (session 22, 2026-12-04 14:40-14:43: grids 4x3 and 9x6, prompt 380, whole H200 and
-# 48 SMs) with no kernel-model change since.
+# 48 SMs) with no kernel-model change since; so were e2e-fresh50 (15:19-15:21: grids 1x3, 3x4
+# and 6x7, prompt 64, whole H200) and e2e-fresh51 (15:22-15:24: grids 2x5 and 5x7, prompt 900,
+# whole H200, 40 and 16 SMs).
 FRESH = {"h200 (e2e-fresh26)", "h200-sm40 (e2e-fresh26)", "h200-sm104 (e2e-fresh26)",
          "h200 (e2e-fresh28)", "h200-sm56 (e2e-fresh28)",
          "h200 (e2e-fresh30)", "h200-sm48 (e2e-fresh30)",
@@ -156,7 +158,9 @@ FRESH = {"h200 (e2e-fresh26)", "h200-sm40 (e2e-fresh26)", "h200-sm104 (e2e-fresh
          "h200 (e2e-fresh44)", "h200-sm120 (e2e-fresh44)",
          "h200 (e2e-fresh45)", "h200-sm96 (e2e-fresh45)", "h200-sm104 (e2e-fresh45)",
          "h200 (e2e-fresh47)", "h200-sm8 (e2e-fresh47)", "h200-sm16 (e2e-fresh47)",
-         "h200 (e2e-fresh48)", "h200-sm48 (e2e-fresh48)"}
+         "h200 (e2e-fresh48)", "h200-sm48 (e2e-fresh48)",
+         "h200 (e2e-fresh50)", "h200 (e2e-fresh51)", "h200-sm40 (e2e-fresh51)",
+         "h200-sm16 (e2e-fresh51)"}
 # The SM-restricted kernel samples (calibration/h200-sm<N>/measurements.csv) measured after the
 # model's last change: 24 and 72 SMs (kernels/*.yaml --sample 0.08), 2026-12-02 07:52, after
 # the SM-count share (roofsim.calibration.profile.SM_COUNT_WEIGHT).
@@ -186,7 +190,8 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh14", "e2e-fresh16", "e2e-fresh17", "e2e-fresh18",
             "e2e-fresh19", "e2e-fresh21", "e2e-fresh24", "e2e-fresh26", "e2e-fresh28",
             "e2e-host", "e2e-fresh30", "e2e-fresh32", "e2e-fresh35", "e2e-fresh37",
-            "e2e-fresh38", "e2e-fresh44", "e2e-fresh45", "e2e-fresh47", "e2e-fresh48")
+            "e2e-fresh38", "e2e-fresh44", "e2e-fresh45", "e2e-fresh47", "e2e-fresh48",
+            "e2e-fresh50", "e2e-fresh51")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)

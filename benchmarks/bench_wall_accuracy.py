@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from roofsim.calibration import load_profile  # noqa: E402
-from roofsim.e2e import (load_e2e, load_model_e2e, measured_model, model_folders,  # noqa: E402
-                         process_walls, row_batch, row_probe)
+from roofsim.e2e import (DECODE_GRAPH, load_e2e, load_model_e2e, measured_model,  # noqa: E402
+                         model_folders, process_walls, row_batch, row_probe)
 from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
 from roofsim.host import load_host_model  # noqa: E402
 from roofsim.predict import request_for  # noqa: E402
@@ -83,7 +83,7 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
             "e2e-fresh16", "e2e-fresh17", "e2e-fresh18", "e2e-fresh19", "e2e-fresh21",
             "e2e-fresh24", "e2e-fresh26", "e2e-host", "e2e-fresh28", "e2e-fresh30", "e2e-fresh32",
             "e2e-fresh35", "e2e-fresh37", "e2e-fresh38", "e2e-fresh44", "e2e-fresh45",
-            "e2e-fresh47", "e2e-fresh48")
+            "e2e-fresh47", "e2e-fresh48", "e2e-fresh50", "e2e-fresh51")
 # e2e-fresh21 (session 10, 2026-12-03 00:37, grids 1x8 and 6x9, prompt 450, whole H200 in three
 # separate processes, 80 and 24 SMs; no model change since session 9) and e2e-fresh24 (02:12,
 # grids 1x9 and 8x8, prompt 650, whole H200, 72 and 8 SMs; after session 10's sort chain) were
@@ -118,9 +118,13 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
 # change chosen looking at the fresh sets' eager rows above; e2e-fresh48 (2026-12-04 14:40-14:43,
 # grids 4x3 and 9x6, prompt 380, whole H200 in three processes and 48 SMs), measured after it
 # was committed and kept out of the typical probe and the speed spread (fit_host.SPREAD_HELD_OUT),
-# is its test.
+# is its test. e2e-fresh50 (15:19-15:21, grids 1x3, 3x4 and 6x7, prompt 64, whole H200 in two
+# processes) and e2e-fresh51 (15:22-15:24, grids 2x5 and 5x7, prompt 900, whole H200, 40 and 16
+# SMs) are the first with the reference's decode step replayed as a CUDA graph over a StaticCache
+# (measure_e2e.py --graph), measured after DeepseekOCR.graph_parts predicted it: fresh for the
+# graph rows and the eager ones alike (kept out of the typical probe and the speed spread).
 FRESH_OCR_SETS = ("e2e-fresh32", "e2e-fresh35", "e2e-fresh37", "e2e-fresh38", "e2e-fresh44",
-                  "e2e-fresh45", "e2e-fresh47", "e2e-fresh48")
+                  "e2e-fresh45", "e2e-fresh47", "e2e-fresh48", "e2e-fresh50", "e2e-fresh51")
 # A set's process*/ folders (roofsim.e2e.process_walls): its rows are also scored against the
 # median over the processes (summarize).
 
@@ -155,7 +159,7 @@ def _ocr_set_rows(device: str, name: str, host, fitted: dict) -> list[dict]:
         parts = wl.stage_records(req).parts
         walls = stage_walls(parts, hw, profile, host)
         for stage, r in stages.items():
-            if stage == "decode_graph":     # measure_e2e.py --graph: the static-cache step
+            if stage == DECODE_GRAPH:       # measure_e2e.py --graph: the static-cache step
                 out.append(_ocr_graph_row(device, name, grid, r, parts, wl.graph_parts(req), hw,
                                           profile, host, procs))
                 continue
@@ -184,13 +188,13 @@ def _ocr_graph_row(device: str, name: str, grid: str, r: dict, parts, graph, hw,
     --graph), predicted in graph mode on the workload's graph_parts."""
     w = stage_walls({"decode": parts["decode"]}, hw, profile, host, graph_parts=graph)["decode"]
     return {"device": device + ("" if name == "e2e" else f" ({name})"),
-            "model": "deepseek-ocr", "case": grid, "stage": "decode_graph", "mode": "graph",
+            "model": "deepseek-ocr", "case": grid, "stage": DECODE_GRAPH, "mode": "graph",
             "predicted_s": w.wall_s("graph"), "range_s": list(w.wall_range_s("graph")),
             "measured_s": float(r["wall_median_s"]),
             "measured_min_s": float(r.get("wall_min_s") or r["wall_median_s"]),
             "kernel_s": w.graph_kernel_s,
             "measured_processes_s": [float(r["wall_median_s"])] +
-            procs.get((grid, "decode_graph", 1), []),
+            procs.get((grid, DECODE_GRAPH, 1), []),
             "host_s": w.host_s, "binds": w.binds, "probe_s": None, "predicted_at_probe_s": None,
             "set": "fresh" if name in FRESH_OCR_SETS else "test"}
 

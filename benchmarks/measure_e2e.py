@@ -57,6 +57,8 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from roofsim.e2e import DECODE_GRAPH   # a decode step replayed as a CUDA graph (--graph)
+
 DEFAULT_GRIDS = "1x2,2x2,2x3,3x3,4x5,5x6,6x10,8x10,10x10"
 STAGES = ("vision", "prefill", "decode")
 STATE_FIELDS = ("sm_clock_mhz", "mem_clock_mhz", "power_w", "temp_c", "throttle")
@@ -270,7 +272,6 @@ class Timer:
         return start.elapsed_time(end) * 1e-3
 
 
-GRAPH_STAGE = "decode_graph"   # a decode step replayed as a CUDA graph (--graph)
 # A graph replay timed again with the GPU held busy (torch.cuda._sleep) before its start event,
 # so that the host's cudaGraphLaunch is over before the GPU reaches the graph: wall_held is the
 # graph's GPU time alone, wall less wall_held the launch latency an idle stream exposes.
@@ -553,7 +554,7 @@ def main(argv=None) -> int:
             seq = image_tokens + args.prompt_tokens
             plan = [(s, b) for s in stages for b in stage_batches(s, batches)]
             if args.graph and "decode" in stages:
-                plan += [(GRAPH_STAGE, b) for b in stage_batches("decode", batches)]
+                plan += [(DECODE_GRAPH, b) for b in stage_batches("decode", batches)]
             for stage, batch in plan:
                 base = {"grid": f"{rows}x{cols}", "rows": rows, "cols": cols,
                         "crops": rows * cols, "image_tokens": image_tokens,
@@ -566,7 +567,7 @@ def main(argv=None) -> int:
                     case = prefill_case(seq, spec=spec, device=args.device, dtype=dtype,
                                         module=decoder, layers=layers, batch=batch)
                     base.update(tokens=seq, kv_len=0)
-                elif stage == GRAPH_STAGE:
+                elif stage == DECODE_GRAPH:
                     case = None
                     base.update(tokens=1, kv_len=seq)
                 else:

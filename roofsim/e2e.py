@@ -22,6 +22,9 @@ from .stages import PREFILL, STAGES, VISION
 
 E2E_FILE = "e2e.csv"
 E2E_STAGES = STAGES
+# A decode step replayed as a CUDA graph over a StaticCache (measure_e2e.py and measure_models.py
+# --graph): a wall-time row beside the stages' (roofsim.wall's graph mode predicts it).
+DECODE_GRAPH = "decode_graph"
 TARGET_ERROR = 0.15      # issues 7 and 12: predicted kernel time within 15% of measured
 
 
@@ -89,8 +92,9 @@ def ocr_case_label(grid: str, batch: int) -> str:
 
 
 def load_e2e(folder) -> tuple[list[dict], dict]:
-    """(rows of e2e.csv, provenance.json) of DeepSeek-OCR's end-to-end measurement folder."""
-    return _read(folder, E2E_STAGES, "benchmarks/measure_e2e.py")
+    """(rows of e2e.csv, provenance.json) of DeepSeek-OCR's end-to-end measurement folder: the
+    stages' rows and, measured with --graph, DECODE_GRAPH rows (wall time of a graph replay)."""
+    return _read(folder, E2E_STAGES + (DECODE_GRAPH,), "benchmarks/measure_e2e.py")
 
 
 # A measurement folder may hold process2/, process3/ ...: the same cases measured in other

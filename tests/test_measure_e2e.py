@@ -91,3 +91,28 @@ def test_a_kernel_row_keeps_the_case_grid_beside_its_launch_grid(tmp_path):
     with gzip.open(tmp_path / "kernels.csv.gz", "rt", newline="") as f:
         (row,) = list(csv.DictReader(f))
     assert (row["image_grid"], row["grid"], row["block"]) == ("2x3", "168", "128")
+
+
+def test_graph_rows_follow_each_decode_and_are_skipped_without_cuda(tmp_path):
+    """--graph adds a decode_graph row per decode batch (the static-cache step a CUDA graph
+    replays); on the CPU it is recorded as skipped with the reason, which is not a failure."""
+    out = tmp_path / "out"
+    status = _script().main(["--device", "cpu", "--tiny", "--out", str(out), "--grids", "1x2",
+                             "--prompt-tokens", "8", "--stages", "decode", "--graph",
+                             "--warmup", "0", "--repeats", "1", "--profile-repeats", "0"])
+    assert status == 0
+    with open(out / "e2e.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["stage"], r["kv_len"], r["status"]) for r in rows] == \
+        [("decode", "39", "ok"), ("decode_graph", "39", "skipped")]
+    assert "CUDA" in rows[1]["error"]
+    assert "wall_held_median_s" in rows[0]
+    assert json.loads((out / "provenance.json").read_text())["settings"]["graph"] is True
+    # the folder reads back as DeepSeek-OCR's measurements, graph row included
+    from roofsim.e2e import DECODE_GRAPH, load_e2e
+    assert [r["stage"] for r in load_e2e(out)[0]] == ["decode", DECODE_GRAPH]
+
+
+def test_zero_repeats_are_one_line():
+    with pytest.raises(SystemExit, match="--repeats"):
+        _script().main(["--device", "cpu", "--tiny", "--out", "/nonexistent", "--repeats", "0"])
