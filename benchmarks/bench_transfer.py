@@ -289,7 +289,9 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200", "mixed-fresh19"), ("h200-sm8", "mixed-fresh19"),
                     ("h200-sm16", "mixed-fresh19"), ("h200-sm32", "mixed-fresh19"),
                     ("h200-sm56", "mixed-fresh19"), ("h200-sm24", "mixed-fresh19"),
-                    ("h200-sm40", "mixed-fresh19"))
+                    ("h200-sm40", "mixed-fresh19"),
+                    ("h200", "mixed-fresh20"), ("h200-sm64", "mixed-fresh20"),
+                    ("h200-sm80", "mixed-fresh20"), ("h200-sm112", "mixed-fresh20"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -339,8 +341,10 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # older SM-restricted sets (benchmarks/grouped_idle_blocks.py --choice). mixed-fresh19
 # (benchmarks/suites/mixed_fresh19.yaml, seeds + 1800000; whole H200, 8, 16, 32 and 56 SMs,
 # 2026-12-04 12:41-12:46; then 24 and 40 SMs, 13:01-13:03, no change in between) was timed
-# after the change was committed (1ba27da).
-FRESH_KERNEL_SETS = ("mixed-fresh19",)
+# after the change was committed (1ba27da). mixed-fresh20 (seeds + 1900000; whole H200, 64, 80
+# and 112 SMs, 2026-12-04 15:42-15:46, session 22) was timed with no kernel-model change since:
+# more fresh shapes, at a companion count (64) and at two no companion ran (80, 112).
+FRESH_KERNEL_SETS = ("mixed-fresh19", "mixed-fresh20")
 
 
 def kernel_sets_part(profiles, data) -> list[dict]:
