@@ -284,9 +284,9 @@ def model_rows(device: str, host) -> list[dict]:
             if stage == "prefill":
                 req, key, mode = Request(prompt_tokens=tokens, decode_tokens=0, batch=b), \
                     "prefill", "eager"
-            elif stage in ("decode", "decode_graph"):
+            elif stage in ("decode", DECODE_GRAPH):
                 req, key = Request(prompt_tokens=kv, decode_tokens=1, batch=b), "decode"
-                mode = "graph" if stage == "decode_graph" else "eager"
+                mode = "graph" if stage == DECODE_GRAPH else "eager"
             else:
                 continue                     # vision of a model: not yet compared here
             req = request_for(wl, req.grid, req.prompt_tokens, req.decode_tokens, req.batch)
@@ -345,7 +345,8 @@ def summarize(rows: list[dict]) -> None:
         print(f"{s:4} eager at the process's host probe (--host-probe-us): "
               f"{int((np.abs(err) <= TARGET['eager']).sum())}/{len(sel)} within "
               f"{TARGET['eager']:.0%}, median |error| {np.median(np.abs(err)):.1%}, worst "
-              f"{err[np.argmax(np.abs(err))]:+.1%} (the same rows at host.json's speed, the typical process's: "
+              f"{err[np.argmax(np.abs(err))]:+.1%} (the same rows at host.json's speed, "
+              f"the typical process's: "
               f"{int((np.abs(plain) <= TARGET['eager']).sum())}/{len(sel)})")
     print("(host-speed range: the eager timeline at the host model's speed_spread, how far the "
           "same case's eager wall spreads between processes on this machine: "

@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from roofsim.calibration import load_profile  # noqa: E402
-from roofsim.e2e import load_e2e, process_walls, row_batch, row_probe  # noqa: E402
+from roofsim.e2e import DECODE_GRAPH, load_e2e, process_walls, row_batch, row_probe  # noqa: E402
 from roofsim.engine import simulate  # noqa: E402
 from roofsim.hardware import load_hardware  # noqa: E402
 from roofsim.host import DEFAULT_HOST, HOST_FILE, RANGES  # noqa: E402
@@ -120,7 +120,7 @@ def fit_graph(device: str, hw, profile) -> GraphFit:
         # process just before it, does
         probe_of = {(r["batch"], r["kv_len"]): row_probe(r) for r in every
                     if r["stage"] == "decode" and row_probe(r) is not None}
-        rows = [r for r in every if r["stage"] == "decode_graph"
+        rows = [r for r in every if r["stage"] == DECODE_GRAPH
                 and r["status"] == "ok" and float(r.get("kernel_s") or 0) > 0
                 and int(r.get("kernel_count") or 0) > 0
                 and float(r.get("wall_held_median_s") or 0) > 0

@@ -47,6 +47,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from measure_e2e import (METHOD, Outputs, Timer, measure_case,  # noqa: E402  (one harness)
                          sdpa_enabled, time_graph)
+from roofsim.e2e import DECODE_GRAPH  # noqa: E402
 
 DEFAULT_MODELS = "llama-3.1-8b,qwen3-30b-a3b,qwen2.5-7b,mistral-7b-v0.3,deepseek-v2-lite"
 TINY_LAYERS = 2
@@ -101,7 +102,7 @@ def cases_of(args, mc) -> list[dict]:
         for kv in args.decode_kv:
             out.append({"stage": "decode", "batch": b, "tokens": 1, "kv_len": kv, "image": None})
             if args.graph:
-                out.append({"stage": "decode_graph", "batch": b, "tokens": 1, "kv_len": kv,
+                out.append({"stage": DECODE_GRAPH, "batch": b, "tokens": 1, "kv_len": kv,
                             "image": None})
     return out
 
@@ -281,7 +282,7 @@ def main(argv=None) -> int:
                         "layers": mc.num_layers}
                 kernels = []
                 try:
-                    if c["stage"] == "decode_graph":
+                    if c["stage"] == DECODE_GRAPH:
                         try:
                             row, kernels = measure_graph_decode(
                                 model, mc, c["batch"], c["kv_len"], torch, timer, args.warmup,
