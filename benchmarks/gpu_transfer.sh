@@ -18,6 +18,7 @@
 #                  grids GRIDS, prompt PROMPT, with the carried transformers wheels (.wheels/);
 #                  on the whole GPU in E2E_PROCS separate processes (e2e-sm0, e2e-sm0-p2 ...);
 #                  E2E_GRAPH=1: also the decode step replayed as a CUDA graph (--graph);
+#                  E2E_BATCH: prefill and decode batches (default 1);
 #   PHASE=noise    how reproducible an eager (host-bound) wall time is across processes: one
 #                  case (NOISE_MODEL decode, batch 8, KV 1024; measure_models.py) in NOISE_RUNS
 #                  separate processes, each unpinned and pinned to one CPU (taskset), with the
@@ -148,7 +149,7 @@ elif [ "$PHASE" = e2e ]; then
     # processes: calibration/h200/host/noise): e2e-sm0, then e2e-sm0-p2, e2e-sm0-p3 ...
     for p in $(seq 1 "$([ "$n" = 0 ] && echo "${E2E_PROCS:-1}" || echo 1)"); do
       python3 benchmarks/measure_e2e.py --sms "$n" --grids "$GRIDS" --prompt-tokens "$PROMPT" \
-        ${E2E_GRAPH:+--graph} \
+        ${E2E_GRAPH:+--graph} --batch "${E2E_BATCH:-1}" \
         --out "$W/e2e-sm$n$([ "$p" = 1 ] || echo "-p$p")" --budget "$E2E_BUDGET" 2>&1 \
         | grep -v "$QUIET" | tail -16
     done
