@@ -147,7 +147,8 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # e2e-fresh48 (session 22, 2026-12-04 14:40-14:43: grids 4x3 and 9x6, prompt 380, whole H200 and
 # 48 SMs) with no kernel-model change since; so were e2e-fresh50 (15:19-15:21: grids 1x3, 3x4
 # and 6x7, prompt 64, whole H200) and e2e-fresh51 (15:22-15:24: grids 2x5 and 5x7, prompt 900,
-# whole H200, 40 and 16 SMs).
+# whole H200, 40 and 16 SMs) and e2e-fresh52 (16:03-16:04: grids 3x5 and 7x6, prompt 300, batch 1
+# and 4, whole H200).
 FRESH = {"h200 (e2e-fresh26)", "h200-sm40 (e2e-fresh26)", "h200-sm104 (e2e-fresh26)",
          "h200 (e2e-fresh28)", "h200-sm56 (e2e-fresh28)",
          "h200 (e2e-fresh30)", "h200-sm48 (e2e-fresh30)",
@@ -160,7 +161,7 @@ FRESH = {"h200 (e2e-fresh26)", "h200-sm40 (e2e-fresh26)", "h200-sm104 (e2e-fresh
          "h200 (e2e-fresh47)", "h200-sm8 (e2e-fresh47)", "h200-sm16 (e2e-fresh47)",
          "h200 (e2e-fresh48)", "h200-sm48 (e2e-fresh48)",
          "h200 (e2e-fresh50)", "h200 (e2e-fresh51)", "h200-sm40 (e2e-fresh51)",
-         "h200-sm16 (e2e-fresh51)"}
+         "h200-sm16 (e2e-fresh51)", "h200 (e2e-fresh52)"}
 # The SM-restricted kernel samples (calibration/h200-sm<N>/measurements.csv) measured after the
 # model's last change: 24 and 72 SMs (kernels/*.yaml --sample 0.08), 2026-12-02 07:52, after
 # the SM-count share (roofsim.calibration.profile.SM_COUNT_WEIGHT).
@@ -191,7 +192,7 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh19", "e2e-fresh21", "e2e-fresh24", "e2e-fresh26", "e2e-fresh28",
             "e2e-host", "e2e-fresh30", "e2e-fresh32", "e2e-fresh35", "e2e-fresh37",
             "e2e-fresh38", "e2e-fresh44", "e2e-fresh45", "e2e-fresh47", "e2e-fresh48",
-            "e2e-fresh50", "e2e-fresh51")
+            "e2e-fresh50", "e2e-fresh51", "e2e-fresh52")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)

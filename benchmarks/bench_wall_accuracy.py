@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from roofsim.calibration import load_profile  # noqa: E402
 from roofsim.e2e import (DECODE_GRAPH, load_e2e, load_model_e2e, measured_model,  # noqa: E402
-                         model_folders, process_walls, row_batch, row_probe)
+                         model_folders, ocr_case_label, process_walls, row_batch, row_probe)
 from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
 from roofsim.host import load_host_model  # noqa: E402
 from roofsim.predict import request_for  # noqa: E402
@@ -83,7 +83,7 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
             "e2e-fresh16", "e2e-fresh17", "e2e-fresh18", "e2e-fresh19", "e2e-fresh21",
             "e2e-fresh24", "e2e-fresh26", "e2e-host", "e2e-fresh28", "e2e-fresh30", "e2e-fresh32",
             "e2e-fresh35", "e2e-fresh37", "e2e-fresh38", "e2e-fresh44", "e2e-fresh45",
-            "e2e-fresh47", "e2e-fresh48", "e2e-fresh50", "e2e-fresh51")
+            "e2e-fresh47", "e2e-fresh48", "e2e-fresh50", "e2e-fresh51", "e2e-fresh52")
 # e2e-fresh21 (session 10, 2026-12-03 00:37, grids 1x8 and 6x9, prompt 450, whole H200 in three
 # separate processes, 80 and 24 SMs; no model change since session 9) and e2e-fresh24 (02:12,
 # grids 1x9 and 8x8, prompt 650, whole H200, 72 and 8 SMs; after session 10's sort chain) were
@@ -122,9 +122,12 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
 # processes) and e2e-fresh51 (15:22-15:24, grids 2x5 and 5x7, prompt 900, whole H200, 40 and 16
 # SMs) are the first with the reference's decode step replayed as a CUDA graph over a StaticCache
 # (measure_e2e.py --graph), measured after DeepseekOCR.graph_parts predicted it: fresh for the
-# graph rows and the eager ones alike (kept out of the typical probe and the speed spread).
+# graph rows and the eager ones alike (kept out of the typical probe and the speed spread); so is
+# e2e-fresh52 (16:03-16:04, grids 3x5 and 7x6, prompt 300, batch 1 and 4, whole H200): the first
+# graph rows at batch 4, and the first eager rows at batch > 1 this table scores.
 FRESH_OCR_SETS = ("e2e-fresh32", "e2e-fresh35", "e2e-fresh37", "e2e-fresh38", "e2e-fresh44",
-                  "e2e-fresh45", "e2e-fresh47", "e2e-fresh48", "e2e-fresh50", "e2e-fresh51")
+                  "e2e-fresh45", "e2e-fresh47", "e2e-fresh48", "e2e-fresh50", "e2e-fresh51",
+                  "e2e-fresh52")
 # A set's process*/ folders (roofsim.e2e.process_walls): its rows are also scored against the
 # median over the processes (summarize).
 
@@ -147,54 +150,57 @@ def _ocr_set_rows(device: str, name: str, host, fitted: dict) -> list[dict]:
     rows, _ = load_e2e(CAL / device / name)
     procs = process_walls(CAL / device / name, lambda r: (r["grid"], r["stage"], row_batch(r)))
     hw, profile = device_setup(device)
-    by_grid: dict[str, dict] = {}
+    by_case: dict[tuple[str, int], dict] = {}
     for r in rows:
-        if r.get("status", "ok") == "ok" and row_batch(r) == 1:     # batched rows: not here
-            by_grid.setdefault(r["grid"], {})[r["stage"]] = r
+        if r.get("status", "ok") == "ok":
+            by_case.setdefault((r["grid"], row_batch(r)), {})[r["stage"]] = r
     out = []
     wl = workload(None, "reference")
-    for grid, stages in by_grid.items():
+    for (grid, batch), stages in by_case.items():
         prompt = int(next(iter(stages.values()))["prompt_tokens"])
-        req = request_for(wl, grid, prompt, 1)
+        req = request_for(wl, grid, prompt, 1, batch)
         parts = wl.stage_records(req).parts
         walls = stage_walls(parts, hw, profile, host)
+        case = ocr_case_label(grid, batch)
         for stage, r in stages.items():
             if stage == DECODE_GRAPH:       # measure_e2e.py --graph: the static-cache step
-                out.append(_ocr_graph_row(device, name, grid, r, parts, wl.graph_parts(req), hw,
-                                          profile, host, procs))
+                out.append(_ocr_graph_row(device, name, grid, batch, r, parts,
+                                          wl.graph_parts(req), hw, profile, host, procs))
                 continue
             w = walls[stage]
             probe = _probe(r, host)
             at_probe = stage_walls({stage: parts[stage]}, hw, profile,
                                    host.at_probe(probe))[stage].eager_s if probe else None
             out.append({"device": device + ("" if name == "e2e" else f" ({name})"),
-                        "model": "deepseek-ocr", "case": grid, "stage": stage,
+                        "model": "deepseek-ocr", "case": case, "stage": stage,
                         "mode": "eager", "predicted_s": w.eager_s,
                         "range_s": list(w.wall_range_s("eager")),
                         "measured_s": float(r["wall_median_s"]),
                         "measured_min_s": float(r["wall_min_s"]), "kernel_s": w.kernel_s,
                         "measured_processes_s": [float(r["wall_median_s"])] +
-                        procs.get((grid, stage, 1), []),
+                        procs.get((grid, stage, batch), []),
                         "host_s": w.host_s, "binds": w.binds,
                         "probe_s": probe, "predicted_at_probe_s": at_probe,
                         "set": "fresh" if name in FRESH_OCR_SETS else
-                        "fit" if grid in fitted.get((device, name), ()) else "test"})
+                        "fit" if batch == 1 and grid in fitted.get((device, name), ())
+                        else "test"})
     return out
 
 
-def _ocr_graph_row(device: str, name: str, grid: str, r: dict, parts, graph, hw, profile, host,
-                   procs) -> dict:
+def _ocr_graph_row(device: str, name: str, grid: str, batch: int, r: dict, parts, graph, hw,
+                   profile, host, procs) -> dict:
     """A reference decode step replayed as a CUDA graph over a StaticCache (measure_e2e.py
-    --graph), predicted in graph mode on the workload's graph_parts."""
+    --graph, at its batch), predicted in graph mode on the workload's graph_parts."""
     w = stage_walls({"decode": parts["decode"]}, hw, profile, host, graph_parts=graph)["decode"]
     return {"device": device + ("" if name == "e2e" else f" ({name})"),
-            "model": "deepseek-ocr", "case": grid, "stage": DECODE_GRAPH, "mode": "graph",
+            "model": "deepseek-ocr", "case": ocr_case_label(grid, batch), "stage": DECODE_GRAPH,
+            "mode": "graph",
             "predicted_s": w.wall_s("graph"), "range_s": list(w.wall_range_s("graph")),
             "measured_s": float(r["wall_median_s"]),
             "measured_min_s": float(r.get("wall_min_s") or r["wall_median_s"]),
             "kernel_s": w.graph_kernel_s,
             "measured_processes_s": [float(r["wall_median_s"])] +
-            procs.get((grid, DECODE_GRAPH, 1), []),
+            procs.get((grid, DECODE_GRAPH, batch), []),
             "host_s": w.host_s, "binds": w.binds, "probe_s": None, "predicted_at_probe_s": None,
             "set": "fresh" if name in FRESH_OCR_SETS else "test"}
 
