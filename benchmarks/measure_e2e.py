@@ -356,6 +356,13 @@ def reference_graph_decode(decoder, spec, kv_len: int, batch: int, layers, devic
                       profile_repeats)
 
 
+def check_repeats(args) -> None:
+    """--repeats, --warmup and --profile-repeats of this harness's scripts (here and
+    measure_models.py) in range, else one line (SystemExit): a median needs one repeat."""
+    if args.repeats < 1 or args.warmup < 0 or args.profile_repeats < 0:
+        raise SystemExit("--repeats must be >= 1, --warmup and --profile-repeats >= 0")
+
+
 def host_probe(torch, timer: Timer, repeat: bool = False) -> float:
     """The host's speed in this process, just now (roofsim.calibration.hostprobe): each wall
     row carries it (host_probe_s, before the case's repeats; host_probe_repeats_s, the median of
@@ -476,8 +483,7 @@ def main(argv=None) -> int:
     ap.add_argument("--budget", type=float, default=0.0,
                     help="stop starting new grids after this many seconds (0: no limit)")
     args = ap.parse_args(argv)
-    if args.repeats < 1 or args.warmup < 0 or args.profile_repeats < 0:
-        raise SystemExit("--repeats must be >= 1, --warmup and --profile-repeats >= 0")
+    check_repeats(args)
     t_start = time.perf_counter()
 
     import torch

@@ -45,8 +45,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure_e2e import (METHOD, Outputs, Timer, measure_case,  # noqa: E402  (one harness)
-                         sdpa_enabled, time_graph)
+from measure_e2e import (METHOD, Outputs, Timer, check_repeats,  # noqa: E402  (one harness)
+                         measure_case, sdpa_enabled, time_graph)
 from roofsim.e2e import DECODE_GRAPH  # noqa: E402
 
 DEFAULT_MODELS = "llama-3.1-8b,qwen3-30b-a3b,qwen2.5-7b,mistral-7b-v0.3,deepseek-v2-lite"
@@ -179,6 +179,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sms", type=int, default=0,
                     help="run on N of the GPU's SMs (a CUDA green context; 0: the whole GPU)")
     args = ap.parse_args(argv)
+    check_repeats(args)
     t_start = time.perf_counter()
     if args.tiny:
         args.prefill = TINY_PREFILL if args.prefill == ap.get_default("prefill") else args.prefill

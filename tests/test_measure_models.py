@@ -114,3 +114,8 @@ def test_accuracy_benchmark_compares_measured_folders(measured, tmp_path, monkey
     compared = json.loads((tmp_path / "acc.json").read_text())
     assert len(compared) == len(preds)
     assert all(abs(r["error"] - (1 / 1.25 - 1)) < 1e-9 for r in compared)
+
+
+def test_zero_repeats_are_one_line():
+    with pytest.raises(SystemExit, match="--repeats"):
+        _script().main(["--device", "cpu", "--tiny", "--out", "/nonexistent", "--repeats", "0"])
