@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -155,3 +156,62 @@ def test_cli_predict_adds_comm_per_stage(capsys):
         assert out["stages"][stage]["by_bound_s"]["link"] > 0
     assert main(["predict", "--model", "llama-3.1-8b", "--tp", "3", "--ep", "2",
                  "--hardware", "h200"]) == 2
+
+
+def _stage_comm(argv, capsys):
+    """comm_s of every stage of `roofsim predict ARGV --json` (exit code 0 checked)."""
+    from roofsim.cli import main
+    assert main(["predict", "--hardware", "h200", "--json"] + argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    return {s: v["comm_s"] for s, v in out["stages"].items()}
+
+
+def test_reference_pipeline_sends_hidden_states_between_stages(capsys):
+    """DeepSeek-OCR's reference feeds its decoder embeddings (no embedding record): the
+    pipeline's send/recv takes the first decoder layer's norm rows x width instead, once per
+    boundary; the vision encoder stays on the first stage."""
+    comm = _stage_comm(["--pp", "2", "--decode-tokens", "4"], capsys)
+    assert comm["vision"] == 0
+    assert comm["prefill"] > comm["decode"] > 0
+    three = _stage_comm(["--pp", "3", "--decode-tokens", "4"], capsys)
+    assert three["decode"] == pytest.approx(2 * comm["decode"], rel=1e-9)   # two boundaries
+
+
+def test_more_pipeline_stages_than_layers_is_an_error(capsys):
+    from roofsim.cli import main
+    assert main(["predict", "--hardware", "h200", "--pp", "13"]) == 2     # 12 decoder layers
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--pp 13" in err[0] and "12 decoder layers" in err[0]
+
+
+@pytest.mark.parametrize("plan", [["--tp", "2"], ["--pp", "2"], ["--tp", "2", "--ep", "2"]])
+def test_analytic_decode_comm_is_per_step_whatever_k(plan, capsys):
+    """The analytic decode table folds K steps into records of count K: its collectives run
+    K times too, so one step's communication does not depend on K."""
+    few = _stage_comm(["--implementation", "flash", "--decode-tokens", "10"] + plan, capsys)
+    many = _stage_comm(["--implementation", "flash", "--decode-tokens", "100"] + plan, capsys)
+    assert few["decode"] > 0
+    assert many["decode"] == pytest.approx(few["decode"], rel=1e-9)
+
+
+def test_analytic_and_captured_deepseek_ocr_shard_alike(capsys):
+    """The analytic model names its modules in `name` ('o_proj', 'crops/proj'), capture in
+    `layer`: both get the same collectives (the same model, the same plan)."""
+    flash = _stage_comm(["--implementation", "flash", "--tp", "2", "--decode-tokens", "4"],
+                        capsys)
+    ref = _stage_comm(["--tp", "2", "--decode-tokens", "4"], capsys)
+    for stage in ("vision", "prefill", "decode"):
+        assert flash[stage] > 0
+        assert flash[stage] == pytest.approx(ref[stage], rel=0.1)
+
+
+def test_module_paths_join_an_analytic_name_to_its_block():
+    from roofsim.parallel.shard import module_paths
+    t = RecordTable.concat([
+        _rec("linear", "decoder.layers.0.self_attn", m=4, n=HIDDEN, k=HIDDEN),
+        _rec("linear", "vision.clip.layers.0.self_attn", m=4, n=HIDDEN, k=HIDDEN),
+        _rec("linear", "model.layers.0.self_attn.o_proj", m=4, n=HIDDEN, k=HIDDEN)])
+    t = replace(t, name=np.array(["o_proj", "crops/out_proj", "aten.mm"], dtype=object))
+    assert list(module_paths(t)) == ["prefill.decoder.layers.0.self_attn.o_proj",
+                                     "prefill.vision.clip.layers.0.self_attn.out_proj",
+                                     "prefill.model.layers.0.self_attn.o_proj"]

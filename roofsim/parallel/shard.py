@@ -21,7 +21,9 @@ Rules (Megatron-LM style, as vLLM and SGLang shard transformers models), by reco
 - Everything else (layer norms between blocks, the final norm) is replicated.
 - pp: the decoder layers are split into pp contiguous stages; a request crosses every stage
   in turn, so one GPU's latency is the whole model's kernels plus pp - 1 send/recv of the
-  hidden states (tokens x hidden). dp replicates the model: no change to one request.
+  hidden states (tokens x hidden); more stages than decoder layers is an error. The vision
+  encoder is not split: it runs on the first stage. dp replicates the model: no change to one
+  request.
 Sharded records keep their count; their shape parameters are divided (so calibrated profiles
 see the sharded shape) and their work is scaled by the kind's formula at the new shape over the
 old, which keeps what capture measured (layouts, strides) and shards it.
@@ -34,8 +36,10 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..errors import UserError
 from ..kernels import work
 from ..records import SHAPE_PARAMS, WORK_FIELDS, RecordTable
+from ..stages import VISION
 from .collectives import collective
 from .plan import ParallelPlan
 
@@ -49,7 +53,7 @@ OVERLAP_RULE = ("no overlap: every collective is on the critical path of the req
 _BLOCK = re.compile(r"^(.*?\.(?:self_attn|attn|attention|mlp|feed_forward|block_sparse_moe|moe))"
                     r"(?:\.|$)")
 _ROW = frozenset({"o_proj", "down_proj", "dense", "fc2", "w2", "c_proj", "out_proj", "proj",
-                  "wo", "dense_4h_to_h"})
+                  "wo", "dense_4h_to_h", "lin2"})     # lin2: SAM's MLPBlock
 _REPLICATED = re.compile(r"(\.(gate|router)$)|(_a_proj)|(_a_layernorm)")
 _LAYER_INDEX = re.compile(r"\.layers\.(\d+)(\.|$)")
 _P = {p: i for i, p in enumerate(SHAPE_PARAMS)}
@@ -57,6 +61,19 @@ _P = {p: i for i, p in enumerate(SHAPE_PARAMS)}
 
 def _leaf(layer: str) -> str:
     return layer.rsplit(".", 1)[-1]
+
+
+def module_paths(table: RecordTable) -> np.ndarray:
+    """Each record's module path: its layer, where capture names the module (the record's name
+    is the aten op, 'aten.mm'); its layer and name, where an analytic workload names the block
+    in `layer` and the module within it in `name` ('decoder.layers.0.self_attn' + 'o_proj',
+    'decoder.layers.1.mlp' + 'experts.down_proj'; a vision record's name is 'view/module',
+    'crops/proj'), so that both shard alike."""
+    names = np.array([n.rsplit("/", 1)[-1] for n in table.name.astype(str)])  # 'crops/proj'
+    layers = table.layer.astype(str)
+    op = np.char.startswith(names, "aten.") | np.char.startswith(names, "nccl.") | \
+        (np.char.find(names, "::") >= 0) | (names == "")
+    return np.where(op, layers, np.char.add(np.char.add(layers, "."), names))
 
 
 def _set(params: np.ndarray, name: str, divisor: float) -> bool:
@@ -99,13 +116,31 @@ def _scaled(table: RecordTable, new_params: np.ndarray, changed: np.ndarray) -> 
     return replace(table, params=new_params, **cols)
 
 
+# The kinds a norm module's records hold rows x width in (a fused norm kernel, or the mean of
+# a norm written as tensor ops, as DeepSeek-V2's RMSNorm in DeepSeek-OCR's reference is).
+_NORM_KINDS = ("rmsnorm", "layernorm", "reduction")
+
+
 def _model_dims(table: RecordTable) -> tuple[float | None, float | None]:
-    """(tokens, hidden) of a stage: the token embedding's rows and width."""
-    emb = np.flatnonzero(table.kind == "embedding")
-    if not len(emb):
+    """(tokens, hidden) of a decoder stage: the token embedding's rows and width, else (a
+    workload that feeds the decoder embeddings, as DeepSeek-OCR's reference merges the image
+    features into them) the rows and width of the first decoder layer's first norm, which
+    normalizes the same hidden states; (None, None) for the vision stage and where neither is
+    recorded."""
+    if len(table) and str(table.stage[0]) == VISION:
         return None, None
-    i = emb[0]
-    return table.param("rows")[i], table.param("cols")[i]
+    emb = np.flatnonzero(table.kind == "embedding")
+    if len(emb):
+        i = emb[0]
+        return table.param("rows")[i], table.param("cols")[i]
+    for i in np.flatnonzero(np.isin(table.kind, _NORM_KINDS)):
+        layer = str(table.layer[i])
+        m = _LAYER_INDEX.search(layer)
+        rows, cols = table.param("rows")[i], table.param("cols")[i]
+        if m and int(m.group(1)) == 0 and "norm" in _leaf(layer) and \
+                np.isfinite(rows) and np.isfinite(cols):
+            return rows, cols
+    return None, None
 
 
 def _out_numel(table: RecordTable, i: int) -> float:
@@ -120,7 +155,7 @@ def shard_table(table: RecordTable, plan: ParallelPlan) -> RecordTable:
         return table
     tp, ep = plan.tp, plan.ep
     tokens, hidden = _model_dims(table)
-    layers = table.layer.astype(str)
+    layers = module_paths(table)
     new_params = table.params.copy()
     changed = np.zeros(len(table), dtype=bool)
     after: dict[int, list[RecordTable]] = {}
@@ -128,11 +163,15 @@ def shard_table(table: RecordTable, plan: ParallelPlan) -> RecordTable:
     stage = str(table.stage[0]) if len(table) else ""
     tp_nodes, ep_nodes = plan.nodes(tp), plan.nodes(ep)
 
-    def comm(where, i, kind, numel, ranks, nodes):
+    def comm(where, i, kind, numel, ranks, nodes, calls=None):
+        # a collective runs once per call of the module it ends: `calls`, the most any of the
+        # module's records runs (an analytic decode table folds its K steps into records of
+        # count K beside per-step attention records of count 1; a captured step: 1)
         if ranks > 1 and numel > 0:
+            n = float(table.count[i] if calls is None else np.max(table.count[calls]))
             where.setdefault(i, []).append(collective(
                 kind, numel, ranks, nodes=nodes, dtype=str(table.dtype[i]), stage=stage,
-                layer=layers[i]))
+                layer=layers[i], count=n))
 
     blocks: dict[str, list[int]] = {}
     for i, layer in enumerate(layers):
@@ -184,23 +223,27 @@ def shard_table(table: RecordTable, plan: ParallelPlan) -> RecordTable:
             if grouped:
                 g = grouped[0]
                 routed = table.param("m")[g] * table.param("batch")[g] * table.param("k")[g]
-                comm(before, experts[0], "all_to_all", routed / tp, ep, ep_nodes)
-                comm(after, experts[-1], "all_to_all", routed / tp, ep, ep_nodes)
+                comm(before, experts[0], "all_to_all", routed / tp, ep, ep_nodes, experts)
+                comm(after, experts[-1], "all_to_all", routed / tp, ep, ep_nodes, experts)
             if tp > 1 and out_numel:
-                comm(after, rows[-1], "all_gather", out_numel, tp, tp_nodes)
+                comm(after, rows[-1], "all_gather", out_numel, tp, tp_nodes, rows)
         elif tp > 1 and out_numel:
-            comm(after, rows[-1], "all_reduce", out_numel, tp, tp_nodes)
+            comm(after, rows[-1], "all_reduce", out_numel, tp, tp_nodes, rows)
 
     if plan.pp > 1 and tokens is not None:
         idx = np.array([int(m.group(1)) if (m := _LAYER_INDEX.search(s)) else -1 for s in layers])
         n_layers = idx.max() + 1
+        if plan.pp > n_layers:
+            raise UserError(f"--pp {plan.pp}: the {stage} stage has {n_layers} decoder layers; "
+                            f"a pipeline stage needs at least one (use --pp {n_layers} or fewer)")
         for s in range(1, plan.pp):
             boundary = (s * n_layers) // plan.pp - 1      # last layer of pipeline stage s - 1
             last = np.flatnonzero(idx == boundary)
             if len(last):
                 crosses = (s * plan.tp * plan.dp) % plan.gpus_per_node == 0 and \
                     plan.gpus > plan.gpus_per_node
-                comm(after, int(last[-1]), "send_recv", tokens * hidden, 2, 2 if crosses else 1)
+                comm(after, int(last[-1]), "send_recv", tokens * hidden, 2, 2 if crosses else 1,
+                     last)
 
     sharded = _scaled(table, new_params, changed) if changed.any() else table
     if not before and not after:
