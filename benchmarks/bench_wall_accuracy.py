@@ -201,7 +201,8 @@ def _ocr_graph_row(device: str, name: str, grid: str, batch: int, r: dict, parts
             "kernel_s": w.graph_kernel_s,
             "measured_processes_s": [float(r["wall_median_s"])] +
             procs.get((grid, DECODE_GRAPH, batch), []),
-            "host_s": w.host_s, "binds": w.binds, "probe_s": None, "predicted_at_probe_s": None,
+            "host_s": w.graph_host_s, "binds": w.binds_in("graph"), "probe_s": None,
+            "predicted_at_probe_s": None,
             "set": "fresh" if name in FRESH_OCR_SETS else "test"}
 
 
@@ -312,7 +313,8 @@ def model_rows(device: str, host) -> list[dict]:
                         "measured_processes_s": [float(r["wall_median_s"])] +
                         procs.get((r["stage"], r["batch"], r.get("tokens"), r.get("kv_len")), []),
                         "kernel_s": w.graph_kernel_s if mode == "graph" else w.kernel_s,
-                        "host_s": w.host_s, "binds": w.binds,
+                        "host_s": w.host_s if mode == "eager" else w.graph_host_s,
+                        "binds": w.binds_in(mode),
                         "probe_s": probe, "predicted_at_probe_s": at_probe,
                         # graph_node_us is fitted on calibration/<device>/graph-kernels
                         # (fit_host.GRAPH_FIT_SOURCE), none of these sets

@@ -50,10 +50,22 @@ class StageWall:
     eager_high_s: float    # ... and at its slowest (speed_spread high)
     graph_high_s: float    # graph wall when the GPU waits for the whole launch (eager_high_s
     #                        when not captured)
+    graph_host_s: float = 0.0  # host roof of a graph replay: cudaGraphLaunch's time over its
+    #                            nodes (host_s when not captured)
+    graph_gpu_s: float = 0.0   # GPU roof of a graph replay: its kernels and in-graph gaps
+    #                            (kernel_s when not captured)
 
     @property
     def binds(self) -> str:
         """Which roof binds eager execution: 'host' or 'gpu'."""
+        return self.binds_in("eager")
+
+    def binds_in(self, mode: str) -> str:
+        """Which roof binds `mode`: 'host' or 'gpu' (a stage that cannot be captured runs eager
+        in graph mode too)."""
+        if mode == "graph" and self.captured:
+            return "host" if self.graph_host_s > self.graph_gpu_s else "gpu"
+        self.wall_s(mode)                        # checks the mode
         return "host" if self.host_s > self.kernel_s else "gpu"
 
     def wall_s(self, mode: str) -> float:
@@ -74,6 +86,8 @@ class StageWall:
                 "eager_wall_s": self.eager_s, "graph_wall_s": self.graph_s,
                 "graph_captured": self.captured, "syncs": self.syncs,
                 "graph_kernel_s": self.graph_kernel_s, "binds": self.binds,
+                "graph_host_s": self.graph_host_s, "graph_gpu_s": self.graph_gpu_s,
+                "graph_binds": self.binds_in("graph"),
                 "eager_wall_range_s": [self.eager_low_s, self.eager_high_s],
                 "graph_wall_range_s": list(self.wall_range_s("graph"))}
 
@@ -194,11 +208,13 @@ def stage_wall(stage: str, parts, hardware: HardwareSpec, profile, host: HostMod
     captured = g.syncs == 0
     gpu = g.issued + g.launches * host.graph_node_s
     graph = host.graph_launch_s + gpu if captured else e.eager
-    high = max(host.graph_launch_s, g.launches * host.graph_launch_node_s) + gpu if captured \
-        else e.eager_high
+    launch = max(host.graph_launch_s, g.launches * host.graph_launch_node_s)
+    high = launch + gpu if captured else e.eager_high
     return StageWall(stage=stage, kernel_s=e.kernel, host_s=e.host_roof, eager_s=e.eager,
                      graph_s=graph, captured=captured, syncs=e.syncs, graph_kernel_s=g.kernel,
-                     eager_low_s=e.eager_low, eager_high_s=e.eager_high, graph_high_s=high)
+                     eager_low_s=e.eager_low, eager_high_s=e.eager_high, graph_high_s=high,
+                     graph_host_s=launch if captured else e.host_roof,
+                     graph_gpu_s=gpu if captured else e.kernel)
 
 
 def stage_walls(parts: Mapping[str, object], hardware: HardwareSpec, profile,
@@ -242,7 +258,8 @@ def wall_summary(walls: Mapping[str, StageWall], mode: str, host: HostModel,
 def wall_table(walls: Mapping[str, StageWall], mode: str, host_source: str,
                spread_measured: bool = True):
     """(headers, rows, footer lines): kernel, host, eager wall and graph wall time side by side
-    (ms) and which roof binds eager execution; the CLI formats them. `spread_measured` False
+    (ms) and which roof binds each mode (a graph's host roof is its launch); the CLI formats
+    them. `spread_measured` False
     (a host model without speed_spread, e.g. the default guess): no eager range is shown."""
     from .stages import DECODE, TTFT_STAGES
     rows = []
@@ -252,7 +269,8 @@ def wall_table(walls: Mapping[str, StageWall], mode: str, host_source: str,
         rows.append(["decode step" if s == DECODE else s, _ms(v.kernel_s), _ms(v.host_s),
                      _ms(v.eager_s), span,
                      _ms(v.graph_s) + ("" if v.captured else " (eager)"),
-                     f"{_ms(lo)}-{_ms(hi)}" if v.captured else span, v.binds])
+                     f"{_ms(lo)}-{_ms(hi)}" if v.captured else span, v.binds,
+                     v.binds_in("graph")])
     ttft = {m: sum(walls[s].wall_s(m) for s in TTFT_STAGES if s in walls) for m in MODES}
     lines = []
     if DECODE in walls:
@@ -267,7 +285,7 @@ def wall_table(walls: Mapping[str, StageWall], mode: str, host_source: str,
     lines.append("graph range: up to the GPU waiting for the host's whole graph launch before "
                  "the first node (host model graph_launch_node_us per node)")
     return (["stage", "kernel ms", "host ms", "eager wall ms", "eager range ms", "graph wall ms",
-             "graph range ms", "eager binds"], rows, lines)
+             "graph range ms", "eager binds", "graph binds"], rows, lines)
 
 
 def _ms(s: float) -> str:

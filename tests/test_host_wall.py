@@ -123,6 +123,13 @@ def test_predict_wall_json(capsys, tmp_path):
         assert v["eager_wall_s"] >= max(v["kernel_s"], v["host_s"]) * (1 - 1e-9)
         assert v["graph_wall_s"] >= v["kernel_s"]
         assert v["binds"] == ("host" if v["host_s"] > v["kernel_s"] else "gpu")
+        # a graph's roofs: the launch on the host, kernels and in-graph gaps on the GPU
+        if v["graph_captured"]:
+            assert v["graph_host_s"] < v["host_s"] and v["graph_gpu_s"] >= v["graph_kernel_s"]
+            assert v["graph_wall_s"] >= v["graph_gpu_s"]
+            assert v["graph_wall_range_s"][1] == pytest.approx(v["graph_host_s"] +
+                                                               v["graph_gpu_s"])
+        assert v["graph_binds"] == ("host" if v["graph_host_s"] > v["graph_gpu_s"] else "gpu")
     assert graph["tpot_wall_s"] == pytest.approx(w["decode"]["graph_wall_s"])
     assert eager["tpot_wall_s"] == pytest.approx(w["decode"]["eager_wall_s"])
     assert graph["tpot_wall_s"] < eager["tpot_wall_s"]

@@ -238,3 +238,4 @@ def test_the_wall_table_is_what_the_wall_api_gives(report):
             lo, hi = (float(x) for x in span.split("-"))
             assert lo <= hi and lo == pytest.approx(w.graph_s * 1e3, rel=1e-3)
         assert row[t[0].index("eager binds")] == w.binds
+        assert row[t[0].index("graph binds")] == w.binds_in("graph")
