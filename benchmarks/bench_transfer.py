@@ -148,7 +148,8 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # 48 SMs) with no kernel-model change since; so were e2e-fresh50 (15:19-15:21: grids 1x3, 3x4
 # and 6x7, prompt 64, whole H200) and e2e-fresh51 (15:22-15:24: grids 2x5 and 5x7, prompt 900,
 # whole H200, 40 and 16 SMs) and e2e-fresh52 (16:03-16:04: grids 3x5 and 7x6, prompt 300, batch 1
-# and 4, whole H200).
+# and 4, whole H200). Session 23 changed no kernel model: e2e-fresh53 (2026-12-04 17:43-17:44:
+# grids 2x4 and 8x5, prompt 120, batch 1 and 2, whole H200 and 16 SMs) is more fresh evidence.
 FRESH = {"h200 (e2e-fresh26)", "h200-sm40 (e2e-fresh26)", "h200-sm104 (e2e-fresh26)",
          "h200 (e2e-fresh28)", "h200-sm56 (e2e-fresh28)",
          "h200 (e2e-fresh30)", "h200-sm48 (e2e-fresh30)",
@@ -161,7 +162,8 @@ FRESH = {"h200 (e2e-fresh26)", "h200-sm40 (e2e-fresh26)", "h200-sm104 (e2e-fresh
          "h200 (e2e-fresh47)", "h200-sm8 (e2e-fresh47)", "h200-sm16 (e2e-fresh47)",
          "h200 (e2e-fresh48)", "h200-sm48 (e2e-fresh48)",
          "h200 (e2e-fresh50)", "h200 (e2e-fresh51)", "h200-sm40 (e2e-fresh51)",
-         "h200-sm16 (e2e-fresh51)", "h200 (e2e-fresh52)"}
+         "h200-sm16 (e2e-fresh51)", "h200 (e2e-fresh52)",
+         "h200 (e2e-fresh53)", "h200-sm16 (e2e-fresh53)"}
 # The SM-restricted kernel samples (calibration/h200-sm<N>/measurements.csv) measured after the
 # model's last change: 24 and 72 SMs (kernels/*.yaml --sample 0.08), 2026-12-02 07:52, after
 # the SM-count share (roofsim.calibration.profile.SM_COUNT_WEIGHT).
@@ -192,7 +194,7 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh19", "e2e-fresh21", "e2e-fresh24", "e2e-fresh26", "e2e-fresh28",
             "e2e-host", "e2e-fresh30", "e2e-fresh32", "e2e-fresh35", "e2e-fresh37",
             "e2e-fresh38", "e2e-fresh44", "e2e-fresh45", "e2e-fresh47", "e2e-fresh48",
-            "e2e-fresh50", "e2e-fresh51", "e2e-fresh52")
+            "e2e-fresh50", "e2e-fresh51", "e2e-fresh52", "e2e-fresh53")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
@@ -292,7 +294,10 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200-sm56", "mixed-fresh19"), ("h200-sm24", "mixed-fresh19"),
                     ("h200-sm40", "mixed-fresh19"),
                     ("h200", "mixed-fresh20"), ("h200-sm64", "mixed-fresh20"),
-                    ("h200-sm80", "mixed-fresh20"), ("h200-sm112", "mixed-fresh20"))
+                    ("h200-sm80", "mixed-fresh20"), ("h200-sm112", "mixed-fresh20"),
+                    ("h200", "mixed-fresh21"), ("h200-sm8", "mixed-fresh21"),
+                    ("h200-sm16", "mixed-fresh21"), ("h200-sm24", "mixed-fresh21"),
+                    ("h200-sm96", "mixed-fresh21"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -345,7 +350,10 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # after the change was committed (1ba27da). mixed-fresh20 (seeds + 1900000; whole H200, 64, 80
 # and 112 SMs, 2026-12-04 15:42-15:46, session 22) was timed with no kernel-model change since:
 # more fresh shapes, at a companion count (64) and at two no companion ran (80, 112).
-FRESH_KERNEL_SETS = ("mixed-fresh19", "mixed-fresh20")
+# mixed-fresh21 (seeds + 2000000; whole H200, 8, 16, 24 and 96 SMs, 2026-12-04 17:35-17:40,
+# session 23) likewise: no kernel-model change since session 21 (a per-round tail cap was tried
+# on the sets above and left out, calibration/README.md).
+FRESH_KERNEL_SETS = ("mixed-fresh19", "mixed-fresh20", "mixed-fresh21")
 
 
 def kernel_sets_part(profiles, data) -> list[dict]:

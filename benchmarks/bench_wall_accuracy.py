@@ -83,7 +83,8 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
             "e2e-fresh16", "e2e-fresh17", "e2e-fresh18", "e2e-fresh19", "e2e-fresh21",
             "e2e-fresh24", "e2e-fresh26", "e2e-host", "e2e-fresh28", "e2e-fresh30", "e2e-fresh32",
             "e2e-fresh35", "e2e-fresh37", "e2e-fresh38", "e2e-fresh44", "e2e-fresh45",
-            "e2e-fresh47", "e2e-fresh48", "e2e-fresh50", "e2e-fresh51", "e2e-fresh52")
+            "e2e-fresh47", "e2e-fresh48", "e2e-fresh50", "e2e-fresh51", "e2e-fresh52",
+            "e2e-fresh53")
 # e2e-fresh21 (session 10, 2026-12-03 00:37, grids 1x8 and 6x9, prompt 450, whole H200 in three
 # separate processes, 80 and 24 SMs; no model change since session 9) and e2e-fresh24 (02:12,
 # grids 1x9 and 8x8, prompt 650, whole H200, 72 and 8 SMs; after session 10's sort chain) were
@@ -124,10 +125,14 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
 # (measure_e2e.py --graph), measured after DeepseekOCR.graph_parts predicted it: fresh for the
 # graph rows and the eager ones alike (kept out of the typical probe and the speed spread); so is
 # e2e-fresh52 (16:03-16:04, grids 3x5 and 7x6, prompt 300, batch 1 and 4, whole H200): the first
-# graph rows at batch 4, and the first eager rows at batch > 1 this table scores.
+# graph rows at batch 4, and the first eager rows at batch > 1 this table scores. Session 23
+# changed no prediction of these walls (a graph row's host and binds columns only);
+# e2e-fresh53 (2026-12-04 17:43-17:44, grids 2x4 and 8x5, prompt 120, batch 1 and 2, whole
+# H200 in two processes and 16 SMs, graph rows included) is more fresh evidence, kept out of the
+# typical probe and the speed spread.
 FRESH_OCR_SETS = ("e2e-fresh32", "e2e-fresh35", "e2e-fresh37", "e2e-fresh38", "e2e-fresh44",
                   "e2e-fresh45", "e2e-fresh47", "e2e-fresh48", "e2e-fresh50", "e2e-fresh51",
-                  "e2e-fresh52")
+                  "e2e-fresh52", "e2e-fresh53")
 # A set's process*/ folders (roofsim.e2e.process_walls): its rows are also scored against the
 # median over the processes (summarize).
 
