@@ -62,3 +62,16 @@ def test_malformed_config_is_one_line_and_status_2(capsys, tmp_path):
     bad.write_text("name: x\ndtype: bfloat16\nsam: {}\n")
     rc, _, err = run(capsys, "cost", "--config", str(bad), "--grid", "2x2")
     assert rc == 2 and str(bad) in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("short, argv", [
+    ("--tp", ("serve", "--tp", "2", "--requests", "5")),        # not --tpot-target-ms 2
+    ("--calib", ("predict", "--calib", "h200")),                # not --calibration h200
+    ("--prompt", ("cost", "--grid", "2x3", "--prompt", "16")),  # not --prompt-tokens 16
+])
+def test_abbreviated_options_are_refused(capsys, short, argv):
+    """argparse would complete a unique prefix (`serve --tp 2` read as a 2 ms TPOT target): a
+    request the user did not make. Every option must be spelled out."""
+    rc, out, err = run(capsys, *argv)
+    assert rc == 2 and out == ""
+    assert f"unrecognized arguments: {short} " in err and len(err.strip().splitlines()) == 1

@@ -21,7 +21,13 @@ _TYPE_ERROR = re.compile(r"argument (?:\S+/)*(\S+): (.*?): (expected .*)", re.S)
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: a UserError (exit 2) instead of usage + message."""
+    """argparse with one-line errors: a UserError (exit 2) instead of usage + message, and no
+    abbreviated options: `serve --tp 2` would otherwise be read as `--tpot-target-ms 2`
+    (argparse completes a unique prefix), a silent wrong request where it should be an error."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)       # subparsers are built by this class too
+        super().__init__(*args, **kwargs)
 
     def _get_values(self, action, arg_strings):  # noqa: D102 (argparse's hook)
         # `--flag=--` reaches here as ['--'], which argparse drops, handing the action an
