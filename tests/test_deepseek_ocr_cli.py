@@ -75,3 +75,15 @@ def test_abbreviated_options_are_refused(capsys, short, argv):
     rc, out, err = run(capsys, *argv)
     assert rc == 2 and out == ""
     assert f"unrecognized arguments: {short} " in err and len(err.strip().splitlines()) == 1
+
+
+def test_predict_names_the_shipped_profile_it_did_not_use(capsys):
+    """Without --calibration on a GPU whose measured profile ships, the text says so (the
+    roofline alone is what it printed); with it, or on a GPU without one, it does not."""
+    rc, out, _ = run(capsys, "predict", "--hardware", "h200", "--decode-tokens", "2")
+    assert rc == 0 and out.strip().splitlines()[-1].endswith("add --calibration h200")
+    rc, out, _ = run(capsys, "predict", "--hardware", "h200", "--calibration", "h200",
+                     "--decode-tokens", "2")
+    assert rc == 0 and "add --calibration" not in out
+    rc, out, _ = run(capsys, "predict", "--hardware", "a100-sxm-80gb", "--decode-tokens", "2")
+    assert rc == 0 and "add --calibration" not in out

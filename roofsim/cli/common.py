@@ -84,6 +84,20 @@ def load_calibration(name_or_dir: str):
             from None
 
 
+def shipped_profile_hint(hardware: HardwareSpec) -> str | None:
+    """Without --calibration on a GPU whose measured profile ships (calibration/<id>/), a line
+    saying so: the roofline alone ignores what that GPU was measured to do (DeepSeek-OCR's
+    decode step at grid 2x3 on the H200: 1.41 ms uncalibrated, 2.12 ms calibrated; 2.1-2.3 ms
+    of kernels measured at such grids, calibration/h200*/e2e*). None where no such profile
+    ships."""
+    from ..data import data_dir
+    from ..io import stored_file
+    if not stored_file(data_dir("calibration") / hardware.id / "profile.json").is_file():
+        return None
+    return (f"calibration: none, the roofline alone; a profile measured on {hardware.id} ships: "
+            f"add --calibration {hardware.id}")
+
+
 def calibration_note(profile, hardware):
     """What a prediction's calibration rests on: the measuring device, the target's relation to
     it and the measured error band (roofsim.calibration.band); None without a profile. A target

@@ -25,7 +25,7 @@ from ..engine import BOUNDS
 from ..errors import UserError
 from .args import amount, count, nonempty
 from .common import (add_hardware_args, add_json_arg, calibration_note, hardware_from_args,
-                     load_calibration)
+                     load_calibration, shipped_profile_hint)
 from .limits import check_fit, memory_of
 from .models import is_default_model
 from .output import format_table, print_json
@@ -146,6 +146,8 @@ def run(args) -> int:
               + ", ".join(f"{s} {_ms(t.comm_s)} ms" for s, t in p.stages.items()))
     if note:
         print(note.line())
+    elif (hint := shipped_profile_hint(hw)) is not None:
+        print(hint)
     return 0
 
 
