@@ -50,10 +50,10 @@ class StageWall:
     eager_high_s: float    # ... and at its slowest (speed_spread high)
     graph_high_s: float    # graph wall when the GPU waits for the whole launch (eager_high_s
     #                        when not captured)
-    graph_host_s: float = 0.0  # host roof of a graph replay: cudaGraphLaunch's time over its
-    #                            nodes (host_s when not captured)
-    graph_gpu_s: float = 0.0   # GPU roof of a graph replay: its kernels and in-graph gaps
-    #                            (kernel_s when not captured)
+    graph_host_s: float    # host roof of a graph replay: cudaGraphLaunch's time over its
+    #                        nodes (host_s when not captured)
+    graph_gpu_s: float     # GPU roof of a graph replay: its kernels and in-graph gaps
+    #                        (kernel_s when not captured)
 
     @property
     def binds(self) -> str:

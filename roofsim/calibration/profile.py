@@ -582,6 +582,14 @@ def profile_from_dict(doc: Mapping, where: str = "<profile>") -> CalibrationProf
                               meta=meta if isinstance(meta, Mapping) else {}, graph_gap_s=gap_s)
 
 
+def shipped_calibrations() -> list[str]:
+    """Names of the shipped calibrations (calibration/<name>/ folders holding a profile)."""
+    from ..data import data_dir
+    root = data_dir("calibration")
+    return sorted(d.name for d in root.iterdir() if d.is_dir() and
+                  stored_file(d / "profile.json").is_file()) if root.is_dir() else []
+
+
 def resolve_calibration_dir(name_or_dir: str | Path) -> Path:
     """A folder path, or the name of a shipped calibration (calibration/<name>)."""
     if not str(name_or_dir).strip():
@@ -595,10 +603,8 @@ def resolve_calibration_dir(name_or_dir: str | Path) -> Path:
     shipped = root / str(name_or_dir)
     if shipped.is_dir():
         return shipped
-    known = sorted(d.name for d in root.iterdir() if d.is_dir() and
-                   stored_file(d / "profile.json").is_file()) if root.is_dir() else []
     raise UserError(f"calibration {name_or_dir}: no such folder (shipped calibrations: "
-                    f"{', '.join(known) or 'none'})")
+                    f"{', '.join(shipped_calibrations()) or 'none'})")
 
 
 def load_profile(path: str | Path) -> CalibrationProfile:

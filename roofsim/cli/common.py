@@ -90,9 +90,8 @@ def shipped_profile_hint(hardware: HardwareSpec) -> str | None:
     decode step at grid 2x3 on the H200: 1.41 ms uncalibrated, 2.12 ms calibrated; 2.1-2.3 ms
     of kernels measured at such grids, calibration/h200*/e2e*). None where no such profile
     ships."""
-    from ..data import data_dir
-    from ..io import stored_file
-    if not stored_file(data_dir("calibration") / hardware.id / "profile.json").is_file():
+    from ..calibration.profile import shipped_calibrations
+    if hardware.id not in shipped_calibrations():
         return None
     return (f"calibration: none, the roofline alone; a profile measured on {hardware.id} ships: "
             f"add --calibration {hardware.id}")

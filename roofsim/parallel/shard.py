@@ -121,20 +121,21 @@ def _scaled(table: RecordTable, new_params: np.ndarray, changed: np.ndarray) -> 
 _NORM_KINDS = ("rmsnorm", "layernorm", "reduction")
 
 
-def _model_dims(table: RecordTable) -> tuple[float | None, float | None]:
+def _model_dims(table: RecordTable, layers: np.ndarray,
+                stage: str) -> tuple[float | None, float | None]:
     """(tokens, hidden) of a decoder stage: the token embedding's rows and width, else (a
     workload that feeds the decoder embeddings, as DeepSeek-OCR's reference merges the image
     features into them) the rows and width of the first decoder layer's first norm, which
     normalizes the same hidden states; (None, None) for the vision stage and where neither is
-    recorded."""
-    if len(table) and str(table.stage[0]) == VISION:
+    recorded. `layers`: the records' module paths (module_paths)."""
+    if stage == VISION:
         return None, None
     emb = np.flatnonzero(table.kind == "embedding")
     if len(emb):
         i = emb[0]
         return table.param("rows")[i], table.param("cols")[i]
     for i in np.flatnonzero(np.isin(table.kind, _NORM_KINDS)):
-        layer = str(table.layer[i])
+        layer = str(layers[i])
         m = _LAYER_INDEX.search(layer)
         rows, cols = table.param("rows")[i], table.param("cols")[i]
         if m and int(m.group(1)) == 0 and "norm" in _leaf(layer) and \
@@ -154,13 +155,13 @@ def shard_table(table: RecordTable, plan: ParallelPlan) -> RecordTable:
     if plan.is_single or not len(table):
         return table
     tp, ep = plan.tp, plan.ep
-    tokens, hidden = _model_dims(table)
     layers = module_paths(table)
+    stage = str(table.stage[0])
+    tokens, hidden = _model_dims(table, layers, stage)
     new_params = table.params.copy()
     changed = np.zeros(len(table), dtype=bool)
     after: dict[int, list[RecordTable]] = {}
     before: dict[int, list[RecordTable]] = {}
-    stage = str(table.stage[0]) if len(table) else ""
     tp_nodes, ep_nodes = plan.nodes(tp), plan.nodes(ep)
 
     def comm(where, i, kind, numel, ranks, nodes, calls=None):
