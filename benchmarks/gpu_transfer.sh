@@ -14,6 +14,8 @@
 #                  vs channels_last, CONV_BUDGET seconds) on the H200's held-out conv2d rows,
 #                  then the fresh conv2d set (benchmarks/suites/conv_fresh.yaml) at each of
 #                  SUITE_SMS SMs (0 = whole GPU);
+#   PHASE=l2       streaming kernels timed cold and with L2-resident operands over a size sweep
+#                  (benchmarks/measure_l2_resident.py, seed L2_SEED) at each of SUITE_SMS SMs;
 #   PHASE=e2e      the reference end to end (benchmarks/measure_e2e.py) at each of SMS_LIST SMs,
 #                  grids GRIDS, prompt PROMPT, with the carried transformers wheels (.wheels/);
 #                  on the whole GPU in E2E_PROCS separate processes (e2e-sm0, e2e-sm0-p2 ...);
@@ -95,6 +97,13 @@ elif [ "$PHASE" = suite ]; then
     if [ "$n" = 0 ]; then sms=(); dir="$W/$DEV-$name"; else sms=(--sms "$n"); dir="$W/$DEV-$name-sm$n"; fi
     python3 -m roofsim.cli.calibrate --suite "$SUITE" "${sms[@]}" --out "$dir" \
       --no-fit --time-budget "$CAL_BUDGET" 2>&1 | tail -2
+  done
+elif [ "$PHASE" = l2 ]; then
+  # streaming kernels cold vs L2-resident over a size sweep (benchmarks/measure_l2_resident.py),
+  # seed L2_SEED, at each of SUITE_SMS SMs (0 = whole GPU), each in its own process
+  for n in ${SUITE_SMS:-0}; do
+    python3 benchmarks/measure_l2_resident.py --sms "$n" --seed "${L2_SEED:-1}" \
+      --out "$W/l2-seed${L2_SEED:-1}" --budget "$CAL_BUDGET" 2>&1 | grep -v "$QUIET" | tail -4
   done
 elif [ "$PHASE" = conv ]; then
   python3 benchmarks/profile_conv.py --out "$W/conv-kernels" --budget "${CONV_BUDGET:-240}" \
