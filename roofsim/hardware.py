@@ -49,6 +49,13 @@ DEFAULT_L2_LATENCY_SHARE = 0.4
 # its HBM bandwidth / SMs: under a third of the SMs, each at its limit, saturate HBM.
 SM_BANDWIDTH_SHARE = 3.5
 
+# Where a spec gives no L2 bandwidth: bytes per clock per SM of the whole chip's L2 read
+# bandwidth, as te42kyfo/gpu-benches' gpu-l2-cache measured it (calibration/published/
+# gpu-benches/l2_cache.csv, the plateau of small data sets: A100 80GB 5.40 TB/s on 108 SMs at
+# 1410 MHz = 35.5, H100 PCIe 6.98 TB/s on 114 SMs at 1755 MHz = 34.9, H200 9.90 TB/s on 132
+# SMs at 1980 MHz = 37.9 B / clock / SM): the L2's slices and crossbar grow with the SMs.
+L2_BYTES_PER_CLOCK_PER_SM = 36.0
+
 DEFAULT_EFFICIENCY = MappingProxyType({"tensor_core": 0.80, "cuda_core": 0.50, "memory": 0.85})
 
 # GPU-to-GPU links (the engine's `link` roof, roofsim.kernels.comm): the fraction of one
@@ -103,6 +110,7 @@ class HardwareSpec:
     l2_latency_ns: float | None = None           # L2 hit latency (pointer chase), ns
     tensor_sustained_tflops: Mapping[str, float] = field(default_factory=dict)  # power-limited
     sm_mem_bandwidth_gbps: float | None = None   # what one SM sustains alone (Little's law)
+    l2_bandwidth_gbps: float | None = None       # the L2's bandwidth, whole chip
     grid_sm_count: int | None = None             # SMs libraries size launch grids for
     interconnect_latency_us: Mapping[str, float] = field(default_factory=dict)  # per link step
 
@@ -145,6 +153,15 @@ class HardwareSpec:
         if self.sm_mem_bandwidth_gbps:
             return self.sm_mem_bandwidth_gbps * 1e9
         return SM_BANDWIDTH_SHARE * self.mem_bandwidth_bytes_per_s / self.sm_count
+
+    @property
+    def l2_bandwidth_bytes_per_s(self) -> float:
+        """Bytes / s the whole chip streams from and to L2: the spec's figure, else
+        L2_BYTES_PER_CLOCK_PER_SM x SMs x clock (derived; grid_sms: a green context removes SMs,
+        not L2 slices)."""
+        if self.l2_bandwidth_gbps:
+            return self.l2_bandwidth_gbps * 1e9
+        return L2_BYTES_PER_CLOCK_PER_SM * self.grid_sms * self.boost_clock_mhz * 1e6
 
     def tensor_sustained_flops(self, dtype: str = "bfloat16") -> float:
         """Power-limited sustained tensor throughput of the whole chip (FLOP/s) for bf16-sized
@@ -337,6 +354,10 @@ SCHEMA: tuple[FieldSpec, ...] = (
     FieldSpec("sm_mem_bandwidth_gbps", "number", "memory bandwidth one SM sustains alone (its "
               "bytes in flight / latency); default 3.5 x HBM bandwidth / SMs", unit="GB/s",
               low=1, high=10000, required=False),
+    FieldSpec("l2_bandwidth_gbps", "number", "L2 bandwidth of the whole chip (bytes a kernel "
+              "streams from and to L2 over every SM, e.g. a read benchmark over an L2-resident "
+              "data set); default 36 bytes per clock per SM", unit="GB/s", low=10, high=1000000,
+              low_hint="did you give TB/s?", high_hint="did you give MB/s?", required=False),
     FieldSpec("grid_sm_count", "integer", "SMs the libraries size their launch grids for: the "
               "count the device reports, which a green context restricting the chip to fewer "
               "SMs leaves at the whole chip's; default sm_count", unit="SMs", low=1, high=10000,
@@ -537,6 +558,8 @@ def _spec_from_fields(fields_: Mapping[str, Any], path: str) -> HardwareSpec:
         sm_mem_bandwidth_gbps=(float(fields_["sm_mem_bandwidth_gbps"])
                                if "sm_mem_bandwidth_gbps" in fields_ else None),
         grid_sm_count=(int(fields_["grid_sm_count"]) if "grid_sm_count" in fields_ else None),
+        l2_bandwidth_gbps=(float(fields_["l2_bandwidth_gbps"])
+                           if "l2_bandwidth_gbps" in fields_ else None),
         interconnect_latency_us=frozen("interconnect_latency_us"),
     )
 

@@ -38,7 +38,10 @@ power-limited sustained tensor throughput):
                  their flops_cuda (FLOP accounting) unchanged; UnitTerms.index_s holds it apart
     T_hbm      = DRAM bytes / (eta_m B)                  the HBM roof (dram_bytes: the launch's
                                                          bytes, bar flash attention's K / V
-                                                         re-reads per query tile, which hit L2)
+                                                         re-reads per query tile, which hit L2);
+                 for a launch a model runs on activations still in L2 (l2_resident), the
+                 slower of its weights / (eta_m B) and all its bytes / (eta_m B_L2), B_L2 the
+                 spec's L2 bandwidth (memory_roof_s)
     T_parallel = bytes / (n s min(1, k eta_p))           Little's law: n = min(N, CTAs) SMs
                                                          (attention: the blocks of a wave,
                                                          active_sms), each sustaining s = its
@@ -81,7 +84,8 @@ grid_sms SMs; its blocks run in waves on sm_count); mem_latency_ns, sm_count and
 max_threads_per_sm through a warp softmax's T_chain (its waves of warps);
 l2_latency_ns (with
 mem_latency_ns) through the warm saving of an L2-resident launch, warm_trips x (DRAM - L2
-latency) (roofsim.calibration.warm, l2_resident below); l2_cache_mib through l2_resident.
+latency) (roofsim.calibration.warm, l2_resident below); l2_bandwidth_gbps through such a
+launch's T_hbm; l2_cache_mib through l2_resident.
 """
 
 from __future__ import annotations
@@ -1284,7 +1288,26 @@ def sm_side_bytes(table: RecordTable, nbytes: np.ndarray) -> np.ndarray:
     return nbytes + np.where(sel, (rows - 1.0) * table.weight_bytes, 0.0)
 
 
-def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
+def memory_roof_s(table: RecordTable, nbytes: np.ndarray, hw: HardwareSpec,
+                  resident: np.ndarray | None = None) -> np.ndarray:
+    """T_hbm at eta_m = 1: the launch's DRAM bytes (dram_bytes) over HBM's bandwidth; for a
+    launch whose activations sit in L2 (`resident`, l2_resident), the slower of its weights
+    (parameters still come from DRAM) over HBM's bandwidth and all its bytes over the L2's
+    (hw.l2_bandwidth_bytes_per_s: every byte passes through the L2)."""
+    dram = dram_bytes(table, nbytes)
+    cold = dram / hw.mem_bandwidth_bytes_per_s
+    if resident is None or not np.any(resident):
+        return cold
+    weights = np.minimum(table.weight_bytes, dram)
+    warm = np.maximum(weights / hw.mem_bandwidth_bytes_per_s, dram / hw.l2_bandwidth_bytes_per_s)
+    return np.where(resident, warm, cold)
+
+
+def unit_terms(table: RecordTable, hw: HardwareSpec,
+               resident: np.ndarray | None = None) -> UnitTerms:
+    """The records' terms at unit kind parameters on hw; `resident`: records whose
+    activations sit in L2 (their memory roof: memory_roof_s); None:
+    every launch reads DRAM, as the calibration harness times it."""
     n_sm = float(hw.sm_count)
     tensor_peak, cuda_peak = _peaks(table, hw)
     flops_t = kernel_tensor_flops(table)
@@ -1307,11 +1330,12 @@ def unit_terms(table: RecordTable, hw: HardwareSpec) -> UnitTerms:
     index_flops = index_ops_per_element(table) * _col(table, "numel", 0.0) * INT32_OP_FLOPS
     occupancy, latency_waves = row_blocks(table, hw)
     latency_waves = latency_waves * block_rounds(table, tiles, n_sm, grid, persistent_kernel)
+
     return UnitTerms(launch_s=hw.launch_overhead_s("cuda_graph"), latency_s=hw.mem_latency_s,
                      tensor_s=tensor, power_s=power,
                      cuda_s=np.maximum(flops_c / cuda_peak, chain_seconds(table, hw)),
                      index_s=index_flops / hw.cuda_peak_flops("float32"),
-                     hbm_s=dram_bytes(table, nbytes) / hw.mem_bandwidth_bytes_per_s,
+                     hbm_s=memory_roof_s(table, nbytes, hw, resident),
                      nbytes=sm_side_bytes(table, nbytes),
                      active_sms=active_sms(tiles_safe, n_waves,
                                            has_tiles & (table.kind == "attention"), blocks, n_sm),
@@ -1429,8 +1453,43 @@ def peak_roof_s(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
 MIN_WARM_SHARE = 0.5
 
 
+# A launch whose weights are at most this share of what it reads still streams mostly what the
+# kernels before it wrote: a norm's weight row (gamma, beta), which every row's block reads
+# again from L2, or a small projection over many tokens. Chosen by physics, not fitted: the
+# weights' DRAM bytes then cost at most an eighth of the launch's bytes at HBM's bandwidth, and
+# memory_roof_s charges them there.
+RESIDENT_WEIGHT_SHARE = 0.125
+# A cat that appends to one input this large a share of its output is a cache update (the KV
+# cache of transformers' DynamicCache: torch.cat of the cache and the step's new rows); the
+# cache was written a step ago, and the step's weights have streamed through the L2 since.
+CACHE_APPEND_SHARE = 0.9
+
+
+def reads_cache(table: RecordTable) -> np.ndarray:
+    """Records that read state a model wrote in earlier steps (its KV cache) rather than what
+    the kernels just before wrote: attention over more keys than queries (the cached keys and
+    values), and a cat appending to an input of at least CACHE_APPEND_SHARE of its output."""
+    out = np.zeros(len(table), dtype=bool)
+    att = table.kind == "attention"
+    if att.any():
+        out |= att & (_col(table, "seq_kv", 0.0) > _col(table, "seq_q", 0.0))
+    cat = table.kind == "cat"
+    if cat.any():
+        numel = _col(table, "numel", 0.0)
+        largest = _col(table, "largest", 0.0)
+        out |= cat & (_col(table, "inputs", 0.0) >= 2) & \
+            (largest >= CACHE_APPEND_SHARE * np.maximum(numel, 1.0))
+    return out
+
+
 def l2_resident(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
-    """Records whose inputs sit in L2 when a model runs them: no weights read (parameters come
-    from DRAM) and inputs under half the L2 (what the kernels just before wrote, still cached).
-    Calibration times every launch cold; roofsim.calibration.warm says what such records save."""
-    return (table.weight_bytes <= 0) & (table.bytes_read <= 0.5 * hw.l2_cache_bytes)
+    """Records whose inputs sit in L2 when a model runs them: the distinct bytes they read
+    besides weights (dram_bytes: flash attention's re-reads of K and V counted once) are
+    under half the L2 (what the kernels just before wrote, still cached), their weights
+    (parameters come from DRAM) at most RESIDENT_WEIGHT_SHARE of it, and no cache of earlier
+    steps read (reads_cache). Calibration times every launch cold; roofsim.calibration.warm
+    says what such records save, memory_roof_s what their bytes cost."""
+    written = table.bytes_written
+    activations = dram_bytes(table, table.bytes_read + written) - written - table.weight_bytes
+    return (table.weight_bytes <= RESIDENT_WEIGHT_SHARE * table.bytes_read) & \
+        (activations <= 0.5 * hw.l2_cache_bytes) & ~reads_cache(table)

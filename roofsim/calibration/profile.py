@@ -358,6 +358,17 @@ class CalibrationProfile:
         u = unit_terms(sub, base_hw)
         u_tgt = unit_terms(sub, hardware) if rescale else None
         scale_all = parallel_scale(sub, n_src, n_tgt, hardware.grid_sms) if rescale else None
+        # An L2-resident launch: the cold prediction times the ratio of the launch's physics
+        # with its memory roof through the L2 (perfmodel.memory_roof_s) to its cold physics,
+        # on the target's SMs (where a green context leaves the per-SM term binding, the L2 does
+        # not help), or on the measuring device's where the target has more: there the time is
+        # the device's scaled by the companions' SM share, and so must its warm share be, for
+        # a faster memory never to slow a launch.
+        warm = resident[covered] if resident is not None else None
+        warm_hw = base_hw if n_tgt > n_src else hardware
+        u_warm = unit_terms(sub, warm_hw, resident=warm) \
+            if warm is not None and warm.any() else None
+        u_cold = u if warm_hw is base_hw else u_tgt if rescale else u
         pos = np.full(n, -1)
         pos[covered] = np.arange(len(covered))
         for key, g in found.items():
@@ -381,6 +392,12 @@ class CalibrationProfile:
                 t = t * sm_scaling(f, scale) + ut.empty_s
             else:
                 t = t + ua.empty_s
+            if u_warm is not None and warm[at].any():
+                cold_u = u_cold.select(at)
+                warm_u = u_warm.select(at)
+                ratio = (launch_seconds(warm_u, kp) - warm_u.empty_s) / \
+                    (launch_seconds(cold_u, kp) - cold_u.empty_s)
+                t = np.where(warm[at], t * np.minimum(ratio, 1.0), t)
             if resident is not None and g.warm_trips > 0:
                 saved = g.warm_trips * (hardware.mem_latency_s - hardware.l2_latency_s) * \
                     warm_steps(sub.select(at), hardware)
