@@ -42,13 +42,15 @@ power-limited sustained tensor throughput):
                  for a launch a model runs on activations still in L2 (l2_resident), the
                  slower of its weights / (eta_m B) and all its bytes / (eta_m B_L2), B_L2 the
                  spec's L2 bandwidth (memory_roof_s)
-    T_parallel = bytes / (n s min(1, k eta_p))           Little's law: n = min(N, CTAs) SMs
+    T_parallel = bytes r / (n s min(1, k eta_p))         Little's law: n = min(N, CTAs) SMs
                                                          (attention: the blocks of a wave,
                                                          active_sms), each sustaining s = its
                                                          bytes in flight / latency (the spec's
                                                          per-SM bandwidth); k = blocks resident
                                                          per SM for the one-block-per-row norms
-                                                         (row_blocks), 1 elsewhere
+                                                         (row_blocks), 1 elsewhere; r = 1, or
+                                                         for such a norm on L2-resident rows
+                                                         the L2 / DRAM latency (row_latency)
     phi L      = the kernel's dependent round trips to memory (prologue, reductions, epilogue);
                  for the norms, once per wave of resident row blocks (row_blocks); for the
                  persistent cuBLAS products, once per round of resident blocks, their grid as
@@ -84,8 +86,9 @@ grid_sms SMs; its blocks run in waves on sm_count); mem_latency_ns, sm_count and
 max_threads_per_sm through a warp softmax's T_chain (its waves of warps);
 l2_latency_ns (with
 mem_latency_ns) through the warm saving of an L2-resident launch, warm_trips x (DRAM - L2
-latency) (roofsim.calibration.warm, l2_resident below); l2_bandwidth_gbps through such a
-launch's T_hbm; l2_cache_mib through l2_resident.
+latency) (roofsim.calibration.warm, l2_resident below), and through such a norm's T_parallel
+(row_latency); l2_bandwidth_gbps through such a launch's T_hbm; l2_cache_mib through
+l2_resident.
 """
 
 from __future__ import annotations
@@ -195,6 +198,8 @@ class UnitTerms:
     layout_s: np.ndarray       # a conv2d call's layout passes at eta_m = 1 (conv_layout_bytes
                                # over the streaming bandwidth, min(HBM, SMs x per-SM)); 0 else
     nodes_s: np.ndarray        # the launch floors of a call's kernels beyond the first
+    return_share: np.ndarray   # the latency a block's bytes in flight return after, over the
+                               # DRAM latency the per-SM bandwidth is measured at (row_latency)
 
     def select(self, rows) -> "UnitTerms":
         """These rows' terms (the spec-wide scalars kept)."""
@@ -205,8 +210,8 @@ class UnitTerms:
         """Little's law: bytes over what the active SMs sustain (each: its bytes in flight /
         latency = the spec's per-SM bandwidth, times the kind's share eta_parallel per resident
         block, at most the SM's own)."""
-        return self.nbytes / (self.active_sms * self.sm_bandwidth *
-                              np.minimum(self.occupancy * eta_parallel, 1.0))
+        return self.nbytes * self.return_share / (
+            self.active_sms * self.sm_bandwidth * np.minimum(self.occupancy * eta_parallel, 1.0))
 
     def __len__(self) -> int:
         return len(self.tensor_s)
@@ -1277,6 +1282,24 @@ def row_blocks(table: RecordTable, hw: HardwareSpec) -> tuple[np.ndarray, np.nda
     return occupancy, waves_
 
 
+def row_latency(table: RecordTable, hw: HardwareSpec,
+                resident: np.ndarray | None = None) -> np.ndarray:
+    """The latency the BLOCK_PER_ROW_KINDS' row blocks wait for their bytes, over the DRAM
+    latency: their per-SM term is each block's Little's law (bytes in flight / latency), so a
+    norm whose rows sit in L2 (`resident`, l2_resident) waits the L2's latency instead (spec
+    l2_latency_ns / mem_latency_ns); 1 for every other launch. Other kinds keep their per-SM
+    term from L2 too: what it stands for is bounded by what the SM issues as much as by latency
+    (calibration/h200/l2-resident: on 16 and 40 SMs the warm and cold per-SM rates of silu,
+    softmax, layernorm and float32 adds match within 6 %; a gain for every kind made the 16-SM
+    rows worse, 13.4 -> 16-33 % MAPE)."""
+    out = np.ones(len(table))
+    if resident is None:
+        return out
+    sel = np.asarray(resident, dtype=bool) & np.isin(table.kind, BLOCK_PER_ROW_KINDS)
+    out[sel] = hw.l2_latency_s / hw.mem_latency_s
+    return out
+
+
 def sm_side_bytes(table: RecordTable, nbytes: np.ndarray) -> np.ndarray:
     """Bytes the SMs load and store: the launch's, plus, for the BLOCK_PER_ROW_KINDS, the
     weight (gamma, beta) once more for every row after the first: each row's block reads it
@@ -1345,7 +1368,8 @@ def unit_terms(table: RecordTable, hw: HardwareSpec,
                      occupancy=occupancy, latency_waves=latency_waves,
                      empty_s=idle_block_seconds(table, hw),
                      layout_s=conv_layout_bytes(table) / streaming_bandwidth(hw),
-                     nodes_s=conv_extra_kernels(table) * hw.launch_overhead_s("cuda_graph"))
+                     nodes_s=conv_extra_kernels(table) * hw.launch_overhead_s("cuda_graph"),
+                     return_share=row_latency(table, hw, resident))
 
 
 def streaming_bandwidth(hw: HardwareSpec) -> float:

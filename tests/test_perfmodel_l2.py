@@ -177,3 +177,18 @@ def test_residency_needs_small_weights_and_activations_under_half_the_l2(n_rows,
     expected = t.weight_bytes[0] <= RESIDENT_WEIGHT_SHARE * t.bytes_read[0] and \
         activations <= 0.5 * H200.l2_cache_bytes
     assert bool(l2_resident(t, H200)[0]) == expected
+
+
+def test_a_resident_norms_blocks_wait_the_l2s_latency():
+    # a norm's per-SM term is each row block's Little's law: from L2 its bytes return after the
+    # L2's latency; other kinds keep theirs (what the SM issues bounds them as much)
+    norm = rows("layernorm", [4096], cols=768)
+    cold, warm = unit_terms(norm, H200), unit_terms(norm, H200, resident=np.array([True]))
+    share = H200.l2_latency_s / H200.mem_latency_s
+    assert warm.parallel_s(0.05)[0] == pytest.approx(share * cold.parallel_s(0.05)[0])
+    add = flat("elementwise", [1e6])
+    np.testing.assert_array_equal(unit_terms(add, H200, resident=np.array([True])).parallel_s(0.5),
+                                  unit_terms(add, H200).parallel_s(0.5))
+    slower_l2 = dataclasses.replace(H200, l2_latency_ns=300.0)
+    assert unit_terms(norm, slower_l2, resident=np.array([True])).parallel_s(0.05)[0] > \
+        warm.parallel_s(0.05)[0]
