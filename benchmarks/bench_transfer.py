@@ -150,25 +150,9 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # whole H200, 40 and 16 SMs) and e2e-fresh52 (16:03-16:04: grids 3x5 and 7x6, prompt 300, batch 1
 # and 4, whole H200). Session 23 changed no kernel model: e2e-fresh53 (2026-12-04 17:43-17:44:
 # grids 2x4 and 8x5, prompt 120, batch 1 and 2, whole H200 and 16 SMs) is more fresh evidence.
-FRESH = {"h200 (e2e-fresh26)", "h200-sm40 (e2e-fresh26)", "h200-sm104 (e2e-fresh26)",
-         "h200 (e2e-fresh28)", "h200-sm56 (e2e-fresh28)",
-         "h200 (e2e-fresh30)", "h200-sm48 (e2e-fresh30)",
-         "h200 (e2e-fresh32)", "h200-sm32 (e2e-fresh32)",
-         "h200 (e2e-fresh35)", "h200-sm80 (e2e-fresh35)",
-         "h200 (e2e-fresh37)", "h200-sm32 (e2e-fresh37)",
-         "h200 (e2e-fresh38)", "h200-sm56 (e2e-fresh38)",
-         "h200 (e2e-fresh44)", "h200-sm120 (e2e-fresh44)",
-         "h200 (e2e-fresh45)", "h200-sm96 (e2e-fresh45)", "h200-sm104 (e2e-fresh45)",
-         "h200 (e2e-fresh47)", "h200-sm8 (e2e-fresh47)", "h200-sm16 (e2e-fresh47)",
-         "h200 (e2e-fresh48)", "h200-sm48 (e2e-fresh48)",
-         "h200 (e2e-fresh50)", "h200 (e2e-fresh51)", "h200-sm40 (e2e-fresh51)",
-         "h200-sm16 (e2e-fresh51)", "h200 (e2e-fresh52)",
-         "h200 (e2e-fresh53)", "h200-sm16 (e2e-fresh53)"}
-# The SM-restricted kernel samples (calibration/h200-sm<N>/measurements.csv) measured after the
-# model's last change: 24 and 72 SMs (kernels/*.yaml --sample 0.08), 2026-12-02 07:52, after
-# the SM-count share (roofsim.calibration.profile.SM_COUNT_WEIGHT).
-# Session 12 read every sample's gemm / linear rows while choosing the library grid
-# (roofsim.perfmodel.LIBRARY_GRID_SHARE, block_rounds): none is fresh now.
+# Session 24 changed the kernel model (the L2's bandwidth, residency, a resident norm's latency)
+# after reading the stage rows of every set above: e2e-fresh54 is the one timed after it.
+FRESH = {"h200 (e2e-fresh54)", "h200-sm32 (e2e-fresh54)"}
 FRESH_SAMPLES: set[str] = set()
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12, "sibling": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15, "sibling": 0.15}
@@ -434,8 +418,12 @@ def sibling_stages_part(profiles) -> list[dict]:
 # SMs; no kernel-model change since session 16). e2e-fresh46 (session 20, 2026-12-04 10:14-10:15:
 # Llama 3.1 8B and Qwen3-30B-A3B, prefill 1536 at batch 1 / 3, decode at KV 1536, batch 2 / 6,
 # on 112 SMs) after session 20's balanced-tile stretch (roofsim.perfmodel.BALANCED_TAIL_TILES).
-MODEL_SETS = ("e2e-fresh40", "e2e-fresh41", "e2e-fresh42", "e2e-fresh43", "e2e-fresh46")
-FRESH_MODEL_SETS = ("e2e-fresh40", "e2e-fresh41", "e2e-fresh42", "e2e-fresh43", "e2e-fresh46")
+# e2e-fresh55 (session 24, 2026-12-04 20:00-20:03: Llama 3.1 8B and Qwen3-30B-A3B, prefill 1024,
+# decode at KV 2048, batch 1 / 8, on 40 SMs and the whole chip) after session 24's L2 terms;
+# the earlier sets' rows were read while those were made, so only it is fresh for them.
+MODEL_SETS = ("e2e-fresh40", "e2e-fresh41", "e2e-fresh42", "e2e-fresh43", "e2e-fresh46",
+              "e2e-fresh55")
+FRESH_MODEL_SETS = ("e2e-fresh55",)
 
 
 def model_stages_part(profiles) -> list[dict]:
@@ -483,8 +471,10 @@ PUBLISHED_L2_RANGE = (1 * 2**20, 0.5)      # bytes moved: from 1 MiB to this sha
 # The profiles are fitted on cold times; a warm launch is predicted as an engine running a model
 # predicts it (roofsim.perfmodel.l2_resident: the L2's bandwidth as its memory roof, the
 # profile's warm saving of latency). l2-resident guided the L2 term (session 24); l2-resident-
-# fresh (other sizes; 8, 24 and 72 SMs) was timed with it and read after the term was committed.
-L2_SETS = (("l2-resident", False), ("l2-resident-fresh", True))
+# fresh (other sizes; 8, 24 and 72 SMs) was timed with it and read after the term was committed
+# (7928cdf), then guided the resident norm's latency (fcd414d); l2-resident-fresh2 (32, 56 and
+# 104 SMs) was timed after that.
+L2_SETS = (("l2-resident", False), ("l2-resident-fresh", False), ("l2-resident-fresh2", True))
 
 
 def l2_resident_part(profiles) -> list[dict]:

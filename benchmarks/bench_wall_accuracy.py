@@ -84,7 +84,7 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
             "e2e-fresh24", "e2e-fresh26", "e2e-host", "e2e-fresh28", "e2e-fresh30", "e2e-fresh32",
             "e2e-fresh35", "e2e-fresh37", "e2e-fresh38", "e2e-fresh44", "e2e-fresh45",
             "e2e-fresh47", "e2e-fresh48", "e2e-fresh50", "e2e-fresh51", "e2e-fresh52",
-            "e2e-fresh53")
+            "e2e-fresh53", "e2e-fresh54")
 # e2e-fresh21 (session 10, 2026-12-03 00:37, grids 1x8 and 6x9, prompt 450, whole H200 in three
 # separate processes, 80 and 24 SMs; no model change since session 9) and e2e-fresh24 (02:12,
 # grids 1x9 and 8x8, prompt 650, whole H200, 72 and 8 SMs; after session 10's sort chain) were
@@ -129,10 +129,12 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
 # changed no prediction of these walls (a graph row's host and binds columns only);
 # e2e-fresh53 (2026-12-04 17:43-17:44, grids 2x4 and 8x5, prompt 120, batch 1 and 2, whole
 # H200 in two processes and 16 SMs, graph rows included) is more fresh evidence, kept out of the
-# typical probe and the speed spread.
+# typical probe and the speed spread. e2e-fresh54 (session 24, 2026-12-04 19:58-20:00, grids 3x4
+# and 6x9, prompt 180, batch 1, whole H200 and 32 SMs), after session 24's kernel-model change
+# (the L2 terms), likewise.
 FRESH_OCR_SETS = ("e2e-fresh32", "e2e-fresh35", "e2e-fresh37", "e2e-fresh38", "e2e-fresh44",
                   "e2e-fresh45", "e2e-fresh47", "e2e-fresh48", "e2e-fresh50", "e2e-fresh51",
-                  "e2e-fresh52", "e2e-fresh53")
+                  "e2e-fresh52", "e2e-fresh53", "e2e-fresh54")
 # A set's process*/ folders (roofsim.e2e.process_walls): its rows are also scored against the
 # median over the processes (summarize).
 
@@ -237,7 +239,7 @@ MODEL_SETS = ("e2e", "e2e-fresh3", "e2e-fresh5", "e2e-fresh15", "e2e-fresh20", "
               "e2e-fresh23", "e2e-fresh25", "e2e-fresh27", "e2e-fresh29", "e2e-fresh31",
               "e2e-fresh33", "e2e-fresh34",
               "e2e-fresh36", "e2e-fresh39", "e2e-fresh40", "e2e-fresh41", "e2e-fresh42",
-              "e2e-fresh43", "e2e-fresh46", "e2e-fresh49")
+              "e2e-fresh43", "e2e-fresh46", "e2e-fresh49", "e2e-fresh55")
 # e2e-fresh27 was fresh until session 13's host refit, chosen after it was read; e2e-fresh29
 # (Mistral 7B and Qwen2.5 7B, prefill 1500, KV 1800 / 4500, batch 5 / 10, two processes;
 # 2026-12-03 11:24-11:26, after the refit) is the fresh one.
@@ -275,7 +277,7 @@ MODEL_SETS = ("e2e", "e2e-fresh3", "e2e-fresh5", "e2e-fresh15", "e2e-fresh20", "
 # H200, two processes) after session 22's host change (the typical process's probe).
 FRESH_MODEL_SETS: tuple[str, ...] = ("e2e-fresh33", "e2e-fresh34", "e2e-fresh36", "e2e-fresh39",
                                      "e2e-fresh40", "e2e-fresh41", "e2e-fresh43", "e2e-fresh46",
-                                     "e2e-fresh49")
+                                     "e2e-fresh49", "e2e-fresh55")
 
 
 def model_rows(device: str, host) -> list[dict]:
