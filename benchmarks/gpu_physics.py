@@ -116,6 +116,34 @@ def warm_copy_s(torch, nbytes: int, launches: int = 100) -> float:
     return graph_per_launch(lambda d, s: d.copy_(s), (dst, src), launches, 7, torch)
 
 
+def cold_warm_rows(cases, keys: tuple[str, ...], torch, timer, nv, budget_s: float,
+                   started: float) -> list[dict]:
+    """Each case ({kind, dtype, params} and `keys` copied into its row) timed by the calibration
+    runner's op: cold_s, the harness's per-launch time (timer: roofsim's CudaTimer, L2 flushed,
+    input sets rotated), and warm_s, the same launches replayed on one input set
+    (graph_per_launch); launches and set_bytes; status, and the NVML state after. Stops starting
+    cases budget_s after `started` (time.perf_counter)."""
+    from roofsim.calibration.runners import runner_for
+    rows = []
+    for c in cases:
+        if time.perf_counter() - started > budget_s:
+            break
+        row = {k: c[k] for k in keys}
+        try:
+            fn, make = runner_for(c["kind"])(c["params"], c["dtype"], "cuda")
+            cold = timer.time(fn, make)
+            row.update(cold_s=cold.kernel_s, launches=cold.launches, set_bytes=cold.set_bytes,
+                       warm_s=graph_per_launch(fn, make(), cold.launches, cold.trials, torch,
+                                               warmup=3),
+                       status="ok")
+        except Exception as err:
+            row.update(status="error", error=f"{type(err).__name__}: {err}"[:200])
+        row.update(nv.state())
+        rows.append(row)
+        timer.release()
+    return rows
+
+
 def write_rows_csv(path, rows: list[dict]) -> None:
     """rows as a CSV whose columns are every key of every row, in order of first appearance."""
     fields = []

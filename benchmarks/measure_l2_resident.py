@@ -38,7 +38,7 @@ for _p in (ROOT, ROOT / "benchmarks"):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from gpu_physics import graph_per_launch, write_rows_csv  # noqa: E402  (one timer, one writer)
+from gpu_physics import cold_warm_rows, write_rows_csv  # noqa: E402  (one timer, one writer)
 
 # (kind, dtype, inputs read, the row length of the row kinds: 0 for flat ones)
 GROUPS = (("elementwise", "bfloat16", 2, 0), ("silu", "bfloat16", 1, 0),
@@ -80,7 +80,6 @@ def main(argv=None) -> int:
     import torch
     from roofsim.calibration.green import restrict_sms
     from roofsim.calibration.nvml import Nvml
-    from roofsim.calibration.runners import runner_for
     from roofsim.calibration.timing import CudaTimer
 
     restriction = restrict_sms(args.sms)
@@ -90,24 +89,9 @@ def main(argv=None) -> int:
     l2 = float(torch.cuda.get_device_properties(0).L2_cache_size)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
     t0 = time.perf_counter()
-    for c in cases(args.seed, l2, args.sizes):
-        if time.perf_counter() - t0 > args.budget:
-            break
-        row = {"case_id": c["case_id"], "kind": c["kind"], "dtype": c["dtype"]}
-        try:
-            fn, make = runner_for(c["kind"])(c["params"], c["dtype"], "cuda")
-            cold = timer.time(fn, make)
-            row.update(cold_s=cold.kernel_s, launches=cold.launches, set_bytes=cold.set_bytes,
-                       warm_s=graph_per_launch(fn, make(), cold.launches, cold.trials, torch,
-                                               warmup=3),
-                       status="ok")
-        except Exception as err:
-            row.update(status="error", error=f"{type(err).__name__}: {err}"[:200])
-        row.update(nv.state())
-        rows.append(row)
-        timer.release()
+    rows = cold_warm_rows(cases(args.seed, l2, args.sizes), ("case_id", "kind", "dtype"), torch,
+                          timer, nv, args.budget, t0)
     tag = f"sm{args.sms}"
     write_rows_csv(out / f"l2-resident-{tag}.csv", rows)
     doc = {"what": "streaming kernels cold vs warm (L2-resident) over a size sweep "

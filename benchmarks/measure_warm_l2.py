@@ -37,7 +37,7 @@ for _p in (ROOT, ROOT / "benchmarks"):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from gpu_physics import graph_per_launch, write_rows_csv  # noqa: E402  (one timer, one writer)
+from gpu_physics import cold_warm_rows, write_rows_csv  # noqa: E402  (one timer, one writer)
 
 SOURCE = ROOT / "calibration" / "h200" / "measurements.csv"
 CAT_BYTES = [2 ** e for e in range(20, 31, 2)]      # 1 MB .. 1 GB per direction
@@ -82,7 +82,6 @@ def main(argv=None) -> int:
 
     import torch
     from roofsim.calibration.nvml import Nvml
-    from roofsim.calibration.runners import runner_for
     from roofsim.calibration.timing import CudaTimer
 
     nv = Nvml()
@@ -90,25 +89,12 @@ def main(argv=None) -> int:
     timer = CudaTimer()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
     t0 = time.perf_counter()
     layouts = tuple(x for x in args.layouts.split(",") if x)
-    for c in pick_cases(args.per_group, args.max_set, layouts):
-        if time.perf_counter() - t0 > args.budget:
-            break
-        row = {"case_id": c["case_id"], "kind": c["kind"], "layout": c["layout"]}
-        try:
-            fn, make = runner_for(c["kind"])(c["params"], c["dtype"], "cuda")
-            cold = timer.time(fn, make)
-            row.update(cold_s=cold.kernel_s, launches=cold.launches,
-                       warm_s=graph_per_launch(fn, make(), cold.launches, cold.trials, torch,
-                                               warmup=3),
-                       status="ok")
-        except Exception as err:
-            row.update(status="error", error=f"{type(err).__name__}: {err}"[:200])
-        row.update(nv.state())
-        rows.append(row)
-        timer.release()
+    rows = cold_warm_rows(pick_cases(args.per_group, args.max_set, layouts),
+                          ("case_id", "kind", "layout"), torch, timer, nv, args.budget, t0)
+    for r in rows:
+        r.pop("set_bytes", None)          # the committed CSVs' columns, as before
     cats = []
     for nbytes in () if args.no_cat else CAT_BYTES:
         n = nbytes // 2
