@@ -422,9 +422,11 @@ def sibling_stages_part(profiles) -> list[dict]:
 # e2e-fresh55 (session 24, 2026-12-04 20:00-20:03: Llama 3.1 8B and Qwen3-30B-A3B, prefill 1024,
 # decode at KV 2048, batch 1 / 8, on 40 SMs and the whole chip) after session 24's L2 terms;
 # the earlier sets' rows were read while those were made, so only it is fresh for them.
+# e2e-fresh56 (20:31-20:34): Qwen3-30B-A3B as e2e-fresh55 but with balanced routing (the
+# prediction's; e2e-fresh55's random router sent later layers' tokens to fewer experts).
 MODEL_SETS = ("e2e-fresh40", "e2e-fresh41", "e2e-fresh42", "e2e-fresh43", "e2e-fresh46",
-              "e2e-fresh55")
-FRESH_MODEL_SETS = ("e2e-fresh55",)
+              "e2e-fresh55", "e2e-fresh56")
+FRESH_MODEL_SETS = ("e2e-fresh55", "e2e-fresh56")
 
 
 def model_stages_part(profiles) -> list[dict]:

@@ -239,7 +239,7 @@ MODEL_SETS = ("e2e", "e2e-fresh3", "e2e-fresh5", "e2e-fresh15", "e2e-fresh20", "
               "e2e-fresh23", "e2e-fresh25", "e2e-fresh27", "e2e-fresh29", "e2e-fresh31",
               "e2e-fresh33", "e2e-fresh34",
               "e2e-fresh36", "e2e-fresh39", "e2e-fresh40", "e2e-fresh41", "e2e-fresh42",
-              "e2e-fresh43", "e2e-fresh46", "e2e-fresh49", "e2e-fresh55")
+              "e2e-fresh43", "e2e-fresh46", "e2e-fresh49", "e2e-fresh55", "e2e-fresh56")
 # e2e-fresh27 was fresh until session 13's host refit, chosen after it was read; e2e-fresh29
 # (Mistral 7B and Qwen2.5 7B, prefill 1500, KV 1800 / 4500, batch 5 / 10, two processes;
 # 2026-12-03 11:24-11:26, after the refit) is the fresh one.
@@ -277,7 +277,7 @@ MODEL_SETS = ("e2e", "e2e-fresh3", "e2e-fresh5", "e2e-fresh15", "e2e-fresh20", "
 # H200, two processes) after session 22's host change (the typical process's probe).
 FRESH_MODEL_SETS: tuple[str, ...] = ("e2e-fresh33", "e2e-fresh34", "e2e-fresh36", "e2e-fresh39",
                                      "e2e-fresh40", "e2e-fresh41", "e2e-fresh43", "e2e-fresh46",
-                                     "e2e-fresh49", "e2e-fresh55")
+                                     "e2e-fresh49", "e2e-fresh55", "e2e-fresh56")
 
 
 def model_rows(device: str, host) -> list[dict]:
