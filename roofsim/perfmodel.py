@@ -1290,8 +1290,10 @@ def row_latency(table: RecordTable, hw: HardwareSpec,
     l2_latency_ns / mem_latency_ns); 1 for every other launch. Other kinds keep their per-SM
     term from L2 too: what it stands for is bounded by what the SM issues as much as by latency
     (calibration/h200/l2-resident: on 16 and 40 SMs the warm and cold per-SM rates of silu,
-    softmax, layernorm and float32 adds match within 6 %; a gain for every kind made the 16-SM
-    rows worse, 13.4 -> 16-33 % MAPE)."""
+    softmax and float32 adds match within 6 %; a gain for every kind made the 16-SM rows worse,
+    13.4 -> 16-33 % MAPE). On that guiding set rmsnorm's warm rows went 38-43 -> 13-18 % MAPE
+    with it, and layernorm's, whose large shapes' per-SM rate did not move from L2, 5-7 ->
+    7-13 % (too fast): the unloaded latencies overstate what a loaded block gains."""
     out = np.ones(len(table))
     if resident is None:
         return out
@@ -1353,7 +1355,6 @@ def unit_terms(table: RecordTable, hw: HardwareSpec,
     index_flops = index_ops_per_element(table) * _col(table, "numel", 0.0) * INT32_OP_FLOPS
     occupancy, latency_waves = row_blocks(table, hw)
     latency_waves = latency_waves * block_rounds(table, tiles, n_sm, grid, persistent_kernel)
-
     return UnitTerms(launch_s=hw.launch_overhead_s("cuda_graph"), latency_s=hw.mem_latency_s,
                      tensor_s=tensor, power_s=power,
                      cuda_s=np.maximum(flops_c / cuda_peak, chain_seconds(table, hw)),
