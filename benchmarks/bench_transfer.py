@@ -484,8 +484,8 @@ def l2_resident_part(profiles) -> list[dict]:
     """Per L2 set, SM count and profile: the MAPE of the warm times of the shapes the model
     counts as L2-resident, and of the cold times of every shape."""
     import csv
+    from roofsim.calibration.suites import Case
     from roofsim.engine import simulate
-    from roofsim.kernels import records_from_params
     from roofsim.perfmodel import l2_resident
     rows = []
     for name, fresh in L2_SETS:
@@ -499,9 +499,7 @@ def l2_resident_part(profiles) -> list[dict]:
             for fd in DEVICES:
                 warm_err, cold_err = [], []
                 for r in cases:
-                    kind, dtype, shape = r["case_id"].split("|", 2)
-                    params = {k: [float(v)] for k, v in (kv.split("=") for kv in shape.split(","))}
-                    table = records_from_params(kind, params, dtype)
+                    table = Case.from_id(r["case_id"]).records()
                     cold = simulate(table, spec, profiles[fd], l2_warm=False)
                     cold_err.append((cold.launch_time_s + cold.node_gap_s)[0] /
                                     float(r["cold_s"]) - 1)

@@ -52,6 +52,7 @@ ELEMENT_BYTES = {"bfloat16": 2, "float16": 2, "float32": 4}
 def cases(seed: int, l2_bytes: float, sizes: int) -> list[dict]:
     """Each group at `sizes` sizes of bytes read, geometric from 0.25 MiB to 1.5 x the L2,
     each multiplied by a factor in [0.8, 1.25) drawn from `seed`."""
+    from roofsim.calibration.suites import Case
     rng = np.random.default_rng(seed)
     base = np.geomspace(0.25 * 2**20, 1.5 * l2_bytes, sizes)
     out = []
@@ -62,9 +63,8 @@ def cases(seed: int, l2_bytes: float, sizes: int) -> list[dict]:
                 params = {"rows": max(elements // cols, 1), "cols": cols}
             else:
                 params = {"numel": elements}
-            shape = ",".join(f"{k}={v}" for k, v in params.items())
-            out.append({"case_id": f"{kind}|{dtype}|{shape}", "kind": kind, "dtype": dtype,
-                        "params": params})
+            out.append({"case_id": Case.make(kind, dtype, params).case_id, "kind": kind,
+                        "dtype": dtype, "params": params})
     return out
 
 

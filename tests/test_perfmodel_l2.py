@@ -192,3 +192,15 @@ def test_a_resident_norms_blocks_wait_the_l2s_latency():
     slower_l2 = dataclasses.replace(H200, l2_latency_ns=300.0)
     assert unit_terms(norm, slower_l2, resident=np.array([True])).parallel_s(0.05)[0] > \
         warm.parallel_s(0.05)[0]
+
+
+def test_a_case_id_reads_back_as_its_case():
+    from roofsim.calibration.suites import Case
+    case = Case.make("layernorm", "bfloat16", {"cols": 1280, "rows": 120})
+    assert case.case_id == "layernorm|bfloat16|rows=120,cols=1280"
+    assert Case.from_id(case.case_id) == case
+    t = case.records()
+    assert t.kind[0] == "layernorm" and t.param("rows")[0] == 120
+    for bad in ("layernorm|bfloat16", "layernorm|bfloat16|rows=1.5", "silu|bfloat16|width=3"):
+        with pytest.raises(ValueError):
+            Case.from_id(bad)

@@ -365,10 +365,9 @@ class CalibrationProfile:
         # the device's scaled by the companions' SM share, and so must its warm share be, for
         # a faster memory never to slow a launch.
         warm = resident[covered] if resident is not None else None
-        warm_hw = base_hw if n_tgt > n_src else hardware
+        warm_hw, u_cold = (hardware, u_tgt) if rescale and n_tgt < n_src else (base_hw, u)
         u_warm = unit_terms(sub, warm_hw, resident=warm) \
             if warm is not None and warm.any() else None
-        u_cold = u if warm_hw is base_hw else u_tgt if rescale else u
         pos = np.full(n, -1)
         pos[covered] = np.arange(len(covered))
         for key, g in found.items():

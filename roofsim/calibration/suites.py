@@ -81,6 +81,23 @@ class Case:
         items = sorted(((str(k), int(v)) for k, v in params.items()), key=lambda kv: order[kv[0]])
         return cls(kind=kind, dtype=dtype, params=tuple(items), suite=suite, round=round)
 
+    @classmethod
+    def from_id(cls, case_id: str) -> "Case":
+        """The case a case_id names ('kind|dtype|name=value,...'); ValueError where it does not
+        parse as one (a parameter not in SHAPE_PARAMS included)."""
+        kind, dtype, shape = str(case_id).split("|", 2)
+        params = dict(kv.split("=", 1) for kv in shape.split(",") if kv)
+        try:
+            return cls.make(kind, dtype, {k: int(v) for k, v in params.items()})
+        except KeyError as err:
+            raise ValueError(f"{case_id}: unknown shape parameter {err}") from None
+
+    def records(self):
+        """This case's one record (roofsim.kernels.records_from_params)."""
+        from ..kernels import records_from_params
+        return records_from_params(self.kind, {k: np.array([float(v)]) for k, v in self.params},
+                                   self.dtype)
+
 
 def _fail(path, where: str, msg: str):
     raise UserError(f"{path}: {where}: {msg}")

@@ -19,8 +19,6 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import UserError
 from ..io import number_cell, read_csv
 from .measurements import SECONDS_RANGE
@@ -55,14 +53,11 @@ def warm_savings_s(path: str | Path, hardware=None) -> dict[tuple[str, str], flo
 def _steps(case_id: str, hardware) -> float:
     """warm_steps of the kernel a calibration case id names ('kind|dtype|name=value,...'); 1
     where the id does not parse as one."""
-    from ..kernels import records_from_params
     from ..perfmodel import warm_steps
-    parts = str(case_id).split("|")
+    from .suites import Case
     try:
-        params = {k: np.array([float(v)]) for k, v in
-                  (kv.split("=", 1) for kv in parts[2].split(",") if kv)}
-        table = records_from_params(parts[0], params, parts[1])
-    except (IndexError, ValueError, UserError):
+        table = Case.from_id(case_id).records()
+    except (ValueError, UserError):
         return 1.0
     return float(warm_steps(table, hardware)[0])
 
