@@ -476,8 +476,11 @@ PUBLISHED_L2_RANGE = (1 * 2**20, 0.5)      # bytes moved: from 1 MiB to this sha
 # profile's warm saving of latency). l2-resident guided the L2 term (session 24); l2-resident-
 # fresh (other sizes; 8, 24 and 72 SMs) was timed with it and read after the term was committed
 # (7928cdf), then guided the resident norm's latency (fcd414d); l2-resident-fresh2 (32, 56 and
-# 104 SMs) was timed after that.
-L2_SETS = (("l2-resident", False), ("l2-resident-fresh", False), ("l2-resident-fresh2", True))
+# 104 SMs) was timed after that, scored it, and with the other two guided session 25's loaded
+# latency (roofsim.perfmodel.LOADED_QUEUE_NS) and the warm probe's trips net of the physics
+# (roofsim.calibration.fit.physics_kept). None is fresh now: no device was lent in session 25
+# to time another.
+L2_SETS = (("l2-resident", False), ("l2-resident-fresh", False), ("l2-resident-fresh2", False))
 
 
 def l2_resident_part(profiles) -> list[dict]:

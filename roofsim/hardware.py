@@ -526,6 +526,12 @@ def validate_fields(raw: Any) -> dict:
         raise _Invalid("grid_sm_count", f"grid_sm_count = {out['grid_sm_count']} is below "
                                         f"sm_count = {out['sm_count']} (a device reports at "
                                         f"least the SMs kernels run on)")
+    dram_ns = out.get("mem_latency_ns", DEFAULT_MEM_LATENCY_NS)
+    if out.get("l2_latency_ns", 0.0) >= dram_ns:
+        raise _Invalid("l2_latency_ns", f"l2_latency_ns = {out['l2_latency_ns']} is not below "
+                                        f"the DRAM latency, {dram_ns} ns (mem_latency_ns"
+                                        f"{'' if 'mem_latency_ns' in out else ', its default'}): "
+                                        f"an L2 hit is nearer than DRAM")
     _check_source_keys(out.get("sources", {}))
     return out
 

@@ -27,8 +27,9 @@ power-limited sustained tensor throughput):
                  x L per onesweep kernel above); a reduction's loop of loads (reduce_chain_seconds:
                  a thread's iterations x REDUCE_ROUND_TRIPS x L, per wave of resident blocks, as
                  ATen's reduce kernel is launched: reduce_launch); a warp softmax's elements per
-                 lane x SOFTMAX_ELEMENT_ROUND_TRIPS x L (softmax_chain_seconds); 0 for every
-                 other kind. The engine's roofline takes it too
+                 lane x SOFTMAX_ELEMENT_ROUND_TRIPS x L (softmax_chain_seconds; L x the loaded
+                 L2 / DRAM latency ratio on L2-resident rows: resident_latency_ratio); 0 for
+                 every other kind. The engine's roofline takes it too
     T_index    = the index work of TensorIterator's strided kernel (stride >= 1 records of
                  LAYOUT_KINDS): its OffsetCalculator's integer ops per element,
                  dims x (INDEX_OPS_PER_DIM + operands) + INDEX_OPS_PER_OPERAND x operands
@@ -87,7 +88,8 @@ max_threads_per_sm through a warp softmax's T_chain (its waves of warps);
 l2_latency_ns (with
 mem_latency_ns) through the warm saving of an L2-resident launch, warm_trips x (DRAM - L2
 latency) (roofsim.calibration.warm, l2_resident below), and through such a norm's T_parallel
-(row_latency); l2_bandwidth_gbps through such a launch's T_hbm; l2_cache_mib through
+(row_latency) and a warp softmax's T_chain, each at the loaded latencies' ratio
+(resident_latency_ratio); l2_bandwidth_gbps through such a launch's T_hbm; l2_cache_mib through
 l2_resident.
 """
 
@@ -983,28 +985,34 @@ def softmax_warp_path(table: RecordTable) -> np.ndarray:
                                                     _element_bytes(table))
 
 
-def softmax_chain_seconds(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
+def softmax_chain_seconds(table: RecordTable, hw: HardwareSpec,
+                          resident: np.ndarray | None = None) -> np.ndarray:
     """Seconds of each warp-softmax record's chain: ceil(cols / 32) elements of a lane x
     SOFTMAX_ELEMENT_ROUND_TRIPS memory latencies, once per wave of warps on hw's SMs (a warp per
-    row; two rows per warp up to 128 values); 0 for other records."""
+    row; two rows per warp up to 128 values); 0 for other records. Rows that sit in L2
+    (`resident`, l2_resident) wait the L2's loaded latency (resident_latency_ratio)."""
     sel = softmax_warp_path(table)
     if not sel.any():
         return np.zeros(len(table))
     cols = _col(table, "cols", 1.0)
     rows = np.maximum(_col(table, "rows", 1.0), 1.0)
     warps = np.ceil(rows / np.where(cols <= 128.0, 2.0, 1.0))
-    resident = float(hw.sm_count) * np.floor(hw.max_threads_per_sm / 32.0)
+    resident_warps = float(hw.sm_count) * np.floor(hw.max_threads_per_sm / 32.0)
     per_lane = np.ceil(cols / 32.0)
-    return np.where(sel, per_lane * np.ceil(warps / resident) * SOFTMAX_ELEMENT_ROUND_TRIPS *
-                    hw.mem_latency_s, 0.0)
+    latency = hw.mem_latency_s * (np.where(np.asarray(resident, dtype=bool),
+                                           resident_latency_ratio(hw), 1.0)
+                                  if resident is not None else 1.0)
+    return np.where(sel, per_lane * np.ceil(warps / resident_warps) * SOFTMAX_ELEMENT_ROUND_TRIPS *
+                    latency, 0.0)
 
 
-def chain_seconds(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
+def chain_seconds(table: RecordTable, hw: HardwareSpec,
+                  resident: np.ndarray | None = None) -> np.ndarray:
     """T_chain of each record: a sort's passes, a reduction's loop of loads or a warp softmax's
     elements per lane (0 elsewhere), the floor of the CUDA-core term in the physics (unit_terms)
-    and in the engine's roofline."""
+    and in the engine's roofline; `resident` as softmax_chain_seconds takes it."""
     return np.maximum(np.maximum(sort_chain_seconds(table, hw), reduce_chain_seconds(table, hw)),
-                      softmax_chain_seconds(table, hw))
+                      softmax_chain_seconds(table, hw, resident))
 
 
 # ---- the vectorized cat kernel's idle blocks --------------------------------------------------
@@ -1286,8 +1294,8 @@ def row_latency(table: RecordTable, hw: HardwareSpec,
                 resident: np.ndarray | None = None) -> np.ndarray:
     """The latency the BLOCK_PER_ROW_KINDS' row blocks wait for their bytes, over the DRAM
     latency: their per-SM term is each block's Little's law (bytes in flight / latency), so a
-    norm whose rows sit in L2 (`resident`, l2_resident) waits the L2's latency instead (spec
-    l2_latency_ns / mem_latency_ns); 1 for every other launch. Other kinds keep their per-SM
+    norm whose rows sit in L2 (`resident`, l2_resident) waits the L2's latency instead, both
+    loaded (resident_latency_ratio); 1 for every other launch. Other kinds keep their per-SM
     term from L2 too: what it stands for is bounded by what the SM issues as much as by latency
     (calibration/h200/l2-resident: on 16 and 40 SMs the warm and cold per-SM rates of silu,
     softmax and float32 adds match within 6 %; a gain for every kind made the 16-SM rows worse,
@@ -1298,8 +1306,31 @@ def row_latency(table: RecordTable, hw: HardwareSpec,
     if resident is None:
         return out
     sel = np.asarray(resident, dtype=bool) & np.isin(table.kind, BLOCK_PER_ROW_KINDS)
-    out[sel] = hw.l2_latency_s / hw.mem_latency_s
+    out[sel] = resident_latency_ratio(hw)
     return out
+
+
+# A loaded memory request waits longer than an unloaded pointer chase: the SMs' requests queue
+# in the crossbar and at the L2 slices, on the way to DRAM and to an L2 hit alike. The spec's
+# latencies are unloaded (a single thread's chase), so a streaming kernel's dependent loads wait
+# about LOADED_QUEUE_NS more at either level, and an L2-resident input shortens them by less
+# than the unloaded ratio says: (L2 + q) / (DRAM + q), 0.55 on the H200 (150 + 120 over
+# 374 + 120 ns) where the unloaded ratio is 0.40. Chosen on the three L2-resident sets of
+# calibration/h200 (l2-resident, -fresh, -fresh2: whole chip and 8-104 SMs, looked at per group):
+# with the warp softmax's chain and the norms' row blocks at the unloaded ratio (and the
+# probe's warm trips net of that physics: calibration.fit.physics_kept), the whole chip's warm
+# rows were too fast: softmax 17 % MAPE, the norms 11-12 % (median -11 %); the whole chip's warm
+# MAPE of the three sets, 9.4 / 10.4 / 9.9 % at q = 0, is 8.3 / 9.3 / 8.7 at 60 ns, 8.1 / 9.1 /
+# 8.3 at 120 and 8.4 / 9.4 / 8.4 at 180 (restricted counts within +-0.5 points of each other).
+# Physical range: 0 to a DRAM latency.
+LOADED_QUEUE_NS = 120.0
+
+
+def resident_latency_ratio(hw: HardwareSpec) -> float:
+    """The latency a dependent load waits on an L2-resident input over the one it waits on
+    DRAM, both loaded: (l2_latency + q) / (mem_latency + q), q = LOADED_QUEUE_NS."""
+    q = LOADED_QUEUE_NS * 1e-9
+    return (hw.l2_latency_s + q) / (hw.mem_latency_s + q)
 
 
 def sm_side_bytes(table: RecordTable, nbytes: np.ndarray) -> np.ndarray:
@@ -1357,7 +1388,7 @@ def unit_terms(table: RecordTable, hw: HardwareSpec,
     latency_waves = latency_waves * block_rounds(table, tiles, n_sm, grid, persistent_kernel)
     return UnitTerms(launch_s=hw.launch_overhead_s("cuda_graph"), latency_s=hw.mem_latency_s,
                      tensor_s=tensor, power_s=power,
-                     cuda_s=np.maximum(flops_c / cuda_peak, chain_seconds(table, hw)),
+                     cuda_s=np.maximum(flops_c / cuda_peak, chain_seconds(table, hw, resident)),
                      index_s=index_flops / hw.cuda_peak_flops("float32"),
                      hbm_s=memory_roof_s(table, nbytes, hw, resident),
                      nbytes=sm_side_bytes(table, nbytes),

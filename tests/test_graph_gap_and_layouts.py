@@ -275,3 +275,33 @@ def test_an_l2_resident_reduction_saves_its_trips_once_per_iteration():
     # the trips saved per step, never below MIN_WARM_SHARE of the cold launch
     full = 18 * g.warm_trips * (hw.mem_latency_s - hw.l2_latency_s)
     assert cold - warm == pytest.approx(min(full, (1 - MIN_WARM_SHARE) * cold))
+
+
+def test_the_warm_probes_trips_are_what_the_physics_leaves(tmp_path):
+    """A warm probe case's saving is charged to its group's round trips only past what the
+    profile's physics already takes off an L2-resident input (the L2's bandwidth and loaded
+    latency: a warp softmax's chain); counting it twice made such rows too fast. So the trips
+    are median(cold x kept - warm) / (DRAM - L2 latency), kept < 1 where the physics saves."""
+    from roofsim.calibration.fit import DeviceProbes, physics_kept
+    hw = load_hardware("h200")
+    p = load_profile(CAL / "h200")
+    ids = ["softmax|bfloat16|rows=117,cols=1024", "softmax|bfloat16|rows=902,cols=832"]
+    kept = physics_kept(p, ids + ["not a case id"], hw)
+    assert set(kept) == set(ids) and all(0.0 < kept[i] < 0.95 for i in ids)
+    path = tmp_path / "warm-l2.csv"
+    cold, warm = (6.4e-6, 5.8e-6), (4.0e-6, 4.2e-6)
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["case_id", "kind", "layout", "status", "cold_s",
+                                          "warm_s"])
+        w.writeheader()
+        for cid, c, h in zip(ids, cold, warm):
+            w.writerow({"case_id": cid, "kind": "softmax", "layout": "", "status": "ok",
+                        "cold_s": c, "warm_s": h})
+    probes = DeviceProbes.read(None, path, hw)
+    net = [c * kept[i] - h for i, c, h in zip(ids, cold, warm)]
+    assert all(0.0 < s < c - h for s, c, h in zip(net, cold, warm))
+    assert probes.warm_savings_s(p)[("softmax", "")] == pytest.approx(np.median(net))
+    assert probes.warm_savings_s()[("softmax", "")] == pytest.approx(
+        np.median([c - h for c, h in zip(cold, warm)]))
+    g = probes.apply(p).group_for("softmax", "bfloat16", "")
+    assert g.warm_trips == pytest.approx(np.median(net) / (hw.mem_latency_s - hw.l2_latency_s))

@@ -17,8 +17,8 @@ from roofsim.errors import UserError
 from roofsim.hardware import (L2_BYTES_PER_CLOCK_PER_SM, derive_sm_restricted, load_hardware,
                               spec_from_dict, spec_to_dict)
 from roofsim.kernels import records_from_params
-from roofsim.perfmodel import (RESIDENT_WEIGHT_SHARE, dram_bytes, l2_resident, memory_roof_s,
-                              reads_cache, unit_terms)
+from roofsim.perfmodel import (LOADED_QUEUE_NS, RESIDENT_WEIGHT_SHARE, dram_bytes, l2_resident,
+                               memory_roof_s, reads_cache, resident_latency_ratio, unit_terms)
 
 H200 = load_hardware("h200")
 
@@ -94,6 +94,24 @@ def test_a_bad_l2_bandwidth_is_named(value, hint):
     with pytest.raises(UserError, match="l2_bandwidth_gbps") as err:
         spec_from_dict(fields)
     assert hint in str(err.value)
+
+
+@pytest.mark.parametrize("l2, dram", [(374.0, 374.0), (500.0, 374.0), (700.0, None)])
+def test_an_l2_no_nearer_than_dram_is_named(l2, dram):
+    """An L2 hit at least as slow as DRAM would make a resident launch slower than a cold one
+    (resident_latency_ratio above 1): one line naming the field and the DRAM latency it is
+    compared with (the spec's, else the default)."""
+    fields = spec_to_dict(H200)
+    fields["l2_latency_ns"] = l2
+    if dram is None:
+        fields.pop("mem_latency_ns")
+    else:
+        fields["mem_latency_ns"] = dram
+    with pytest.raises(UserError, match="l2_latency_ns") as err:
+        spec_from_dict(fields)
+    assert "DRAM latency" in str(err.value) and "\n" not in str(err.value)
+    fields["l2_latency_ns"] = 0.9 * (dram or 600.0)
+    assert spec_from_dict(fields).l2_latency_ns == fields["l2_latency_ns"]
 
 
 def test_every_shipped_spec_cites_its_l2_bandwidth():
@@ -179,12 +197,16 @@ def test_residency_needs_small_weights_and_activations_under_half_the_l2(n_rows,
     assert bool(l2_resident(t, H200)[0]) == expected
 
 
-def test_a_resident_norms_blocks_wait_the_l2s_latency():
+def test_a_resident_norms_blocks_wait_the_l2s_loaded_latency():
     # a norm's per-SM term is each row block's Little's law: from L2 its bytes return after the
-    # L2's latency; other kinds keep theirs (what the SM issues bounds them as much)
+    # L2's latency, both latencies loaded (a queue of LOADED_QUEUE_NS on each); other kinds keep
+    # theirs (what the SM issues bounds them as much)
     norm = rows("layernorm", [4096], cols=768)
     cold, warm = unit_terms(norm, H200), unit_terms(norm, H200, resident=np.array([True]))
-    share = H200.l2_latency_s / H200.mem_latency_s
+    q = LOADED_QUEUE_NS * 1e-9
+    share = (H200.l2_latency_s + q) / (H200.mem_latency_s + q)
+    assert resident_latency_ratio(H200) == pytest.approx(share)
+    assert H200.l2_latency_s / H200.mem_latency_s < share < 1.0
     assert warm.parallel_s(0.05)[0] == pytest.approx(share * cold.parallel_s(0.05)[0])
     add = flat("elementwise", [1e6])
     np.testing.assert_array_equal(unit_terms(add, H200, resident=np.array([True])).parallel_s(0.5),
@@ -192,6 +214,37 @@ def test_a_resident_norms_blocks_wait_the_l2s_latency():
     slower_l2 = dataclasses.replace(H200, l2_latency_ns=300.0)
     assert unit_terms(norm, slower_l2, resident=np.array([True])).parallel_s(0.05)[0] > \
         warm.parallel_s(0.05)[0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(l2=st.floats(20.0, 600.0), dram=st.floats(100.0, 1500.0))
+def test_the_resident_latency_ratio_lies_between_the_unloaded_one_and_one(l2, dram):
+    """A queue added to both latencies pulls their ratio toward 1, never past it, and never
+    below the unloaded ratio; a slower L2 never gives a smaller ratio."""
+    hw = dataclasses.replace(H200, l2_latency_ns=min(l2, dram), mem_latency_ns=dram)
+    r = resident_latency_ratio(hw)
+    assert hw.l2_latency_s / hw.mem_latency_s - 1e-12 <= r <= 1.0 + 1e-12
+    slower = dataclasses.replace(hw, l2_latency_ns=min(l2 * 1.1, dram))
+    assert resident_latency_ratio(slower) >= r - 1e-12
+
+
+def test_a_resident_warp_softmax_chain_waits_the_l2s_loaded_latency():
+    """The warp softmax's elements per lane are a chain of dependent loads: on an L2-resident
+    row each waits the loaded L2 latency (the chain x resident_latency_ratio); the block
+    softmax has no chain, and a cold row keeps the DRAM's."""
+    from roofsim.perfmodel import softmax_chain_seconds
+    t = records_from_params("softmax", {"rows": np.array([117.0, 117.0]),
+                                        "cols": np.array([1024.0, 4096.0])}, "bfloat16")
+    cold = softmax_chain_seconds(t, H200)
+    warm = softmax_chain_seconds(t, H200, resident=np.array([True, True]))
+    assert cold[0] > 0 and cold[1] == 0.0 and warm[1] == 0.0
+    assert warm[0] == pytest.approx(resident_latency_ratio(H200) * cold[0])
+    mixed = softmax_chain_seconds(t, H200, resident=np.array([False, True]))
+    assert mixed[0] == cold[0]
+    # and the physics takes it: this short row's CUDA-core term is its chain, cold or warm
+    assert unit_terms(t, H200).cuda_s[0] == pytest.approx(cold[0])
+    assert unit_terms(t, H200, resident=np.array([True, True])).cuda_s[0] == \
+        pytest.approx(warm[0])
 
 
 def test_a_case_id_reads_back_as_its_case():

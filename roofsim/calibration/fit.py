@@ -29,7 +29,7 @@ from .measurements import (FIT, HOLDOUT, SPLIT_SEED, HOLDOUT_FRACTION, Measureme
                            concat_measurements, measurement_table, read_measurements,
                            split_of)
 from .gap import GAP_FILE, graph_gap_s
-from .warm import WARM_FILE, warm_savings_s, warm_trips
+from .warm import WARM_FILE, short_case_ids, warm_savings_s, warm_trips
 from .physfit import fit_kind
 from .profile import RESIDUAL_BOUND, CalibrationProfile, GroupModel, two_point_share
 from .run import MEASUREMENTS_FILE, PROFILE_FILE, PROVENANCE_FILE, read_provenance
@@ -317,7 +317,7 @@ def fit_directory(out: str | Path, hardware: str | None = None, command: str = "
             "graph_gap": {"us": round(probes.graph_gap_s * 1e6, 4),
                           "source": _relative(graph_gap, out) if graph_gap else "not measured"},
             "warm_l2": {"source": _relative(warm_l2, out) if warm_l2 else "not measured",
-                        "groups": len(probes.warm_savings_s)}}
+                        "groups": len(probes.warm_savings_s())}}
     profile = fit_profile(fit_rows, spec, device_name=name or out.name,
                           ident=device_id(name) if name else out.name, meta=meta,
                           companions=comps)
@@ -341,30 +341,66 @@ def fit_directory(out: str | Path, hardware: str | None = None, command: str = "
 @dataclass(frozen=True)
 class DeviceProbes:
     """What two device-level probes measured beside the kernel calibration: the CUDA-graph
-    node gap (gap.py) and what an L2-resident input saves each kernel group (warm.py)."""
+    node gap (gap.py) and what an L2-resident input saves each kernel group (warm.py: the
+    CSV and the spec it ran on)."""
 
     graph_gap_s: float = 0.0
-    warm_savings_s: dict = None
+    warm_l2: Path | None = None
+    hardware: HardwareSpec | None = None
 
     @classmethod
     def read(cls, graph_gap: Path | None, warm_l2: Path | None,
              hardware: HardwareSpec | None = None) -> "DeviceProbes":
-        """The probes' files; `hardware`, the spec the warm-L2 probe ran on, counts each case's
-        dependent steps (warm.warm_savings_s)."""
+        """The probes' files (read now, so bad data is one line before any fit); `hardware`,
+        the spec the warm-L2 probe ran on, counts each case's dependent steps
+        (warm.warm_savings_s)."""
+        if warm_l2 is not None:
+            warm_savings_s(warm_l2, hardware)
         return cls(graph_gap_s=graph_gap_s(graph_gap) if graph_gap is not None else 0.0,
-                   warm_savings_s=warm_savings_s(warm_l2, hardware) if warm_l2 is not None
-                   else {})
+                   warm_l2=warm_l2, hardware=hardware)
+
+    def warm_savings_s(self, profile: CalibrationProfile | None = None) -> dict:
+        """warm.warm_savings_s of the warm-L2 probe; with `profile`, net of what its physics
+        already saves on each case (physics_kept)."""
+        if self.warm_l2 is None:
+            return {}
+        kept = physics_kept(profile, short_case_ids(self.warm_l2),
+                            self.hardware or profile.hardware) if profile is not None else None
+        return warm_savings_s(self.warm_l2, self.hardware, kept)
 
     def apply(self, profile: CalibrationProfile) -> CalibrationProfile:
         """`profile` with the gap, and each group's warm_trips at its measuring device's
-        (DRAM - L2) latency."""
+        (DRAM - L2) latency: the round trips its physics leaves to be saved."""
         spec = profile.hardware
-        savings = self.warm_savings_s or {}
+        savings = self.warm_savings_s(profile)
         groups = {key: replace(g, warm_trips=warm_trips(savings[(g.kind, g.layout)],
                                                         spec.mem_latency_s, spec.l2_latency_s))
                   if (g.kind, g.layout) in savings else g
                   for key, g in profile.groups.items()}
         return replace(profile, graph_gap_s=self.graph_gap_s, groups=groups)
+
+
+def physics_kept(profile: CalibrationProfile, case_ids: list[str],
+                 hardware: HardwareSpec) -> dict[str, float]:
+    """{case id: the share of its cold time `profile` keeps on `hardware` (the probe's device)
+    when the case's input sits in L2, before any warm_trips} for the ids that parse into one
+    record the profile times."""
+    from .suites import Case
+    bare = replace(profile, groups={k: replace(g, warm_trips=0.0)
+                                    for k, g in profile.groups.items()})
+    out = {}
+    for cid in dict.fromkeys(case_ids):
+        try:
+            table = Case.from_id(cid).records()
+        except (ValueError, UserError):
+            continue
+        if len(table) != 1:
+            continue
+        cold = bare.predict_launch_s(table, hardware)[0]
+        warm = bare.predict_launch_s(table, hardware, resident=np.array([True]))[0]
+        if np.isfinite(cold) and np.isfinite(warm) and cold > 0:
+            out[cid] = float(min(warm / cold, 1.0))
+    return out
 
 
 def probe_files(out: Path, graph_gap: Path | None = None,

@@ -5,8 +5,10 @@ The calibration harness times every launch on inputs that are not in L2 (flushed
 sets): each dependent round trip of the kernel (roofsim.perfmodel's phi L) goes to DRAM. In a
 model, a small kernel reads what the kernels before it just wrote, from L2. measure_warm_l2.py
 times short shapes both ways; per (kind, layout) the median difference over its cases under
-WARM_KERNEL_MAX_S, divided by (DRAM latency - L2 latency) of the measuring device, is the
-group's `warm_trips`: round trips that go to L2 instead of DRAM, per dependent step of the kernel
+WARM_KERNEL_MAX_S, less what the profile's own physics takes off an L2-resident input (the L2's
+bandwidth, the loaded L2 latency of a norm's row blocks and a warp softmax's chain:
+calibration.fit.physics_kept), divided by (DRAM latency - L2 latency) of the measuring device, is
+the group's `warm_trips`: round trips that go to L2 instead of DRAM, per dependent step of the kernel
 (roofsim.perfmodel.warm_steps: a reduction's loop iterations, 1 for other kinds). The engine
 takes warm_trips x steps x (the target's DRAM - L2 latency) off L2-resident records
 (roofsim.perfmodel.l2_resident). Measured on an H200 (2026-12-02): 0.3-0.6 us for vectorized
@@ -29,12 +31,16 @@ MIN_WARM_CASES = 2                  # per group
 TRIPS_RANGE = (0.0, 40.0)           # as perfmodel's phi
 
 
-def warm_savings_s(path: str | Path, hardware=None) -> dict[tuple[str, str], float]:
+def warm_savings_s(path: str | Path, hardware=None,
+                   kept: dict[str, float] | None = None) -> dict[tuple[str, str], float]:
     """{(kind, layout): median seconds an L2-resident input saves per dependent step} of a
     measure_warm_l2.py CSV, over groups with at least MIN_WARM_CASES short cases; one line on
     bad data. With `hardware` (the measuring device's spec) each case's saving is divided by its
     steps (roofsim.perfmodel.warm_steps: a reduction's loop iterations), read from its case_id;
-    without it, or without a case_id, every case is one step."""
+    without it, or without a case_id, every case is one step. `kept`: {case_id: the share of
+    its cold time the profile's physics keeps when its input sits in L2} (the L2's bandwidth
+    and latency in roofsim.perfmodel's terms); a case's saving is then what that physics leaves
+    to the round trips, cold x kept - warm (kept 1 for a case it does not name)."""
     table = read_csv(path, required=("kind", "layout", "status", "cold_s", "warm_s"),
                      expected="benchmarks/measure_warm_l2.py's CSV")
     diffs: dict[tuple[str, str], list[float]] = {}
@@ -44,10 +50,23 @@ def warm_savings_s(path: str | Path, hardware=None) -> dict[tuple[str, str], flo
         cold, warm = (number_cell(table, r, c, *SECONDS_RANGE, "seconds per launch")
                       for c in ("cold_s", "warm_s"))
         if cold < WARM_KERNEL_MAX_S:
-            steps = _steps(r.get("case_id", ""), hardware) if hardware is not None else 1.0
-            diffs.setdefault((r["kind"], r["layout"]), []).append((cold - warm) / steps)
+            case_id = r.get("case_id", "")
+            steps = _steps(case_id, hardware) if hardware is not None else 1.0
+            share = (kept or {}).get(case_id, 1.0)
+            diffs.setdefault((r["kind"], r["layout"]), []).append((cold * share - warm) / steps)
     return {k: max(statistics.median(v), 0.0) for k, v in diffs.items()
             if len(v) >= MIN_WARM_CASES}
+
+
+def short_case_ids(path: str | Path) -> list[str]:
+    """The case ids of a measure_warm_l2.py CSV's cases that warm_savings_s reads (ok, cold
+    under WARM_KERNEL_MAX_S), in file order."""
+    table = read_csv(path, required=("kind", "layout", "status", "cold_s", "warm_s"),
+                     expected="benchmarks/measure_warm_l2.py's CSV")
+    return [r.get("case_id", "") for r in table.rows
+            if r["status"] == "ok" and r.get("case_id") and
+            number_cell(table, r, "cold_s", *SECONDS_RANGE, "seconds per launch") <
+            WARM_KERNEL_MAX_S]
 
 
 def _steps(case_id: str, hardware) -> float:
