@@ -66,7 +66,8 @@ power-limited sustained tensor throughput):
                  every other launch
     T_layout   = a conv2d call's kernels beside its implicit GEMM, in stream order after it
                  (conv_layout_bytes: NCHW -> NHWC of the input and back for the output on
-                 cuDNN's tensor-core path, the bias as its own add) over eta_m x the streaming
+                 cuDNN's tensor-core path, a misaligned weight's transform at a SECTOR_BYTES
+                 sector per element read, the bias as its own add) over eta_m x the streaming
                  bandwidth min(B, N s); each of those kernels also pays a launch floor
                  (launches_per_call); 0 for every other kind
 
@@ -804,10 +805,48 @@ def _conv_sizes(table: RecordTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return c("batch") * c("c_in") * c("h") * c("w"), c("batch") * c("c_out") * ho * wo, elt
 
 
+# cuDNN's weight transform (tensorTransformGeneric, KCRS -> KRSC with the channels padded), which
+# runs before a tensor-core conv whose weight rows are not 16-byte aligned, reads the weight one
+# element per filter tap: neighbouring threads' elements lie kernel^2 elements apart, so each
+# moves min(SECTOR_BYTES, kernel^2 x its bytes) (a SECTOR_BYTES sector is the granularity of DRAM
+# and L2 accesses on NVIDIA GPUs: CUDA C++ Best Practices Guide, "Coalesced Access to Global
+# Memory"), and writes the padded layout contiguously. calibration/h200/conv-kernels (profiled
+# call by call): for weights of 2-20 M elements it took 10-11 ps per element in 3 x 3 windows
+# and 14-15.5 in 5 x 5 and 7 x 7 ones, which is 18 + 2 and 32 + 2 bytes per element at the
+# conv2d group's fitted eta_memory of the H200's HBM, 8.8 and 14.9 ps at 0.475 (the fit without
+# this term), 11.1 and 18.8 at 0.376 (the refit with it: the group's layout passes share it); the
+# conv physics had charged the transform one launch floor. Smaller weights take longer than their
+# bytes (about 8 us at 0.2 M elements), a floor this term leaves to the group's phi.
+SECTOR_BYTES = 32.0
+
+
+def conv_weight_transform_bytes(table: RecordTable) -> np.ndarray:
+    """Bytes the weight transform of each conv2d record moves where it runs (tensor-core path,
+    weight rows not 16-byte aligned: conv_extra_kernels): c_out x kernel^2 taps, each reading
+    its c_in elements at min(SECTOR_BYTES, kernel^2 x element bytes) apiece and writing c_in
+    padded to 16 bytes; 0 elsewhere."""
+    out = np.zeros(len(table))
+    rows = np.flatnonzero(table.kind == "conv2d")
+    if not len(rows):
+        return out
+    conv = table.select(rows)
+    runs = conv_tensor_core_path(conv) & misaligned_operands(conv)
+    if not runs.any():
+        return out
+    c = lambda name, d=1.0: np.maximum(_col(conv, name, d), 1.0)   # noqa: E731
+    elt = _element_bytes(conv)
+    taps = c("c_out") * c("kernel") ** 2
+    read = np.maximum(np.minimum(SECTOR_BYTES, c("kernel") ** 2 * elt), elt)
+    padded = np.ceil(c("c_in") * elt / ALIGN_BYTES) * ALIGN_BYTES
+    out[rows] = np.where(runs, taps * (c("c_in") * read + padded), 0.0)
+    return out
+
+
 def conv_layout_bytes(table: RecordTable) -> np.ndarray:
-    """Bytes a conv2d call's layout passes move (each reads and writes its tensor once): the
-    input's and the output's transforms on the tensor-core path, the output's bias add where
-    the record has a bias; 0 for other kinds."""
+    """Bytes a conv2d call's layout passes move: the input's and the output's transforms on the
+    tensor-core path (each reads and writes its tensor once), the weight's where it runs
+    (conv_weight_transform_bytes), the output's bias add where the record has a bias; 0 for
+    other kinds."""
     n = len(table)
     conv = table.kind == "conv2d"
     if not conv.any():
@@ -815,7 +854,8 @@ def conv_layout_bytes(table: RecordTable) -> np.ndarray:
     inputs, outputs, elt = _conv_sizes(table)
     tc = conv_tensor_core_path(table)
     bias = conv & (_col(table, "bias", 0.0) > 0)
-    return 2.0 * elt * (np.where(tc, inputs + outputs, 0.0) + np.where(bias, outputs, 0.0))
+    return 2.0 * elt * (np.where(tc, inputs + outputs, 0.0) + np.where(bias, outputs, 0.0)) + \
+        conv_weight_transform_bytes(table)
 
 
 def conv_extra_kernels(table: RecordTable) -> np.ndarray:

@@ -121,3 +121,56 @@ def test_tensor_core_path_runs_the_mmas_of_padded_channels():
     assert odd.flops_tensor[0] == pytest.approx(2.0 * 9 * 40 * 40 * 35 * 9)
     patch = conv(c_in=3, c_out=9, kernel=4, stride=4, padding=0)   # CUDA-core path: no tiles
     assert kernel_tensor_flops(patch)[0] == patch.flops_tensor[0]
+
+
+def test_a_misaligned_weights_transform_reads_a_sector_per_element():
+    """cuDNN's weight transform (KCRS -> KRSC, channels padded) runs before a tensor-core conv
+    whose weight rows are not 16-byte aligned; its reads stride over the filter taps, each
+    element moving min(a 32-byte sector, kernel^2 elements), and its writes are contiguous
+    (perfmodel.conv_weight_transform_bytes)."""
+    from roofsim.perfmodel import SECTOR_BYTES, conv_weight_transform_bytes
+    odd = conv(c_in=250, c_out=100, kernel=7, padding=3)
+    taps = 100 * 49
+    want = taps * (250 * SECTOR_BYTES + np.ceil(250 * 2 / 16) * 16)
+    assert conv_weight_transform_bytes(odd)[0] == pytest.approx(want)
+    assert conv_layout_bytes(odd)[0] - conv_layout_bytes(conv(c_in=256, c_out=100, kernel=7,
+                                                              padding=3))[0] == pytest.approx(
+        want - 2 * 2 * 6 * 40 * 40, rel=1e-9)   # and 6 fewer input channels to transform
+    three = conv(c_in=250, c_out=100, kernel=3)                      # 18 bytes apart
+    assert conv_weight_transform_bytes(three)[0] == pytest.approx(100 * 9 * (250 * 18 + 512))
+    one = conv(c_in=250, c_out=100, kernel=1, stride=2, padding=0)   # taps read contiguously
+    assert conv_weight_transform_bytes(one)[0] == pytest.approx(100 * (250 * 2 + 512))
+    for none in (conv(), conv(c_in=3, c_out=64, kernel=4, stride=4, padding=0),
+                 conv(c_in=250, kernel=1, padding=0)):       # aligned; CUDA-core; 1x1 GEMM
+        assert conv_weight_transform_bytes(none)[0] == 0.0
+
+
+def test_the_weight_transform_takes_what_cudnn_took_for_large_weights():
+    """The profiled calls' tensorTransformGeneric kernels (calibration/h200/conv-kernels, weights
+    of at least 2 M elements in windows larger than 1 x 1, where the rule says the transform
+    runs; smaller ones sit on a floor of about 8 us): their durations against the physics'
+    bytes over the conv2d group's fitted HBM efficiency of the committed H200 profile, within
+    1.5 x each and 15 % in the median (3 x 3: 18 bytes per element read; 5 x 5, 7 x 7: 32)."""
+    from roofsim.calibration import load_profile
+    from roofsim.perfmodel import PARAM_INDEX, conv_weight_transform_bytes
+    hw = load_hardware("h200")
+    eta_m = load_profile(data_dir("calibration") / "h200").group_for(
+        "conv2d", "bfloat16", "").kind_params.as_array()[PARAM_INDEX["eta_memory"]]
+    ratios = []
+    for sub in ("conv-kernels", "conv-kernels/fit"):
+        folder = data_dir("calibration") / "h200" / sub
+        took = defaultdict(float)
+        for r in csv.DictReader(gzip.open(folder / "kernels.csv.gz", "rt", newline="")):
+            if r["format"] == "contiguous" and "tensorTransformGeneric" in r["name"]:
+                took[r["case_id"]] += float(r["calls"]) * float(r["duration_s"])
+        for cid, seconds in took.items():
+            p = dict(kv.split("=") for kv in cid.split("|")[2].split(","))
+            t = records_from_params("conv2d", {k: [float(p.get(k, 0))] for k in KEYS},
+                                    cid.split("|")[1])
+            nbytes = conv_weight_transform_bytes(t)[0]
+            if float(p["kernel"]) > 1 and nbytes > 0 and \
+                    float(p["c_out"]) * float(p["c_in"]) * float(p["kernel"]) ** 2 >= 2e6:
+                ratios.append(nbytes / (eta_m * hw.mem_bandwidth_bytes_per_s) / seconds)
+    assert len(ratios) >= 20
+    assert np.all(np.abs(np.log(ratios)) <= np.log(1.5))
+    assert abs(np.median(ratios) - 1.0) <= 0.15
