@@ -17,7 +17,9 @@ The residual is what the physics does not explain about one library kernel at on
 measuring device's own feature space (its SM count), so a shape carries the same correction to
 any target, and it is applied to targets of the measuring device's architecture (the same
 libraries pick the same kernels there); on another architecture it is dropped and the physical
-model stands alone. A target with another SM count takes the measuring device's prediction
+model stands alone. The kind parameters carry as fitted, bar the tensor efficiency, which keeps
+its share of what the target architecture's best kernels reach (the spec's efficiency.tensor_core
+over the measuring device's: transfer_params; 1 between Hopper specs). A target with another SM count takes the measuring device's prediction
 through the two-point law t(N) = t0 ((1 - f) + f s) (sm_scaling; s = N0 / N, or the ratio of
 waves of a matrix kernel: roofsim.perfmodel.parallel_scale), f interpolated from the
 companion's shapes. `benchmarks/bench_transfer.py` checks this rule: fit on one device,
@@ -45,7 +47,7 @@ from ..errors import UserError
 from ..io import read_text, stored_file, write_stored_text
 from ..hardware import (HardwareSpec, canonical_dtype, spec_from_dict, spec_to_dict,
                         with_sm_count)
-from ..perfmodel import (MIN_WARM_SHARE, PARAMS, KindParams, launch_seconds,
+from ..perfmodel import (MIN_WARM_SHARE, PARAM_INDEX, PARAMS, KindParams, launch_seconds,
                          parallel_scale, unit_terms, warm_steps)
 from ..kernels._common import (CONV_LAYOUTS, INDEX_LAYOUTS, LAYOUT_KINDS, LAYOUTS,
                                REDUCTION_LAYOUTS, kernel_layout, layout_of)
@@ -202,6 +204,29 @@ class CalibrationProfile:
             arch_family(hardware) != "" and arch_family(hardware) == arch_family(self.hardware))
 
     # ---- prediction ------------------------------------------------------------------
+    def tensor_efficiency_ratio(self, hardware: HardwareSpec) -> float:
+        """The target's tensor efficiency over the measuring device's (spec field
+        efficiency.tensor_core: the share of the tensor peak the architecture's libraries reach
+        on their best shapes, the published MAMF over the peak): 1 on the same device and on
+        every spec that states the same share."""
+        return float(hardware.efficiency["tensor_core"]) / \
+            float(self.hardware.efficiency["tensor_core"])
+
+    def transfer_params(self, kp: np.ndarray, hardware: HardwareSpec) -> np.ndarray:
+        """A group's kind parameters (PARAMS order) as they carry to `hardware`: the tensor
+        efficiency eta_tensor scaled by tensor_efficiency_ratio, within its range (a kernel
+        keeps its share of what its architecture's best kernels reach: cuBLAS's reach 0.80 of
+        the tensor peak on Hopper and 0.87 on the A100, the MAMF table of hardware/*.yaml S13);
+        the others as fitted."""
+        ratio = self.tensor_efficiency_ratio(hardware)
+        if ratio == 1.0:
+            return kp
+        out = np.array(kp, dtype=np.float64)
+        spec = PARAMS[PARAM_INDEX["eta_tensor"]]
+        out[PARAM_INDEX["eta_tensor"]] = min(max(out[PARAM_INDEX["eta_tensor"]] * ratio,
+                                                 spec.low), spec.high)
+        return out
+
     def _interpolator(self, g: GroupModel) -> LocalLinear:
         cache = self.__dict__.setdefault("_cache", {})
         key = (g.family, g.dtype)
@@ -373,7 +398,7 @@ class CalibrationProfile:
         for key, g in found.items():
             rows = np.flatnonzero(keys == key)
             at = pos[rows]
-            kp = g.kind_params.as_array()
+            kp = self.transfer_params(g.kind_params.as_array(), hardware)
             dtype = key.split("|", 2)[1]
             ua = u.select(at)
             # idle blocks (perfmodel.idle_block_seconds) are physics on the target's
