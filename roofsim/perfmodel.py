@@ -820,9 +820,15 @@ def _conv_sizes(table: RecordTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 SECTOR_BYTES = 32.0
 
 
+def conv_weight_transform_runs(table: RecordTable) -> np.ndarray:
+    """conv2d records before whose convolution cuDNN transforms the weight: the tensor-core path
+    (conv_tensor_core_path) with weight rows not 16-byte aligned (misaligned_operands)."""
+    return conv_tensor_core_path(table) & misaligned_operands(table)
+
+
 def conv_weight_transform_bytes(table: RecordTable) -> np.ndarray:
-    """Bytes the weight transform of each conv2d record moves where it runs (tensor-core path,
-    weight rows not 16-byte aligned: conv_extra_kernels): c_out x kernel^2 taps, each reading
+    """Bytes the weight transform of each conv2d record moves where it runs
+    (conv_weight_transform_runs): c_out x kernel^2 taps, each reading
     its c_in elements at min(SECTOR_BYTES, kernel^2 x element bytes) apiece and writing c_in
     padded to 16 bytes; 0 elsewhere."""
     out = np.zeros(len(table))
@@ -830,7 +836,7 @@ def conv_weight_transform_bytes(table: RecordTable) -> np.ndarray:
     if not len(rows):
         return out
     conv = table.select(rows)
-    runs = conv_tensor_core_path(conv) & misaligned_operands(conv)
+    runs = conv_weight_transform_runs(conv)
     if not runs.any():
         return out
     c = lambda name, d=1.0: np.maximum(_col(conv, name, d), 1.0)   # noqa: E731
@@ -867,9 +873,8 @@ def conv_extra_kernels(table: RecordTable) -> np.ndarray:
     if len(rows):
         conv = table.select(rows)
         tc = conv_tensor_core_path(conv)
-        weight = tc & misaligned_operands(conv)
         bias = _col(conv, "bias", 0.0) > 0
-        out[rows] = 2.0 * tc + weight + bias
+        out[rows] = 2.0 * tc + conv_weight_transform_runs(conv) + bias
     return out
 
 

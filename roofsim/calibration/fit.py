@@ -29,7 +29,7 @@ from .measurements import (FIT, HOLDOUT, SPLIT_SEED, HOLDOUT_FRACTION, Measureme
                            concat_measurements, measurement_table, read_measurements,
                            split_of)
 from .gap import GAP_FILE, graph_gap_s
-from .warm import WARM_FILE, short_case_ids, warm_savings_s, warm_trips
+from .warm import WARM_FILE, short_cases, warm_savings_s, warm_trips
 from .physfit import fit_kind
 from .profile import RESIDUAL_BOUND, CalibrationProfile, GroupModel, two_point_share
 from .run import MEASUREMENTS_FILE, PROFILE_FILE, PROVENANCE_FILE, read_provenance
@@ -364,7 +364,7 @@ class DeviceProbes:
         already saves on each case (physics_kept)."""
         if self.warm_l2 is None:
             return {}
-        kept = physics_kept(profile, short_case_ids(self.warm_l2),
+        kept = physics_kept(profile, [c.case_id for c in short_cases(self.warm_l2) if c.case_id],
                             self.hardware or profile.hardware) if profile is not None else None
         return warm_savings_s(self.warm_l2, self.hardware, kept)
 

@@ -19,6 +19,7 @@ index gathers (10 trips).
 from __future__ import annotations
 
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
@@ -31,42 +32,51 @@ MIN_WARM_CASES = 2                  # per group
 TRIPS_RANGE = (0.0, 40.0)           # as perfmodel's phi
 
 
-def warm_savings_s(path: str | Path, hardware=None,
-                   kept: dict[str, float] | None = None) -> dict[tuple[str, str], float]:
-    """{(kind, layout): median seconds an L2-resident input saves per dependent step} of a
-    measure_warm_l2.py CSV, over groups with at least MIN_WARM_CASES short cases; one line on
-    bad data. With `hardware` (the measuring device's spec) each case's saving is divided by its
-    steps (roofsim.perfmodel.warm_steps: a reduction's loop iterations), read from its case_id;
-    without it, or without a case_id, every case is one step. `kept`: {case_id: the share of
-    its cold time the profile's physics keeps when its input sits in L2} (the L2's bandwidth
-    and latency in roofsim.perfmodel's terms); a case's saving is then what that physics leaves
-    to the round trips, cold x kept - warm (kept 1 for a case it does not name)."""
+@dataclass(frozen=True)
+class WarmCase:
+    """One short case of a measure_warm_l2.py CSV: its id ('' where the CSV has none), group
+    and seconds per launch cold and warm."""
+    case_id: str
+    kind: str
+    layout: str
+    cold_s: float
+    warm_s: float
+
+
+def short_cases(path: str | Path) -> list[WarmCase]:
+    """The cases of a measure_warm_l2.py CSV that the warm saving reads: status ok, cold under
+    WARM_KERNEL_MAX_S, in file order; one line on bad data."""
     table = read_csv(path, required=("kind", "layout", "status", "cold_s", "warm_s"),
                      expected="benchmarks/measure_warm_l2.py's CSV")
-    diffs: dict[tuple[str, str], list[float]] = {}
+    out = []
     for r in table.rows:
         if r["status"] != "ok":
             continue
         cold, warm = (number_cell(table, r, c, *SECONDS_RANGE, "seconds per launch")
                       for c in ("cold_s", "warm_s"))
         if cold < WARM_KERNEL_MAX_S:
-            case_id = r.get("case_id", "")
-            steps = _steps(case_id, hardware) if hardware is not None else 1.0
-            share = (kept or {}).get(case_id, 1.0)
-            diffs.setdefault((r["kind"], r["layout"]), []).append((cold * share - warm) / steps)
+            out.append(WarmCase(r.get("case_id", ""), r["kind"], r["layout"], cold, warm))
+    return out
+
+
+def warm_savings_s(path: str | Path, hardware=None,
+                   kept: dict[str, float] | None = None) -> dict[tuple[str, str], float]:
+    """{(kind, layout): median seconds an L2-resident input saves per dependent step} of a
+    measure_warm_l2.py CSV's short_cases, over groups with at least MIN_WARM_CASES of them; one
+    line on bad data. With `hardware` (the measuring device's spec) each case's saving is
+    divided by its steps (roofsim.perfmodel.warm_steps: a reduction's loop iterations), read
+    from its case_id; without it, or without a case_id, every case is one step. `kept`:
+    {case_id: the share of its cold time the profile's physics keeps when its input sits in L2}
+    (the L2's bandwidth and latency in roofsim.perfmodel's terms); a case's saving is then what
+    that physics leaves to the round trips, cold x kept - warm (kept 1 for a case it does not
+    name)."""
+    diffs: dict[tuple[str, str], list[float]] = {}
+    for c in short_cases(path):
+        steps = _steps(c.case_id, hardware) if hardware is not None else 1.0
+        share = (kept or {}).get(c.case_id, 1.0)
+        diffs.setdefault((c.kind, c.layout), []).append((c.cold_s * share - c.warm_s) / steps)
     return {k: max(statistics.median(v), 0.0) for k, v in diffs.items()
             if len(v) >= MIN_WARM_CASES}
-
-
-def short_case_ids(path: str | Path) -> list[str]:
-    """The case ids of a measure_warm_l2.py CSV's cases that warm_savings_s reads (ok, cold
-    under WARM_KERNEL_MAX_S), in file order."""
-    table = read_csv(path, required=("kind", "layout", "status", "cold_s", "warm_s"),
-                     expected="benchmarks/measure_warm_l2.py's CSV")
-    return [r.get("case_id", "") for r in table.rows
-            if r["status"] == "ok" and r.get("case_id") and
-            number_cell(table, r, "cold_s", *SECONDS_RANGE, "seconds per launch") <
-            WARM_KERNEL_MAX_S]
 
 
 def _steps(case_id: str, hardware) -> float:
