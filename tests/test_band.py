@@ -42,7 +42,16 @@ def test_bands_come_from_the_transfer_benchmark_output(h200):
 def test_no_band_is_claimed_where_no_transfer_was_measured(h200):
     note = profile_note(h200, load_hardware("rtx-5090"))
     assert note.band == {} and "another architecture" in note.warning
+    assert "tensor efficiencies" not in note.warning      # the same 0.80 share: nothing scaled
     assert profile_note(h200, load_hardware("h200")).warning == ""
+
+
+def test_the_warning_says_when_the_tensor_efficiencies_are_scaled(h200):
+    """On an A100 (MAMF share 0.87 against Hopper's 0.80) the profile's eta_tensor is scaled
+    (CalibrationProfile.transfer_params); the warning says by how much, in one line."""
+    note = profile_note(h200, load_hardware("a100-sxm-80gb"))
+    assert "tensor efficiencies scaled by 1.09" in note.warning
+    assert "\n" not in note.warning
 
 
 def test_predict_names_the_profile_device_and_warns_on_another_gpu(tmp_path, capsys):

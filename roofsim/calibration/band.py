@@ -122,8 +122,12 @@ def profile_note(profile: CalibrationProfile, hardware: HardwareSpec,
         warning = (f"the calibration profile was measured on {profile.device_name} "
                    f"({profile.sm_count} SMs), not on {hardware.id} ({hardware.sm_count} SMs)")
         if rel == "other-arch":
-            warning += ("; another architecture: its residuals are dropped and no such transfer "
-                        "has been measured")
+            warning += "; another architecture: its residuals are dropped"
+            ratio = profile.tensor_efficiency_ratio(hardware)
+            if ratio != 1.0:
+                warning += (f", its tensor efficiencies scaled by {ratio:.3g} (the specs' "
+                            f"efficiency.tensor_core)")
+            warning += ", and no such transfer has been measured"
         elif not band:
             warning += "; no such transfer has been measured"
     sib = _sibling(profile)
