@@ -1044,9 +1044,10 @@ def softmax_chain_seconds(table: RecordTable, hw: HardwareSpec,
     warps = np.ceil(rows / np.where(cols <= 128.0, 2.0, 1.0))
     resident_warps = float(hw.sm_count) * np.floor(hw.max_threads_per_sm / 32.0)
     per_lane = np.ceil(cols / 32.0)
-    latency = hw.mem_latency_s * (np.where(np.asarray(resident, dtype=bool),
-                                           resident_latency_ratio(hw), 1.0)
-                                  if resident is not None else 1.0)
+    latency = np.full(len(table), hw.mem_latency_s)
+    if resident is not None:
+        latency = np.where(np.asarray(resident, dtype=bool),
+                           resident_latency_ratio(hw) * latency, latency)
     return np.where(sel, per_lane * np.ceil(warps / resident_warps) * SOFTMAX_ELEMENT_ROUND_TRIPS *
                     latency, 0.0)
 

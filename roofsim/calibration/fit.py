@@ -29,7 +29,7 @@ from .measurements import (FIT, HOLDOUT, SPLIT_SEED, HOLDOUT_FRACTION, Measureme
                            concat_measurements, measurement_table, read_measurements,
                            split_of)
 from .gap import GAP_FILE, graph_gap_s
-from .warm import WARM_FILE, short_cases, warm_savings_s, warm_trips
+from .warm import WARM_FILE, WarmCase, case_savings_s, short_cases, warm_trips
 from .physfit import fit_kind
 from .profile import RESIDUAL_BOUND, CalibrationProfile, GroupModel, two_point_share
 from .run import MEASUREMENTS_FILE, PROFILE_FILE, PROVENANCE_FILE, read_provenance
@@ -342,31 +342,30 @@ def fit_directory(out: str | Path, hardware: str | None = None, command: str = "
 class DeviceProbes:
     """What two device-level probes measured beside the kernel calibration: the CUDA-graph
     node gap (gap.py) and what an L2-resident input saves each kernel group (warm.py: the
-    CSV and the spec it ran on)."""
+    probe's short cases and the spec it ran on)."""
 
     graph_gap_s: float = 0.0
-    warm_l2: Path | None = None
+    warm_cases: tuple[WarmCase, ...] = ()
     hardware: HardwareSpec | None = None
 
     @classmethod
     def read(cls, graph_gap: Path | None, warm_l2: Path | None,
              hardware: HardwareSpec | None = None) -> "DeviceProbes":
-        """The probes' files (read now, so bad data is one line before any fit); `hardware`,
-        the spec the warm-L2 probe ran on, counts each case's dependent steps
-        (warm.warm_savings_s)."""
-        if warm_l2 is not None:
-            warm_savings_s(warm_l2, hardware)
+        """The probes' files, read once (bad data is one line before any fit); `hardware`, the
+        spec the warm-L2 probe ran on, counts each case's dependent steps
+        (warm.case_savings_s)."""
         return cls(graph_gap_s=graph_gap_s(graph_gap) if graph_gap is not None else 0.0,
-                   warm_l2=warm_l2, hardware=hardware)
+                   warm_cases=tuple(short_cases(warm_l2)) if warm_l2 is not None else (),
+                   hardware=hardware)
 
     def warm_savings_s(self, profile: CalibrationProfile | None = None) -> dict:
-        """warm.warm_savings_s of the warm-L2 probe; with `profile`, net of what its physics
-        already saves on each case (physics_kept)."""
-        if self.warm_l2 is None:
+        """warm.case_savings_s of the warm-L2 probe's cases; with `profile`, net of what its
+        physics already saves on each case (physics_kept)."""
+        if not self.warm_cases:
             return {}
-        kept = physics_kept(profile, [c.case_id for c in short_cases(self.warm_l2) if c.case_id],
+        kept = physics_kept(profile, [c.case_id for c in self.warm_cases if c.case_id],
                             self.hardware or profile.hardware) if profile is not None else None
-        return warm_savings_s(self.warm_l2, self.hardware, kept)
+        return case_savings_s(list(self.warm_cases), self.hardware, kept)
 
     def apply(self, profile: CalibrationProfile) -> CalibrationProfile:
         """`profile` with the gap, and each group's warm_trips at its measuring device's

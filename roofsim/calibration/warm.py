@@ -61,17 +61,22 @@ def short_cases(path: str | Path) -> list[WarmCase]:
 
 def warm_savings_s(path: str | Path, hardware=None,
                    kept: dict[str, float] | None = None) -> dict[tuple[str, str], float]:
-    """{(kind, layout): median seconds an L2-resident input saves per dependent step} of a
-    measure_warm_l2.py CSV's short_cases, over groups with at least MIN_WARM_CASES of them; one
-    line on bad data. With `hardware` (the measuring device's spec) each case's saving is
-    divided by its steps (roofsim.perfmodel.warm_steps: a reduction's loop iterations), read
-    from its case_id; without it, or without a case_id, every case is one step. `kept`:
-    {case_id: the share of its cold time the profile's physics keeps when its input sits in L2}
-    (the L2's bandwidth and latency in roofsim.perfmodel's terms); a case's saving is then what
-    that physics leaves to the round trips, cold x kept - warm (kept 1 for a case it does not
-    name)."""
+    """case_savings_s of a measure_warm_l2.py CSV's short_cases; one line on bad data."""
+    return case_savings_s(short_cases(path), hardware, kept)
+
+
+def case_savings_s(cases: list[WarmCase], hardware=None,
+                   kept: dict[str, float] | None = None) -> dict[tuple[str, str], float]:
+    """{(kind, layout): median seconds an L2-resident input saves per dependent step} over the
+    groups with at least MIN_WARM_CASES of `cases`. With `hardware` (the measuring device's
+    spec) each case's saving is divided by its steps (roofsim.perfmodel.warm_steps: a
+    reduction's loop iterations), read from its case_id; without it, or without a case_id,
+    every case is one step. `kept`: {case_id: the share of its cold time the profile's physics
+    keeps when its input sits in L2} (the L2's bandwidth and latency in roofsim.perfmodel's
+    terms); a case's saving is then what that physics leaves to the round trips,
+    cold x kept - warm (kept 1 for a case it does not name)."""
     diffs: dict[tuple[str, str], list[float]] = {}
-    for c in short_cases(path):
+    for c in cases:
         steps = _steps(c.case_id, hardware) if hardware is not None else 1.0
         share = (kept or {}).get(c.case_id, 1.0)
         diffs.setdefault((c.kind, c.layout), []).append((c.cold_s * share - c.warm_s) / steps)
