@@ -1,15 +1,17 @@
 """The residual and the SM-parallel share find their neighbours in metrics of their own
 (roofsim.calibration.features, share=True): attention's residual follows the head size, keys and
 heads but not the queries (the physics scales with those), its share follows the queries (the
-blocks they make); conv2d's residual weighs the window over the pixel count; the other kinds use
-one metric for both."""
+blocks they make); conv2d's residual weighs the window over the pixel count; a product's share
+adds its kernel class and grid (persistent or not, log2 blocks); the other kinds use one metric
+for both."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from roofsim.calibration.features import features
+from roofsim.calibration.features import (SHARE_BLOCKS_WEIGHT, SHARE_PERSISTENT_WEIGHT,
+                                          features)
 
 
 def _dist(kind, a, b, share):
@@ -39,8 +41,22 @@ def test_conv_window_weighs_more_in_the_residual():
     assert _dist("conv2d", a, b, share=False) > _dist("conv2d", a, b, share=True)
 
 
+def test_product_share_adds_kernel_class_and_grid():
+    """The residual's coordinates lead the share's; the share's last two are the persistent
+    flag and log2 of the launch's blocks, weighted."""
+    cols = {"m": np.array([512.0, 64.0]), "n": np.array([1024.0, 1024.0]),
+            "k": np.array([2048.0, 2048.0])}
+    res = features("gemm", cols, "bfloat16", 132, share=False)
+    share = features("gemm", cols, "bfloat16", 132, share=True)
+    assert share.shape[1] == res.shape[1] + 2
+    np.testing.assert_array_equal(share[:, :res.shape[1]], res)
+    # 512 rows: cuBLAS's persistent kernel; 64 rows: a skinny one-block-per-tile kernel
+    np.testing.assert_array_equal(share[:, -2], [SHARE_PERSISTENT_WEIGHT, 0.0])
+    assert np.all(share[:, -1] > 0) and share[0, -1] != share[1, -1]
+    assert SHARE_BLOCKS_WEIGHT > 0
+
+
 @pytest.mark.parametrize("kind, params", [
-    ("gemm", dict(m=512, n=1024, k=2048)),
     ("layernorm", dict(rows=4096, cols=1280)),
     ("elementwise", dict(numel=1 << 20)),
 ])

@@ -16,10 +16,12 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from ..kernels import records_from_params
 from ..kernels._common import element_bytes, strided_dims
 from ..kernels.conv import conv_output_size
 from ..kernels.attention import value_head_dim
-from ..perfmodel import conv_paths, key_mask_rows_odd, kv_split, softmax_warp
+from ..perfmodel import (conv_paths, key_mask_rows_odd, kv_split, library_blocks, persistent,
+                         softmax_warp)
 
 TILE = 128.0          # output tile edge assumed for wave quantization
 ALIGN_WEIGHT = 1.0    # distance per halving of a dimension's byte alignment (16 -> 8 -> ...)
@@ -31,6 +33,18 @@ SPLIT_KV_WEIGHT = 8.0  # split-KV (flash-decoding) vs one block per query tile: 
 TRANSPOSED_STEP = 0.1  # transposed vs row-sliced strided operand, in units of STRIDED_WEIGHT
 DIMS_WEIGHT = 2.5     # per iteration dimension of the strided kernel: 2-D and 5-D cases are
                       # beyond MAX_DISTANCE (profile.py), neighbours only within a dim or two
+# The SM-parallel share of a product (gemm, linear, grouped_gemm) follows its kernel's grid more
+# than its sizes: a persistent kernel (perfmodel.persistent) stretches by its rounds of resident
+# blocks, a one-block-per-tile one with fewer blocks than the target's SMs not at all. So the
+# share's neighbours are also close in the launch's blocks (log2 perfmodel.library_blocks on the
+# measuring device) and of the same kernel class (persistent or not). Weights by leave-one-shape-
+# out over the H200's companion shapes (each shape's share predicted from the other shapes, every
+# SM count; time error at the companion's count, MAPE %; scratch script, session 26): without
+# them 18.50 / 12.92 / 11.69 / 10.07 % at 8 / 16 / 32 / 48 SMs (11.95 over all); the flag alone
+# at 4: 11.58; log2 blocks alone at 1: 11.31; both, flag 4 and blocks 1 / 1.5 / 2 / 3: 11.06 /
+# 10.99 / 10.99 / 11.02 (8 SMs: 16.30 / 16.05 / 16.09 / 16.47); flag 8, blocks 2: 10.99.
+SHARE_PERSISTENT_WEIGHT = 4.0
+SHARE_BLOCKS_WEIGHT = 1.5
 CONV_PATH_WEIGHT = 8.0  # cuDNN's tensor-core, CUDA-core or GEMM path (perfmodel.conv_paths):
                         # never neighbours (leave-one-out over the fit rows' conv2d residuals,
                         # H200 24.85 -> 23.83 %, H100 SXM 23.31 -> 22.38 %; 4 gives the same:
@@ -186,6 +200,21 @@ def _flat(params, elt, sm, kind, share=False) -> list:
     return f
 
 
+MATRIX_SHARE_KINDS = ("gemm", "linear", "grouped_gemm")
+
+
+def _product_grid(kind: str, params: Mapping[str, np.ndarray], dtype: str,
+                  sm_count: float) -> list[tuple[np.ndarray, float]]:
+    """A product's launch as the SM-parallel share's coordinates (SHARE_PERSISTENT_WEIGHT,
+    SHARE_BLOCKS_WEIGHT): its kernel class and log2 of its blocks on sm_count SMs."""
+    used = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()
+            if not np.isnan(np.asarray(v, dtype=np.float64)).all()}
+    table = records_from_params(kind, used, dtype)
+    blocks = np.nan_to_num(library_blocks(table, sm_count), nan=1.0)
+    return [(persistent(table).astype(float), SHARE_PERSISTENT_WEIGHT),
+            (_log(blocks), SHARE_BLOCKS_WEIGHT)]
+
+
 FEATURES: dict[str, Callable] = {
     "gemm": _matrix, "linear": _matrix, "grouped_gemm": _matrix,
     "attention": _attention, "conv2d": _conv,
@@ -203,5 +232,7 @@ def features(kind: str, params: Mapping[str, np.ndarray], dtype: str, sm_count: 
     n = len(next(iter(params.values())))
     elt = element_bytes(dtype, n) if n else np.zeros(0)
     cols = FEATURES[kind](params, elt, float(sm_count), kind, share)
+    if share and kind in MATRIX_SHARE_KINDS and n:
+        cols += _product_grid(kind, params, dtype, float(sm_count))
     return np.column_stack([np.asarray(v, dtype=np.float64) * w for v, w in cols]) if n else \
         np.zeros((0, len(cols)))
