@@ -338,6 +338,9 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # mixed-fresh21 (seeds + 2000000; whole H200, 8, 16, 24 and 96 SMs, 2026-12-04 17:35-17:40,
 # session 23) likewise: no kernel-model change since session 21 (a per-round tail cap was tried
 # on the sets above and left out, calibration/README.md).
+# Session 26 chose the products' share metric (roofsim.calibration.features.SHARE_*_WEIGHT) on
+# the companions alone (benchmarks/share_metric_loo.py) and read mixed-fresh19 to -21 after it was
+# committed (90bc7e3): they are fresh for it, and test sets for any later change.
 FRESH_KERNEL_SETS = ("mixed-fresh19", "mixed-fresh20", "mixed-fresh21")
 
 

@@ -38,11 +38,12 @@ DIMS_WEIGHT = 2.5     # per iteration dimension of the strided kernel: 2-D and 5
 # blocks, a one-block-per-tile one with fewer blocks than the target's SMs not at all. So the
 # share's neighbours are also close in the launch's blocks (log2 perfmodel.library_blocks on the
 # measuring device) and of the same kernel class (persistent or not). Weights by leave-one-shape-
-# out over the H200's companion shapes (each shape's share predicted from the other shapes, every
-# SM count; time error at the companion's count, MAPE %; scratch script, session 26): without
-# them 18.50 / 12.92 / 11.69 / 10.07 % at 8 / 16 / 32 / 48 SMs (11.95 over all); the flag alone
-# at 4: 11.58; log2 blocks alone at 1: 11.31; both, flag 4 and blocks 1 / 1.5 / 2 / 3: 11.06 /
-# 10.99 / 10.99 / 11.02 (8 SMs: 16.30 / 16.05 / 16.09 / 16.47); flag 8, blocks 2: 10.99.
+# out over the H200's companion shapes alone (each shape's share predicted from the other shapes
+# at every SM count; time error at the companion's count, MAPE %; `python
+# benchmarks/share_metric_loo.py`, session 26): without them 18.50 / 12.90 / 11.69 / 10.07 % at
+# 8 / 16 / 32 / 48 SMs (11.94 over all); the flag alone at 4: 11.58; log2 blocks alone at 1:
+# 11.31; both, flag 4 and blocks 1 / 1.5 / 2 / 3: 11.06 / 10.99 / 10.99 / 11.01 (8 SMs: 16.29 /
+# 16.05 / 16.09 / 16.47); flag 8, blocks 2: 10.98.
 SHARE_PERSISTENT_WEIGHT = 4.0
 SHARE_BLOCKS_WEIGHT = 1.5
 CONV_PATH_WEIGHT = 8.0  # cuDNN's tensor-core, CUDA-core or GEMM path (perfmodel.conv_paths):

@@ -102,3 +102,21 @@ class LocalLinear:
         idx = idx[~own].reshape(n, k - 1)
         dist = dist[~own].reshape(n, k - 1)
         return _solve(self.x, self.y, self.x, dist, idx, self.s)
+
+    def leave_group_out(self, groups: np.ndarray) -> np.ndarray:
+        """Each measured point predicted from the points of other groups (`groups`: a label per
+        point; a shape measured at several SM counts is one group, so that its other counts do
+        not stand in for it). NaN where the other groups hold fewer than 2 points."""
+        groups = np.asarray(groups)
+        n = len(self.x)
+        _, sizes = np.unique(groups, return_counts=True)
+        largest = int(sizes.max()) if n else 0
+        k = min(self.s.neighbours, n - largest)
+        if k < 2:
+            return np.full(n, np.nan)
+        # among the k + largest nearest, at most `largest` share the point's group
+        dist, idx = self.tree.query(self.x, k=k + largest)
+        other = groups[idx] != groups[:, None]
+        order = np.argsort(~other, axis=1, kind="stable")[:, :k]   # the k nearest others
+        return _solve(self.x, self.y, self.x, np.take_along_axis(dist, order, axis=1),
+                      np.take_along_axis(idx, order, axis=1), self.s)

@@ -1,0 +1,153 @@
+"""The SM-parallel share's metric for products (issue 11, session 26): the choice of
+roofsim.calibration.features' SHARE_PERSISTENT_WEIGHT and SHARE_BLOCKS_WEIGHT, and its check.
+
+    python benchmarks/share_metric_loo.py [--tests]
+
+1. The choice, on the H200's companions alone: the profile is fitted as its profile.json records
+   (benchmarks/bench_transfer.device_profile); for each pair of weights, every companion shape
+   of the gemm / linear / grouped_gemm groups has its share predicted from the other shapes
+   (LocalLinear.leave_group_out: a shape's runs at other SM counts are left out with it), and
+   the time that share gives at the companion's SM count is scored against the time the
+   measured share gives (MAPE %, per count and over all). (0, 0) is the metric before.
+2. With --tests, the check: MAPE of the product rows (gemm, linear; grouped_gemm apart) of the
+   SM-restricted test sets that are not fresh (bench_transfer.KERNEL_TEST_SETS on fewer SMs, and
+   the restricted samples at counts no companion has), on the shapes the fit left out, with the
+   weights at 0 and as committed. The fit is the same (the profile stores the measured shares;
+   the metric is read at prediction).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_transfer import (CAL, FRESH_KERNEL_SETS, KERNEL_TEST_SETS,  # noqa: E402
+                            companion_sms, device_profile, fit_inputs, restricted_devices, stable)
+from roofsim import perfmodel  # noqa: E402
+from roofsim.calibration import features  # noqa: E402
+from roofsim.calibration.fit import measurement_table, sm_restriction_of  # noqa: E402
+from roofsim.calibration.interpolate import LocalLinear  # noqa: E402
+from roofsim.calibration.measurements import FIT  # noqa: E402
+from roofsim.calibration.profile import (group_features, sm_count_feature,  # noqa: E402
+                                         sm_scaling)
+from roofsim.cli.output import format_table  # noqa: E402
+from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
+from roofsim.kernels import records_from_params  # noqa: E402
+from roofsim.records import SHAPE_PARAMS  # noqa: E402
+
+WEIGHTS = ((0.0, 0.0), (4.0, 0.0), (0.0, 1.0), (4.0, 1.0), (4.0, 1.5), (4.0, 2.0), (4.0, 3.0),
+           (8.0, 2.0))
+PRODUCTS = ("gemm", "linear", "grouped_gemm")
+
+
+def set_weights(profile, persistent_w: float, blocks_w: float) -> None:
+    """Set the metric's weights and drop the profile's cached share interpolators."""
+    features.SHARE_PERSISTENT_WEIGHT = persistent_w
+    features.SHARE_BLOCKS_WEIGHT = blocks_w
+    profile.__dict__.pop("_sm_cache", None)
+
+
+def share_errors(profile) -> dict:
+    """Leave-one-shape-out time errors of the products' companion shares, by SM count."""
+    out: dict = {}
+    for g in profile.groups.values():
+        if g.kind not in PRODUCTS or g.sm_fraction is None or len(g.sm_fraction) < 4:
+            continue
+        x = np.column_stack([group_features(g.kind, g.sm_params, g.dtype, profile.sm_count,
+                                            share=True), sm_count_feature(g.sm_counts)])
+        _, shape = np.unique(np.nan_to_num(g.sm_params, nan=-1.0), axis=0, return_inverse=True)
+        f = np.clip(LocalLinear(x, g.sm_fraction, profile.settings)
+                    .leave_group_out(shape.ravel()), 0.0, 1.0)
+        cols = {name: g.sm_params[:, i] for i, name in enumerate(SHAPE_PARAMS)
+                if not np.isnan(g.sm_params[:, i]).all()}
+        table = records_from_params(g.kind, cols, g.dtype)
+        scale = np.empty(len(f))
+        for c in np.unique(g.sm_counts):
+            sel = np.flatnonzero(g.sm_counts == c)
+            scale[sel] = perfmodel.parallel_scale(table.select(sel), float(profile.sm_count),
+                                                  float(c), float(profile.hardware.grid_sms))
+        err = np.abs(sm_scaling(f, scale) / sm_scaling(g.sm_fraction, scale) - 1.0)
+        ok = np.isfinite(err)
+        for c in np.unique(g.sm_counts):
+            out.setdefault(int(c), []).append(err[ok & (g.sm_counts == c)])
+        out.setdefault("all", []).append(err[ok])
+    return {k: 100.0 * float(np.concatenate(v).mean()) for k, v in out.items()}
+
+
+def test_sets():
+    """(label, measurements, spec) of the non-fresh SM-restricted kernel sets."""
+    h200 = load_hardware("h200")
+    comp = companion_sms("h200")
+    out = [(f"{folder.name}", stable(folder / "measurements.csv"), sms)
+           for folder, sms in restricted_devices() if sms not in comp]
+    out += [(f"{folder}/{name}", stable(CAL / folder / name / "measurements.csv"),
+             sm_restriction_of(CAL / folder / name))
+            for folder, name in KERNEL_TEST_SETS
+            if folder != "h200" and name not in FRESH_KERNEL_SETS]
+    return [(label, m, derive_sm_restricted(h200, sms)) for label, m, sms in out]
+
+
+def test_mape(profile, sets, fitted, kinds) -> list[float]:
+    errs = []
+    for _, m, spec in sets:
+        m = m.select(np.isin(m["kind"], kinds) & ~np.isin(m["case_id"], fitted))
+        p = profile.predict_launch_s(measurement_table(m), spec)
+        ok = np.isfinite(p)
+        errs.append(np.abs(p[ok] / m["kernel_s"][ok] - 1.0))
+    return [100.0 * float(e.mean()) if len(e) else float("nan") for e in errs] + \
+        [100.0 * float(np.concatenate(errs).mean())]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tests", action="store_true", help="also score the restricted test sets")
+    args = ap.parse_args(argv)
+    inputs = fit_inputs("h200")
+    data = inputs.measurements.select(inputs.measurements.stable)
+    profile = device_profile("h200", data)
+    keep = (features.SHARE_PERSISTENT_WEIGHT, features.SHARE_BLOCKS_WEIGHT)
+    try:
+        rows = []
+        for w in WEIGHTS:
+            set_weights(profile, *w)
+            e = share_errors(profile)
+            mark = "*" if w == keep else ""
+            rows.append([f"{w[0]:g}{mark}", f"{w[1]:g}{mark}"] +
+                        [f"{e[c]:.2f}" for c in sorted(k for k in e if k != "all")] +
+                        [f"{e['all']:.2f}"])
+        counts = sorted(k for k in e if k != "all")
+        print("1. leave-one-shape-out over the H200's companion shapes (products): time error "
+              "at the companion's SM count, MAPE %")
+        print(format_table(["persistent w", "blocks w"] + [f"{c} SMs" for c in counts] + ["all"],
+                           rows))
+        if args.tests:
+            sets = test_sets()
+            fitted = sorted(set(data["case_id"][data["split"] == FIT]))
+            print("\n2. non-fresh SM-restricted test sets, rows the fit left out: MAPE % "
+                  "(weights 0 / 0, then as committed)")
+            cols = {}
+            for kinds, label in ((("gemm", "linear"), "gemm + linear"),
+                                 (("grouped_gemm",), "grouped_gemm")):
+                for w in ((0.0, 0.0), keep):
+                    set_weights(profile, *w)
+                    cols[f"{label} {w[0]:g} / {w[1]:g}"] = test_mape(profile, sets, fitted,
+                                                                     kinds)
+            labels = [s[0] for s in sets] + ["all"]
+            print(format_table(["set"] + list(cols),
+                               [[lab] + [f"{v[i]:.1f}" for v in cols.values()]
+                                for i, lab in enumerate(labels)
+                                if any(np.isfinite(v[i]) for v in cols.values())]))
+    finally:
+        set_weights(profile, *keep)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
