@@ -240,7 +240,7 @@ def test_the_sm_share_leans_on_the_companions_near_their_shapes_and_on_physics_f
     params = np.vstack([g.sm_params[row:row + 1], g.sm_params[row:row + 1]])
     k = SHAPE_PARAMS.index("k")
     params[1, k] = params[0, k] * 2 ** 3                # a factor 8 in k: 3 feature units away
-    shape = group_features("linear", params, "bfloat16", prof.sm_count)
+    shape = group_features("linear", params, "bfloat16", prof.sm_count, share=True)
     f, _ = interp.predict(np.column_stack([shape, sm_count_feature(np.full(2, n))]))
     near = np.min([interp.predict(np.column_stack([shape, sm_count_feature(np.full(2, c))]))[1]
                    for c in counts], axis=0)
