@@ -1,7 +1,7 @@
 """The SM-parallel share's metric for products (issue 11, session 26): the choice of
 roofsim.calibration.features' SHARE_PERSISTENT_WEIGHT and SHARE_BLOCKS_WEIGHT, and its check.
 
-    python benchmarks/share_metric_loo.py [--tests]
+    python benchmarks/share_metric_loo.py [--tests] [--groups]
 
 1. The choice, on the H200's companions alone: the profile is fitted as its profile.json records
    (benchmarks/bench_transfer.device_profile); for each pair of weights, every companion shape
@@ -14,6 +14,8 @@ roofsim.calibration.features' SHARE_PERSISTENT_WEIGHT and SHARE_BLOCKS_WEIGHT, a
    the restricted samples at counts no companion has), on the shapes the fit left out, with the
    weights at 0 and as committed. The fit is the same (the profile stores the measured shares;
    the metric is read at prediction).
+3. With --groups, every group's leave-one-shape-out error and companion shapes per SM count (the
+   committed weights): where the companions are thin (calibration/README.md, session 26).
 """
 
 from __future__ import annotations
@@ -54,31 +56,57 @@ def set_weights(profile, persistent_w: float, blocks_w: float) -> None:
     profile.__dict__.pop("_sm_cache", None)
 
 
+def group_share_errors(profile, g) -> np.ndarray:
+    """Leave-one-shape-out time error of each companion shape's share in group g, at its
+    companion's SM count (NaN where too few other shapes)."""
+    x = np.column_stack([group_features(g.kind, g.sm_params, g.dtype, profile.sm_count,
+                                        share=True), sm_count_feature(g.sm_counts)])
+    _, shape = np.unique(np.nan_to_num(g.sm_params, nan=-1.0), axis=0, return_inverse=True)
+    f = np.clip(LocalLinear(x, g.sm_fraction, profile.settings).leave_group_out(shape.ravel()),
+                0.0, 1.0)
+    cols = {name: g.sm_params[:, i] for i, name in enumerate(SHAPE_PARAMS)
+            if not np.isnan(g.sm_params[:, i]).all()}
+    table = records_from_params(g.kind, cols, g.dtype)
+    scale = np.empty(len(f))
+    for c in np.unique(g.sm_counts):
+        sel = np.flatnonzero(g.sm_counts == c)
+        scale[sel] = perfmodel.parallel_scale(table.select(sel), float(profile.sm_count),
+                                              float(c), float(profile.hardware.grid_sms))
+    return np.abs(sm_scaling(f, scale) / sm_scaling(g.sm_fraction, scale) - 1.0)
+
+
+def with_shares(profile, kinds=None):
+    """The profile's groups that hold companion shares (of `kinds`, or all)."""
+    return [g for g in profile.groups.values()
+            if (kinds is None or g.kind in kinds) and g.sm_fraction is not None
+            and len(g.sm_fraction) >= 4]
+
+
 def share_errors(profile) -> dict:
     """Leave-one-shape-out time errors of the products' companion shares, by SM count."""
     out: dict = {}
-    for g in profile.groups.values():
-        if g.kind not in PRODUCTS or g.sm_fraction is None or len(g.sm_fraction) < 4:
-            continue
-        x = np.column_stack([group_features(g.kind, g.sm_params, g.dtype, profile.sm_count,
-                                            share=True), sm_count_feature(g.sm_counts)])
-        _, shape = np.unique(np.nan_to_num(g.sm_params, nan=-1.0), axis=0, return_inverse=True)
-        f = np.clip(LocalLinear(x, g.sm_fraction, profile.settings)
-                    .leave_group_out(shape.ravel()), 0.0, 1.0)
-        cols = {name: g.sm_params[:, i] for i, name in enumerate(SHAPE_PARAMS)
-                if not np.isnan(g.sm_params[:, i]).all()}
-        table = records_from_params(g.kind, cols, g.dtype)
-        scale = np.empty(len(f))
-        for c in np.unique(g.sm_counts):
-            sel = np.flatnonzero(g.sm_counts == c)
-            scale[sel] = perfmodel.parallel_scale(table.select(sel), float(profile.sm_count),
-                                                  float(c), float(profile.hardware.grid_sms))
-        err = np.abs(sm_scaling(f, scale) / sm_scaling(g.sm_fraction, scale) - 1.0)
+    for g in with_shares(profile, PRODUCTS):
+        err = group_share_errors(profile, g)
         ok = np.isfinite(err)
         for c in np.unique(g.sm_counts):
             out.setdefault(int(c), []).append(err[ok & (g.sm_counts == c)])
         out.setdefault("all", []).append(err[ok])
     return {k: 100.0 * float(np.concatenate(v).mean()) for k, v in out.items()}
+
+
+def groups_table(profile) -> str:
+    """Every group's leave-one-shape-out error and companion shapes per SM count: where the
+    companions are thin."""
+    counts = sorted({int(c) for g in with_shares(profile) for c in np.unique(g.sm_counts)})
+    rows = []
+    for g in with_shares(profile):
+        err = group_share_errors(profile, g)
+        cells = []
+        for c in counts:
+            sel = (g.sm_counts == c) & np.isfinite(err)
+            cells.append(f"{100 * err[sel].mean():.1f} / {int(sel.sum())}" if sel.any() else "-")
+        rows.append([f"{g.family} {g.dtype}"] + cells)
+    return format_table(["group"] + [f"{c} SMs: % / shapes" for c in counts], rows)
 
 
 def test_sets():
@@ -108,6 +136,8 @@ def test_mape(profile, sets, fitted, kinds) -> list[float]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tests", action="store_true", help="also score the restricted test sets")
+    ap.add_argument("--groups", action="store_true",
+                    help="also every group's error and companion shapes per SM count")
     args = ap.parse_args(argv)
     inputs = fit_inputs("h200")
     data = inputs.measurements.select(inputs.measurements.stable)
@@ -127,6 +157,11 @@ def main(argv=None) -> int:
               "at the companion's SM count, MAPE %")
         print(format_table(["persistent w", "blocks w"] + [f"{c} SMs" for c in counts] + ["all"],
                            rows))
+        if args.groups:
+            print("\nevery group with companion shares (committed weights): leave-one-shape-out "
+                  "MAPE % / shapes, per companion SM count")
+            set_weights(profile, *keep)
+            print(groups_table(profile))
         if args.tests:
             sets = test_sets()
             fitted = sorted(set(data["case_id"][data["split"] == FIT]))
