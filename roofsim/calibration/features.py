@@ -1,11 +1,13 @@
 """Shape features per kernel kind: the coordinates in which calibration finds neighbours.
 
 Sizes enter as log2 (one unit = a factor of two), so neighbours are close in ratio, not in
-absolute size. Two more kinds of feature carry what sizes alone miss:
+absolute size. More kinds of feature carry what sizes alone miss:
 - alignment: to how many bytes a dimension's rows are aligned (1 .. 16: vectorized loads, TMA
   and tensor-core tiles need 16) and whether it is a multiple of 64 elements (tile edges);
 - wave quantization (matrix kinds, attention): output tiles of 128 x 128 over the SM count;
-  the last partial wave leaves SMs idle, so `waves / ceil(waves)` is the useful fraction.
+  the last partial wave leaves SMs idle, so `waves / ceil(waves)` is the useful fraction;
+- for the SM-parallel share of a product (share=True): its kernel class and grid (persistent or
+  not, log2 of its blocks: _product_grid).
 Each feature has a weight: a distance of 1 is a factor of two in one size, or that weight's
 share of a change in alignment (a misaligned case is far from an aligned one of equal size).
 """
@@ -46,6 +48,7 @@ DIMS_WEIGHT = 2.5     # per iteration dimension of the strided kernel: 2-D and 5
 # 16.05 / 16.09 / 16.47); flag 8, blocks 2: 10.98.
 SHARE_PERSISTENT_WEIGHT = 4.0
 SHARE_BLOCKS_WEIGHT = 1.5
+MATRIX_SHARE_KINDS = ("gemm", "linear", "grouped_gemm")
 CONV_PATH_WEIGHT = 8.0  # cuDNN's tensor-core, CUDA-core or GEMM path (perfmodel.conv_paths):
                         # never neighbours (leave-one-out over the fit rows' conv2d residuals,
                         # H200 24.85 -> 23.83 %, H100 SXM 23.31 -> 22.38 %; 4 gives the same:
@@ -199,9 +202,6 @@ def _flat(params, elt, sm, kind, share=False) -> list:
         rows = np.where(np.isnan(rows), numel, rows)
         f.append((_log(numel / np.maximum(rows, 1.0)), 1.0))
     return f
-
-
-MATRIX_SHARE_KINDS = ("gemm", "linear", "grouped_gemm")
 
 
 def _product_grid(kind: str, params: Mapping[str, np.ndarray], dtype: str,

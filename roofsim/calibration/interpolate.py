@@ -106,7 +106,8 @@ class LocalLinear:
     def leave_group_out(self, groups: np.ndarray) -> np.ndarray:
         """Each measured point predicted from the points of other groups (`groups`: a label per
         point; a shape measured at several SM counts is one group, so that its other counts do
-        not stand in for it). NaN where the other groups hold fewer than 2 points."""
+        not stand in for it). All NaN where the largest group leaves fewer than 2 other
+        points."""
         groups = np.asarray(groups)
         n = len(self.x)
         _, sizes = np.unique(groups, return_counts=True)
