@@ -1,7 +1,8 @@
-"""The SM-parallel share's metric for products (issue 11, session 26): the choice of
-roofsim.calibration.features' SHARE_PERSISTENT_WEIGHT and SHARE_BLOCKS_WEIGHT, and its check.
+"""The products' metrics (issue 11, session 26): the choice of roofsim.calibration.features'
+SHARE_PERSISTENT_WEIGHT and SHARE_BLOCKS_WEIGHT (the SM-parallel share's) and
+RESIDUAL_BLOCKS_WEIGHT (the residual's), and the check of the first.
 
-    python benchmarks/share_metric_loo.py [--tests] [--groups]
+    python benchmarks/share_metric_loo.py [--tests] [--groups] [--residual]
 
 1. The choice, on the H200's companions alone: the profile is fitted as its profile.json records
    (benchmarks/bench_transfer.device_profile); for each pair of weights, every companion shape
@@ -16,6 +17,9 @@ roofsim.calibration.features' SHARE_PERSISTENT_WEIGHT and SHARE_BLOCKS_WEIGHT, a
    the metric is read at prediction).
 3. With --groups, every group's leave-one-shape-out error and companion shapes per SM count (the
    committed weights): where the companions are thin (calibration/README.md, session 26).
+4. With --residual, the choice of RESIDUAL_BLOCKS_WEIGHT: leave-one-out MAPE of the products'
+   fit-row residuals (each predicted from the other fit rows, as a time error), H200 and H100
+   SXM profiles, at each weight.
 """
 
 from __future__ import annotations
@@ -37,8 +41,8 @@ from roofsim.calibration import features  # noqa: E402
 from roofsim.calibration.fit import measurement_table, sm_restriction_of  # noqa: E402
 from roofsim.calibration.interpolate import LocalLinear  # noqa: E402
 from roofsim.calibration.measurements import FIT  # noqa: E402
-from roofsim.calibration.profile import (group_features, sm_count_feature,  # noqa: E402
-                                         sm_scaling)
+from roofsim.calibration.profile import (RESIDUAL_BOUND, group_features,  # noqa: E402
+                                         sm_count_feature, sm_scaling)
 from roofsim.cli.output import format_table  # noqa: E402
 from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
 from roofsim.kernels import records_from_params  # noqa: E402
@@ -47,6 +51,7 @@ from roofsim.records import SHAPE_PARAMS  # noqa: E402
 WEIGHTS = ((0.0, 0.0), (4.0, 0.0), (0.0, 1.0), (4.0, 1.0), (4.0, 1.5), (4.0, 2.0), (4.0, 3.0),
            (8.0, 2.0))
 PRODUCTS = ("gemm", "linear", "grouped_gemm")
+RESIDUAL_WEIGHTS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
 
 
 def set_weights(profile, persistent_w: float, blocks_w: float) -> None:
@@ -109,6 +114,20 @@ def groups_table(profile) -> str:
     return format_table(["group"] + [f"{c} SMs: % / shapes" for c in counts], rows)
 
 
+def residual_loo(profile) -> float:
+    """Leave-one-out MAPE % of the products' fit-row residuals (as time errors)."""
+    errs = []
+    for g in profile.groups.values():
+        if g.kind not in PRODUCTS:
+            continue
+        x = group_features(g.kind, g.params, g.dtype, profile.sm_count)
+        r = np.clip(LocalLinear(x, g.residual, profile.residual_settings(g.family))
+                    .leave_one_out(), -RESIDUAL_BOUND, RESIDUAL_BOUND)
+        e = np.abs(np.exp(r - g.residual) - 1.0)
+        errs.append(e[np.isfinite(e)])
+    return 100.0 * float(np.concatenate(errs).mean())
+
+
 def test_sets():
     """(label, measurements, spec) of the non-fresh SM-restricted kernel sets."""
     h200 = load_hardware("h200")
@@ -138,6 +157,8 @@ def main(argv=None) -> int:
     ap.add_argument("--tests", action="store_true", help="also score the restricted test sets")
     ap.add_argument("--groups", action="store_true",
                     help="also every group's error and companion shapes per SM count")
+    ap.add_argument("--residual", action="store_true",
+                    help="also the residual's blocks weight (H200 and H100 SXM fit rows)")
     args = ap.parse_args(argv)
     inputs = fit_inputs("h200")
     data = inputs.measurements.select(inputs.measurements.stable)
@@ -179,6 +200,22 @@ def main(argv=None) -> int:
                                [[lab] + [f"{v[i]:.1f}" for v in cols.values()]
                                 for i, lab in enumerate(labels)
                                 if any(np.isfinite(v[i]) for v in cols.values())]))
+        if args.residual:
+            keep_r = features.RESIDUAL_BLOCKS_WEIGHT
+            h100 = fit_inputs("h100-sxm")
+            profiles = {"h200": profile,
+                        "h100-sxm": device_profile("h100-sxm", h100.measurements.select(
+                            h100.measurements.stable))}
+            rows = []
+            try:
+                for w in RESIDUAL_WEIGHTS:
+                    features.RESIDUAL_BLOCKS_WEIGHT = w
+                    rows.append([f"{w:g}{'*' if w == keep_r else ''}"] +
+                                [f"{residual_loo(p):.2f}" for p in profiles.values()])
+            finally:
+                features.RESIDUAL_BLOCKS_WEIGHT = keep_r
+            print("\n4. leave-one-out over the products' fit-row residuals: MAPE %")
+            print(format_table(["blocks w"] + list(profiles), rows))
     finally:
         set_weights(profile, *keep)
     return 0

@@ -1,17 +1,17 @@
 """The residual and the SM-parallel share find their neighbours in metrics of their own
 (roofsim.calibration.features, share=True): attention's residual follows the head size, keys and
 heads but not the queries (the physics scales with those), its share follows the queries (the
-blocks they make); conv2d's residual weighs the window over the pixel count; a product's share
-adds its kernel class and grid (persistent or not, log2 blocks); the other kinds use one metric
-for both."""
+blocks they make); conv2d's residual weighs the window over the pixel count; a product's metrics
+take its grid (log2 blocks), the share's its kernel class too (persistent or not); the other
+kinds use one metric for both."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from roofsim.calibration.features import (SHARE_BLOCKS_WEIGHT, SHARE_PERSISTENT_WEIGHT,
-                                          features)
+from roofsim.calibration.features import (RESIDUAL_BLOCKS_WEIGHT, SHARE_BLOCKS_WEIGHT,
+                                          SHARE_PERSISTENT_WEIGHT, features)
 
 
 def _dist(kind, a, b, share):
@@ -42,18 +42,20 @@ def test_conv_window_weighs_more_in_the_residual():
 
 
 def test_product_share_adds_kernel_class_and_grid():
-    """The residual's coordinates lead the share's; the share's last two are the persistent
-    flag and log2 of the launch's blocks, weighted."""
+    """A product's metrics end in its grid: the residual's in log2 of its blocks
+    (RESIDUAL_BLOCKS_WEIGHT), the share's in the persistent flag and log2 of its blocks, weighted
+    their own way; the sizes and alignment before them are the same in both."""
     cols = {"m": np.array([512.0, 64.0]), "n": np.array([1024.0, 1024.0]),
             "k": np.array([2048.0, 2048.0])}
     res = features("gemm", cols, "bfloat16", 132, share=False)
     share = features("gemm", cols, "bfloat16", 132, share=True)
-    assert share.shape[1] == res.shape[1] + 2
-    np.testing.assert_array_equal(share[:, :res.shape[1]], res)
+    assert share.shape[1] == res.shape[1] + 1
+    np.testing.assert_array_equal(share[:, :res.shape[1] - 1], res[:, :-1])
     # 512 rows: cuBLAS's persistent kernel; 64 rows: a skinny one-block-per-tile kernel
     np.testing.assert_array_equal(share[:, -2], [SHARE_PERSISTENT_WEIGHT, 0.0])
-    assert np.all(share[:, -1] > 0) and share[0, -1] != share[1, -1]
-    assert SHARE_BLOCKS_WEIGHT > 0
+    blocks = res[:, -1] / RESIDUAL_BLOCKS_WEIGHT
+    assert np.all(blocks > 0) and blocks[0] != blocks[1]
+    np.testing.assert_allclose(share[:, -1], SHARE_BLOCKS_WEIGHT * blocks)
 
 
 @pytest.mark.parametrize("kind, params", [

@@ -6,8 +6,8 @@ absolute size. More kinds of feature carry what sizes alone miss:
   and tensor-core tiles need 16) and whether it is a multiple of 64 elements (tile edges);
 - wave quantization (matrix kinds, attention): output tiles of 128 x 128 over the SM count;
   the last partial wave leaves SMs idle, so `waves / ceil(waves)` is the useful fraction;
-- for the SM-parallel share of a product (share=True): its kernel class and grid (persistent or
-  not, log2 of its blocks: _product_grid).
+- a product's grid, log2 of its blocks, and for its SM-parallel share (share=True) its kernel
+  class too (persistent or not): _product_grid.
 Each feature has a weight: a distance of 1 is a factor of two in one size, or that weight's
 share of a change in alignment (a misaligned case is far from an aligned one of equal size).
 """
@@ -48,6 +48,12 @@ DIMS_WEIGHT = 2.5     # per iteration dimension of the strided kernel: 2-D and 5
 # 16.05 / 16.09 / 16.47); flag 8, blocks 2: 10.98.
 SHARE_PERSISTENT_WEIGHT = 4.0
 SHARE_BLOCKS_WEIGHT = 1.5
+# The residual's metric takes the launch's blocks too (not the class: it did not help): the
+# library's kernel (tile, split-K, cluster) follows the grid it picks. Weight by leave-one-out
+# over the fit rows' residuals of the products (`python benchmarks/share_metric_loo.py
+# --residual`, session 26): H200 9.60 % without, 9.36 / 9.16 / 9.14 / 9.16 / 9.37 % at 0.5 /
+# 1 / 1.5 / 2 / 3; the H100 SXM's 10.78 % without, 10.48 / 10.51 / 10.48 % at 1 / 1.5 / 2.
+RESIDUAL_BLOCKS_WEIGHT = 1.0
 MATRIX_SHARE_KINDS = ("gemm", "linear", "grouped_gemm")
 CONV_PATH_WEIGHT = 8.0  # cuDNN's tensor-core, CUDA-core or GEMM path (perfmodel.conv_paths):
                         # never neighbours (leave-one-out over the fit rows' conv2d residuals,
@@ -205,15 +211,18 @@ def _flat(params, elt, sm, kind, share=False) -> list:
 
 
 def _product_grid(kind: str, params: Mapping[str, np.ndarray], dtype: str,
-                  sm_count: float) -> list[tuple[np.ndarray, float]]:
-    """A product's launch as the SM-parallel share's coordinates (SHARE_PERSISTENT_WEIGHT,
-    SHARE_BLOCKS_WEIGHT): its kernel class and log2 of its blocks on sm_count SMs."""
+                  sm_count: float, share: bool) -> list[tuple[np.ndarray, float]]:
+    """A product's launch as coordinates: log2 of its blocks on sm_count SMs (the residual's:
+    RESIDUAL_BLOCKS_WEIGHT), and for the SM-parallel share its kernel class too
+    (SHARE_PERSISTENT_WEIGHT, SHARE_BLOCKS_WEIGHT)."""
     used = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()
             if not np.isnan(np.asarray(v, dtype=np.float64)).all()}
     table = records_from_params(kind, used, dtype)
-    blocks = np.nan_to_num(library_blocks(table, sm_count), nan=1.0)
+    blocks = _log(np.nan_to_num(library_blocks(table, sm_count), nan=1.0))
+    if not share:
+        return [(blocks, RESIDUAL_BLOCKS_WEIGHT)]
     return [(persistent(table).astype(float), SHARE_PERSISTENT_WEIGHT),
-            (_log(blocks), SHARE_BLOCKS_WEIGHT)]
+            (blocks, SHARE_BLOCKS_WEIGHT)]
 
 
 FEATURES: dict[str, Callable] = {
@@ -233,7 +242,7 @@ def features(kind: str, params: Mapping[str, np.ndarray], dtype: str, sm_count: 
     n = len(next(iter(params.values())))
     elt = element_bytes(dtype, n) if n else np.zeros(0)
     cols = FEATURES[kind](params, elt, float(sm_count), kind, share)
-    if share and kind in MATRIX_SHARE_KINDS and n:
-        cols += _product_grid(kind, params, dtype, float(sm_count))
+    if kind in MATRIX_SHARE_KINDS and n:
+        cols += _product_grid(kind, params, dtype, float(sm_count), share)
     return np.column_stack([np.asarray(v, dtype=np.float64) * w for v, w in cols]) if n else \
         np.zeros((0, len(cols)))
