@@ -1,6 +1,7 @@
-"""The products' metrics (issue 11, session 26): the choice of roofsim.calibration.features'
-SHARE_PERSISTENT_WEIGHT and SHARE_BLOCKS_WEIGHT (the SM-parallel share's) and
-RESIDUAL_BLOCKS_WEIGHT (the residual's), and the check of the first.
+"""The tiled kinds' launch grid in calibration's metrics (issue 11, session 26): the choice of
+roofsim.calibration.features' SHARE_PERSISTENT_WEIGHT and SHARE_BLOCKS_WEIGHT (a product's
+SM-parallel share) and RESIDUAL_BLOCKS_WEIGHT (the residual of products, attention and conv2d),
+and the check of the first.
 
     python benchmarks/share_metric_loo.py [--tests] [--groups] [--residual]
 
@@ -17,9 +18,10 @@ RESIDUAL_BLOCKS_WEIGHT (the residual's), and the check of the first.
    the metric is read at prediction).
 3. With --groups, every group's leave-one-shape-out error and companion shapes per SM count (the
    committed weights): where the companions are thin (calibration/README.md, session 26).
-4. With --residual, the choice of RESIDUAL_BLOCKS_WEIGHT: leave-one-out MAPE of the products'
-   fit-row residuals (each predicted from the other fit rows, as a time error), H200 and H100
-   SXM profiles, at each weight.
+4. With --residual, the choice of RESIDUAL_BLOCKS_WEIGHT: leave-one-out MAPE of the fit-row
+   residuals (each predicted from the other fit rows, as a time error) of the products, of
+   attention and of conv2d's three layouts, H200 and H100 SXM profiles, at each weight of that
+   kind (the others as committed).
 """
 
 from __future__ import annotations
@@ -51,7 +53,9 @@ from roofsim.records import SHAPE_PARAMS  # noqa: E402
 WEIGHTS = ((0.0, 0.0), (4.0, 0.0), (0.0, 1.0), (4.0, 1.0), (4.0, 1.5), (4.0, 2.0), (4.0, 3.0),
            (8.0, 2.0))
 PRODUCTS = ("gemm", "linear", "grouped_gemm")
-RESIDUAL_WEIGHTS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
+RESIDUAL_WEIGHTS = {PRODUCTS: (0.0, 0.5, 1.0, 1.5, 2.0, 3.0),
+                    ("attention",): (0.0, 0.25, 0.5, 0.75, 1.0),
+                    ("conv2d",): (0.0, 0.5, 1.0)}
 
 
 def set_weights(profile, persistent_w: float, blocks_w: float) -> None:
@@ -114,18 +118,20 @@ def groups_table(profile) -> str:
     return format_table(["group"] + [f"{c} SMs: % / shapes" for c in counts], rows)
 
 
-def residual_loo(profile) -> float:
-    """Leave-one-out MAPE % of the products' fit-row residuals (as time errors)."""
-    errs = []
+def residual_loo(profile, kinds) -> dict[str, float]:
+    """Leave-one-out MAPE % of the fit-row residuals (as time errors) of `kinds`' groups, per
+    family (one figure for the products)."""
+    errs: dict[str, list] = {}
     for g in profile.groups.values():
-        if g.kind not in PRODUCTS:
+        if g.kind not in kinds:
             continue
         x = group_features(g.kind, g.params, g.dtype, profile.sm_count)
         r = np.clip(LocalLinear(x, g.residual, profile.residual_settings(g.family))
                     .leave_one_out(), -RESIDUAL_BOUND, RESIDUAL_BOUND)
         e = np.abs(np.exp(r - g.residual) - 1.0)
-        errs.append(e[np.isfinite(e)])
-    return 100.0 * float(np.concatenate(errs).mean())
+        key = "products" if g.kind in PRODUCTS else g.family
+        errs.setdefault(key, []).append(e[np.isfinite(e)])
+    return {k: 100.0 * float(np.concatenate(v).mean()) for k, v in errs.items()}
 
 
 def test_sets():
@@ -206,16 +212,19 @@ def main(argv=None) -> int:
             profiles = {"h200": profile,
                         "h100-sxm": device_profile("h100-sxm", h100.measurements.select(
                             h100.measurements.stable))}
-            rows = []
+            print("\n4. leave-one-out over the fit rows' residuals: MAPE % (H200 / H100 SXM)")
             try:
-                for w in RESIDUAL_WEIGHTS:
-                    features.RESIDUAL_BLOCKS_WEIGHT = w
-                    rows.append([f"{w:g}{'*' if w == keep_r else ''}"] +
-                                [f"{residual_loo(p):.2f}" for p in profiles.values()])
+                for kinds, weights in RESIDUAL_WEIGHTS.items():
+                    rows = []
+                    for w in weights:
+                        features.RESIDUAL_BLOCKS_WEIGHT = {**keep_r, **{k: w for k in kinds}}
+                        errs = [residual_loo(p, kinds) for p in profiles.values()]
+                        mark = "*" if w == keep_r[kinds[0]] else ""
+                        rows.append([f"{w:g}{mark}"] + [f"{errs[0][f]:.2f} / {errs[1][f]:.2f}"
+                                                        for f in errs[0]])
+                    print(format_table(["blocks w"] + list(errs[0]), rows))
             finally:
                 features.RESIDUAL_BLOCKS_WEIGHT = keep_r
-            print("\n4. leave-one-out over the products' fit-row residuals: MAPE %")
-            print(format_table(["blocks w"] + list(profiles), rows))
     finally:
         set_weights(profile, *keep)
     return 0

@@ -6,8 +6,8 @@ absolute size. More kinds of feature carry what sizes alone miss:
   and tensor-core tiles need 16) and whether it is a multiple of 64 elements (tile edges);
 - wave quantization (matrix kinds, attention): output tiles of 128 x 128 over the SM count;
   the last partial wave leaves SMs idle, so `waves / ceil(waves)` is the useful fraction;
-- a product's grid, log2 of its blocks, and for its SM-parallel share (share=True) its kernel
-  class too (persistent or not): _product_grid.
+- a tiled launch's grid, log2 of its blocks (products, attention, conv2d), and for a product's
+  SM-parallel share (share=True) its kernel class too (persistent or not): _launch_grid.
 Each feature has a weight: a distance of 1 is a factor of two in one size, or that weight's
 share of a change in alignment (a misaligned case is far from an aligned one of equal size).
 """
@@ -48,13 +48,20 @@ DIMS_WEIGHT = 2.5     # per iteration dimension of the strided kernel: 2-D and 5
 # 16.05 / 16.09 / 16.47); flag 8, blocks 2: 10.98.
 SHARE_PERSISTENT_WEIGHT = 4.0
 SHARE_BLOCKS_WEIGHT = 1.5
-# The residual's metric takes the launch's blocks too (not the class: it did not help): the
-# library's kernel (tile, split-K, cluster) follows the grid it picks. Weight by leave-one-out
-# over the fit rows' residuals of the products (`python benchmarks/share_metric_loo.py
-# --residual`, session 26): H200 9.60 % without, 9.36 / 9.16 / 9.14 / 9.16 / 9.37 % at 0.5 /
-# 1 / 1.5 / 2 / 3; the H100 SXM's 10.78 % without, 10.48 / 10.51 / 10.48 % at 1 / 1.5 / 2.
-RESIDUAL_BLOCKS_WEIGHT = 1.0
 MATRIX_SHARE_KINDS = ("gemm", "linear", "grouped_gemm")
+# The residual's metric of every tiled kind takes the launch's blocks too (log2
+# perfmodel.library_blocks; the products' kernel class did not help the residual): the library's
+# kernel (tile, split-K or split-KV, cluster) follows the grid it picks. Weights per kind by
+# leave-one-out over the fit rows' residuals (`python benchmarks/share_metric_loo.py
+# --residual`, session 26; H200 / H100 SXM MAPE %):
+# - products: 9.60 / 10.78 without; 0.5: 9.36 / 10.57; 1: 9.16 / 10.48; 1.5: 9.14 / 10.51;
+#   2: 9.16 / 10.48; 3: 9.37 / 10.66;
+# - attention: 6.38 / 7.02 without; 0.25: 5.99 / 6.70; 0.5: 5.79 / 6.64; 0.75: 5.76 / 6.73;
+#   1: 5.81 / 6.86;
+# - conv2d (its three layouts): 18.44, 18.65, 21.05 / 21.24, 18.76, 21.91 without; 0.5: 18.39,
+#   17.43, 20.55 / 20.97, 18.02, 21.89; 1: 18.71, 17.20, 20.58 / 21.31, 18.27, 22.22.
+RESIDUAL_BLOCKS_WEIGHT: Mapping[str, float] = {"gemm": 1.0, "linear": 1.0, "grouped_gemm": 1.0,
+                                               "attention": 0.5, "conv2d": 0.5}
 CONV_PATH_WEIGHT = 8.0  # cuDNN's tensor-core, CUDA-core or GEMM path (perfmodel.conv_paths):
                         # never neighbours (leave-one-out over the fit rows' conv2d residuals,
                         # H200 24.85 -> 23.83 %, H100 SXM 23.31 -> 22.38 %; 4 gives the same:
@@ -210,17 +217,17 @@ def _flat(params, elt, sm, kind, share=False) -> list:
     return f
 
 
-def _product_grid(kind: str, params: Mapping[str, np.ndarray], dtype: str,
-                  sm_count: float, share: bool) -> list[tuple[np.ndarray, float]]:
-    """A product's launch as coordinates: log2 of its blocks on sm_count SMs (the residual's:
-    RESIDUAL_BLOCKS_WEIGHT), and for the SM-parallel share its kernel class too
+def _launch_grid(kind: str, params: Mapping[str, np.ndarray], dtype: str,
+                 sm_count: float, share: bool) -> list[tuple[np.ndarray, float]]:
+    """A tiled launch as coordinates: log2 of its blocks on sm_count SMs (the residual's:
+    RESIDUAL_BLOCKS_WEIGHT), and for a product's SM-parallel share its kernel class too
     (SHARE_PERSISTENT_WEIGHT, SHARE_BLOCKS_WEIGHT)."""
     used = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()
             if not np.isnan(np.asarray(v, dtype=np.float64)).all()}
     table = records_from_params(kind, used, dtype)
     blocks = _log(np.nan_to_num(library_blocks(table, sm_count), nan=1.0))
     if not share:
-        return [(blocks, RESIDUAL_BLOCKS_WEIGHT)]
+        return [(blocks, RESIDUAL_BLOCKS_WEIGHT[kind])]
     return [(persistent(table).astype(float), SHARE_PERSISTENT_WEIGHT),
             (blocks, SHARE_BLOCKS_WEIGHT)]
 
@@ -242,7 +249,7 @@ def features(kind: str, params: Mapping[str, np.ndarray], dtype: str, sm_count: 
     n = len(next(iter(params.values())))
     elt = element_bytes(dtype, n) if n else np.zeros(0)
     cols = FEATURES[kind](params, elt, float(sm_count), kind, share)
-    if kind in MATRIX_SHARE_KINDS and n:
-        cols += _product_grid(kind, params, dtype, float(sm_count), share)
+    if n and (kind in MATRIX_SHARE_KINDS if share else kind in RESIDUAL_BLOCKS_WEIGHT):
+        cols += _launch_grid(kind, params, dtype, float(sm_count), share)
     return np.column_stack([np.asarray(v, dtype=np.float64) * w for v, w in cols]) if n else \
         np.zeros((0, len(cols)))
