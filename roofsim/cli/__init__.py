@@ -3,14 +3,21 @@ exposes `register(subparsers)`, which adds its parser and sets `func(args) -> in
 
 User mistakes raise roofsim.errors.UserError: one line on stderr, exit status 2, no traceback.
 Ctrl-C ends with one line and exit status 130; outputs are written atomically (roofsim.io), so
-an interrupted run leaves the previous output as it was.
+an interrupted run leaves the previous output as it was. A Ctrl-C that lands while Python runs a
+finalizer (a weakref callback of the caches, a __del__) cannot propagate from there: Python
+would print it as "Exception ignored" and go on. The command line (`main()` without argv)
+delivers it again a moment later instead (_redeliver_interrupts), where it ends the run as any
+other.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
+import threading
 
 from .. import __version__
 from ..errors import UserError
@@ -49,9 +56,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 EXIT_INTERRUPTED = 130
+REDELIVER_S = 0.01      # how long after a lost Ctrl-C it is delivered again
+
+
+def _redeliver_interrupts(previous):
+    """sys.unraisablehook for the command line: a KeyboardInterrupt raised where Python cannot
+    propagate it (a finalizer) is not printed but sent again as SIGINT, REDELIVER_S later, from
+    another thread (the main thread then raises it where it runs); every other unraisable
+    exception goes to `previous`. Marked so that it wraps only once."""
+    if getattr(previous, "roofsim_redelivers", False):
+        return previous
+
+    def hook(unraisable):
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            threading.Timer(REDELIVER_S, os.kill, (os.getpid(), signal.SIGINT)).start()
+            return
+        previous(unraisable)
+
+    hook.roofsim_redelivers = True
+    return hook
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:            # the command line itself, not a caller's in-process run
+        sys.unraisablehook = _redeliver_interrupts(sys.unraisablehook)
     try:
         parser = build_parser()
         argv = attach_dash_values(parser, list(sys.argv[1:] if argv is None else argv))
