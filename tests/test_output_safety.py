@@ -111,10 +111,11 @@ def _interrupt(argv: list[str], lock: Path, cwd: Path,
     while not lock.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     time.sleep(settle_s)
-    # Press Ctrl-C; if the run goes on a second later, press it again (as a user would): under
-    # pytest a first SIGINT was seen lost now and then (the child alive and catching SIGINT,
-    # yet running to the end), which no output of roofsim's explains; 130 and one line are
-    # still required.
+    # Press Ctrl-C; if the run goes on a second later, press it again (as a user would). A first
+    # SIGINT was seen lost now and then: its KeyboardInterrupt landed in a weakref callback,
+    # where Python cannot raise it. The command line now delivers such an interrupt again
+    # (roofsim.cli._redeliver_interrupts; tests/test_interrupt_redelivery.py); 130 and one line
+    # are required either way.
     for _ in range(5):
         if proc.poll() is not None:
             break
