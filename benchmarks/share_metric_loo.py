@@ -47,7 +47,7 @@ from roofsim.calibration.profile import (RESIDUAL_BOUND, group_features,  # noqa
                                          sm_count_feature, sm_scaling)
 from roofsim.cli.output import format_table  # noqa: E402
 from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
-from roofsim.kernels import records_from_params  # noqa: E402
+from roofsim.kernels import records_from_params, used_columns  # noqa: E402
 from roofsim.records import SHAPE_PARAMS  # noqa: E402
 
 WEIGHTS = ((0.0, 0.0), (4.0, 0.0), (0.0, 1.0), (4.0, 1.0), (4.0, 1.5), (4.0, 2.0), (4.0, 3.0),
@@ -73,9 +73,8 @@ def group_share_errors(profile, g) -> np.ndarray:
     _, shape = np.unique(np.nan_to_num(g.sm_params, nan=-1.0), axis=0, return_inverse=True)
     f = np.clip(LocalLinear(x, g.sm_fraction, profile.settings).leave_group_out(shape.ravel()),
                 0.0, 1.0)
-    cols = {name: g.sm_params[:, i] for i, name in enumerate(SHAPE_PARAMS)
-            if not np.isnan(g.sm_params[:, i]).all()}
-    table = records_from_params(g.kind, cols, g.dtype)
+    table = records_from_params(g.kind, used_columns(dict(zip(SHAPE_PARAMS, g.sm_params.T))),
+                                g.dtype)
     scale = np.empty(len(f))
     for c in np.unique(g.sm_counts):
         sel = np.flatnonzero(g.sm_counts == c)

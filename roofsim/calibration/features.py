@@ -18,7 +18,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from ..kernels import records_from_params
+from ..kernels import records_from_params, used_columns
 from ..kernels._common import element_bytes, strided_dims
 from ..kernels.conv import conv_output_size
 from ..kernels.attention import value_head_dim
@@ -222,9 +222,7 @@ def _launch_grid(kind: str, params: Mapping[str, np.ndarray], dtype: str,
     """A tiled launch as coordinates: log2 of its blocks on sm_count SMs (the residual's:
     RESIDUAL_BLOCKS_WEIGHT), and for a product's SM-parallel share its kernel class too
     (SHARE_PERSISTENT_WEIGHT, SHARE_BLOCKS_WEIGHT)."""
-    used = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()
-            if not np.isnan(np.asarray(v, dtype=np.float64)).all()}
-    table = records_from_params(kind, used, dtype)
+    table = records_from_params(kind, used_columns(params), dtype)
     blocks = _log(np.nan_to_num(library_blocks(table, sm_count), nan=1.0))
     if not share:
         return [(blocks, RESIDUAL_BLOCKS_WEIGHT[kind])]

@@ -128,9 +128,9 @@ class GroupModel:
         return family_name(self.kind, self.layout)
 
     def table(self) -> RecordTable:
-        from ..kernels import records_from_params
-        cols = {k: v for k, v in _param_columns(self.params).items() if not np.isnan(v).all()}
-        return records_from_params(self.kind, cols, self.dtype)
+        from ..kernels import records_from_params, used_columns
+        return records_from_params(self.kind, used_columns(_param_columns(self.params)),
+                                   self.dtype)
 
 
 def family_name(kind: str, layout: str) -> str:

@@ -69,7 +69,9 @@ def _redeliver_interrupts(previous):
 
     def hook(unraisable):
         if isinstance(unraisable.exc_value, KeyboardInterrupt):
-            threading.Timer(REDELIVER_S, os.kill, (os.getpid(), signal.SIGINT)).start()
+            timer = threading.Timer(REDELIVER_S, os.kill, (os.getpid(), signal.SIGINT))
+            timer.daemon = True     # a run that ends first is not held up to be interrupted
+            timer.start()
             return
         previous(unraisable)
 

@@ -93,7 +93,7 @@ def _param(table: CsvTable, row, p: str, max_elements: float | None) -> float:
 def cases_to_table(table: CsvTable, hardware=None):
     """A RecordTable of the cases (roofsim.kernels formulas); a UserError names file, line and
     column. With `hardware`, a size larger than its memory holds is refused too."""
-    from ..kernels import records_from_params
+    from ..kernels import records_from_params, used_columns
     from ..kernels._common import ELEMENT_BYTES
     rows = table.rows
     n = len(rows)
@@ -113,7 +113,7 @@ def cases_to_table(table: CsvTable, hardware=None):
             if row.get(p, "") != "":
                 params[p][i] = _param(table, row, p, max_elements)
         _check_cat_inputs(table, row, {p: v[i] for p, v in params.items()})
-    used = {p: v for p, v in params.items() if not np.isnan(v).all()}
+    used = used_columns(params)
     try:
         records = records_from_params(kinds, used, dtypes,
                                       name=[f"line {r.line}" for r in rows])

@@ -39,6 +39,13 @@ def work(kind: str, params: Mapping[str, object], dtype="bfloat16") -> dict[str,
     return formula(params, dtype)
 
 
+def used_columns(params: Mapping[str, object]) -> dict[str, np.ndarray]:
+    """The shape columns some row uses: `params` as float arrays, less those NaN in every row
+    (a block of shapes holds a column per parameter of SHAPE_PARAMS, most of them unused)."""
+    cols = {p: np.asarray(v, dtype=np.float64) for p, v in params.items()}
+    return {p: v for p, v in cols.items() if not np.isnan(v).all()}
+
+
 def records_from_params(kind, params: Mapping[str, object], dtype="bfloat16", *, name="",
                         stage="", layer="", count=1.0) -> RecordTable:
     """A RecordTable from rows of (possibly mixed) kinds.
@@ -74,4 +81,4 @@ def records_from_params(kind, params: Mapping[str, object], dtype="bfloat16", *,
         stage=stage, layer=layer, params=cols, count=count, **out)
 
 
-__all__ = ["KIND_FORMULAS", "work", "records_from_params"]
+__all__ = ["KIND_FORMULAS", "work", "records_from_params", "used_columns"]
