@@ -9,7 +9,9 @@
 #                  SMs (0 = whole GPU), then the strided-dims suite (kernels/strided_dims.yaml)
 #                  at each of DIMS_SMS (0 = whole GPU);
 #   PHASE=suite    one kernel suite (SUITE, a kernels/*.yaml) at each of SUITE_SMS SMs
-#                  (0 = whole GPU), CAL_BUDGET seconds each;
+#                  (0 = whole GPU), CAL_BUDGET seconds each; SUITE_SAMPLE=F times the
+#                  deterministic fraction F of its cases (calibrate --sample), spread over
+#                  the whole suite rather than its first entries;
 #   PHASE=conv     what F.conv2d runs (benchmarks/profile_conv.py: kernels per call, contiguous
 #                  vs channels_last, CONV_BUDGET seconds) on the H200's held-out conv2d rows,
 #                  then the fresh conv2d set (benchmarks/suites/conv_fresh.yaml) at each of
@@ -96,7 +98,7 @@ elif [ "$PHASE" = suite ]; then
   for n in ${SUITE_SMS:-0}; do
     if [ "$n" = 0 ]; then sms=(); dir="$W/$DEV-$name"; else sms=(--sms "$n"); dir="$W/$DEV-$name-sm$n"; fi
     python3 -m roofsim.cli.calibrate --suite "$SUITE" "${sms[@]}" --out "$dir" \
-      --no-fit --time-budget "$CAL_BUDGET" 2>&1 | tail -2
+      ${SUITE_SAMPLE:+--sample "$SUITE_SAMPLE"} --no-fit --time-budget "$CAL_BUDGET" 2>&1 | tail -2
   done
 elif [ "$PHASE" = l2 ]; then
   # streaming kernels cold vs L2-resident over a size sweep (benchmarks/measure_l2_resident.py),
