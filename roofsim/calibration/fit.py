@@ -387,19 +387,22 @@ def physics_kept(profile: CalibrationProfile, case_ids: list[str],
     from .suites import Case
     bare = replace(profile, groups={k: replace(g, warm_trips=0.0)
                                     for k, g in profile.groups.items()})
-    out = {}
+    ids, tables = [], []
     for cid in dict.fromkeys(case_ids):
         try:
             table = Case.from_id(cid).records()
         except (ValueError, UserError):
             continue
-        if len(table) != 1:
-            continue
-        cold = bare.predict_launch_s(table, hardware)[0]
-        warm = bare.predict_launch_s(table, hardware, resident=np.array([True]))[0]
-        if np.isfinite(cold) and np.isfinite(warm) and cold > 0:
-            out[cid] = float(min(warm / cold, 1.0))
-    return out
+        if len(table) == 1:
+            ids.append(cid)
+            tables.append(table)
+    if not ids:
+        return {}
+    table = RecordTable.concat(tables)      # one call per temperature: rows are independent
+    cold = bare.predict_launch_s(table, hardware)
+    warm = bare.predict_launch_s(table, hardware, resident=np.ones(len(table), dtype=bool))
+    return {cid: float(min(w / c, 1.0)) for cid, c, w in zip(ids, cold, warm)
+            if np.isfinite(c) and np.isfinite(w) and c > 0}
 
 
 def probe_files(out: Path, graph_gap: Path | None = None,
