@@ -282,7 +282,11 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200-sm80", "mixed-fresh20"), ("h200-sm112", "mixed-fresh20"),
                     ("h200", "mixed-fresh21"), ("h200-sm8", "mixed-fresh21"),
                     ("h200-sm16", "mixed-fresh21"), ("h200-sm24", "mixed-fresh21"),
-                    ("h200-sm96", "mixed-fresh21"))
+                    ("h200-sm96", "mixed-fresh21"),
+                    ("h200", "mixed-fresh22"), ("h200-sm8", "mixed-fresh22"),
+                    ("h200-sm16", "mixed-fresh22"), ("h200-sm16", "mixed-fresh22-req12"),
+                    ("h200-sm24", "mixed-fresh22"), ("h200-sm48", "mixed-fresh22"),
+                    ("h200-sm8", "narrow-fresh2"), ("h200-sm16", "narrow-fresh2"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -342,9 +346,22 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # the companions alone (benchmarks/share_metric_loo.py) and read mixed-fresh19 to -21 after it was
 # committed (90bc7e3): they are fresh for it. The session's later residual metric
 # (RESIDUAL_BLOCKS_WEIGHT, a31b161 and a8cbc56) was chosen on fit rows alone, after those sets
-# had been read: for it, and for any later change, they are test sets. The next fresh kernel set
-# is benchmarks/suites/mixed_fresh22.yaml (not timed yet).
-FRESH_KERNEL_SETS = ("mixed-fresh19", "mixed-fresh20", "mixed-fresh21")
+# had been read: for it, and for any later change, they are test sets.
+# Session 27 timed (2026-12-05 03:34-03:44 UTC, one device session, working tree of d2fdcab, no
+# kernel-model change since session 26) the next companions (kernels/narrow.yaml on 8 and 16 SMs,
+# kernels/gemm.yaml and kernels/cat.yaml on 8: calibration/README.md) and, in the same lease,
+# before the refit that takes them: mixed-fresh22 (benchmarks/suites/mixed_fresh22.yaml, seeds +
+# 2100000; whole H200, 8, 16, 24 and 48 SMs, and 12 requested, which the green context ran on 16:
+# mixed-fresh22-req12) and narrow_fresh2.yaml on 8 and 16 SMs (its whole-chip, 48- and 80-SM runs
+# are older test sets). Neither was read before the refit was committed: they are the fresh sets.
+FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12", ("h200-sm8", "narrow-fresh2"),
+                     ("h200-sm16", "narrow-fresh2"))
+
+
+def is_fresh(folder: str, name: str) -> bool:
+    """Whether KERNEL_TEST_SETS' (folder, name) is fresh: FRESH_KERNEL_SETS names the set at
+    every SM count, or the (folder, name) pair alone."""
+    return name in FRESH_KERNEL_SETS or (folder, name) in FRESH_KERNEL_SETS
 
 
 def kernel_sets_part(profiles, data) -> list[dict]:
@@ -362,7 +379,7 @@ def kernel_sets_part(profiles, data) -> list[dict]:
             kind = "fitted" if (fd == "h200" and not sms) else restricted_kind(fd, sms)
             rows.append({"fit": fd, "target": f"{spec.id} {name}", "kind": kind, "mape": mape,
                          "within_10": within, "rows": n,
-                         "fresh": name in FRESH_KERNEL_SETS})
+                         "fresh": is_fresh(folder, name)})
     return rows
 
 

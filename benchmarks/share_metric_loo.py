@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_transfer import (CAL, FRESH_KERNEL_SETS, KERNEL_TEST_SETS,  # noqa: E402
+from bench_transfer import (CAL, KERNEL_TEST_SETS, is_fresh,  # noqa: E402
                             companion_sms, device_profile, fit_inputs, restricted_devices, stable)
 from roofsim import perfmodel  # noqa: E402
 from roofsim.calibration import features  # noqa: E402
@@ -142,7 +142,7 @@ def test_sets():
     out += [(f"{folder}/{name}", stable(CAL / folder / name / "measurements.csv"),
              sm_restriction_of(CAL / folder / name))
             for folder, name in KERNEL_TEST_SETS
-            if folder != "h200" and name not in FRESH_KERNEL_SETS]
+            if folder != "h200" and not is_fresh(folder, name)]
     return [(label, m, derive_sm_restricted(h200, sms)) for label, m, sms in out]
 
 
