@@ -390,8 +390,13 @@ def atomic_write_bytes(path, data: bytes, *, what: str = "output") -> Path:
     """Write `data` to a temporary file beside `path`, then rename it to `path`: a reader (or
     an interrupted run) sees the old file or the new one, never a part."""
     p = Path(path)
+    if p.is_symlink():          # write through the link: the file it names gets the output
+        p = Path(os.path.realpath(p))
     if p.is_dir():
         raise UserError(f"{p}: is a folder; expected a file name for the {what}")
+    if p.exists() and not p.is_file():
+        raise UserError(f"{p}: not a regular file (a pipe, socket or device); expected a file "
+                        f"name for the {what}")
     tmp = None
     try:
         fd, tmp = _temp_beside(p)

@@ -133,6 +133,19 @@ def test_atomic_write_refuses_a_folder_and_a_missing_parent(tmp_path):
     assert "does not exist" in _err(rio.atomic_write_text, tmp_path / "no" / "f.txt", "x")
 
 
+def test_atomic_write_goes_through_a_link_and_refuses_a_pipe(tmp_path):
+    target = tmp_path / "real.csv"
+    target.write_text("old")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    rio.atomic_write_text(link, "new")
+    assert link.is_symlink() and target.read_text() == "new"     # the link still names it
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    assert "not a regular file" in _err(rio.atomic_write_text, fifo, "x")
+    assert fifo.exists() and not fifo.is_file()                 # left as it was
+
+
 def test_output_folder_moves_everything_in_at_the_end(tmp_path):
     out = tmp_path / "report"
     out.mkdir()

@@ -223,10 +223,15 @@ def _model_points(args, varies):
     wl = workload(args.model)
     if args.grids is not None:
         raise UserError(f"--grids is DeepSeek-OCR's crop grid; {wl.name} takes --image")
+    image = image_from_args(args, wl)
+    if args.kind == "vision" and image is None:
+        raise UserError(f"sweep vision: {wl.name} has no vision stage "
+                        f"({'--image none' if wl.config.is_vision_language else 'a text model'}); "
+                        "sweep vision-prefill, prefill or decode instead")
     varies = varies or [parse_vary(MODEL_DEFAULT_VARY)]
     prompt = args.prompt_tokens if args.prompt_tokens is not None else DEFAULT_PROMPT_TOKENS
     points = model_points(varies, wl, prompt_tokens=prompt, decode_tokens=args.decode_tokens,
-                          batch=args.batch, image=image_from_args(args, wl))
+                          batch=args.batch, image=image)
     stem = f"{wl.name}_" + "_".join(n.replace("-", "_") for n, _ in varies)
     return wl, points, stem, varies[0][0]
 

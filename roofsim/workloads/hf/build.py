@@ -83,9 +83,15 @@ def hf_config(mc: ModelConfig):
     with _quiet():
         try:
             cfg = transformers.AutoConfig.for_model(model_type, **raw)
-        except (ValueError, KeyError, TypeError) as err:
-            raise UserError(f"{mc.source}: transformers cannot read this config ({err})") from None
+        except Exception as err:     # transformers' validators raise their own classes too
+            raise UserError(f"{mc.source}: transformers cannot read this config "
+                            f"({type(err).__name__}: {_first_line(err)})") from None
     return cfg
+
+
+def _first_line(err: BaseException, limit: int = 300) -> str:
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return text if len(text) <= limit else text[:limit] + " ..."
 
 
 def model_class(mc: ModelConfig):
@@ -104,9 +110,19 @@ def build_model(mc: ModelConfig, device="meta", dtype=None):
     torch, _ = _libs()
     dtype = dtype or torch.bfloat16
     cfg = hf_config(mc)
+    cls = model_class(mc)
     with _quiet(), torch.device(device):
-        model = model_class(mc).from_config(cfg, dtype=dtype,
-                                            attn_implementation=ATTENTION_IMPLEMENTATION)
+        try:
+            model = cls.from_config(cfg, dtype=dtype, attn_implementation=ATTENTION_IMPLEMENTATION)
+        except (ValueError, KeyError, TypeError, RuntimeError, ZeroDivisionError,
+                IndexError, AttributeError) as err:
+            # a config transformers reads but cannot build (an unknown activation, heads that
+            # do not divide, ...): the user's file, not roofsim's bug. Out-of-memory stays.
+            if isinstance(err, torch.cuda.OutOfMemoryError):
+                raise
+            raise UserError(f"{mc.source}: transformers cannot build a {mc.model_type} model "
+                            f"from this config ({type(err).__name__}: {_first_line(err)})") \
+                from None
     return model.eval()
 
 

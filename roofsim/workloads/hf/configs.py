@@ -23,6 +23,17 @@ from ...io import read_json
 MODELS_FOLDER = "models"          # workloads/models/<name>.json
 CONFIG_SUFFIX = ".json"
 MODEL_CONFIG = "a model name or config.json"     # what --model takes (messages, argparse type)
+# The text decoder's size fields roofsim and transformers read, each a positive integer (or null,
+# where transformers fills it in) no larger than its bound here: beyond any published model
+# (Llama 3.1 405B: 126 layers, hidden 16,384, MLP 53,248; vocabularies up to about 260k; 256
+# routed experts), so a typo is one line rather than minutes of building a model on meta.
+SIZE_FIELDS = {"num_hidden_layers": 1024, "hidden_size": 1 << 20,
+               "intermediate_size": 1 << 22, "moe_intermediate_size": 1 << 22,
+               "num_attention_heads": 1 << 14, "num_key_value_heads": 1 << 14,
+               "head_dim": 1 << 14, "vocab_size": 1 << 24, "max_position_embeddings": 1 << 26,
+               "num_experts": 1 << 16, "n_routed_experts": 1 << 16, "num_local_experts": 1 << 16,
+               "num_experts_per_tok": 1 << 16, "kv_lora_rank": 1 << 16, "q_lora_rank": 1 << 16,
+               "qk_rope_head_dim": 1 << 14, "qk_nope_head_dim": 1 << 14, "v_head_dim": 1 << 14}
 
 
 def models_dir() -> Path:
@@ -109,4 +120,26 @@ def model_config(name_or_path: str | Path) -> ModelConfig:
     text_cfg = {**raw, **raw.get("text_config", {})}
     if not isinstance(text_cfg.get("num_hidden_layers"), int):
         raise UserError(f"{path}: 'num_hidden_layers' must be an integer")
+    check_sizes(text_cfg, path)
     return ModelConfig(name=name, source=str(path), raw=raw)
+
+
+def check_sizes(text_cfg: Mapping[str, Any], path: Path) -> None:
+    """The decoder's SIZE_FIELDS (where present and not null) are integers in [1, bound], and
+    the attention heads are a multiple of the KV heads: one line naming the file and field."""
+    for key, bound in SIZE_FIELDS.items():
+        v = text_cfg.get(key)
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= bound:
+            raise UserError(f"{path}: '{key}' is {v!r}; expected an integer in [1, {bound}]")
+    heads, kv = text_cfg.get("num_attention_heads"), text_cfg.get("num_key_value_heads")
+    if heads is not None and kv is not None and heads % kv:
+        raise UserError(f"{path}: 'num_attention_heads' {heads} is not a multiple of "
+                        f"'num_key_value_heads' {kv}")
+    top_k = text_cfg.get("num_experts_per_tok")
+    experts = next((text_cfg[k] for k in ("n_routed_experts", "num_experts", "num_local_experts")
+                    if text_cfg.get(k) is not None), None)
+    if top_k is not None and experts is not None and top_k > experts:
+        raise UserError(f"{path}: 'num_experts_per_tok' {top_k} is more than the {experts} "
+                        f"experts")

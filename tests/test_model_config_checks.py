@@ -1,0 +1,70 @@
+"""A user's transformers config.json with bad sizes is one line naming the file and field
+(exit 2), before any model is built; one transformers reads but cannot build is too."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from roofsim.cli import main
+from roofsim.errors import UserError
+from roofsim.workloads.hf.configs import SIZE_FIELDS, model_config, models_dir, shipped_models
+
+
+def _config(tmp_path, **changes):
+    raw = json.loads((models_dir() / "llama-3.1-8b.json").read_text())
+    raw.update(changes)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(raw))
+    return path
+
+
+@pytest.mark.parametrize("field,value", [
+    ("num_attention_heads", 0), ("hidden_size", "4096"), ("hidden_size", 256.5),
+    ("intermediate_size", -5), ("num_hidden_layers", 0), ("num_hidden_layers", 1_000_000),
+    ("vocab_size", 0), ("max_position_embeddings", -1), ("head_dim", True)])
+def test_a_bad_size_names_the_file_and_field(tmp_path, field, value):
+    path = _config(tmp_path, **{field: value})
+    with pytest.raises(UserError) as exc:
+        model_config(path)
+    assert str(path) in str(exc.value) and f"'{field}'" in str(exc.value)
+
+
+def test_kv_heads_must_divide_the_heads_and_top_k_the_experts(tmp_path):
+    with pytest.raises(UserError, match="not a multiple of 'num_key_value_heads' 3"):
+        model_config(_config(tmp_path, num_key_value_heads=3))
+    with pytest.raises(UserError, match="'num_experts_per_tok' 9 is more than the 8 experts"):
+        model_config(_config(tmp_path, num_local_experts=8, num_experts_per_tok=9))
+
+
+def test_null_sizes_and_every_shipped_model_pass(tmp_path):
+    assert model_config(_config(tmp_path, num_key_value_heads=None)).num_layers == 32
+    for name in shipped_models():
+        model_config(name)
+    assert all(bound >= 1024 for bound in SIZE_FIELDS.values())
+
+
+def test_the_cli_exits_2_with_one_line(tmp_path, capsys):
+    path = _config(tmp_path, num_hidden_layers=0)
+    assert main(["predict", "--model", str(path), "--hardware", "h200"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'num_hidden_layers' is 0" in err[0]
+
+
+def test_a_config_transformers_cannot_build_is_a_user_error(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from roofsim.workloads.hf.build import build_model
+    tiny = {"num_hidden_layers": 1, "hidden_size": 64, "intermediate_size": 128,
+            "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
+            "vocab_size": 256, "hidden_act": "relu7"}
+    path = _config(tmp_path, **tiny)
+    with pytest.raises(UserError, match="transformers cannot build a llama model"):
+        build_model(model_config(path))
+
+
+def test_sweep_vision_of_a_text_model_is_refused(capsys, tmp_path):
+    assert main(["sweep", "vision", "--model", "llama-3.1-8b", "--no-reference", "--no-plots",
+                 "--out", str(tmp_path / "sw")]) == 2
+    assert "llama-3.1-8b has no vision stage" in capsys.readouterr().err
