@@ -152,7 +152,11 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # grids 2x4 and 8x5, prompt 120, batch 1 and 2, whole H200 and 16 SMs) is more fresh evidence.
 # Session 24 changed the kernel model (the L2's bandwidth, residency, a resident norm's latency)
 # after reading the stage rows of every set above: e2e-fresh54 is the one timed after it.
-FRESH = {"h200 (e2e-fresh54)", "h200-sm32 (e2e-fresh54)"}
+# Sessions 25 and 26 changed the kernel model after reading those rows (e2e-fresh54's too).
+# e2e-fresh57 (session 27, 2026-12-05 04:01-04:04: grids 2x2 and 5x4, prompt 330, whole H200,
+# 8 SMs and 12 requested, which ran on 16) was timed after session 26's changes and the session's
+# companion refit (0fc53a7), and read after the refit that also takes the 16-SM gemm companion.
+FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57)"}
 FRESH_SAMPLES: set[str] = set()
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12, "sibling": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15, "sibling": 0.15}
@@ -179,7 +183,7 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-host", "e2e-fresh30", "e2e-fresh32", "e2e-fresh35", "e2e-fresh37",
             "e2e-fresh38", "e2e-fresh44", "e2e-fresh45", "e2e-fresh47", "e2e-fresh48",
             "e2e-fresh50", "e2e-fresh51", "e2e-fresh52", "e2e-fresh53",
-            "e2e-fresh54")
+            "e2e-fresh54", "e2e-fresh57")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
@@ -501,9 +505,11 @@ PUBLISHED_L2_RANGE = (1 * 2**20, 0.5)      # bytes moved: from 1 MiB to this sha
 # (7928cdf), then guided the resident norm's latency (fcd414d); l2-resident-fresh2 (32, 56 and
 # 104 SMs) was timed after that, scored it, and with the other two guided session 25's loaded
 # latency (roofsim.perfmodel.LOADED_QUEUE_NS) and the warm probe's trips net of the physics
-# (roofsim.calibration.fit.physics_kept). None is fresh now: no device was lent in session 25
-# to time another.
-L2_SETS = (("l2-resident", False), ("l2-resident-fresh", False), ("l2-resident-fresh2", False))
+# (roofsim.calibration.fit.physics_kept). l2-resident-fresh3 (seed 4; whole chip, 16, 48 and 120
+# SMs, 2026-12-05 04:04, session 27) was timed after all of those and read after the session's
+# companion refit: the fresh one.
+L2_SETS = (("l2-resident", False), ("l2-resident-fresh", False), ("l2-resident-fresh2", False),
+           ("l2-resident-fresh3", True))
 
 
 def l2_resident_part(profiles) -> list[dict]:

@@ -84,7 +84,7 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
             "e2e-fresh24", "e2e-fresh26", "e2e-host", "e2e-fresh28", "e2e-fresh30", "e2e-fresh32",
             "e2e-fresh35", "e2e-fresh37", "e2e-fresh38", "e2e-fresh44", "e2e-fresh45",
             "e2e-fresh47", "e2e-fresh48", "e2e-fresh50", "e2e-fresh51", "e2e-fresh52",
-            "e2e-fresh53", "e2e-fresh54")
+            "e2e-fresh53", "e2e-fresh54", "e2e-fresh57")
 # e2e-fresh21 (session 10, 2026-12-03 00:37, grids 1x8 and 6x9, prompt 450, whole H200 in three
 # separate processes, 80 and 24 SMs; no model change since session 9) and e2e-fresh24 (02:12,
 # grids 1x9 and 8x8, prompt 650, whole H200, 72 and 8 SMs; after session 10's sort chain) were
@@ -131,10 +131,12 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
 # H200 in two processes and 16 SMs, graph rows included) is more fresh evidence, kept out of the
 # typical probe and the speed spread. e2e-fresh54 (session 24, 2026-12-04 19:58-20:00, grids 3x4
 # and 6x9, prompt 180, batch 1, whole H200 and 32 SMs), after session 24's kernel-model change
-# (the L2 terms), likewise.
+# (the L2 terms), likewise. e2e-fresh57 (session 27, 2026-12-05 04:01-04:04, grids 2x2 and 5x4,
+# prompt 330, whole H200, 8 and 16 SMs, graph rows included), with no wall-model change since
+# session 22, likewise.
 FRESH_OCR_SETS = ("e2e-fresh32", "e2e-fresh35", "e2e-fresh37", "e2e-fresh38", "e2e-fresh44",
                   "e2e-fresh45", "e2e-fresh47", "e2e-fresh48", "e2e-fresh50", "e2e-fresh51",
-                  "e2e-fresh52", "e2e-fresh53", "e2e-fresh54")
+                  "e2e-fresh52", "e2e-fresh53", "e2e-fresh54", "e2e-fresh57")
 # A set's process*/ folders (roofsim.e2e.process_walls): its rows are also scored against the
 # median over the processes (summarize).
 
