@@ -326,6 +326,10 @@ def fit_directory(out: str | Path, hardware: str | None = None, command: str = "
         from .profile import load_profile
         from .sibling import with_sibling
         profile = with_sibling(profile, load_profile(sibling))
+    if not profile.groups:      # a profile that calibrates nothing would read as 'calibrated'
+        raise UserError(f"{out / MEASUREMENTS_FILE}: no (kind, dtype) group has the stable "
+                        f"fit-split rows a fit needs ({meta['fit_rows']} stable fit rows in all); "
+                        f"no profile written")
     written = profile.save(out / PROFILE_FILE)
     held = m.select(m["split"] == HOLDOUT)
     result = evaluate(held, profile, spec)

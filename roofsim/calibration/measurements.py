@@ -25,6 +25,7 @@ import numpy as np
 from ..errors import UserError
 from ..records import SHAPE_PARAMS
 from .nvml import STATE_FIELDS
+from .timing import CpuTimer
 
 # A row whose timed replays disagree by more than this fraction of their median was disturbed
 # while it was timed (seen on the H100 run: host stalls left the GPU idle between graph
@@ -165,7 +166,7 @@ class Measurements:
         """Timed, and its replays agree within MAX_TRIAL_SPREAD: the rows fit on and scored.
         Host-timer rows (CPU mode, which only exercises the harness) are not held to it."""
         spread = np.nan_to_num(self.spread, nan=0.0)
-        host = self.columns["timer"] == "host_perf_counter"
+        host = self.columns["timer"] == CpuTimer.name
         return self.ok & ((spread <= MAX_TRIAL_SPREAD) | host)
 
     def params(self) -> dict[str, np.ndarray]:
@@ -180,6 +181,12 @@ _FLOAT_COLUMNS = set(SHAPE_PARAMS) | set(TIME_FIELDS) | {"launches", "trials", "
 SECONDS_RANGE = (1e-9, 100.0)          # one kernel launch
 SIZE_RANGE = (0.0, 1e13)               # a shape parameter
 COUNT_RANGE = (0.0, 1e12)              # launches, trials, sets, set_bytes
+# The words a measurements file may hold (roofsim calibrate writes them): a row's status and the
+# split its case id hashes to. Anything else is a broken or edited file (a row would be dropped
+# from the fit, or fitted, without a word).
+STATUSES = ("ok", "failed")
+# A row's median replay time lies between its fastest and slowest (a float's last digits aside).
+ORDER_TOLERANCE = 1e-9
 
 
 def read_measurements(path: str | Path) -> Measurements:
@@ -220,6 +227,11 @@ def read_measurements(path: str | Path) -> Measurements:
         if ok and row.get("kernel_s") == "":
             raise UserError(f"{table.where(row, 'kernel_s')}: empty on a row with status ok "
                             f"(expected seconds per launch)")
+        for column, allowed in (("status", STATUSES), ("split", (FIT, HOLDOUT))):
+            cell = row.get(column, "")
+            if cell not in allowed and (column == "status" or cell != ""):
+                raise UserError(f"{table.where(row, column)} = {cell!r}: expected one of "
+                                f"{', '.join(allowed)}")
         for c in COLUMNS:
             cell = row.get(c, "")
             if c in _FLOAT_COLUMNS:
@@ -228,9 +240,19 @@ def read_measurements(path: str | Path) -> Measurements:
                     value = np.nan       # a failed row's times are not used
                 else:
                     value = number_cell(table, row, c, low, high, what, empty=np.nan)
+                if c in SHAPE_PARAMS and np.isfinite(value) and value != math.floor(value):
+                    raise UserError(f"{table.where(row, c)} = {cell}: expected a whole number "
+                                    f"(a shape parameter)")
                 cols[c].append(value)
             else:
                 cols[c].append(cell)
+        if ok:
+            lo, mid, hi = (cols[c][-1] for c in ("kernel_min_s", "kernel_s", "kernel_max_s"))
+            for a, b, name in ((lo, mid, "kernel_min_s"), (mid, hi, "kernel_s")):
+                if a > b * (1 + ORDER_TOLERANCE):      # NaN (an empty cell) compares False
+                    raise UserError(f"{table.where(row, name)} = {a:g}: more than "
+                                    f"{'kernel_s' if name == 'kernel_min_s' else 'kernel_max_s'} "
+                                    f"{b:g} (expected fastest <= median <= slowest replay)")
     arrays = {c: np.array(v, dtype=np.float64 if c in _FLOAT_COLUMNS else object)
               for c, v in cols.items()}
     # A case measured twice (a resumed run that retried a failure): the last row wins.
