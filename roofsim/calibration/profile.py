@@ -49,8 +49,8 @@ from ..hardware import (HardwareSpec, canonical_dtype, spec_from_dict, spec_to_d
                         with_sm_count)
 from ..perfmodel import (MIN_WARM_SHARE, PARAM_INDEX, PARAMS, KindParams, launch_seconds,
                          parallel_scale, unit_terms, warm_steps)
-from ..kernels._common import (CONV_LAYOUTS, INDEX_LAYOUTS, LAYOUT_KINDS, LAYOUTS,
-                               REDUCTION_LAYOUTS, kernel_layout, layout_of)
+from ..kernels._common import (CONV_LAYOUTS, ELEMENT_BYTES, INDEX_LAYOUTS, LAYOUT_KINDS,
+                               LAYOUTS, REDUCTION_LAYOUTS, kernel_layout, layout_of)
 from ..records import KINDS, SHAPE_PARAMS, RecordTable
 from .features import features
 from .gap import GAP_RANGE_S
@@ -525,9 +525,16 @@ def _group_from_dict(g, at: str) -> GroupModel:
                         f"{', '.join(repr(x) for x in INDEX_LAYOUTS)}, on reduction, "
                         f"{', '.join(repr(x) for x in REDUCTION_LAYOUTS)}")
     dtype = _need(g, "dtype", at, str, "a dtype name")
+    if canonical_dtype(dtype) not in ELEMENT_BYTES:      # a group no record could ever match
+        raise UserError(f"{at}.dtype = {dtype!r}: expected one of "
+                        f"{', '.join(sorted(ELEMENT_BYTES))}")
     trips = _number(g.get("warm_trips", 0.0), f"{at}.warm_trips", TRIPS_RANGE[0], TRIPS_RANGE[1],
                     "round trips")
     kp = _need(g, "kind_params", at, dict, "the kind's fitted parameters")
+    unknown = sorted(set(kp) - {p.name for p in PARAMS})
+    if unknown:
+        raise UserError(f"{at}.kind_params.{unknown[0]}: not a kind parameter (expected "
+                        f"{', '.join(p.name for p in PARAMS)})")
     values = {}
     for p in PARAMS:
         values[p.name] = _number(_need(kp, p.name, f"{at}.kind_params", (int, float), p.unit),
@@ -614,8 +621,14 @@ def profile_from_dict(doc: Mapping, where: str = "<profile>") -> CalibrationProf
         raise UserError(f"{where}.model.residual_rule = {rule!r}: expected one of "
                         f"{', '.join(RULES)}")
     groups = {}
-    for i, g in enumerate(_need(doc, "groups", where, list, "a list of kernel groups")):
+    listed = _need(doc, "groups", where, list, "a list of kernel groups")
+    if not listed:       # a profile that calibrates nothing would still read as 'calibrated'
+        raise UserError(f"{where}.groups: empty (expected the fitted kernel groups)")
+    for i, g in enumerate(listed):
         model = _group_from_dict(g, f"{where}: groups[{i}]")
+        if (model.family, model.dtype) in groups:
+            raise UserError(f"{where}: groups[{i}]: a second {model.family} {model.dtype} group "
+                            f"(each (kind, layout, dtype) once)")
         groups[(model.family, model.dtype)] = model
     meta = doc.get("meta", {})
     return CalibrationProfile(device_name=name, device_id=ident, hardware=hw, groups=groups,
