@@ -174,3 +174,27 @@ def test_weights_larger_than_memory_say_by_how_much():
     from roofsim.workloads.deepseek_ocr import load_config
     with pytest.raises(UserError, match=r"weights need 6.67.* GB.*by .* GB"):
         kv_budget(load_config(), 5e9)
+
+
+def test_a_target_every_rate_meets_has_no_highest_rate():
+    from roofsim.serving.search import Target, max_rate
+
+    class Always:              # a metrics stand-in whose latencies never grow with the rate
+        class _P:
+            def at(self, _):
+                return 0.01
+        ttft = tpot = _P()
+
+        def as_dict(self):
+            return {}
+
+    found = max_rate(lambda rate: Always(), Target(ttft_s=1.0), max_doublings=5)
+    assert found.unbounded and found.as_dict()["max_rate_per_s"] is None
+    assert found.best.rate == 32.0                     # the cap it reached, kept for the output
+
+
+def test_the_serve_cli_says_when_no_rate_is_the_highest(capsys):
+    from roofsim.cli import main
+    assert main(["serve", "--implementation", "flash", "--requests", "20", "--ttft-target-ms",
+                 "100000", "--hardware", "h200"]) == 0
+    assert "no rate is the highest for this many requests" in capsys.readouterr().out

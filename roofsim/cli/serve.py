@@ -223,6 +223,12 @@ def _render_search(found) -> str:
     lines = [format_table(SWEEP_HEADERS, _sweep_rows(tried)), ""]
     if found.best is None:
         lines.append(f"no rate tried meets {what}")
+    elif found.unbounded:
+        lines.append(f"every rate tried meets {what}, up to {found.best.rate:.4g} requests/s: "
+                     f"there the requests all arrive at once, so no rate is the highest for "
+                     f"this many requests; the GPU then serves "
+                     f"{found.best.metrics.throughput_tokens_per_s:.5g} output tokens/s "
+                     f"(more --requests, or a tighter target, bound it)")
     else:
         lines.append(f"highest rate meeting {what}: {found.best.rate:.4g} requests/s "
                      f"({found.best.metrics.throughput_tokens_per_s:.5g} output tokens/s)")

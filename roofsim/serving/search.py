@@ -54,10 +54,14 @@ class RateSearch:
     target: Target
     best: RatePoint | None          # the highest rate found that meets the target
     tried: tuple[RatePoint, ...]
+    # Every rate up to the search's cap met the target: a finite set of requests arriving
+    # faster is only a burst of them at once, so there is no highest rate; `best` is the cap.
+    unbounded: bool = False
 
     def as_dict(self) -> dict:
         return {"target": self.target.as_dict(),
-                "max_rate_per_s": self.best.rate if self.best else None,
+                "max_rate_per_s": None if self.unbounded or not self.best else self.best.rate,
+                "unbounded": self.unbounded,
                 "at_max_rate": self.best.as_dict() if self.best else None,
                 "tried_rates_per_s": [p.rate for p in self.tried]}
 
@@ -87,7 +91,7 @@ def max_rate(run: Callable[[float], ServeMetrics], target: Target, *, start: flo
                 break
             lo = rate
         else:
-            return RateSearch(target, _at(tried, lo), tuple(tried))
+            return RateSearch(target, _at(tried, lo), tuple(tried), unbounded=True)
     else:
         hi = rate
         for _ in range(max_doublings):
