@@ -15,6 +15,7 @@ kernels/README.md; an example: kernels/example-cases.csv.
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 
 import numpy as np
@@ -32,6 +33,9 @@ CASE_DTYPES = TENSOR_DTYPES
 # 0/1 switches; every other shape parameter is a size (an integer).
 FLAG_PARAMS = ("bias", "causal")
 EXAMPLE = "kernels/example-cases.csv"
+# How alike (difflib's ratio) a column the tool does not know must be to one the file lacks to
+# be taken for its misspelling ('dtyp', 'causel', 'bais'), rather than the user's own column.
+MISSPELT_CUTOFF = 0.75
 
 
 def register(subparsers) -> None:
@@ -51,10 +55,23 @@ def register(subparsers) -> None:
 
 
 def read_cases(path) -> CsvTable:
-    """The cases file: a header with `kind`, no duplicated column, no row longer than it."""
-    return read_csv(path, required=("kind",),
-                    expected=f"a header with kind, dtype and shape parameters "
-                             f"{','.join(SHAPE_PARAMS)}")
+    """The cases file: a header with `kind`, no duplicated column, no row longer than it, and
+    no column that looks like a misspelt one it lacks (other columns are the user's own, kept
+    as written in the output)."""
+    table = read_csv(path, required=("kind",),
+                     expected=f"a header with kind, dtype and shape parameters "
+                              f"{','.join(SHAPE_PARAMS)}")
+    known = ("kind", "dtype") + SHAPE_PARAMS
+    absent = [c for c in known if c not in table.header]
+    for name in table.header:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, absent, n=1, cutoff=MISSPELT_CUTOFF)
+        if close:
+            raise UserError(f"{path}: column {name!r}: did you mean {close[0]!r}? (a column "
+                            f"roofsim does not know is kept as the user's own; rename this one "
+                            f"if it is {close[0]})")
+    return table
 
 
 def _dtype(table: CsvTable, row) -> str:
