@@ -144,6 +144,7 @@ def test_cli_text_with_eager_estimate(capsys):
 
 @pytest.mark.parametrize("args", [["--grid", "0x3"], ["--grid", "abc"],
                                   ["--prompt-tokens", "-1"], ["--host-overhead-us", "x"],
+                                  ["--host-overhead-us", "1e308"],
                                   ["--calibration", "/nonexistent/folder"]])
 def test_cli_user_mistakes_are_one_line_exit_2(args, capsys):
     assert main(["predict", "--implementation", "flash", *args]) == 2

@@ -31,6 +31,10 @@ from .models import is_default_model
 from .output import format_table, print_json
 from .request import add_token_args, add_view_args, model_request_from_args, request_from_args
 
+# --host-overhead-us: a host's per-launch cost is a few to tens of microseconds (calibration/h200/
+# host: 7-16 us per eager dispatch); 10 ms per launch is beyond any, and keeps the estimate finite.
+HOST_OVERHEAD_MAX_US = 1e4
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -50,7 +54,8 @@ def register(subparsers) -> None:
                         choices=_predict.IMPLEMENTATIONS,
                         help="reference (captured transformers reference), flash or normal "
                              "(analytic model); default reference")
-    parser.add_argument("--host-overhead-us", metavar="US", type=amount(0, unit="us"),
+    parser.add_argument("--host-overhead-us", metavar="US",
+                        type=amount(0, hi=HOST_OVERHEAD_MAX_US, unit="us"),
                         help="per-launch host overhead: adds an eager wall-time estimate")
     parser.add_argument("--eager", action="store_true",
                         help="eager wall-time estimate with the hardware's stream launch overhead")
