@@ -137,6 +137,7 @@ def test_trace_csv(tmp_path):
     ("arrival_s,prompt_tokens,output_tokens\n0,5,0\n", "line 2: output tokens"),
     ("arrival_s,prompt_tokens,output_tokens\n", "no requests"),
     ("arrival_s,arrival_s,prompt_tokens,output_tokens\n", "given twice"),
+    ("arrival_s,prompt_tokens,output_tokens\n1e308,100,10\n", "line 2: arrival_s '1e308'"),
 ])
 def test_bad_trace(tmp_path, text, match):
     p = tmp_path / "t.csv"
@@ -198,3 +199,9 @@ def test_the_serve_cli_says_when_no_rate_is_the_highest(capsys):
     assert main(["serve", "--implementation", "flash", "--requests", "20", "--ttft-target-ms",
                  "100000", "--hardware", "h200"]) == 0
     assert "no rate is the highest for this many requests" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("rate", [1e-308, 1e-5])
+def test_a_rate_too_slow_for_the_simulation_is_refused(rate):
+    with pytest.raises(UserError, match="more than a simulation takes"):
+        poisson_requests(rate, 200, 16, 4)

@@ -18,6 +18,9 @@ from ..errors import UserError
 from ..io import read_text
 
 TRACE_COLUMNS = ("arrival_s", "prompt_tokens", "output_tokens")
+# The latest arrival a simulation takes: 10^7 s (16 weeks) keeps microsecond engine steps exact
+# in float64 seconds (a trace of 10^12 s loses them: 'GPU busy 100.2 %', zero latencies).
+MAX_ARRIVAL_S = 1e7
 IMAGE_COLUMN = "image"
 
 
@@ -29,8 +32,9 @@ class ServeRequest:
     image: tuple[int, int] | None = None      # (height, width) in pixels
 
     def __post_init__(self):
-        if not (math.isfinite(self.arrival_s) and self.arrival_s >= 0):
-            raise UserError(f"arrival {self.arrival_s}: expected a finite time >= 0 s")
+        if not (math.isfinite(self.arrival_s) and 0 <= self.arrival_s <= MAX_ARRIVAL_S):
+            raise UserError(f"arrival {self.arrival_s}: expected a time in [0, "
+                            f"{MAX_ARRIVAL_S:g}] s")
         if self.prompt_tokens < 1 and self.image is None:
             raise UserError(f"prompt tokens {self.prompt_tokens}: expected >= 1")
         if self.output_tokens < 1:
@@ -43,8 +47,13 @@ def poisson_requests(rate: float, count: int, prompt_tokens: int, output_tokens:
     """`count` identical requests with exponential inter-arrival times of mean 1 / rate."""
     if not (math.isfinite(rate) and rate > 0):
         raise UserError(f"rate {rate}: expected a finite number > 0 requests/s")
-    gaps = np.random.default_rng(seed).exponential(1.0 / rate, size=int(count))
-    arrivals = np.cumsum(gaps) - gaps[0] if count else gaps
+    with np.errstate(over="ignore", invalid="ignore"):     # a tiny rate: refused just below
+        gaps = np.random.default_rng(seed).exponential(1.0 / rate, size=int(count))
+        arrivals = np.cumsum(gaps) - gaps[0] if count else gaps
+    if count and not arrivals[-1] <= MAX_ARRIVAL_S:        # NaN too
+        raise UserError(f"rate {rate:g} requests/s: {count} requests arrive over "
+                        f"{arrivals[-1]:.3g} s, more than a simulation takes "
+                        f"({MAX_ARRIVAL_S:g} s); a higher rate or fewer requests")
     return [ServeRequest(float(t), int(prompt_tokens), int(output_tokens), image)
             for t in arrivals]
 
@@ -103,9 +112,9 @@ def read_trace(path) -> list[ServeRequest]:
             arrival = float(row[col["arrival_s"]])
         except ValueError:
             arrival = math.nan
-        if not (math.isfinite(arrival) and arrival >= 0):
+        if not (math.isfinite(arrival) and 0 <= arrival <= MAX_ARRIVAL_S):
             raise UserError(f"{path}: line {line}: arrival_s {row[col['arrival_s']]!r}: "
-                            "expected a finite number of seconds >= 0")
+                            f"expected seconds in [0, {MAX_ARRIVAL_S:g}]")
         prompt = _int(path, line, "prompt_tokens", row[col["prompt_tokens"]])
         output = _int(path, line, "output_tokens", row[col["output_tokens"]])
         image = _image(path, line, row[col[IMAGE_COLUMN]]) if IMAGE_COLUMN in col else None
