@@ -201,8 +201,9 @@ def _generated_cases() -> list[Case]:
             for v in BAD_INTEGERS + [str(lo - 1)]:
                 add(Case(f"{command} {flag[-1]}={v!r}", _with(command, action, v), flag))
         elif kind == "number":
-            lo, _, strict = t.bounds
-            for v in BAD_AMOUNTS + ([f"{lo:g}"] if strict else []):
+            lo, hi, strict = t.bounds
+            edges = [f"{lo:g}"] if strict else ([f"{lo / 10:g}"] if lo > 0 else [])
+            for v in BAD_AMOUNTS + edges + ([repr(float(hi))] if hi is not None else []):
                 add(Case(f"{command} {flag[-1]}={v!r}", _with(command, action, v), flag))
         elif kind == "name":
             for v in ("", " "):

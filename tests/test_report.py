@@ -204,9 +204,10 @@ def test_report_builds_without_the_reference(tmp_path, monkeypatch):
     assert "reference unavailable" in md and "pip install 'roofsim[reference]'" in md
 
 
-def test_report_cli_rejects_bad_budgets(tmp_path, capsys):
-    assert main(["report", "--ttft", "0", "--out", str(tmp_path), "--quiet"]) == 2
-    assert "--ttft" in capsys.readouterr().err
+@pytest.mark.parametrize("flag,value", [("--ttft", "0"), ("--tpot", "1e-300")])
+def test_report_cli_rejects_bad_budgets(tmp_path, capsys, flag, value):
+    assert main(["report", flag, value, "--out", str(tmp_path), "--quiet"]) == 2
+    assert flag in capsys.readouterr().err
     assert not (tmp_path / "report.md").exists()
 
 

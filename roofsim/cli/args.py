@@ -79,7 +79,7 @@ def amount(lo: float = 0.0, *, strict: bool = False, hi: float | None = None,
         except ValueError:
             value = math.nan
         cmp = ">" if strict else ">="
-        rng = f"{cmp} {lo:g}" + (f" and < {hi:g}" if hi is not None else "")
+        rng = f"{cmp} {lo:.10g}" + (f" and < {hi:.10g}" if hi is not None else "")
         ok = math.isfinite(value) and (value > lo if strict else value >= lo) and \
             (hi is None or value < hi)
         if not ok:

@@ -31,6 +31,9 @@ from .output import format_table, print_json
 from .request import flag_value
 
 DEFAULT_OUT = "roofsim-sweep"
+# The shortest TTFT / TPOT budget: a microsecond, below any launch; the rates a budget requires
+# (FLOPs / budget) stay finite (1e-300 s printed 'inf TFLOP/s').
+BUDGET_MIN_S = 1e-6
 
 
 def add_workload_args(parser, *, grids_help: str) -> None:
@@ -42,9 +45,9 @@ def add_workload_args(parser, *, grids_help: str) -> None:
                         help="decode steps K (default 100)")
     parser.add_argument("--prompt-tokens", type=count(0), default=None, metavar="P",
                         help="text prompt tokens besides the image (default 10)")
-    parser.add_argument("--ttft", default=1.0, type=amount(0, strict=True, unit="s"),
+    parser.add_argument("--ttft", default=1.0, type=amount(BUDGET_MIN_S, unit="s"),
                         metavar="S", help="TTFT budget in seconds, vision + prefill (default 1.0)")
-    parser.add_argument("--tpot", default=0.05, type=amount(0, strict=True, unit="s"),
+    parser.add_argument("--tpot", default=0.05, type=amount(BUDGET_MIN_S, unit="s"),
                         metavar="S", help="TPOT budget in seconds per token, decode "
                                           "(default 0.05)")
     parser.add_argument("--no-reference", action="store_true",
