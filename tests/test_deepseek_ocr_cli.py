@@ -64,6 +64,20 @@ def test_malformed_config_is_one_line_and_status_2(capsys, tmp_path):
     assert rc == 2 and str(bad) in err and len(err.strip().splitlines()) == 1
 
 
+def test_the_reference_refuses_a_config_of_other_dimensions(capsys, tmp_path):
+    from roofsim.data import data_dir
+    shipped = (data_dir("workloads") / "deepseek-ocr.yaml").read_text()
+    assert "  layers: 12\n" in shipped
+    same, other = tmp_path / "same.yaml", tmp_path / "deeper.yaml"
+    same.write_text(shipped)                       # the shipped dimensions from another path
+    other.write_text(shipped.replace("  layers: 12\n", "  layers: 24\n"))
+    rc, _, err = run(capsys, "predict", "--config", str(other), "--hardware", "h200")
+    assert rc == 2 and "the captured reference has the shipped DeepSeek-OCR" in err
+    assert run(capsys, "predict", "--config", str(other), "--implementation", "flash",
+               "--hardware", "h200")[0] == 0
+    assert run(capsys, "predict", "--config", str(same), "--hardware", "h200")[0] == 0
+
+
 @pytest.mark.parametrize("short, argv", [
     ("--tp", ("serve", "--tp", "2", "--requests", "5")),        # not --tpot-target-ms 2
     ("--calib", ("predict", "--calib", "h200")),                # not --calibration h200

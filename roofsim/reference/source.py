@@ -220,7 +220,7 @@ class ReferenceSource:
 
     # -- the source -----------------------------------------------------------------------------
     def evaluate(self, request, cfg=None) -> StageEval:
-        if cfg is not None and cfg != self._default_cfg:
+        if cfg is not None and not cfg.same_model(self._default_cfg):
             raise Unsupported("the reference assembly has the default dimensions only")
         b = int(getattr(request, "batch", 1))
         if request.mode != "gundam":

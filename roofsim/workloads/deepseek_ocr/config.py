@@ -7,7 +7,7 @@ the field, so another file with other dimensions gives another model of the same
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +122,11 @@ class DeepseekOCRConfig:
     @property
     def element_bytes(self) -> int:
         return ELEMENT_BYTES[self.dtype]
+
+    def same_model(self, other: "DeepseekOCRConfig") -> bool:
+        """The same dimensions and dtype, wherever each was read from (`source`, `name` are
+        labels): what the captured reference, which has the shipped config's alone, can time."""
+        return replace(self, source="", name="") == replace(other, source="", name="")
 
 
 _SECTIONS = {"sam": SamConfig, "compressor": CompressorConfig, "clip": ClipConfig,

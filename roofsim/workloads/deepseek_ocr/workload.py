@@ -40,6 +40,12 @@ class DeepseekOCR:
         if self.implementation not in IMPLEMENTATIONS:
             raise UserError(f"implementation {self.implementation!r}: expected one of "
                             f"{', '.join(IMPLEMENTATIONS)}")
+        if self.implementation == "reference" and self.cfg is not None:
+            from . import load_config
+            if not self.cfg.same_model(load_config()):     # its timings would be the shipped one's
+                raise UserError(f"{self.cfg.source or self.cfg.name}: the captured reference has "
+                                f"the shipped DeepSeek-OCR config's dimensions only; the analytic "
+                                f"implementations (flash, normal) take another config")
 
     @property
     def stages(self) -> tuple[str, ...]:
