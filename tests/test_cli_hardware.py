@@ -115,13 +115,14 @@ def test_roofline_json_matches_engine(capsys):
     assert data["achieved_flop_per_s"] == pytest.approx((1e12 + 1e9) / data["time_s"])
 
 
-@pytest.mark.parametrize("flops, nbytes, bound", [("1e13", "1e6", "tensor"),
-                                                  ("1e6", "1e10", "memory"),
-                                                  ("0", "0", "launch")])
-def test_roofline_text(capsys, flops, nbytes, bound):
+@pytest.mark.parametrize("flops, nbytes, bound, intensity", [
+    ("1e13", "1e6", "tensor", "compute side"), ("1e6", "1e10", "memory", "memory side"),
+    ("0", "0", "launch", "none (no FLOPs, no bytes)")])
+def test_roofline_text(capsys, flops, nbytes, bound, intensity):
     code, out, _ = run(capsys, "roofline", "--flops", flops, "--bytes", nbytes)
     assert code == 0
-    assert f"bound: {bound}" in out and "rtx-5090" in out and "ridge point" in out
+    assert f"bound: {bound}" in out and "rtx-5090" in out and intensity in out
+    assert "inf" not in out
 
 
 def test_roofline_override_changes_time(capsys):

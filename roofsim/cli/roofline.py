@@ -94,7 +94,8 @@ def analyze(spec, flops_tensor: float, flops_cuda: float, nbytes: float, dtype: 
     tensor_roof, cuda_roof, mem_roof = float(tensor_roofs[0]), float(cuda_roofs[0]), float(mem_roof)
     time_s = float(timing.time_s[0])
     flops = flops_tensor + flops_cuda
-    intensity = flops / nbytes if nbytes > 0 else math.inf
+    # FLOP per byte: infinite for compute alone, undefined (None) for no work at all
+    intensity = flops / nbytes if nbytes > 0 else (math.inf if flops > 0 else None)
     if not all(map(math.isfinite, (time_s, flops, float(timing.tensor_s[0]),
                                    float(timing.cuda_s[0]), float(timing.memory_s[0])))):
         raise UserError(f"--flops {matrix_flops:g} --cuda-flops {flops_cuda:g} --bytes "
@@ -124,7 +125,8 @@ def analyze(spec, flops_tensor: float, flops_cuda: float, nbytes: float, dtype: 
                         else cuda_roof_dtype(spec, engine_dtype),
                         "cuda": cuda_roof_dtype(spec, engine_dtype)},
         "compute_roof": compute,
-        "side": "compute" if intensity >= ridge[compute] else "memory",
+        "side": "launch" if intensity is None else
+                "compute" if intensity >= ridge[compute] else "memory",
         "note": note,
     }
 
@@ -167,9 +169,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"achieved: {r['achieved_flop_per_s'] / 1e12:.4g} TFLOP/s, "
           f"{r['achieved_byte_per_s'] / 1e9:.4g} GB/s")
     compute = r["compute_roof"]
-    print(f"arithmetic intensity: {r['arithmetic_intensity_flop_per_byte']:.4g} FLOP/byte; "
-          f"ridge point {r['ridge_point_flop_per_byte'][compute]:.4g} FLOP/byte ({compute} roof / "
-          f"memory roof): {r['side']} side")
+    if r["arithmetic_intensity_flop_per_byte"] is None:
+        print("arithmetic intensity: none (no FLOPs, no bytes): the launch floor alone")
+    else:
+        print(f"arithmetic intensity: {r['arithmetic_intensity_flop_per_byte']:.4g} FLOP/byte; "
+              f"ridge point {r['ridge_point_flop_per_byte'][compute]:.4g} FLOP/byte ({compute} "
+              f"roof / memory roof): {r['side']} side")
     if r["note"]:
         print(f"note: {r['note']}")
     return 0
