@@ -205,3 +205,16 @@ def test_the_serve_cli_says_when_no_rate_is_the_highest(capsys):
 def test_a_rate_too_slow_for_the_simulation_is_refused(rate):
     with pytest.raises(UserError, match="more than a simulation takes"):
         poisson_requests(rate, 200, 16, 4)
+
+
+def test_trace_refuses_the_poisson_options(tmp_path, capsys):
+    from roofsim.cli import main
+    trace = tmp_path / "t.csv"
+    trace.write_text("arrival_s,prompt_tokens,output_tokens\n0,16,4\n")
+    base = ["serve", "--implementation", "flash", "--trace", str(trace), "--hardware", "h200"]
+    assert main(base) == 0
+    capsys.readouterr()
+    assert main(base + ["--requests", "3", "--prompt-tokens", "16"]) == 2
+    err = capsys.readouterr().err
+    assert "--requests, --prompt-tokens describe Poisson arrivals" in err
+    assert len(err.strip().splitlines()) == 1

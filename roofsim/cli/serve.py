@@ -29,6 +29,9 @@ from .models import add_model_arg, is_default_model, parse_image
 from .output import format_table, print_json
 
 MAX_REQUESTS = 1_000_000
+# The Poisson workload's options and their defaults (argparse leaves them None, so that --trace,
+# which replays its own requests, can tell a given one from a default and refuse it).
+POISSON = {"rate": 1.0, "requests": 1000, "prompt_tokens": 1024, "output_tokens": 128, "seed": 0}
 
 
 def register(subparsers) -> None:
@@ -43,20 +46,21 @@ def register(subparsers) -> None:
                    help="DeepSeek-OCR's records: flash (default: the reference captures each "
                         "batch and context bucket, slower) or normal; a --model is always "
                         "captured")
-    p.add_argument("--rate", type=amount(0, strict=True, unit="requests/s"), default=1.0,
-                   metavar="R", help="Poisson arrival rate in requests/s (default 1)")
-    p.add_argument("--requests", type=count(1, MAX_REQUESTS), default=1000, metavar="N",
-                   help="requests to simulate (default 1000)")
-    p.add_argument("--prompt-tokens", type=count(1), default=1024, metavar="P",
-                   help="prompt tokens per request (default 1024)")
-    p.add_argument("--output-tokens", type=count(1), default=128, metavar="K",
-                   help="generated tokens per request, the first included (default 128)")
+    p.add_argument("--rate", type=amount(0, strict=True, unit="requests/s"), metavar="R",
+                   help=f"Poisson arrival rate in requests/s (default {POISSON['rate']:g})")
+    p.add_argument("--requests", type=count(1, MAX_REQUESTS), metavar="N",
+                   help=f"requests to simulate (default {POISSON['requests']})")
+    p.add_argument("--prompt-tokens", type=count(1), metavar="P",
+                   help=f"prompt tokens per request (default {POISSON['prompt_tokens']})")
+    p.add_argument("--output-tokens", type=count(1), metavar="K",
+                   help=f"generated tokens per request, the first included (default "
+                        f"{POISSON['output_tokens']})")
     p.add_argument("--image", metavar="WxH", type=nonempty("an image size WxH"),
                    help="each request's image (DeepSeek-OCR: its crop grid is the one the "
                         "preprocessor picks; default the global view only)")
     p.add_argument("--trace", metavar="CSV", type=nonempty("a trace CSV file"),
                    help="requests from a CSV: arrival_s, prompt_tokens, output_tokens[, image]")
-    p.add_argument("--seed", type=count(0), default=0, help="arrival seed (default 0)")
+    p.add_argument("--seed", type=count(0), help=f"arrival seed (default {POISSON['seed']})")
     add_hardware_args(p)
     p.add_argument("--calibration", metavar="DIR|NAME", type=nonempty("a calibration folder"),
                    help="calibration folder or a shipped one's name; default: the roofline")
@@ -125,6 +129,14 @@ def run(args) -> int:
     if args.trace and (args.rates or args.ttft_target_ms or args.tpot_target_ms):
         raise UserError("--trace replays its own arrival times: --rates and the targets "
                         "take Poisson arrivals")
+    given = [f"--{dest.replace('_', '-')}" for dest in POISSON if getattr(args, dest) is not None]
+    if args.trace and (given or args.image):
+        raise UserError(f"--trace replays its own requests (arrivals, tokens, images): "
+                        f"{', '.join(given + ['--image'] * bool(args.image))} describe Poisson "
+                        f"arrivals; give them without --trace")
+    for dest, value in POISSON.items():
+        if getattr(args, dest) is None:
+            setattr(args, dest, value)
     rates = _rates(args.rates) if args.rates else None
     if args.plot:
         check_output_file(args.plot, option="--plot")
