@@ -248,11 +248,11 @@ def read_measurements(path: str | Path) -> Measurements:
                 cols[c].append(cell)
         if ok:
             lo, mid, hi = (cols[c][-1] for c in ("kernel_min_s", "kernel_s", "kernel_max_s"))
-            for a, b, name in ((lo, mid, "kernel_min_s"), (mid, hi, "kernel_s")):
+            for a, b, name, above in ((lo, mid, "kernel_min_s", "kernel_s"),
+                                      (mid, hi, "kernel_s", "kernel_max_s")):
                 if a > b * (1 + ORDER_TOLERANCE):      # NaN (an empty cell) compares False
-                    raise UserError(f"{table.where(row, name)} = {a:g}: more than "
-                                    f"{'kernel_s' if name == 'kernel_min_s' else 'kernel_max_s'} "
-                                    f"{b:g} (expected fastest <= median <= slowest replay)")
+                    raise UserError(f"{table.where(row, name)} = {a:g}: more than {above} {b:g} "
+                                    f"(expected fastest <= median <= slowest replay)")
     arrays = {c: np.array(v, dtype=np.float64 if c in _FLOAT_COLUMNS else object)
               for c, v in cols.items()}
     # A case measured twice (a resumed run that retried a failure): the last row wins.

@@ -129,11 +129,13 @@ def run(args) -> int:
     if args.trace and (args.rates or args.ttft_target_ms or args.tpot_target_ms):
         raise UserError("--trace replays its own arrival times: --rates and the targets "
                         "take Poisson arrivals")
-    given = [f"--{dest.replace('_', '-')}" for dest in POISSON if getattr(args, dest) is not None]
-    if args.trace and (given or args.image):
-        raise UserError(f"--trace replays its own requests (arrivals, tokens, images): "
-                        f"{', '.join(given + ['--image'] * bool(args.image))} describe Poisson "
-                        f"arrivals; give them without --trace")
+    if args.trace:
+        given = [f"--{dest.replace('_', '-')}" for dest in (*POISSON, "image")
+                 if getattr(args, dest) is not None]
+        if given:
+            raise UserError(f"--trace replays its own requests (arrivals, tokens, images): "
+                            f"{', '.join(given)} describe Poisson arrivals; give them without "
+                            f"--trace")
     for dest, value in POISSON.items():
         if getattr(args, dest) is None:
             setattr(args, dest, value)
