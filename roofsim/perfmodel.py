@@ -54,10 +54,12 @@ power-limited sustained tensor throughput):
                                                          the L2 / DRAM latency (row_latency)
     phi L      = the kernel's dependent round trips to memory (prologue, reductions, epilogue);
                  for the norms, once per wave of resident row blocks (row_blocks); for the
-                 persistent cuBLAS products, once per round of resident blocks, their grid as
-                 the library sizes it (library_blocks: tiles down to LIBRARY_TILE_OUTPUTS up to
-                 LIBRARY_GRID_SHARE of the N_grid SMs; block_rounds: ceil(blocks / N), 1 on the
-                 whole chip); those blocks also set the products' waves
+                 persistent cuBLAS products and the skinny ones, once per round of resident
+                 blocks, their grid as the library sizes it (library_blocks: tiles down to
+                 LIBRARY_TILE_OUTPUTS up to LIBRARY_GRID_SHARE of the N_grid SMs, a skinny
+                 product's from its 8-row tiles and split-K: skinny_blocks; block_rounds:
+                 ceil(blocks / N), 1 on the whole chip); those blocks also set the products'
+                 waves
     T_idle     = blocks without work (idle_block_seconds): a cat of unequal inputs, blocks
                  that exit at once x BLOCK_DISPATCH_CYCLES / (clock x SMs) (cat_empty_blocks:
                  its grid has a row per input, each sized for the largest); a grouped GEMM's
@@ -456,27 +458,72 @@ def product_outputs(table: RecordTable) -> np.ndarray:
 def library_blocks(table: RecordTable, grid_sms: float) -> np.ndarray:
     """Thread blocks a launch runs: matrix_ctas, and for the one-block-per-SM products at least
     as many as LIBRARY_TILE_OUTPUTS tiles of its outputs, up to LIBRARY_GRID_SHARE of the
-    grid_sms SMs; NaN for the kinds without tiles."""
+    grid_sms SMs (the skinny ones: skinny_blocks); NaN for the kinds without tiles."""
     blocks = matrix_ctas(table, grid_sms)
     sel = one_block_per_sm(table)
     if sel.any():
-        fill = np.minimum(np.floor(LIBRARY_GRID_SHARE * float(grid_sms)),
-                          np.ceil(product_outputs(table) / LIBRARY_TILE_OUTPUTS))
+        cap = np.floor(LIBRARY_GRID_SHARE * float(grid_sms))
+        fill = np.minimum(cap, np.ceil(product_outputs(table) / LIBRARY_TILE_OUTPUTS))
         blocks = np.where(sel, np.maximum(blocks, fill), blocks)
+        thin = sel & skinny_products(table)
+        if thin.any():
+            blocks = np.where(thin, skinny_blocks(table, cap), blocks)
     return blocks
+
+
+# cuBLAS's skinny nvjet kernels (tst_64x8, 8x64, 16x64, 128x8 ... tiles, `_split` for split-K)
+# hold a product's rows in tiles of SKINNY_TILE_ROWS (a single row costs a tile of 8) and its
+# columns in tiles of SKINNY_TILE_COLS, and split the reduction where those tiles leave SMs idle:
+# about one split per SKINNY_SPLIT_K of k, up to what fills LIBRARY_GRID_SHARE of the grid, never
+# more blocks than that (larger tiles take over: 192x8, 384x8). Chosen on the grids CUPTI recorded
+# for the H200's fit rows (calibration/h200/launch-grids/h200-products: 1,235 skinny products
+# with one nvjet kernel; split length 256 .. 4096 and no split, a cap of 100 .. 132 blocks): mean
+# |log(model / recorded)| 0.25 at 1536 and 100, where LIBRARY_TILE_OUTPUTS' rule gave 0.41 (a
+# one-row product of 2,560 columns had 5 blocks, recorded 40). Checked on kernels/narrow.yaml's
+# 166 (launch-grids/narrow-sm0, not used to choose): 0.30, against 0.74. The library picks
+# 8-column tiles for some short products (a grid of n / 8): the rule misses those by up to 8x.
+# `python benchmarks/skinny_grid.py` prints these figures.
+SKINNY_TILE_ROWS = 8.0
+SKINNY_TILE_COLS = 64.0
+SKINNY_SPLIT_K = 1536.0
+
+
+def skinny_products(table: RecordTable) -> np.ndarray:
+    """gemm / linear records of at most SKINNY_ROWS rows per product (a linear's batch
+    multiplies its rows)."""
+    rows = _col(table, "m", 1.0) * np.where(table.kind == "linear", _col(table, "batch", 1.0), 1.0)
+    return np.isin(table.kind, ("gemm", "linear")) & (rows <= SKINNY_ROWS)
+
+
+def skinny_blocks(table: RecordTable, cap: float) -> np.ndarray:
+    """Blocks of a skinny product's nvjet launch: SKINNY_TILE_ROWS x SKINNY_TILE_COLS tiles of
+    its outputs, times one split per SKINNY_SPLIT_K of k up to what fills `cap` blocks, at most
+    `cap`."""
+    c = lambda name: np.maximum(_col(table, name, 1.0), 1.0)   # noqa: E731
+    linear = table.kind == "linear"
+    rows = np.where(linear, c("m") * c("batch"), c("m"))
+    tiles = np.ceil(rows / SKINNY_TILE_ROWS) * np.ceil(c("n") / SKINNY_TILE_COLS) * \
+        np.where(linear, 1.0, c("batch"))
+    splits = np.maximum(np.minimum(np.floor(c("k") / SKINNY_SPLIT_K), np.ceil(cap / tiles)), 1.0)
+    return np.minimum(tiles * splits, cap)
 
 
 def block_rounds(table: RecordTable, blocks: np.ndarray, n_sm: float, grid_sms: float,
                  persistent_kernel: np.ndarray | None = None) -> np.ndarray:
     """Rounds of resident blocks that each start cold on an SM and pay the block's round trips
-    (phi L): ceil(min(blocks, grid_sms) / n_sm) for the persistent one-block-per-SM products,
-    1 for every other launch. (A skinny product's blocks take their rounds too, but counting
-    them made the decode-regime products worse on the whole H200: narrow-fresh 7.6 -> 9.4 %.)
+    (phi L): ceil(min(blocks, grid_sms) / n_sm) for the persistent one-block-per-SM products
+    and the aligned skinny ones (skinny_products: cuBLAS keeps the whole chip's grid on fewer SMs, and
+    each round costs about 0.8 of the whole chip's time for short products:
+    benchmarks/narrow_grid_rounds.py), 1 for every other launch. Their blocks never exceed
+    LIBRARY_GRID_SHARE of the grid, so the whole chip runs one round. (Counted with matrix_ctas'
+    blocks before session 28, the skinny rounds made the decode-regime products worse on the
+    whole H200, narrow-fresh 7.6 -> 9.4 %: those blocks could exceed the grid.)
     `persistent_kernel`: persistent(table) where the caller has it (a persistent gemm / linear
     is aligned, so one block per SM)."""
     if persistent_kernel is None:
         persistent_kernel = persistent(table)
-    sel = persistent_kernel & np.isin(table.kind, ONE_BLOCK_PER_SM_KINDS) & np.isfinite(blocks)
+    sel = (persistent_kernel | (one_block_per_sm(table) & skinny_products(table))) & \
+        np.isin(table.kind, ONE_BLOCK_PER_SM_KINDS) & np.isfinite(blocks)
     if not sel.any():
         return np.ones(len(table))
     resident = np.minimum(np.where(sel, np.maximum(blocks, 1.0), 1.0), grid_sms)
@@ -519,8 +566,7 @@ def persistent(table: RecordTable) -> np.ndarray:
     kernels (cutlass_75 / cutlass_80 tensorop ..._align1 / _align2), one block per tile
     (calibration/h200/gemm-kernels: on 112 SMs they took a median 1.19x their whole-chip time,
     where the persistent nvjet kernels of aligned products take 1.5-1.9x)."""
-    rows = _col(table, "m", 1.0) * np.where(table.kind == "linear", _col(table, "batch", 1.0), 1.0)
-    skinny = np.isin(table.kind, ("gemm", "linear")) & (rows <= SKINNY_ROWS)
+    skinny = skinny_products(table)
     unaligned = np.isin(table.kind, ("gemm", "linear")) & misaligned_operands(table)
     return np.isin(table.kind, PERSISTENT_KINDS) & ~skinny & ~unaligned
 

@@ -15,9 +15,9 @@ from roofsim.errors import UserError
 from roofsim.hardware import (derive_sm_restricted, load_hardware, spec_from_dict,
                               spec_to_dict)
 from roofsim.kernels import records_from_params
-from roofsim.perfmodel import (BALANCED_TAIL_TILES, PERSISTENT_KINDS, WAVE_KINDS, balanced,
-                               library_blocks, matrix_ctas, parallel_scale, persistent,
-                               unit_terms, waves)
+from roofsim.perfmodel import (BALANCED_TAIL_TILES, LIBRARY_GRID_SHARE, PERSISTENT_KINDS,
+                               SKINNY_ROWS, WAVE_KINDS, balanced, block_rounds, library_blocks,
+                               matrix_ctas, parallel_scale, persistent, unit_terms, waves)
 
 H200 = load_hardware("h200")
 
@@ -304,10 +304,15 @@ def test_misaligned_and_grouped_products_keep_their_tiles():
        sms=st.integers(1, 132))
 def test_the_library_grid_only_adds_blocks_and_its_rounds_are_one_on_the_whole_chip(
         m, n, k, kind, sms):
-    from roofsim.perfmodel import block_rounds, library_blocks
+    """Past the skinny products (their own rule, skinny_blocks), the library grid never has
+    fewer blocks than 128 x 128 tiles; every product runs one round on the whole chip."""
+    from roofsim.perfmodel import LIBRARY_GRID_SHARE, block_rounds, library_blocks
     t = _matrix(kind, m, n, k)
     blocks = library_blocks(t, 132.0)
-    assert blocks[0] >= matrix_ctas(t, 132.0)[0]
+    if m > SKINNY_ROWS:
+        assert blocks[0] >= matrix_ctas(t, 132.0)[0]
+    else:
+        assert 1 <= blocks[0] <= np.floor(LIBRARY_GRID_SHARE * 132)
     assert block_rounds(t, blocks, 132.0, 132.0)[0] == 1
     fewer = block_rounds(t, blocks, float(sms), 132.0)[0]
     assert 1 <= fewer <= np.ceil(132 / sms)
@@ -324,3 +329,46 @@ def test_each_round_of_a_small_product_pays_its_round_trips():
     p = KindParams(phi=5.0).as_array()
     gap = launch_seconds(few, p)[0] - launch_seconds(whole, p)[0]
     assert gap >= 2 * p[0] * H200.mem_latency_s * 0.999
+
+
+def test_a_skinny_product_tiles_its_rows_by_eight_and_splits_a_long_reduction():
+    """calibration/h200/launch-grids: a one-row product of 2,560 columns launched 40 blocks
+    (64-column tiles; 512 outputs per block gave 5), one of 1,024 x 4,096 48 (16 tiles, split 3),
+    one of 151,936 columns the whole grid's share."""
+    one = lambda n, k: library_blocks(_matrix("linear", 1, n, k), 132.0)[0]   # noqa: E731
+    assert one(2560, 320) == 40
+    assert one(1024, 4096) == 32        # 16 tiles x floor(4096 / 1536) splits; recorded 48
+    assert one(151936, 2048) == np.floor(LIBRARY_GRID_SHARE * 132)
+    # a row or eight: the same tiles
+    assert library_blocks(_matrix("gemm", 8, 2560, 320), 132.0)[0] == 40
+    assert library_blocks(_matrix("gemm", 9, 2560, 320), 132.0)[0] == 80
+
+
+def test_a_skinny_product_runs_its_grid_in_rounds_on_fewer_sms():
+    """cuBLAS keeps the whole chip's grid on 8 SMs (benchmarks/narrow_grid_rounds.py): a
+    one-row product of 40 blocks runs 5 rounds there, each paying its round trips (phi L);
+    a misaligned skinny product (CUTLASS 2.x, several small blocks per SM) runs none."""
+    t = _matrix("linear", 1, 2560, 320)
+    assert block_rounds(t, library_blocks(t, 132.0), 8.0, 132.0)[0] == 5
+    assert unit_terms(t, derive_sm_restricted(H200, 8)).latency_waves[0] == 5
+    assert unit_terms(t, H200).latency_waves[0] == 1
+    odd = _matrix("linear", 1, 2561, 321)
+    assert block_rounds(odd, library_blocks(odd, 132.0), 8.0, 132.0)[0] == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(m=st.integers(1, SKINNY_ROWS), n=st.integers(8, 200000).map(lambda x: 8 * (x // 8)),
+       k=st.integers(8, 40000).map(lambda x: 8 * (x // 8)), batch=st.integers(1, 64),
+       kind=st.sampled_from(["gemm", "linear"]))
+def test_a_skinny_grid_never_shrinks_as_the_product_grows(m, n, k, batch, kind):
+    """More rows, columns or reduction never give a skinny product fewer blocks, and never more
+    than the grid's share."""
+    if kind == "linear":
+        batch = min(batch, SKINNY_ROWS // m)
+    b = lambda **kw: library_blocks(_matrix(kind, **{"m": m, "n": n, "k": k,   # noqa: E731
+                                                     "batch": batch, **kw}), 132.0)[0]
+    base = b()
+    assert 1 <= base <= np.floor(LIBRARY_GRID_SHARE * 132)
+    assert b(n=2 * n) >= base and b(k=2 * k) >= base
+    if m + 1 <= SKINNY_ROWS // (batch if kind == "linear" else 1):
+        assert b(m=m + 1) >= base
