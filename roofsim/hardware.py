@@ -420,10 +420,15 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
+def _expected_number(spec: FieldSpec) -> str:
+    """What a number field expects, as its messages say it."""
+    if spec.kind == "integer" or spec.choices:
+        return spec.expected()
+    return "a number in " + spec.unit
+
+
 def _check_number(spec: FieldSpec, key: str, value: Any) -> float | int:
-    expected = "a number in " + spec.unit if spec.kind != "integer" else spec.expected()
-    if spec.choices:
-        expected = spec.expected()
+    expected = _expected_number(spec)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _Invalid(key, f"{key} = {value!r} has the wrong type (expected {expected})")
     if not math.isfinite(value):
@@ -611,13 +616,42 @@ def _read_yaml(path: Path, where: str) -> Any:
                                     f"{', '.join(list_hardware())}")
 
 
+# A --set number as the command line's other number options read it: decimal digits, a point, an
+# exponent, underscores between digits (6000, 0.9, 6e3, .5, 1_000). YAML 1.1 would also read
+# 1:30 as sexagesimal 90, 017 as octal 15, 0x20 and 0b101 as hex and binary, and miss 6e3.
+_DECIMAL = re.compile(r"[+-]?(?:\d+(?:_\d+)*(?:\.(?:\d+(?:_\d+)*)?)?|\.\d+(?:_\d+)*)"
+                      r"(?:[eE][+-]?\d+(?:_\d+)*)?")
+
+
 def parse_override_value(key: str, text: str) -> Any:
-    """A --set value: kept as text for text fields, else read as a YAML scalar (6000, 0.9)."""
+    """A --set value: kept as text for text fields, read as a decimal number for number fields
+    (an int without a point or an exponent), else as a YAML scalar; empty is None (missing).
+    A number field's value that is not a decimal number is refused, naming what YAML 1.1 would
+    have made of it (1:30 -> 90, 017 -> 15) rather than taking that silently."""
     spec = SCHEMA_BY_NAME.get(key.split(".", 1)[0])
     if spec is not None and spec.kind in ("text", "texts"):
         return text
+    if not text.strip():
+        return None
+    if spec is not None and spec.kind in ("integer", "number", "numbers"):
+        t = text.strip()
+        if not _DECIMAL.fullmatch(t):
+            try:
+                yaml_reads = yaml.safe_load(t)
+            except yaml.YAMLError:
+                yaml_reads = None
+            hint = (f"; YAML 1.1 would read it as {yaml_reads!r}"
+                    if isinstance(yaml_reads, (bool, int, float)) else "")
+            raise _Invalid(key, f"{key} = {t!r} has the wrong type (expected "
+                                f"{_expected_number(spec)}, written in decimal{hint})")
+        if not any(c in t for c in ".eE"):
+            try:
+                return int(t)
+            except ValueError:       # more digits than int() converts: a float, then checked
+                pass
+        return float(t)
     try:
-        return yaml.safe_load(text) if text.strip() else None
+        return yaml.safe_load(text)
     except yaml.YAMLError:
         return text   # validation reports it as the wrong type
 
@@ -753,6 +787,6 @@ def dump_hardware(spec: HardwareSpec) -> str:
 
 
 def write_hardware(spec: HardwareSpec, path: str | os.PathLike) -> Path:
-    path = Path(path)
-    path.write_text(dump_hardware(spec), encoding="utf-8")
-    return path
+    """Write `spec` as a hardware YAML file at `path`, whole or not at all (roofsim.io)."""
+    from .io import atomic_write_text
+    return atomic_write_text(path, dump_hardware(spec), what="hardware spec")

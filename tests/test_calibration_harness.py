@@ -168,3 +168,69 @@ def test_calibrate_cli_cpu_mode_measures_and_fits(tmp_path, capsys):
     assert rc == 0
     assert (out / "profile.json").is_file() and (out / "accuracy.json").is_file()
     assert "held-out accuracy" in capsys.readouterr().out
+
+
+def _one_line_error(capsys) -> str:
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("roofsim: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+def test_fit_only_refuses_the_measuring_options(tmp_path, capsys):
+    """--fit-only measures nothing: a measuring option given with it was silently ignored;
+    now every one given is named (as serve --trace names the Poisson options)."""
+    suite = tmp_path / "tiny.yaml"
+    suite.write_text(SUITE)
+    out = tmp_path / "cal"
+    assert cli_main(["calibrate", "--device", "cpu", "--suite", str(suite), "--out", str(out),
+                     "--no-fit"]) == 0
+    capsys.readouterr()
+    rc = cli_main(["calibrate", "--fit-only", "--out", str(out), "--hardware", "h100-sxm",
+                   "--resume", "--retry-failed", "--suite", str(suite), "--device", "cpu",
+                   "--sample", "0.5", "--time-budget", "5", "--sms", "4", "--no-fit"])
+    assert rc == 2
+    err = _one_line_error(capsys)
+    assert ("measuring options would do nothing: --suite, --resume, --retry-failed, --device, "
+            "--no-fit, --time-budget, --sample, --sms; give them without --fit-only") in err
+    assert not (out / "profile.json").exists()
+    assert cli_main(["calibrate", "--fit-only", "--out", str(out), "--hardware", "h100-sxm"]) == 0
+    assert (out / "profile.json").is_file()
+
+
+def test_no_fit_refuses_the_fitting_options(tmp_path, capsys):
+    """--no-fit measures only: --hardware, --companion and the other fitting options were
+    silently ignored; now they are named, before anything is measured."""
+    suite = tmp_path / "tiny.yaml"
+    suite.write_text(SUITE)
+    out = tmp_path / "cal"
+    rc = cli_main(["calibrate", "--device", "cpu", "--suite", str(suite), "--out", str(out),
+                   "--no-fit", "--hardware", "h100-sxm", "--sibling", "h200"])
+    assert rc == 2
+    err = _one_line_error(capsys)
+    assert "fitting options would do nothing: --hardware, --sibling; give them without " \
+           "--no-fit" in err
+    assert not out.exists()
+
+
+def test_retry_failed_needs_resume(tmp_path, capsys):
+    suite = tmp_path / "tiny.yaml"
+    suite.write_text(SUITE)
+    out = tmp_path / "cal"
+    rc = cli_main(["calibrate", "--device", "cpu", "--suite", str(suite), "--out", str(out),
+                   "--no-fit", "--retry-failed"])
+    assert rc == 2
+    assert "--retry-failed" in _one_line_error(capsys) and not out.exists()
+
+
+@pytest.mark.parametrize("option", ["--graph-gap", "--warm-l2"])
+def test_probe_files_are_read_before_measuring(tmp_path, capsys, option):
+    """A missing --graph-gap / --warm-l2 file failed only at the fit, after the measuring."""
+    suite = tmp_path / "tiny.yaml"
+    suite.write_text(SUITE)
+    out = tmp_path / "cal"
+    rc = cli_main(["calibrate", "--device", "cpu", "--suite", str(suite), "--out", str(out),
+                   "--hardware", "h100-sxm", option, str(tmp_path / "no-such.csv")])
+    assert rc == 2
+    assert "no-such.csv" in _one_line_error(capsys)
+    assert not (out / "measurements.csv").exists()

@@ -170,3 +170,34 @@ def test_bad_set(capsys, setting, fragment):
 ])
 def test_bad_roofline_args(capsys, argv, fragment):
     assert_user_error(capsys, "roofline", *argv, fragments=(fragment,))
+
+
+def test_set_keeps_the_text_of_a_text_field(capsys):
+    """`--set name=1e3` was rewritten to 1000.0 by the command line before the spec read it."""
+    data = run_json(capsys, "hardware", "show", "h100-sxm", "--set", "name=1e3")
+    assert data["fields"]["name"] == "1e3"
+
+
+def test_set_number_in_a_yaml_1_1_form_is_refused(capsys):
+    """`--set sm_count=1:30` made a 90-SM device without a word (YAML 1.1 sexagesimal)."""
+    assert_user_error(capsys, "roofline", "--hardware", "h100-sxm", "--set", "sm_count=1:30",
+                      "--flops", "1", "--bytes", "1",
+                      fragments=("--set sm_count=1:30", "would read it as 90"))
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["h100-sxm", "--sms", "4", "-o", ""], "--output '': expected a file name"),
+    (["h100-sxm", "--sms", "2.5"], "--sms 2.5: expected an integer >= 1"),
+    (["", "--sms", "4"], "expected a hardware id or a YAML file, not an empty value"),
+])
+def test_bad_derive_args(capsys, argv, fragment):
+    """`hardware derive -o ''` printed the spec instead of refusing the empty file name."""
+    assert_user_error(capsys, "hardware", "derive", *argv, fragments=(fragment,))
+
+
+def test_derive_checks_the_output_before_work(capsys, tmp_path):
+    assert_user_error(capsys, "hardware", "derive", "h100-sxm", "--sms", "4", "-o",
+                      str(tmp_path / "no" / "x.yaml"), fragments=("--output",))
+    assert main(["hardware", "derive", "h100-sxm", "--sms", "4", "-o",
+                 str(tmp_path / "x.yaml")]) == 0
+    assert load_hardware(str(tmp_path / "x.yaml")).sm_count == 4

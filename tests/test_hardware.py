@@ -342,10 +342,29 @@ def test_override_adds_map_entry_and_renames():
     ("sm_count.x", "3", "sm_count is not a map"),
     ("efficiency.memory", "abc", "wrong type"),
     ("tensor_core_tflops.bf16", "2000", "did you mean bfloat16?"),
+    # YAML 1.1 forms a number field no longer takes silently (sexagesimal, hex, binary, bool)
+    ("sm_count", "1:30", "written in decimal; YAML 1.1 would read it as 90"),
+    ("sm_count", "0x20", "YAML 1.1 would read it as 32"),
+    ("sm_count", "0b101", "YAML 1.1 would read it as 5"),
+    ("efficiency.memory", "yes", "YAML 1.1 would read it as True"),
+    ("mem_bandwidth_gbps", ".inf", "written in decimal"),
 ])
 def test_bad_override(key, value, fragment):
     msg = _error("h100-sxm", {key: value})
     assert "h100-sxm.yaml" in msg and f"--set {key}={value}" in msg and fragment in msg
+
+
+@pytest.mark.parametrize("text, value", [
+    ("017", 17), ("0017", 17), ("1_000", 1000), ("132.0", 132), ("+132", 132), ("1e3", 1000),
+])
+def test_override_numbers_are_decimal(text, value):
+    """A --set number reads as the command line's other numbers do (`--sms 017` is 17), not as
+    YAML 1.1 would (017 octal 15, 1:30 sexagesimal 90)."""
+    assert load_hardware("h100-sxm", {"sm_count": text}).sm_count == value
+
+
+def test_override_of_a_text_field_stays_text():
+    assert load_hardware("h100-sxm", {"name": "1e3", "notes": "017"}).name == "1e3"
 
 
 # ---- round trip ----------------------------------------------------------------------------

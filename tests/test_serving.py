@@ -201,6 +201,17 @@ def test_the_serve_cli_says_when_no_rate_is_the_highest(capsys):
     assert "no rate is the highest for this many requests" in capsys.readouterr().out
 
 
+def test_a_target_no_rate_meets_ends_the_search_without_an_error(capsys):
+    """Halving toward a target no rate meets reached a rate whose requests outlast a
+    simulation, and the search ended in that refusal: 'rate 6.1e-05 requests/s: ... more than
+    a simulation takes', a rate the user never gave. Now: no rate tried meets it."""
+    from roofsim.cli import main
+    assert main(["serve", "--implementation", "flash", "--requests", "20", "--tpot-target-ms",
+                 "0.001", "--hardware", "h200"]) == 0
+    out, err = capsys.readouterr()
+    assert "no rate tried meets TPOT p90 <= 0.001 ms" in out and err == ""
+
+
 @pytest.mark.parametrize("rate", [1e-308, 1e-5])
 def test_a_rate_too_slow_for_the_simulation_is_refused(rate):
     with pytest.raises(UserError, match="more than a simulation takes"):

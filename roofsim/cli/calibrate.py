@@ -1,7 +1,7 @@
 """`roofsim calibrate`: time real kernels on this machine's GPU and fit a calibration profile.
 
     roofsim calibrate [--suite kernels/X.yaml ...] [--out calibration/DEVICE] [--resume]
-                      [--time-budget S] [--hardware SPEC] [--no-fit]
+                      [--time-budget S] [--hardware SPEC | --no-fit]
     roofsim calibrate --fit-only --out calibration/DEVICE [--hardware SPEC]   (no GPU needed)
 
 Rows are written to OUT/measurements.csv as they are measured; a run cut short keeps them and
@@ -20,16 +20,27 @@ from ..errors import NeedsGPU, UserError
 from ..io import check_output_folder, read_yaml
 from .args import Parser, amount, count, nonempty
 
+# The measuring options that have a default, and their defaults (argparse leaves them None, so
+# that --fit-only, which measures nothing, can tell a given one from a default and refuse it).
+MEASURING = {"suite": [], "resume": False, "retry_failed": False, "device": "cuda",
+             "no_fit": False}
+# The measuring options without a default (None when not given).
+MEASURING_UNSET = ("time_budget", "max_cases", "sample", "sms")
+# The fitting options, which --no-fit (measure only) would leave unused: their defaults, and
+# those without one.
+FITTING = {"companion": [], "more": []}
+FITTING_UNSET = ("hardware", "graph_gap", "warm_l2", "sibling")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--suite", action="append", default=[], metavar="YAML",
+    parser.add_argument("--suite", action="append", metavar="YAML",
                         type=nonempty("a kernel suite file"),
                         help="a kernel suite (repeatable); default: every kernels/*.yaml")
     parser.add_argument("--out", metavar="DIR", type=nonempty("a folder"),
                         help="output folder (default calibration/<device>, named for the GPU)")
-    parser.add_argument("--resume", action="store_true",
+    parser.add_argument("--resume", action="store_true", default=None,
                         help="continue a run: skip cases already in OUT/measurements.csv")
-    parser.add_argument("--retry-failed", action="store_true",
+    parser.add_argument("--retry-failed", action="store_true", default=None,
                         help="with --resume, time again the cases that failed before")
     parser.add_argument("--time-budget", type=amount(0, strict=True, unit="s"), metavar="S",
                         help="stop cleanly after S seconds of measuring (--resume continues)")
@@ -40,17 +51,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hardware", metavar="NAME|PATH", type=nonempty("a hardware id or file"),
                         help="hardware spec of the measuring device, for the profile's roofs "
                              "(default: the spec named like the device)")
-    parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"),
+    parser.add_argument("--device", choices=("cuda", "cpu"),
                         help="cuda (default) or cpu: host timers, to exercise the harness")
     parser.add_argument("--sms", type=count(1), metavar="N",
                         help="measure on N of the GPU's SMs (a CUDA green context): an "
                              "SM-restricted device, written to calibration/<device>-sm<N>")
-    parser.add_argument("--companion", action="append", default=[], metavar="DIR",
+    parser.add_argument("--companion", action="append", metavar="DIR",
                         type=nonempty("a calibration folder"),
                         help="a calibration folder of the same GPU measured on fewer SMs "
                              "(calibrate --sms N): the profile learns from it how each shape's "
                              "time scales with the SM count (repeatable)")
-    parser.add_argument("--more", action="append", default=[], metavar="DIR",
+    parser.add_argument("--more", action="append", metavar="DIR",
                         type=nonempty("a calibration folder"),
                         help="another folder of this device's measurements on as many SMs (a "
                              "kernel test set taken into the calibration, say): its rows join "
@@ -68,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "fill the kinds this device never timed, and whose SM shares "
                              "fill groups no run on fewer SMs informed "
                              "(roofsim.calibration.sibling); the profile marks them")
-    parser.add_argument("--no-fit", action="store_true", help="measure only")
+    parser.add_argument("--no-fit", action="store_true", default=None, help="measure only")
     parser.add_argument("--fit-only", action="store_true",
                         help="fit OUT/measurements.csv again; no measuring, no GPU")
 
@@ -97,6 +108,24 @@ def run(args: argparse.Namespace) -> int:
     argv = getattr(args, "argv", None)
     command = ("roofsim calibrate " + shlex.join(argv)) if argv is not None else \
         ("roofsim " + shlex.join(sys.argv[1:]))
+    if args.fit_only:
+        given = [f"--{dest.replace('_', '-')}" for dest in (*MEASURING, *MEASURING_UNSET)
+                 if getattr(args, dest) is not None]
+        if given:
+            raise UserError(f"--fit-only measures nothing, so these measuring options would "
+                            f"do nothing: {', '.join(given)}; give them without --fit-only")
+    if args.no_fit:
+        given = [f"--{dest.replace('_', '-')}" for dest in (*FITTING, *FITTING_UNSET)
+                 if getattr(args, dest) is not None]
+        if given:
+            raise UserError(f"--no-fit fits nothing, so these fitting options would do "
+                            f"nothing: {', '.join(given)}; give them without --no-fit")
+    for dest, value in {**MEASURING, **FITTING}.items():
+        if getattr(args, dest) is None:
+            setattr(args, dest, value)
+    if args.retry_failed and not args.resume:
+        raise UserError("--retry-failed times again the failed cases of a run --resume "
+                        "continues: give --resume too")
     if args.out is not None:
         check_output_folder(args.out)
     if args.hardware is not None:       # read now, not after an hour of measuring
@@ -113,6 +142,12 @@ def run(args: argparse.Namespace) -> int:
     if args.sibling is not None:        # read now, not after an hour of measuring
         from ..calibration import load_profile
         load_profile(args.sibling)
+    if args.graph_gap is not None:      # read now, not after an hour of measuring
+        from ..calibration.gap import graph_gap_s
+        graph_gap_s(args.graph_gap)
+    if args.warm_l2 is not None:        # read now, not after an hour of measuring
+        from ..calibration.warm import short_cases
+        short_cases(args.warm_l2)
     if args.fit_only:
         if not args.out:
             raise UserError("--fit-only needs --out DIR (the folder holding measurements.csv)")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import argparse
-import re
 
 from ..errors import UserError
 from ..hardware import DEFAULT_HARDWARE, HardwareSpec, load_hardware
@@ -37,14 +36,9 @@ def add_json_arg(parser: argparse.ArgumentParser,
                         help=f"print JSON instead of text ({units})")
 
 
-# A number as people write it on a command line (6e3, 1.5E+2, .5) that YAML 1.1 would read as
-# text (it wants a dot and a signed exponent: 6.0e+3).
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-
-
 def parse_set_args(items: list[str] | None) -> dict[str, str]:
-    """['k=v', ...] -> {k: v}; the same key twice is refused (which one was meant?). A number
-    written 6e3 is passed on as 6000.0, as YAML would not read it as a number."""
+    """['k=v', ...] -> {k: v}; the same key twice is refused (which one was meant?). The values
+    stay text: roofsim.hardware reads them by their field (a number field in decimal)."""
     out: dict[str, str] = {}
     for item in items or []:
         key, eq, value = item.partition("=")
@@ -54,10 +48,7 @@ def parse_set_args(items: list[str] | None) -> dict[str, str]:
         if key in out:
             raise UserError(f"--set {item}: {key} is already set by an earlier --set "
                             f"{key}={out[key]}; give each key once")
-        value = value.strip()
-        if _NUMBER.fullmatch(value) and ("e" in value.lower() or value.startswith(".")):
-            value = repr(float(value))
-        out[key] = value
+        out[key] = value.strip()
     return out
 
 

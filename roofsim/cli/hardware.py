@@ -7,7 +7,7 @@ import argparse
 
 from ..hardware import (DEFAULT_HARDWARE, SCHEMA_BY_NAME, TENSOR_DTYPES, HardwareSpec,
                         list_hardware, load_hardware, spec_to_dict)
-from .args import nonempty
+from .args import count, nonempty
 from .common import add_json_arg, add_set_arg, hardware_from_args
 from .output import format_table, print_json
 
@@ -34,10 +34,12 @@ def register(subparsers) -> None:
 
     p_derive = sub.add_parser("derive", help="a spec derived from another: the same chip on "
                                              "fewer SMs (--sms N)")
-    p_derive.add_argument("hardware", metavar="NAME|PATH", help="the spec to derive from")
-    p_derive.add_argument("--sms", type=int, required=True, metavar="N",
+    p_derive.add_argument("hardware", metavar="NAME|PATH",
+                          type=nonempty("a hardware id or a YAML file"),
+                          help="the spec to derive from")
+    p_derive.add_argument("--sms", type=count(1), required=True, metavar="N",
                           help="SMs the derived device keeps (as a CUDA green context gives)")
-    p_derive.add_argument("-o", "--output", metavar="FILE",
+    p_derive.add_argument("-o", "--output", metavar="FILE", type=nonempty("a file name"),
                           help="write the YAML spec here (default: print it)")
     p_derive.set_defaults(func=run_derive)
 
@@ -109,8 +111,11 @@ def derived(spec: HardwareSpec) -> dict:
 
 def run_derive(args: argparse.Namespace) -> int:
     from ..hardware import derive_sm_restricted, dump_hardware, write_hardware
+    from ..io import check_output_file
+    if args.output is not None:
+        check_output_file(args.output, option="--output")
     spec = derive_sm_restricted(load_hardware(args.hardware), args.sms)
-    if args.output:
+    if args.output is not None:
         path = write_hardware(spec, args.output)
         print(f"wrote {path} ({spec.name})")
     else:

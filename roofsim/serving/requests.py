@@ -24,6 +24,10 @@ MAX_ARRIVAL_S = 1e7
 IMAGE_COLUMN = "image"
 
 
+class ArrivalsTooLong(UserError):
+    """Poisson arrivals at so low a rate that they outlast a simulation (MAX_ARRIVAL_S)."""
+
+
 @dataclass(frozen=True)
 class ServeRequest:
     arrival_s: float
@@ -51,7 +55,7 @@ def poisson_requests(rate: float, count: int, prompt_tokens: int, output_tokens:
         gaps = np.random.default_rng(seed).exponential(1.0 / rate, size=int(count))
         arrivals = np.cumsum(gaps) - gaps[0] if count else gaps
     if count and not arrivals[-1] <= MAX_ARRIVAL_S:        # NaN too
-        raise UserError(f"rate {rate:g} requests/s: {count} requests arrive over "
+        raise ArrivalsTooLong(f"rate {rate:g} requests/s: {count} requests arrive over "
                         f"{arrivals[-1]:.3g} s, more than a simulation takes "
                         f"({MAX_ARRIVAL_S:g} s); a higher rate or fewer requests")
     return [ServeRequest(float(t), int(prompt_tokens), int(output_tokens), image)

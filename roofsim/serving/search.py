@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import UserError
+from .requests import ArrivalsTooLong
 from .simulate import ServeMetrics
 
 
@@ -72,7 +73,9 @@ def sweep_rates(rates, run: Callable[[float], ServeMetrics]) -> list[RatePoint]:
 
 def max_rate(run: Callable[[float], ServeMetrics], target: Target, *, start: float = 1.0,
              tolerance: float = 0.02, max_doublings: int = 30) -> RateSearch:
-    """The highest rate meeting `target` (run(rate) simulates at that rate)."""
+    """The highest rate meeting `target` (run(rate) simulates at that rate). Halving stops,
+    with no rate found, where run() refuses a rate too low for its requests to arrive within a
+    simulation (ArrivalsTooLong): a target no rate meets ends in 'no rate tried meets it'."""
     tried: list[RatePoint] = []
 
     def ok(rate: float) -> bool:
@@ -96,7 +99,11 @@ def max_rate(run: Callable[[float], ServeMetrics], target: Target, *, start: flo
         hi = rate
         for _ in range(max_doublings):
             rate /= 2
-            if ok(rate):
+            try:
+                met = ok(rate)
+            except ArrivalsTooLong:     # too low a rate to simulate: no rate tried meets it
+                return RateSearch(target, None, tuple(tried))
+            if met:
                 lo = rate
                 break
             hi = rate
