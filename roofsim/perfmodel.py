@@ -462,7 +462,7 @@ def library_blocks(table: RecordTable, grid_sms: float) -> np.ndarray:
     blocks = matrix_ctas(table, grid_sms)
     sel = one_block_per_sm(table)
     if sel.any():
-        cap = np.floor(LIBRARY_GRID_SHARE * float(grid_sms))
+        cap = max(np.floor(LIBRARY_GRID_SHARE * float(grid_sms)), 1.0)
         fill = np.minimum(cap, np.ceil(product_outputs(table) / LIBRARY_TILE_OUTPUTS))
         blocks = np.where(sel, np.maximum(blocks, fill), blocks)
         thin = sel & skinny_products(table)

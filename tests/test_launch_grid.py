@@ -372,3 +372,14 @@ def test_a_skinny_grid_never_shrinks_as_the_product_grows(m, n, k, batch, kind):
     assert b(n=2 * n) >= base and b(k=2 * k) >= base
     if m + 1 <= SKINNY_ROWS // (batch if kind == "linear" else 1):
         assert b(m=m + 1) >= base
+
+
+@pytest.mark.parametrize("grid", [1.0, 2.0])
+def test_a_chip_of_one_sm_still_runs_a_skinny_product_on_a_block(grid):
+    """LIBRARY_GRID_SHARE of one SM floors to no block: the grid keeps at least one (a
+    hypothetical one-SM spec predicted NaN for every skinny product)."""
+    t = _matrix("linear", 1, 2560, 320)
+    assert library_blocks(t, grid)[0] == 1.0
+    spec = derive_sm_restricted(H200, 1)
+    assert np.isfinite(unit_terms(t, spec_from_dict({**spec_to_dict(spec),
+                                                     "grid_sm_count": None})).tensor_s).all()

@@ -70,7 +70,8 @@ def test_the_a100s_published_mamf_is_within_the_transfer_target():
     S13) from the H200's profile: with Hopper's eta_tensor unscaled the product came out 11 %
     slow (eta_tensor 0.79 x 312 TFLOP/s is below what the A100's cuBLAS reaches); the 12 %
     transfer target holds with the share's ratio, and the prediction moves toward the
-    measurement."""
+    measurement, or stays where the A100's power roof (its sustained tensor rate, the MAMF)
+    binds at either efficiency (session 28's refit: eta_tensor 0.79 -> 0.89)."""
     a100 = load_hardware("a100-sxm-80gb")
     t = records_from_params("gemm", {"m": [1024.0], "n": [10240.0], "k": [5120.0]}, "bfloat16")
     flops = 2 * 1024 * 10240 * 5120
@@ -78,4 +79,4 @@ def test_the_a100s_published_mamf_is_within_the_transfer_target():
     hopper_share = with_tensor_efficiency(a100, load_hardware("h200").efficiency["tensor_core"])
     before = flops / H200_PROFILE.predict_launch_s(t, hopper_share)[0] / 1e12
     assert abs(now / 271.2 - 1) <= 0.12
-    assert abs(now / 271.2 - 1) < abs(before / 271.2 - 1)
+    assert abs(now / 271.2 - 1) <= abs(before / 271.2 - 1)
