@@ -170,6 +170,13 @@ def test_calibrate_cli_cpu_mode_measures_and_fits(tmp_path, capsys):
     assert "held-out accuracy" in capsys.readouterr().out
 
 
+def _tiny_suite(tmp_path):
+    """The tiny suite written to tmp_path, and the output folder a run of it takes."""
+    suite = tmp_path / "tiny.yaml"
+    suite.write_text(SUITE)
+    return suite, tmp_path / "cal"
+
+
 def _one_line_error(capsys) -> str:
     out, err = capsys.readouterr()
     assert out == "" and err.startswith("roofsim: error: ") and err.count("\n") == 1, err
@@ -180,9 +187,7 @@ def _one_line_error(capsys) -> str:
 def test_fit_only_refuses_the_measuring_options(tmp_path, capsys):
     """--fit-only measures nothing: a measuring option given with it was silently ignored;
     now every one given is named (as serve --trace names the Poisson options)."""
-    suite = tmp_path / "tiny.yaml"
-    suite.write_text(SUITE)
-    out = tmp_path / "cal"
+    suite, out = _tiny_suite(tmp_path)
     assert cli_main(["calibrate", "--device", "cpu", "--suite", str(suite), "--out", str(out),
                      "--no-fit"]) == 0
     capsys.readouterr()
@@ -201,9 +206,7 @@ def test_fit_only_refuses_the_measuring_options(tmp_path, capsys):
 def test_no_fit_refuses_the_fitting_options(tmp_path, capsys):
     """--no-fit measures only: --hardware, --companion and the other fitting options were
     silently ignored; now they are named, before anything is measured."""
-    suite = tmp_path / "tiny.yaml"
-    suite.write_text(SUITE)
-    out = tmp_path / "cal"
+    suite, out = _tiny_suite(tmp_path)
     rc = cli_main(["calibrate", "--device", "cpu", "--suite", str(suite), "--out", str(out),
                    "--no-fit", "--hardware", "h100-sxm", "--sibling", "h200"])
     assert rc == 2
@@ -214,9 +217,7 @@ def test_no_fit_refuses_the_fitting_options(tmp_path, capsys):
 
 
 def test_retry_failed_needs_resume(tmp_path, capsys):
-    suite = tmp_path / "tiny.yaml"
-    suite.write_text(SUITE)
-    out = tmp_path / "cal"
+    suite, out = _tiny_suite(tmp_path)
     rc = cli_main(["calibrate", "--device", "cpu", "--suite", str(suite), "--out", str(out),
                    "--no-fit", "--retry-failed"])
     assert rc == 2
@@ -226,9 +227,7 @@ def test_retry_failed_needs_resume(tmp_path, capsys):
 @pytest.mark.parametrize("option", ["--graph-gap", "--warm-l2"])
 def test_probe_files_are_read_before_measuring(tmp_path, capsys, option):
     """A missing --graph-gap / --warm-l2 file failed only at the fit, after the measuring."""
-    suite = tmp_path / "tiny.yaml"
-    suite.write_text(SUITE)
-    out = tmp_path / "cal"
+    suite, out = _tiny_suite(tmp_path)
     rc = cli_main(["calibrate", "--device", "cpu", "--suite", str(suite), "--out", str(out),
                    "--hardware", "h100-sxm", option, str(tmp_path / "no-such.csv")])
     assert rc == 2

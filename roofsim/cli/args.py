@@ -136,3 +136,20 @@ def attach_dash_values(parser: argparse.ArgumentParser, argv: list[str]) -> list
 
 
 __all__ = ["Parser", "amount", "attach_dash_values", "count", "integer_text", "nonempty"]
+
+
+# ---- options that only matter in some modes ----------------------------------------------------
+# A mode that ignores some options (serve --trace, calibrate --fit-only / --no-fit) refuses them
+# when given: argparse leaves such options None (their defaults live in a dict beside the
+# parser), so that a given one can be told from a default; after the check the defaults fill in.
+
+def given_options(args: argparse.Namespace, dests) -> list[str]:
+    """The options among `dests` (argparse destinations) that were given, as --flags."""
+    return [f"--{dest.replace('_', '-')}" for dest in dests if getattr(args, dest) is not None]
+
+
+def fill_defaults(args: argparse.Namespace, defaults: dict) -> None:
+    """Each destination of `defaults` left None takes its default."""
+    for dest, value in defaults.items():
+        if getattr(args, dest) is None:
+            setattr(args, dest, value)

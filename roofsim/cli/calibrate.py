@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..errors import NeedsGPU, UserError
 from ..io import check_output_folder, read_yaml
-from .args import Parser, amount, count, nonempty
+from .args import Parser, amount, count, fill_defaults, given_options, nonempty
 
 # The measuring options that have a default, and their defaults (argparse leaves them None, so
 # that --fit-only, which measures nothing, can tell a given one from a default and refuse it).
@@ -108,21 +108,15 @@ def run(args: argparse.Namespace) -> int:
     argv = getattr(args, "argv", None)
     command = ("roofsim calibrate " + shlex.join(argv)) if argv is not None else \
         ("roofsim " + shlex.join(sys.argv[1:]))
-    if args.fit_only:
-        given = [f"--{dest.replace('_', '-')}" for dest in (*MEASURING, *MEASURING_UNSET)
-                 if getattr(args, dest) is not None]
+    for mode, on, dests, what in (("--fit-only", args.fit_only, (*MEASURING, *MEASURING_UNSET),
+                                   "measures nothing, so these measuring options"),
+                                  ("--no-fit", args.no_fit, (*FITTING, *FITTING_UNSET),
+                                   "fits nothing, so these fitting options")):
+        given = given_options(args, dests) if on else []
         if given:
-            raise UserError(f"--fit-only measures nothing, so these measuring options would "
-                            f"do nothing: {', '.join(given)}; give them without --fit-only")
-    if args.no_fit:
-        given = [f"--{dest.replace('_', '-')}" for dest in (*FITTING, *FITTING_UNSET)
-                 if getattr(args, dest) is not None]
-        if given:
-            raise UserError(f"--no-fit fits nothing, so these fitting options would do "
-                            f"nothing: {', '.join(given)}; give them without --no-fit")
-    for dest, value in {**MEASURING, **FITTING}.items():
-        if getattr(args, dest) is None:
-            setattr(args, dest, value)
+            raise UserError(f"{mode} {what} would do nothing: {', '.join(given)}; give them "
+                            f"without {mode}")
+    fill_defaults(args, {**MEASURING, **FITTING})
     if args.retry_failed and not args.resume:
         raise UserError("--retry-failed times again the failed cases of a run --resume "
                         "continues: give --resume too")

@@ -22,7 +22,7 @@ from ..serving.search import Target, max_rate, sweep_rates
 from ..serving.steps import EngineStepTimes
 from ..units import to_gb
 from ..workloads import workload
-from .args import amount, count, nonempty
+from .args import amount, count, fill_defaults, given_options, nonempty
 from .common import add_hardware_args, add_json_arg, hardware_from_args, load_calibration
 from .limits import check_text_tokens
 from .models import add_model_arg, is_default_model, parse_image
@@ -130,15 +130,12 @@ def run(args) -> int:
         raise UserError("--trace replays its own arrival times: --rates and the targets "
                         "take Poisson arrivals")
     if args.trace:
-        given = [f"--{dest.replace('_', '-')}" for dest in (*POISSON, "image")
-                 if getattr(args, dest) is not None]
+        given = given_options(args, (*POISSON, "image"))
         if given:
             raise UserError(f"--trace replays its own requests (arrivals, tokens, images): "
                             f"{', '.join(given)} describe Poisson arrivals; give them without "
                             f"--trace")
-    for dest, value in POISSON.items():
-        if getattr(args, dest) is None:
-            setattr(args, dest, value)
+    fill_defaults(args, POISSON)
     rates = _rates(args.rates) if args.rates else None
     if args.plot:
         check_output_file(args.plot, option="--plot")
