@@ -27,6 +27,7 @@ import yaml
 
 from .data import data_dir
 from .errors import UserError
+from .io import DECIMAL_NUMBER, dump_yaml
 
 DEFAULT_HARDWARE = "rtx-5090"
 SCHEMA_VERSION = 1
@@ -427,8 +428,22 @@ def _expected_number(spec: FieldSpec) -> str:
     return "a number in " + spec.unit
 
 
+def _yaml11_reading(text: str) -> Any:
+    """The number or boolean YAML 1.1 (PyYAML's default) makes of `text` (1:30 -> 90, 017 -> 15,
+    yes -> True), or None: what a user may have meant by a value roofsim reads as text."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    return value if isinstance(value, (bool, int, float)) else None
+
+
 def _check_number(spec: FieldSpec, key: str, value: Any) -> float | int:
     expected = _expected_number(spec)
+    if isinstance(value, str) and _yaml11_reading(value) is not None:
+        raise _Invalid(key, f"{key} = {value!r} has the wrong type (expected {expected}; YAML "
+                            f"1.1 would read it as {_yaml11_reading(value)!r}, roofsim reads "
+                            f"YAML 1.2)")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _Invalid(key, f"{key} = {value!r} has the wrong type (expected {expected})")
     if not math.isfinite(value):
@@ -596,8 +611,10 @@ def _is_path(name_or_path: str) -> bool:
             or os.sep in name_or_path)
 
 
-def resolve_hardware(name_or_path: str) -> tuple[Path, str | None]:
-    """(file, expected id) for a shipped id or a path to a YAML file (expected id None)."""
+def resolve_hardware(name_or_path: str, given_as: str = "--hardware") -> tuple[Path, str | None]:
+    """(file, expected id) for a shipped id or a path to a YAML file (expected id None).
+    `given_as`: what the user gave the name as, which an unknown name's message names (an
+    option, or a command whose argument it is: 'hardware derive')."""
     if _is_path(name_or_path):
         return Path(name_or_path), None
     path = data_dir("hardware") / f"{name_or_path}.yaml"
@@ -605,7 +622,7 @@ def resolve_hardware(name_or_path: str) -> tuple[Path, str | None]:
         known = list_hardware()
         close = difflib.get_close_matches(name_or_path, known, n=1)
         hint = f"; did you mean {close[0]}?" if close else ""
-        raise UserError(f"--hardware {name_or_path}: unknown hardware (expected one of: "
+        raise UserError(f"{given_as} {name_or_path}: unknown hardware (expected one of: "
                         f"{', '.join(known)}, or a path to a .yaml file{hint})")
     return path, name_or_path
 
@@ -616,11 +633,10 @@ def _read_yaml(path: Path, where: str) -> Any:
                                     f"{', '.join(list_hardware())}")
 
 
-# A --set number as the command line's other number options read it: decimal digits, a point, an
-# exponent, underscores between digits (6000, 0.9, 6e3, .5, 1_000). YAML 1.1 would also read
-# 1:30 as sexagesimal 90, 017 as octal 15, 0x20 and 0b101 as hex and binary, and miss 6e3.
-_DECIMAL = re.compile(r"[+-]?(?:\d+(?:_\d+)*(?:\.(?:\d+(?:_\d+)*)?)?|\.\d+(?:_\d+)*)"
-                      r"(?:[eE][+-]?\d+(?:_\d+)*)?")
+# A --set number as the command line's other number options read it: a decimal number as a YAML
+# file's is read (io.DECIMAL_NUMBER: 6000, 0.9, 6e3, .5, 1_000). YAML 1.1 would also read 1:30 as
+# sexagesimal 90, 017 as octal 15, 0x20 and 0b101 as hex and binary, and miss 6e3.
+_DECIMAL = re.compile(DECIMAL_NUMBER)
 
 
 def parse_override_value(key: str, text: str) -> Any:
@@ -636,12 +652,8 @@ def parse_override_value(key: str, text: str) -> Any:
     if spec is not None and spec.kind in ("integer", "number", "numbers"):
         t = text.strip()
         if not _DECIMAL.fullmatch(t):
-            try:
-                yaml_reads = yaml.safe_load(t)
-            except yaml.YAMLError:
-                yaml_reads = None
-            hint = (f"; YAML 1.1 would read it as {yaml_reads!r}"
-                    if isinstance(yaml_reads, (bool, int, float)) else "")
+            yaml_reads = _yaml11_reading(t)
+            hint = f"; YAML 1.1 would read it as {yaml_reads!r}" if yaml_reads is not None else ""
             raise _Invalid(key, f"{key} = {t!r} has the wrong type (expected "
                                 f"{_expected_number(spec)}, written in decimal{hint})")
         if not any(c in t for c in ".eE"):
@@ -691,10 +703,12 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, str]) -> dic
 
 
 def load_hardware(name_or_path: str = DEFAULT_HARDWARE,
-                  overrides: Mapping[str, str] | None = None) -> HardwareSpec:
+                  overrides: Mapping[str, str] | None = None, *,
+                  given_as: str = "--hardware") -> HardwareSpec:
     """A validated spec from a shipped id or a YAML path, with optional `--set` overrides.
-    Raises UserError (one line: file, field, what was expected) on any bad input."""
-    path, expected_id = resolve_hardware(name_or_path)
+    Raises UserError (one line: file, field, what was expected) on any bad input; an unknown
+    name's names `given_as` (resolve_hardware)."""
+    path, expected_id = resolve_hardware(name_or_path, given_as)
     where = _display(path) if expected_id is not None else name_or_path
     raw = _read_yaml(path, where)
     overrides = dict(overrides or {})
@@ -783,7 +797,7 @@ def dump_hardware(spec: HardwareSpec) -> str:
     """YAML text of a spec (see spec_to_dict)."""
     # allow_unicode=False: PyYAML writes some code points (U+0085, U+2028) raw, which read back
     # as line breaks; escaped they round-trip exactly.
-    return yaml.safe_dump(spec_to_dict(spec), sort_keys=False, allow_unicode=False, width=100)
+    return dump_yaml(spec_to_dict(spec), sort_keys=False, allow_unicode=False, width=100)
 
 
 def write_hardware(spec: HardwareSpec, path: str | os.PathLike) -> Path:

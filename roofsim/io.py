@@ -22,6 +22,7 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import stat
@@ -176,9 +177,69 @@ class DuplicateKeyError(yaml.YAMLError):
                         f"the first)")
 
 
+# A decimal number as roofsim reads one in a YAML file and in a --set value: digits, a point, an
+# exponent, underscores between digits (6000, 0.9, 6e3, 1.0e12, .5, 1_000). This is YAML 1.2's
+# core-schema decimal with Python's digit separators, which YAML 1.1 also accepted (so a file
+# writing 1_000 reads as it always did).
+DECIMAL_NUMBER = (r"[-+]?(?:[0-9]+(?:_[0-9]+)*(?:\.(?:[0-9]+(?:_[0-9]+)*)?)?|\.[0-9]+(?:_[0-9]+)*)"
+                  r"(?:[eE][-+]?[0-9]+(?:_[0-9]+)*)?")
+_DECIMAL_INT = r"[-+]?[0-9]+(?:_[0-9]+)*"
+
+# Plain scalars resolved as YAML 1.2's core schema does, not as PyYAML's YAML 1.1: true/false
+# (any case style the spec lists) are the only booleans, so yes/no/on/off stay text; an integer
+# is decimal, 0o17 octal or 0x1f hexadecimal, so 017 is 17 (YAML 1.1: octal 15) and 1:30 is
+# text (YAML 1.1: sexagesimal 90); a float may omit the point (6e3; YAML 1.1: text). A file value
+# that is no longer a number is then refused by its reader's type check, naming the file.
+_CORE_SCALARS = (   # (tag, pattern, first characters), in the order they are tried
+    ("tag:yaml.org,2002:bool", r"true|True|TRUE|false|False|FALSE", "tTfF"),
+    ("tag:yaml.org,2002:int", rf"{_DECIMAL_INT}|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
+    ("tag:yaml.org,2002:float", rf"{DECIMAL_NUMBER}|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)",
+     "-+.0123456789"),
+)
+_YAML11_SCALARS = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
+
+
+def _core_resolvers(table: Mapping) -> dict:
+    """PyYAML's implicit resolver table with YAML 1.1's bool, int and float replaced by the core
+    schema's (null, timestamps and merge keys kept)."""
+    out = {first: [(tag, rx) for tag, rx in entries if tag not in _YAML11_SCALARS]
+           for first, entries in table.items()}
+    for tag, pattern, firsts in _CORE_SCALARS:
+        for first in firsts:
+            out.setdefault(first, []).append((tag, re.compile(rf"^(?:{pattern})$")))
+    return {first: entries for first, entries in out.items() if entries}
+
+
+def _construct_core_scalar(loader, node):
+    """A core-schema bool, int or float, also for an explicit tag (`!!int abc` is a YAML error
+    naming the line, not a Python traceback)."""
+    text = loader.construct_scalar(node)
+    kind = node.tag.rsplit(":", 1)[-1]
+    if not isinstance(text, str) or not re.fullmatch(
+            next(p for t, p, _ in _CORE_SCALARS if t == node.tag), text):
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{text!r} is not a YAML 1.2 {kind}", node.start_mark)
+    if kind == "bool":
+        return text.lower() == "true"
+    if kind == "int":
+        try:
+            return int(text, 8) if text.startswith("0o") else \
+                int(text, 16) if text.startswith("0x") else int(text)
+        except ValueError:          # more digits than int() converts
+            raise yaml.constructor.ConstructorError(
+                None, None, f"an integer of {len(text):,} characters is too long",
+                node.start_mark) from None
+    if text.lstrip("+-").lower() == ".inf":
+        return -math.inf if text.startswith("-") else math.inf
+    return math.nan if text.lower() == ".nan" else float(text)
+
+
 class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-    """yaml's safe loader, refusing a key given twice in one mapping (YAML itself says a key is
-    unique; PyYAML would silently keep the last)."""
+    """yaml's safe loader with YAML 1.2 core-schema scalars (_CORE_SCALARS), refusing a key
+    given twice in one mapping (YAML itself says a key is unique; PyYAML would silently keep the
+    last)."""
+
+    yaml_implicit_resolvers = _core_resolvers(yaml.SafeLoader.yaml_implicit_resolvers)
 
     def construct_mapping(self, node, deep=False):
         if isinstance(node, yaml.MappingNode):
@@ -197,6 +258,10 @@ class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
         return super().construct_mapping(node, deep)
 
 
+for _tag, _, _ in _CORE_SCALARS:
+    _UniqueKeyLoader.add_constructor(_tag, _construct_core_scalar)
+
+
 def parse_yaml(text: str, where: str) -> Any:
     """YAML text -> Python values; `where` names the source in the error."""
     try:
@@ -208,6 +273,24 @@ def parse_yaml(text: str, where: str) -> Any:
         raise UserError(f"{where}: {_yaml_line(err)}not valid YAML ({problem})") from None
     except RecursionError:
         raise UserError(f"{where}: not valid YAML (nested too deeply)") from None
+
+
+class _Dumper(yaml.SafeDumper):
+    """yaml's safe dumper quoting every text that YAML 1.1 or roofsim's YAML 1.2 reading would
+    take for something else (yes, 017 for YAML 1.1; 6e3, 0o17 for YAML 1.2): a file written
+    here reads back the same with either."""
+
+    yaml_implicit_resolvers = {
+        first: list(yaml.SafeDumper.yaml_implicit_resolvers.get(first, []))
+        + list(_UniqueKeyLoader.yaml_implicit_resolvers.get(first, []))
+        for first in set(yaml.SafeDumper.yaml_implicit_resolvers)
+        | set(_UniqueKeyLoader.yaml_implicit_resolvers)}
+
+
+def dump_yaml(data: Any, **options) -> str:
+    """`data` as YAML text that read_yaml (and a YAML 1.1 reader) reads back as `data`;
+    `options` as yaml.dump takes them (sort_keys, width, ...)."""
+    return yaml.dump(data, Dumper=_Dumper, **options)
 
 
 def read_yaml(path, *, expected: str = "a YAML file") -> Any:
@@ -604,7 +687,8 @@ def check_output_folder(path, *, option: str = "--out") -> Path:
 
 __all__ = [
     "CsvRow", "CsvTable", "MAX_INPUT_BYTES", "atomic_write_bytes", "atomic_write_json",
-    "atomic_write_text", "check_output_file", "check_output_folder", "csv_text", "input_error",
-    "json_safe", "output_error", "output_folder", "parse_csv", "parse_json", "parse_yaml",
+    "atomic_write_text", "check_output_file", "check_output_folder", "csv_text", "dump_yaml",
+    "input_error", "json_safe", "output_error", "output_folder", "parse_csv", "parse_json",
+    "parse_yaml",
     "read_bytes", "read_csv", "read_json", "read_text", "read_yaml",
 ]

@@ -134,6 +134,10 @@ entries:
     ("entries: [\n", "not valid YAML"),
     ("cases: []\n", "list 'entries'"),
     ("entries:\n  - kind: gemm\n    round: 0\n    list: [{m: 1}]\n", "round must be"),
+    # read by the one YAML reader (roofsim.io): a key twice, YAML 1.1's yes no number
+    ("entries: []\nentries: []\n", "'entries' appears twice"),
+    ("limits: {max_bytes: yes}\nentries:\n  - kind: gemm\n    list: [{m: 1, n: 1, k: 1}]\n",
+     "expected a number, got 'yes'"),
 ])
 def test_bad_suites_fail_with_one_line_naming_the_file(tmp_path, body, needle):
     p = _write(tmp_path, body)

@@ -138,6 +138,19 @@ def test_unknown_hardware(capsys):
     assert_user_error(capsys, "hardware", "show", "h100", fragments=("h100-sxm",))
 
 
+@pytest.mark.parametrize("argv, named", [
+    (["hardware", "derive", "h2000", "--sms", "8"], "hardware derive h2000: unknown hardware"),
+    (["hardware", "show", "h2000"], "hardware show h2000: unknown hardware"),
+    (["roofline", "--hardware", "h2000", "--flops", "1", "--bytes", "1"],
+     "--hardware h2000: unknown hardware"),
+])
+def test_unknown_hardware_names_how_it_was_given(capsys, argv, named):
+    """`hardware derive X` said '--hardware X', an option derive does not have: the message
+    names the argument the user gave, and still suggests the close name."""
+    err = assert_user_error(capsys, *argv, fragments=(named, "did you mean h200?"))
+    assert argv[0] != "hardware" or "--hardware" not in err
+
+
 def test_missing_file(capsys, tmp_path):
     path = str(tmp_path / "gone.yaml")
     assert_user_error(capsys, "roofline", "--hardware", path, "--flops", "1", "--bytes", "1",

@@ -226,6 +226,28 @@ def test_wrong_type(tmp_path, field, value):
     assert "x.yaml" in msg and field in msg and "expected" in msg
 
 
+@pytest.mark.parametrize("written, fragment", [
+    ("1:30", "sm_count = '1:30' has the wrong type (expected an integer (SMs); YAML 1.1 would "
+             "read it as 90"),
+    ("yes", "sm_count = 'yes' has the wrong type"),
+])
+def test_yaml_1_1_numbers_in_a_file_are_refused(tmp_path, written, fragment):
+    """A hardware file is read as YAML 1.2: what YAML 1.1 read as a number (sexagesimal 1:30,
+    the boolean yes) is text, refused by the type check naming the file and the field."""
+    text = (data_dir("hardware") / "h100-sxm.yaml").read_text()
+    text = re.sub(r"(?m)^sm_count:.*$", f"sm_count: {written}", text)
+    msg = _error(_write(tmp_path, text))
+    assert "x.yaml" in msg and fragment in msg
+
+
+@pytest.mark.parametrize("written, value", [("017", 17), ("0o17", 15), ("0x84", 132),
+                                            ("1.32e2", 132)])
+def test_file_integers_read_as_yaml_1_2(tmp_path, written, value):
+    text = (data_dir("hardware") / "h100-sxm.yaml").read_text()
+    text = re.sub(r"(?m)^sm_count:.*$", f"sm_count: {written}", text)
+    assert load_hardware(_write(tmp_path, text)).sm_count == value
+
+
 @pytest.mark.parametrize("field, value", [
     ("mem_bandwidth_gbps", 0), ("mem_capacity_gb", -80), ("l2_cache_mib", 0),
     ("boost_clock_mhz", -1), ("sm_count", 0),
@@ -453,3 +475,15 @@ def test_corrupted_field_gives_clear_error(tmp_path, data, how, field):
     msg = _error(_write(tmp_path, data))
     assert msg.startswith(str(tmp_path / "x.yaml") + ": ")
     assert field in msg and "expected" in msg
+
+
+def test_a_measured_folders_unknown_device_is_not_called_an_option(tmp_path):
+    """calibrate --fit-only picks the spec named like the measured device: an unknown one is
+    'device X', not '--hardware X' (an option the user did not give)."""
+    from roofsim.calibration.fit import hardware_for
+    out = tmp_path / "h2000"
+    out.mkdir()
+    with pytest.raises(UserError) as err:
+        hardware_for(out, None)
+    assert "(device h2000: unknown hardware" in str(err.value)
+    assert "--hardware h2000" not in str(err.value)

@@ -32,6 +32,50 @@ def test_yaml_same_key_in_different_mappings_is_fine(tmp_path):
     assert rio.read_yaml(p) == {"a": {"x": 1}, "b": {"x": 2}, "c": {"k": 1}, "d": {"k": 2}}
 
 
+@pytest.mark.parametrize("text, value", [
+    # YAML 1.2 core schema, not PyYAML's YAML 1.1 (whose reading is in the comment)
+    ("017", 17), ("0o17", 15), ("0x20", 32), ("-42", -42), ("+7", 7),     # 017: octal 15
+    ("1:30", "1:30"), ("0b101", "0b101"),                                 # 90, 5
+    ("yes", "yes"), ("No", "No"), ("on", "on"), ("OFF", "OFF"), ("y", "y"),  # booleans
+    ("true", True), ("False", False), ("TRUE", True),
+    ("6e3", 6000.0), ("1.0e12", 1e12), ("-2E-3", -0.002),                 # text, text, -0.002
+    ("0.5", 0.5), (".5", 0.5), ("1.", 1.0),
+    (".inf", float("inf")), ("-.Inf", float("-inf")),
+    ("1_000", 1000), ("2_5.0", 25.0),     # digit separators, as YAML 1.1 and --set read them
+    ("~", None), ("null", None), ("", None), ("'017'", "017"), ("1.2.3", "1.2.3"),
+])
+def test_yaml_scalars_resolve_as_yaml_1_2_core(text, value):
+    got = rio.parse_yaml(f"a: {text}\n", "x.yaml")["a"]
+    assert got == value and type(got) is type(value)
+
+
+def test_yaml_nan_and_number_keys():
+    got = rio.parse_yaml("a: .NaN\n017: x\n1:30: y\n", "x.yaml")
+    assert got["a"] != got["a"] and got[17] == "x" and got["1:30"] == "y"
+
+
+@pytest.mark.parametrize("text", ["!!int abc", "!!int 1:30", "!!float x", "!!bool yes",
+                                  "!!int " + "9" * 5000])
+def test_yaml_explicit_tags_with_a_bad_value_are_one_line(text):
+    msg = _err(rio.parse_yaml, f"a: 1\nb: {text}\n", "x.yaml")
+    assert msg.startswith("x.yaml: line 2: ") and "\n" not in msg
+
+
+def test_dumped_yaml_reads_back_the_same_under_yaml_1_1_and_1_2():
+    """Text a YAML 1.2 reader takes for a number (6e3, 0o17) is quoted, as is text YAML 1.1
+    does (yes, 017): a spec written by `hardware derive -o` with name 6e3 loads back."""
+    import yaml
+    data = {"a": "6e3", "b": "yes", "c": "017", "d": "0o17", "e": "1.0e5", "f": 17,
+            "g": 1e20, "h": True, "i": None, "j": "text", "k": 0.5}
+    text = rio.dump_yaml(data, sort_keys=False)
+    assert rio.parse_yaml(text, "x") == data and yaml.safe_load(text) == data
+
+
+def test_yaml_explicit_tags_read_as_yaml_1_2():
+    assert rio.parse_yaml("a: !!int 017\nb: !!float 1\nc: !!bool true\n", "x") == \
+        {"a": 17, "b": 1.0, "c": True}
+
+
 @pytest.mark.parametrize("content, fragment", [
     (b"\xff\xfe", "not UTF-8"), (b"a: [1\n", "not valid YAML"),
     (b"a: 1\nb\x00: 2\n", "line 2: a NUL byte"),

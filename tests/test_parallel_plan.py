@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from roofsim.errors import UserError
 from roofsim.kernels import records_from_params
-from roofsim.parallel import ParallelPlan, shard_table
+from roofsim.parallel import ModelSizes, ParallelPlan, shard_table
 from roofsim.records import COMM_KINDS, RecordTable
 
 HIDDEN, INTER, VOCAB, HEADS, EXPERTS, TOPK = 256, 512, 1000, 8, 16, 4
@@ -56,6 +56,60 @@ def _model(tokens: int, layers: int = 2, moe: bool = False) -> RecordTable:
 
 def _comm(t: RecordTable) -> RecordTable:
     return t.select(np.isin(t.kind, COMM_KINDS))
+
+
+LLAMA = ModelSizes("llama-3.1-8b", 32, 8, mlp=(14336,))
+MOE = ModelSizes("moe", 32, 4, mlp=(6144,), expert_mlp=768, experts=128)
+
+
+@pytest.mark.parametrize("plan, sizes, fragments", [
+    (ParallelPlan(tp=3), LLAMA, ["--tp 3: llama-3.1-8b's 32 attention heads, 8 KV heads and "
+                                 "MLP intermediate size 14336 do not divide by 3",
+                                 "--tp 2, 4, 8, 16 or 32 would"]),
+    (ParallelPlan(tp=12), LLAMA, ["8 KV heads"]),        # neither divides nor a multiple
+    (ParallelPlan(tp=8), ModelSizes("q", 28, 4, mlp=(18944,)), ["28 attention heads do not"]),
+    (ParallelPlan(tp=2), ModelSizes("v", 32, 32, vision_heads=(15,)), ["15 vision attention"]),
+    (ParallelPlan(tp=2), ModelSizes("m", 32, 32, expert_mlp=7, experts=8),
+     ["MLP intermediate size 7 does not"]),               # experts split by tp at ep 1
+    (ParallelPlan(ep=2, dp=2), LLAMA, ["--ep 2: llama-3.1-8b is a dense model"]),
+    (ParallelPlan(ep=3, dp=3), MOE, ["--ep 3: moe's 128 routed experts do not divide by 3"]),
+])
+def test_a_plan_must_split_the_model_evenly(plan, sizes, fragments):
+    """vLLM refuses a tensor-parallel degree that does not divide the heads (and the widths it
+    splits); so does roofsim rather than predicting fractional heads."""
+    with pytest.raises(UserError) as err:
+        plan.check_model(sizes)
+    assert all(f in str(err.value) for f in fragments), str(err.value)
+
+
+@pytest.mark.parametrize("plan, sizes", [
+    (ParallelPlan(tp=8), LLAMA), (ParallelPlan(tp=16), LLAMA),   # KV heads replicated (vLLM)
+    (ParallelPlan(dp=1024), LLAMA), (ParallelPlan(tp=4, ep=4), MOE),
+    (ParallelPlan(tp=2, ep=2), ModelSizes("m", 32, 32, expert_mlp=7, experts=8)),  # ep splits
+    (ParallelPlan(tp=2), ModelSizes("unknown", None, None)),
+])
+def test_a_plan_that_splits_the_model_evenly_passes(plan, sizes):
+    plan.check_model(sizes)
+
+
+def test_cli_predict_refuses_tp_that_does_not_divide_the_heads(capsys):
+    from roofsim.cli import main
+    assert main(["predict", "--model", "llama-3.1-8b", "--tp", "3", "--hardware", "h200"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--tp 3: llama-3.1-8b's 32 attention heads, 8 KV heads" in err[0]
+    assert main(["predict", "--tp", "4", "--hardware", "h200"]) == 2     # DeepSeek-OCR: 10 heads
+    assert "deepseek-ocr's 10 attention heads" in capsys.readouterr().err
+
+
+def test_cli_predict_data_parallel_is_one_replicas_batch(capsys):
+    """--dp replicates the model, each replica running its own --batch: the prediction says
+    it is one replica's rather than silently showing the single-GPU one."""
+    from roofsim.cli import main
+    assert main(["predict", "--model", "llama-3.1-8b", "--dp", "1024", "--batch", "1",
+                 "--hardware", "h200", "--prompt-tokens", "64", "--decode-tokens", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "dp 1024 (1024 GPUs; the times are one of the 1024 replicas', each running a " \
+           "batch of 1)" in out
 
 
 def _compute(t: RecordTable) -> RecordTable:

@@ -186,7 +186,7 @@ def hardware_for(out: Path, hardware: str | None) -> tuple[HardwareSpec, str]:
     name = device_of(out)
     spec_name = hardware or (device_id(name) if name else out.name)
     try:
-        spec = load_hardware(spec_name)
+        spec = load_hardware(spec_name, given_as="--hardware" if hardware else "device")
     except UserError as err:
         raise UserError(f"{out}: cannot pick the measuring device's hardware spec ({err}); "
                         f"pass --hardware NAME") from None

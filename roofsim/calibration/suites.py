@@ -45,9 +45,9 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import numpy as np
-import yaml
 
 from ..errors import UserError
+from ..io import read_yaml
 from ..hardware import canonical_dtype
 from ..records import KINDS, SHAPE_PARAMS
 
@@ -216,15 +216,7 @@ def _grid(path, where, grid, fixed: Mapping[str, Any]) -> list[dict]:
 def load_suite(path: str | Path) -> list[Case]:
     """Cases of one suite file, in file order, duplicates removed."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: suite file not found")
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise UserError(f"{path}: not valid YAML ({getattr(err, 'problem', None) or 'syntax error'}"
-                        f"{at})") from None
+    doc = read_yaml(path, expected="a kernel suite YAML file")
     if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
         raise UserError(f"{path}: expected a mapping with a list 'entries'")
     name = str(doc.get("name", path.stem))

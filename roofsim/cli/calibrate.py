@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from ..errors import NeedsGPU, UserError
-from ..io import check_output_folder, read_yaml
+from ..io import check_output_folder
 from .args import Parser, amount, count, fill_defaults, given_options, nonempty
 
 # The measuring options that have a default, and their defaults (argparse leaves them None, so
@@ -154,8 +154,6 @@ def run(args: argparse.Namespace) -> int:
     suites = [Path(s) for s in args.suite] or default_suite_paths()
     if not suites:
         raise UserError("no kernel suites found (expected kernels/*.yaml or --suite FILE)")
-    for suite in suites:        # unreadable, not UTF-8, bad syntax, a key twice: one line
-        read_yaml(suite, expected="a kernel suite YAML file")
     cases = interleave_by_kind(load_suites(suites))
     if args.sample is not None:
         if not 0 < args.sample <= 1:

@@ -52,12 +52,13 @@ def parse_set_args(items: list[str] | None) -> dict[str, str]:
     return out
 
 
-def hardware_from_args(args: argparse.Namespace) -> HardwareSpec:
+def hardware_from_args(args: argparse.Namespace, given_as: str = "--hardware") -> HardwareSpec:
     """The spec named by --hardware (default DEFAULT_HARDWARE), with the --set overrides
-    applied and validated."""
+    applied and validated; `given_as` names where the name came from where that is not the
+    --hardware option (a command's argument: 'hardware show')."""
     hw = getattr(args, "hardware", None)
     return load_hardware(DEFAULT_HARDWARE if hw is None else hw,
-                         parse_set_args(getattr(args, "set", None)))
+                         parse_set_args(getattr(args, "set", None)), given_as=given_as)
 
 
 def load_calibration(name_or_dir: str):

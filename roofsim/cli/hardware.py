@@ -114,7 +114,8 @@ def run_derive(args: argparse.Namespace) -> int:
     from ..io import check_output_file
     if args.output is not None:
         check_output_file(args.output, option="--output")
-    spec = derive_sm_restricted(load_hardware(args.hardware), args.sms)
+    spec = derive_sm_restricted(load_hardware(args.hardware, given_as="hardware derive"),
+                                args.sms)
     if args.output is not None:
         path = write_hardware(spec, args.output)
         print(f"wrote {path} ({spec.name})")
@@ -124,7 +125,7 @@ def run_derive(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    spec = hardware_from_args(args)
+    spec = hardware_from_args(args, given_as="hardware show")
     if args.json:
         print_json({"path": spec.path, "fields": spec_to_dict(spec), "derived": derived(spec)})
         return 0

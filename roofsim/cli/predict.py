@@ -19,7 +19,7 @@ from __future__ import annotations
 from .. import memory as _memory
 from .. import predict as _predict
 from .. import wall as _wall
-from ..parallel import ParallelPlan, shard_stage_records
+from ..parallel import MAX_DEGREE, ParallelPlan, shard_stage_records
 from ..workloads import DEFAULT_MODEL, StageRecords, workload
 from ..engine import BOUNDS
 from ..errors import UserError
@@ -72,9 +72,14 @@ def register(subparsers) -> None:
                              "(roofsim.host.HostModel.at_probe). With --wall")
     parser.add_argument("--no-cache", action="store_true",
                         help="capture again instead of using the capture cache")
-    for name, what in (("tp", "tensor"), ("ep", "expert"), ("pp", "pipeline"), ("dp", "data")):
-        parser.add_argument(f"--{name}", metavar="N", type=count(1, 1024), default=1,
+    for name, what in (("tp", "tensor"), ("ep", "expert"), ("pp", "pipeline")):
+        parser.add_argument(f"--{name}", metavar="N", type=count(1, MAX_DEGREE), default=1,
                             help=f"{what}-parallel degree (roofsim.parallel); default 1")
+    parser.add_argument("--dp", metavar="N", type=count(1, MAX_DEGREE), default=1,
+                        help="data-parallel replicas (roofsim.parallel), each running its own "
+                             "--batch: the prediction is one replica's, which dp changes only "
+                             "through the expert-parallel group (--ep) it forms with tp; "
+                             "default 1")
     add_json_arg(parser)
     parser.set_defaults(func=run)
 
@@ -103,6 +108,7 @@ def run(args) -> int:
     if args.calibration is not None:
         profile = load_calibration(args.calibration)
     plan = ParallelPlan(tp=args.tp, ep=args.ep, pp=args.pp, dp=args.dp)
+    plan.check_model(wl.shard_sizes())
     records = wl.stage_records(request, use_cache=not args.no_cache)
     fit = None
     if plan.is_single:          # a sharded plan's per-GPU weights and KV are not modelled here
@@ -145,15 +151,22 @@ def run(args) -> int:
         headers, rows, lines = _wall.wall_table(walls, args.wall, source,
                                                 spread_measured=host.speed_spread != (1.0, 1.0))
         print("\n".join([format_table(headers, rows), ""] + lines))
-    if not plan.is_single:
+    if plan.gpus > 1:
         print(f"parallel: tp {plan.tp}, ep {plan.ep}, pp {plan.pp}, dp {plan.dp} "
-              f"({plan.gpus} GPUs); communication per stage: "
+              f"({plan.gpus} GPUs{_replicas(plan, request.batch)}); communication per stage: "
               + ", ".join(f"{s} {_ms(t.comm_s)} ms" for s, t in p.stages.items()))
     if note:
         print(note.line())
     elif (hint := shipped_profile_hint(hw)) is not None:
         print(hint)
     return 0
+
+
+def _replicas(plan: ParallelPlan, batch: int) -> str:
+    """What the prediction is of a plan with data-parallel replicas: one replica's batch."""
+    if plan.dp == 1:
+        return ""
+    return f"; the times are one of the {plan.dp} replicas', each running a batch of {batch}"
 
 
 def _ms(s) -> float | str:

@@ -7,7 +7,8 @@ records (roofsim.kernels.comm kinds) included; `collective` (collectives.py) bui
 """
 
 from .collectives import collective
-from .plan import ParallelPlan
+from .plan import MAX_DEGREE, ModelSizes, ParallelPlan
 from .shard import OVERLAP_RULE, shard_stage_records, shard_table
 
-__all__ = ["OVERLAP_RULE", "ParallelPlan", "collective", "shard_stage_records", "shard_table"]
+__all__ = ["MAX_DEGREE", "OVERLAP_RULE", "ModelSizes", "ParallelPlan", "collective",
+           "shard_stage_records", "shard_table"]

@@ -110,6 +110,11 @@ class Workload(Protocol):
         """What the request means for this model (image tokens, crop grid, ...), as JSON."""
         ...
 
+    def shard_sizes(self):
+        """What a parallel plan splits of the model (roofsim.parallel.ModelSizes), which
+        ParallelPlan.check_model checks the plan against."""
+        ...
+
 
 def affine_decode_parts(first: RecordTable, last: RecordTable | None):
     """The mean of K decode steps from the first and last step (exact for a step affine in the

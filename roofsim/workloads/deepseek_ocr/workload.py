@@ -51,6 +51,18 @@ class DeepseekOCR:
     def stages(self) -> tuple[str, ...]:
         return STAGES
 
+    def shard_sizes(self):
+        """What a parallel plan splits (roofsim.parallel.ModelSizes): the decoder's heads, MLP
+        widths and routed experts, SAM's and CLIP's heads and MLP widths."""
+        from ...parallel import ModelSizes
+        from . import load_config
+        cfg = self.cfg if self.cfg is not None else load_config()
+        d = cfg.decoder
+        return ModelSizes(self.name, d.heads, d.kv_heads,
+                          mlp=(d.intermediate, cfg.sam.mlp_dim, cfg.clip.mlp_dim),
+                          expert_mlp=d.moe_intermediate, experts=d.routed_experts,
+                          vision_heads=(cfg.sam.heads, cfg.clip.heads))
+
     def image_tokens(self, grid) -> int:
         if self.implementation == "reference":
             from ...reference.spec import DEEPSEEK_OCR

@@ -35,6 +35,24 @@ def experts_and_top_k(mc: ModelConfig) -> tuple[int, int]:
     return int(n), int(t.get("num_experts_per_tok") or 0) if n else 0
 
 
+def shard_sizes(mc: ModelConfig):
+    """What a parallel plan splits of the model (roofsim.parallel.ModelSizes): the decoder's
+    heads and MLP widths, the routed experts, the vision encoder's heads."""
+    from ...parallel import ModelSizes
+    t, vision = mc.text, mc.vision or {}
+    heads = t.get("num_attention_heads")
+    n_experts, _ = experts_and_top_k(mc)
+    # a MoE model without moe_intermediate_size (Mixtral) gives its experts intermediate_size
+    expert_mlp = t.get("moe_intermediate_size") or (t.get("intermediate_size") if n_experts
+                                                    else None)
+    dense = t.get("intermediate_size") if not n_experts or t.get("moe_intermediate_size") \
+        else None
+    vision_heads = vision.get("num_heads") or vision.get("num_attention_heads")
+    return ModelSizes(mc.name, heads, t.get("num_key_value_heads") or heads,
+                      mlp=(dense,) if dense else (), expert_mlp=expert_mlp if n_experts else None,
+                      experts=n_experts, vision_heads=(vision_heads,) if vision_heads else ())
+
+
 def _vision_module(model):
     inner = getattr(model, "model", None)
     return getattr(inner, "visual", None) or getattr(inner, "vision_tower", None)

@@ -68,6 +68,10 @@ class TransformersModel:
     def name(self) -> str:
         return self.config.name
 
+    def shard_sizes(self):
+        from .params import shard_sizes
+        return shard_sizes(self.config)
+
     @property
     def stages(self) -> tuple[str, ...]:
         return ((VISION,) if self.config.is_vision_language else ()) + (PREFILL, DECODE)
