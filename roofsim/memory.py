@@ -81,12 +81,14 @@ def kv_bytes_per_position(cfg) -> float:
     return float(kv_cache_bytes_per_token(cfg))
 
 
-def weight_bytes(cfg) -> float:
+def weight_bytes(cfg, part: str = "total") -> float:
+    """Bytes of the model's parameters: all of them, or one part its parameter counts name
+    ('routed_experts': what expert parallelism splits)."""
     if is_model_config(cfg):
         from .workloads.hf.summary import parameter_counts_of
-        return float(parameter_counts_of(cfg)["total"] * MODEL_WEIGHT_BYTES)
+        return float(parameter_counts_of(cfg)[part] * MODEL_WEIGHT_BYTES)
     from .workloads.deepseek_ocr import parameter_counts
-    return float(parameter_counts(cfg)["total"] * cfg.element_bytes)
+    return float(parameter_counts(cfg)[part] * cfg.element_bytes)
 
 
 @dataclass(frozen=True)
@@ -122,19 +124,25 @@ class KVBudget:
 
 
 def kv_budget(cfg, capacity_bytes: float, utilization: float = DEFAULT_UTILIZATION,
-              owner: str = "the GPU") -> KVBudget:
+              owner: str = "the GPU", plan=None, sizes=None) -> KVBudget:
     """The KV cache beside the weights in `utilization` x `capacity_bytes`; a clear error when
-    the weights alone overflow it."""
+    the weights alone overflow it. Under a parallel plan (roofsim.parallel.ParallelPlan, with
+    the workload's shard_sizes() as `sizes`), one GPU's: its share of the weights
+    (ParallelPlan.weight_share) and of the KV cache per position (kv_share)."""
     if not 0 < utilization <= 1:
         raise UserError(f"memory utilization {utilization}: expected a share in (0, 1]")
     usable = capacity_bytes * utilization
-    w = weight_bytes(cfg)
+    w, per_position = weight_bytes(cfg), kv_bytes_per_position(cfg)
+    sharded = plan is not None and not plan.is_single
+    if sharded:
+        w = plan.weight_share(w, weight_bytes(cfg, "routed_experts"))
+        per_position *= plan.kv_share(sizes)
     if w >= usable:
-        raise UserError(f"the weights need {to_gb(w):.4g} GB, more than the "
-                        f"{to_gb(usable):.4g} GB usable on {owner} ({utilization:.0%} of "
-                        f"{to_gb(capacity_bytes):.4g} GB) by {to_gb(w - usable):.3g} GB: "
-                        "no room for a KV cache")
-    return KVBudget(float(capacity_bytes), float(usable), w, kv_bytes_per_position(cfg))
+        raise UserError(f"the weights need {to_gb(w):.4g} GB{' per GPU' if sharded else ''}, "
+                        f"more than the {to_gb(usable):.4g} GB usable on {owner} "
+                        f"({utilization:.0%} of {to_gb(capacity_bytes):.4g} GB) by "
+                        f"{to_gb(w - usable):.3g} GB: no room for a KV cache")
+    return KVBudget(float(capacity_bytes), float(usable), w, per_position)
 
 
 

@@ -269,3 +269,60 @@ def test_module_paths_join_an_analytic_name_to_its_block():
     assert list(module_paths(t)) == ["prefill.decoder.layers.0.self_attn.o_proj",
                                      "prefill.vision.clip.layers.0.self_attn.out_proj",
                                      "prefill.model.layers.0.self_attn.o_proj"]
+
+
+# ---- what one GPU of a plan holds (a sharded server's memory) ---------------------------------
+
+def test_one_gpu_holds_its_share_of_the_weights():
+    """The routed experts split over ep (over tp at ep 1), the rest over tp; all over pp."""
+    assert ParallelPlan().weight_share(10.0, 6.0) == 10.0
+    assert ParallelPlan(tp=2).weight_share(10.0, 6.0) == 5.0
+    assert ParallelPlan(tp=2, ep=2).weight_share(10.0, 6.0) == 4.0 / 2 + 6.0 / 2
+    assert ParallelPlan(tp=2, dp=4, ep=8).weight_share(10.0, 6.0) == 4.0 / 2 + 6.0 / 8
+    assert ParallelPlan(tp=2, pp=2).weight_share(10.0, 6.0) == 2.5
+
+
+@pytest.mark.parametrize("plan, sizes, share", [
+    (ParallelPlan(tp=2), ModelSizes("m", 32, 8), 0.5),
+    (ParallelPlan(tp=8), ModelSizes("m", 32, 8), 0.125),
+    (ParallelPlan(tp=16), ModelSizes("m", 32, 8), 0.125),     # one whole KV head per GPU
+    (ParallelPlan(tp=4), ModelSizes("m", 16, None, latent_kv=True), 1.0),   # MLA: the latent
+    (ParallelPlan(tp=2, pp=2), ModelSizes("m", 32, 32), 0.25),
+])
+def test_one_gpu_holds_its_share_of_the_kv_cache(plan, sizes, share):
+    assert plan.kv_share(sizes) == share
+
+
+@settings(max_examples=30, deadline=None)
+@given(tp=st.sampled_from([1, 2, 4, 8]), kv=st.sampled_from([1, 2, 8, 32]),
+       experts=st.floats(0.0, 0.9))
+def test_more_tensor_parallel_gpus_never_hold_more(tp, kv, experts):
+    sizes = ModelSizes("m", 32, kv)
+    one, more = ParallelPlan(tp=tp), ParallelPlan(tp=2 * tp)
+    assert more.weight_share(1.0, experts) < one.weight_share(1.0, experts)
+    assert more.kv_share(sizes) <= one.kv_share(sizes)
+
+
+def test_a_sharded_server_holds_more_kv_positions():
+    """llama-3.1-8b on an H100 SXM: at tp 2 each GPU keeps half the weights and half the KV
+    heads' cache, so the one server holds more than twice the positions of one GPU."""
+    from roofsim.hardware import load_hardware
+    from roofsim.memory import kv_budget, weight_bytes
+    from roofsim.workloads import workload
+    wl = workload("llama-3.1-8b")
+    cap = load_hardware("h100-sxm").mem_capacity_bytes
+    one = kv_budget(wl.config, cap)
+    two = kv_budget(wl.config, cap, plan=ParallelPlan(tp=2), sizes=wl.shard_sizes())
+    assert two.weight_bytes == pytest.approx(weight_bytes(wl.config) / 2)
+    assert two.bytes_per_position == pytest.approx(one.bytes_per_position / 2)
+    assert two.positions > 2 * one.positions
+
+
+def test_weights_too_large_for_one_gpu_of_the_plan_say_per_gpu():
+    from roofsim.memory import kv_budget
+    from roofsim.workloads.deepseek_ocr import load_config
+    cfg = load_config()
+    sizes = ModelSizes("deepseek-ocr", cfg.decoder.heads, cfg.decoder.kv_heads)
+    with pytest.raises(UserError, match=r"weights need 3.336 GB per GPU"):
+        kv_budget(cfg, 3e9, plan=ParallelPlan(tp=2), sizes=sizes)
+    assert kv_budget(cfg, 5e9, plan=ParallelPlan(tp=2), sizes=sizes).positions > 0

@@ -229,3 +229,33 @@ def test_trace_refuses_the_poisson_options(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--requests, --prompt-tokens describe Poisson arrivals" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_serve_spans_gpus_with_a_parallel_plan(capsys):
+    """serve --tp 2: the steps are sharded (a decode step of the one server takes less time
+    than on one GPU, collectives included), one GPU's share of the weights leaves more KV
+    positions, and a plan no engine runs is refused as predict refuses it."""
+    import json
+
+    from roofsim.cli import main
+    from roofsim.hardware import load_hardware
+    from roofsim.parallel import ParallelPlan
+    from roofsim.serving.steps import EngineStepTimes
+    from roofsim.workloads import workload
+    args = ["serve", "--model", "llama-3.1-8b", "--requests", "20", "--rate", "4",
+            "--hardware", "h200", "--json"]
+    assert main(args) == 0
+    one = json.loads(capsys.readouterr().out)
+    assert main(args + ["--tp", "2"]) == 0
+    two = json.loads(capsys.readouterr().out)
+    assert one["parallel"]["gpus"] == 1 and two["parallel"]["gpus"] == 2
+    assert two["memory"]["kv_positions"] > 2 * one["memory"]["kv_positions"]
+    assert two["tpot_s"]["p50"] < one["tpot_s"]["p50"]
+    wl, h200 = workload("llama-3.1-8b"), load_hardware("h200")
+    single = EngineStepTimes(wl, hardware=h200).decode_s(8, 1024)
+    sharded = EngineStepTimes(wl, hardware=h200, plan=ParallelPlan(tp=2)).decode_s(8, 1024)
+    assert sharded < single
+    assert main(args[:-1] + ["--tp", "3"]) == 2
+    assert "--tp 3: llama-3.1-8b's 32 attention heads" in capsys.readouterr().err
+    assert main(args[:-1] + ["--tp", "2"]) == 0
+    assert "on h200 x 2 (tp 2, ep 1)" in capsys.readouterr().out

@@ -5,11 +5,16 @@
     roofsim serve --model M --trace requests.csv --hardware H
     roofsim serve --model M --rates 1,2,4,8 --plot rates.png          # throughput vs latency
     roofsim serve --model M --ttft-target-ms 500 --tpot-target-ms 50  # the highest rate
+    roofsim serve --model M --tp 2 ...                                # one server on 2 GPUs
 
 Requests arrive at a Poisson rate (or at a trace CSV's times); a vLLM-like scheduler batches
 them (chunked prefill under --max-batched-tokens, at most --max-num-seqs running, paged KV
 blocks in the memory the weights leave, preemption when they run out). Step times are GPU
-kernel time from the engine, cached per (batch, context) bucket.
+kernel time from the engine, cached per (batch, context) bucket. With --tp / --ep the server
+spans several GPUs: its steps are sharded (roofsim.parallel) and its KV blocks are what one
+GPU's share of the weights leaves for its share of the cache (roofsim.memory.kv_budget).
+Pipeline stages (micro-batches in flight) and data-parallel replicas (sharing the arrivals)
+are not simulated, so serve takes no --pp or --dp.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 from ..errors import UserError
 from ..io import check_output_file
 from ..memory import DEFAULT_UTILIZATION, kv_budget
+from ..parallel import MAX_DEGREE, ParallelPlan
 from ..serving import SchedulerConfig, poisson_requests, read_trace, simulate
 from ..serving.search import Target, max_rate, sweep_rates
 from ..serving.steps import EngineStepTimes
@@ -84,6 +90,10 @@ def register(subparsers) -> None:
                    help="find the highest rate whose TPOT percentile is within this")
     p.add_argument("--target-percentile", type=int, choices=(50, 90, 99), default=90,
                    help="the percentile the targets bound (default 90)")
+    for name, what in (("tp", "tensor"), ("ep", "expert")):
+        p.add_argument(f"--{name}", metavar="N", type=count(1, MAX_DEGREE), default=1,
+                       help=f"{what}-parallel degree of the one server (roofsim.parallel): "
+                            f"sharded step times, one GPU's weights and KV cache; default 1")
     add_json_arg(p)
     p.set_defaults(func=run)
 
@@ -114,13 +124,16 @@ def _setup(args):
         wl = workload(args.model, args.implementation or "reference")
         cfg = wl.config
     profile = load_calibration(args.calibration) if args.calibration is not None else None
+    plan = ParallelPlan(tp=args.tp, ep=args.ep)
+    sizes = wl.shard_sizes()
+    plan.check_model(sizes)
     budget = kv_budget(cfg, hw.mem_capacity_bytes, args.gpu_memory_utilization,
-                       owner=f"{hw.id} (--gpu-memory-utilization)")
+                       owner=f"{hw.id} (--gpu-memory-utilization)", plan=plan, sizes=sizes)
     config = SchedulerConfig(kv_blocks=max(budget.positions // args.block_size, 1),
                              block_size=args.block_size, max_seqs=args.max_num_seqs,
                              max_batched_tokens=args.max_batched_tokens)
-    steps = EngineStepTimes(wl, hardware=hw, profile=profile)
-    return hw, wl, cfg, profile, budget, config, steps
+    steps = EngineStepTimes(wl, hardware=hw, profile=profile, plan=plan)
+    return hw, wl, cfg, profile, budget, config, steps, plan
 
 
 def run(args) -> int:
@@ -139,7 +152,7 @@ def run(args) -> int:
     rates = _rates(args.rates) if args.rates else None
     if args.plot:
         check_output_file(args.plot, option="--plot")
-    hw, wl, cfg, profile, budget, config, steps = _setup(args)
+    hw, wl, cfg, profile, budget, config, steps, plan = _setup(args)
     image = parse_image("--image", args.image) if args.image else None
     if image is not None and not is_default_model(args) and \
             not getattr(wl.config, "is_vision_language", False):
@@ -157,7 +170,7 @@ def run(args) -> int:
             "scheduler": {"max_num_seqs": config.max_seqs,
                           "max_batched_tokens": config.max_batched_tokens,
                           "block_size": config.block_size, "kv_blocks": config.kv_blocks},
-            "memory": budget.as_dict()}
+            "memory": budget.as_dict(), "parallel": plan.as_dict()}
     if args.ttft_target_ms or args.tpot_target_ms:
         target = Target(args.ttft_target_ms and args.ttft_target_ms * 1e-3,
                         args.tpot_target_ms and args.tpot_target_ms * 1e-3,
@@ -186,14 +199,18 @@ def _out(args, data, text: str) -> int:
     if args.json:
         print_json(data)
         return 0
-    mem = data["memory"]
-    print(f"{data['model']} ({data['implementation']}) on {data['hardware']}"
+    mem, par = data["memory"], data["parallel"]
+    gpus = f" x {par['gpus']} (tp {par['tp']}, ep {par['ep']})" if par["gpus"] > 1 else ""
+    per = " per GPU" if gpus else ""
+    print(f"{data['model']} ({data['implementation']}) on {data['hardware']}{gpus}"
           f"{' (calibration ' + data['calibration'] + ')' if data['calibration'] else ''}: "
-          f"weights {to_gb(mem['weight_bytes']):.4g} GB, KV cache {to_gb(mem['kv_bytes']):.4g} "
-          f"GB = {mem['kv_positions']:,} positions; max {data['scheduler']['max_num_seqs']} "
-          f"sequences, {data['scheduler']['max_batched_tokens']} tokens per step")
+          f"weights {to_gb(mem['weight_bytes']):.4g} GB{per}, KV cache "
+          f"{to_gb(mem['kv_bytes']):.4g} GB{per} = {mem['kv_positions']:,} positions; max "
+          f"{data['scheduler']['max_num_seqs']} sequences, "
+          f"{data['scheduler']['max_batched_tokens']} tokens per step")
     print(text)
-    print("time is GPU kernel time (engine step times)")
+    print("time is GPU kernel time (engine step times)" +
+          ("; a sharded step's collectives included, on the critical path" if gpus else ""))
     return 0
 
 

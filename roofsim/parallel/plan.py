@@ -34,6 +34,7 @@ class ModelSizes:
     expert_mlp: int | None = None     # the routed experts' intermediate size, split by tp at ep 1
     experts: int = 0                  # routed experts, split by ep; 0: a dense model
     vision_heads: tuple[int, ...] = field(default=())   # the vision encoders' attention heads
+    latent_kv: bool = False           # the KV cache holds MLA's compressed latent (not per head)
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,27 @@ class ParallelPlan:
             raise UserError(f"--ep {self.ep}: {sizes.model}'s {sizes.experts} routed experts do "
                             f"not divide by {self.ep} (expert parallelism gives each GPU an "
                             f"equal share)")
+
+    # ---- what one GPU holds (a server's memory: roofsim.memory.kv_budget) -------------------
+    def weight_share(self, total_bytes: float, routed_expert_bytes: float) -> float:
+        """Weight bytes one GPU holds: the routed experts over ep (over tp where ep is 1, split
+        like any MLP), the rest over tp (attention, dense MLPs, the vocabulary-parallel
+        embedding and lm_head: roofsim.parallel.shard), all over pp (contiguous layer stages).
+        What shard.py replicates (norms, routers, MLA's low-rank down-projections) is counted
+        as split: under 1 % of a shipped model's weights."""
+        experts = float(routed_expert_bytes)
+        rest = float(total_bytes) - experts
+        return (rest / self.tp + experts / (self.ep if self.ep > 1 else self.tp)) / self.pp
+
+    def kv_share(self, sizes: ModelSizes) -> float:
+        """The share of the KV cache per position that one GPU holds: its 1 / tp of the KV heads,
+        or one whole head where tp exceeds them (vLLM replicates KV heads then); all of an MLA
+        latent (every rank keeps it whole); over pp (each stage caches its own layers)."""
+        if sizes.latent_kv or not sizes.kv_heads:
+            heads = 1.0
+        else:
+            heads = max(1.0 / self.tp, 1.0 / sizes.kv_heads)
+        return heads / self.pp
 
     def as_dict(self) -> dict:
         return {**asdict(self), "gpus": self.gpus}

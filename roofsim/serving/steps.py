@@ -45,10 +45,13 @@ def _bracket(x: float, base: int, ratio: int) -> tuple[int, int, float]:
 
 
 class EngineStepTimes:
-    """Step times of one workload on one GPU (with a calibration profile or not)."""
+    """Step times of one workload on one GPU (with a calibration profile or not), or on one
+    GPU of a parallel plan (`plan`: each bucket's records sharded by roofsim.parallel, the
+    collectives on the critical path)."""
 
-    def __init__(self, wl, *, hardware, profile=None, use_cache: bool = True):
+    def __init__(self, wl, *, hardware, profile=None, use_cache: bool = True, plan=None):
         self.wl, self.hardware, self.profile, self.use_cache = wl, hardware, profile, use_cache
+        self.plan = plan
         self._deepseek = wl.name == "deepseek-ocr"
         self.base_positions = self._prompt_positions(None)     # image tokens with no image
         self.decode_ = lru_cache(maxsize=None)(self._decode)
@@ -87,8 +90,13 @@ class EngineStepTimes:
     # ---- engine calls, one per bucket --------------------------------------------------------
 
     def _time(self, request, stage: str) -> float:
+        records = None
+        if self.plan is not None and not self.plan.is_single:
+            from ..parallel import shard_stage_records
+            records = shard_stage_records(self.wl.stage_records(request, use_cache=self.use_cache),
+                                          self.plan)
         p = predict_request(self.wl, request, hardware=self.hardware, profile=self.profile,
-                            use_cache=self.use_cache)
+                            use_cache=self.use_cache, records=records)
         return float(p.stages[stage].kernel_s)
 
     def _text(self, positions: int) -> int:

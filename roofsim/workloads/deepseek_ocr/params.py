@@ -4,6 +4,8 @@ Total (default config) 3,336,106,240 = SAM 95,569,152 + CLIP 303,177,728 (includ
 patch conv) + projector 2,622,720 + separators 2,560 + decoder 2,934,734,080
 (../shared/reference/deepseek-ocr.md; matches the checkpoint index, 6,672,212,480 bf16 bytes).
 
+routed_experts: the MoE layers' routed experts (what expert parallelism splits).
+
 Activated per decoded token: the parameters one decode step reads: every attention, norm and
 dense-MLP weight, the MoE gates, experts_per_token routed experts and the shared experts of each
 MoE layer, lm_head, and one embedding row (~574.1M for the default config).
@@ -74,10 +76,11 @@ def parameter_counts(cfg: DeepseekOCRConfig) -> dict[str, int]:
     activated = (dense * _decoder_layer(cfg, False)
                  + moe * _decoder_layer(cfg, True, d.experts_per_token)
                  + d.hidden + d.vocab * d.hidden + d.hidden)  # final norm, lm_head, one embedding row
+    routed = moe * d.routed_experts * 3 * d.hidden * d.moe_intermediate
     return {"sam": sam, "clip": clip, "projector": projector, "separators": separators,
             "vision": sam + clip + projector + separators, "decoder": decoder,
             "decoder_layers": layers, "embed_tokens": embed, "lm_head": lm_head,
-            "total": sam + clip + projector + separators + decoder,
+            "routed_experts": routed, "total": sam + clip + projector + separators + decoder,
             "activated_per_decoded_token": activated}
 
 

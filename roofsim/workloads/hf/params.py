@@ -50,7 +50,8 @@ def shard_sizes(mc: ModelConfig):
     vision_heads = vision.get("num_heads") or vision.get("num_attention_heads")
     return ModelSizes(mc.name, heads, t.get("num_key_value_heads") or heads,
                       mlp=(dense,) if dense else (), expert_mlp=expert_mlp if n_experts else None,
-                      experts=n_experts, vision_heads=(vision_heads,) if vision_heads else ())
+                      experts=n_experts, vision_heads=(vision_heads,) if vision_heads else (),
+                      latent_kv="kv_lora_rank" in t)
 
 
 def _vision_module(model):
