@@ -79,13 +79,14 @@ def test_the_reference_refuses_a_config_of_other_dimensions(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("short, argv", [
-    ("--tp", ("serve", "--tp", "2", "--requests", "5")),        # not --tpot-target-ms 2
+    ("--tpot", ("serve", "--tpot", "2", "--requests", "5")),    # not --tpot-target-ms 2
     ("--calib", ("predict", "--calib", "h200")),                # not --calibration h200
     ("--prompt", ("cost", "--grid", "2x3", "--prompt", "16")),  # not --prompt-tokens 16
 ])
 def test_abbreviated_options_are_refused(capsys, short, argv):
-    """argparse would complete a unique prefix (`serve --tp 2` read as a 2 ms TPOT target): a
-    request the user did not make. Every option must be spelled out."""
+    """argparse would complete a unique prefix (`serve --tpot 2` read as a 2 ms TPOT target;
+    `serve --tp 2` was one too, before serve had --tp): a request the user did not make. Every
+    option must be spelled out."""
     rc, out, err = run(capsys, *argv)
     assert rc == 2 and out == ""
     assert f"unrecognized arguments: {short} " in err and len(err.strip().splitlines()) == 1
