@@ -370,12 +370,15 @@ class CsvTable:
 def parse_csv(text: str, where: str, *, required: Sequence[str] = (),
               expected: str = "") -> CsvTable:
     """CSV text with a header row -> CsvTable. Refuses an empty or duplicated column name, a
-    row with more cells than the header, and missing required columns."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    row with more cells than the header, missing required columns and malformed quoting (strict:
+    a quote never closed would otherwise swallow the rest of the file into one cell)."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    start = 1                   # the line the row being read begins on
     try:
         header = None
         header_line = 0
         for cells in reader:
+            start = reader.line_num + 1
             if any(c.strip() for c in cells):
                 header = [c.strip() for c in cells]
                 header_line = reader.line_num
@@ -409,6 +412,9 @@ def parse_csv(text: str, where: str, *, required: Sequence[str] = (),
                       for i, h in enumerate(header)}
             rows.append(CsvRow(line=line, cells=values))
     except csv.Error as err:
+        if "unexpected end of data" in str(err):
+            raise UserError(f"{where}: line {start}: a quoted cell is never closed (its quote "
+                            f"runs to the end of the file); expected a closing quote") from None
         raise UserError(f"{where}: line {reader.line_num}: not valid CSV ({err})") from None
     return CsvTable(path=where, header=tuple(header), rows=tuple(rows))
 

@@ -65,6 +65,6 @@ def test_a_config_transformers_cannot_build_is_a_user_error(tmp_path):
 
 
 def test_sweep_vision_of_a_text_model_is_refused(capsys, tmp_path):
-    assert main(["sweep", "vision", "--model", "llama-3.1-8b", "--no-reference", "--no-plots",
+    assert main(["sweep", "vision", "--model", "llama-3.1-8b", "--no-plots",
                  "--out", str(tmp_path / "sw")]) == 2
     assert "llama-3.1-8b has no vision stage" in capsys.readouterr().err

@@ -365,3 +365,14 @@ def test_verify_model_reports_the_closed_form_check(tmp_path, roofsim):
     closed = params.prefill_flops(params.parameter_counts(model, mc), mc, 24)
     assert d["closed_form_flops"] == pytest.approx(closed)
     assert d["ok"] and abs(d["error"]) <= FLOP_TOLERANCE
+
+
+def test_cost_of_a_model_says_its_activation_peak_is_not_modelled(tmp_path, roofsim):
+    """A captured model has no activation-peak model: the table says n/a, not nan."""
+    path = write_tiny("llama-3.1-8b", tmp_path)
+    status, out, err = roofsim("cost", "--model", str(path), "--layers", "none",
+                               "--prompt-tokens", "8", "--decode-tokens", "2")
+    assert status == 0, err
+    rows = [line for line in out.splitlines() if line.startswith(("prefill", "decode"))]
+    assert len(rows) == 2 and all(" n/a " in line for line in rows), out
+    assert "nan" not in out

@@ -22,7 +22,7 @@ _TYPE_ERROR = re.compile(r"argument (?:\S+/)*(\S+): (.*?): (expected .*)", re.S)
 
 class Parser(argparse.ArgumentParser):
     """argparse with one-line errors: a UserError (exit 2) instead of usage + message, and no
-    abbreviated options: `serve --tp 2` would otherwise be read as `--tpot-target-ms 2`
+    abbreviated options: `serve --tpot 2` would otherwise be read as `--tpot-target-ms 2`
     (argparse completes a unique prefix), a silent wrong request where it should be an error."""
 
     def __init__(self, *args, **kwargs):

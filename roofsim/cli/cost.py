@@ -9,11 +9,16 @@ import numpy as np
 from ..units import to_gb, to_gflops, to_tflops
 from ..workloads.deepseek_ocr import (ACCOUNTINGS, ATTENTION_VARIANTS, LM_HEAD_MODES, STAGES,
                                       parameter_counts, stage_costs, stage_records, views)
+from .args import fill_defaults
 from .common import add_json_arg
 from .limits import largest_shipped_memory
-from .models import is_default_model
+from .models import is_default_model, refuse_deepseek_options
 from .output import format_table, print_json
 from .request import add_token_args, add_view_args, model_request_from_args, request_from_args
+
+# Options of DeepSeek-OCR's analytic model and their defaults: argparse leaves them None, so
+# that a --model (captured, none of them apply) can refuse a given one instead of ignoring it.
+ANALYTIC = {"attention": "flash", "lm_head": "last", "accounting": "model"}
 
 
 def register(subparsers) -> None:
@@ -25,13 +30,13 @@ def register(subparsers) -> None:
                     "captured (activation peaks n/a).")
     add_view_args(parser, models=True)
     add_token_args(parser, batch=True)
-    parser.add_argument("--attention", choices=ATTENTION_VARIANTS, default="flash",
+    parser.add_argument("--attention", choices=ATTENTION_VARIANTS, default=None,
                         help="flash: fused, scores stay on chip; normal: scores written to and "
                              "read from memory (default flash)")
-    parser.add_argument("--lm-head", choices=LM_HEAD_MODES, default="last",
+    parser.add_argument("--lm-head", choices=LM_HEAD_MODES, default=None,
                         help="prefill lm_head over the last position or all positions "
                              "(the published HF code does all; default last)")
-    parser.add_argument("--accounting", choices=tuple(ACCOUNTINGS), default="model",
+    parser.add_argument("--accounting", choices=tuple(ACCOUNTINGS), default=None,
                         help="model: the real computation; report: the specification's "
                              "conventions (see roofsim.workloads.deepseek_ocr.stages)")
     parser.add_argument("--layers", choices=("stage", "all", "none"), default="stage",
@@ -86,6 +91,7 @@ def run_model(args) -> int:
     from ..workloads import workload
     from ..workloads.hf.summary import model_summary
     wl = workload(args.model)
+    refuse_deepseek_options(args, wl.name, ANALYTIC)
     request = model_request_from_args(args, wl, largest_shipped_memory())
     ev = WorkloadSource(wl).evaluate(request)
     layers = layer_rows(ev.records, args.layers) if args.layers != "none" else []
@@ -112,7 +118,10 @@ def _print_costs(costs, layers) -> None:
         ("stage", "tensor TFLOP", "CUDA TFLOP", "GB moved", "weight GB", "act. peak GB", "KV GB",
          "launches"),
         [(s, to_tflops(c.flops_tensor), to_tflops(c.flops_cuda), to_gb(c.io_bytes),
-          to_gb(c.weight_bytes), to_gb(c.activation_peak_bytes), to_gb(c.kv_cache_bytes),
+          to_gb(c.weight_bytes),
+          # a --model's activation peak is not modelled (NaN; null in --json)
+          to_gb(c.activation_peak_bytes) if np.isfinite(c.activation_peak_bytes) else "n/a",
+          to_gb(c.kv_cache_bytes),
           int(c.launches)) for s, c in costs.items()]))
     if layers:
         print()
@@ -126,6 +135,7 @@ def _print_costs(costs, layers) -> None:
 def run(args) -> int:
     if not is_default_model(args):
         return run_model(args)
+    fill_defaults(args, ANALYTIC)
     cfg, _, request = request_from_args(args, largest_shipped_memory())
     v = views(cfg, request)
     tables = stage_records(cfg, request, attention=args.attention, lm_head=args.lm_head,

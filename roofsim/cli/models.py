@@ -41,6 +41,19 @@ def is_default_model(args) -> bool:
     return getattr(args, "model", None) in (None, DEFAULT_MODEL)
 
 
+def refuse_deepseek_options(args, model: str, dests) -> None:
+    """A UserError naming the DeepSeek-OCR-only options among `dests` (argparse destinations,
+    left None unless given: roofsim.cli.args.given_options) that were given with --model
+    `model`, which would otherwise ignore them silently."""
+    from .args import given_options
+    given = given_options(args, [d for d in dests if hasattr(args, d)])
+    if len(given) == 1:
+        raise UserError(f"{given[0]} is DeepSeek-OCR's; {model} (--model) does not take it")
+    if given:
+        raise UserError(f"{', '.join(given)} are DeepSeek-OCR's; {model} (--model) does not "
+                        f"take them")
+
+
 def parse_image(option: str, text: str) -> tuple[int, int]:
     """'WxH' (pixels, width first as everywhere on the command line) -> (height, width)."""
     from ..workloads.deepseek_ocr.views import parse_image_size

@@ -27,7 +27,7 @@ from .limits import check_crop_limits, check_memory, check_text_tokens, memory_o
 from .models import image_from_args, is_default_model
 from .request import check_model_request
 from .sweep import (add_workload_args, budgets_from_args, calibration_of, check_points,
-                    lm_head_of, parse_grids, reject_image)
+                    check_sources, lm_head_of, parse_grids, reject_image)
 
 MAX_JOBS = max(os.cpu_count() or 1, 1) * 4
 
@@ -45,7 +45,7 @@ def register(subparsers) -> None:
                              "replaced when the new report is complete")
     parser.add_argument("--profiles", metavar="FILE", type=nonempty("a profiles file"),
                         help="workload profiles (default workloads/profiles.yaml)")
-    parser.add_argument("--no-decoder-sweeps", action="store_true",
+    parser.add_argument("--no-decoder-sweeps", action="store_true", default=None,
                         help="skip the prefill-length, K, batch and heads sweeps")
     parser.add_argument("--jobs", type=count(0, MAX_JOBS), default=0, metavar="N",
                         help="processes drawing figures (default 0: one per core, at most 4)")
@@ -85,6 +85,7 @@ def check_model_report(args, hw) -> tuple[str, tuple | None]:
     if args.profiles is not None:
         raise UserError(f"--profiles are DeepSeek-OCR's workload profiles; {wl.name}'s report "
                         "takes --prompt-tokens, --decode-tokens and --image")
+    check_sources(args, wl.name, extra=("no_decoder_sweeps",))
     image = image_from_args(args, wl)
     prompt = args.prompt_tokens if args.prompt_tokens is not None else DEFAULT_PROMPT_TOKENS
     check_model_request(wl, Request(prompt_tokens=prompt, decode_tokens=args.decode_tokens,
@@ -99,6 +100,7 @@ def run(args) -> int:
     model = image = None
     if is_default_model(args):
         reject_image(args)
+        check_sources(args, None)
         check_requests(args, hw)
     else:
         model, image = check_model_report(args, hw)

@@ -42,7 +42,7 @@ def add_view_args(parser, *, grid_default: str | None = DEFAULT_GRID, modes: boo
                      help="crop grid, rows x columns (1x1: global view only; default "
                           f"{grid_default or 'the global view only'})")
     if modes:
-        parser.add_argument("--mode", default="gundam", type=str.lower,
+        parser.add_argument("--mode", default=None, type=str.lower,
                             help=f"resolution mode: {', '.join(MODES)} (default gundam)")
     parser.add_argument("--min-crops", type=count(1), default=None, metavar="N",
                         help="fewest crops the chooser may pick with --image (default: the "
@@ -86,7 +86,8 @@ def flag_value(option: str, text: str, parse):
 
 
 def views_from_args(args, cfg) -> Views:
-    mode = getattr(args, "mode", "gundam")
+    mode = getattr(args, "mode", None)
+    mode = "gundam" if mode is None else mode
     if mode not in MODES:
         raise UserError(f"--mode {mode}: expected one of {', '.join(MODES)}")
     if args.image is not None or args.min_crops is not None or args.max_crops is not None:
@@ -125,9 +126,9 @@ def request_from_args(args, memory, cfg=None) -> tuple[object, Views, Request]:
     return cfg, v, request
 
 
-# DeepSeek-OCR's request options, refused with --model: (attribute, flag).
-DEEPSEEK_ONLY = (("min_crops", "--min-crops"), ("max_crops", "--max-crops"),
-                 ("config", "--config"))
+# DeepSeek-OCR's request options (argparse destinations, None unless given), refused with
+# --model.
+DEEPSEEK_ONLY = ("mode", "min_crops", "max_crops", "config")
 
 
 def model_request_from_args(args, wl, memory):
@@ -135,12 +136,10 @@ def model_request_from_args(args, wl, memory):
     --decode-tokens and --batch, checked against the model config's positions
     (max_position_embeddings) and `memory` (weights + KV cache)."""
     from ..workloads import Request as ModelRequest
-    from .models import image_from_args
+    from .models import image_from_args, refuse_deepseek_options
     if getattr(args, "grid", None) is not None:
         raise UserError(f"--grid is DeepSeek-OCR's crop grid; {wl.name} takes --image")
-    for attr, flag in DEEPSEEK_ONLY:
-        if getattr(args, attr, None) is not None:
-            raise UserError(f"{flag} is DeepSeek-OCR's; {wl.name} (--model) does not take it")
+    refuse_deepseek_options(args, wl.name, DEEPSEEK_ONLY)
     image = image_from_args(args, wl)
     request = ModelRequest(prompt_tokens=args.prompt_tokens, decode_tokens=args.decode_tokens,
                            batch=getattr(args, "batch", 1), image=image)

@@ -38,6 +38,8 @@ MAX_REQUESTS = 1_000_000
 # The Poisson workload's options and their defaults (argparse leaves them None, so that --trace,
 # which replays its own requests, can tell a given one from a default and refuse it).
 POISSON = {"rate": 1.0, "requests": 1000, "prompt_tokens": 1024, "output_tokens": 128, "seed": 0}
+# The targets' percentile, None unless given: without a target it bounds nothing.
+TARGETS = {"target_percentile": 90}
 
 
 def register(subparsers) -> None:
@@ -88,8 +90,9 @@ def register(subparsers) -> None:
                    help="find the highest rate whose TTFT percentile is within this")
     p.add_argument("--tpot-target-ms", type=amount(0, strict=True, unit="ms"), metavar="MS",
                    help="find the highest rate whose TPOT percentile is within this")
-    p.add_argument("--target-percentile", type=int, choices=(50, 90, 99), default=90,
-                   help="the percentile the targets bound (default 90)")
+    p.add_argument("--target-percentile", type=int, choices=(50, 90, 99), default=None,
+                   help=f"the percentile the targets bound (default "
+                        f"{TARGETS['target_percentile']})")
     for name, what in (("tp", "tensor"), ("ep", "expert")):
         p.add_argument(f"--{name}", metavar="N", type=count(1, MAX_DEGREE), default=1,
                        help=f"{what}-parallel degree of the one server (roofsim.parallel): "
@@ -129,7 +132,11 @@ def _setup(args):
     plan.check_model(sizes)
     budget = kv_budget(cfg, hw.mem_capacity_bytes, args.gpu_memory_utilization,
                        owner=f"{hw.id} (--gpu-memory-utilization)", plan=plan, sizes=sizes)
-    config = SchedulerConfig(kv_blocks=max(budget.positions // args.block_size, 1),
+    if budget.positions < args.block_size:      # no whole block: a KV cache that is not there
+        raise UserError(f"--block-size {args.block_size}: the KV cache left on {hw.id} holds "
+                        f"{budget.positions:,} positions, less than one block (a smaller "
+                        f"--block-size or a larger --gpu-memory-utilization)")
+    config = SchedulerConfig(kv_blocks=budget.positions // args.block_size,
                              block_size=args.block_size, max_seqs=args.max_num_seqs,
                              max_batched_tokens=args.max_batched_tokens)
     steps = EngineStepTimes(wl, hardware=hw, profile=profile, plan=plan)
@@ -148,7 +155,17 @@ def run(args) -> int:
             raise UserError(f"--trace replays its own requests (arrivals, tokens, images): "
                             f"{', '.join(given)} describe Poisson arrivals; give them without "
                             f"--trace")
-    fill_defaults(args, POISSON)
+    targets = args.ttft_target_ms or args.tpot_target_ms
+    if args.target_percentile is not None and not targets:
+        raise UserError(f"--target-percentile {args.target_percentile}: the percentile that "
+                        f"--ttft-target-ms / --tpot-target-ms bound; give a target too")
+    if args.rates and targets:
+        raise UserError("--rates simulates the rates given; --ttft-target-ms / "
+                        "--tpot-target-ms search for the highest rate: give one or the other")
+    if args.rates and args.rate is not None:
+        raise UserError(f"--rate {args.rate:g}: --rates {args.rates} gives the rates to "
+                        f"simulate; give one or the other")
+    fill_defaults(args, POISSON | TARGETS)
     rates = _rates(args.rates) if args.rates else None
     if args.plot:
         check_output_file(args.plot, option="--plot")

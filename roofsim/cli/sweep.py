@@ -23,10 +23,11 @@ from ..objectives import Budgets
 from ..sources import CAPTURED, SOURCE_NAMES
 from ..sweep import (MAX_SWEEP_POINTS, SWEEP_DIRS, SWEEP_KINDS, VARY_KNOBS, default_sources,
                      grid_points, parse_vary, run_sweep, vary_points, write_outputs)
-from .args import amount, count, nonempty
+from .args import amount, count, fill_defaults, nonempty
 from .common import add_hardware_args, add_json_arg, hardware_from_args, load_calibration
 from .limits import check_memory, check_text_tokens, memory_of
-from .models import add_image_arg, add_model_arg, image_from_args, is_default_model
+from .models import (add_image_arg, add_model_arg, image_from_args, is_default_model,
+                     refuse_deepseek_options)
 from .output import format_table, print_json
 from .request import flag_value
 
@@ -34,6 +35,10 @@ DEFAULT_OUT = "roofsim-sweep"
 # The shortest TTFT / TPOT budget: a microsecond, below any launch; the rates a budget requires
 # (FLOPs / budget) stay finite (1e-300 s printed 'inf TFLOP/s').
 BUDGET_MIN_S = 1e-6
+# DeepSeek-OCR's sources (its analytic models and captured reference) and their defaults:
+# argparse leaves them None, so that a --model (its capture is the one source) refuses a given
+# one instead of ignoring it; --lm-head's default follows --accounting (lm_head_of).
+SOURCES = {"no_reference": False, "accounting": "model"}
 
 
 def add_workload_args(parser, *, grids_help: str) -> None:
@@ -50,9 +55,9 @@ def add_workload_args(parser, *, grids_help: str) -> None:
     parser.add_argument("--tpot", default=0.05, type=amount(BUDGET_MIN_S, unit="s"),
                         metavar="S", help="TPOT budget in seconds per token, decode "
                                           "(default 0.05)")
-    parser.add_argument("--no-reference", action="store_true",
+    parser.add_argument("--no-reference", action="store_true", default=None,
                         help="skip the captured reference (no torch needed)")
-    parser.add_argument("--accounting", choices=("model", "report"), default="model",
+    parser.add_argument("--accounting", choices=("model", "report"), default=None,
                         help="model: the real computation (default); report: the "
                              "specification's counting conventions")
     parser.add_argument("--lm-head", choices=("last", "all"), default=None,
@@ -113,6 +118,14 @@ def reject_image(args) -> None:
                         "DeepSeek-OCR takes crop grids (--grids)")
 
 
+def check_sources(args, model: str | None, extra=()) -> None:
+    """With a --model (`model`), refuse DeepSeek-OCR's source options given (and `extra`
+    destinations of the command's own); then fill in their defaults."""
+    if model is not None:
+        refuse_deepseek_options(args, model, (*SOURCES, "lm_head", *extra))
+    fill_defaults(args, SOURCES)
+
+
 def lm_head_of(args) -> str:
     return args.lm_head or ("all" if args.accounting == "report" else "last")
 
@@ -164,6 +177,7 @@ def run(args) -> int:
     else:
         from ..workloads.deepseek_ocr import load_config
         cfg = load_config()
+        check_sources(args, None)
         points, stem, x_key = _deepseek_points(args, varies, cfg)
         check_points(points, cfg, memory_of(hw), varied=bool(varies))
         sources, note = default_sources(not args.no_reference, accounting=args.accounting,
@@ -226,6 +240,7 @@ def _model_points(args, varies):
     wl = workload(args.model)
     if args.grids is not None:
         raise UserError(f"--grids is DeepSeek-OCR's crop grid; {wl.name} takes --image")
+    check_sources(args, wl.name)
     image = image_from_args(args, wl)
     if args.kind == "vision" and image is None:
         raise UserError(f"sweep vision: {wl.name} has no vision stage "

@@ -8,12 +8,18 @@ prefill FLOPs against the closed form 2 x active parameters x tokens + attention
 
 from __future__ import annotations
 
-from .args import amount, count
+from .args import amount, count, fill_defaults
 from .common import add_json_arg
 from .limits import check_memory, check_text_tokens, largest_shipped_memory
-from .models import add_model_arg, is_default_model
+from .models import add_model_arg, is_default_model, refuse_deepseek_options
 from .sweep import parse_grids
 from .output import format_table, print_json
+
+# The options of DeepSeek-OCR's verification and their defaults: argparse leaves them None, so
+# that a --model (its prefill FLOPs against the closed form, within its own tolerance) refuses
+# a given one instead of ignoring it.
+DEEPSEEK_OPTIONS = {"grids": "1x2,2x3,4x5", "decode_tokens": 100, "layers_only": False,
+                    "e2e_only": False}
 
 
 def register(subparsers) -> None:
@@ -24,19 +30,21 @@ def register(subparsers) -> None:
                     "torch and transformers; captures are cached under ROOFSIM_CACHE_DIR, "
                     "default ~/.cache/roofsim).")
     add_model_arg(parser)
-    parser.add_argument("--grids", default="1x2,2x3,4x5", metavar="RxC,...",
+    parser.add_argument("--grids", default=None, metavar="RxC,...",
                         help="crop grids (rows x cols) of the end-to-end table (default "
                              "1x2,2x3,4x5)")
     parser.add_argument("--prompt-tokens", type=count(0), default=10, metavar="N",
                         help="text tokens after the image tokens (default 10)")
-    parser.add_argument("--decode-tokens", type=count(0), default=100, metavar="K",
+    parser.add_argument("--decode-tokens", type=count(0), default=None, metavar="K",
                         help="decode steps (default 100)")
     parser.add_argument("--tolerance", type=amount(0, hi=1), default=None, metavar="FRACTION",
                         help="relative tolerance of the status column (default 0.01)")
     parser.add_argument("--no-cache", action="store_true", help="capture again, ignore the cache")
     part = parser.add_mutually_exclusive_group()
-    part.add_argument("--layers-only", action="store_true", help="only the layer-wise tables")
-    part.add_argument("--e2e-only", action="store_true", help="only the end-to-end table")
+    part.add_argument("--layers-only", action="store_true", default=None,
+                      help="only the layer-wise tables")
+    part.add_argument("--e2e-only", action="store_true", default=None,
+                      help="only the end-to-end table")
     add_json_arg(parser)
     parser.set_defaults(func=run)
 
@@ -47,6 +55,7 @@ def run_model(args) -> int:
     from ..workloads.hf.check import check_model
     from .request import check_model_request
     wl = workload(args.model)
+    refuse_deepseek_options(args, wl.name, (*DEEPSEEK_OPTIONS, "tolerance"))
     tokens = max(int(args.prompt_tokens), 1)
     check_model_request(wl, Request(prompt_tokens=tokens, decode_tokens=0),
                         largest_shipped_memory(), f"--prompt-tokens {tokens}")
@@ -69,7 +78,7 @@ def run(args) -> int:
     from ..workloads.deepseek_ocr import Request, load_config
     if not is_default_model(args):
         return run_model(args)
-
+    fill_defaults(args, DEEPSEEK_OPTIONS)
     cfg = load_config()
     check_text_tokens(cfg, prompt=("--prompt-tokens", args.prompt_tokens),
                       decode=("--decode-tokens", args.decode_tokens))
