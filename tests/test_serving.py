@@ -259,3 +259,11 @@ def test_serve_spans_gpus_with_a_parallel_plan(capsys):
     assert "--tp 3: llama-3.1-8b's 32 attention heads" in capsys.readouterr().err
     assert main(args[:-1] + ["--tp", "2"]) == 0
     assert "on h200 x 2 (tp 2, ep 1)" in capsys.readouterr().out
+
+
+def test_serve_names_tp_when_ep_does_not_divide_it(capsys):
+    """serve has no --dp: the expert-parallel group is its tp GPUs, and the message says so."""
+    from roofsim.cli import main
+    assert main(["serve", "--model", "qwen3-30b-a3b", "--ep", "2", "--requests", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "--ep 2: serve's expert-parallel group is its --tp 1 GPUs" in err and "dp" not in err

@@ -127,6 +127,9 @@ def _setup(args):
         wl = workload(args.model, args.implementation or "reference")
         cfg = wl.config
     profile = load_calibration(args.calibration) if args.calibration is not None else None
+    if args.tp % args.ep:               # ParallelPlan's message would name a --dp serve lacks
+        raise UserError(f"--ep {args.ep}: serve's expert-parallel group is its --tp {args.tp} "
+                        f"GPUs, so ep must divide tp (--tp {args.ep} or a multiple of it)")
     plan = ParallelPlan(tp=args.tp, ep=args.ep)
     sizes = wl.shard_sizes()
     plan.check_model(sizes)
