@@ -389,6 +389,8 @@ LIMIT_CASES = [
     Case("serve KV cache smaller than a block", ("serve", "--requests", "5",
                                                  "--gpu-memory-utilization", "0.2116",
                                                  "--block-size", "4096"), ("--block-size",)),
+    Case("verify model with no prompt", ("verify", "--model", "llama-3.1-8b", "--prompt-tokens",
+                                         "0"), ("--prompt-tokens 0",)),
     Case("verify model prompt over positions", ("verify", "--model", "mistral-7b-v0.3",
                                                 "--prompt-tokens", "100000"),
          ("--prompt-tokens",)),

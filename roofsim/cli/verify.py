@@ -8,6 +8,7 @@ prefill FLOPs against the closed form 2 x active parameters x tokens + attention
 
 from __future__ import annotations
 
+from ..errors import UserError
 from .args import amount, count, fill_defaults
 from .common import add_json_arg
 from .limits import check_memory, check_text_tokens, largest_shipped_memory
@@ -56,7 +57,10 @@ def run_model(args) -> int:
     from .request import check_model_request
     wl = workload(args.model)
     refuse_deepseek_options(args, wl.name, (*DEEPSEEK_OPTIONS, "tolerance"))
-    tokens = max(int(args.prompt_tokens), 1)
+    tokens = int(args.prompt_tokens)
+    if tokens < 1:                      # it used to check 1 token without a word
+        raise UserError(f"--prompt-tokens {tokens}: verify --model checks a prefill's FLOPs, "
+                        f"which needs 1 token or more")
     check_model_request(wl, Request(prompt_tokens=tokens, decode_tokens=0),
                         largest_shipped_memory(), f"--prompt-tokens {tokens}")
     c = check_model(wl.config, tokens, use_cache=not args.no_cache)
