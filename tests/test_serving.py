@@ -267,3 +267,15 @@ def test_serve_names_tp_when_ep_does_not_divide_it(capsys):
     assert main(["serve", "--model", "qwen3-30b-a3b", "--ep", "2", "--requests", "5"]) == 2
     err = capsys.readouterr().err
     assert "--ep 2: serve's expert-parallel group is its --tp 1 GPUs" in err and "dp" not in err
+
+
+def test_a_trace_row_over_the_models_positions_names_its_line(tmp_path, capsys):
+    """The position check ran after read_trace sorted the requests, so its message named the
+    file but not the row; it now runs on each row as it is read."""
+    from roofsim.cli import main
+    trace = tmp_path / "t.csv"
+    trace.write_text("arrival_s,prompt_tokens,output_tokens\n0,16,4\n0.5,1e9,4\n0.1,16,4\n")
+    assert main(["serve", "--model", "llama-3.1-8b", "--trace", str(trace), "--hardware",
+                 "h200"]) == 2
+    err = capsys.readouterr().err
+    assert f"{trace}: line 3: prompt_tokens 1000000000" in err and err.count("\n") == 1

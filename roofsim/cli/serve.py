@@ -205,10 +205,9 @@ def run(args) -> int:
         return _out(args, head | {"rates": [p.as_dict() for p in points]},
                     _render_sweep(points))
     if args.trace:
-        reqs = read_trace(args.trace)
-        for r in reqs:
-            check_text_tokens(cfg, prompt=(f"{args.trace}: prompt_tokens", r.prompt_tokens),
-                              decode=(f"{args.trace}: output_tokens", r.output_tokens))
+        reqs = read_trace(args.trace, check=lambda where, r: check_text_tokens(
+            cfg, prompt=(f"{where}: prompt_tokens", r.prompt_tokens),
+            decode=(f"{where}: output_tokens", r.output_tokens)))
         m = simulate(reqs, steps, config).metrics()
         return _out(args, head | {"trace": args.trace, **m.as_dict()}, _render(m))
     m = at(args.rate)

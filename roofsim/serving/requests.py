@@ -85,8 +85,10 @@ def _image(path, line, text):
     return h, w
 
 
-def read_trace(path) -> list[ServeRequest]:
-    """Requests of a trace CSV, sorted by arrival."""
+def read_trace(path, check=None) -> list[ServeRequest]:
+    """Requests of a trace CSV, sorted by arrival. `check(where, request)`, where given, vets
+    each row's request (a model's position limits, say) before the sort loses its line:
+    `where` is '<path>: line <n>'."""
     path = Path(path)
     text = read_text(path, expected="a trace CSV file")
     try:
@@ -123,9 +125,12 @@ def read_trace(path) -> list[ServeRequest]:
         output = _int(path, line, "output_tokens", row[col["output_tokens"]])
         image = _image(path, line, row[col[IMAGE_COLUMN]]) if IMAGE_COLUMN in col else None
         try:
-            out.append(ServeRequest(arrival, prompt, output, image))
+            request = ServeRequest(arrival, prompt, output, image)
         except UserError as err:
             raise UserError(f"{path}: line {line}: {err}") from None
+        if check is not None:
+            check(f"{path}: line {line}", request)
+        out.append(request)
     if not out:
         raise UserError(f"{path}: no requests")
     return sorted(out, key=lambda r: r.arrival_s)
