@@ -440,10 +440,10 @@ def _yaml11_reading(text: str) -> Any:
 
 def _check_number(spec: FieldSpec, key: str, value: Any) -> float | int:
     expected = _expected_number(spec)
-    if isinstance(value, str) and _yaml11_reading(value) is not None:
+    yaml11 = _yaml11_reading(value) if isinstance(value, str) else None
+    if yaml11 is not None:
         raise _Invalid(key, f"{key} = {value!r} has the wrong type (expected {expected}; YAML "
-                            f"1.1 would read it as {_yaml11_reading(value)!r}, roofsim reads "
-                            f"YAML 1.2)")
+                            f"1.1 would read it as {yaml11!r}, roofsim reads YAML 1.2)")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _Invalid(key, f"{key} = {value!r} has the wrong type (expected {expected})")
     if not math.isfinite(value):

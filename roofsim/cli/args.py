@@ -135,7 +135,8 @@ def attach_dash_values(parser: argparse.ArgumentParser, argv: list[str]) -> list
     return out
 
 
-__all__ = ["Parser", "amount", "attach_dash_values", "count", "integer_text", "nonempty"]
+__all__ = ["Parser", "amount", "attach_dash_values", "count", "fill_defaults", "given_options",
+           "integer_text", "nonempty"]
 
 
 # ---- options that only matter in some modes ----------------------------------------------------

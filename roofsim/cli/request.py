@@ -17,6 +17,7 @@ from ..errors import UserError
 from ..workloads import DEFAULT_PROMPT_TOKENS
 from ..workloads.deepseek_ocr import (MODES, Request, choose_grid, load_config, parse_grid,
                                       parse_image_size)
+from ..workloads.deepseek_ocr.views import GUNDAM
 from .args import count, nonempty
 from .limits import check_crop_limits, check_memory, check_text_tokens
 
@@ -87,7 +88,7 @@ def flag_value(option: str, text: str, parse):
 
 def views_from_args(args, cfg) -> Views:
     mode = getattr(args, "mode", None)
-    mode = "gundam" if mode is None else mode
+    mode = GUNDAM if mode is None else mode      # an empty --mode is refused below
     if mode not in MODES:
         raise UserError(f"--mode {mode}: expected one of {', '.join(MODES)}")
     if args.image is not None or args.min_crops is not None or args.max_crops is not None:
@@ -97,14 +98,14 @@ def views_from_args(args, cfg) -> Views:
         return Views(grid, mode, f"--grid {args.grid}")
     if args.image is not None:
         width, height = flag_value("--image", args.image, parse_image_size)
-        if mode != "gundam":
+        if mode != GUNDAM:
             return Views(None, mode, f"--image {args.image}")
         lo = cfg.views.min_crops if args.min_crops is None else args.min_crops
         hi = cfg.views.max_crops if args.max_crops is None else args.max_crops
         grid = choose_grid(width, height, lo, hi, crop_size=cfg.views.crop_size)
         return Views(grid, mode, f"--image {args.image} (grid {grid[0]}x{grid[1]})")
     default = getattr(args, "grid_default", None)
-    if default is None or mode != "gundam":
+    if default is None or mode != GUNDAM:
         return Views(None, mode, "")
     return Views(parse_grid(default), mode, f"--grid {default} (default)")
 

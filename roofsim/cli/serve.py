@@ -149,7 +149,8 @@ def _setup(args):
 def run(args) -> int:
     if args.plot and not args.rates:
         raise UserError("--plot draws a --rates sweep: give --rates too")
-    if args.trace and (args.rates or args.ttft_target_ms or args.tpot_target_ms):
+    targets = args.ttft_target_ms or args.tpot_target_ms
+    if args.trace and (args.rates or targets):
         raise UserError("--trace replays its own arrival times: --rates and the targets "
                         "take Poisson arrivals")
     if args.trace:
@@ -158,7 +159,6 @@ def run(args) -> int:
             raise UserError(f"--trace replays its own requests (arrivals, tokens, images): "
                             f"{', '.join(given)} describe Poisson arrivals; give them without "
                             f"--trace")
-    targets = args.ttft_target_ms or args.tpot_target_ms
     if args.target_percentile is not None and not targets:
         raise UserError(f"--target-percentile {args.target_percentile}: the percentile that "
                         f"--ttft-target-ms / --tpot-target-ms bound; give a target too")
@@ -191,7 +191,7 @@ def run(args) -> int:
                           "max_batched_tokens": config.max_batched_tokens,
                           "block_size": config.block_size, "kv_blocks": config.kv_blocks},
             "memory": budget.as_dict(), "parallel": plan.as_dict()}
-    if args.ttft_target_ms or args.tpot_target_ms:
+    if targets:
         target = Target(args.ttft_target_ms and args.ttft_target_ms * 1e-3,
                         args.tpot_target_ms and args.tpot_target_ms * 1e-3,
                         args.target_percentile)

@@ -56,8 +56,8 @@ def poisson_requests(rate: float, count: int, prompt_tokens: int, output_tokens:
         arrivals = np.cumsum(gaps) - gaps[0] if count else gaps
     if count and not arrivals[-1] <= MAX_ARRIVAL_S:        # NaN too
         raise ArrivalsTooLong(f"rate {rate:g} requests/s: {count} requests arrive over "
-                        f"{arrivals[-1]:.3g} s, more than a simulation takes "
-                        f"({MAX_ARRIVAL_S:g} s); a higher rate or fewer requests")
+                              f"{arrivals[-1]:.3g} s, more than a simulation takes "
+                              f"({MAX_ARRIVAL_S:g} s); a higher rate or fewer requests")
     return [ServeRequest(float(t), int(prompt_tokens), int(output_tokens), image)
             for t in arrivals]
 
