@@ -2,8 +2,9 @@
 
 Predicts the time of one launch of each kernel listed in CASES.csv on a hardware spec, with the
 roofline alone or calibrated by a profile (`roofsim calibrate`). CASES.csv has a `kind` column,
-a `dtype` column (torch names: bfloat16, float16, float32, float8_e4m3fn; empty means bfloat16;
-float32 matrix products are CUDA-core work, TF32 off) and shape parameter columns named exactly
+a `dtype` column (torch names in any case: bfloat16, float16, float32, float8_e4m3fn; empty
+means bfloat16; float32 matrix products are CUDA-core work, TF32 off) and shape parameter columns
+named exactly
 m,n,k,bias,batch,heads,seq_q,seq_kv,head_dim,causal,rows,cols,numel,c_in,c_out,h,w,kernel,stride,padding
 (and the rest of roofsim.records.SHAPE_PARAMS: head_dim_v, an attention's value head size)
 (unused cells empty; missing columns count as empty). The output repeats every input row, in
@@ -76,7 +77,7 @@ def read_cases(path) -> CsvTable:
 
 def _dtype(table: CsvTable, row) -> str:
     text = row.get("dtype") or "bfloat16"
-    dtype = canonical_dtype(text)
+    dtype = canonical_dtype(text.lower())     # BF16, Float16: case carries no meaning
     if dtype not in CASE_DTYPES or text.lower() == "tf32":
         aliases = ", ".join(sorted(a for a in DTYPE_ALIASES if a != "tf32"))
         raise UserError(f"{table.where(row, 'dtype')}: {text!r} is not a documented dtype "
