@@ -40,9 +40,10 @@ class SchedulerConfig:
         return self.kv_blocks * self.block_size
 
 
-@dataclass
+@dataclass(slots=True)
 class Sequence:
-    """A request's state in the scheduler (mutable: the scheduler owns it)."""
+    """A request's state in the scheduler (mutable: the scheduler owns it; slots: a serve run
+    reads these fields millions of times)."""
 
     index: int
     prompt: int                       # prompt positions (image tokens included)
@@ -117,15 +118,32 @@ class Scheduler:
 
     def schedule(self) -> StepPlan:
         budget = self.config.max_batched_tokens
+        size = self.config.block_size
         work: list[tuple[Sequence, int]] = []
         preempted = 0
         kept: list[Sequence] = []
-        queue = list(self.running)
-        while queue and budget > 0:
-            seq = queue.pop(0)
-            new = min(seq.tokens - seq.computed, budget)
+        # the running sequences in order: queue[i:end] are the ones not yet scheduled this step
+        # (a preemption takes its victim from the end)
+        queue = self.running
+        i, end = 0, len(queue)
+        while i < end and budget > 0:
+            seq = queue[i]
+            i += 1
+            new = min(seq.prompt + seq.generated - seq.computed, budget)
+            need = -(-(seq.computed + new) // size) - seq.blocks
+            if need <= self.free_blocks:       # _grow's test, inline: the common case
+                self.free_blocks -= need
+                seq.blocks += need
+                work.append((seq, new))
+                kept.append(seq)
+                budget -= new
+                continue
             while not self._grow(seq, new):
-                victim = queue.pop() if queue else seq
+                if i < end:
+                    end -= 1
+                    victim = queue[end]
+                else:
+                    victim = seq
                 self._free(victim)
                 victim.preemptions += 1
                 preempted += 1
@@ -136,7 +154,7 @@ class Scheduler:
                 work.append((seq, new))
                 kept.append(seq)
                 budget -= new
-        kept += queue                       # out of budget: they keep running, idle this step
+        kept += queue[i:end]                # out of budget: they keep running, idle this step
         self.running = kept
         started = []
         while (self.waiting and budget > 0 and len(self.running) < self.config.max_seqs
@@ -154,7 +172,7 @@ class Scheduler:
                 started.append(seq)
         prefill = decode = context = 0
         for seq, new in work:
-            if new == 1 and seq.generated >= 1 and seq.computed == seq.tokens - 1:
+            if new == 1 and seq.generated >= 1 and seq.computed == seq.prompt + seq.generated - 1:
                 decode += 1
                 context += seq.computed + 1
             else:
@@ -166,7 +184,7 @@ class Scheduler:
         first, finished = [], []
         for seq, new in plan.work:
             seq.computed += new
-            if seq.computed == seq.tokens:
+            if seq.computed == seq.prompt + seq.generated:
                 seq.generated += 1
                 if seq.generated == 1:
                     first.append(seq)
