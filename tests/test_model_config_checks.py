@@ -52,6 +52,47 @@ def test_the_cli_exits_2_with_one_line(tmp_path, capsys):
     assert len(err) == 1 and "'num_hidden_layers' is 0" in err[0]
 
 
+def _vision_config(tmp_path, **changes):
+    raw = json.loads((models_dir() / "qwen2-vl-7b.json").read_text())
+    raw["vision_config"].update(changes)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(raw))
+    return path
+
+
+@pytest.mark.parametrize("field,value", [
+    ("depth", 0), ("depth", 10**9), ("num_heads", 0), ("embed_dim", 1280.5),
+    ("patch_size", 0), ("patch_size", [14, 14]), ("spatial_merge_size", 0),
+    ("temporal_patch_size", 0), ("in_chans", 0), ("mlp_ratio", 0), ("mlp_ratio", True), ("mlp_ratio", 65.0),
+    ("mlp_ratio", "4")])
+def test_a_bad_vision_size_names_the_file_and_field(tmp_path, field, value):
+    path = _vision_config(tmp_path, **{field: value})
+    with pytest.raises(UserError) as exc:
+        model_config(path)
+    assert str(path) in str(exc.value) and f"'vision_config.{field}' is {value!r}" in str(exc.value)
+
+
+def test_vision_heads_must_divide_the_vision_width(tmp_path):
+    with pytest.raises(UserError, match="'vision_config.embed_dim' 1280 is not a multiple of "
+                                        "the 7 vision heads"):
+        model_config(_vision_config(tmp_path, num_heads=7))
+    assert model_config(_vision_config(tmp_path, num_heads=None)).is_vision_language
+
+
+@pytest.mark.parametrize("ratio", [4, 4.0, 2.6875])
+def test_a_vision_mlp_ratio_may_be_any_positive_number(tmp_path, ratio):
+    """transformers reads mlp_ratio as a float (Qwen2VLVisionConfig: 4): 4.0 is the same."""
+    assert model_config(_vision_config(tmp_path, mlp_ratio=ratio)).is_vision_language
+
+
+def test_a_bad_vision_size_exits_2_with_one_line_before_any_division(tmp_path, capsys):
+    # spatial_merge_size 0 was a ZeroDivisionError traceback in the image-token arithmetic
+    path = _vision_config(tmp_path, spatial_merge_size=0)
+    assert main(["predict", "--model", str(path), "--hardware", "h200"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'vision_config.spatial_merge_size' is 0" in err[0]
+
+
 def test_a_config_transformers_cannot_build_is_a_user_error(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("transformers")

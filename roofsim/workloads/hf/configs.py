@@ -34,6 +34,17 @@ SIZE_FIELDS = {"num_hidden_layers": 1024, "hidden_size": 1 << 20,
                "num_experts": 1 << 16, "n_routed_experts": 1 << 16, "num_local_experts": 1 << 16,
                "num_experts_per_tok": 1 << 16, "kv_lora_rank": 1 << 16, "q_lora_rank": 1 << 16,
                "qk_rope_head_dim": 1 << 14, "qk_nope_head_dim": 1 << 14, "v_head_dim": 1 << 14}
+# The vision encoder's size fields (vision_config), the same way: roofsim divides by the patch
+# and merge sizes, and the encoder reshapes by the heads and channels (Qwen2-VL: 32 blocks of
+# width 1280, 16 heads, patch 14, merge 2, temporal patch 2, 3 channels, mlp_ratio 4).
+VISION_SIZE_FIELDS = {"depth": 1024, "num_hidden_layers": 1024, "embed_dim": 1 << 20,
+                      "hidden_size": 1 << 20, "out_hidden_size": 1 << 20,
+                      "intermediate_size": 1 << 22, "num_heads": 1 << 14,
+                      "num_attention_heads": 1 << 14, "patch_size": 1 << 10,
+                      "spatial_patch_size": 1 << 10, "spatial_merge_size": 1 << 6,
+                      "temporal_patch_size": 1 << 6, "in_chans": 1 << 6, "in_channels": 1 << 6}
+# The MLP's width over the encoder's (transformers reads it as a float: 4 and 4.0 alike).
+VISION_MLP_RATIO_MAX = 64.0
 
 
 def models_dir() -> Path:
@@ -121,18 +132,15 @@ def model_config(name_or_path: str | Path) -> ModelConfig:
     if not isinstance(text_cfg.get("num_hidden_layers"), int):
         raise UserError(f"{path}: 'num_hidden_layers' must be an integer")
     check_sizes(text_cfg, path)
+    if "vision_config" in raw:
+        check_vision_sizes(raw["vision_config"], path)
     return ModelConfig(name=name, source=str(path), raw=raw)
 
 
 def check_sizes(text_cfg: Mapping[str, Any], path: Path) -> None:
     """The decoder's SIZE_FIELDS (where present and not null) are integers in [1, bound], and
     the attention heads are a multiple of the KV heads: one line naming the file and field."""
-    for key, bound in SIZE_FIELDS.items():
-        v = text_cfg.get(key)
-        if v is None:
-            continue
-        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= bound:
-            raise UserError(f"{path}: '{key}' is {v!r}; expected an integer in [1, {bound}]")
+    _check_fields(text_cfg, SIZE_FIELDS, path)
     heads, kv = text_cfg.get("num_attention_heads"), text_cfg.get("num_key_value_heads")
     if heads is not None and kv is not None and heads % kv:
         raise UserError(f"{path}: 'num_attention_heads' {heads} is not a multiple of "
@@ -143,3 +151,31 @@ def check_sizes(text_cfg: Mapping[str, Any], path: Path) -> None:
     if top_k is not None and experts is not None and top_k > experts:
         raise UserError(f"{path}: 'num_experts_per_tok' {top_k} is more than the {experts} "
                         f"experts")
+
+
+def check_vision_sizes(vision_cfg: Mapping[str, Any], path: Path) -> None:
+    """The vision encoder's VISION_SIZE_FIELDS (where present and not null) are integers in
+    [1, bound], and its heads divide its width: one line naming the file and field."""
+    _check_fields(vision_cfg, VISION_SIZE_FIELDS, path, prefix="vision_config.")
+    ratio = vision_cfg.get("mlp_ratio")
+    if ratio is not None and (isinstance(ratio, bool) or not isinstance(ratio, (int, float))
+                              or not 0 < ratio <= VISION_MLP_RATIO_MAX):
+        raise UserError(f"{path}: 'vision_config.mlp_ratio' is {ratio!r}; expected a number "
+                        f"in (0, {VISION_MLP_RATIO_MAX:g}]")
+    heads = vision_cfg.get("num_heads") or vision_cfg.get("num_attention_heads")
+    width = vision_cfg.get("embed_dim") or vision_cfg.get("hidden_size")
+    if heads and width and width % heads:
+        key = "embed_dim" if vision_cfg.get("embed_dim") else "hidden_size"
+        raise UserError(f"{path}: 'vision_config.{key}' {width} is not a multiple of the "
+                        f"{heads} vision heads")
+
+
+def _check_fields(cfg: Mapping[str, Any], bounds: Mapping[str, int], path: Path,
+                  prefix: str = "") -> None:
+    for key, bound in bounds.items():
+        v = cfg.get(key)
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= bound:
+            raise UserError(f"{path}: '{prefix}{key}' is {v!r}; expected an integer in "
+                            f"[1, {bound}]")
