@@ -20,15 +20,36 @@ def _config(tmp_path, **changes):
     return path
 
 
-@pytest.mark.parametrize("field,value", [
+def _vision_config(tmp_path, **changes):
+    raw = json.loads((models_dir() / "qwen2-vl-7b.json").read_text())
+    raw["vision_config"].update(changes)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(raw))
+    return path
+
+
+DECODER_CASES = [
     ("num_attention_heads", 0), ("hidden_size", "4096"), ("hidden_size", 256.5),
     ("intermediate_size", -5), ("num_hidden_layers", 0), ("num_hidden_layers", 1_000_000),
-    ("vocab_size", 0), ("max_position_embeddings", -1), ("head_dim", True)])
-def test_a_bad_size_names_the_file_and_field(tmp_path, field, value):
-    path = _config(tmp_path, **{field: value})
+    ("vocab_size", 0), ("max_position_embeddings", -1), ("head_dim", True)]
+VISION_CASES = [
+    ("depth", 0), ("depth", 10**9), ("num_heads", 0), ("embed_dim", 1280.5),
+    ("patch_size", 0), ("patch_size", [14, 14]), ("spatial_merge_size", 0),
+    ("temporal_patch_size", 0), ("in_chans", 0), ("mlp_ratio", 0), ("mlp_ratio", True),
+    ("mlp_ratio", 65.0), ("mlp_ratio", "4")]
+
+
+@pytest.mark.parametrize("block,field,value", [("", f, v) for f, v in DECODER_CASES] +
+                         [("vision_config", f, v) for f, v in VISION_CASES])
+def test_a_bad_size_names_the_file_and_field(tmp_path, block, field, value):
+    """A decoder size, or a vision encoder's (vision_config: roofsim divides by its patch and
+    merge sizes, the encoder reshapes by its heads and channels)."""
+    make = _vision_config if block else _config
+    path = make(tmp_path, **{field: value})
     with pytest.raises(UserError) as exc:
         model_config(path)
-    assert str(path) in str(exc.value) and f"'{field}'" in str(exc.value)
+    name = f"{block}.{field}" if block else field
+    assert str(path) in str(exc.value) and f"'{name}' is {value!r}" in str(exc.value)
 
 
 def test_kv_heads_must_divide_the_heads_and_top_k_the_experts(tmp_path):
@@ -50,26 +71,6 @@ def test_the_cli_exits_2_with_one_line(tmp_path, capsys):
     assert main(["predict", "--model", str(path), "--hardware", "h200"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "'num_hidden_layers' is 0" in err[0]
-
-
-def _vision_config(tmp_path, **changes):
-    raw = json.loads((models_dir() / "qwen2-vl-7b.json").read_text())
-    raw["vision_config"].update(changes)
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(raw))
-    return path
-
-
-@pytest.mark.parametrize("field,value", [
-    ("depth", 0), ("depth", 10**9), ("num_heads", 0), ("embed_dim", 1280.5),
-    ("patch_size", 0), ("patch_size", [14, 14]), ("spatial_merge_size", 0),
-    ("temporal_patch_size", 0), ("in_chans", 0), ("mlp_ratio", 0), ("mlp_ratio", True), ("mlp_ratio", 65.0),
-    ("mlp_ratio", "4")])
-def test_a_bad_vision_size_names_the_file_and_field(tmp_path, field, value):
-    path = _vision_config(tmp_path, **{field: value})
-    with pytest.raises(UserError) as exc:
-        model_config(path)
-    assert str(path) in str(exc.value) and f"'vision_config.{field}' is {value!r}" in str(exc.value)
 
 
 def test_vision_heads_must_divide_the_vision_width(tmp_path):
