@@ -86,6 +86,26 @@ def flag_value(option: str, text: str, parse):
         raise UserError(f"{option} {text}: {what}") from None
 
 
+def refuse_unused_crop_limits(args, mode: str) -> None:
+    """--min-crops / --max-crops bound the grid the chooser picks for --image in gundam mode;
+    with --grid, without --image or in a single-view mode no grid is chosen, and a given limit
+    would be silently ignored."""
+    given = [f"--{n.replace('_', '-')} {getattr(args, n)}" for n in ("min_crops", "max_crops")
+             if getattr(args, n, None) is not None]
+    if not given:
+        return
+    if args.grid is not None:
+        why = f"--grid {args.grid} sets the grid itself"
+    elif args.image is None:
+        why = "no --image is given (the chooser picks a grid for an image)"
+    elif mode != GUNDAM:
+        why = f"--mode {mode} makes no crops"
+    else:
+        return
+    raise UserError(f"{given[0]}: the crop chooser's limit applies only with --image in "
+                    f"{GUNDAM} mode; {why}")
+
+
 def views_from_args(args, cfg) -> Views:
     mode = getattr(args, "mode", None)
     mode = GUNDAM if mode is None else mode      # an empty --mode is refused below
@@ -93,6 +113,7 @@ def views_from_args(args, cfg) -> Views:
         raise UserError(f"--mode {mode}: expected one of {', '.join(MODES)}")
     if args.image is not None or args.min_crops is not None or args.max_crops is not None:
         check_crop_limits(cfg, args.min_crops, args.max_crops)
+    refuse_unused_crop_limits(args, mode)
     if args.grid is not None:
         grid = flag_value("--grid", args.grid, parse_grid)
         return Views(grid, mode, f"--grid {args.grid}")
@@ -164,4 +185,4 @@ def check_model_request(wl, request, memory, flags: str = "") -> None:
 
 __all__ = ["DEEPSEEK_ONLY", "DEFAULT_DECODE_TOKENS", "DEFAULT_GRID", "Views",
            "add_token_args", "add_view_args", "check_model_request", "model_request_from_args",
-           "request_from_args", "views_from_args"]
+           "refuse_unused_crop_limits", "request_from_args", "views_from_args"]

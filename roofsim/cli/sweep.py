@@ -150,7 +150,7 @@ def register(subparsers) -> None:
                                          "specification's 47, workloads/sweep-grids.yaml); "
                                          "with --vary, one grid as the base request "
                                          "(default: the global view only)")
-    parser.add_argument("--batch", type=count(1), default=1, metavar="B",
+    parser.add_argument("--batch", type=count(1), default=None, metavar="B",
                         help="batch size (default 1)")
     parser.add_argument("--vary", action="append", default=[], metavar="KNOB=VALUES",
                         help="sweep a knob instead of the crop grid; repeat for a product. "
@@ -161,7 +161,29 @@ def register(subparsers) -> None:
                              "replaced as a whole when the sweep is done")
     parser.add_argument("--no-plots", action="store_true", help="write CSV and JSON only")
     add_json_arg(parser)
-    parser.set_defaults(func=run)
+    # None unless given, so that a --vary knob can refuse the option it would override
+    # (refuse_varied_options); run fills in BASE_DEFAULTS.
+    parser.set_defaults(func=run, decode_tokens=None)
+
+
+# The base request's options a --vary knob replaces, and their defaults (argparse leaves them
+# None: a given one is told from its default).
+VARIED_OPTIONS = {"prefill-tokens": "prompt_tokens", "prompt-tokens": "prompt_tokens",
+                  "decode-tokens": "decode_tokens", "batch": "batch"}
+BASE_DEFAULTS = {"decode_tokens": 100, "batch": 1}
+
+
+def refuse_varied_options(args, varies, default: str = "") -> None:
+    """A --vary knob sets the base request's value at every point; the same value given by its
+    own option (--batch 4 with --vary batch=1,2) would be silently ignored. `default`: the
+    --vary the command chose, where none was given."""
+    for knob, _ in varies:
+        dest = VARIED_OPTIONS.get(knob)
+        if dest is not None and getattr(args, dest, None) is not None:
+            flag = f"--{dest.replace('_', '-')}"
+            by = f"the default --vary {default}" if default else f"--vary {knob}"
+            raise UserError(f"{flag} {getattr(args, dest)}: {by} sets it at every point; "
+                            f"give one of the two")
 
 
 def run(args) -> int:
@@ -169,6 +191,8 @@ def run(args) -> int:
     check_output_folder(args.out)
     hw = hardware_from_args(args)
     varies = [parse_vary(v) for v in args.vary]
+    refuse_varied_options(args, varies)
+    fill_defaults(args, BASE_DEFAULTS)
     if not is_default_model(args):
         from ..sources import WorkloadSource
         wl, points, stem, x_key = _model_points(args, varies)
@@ -246,7 +270,9 @@ def _model_points(args, varies):
         raise UserError(f"sweep vision: {wl.name} has no vision stage "
                         f"({'--image none' if wl.config.is_vision_language else 'a text model'}); "
                         "sweep vision-prefill, prefill or decode instead")
-    varies = varies or [parse_vary(MODEL_DEFAULT_VARY)]
+    if not varies:
+        varies = [parse_vary(MODEL_DEFAULT_VARY)]
+        refuse_varied_options(args, varies, default=MODEL_DEFAULT_VARY)
     prompt = args.prompt_tokens if args.prompt_tokens is not None else DEFAULT_PROMPT_TOKENS
     points = model_points(varies, wl, prompt_tokens=prompt, decode_tokens=args.decode_tokens,
                           batch=args.batch, image=image)
