@@ -27,6 +27,7 @@ import pytest
 from roofsim.cli import build_parser, main
 
 TIME_LIMIT_S = 20.0
+SHIPPED_HOST = str(Path(__file__).resolve().parents[1] / "calibration" / "h200" / "host")
 MEMORY_LIMIT_MB = 512
 
 # How each subcommand is run when one of its options is given a bad value: the other arguments
@@ -425,6 +426,21 @@ LIMIT_CASES = [
          ("--prompt-tokens",)),
     Case("models show unknown", ("models", "show", "no-such-model"), ("no-such-model",)),
     Case("models no action", ("models",), ("ACTION", "models_command")),
+    # options the prediction would ignore, or errors from deeper that named no option
+    Case("predict eager and host overhead", ("predict", "--implementation", "flash", "--eager",
+                                             "--host-overhead-us", "5"), ("--eager",)),
+    Case("predict host model without wall", ("predict", "--implementation", "flash",
+                                              "--host-model", SHIPPED_HOST), ("--host-model",)),
+    Case("predict host probe without a recorded probe", ("predict", "--implementation", "flash",
+                                                         "--wall", "graph", "--host-probe-us",
+                                                         "5"), ("--host-probe-us",)),
+    Case("predict host probe beyond the host model's range",
+         ("predict", "--implementation", "flash", "--hardware", "h200", "--calibration", "h200",
+          "--wall", "eager", "--host-probe-us", "199"), ("--host-probe-us",)),
+    Case("verify layers only with grids", ("verify", "--layers-only", "--grids", "1x2"),
+         ("--grids",)),
+    Case("verify layers only with tokens", ("verify", "--layers-only", "--prompt-tokens", "5"),
+         ("--prompt-tokens",)),
 ]
 
 

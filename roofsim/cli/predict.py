@@ -85,6 +85,10 @@ def register(subparsers) -> None:
 
 
 def _host_overhead(args, hw) -> float | None:
+    if args.eager and args.host_overhead_us is not None:
+        raise UserError(f"--eager: takes the hardware's stream launch overhead as the host's, "
+                        f"and --host-overhead-us {args.host_overhead_us:g} another one: give "
+                        f"one of them")
     if args.host_overhead_us is not None:
         return args.host_overhead_us * 1e-6
     if args.eager:
@@ -94,6 +98,7 @@ def _host_overhead(args, hw) -> float | None:
 
 def run(args) -> int:
     hw = hardware_from_args(args)
+    host_overhead_s = _host_overhead(args, hw)
     if is_default_model(args):
         cfg, _, ds_request = request_from_args(args, memory_of(hw))
         wl = workload(None, args.implementation, cfg=cfg)
@@ -119,7 +124,7 @@ def run(args) -> int:
     else:
         records = shard_stage_records(records, plan)
     p = _predict.predict_request(wl, request, hardware=hw, profile=profile,
-                                 host_overhead_s=_host_overhead(args, hw), records=records)
+                                 host_overhead_s=host_overhead_s, records=records)
     note = calibration_note(profile, hw)
     walls = None
     if args.host_probe_us is not None and args.wall is None:
@@ -130,8 +135,15 @@ def run(args) -> int:
         host, source = resolve_host_model(args.host_model, args.calibration, hw.id)
         if args.host_probe_us is not None:
             fitted_us = host.probe_s * 1e6
-            host = host.at_probe(args.host_probe_us * 1e-6)
+            try:
+                host = host.at_probe(args.host_probe_us * 1e-6)
+            except UserError as err:
+                raise UserError(f"--host-probe-us {args.host_probe_us:g}: {err} ({source})") \
+                    from None
             source += f", at host probe {args.host_probe_us:g} us (fitted at {fitted_us:.2f})"
+        if args.wall is None:
+            raise UserError(f"--host-model {args.host_model}: the host model times a wall-time "
+                            f"prediction: give --wall eager (or graph) too")
     if args.wall is not None:
         graph = shard_stage_records(StageRecords(wl.graph_parts(request,
                                                                 use_cache=not args.no_cache)),

@@ -9,7 +9,7 @@ prefill FLOPs against the closed form 2 x active parameters x tokens + attention
 from __future__ import annotations
 
 from ..errors import UserError
-from .args import amount, count, fill_defaults
+from .args import amount, count, fill_defaults, given_options
 from .common import add_json_arg
 from .limits import check_memory, check_text_tokens, largest_shipped_memory
 from .models import add_model_arg, is_default_model, refuse_deepseek_options
@@ -21,6 +21,9 @@ from .output import format_table, print_json
 # a given one instead of ignoring it.
 DEEPSEEK_OPTIONS = {"grids": "1x2,2x3,4x5", "decode_tokens": 100, "layers_only": False,
                     "e2e_only": False}
+# The end-to-end table's options, which --layers-only (no end-to-end table) would ignore.
+E2E_OPTIONS = ("grids", "prompt_tokens", "decode_tokens")
+PROMPT_TOKENS = 10      # --prompt-tokens' default (None until then: see E2E_OPTIONS)
 
 
 def register(subparsers) -> None:
@@ -34,7 +37,7 @@ def register(subparsers) -> None:
     parser.add_argument("--grids", default=None, metavar="RxC,...",
                         help="crop grids (rows x cols) of the end-to-end table (default "
                              "1x2,2x3,4x5)")
-    parser.add_argument("--prompt-tokens", type=count(0), default=10, metavar="N",
+    parser.add_argument("--prompt-tokens", type=count(0), default=None, metavar="N",
                         help="text tokens after the image tokens (default 10)")
     parser.add_argument("--decode-tokens", type=count(0), default=None, metavar="K",
                         help="decode steps (default 100)")
@@ -57,7 +60,7 @@ def run_model(args) -> int:
     from .request import check_model_request
     wl = workload(args.model)
     refuse_deepseek_options(args, wl.name, (*DEEPSEEK_OPTIONS, "tolerance"))
-    tokens = int(args.prompt_tokens)
+    tokens = PROMPT_TOKENS if args.prompt_tokens is None else int(args.prompt_tokens)
     if tokens < 1:                      # it used to check 1 token without a word
         raise UserError(f"--prompt-tokens {tokens}: verify --model checks a prefill's FLOPs, "
                         f"which needs 1 token or more")
@@ -82,7 +85,12 @@ def run(args) -> int:
     from ..workloads.deepseek_ocr import Request, load_config
     if not is_default_model(args):
         return run_model(args)
-    fill_defaults(args, DEEPSEEK_OPTIONS)
+    if args.layers_only:
+        given = given_options(args, E2E_OPTIONS)
+        if given:
+            raise UserError(f"{', '.join(given)}: {'sets' if len(given) == 1 else 'set'} the "
+                            f"end-to-end table, which --layers-only leaves out")
+    fill_defaults(args, {**DEEPSEEK_OPTIONS, "prompt_tokens": PROMPT_TOKENS})
     cfg = load_config()
     check_text_tokens(cfg, prompt=("--prompt-tokens", args.prompt_tokens),
                       decode=("--decode-tokens", args.decode_tokens))
