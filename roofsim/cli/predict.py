@@ -96,9 +96,35 @@ def _host_overhead(args, hw) -> float | None:
     return None
 
 
+def _host_model(args, hw):
+    """(the host model of a wall-time prediction, where it comes from), read, rescaled to
+    --host-probe-us and checked before any prediction work; (None, '') without --wall and
+    --host-model."""
+    if args.host_probe_us is not None and args.wall is None:
+        raise UserError("--host-probe-us rescales the host model of a wall-time prediction: "
+                        "give --wall eager (or graph) too")
+    if args.wall is None and args.host_model is None:
+        return None, ""
+    from ..host import resolve_host_model
+    host, source = resolve_host_model(args.host_model, args.calibration, hw.id)
+    if args.host_probe_us is not None:
+        fitted_us = host.probe_s * 1e6
+        try:
+            host = host.at_probe(args.host_probe_us * 1e-6)
+        except UserError as err:
+            raise UserError(f"--host-probe-us {args.host_probe_us:g}: {err} ({source})") \
+                from None
+        source += f", at host probe {args.host_probe_us:g} us (fitted at {fitted_us:.2f})"
+    if args.wall is None:           # after reading it: a broken file is named as such
+        raise UserError(f"--host-model {args.host_model}: the host model times a wall-time "
+                        f"prediction: give --wall eager (or graph) too")
+    return host, source
+
+
 def run(args) -> int:
     hw = hardware_from_args(args)
     host_overhead_s = _host_overhead(args, hw)
+    host, source = _host_model(args, hw)
     if is_default_model(args):
         cfg, _, ds_request = request_from_args(args, memory_of(hw))
         wl = workload(None, args.implementation, cfg=cfg)
@@ -127,23 +153,6 @@ def run(args) -> int:
                                  host_overhead_s=host_overhead_s, records=records)
     note = calibration_note(profile, hw)
     walls = None
-    if args.host_probe_us is not None and args.wall is None:
-        raise UserError("--host-probe-us rescales the host model of a wall-time prediction: "
-                        "give --wall eager (or graph) too")
-    if args.wall is not None or args.host_model is not None:
-        from ..host import resolve_host_model
-        host, source = resolve_host_model(args.host_model, args.calibration, hw.id)
-        if args.host_probe_us is not None:
-            fitted_us = host.probe_s * 1e6
-            try:
-                host = host.at_probe(args.host_probe_us * 1e-6)
-            except UserError as err:
-                raise UserError(f"--host-probe-us {args.host_probe_us:g}: {err} ({source})") \
-                    from None
-            source += f", at host probe {args.host_probe_us:g} us (fitted at {fitted_us:.2f})"
-        if args.wall is None:
-            raise UserError(f"--host-model {args.host_model}: the host model times a wall-time "
-                            f"prediction: give --wall eager (or graph) too")
     if args.wall is not None:
         graph = shard_stage_records(StageRecords(wl.graph_parts(request,
                                                                 use_cache=not args.no_cache)),
