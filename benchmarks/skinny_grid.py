@@ -8,7 +8,8 @@ roofsim.perfmodel.skinny_blocks, block_rounds). Reads committed files alone:
    mean and median |log(model / recorded)|, on the H200's fit rows (h200-products: the rows the
    constants were chosen on) and on kernels/narrow.yaml's products (narrow-sm0: a check), for
    the rule before session 28 (LIBRARY_TILE_OUTPUTS' outputs per block) and for the skinny
-   rule at other split lengths and grid caps (the committed pair is marked).
+   rule at other split lengths and grid caps (the committed pair is marked; each row keeps
+   session 30's narrow column tiles and 32-row tiles: perfmodel.SKINNY_NARROW_ROWS ...).
 2. With --companions, the H200's profile (fitted as its profile.json records) on the rows of
    its 8- and 16-SM companions whose shapes the whole chip's fit left out (so no SM share of
    theirs was measured): MAPE % of the skinny products and of the other products, with the

@@ -57,7 +57,9 @@ power-limited sustained tensor throughput):
                  persistent cuBLAS products and the skinny ones, once per round of resident
                  blocks, their grid as the library sizes it (library_blocks: tiles down to
                  LIBRARY_TILE_OUTPUTS up to LIBRARY_GRID_SHARE of the N_grid SMs, a skinny
-                 product's from its 8-row tiles and split-K: skinny_blocks; block_rounds:
+                 product's from its 8-row tiles (32 rows, or a short
+                 linear's 8- or 16-column tiles, where the library takes those) and split-K:
+                 skinny_blocks; block_rounds:
                  ceil(blocks / N), 1 on the whole chip); those blocks also set the products'
                  waves
     T_idle     = blocks without work (idle_block_seconds): a cat of unequal inputs, blocks
@@ -480,12 +482,31 @@ def library_blocks(table: RecordTable, grid_sms: float) -> np.ndarray:
 # with one nvjet kernel; split length 256 .. 4096 and no split, a cap of 100 .. 132 blocks): mean
 # |log(model / recorded)| 0.25 at 1536 and 100, where LIBRARY_TILE_OUTPUTS' rule gave 0.41 (a
 # one-row product of 2,560 columns had 5 blocks, recorded 40). Checked on kernels/narrow.yaml's
-# 166 (launch-grids/narrow-sm0, not used to choose): 0.30, against 0.74. The library picks
-# 8-column tiles for some short products (a grid of n / 8): the rule misses those by up to 8x.
+# 166 (launch-grids/narrow-sm0, not used to choose): 0.30, against 0.74. (Those figures are of
+# this rule alone; it missed a short linear's 8- and 16-column tiles by up to 8x: below.)
 # `python benchmarks/skinny_grid.py` prints these figures.
 SKINNY_TILE_ROWS = 8.0
 SKINNY_TILE_COLS = 64.0
 SKINNY_SPLIT_K = 1536.0
+# Two more of the library's choices, read off the same grids (h200-products: the skinny rule's
+# mean |log(model / recorded)| 0.250 -> 0.161, the linears' 0.318 -> 0.161; narrow-sm0, the check:
+# 0.304 -> 0.189, 15 -> 5 rows off by more than 2x; `python benchmarks/skinny_grid.py`):
+# - a linear of at most SKINNY_NARROW_ROWS rows (weights [n, k], read as the transposed operand)
+#   whose reduction is not split (k <= SKINNY_NARROW_K) runs the transposed kernels (tst_8x64,
+#   tst_16x64 ... TNN): columns in tiles of 8 where that grid stays within SKINNY_NARROW_GRID[8]
+#   blocks (n of 80 .. 704), else of 16 within SKINNY_NARROW_GRID[16] (n to 1664, a reduction
+#   of at least SKINNY_WIDE_COL_K), the grid rounded up to the cluster of SKINNY_CLUSTER blocks
+#   (the decode step's 1 x 1280 x 1280 products: 80 blocks, where 64-column tiles give 20);
+# - a product of more than SKINNY_WIDE_ROWS rows whose reduction splits at least twice holds its
+#   rows in tiles of SKINNY_WIDE_ROWS (tst_64x32 ... splitK), not of 8.
+SKINNY_NARROW_ROWS = 8.0
+SKINNY_NARROW_K = 2400.0
+SKINNY_NARROW_MIN_COLS = 80.0
+SKINNY_NARROW_MIN_K = 32.0
+SKINNY_NARROW_GRID = MappingProxyType({8.0: 88.0, 16.0: 104.0})
+SKINNY_WIDE_COL_K = 1024.0
+SKINNY_CLUSTER = 4.0
+SKINNY_WIDE_ROWS = 32.0
 
 
 def skinny_products(table: RecordTable) -> np.ndarray:
@@ -497,15 +518,28 @@ def skinny_products(table: RecordTable) -> np.ndarray:
 
 def skinny_blocks(table: RecordTable, cap: float) -> np.ndarray:
     """Blocks of a skinny product's nvjet launch: SKINNY_TILE_ROWS x SKINNY_TILE_COLS tiles of
-    its outputs, times one split per SKINNY_SPLIT_K of k up to what fills `cap` blocks, at most
-    `cap`."""
+    its outputs (rows in tiles of SKINNY_WIDE_ROWS past that many where k splits twice), times
+    one split per SKINNY_SPLIT_K of k up to what fills `cap` blocks, at most `cap`; a short
+    linear's narrow column tiles where the library takes them (SKINNY_NARROW_ROWS ...)."""
     c = lambda name: np.maximum(_col(table, name, 1.0), 1.0)   # noqa: E731
     linear = table.kind == "linear"
     rows = np.where(linear, c("m") * c("batch"), c("m"))
-    tiles = np.ceil(rows / SKINNY_TILE_ROWS) * np.ceil(c("n") / SKINNY_TILE_COLS) * \
+    n, k = c("n"), c("k")
+    tile_rows = np.where((rows > SKINNY_WIDE_ROWS) & (k >= 2.0 * SKINNY_SPLIT_K),
+                         SKINNY_WIDE_ROWS, SKINNY_TILE_ROWS)
+    tiles = np.ceil(rows / tile_rows) * np.ceil(n / SKINNY_TILE_COLS) * \
         np.where(linear, 1.0, c("batch"))
-    splits = np.maximum(np.minimum(np.floor(c("k") / SKINNY_SPLIT_K), np.ceil(cap / tiles)), 1.0)
-    return np.minimum(tiles * splits, cap)
+    splits = np.maximum(np.minimum(np.floor(k / SKINNY_SPLIT_K), np.ceil(cap / tiles)), 1.0)
+    out = np.minimum(tiles * splits, cap)
+    narrow = linear & (rows <= SKINNY_NARROW_ROWS) & (k <= SKINNY_NARROW_K) & \
+        (k >= SKINNY_NARROW_MIN_K) & (n >= SKINNY_NARROW_MIN_COLS)
+    chosen = np.zeros(len(table), dtype=bool)
+    for width, most in SKINNY_NARROW_GRID.items():
+        grid = np.ceil(np.ceil(n / width) / SKINNY_CLUSTER) * SKINNY_CLUSTER
+        take = narrow & ~chosen & (grid <= most) & ((width <= 8.0) | (k >= SKINNY_WIDE_COL_K))
+        out = np.where(take, np.minimum(grid, cap), out)
+        chosen |= take
+    return out
 
 
 def block_rounds(table: RecordTable, blocks: np.ndarray, n_sm: float, grid_sms: float,
@@ -629,6 +663,10 @@ def waves(blocks: np.ndarray, n_sm: float, grid_sms: float, persistent,
 # to -14. conv2d was tried and left out (its 128 x 128 tiles are not cuDNN's: the same sets moved
 # both ways, table 1), as were the skinny and misaligned products (narrow-fresh at 32 SMs 13.3
 # -> 16.3 %, a scratch check that no committed command regenerates).
+# Session 30 tried the skinny products' rounds again, with their narrow column tiles
+# (skinny_blocks), as the scale of their SM-parallel part: mean kernel MAPE of the H200
+# profile on the restricted sets 12.80 -> 12.67 % at 8-16 SMs but 11.20 -> 11.34 at 24-48,
+# narrow-fresh2 on 48 SMs 13.3 -> 15.6 (a scratch check): left out again.
 WAVE_KINDS = ("attention",)
 
 

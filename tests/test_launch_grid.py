@@ -16,7 +16,8 @@ from roofsim.hardware import (derive_sm_restricted, load_hardware, spec_from_dic
                               spec_to_dict)
 from roofsim.kernels import records_from_params
 from roofsim.perfmodel import (BALANCED_TAIL_TILES, LIBRARY_GRID_SHARE, PERSISTENT_KINDS,
-                               SKINNY_ROWS, WAVE_KINDS, balanced, block_rounds, library_blocks,
+                               SKINNY_NARROW_K, SKINNY_NARROW_ROWS, SKINNY_ROWS,
+                               WAVE_KINDS, balanced, block_rounds, library_blocks,
                                matrix_ctas, parallel_scale, persistent, unit_terms, waves)
 
 H200 = load_hardware("h200")
@@ -356,21 +357,60 @@ def test_a_skinny_product_runs_its_grid_in_rounds_on_fewer_sms():
     assert block_rounds(odd, library_blocks(odd, 132.0), 8.0, 132.0)[0] == 1
 
 
+def test_a_short_linear_takes_the_narrow_column_tiles_the_library_launched():
+    """calibration/h200/launch-grids/h200-products (the fit rows' grids): a short linear whose
+    reduction is not split runs 8-column tiles up to 88 blocks, 16-column ones up to 104 (the
+    decode step's 1 x 1280 x 1280 products: 80), in clusters of four; 64-column tiles past
+    that, or where the reduction is long; a gemm (its weights not transposed) keeps them."""
+    lin = lambda m, n, k: library_blocks(_matrix("linear", m, n, k), 132.0)[0]   # noqa: E731
+    assert lin(1, 1280, 1280) == 80         # recorded 80 (tst_16x64)
+    assert lin(4, 424, 864) == 56           # recorded 56 (tst_8x64)
+    assert lin(8, 192, 736) == 24           # recorded 24
+    assert lin(1, 1792, 1280) == 28         # 16-column tiles would be 112 blocks: recorded 28
+    assert lin(8, 1016, 144) == 16          # a short reduction keeps 64 columns: recorded 16
+    assert lin(8, 584, 2808) == 10          # a long one too (recorded 24: split-K)
+    assert library_blocks(_matrix("gemm", 4, 424, 864), 132.0)[0] == 7
+
+
+def test_a_product_of_many_rows_and_a_long_reduction_tiles_its_rows_by_32():
+    """Past 32 rows, where k splits at least twice, the library's tiles hold 32 rows
+    (tst_64x32 ... splitK): 64 x 128 x 6144 launched 16 blocks (8-row tiles gave 64)."""
+    assert library_blocks(_matrix("gemm", 64, 128, 6144), 132.0)[0] == 16
+    assert library_blocks(_matrix("linear", 64, 64, 15552), 132.0)[0] == 20   # recorded 24
+    assert library_blocks(_matrix("gemm", 64, 128, 1984), 132.0)[0] == 16     # 8-row tiles
+
+
 @settings(max_examples=200, deadline=None)
 @given(m=st.integers(1, SKINNY_ROWS), n=st.integers(8, 200000).map(lambda x: 8 * (x // 8)),
        k=st.integers(8, 40000).map(lambda x: 8 * (x // 8)), batch=st.integers(1, 64),
        kind=st.sampled_from(["gemm", "linear"]))
-def test_a_skinny_grid_never_shrinks_as_the_product_grows(m, n, k, batch, kind):
-    """More rows, columns or reduction never give a skinny product fewer blocks, and never more
-    than the grid's share."""
+def test_a_skinny_grid_stays_within_the_share_and_narrow_tiles_only_add_blocks(m, n, k, batch,
+                                                                               kind):
+    """Every skinny grid lies within one block and the grid's share; where the library takes
+    narrow column tiles, never fewer blocks than 64-column ones. (Not monotone in the shape:
+    the library launches fewer blocks for a longer reduction, 8 x 584 x 736 76 and
+    8 x 584 x 2808 24, and for more rows.)"""
     if kind == "linear":
         batch = min(batch, SKINNY_ROWS // m)
-    b = lambda **kw: library_blocks(_matrix(kind, **{"m": m, "n": n, "k": k,   # noqa: E731
-                                                     "batch": batch, **kw}), 132.0)[0]
+    t = _matrix(kind, m, n, k, batch)
+    blocks = library_blocks(t, 132.0)[0]
+    assert 1 <= blocks <= np.floor(LIBRARY_GRID_SHARE * 132)
+    rows = m * (batch if kind == "linear" else 1)
+    if kind == "linear" and rows <= SKINNY_NARROW_ROWS and k <= SKINNY_NARROW_K:
+        assert blocks >= min(np.ceil(n / 64), np.floor(LIBRARY_GRID_SHARE * 132))
+
+
+@settings(max_examples=200, deadline=None)
+@given(m=st.integers(1, 32), n=st.integers(8, 200000).map(lambda x: 8 * (x // 8)),
+       k=st.integers(8, 40000).map(lambda x: 8 * (x // 8)), batch=st.integers(1, 64))
+def test_a_gemm_of_up_to_32_rows_never_gets_fewer_blocks_as_it_grows(m, n, k, batch):
+    """A gemm of at most 32 rows keeps one tile family (8 x 64, split-K): more rows, columns
+    or reduction never give it fewer blocks."""
+    b = lambda **kw: library_blocks(_matrix("gemm", **{"m": m, "n": n, "k": k,   # noqa: E731
+                                                       "batch": batch, **kw}), 132.0)[0]
     base = b()
-    assert 1 <= base <= np.floor(LIBRARY_GRID_SHARE * 132)
     assert b(n=2 * n) >= base and b(k=2 * k) >= base
-    if m + 1 <= SKINNY_ROWS // (batch if kind == "linear" else 1):
+    if m < 32:
         assert b(m=m + 1) >= base
 
 
