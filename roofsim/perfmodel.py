@@ -64,7 +64,9 @@ power-limited sustained tensor throughput):
                  waves
     T_idle     = blocks without work (idle_block_seconds): a cat of unequal inputs, blocks
                  that exit at once x BLOCK_DISPATCH_CYCLES / (clock x SMs) (cat_empty_blocks:
-                 its grid has a row per input, each sized for the largest); a grouped GEMM's
+                 its grid has a row per input, each sized for the largest), or a strided cat's
+                 (ATen's generic kernel: rows of 2 x N_grid blocks of 512 threads, each
+                 GENERIC_BLOCK_DISPATCH_CYCLES); a grouped GEMM's
                  blocks past its tiles (its grid is N_grid), their rounds over N beyond
                  GROUPED_IDLE_HIDDEN_ROUNDS x GROUPED_IDLE_TRIPS L (0 on the whole chip); 0 for
                  every other launch
@@ -1164,11 +1166,37 @@ CAT_BLOCKS_PER_SM = 32.0       # the grid's cap, per SM the device reports
 BLOCK_DISPATCH_CYCLES = 80.0
 
 
+# A cat with a strided input (stride >= 1: an input not contiguous, as the rotary embedding's
+# halves, torch.cat((-x2, x1), -1) of a slice x1) runs ATen's generic kernel instead
+# (CatArrayBatchedCopy, getCatGrid): a row of CAT_GENERIC_BLOCKS_PER_SM x the device's SMs
+# blocks of CAT_GENERIC_THREADS threads per input, empty inputs included, each thread copying
+# elements in a loop strided by the grid; a row's blocks past its input's elements exit at once.
+# The decode step's rope cats ([b, h, 1, 64] x 2) launch 528 blocks on the H200 to copy 1,280
+# elements: 524 idle (calibration/h200*/e2e*/kernels.csv.gz: grid 528, block 512).
+CAT_GENERIC_BLOCKS_PER_SM = 2.0
+CAT_GENERIC_THREADS = 512.0
+# SM cycles per idle block of the generic kernel (four times the threads of the vectorized
+# kernel's blocks: more warps to start and retire): the median over 7,518 such cats (the rope
+# halves) in 59 end-to-end traces on 8-132 SMs, fit_block_dispatch's test sets left out
+# (`python benchmarks/fit_block_dispatch.py --kernel generic`: per SM count 117-165 on 8-56 SMs,
+# where the idle blocks dominate; more above, where the base prediction's error does); about
+# 85 ns at 1980 MHz. Chosen in session 30 after e2e-fresh57's 8-SM decode step showed the rope
+# cat at 7.10 us against 1.61 predicted (its stage rows are no test of it).
+GENERIC_BLOCK_DISPATCH_CYCLES = 168.0
+
+
+def _strided_cat(table: RecordTable) -> np.ndarray:
+    return (table.kind == "cat") & (np.nan_to_num(table.param("stride"), nan=0.0) >= 1)
+
+
 def cat_empty_blocks(table: RecordTable, grid_sms: float) -> np.ndarray:
-    """Blocks of each cat record's launch that exit without work: inputs rows of
-    min(ceil(largest / E), CAT_BLOCKS_PER_SM x grid_sms) blocks (E elements per block) less
-    those the inputs' elements fill; 0 for records without `inputs` / `largest` (equal
-    inputs) and for other kinds."""
+    """Blocks of each cat record's launch that exit without work, from its `inputs` and
+    `largest`: on the vectorized kernel, inputs rows of min(ceil(largest / E),
+    CAT_BLOCKS_PER_SM x grid_sms) blocks (E elements per block) less those the inputs'
+    elements fill; on the generic one (a strided cat), inputs rows of CAT_GENERIC_BLOCKS_PER_SM
+    x grid_sms blocks less those its elements reach, one per CAT_GENERIC_THREADS (the inputs
+    past the largest taken as equal shares of the rest); 0 for records without `inputs` /
+    `largest` (equal contiguous inputs) and for other kinds."""
     n = len(table)
     if n == 0:
         return np.zeros(0)
@@ -1179,21 +1207,29 @@ def cat_empty_blocks(table: RecordTable, grid_sms: float) -> np.ndarray:
         & (largest >= 1)
     if not on.any():
         return np.zeros(n)
+    many = np.nan_to_num(inputs, nan=2.0)
+    big = np.nan_to_num(largest, nan=1.0)
+    rest = np.maximum(numel - big, 0.0)
     elt = _element_bytes(table)
     per_block = CAT_BLOCK_THREADS * CAT_VECTOR_BYTES / np.maximum(elt, 1.0)
-    row = np.minimum(np.ceil(np.nan_to_num(largest, nan=1.0) / per_block),
-                     CAT_BLOCKS_PER_SM * grid_sms)
-    rest = np.maximum(numel - np.nan_to_num(largest, nan=0.0), 0.0)
-    idle = (np.nan_to_num(inputs, nan=1.0) - 1.0) * row - np.ceil(rest / per_block)
+    row = np.minimum(np.ceil(big / per_block), CAT_BLOCKS_PER_SM * grid_sms)
+    idle = (many - 1.0) * row - np.ceil(rest / per_block)
+    generic_row = CAT_GENERIC_BLOCKS_PER_SM * grid_sms
+    share = np.ceil(rest / np.maximum(many - 1.0, 1.0) / CAT_GENERIC_THREADS)
+    generic = many * generic_row - np.minimum(np.ceil(big / CAT_GENERIC_THREADS), generic_row) - \
+        (many - 1.0) * np.minimum(share, generic_row)
+    idle = np.where(_strided_cat(table), generic, idle)
     return np.where(on, np.maximum(idle, 0.0), 0.0)
 
 
 def cat_empty_seconds(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
-    """Seconds the idle blocks of each cat launch cost: BLOCK_DISPATCH_CYCLES each, at the SM
-    clock, spread over min(SMs, idle blocks) SMs."""
+    """Seconds the idle blocks of each cat launch cost: BLOCK_DISPATCH_CYCLES each
+    (GENERIC_BLOCK_DISPATCH_CYCLES on the generic kernel), at the SM clock, spread over
+    min(SMs, idle blocks) SMs."""
     idle = cat_empty_blocks(table, float(hw.grid_sms))
     sms = np.minimum(float(hw.sm_count), np.maximum(idle, 1.0))
-    return idle * BLOCK_DISPATCH_CYCLES / (hw.boost_clock_mhz * 1e6) / sms
+    cycles = np.where(_strided_cat(table), GENERIC_BLOCK_DISPATCH_CYCLES, BLOCK_DISPATCH_CYCLES)
+    return idle * cycles / (hw.boost_clock_mhz * 1e6) / sms
 
 
 # CUTLASS 3's grouped GEMM (torch._grouped_mm, the MoE experts) launches a block per SM the

@@ -29,8 +29,10 @@ import numpy as np
 # roofsim.capture.layout.LAYOUT_KINDS; roofsim.kernels._common.strided_dims reads it).
 # `inputs`, `largest` (after it): a cat of unequal inputs, their count and the elements of the
 # largest; PyTorch's vectorized cat kernel sizes one row of blocks per input for the largest,
-# and the blocks past a smaller input's end exit at once (roofsim.perfmodel.cat_empty_blocks).
-# NaN: equal inputs, or a cat the vectorized kernel does not run.
+# and the blocks past a smaller input's end exit at once (roofsim.perfmodel.cat_empty_blocks);
+# a strided cat (stride >= 1) carries them too, equal inputs included: its generic kernel has
+# a row of blocks per input, sized for the device. NaN: equal contiguous inputs, or a
+# contiguous cat the vectorized kernel does not run.
 # `head_dim_v` (after them): attention's value head size where it is not the query-key head size
 # `head_dim` (multi-head latent attention: DeepSeek-V2's queries and keys of 192, values of
 # 128); NaN: the same (roofsim.kernels.attention.value_head_dim).

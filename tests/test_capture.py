@@ -334,6 +334,25 @@ def test_a_kv_cache_append_records_its_unequal_inputs():
     assert np.isnan(t.param("inputs")[1:]).all()      # equal inputs; a 6-byte input: unaligned
 
 
+def test_a_strided_cat_records_its_inputs_for_the_generic_kernel():
+    """The rotary embedding's torch.cat((-x2, x1), -1) of a slice x1 runs ATen's generic cat
+    kernel (a row of blocks per input, perfmodel.cat_empty_blocks): inputs and largest even for
+    equal inputs, and an empty input counts; equal contiguous inputs record none."""
+    class Rope(torch.nn.Module):
+        def forward(self, x, k, empty):
+            half = x.shape[-1] // 2
+            rot = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+            cache = torch.cat([empty, k.transpose(1, 2)], dim=-2)
+            return rot, cache, torch.cat([x, x], dim=-1)
+    t = capture(Rope(), meta(1, 10, 1, 64), meta(1, 7, 10, 128), meta(1, 10, 0, 128)).table
+    cats = t.select(np.flatnonzero(t.kind == "cat"))
+    assert len(cats) == 3
+    assert (cats.param("inputs")[0], cats.param("largest")[0]) == (2, 320)
+    assert cats.param("stride")[0] >= 1
+    assert (cats.param("inputs")[1], cats.param("largest")[1]) == (2, 7 * 10 * 128)
+    assert np.isnan(cats.param("inputs")[2])
+
+
 def test_a_dtype_converting_op_is_cast_and_a_row_gather_counts_its_rows():
     class Route(torch.nn.Module):
         def forward(self, h, w, idx, flat, fidx):

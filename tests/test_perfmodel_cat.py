@@ -13,14 +13,17 @@ from roofsim.calibration import load_profile
 from roofsim.data import data_dir
 from roofsim.hardware import derive_sm_restricted, load_hardware, with_sm_count
 from roofsim.kernels import records_from_params
-from roofsim.perfmodel import (BLOCK_DISPATCH_CYCLES, CAT_BLOCKS_PER_SM, cat_empty_blocks,
-                               cat_empty_seconds)
+from roofsim.perfmodel import (BLOCK_DISPATCH_CYCLES, CAT_BLOCKS_PER_SM,
+                               GENERIC_BLOCK_DISPATCH_CYCLES, cat_empty_blocks, cat_empty_seconds)
 
 H200 = load_hardware("h200")
 
 
-def cat(numel, inputs=None, largest=None, dtype="bfloat16"):
+def cat(numel, inputs=None, largest=None, dtype="bfloat16", stride=None):
     p = {"numel": np.atleast_1d(np.asarray(numel, dtype=float))}
+    if stride is not None:
+        p["stride"] = np.full(len(p["numel"]), float(stride))
+        p["dims"] = np.full(len(p["numel"]), 2.0)
     if inputs is not None:
         p["inputs"] = np.full(len(p["numel"]), float(inputs))
         p["largest"] = np.atleast_1d(np.asarray(largest, dtype=float))
@@ -41,6 +44,41 @@ def test_a_kv_append_idles_a_row_of_blocks_and_equal_inputs_none():
     assert cat_empty_blocks(cat(huge + 8, 2, huge), 132)[0] == CAT_BLOCKS_PER_SM * 132 - 1
     other = records_from_params("copy", {"numel": np.array([1e6])}, "bfloat16")
     assert cat_empty_blocks(other, 132)[0] == 0
+
+
+def test_a_strided_cat_idles_most_of_its_generic_grid():
+    """The rotary halves' cat ([1, 10, 1, 64] x 2, a slice among them: ATen's generic kernel)
+    launches two rows of 2 x 132 blocks of 512 threads for 1,280 elements: 524 blocks idle, on
+    any SMs the green context leaves (the grid follows the SMs the device reports); a prefill
+    cache's empty input idles its whole row; halves that fill their rows idle none."""
+    rope = cat(1280, 2, 640, stride=1)
+    assert cat_empty_blocks(rope, 132)[0] == 524
+    assert cat_empty_blocks(rope, derive_sm_restricted(H200, 8).grid_sms)[0] == 524
+    assert cat_empty_blocks(rope, 16)[0] == 2 * 32 - 4        # a 16-SM device's own grid
+    assert cat_empty_blocks(cat(10 * 1023 * 128, 2, 10 * 1023 * 128, stride=1), 132)[0] == 264
+    assert cat_empty_blocks(cat(2 * 10 * 1023 * 64, 2, 10 * 1023 * 64, stride=1), 132)[0] == 0
+    # three equal strided inputs of 700 elements: 2 blocks each of their rows of 264
+    assert cat_empty_blocks(cat(2100, 3, 700, stride=1), 132)[0] == 3 * 264 - 3 * 2
+    hw = derive_sm_restricted(H200, 8)
+    assert cat_empty_seconds(rope, hw)[0] == pytest.approx(
+        524 * GENERIC_BLOCK_DISPATCH_CYCLES / (hw.boost_clock_mhz * 1e6 * 8))
+    # measured on 8 SMs (calibration/h200-sm8/e2e-fresh57): 7.10 us; the idle blocks alone
+    # carry 5.6 of it
+    assert 5.0e-6 < cat_empty_seconds(rope, hw)[0] < 6.0e-6
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 10 ** 7), st.integers(2, 8), st.sampled_from([8, 16, 40, 132]))
+def test_a_strided_cats_idle_time_never_shrinks_on_fewer_sms(share, inputs, sms):
+    """Fewer SMs (the same grid) never shorten a strided cat's idle time; inputs that each
+    fill their row of 2 x 132 blocks of 512 threads leave none."""
+    t = cat(share * inputs, inputs, share, stride=1)
+    hw = derive_sm_restricted(H200, sms) if sms < 132 else H200
+    s = cat_empty_seconds(t, hw)[0]
+    assert s >= 0
+    assert cat_empty_seconds(t, derive_sm_restricted(H200, 8))[0] >= s - 1e-18
+    if share >= 2 * 132 * 512:
+        assert cat_empty_blocks(t, 132)[0] == 0
 
 
 @settings(max_examples=60, deadline=None)

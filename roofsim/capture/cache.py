@@ -23,12 +23,13 @@ from .ops import per_element_counts
 from .result import Capture
 
 # Bump when a change to capture changes what a capture produces (invalidates the cache).
-CAPTURE_VERSION = "14"    # 7: strided records carry dims; 8: ... and their distinct bytes; 9: sort; 10: cat;
+CAPTURE_VERSION = "15"    # 7: strided records carry dims; 8: ... and their distinct bytes; 9: sort; 10: cat;
 #                            11: attention bias 2 (a key mask shared by heads and queries);
 #                            12: the upload of a CPU operand (H2D copy, synchronizing);
 #                            13: a cat of unequal inputs carries inputs / largest;
 #                            14: cast (a dtype-converting elementwise / copy), a row gather's rows,
 #                                an outer reduction's stride
+#                            15: a strided cat carries inputs / largest (its generic kernel)
 
 
 def cache_dir() -> Path:

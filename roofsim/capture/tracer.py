@@ -127,10 +127,18 @@ class _Tracer:
             row = replace(row, name=f"aten.{ops.H2D_COPY}")
         self.rows.append(row)
 
-    def _cat_grid(self, ins, out) -> dict:
-        """inputs / largest of a cat of unequal inputs that PyTorch's vectorized cat kernel runs
-        (every input contiguous, every input's start and its place in the output 16-byte
-        aligned: its isInOutAligned path); {} otherwise (equal inputs: no block idles)."""
+    def _cat_grid(self, name, ins, outs, out) -> dict:
+        """inputs / largest of a cat whose kernel launches blocks that can find nothing to copy
+        (roofsim.perfmodel.cat_empty_blocks): one of unequal inputs that PyTorch's vectorized
+        cat kernel runs (every input contiguous, every input's start and its place in the
+        output 16-byte aligned: its isInOutAligned path), or any cat of two or more inputs
+        with a strided one (its generic kernel: a row of blocks per input, empty ones
+        counted); {} otherwise (equal contiguous inputs: no block idles)."""
+        if name == "cat" and layout.strided_path(name, ins, outs, self.device_type):
+            every = [t for t in ins if t.device.type == self.device_type]
+            if len(every) >= 2:
+                return {"inputs": len(every), "largest": max(t.numel() for t in every)}
+            return {}
         parts = [t for t in ins if t.device.type == self.device_type and t.numel() > 0]
         sizes = [t.numel() for t in parts]
         if len(parts) < 2 or len(set(sizes)) == 1 or not out.is_contiguous() or \
@@ -277,7 +285,8 @@ class _Tracer:
             cuda = REDUCTION_FLOPS_PER_ELEMENT * x.numel()
             dtype = dtype_name(x.dtype)
         elif name in ops.CAT_OPS:
-            kind, params = "cat", {"numel": main.numel(), **self._cat_grid(ins, main)}
+            kind, params = "cat", {"numel": main.numel(),
+                                   **self._cat_grid(name, ins, outs, main)}
         elif name in ops.FILL_OPS or name in ops.COPY_OPS:
             kind, params = "copy", {"numel": main.numel()}
         elif name in ops.UNARY_FLOPS:
