@@ -40,6 +40,8 @@ def test_a_well_formed_file_reads(tmp_path):
     ("m", "3.5", "column m = 3.5: expected a whole number"),
     ("kernel_min_s", "6e-06", "column kernel_min_s = 6e-06: more than kernel_s"),
     ("kernel_max_s", "4e-06", "column kernel_s = 5e-06: more than kernel_max_s"),
+    # what the kind's formula refuses (a fit stopped on it without naming the file)
+    ("m", "", "kind 'linear' needs shape parameter 'm'"),
 ])
 def test_a_bad_cell_is_one_line_with_its_place(tmp_path, column, value, fragment):
     path = _write(tmp_path / "measurements.csv", ROW, {**ROW, column: value,

@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch")
 from roofsim.capture import capture  # noqa: E402
 from roofsim.capture import layout  # noqa: E402
 from roofsim.errors import UserError  # noqa: E402
+from roofsim.kernels import records_from_params  # noqa: E402
 from roofsim.kernels._common import RUNNER_DIMS, strided_dims  # noqa: E402
 from roofsim.kernels.elementwise import (broadcast_shapes, dims_shape,  # noqa: E402
                                          strided_shape)
@@ -128,6 +129,21 @@ def test_unrealizable_numel_is_one_clear_error():
         runner_table()["copy"]({"numel": 4096, "stride": 2, "dims": 4}, "float32", "cpu")
     with pytest.raises(UserError, match="at least 2"):
         runner_table()["elementwise"]({"numel": 4096, "stride": 1, "dims": 1}, "float32", "cpu")
+
+
+def test_a_dims_past_numels_bits_has_no_layout():
+    # n^(dims - 1) of a dims beyond numel's bits took minutes (predict-kernels and a fit of a
+    # measurements file with dims 1e9 hung): no n >= 2 leaves an outer size of 2 there, so no
+    # power is computed; the formula's operands are then read whole
+    with pytest.raises(UserError, match="numel = 4096"):
+        dims_shape(4096, 10**9)
+    with pytest.raises(UserError, match="numel = 4096"):
+        dims_shape(4096, 13)                    # 2^12 = 4096 leaves an outer size of 1
+    assert dims_shape(8192, 13) == (2,) + (2,) * 12
+    assert dims_shape(8, 3) == (2, 2, 2)        # the last dims numel's bits allow
+    t = records_from_params("elementwise", {"numel": [4096.0], "stride": [1.0],
+                                            "dims": [1e9]}, "bfloat16")
+    assert t.bytes_read[0] == 2 * 4096 * 2
 
 
 def test_strided_dims_rule_lives_in_one_place():

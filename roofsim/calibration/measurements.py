@@ -213,9 +213,11 @@ def read_measurements(path: str | Path) -> Measurements:
                                                         "set_bytes")}}
     known_dtypes = set(ELEMENT_BYTES)
     cols: dict[str, list] = {c: [] for c in COLUMNS}
+    read = []
     for row in table.rows:
         if not row.get("case_id"):
             continue
+        read.append(row)
         ok = row.get("status") == "ok"
         kind, dtype = row.get("kind"), row.get("dtype")
         if kind not in KINDS:
@@ -255,6 +257,7 @@ def read_measurements(path: str | Path) -> Measurements:
                                     f"(expected fastest <= median <= slowest replay)")
     arrays = {c: np.array(v, dtype=np.float64 if c in _FLOAT_COLUMNS else object)
               for c, v in cols.items()}
+    _check_formulas(table, read, arrays)
     # A case measured twice (a resumed run that retried a failure): the last row wins.
     ids = arrays["case_id"]
     if len(set(ids)) != len(ids):
@@ -262,6 +265,25 @@ def read_measurements(path: str | Path) -> Measurements:
         keep = np.array(sorted(last.values()), dtype=int)
         arrays = {k: v[keep] for k, v in arrays.items()}
     return Measurements(arrays, str(path))
+
+
+def _check_formulas(table, rows, arrays) -> None:
+    """Every row's shape parameters as its kind's formula takes them (roofsim.kernels): the
+    first row a formula refuses (a parameter its kind needs left empty, a cast not 0 or 1) is
+    named by its line, before a fit would stop on it without naming the file."""
+    from ..kernels import records_from_params
+    params = {p: arrays[p] for p in SHAPE_PARAMS if not np.isnan(arrays[p]).all()}
+    try:
+        records_from_params(arrays["kind"], params, arrays["dtype"])
+    except UserError:
+        for i, row in enumerate(rows):
+            try:
+                records_from_params(arrays["kind"][i:i + 1],
+                                    {p: v[i:i + 1] for p, v in params.items()},
+                                    arrays["dtype"][i:i + 1])
+            except UserError as err:
+                raise UserError(f"{table.where(row)}: {err}") from None
+        raise
 
 
 def measured_ids(path: str | Path, *, retry_failed: bool = False) -> set[str]:

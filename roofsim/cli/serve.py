@@ -169,6 +169,10 @@ def run(args) -> int:
         raise UserError(f"--rate {args.rate:g}: --rates {args.rates} gives the rates to "
                         f"simulate; give one or the other")
     fill_defaults(args, POISSON | TARGETS)
+    if args.tpot_target_ms and args.output_tokens == 1:
+        raise UserError(f"--tpot-target-ms {args.tpot_target_ms:g}: with --output-tokens 1 no "
+                        f"request has a TPOT (the time per output token after the first), so "
+                        f"every rate would meet it; more --output-tokens, or a TTFT target")
     rates = _rates(args.rates) if args.rates else None
     if args.plot:
         check_output_file(args.plot, option="--plot")

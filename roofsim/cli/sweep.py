@@ -23,7 +23,7 @@ from ..objectives import Budgets
 from ..sources import CAPTURED, SOURCE_NAMES
 from ..sweep import (MAX_SWEEP_POINTS, SWEEP_DIRS, SWEEP_KINDS, VARY_KNOBS, default_sources,
                      grid_points, parse_vary, run_sweep, vary_points, write_outputs)
-from .args import amount, count, fill_defaults, nonempty
+from .args import amount, count, fill_defaults, given_options, nonempty
 from .common import add_hardware_args, add_json_arg, hardware_from_args, load_calibration
 from .limits import check_memory, check_text_tokens, memory_of
 from .models import (add_image_arg, add_model_arg, image_from_args, is_default_model,
@@ -35,6 +35,8 @@ DEFAULT_OUT = "roofsim-sweep"
 # The shortest TTFT / TPOT budget: a microsecond, below any launch; the rates a budget requires
 # (FLOPs / budget) stay finite (1e-300 s printed 'inf TFLOP/s').
 BUDGET_MIN_S = 1e-6
+# The budgets when not given: --ttft in s (vision + prefill), --tpot in s per token (decode).
+BUDGET_DEFAULTS = {"ttft": 1.0, "tpot": 0.05}
 # DeepSeek-OCR's sources (its analytic models and captured reference) and their defaults:
 # argparse leaves them None, so that a --model (its capture is the one source) refuses a given
 # one instead of ignoring it; --lm-head's default follows --accounting (lm_head_of).
@@ -50,9 +52,9 @@ def add_workload_args(parser, *, grids_help: str) -> None:
                         help="decode steps K (default 100)")
     parser.add_argument("--prompt-tokens", type=count(0), default=None, metavar="P",
                         help="text prompt tokens besides the image (default 10)")
-    parser.add_argument("--ttft", default=1.0, type=amount(BUDGET_MIN_S, unit="s"),
+    parser.add_argument("--ttft", default=None, type=amount(BUDGET_MIN_S, unit="s"),
                         metavar="S", help="TTFT budget in seconds, vision + prefill (default 1.0)")
-    parser.add_argument("--tpot", default=0.05, type=amount(BUDGET_MIN_S, unit="s"),
+    parser.add_argument("--tpot", default=None, type=amount(BUDGET_MIN_S, unit="s"),
                         metavar="S", help="TPOT budget in seconds per token, decode "
                                           "(default 0.05)")
     parser.add_argument("--no-reference", action="store_true", default=None,
@@ -85,7 +87,8 @@ def parse_grids(text: str | None):
 
 
 def budgets_from_args(args) -> Budgets:
-    return Budgets(ttft_s=args.ttft, tpot_s=args.tpot)
+    return Budgets(ttft_s=BUDGET_DEFAULTS["ttft"] if args.ttft is None else args.ttft,
+                   tpot_s=BUDGET_DEFAULTS["tpot"] if args.tpot is None else args.tpot)
 
 
 def check_points(points, cfg, memory, *, varied: bool) -> None:
@@ -187,6 +190,13 @@ def refuse_varied_options(args, varies, default: str = "") -> None:
 
 
 def run(args) -> int:
+    if args.json and args.no_plots:
+        given = given_options(args, BUDGET_DEFAULTS)
+        if given:
+            raise UserError(f"{' and '.join(given)}: the budgets set the required TFLOP/s and "
+                            f"bandwidth of the text table and the figures; --json with "
+                            f"--no-plots prints and writes neither (drop {', '.join(given)}, or "
+                            f"--no-plots)")
     budgets = budgets_from_args(args)
     check_output_folder(args.out)
     hw = hardware_from_args(args)

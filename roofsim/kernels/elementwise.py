@@ -114,7 +114,10 @@ def dims_shape(numel: int, dims: int) -> tuple[int, ...]:
     n <= STRIDED_INNER_MAX (at least 2) whose power n^(D-1) divides numel, leaving an outer size
     of at least 2. A numel without such a factor is a UserError (suites align numel to one)."""
     numel, dims = int(numel), int(dims)
-    for n in range(STRIDED_INNER_MAX, 1, -1):
+    # n^(D-1) >= 2^(D-1) must leave an outer size of 2: past numel's bits no n does (and the
+    # powers of a huge dims would take minutes to compute)
+    fits = dims - 1 < (numel // 2).bit_length()
+    for n in range(STRIDED_INNER_MAX, 1, -1) if fits else ():
         inner = n ** (dims - 1)
         if numel % inner == 0 and numel // inner >= 2:
             return (numel // inner,) + (n,) * (dims - 1)
