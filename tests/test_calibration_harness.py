@@ -145,8 +145,9 @@ def test_time_budget_stops_cleanly(tmp_path, cases):
 def test_writer_appends_one_flushed_row_at_a_time(tmp_path):
     path = tmp_path / "m.csv"
     with MeasurementWriter(path) as w:
-        w.write({"case_id": "a", "kind": "gemm", "dtype": "bfloat16", "status": "ok",
-                 "kernel_s": 1e-6, "kernel_min_s": 1e-6, "kernel_max_s": 1e-6})
+        w.write({"case_id": "a", "kind": "gemm", "dtype": "bfloat16", "m": 64, "n": 64,
+                 "k": 64, "status": "ok", "kernel_s": 1e-6, "kernel_min_s": 1e-6,
+                 "kernel_max_s": 1e-6})
         assert len(read_measurements(path)) == 1       # readable before close
     assert read_measurements(path)["kernel_s"][0] == 1e-6
 
