@@ -63,14 +63,31 @@ def model_footprint(mc, request, *, weights: bool = True) -> Footprint:
                      int(request.batch))
 
 
-def footprint(cfg, request) -> Footprint:
+def footprint(cfg, request, plan=None, sizes=None) -> Footprint:
+    """Weights and final KV cache of a request; under a parallel plan (roofsim.parallel.
+    ParallelPlan, with the workload's shard_sizes() as `sizes`), one GPU's share of each, as a
+    server holds them (per_gpu)."""
     if is_model_config(cfg):
-        return model_footprint(cfg, request)
-    from .workloads.deepseek_ocr import kv_cache_bytes_per_token, parameter_counts, views
-    positions = views(cfg, request).image_tokens + request.prompt_tokens + request.decode_tokens
-    kv = float(kv_cache_bytes_per_token(cfg)) * request.batch * positions
-    return Footprint(float(parameter_counts(cfg)["total"] * cfg.element_bytes), kv,
-                     int(positions), int(request.batch))
+        fp = model_footprint(cfg, request)
+    else:
+        from .workloads.deepseek_ocr import kv_cache_bytes_per_token, parameter_counts, views
+        positions = views(cfg, request).image_tokens + request.prompt_tokens + \
+            request.decode_tokens
+        kv = float(kv_cache_bytes_per_token(cfg)) * request.batch * positions
+        fp = Footprint(float(parameter_counts(cfg)["total"] * cfg.element_bytes), kv,
+                       int(positions), int(request.batch))
+    return per_gpu(fp, cfg, plan, sizes)
+
+
+def per_gpu(fp: Footprint, cfg, plan=None, sizes=None) -> Footprint:
+    """One GPU's share of a footprint under a parallel plan: its weights' share
+    (ParallelPlan.weight_share) and its KV cache's (kv_share), as kv_budget counts them; the
+    footprint itself on one GPU (no plan, or a plan of one)."""
+    if plan is None or plan.is_single:
+        return fp
+    weights = plan.weight_share(fp.weight_bytes, weight_bytes(cfg, "routed_experts")) \
+        if fp.weight_bytes else 0.0
+    return Footprint(weights, fp.kv_bytes * plan.kv_share(sizes), fp.positions, fp.batch)
 
 
 def kv_bytes_per_position(cfg) -> float:

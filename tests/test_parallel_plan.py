@@ -101,6 +101,28 @@ def test_cli_predict_refuses_tp_that_does_not_divide_the_heads(capsys):
     assert "deepseek-ocr's 10 attention heads" in capsys.readouterr().err
 
 
+def test_cli_predict_checks_one_gpus_share_of_the_memory(capsys):
+    """Qwen3-30B-A3B's 61 GB of weights overflow one 24 GB RTX 4090; under --tp 4 each GPU
+    holds a quarter (ParallelPlan.weight_share), so predict runs; under --tp 2 the refusal
+    names the per-GPU share and the plan. (predict checked the whole model on one GPU and
+    refused the sharded plan a server runs.)"""
+    from roofsim.cli import main
+    argv = ["predict", "--model", "qwen3-30b-a3b", "--hardware", "rtx-4090",
+            "--prompt-tokens", "128", "--decode-tokens", "4"]
+    assert main(argv + ["--tp", "4"]) == 0
+    assert "tp 4, ep 1, pp 1, dp 1 (4 GPUs)" in capsys.readouterr().out
+    assert main(argv + ["--tp", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "needs 30.54 GB of device memory per GPU under --tp 2" in err[0]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "needs 61.08 GB of device memory (weights" in err and "per GPU" not in err
+    # DeepSeek-OCR on a GPU of 4 GB (its 6.7 GB of weights): two pipeline stages fit
+    small = ["predict", "--hardware", "h200", "--set", "mem_capacity_gb=4", "--grid", "1x2"]
+    assert main(small) == 2
+    assert main(small + ["--pp", "2"]) == 0
+
+
 def test_cli_predict_data_parallel_is_one_replicas_batch(capsys):
     """--dp replicates the model, each replica running its own --batch: the prediction says
     it is one replica's rather than silently showing the single-GPU one."""

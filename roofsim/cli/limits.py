@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..errors import UserError
-from ..memory import Footprint, MemoryFit, footprint, is_model_config, model_footprint
+from ..memory import (Footprint, MemoryFit, footprint, is_model_config, model_footprint,
+                      per_gpu)
 from ..units import to_gb
 
 
@@ -113,18 +114,24 @@ def check_crop_limits(cfg, min_crops: int | None, max_crops: int | None,
         raise UserError(f"{names[0]} {lo} > {names[1]} {hi}: expected min <= max")
 
 
-def check_memory(cfg, request, memory: MemoryLimit, what: str) -> Footprint:
-    """The request's weights + KV cache within `memory`; `what` names the flags."""
+def check_memory(cfg, request, memory: MemoryLimit, what: str, plan=None,
+                 sizes=None) -> Footprint:
+    """The request's weights + KV cache within `memory`; `what` names the flags. Under a
+    parallel plan (roofsim.parallel.ParallelPlan, `sizes` the workload's shard_sizes()), one
+    GPU's share of each (roofsim.memory.per_gpu) within one GPU's memory."""
+    sharded = plan is not None and not plan.is_single
+    where = f" per GPU under {plan.flags}" if sharded else ""
     if is_model_config(cfg):       # a KV cache too large alone needs no model built
-        kv = model_footprint(cfg, request, weights=False)
+        kv = per_gpu(model_footprint(cfg, request, weights=False), cfg, plan, sizes)
         if kv.kv_bytes > memory.bytes:
             raise UserError(
-                f"{what}: its KV cache alone needs {to_gb(kv.kv_bytes):.4g} GB of device memory "
-                f"({kv.positions:,} positions x batch {kv.batch:,}), more than {memory.owner}")
-    fp = footprint(cfg, request)
+                f"{what}: its KV cache alone needs {to_gb(kv.kv_bytes):.4g} GB of device memory"
+                f"{where} ({kv.positions:,} positions x batch {kv.batch:,}), more than "
+                f"{memory.owner}")
+    fp = footprint(cfg, request, plan, sizes)
     if fp.total > memory.bytes:
         raise UserError(
-            f"{what}: needs {to_gb(fp.total):.4g} GB of device memory (weights "
+            f"{what}: needs {to_gb(fp.total):.4g} GB of device memory{where} (weights "
             f"{to_gb(fp.weight_bytes):.3g} GB + KV cache {to_gb(fp.kv_bytes):.4g} GB for "
             f"{fp.positions:,} positions x batch {fp.batch:,}), more than {memory.owner}")
     return fp

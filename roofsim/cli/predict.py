@@ -21,6 +21,7 @@ from .. import predict as _predict
 from .. import wall as _wall
 from ..parallel import MAX_DEGREE, ParallelPlan, shard_stage_records
 from ..workloads import DEFAULT_MODEL, StageRecords, workload
+from ..workloads.deepseek_ocr import load_config
 from ..engine import BOUNDS
 from ..errors import UserError
 from .args import amount, count, nonempty
@@ -125,21 +126,26 @@ def run(args) -> int:
     hw = hardware_from_args(args)
     host_overhead_s = _host_overhead(args, hw)
     host, source = _host_model(args, hw)
+    plan = ParallelPlan(tp=args.tp, ep=args.ep, pp=args.pp, dp=args.dp)
     if is_default_model(args):
-        cfg, _, ds_request = request_from_args(args, memory_of(hw))
+        # the plan first: it is checked against the model, and the memory check takes one
+        # GPU's share under it
+        cfg = load_config(args.config)
         wl = workload(None, args.implementation, cfg=cfg)
+        plan.check_model(wl.shard_sizes())
+        cfg, _, ds_request = request_from_args(args, memory_of(hw), cfg=cfg, plan=plan,
+                                               sizes=wl.shard_sizes())
         request = _predict.request_for(wl, ds_request.grid, ds_request.prompt_tokens,
                                        ds_request.decode_tokens, ds_request.batch)
         memory_request = ds_request
     else:
         wl = workload(args.model, args.implementation)
-        request = model_request_from_args(args, wl, memory_of(hw))
+        plan.check_model(wl.shard_sizes())
+        request = model_request_from_args(args, wl, memory_of(hw), plan=plan)
         cfg, memory_request = wl.config, request
     profile = None
     if args.calibration is not None:
         profile = load_calibration(args.calibration)
-    plan = ParallelPlan(tp=args.tp, ep=args.ep, pp=args.pp, dp=args.dp)
-    plan.check_model(wl.shard_sizes())
     records = wl.stage_records(request, use_cache=not args.no_cache)
     fit = None
     if plan.is_single:          # a sharded plan's per-GPU weights and KV are not modelled here

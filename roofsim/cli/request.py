@@ -131,9 +131,10 @@ def views_from_args(args, cfg) -> Views:
     return Views(parse_grid(default), mode, f"--grid {default} (default)")
 
 
-def request_from_args(args, memory, cfg=None) -> tuple[object, Views, Request]:
+def request_from_args(args, memory, cfg=None, plan=None,
+                      sizes=None) -> tuple[object, Views, Request]:
     """(config, views, request), every size checked against the config and `memory`
-    (roofsim.cli.limits.MemoryLimit)."""
+    (roofsim.cli.limits.MemoryLimit; under a parallel `plan`, one GPU's share: check_memory)."""
     cfg = cfg if cfg is not None else load_config(args.config)
     v = views_from_args(args, cfg)
     check_text_tokens(cfg, prompt=("--prompt-tokens", args.prompt_tokens),
@@ -144,7 +145,7 @@ def request_from_args(args, memory, cfg=None) -> tuple[object, Views, Request]:
              f"--decode-tokens {request.decode_tokens}"]
     if request.batch != 1:
         flags.append(f"--batch {request.batch}")
-    check_memory(cfg, request, memory, " ".join(flags))
+    check_memory(cfg, request, memory, " ".join(flags), plan, sizes)
     return cfg, v, request
 
 
@@ -153,10 +154,11 @@ def request_from_args(args, memory, cfg=None) -> tuple[object, Views, Request]:
 DEEPSEEK_ONLY = ("mode", "min_crops", "max_crops", "config")
 
 
-def model_request_from_args(args, wl, memory):
+def model_request_from_args(args, wl, memory, plan=None):
     """A transformers model's request (roofsim.workloads.Request) from --image, --prompt-tokens,
     --decode-tokens and --batch, checked against the model config's positions
-    (max_position_embeddings) and `memory` (weights + KV cache)."""
+    (max_position_embeddings) and `memory` (weights + KV cache; under a parallel `plan`, one
+    GPU's share)."""
     from ..workloads import Request as ModelRequest
     from .models import image_from_args, refuse_deepseek_options
     if getattr(args, "grid", None) is not None:
@@ -165,13 +167,14 @@ def model_request_from_args(args, wl, memory):
     image = image_from_args(args, wl)
     request = ModelRequest(prompt_tokens=args.prompt_tokens, decode_tokens=args.decode_tokens,
                            batch=getattr(args, "batch", 1), image=image)
-    check_model_request(wl, request, memory)
+    check_model_request(wl, request, memory, plan=plan)
     return request
 
 
-def check_model_request(wl, request, memory, flags: str = "") -> None:
+def check_model_request(wl, request, memory, flags: str = "", plan=None) -> None:
     """A --model request's text tokens within the config's positions and its weights + KV
-    cache within `memory`; `flags` name the request in the memory message."""
+    cache within `memory` (one GPU's share under a parallel `plan`); `flags` name the request
+    in the memory message."""
     from .models import image_text
     check_text_tokens(wl.config, prompt=("--prompt-tokens", request.prompt_tokens),
                       decode=("--decode-tokens", request.decode_tokens))
@@ -180,7 +183,9 @@ def check_model_request(wl, request, memory, flags: str = "") -> None:
             f"--prompt-tokens {request.prompt_tokens}",
             f"--decode-tokens {request.decode_tokens}"]
             + ([f"--batch {request.batch}"] if request.batch != 1 else []))
-    check_memory(wl.config, request, memory, f"--model {wl.name} {flags}")
+    sharded = plan is not None and not plan.is_single
+    check_memory(wl.config, request, memory, f"--model {wl.name} {flags}", plan,
+                 wl.shard_sizes() if sharded else None)
 
 
 __all__ = ["DEEPSEEK_ONLY", "DEFAULT_DECODE_TOKENS", "DEFAULT_GRID", "Views",

@@ -63,6 +63,12 @@ class ParallelPlan:
     def is_single(self) -> bool:
         return self.tp == self.ep == self.pp == 1
 
+    @property
+    def flags(self) -> str:
+        """The degrees above 1 as the options that give them ('--tp 4 --ep 2')."""
+        return " ".join(f"--{n} {getattr(self, n)}" for n in ("tp", "ep", "pp", "dp")
+                        if getattr(self, n) > 1)
+
     def nodes(self, ranks: int) -> int:
         """Nodes a group of `ranks` consecutive GPUs spans."""
         return max(1, math.ceil(ranks / self.gpus_per_node))
