@@ -279,3 +279,16 @@ def test_a_trace_row_over_the_models_positions_names_its_line(tmp_path, capsys):
                  "h200"]) == 2
     err = capsys.readouterr().err
     assert f"{trace}: line 3: prompt_tokens 1000000000" in err and err.count("\n") == 1
+
+
+def test_a_one_token_run_shows_no_tpot_as_n_a(capsys):
+    """With one output token no request has a TPOT: the text table says n/a (it printed nan),
+    the JSON null."""
+    from roofsim.cli import main
+    assert main(["serve", "--requests", "5", "--output-tokens", "1"]) == 0
+    out = capsys.readouterr().out
+    tpot = next(line for line in out.splitlines() if line.startswith("TPOT"))
+    assert tpot.split()[1:] == ["n/a"] * 4 and "nan" not in out
+    assert main(["serve", "--requests", "5", "--output-tokens", "1", "--json"]) == 0
+    import json
+    assert set(json.loads(capsys.readouterr().out)["tpot_s"].values()) == {None}

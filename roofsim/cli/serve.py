@@ -19,6 +19,8 @@ are not simulated, so serve takes no --pp or --dp.
 
 from __future__ import annotations
 
+import math
+
 from ..errors import UserError
 from ..io import check_output_file
 from ..memory import DEFAULT_UTILIZATION, kv_budget
@@ -237,8 +239,10 @@ def _out(args, data, text: str) -> int:
     return 0
 
 
-def _ms(s: float) -> float:
-    return round(s * 1e3, 3)
+def _ms(s: float) -> float | str:
+    """Seconds as milliseconds in a table; 'n/a' where no request gives the figure (TPOT of
+    one-token outputs: NaN)."""
+    return round(s * 1e3, 3) if math.isfinite(s) else "n/a"
 
 
 def _render(m) -> str:
