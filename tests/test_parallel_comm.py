@@ -99,3 +99,27 @@ def test_link_time_monotone_in_bytes_and_ranks(kind, numel, more, ranks, nodes):
     assert np.isfinite(base) and base > 0
     assert _time(kind, numel + more, ranks, nodes).link_s[0] >= base
     assert _time(kind, numel, ranks + 1, nodes).link_s[0] >= base * (1 - 1e-12)
+
+
+@pytest.mark.parametrize("ranks,nodes,tree,fragment", [
+    (0, 1, 0, "ranks (GPUs in the group) must be >= 1, got 0"),
+    (4, 5, 0, "got nodes 5 for ranks 4"),
+    (4, 0, 0, "got nodes 0 for ranks 4"),
+    (4, 1, 5, "tree must be 0 (ring) or 1"),
+])
+def test_a_group_out_of_range_is_refused_not_clamped(ranks, nodes, tree, fragment):
+    """A collective of no GPU, of more nodes than GPUs or with tree 5 was clamped into range
+    (ranks 0 timed as 1, nodes 5 of 4 as 4, tree 5 as a tree): a figure for a wrong input."""
+    with pytest.raises(UserError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+        records_from_params("all_reduce", {"numel": [1024.0], "ranks": [float(ranks)],
+                                           "nodes": [float(nodes)], "tree": [float(tree)]},
+                            "bfloat16")
+
+
+def test_predict_kernels_names_the_line_of_a_group_out_of_range(tmp_path, capsys):
+    from roofsim.cli import main
+    f = tmp_path / "cases.csv"
+    f.write_text("kind,numel,ranks,nodes\nall_reduce,1024,8,1\nall_reduce,1024,4,5\n")
+    assert main(["predict-kernels", str(f), "--hardware", "h200"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cases.csv: line 3" in err[0] and "nodes 5 for ranks 4" in err[0]

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import UserError
 from ..records import COMM_KINDS
 from ._common import element_bytes, param, result, rows_of
 
@@ -55,11 +56,25 @@ def bus_factor(kind: str, ranks) -> np.ndarray:
 
 
 def _group(params, n_rows: int, kind: str):
+    """numel, ranks, nodes and tree (bool) of each row; a UserError where a group has no GPU,
+    spans no node or more nodes than GPUs, or tree is not 0 or 1 (these were clamped into
+    range, a wrong figure for a wrong input)."""
     numel = param(params, "numel", n_rows, kind)
-    ranks = np.maximum(param(params, "ranks", n_rows, kind, default=1.0), 1.0)
-    nodes = np.clip(param(params, "nodes", n_rows, kind, default=1.0), 1.0, ranks)
-    tree = param(params, "tree", n_rows, kind, default=0.0) > 0
-    return numel, ranks, nodes, tree
+    ranks = param(params, "ranks", n_rows, kind, default=1.0)
+    nodes = param(params, "nodes", n_rows, kind, default=1.0)
+    tree = param(params, "tree", n_rows, kind, default=0.0)
+    if (ranks < 1).any():
+        raise UserError(f"kind {kind!r}: ranks (GPUs in the group) must be >= 1, got "
+                        f"{ranks.min():g}")
+    if ((nodes < 1) | (nodes > ranks)).any():
+        bad = int(np.flatnonzero((nodes < 1) | (nodes > ranks))[0])
+        raise UserError(f"kind {kind!r}: nodes must be within 1 .. ranks (a node holds at "
+                        f"least one of the group's GPUs), got nodes {nodes[bad]:g} for ranks "
+                        f"{ranks[bad]:g}")
+    if not np.isin(tree, (0.0, 1.0)).all():
+        raise UserError(f"kind {kind!r}: tree must be 0 (ring) or 1 (NCCL's tree), got "
+                        f"{sorted(set(tree.tolist()) - {0.0, 1.0})}")
+    return numel, ranks, nodes, tree > 0
 
 
 def _formula(kind: str):
