@@ -149,11 +149,11 @@ def kv_budget(cfg, capacity_bytes: float, utilization: float = DEFAULT_UTILIZATI
     if not 0 < utilization <= 1:
         raise UserError(f"memory utilization {utilization}: expected a share in (0, 1]")
     usable = capacity_bytes * utilization
-    w, per_position = weight_bytes(cfg), kv_bytes_per_position(cfg)
+    # one position of one sequence: its KV bytes are the cache's per position
+    share = per_gpu(Footprint(weight_bytes(cfg), kv_bytes_per_position(cfg), 1, 1), cfg, plan,
+                    sizes)
+    w, per_position = share.weight_bytes, share.kv_bytes
     sharded = plan is not None and not plan.is_single
-    if sharded:
-        w = plan.weight_share(w, weight_bytes(cfg, "routed_experts"))
-        per_position *= plan.kv_share(sizes)
     if w >= usable:
         raise UserError(f"the weights need {to_gb(w):.4g} GB{' per GPU' if sharded else ''}, "
                         f"more than the {to_gb(usable):.4g} GB usable on {owner} "

@@ -132,16 +132,18 @@ def run(args) -> int:
         # GPU's share under it
         cfg = load_config(args.config)
         wl = workload(None, args.implementation, cfg=cfg)
-        plan.check_model(wl.shard_sizes())
+        sizes = wl.shard_sizes()
+        plan.check_model(sizes)
         cfg, _, ds_request = request_from_args(args, memory_of(hw), cfg=cfg, plan=plan,
-                                               sizes=wl.shard_sizes())
+                                               sizes=sizes)
         request = _predict.request_for(wl, ds_request.grid, ds_request.prompt_tokens,
                                        ds_request.decode_tokens, ds_request.batch)
         memory_request = ds_request
     else:
         wl = workload(args.model, args.implementation)
-        plan.check_model(wl.shard_sizes())
-        request = model_request_from_args(args, wl, memory_of(hw), plan=plan)
+        sizes = wl.shard_sizes()
+        plan.check_model(sizes)
+        request = model_request_from_args(args, wl, memory_of(hw), plan=plan, sizes=sizes)
         cfg, memory_request = wl.config, request
     profile = None
     if args.calibration is not None:

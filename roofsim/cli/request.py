@@ -154,11 +154,11 @@ def request_from_args(args, memory, cfg=None, plan=None,
 DEEPSEEK_ONLY = ("mode", "min_crops", "max_crops", "config")
 
 
-def model_request_from_args(args, wl, memory, plan=None):
+def model_request_from_args(args, wl, memory, plan=None, sizes=None):
     """A transformers model's request (roofsim.workloads.Request) from --image, --prompt-tokens,
     --decode-tokens and --batch, checked against the model config's positions
-    (max_position_embeddings) and `memory` (weights + KV cache; under a parallel `plan`, one
-    GPU's share)."""
+    (max_position_embeddings) and `memory` (weights + KV cache; under a parallel `plan`, with
+    the workload's shard_sizes() as `sizes`, one GPU's share)."""
     from ..workloads import Request as ModelRequest
     from .models import image_from_args, refuse_deepseek_options
     if getattr(args, "grid", None) is not None:
@@ -167,11 +167,12 @@ def model_request_from_args(args, wl, memory, plan=None):
     image = image_from_args(args, wl)
     request = ModelRequest(prompt_tokens=args.prompt_tokens, decode_tokens=args.decode_tokens,
                            batch=getattr(args, "batch", 1), image=image)
-    check_model_request(wl, request, memory, plan=plan)
+    check_model_request(wl, request, memory, plan=plan, sizes=sizes)
     return request
 
 
-def check_model_request(wl, request, memory, flags: str = "", plan=None) -> None:
+def check_model_request(wl, request, memory, flags: str = "", plan=None,
+                        sizes=None) -> None:
     """A --model request's text tokens within the config's positions and its weights + KV
     cache within `memory` (one GPU's share under a parallel `plan`); `flags` name the request
     in the memory message."""
@@ -183,9 +184,7 @@ def check_model_request(wl, request, memory, flags: str = "", plan=None) -> None
             f"--prompt-tokens {request.prompt_tokens}",
             f"--decode-tokens {request.decode_tokens}"]
             + ([f"--batch {request.batch}"] if request.batch != 1 else []))
-    sharded = plan is not None and not plan.is_single
-    check_memory(wl.config, request, memory, f"--model {wl.name} {flags}", plan,
-                 wl.shard_sizes() if sharded else None)
+    check_memory(wl.config, request, memory, f"--model {wl.name} {flags}", plan, sizes)
 
 
 __all__ = ["DEEPSEEK_ONLY", "DEFAULT_DECODE_TOKENS", "DEFAULT_GRID", "Views",

@@ -66,8 +66,9 @@ def _group(params, n_rows: int, kind: str):
     if (ranks < 1).any():
         raise UserError(f"kind {kind!r}: ranks (GPUs in the group) must be >= 1, got "
                         f"{ranks.min():g}")
-    if ((nodes < 1) | (nodes > ranks)).any():
-        bad = int(np.flatnonzero((nodes < 1) | (nodes > ranks))[0])
+    outside = (nodes < 1) | (nodes > ranks)
+    if outside.any():
+        bad = int(np.flatnonzero(outside)[0])
         raise UserError(f"kind {kind!r}: nodes must be within 1 .. ranks (a node holds at "
                         f"least one of the group's GPUs), got nodes {nodes[bad]:g} for ranks "
                         f"{ranks[bad]:g}")
