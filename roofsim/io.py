@@ -71,11 +71,35 @@ def input_error(path, err: OSError, expected: str = "") -> UserError:
     return UserError(f"{path}: cannot read: {_os_reason(err)}")
 
 
+def parent_fault(path) -> str | None:
+    """Why the folder meant to hold `path` is not there, naming the path at fault: the first
+    missing folder on the way to it, or the file that stands where a folder should be. None
+    where that folder exists."""
+    parent = Path(path).parent
+    if os.path.isdir(parent):
+        return None
+    ancestor, missing = parent, None
+    while not os.path.exists(ancestor) and ancestor != ancestor.parent:
+        missing, ancestor = ancestor, ancestor.parent
+    if os.path.exists(ancestor) and not os.path.isdir(ancestor):
+        return f"{ancestor} is a file, not a folder"
+    if missing is None or missing == parent:
+        return f"the folder {parent} does not exist"
+    return f"the folder {missing} does not exist (nor, in it, {parent})"
+
+
 def output_error(path, err: OSError, what: str = "output") -> UserError:
-    """A UserError for an output path that could not be written."""
+    """A UserError for an output path that could not be written. A missing file or folder is
+    named as the one at fault: a folder on the way that is missing or a file, or the folder that
+    exists but refuses a new file (a virtual file system such as /proc)."""
     reason = _os_reason(err)
-    if err.errno == errno.ENOENT:
-        reason = f"the folder {Path(path).parent} does not exist"
+    if err.errno in (errno.ENOENT, errno.ENOTDIR):
+        fault = parent_fault(path)
+        if fault is not None:
+            reason = fault
+        elif err.errno == errno.ENOENT:
+            reason = (f"the folder {Path(path).parent} exists but refuses a new file there "
+                      f"({err.strerror or 'no such file'}; a virtual file system?)")
     return UserError(f"{path}: cannot write the {what}: {reason}")
 
 
@@ -660,8 +684,9 @@ def check_output_file(path, *, option: str = "-o") -> Path:
     if p.is_dir():
         raise UserError(f"{option} {p}: is a folder; expected a file name")
     parent = p.parent
-    if not parent.is_dir():
-        raise UserError(f"{option} {p}: the folder {parent} does not exist")
+    fault = parent_fault(p)
+    if fault is not None:
+        raise UserError(f"{option} {p}: {fault}")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UserError(f"{option} {p}: cannot write in the folder {parent} (permission denied)")
     if len(p.name.encode()) > 255:

@@ -15,6 +15,7 @@ soon as it is added. `corpus_size()` is the count the README states.
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import resource
 import sys
@@ -28,6 +29,10 @@ from roofsim.cli import build_parser, main
 
 TIME_LIMIT_S = 20.0
 SHIPPED_HOST = str(Path(__file__).resolve().parents[1] / "calibration" / "h200" / "host")
+# A committed measurements file that fits on its own (166 rows): "<measurements:COLUMN=VALUE>"
+# is a calibration folder holding it with that cell of its first row changed.
+SHIPPED_MEASUREMENTS = (Path(__file__).resolve().parents[1] / "calibration" / "h200"
+                        / "attention-mla" / "sm8" / "measurements.csv")
 MEMORY_LIMIT_MB = 512
 
 # How each subcommand is run when one of its options is given a bad value: the other arguments
@@ -104,6 +109,15 @@ def _with(command: str, action, value: str) -> tuple[str, ...]:
 def _flag(action) -> tuple[str, ...]:
     return tuple(action.option_strings) or (action.metavar or action.dest,)
 
+
+# A calibration folder's provenance.json (roofsim calibrate writes {"runs": [...]}), broken.
+PROVENANCE_FILES = {
+    "not-json": b'{"runs": [', "list": b"[1, 2]", "runs-not-a-list": b'{"runs": "x"}',
+    "run-not-an-object": b'{"runs": [5]}',
+    "device-not-an-object": b'{"runs": [{"device_before": "NVIDIA H200"}]}',
+    "device-name-not-text": b'{"runs": [{"device_before": {"name": 5}}]}',
+    "sms-not-a-number": b'{"runs": [{"sm_restriction": {"probed_sms": "eight"}}]}',
+}
 
 # Broken files of each format: name -> (file name, content bytes) or a special marker.
 YAML_FILES = {
@@ -450,6 +464,33 @@ LIMIT_CASES = [
          ("--grids",)),
     Case("verify layers only with tokens", ("verify", "--layers-only", "--prompt-tokens", "5"),
          ("--prompt-tokens",)),
+    # an output path whose folder is missing higher up, or is a file: the path at fault named
+    Case("hardware derive output under a file", ("hardware", "derive", "h200", "--sms", "40",
+                                                 "-o", "<file>/sub/out.yaml"),
+         ("a-file is a file, not a folder",)),
+    Case("hardware derive output two folders missing",
+         ("hardware", "derive", "h200", "--sms", "40", "-o", "<dir>/no/such/out.yaml"),
+         ("/no does not exist (nor, in it,",)),
+    Case("predict-kernels output under a file", ("predict-kernels", "{cases}", "-o",
+                                                 "<file>/out.csv"),
+         ("a-file is a file, not a folder",)),
+] + [
+    # a measurements row's method cells as the harness writes them (a fit took these silently)
+    Case(f"calibrate fit-only measurements {cell}",
+         ("calibrate", "--fit-only", "--out", f"<measurements:{cell}>", "--hardware", "h200"),
+         (f"line 2: column {cell.split('=')[0]} = ",))
+    for cell in ("launches=0", "launches=2.5", "trials=0", "sets=0", "set_bytes=1.5",
+                 "timer=cuda_graph", "timer=CUDA_EVENTS", "graph=2")
+] + [
+    # a calibration folder's provenance.json that is not what the harness writes (a traceback)
+    Case(f"calibrate fit-only provenance {name}",
+         ("calibrate", "--fit-only", "--out", f"<provenance:{name}>"), ("provenance.json",))
+    for name in ("not-json", "list", "runs-not-a-list", "run-not-an-object",
+                 "device-not-an-object", "device-name-not-text", "sms-not-a-number")
+] + [
+    Case("calibrate fit-only more measurements launches 0",
+         ("calibrate", "--fit-only", "--out", "<measurements:launches=1>", "--hardware", "h200",
+          "--more", "<measurements:launches=0>"), ("line 2: column launches = ",)),
 ]
 
 
@@ -510,6 +551,20 @@ def _materialize(token: str, scratch: Path) -> str:
                                 .get(id(files), ".yaml"))
         path.write_bytes(content)
         return str(path)
+    if token.startswith(("<measurements:", "<provenance:")):
+        kind, spec = token[1:-1].split(":", 1)
+        folder = scratch / kind / spec
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(SHIPPED_MEASUREMENTS, newline="") as f:
+            rows = list(csv.reader(f))
+        if kind == "measurements":
+            column, value = spec.split("=", 1)
+            rows[1][rows[0].index(column)] = value
+        else:
+            (folder / "provenance.json").write_bytes(PROVENANCE_FILES[spec])
+        with open(folder / "measurements.csv", "w", newline="") as f:
+            csv.writer(f, lineterminator="\n").writerows(rows)
+        return str(folder)
     if token.startswith("<profiles:"):
         field = token[len("<profiles:"):-1]
         path = scratch / f"profiles-{field.split(':')[0]}.yaml"

@@ -242,3 +242,36 @@ def test_output_folder_checks(tmp_path):
     assert rio.check_output_folder(tmp_path / "new" / "deeper") == tmp_path / "new" / "deeper"
     assert "is a folder" in _err(rio.check_output_file, tmp_path)
     assert "does not exist" in _err(rio.check_output_file, tmp_path / "no" / "x.csv")
+
+
+def test_an_output_path_names_the_part_at_fault(tmp_path):
+    """A file where a folder should be, or a folder missing higher up, is named as such (the
+    messages said 'the folder <parent> does not exist' for both)."""
+    f = tmp_path / "f"
+    f.write_text("x")
+    for check in (rio.check_output_file, lambda p: rio.atomic_write_text(p, "x")):
+        assert f"{f} is a file, not a folder" in _err(check, f / "sub" / "x.csv")
+        msg = _err(check, tmp_path / "no" / "such" / "x.csv")
+        assert f"the folder {tmp_path / 'no'} does not exist (nor, in it, " \
+               f"{tmp_path / 'no' / 'such'})" in msg
+        assert f"the folder {tmp_path / 'no'} does not exist" in _err(check, tmp_path / "no" /
+                                                                       "x.csv")
+    assert not f.is_dir() and not (tmp_path / "no").exists()
+
+
+def test_a_folder_that_refuses_a_new_file_is_not_called_missing(tmp_path, monkeypatch):
+    """/proc and its like exist but answer ENOENT to a new file: the folder was named as not
+    existing."""
+    def refuse(*_a, **_k):
+        raise OSError(errno.ENOENT, "No such file or directory")
+    monkeypatch.setattr(rio, "_temp_beside", refuse)
+    msg = _err(rio.atomic_write_text, tmp_path / "x.yaml", "x", what="hardware spec")
+    assert f"the folder {tmp_path} exists but refuses a new file" in msg
+    assert "does not exist" not in msg and str(tmp_path / "x.yaml") in msg
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self") or os.geteuid() != 0,
+                    reason="needs Linux's /proc, writable by permission (root)")
+def test_writing_into_proc_names_proc_as_refusing():
+    msg = _err(rio.atomic_write_text, "/proc/roofsim-test.yaml", "x")
+    assert "the folder /proc exists but refuses a new file" in msg

@@ -42,6 +42,15 @@ def test_a_well_formed_file_reads(tmp_path):
     ("kernel_max_s", "4e-06", "column kernel_s = 5e-06: more than kernel_max_s"),
     # what the kind's formula refuses (a fit stopped on it without naming the file)
     ("m", "", "kind 'linear' needs shape parameter 'm'"),
+    # how the row was timed, as the harness writes it (these were read without a word)
+    ("launches", "0", "launches = '0': expected a whole number >= 1 (launches per replay)"),
+    ("launches", "2.5", "column launches = '2.5': expected a whole number >= 1"),
+    ("trials", "0", "column trials = '0': expected a whole number >= 1"),
+    ("sets", "0.5", "column sets = '0.5': expected a whole number >= 1"),
+    ("set_bytes", "7.5", "column set_bytes = '7.5': expected a whole number >= 0"),
+    ("timer", "cuda_graph",
+     "column timer = 'cuda_graph': expected one of cuda_events, host_perf_counter"),
+    ("graph", "yes", "column graph = 'yes': expected one of 0, 1"),
 ])
 def test_a_bad_cell_is_one_line_with_its_place(tmp_path, column, value, fragment):
     path = _write(tmp_path / "measurements.csv", ROW, {**ROW, column: value,
@@ -65,3 +74,23 @@ def test_a_fit_with_no_group_writes_no_profile(tmp_path):
     with pytest.raises(UserError, match="no profile written"):
         fit_directory(tmp_path, hardware="h200")
     assert not (tmp_path / "profile.json").exists()
+
+
+@pytest.mark.parametrize("content,fragment", [
+    ('{"runs": [', "not valid JSON"),
+    ("[1, 2]", "a JSON list; expected an object"),
+    ('{"runs": {"a": 1}}', "runs: expected a list of objects"),
+    ('{"runs": [{"software": [1]}]}', "runs[0].software: expected an object"),
+    ('{"runs": [{}, {"device_before": {"name": 7}}]}', "runs[1].device_before.name: expected"),
+    ('{"sm_restriction": {"requested_sms": 2.5}}', "sm_restriction.requested_sms: expected a "
+                                                   "whole number"),
+])
+def test_a_broken_provenance_is_one_line_naming_it(tmp_path, content, fragment):
+    """The folder's provenance.json names the measuring device and its SM restriction; one that
+    is not what the harness writes stopped a fit with a traceback (AttributeError, ValueError)."""
+    from roofsim.calibration.fit import device_of, sm_restriction_of
+    (tmp_path / "provenance.json").write_text(content)
+    for read in (device_of, sm_restriction_of):
+        with pytest.raises(UserError) as exc:
+            read(tmp_path)
+        assert fragment in str(exc.value) and str(tmp_path / "provenance.json") in str(exc.value)

@@ -95,7 +95,7 @@ def _rows(path, dims_values):
                      "kind": "copy", "dtype": "bfloat16", "numel": numel, "stride": 1,
                      "dims": d, "split": "fit", "status": "ok",
                      "kernel_s": 1e-5 * (1 + i) * d, "kernel_min_s": 1e-5 * (1 + i) * d,
-                     "kernel_max_s": 1e-5 * (1 + i) * d, "timer": "cuda_graph"})
+                     "kernel_max_s": 1e-5 * (1 + i) * d, "timer": "cuda_events"})
 
 
 def test_dims_round_trips_through_measurements_and_profile(tmp_path):
@@ -123,7 +123,7 @@ def test_old_csv_without_dims_reads_and_resumes(tmp_path):
         w.writeheader()
         w.writerow({"case_id": "copy|bfloat16|numel=4096,stride=1", "suite": "s", "kind": "copy",
                     "dtype": "bfloat16", "numel": 4096, "stride": 1, "split": "fit",
-                    "status": "ok", "kernel_s": 3e-6, "timer": "cuda_graph"})
+                    "status": "ok", "kernel_s": 3e-6, "timer": "cuda_events"})
     m = read_measurements(path)
     assert np.isnan(m["dims"]).all() and m["stride"][0] == 1 and m["kernel_s"][0] == 3e-6
     _rows(path, [4])                           # resuming rewrites the header first

@@ -32,7 +32,7 @@ from .gap import GAP_FILE, graph_gap_s
 from .warm import WARM_FILE, WarmCase, case_savings_s, short_cases, warm_trips
 from .physfit import fit_kind
 from .profile import RESIDUAL_BOUND, CalibrationProfile, GroupModel, two_point_share
-from .run import MEASUREMENTS_FILE, PROFILE_FILE, PROVENANCE_FILE, read_provenance
+from .run import MEASUREMENTS_FILE, PROFILE_FILE, PROVENANCE_FILE, provenance_runs
 
 ACCURACY_FILE = "accuracy.json"
 MIN_GROUP_SHAPES = 3    # fewer measured shapes: no opinion on the group
@@ -156,7 +156,7 @@ def fit_profile(m: Measurements, hardware: HardwareSpec, *, device_name: str = "
 
 def device_of(out: Path) -> str:
     """The measuring device's name from the folder's provenance ('' if unknown)."""
-    for run in reversed(read_provenance(out / PROVENANCE_FILE).get("runs", [])):
+    for run in reversed(provenance_runs(out)):
         name = (run.get("device_before") or {}).get("name") or \
             (run.get("software") or {}).get("device_torch")
         if name:
@@ -170,8 +170,7 @@ def sm_restriction_of(out: Path) -> int:
     """The SM count the folder's runs were restricted to (roofsim calibrate --sms N, or
     measure_e2e.py / measure_models.py --sms N, whose provenance is one run; probed where the
     probe ran), 0 for whole-GPU runs. Runs of several restrictions are an error."""
-    doc = read_provenance(out / PROVENANCE_FILE)
-    runs = doc["runs"] if "runs" in doc else [doc]
+    runs = provenance_runs(out)
     sms = {int((r.get("sm_restriction") or {}).get("probed_sms") or
                (r.get("sm_restriction") or {}).get("requested_sms") or 0) for r in runs}
     if len(sms) > 1:

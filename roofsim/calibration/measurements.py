@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import UserError
 from ..records import SHAPE_PARAMS
 from .nvml import STATE_FIELDS
-from .timing import CpuTimer
+from .timing import CpuTimer, CudaTimer
 
 # A row whose timed replays disagree by more than this fraction of their median was disturbed
 # while it was timed (seen on the H100 run: host stalls left the GPU idle between graph
@@ -185,6 +185,14 @@ COUNT_RANGE = (0.0, 1e12)              # launches, trials, sets, set_bytes
 # split its case id hashes to. Anything else is a broken or edited file (a row would be dropped
 # from the fit, or fitted, without a word).
 STATUSES = ("ok", "failed")
+# How a row was timed: the timer's name (roofsim.calibration.timing writes cuda_events on a GPU,
+# host_perf_counter on the host) and graph 1/0; an empty cell is a row that was not timed (a
+# failure). The replay counts are whole numbers, at least one launch, trial and input set:
+# launches 0 would be a time per launch of nothing.
+TIMERS = (CudaTimer.name, CpuTimer.name)
+GRAPH_FLAGS = ("0", "1")
+WHOLE_COUNTS = {"launches": (1, "launches per replay"), "trials": (1, "timed replays"),
+                "sets": (1, "input sets"), "set_bytes": (0, "bytes per input set")}
 # A row's median replay time lies between its fastest and slowest (a float's last digits aside).
 ORDER_TOLERANCE = 1e-9
 
@@ -229,7 +237,8 @@ def read_measurements(path: str | Path) -> Measurements:
         if ok and row.get("kernel_s") == "":
             raise UserError(f"{table.where(row, 'kernel_s')}: empty on a row with status ok "
                             f"(expected seconds per launch)")
-        for column, allowed in (("status", STATUSES), ("split", (FIT, HOLDOUT))):
+        for column, allowed in (("status", STATUSES), ("split", (FIT, HOLDOUT)),
+                                ("timer", TIMERS), ("graph", GRAPH_FLAGS)):
             cell = row.get(column, "")
             if cell not in allowed and (column == "status" or cell != ""):
                 raise UserError(f"{table.where(row, column)} = {cell!r}: expected one of "
@@ -245,6 +254,11 @@ def read_measurements(path: str | Path) -> Measurements:
                 if c in SHAPE_PARAMS and np.isfinite(value) and value != math.floor(value):
                     raise UserError(f"{table.where(row, c)} = {cell}: expected a whole number "
                                     f"(a shape parameter)")
+                if c in WHOLE_COUNTS and np.isfinite(value):
+                    least, meaning = WHOLE_COUNTS[c]
+                    if value != math.floor(value) or value < least:
+                        raise UserError(f"{table.where(row, c)} = {cell!r}: expected a whole "
+                                        f"number >= {least} ({meaning})")
                 cols[c].append(value)
             else:
                 cols[c].append(cell)

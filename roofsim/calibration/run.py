@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Sequence, TextIO
 
 from ..errors import UserError
-from ..io import stored_file
+from ..io import read_json, stored_file
 from .measurements import (SPLIT_SEED, HOLDOUT_FRACTION, MeasurementWriter, measured_ids,
                            split_of)
 from .nvml import Nvml
@@ -242,5 +242,36 @@ def append_provenance(path: Path, entry: dict, replace_last: bool = False) -> No
     tmp.replace(path)
 
 
-def read_provenance(path: Path) -> dict:
-    return json.loads(Path(path).read_text()) if Path(path).is_file() else {"runs": []}
+def provenance_runs(out: Path) -> list[dict]:
+    """The runs a folder's provenance.json records (roofsim calibrate's {"runs": [...]}, or the
+    one run measure_e2e.py / measure_models.py write), [] without the file. A file that is not
+    JSON, or whose runs or their device fields are not what the harness writes, is one line
+    naming it (a fit used to stop on it with a traceback)."""
+    path = out / PROVENANCE_FILE
+    if not path.is_file():
+        return []
+    doc = read_json(path, expected="a calibration run's provenance (roofsim calibrate)")
+    if not isinstance(doc, dict):
+        raise UserError(f"{path}: a JSON {type(doc).__name__}; expected an object with a list "
+                        f"of runs (roofsim calibrate's provenance)")
+    runs = doc["runs"] if "runs" in doc else [doc]
+    if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs):
+        raise UserError(f"{path}: runs: expected a list of objects (roofsim calibrate's "
+                        f"provenance)")
+    for i, run in enumerate(runs):
+        for key in ("device_before", "software", "sm_restriction"):
+            if run.get(key) is not None and not isinstance(run[key], dict):
+                raise UserError(f"{path}: runs[{i}].{key}: expected an object, got "
+                                f"{run[key]!r:.40}")
+        for key, name in (("device_before", "name"), ("software", "device_torch")):
+            value = (run.get(key) or {}).get(name)
+            if value is not None and not isinstance(value, str):
+                raise UserError(f"{path}: runs[{i}].{key}.{name}: expected a device name, "
+                                f"got {value!r:.40}")
+        for name in ("probed_sms", "requested_sms"):
+            value = (run.get("sm_restriction") or {}).get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 0):
+                raise UserError(f"{path}: runs[{i}].sm_restriction.{name}: expected a whole "
+                                f"number of SMs, got {value!r:.40}")
+    return runs
