@@ -43,6 +43,13 @@ def test_the_gap_is_the_median_of_short_single_kernel_cases(tmp_path):
     [{"status": "ok", "gap_s": "nan", "kernel_s": 5e-6, "kernels_per_launch": 1}] * 30,
     [{"status": "ok", "gap_s": "x", "kernel_s": 5e-6, "kernels_per_launch": 1}] * 30,
     [{"status": "ok", "gap_s": 9e-6, "kernel_s": 5e-6, "kernels_per_launch": 1}] * 30,
+    # an edited status word, or a launch of no (or part of a) kernel, among good rows
+    [{"status": "ok", "gap_s": 3e-7, "kernel_s": 5e-6, "kernels_per_launch": 1}] * 30 +
+    [{"status": "OK", "gap_s": 3e-7, "kernel_s": 5e-6, "kernels_per_launch": 1}],
+    [{"status": "ok", "gap_s": 3e-7, "kernel_s": 5e-6, "kernels_per_launch": 1}] * 30 +
+    [{"status": "ok", "gap_s": 3e-7, "kernel_s": 5e-6, "kernels_per_launch": 0}],
+    [{"status": "ok", "gap_s": 3e-7, "kernel_s": 5e-6, "kernels_per_launch": 1}] * 30 +
+    [{"status": "ok", "gap_s": 3e-7, "kernel_s": 5e-6, "kernels_per_launch": 1.5}],
 ])
 def test_bad_gap_data_is_one_line(tmp_path, bad):
     _gap_csv(tmp_path / "g.csv", bad)

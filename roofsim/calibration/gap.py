@@ -23,6 +23,7 @@ GAP_FILE = "gap/graph-gap-sm0.csv"   # inside a calibration folder: the whole de
 GAP_KERNEL_MAX_S = 20e-6             # cases shorter than this carry the gap above noise
 MIN_GAP_CASES = 20
 GAP_RANGE_S = (0.0, 5e-6)            # physical range of a graph node gap
+GAP_STATUSES = ("ok", "error")       # what measure_graph_gap.py writes per case
 
 
 def graph_gap_s(path: str | Path) -> float:
@@ -31,11 +32,18 @@ def graph_gap_s(path: str | Path) -> float:
                      expected="benchmarks/measure_graph_gap.py's CSV")
     gaps = []
     for r in table.rows:
+        if r["status"] not in GAP_STATUSES:     # an edited word would drop the row unsaid
+            raise UserError(f"{table.where(r, 'status')} = {r['status']!r}: expected one of "
+                            f"{', '.join(GAP_STATUSES)}")
         if r["status"] != "ok":
             continue
         gap = number_cell(table, r, "gap_s", -SECONDS_RANGE[1], SECONDS_RANGE[1], "seconds")
         kern = number_cell(table, r, "kernel_s", *SECONDS_RANGE, "seconds per launch")
-        per = number_cell(table, r, "kernels_per_launch", *COUNT_RANGE, "kernels per launch")
+        per = number_cell(table, r, "kernels_per_launch", 1.0, COUNT_RANGE[1],
+                          "kernels per launch (a timed launch runs at least one)")
+        if per != int(per):
+            raise UserError(f"{table.where(r, 'kernels_per_launch')} = {per:g}: expected a "
+                            f"whole number of kernels")
         if per == 1 and kern < GAP_KERNEL_MAX_S:
             gaps.append(gap)
     if len(gaps) < MIN_GAP_CASES:
