@@ -160,6 +160,21 @@ CSV_FILES = {
     # a quote opened in the user's own last column took the rows after it for its text
     "unclosed-quote-swallows-rows": b'kind,m,n,k,note\ngemm,1,2,3,"a\ngemm,4,5,6,b\n',
 }
+SHIPPED_MODELS = Path(__file__).resolve().parents[1] / "workloads" / "models"
+
+
+def _shipped_config(name: str, drop=(), vision=None, **changes) -> bytes:
+    """A shipped model's config.json with fields dropped or changed (vision: vision_config's)."""
+    import json
+    raw = json.loads((SHIPPED_MODELS / f"{name}.json").read_text())
+    for key in drop:
+        raw.pop(key)
+    raw.update(changes)
+    if vision:
+        raw["vision_config"].update(vision)
+    return json.dumps(raw).encode()
+
+
 # A transformers config.json given to --model (written as NAME.json).
 MODEL_FILES = {
     "missing": None, "folder": "<folder>", "device": "<device>", "long-name": "<long>",
@@ -169,6 +184,23 @@ MODEL_FILES = {
     "empty-object": b"{}", "no-layers": b'{"model_type": "llama"}',
     "text-config-not-an-object": b'{"model_type": "llama", "text_config": [1]}',
     "deep": b"[" * 100000,
+    # a field roofsim's arithmetic reads (params.kv_cache_bytes_per_token): a KeyError traceback
+    "no-hidden-size": _shipped_config("llama-3.1-8b", drop=("hidden_size",)),
+    # a window of no positions: a traceback from the attention mask while capturing
+    "sliding-window-0": _shipped_config("mistral-7b-v0.3", sliding_window=0),
+    # no head_dim: transformers floors hidden / heads, and the model was built and timed
+    "hidden-not-a-multiple-of-heads": _shipped_config("qwen2.5-7b", hidden_size=3590),
+    # the encoder's image tokens narrower than the decoder: built and timed
+    "vision-width-not-the-decoder's": _shipped_config("qwen2-vl-7b", vision={"hidden_size": 1000}),
+    # multi-head latent attention without its rotary key: a KeyError traceback
+    "latent-attention-without-rope-dim": _shipped_config("deepseek-v2-lite",
+                                                         drop=("qk_rope_head_dim",)),
+}
+# Configs transformers reads and fills in with its class's defaults where roofsim's own
+# arithmetic would take another value (predicted with a wrong KV cache or parameter count).
+DEFAULTED_MODEL_FILES = {
+    "kv-heads-defaulted": _shipped_config("mistral-7b-v0.3", drop=("num_key_value_heads",)),
+    "experts-defaulted": _shipped_config("qwen3-30b-a3b", drop=("num_experts",)),
 }
 # A host model given to --host-model (written as NAME.json; roofsim.host).
 HOST_FILES = {
@@ -374,6 +406,23 @@ LIMIT_CASES = [
          ("--grid",)),
     Case("predict model max crops", ("predict", "--model", "llama-3.1-8b", "--max-crops", "4"),
          ("--max-crops",)),
+    # the image tokens of a vision-language model count against max_position_embeddings
+    # (image 16384 + prompt 16000 + decode 1000 > 32768; prompt + decode alone fit)
+    Case("predict model image + prompt + decode over positions",
+         ("predict", "--model", "qwen2-vl-7b", "--image", "3584x3584", "--prompt-tokens",
+          "16000", "--decode-tokens", "1000"), ("--image 3584x3584",)),
+    Case("sweep model vary prefill with the image over positions",
+         ("sweep", "vision-prefill", "--model", "qwen2-vl-7b", "--image", "3584x3584", "--vary",
+          "prefill-tokens=32768", "--decode-tokens", "1000", "--out", "{dir}/s"),
+         ("--image 3584x3584",)),
+    # predict's generated --model file cases stop at its --implementation flash base
+    Case("predict model sliding window 0", ("predict", "--model",
+                                            "<input:a model name or config.json:sliding-window-0>"),
+         ("sliding_window",)),
+    Case("cost model defaulted kv heads", ("cost", "--model", "<defaulted:kv-heads-defaulted>"),
+         ("num_key_value_heads",)),
+    Case("cost model defaulted experts", ("cost", "--model", "<defaulted:experts-defaulted>"),
+         ("num_experts",)),
     Case("predict model image of a text model", ("predict", "--model", "llama-3.1-8b",
                                                  "--image", "64x64"), ("--image",)),
     Case("predict model implementation", ("predict", "--model", "llama-3.1-8b",
@@ -494,8 +543,21 @@ LIMIT_CASES = [
 ]
 
 
+def _repeated_option_cases() -> list[Case]:
+    """Each subcommand with its first one-value option of BASE given twice (argparse kept the
+    last value without a word: roofsim.cli.args.refuse_repeated_options)."""
+    out = []
+    for sub, base in BASE.items():
+        for i, tok in enumerate(base[:-1]):
+            if tok.startswith("--") and not base[i + 1].startswith("-"):
+                out.append(Case(f"{sub} {tok} given twice", (*base, tok, base[i + 1]),
+                                (f"{tok} given twice",)))
+                break
+    return out
+
+
 def corpus_cases() -> list[Case]:
-    return _generated_cases() + LIMIT_CASES
+    return _generated_cases() + LIMIT_CASES + _repeated_option_cases()
 
 
 CASES = corpus_cases()
@@ -565,6 +627,12 @@ def _materialize(token: str, scratch: Path) -> str:
         with open(folder / "measurements.csv", "w", newline="") as f:
             csv.writer(f, lineterminator="\n").writerows(rows)
         return str(folder)
+    if token.startswith("<defaulted:"):
+        name = token[len("<defaulted:"):-1]
+        path = scratch / "defaulted" / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(DEFAULTED_MODEL_FILES[name])
+        return str(path)
     if token.startswith("<profiles:"):
         field = token[len("<profiles:"):-1]
         path = scratch / f"profiles-{field.split(':')[0]}.yaml"
@@ -645,3 +713,18 @@ def test_the_corpus_covers_every_subcommand_and_is_large_enough():
 def test_readme_states_the_corpus_size():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert f"{corpus_size()} bad or extreme inputs" in readme
+
+
+def test_options_that_collect_and_flags_may_repeat_and_one_value_options_may_not():
+    """--set collects (each key once is its own check), a flag given twice is the same flag;
+    a one-value option given twice, in either spelling, is refused; `--` ends the options."""
+    from roofsim.cli.args import refuse_repeated_options
+    from roofsim.errors import UserError
+    parser = build_parser()
+    refuse_repeated_options(parser, ["predict", "--set", "a=1", "--set", "b=2", "--json",
+                                     "--json", "--grid", "2x3"])
+    refuse_repeated_options(parser, ["predict", "--grid", "2x3", "--", "--grid"])
+    for argv in (["predict", "--grid=2x3", "--json", "--grid", "4x4"],
+                 ["hardware", "derive", "h200", "--sms", "8", "-o", "a.yaml", "-o", "b.yaml"]):
+        with pytest.raises(UserError, match="given twice"):
+            refuse_repeated_options(parser, argv)

@@ -28,8 +28,11 @@ def test_an_interrupt_lost_in_a_finalizer_ends_the_run():
     it), then works on: with the hook the run ends by that interrupt, quietly; without it, the
     interrupt is printed and lost, and the child finishes its work."""
     script = textwrap.dedent("""
-        import sys, time, weakref
+        import signal, sys, time, weakref
         from roofsim.cli import _redeliver_interrupts
+        # as a terminal leaves it: a test run started in the background of a non-interactive
+        # shell ignores SIGINT, and this child would inherit that
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         if sys.argv[1] == "hook":
             sys.unraisablehook = _redeliver_interrupts(sys.unraisablehook)
         class Thing:

@@ -150,3 +150,17 @@ def test_cli_user_mistakes_are_one_line_exit_2(args, capsys):
     assert main(["predict", "--implementation", "flash", *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("roofsim: error:") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("capacity_gb,limited", [(141, True), (7.2, False)])
+def test_the_memory_line_never_offers_more_positions_than_the_decoder_reads(
+        capsys, capacity_gb, limited):
+    """Memory alone would hold 154,005 positions of DeepSeek-OCR on 141 GB: the line offers the
+    decoder's 8,192 and says so; on a small GPU memory binds and its figure stands alone."""
+    import re
+    assert main(["predict", "--implementation", "flash", "--hardware", "h200",
+                 "--set", f"mem_capacity_gb={capacity_gb}"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("memory:"))
+    offered = int(re.search(r", ([\d,]+) positions at batch 1", line).group(1).replace(",", ""))
+    assert offered <= 8192
+    assert ("the model's limit" in line) == limited

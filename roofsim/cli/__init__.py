@@ -22,7 +22,7 @@ import threading
 from .. import __version__
 from ..errors import UserError
 from ..io import output_error
-from .args import Parser, attach_dash_values
+from .args import Parser, attach_dash_values, refuse_repeated_options
 
 # Subcommand modules, in the order `roofsim --help` lists them.
 COMMAND_MODULES = (
@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         parser = build_parser()
         argv = attach_dash_values(parser, list(sys.argv[1:] if argv is None else argv))
+        refuse_repeated_options(parser, argv)
         args = parser.parse_args(argv)
         return int(args.func(args) or 0)
     except UserError as err:

@@ -118,6 +118,47 @@ def _value_options(parser: argparse.ArgumentParser, out: set[str]) -> set[str]:
 _DASH_VALUE = re.compile(r"-[\d.]")
 
 
+def _once_options(parser: argparse.ArgumentParser) -> tuple[dict, dict]:
+    """`parser`'s options that keep one value (option string -> action: a later value would
+    replace an earlier one; appending options such as --set are left out), and its subcommands
+    (name -> parser)."""
+    once, subs = {}, {}
+    for action in parser._actions:  # noqa: SLF001 (argparse has no public walk)
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            subs.update(action.choices)
+        elif action.option_strings and action.nargs is None and \
+                not isinstance(action, (argparse._AppendAction, argparse._ExtendAction)):  # noqa: SLF001
+            once.update(dict.fromkeys(action.option_strings, action))
+    return once, subs
+
+
+def refuse_repeated_options(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """One line where an option that keeps one value is given twice (`--grid 2x3 ... --grid
+    4x4`): argparse would keep the last one without a word, a request other than the one meant.
+    Options that collect (--set) and flags may repeat. `argv` as attach_dash_values leaves it."""
+    once, subs = _once_options(parser)
+    seen: dict[str, tuple[str, str | None]] = {}
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok == "--":
+            return
+        if tok in subs:
+            refuse_repeated_options(subs[tok], argv[i + 1:])
+            return
+        name, eq, attached = tok.partition("=") if tok.startswith("--") else (tok, "", "")
+        action = once.get(name)
+        if action is not None:
+            value = attached if eq else (argv[i + 1] if i + 1 < len(argv) else None)
+            if action.dest in seen:
+                first, before = seen[action.dest]
+                raise UserError(f"{name} given twice ({first} {before}, then {name} {value}): "
+                                f"an option of one value is given once")
+            seen[action.dest] = (name, value)
+            i += 0 if eq else 1
+        i += 1
+
+
 def attach_dash_values(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
     """['--grid', '-1x2'] -> ['--grid=-1x2']: argparse would take '-1x2' for an option and say
     only 'expected one argument'; attached, the value reaches its own check."""
@@ -136,7 +177,7 @@ def attach_dash_values(parser: argparse.ArgumentParser, argv: list[str]) -> list
 
 
 __all__ = ["Parser", "amount", "attach_dash_values", "count", "fill_defaults", "given_options",
-           "integer_text", "nonempty"]
+           "integer_text", "nonempty", "refuse_repeated_options"]
 
 
 # ---- options that only matter in some modes ----------------------------------------------------

@@ -5,9 +5,11 @@
   positions (`decoder.max_positions` of the config, 8192 for DeepSeek-OCR; with --model, the
   transformers config's `max_position_embeddings`, no limit where it has none), alone and
   together.
-  Image tokens are not counted against it: the specification's sweeps go to 39,423 image tokens
-  (crop grids the real preprocessor never picks), so an explicit crop grid is a what-if bounded
-  by memory instead.
+  DeepSeek-OCR's image tokens are not counted against it: the specification's sweeps go to
+  39,423 image tokens (crop grids the real preprocessor never picks), so an explicit crop grid
+  is a what-if bounded by memory instead. A vision-language --model's image tokens are: they
+  sit in the decoder's sequence (and its KV cache) before the prompt, so image + prompt +
+  decode tokens are at most max_position_embeddings (as a serving engine's max model length).
 - Crops the preprocessor may pick (`--max-crops`): at most the crops whose image tokens fit the
   decoder's positions (the real preprocessor's grid is sent to the model).
 - Device memory: what must stay resident for the request to run at all, the weights and the KV
@@ -69,9 +71,12 @@ def _config_name(cfg) -> str:
 
 
 def check_text_tokens(cfg, *, prompt: tuple[str, int] | None = None,
-                      decode: tuple[str, int] | None = None) -> None:
+                      decode: tuple[str, int] | None = None,
+                      image: tuple[str, tuple[int, int] | None] | None = None) -> None:
     """Prompt and decode tokens (each given as (option, value)) within the decoder's positions,
-    alone and together."""
+    alone and together; with a transformers model's `image` ((option, (height, width) or
+    None)), its image tokens + prompt + decode tokens together (DeepSeek-OCR's image tokens are
+    not counted: the module's docstring)."""
     top, where = positions_of(cfg)
     if top is None:
         return
@@ -79,10 +84,21 @@ def check_text_tokens(cfg, *, prompt: tuple[str, int] | None = None,
         if item is not None and not 0 <= item[1] <= top:
             raise UserError(f"{item[0]} {item[1]}: expected an integer in [0, {top}] "
                             f"({where}: one sequence has at most {top} positions)")
-    if prompt is not None and decode is not None and prompt[1] + decode[1] > top:
+    if prompt is None or decode is None:
+        return
+    if prompt[1] + decode[1] > top:
         raise UserError(f"{prompt[0]} {prompt[1]} + {decode[0]} {decode[1]} = "
                         f"{prompt[1] + decode[1]} text tokens: more than the {top} positions of "
                         f"one sequence ({where})")
+    if image is None or image[1] is None or not is_model_config(cfg) or \
+            not cfg.is_vision_language:       # a text model's image is refused where it is read
+        return
+    from ..workloads.hf.vision import image_tokens
+    n = image_tokens(cfg, *image[1])
+    if n + prompt[1] + decode[1] > top:
+        raise UserError(f"{image[0]} ({n} image tokens) + {prompt[0]} {prompt[1]} + {decode[0]} "
+                        f"{decode[1]} = {n + prompt[1] + decode[1]} tokens: more than the {top} "
+                        f"positions of one sequence ({where})")
 
 
 def max_crops_in_positions(cfg) -> int:

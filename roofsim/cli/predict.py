@@ -27,7 +27,7 @@ from ..errors import UserError
 from .args import amount, count, nonempty
 from .common import (add_hardware_args, add_json_arg, calibration_note, hardware_from_args,
                      load_calibration, shipped_profile_hint)
-from .limits import check_fit, memory_of
+from .limits import check_fit, memory_of, positions_of
 from .models import is_default_model
 from .output import format_table, print_json
 from .request import add_token_args, add_view_args, model_request_from_args, request_from_args
@@ -174,7 +174,7 @@ def run(args) -> int:
         return 0
     print(render(p))
     if fit is not None:
-        print(render_memory(fit))
+        print(render_memory(fit, positions_of(cfg)[0]))
     if walls is not None:
         print()
         headers, rows, lines = _wall.wall_table(walls, args.wall, source,
@@ -219,9 +219,14 @@ def render_throughput(p: _predict.Prediction) -> str:
             f"{p.decode_throughput_tokens_per_s:.5g} tokens/s while decoding (B / TPOT)")
 
 
-def render_memory(fit) -> str:
+def render_memory(fit, limit: int | None = None) -> str:
+    """The memory line; `limit`: the decoder's positions per sequence (limits.positions_of),
+    which the context line never exceeds (memory alone may hold more than the model reads)."""
     m = fit.as_dict()
     ctx = f", {m['max_context']:,} positions at batch {fit.batch}" if m["max_context"] else ""
+    if m["max_context"] and limit and m["max_context"] > limit:
+        ctx = (f", {limit:,} positions at batch {fit.batch} (the model's limit; the memory "
+               f"would hold {m['max_context']:,})")
     return (f"memory: weights {m['weights_gb']:.4g} + KV cache {m['kv_cache_gb']:.4g} + "
             f"activation peak {m['activation_peak_gb']:.4g} = {m['total_gb']:.4g} of "
             f"{m['capacity_gb']:.4g} GB; fits at most batch {m['max_batch']:,} at "

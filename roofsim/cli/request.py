@@ -173,12 +173,14 @@ def model_request_from_args(args, wl, memory, plan=None, sizes=None):
 
 def check_model_request(wl, request, memory, flags: str = "", plan=None,
                         sizes=None) -> None:
-    """A --model request's text tokens within the config's positions and its weights + KV
+    """A --model request's image + text tokens within the config's positions and its weights + KV
     cache within `memory` (one GPU's share under a parallel `plan`); `flags` name the request
     in the memory message."""
     from .models import image_text
     check_text_tokens(wl.config, prompt=("--prompt-tokens", request.prompt_tokens),
-                      decode=("--decode-tokens", request.decode_tokens))
+                      decode=("--decode-tokens", request.decode_tokens),
+                      image=(f"--image {image_text(request.image)}" if request.image else "",
+                             request.image))
     if not flags:
         flags = " ".join(([f"--image {image_text(request.image)}"] if request.image else []) + [
             f"--prompt-tokens {request.prompt_tokens}",

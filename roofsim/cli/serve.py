@@ -184,7 +184,8 @@ def run(args) -> int:
             not getattr(wl.config, "is_vision_language", False):
         raise UserError(f"--image {args.image}: {wl.name} has no vision encoder")
     check_text_tokens(cfg, prompt=("--prompt-tokens", args.prompt_tokens),
-                      decode=("--output-tokens", args.output_tokens))
+                      decode=("--output-tokens", args.output_tokens),
+                      image=(f"--image {args.image}", image))
 
     def at(rate):
         reqs = poisson_requests(rate, args.requests, args.prompt_tokens, args.output_tokens,
@@ -213,7 +214,8 @@ def run(args) -> int:
     if args.trace:
         reqs = read_trace(args.trace, check=lambda where, r: check_text_tokens(
             cfg, prompt=(f"{where}: prompt_tokens", r.prompt_tokens),
-            decode=(f"{where}: output_tokens", r.output_tokens)))
+            decode=(f"{where}: output_tokens", r.output_tokens),
+            image=(f"{where}: image {r.image[1]}x{r.image[0]}" if r.image else "", r.image)))
         m = simulate(reqs, steps, config).metrics()
         return _out(args, head | {"trace": args.trace, **m.as_dict()}, _render(m))
     m = at(args.rate)

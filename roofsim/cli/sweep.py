@@ -103,9 +103,11 @@ def check_points(points, cfg, memory, *, varied: bool) -> None:
                             ("prefill-tokens", "prompt-tokens") if k in knobs), "--prompt-tokens")
         decode_flag = (f"--vary decode-tokens={knobs['decode-tokens']} (decode tokens)"
                        if "decode-tokens" in knobs else "--decode-tokens")
+        image = getattr(req, "image", None)
         check_text_tokens(p.cfg if p.cfg is not None else cfg,
                           prompt=(prompt_flag, req.prompt_tokens),
-                          decode=(decode_flag, req.decode_tokens))
+                          decode=(decode_flag, req.decode_tokens),
+                          image=(f"--image {image[1]}x{image[0]}" if image else "", image))
     for p in points:
         req = p.request
         what = (f"--vary {p.label}" if varied else f"--grids {p.label}") + \

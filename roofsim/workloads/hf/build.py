@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
+from dataclasses import replace
 
 from ...errors import UserError
 from .configs import ModelConfig
@@ -86,7 +87,49 @@ def hf_config(mc: ModelConfig):
         except Exception as err:     # transformers' validators raise their own classes too
             raise UserError(f"{mc.source}: transformers cannot read this config "
                             f"({type(err).__name__}: {_first_line(err)})") from None
+    _check_defaults(mc, cfg)
     return cfg
+
+
+# The decoder's fields roofsim's arithmetic reads from the file (roofsim.workloads.hf.params:
+# KV cache per position, attention FLOPs, experts, parallel shard sizes) with a fallback of
+# its own where the file has none.
+ARITHMETIC_FIELDS = ("head_dim", "num_key_value_heads", "intermediate_size",
+                     "moe_intermediate_size", "num_experts", "n_routed_experts",
+                     "num_local_experts", "num_experts_per_tok", "kv_lora_rank",
+                     "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim")
+
+
+def _arithmetic(mc: ModelConfig) -> tuple | None:
+    from .params import attention_flops, experts_and_top_k, kv_cache_bytes_per_token, shard_sizes
+    try:
+        return (kv_cache_bytes_per_token(mc), attention_flops(mc, 1, 1, 1),
+                experts_and_top_k(mc), shard_sizes(mc))
+    except (KeyError, ValueError, TypeError, ZeroDivisionError):
+        return None
+
+
+def _check_defaults(mc: ModelConfig, cfg) -> None:
+    """A field of ARITHMETIC_FIELDS the file leaves out, which transformers fills with a default
+    that changes roofsim's arithmetic (Qwen3's head_dim 128 where hidden / heads is 64, 128
+    experts of a qwen3_moe file without num_experts): a silently wrong memory check or parameter
+    count otherwise, so one line asking for the field."""
+    text = cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
+    nested = isinstance(mc.raw.get("text_config"), dict)
+    base = _arithmetic(mc)
+    for key in ARITHMETIC_FIELDS:
+        value = getattr(text, key, None)
+        if mc.text.get(key) is not None or not isinstance(value, int) or isinstance(value, bool):
+            continue
+        raw = dict(mc.raw)
+        if nested:
+            raw["text_config"] = {**raw["text_config"], key: value}
+        else:
+            raw[key] = value
+        if _arithmetic(replace(mc, raw=raw, digest="-")) != base:
+            raise UserError(f"{mc.source}: '{key}' is not given and transformers fills in its "
+                            f"{mc.model_type} default {value}, which roofsim's memory and "
+                            f"parameter arithmetic would not see: give '{key}' in the file")
 
 
 def _first_line(err: BaseException, limit: int = 300) -> str:

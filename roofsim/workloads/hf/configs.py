@@ -33,7 +33,12 @@ SIZE_FIELDS = {"num_hidden_layers": 1024, "hidden_size": 1 << 20,
                "head_dim": 1 << 14, "vocab_size": 1 << 24, "max_position_embeddings": 1 << 26,
                "num_experts": 1 << 16, "n_routed_experts": 1 << 16, "num_local_experts": 1 << 16,
                "num_experts_per_tok": 1 << 16, "kv_lora_rank": 1 << 16, "q_lora_rank": 1 << 16,
-               "qk_rope_head_dim": 1 << 14, "qk_nope_head_dim": 1 << 14, "v_head_dim": 1 << 14}
+               "qk_rope_head_dim": 1 << 14, "qk_nope_head_dim": 1 << 14, "v_head_dim": 1 << 14,
+               "sliding_window": 1 << 26}
+# The decoder's fields roofsim's own arithmetic reads before any model is built (KV cache per
+# position, head dimension, parallel shard sizes: roofsim.workloads.hf.params); transformers
+# would fill a missing one with its class's default, which roofsim cannot see.
+REQUIRED_FIELDS = ("num_hidden_layers", "hidden_size", "num_attention_heads")
 # The vision encoder's size fields (vision_config), the same way: roofsim divides by the patch
 # and merge sizes, and the encoder reshapes by the heads and channels (Qwen2-VL: 32 blocks of
 # width 1280, 16 heads, patch 14, merge 2, temporal patch 2, 3 channels, mlp_ratio 4).
@@ -43,6 +48,9 @@ VISION_SIZE_FIELDS = {"depth": 1024, "num_hidden_layers": 1024, "embed_dim": 1 <
                       "num_attention_heads": 1 << 14, "patch_size": 1 << 10,
                       "spatial_patch_size": 1 << 10, "spatial_merge_size": 1 << 6,
                       "temporal_patch_size": 1 << 6, "in_chans": 1 << 6, "in_channels": 1 << 6}
+# The vision encoder's field that is the width of the image tokens it hands the decoder, which
+# must be the decoder's hidden_size (Qwen2-VL's merger projects to it), by model type.
+VISION_OUTPUT_FIELD = {"qwen2_vl": "hidden_size", "qwen2_5_vl": "out_hidden_size"}
 # The MLP's width over the encoder's (transformers reads it as a float: 4 and 4.0 alike).
 VISION_MLP_RATIO_MAX = 64.0
 
@@ -129,11 +137,16 @@ def model_config(name_or_path: str | Path) -> ModelConfig:
         if not isinstance(raw.get(key, {}), dict):
             raise UserError(f"{path}: '{key}' must be a JSON object")
     text_cfg = {**raw, **raw.get("text_config", {})}
+    for key in REQUIRED_FIELDS:
+        if text_cfg.get(key) is None:
+            raise UserError(f"{path}: '{key}' is missing; expected an integer (transformers "
+                            f"would fill in its class's default)")
     if not isinstance(text_cfg.get("num_hidden_layers"), int):
         raise UserError(f"{path}: 'num_hidden_layers' must be an integer")
     check_sizes(text_cfg, path)
     if "vision_config" in raw:
-        check_vision_sizes(raw["vision_config"], path)
+        check_vision_sizes(raw["vision_config"], path, raw["model_type"],
+                           text_cfg.get("hidden_size"))
     return ModelConfig(name=name, source=str(path), raw=raw)
 
 
@@ -142,6 +155,17 @@ def check_sizes(text_cfg: Mapping[str, Any], path: Path) -> None:
     the attention heads are a multiple of the KV heads: one line naming the file and field."""
     _check_fields(text_cfg, SIZE_FIELDS, path)
     heads, kv = text_cfg.get("num_attention_heads"), text_cfg.get("num_key_value_heads")
+    hidden = text_cfg.get("hidden_size")
+    if "kv_lora_rank" in text_cfg:      # multi-head latent attention caches these per position
+        for key in ("kv_lora_rank", "qk_rope_head_dim"):
+            if text_cfg.get(key) is None:
+                raise UserError(f"{path}: '{key}' must be an integer (multi-head latent "
+                                f"attention caches 'kv_lora_rank' + 'qk_rope_head_dim' per "
+                                f"position)")
+    if heads and hidden and text_cfg.get("head_dim") is None and \
+            "kv_lora_rank" not in text_cfg and hidden % heads:
+        raise UserError(f"{path}: 'hidden_size' {hidden} is not a multiple of "
+                        f"'num_attention_heads' {heads} (and no 'head_dim' is given)")
     if heads is not None and kv is not None and heads % kv:
         raise UserError(f"{path}: 'num_attention_heads' {heads} is not a multiple of "
                         f"'num_key_value_heads' {kv}")
@@ -153,9 +177,11 @@ def check_sizes(text_cfg: Mapping[str, Any], path: Path) -> None:
                         f"experts")
 
 
-def check_vision_sizes(vision_cfg: Mapping[str, Any], path: Path) -> None:
+def check_vision_sizes(vision_cfg: Mapping[str, Any], path: Path, model_type: str = "",
+                       text_hidden: int | None = None) -> None:
     """The vision encoder's VISION_SIZE_FIELDS (where present and not null) are integers in
-    [1, bound], and its heads divide its width: one line naming the file and field."""
+    [1, bound], its heads divide its width, and the width it hands the decoder
+    (VISION_OUTPUT_FIELD) is the decoder's hidden_size: one line naming the file and field."""
     _check_fields(vision_cfg, VISION_SIZE_FIELDS, path, prefix="vision_config.")
     ratio = vision_cfg.get("mlp_ratio")
     if ratio is not None and (isinstance(ratio, bool) or not isinstance(ratio, (int, float))
@@ -168,6 +194,12 @@ def check_vision_sizes(vision_cfg: Mapping[str, Any], path: Path) -> None:
         key = "embed_dim" if vision_cfg.get("embed_dim") else "hidden_size"
         raise UserError(f"{path}: 'vision_config.{key}' {width} is not a multiple of the "
                         f"{heads} vision heads")
+    out_key = VISION_OUTPUT_FIELD.get(model_type)
+    out = vision_cfg.get(out_key) if out_key else None
+    if out is not None and text_hidden is not None and out != text_hidden:
+        raise UserError(f"{path}: 'vision_config.{out_key}' {out} is not the decoder's "
+                        f"'hidden_size' {text_hidden} (the image tokens the encoder hands "
+                        f"the decoder are that wide)")
 
 
 def _check_fields(cfg: Mapping[str, Any], bounds: Mapping[str, int], path: Path,

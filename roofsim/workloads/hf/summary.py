@@ -12,9 +12,15 @@ from .configs import ModelConfig
 from .params import experts_and_top_k
 
 
+# Bump when the checks of building a model (roofsim.workloads.hf.build.hf_config) refuse more:
+# the memory checks of every --model command count the parameters first, so no count cached
+# before a check lets a config past it.
+CHECKS = 1
+
+
 def parameter_counts_of(mc: ModelConfig) -> dict:
     """roofsim.workloads.hf.params.ParameterCounts of the model built on meta, as a dict (cached)."""
-    path = cache_dir() / f"params-{cache_key({'parameters': mc.key()})}.json"
+    path = cache_dir() / f"params-{cache_key({'parameters': mc.key(), 'checks': CHECKS})}.json"
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
