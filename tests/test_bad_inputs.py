@@ -98,8 +98,13 @@ def _walk(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()):
             yield " ".join(prefix), action
 
 
+# Options whose bad values need another base than their command's: predict's BASE runs the
+# analytic flash model, which refuses any --model before the file is read.
+OPTION_BASE = {("predict", "model"): ["predict"]}
+
+
 def _with(command: str, action, value: str) -> tuple[str, ...]:
-    base = list(BASE[command])
+    base = list(OPTION_BASE.get((command, action.dest), BASE[command]))
     if not action.option_strings:
         token = POSITIONAL[(command, action.dest)]
         return tuple(value if t == token else t for t in base)

@@ -164,3 +164,22 @@ def test_the_memory_line_never_offers_more_positions_than_the_decoder_reads(
     offered = int(re.search(r", ([\d,]+) positions at batch 1", line).group(1).replace(",", ""))
     assert offered <= 8192
     assert ("the model's limit" in line) == limited
+
+
+def test_a_config_declaring_another_dtype_is_told_what_was_timed(tmp_path, capsys):
+    """roofsim times every --model in bf16: a config declaring float32 weights gets a line
+    saying so, and the JSON names the dtype timed; a bf16 config gets no line."""
+    from roofsim.workloads.hf.configs import model_config
+    raw = dict(model_config("llama-3.1-8b").raw)
+    raw.pop("dtype", None)
+    raw["torch_dtype"] = "float32"
+    path = tmp_path / "fp32.json"
+    path.write_text(json.dumps(raw))
+    base = ["predict", "--hardware", "h200", "--prompt-tokens", "16", "--decode-tokens", "2"]
+    assert main([*base, "--model", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "timed in bfloat16" in out and "declares float32" in out
+    assert main([*base, "--model", "llama-3.1-8b"]) == 0
+    assert "timed in" not in capsys.readouterr().out
+    assert main([*base, "--model", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["dtype"] == "bfloat16"

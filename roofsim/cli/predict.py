@@ -168,13 +168,16 @@ def run(args) -> int:
         walls = _wall.stage_walls(records.parts, hw, profile, host, graph_parts=graph)
         summary = _wall.wall_summary(walls, args.wall, host, source)
     if args.json:
-        print_json({**p.as_dict(), "memory": fit.as_dict() if fit else None,
+        print_json({**p.as_dict(), "dtype": timed_dtype(cfg),
+                    "memory": fit.as_dict() if fit else None,
                     **(summary if walls is not None else {}),
                     "parallel": plan.as_dict(), **(note.as_dict() if note else {})})
         return 0
     print(render(p))
     if fit is not None:
         print(render_memory(fit, positions_of(cfg)[0]))
+    if (line := dtype_note(cfg)) is not None:
+        print(line)
     if walls is not None:
         print()
         headers, rows, lines = _wall.wall_table(walls, args.wall, source,
@@ -231,6 +234,23 @@ def render_memory(fit, limit: int | None = None) -> str:
             f"activation peak {m['activation_peak_gb']:.4g} = {m['total_gb']:.4g} of "
             f"{m['capacity_gb']:.4g} GB; fits at most batch {m['max_batch']:,} at "
             f"{fit.positions:,} positions{ctx}")
+
+
+def timed_dtype(cfg) -> str:
+    """The dtype the prediction times: DeepSeek-OCR's config's, a --model's cases.DTYPE."""
+    from ..workloads.hf.cases import DTYPE
+    return str(cfg.dtype) if hasattr(cfg, "dtype") else DTYPE
+
+
+def dtype_note(cfg) -> str | None:
+    """A line where a --model's config declares weights in a dtype other than the one every
+    model is timed in (roofsim.workloads.hf.cases.DTYPE): the prediction is of that dtype."""
+    from ..workloads.hf.cases import DTYPE
+    declared = getattr(cfg, "declared_dtype", None)
+    if declared is None or declared == DTYPE:
+        return None
+    return (f"dtype: timed in {DTYPE}, as every model is; {cfg.source} declares {declared} "
+            f"for its weights")
 
 
 def render(p: _predict.Prediction) -> str:

@@ -98,6 +98,14 @@ class ModelConfig:
         return self.vision is not None
 
     @property
+    def declared_dtype(self) -> str | None:
+        """The dtype the file declares for its weights (transformers' `torch_dtype`, `dtype`
+        since transformers 5), as text; None where it declares none. roofsim times every
+        model in cases.DTYPE whatever it says."""
+        value = self.text.get("dtype") or self.text.get("torch_dtype")
+        return str(value).removeprefix("torch.") if value else None
+
+    @property
     def num_layers(self) -> int:
         return int(self.layers if self.layers is not None else self.text["num_hidden_layers"])
 
