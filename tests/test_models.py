@@ -376,3 +376,20 @@ def test_cost_of_a_model_says_its_activation_peak_is_not_modelled(tmp_path, roof
     rows = [line for line in out.splitlines() if line.startswith(("prefill", "decode"))]
     assert len(rows) == 2 and all(" n/a " in line for line in rows), out
     assert "nan" not in out
+
+
+def test_a_checkpoint_folder_is_read_through_its_config_json(tmp_path):
+    """--model takes a checkpoint folder as from_pretrained does (its config.json); a folder
+    without one is one line saying so."""
+    import shutil
+    from roofsim.errors import UserError
+    from roofsim.workloads.hf.configs import model_config
+    shipped = model_config("llama-3.1-8b")
+    folder = tmp_path / "Llama-ckpt"
+    folder.mkdir()
+    shutil.copy(shipped.source, folder / "config.json")
+    mc = model_config(str(folder))
+    assert mc.name == "Llama-ckpt" and mc.raw == shipped.raw
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="without a config.json"):
+        model_config(str(tmp_path / "empty"))

@@ -22,7 +22,8 @@ from .common import add_json_arg
 from .output import format_table, print_json
 
 MODEL_HELP = (f"the model: {DEFAULT_MODEL} (default) or a transformers model, shipped "
-              "(`roofsim models list`) or a config.json path, built on meta and captured")
+              "(`roofsim models list`) or a config.json path (or the checkpoint folder holding "
+              "it), built on meta and captured")
 IMAGE_HELP = ("image WIDTHxHEIGHT in pixels of a vision-language model's request (default "
               "1024x1024 for those; 'none' for text only)")
 DEFAULT_IMAGE = (1024, 1024)
@@ -87,7 +88,8 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "models", help="the shipped transformers models (parameters, active, layers)",
         description="Transformers model configs roofsim ships (workloads/models/): any of them, "
-                    "or a config.json path, goes to --model of predict, cost, sweep and report.")
+                    "or a config.json path or a checkpoint folder holding one, goes to --model "
+                    "of predict, cost, sweep and report.")
     sub = parser.add_subparsers(dest="models_command", metavar="ACTION")
     sub.required = True
     p_list = sub.add_parser("list", help="every shipped model with its sizes")

@@ -127,9 +127,16 @@ def _is_file(path: Path) -> bool:
 
 
 def model_config(name_or_path: str | Path) -> ModelConfig:
-    """A shipped model by name (workloads/models/NAME.json) or a config.json path."""
+    """A shipped model by name (workloads/models/NAME.json), a config.json path, or a
+    checkpoint folder holding one (as transformers' from_pretrained takes it)."""
     text = str(name_or_path)
     path = Path(text)
+    if path.is_dir() and not _is_file(models_dir() / f"{text}{CONFIG_SUFFIX}"):
+        if not _is_file(path / "config.json"):
+            raise UserError(f"--model {text}: a folder without a config.json (a checkpoint "
+                            f"folder holds one)")
+        path = path / "config.json"
+        text = str(path)
     if not (text.endswith(CONFIG_SUFFIX) or _is_file(path)):
         path = models_dir() / f"{text}{CONFIG_SUFFIX}"
         if not _is_file(path):
