@@ -166,6 +166,35 @@ def test_a_one_tile_grouped_product_queues_its_idle_blocks_on_eight_sms():
     assert grouped_idle_seconds(grouped(64, 256, 1024, 512), sm8)[0] == 0.0
 
 
+def test_a_grouped_products_working_blocks_are_its_tiles_without_split_k():
+    """CUTLASS 3's grouped kernel splits no reduction: 9 tiles of k = 3808 are 9 working blocks
+    (matrix_ctas' split-K had 126, so no idle ones) and 123 idle; on 8 SMs they run 2 rounds,
+    each paying the prologue (block_rounds), where 36 tiles run 5."""
+    from roofsim.perfmodel import block_rounds, grouped_idle_blocks, grouped_working_blocks
+    t = grouped(3, 52, 304, 3808)
+    assert grouped_working_blocks(t, 132)[0] == 9
+    assert grouped_idle_blocks(t, 132)[0] == 123
+    assert block_rounds(t, np.array([126.0]), 8.0, 132.0)[0] == 2
+    assert block_rounds(grouped(9, 1, 512, 128), np.array([36.0]), 8.0, 132.0)[0] == 5
+    assert block_rounds(grouped(64, 256, 1024, 512), np.array([1024.0]), 132.0, 132.0)[0] == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 64), st.integers(1, 4096), st.integers(16, 8192), st.integers(16, 8192),
+       st.sampled_from([8, 16, 24, 40, 64, 96, 128]))
+def test_a_grouped_products_working_and_idle_blocks_fill_its_grid(g, m, n, k, sms):
+    """Working + idle blocks are the grid the library launches (grid_sms), whatever the SMs;
+    rounds of working blocks never fall as SMs fall and are one on the whole chip."""
+    from roofsim.perfmodel import block_rounds, grouped_idle_blocks, grouped_working_blocks
+    t = grouped(g, m, n, k)
+    work, idle = grouped_working_blocks(t, 132)[0], grouped_idle_blocks(t, 132)[0]
+    assert work + idle == 132 and 1 <= work <= 132
+    blocks = np.array([work])
+    assert block_rounds(t, blocks, 132.0, 132.0)[0] == 1
+    assert block_rounds(t, blocks, float(sms), 132.0)[0] >= \
+        block_rounds(t, blocks, float(min(sms * 2, 132)), 132.0)[0]
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(1, 64), st.integers(1, 4096), st.integers(16, 8192), st.integers(16, 8192),
        st.sampled_from([8, 16, 24, 40, 64, 96, 128]))
