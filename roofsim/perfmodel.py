@@ -1262,11 +1262,11 @@ def cat_empty_seconds(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
 # counted a 9-tile product of k = 3808 as 126 working blocks and no idle ones; and each round of
 # working blocks on fewer SMs pays the prologue phi L (block_rounds), as cuBLAS's persistent
 # products do: on mixed-fresh18 (a test set) 36 tiles on 8 SMs take 64.2 us against one tile's
-# 30.4, where the model had 54 / 34. The constants above were kept. Over the kernel test sets
-# (H200 refitted) the grouped rows' mean MAPE went 12.32 -> 10.78 % at 8-16 SMs, 13.12 -> 12.72 %
-# at 24-48, 12.04 -> 11.68 % at 56-128 and every set's 13.19 -> 13.06 % at 8-16 (mixed-fresh22 and
-# narrow-fresh2 at 8-16 SMs, neither read for it: grouped 13.26 -> 11.96 %, all rows 14.00 ->
-# 13.80 %). Still short: the idle blocks also run on the SMs the working ones leave free (32
+# 30.4, where the model had 54 / 34. The constants above were kept. Over bench_transfer's kernel
+# test sets (H200 refitted; `python benchmarks/kernel_set_bands.py` before and after) the grouped
+# rows' mean MAPE went 12.06 -> 10.42 % at 8-16 SMs, 13.12 -> 12.72 % at 24-48, 12.04 -> 11.68 %
+# at 56-128, every row's 13.60 -> 13.40 % at 8-16; on the fresh set mixed-fresh22 at 8-16 SMs
+# (not read for it) grouped 14.68 -> 13.81 %, all rows 13.31 -> 13.27 %. Still short: the idle blocks also run on the SMs the working ones leave free (32
 # tiles on 48 SMs: 13.9 us, the model 8.9), which ceil(idle / N) does not see.
 GROUPED_IDLE_TRIPS = 5.0
 GROUPED_IDLE_HIDDEN_ROUNDS = 3.0
