@@ -156,7 +156,12 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # e2e-fresh57 (session 27, 2026-12-05 04:01-04:04: grids 2x2 and 5x4, prompt 330, whole H200,
 # 8 SMs and 12 requested, which ran on 16) was timed after session 26's changes and the session's
 # companion refit (0fc53a7), and read after the refit that also takes the 16-SM gemm companion.
-FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57)"}
+# e2e-fresh58 and -59 (session 32, 2026-12-06 02:15-02:19, an H100 SXM: grids 2x9 and 6x3,
+# prompt 611, whole GPU and 8 SMs; grids 3x4 and 5x8, prompt 420, 16 and 40 SMs) were timed at
+# a83e45e, after sessions 28-31's changes, and scored before any change of session 32.
+FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57)",
+         "h100-sxm (e2e-fresh58)", "h100-sxm-sm8 (e2e-fresh58)",
+         "h100-sxm-sm16 (e2e-fresh59)", "h100-sxm-sm40 (e2e-fresh59)"}
 FRESH_SAMPLES: set[str] = set()
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12, "sibling": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15, "sibling": 0.15}
@@ -183,23 +188,26 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-host", "e2e-fresh30", "e2e-fresh32", "e2e-fresh35", "e2e-fresh37",
             "e2e-fresh38", "e2e-fresh44", "e2e-fresh45", "e2e-fresh47", "e2e-fresh48",
             "e2e-fresh50", "e2e-fresh51", "e2e-fresh52", "e2e-fresh53",
-            "e2e-fresh54", "e2e-fresh57")
+            "e2e-fresh54", "e2e-fresh57", "e2e-fresh58", "e2e-fresh59")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
 
 
-def restricted_e2e() -> list[tuple[str, Path, int]]:
-    """(label, folder, SMs) of every SM-restricted end-to-end set: the SM count the run's probe
-    recorded (provenance.json), which a green context may round up from the one requested."""
+def restricted_e2e(device: str = "h200") -> list[tuple[str, Path, int]]:
+    """(label, folder, SMs) of every SM-restricted end-to-end set of `device`: the SM count the
+    run's probe recorded (provenance.json), which a green context may round up from the one
+    requested."""
     out = []
-    for d in CAL.glob("h200-sm*"):
+    for d in CAL.glob(f"{device}-sm*"):
+        if base_device(d.name) != device:
+            continue
         for name in E2E_SETS:
             folder = d / name
             if not (folder / "e2e.csv").is_file():
                 continue
-            sms = sm_restriction_of(folder) or int(d.name.split("-sm")[1])
-            label = f"h200-sm{sms}" + ("" if name == "e2e" else f" ({name})")
+            sms = sm_restriction_of(folder) or int(d.name.rsplit("-sm", 1)[1])
+            label = f"{device}-sm{sms}" + ("" if name == "e2e" else f" ({name})")
             out.append((label, folder, sms))
     return sorted(out, key=lambda x: (x[2], x[0]))
 
@@ -216,8 +224,29 @@ def kernel_mape(profile, m, spec) -> tuple[float, float, int]:
     return float(err.mean()), float(np.mean(err <= 0.10)), int(ok.sum())
 
 
-def restricted_kind(fd: str, sms: int) -> str:
-    return "companion" if sms in companion_sms(fd) else "transferred"
+def restricted_kind(fd: str, sms: int, device: str = "h200") -> str:
+    """A profile's relation to `device` restricted to `sms` SMs: 'companion' where the profile
+    fitted on that device at that count, 'transferred' elsewhere (another device's SMs are
+    never a companion's)."""
+    return "companion" if fd == device and sms in companion_sms(fd) else "transferred"
+
+
+def target_kind(fd: str, device: str, sms: int) -> str:
+    """'fitted' on the profile's own whole device, else restricted_kind's."""
+    return "fitted" if fd == device and not sms else \
+        restricted_kind(fd, sms, device) if sms else "transferred"
+
+
+def base_device(folder: str) -> str:
+    """The device a calibration folder's name gives: 'h100-sxm' for h100-sxm-sm8 or
+    h100-sxm, 'h200' for h200-sm16."""
+    return folder.split("-sm", 1)[0] if "-sm" in folder and \
+        folder.rsplit("-sm", 1)[1].isdigit() else folder
+
+
+def device_spec(device: str, sms: int):
+    """`device`'s spec, restricted to `sms` SMs (0: the whole chip)."""
+    return load_hardware(device) if not sms else derive_sm_restricted(load_hardware(device), sms)
 
 
 # Kernel test sets, each in <folder>/<name>, none fitted on (mixed-fresh to mixed-fresh5, described
@@ -290,7 +319,12 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200", "mixed-fresh22"), ("h200-sm8", "mixed-fresh22"),
                     ("h200-sm16", "mixed-fresh22"), ("h200-sm16", "mixed-fresh22-req12"),
                     ("h200-sm24", "mixed-fresh22"), ("h200-sm48", "mixed-fresh22"),
-                    ("h200-sm8", "narrow-fresh2"), ("h200-sm16", "narrow-fresh2"))
+                    ("h200-sm8", "narrow-fresh2"), ("h200-sm16", "narrow-fresh2"),
+                    ("h100-sxm", "narrow-fresh3"), ("h100-sxm-sm8", "narrow-fresh3"),
+                    ("h100-sxm-sm16", "narrow-fresh3"), ("h100-sxm-sm24", "narrow-fresh3"),
+                    ("h100-sxm-sm32", "narrow-fresh3"), ("h100-sxm-sm64", "narrow-fresh3"),
+                    ("h100-sxm", "mixed-fresh23"), ("h100-sxm-sm8", "mixed-fresh23"),
+                    ("h100-sxm-sm16", "mixed-fresh23"), ("h100-sxm-sm40", "mixed-fresh23"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -361,7 +395,11 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # Session 30 read narrow-fresh2's 8-SM rows one by one while choosing the skinny products' narrow
 # tiles (roofsim.perfmodel.skinny_blocks): a test set since. Session 31's change (a grouped
 # GEMM's working blocks) was read on mixed-fresh18's grouped rows; mixed-fresh22 stays fresh.
-FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12")
+# Session 32's machine was an H100 SXM: narrow-fresh3 (benchmarks/suites/narrow_fresh3.yaml;
+# whole H100 and 8, 16, 24, 32, 64 SMs) and mixed-fresh23 (whole H100 and 8, 16, 40 SMs),
+# 2026-12-06 02:11-02:20, the H100's first runs on fewer SMs, timed at a83e45e (after sessions
+# 28-31's changes) and scored before any change of session 32.
+FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12", "narrow-fresh3", "mixed-fresh23")
 
 
 def is_fresh(folder: str, name: str) -> bool:
@@ -377,12 +415,17 @@ def kernel_sets_part(profiles, data) -> list[dict]:
         path = CAL / folder / name
         m = stable(path / "measurements.csv")
         sms = sm_restriction_of(path)
-        spec = load_hardware("h200") if not sms else derive_sm_restricted(load_hardware("h200"),
-                                                                          sms)
-        for fd in DEVICES:
-            unseen = m.select(~np.isin(m["case_id"], sorted(fitted[fd])))
+        device = base_device(folder)
+        spec = device_spec(device, sms)
+        # the sibling profile is scored on its own device's sets (elsewhere its borrowed groups
+        # would be the sibling predicting its own shapes)
+        fits = [(fd, fd) for fd in DEVICES] + \
+            [(name_, own) for name_, (own, _) in SIBLINGS.items() if own == device]
+        for fd, own in fits:
+            unseen = m.select(~np.isin(m["case_id"], sorted(fitted[own])))
             mape, within, n = kernel_mape(profiles[fd], unseen, spec)
-            kind = "fitted" if (fd == "h200" and not sms) else restricted_kind(fd, sms)
+            kind = target_kind(fd, device, sms) if fd == own else \
+                ("sibling" if sms else "fitted")
             rows.append({"fit": fd, "target": f"{spec.id} {name}", "kind": kind, "mape": mape,
                          "within_10": within, "rows": n,
                          "fresh": is_fresh(folder, name)})
@@ -424,14 +467,12 @@ def sibling_stages_part(profiles) -> list[dict]:
     from roofsim.e2e import load_e2e
     rows = []
     for name, (own, _) in SIBLINGS.items():
-        cases = [(own, load_hardware(own), CAL / own / "e2e", "fitted")]
-        cases += [(label, derive_sm_restricted(load_hardware("h200"), s), folder, "sibling")
-                  for label, folder, s in restricted_e2e()]
-        for label, spec, folder, kind in cases:
-            if not (folder / "e2e.csv").is_file():
-                continue
+        for label, device, folder, sms in e2e_cases():
+            if device != own and not sms:
+                continue     # the sibling's whole chip: its borrowed groups predicting themselves
             meas, _ = load_e2e(folder)
-            rows += stage_rows(meas, spec, profiles[name], name, label, kind)
+            rows += stage_rows(meas, device_spec(device, sms), profiles[name], name, label,
+                               "sibling" if sms else "fitted")
     return rows
 
 
@@ -620,20 +661,24 @@ def small_kernel_rows(profiles, curves) -> list[dict]:
 def stages_part(profiles) -> list[dict]:
     from roofsim.e2e import load_e2e
     rows = []
-    cases = [(td, load_hardware(td), CAL / td / "e2e", 0) for td in DEVICES]
-    cases += [(f"h200 ({d})", load_hardware("h200"), CAL / "h200" / d, 0)
-              for d in WHOLE_CHIP_ONLY_SETS + E2E_SETS[1:]]
-    cases += [(label, derive_sm_restricted(load_hardware("h200"), s), folder, s)
-              for label, folder, s in restricted_e2e()]
-    for name, spec, folder, sms in cases:
-        if not (folder / "e2e.csv").is_file():
-            continue
+    for name, device, folder, sms in e2e_cases():
         meas, _ = load_e2e(folder)
+        spec = device_spec(device, sms)
         for fd in DEVICES:
-            kind = "fitted" if name.split(" ")[0] == fd else \
-                restricted_kind(fd, sms) if sms else "transferred"
-            rows += stage_rows(meas, spec, profiles[fd], fd, name, kind)
+            rows += stage_rows(meas, spec, profiles[fd], fd, name, target_kind(fd, device, sms))
     return rows
+
+
+def e2e_cases() -> list[tuple[str, str, Path, int]]:
+    """(label, device, folder, SMs) of every end-to-end set with an e2e.csv: each device's own
+    e2e/ folder, its whole-chip sets (WHOLE_CHIP_ONLY_SETS, E2E_SETS) and its SM-restricted
+    ones (restricted_e2e)."""
+    cases = [(td, td, CAL / td / "e2e", 0) for td in DEVICES]
+    cases += [(f"{td} ({d})", td, CAL / td / d, 0)
+              for td in DEVICES for d in WHOLE_CHIP_ONLY_SETS + E2E_SETS[1:]]
+    cases += [(label, td, folder, s) for td in DEVICES
+              for label, folder, s in restricted_e2e(td)]
+    return [c for c in cases if (c[2] / "e2e.csv").is_file()]
 
 
 def stage_rows(meas, spec, profile, fit: str, target: str, kind: str) -> list[dict]:

@@ -125,3 +125,35 @@ def test_the_note_names_the_sibling_and_its_measured_band(pair):
     assert "h200's data for" in note.line() and note.as_dict()["calibration_sibling"] == "h200"
     plain = profile_note(own, hw, bands)
     assert plain.band == {"decode": 0.13} and plain.sibling == "" and "h200" not in plain.line()
+
+
+def test_a_borrowed_share_scales_on_the_device_that_measured_it(pair):
+    """The sibling's spec travels with the profile (share_devices) and a borrowed SM share
+    changes the SM count on it: a shape its companions timed on 8 SMs of the H200 keeps that
+    time on 8 SMs of the H100 as far as the two chips' physics at 8 SMs agree. A large
+    bf16 copy's 8 SMs are bound by their bytes in flight on either chip (the HBM's bandwidth
+    no term at 8 SMs), whatever the whole chips' HBM made of their whole-chip times."""
+    own, sib = pair
+    both = with_sibling(own, sib)
+    assert set(both.share_devices) == {"h200"}
+    back = profile_from_dict(both.to_dict())
+    assert back.share_devices["h200"] == sib.hardware
+    table = records_from_params("elementwise", {"numel": [2 ** 28]}, "bfloat16")
+    on_h200 = sib.predict_launch_s(table, derive_sm_restricted(sib.hardware, 8))[0]
+    on_h100 = both.predict_launch_s(table, derive_sm_restricted(load_hardware("h100-sxm"), 8))[0]
+    whole = (both.predict_launch_s(table, load_hardware("h100-sxm"))[0] /
+             sib.predict_launch_s(table, sib.hardware)[0])
+    assert whole > 1.2                                  # the H100's HBM binds its whole chip
+    assert on_h100 / on_h200 == pytest.approx(1.0, abs=0.1)
+
+
+def test_a_borrowed_share_without_its_device_is_one_line(pair):
+    doc = with_sibling(*pair).to_dict()
+    del doc["share_devices"]
+    with pytest.raises(UserError) as err:
+        profile_from_dict(doc, "p.json")
+    assert "share_devices" in str(err.value) and "\n" not in str(err.value)
+    doc["share_devices"] = {"h200": {"name": "x"}}
+    with pytest.raises(UserError) as err:
+        profile_from_dict(doc, "p.json")
+    assert "share_devices.h200" in str(err.value) and "\n" not in str(err.value)

@@ -186,10 +186,21 @@ class CalibrationProfile:
     # between events), not of the kernel's duration that torch.profiler reports. Measured by
     # benchmarks/measure_graph_gap.py; the engine subtracts it, wall time adds it back.
     graph_gap_s: float = 0.0
+    # The spec of each device whose SM shares a group borrowed (a sibling's, GroupModel.source
+    # or sm_source: roofsim.calibration.sibling): the shares describe that device, so a
+    # launch's SM count changes there (_predict).
+    share_devices: Mapping[str, HardwareSpec] = field(default_factory=dict)
 
     @property
     def sm_count(self) -> int:
         return self.hardware.sm_count
+
+    def share_device(self, g: GroupModel) -> HardwareSpec:
+        """The spec of the device whose companions measured `g`'s SM shares: the sibling's
+        where the group or its shares are borrowed (share_devices), else the measuring
+        device's."""
+        lender = g.sm_source or g.source
+        return self.share_devices.get(lender, self.hardware) if lender else self.hardware
 
     def describes(self, hardware: HardwareSpec) -> bool:
         """Whether `hardware` is the device the profile was measured on (same id and SMs)."""
@@ -329,6 +340,15 @@ class CalibrationProfile:
             group_features(g.kind, params, dtype, self.sm_count))
         return np.where(nearest <= MAX_DISTANCE, np.clip(r, -RESIDUAL_BOUND, RESIDUAL_BOUND), 0.0)
 
+    @staticmethod
+    def source_at(device: HardwareSpec, hardware: HardwareSpec) -> HardwareSpec:
+        """`device` with `hardware`'s SM count and library grid: every other field the
+        device's own. Built as roofsim hardware derive builds a restriction (peaks to six
+        decimals), so that on the device's own restrictions it is the target's spec exactly
+        and the device term of _predict is 1."""
+        return replace(with_sm_count(device, hardware.sm_count, digits=6),
+                       grid_sm_count=hardware.grid_sms)
+
     def physical_launch_s(self, table: RecordTable, hardware: HardwareSpec) -> np.ndarray:
         """The physical model alone on `hardware` (NaN where the profile has no group)."""
         return self._predict(table, hardware, residual=False)
@@ -377,12 +397,27 @@ class CalibrationProfile:
         sub = table.select(covered)
         n_src, n_tgt = float(self.sm_count), float(hardware.sm_count)
         rescale = residual and n_src != n_tgt
-        # The target chip at the measuring device's SM count: other fields change through the
-        # physics, the SM count through the two-point law (sm_scaling).
+        # Another SM count: the SM count changes on the device whose companions measured the
+        # group's SM shares f (share_device: the measuring device, or the sibling that lent
+        # them), through the two-point law (sm_scaling), and every other field at the
+        # target's SM count, through the physics (source_at). A share describes the device it
+        # was measured on: an H200 launch that HBM binds on the whole chip keeps a small serial
+        # share, and on an H100 (0.70x the HBM) that share of a longer whole-chip time is not
+        # what 8 SMs, bound by their bytes in flight on either chip, run at. Chosen in session
+        # 32 on the H100's first SM-restricted sets (calibration/h100-sxm-sm*/: the H200's
+        # profile predicted them up to 34 % slow); see calibration/README.md.
         base_hw = with_sm_count(hardware, self.sm_count) if rescale else hardware
-        u = unit_terms(sub, base_hw)
+        u = unit_terms(sub, self.hardware if rescale else hardware)
         u_tgt = unit_terms(sub, hardware) if rescale else None
         scale_all = parallel_scale(sub, n_src, n_tgt, hardware.grid_sms) if rescale else None
+        share_terms = {}          # the share device's terms: (whole chip, target's SMs)
+
+        def on_share_device(g: GroupModel):
+            spec = self.share_device(g)
+            if spec.id not in share_terms:
+                share_terms[spec.id] = (u if spec is self.hardware else unit_terms(sub, spec),
+                                        unit_terms(sub, self.source_at(spec, hardware)))
+            return share_terms[spec.id]
         # An L2-resident launch: the cold prediction times the ratio of the launch's physics
         # with its memory roof through the L2 (perfmodel.memory_roof_s) to its cold physics,
         # on the target's SMs (where a green context leaves the per-SM term binding, the L2 does
@@ -390,30 +425,43 @@ class CalibrationProfile:
         # the device's scaled by the companions' SM share, and so must its warm share be, for
         # a faster memory never to slow a launch.
         warm = resident[covered] if resident is not None else None
-        warm_hw, u_cold = (hardware, u_tgt) if rescale and n_tgt < n_src else (base_hw, u)
-        u_warm = unit_terms(sub, warm_hw, resident=warm) \
-            if warm is not None and warm.any() else None
+        u_warm = u_cold = None
+        if warm is not None and warm.any():
+            if not rescale:
+                warm_hw, u_cold = hardware, u
+            elif n_tgt < n_src:
+                warm_hw, u_cold = hardware, u_tgt
+            else:
+                warm_hw, u_cold = base_hw, unit_terms(sub, base_hw)
+            u_warm = unit_terms(sub, warm_hw, resident=warm)
         pos = np.full(n, -1)
         pos[covered] = np.arange(len(covered))
         for key, g in found.items():
             rows = np.flatnonzero(keys == key)
             at = pos[rows]
-            kp = self.transfer_params(g.kind_params.as_array(), hardware)
+            own = g.kind_params.as_array()
+            kp = self.transfer_params(own, hardware)
             dtype = key.split("|", 2)[1]
             ua = u.select(at)
             # idle blocks (perfmodel.idle_block_seconds) are physics on the target's
             # SMs alone: calibration timed equal inputs, so no residual or SM share has them
-            physics = launch_seconds(ua, kp) - ua.empty_s
+            physics = launch_seconds(ua, own if rescale else kp) - ua.empty_s
             t = physics
             if residual:
                 t = t * np.exp(self.residual_at(g, table.params[rows], dtype))
             if rescale:
+                whole, fewer = (x.select(at) for x in on_share_device(g))
                 ut = u_tgt.select(at)
-                ratio = (launch_seconds(ut, kp) - ut.empty_s) / physics
+                share_whole = launch_seconds(whole, own) - whole.empty_s
+                at_tgt = launch_seconds(fewer, own) - fewer.empty_s
                 scale = scale_all[at]
-                physical = two_point_share(ratio, scale)
+                physical = two_point_share(at_tgt / share_whole, scale)
                 f = self.sm_fraction_at(g, table.params[rows], dtype, physical, n_tgt)
-                t = t * sm_scaling(f, scale) + ut.empty_s
+                # measuring device -> share device (whole chips), its SM count -> the target's,
+                # share device -> target (target's SMs)
+                device = (share_whole / physics) * \
+                    (launch_seconds(ut, kp) - ut.empty_s) / at_tgt
+                t = t * sm_scaling(f, scale) * device + ut.empty_s
             else:
                 t = t + ua.empty_s
             if u_warm is not None and warm[at].any():
@@ -472,6 +520,8 @@ class CalibrationProfile:
                       "bandwidth_scale": self.settings.bandwidth_scale,
                       "residual_bound": RESIDUAL_BOUND, "residual_rule": self.rule},
             "meta": dict(self.meta),
+            **({"share_devices": {k: spec_to_dict(v) for k, v in self.share_devices.items()}}
+               if self.share_devices else {}),
             "groups": groups,
         }
 
@@ -631,9 +681,21 @@ def profile_from_dict(doc: Mapping, where: str = "<profile>") -> CalibrationProf
                             f"(each (kind, layout, dtype) once)")
         groups[(model.family, model.dtype)] = model
     meta = doc.get("meta", {})
+    shares = doc.get("share_devices", {})
+    if not isinstance(shares, Mapping):
+        raise UserError(f"{where}.share_devices: expected a map of device ids to specs")
+    share_devices = {str(k): spec_from_dict(v, f"{where}: share_devices.{k}")
+                     for k, v in shares.items()}
+    for g in groups.values():
+        lender = g.sm_source or g.source
+        if lender and g.sm_fraction is not None and lender not in share_devices:
+            raise UserError(f"{where}: the {g.family} {g.dtype} group's SM shares come from "
+                            f"{lender!r}, whose spec share_devices does not hold (refit "
+                            f"with `roofsim calibrate --fit-only --sibling ...`)")
     return CalibrationProfile(device_name=name, device_id=ident, hardware=hw, groups=groups,
                               settings=settings, rule=rule,
-                              meta=meta if isinstance(meta, Mapping) else {}, graph_gap_s=gap_s)
+                              meta=meta if isinstance(meta, Mapping) else {}, graph_gap_s=gap_s,
+                              share_devices=share_devices)
 
 
 def shipped_calibrations() -> list[str]:

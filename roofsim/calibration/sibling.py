@@ -12,7 +12,8 @@ quantities (SMs, clocks, HBM, latencies) still come from the spec.
 
 `with_sibling(profile, sibling)` returns the profile with the sibling's groups it lacks and the
 sibling's SM shares where its own groups have none, each marked with the sibling's device id
-(`source`, `sm_source`); nothing the profile measured itself is replaced. Checked by
+(`source`, `sm_source`), and the sibling's spec (share_devices), on which a borrowed share's SM
+count changes; nothing the profile measured itself is replaced. Checked by
 benchmarks/bench_transfer.py (the H100 SXM's profile with the H200's as sibling, on the H100's
 own end-to-end measurements and on SM-restricted H200s).
 """
@@ -50,4 +51,8 @@ def with_sibling(profile: CalibrationProfile, sibling: CalibrationProfile) -> Ca
     meta = dict(profile.meta)
     meta["sibling"] = {"device": sibling.device_id, "groups": sorted(borrowed),
                        "sm_shares": sorted(shares)}
-    return replace(profile, groups=groups, meta=meta)
+    devices = dict(profile.share_devices)
+    if shares or any(groups[k].sm_fraction is not None for k in groups
+                     if groups[k].source == sibling.device_id):
+        devices[sibling.device_id] = sibling.hardware
+    return replace(profile, groups=groups, meta=meta, share_devices=devices)
