@@ -158,10 +158,11 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # companion refit (0fc53a7), and read after the refit that also takes the 16-SM gemm companion.
 # e2e-fresh58 and -59 (session 32, 2026-12-06 02:15-02:19, an H100 SXM: grids 2x9 and 6x3,
 # prompt 611, whole GPU and 8 SMs; grids 3x4 and 5x8, prompt 420, 16 and 40 SMs) were timed at
-# a83e45e, after sessions 28-31's changes, and scored before any change of session 32.
+# a83e45e, after sessions 28-31's changes; their restricted rows' miss guided session 32's
+# change (the SM shares' device, 6cb1ce2). e2e-fresh60 (02:42-02:43, H200: grids 4x6 and 2x7,
+# prompt 777, 24 and 96 SMs) was timed after it.
 FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57)",
-         "h100-sxm (e2e-fresh58)", "h100-sxm-sm8 (e2e-fresh58)",
-         "h100-sxm-sm16 (e2e-fresh59)", "h100-sxm-sm40 (e2e-fresh59)"}
+         "h200-sm24 (e2e-fresh60)", "h200-sm96 (e2e-fresh60)"}
 FRESH_SAMPLES: set[str] = set()
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12, "sibling": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15, "sibling": 0.15}
@@ -188,7 +189,7 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-host", "e2e-fresh30", "e2e-fresh32", "e2e-fresh35", "e2e-fresh37",
             "e2e-fresh38", "e2e-fresh44", "e2e-fresh45", "e2e-fresh47", "e2e-fresh48",
             "e2e-fresh50", "e2e-fresh51", "e2e-fresh52", "e2e-fresh53",
-            "e2e-fresh54", "e2e-fresh57", "e2e-fresh58", "e2e-fresh59")
+            "e2e-fresh54", "e2e-fresh57", "e2e-fresh58", "e2e-fresh59", "e2e-fresh60")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
@@ -324,7 +325,11 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h100-sxm-sm16", "narrow-fresh3"), ("h100-sxm-sm24", "narrow-fresh3"),
                     ("h100-sxm-sm32", "narrow-fresh3"), ("h100-sxm-sm64", "narrow-fresh3"),
                     ("h100-sxm", "mixed-fresh23"), ("h100-sxm-sm8", "mixed-fresh23"),
-                    ("h100-sxm-sm16", "mixed-fresh23"), ("h100-sxm-sm40", "mixed-fresh23"))
+                    ("h100-sxm-sm16", "mixed-fresh23"), ("h100-sxm-sm40", "mixed-fresh23"),
+                    ("h200", "narrow-fresh4"), ("h200-sm24", "narrow-fresh4"),
+                    ("h200-sm48", "narrow-fresh4"), ("h200-sm96", "narrow-fresh4"),
+                    ("h200", "mixed-fresh24"), ("h200-sm24", "mixed-fresh24"),
+                    ("h200-sm96", "mixed-fresh24"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -398,8 +403,10 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # Session 32's machine was an H100 SXM: narrow-fresh3 (benchmarks/suites/narrow_fresh3.yaml;
 # whole H100 and 8, 16, 24, 32, 64 SMs) and mixed-fresh23 (whole H100 and 8, 16, 40 SMs),
 # 2026-12-06 02:11-02:20, the H100's first runs on fewer SMs, timed at a83e45e (after sessions
-# 28-31's changes) and scored before any change of session 32.
-FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12", "narrow-fresh3", "mixed-fresh23")
+# 28-31's changes) and scored before any change of session 32. Their miss guided session 32's
+# change (the SM shares' device, 6cb1ce2), so they are test sets since; narrow-fresh4 and
+# mixed-fresh24 (whole H200 and 24, 48, 96 SMs, 02:41-02:47) were timed after it.
+FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12", "narrow-fresh4", "mixed-fresh24")
 
 
 def is_fresh(folder: str, name: str) -> bool:

@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_transfer import (CAL, FIT, KERNEL_TEST_SETS, device_profile, fit_inputs,  # noqa: E402
-                            is_fresh, kernel_mape, stable)
+from bench_transfer import (CAL, FIT, KERNEL_TEST_SETS, base_device, device_profile,  # noqa: E402
+                            fit_inputs, is_fresh, kernel_mape, stable)
 from roofsim.calibration.fit import sm_restriction_of  # noqa: E402
 from roofsim.cli.output import format_table  # noqa: E402
 from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
@@ -47,9 +47,9 @@ def stage_bands(path: Path) -> list[list]:
     (the SM count in the row's target, 'h200-smN ...'; none: the whole chip) and stage."""
     errors = defaultdict(list)
     for r in json.loads(Path(path).read_text())["stages"]:
-        if r["fit"] != "h200":
-            continue
         head = r["target"].split(" ")[0]
+        if r["fit"] != "h200" or base_device(head) != "h200":
+            continue
         sms = int(head.split("-sm")[1]) if "-sm" in head else 0
         errors[(band_of(sms), r["stage"])].append(abs(r["error"]))
     order = {name: i for i, (_, _, name) in enumerate(BANDS)}
@@ -72,6 +72,8 @@ def main(argv=None) -> int:
     fitted = sorted(set(inputs.measurements["case_id"][inputs.measurements["split"] == FIT]))
     scores = defaultdict(list)
     for folder, name in KERNEL_TEST_SETS:
+        if base_device(folder) != "h200":
+            continue                 # another device's sets: bench_transfer scores them
         path = CAL / folder / name
         m = stable(path / "measurements.csv")
         m = m.select(~np.isin(m["case_id"], fitted))

@@ -348,3 +348,20 @@ def test_an_older_profiles_kind_share_still_loads_and_is_still_checked():
     with pytest.raises(UserError, match="kind_sm_share") as err:
         profile_from_dict(old)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("device", ["h200", "h100-sxm"])
+def test_the_activations_take_the_elementwise_loops_hbm_efficiency(device):
+    """gelu and silu run TensorIterator's vectorized loop as the plain elementwise group does
+    (fit.SHARED_HBM_KINDS): the same access pattern, so the same eta_memory, and a slower
+    activation is slower on its SMs (a term that scales with them), not on the HBM."""
+    from roofsim.calibration import load_profile
+    from roofsim.calibration.fit import SHARED_HBM_KINDS, STREAMING_REFERENCE
+    p = load_profile(Path(__file__).resolve().parents[1] / "calibration" / device)
+    checked = 0
+    for (family, dtype), g in p.groups.items():
+        if family in SHARED_HBM_KINDS and g.source == "":
+            ref = p.groups[(STREAMING_REFERENCE, dtype)]
+            assert g.kind_params.eta_memory == ref.kind_params.eta_memory
+            checked += 1
+    assert checked == 2 * 3          # gelu and silu, each in bf16, fp16 and fp32

@@ -23,7 +23,8 @@ from ..hardware import HardwareSpec, derive_sm_restricted, load_hardware
 from ..records import RecordTable
 from .accuracy import accuracy_table, evaluate, format_accuracy
 from .device import device_id
-from ..perfmodel import idle_block_seconds, launch_seconds, parallel_scale, unit_terms
+from ..perfmodel import (KindParams, idle_block_seconds, launch_seconds, parallel_scale,
+                         unit_terms)
 from .interpolate import LocalLinearSettings
 from .measurements import (FIT, HOLDOUT, SPLIT_SEED, HOLDOUT_FRACTION, Measurements,
                            concat_measurements, measurement_table, read_measurements,
@@ -36,6 +37,21 @@ from .run import MEASUREMENTS_FILE, PROFILE_FILE, PROVENANCE_FILE, provenance_ru
 
 ACCURACY_FILE = "accuracy.json"
 MIN_GROUP_SHAPES = 3    # fewer measured shapes: no opinion on the group
+# Kinds whose launch is TensorIterator's vectorized elementwise loop, as the plain elementwise
+# group's is (aten/src/ATen/native/cuda/CUDALoops.cuh, vectorized_elementwise_kernel: the same
+# vector loads and stores, the same blocks; gelu and silu differ in the arithmetic per element
+# alone). The HBM efficiency is the access pattern's, so they take the plain elementwise
+# group's eta_memory of the same dtype (STREAMING_REFERENCE) instead of fitting their own. On a
+# whole chip a slow activation fits as well with a low eta_memory as with an SM-side term
+# (CUDA-core work, bytes in flight), and only the SM-side one scales with the SMs: the H100's
+# whole-chip fit gave gelu eta_memory 0.89 (the H200's without companions 0.67, elementwise's
+# 0.95), and on 8 SMs of an H200, where the measured time falls with the SMs alone (14.4x the
+# whole chip's on 16.5x fewer SMs, calibration/h200-sm8), predicted gelu 39 % fast. Held at the
+# plain group's: the H100 profile's gelu on the H200's 8 / 16 / 40-SM samples 39.1 / 33.8 /
+# 27.2 -> 22.0 / 17.9 / 15.3 % MAPE, silu 29.8 / 29.1 / 22.9 -> 21.2 / 19.6 / 16.3, its whole
+# chip unchanged (9.4 %) (session 32; those samples guided it, the fresh sets came after).
+SHARED_HBM_KINDS = ("gelu", "silu")
+STREAMING_REFERENCE = "elementwise"
 
 
 @dataclass(frozen=True)
@@ -69,7 +85,7 @@ class CompanionPoints:
 
 def fit_group(kind: str, dtype: str, table: RecordTable, measured_s: np.ndarray,
               hardware: HardwareSpec, sm_points: CompanionPoints | None = None,
-              layout: str = "") -> GroupModel:
+              layout: str = "", eta_memory: float | None = None) -> GroupModel:
     """One (kind, dtype, layout): the physical model's kind parameters by robust least squares
     on the whole chip's times and the companion's (the same shapes on fewer SMs: what tells
     SM-bound work from HBM-bound work), then the residual of every measured shape against the
@@ -83,7 +99,9 @@ def fit_group(kind: str, dtype: str, table: RecordTable, measured_s: np.ndarray,
             rows = sm_points.rows[sel]
             restricted = derive_sm_restricted(hardware, int(n))
             extra.append((unit_terms(table.select(rows), restricted), sm_points.seconds[sel]))
-    params = fit_kind(u, measured_s, extra=extra)
+    params = fit_kind(u, measured_s, extra=extra) if eta_memory is None else \
+        fit_kind(u, measured_s, fixed=KindParams(eta_memory=eta_memory), hold=("eta_memory",),
+                 extra=extra)
     model = launch_seconds(u, params.as_array())
     residual = np.clip(np.log(measured_s / model), -RESIDUAL_BOUND, RESIDUAL_BOUND)
     sm_params = sm_fraction = sm_counts = None
@@ -134,8 +152,11 @@ def fit_profile(m: Measurements, hardware: HardwareSpec, *, device_name: str = "
                              scale[i])
             points.setdefault(keys[i], []).append((i, float(f), float(cm["kernel_s"][j]),
                                                    c.sm_count))
-    groups = {}
-    for key in sorted(set(keys.tolist())):
+    fitted = {}
+    streaming = {}         # dtype -> the plain STREAMING_REFERENCE group's eta_memory
+    # the SHARED_HBM_KINDS after the reference they take their HBM efficiency from
+    for key in sorted(set(keys.tolist()), key=lambda k: (k.split("|", 1)[0] in SHARED_HBM_KINDS,
+                                                         k)):
         rows = np.flatnonzero(keys == key)
         if len(rows) < MIN_GROUP_SHAPES:
             continue
@@ -146,9 +167,13 @@ def fit_profile(m: Measurements, hardware: HardwareSpec, *, device_name: str = "
                                     fraction=np.array([p[1] for p in pts]),
                                     seconds=np.array([p[2] for p in pts]),
                                     sm_counts=np.array([p[3] for p in pts])) if pts else None
+        shared = streaming.get(dtype) if kind in SHARED_HBM_KINDS and not layout else None
         g = fit_group(kind, dtype, table.select(rows), m["kernel_s"][rows], hardware,
-                      sm_points, layout)
-        groups[(g.family, dtype)] = g
+                      sm_points, layout, eta_memory=shared)
+        if kind == STREAMING_REFERENCE and not layout:
+            streaming[dtype] = g.kind_params.eta_memory
+        fitted[key] = g
+    groups = {(g.family, g.dtype): g for _, g in sorted(fitted.items())}
     return CalibrationProfile(device_name=device_name, device_id=ident or device_id(device_name),
                               hardware=hardware, groups=groups,
                               settings=settings or LocalLinearSettings(), meta=meta or {})
