@@ -84,7 +84,8 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
             "e2e-fresh24", "e2e-fresh26", "e2e-host", "e2e-fresh28", "e2e-fresh30", "e2e-fresh32",
             "e2e-fresh35", "e2e-fresh37", "e2e-fresh38", "e2e-fresh44", "e2e-fresh45",
             "e2e-fresh47", "e2e-fresh48", "e2e-fresh50", "e2e-fresh51", "e2e-fresh52",
-            "e2e-fresh53", "e2e-fresh54", "e2e-fresh57")
+            "e2e-fresh53", "e2e-fresh54", "e2e-fresh57", "e2e-fresh58", "e2e-fresh59",
+            "e2e-fresh60")
 # e2e-fresh21 (session 10, 2026-12-03 00:37, grids 1x8 and 6x9, prompt 450, whole H200 in three
 # separate processes, 80 and 24 SMs; no model change since session 9) and e2e-fresh24 (02:12,
 # grids 1x9 and 8x8, prompt 650, whole H200, 72 and 8 SMs; after session 10's sort chain) were
@@ -133,10 +134,13 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
 # and 6x9, prompt 180, batch 1, whole H200 and 32 SMs), after session 24's kernel-model change
 # (the L2 terms), likewise. e2e-fresh57 (session 27, 2026-12-05 04:01-04:04, grids 2x2 and 5x4,
 # prompt 330, whole H200, 8 and 16 SMs, graph rows included), with no wall-model change since
-# session 22, likewise.
+# session 22, likewise. e2e-fresh58 and -59 (session 32, an H100 SXM: whole GPU and 8 SMs, 16
+# and 40 SMs; the H100's first restricted walls) are test sets: their stage kernel times guided
+# session 32's kernel change (the SM shares' device). e2e-fresh60 (H200, 24 and 96 SMs, timed
+# after it; no wall-model change since session 22) is fresh.
 FRESH_OCR_SETS = ("e2e-fresh32", "e2e-fresh35", "e2e-fresh37", "e2e-fresh38", "e2e-fresh44",
                   "e2e-fresh45", "e2e-fresh47", "e2e-fresh48", "e2e-fresh50", "e2e-fresh51",
-                  "e2e-fresh52", "e2e-fresh53", "e2e-fresh54", "e2e-fresh57")
+                  "e2e-fresh52", "e2e-fresh53", "e2e-fresh54", "e2e-fresh57", "e2e-fresh60")
 # A set's process*/ folders (roofsim.e2e.process_walls): its rows are also scored against the
 # median over the processes (summarize).
 

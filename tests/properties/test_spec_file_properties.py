@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from roofsim.cli import main as cli_main
 from roofsim.errors import UserError
+from roofsim.io import dump_yaml
 from roofsim.hardware import SCHEMA, SCHEMA_BY_NAME, dump_hardware, load_hardware, spec_to_dict
 from roofsim.workloads.deepseek_ocr import config_from_dict, load_config
 from strategies import (FEW, MEDIUM, SHIPPED_SPECS, config_dicts, random_config_dicts,
@@ -29,7 +30,9 @@ from strategies import (FEW, MEDIUM, SHIPPED_SPECS, config_dicts, random_config_
 def _yaml_file(doc, text: str | None = None):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "spec.yaml"
-        path.write_text(text if text is not None else yaml.safe_dump(doc, sort_keys=False),
+        # roofsim's dumper quotes a text its YAML 1.2 reading would take for a number ('0E0'
+        # as a name): yaml.safe_dump wrote it bare and the file then failed on the name first
+        path.write_text(text if text is not None else dump_yaml(doc, sort_keys=False),
                         encoding="utf-8")
         yield path
 
