@@ -160,9 +160,9 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # prompt 611, whole GPU and 8 SMs; grids 3x4 and 5x8, prompt 420, 16 and 40 SMs) were timed at
 # a83e45e, after sessions 28-31's changes; their restricted rows' miss guided session 32's
 # change (the SM shares' device, 6cb1ce2). e2e-fresh60 (02:42-02:43, H200: grids 4x6 and 2x7,
-# prompt 777, 24 and 96 SMs) was timed after it.
+# prompt 777, 24 and 96 SMs) was timed after it; its whole-chip run (03:39) after 61412c4 too.
 FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57)",
-         "h200-sm24 (e2e-fresh60)", "h200-sm96 (e2e-fresh60)"}
+         "h200-sm24 (e2e-fresh60)", "h200-sm96 (e2e-fresh60)", "h200 (e2e-fresh60)"}
 FRESH_SAMPLES: set[str] = set()
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12, "sibling": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15, "sibling": 0.15}
@@ -329,7 +329,7 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200", "narrow-fresh4"), ("h200-sm24", "narrow-fresh4"),
                     ("h200-sm48", "narrow-fresh4"), ("h200-sm96", "narrow-fresh4"),
                     ("h200", "mixed-fresh24"), ("h200-sm24", "mixed-fresh24"),
-                    ("h200-sm96", "mixed-fresh24"))
+                    ("h200-sm96", "mixed-fresh24"), ("h200-sm48", "mixed-fresh24"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
