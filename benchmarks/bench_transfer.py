@@ -207,7 +207,7 @@ def restricted_e2e(device: str = "h200") -> list[tuple[str, Path, int]]:
             folder = d / name
             if not (folder / "e2e.csv").is_file():
                 continue
-            sms = sm_restriction_of(folder) or int(d.name.rsplit("-sm", 1)[1])
+            sms = sm_restriction_of(folder) or folder_device(d.name)[1]
             label = f"{device}-sm{sms}" + ("" if name == "e2e" else f" ({name})")
             out.append((label, folder, sms))
     return sorted(out, key=lambda x: (x[2], x[0]))
@@ -238,11 +238,16 @@ def target_kind(fd: str, device: str, sms: int) -> str:
         restricted_kind(fd, sms, device) if sms else "transferred"
 
 
+def folder_device(folder: str) -> tuple[str, int]:
+    """The device and SM count a calibration folder's name (or a row's target label's first
+    word) gives: ('h100-sxm', 8) for h100-sxm-sm8, ('h200', 0) for h200, the whole chip."""
+    device, sep, sms = folder.rpartition("-sm")
+    return (device, int(sms)) if sep and sms.isdigit() else (folder, 0)
+
+
 def base_device(folder: str) -> str:
-    """The device a calibration folder's name gives: 'h100-sxm' for h100-sxm-sm8 or
-    h100-sxm, 'h200' for h200-sm16."""
-    return folder.split("-sm", 1)[0] if "-sm" in folder and \
-        folder.rsplit("-sm", 1)[1].isdigit() else folder
+    """The device a calibration folder's name gives (folder_device)."""
+    return folder_device(folder)[0]
 
 
 def device_spec(device: str, sms: int):

@@ -28,13 +28,13 @@ sys.path.insert(0, str(ROOT))
 from roofsim.calibration import load_profile  # noqa: E402
 from roofsim.e2e import (DECODE_GRAPH, load_e2e, load_model_e2e, measured_model,  # noqa: E402
                          model_folders, ocr_case_label, process_walls, row_batch, row_probe)
-from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
 from roofsim.host import load_host_model  # noqa: E402
 from roofsim.predict import request_for  # noqa: E402
 from roofsim.wall import stage_walls  # noqa: E402
 from roofsim.workloads import Request, workload  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_transfer import device_spec, folder_device  # noqa: E402
 
 CAL = ROOT / "calibration"
 TARGET = {"eager": 0.20, "graph": 0.10}
@@ -42,10 +42,8 @@ TARGET = {"eager": 0.20, "graph": 0.10}
 
 def device_setup(device: str):
     """(hardware spec, kernel profile) for a calibration folder name."""
-    if "-sm" in device:
-        base, sms = device.split("-sm")
-        return derive_sm_restricted(load_hardware(base), int(sms)), load_profile(CAL / base)
-    return load_hardware(device), load_profile(CAL / device)
+    base, sms = folder_device(device)
+    return device_spec(base, sms), load_profile(CAL / base)
 
 
 def fit_grids(host) -> dict[tuple[str, str], set[str]]:

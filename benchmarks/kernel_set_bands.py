@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_transfer import (CAL, FIT, KERNEL_TEST_SETS, base_device, device_profile,  # noqa: E402
-                            fit_inputs, is_fresh, kernel_mape, stable)
+                            fit_inputs, folder_device, is_fresh, kernel_mape, stable)
 from roofsim.calibration.fit import sm_restriction_of  # noqa: E402
 from roofsim.cli.output import format_table  # noqa: E402
 from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
@@ -47,10 +47,9 @@ def stage_bands(path: Path) -> list[list]:
     (the SM count in the row's target, 'h200-smN ...'; none: the whole chip) and stage."""
     errors = defaultdict(list)
     for r in json.loads(Path(path).read_text())["stages"]:
-        head = r["target"].split(" ")[0]
-        if r["fit"] != "h200" or base_device(head) != "h200":
+        device, sms = folder_device(r["target"].split(" ")[0])
+        if r["fit"] != "h200" or device != "h200":
             continue
-        sms = int(head.split("-sm")[1]) if "-sm" in head else 0
         errors[(band_of(sms), r["stage"])].append(abs(r["error"]))
     order = {name: i for i, (_, _, name) in enumerate(BANDS)}
     return [[band, stage, len(e), round(100 * float(np.mean(e)), 2), round(100 * max(e), 1)]
