@@ -7,6 +7,12 @@ mean MAPE, averaged over the sets of each band: test and fresh sets apart, and e
 With --stages: the H200 profile's stage rows of a bench_transfer JSON (--json; an older one from
 `git show REV:calibration/transfer.json`), mean and worst |error| by band and stage.
 
+    python benchmarks/kernel_set_bands.py --samples --fit h100-sxm --kind gelu
+
+With --samples: a profile (--fit, as bench_transfer fits it from its own measurements alone) on
+each SM-restricted H200 sample (bench_transfer.restricted_devices: calibration/h200-sm<N>/
+measurements.csv, every stable row), every row's MAPE and --kind's, per SM count.
+
 The sets, the rows scored (those whose shape the H200's fit left out) and the fresh labels are
 benchmarks/bench_transfer.py's (KERNEL_TEST_SETS, kernel_mape, is_fresh); bands: the whole chip,
 8-16, 24-48 and 56-128 SMs. It scores the checkout it sits in, so a change's before and after
@@ -28,8 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_transfer import (CAL, FIT, KERNEL_TEST_SETS, base_device, device_profile,  # noqa: E402
-                            fit_inputs, folder_device, is_fresh, kernel_mape, stable)
+from bench_transfer import (CAL, DEVICES, FIT, KERNEL_TEST_SETS, base_device,  # noqa: E402
+                            device_profile, fit_inputs, folder_device, is_fresh, kernel_mape,
+                            restricted_devices, stable)
 from roofsim.calibration.fit import sm_restriction_of  # noqa: E402
 from roofsim.cli.output import format_table  # noqa: E402
 from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
@@ -57,14 +64,35 @@ def stage_bands(path: Path) -> list[list]:
                                                                             kv[0][1]))]
 
 
+def sample_rows(profile, kind: str) -> list[list]:
+    """Per SM-restricted H200 sample: its SM count, rows and MAPE, and `kind`'s."""
+    out = []
+    for folder, sms in restricted_devices():
+        m = stable(folder / "measurements.csv")
+        spec = derive_sm_restricted(load_hardware("h200"), sms)
+        mape, _, n = kernel_mape(profile, m, spec)
+        sel = m.select(m["kind"] == kind)
+        k_mape, _, k_n = kernel_mape(profile, sel, spec) if len(sel["kind"]) else (np.nan, 0, 0)
+        out.append([sms, n, round(100 * mape, 1), k_n, round(100 * k_mape, 1)])
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--kind", default="grouped_gemm", help="the kind scored apart")
     ap.add_argument("--stages", type=Path, help="a bench_transfer JSON: its stage rows instead")
+    ap.add_argument("--samples", action="store_true",
+                    help="the SM-restricted H200 samples per SM count instead")
+    ap.add_argument("--fit", default="h200", choices=DEVICES,
+                    help="with --samples: the device whose profile predicts them")
     args = ap.parse_args(argv)
     if args.stages is not None:
         print(format_table(["band", "stage", "rows", "mean |error| %", "worst %"],
                            stage_bands(args.stages)))
+        return 0
+    if args.samples:
+        print(format_table(["SMs", "rows", "MAPE %", f"{args.kind} rows", f"{args.kind} MAPE %"],
+                           sample_rows(device_profile(args.fit), args.kind)))
         return 0
     profile = device_profile("h200")
     inputs = fit_inputs("h200")

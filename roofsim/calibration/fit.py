@@ -44,12 +44,14 @@ MIN_GROUP_SHAPES = 3    # fewer measured shapes: no opinion on the group
 # group's eta_memory of the same dtype (STREAMING_REFERENCE) instead of fitting their own. On a
 # whole chip a slow activation fits as well with a low eta_memory as with an SM-side term
 # (CUDA-core work, bytes in flight), and only the SM-side one scales with the SMs: the H100's
-# whole-chip fit gave gelu eta_memory 0.89 (the H200's without companions 0.67, elementwise's
-# 0.95), and on 8 SMs of an H200, where the measured time falls with the SMs alone (14.4x the
-# whole chip's on 16.5x fewer SMs, calibration/h200-sm8), predicted gelu 39 % fast. Held at the
-# plain group's: the H100 profile's gelu on the H200's 8 / 16 / 40-SM samples 39.1 / 33.8 /
-# 27.2 -> 22.0 / 17.9 / 15.3 % MAPE, silu 29.8 / 29.1 / 22.9 -> 21.2 / 19.6 / 16.3, its whole
-# chip unchanged (9.4 %) (session 32; those samples guided it, the fresh sets came after).
+# whole-chip fit gave gelu eta_memory 0.89 (its plain elementwise group 0.96), and on the SM-
+# restricted H200 samples (calibration/h200-sm*/), where gelu's time grows nearly as the SMs
+# fall, it missed by 27-39 % at 8-40 SMs. Held at the plain group's: the H100 profile's gelu on
+# the H200's 8 / 16 / 40-SM samples 39.1 / 33.8 / 27.2 -> 22.0 / 17.9 / 15.3 % MAPE, silu
+# 29.8 / 29.1 / 22.9 -> 21.2 / 19.6 / 16.3, every row's at 8 SMs 26.7 -> 25.8 (`python
+# benchmarks/kernel_set_bands.py --samples --fit h100-sxm --kind gelu`, before in a checkout of
+# 3ffb416), its whole chip unchanged (9.4 %) (session 32; those samples guided it, the fresh
+# sets came after).
 SHARED_HBM_KINDS = ("gelu", "silu")
 STREAMING_REFERENCE = "elementwise"
 

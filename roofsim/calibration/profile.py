@@ -405,7 +405,8 @@ class CalibrationProfile:
         # share, and on an H100 (0.70x the HBM) that share of a longer whole-chip time is not
         # what 8 SMs, bound by their bytes in flight on either chip, run at. Chosen in session
         # 32 on the H100's first SM-restricted sets (calibration/h100-sxm-sm*/: the H200's
-        # profile predicted them up to 34 % slow); see calibration/README.md.
+        # profile had narrow-fresh3 on 8 SMs at 30.3 % MAPE, the decode step +24.7 %); see
+        # calibration/README.md.
         base_hw = with_sm_count(hardware, self.sm_count) if rescale else hardware
         u = unit_terms(sub, self.hardware if rescale else hardware)
         u_tgt = unit_terms(sub, hardware) if rescale else None
