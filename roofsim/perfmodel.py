@@ -4,7 +4,7 @@ For one launch of a record on a hardware spec H (symbols: N = H's SM count, L = 
 latency, B = its HBM bandwidth, r_t / r_c = its tensor / CUDA-core FLOP/s per SM, R = its
 power-limited sustained tensor throughput):
 
-    time = launch floor + phi L + || (T_tensor, T_cuda, T_hbm, T_parallel) ||_p + T_idle
+    time = launch floor + phi L + || (T_tensor, T_cuda, T_hbm, T_parallel, T_waves) ||_p + T_idle
            + T_layout + (kernels per call - 1) x launch floor
 
     T_tensor   = max(waves x (tensor FLOPs per tile) / (r_t eta_t a),  tensor FLOPs / R)
@@ -52,6 +52,9 @@ power-limited sustained tensor throughput):
                                                          (row_blocks), 1 elsewhere; r = 1, or
                                                          for such a norm on L2-resident rows
                                                          the L2 / DRAM latency (row_latency)
+    T_waves    = (waves - 1) phi L for the WAVE_KINDS (attention: one block per tile, waves =
+                 ceil(blocks / N)), 0 elsewhere: each wave's blocks pay the block's round trips
+                 again, hidden under its math where the tiles compute longer (wave_latency_s)
     phi L      = the kernel's dependent round trips to memory (prologue, reductions, epilogue);
                  for the norms, once per wave of resident row blocks (row_blocks); for the
                  persistent cuBLAS products and the skinny ones, once per round of resident
@@ -86,7 +89,7 @@ field moves a prediction through a named term: sm_count through waves, T_cuda, T
 T_parallel; grid_sm_count through the reduction splits, the persistent kernels' rounds and
 the products' library grid (library_blocks, and the rounds of phi L it sets: block_rounds)
 and a grouped GEMM's idle blocks (T_idle, with mem_latency_ns);
-mem_latency_ns through phi L; sm_mem_bandwidth_gbps through T_parallel; mem_bandwidth_gbps
+mem_latency_ns through phi L and T_waves; sm_mem_bandwidth_gbps through T_parallel; mem_bandwidth_gbps
 through T_hbm; the peaks through T_tensor, T_cuda and T_index; tensor_sustained_tflops through
 the power limit of T_tensor; boost_clock_mhz (with sm_count and grid_sm_count) through T_idle,
 and through a sort's T_chain (with mem_latency_ns above SORT_BITONIC_MAX); mem_latency_ns,
@@ -205,6 +208,8 @@ class UnitTerms:
     empty_s: np.ndarray        # blocks without work, on the SMs (idle_block_seconds)
     occupancy: np.ndarray      # resident blocks per active SM (row-wise kinds; 1 elsewhere)
     latency_waves: np.ndarray  # waves of resident blocks that each pay phi L (1 elsewhere)
+    wave_latency_s: np.ndarray  # L x a WAVE_KINDS launch's waves beyond its first (T_waves at
+                               # phi = 1: wave_latency_seconds); 0 elsewhere
     layout_s: np.ndarray       # a conv2d call's layout passes at eta_m = 1 (conv_layout_bytes
                                # over the streaming bandwidth, min(HBM, SMs x per-SM)); 0 else
     nodes_s: np.ndarray        # the launch floors of a call's kernels beyond the first
@@ -678,6 +683,30 @@ def waves(blocks: np.ndarray, n_sm: float, grid_sms: float, persistent,
 # profile on the restricted sets 12.80 -> 12.67 % at 8-16 SMs but 11.20 -> 11.34 at 24-48,
 # narrow-fresh2 on 48 SMs 13.3 -> 15.6 (a scratch check): left out again.
 WAVE_KINDS = ("attention",)
+
+
+# A wave of attention blocks cannot finish before its blocks' dependent round trips (the Q tile's
+# load, the first K / V tiles', the output's store: the group's phi L) have run, however little
+# math they do, and the next wave's blocks start them again. The first wave's are the phi L every
+# launch pays; the waves after it add (waves - 1) phi L, as one more roof of the p-norm (T_waves),
+# so that it binds only where the tiles' math is shorter than the round trips (decode-like
+# blocks of a few queries and keys) and hides under the math elsewhere. On the SM-restricted
+# H200, where waves multiply, such launches keep a time per wave: one-query, one-key attention
+# (bf16) on 16 SMs takes 10.3 us at batch 5 x 10 heads (4 waves of one block per SM) and 50.5 us
+# at 17 x 16 (17 waves), 2.9 us a wave, and 17.8 / 94.4 us on 8 SMs, 2.8 us a wave
+# (calibration/h200-sm16/mixed-fresh19, h200-sm8/mixed-fresh19); the model without T_waves gave
+# those launches a near-constant time and was 20-35 % too fast on 8 SMs. Chosen in session 33 on
+# the H200's kernel test sets (benchmarks/kernel_set_bands.py --kind attention, before and after:
+# attention's mean MAPE whole chip 5.72 -> 5.58 %, 8-16 SMs 10.99 -> 10.11, 24-48 SMs 8.57 ->
+# 7.95, 56-128 SMs 7.15 -> 6.71; every row's 8.21 / 13.37 / 11.78 / 10.47 -> 8.19 / 13.27 /
+# 11.70 / 10.41). Charging each wave phi L outside the p-norm (latency_waves) was tried and
+# dropped: 8-16 SMs 10.27 %, but the whole chip 6.04, where long tiles hide the round trips.
+def wave_latency_seconds(table: RecordTable, n_waves: np.ndarray, has_tiles: np.ndarray,
+                         hw: HardwareSpec) -> np.ndarray:
+    """T_waves at phi = 1: L x (waves - 1) for the WAVE_KINDS launches with tiles, 0 for the
+    rest."""
+    sel = has_tiles & np.isin(table.kind, WAVE_KINDS)
+    return np.where(sel, np.maximum(n_waves - 1.0, 0.0), 0.0) * hw.mem_latency_s
 
 
 def parallel_scale(table: RecordTable, n_source: float, n_target: float,
@@ -1591,6 +1620,7 @@ def unit_terms(table: RecordTable, hw: HardwareSpec,
                      misaligned=misaligned_operands(table),
                      load_width=misaligned_load_width(table),
                      occupancy=occupancy, latency_waves=latency_waves,
+                     wave_latency_s=wave_latency_seconds(table, n_waves, has_tiles, hw),
                      empty_s=idle_block_seconds(table, hw),
                      layout_s=conv_layout_bytes(table) / streaming_bandwidth(hw),
                      nodes_s=conv_extra_kernels(table) * hw.launch_overhead_s("cuda_graph"),
@@ -1614,10 +1644,10 @@ def _peaks(table: RecordTable, hw: HardwareSpec) -> tuple[np.ndarray, np.ndarray
 
 @dataclass(frozen=True, eq=False)
 class _Roofs:
-    """The four roofs of launch_seconds at given kind parameters, and their p-norm."""
+    """The five roofs of launch_seconds at given kind parameters, and their p-norm."""
 
     p: np.ndarray               # (n, len(PARAMS)): the kind parameters of each record
-    terms: np.ndarray           # (4, n): tensor, CUDA-core, HBM, per-SM parallel seconds
+    terms: np.ndarray           # (5, n): tensor, CUDA-core, HBM, per-SM parallel, waves' seconds
     tensor_binds: np.ndarray    # the tensor efficiency's term binds (not the power limit)
     slow: np.ndarray            # the misaligned fallback's rate a (1 where aligned)
     x: np.ndarray               # terms / the largest of them
@@ -1631,7 +1661,8 @@ def _roofs(u: UnitTerms, params: np.ndarray) -> _Roofs:
     slow = np.where(u.misaligned, np.minimum(eta_u * u.load_width, 1.0), 1.0)
     tensor_raw = u.tensor_s / (eta_t * slow)
     terms = np.stack([np.maximum(tensor_raw, u.power_s), (u.cuda_s + u.index_s) / (eta_c * slow),
-                      u.hbm_s / eta_m, u.parallel_s(eta_p * slow)])
+                      u.hbm_s / eta_m, u.parallel_s(eta_p * slow),
+                      p[:, PARAM_INDEX["phi"]] * u.wave_latency_s])
     big = terms.max(axis=0)
     x = terms / np.where(big > 0, big, 1.0)
     total = (x ** sharp).sum(axis=0)
@@ -1669,7 +1700,8 @@ def launch_seconds_gradient(u: UnitTerms, params: np.ndarray) -> tuple[np.ndarra
     d_log = -share * terms                        # d norm / d log(efficiency of term j)
     tensor = np.where(r.tensor_binds, d_log[0], 0.0)
     grad = np.zeros((len(u), len(PARAMS)))
-    grad[:, names.index("phi")] = u.latency_s * u.latency_waves
+    # phi moves the additive round trips and T_waves (share of the norm x its unit term)
+    grad[:, names.index("phi")] = u.latency_s * u.latency_waves + share[4] * u.wave_latency_s
     grad[:, names.index("eta_tensor")] = tensor / eta_t
     grad[:, names.index("eta_cuda")] = d_log[1] / eta_c
     grad[:, names.index("eta_memory")] = (d_log[2] - u.layout_s / eta_m) / eta_m
