@@ -163,10 +163,12 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # prompt 777, 24 and 96 SMs) was timed after it; its whole-chip run (03:39) after 61412c4 too.
 # Session 33 (an H100 again, 04:53-04:56): e2e-fresh60's grids on 24 of its SMs, and e2e-fresh61
 # (grids 3x5 and 6x2, prompt 555) on 48, timed with no model change since f21c660 and scored
-# before any change of session 33.
+# before any change of session 33; e2e-fresh62 (grids 5x3 and 2x8, prompt 432; whole H100, 8
+# and 16 SMs, 05:35-05:39) after its change (465e0df, attention's T_waves).
 FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57)",
          "h200-sm24 (e2e-fresh60)", "h200-sm96 (e2e-fresh60)", "h200 (e2e-fresh60)",
-         "h100-sxm-sm24 (e2e-fresh60)", "h100-sxm-sm48 (e2e-fresh61)"}
+         "h100-sxm-sm24 (e2e-fresh60)", "h100-sxm-sm48 (e2e-fresh61)",
+         "h100-sxm (e2e-fresh62)", "h100-sxm-sm8 (e2e-fresh62)", "h100-sxm-sm16 (e2e-fresh62)"}
 FRESH_SAMPLES: set[str] = set()
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12, "sibling": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15, "sibling": 0.15}
@@ -194,7 +196,7 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh38", "e2e-fresh44", "e2e-fresh45", "e2e-fresh47", "e2e-fresh48",
             "e2e-fresh50", "e2e-fresh51", "e2e-fresh52", "e2e-fresh53",
             "e2e-fresh54", "e2e-fresh57", "e2e-fresh58", "e2e-fresh59", "e2e-fresh60",
-            "e2e-fresh61")
+            "e2e-fresh61", "e2e-fresh62")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
@@ -343,7 +345,10 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h100-sxm-sm24", "narrow-fresh4"), ("h100-sxm-sm96", "narrow-fresh4"),
                     ("h100-sxm-sm24", "mixed-fresh24"), ("h100-sxm", "narrow-fresh5"),
                     ("h100-sxm-sm8", "narrow-fresh5"), ("h100-sxm-sm48", "narrow-fresh5"),
-                    ("h100-sxm-sm48", "mixed-fresh25"))
+                    ("h100-sxm-sm48", "mixed-fresh25"), ("h100-sxm-sm16", "narrow-fresh5"),
+                    ("h100-sxm-sm24", "narrow-fresh5"), ("h100-sxm", "mixed-fresh25"),
+                    ("h100-sxm-sm8", "mixed-fresh25"), ("h100-sxm-sm16", "mixed-fresh25"),
+                    ("h100-sxm-sm24", "mixed-fresh25"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -423,7 +428,9 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # Session 33's machine was an H100 SXM again (2026-12-06 04:52-04:57): narrow-fresh4 on 24 and 96
 # SMs and mixed-fresh24 on 24 (the suites session 32 timed on the H200 after its change), and
 # the new narrow-fresh5 (whole H100, 8 and 48 SMs) and mixed-fresh25 (48 SMs), timed with no
-# model change since f21c660 and scored before any change of session 33.
+# model change since f21c660 and scored before any change of session 33; then (05:34-05:40, an
+# H100 again) narrow-fresh5 on 16 and 24 SMs and mixed-fresh25 on the whole H100, 8, 16 and 24 SMs,
+# timed after the session's change (465e0df, attention's T_waves) and scored after it.
 FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12", "narrow-fresh4", "mixed-fresh24",
                      "narrow-fresh5", "mixed-fresh25")
 
