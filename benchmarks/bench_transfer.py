@@ -164,11 +164,12 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # Session 33 (an H100 again, 04:53-04:56): e2e-fresh60's grids on 24 of its SMs, and e2e-fresh61
 # (grids 3x5 and 6x2, prompt 555) on 48, timed with no model change since f21c660 and scored
 # before any change of session 33; e2e-fresh62 (grids 5x3 and 2x8, prompt 432; whole H100, 8
-# and 16 SMs, 05:35-05:39) after its change (465e0df, attention's T_waves).
+# and 16 SMs, 05:35-05:39, and 32 SMs at 06:05) after its change (465e0df, attention's T_waves).
 FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57)",
          "h200-sm24 (e2e-fresh60)", "h200-sm96 (e2e-fresh60)", "h200 (e2e-fresh60)",
          "h100-sxm-sm24 (e2e-fresh60)", "h100-sxm-sm48 (e2e-fresh61)",
-         "h100-sxm (e2e-fresh62)", "h100-sxm-sm8 (e2e-fresh62)", "h100-sxm-sm16 (e2e-fresh62)"}
+         "h100-sxm (e2e-fresh62)", "h100-sxm-sm8 (e2e-fresh62)", "h100-sxm-sm16 (e2e-fresh62)",
+         "h100-sxm-sm32 (e2e-fresh62)"}
 FRESH_SAMPLES: set[str] = set()
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12, "sibling": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15, "sibling": 0.15}
@@ -348,7 +349,9 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h100-sxm-sm48", "mixed-fresh25"), ("h100-sxm-sm16", "narrow-fresh5"),
                     ("h100-sxm-sm24", "narrow-fresh5"), ("h100-sxm", "mixed-fresh25"),
                     ("h100-sxm-sm8", "mixed-fresh25"), ("h100-sxm-sm16", "mixed-fresh25"),
-                    ("h100-sxm-sm24", "mixed-fresh25"))
+                    ("h100-sxm-sm24", "mixed-fresh25"), ("h100-sxm-sm32", "narrow-fresh5"),
+                    ("h100-sxm-sm64", "narrow-fresh5"), ("h100-sxm-sm32", "mixed-fresh25"),
+                    ("h100-sxm-sm64", "mixed-fresh25"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -429,7 +432,8 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # SMs and mixed-fresh24 on 24 (the suites session 32 timed on the H200 after its change), and
 # the new narrow-fresh5 (whole H100, 8 and 48 SMs) and mixed-fresh25 (48 SMs), timed with no
 # model change since f21c660 and scored before any change of session 33; then (05:34-05:40, an
-# H100 again) narrow-fresh5 on 16 and 24 SMs and mixed-fresh25 on the whole H100, 8, 16 and 24 SMs,
+# H100 again; 06:05-06:07 on another) narrow-fresh5 on 16, 24, 32 and 64 SMs and mixed-fresh25 on
+# the whole H100 and 8, 16, 24, 32 and 64 SMs,
 # timed after the session's change (465e0df, attention's T_waves) and scored after it.
 FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12", "narrow-fresh4", "mixed-fresh24",
                      "narrow-fresh5", "mixed-fresh25")
