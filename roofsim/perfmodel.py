@@ -1657,12 +1657,12 @@ class _Roofs:
 
 def _roofs(u: UnitTerms, params: np.ndarray) -> _Roofs:
     p = np.broadcast_to(np.asarray(params, dtype=np.float64), (len(u), len(PARAMS)))
-    _, eta_t, eta_c, eta_m, eta_p, sharp, eta_u = p.T
+    phi, eta_t, eta_c, eta_m, eta_p, sharp, eta_u = p.T
     slow = np.where(u.misaligned, np.minimum(eta_u * u.load_width, 1.0), 1.0)
     tensor_raw = u.tensor_s / (eta_t * slow)
     terms = np.stack([np.maximum(tensor_raw, u.power_s), (u.cuda_s + u.index_s) / (eta_c * slow),
                       u.hbm_s / eta_m, u.parallel_s(eta_p * slow),
-                      p[:, PARAM_INDEX["phi"]] * u.wave_latency_s])
+                      phi * u.wave_latency_s])
     big = terms.max(axis=0)
     x = terms / np.where(big > 0, big, 1.0)
     total = (x ** sharp).sum(axis=0)

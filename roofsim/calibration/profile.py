@@ -127,6 +127,12 @@ class GroupModel:
         """The group's name among a profile's groups: the kind, with its layout if any."""
         return family_name(self.kind, self.layout)
 
+    @property
+    def share_lender(self) -> str:
+        """The sibling whose companions measured the group's SM shares (its shares' source, or
+        the whole group's); '' where the profile's own device did."""
+        return self.sm_source or self.source
+
     def table(self) -> RecordTable:
         from ..kernels import records_from_params, used_columns
         return records_from_params(self.kind, used_columns(_param_columns(self.params)),
@@ -199,7 +205,7 @@ class CalibrationProfile:
         """The spec of the device whose companions measured `g`'s SM shares: the sibling's
         where the group or its shares are borrowed (share_devices), else the measuring
         device's."""
-        lender = g.sm_source or g.source
+        lender = g.share_lender
         return self.share_devices.get(lender, self.hardware) if lender else self.hardware
 
     def describes(self, hardware: HardwareSpec) -> bool:
@@ -688,7 +694,7 @@ def profile_from_dict(doc: Mapping, where: str = "<profile>") -> CalibrationProf
     share_devices = {str(k): spec_from_dict(v, f"{where}: share_devices.{k}")
                      for k, v in shares.items()}
     for g in groups.values():
-        lender = g.sm_source or g.source
+        lender = g.share_lender
         if lender and g.sm_fraction is not None and lender not in share_devices:
             raise UserError(f"{where}: the {g.family} {g.dtype} group's SM shares come from "
                             f"{lender!r}, whose spec share_devices does not hold (refit "

@@ -52,7 +52,7 @@ def with_sibling(profile: CalibrationProfile, sibling: CalibrationProfile) -> Ca
     meta["sibling"] = {"device": sibling.device_id, "groups": sorted(borrowed),
                        "sm_shares": sorted(shares)}
     devices = dict(profile.share_devices)
-    if shares or any(groups[k].sm_fraction is not None for k in groups
-                     if groups[k].source == sibling.device_id):
+    if any(g.sm_fraction is not None and g.share_lender == sibling.device_id
+           for g in groups.values()):
         devices[sibling.device_id] = sibling.hardware
     return replace(profile, groups=groups, meta=meta, share_devices=devices)
