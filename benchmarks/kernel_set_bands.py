@@ -35,11 +35,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_transfer import (CAL, DEVICES, FIT, KERNEL_TEST_SETS, base_device,  # noqa: E402
-                            device_profile, fit_inputs, folder_device, is_fresh, kernel_mape,
-                            restricted_devices, stable)
+                            device_profile, device_spec, fit_inputs, folder_device, is_fresh,
+                            kernel_mape, restricted_devices, stable)
 from roofsim.calibration.fit import sm_restriction_of  # noqa: E402
 from roofsim.cli.output import format_table  # noqa: E402
-from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
 
 BANDS = ((0, 0, "whole chip"), (1, 16, "8-16 SMs"), (17, 48, "24-48 SMs"),
          (49, 131, "56-128 SMs"))
@@ -69,7 +68,7 @@ def sample_rows(profile, kind: str) -> list[list]:
     out = []
     for folder, sms in restricted_devices():
         m = stable(folder / "measurements.csv")
-        spec = derive_sm_restricted(load_hardware("h200"), sms)
+        spec = device_spec("h200", sms)
         mape, _, n = kernel_mape(profile, m, spec)
         sel = m.select(m["kind"] == kind)
         k_mape, _, k_n = kernel_mape(profile, sel, spec) if len(sel["kind"]) else (np.nan, 0, 0)
@@ -105,8 +104,7 @@ def main(argv=None) -> int:
         m = stable(path / "measurements.csv")
         m = m.select(~np.isin(m["case_id"], fitted))
         sms = sm_restriction_of(path)
-        spec = load_hardware("h200") if not sms else derive_sm_restricted(load_hardware("h200"),
-                                                                          sms)
+        spec = device_spec("h200", sms)
         kind = m.select(m["kind"] == args.kind)
         for label in ("fresh" if is_fresh(folder, name) else "test", "every"):
             key = (band_of(sms), label)

@@ -50,7 +50,8 @@ MIN_GROUP_SHAPES = 3    # fewer measured shapes: no opinion on the group
 # the H200's 8 / 16 / 40-SM samples 39.1 / 33.8 / 27.2 -> 22.0 / 17.9 / 15.3 % MAPE, silu
 # 29.8 / 29.1 / 22.9 -> 21.2 / 19.6 / 16.3, every row's at 8 SMs 26.7 -> 25.8 (`python
 # benchmarks/kernel_set_bands.py --samples --fit h100-sxm --kind gelu`, before in a checkout of
-# 3ffb416), its whole chip unchanged (9.4 %) (session 32; those samples guided it, the fresh
+# 3ffb416, after in one of 61412c4; every row's at 8 SMs reads 26.1 since session 33's attention
+# change), its whole chip unchanged (9.4 %) (session 32; those samples guided it, the fresh
 # sets came after).
 SHARED_HBM_KINDS = ("gelu", "silu")
 STREAMING_REFERENCE = "elementwise"
