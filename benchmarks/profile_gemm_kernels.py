@@ -12,6 +12,8 @@ libraries make the same choice), so that the two behaviours can be told apart by
     PYTHONPATH=. python3 benchmarks/profile_gemm_kernels.py --out $OUT/gemm-kernels \
         --measurements calibration/h200/mixed-fresh/measurements.csv --budget 120 \
         [--kinds gemm,linear,grouped_gemm,conv2d] [--every 4] [--sms 40]
+    PYTHONPATH=. python3 benchmarks/profile_gemm_kernels.py --out $OUT/grids \
+        --suite benchmarks/suites/skinny_grids.yaml     (a suite's shapes, nothing timed before)
 
 Writes <out>/kernels.csv (case_id, name, calls, duration_s, and the launch CUPTI recorded: grid
 = blocks, block = threads per block, smem = shared memory per block in bytes, regs = registers
@@ -41,7 +43,9 @@ KINDS = ("gemm", "linear", "grouped_gemm")
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True)
-    ap.add_argument("--measurements", required=True)
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--measurements", help="the ok rows of a measurements CSV")
+    src.add_argument("--suite", help="the cases of a kernel suite (kernels/*.yaml)")
     ap.add_argument("--budget", type=float, default=120.0, help="seconds; 0: no limit")
     ap.add_argument("--kinds", default=",".join(KINDS), help="comma-separated kinds")
     ap.add_argument("--every", type=int, default=1, help="profile every n-th row")
@@ -58,9 +62,14 @@ def main(argv=None) -> int:
     from roofsim.io import stored_file
     from roofsim.io import read_text
     kinds = set(args.kinds.split(","))
-    text = read_text(stored_file(args.measurements), expected="a measurements CSV")
-    rows = [r for r in csv.DictReader(io.StringIO(text))
-            if r["kind"] in kinds and r["status"] == "ok"]
+    if args.suite:
+        from roofsim.calibration.suites import load_suite
+        rows = [{"case_id": c.case_id, "kind": c.kind, "dtype": c.dtype, **c.param_dict()}
+                for c in load_suite(args.suite) if c.kind in kinds]
+    else:
+        text = read_text(stored_file(args.measurements), expected="a measurements CSV")
+        rows = [r for r in csv.DictReader(io.StringIO(text))
+                if r["kind"] in kinds and r["status"] == "ok"]
     rows = rows[::max(args.every, 1)]
     restriction = restrict_sms(args.sms)
     out = Path(args.out)
