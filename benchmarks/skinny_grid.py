@@ -6,7 +6,10 @@ roofsim.perfmodel.skinny_blocks, block_rounds). Reads committed files alone:
 1. The grid rule against the grids CUPTI recorded (calibration/h200/launch-grids): for every
    skinny gemm / linear call (perfmodel.skinny_products, aligned) that runs one nvjet kernel,
    mean and median |log(model / recorded)|, on the H200's fit rows (h200-products: the rows the
-   constants were chosen on) and on kernels/narrow.yaml's products (narrow-sm0: a check), for
+   constants were chosen on), on kernels/narrow.yaml's products (narrow-sm0: a check), on
+   mixed-fresh5's products (a check) and on the H100 SXM's grids of benchmarks/suites/
+   skinny_grids.yaml (556 shapes never timed: what session 34's cluster rounding and narrow-tile
+   bounds were read off), for
    the rule before session 28 (LIBRARY_TILE_OUTPUTS' outputs per block) and for the skinny
    rule at other split lengths and grid caps (the committed pair is marked; each row keeps
    session 30's narrow column tiles and 32-row tiles: perfmodel.SKINNY_NARROW_ROWS ...).
@@ -36,8 +39,11 @@ from roofsim.calibration.suites import Case  # noqa: E402
 from roofsim.cli.output import format_table  # noqa: E402
 from roofsim.records import RecordTable  # noqa: E402
 
-TRACES = ROOT / "calibration" / "h200" / "launch-grids"
-SETS = (("h200-products", "fit rows (chosen on)"), ("narrow-sm0", "narrow.yaml (check)"))
+TRACES = ROOT / "calibration"
+SETS = (("h200/launch-grids/h200-products", "fit rows (chosen on)"),
+        ("h200/launch-grids/narrow-sm0", "narrow.yaml (check)"),
+        ("h200/launch-grids/mixed-fresh5-products", "mixed-fresh5 (check)"),
+        ("h100-sxm/launch-grids/skinny-grids-sm0", "H100 skinny_grids.yaml (session 34)"))
 GRID = 132.0
 SPLITS = (256.0, 768.0, 1536.0, 4096.0, np.inf)
 CAPS = (100.0, 120.0, 132.0)
@@ -69,15 +75,36 @@ def before_rule(table: RecordTable) -> np.ndarray:
                                               perfmodel.LIBRARY_TILE_OUTPUTS)))
 
 
+def without(table: RecordTable, what: str) -> np.ndarray:
+    """skinny_blocks with one of session 34's three rules (or all) switched off."""
+    saved = (perfmodel.SKINNY_CLUSTER_MIN_TILES, perfmodel.SKINNY_WIDE_COL_MIN_GRID,
+             perfmodel.SKINNY_FEW_COL_K_PER_N)
+    try:
+        if what in ("clusters", "all three"):
+            perfmodel.SKINNY_CLUSTER_MIN_TILES = np.inf
+        if what in ("16-col floor", "all three"):
+            perfmodel.SKINNY_WIDE_COL_MIN_GRID = 0.0
+        if what in ("few-col k bound", "all three"):
+            perfmodel.SKINNY_FEW_COL_K_PER_N = np.inf
+        out = perfmodel.skinny_blocks(table, np.floor(perfmodel.LIBRARY_GRID_SHARE * GRID))
+    finally:
+        (perfmodel.SKINNY_CLUSTER_MIN_TILES, perfmodel.SKINNY_WIDE_COL_MIN_GRID,
+         perfmodel.SKINNY_FEW_COL_K_PER_N) = saved
+    return out
+
+
 def errors(model: np.ndarray, grid: np.ndarray) -> list[float]:
     e = np.abs(np.log(model / grid))
-    return [round(float(e.mean()), 3), round(float(np.median(e)), 3)]
+    return [round(float(e.mean()), 3), int((e > np.log(2.0)).sum())]
 
 
 def grid_table() -> str:
     calls = [skinny_calls(name) for name, _ in SETS]
     rows = [["before (LIBRARY_TILE_OUTPUTS)", "-", "-"] +
             sum((errors(before_rule(t), g) for t, g in calls), [])]
+    rows += [[f"session 34's {what} alone off", "-", "-"] +
+             sum((errors(without(t, what), g) for t, g in calls), [])
+             for what in ("clusters", "16-col floor", "few-col k bound", "all three")]
     committed = (perfmodel.SKINNY_SPLIT_K, np.floor(perfmodel.LIBRARY_GRID_SHARE * GRID))
     saved = perfmodel.SKINNY_SPLIT_K
     try:
@@ -92,7 +119,7 @@ def grid_table() -> str:
         perfmodel.SKINNY_SPLIT_K = saved
     head = ["rule", "split k", "cap"]
     for (name, what), (t, _) in zip(SETS, calls):
-        head += [f"{name} mean ({len(t)})", "median"]
+        head += [f"{name.rsplit('/', 1)[-1]} mean ({len(t)})", "> 2x"]
     return format_table(head, rows)
 
 

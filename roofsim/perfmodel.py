@@ -508,6 +508,25 @@ SKINNY_SPLIT_K = 1536.0
 #   (the decode step's 1 x 1280 x 1280 products: 80 blocks, where 64-column tiles give 20);
 # - a product of more than SKINNY_WIDE_ROWS rows whose reduction splits at least twice holds its
 #   rows in tiles of SKINNY_WIDE_ROWS (tst_64x32 ... splitK), not of 8.
+# Three more, read off the grids of 556 skinny shapes that no one had timed, recorded on the H100
+# SXM in session 34 (calibration/h100-sxm/launch-grids/skinny-grids-sm0: the committed rule's
+# mean |log(model / recorded)| there was 0.301, 76 rows off by more than 2x):
+# - the column tiles of a product of one row tile launch in clusters of SKINNY_CLUSTER blocks
+#   (nvjet ..._4x1_v: 5 tiles of a 320-column product launch 8 blocks per product, 3 of a
+#   192-column one 4, 22 of a 1408-column one 24), SKINNY_CLUSTER_MIN_TILES or fewer as they
+#   are (2x1);
+# - the 16-column tiles only where their grid exceeds SKINNY_WIDE_COL_MIN_GRID blocks (n > 1024):
+#   1,024 x 1,856 and 992 x 1,096 launch 16 blocks of 64 columns on the H100, and the H200's
+#   8 x 1024 x 1408 ran 64-column tiles too (its times on 8 SMs: calibration/h200-sm8/narrow-fresh2);
+# - a bias-free 8-column grid of fewer than SKINNY_FEW_COL_GRID blocks (n <= 160) only where
+#   k <= SKINNY_FEW_COL_K_PER_N x n: 128-column products of k >= 832 launch 2 blocks of 64
+#   columns, of k <= 768 16 of 8 (the H200's bias rows take the 8-column tiles at any k).
+# Mean |log(model / recorded)| (rows off by more than 2x), `python benchmarks/skinny_grid.py`:
+# H200 h200-products 0.161 (34) -> 0.150 (25), narrow-sm0 0.190 (5) -> 0.171 (3), mixed-fresh5
+# 0.141 (5) -> 0.126 (4); H100 skinny-grids 0.301 (76) -> 0.179 (47). Each of the three alone
+# leaves the H200's sets as good or better. The H100's misses left are its own choices: 64-column
+# tiles for 1,088-1,664 columns at k >= 1,024, where the H200's grids show 16-column ones, and
+# 8-column tiles past 88 blocks for short reductions (n of 712 .. 904, k <= 312).
 SKINNY_NARROW_ROWS = 8.0
 SKINNY_NARROW_K = 2400.0
 SKINNY_NARROW_MIN_COLS = 80.0
@@ -515,7 +534,11 @@ SKINNY_NARROW_MIN_K = 32.0
 SKINNY_NARROW_GRID = MappingProxyType({8.0: 88.0, 16.0: 104.0})
 SKINNY_WIDE_COL_K = 1024.0
 SKINNY_CLUSTER = 4.0
+SKINNY_CLUSTER_MIN_TILES = 2.0   # more column tiles than this launch in clusters
 SKINNY_WIDE_ROWS = 32.0
+SKINNY_WIDE_COL_MIN_GRID = 64.0
+SKINNY_FEW_COL_GRID = 24.0
+SKINNY_FEW_COL_K_PER_N = 6.0
 
 
 def skinny_products(table: RecordTable) -> np.ndarray:
@@ -536,19 +559,32 @@ def skinny_blocks(table: RecordTable, cap: float) -> np.ndarray:
     n, k = c("n"), c("k")
     tile_rows = np.where((rows > SKINNY_WIDE_ROWS) & (k >= 2.0 * SKINNY_SPLIT_K),
                          SKINNY_WIDE_ROWS, SKINNY_TILE_ROWS)
-    tiles = np.ceil(rows / tile_rows) * np.ceil(n / SKINNY_TILE_COLS) * \
-        np.where(linear, 1.0, c("batch"))
+    row_tiles = np.ceil(rows / tile_rows)
+    col_tiles = np.ceil(n / SKINNY_TILE_COLS)
+    clustered = (row_tiles <= 1.0) & (col_tiles > SKINNY_CLUSTER_MIN_TILES)
+    col_tiles = np.where(clustered, _cluster_round(col_tiles), col_tiles)
+    tiles = row_tiles * col_tiles * np.where(linear, 1.0, c("batch"))
     splits = np.maximum(np.minimum(np.floor(k / SKINNY_SPLIT_K), np.ceil(cap / tiles)), 1.0)
     out = np.minimum(tiles * splits, cap)
     narrow = linear & (rows <= SKINNY_NARROW_ROWS) & (k <= SKINNY_NARROW_K) & \
         (k >= SKINNY_NARROW_MIN_K) & (n >= SKINNY_NARROW_MIN_COLS)
+    biased = _col(table, "bias", 0.0) > 0
     chosen = np.zeros(len(table), dtype=bool)
     for width, most in SKINNY_NARROW_GRID.items():
-        grid = np.ceil(np.ceil(n / width) / SKINNY_CLUSTER) * SKINNY_CLUSTER
-        take = narrow & ~chosen & (grid <= most) & ((width <= 8.0) | (k >= SKINNY_WIDE_COL_K))
+        grid = _cluster_round(np.ceil(n / width))
+        if width <= 8.0:
+            fits = (grid >= SKINNY_FEW_COL_GRID) | (k <= SKINNY_FEW_COL_K_PER_N * n) | biased
+        else:
+            fits = (k >= SKINNY_WIDE_COL_K) & (grid > SKINNY_WIDE_COL_MIN_GRID)
+        take = narrow & ~chosen & (grid <= most) & fits
         out = np.where(take, np.minimum(grid, cap), out)
         chosen |= take
     return out
+
+
+def _cluster_round(blocks: np.ndarray) -> np.ndarray:
+    """Blocks rounded up to whole clusters of SKINNY_CLUSTER (nvjet's skinny kernels)."""
+    return np.ceil(blocks / SKINNY_CLUSTER) * SKINNY_CLUSTER
 
 
 def block_rounds(table: RecordTable, blocks: np.ndarray, n_sm: float, grid_sms: float,

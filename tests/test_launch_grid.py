@@ -23,11 +23,11 @@ from roofsim.perfmodel import (BALANCED_TAIL_TILES, LIBRARY_GRID_SHARE, PERSISTE
 H200 = load_hardware("h200")
 
 
-def _matrix(kind, m, n, k, batch=1):
+def _matrix(kind, m, n, k, batch=1, bias=0):
     return records_from_params(np.array([kind], dtype=object),
                                {"m": np.array([float(m)]), "n": np.array([float(n)]),
                                 "k": np.array([float(k)]), "batch": np.array([float(batch)]),
-                                "bias": np.array([0.0])},
+                                "bias": np.array([float(bias)])},
                                np.array(["bfloat16"], dtype=object))
 
 
@@ -368,8 +368,29 @@ def test_a_short_linear_takes_the_narrow_column_tiles_the_library_launched():
     assert lin(8, 192, 736) == 24           # recorded 24
     assert lin(1, 1792, 1280) == 28         # 16-column tiles would be 112 blocks: recorded 28
     assert lin(8, 1016, 144) == 16          # a short reduction keeps 64 columns: recorded 16
-    assert lin(8, 584, 2808) == 10          # a long one too (recorded 24: split-K)
-    assert library_blocks(_matrix("gemm", 4, 424, 864), 132.0)[0] == 7
+    assert lin(8, 584, 2808) == 12          # a long one too: 10 tiles in clusters of 4
+                                            # (recorded 24: split-K twice)
+    assert library_blocks(_matrix("gemm", 4, 424, 864), 132.0)[0] == 8
+
+
+def test_a_skinny_products_tiles_launch_in_clusters_and_short_grids_keep_64_columns():
+    """calibration/h100-sxm/launch-grids/skinny-grids-sm0 (556 shapes never timed): the column
+    tiles of a product of one row tile launch in clusters of four (5 tiles per product of a
+    320-column gemm: 8 blocks each); 16-column tiles only past 64 blocks (n > 1024); a
+    bias-free linear of at most 160 columns takes 8-column tiles only for k <= 6 n."""
+    lin = lambda m, n, k, bias=0: library_blocks(                     # noqa: E731
+        _matrix("linear", m, n, k, bias=bias), 132.0)[0]
+    assert library_blocks(_matrix("gemm", 2, 320, 1984, 10), 132.0)[0] == 80   # recorded 80
+    assert library_blocks(_matrix("gemm", 1, 320, 256), 132.0)[0] == 8         # recorded 8
+    assert lin(3, 1408, 1856) == 88         # 16-column tiles past 64 blocks (the H200's
+                                            # choice; the H100 launched 24 of 64 columns)
+    assert lin(4, 1024, 1856) == 16         # recorded 16 (tst_64x8)
+    assert lin(3, 992, 1096) == 16          # recorded 16
+    assert lin(2, 128, 1024) == 2           # recorded 2: k > 6 n
+    assert lin(2, 128, 768) == 16           # recorded 16 (tst_8x64): k <= 6 n
+    assert lin(1, 144, 1728) == 4           # 3 tiles, one cluster: recorded 4
+    assert lin(2, 192, 2048) == 24          # 24 blocks of 8 columns at any k: recorded 24
+    assert lin(8, 80, 1024, bias=1) == 12   # with a bias (h200-products): recorded 12
 
 
 def test_a_product_of_many_rows_and_a_long_reduction_tiles_its_rows_by_32():
