@@ -165,11 +165,14 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # (grids 3x5 and 6x2, prompt 555) on 48, timed with no model change since f21c660 and scored
 # before any change of session 33; e2e-fresh62 (grids 5x3 and 2x8, prompt 432; whole H100, 8
 # and 16 SMs, 05:35-05:39, and 32 SMs at 06:05) after its change (465e0df, attention's T_waves).
+# Session 34 (an H100, 07:42-07:43): e2e-fresh63 (grids 7x3 and 3x6, prompt 700; 8 SMs ran 7x3
+# alone in its 45 s, 40 SMs both) after its change (af865fc, the skinny products' grids).
 FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57)",
          "h200-sm24 (e2e-fresh60)", "h200-sm96 (e2e-fresh60)", "h200 (e2e-fresh60)",
          "h100-sxm-sm24 (e2e-fresh60)", "h100-sxm-sm48 (e2e-fresh61)",
          "h100-sxm (e2e-fresh62)", "h100-sxm-sm8 (e2e-fresh62)", "h100-sxm-sm16 (e2e-fresh62)",
-         "h100-sxm-sm32 (e2e-fresh62)"}
+         "h100-sxm-sm32 (e2e-fresh62)", "h100-sxm-sm8 (e2e-fresh63)",
+         "h100-sxm-sm40 (e2e-fresh63)"}
 FRESH_SAMPLES: set[str] = set()
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12, "sibling": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15, "sibling": 0.15}
@@ -197,7 +200,7 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh38", "e2e-fresh44", "e2e-fresh45", "e2e-fresh47", "e2e-fresh48",
             "e2e-fresh50", "e2e-fresh51", "e2e-fresh52", "e2e-fresh53",
             "e2e-fresh54", "e2e-fresh57", "e2e-fresh58", "e2e-fresh59", "e2e-fresh60",
-            "e2e-fresh61", "e2e-fresh62")
+            "e2e-fresh61", "e2e-fresh62", "e2e-fresh63")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
@@ -351,7 +354,9 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h100-sxm-sm8", "mixed-fresh25"), ("h100-sxm-sm16", "mixed-fresh25"),
                     ("h100-sxm-sm24", "mixed-fresh25"), ("h100-sxm-sm32", "narrow-fresh5"),
                     ("h100-sxm-sm64", "narrow-fresh5"), ("h100-sxm-sm32", "mixed-fresh25"),
-                    ("h100-sxm-sm64", "mixed-fresh25"))
+                    ("h100-sxm-sm64", "mixed-fresh25"), ("h100-sxm", "narrow-fresh6"),
+                    ("h100-sxm-sm8", "narrow-fresh6"), ("h100-sxm-sm40", "narrow-fresh6"),
+                    ("h100-sxm-sm8", "mixed-fresh26"), ("h100-sxm-sm40", "mixed-fresh26"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -435,8 +440,12 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # H100 again; 06:05-06:07 on another) narrow-fresh5 on 16, 24, 32 and 64 SMs and mixed-fresh25 on
 # the whole H100 and 8, 16, 24, 32 and 64 SMs,
 # timed after the session's change (465e0df, attention's T_waves) and scored after it.
+# Session 34 (an H100, 07:39-07:41): narrow-fresh6 (whole H100, 8 and 40 SMs) and mixed-fresh26
+# (8 and 40 SMs), suites written after the session's change (af865fc, the skinny products'
+# grids, chosen on launch grids alone) and timed after it. narrow-fresh5's H100 rows had shown
+# the miss that change answers: a test set since, no longer fresh.
 FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12", "narrow-fresh4", "mixed-fresh24",
-                     "narrow-fresh5", "mixed-fresh25")
+                     "mixed-fresh25", "narrow-fresh6", "mixed-fresh26")
 
 
 def is_fresh(folder: str, name: str) -> bool:
