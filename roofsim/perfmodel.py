@@ -215,8 +215,6 @@ class UnitTerms:
     nodes_s: np.ndarray        # the launch floors of a call's kernels beyond the first
     return_share: np.ndarray   # the latency a block's bytes in flight return after, over the
                                # DRAM latency the per-SM bandwidth is measured at (row_latency)
-    inflight_share: np.ndarray  # a block's bytes in flight over a full tile's: a narrow skinny
-                               # tile's columns over SKINNY_TILE_COLS (inflight_share); 1 else
 
     def select(self, rows) -> "UnitTerms":
         """These rows' terms (the spec-wide scalars kept)."""
@@ -228,8 +226,7 @@ class UnitTerms:
         latency = the spec's per-SM bandwidth, times the kind's share eta_parallel per resident
         block, at most the SM's own)."""
         return self.nbytes * self.return_share / (
-            self.active_sms * self.sm_bandwidth * np.minimum(self.occupancy * eta_parallel, 1.0)
-            * self.inflight_share)
+            self.active_sms * self.sm_bandwidth * np.minimum(self.occupancy * eta_parallel, 1.0))
 
     def __len__(self) -> int:
         return len(self.tensor_s)
@@ -530,8 +527,14 @@ SKINNY_SPLIT_K = 1536.0
 # leaves the H200's sets as good or better. The H100's misses left are its own choices: 64-column
 # tiles for 1,088-1,664 columns at k >= 1,024, where the H200's grids show 16-column ones, and
 # 8-column tiles past 88 blocks for short reductions (n of 712 .. 904, k <= 312).
+# Tried after it and dropped on a fresh set (session 34, 45c5741 reverted): a narrow tile keeping
+# its columns' share of a 64-column tile's bytes in flight (8 / 64, 16 / 64 of the per-SM
+# bandwidth; on 8 SMs of either chip such blocks run 4-5 us a round, 6-13 GB/s an SM) with
+# 8-column tiles up to k = 2,600. Where the tile guess is wrong (the H100's 64-column tiles at
+# 1,088-1,664 columns; 448 x 2,592 not narrow) it multiplies the miss: the H200 profile on the
+# H100's narrow-fresh7 (written after it) went 18.0 -> 22.0 % MAPE on 8 SMs, 16.0 -> 18.8 on 16.
 SKINNY_NARROW_ROWS = 8.0
-SKINNY_NARROW_K = 2600.0
+SKINNY_NARROW_K = 2400.0
 SKINNY_NARROW_MIN_COLS = 80.0
 SKINNY_NARROW_MIN_K = 32.0
 SKINNY_NARROW_GRID = MappingProxyType({8.0: 88.0, 16.0: 104.0})
@@ -569,51 +572,20 @@ def skinny_blocks(table: RecordTable, cap: float) -> np.ndarray:
     tiles = row_tiles * col_tiles * np.where(linear, 1.0, c("batch"))
     splits = np.maximum(np.minimum(np.floor(k / SKINNY_SPLIT_K), np.ceil(cap / tiles)), 1.0)
     out = np.minimum(tiles * splits, cap)
-    width = narrow_column_tile(table)
-    take = width > 0
-    return np.where(take, np.minimum(_cluster_round(np.ceil(n / np.where(take, width, 1.0))),
-                                     cap), out)
-
-
-def narrow_column_tile(table: RecordTable) -> np.ndarray:
-    """Columns per tile of the transposed skinny kernels (tst_8x64, tst_16x64 ... TNN) where the
-    library takes them for a short linear (SKINNY_NARROW_ROWS ..., SKINNY_FEW_COL_GRID ...);
-    0 for every other launch."""
-    c = lambda name: np.maximum(_col(table, name, 1.0), 1.0)   # noqa: E731
-    linear = table.kind == "linear"
-    rows = np.where(linear, c("m") * c("batch"), c("m"))
-    n, k = c("n"), c("k")
     narrow = linear & (rows <= SKINNY_NARROW_ROWS) & (k <= SKINNY_NARROW_K) & \
         (k >= SKINNY_NARROW_MIN_K) & (n >= SKINNY_NARROW_MIN_COLS)
     biased = _col(table, "bias", 0.0) > 0
-    out = np.zeros(len(table))
+    chosen = np.zeros(len(table), dtype=bool)
     for width, most in SKINNY_NARROW_GRID.items():
         grid = _cluster_round(np.ceil(n / width))
         if width <= 8.0:
             fits = (grid >= SKINNY_FEW_COL_GRID) | (k <= SKINNY_FEW_COL_K_PER_N * n) | biased
         else:
             fits = (k >= SKINNY_WIDE_COL_K) & (grid > SKINNY_WIDE_COL_MIN_GRID)
-        out = np.where(narrow & (out == 0) & (grid <= most) & fits, width, out)
+        take = narrow & ~chosen & (grid <= most) & fits
+        out = np.where(take, np.minimum(grid, cap), out)
+        chosen |= take
     return out
-
-
-# A skinny product's block streams its weight columns through a pipeline of a fixed number of
-# stages, each a tile of its columns by a slice of k: a transposed kernel of 8- or 16-column
-# tiles (narrow_column_tile) keeps 8 / 64 or 16 / 64 of the bytes in flight that a 64-column
-# tile of the same pipeline keeps, so on the same SMs it streams at that share of the per-SM
-# bandwidth (Little's law), whatever the fitted eta_parallel of its kind. The restricted GPUs
-# show it where blocks outnumber the SMs, each round a block's bytes at that rate: on 8 SMs of
-# the H200, 4 x 448 x 1472 (8-column tiles, 56 blocks) takes 3.7 us a round, 6 GB/s an SM, and
-# 2 x 1104 x 1736 (16-column, 72 blocks) 4.1 us, 13 GB/s, where 1 x 2048 x 2048's 64-column
-# blocks (32) take 4.1 us a round for 4x the bytes, 62 GB/s (calibration/h200-sm8/narrow-fresh2,
-# h200/launch-grids/narrow-sm8); on 8 of the H100's, 5 x 640 x 2560 (80 blocks of 8 columns)
-# 4.9 us a round (calibration/h100-sxm-sm8/narrow-fresh6, the set that showed it).
-def inflight_share(table: RecordTable) -> np.ndarray:
-    """Bytes a block keeps in flight relative to a full skinny tile's: narrow_column_tile /
-    SKINNY_TILE_COLS for the transposed skinny kernels (aligned products: one_block_per_sm),
-    1 for every other launch."""
-    width = np.where(one_block_per_sm(table), narrow_column_tile(table), 0.0)
-    return np.where(width > 0, width / SKINNY_TILE_COLS, 1.0)
 
 
 def _cluster_round(blocks: np.ndarray) -> np.ndarray:
@@ -1694,8 +1666,7 @@ def unit_terms(table: RecordTable, hw: HardwareSpec,
                      empty_s=idle_block_seconds(table, hw),
                      layout_s=conv_layout_bytes(table) / streaming_bandwidth(hw),
                      nodes_s=conv_extra_kernels(table) * hw.launch_overhead_s("cuda_graph"),
-                     return_share=row_latency(table, hw, resident),
-                     inflight_share=inflight_share(table))
+                     return_share=row_latency(table, hw, resident))
 
 
 def streaming_bandwidth(hw: HardwareSpec) -> float:

@@ -17,9 +17,8 @@ from roofsim.hardware import (derive_sm_restricted, load_hardware, spec_from_dic
 from roofsim.kernels import records_from_params
 from roofsim.perfmodel import (BALANCED_TAIL_TILES, LIBRARY_GRID_SHARE, PERSISTENT_KINDS,
                                SKINNY_NARROW_K, SKINNY_NARROW_ROWS, SKINNY_ROWS,
-                               WAVE_KINDS, UnitTerms, balanced, block_rounds, inflight_share,
-                               library_blocks, matrix_ctas, narrow_column_tile, parallel_scale,
-                               persistent, unit_terms, waves)
+                               WAVE_KINDS, balanced, block_rounds, library_blocks,
+                               matrix_ctas, parallel_scale, persistent, unit_terms, waves)
 
 H200 = load_hardware("h200")
 
@@ -445,21 +444,3 @@ def test_a_chip_of_one_sm_still_runs_a_skinny_product_on_a_block(grid):
     spec = derive_sm_restricted(H200, 1)
     assert np.isfinite(unit_terms(t, spec_from_dict({**spec_to_dict(spec),
                                                      "grid_sm_count": None})).tensor_s).all()
-
-
-def test_a_narrow_tile_streams_its_columns_share_of_a_full_tiles_bytes_in_flight():
-    """A transposed skinny kernel of 8-column tiles keeps 8 / 64 of a 64-column tile's bytes in
-    flight (perfmodel.inflight_share): its per-SM streaming term is 8x the same bytes'; a
-    16-column one 4x; a misaligned product (CUTLASS 2.x) or a gemm keeps a full block's."""
-    lin = _matrix("linear", 5, 640, 2560)           # 8-column tiles, 80 blocks
-    wide = _matrix("linear", 1, 1280, 1280)         # 16-column tiles, 80 blocks
-    assert narrow_column_tile(lin)[0] == 8 and narrow_column_tile(wide)[0] == 16
-    assert inflight_share(lin)[0] == 0.125 and inflight_share(wide)[0] == 0.25
-    assert inflight_share(_matrix("linear", 5, 641, 2561))[0] == 1.0
-    assert inflight_share(_matrix("gemm", 5, 640, 2560))[0] == 1.0
-    u = unit_terms(lin, derive_sm_restricted(H200, 8))
-    full = np.ones(1)
-    whole = UnitTerms(**{**{f: getattr(u, f) for f in u.__dataclass_fields__},
-                         "inflight_share": full})
-    ratio = u.parallel_s(0.5) / whole.parallel_s(0.5)
-    assert np.isclose(ratio[0], 8.0)
