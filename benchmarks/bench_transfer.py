@@ -361,7 +361,9 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h100-sxm-sm8", "mixed-fresh26"), ("h100-sxm-sm40", "mixed-fresh26"),
                     ("h100-sxm", "narrow-fresh7"), ("h100-sxm-sm8", "narrow-fresh7"),
                     ("h100-sxm-sm16", "narrow-fresh7"), ("h100-sxm-sm72", "narrow-fresh7"),
-                    ("h100-sxm-sm16", "mixed-fresh27"), ("h100-sxm-sm72", "mixed-fresh27"))
+                    ("h100-sxm-sm16", "mixed-fresh27"), ("h100-sxm-sm72", "mixed-fresh27"),
+                    ("h100-sxm-sm24", "narrow-fresh7"), ("h100-sxm-sm32", "narrow-fresh7"),
+                    ("h100-sxm-sm48", "narrow-fresh7"), ("h100-sxm-sm8", "mixed-fresh27"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -454,7 +456,8 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # narrow-fresh7 (whole H100, 8, 16 and 72 SMs) and mixed-fresh27 (16 and 72 SMs), 08:00-08:02,
 # suites written after 45c5741, tested it: it failed (8ed6e6a reverts it to af865fc's model,
 # which they also postdate). They are fresh for the model they score; choosing to revert read
-# their totals, not their rows.
+# their totals, not their rows. narrow-fresh7 on 24, 32 and 48 SMs and mixed-fresh27 on 8
+# (08:08-08:10) were timed after that revert, with af865fc's model in the tree.
 FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12", "narrow-fresh4", "mixed-fresh24",
                      "mixed-fresh25", "mixed-fresh26", "narrow-fresh7", "mixed-fresh27")
 
