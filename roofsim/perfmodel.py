@@ -526,7 +526,11 @@ SKINNY_SPLIT_K = 1536.0
 # 0.141 (5) -> 0.126 (4); H100 skinny-grids 0.301 (76) -> 0.179 (47). Each of the three alone
 # leaves the H200's sets as good or better. The H100's misses left are its own choices: 64-column
 # tiles for 1,088-1,664 columns at k >= 1,024, where the H200's grids show 16-column ones, and
-# 8-column tiles past 88 blocks for short reductions (n of 712 .. 904, k <= 312).
+# 8-column tiles past 88 blocks for short reductions (n of 712 .. 904, k <= 312). Timed fresh
+# after it (the H100's narrow-fresh7, written after it; the H200 profile against b3e54c4's model
+# and profile): MAPE on 8 / 16 / 24 SMs 19.1 / 16.3 / 15.7 -> 18.0 / 16.0 / 15.5 %; on 32 / 48 /
+# 72 SMs and the whole GPU 14.9 / 14.3 / 14.6 / 10.9 -> 15.0 / 14.3 / 14.7 / 11.0; mixed-fresh27
+# unchanged (a scratch comparison of two checkouts; calibration/transfer.txt has the after).
 # Tried after it and dropped on a fresh set (session 34, 45c5741 reverted): a narrow tile keeping
 # its columns' share of a 64-column tile's bytes in flight (8 / 64, 16 / 64 of the per-SM
 # bandwidth; on 8 SMs of either chip such blocks run 4-5 us a round, 6-13 GB/s an SM) with
