@@ -167,14 +167,17 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # and 16 SMs, 05:35-05:39, and 32 SMs at 06:05) after its change (465e0df, attention's T_waves).
 # Session 34 (an H100, 07:42-07:43): e2e-fresh63 (grids 7x3 and 3x6, prompt 700; 8 SMs ran 7x3
 # alone in its 45 s, 40 SMs both) after its change (af865fc, the skinny products' grids), and
-# e2e-fresh64 (grids 4x7 and 8x3, prompt 256; 16 and 72 SMs, 08:03-08:04) after it too.
+# e2e-fresh64 (grids 4x7 and 8x3, prompt 256; 16 and 72 SMs, 08:03-08:04) after it too, and
+# e2e-fresh65 (grids 6x5 and 2x4, prompt 900; 24 and 56 SMs, 08:39-08:40) after the last model
+# commit of the session.
 FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57)",
          "h200-sm24 (e2e-fresh60)", "h200-sm96 (e2e-fresh60)", "h200 (e2e-fresh60)",
          "h100-sxm-sm24 (e2e-fresh60)", "h100-sxm-sm48 (e2e-fresh61)",
          "h100-sxm (e2e-fresh62)", "h100-sxm-sm8 (e2e-fresh62)", "h100-sxm-sm16 (e2e-fresh62)",
          "h100-sxm-sm32 (e2e-fresh62)", "h100-sxm-sm8 (e2e-fresh63)",
          "h100-sxm-sm40 (e2e-fresh63)", "h100-sxm-sm16 (e2e-fresh64)",
-         "h100-sxm-sm72 (e2e-fresh64)"}
+         "h100-sxm-sm72 (e2e-fresh64)", "h100-sxm-sm24 (e2e-fresh65)",
+         "h100-sxm-sm56 (e2e-fresh65)"}
 FRESH_SAMPLES: set[str] = set()
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12, "sibling": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15, "sibling": 0.15}
@@ -202,7 +205,7 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh38", "e2e-fresh44", "e2e-fresh45", "e2e-fresh47", "e2e-fresh48",
             "e2e-fresh50", "e2e-fresh51", "e2e-fresh52", "e2e-fresh53",
             "e2e-fresh54", "e2e-fresh57", "e2e-fresh58", "e2e-fresh59", "e2e-fresh60",
-            "e2e-fresh61", "e2e-fresh62", "e2e-fresh63", "e2e-fresh64")
+            "e2e-fresh61", "e2e-fresh62", "e2e-fresh63", "e2e-fresh64", "e2e-fresh65")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
@@ -363,7 +366,8 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h100-sxm-sm16", "narrow-fresh7"), ("h100-sxm-sm72", "narrow-fresh7"),
                     ("h100-sxm-sm16", "mixed-fresh27"), ("h100-sxm-sm72", "mixed-fresh27"),
                     ("h100-sxm-sm24", "narrow-fresh7"), ("h100-sxm-sm32", "narrow-fresh7"),
-                    ("h100-sxm-sm48", "narrow-fresh7"), ("h100-sxm-sm8", "mixed-fresh27"))
+                    ("h100-sxm-sm48", "narrow-fresh7"), ("h100-sxm-sm8", "mixed-fresh27"),
+                    ("h100-sxm-sm56", "narrow-fresh7"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -457,7 +461,8 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # suites written after 45c5741, tested it: it failed (8ed6e6a reverts it to af865fc's model,
 # which they also postdate). They are fresh for the model they score; choosing to revert read
 # their totals, not their rows. narrow-fresh7 on 24, 32 and 48 SMs and mixed-fresh27 on 8
-# (08:08-08:10) were timed after that revert, with af865fc's model in the tree.
+# (08:08-08:10) were timed after that revert, with af865fc's model in the tree, and narrow-fresh7
+# on 56 SMs at 08:38.
 FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12", "narrow-fresh4", "mixed-fresh24",
                      "mixed-fresh25", "mixed-fresh26", "narrow-fresh7", "mixed-fresh27")
 
