@@ -517,7 +517,8 @@ SKINNY_SPLIT_K = 1536.0
 #   are (2x1);
 # - the 16-column tiles only where their grid exceeds SKINNY_WIDE_COL_MIN_GRID blocks (n > 1024):
 #   1,024 x 1,856 and 992 x 1,096 launch 16 blocks of 64 columns on the H100, and the H200's
-#   8 x 1024 x 1408 ran 64-column tiles too (its times on 8 SMs: calibration/h200-sm8/narrow-fresh2);
+#   8 x 1024 x 1408 ran 64-column tiles too (its times on 8 SMs:
+#   calibration/h200-sm8/narrow-fresh2);
 # - a bias-free 8-column grid of fewer than SKINNY_FEW_COL_GRID blocks (n <= 160) only where
 #   k <= SKINNY_FEW_COL_K_PER_N x n: 128-column products of k >= 832 launch 2 blocks of 64
 #   columns, of k <= 768 16 of 8 (the H200's bias rows take the 8-column tiles at any k).
