@@ -17,6 +17,7 @@ from roofsim.errors import UserError
 from roofsim.hardware import (DEFAULT_HARDWARE, FIGURE_FIELDS, SCHEMA, SCHEMA_BY_NAME,
                               dump_hardware, list_hardware, load_hardware, spec_from_dict,
                               spec_to_dict, write_hardware)
+from roofsim.io import dump_yaml
 
 REQUIRED_IDS = ("rtx-5090", "rtx-4090", "h100-sxm", "h100-pcie", "h200", "a100-sxm-80gb", "l40s",
                 "b200")
@@ -33,8 +34,11 @@ def _raw(hw_id: str) -> dict:
 
 
 def _write(tmp_path: Path, data, name: str = "x.yaml") -> str:
+    """`data` (text, or a mapping written as roofsim writes YAML: dump_yaml quotes a text such
+    as an id "0e0" that its YAML 1.2 reading would take for a number; yaml.safe_dump did not,
+    and a generated id then failed a test about another field)."""
     path = tmp_path / name
-    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False))
+    path.write_text(data if isinstance(data, str) else dump_yaml(data, sort_keys=False))
     return str(path)
 
 
