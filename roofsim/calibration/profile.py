@@ -47,8 +47,8 @@ from ..errors import UserError
 from ..io import read_text, stored_file, write_stored_text
 from ..hardware import (HardwareSpec, canonical_dtype, spec_from_dict, spec_to_dict,
                         with_sm_count)
-from ..perfmodel import (MIN_WARM_SHARE, PARAM_INDEX, PARAMS, KindParams, launch_seconds,
-                         parallel_scale, unit_terms, warm_steps)
+from ..perfmodel import (MIN_WARM_SHARE, PARAM_INDEX, PARAMS, KindParams, UnitTerms,
+                         launch_seconds, parallel_scale, unit_terms, warm_steps)
 from ..kernels._common import (CONV_LAYOUTS, ELEMENT_BYTES, INDEX_LAYOUTS, LAYOUT_KINDS,
                                LAYOUTS, REDUCTION_LAYOUTS, kernel_layout, layout_of)
 from ..records import KINDS, SHAPE_PARAMS, RecordTable
@@ -82,6 +82,21 @@ SM_BLEND_DISTANCE = 4.0
 # interpolator per companion): 25.89 / 18.53 / 15.39. 0.5 has the least mean. (Those were
 # the profile of commit ad0aba4; the later physics moves them by under 0.1 point.)
 SM_COUNT_WEIGHT = 0.5
+# The physics as the share's prior: what is interpolated over the companions' shapes is each
+# share's departure from SHARE_PHYSICS_PRIOR times the share the physical model gives at that
+# shape and SM count (the same two-point share `_predict` blends toward far from the
+# companions), and a prediction adds that prior back at the target's shape and SM count. The
+# physics knows what the shapes' neighbours do not: a launch's waves and rounds on the target's
+# SMs, its bytes over the per-SM bandwidth, its launch floor. Interpolated alone, the share of a
+# shape between two neighbours of other grids is their average; with the prior, only what the
+# physics misses is. A dimensionless weight in [0, 1]: 0 interpolates the share itself (as
+# before session 35), 1 its whole departure from the physics. Chosen by leave-one-shape-out over
+# the H200's companion shapes alone, every group (each shape's share predicted from the other
+# shapes, scored as the time error at the companion's SM count; `python
+# benchmarks/share_metric_loo.py --prior`), MAPE % at 8 / 16 / 40 SMs and over all counts:
+# 0: 12.55 / 8.56 / 6.24, 7.57; 0.25: 11.66 / 8.00 / 5.93, 7.16; 0.5: 11.10 / 7.73 / 5.77,
+# 6.97; 0.75: 10.97 / 7.81 / 5.78, 7.02; the physics alone: 19.63 / 15.58 / 10.31, 12.85.
+SHARE_PHYSICS_PRIOR = 0.5
 # Per-family settings of the residual's interpolation where they differ from the profile's
 # (LocalLinearSettings): conv2d's cuDNN kernel choices make its residual two-valued between
 # neighbouring shapes (fast or slow kernel, up to 2x apart), where the neighbours' weighted median
@@ -138,6 +153,12 @@ class GroupModel:
         return records_from_params(self.kind, used_columns(_param_columns(self.params)),
                                    self.dtype)
 
+    def companion_table(self) -> RecordTable:
+        """The records of the shapes the companions timed on fewer SMs (sm_params)."""
+        from ..kernels import records_from_params, used_columns
+        return records_from_params(self.kind, used_columns(_param_columns(self.sm_params)),
+                                   self.dtype)
+
 
 def family_name(kind: str, layout: str) -> str:
     """'kind' for the vectorized (or only) kernel of a kind, 'kind:layout' otherwise."""
@@ -159,6 +180,17 @@ def two_point_share(ratio: np.ndarray, scale: np.ndarray) -> np.ndarray:
     moves = np.abs(scale - 1.0) > 1e-12
     return np.where(moves, np.clip((ratio - 1.0) / np.where(moves, scale - 1.0, 1.0), 0.0, 1.0),
                     0.0)
+
+
+def physical_share(whole: UnitTerms, fewer: UnitTerms, params: np.ndarray,
+                   scale: np.ndarray) -> np.ndarray:
+    """The physical model's SM-parallel share f of launches (two_point_share): their times at
+    kind parameters `params` on the whole device (`whole`: unit terms there) and on fewer SMs
+    (`fewer`), idle blocks left out (calibration timed equal inputs), their parallel part
+    stretching by `scale`."""
+    on_whole = launch_seconds(whole, params) - whole.empty_s
+    on_fewer = launch_seconds(fewer, params) - fewer.empty_s
+    return two_point_share(on_fewer / on_whole, scale)
 
 
 def group_features(kind: str, params: np.ndarray, dtype: str, sm_count: float,
@@ -268,10 +300,31 @@ class CalibrationProfile:
         if key not in cache:
             x = group_features(g.kind, g.sm_params, g.dtype, self.sm_count, share=True)
             counts = g.sm_counts if g.sm_counts is not None else np.ones(len(x))
+            prior = SHARE_PHYSICS_PRIOR * self.companion_physical_shares(g) \
+                if g.sm_counts is not None else 0.0
             cache[key] = (LocalLinear(np.column_stack([x, sm_count_feature(counts)]),
-                                      g.sm_fraction, self.settings),
+                                      g.sm_fraction - prior, self.settings),
                           tuple(float(c) for c in np.unique(counts)))
         return cache[key]
+
+    def companion_physical_shares(self, g: GroupModel) -> np.ndarray:
+        """The physical model's SM-parallel share of each of g's companion shapes at the SM
+        count its companion ran, on the device that measured the shares (share_device): the
+        two-point share of physical_share, the target a restriction of that device (its grid
+        the whole chip's, as in a green context)."""
+        spec = self.share_device(g)
+        table = g.companion_table()
+        out = np.zeros(len(table))
+        own = g.kind_params.as_array()
+        whole = unit_terms(table, spec)
+        for c in np.unique(g.sm_counts):
+            rows = np.flatnonzero(g.sm_counts == c)
+            sub = table.select(rows)
+            target = replace(with_sm_count(spec, int(c), digits=6), grid_sm_count=spec.grid_sms)
+            out[rows] = physical_share(
+                whole.select(rows), unit_terms(sub, self.source_at(spec, target)), own,
+                parallel_scale(sub, float(self.sm_count), float(c), float(target.grid_sms)))
+        return out
 
     def sm_fraction_at(self, g: GroupModel, params: np.ndarray, dtype: str,
                        physical: np.ndarray, target_sms: float) -> np.ndarray:
@@ -294,11 +347,12 @@ class CalibrationProfile:
             return physical
         interp, counts = found
         x = group_features(g.kind, params, dtype, self.sm_count, share=True)
+        prior = SHARE_PHYSICS_PRIOR * physical if g.sm_counts is not None else 0.0
         down = sorted(counts, reverse=True)           # the counts of `shares`, most SMs first
         shares, nearest = [], np.full(len(x), np.inf)
         for c in down:
             f, near = interp.predict(np.column_stack([x, sm_count_feature(np.full(len(x), c))]))
-            f = np.clip(f, 0.0, 1.0)
+            f = np.clip(f + prior, 0.0, 1.0)
             shares.append(np.maximum(f, shares[-1]) if shares else f)
             nearest = np.minimum(nearest, near)
         n = float(target_sms)
@@ -462,7 +516,7 @@ class CalibrationProfile:
                 share_whole = launch_seconds(whole, own) - whole.empty_s
                 at_tgt = launch_seconds(fewer, own) - fewer.empty_s
                 scale = scale_all[at]
-                physical = two_point_share(at_tgt / share_whole, scale)
+                physical = two_point_share(at_tgt / share_whole, scale)   # physical_share
                 f = self.sm_fraction_at(g, table.params[rows], dtype, physical, n_tgt)
                 # measuring device -> share device (whole chips), its SM count -> the target's,
                 # share device -> target (target's SMs)
