@@ -169,7 +169,9 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # alone in its 45 s, 40 SMs both) after its change (af865fc, the skinny products' grids), and
 # e2e-fresh64 (grids 4x7 and 8x3, prompt 256; 16 and 72 SMs, 08:03-08:04) after it too, and
 # e2e-fresh65 (grids 6x5 and 2x4, prompt 900; 24 and 56 SMs, 08:39-08:40) after the last model
-# commit of the session.
+# commit of the session. Session 35 (H100s, 10:03-10:04 and 10:10-10:11 by the device's clock):
+# e2e-fresh66 (grids 4x3 and 7x5, prompt 520; 12 and 28 SMs requested, 16 and 32 probed) and
+# e2e-fresh67 (grids 6x4 and 3x9, prompt 380; 8 and 48 SMs) after its change (5884e02).
 FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57)",
          "h200-sm24 (e2e-fresh60)", "h200-sm96 (e2e-fresh60)", "h200 (e2e-fresh60)",
          "h100-sxm-sm24 (e2e-fresh60)", "h100-sxm-sm48 (e2e-fresh61)",
@@ -177,7 +179,9 @@ FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57
          "h100-sxm-sm32 (e2e-fresh62)", "h100-sxm-sm8 (e2e-fresh63)",
          "h100-sxm-sm40 (e2e-fresh63)", "h100-sxm-sm16 (e2e-fresh64)",
          "h100-sxm-sm72 (e2e-fresh64)", "h100-sxm-sm24 (e2e-fresh65)",
-         "h100-sxm-sm56 (e2e-fresh65)"}
+         "h100-sxm-sm56 (e2e-fresh65)", "h100-sxm-sm16 (e2e-fresh66)",
+         "h100-sxm-sm32 (e2e-fresh66)", "h100-sxm-sm8 (e2e-fresh67)",
+         "h100-sxm-sm48 (e2e-fresh67)"}
 FRESH_SAMPLES: set[str] = set()
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12, "sibling": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15, "sibling": 0.15}
@@ -205,7 +209,8 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh38", "e2e-fresh44", "e2e-fresh45", "e2e-fresh47", "e2e-fresh48",
             "e2e-fresh50", "e2e-fresh51", "e2e-fresh52", "e2e-fresh53",
             "e2e-fresh54", "e2e-fresh57", "e2e-fresh58", "e2e-fresh59", "e2e-fresh60",
-            "e2e-fresh61", "e2e-fresh62", "e2e-fresh63", "e2e-fresh64", "e2e-fresh65")
+            "e2e-fresh61", "e2e-fresh62", "e2e-fresh63", "e2e-fresh64", "e2e-fresh65",
+            "e2e-fresh66", "e2e-fresh67")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
@@ -367,7 +372,13 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h100-sxm-sm16", "mixed-fresh27"), ("h100-sxm-sm72", "mixed-fresh27"),
                     ("h100-sxm-sm24", "narrow-fresh7"), ("h100-sxm-sm32", "narrow-fresh7"),
                     ("h100-sxm-sm48", "narrow-fresh7"), ("h100-sxm-sm8", "mixed-fresh27"),
-                    ("h100-sxm-sm56", "narrow-fresh7"))
+                    ("h100-sxm-sm56", "narrow-fresh7"),
+                    ("h100-sxm", "narrow-fresh8"), ("h100-sxm-sm8", "narrow-fresh8"),
+                    ("h100-sxm-sm16", "narrow-fresh8"), ("h100-sxm-sm24", "narrow-fresh8"),
+                    ("h100-sxm-sm40", "narrow-fresh8"), ("h100-sxm-sm56", "narrow-fresh8"),
+                    ("h100-sxm", "mixed-fresh28"), ("h100-sxm-sm8", "mixed-fresh28"),
+                    ("h100-sxm-sm16", "mixed-fresh28"), ("h100-sxm-sm24", "mixed-fresh28"),
+                    ("h100-sxm-sm40", "mixed-fresh28"), ("h100-sxm-sm56", "mixed-fresh28"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -463,8 +474,14 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # their totals, not their rows. narrow-fresh7 on 24, 32 and 48 SMs and mixed-fresh27 on 8
 # (08:08-08:10) were timed after that revert, with af865fc's model in the tree, and narrow-fresh7
 # on 56 SMs at 08:38.
+# Session 35 (two H100s, 10:00-10:11 by the device's clock): narrow-fresh8 and mixed-fresh28,
+# suites written after the session's change (5884e02: the physics as the prior of the
+# companions' SM shares, chosen on the companions' leave-one-shape-out alone) and timed after
+# it, on 12 / 20 / 36 SMs requested (16 / 24 / 40 probed: green contexts give SMs in eights),
+# 8 and 56 SMs and the whole H100.
 FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12", "narrow-fresh4", "mixed-fresh24",
-                     "mixed-fresh25", "mixed-fresh26", "narrow-fresh7", "mixed-fresh27")
+                     "mixed-fresh25", "mixed-fresh26", "narrow-fresh7", "mixed-fresh27",
+                     "narrow-fresh8", "mixed-fresh28")
 
 
 def is_fresh(folder: str, name: str) -> bool:

@@ -3,7 +3,7 @@ roofsim.calibration.features' SHARE_PERSISTENT_WEIGHT and SHARE_BLOCKS_WEIGHT (a
 SM-parallel share) and RESIDUAL_BLOCKS_WEIGHT (the residual of products, attention and conv2d),
 and the check of the first.
 
-    python benchmarks/share_metric_loo.py [--tests] [--groups] [--residual]
+    python benchmarks/share_metric_loo.py [--tests] [--groups] [--residual] [--prior]
 
 1. The choice, on the H200's companions alone: the profile is fitted as its profile.json records
    (benchmarks/bench_transfer.device_profile); for each pair of weights, every companion shape
@@ -22,6 +22,9 @@ and the check of the first.
    residuals (each predicted from the other fit rows, as a time error) of the products, of
    attention and of conv2d's three layouts, H200 and H100 SXM profiles, at each weight of that
    kind (the others as committed).
+5. With --prior, the choice of roofsim.calibration.profile.SHARE_PHYSICS_PRIOR (session 35): the
+   same leave-one-shape-out over every group's companion shapes, the share's departure from
+   that weight times the physical share interpolated, by SM count and over all.
 """
 
 from __future__ import annotations
@@ -43,8 +46,8 @@ from roofsim.calibration import features  # noqa: E402
 from roofsim.calibration.fit import measurement_table, sm_restriction_of  # noqa: E402
 from roofsim.calibration.interpolate import LocalLinear  # noqa: E402
 from roofsim.calibration.measurements import FIT  # noqa: E402
-from roofsim.calibration.profile import (RESIDUAL_BOUND, group_features,  # noqa: E402
-                                         sm_count_feature, sm_scaling)
+from roofsim.calibration.profile import (RESIDUAL_BOUND, SHARE_PHYSICS_PRIOR,  # noqa: E402
+                                         group_features, sm_count_feature, sm_scaling)
 from roofsim.cli.output import format_table  # noqa: E402
 from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
 from roofsim.kernels import records_from_params, used_columns  # noqa: E402
@@ -53,6 +56,7 @@ from roofsim.records import SHAPE_PARAMS  # noqa: E402
 WEIGHTS = ((0.0, 0.0), (4.0, 0.0), (0.0, 1.0), (4.0, 1.0), (4.0, 1.5), (4.0, 2.0), (4.0, 3.0),
            (8.0, 2.0))
 PRODUCTS = ("gemm", "linear", "grouped_gemm")
+PRIOR_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 RESIDUAL_WEIGHTS = {PRODUCTS: (0.0, 0.5, 1.0, 1.5, 2.0, 3.0),
                     ("attention",): (0.0, 0.25, 0.5, 0.75, 1.0),
                     ("conv2d",): (0.0, 0.5, 1.0)}
@@ -65,14 +69,18 @@ def set_weights(profile, persistent_w: float, blocks_w: float) -> None:
     profile.__dict__.pop("_sm_cache", None)
 
 
-def group_share_errors(profile, g) -> np.ndarray:
+def group_share_errors(profile, g, prior_weight: float | None = None) -> np.ndarray:
     """Leave-one-shape-out time error of each companion shape's share in group g, at its
-    companion's SM count (NaN where too few other shapes)."""
+    companion's SM count (NaN where too few other shapes): the share's departure from
+    `prior_weight` (profile.SHARE_PHYSICS_PRIOR where None) times the physical share
+    interpolated from the other shapes, the prior added back."""
     x = np.column_stack([group_features(g.kind, g.sm_params, g.dtype, profile.sm_count,
                                         share=True), sm_count_feature(g.sm_counts)])
     _, shape = np.unique(np.nan_to_num(g.sm_params, nan=-1.0), axis=0, return_inverse=True)
-    f = np.clip(LocalLinear(x, g.sm_fraction, profile.settings).leave_group_out(shape.ravel()),
-                0.0, 1.0)
+    weight = SHARE_PHYSICS_PRIOR if prior_weight is None else prior_weight
+    prior = weight * profile.companion_physical_shares(g) if weight else 0.0
+    f = np.clip(LocalLinear(x, g.sm_fraction - prior, profile.settings)
+                .leave_group_out(shape.ravel()) + prior, 0.0, 1.0)
     table = records_from_params(g.kind, used_columns(dict(zip(SHAPE_PARAMS, g.sm_params.T))),
                                 g.dtype)
     scale = np.empty(len(f))
@@ -115,6 +123,19 @@ def groups_table(profile) -> str:
             cells.append(f"{100 * err[sel].mean():.1f} / {int(sel.sum())}" if sel.any() else "-")
         rows.append([f"{g.family} {g.dtype}"] + cells)
     return format_table(["group"] + [f"{c} SMs: % / shapes" for c in counts], rows)
+
+
+def prior_errors(profile, weight: float) -> dict:
+    """Leave-one-shape-out time errors of every group's companion shares at a prior weight
+    (profile.SHARE_PHYSICS_PRIOR's choice), by SM count and over all."""
+    out: dict = {}
+    for g in with_shares(profile):
+        err = group_share_errors(profile, g, weight)
+        ok = np.isfinite(err)
+        for c in np.unique(g.sm_counts):
+            out.setdefault(int(c), []).append(err[ok & (g.sm_counts == c)])
+        out.setdefault("all", []).append(err[ok])
+    return {k: 100.0 * float(np.concatenate(v).mean()) for k, v in out.items()}
 
 
 def residual_loo(profile, kinds) -> dict[str, float]:
@@ -162,6 +183,8 @@ def main(argv=None) -> int:
     ap.add_argument("--tests", action="store_true", help="also score the restricted test sets")
     ap.add_argument("--groups", action="store_true",
                     help="also every group's error and companion shapes per SM count")
+    ap.add_argument("--prior", action="store_true",
+                    help="also the choice of the share's physics prior (SHARE_PHYSICS_PRIOR)")
     ap.add_argument("--residual", action="store_true",
                     help="also the residual's blocks weight (H200 and H100 SXM fit rows)")
     args = ap.parse_args(argv)
@@ -183,6 +206,19 @@ def main(argv=None) -> int:
               "at the companion's SM count, MAPE %")
         print(format_table(["persistent w", "blocks w"] + [f"{c} SMs" for c in counts] + ["all"],
                            rows))
+        if args.prior:
+            print("\n5. the physics as the shares' prior: leave-one-shape-out over the H200's "
+                  "companion shapes, every group, time error at the companion's SM count, "
+                  "MAPE % (SHARE_PHYSICS_PRIOR, committed *)")
+            rows = []
+            for w in PRIOR_WEIGHTS:
+                e = prior_errors(profile, w)
+                mark = "*" if w == SHARE_PHYSICS_PRIOR else ""
+                rows.append([f"{w:g}{mark}"] + [f"{e[c]:.2f}" for c in sorted(k for k in e
+                                                                           if k != "all")] +
+                            [f"{e['all']:.2f}"])
+            counts = sorted(k for k in e if k != "all")
+            print(format_table(["prior weight"] + [f"{c} SMs" for c in counts] + ["all"], rows))
         if args.groups:
             print("\nevery group with companion shares (committed weights): leave-one-shape-out "
                   "MAPE % / shapes, per companion SM count")

@@ -275,12 +275,17 @@ def _companion_group(doc):
     return next(i for i, g in enumerate(doc["groups"]) if "sm_counts" in g)
 
 
-def test_the_sm_share_follows_the_sm_count_within_the_companions_range(h200):
+def test_the_sm_share_follows_the_sm_count_within_the_companions_range(h200, monkeypatch):
     """The SM-parallel share is interpolated over shape and SM count (profile.SM_COUNT_WEIGHT):
     at a companion's count a shape both companions timed takes nearly that companion's f, a
     count between them lies between, and beyond the companions' range the nearest count's f
-    holds (no companion tells how it moves further)."""
+    holds (no companion tells how it moves further). Read without the physics prior
+    (SHARE_PHYSICS_PRIOR 0: the shares themselves interpolated), so that one physical share
+    (0) serves every count."""
     _, hw, profile = h200
+    from roofsim.calibration import profile as profile_module
+    monkeypatch.setattr(profile_module, "SHARE_PHYSICS_PRIOR", 0.0)
+    monkeypatch.delitem(profile.__dict__, "_sm_cache", raising=False)
     g = profile.groups[("gemm", "bfloat16")]
     counts = sorted(set(g.sm_counts.astype(int)))
     assert counts == sorted({c.sm_count for c in H200_COMPANIONS})
@@ -305,6 +310,7 @@ def test_the_sm_share_follows_the_sm_count_within_the_companions_range(h200):
     assert np.any(at[20] < at[16] - 1e-3)
     assert np.all(at[4] >= at[8]) and np.all(at[8] >= at[16]) and np.all(at[16] >= at[24])
     assert np.array_equal(at[4], at[8]) and np.array_equal(at[130], at[counts[-1]])
+    profile.__dict__.pop("_sm_cache", None)       # the committed prior's interpolators next
 
 
 def test_a_profile_without_sm_counts_has_one_share_for_every_count():

@@ -225,12 +225,13 @@ def test_the_static_step_profiler_says_one_line_without_a_gpu_or_a_model(tmp_pat
 
 
 def test_the_sm_share_leans_on_the_companions_near_their_shapes_and_on_physics_far_away():
-    """profile.sm_fraction_at: exp(-(d / SM_BLEND_DISTANCE)^2) of the interpolated share at a
+    """profile.sm_fraction_at: exp(-(d / SM_BLEND_DISTANCE)^2) of the interpolated share (the
+    interpolated departure from SHARE_PHYSICS_PRIOR x the physical share, plus that prior) at a
     distance d from the nearest companion shape (over the companions' SM counts), the physical
     share for the rest."""
     from roofsim.calibration import load_profile
-    from roofsim.calibration.profile import (MAX_DISTANCE, SM_BLEND_DISTANCE, group_features,
-                                             sm_count_feature)
+    from roofsim.calibration.profile import (MAX_DISTANCE, SHARE_PHYSICS_PRIOR, SM_BLEND_DISTANCE,
+                                             group_features, sm_count_feature)
     from roofsim.data import data_dir
     from roofsim.records import SHAPE_PARAMS
     prof = load_profile(data_dir("calibration") / "h200")
@@ -248,7 +249,8 @@ def test_the_sm_share_leans_on_the_companions_near_their_shapes_and_on_physics_f
     for physical in (0.0, 1.0):
         got = prof.sm_fraction_at(g, params, "bfloat16", np.full(2, physical), n)
         w = np.exp(-(near / SM_BLEND_DISTANCE) ** 2)
-        assert got == pytest.approx(w * np.clip(f, 0, 1) + (1 - w) * physical)
+        share = np.clip(f + SHARE_PHYSICS_PRIOR * physical, 0, 1)
+        assert got == pytest.approx(w * share + (1 - w) * physical)
     assert near[0] == 0 and 0 < near[1] <= MAX_DISTANCE
     far = params[:1].copy()
     far[0, k] = 2.0 ** 30               # k far beyond any companion shape's (16 units and more)

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmark_module import load_benchmark
 from roofsim.calibration import load_profile
-from roofsim.calibration.profile import CalibrationProfile
+from roofsim.calibration.profile import SHARE_PHYSICS_PRIOR, CalibrationProfile
 from roofsim.hardware import derive_sm_restricted, load_hardware, spec_to_dict
 from roofsim.kernels import records_from_params
 
@@ -59,3 +60,40 @@ def test_a_faster_device_at_the_same_sms_is_never_slower(h200):
                    replace(hw, id="x", sm_mem_bandwidth_gbps=1.3 * hw.sm_mem_bandwidth_gbps)):
         t = h200.predict_launch_s(table, derive_sm_restricted(faster, 16))
         assert np.all(t <= base * (1 + 1e-9))
+
+
+def test_the_share_prior_is_the_physics_the_prediction_blends_toward(h200, monkeypatch):
+    """The physics prior of a companion shape's share (companion_physical_shares, what the
+    interpolation is fitted on) is the physical share a prediction of that shape at its
+    companion's SM count passes to sm_fraction_at: one share, in training and in prediction."""
+    g = h200.groups[("gemm", "bfloat16")]
+    rows = np.flatnonzero(g.sm_counts == 16)[:40]
+    seen = {}
+    real = CalibrationProfile.sm_fraction_at
+
+    def spy(self, group, params, dtype, physical, target_sms):
+        seen[group.family] = physical.copy()
+        return real(self, group, params, dtype, physical, target_sms)
+
+    monkeypatch.setattr(CalibrationProfile, "sm_fraction_at", spy)
+    table = g.companion_table().select(rows)
+    h200.predict_launch_s(table, derive_sm_restricted(load_hardware("h200"), 16))
+    np.testing.assert_allclose(seen["gemm"], h200.companion_physical_shares(g)[rows],
+                               rtol=1e-9, atol=1e-12)
+    assert np.all((seen["gemm"] >= 0.0) & (seen["gemm"] <= 1.0))
+
+
+def test_the_physics_prior_predicts_held_out_companion_shares_better(h200):
+    """Leave-one-shape-out over the gemm companions' shares (benchmarks/share_metric_loo.py):
+    interpolating the shares' departure from the physics (SHARE_PHYSICS_PRIOR) misses the
+    held-out shapes' times by less than interpolating the shares themselves, at 8 SMs and over
+    every count."""
+    loo = load_benchmark("share_metric_loo")
+    g = h200.groups[("gemm", "bfloat16")]
+    with_prior = loo.group_share_errors(h200, g, SHARE_PHYSICS_PRIOR)
+    without = loo.group_share_errors(h200, g, 0.0)
+    ok = np.isfinite(with_prior) & np.isfinite(without)
+    assert SHARE_PHYSICS_PRIOR > 0
+    assert with_prior[ok].mean() < without[ok].mean()
+    eight = ok & (g.sm_counts == 8)
+    assert with_prior[eight].mean() < without[eight].mean()

@@ -22,7 +22,7 @@ its share of what the target architecture's best kernels reach (the spec's effic
 over the measuring device's: transfer_params; 1 between Hopper specs). A target with another SM count takes the measuring device's prediction
 through the two-point law t(N) = t0 ((1 - f) + f s) (sm_scaling; s = N0 / N, or the ratio of
 waves of a matrix kernel: roofsim.perfmodel.parallel_scale), f interpolated from the
-companion's shapes. `benchmarks/bench_transfer.py` checks this rule: fit on one device,
+companion's shapes as its departure from a share of the physics' own (SHARE_PHYSICS_PRIOR). `benchmarks/bench_transfer.py` checks this rule: fit on one device,
 predict others.
 
 `predict_launch_s` is what the harness timed: a launch inside a CUDA graph, the graph's gap
@@ -94,8 +94,11 @@ SM_COUNT_WEIGHT = 0.5
 # the H200's companion shapes alone, every group (each shape's share predicted from the other
 # shapes, scored as the time error at the companion's SM count; `python
 # benchmarks/share_metric_loo.py --prior`), MAPE % at 8 / 16 / 40 SMs and over all counts:
-# 0: 12.55 / 8.56 / 6.24, 7.57; 0.25: 11.66 / 8.00 / 5.93, 7.16; 0.5: 11.10 / 7.73 / 5.77,
-# 6.97; 0.75: 10.97 / 7.81 / 5.78, 7.02; the physics alone: 19.63 / 15.58 / 10.31, 12.85.
+# 0: 12.46 / 8.54 / 6.22, 7.55; 0.25: 11.59 / 7.99 / 5.91, 7.15; 0.5: 11.04 / 7.73 / 5.76,
+# 6.96; 0.75: 10.93 / 7.82 / 5.76, 7.01; 1: 11.29 / 8.18 / 5.91, 7.27 (0.5 has the least over
+# all counts). The physical share alone, no interpolation, was 19.6 / 15.6 / 10.3, 12.9 (a
+# scratch check). The H200's kernel test sets, not used to choose (kernel_set_bands.py, mean
+# MAPE %): 8-16 SMs 13.20 -> 12.72, 24-48 11.73 -> 11.31, 56-128 10.45 -> 10.03.
 SHARE_PHYSICS_PRIOR = 0.5
 # Per-family settings of the residual's interpolation where they differ from the profile's
 # (LocalLinearSettings): conv2d's cuDNN kernel choices make its residual two-valued between
@@ -329,7 +332,8 @@ class CalibrationProfile:
     def sm_fraction_at(self, g: GroupModel, params: np.ndarray, dtype: str,
                        physical: np.ndarray, target_sms: float) -> np.ndarray:
         """SM-parallel share f of each shape's time on the measuring device, for a target of
-        `target_sms` SMs: interpolated from the shapes the companions timed on fewer SMs, and
+        `target_sms` SMs: interpolated from the shapes the companions timed on fewer SMs (their
+        departure from SHARE_PHYSICS_PRIOR x `physical`, added back at these shapes), and
         blended toward `physical` (the share the physical model gives) as the nearest of them
         gets farther: weight exp(-(distance / SM_BLEND_DISTANCE)^2) on the interpolation;
         beyond MAX_DISTANCE (a shape unlike any the companion timed: another size range, or a
