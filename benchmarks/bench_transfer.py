@@ -171,7 +171,8 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # e2e-fresh65 (grids 6x5 and 2x4, prompt 900; 24 and 56 SMs, 08:39-08:40) after the last model
 # commit of the session. Session 35 (H100s, 10:03-10:04 and 10:10-10:11 by the device's clock):
 # e2e-fresh66 (grids 4x3 and 7x5, prompt 520; 12 and 28 SMs requested, 16 and 32 probed) and
-# e2e-fresh67 (grids 6x4 and 3x9, prompt 380; 8 and 48 SMs) after its change (5884e02).
+# e2e-fresh67 (grids 6x4 and 3x9, prompt 380; 8 and 48 SMs) after its change (5884e02), and
+# e2e-fresh68 (grids 5x6 and 3x2, prompt 444; 24 and 64 SMs, 10:57-10:59) after it too.
 FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57)",
          "h200-sm24 (e2e-fresh60)", "h200-sm96 (e2e-fresh60)", "h200 (e2e-fresh60)",
          "h100-sxm-sm24 (e2e-fresh60)", "h100-sxm-sm48 (e2e-fresh61)",
@@ -181,7 +182,8 @@ FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57
          "h100-sxm-sm72 (e2e-fresh64)", "h100-sxm-sm24 (e2e-fresh65)",
          "h100-sxm-sm56 (e2e-fresh65)", "h100-sxm-sm16 (e2e-fresh66)",
          "h100-sxm-sm32 (e2e-fresh66)", "h100-sxm-sm8 (e2e-fresh67)",
-         "h100-sxm-sm48 (e2e-fresh67)"}
+         "h100-sxm-sm48 (e2e-fresh67)", "h100-sxm-sm24 (e2e-fresh68)",
+         "h100-sxm-sm64 (e2e-fresh68)"}
 FRESH_SAMPLES: set[str] = set()
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12, "sibling": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15, "sibling": 0.15}
@@ -210,7 +212,7 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh50", "e2e-fresh51", "e2e-fresh52", "e2e-fresh53",
             "e2e-fresh54", "e2e-fresh57", "e2e-fresh58", "e2e-fresh59", "e2e-fresh60",
             "e2e-fresh61", "e2e-fresh62", "e2e-fresh63", "e2e-fresh64", "e2e-fresh65",
-            "e2e-fresh66", "e2e-fresh67")
+            "e2e-fresh66", "e2e-fresh67", "e2e-fresh68")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
@@ -378,7 +380,10 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h100-sxm-sm40", "narrow-fresh8"), ("h100-sxm-sm56", "narrow-fresh8"),
                     ("h100-sxm", "mixed-fresh28"), ("h100-sxm-sm8", "mixed-fresh28"),
                     ("h100-sxm-sm16", "mixed-fresh28"), ("h100-sxm-sm24", "mixed-fresh28"),
-                    ("h100-sxm-sm40", "mixed-fresh28"), ("h100-sxm-sm56", "mixed-fresh28"))
+                    ("h100-sxm-sm40", "mixed-fresh28"), ("h100-sxm-sm56", "mixed-fresh28"),
+                    ("h100-sxm-sm32", "narrow-fresh8"), ("h100-sxm-sm72", "narrow-fresh8"),
+                    ("h100-sxm-sm96", "narrow-fresh8"), ("h100-sxm-sm32", "mixed-fresh28"),
+                    ("h100-sxm-sm72", "mixed-fresh28"), ("h100-sxm-sm96", "mixed-fresh28"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -478,7 +483,7 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # suites written after the session's change (5884e02: the physics as the prior of the
 # companions' SM shares, chosen on the companions' leave-one-shape-out alone) and timed after
 # it, on 12 / 20 / 36 SMs requested (16 / 24 / 40 probed: green contexts give SMs in eights),
-# 8 and 56 SMs and the whole H100.
+# 8 and 56 SMs and the whole H100; and (10:55-10:57, a third H100) on 32, 72 and 96 SMs.
 FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12", "narrow-fresh4", "mixed-fresh24",
                      "mixed-fresh25", "mixed-fresh26", "narrow-fresh7", "mixed-fresh27",
                      "narrow-fresh8", "mixed-fresh28")
