@@ -41,7 +41,6 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_transfer import (CAL, KERNEL_TEST_SETS, is_fresh,  # noqa: E402
                             companion_sms, device_profile, fit_inputs, restricted_devices, stable)
-from roofsim import perfmodel  # noqa: E402
 from roofsim.calibration import features  # noqa: E402
 from roofsim.calibration.fit import measurement_table, sm_restriction_of  # noqa: E402
 from roofsim.calibration.interpolate import LocalLinear  # noqa: E402
@@ -50,8 +49,6 @@ from roofsim.calibration.profile import (RESIDUAL_BOUND, SHARE_PHYSICS_PRIOR,  #
                                          group_features, sm_count_feature, sm_scaling)
 from roofsim.cli.output import format_table  # noqa: E402
 from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
-from roofsim.kernels import records_from_params, used_columns  # noqa: E402
-from roofsim.records import SHAPE_PARAMS  # noqa: E402
 
 WEIGHTS = ((0.0, 0.0), (4.0, 0.0), (0.0, 1.0), (4.0, 1.0), (4.0, 1.5), (4.0, 2.0), (4.0, 3.0),
            (8.0, 2.0))
@@ -81,13 +78,7 @@ def group_share_errors(profile, g, prior_weight: float | None = None) -> np.ndar
     prior = weight * profile.companion_physical_shares(g) if weight else 0.0
     f = np.clip(LocalLinear(x, g.sm_fraction - prior, profile.settings)
                 .leave_group_out(shape.ravel()) + prior, 0.0, 1.0)
-    table = records_from_params(g.kind, used_columns(dict(zip(SHAPE_PARAMS, g.sm_params.T))),
-                                g.dtype)
-    scale = np.empty(len(f))
-    for c in np.unique(g.sm_counts):
-        sel = np.flatnonzero(g.sm_counts == c)
-        scale[sel] = perfmodel.parallel_scale(table.select(sel), float(profile.sm_count),
-                                              float(c), float(profile.hardware.grid_sms))
+    scale = profile.companion_scales(g)
     return np.abs(sm_scaling(f, scale) / sm_scaling(g.sm_fraction, scale) - 1.0)
 
 

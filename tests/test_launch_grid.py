@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from benchmark_module import load_benchmark
 from roofsim.calibration.profile import sm_scaling, two_point_share
 from roofsim.errors import UserError
 from roofsim.hardware import (derive_sm_restricted, load_hardware, spec_from_dict,
@@ -452,10 +453,7 @@ def test_session_34s_grid_rules_bring_the_model_closer_to_every_recorded_grid():
     """benchmarks/skinny_grid.py on the committed launch grids: the cluster rounding and the two
     bounds on the narrow tiles (each switched off alone, then all three) leave the H200's grid
     sets no farther from what CUPTI recorded and bring the H100's closer."""
-    import sys
-    from pathlib import Path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    import skinny_grid
+    skinny_grid = load_benchmark("skinny_grid")
     cap = np.floor(LIBRARY_GRID_SHARE * skinny_grid.GRID)
     for name, _ in skinny_grid.SETS:
         table, grid = skinny_grid.skinny_calls(name)

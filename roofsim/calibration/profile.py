@@ -152,15 +152,15 @@ class GroupModel:
         return self.sm_source or self.source
 
     def table(self) -> RecordTable:
-        from ..kernels import records_from_params, used_columns
-        return records_from_params(self.kind, used_columns(_param_columns(self.params)),
-                                   self.dtype)
+        return self._records(self.params)
 
     def companion_table(self) -> RecordTable:
         """The records of the shapes the companions timed on fewer SMs (sm_params)."""
+        return self._records(self.sm_params)
+
+    def _records(self, params: np.ndarray) -> RecordTable:
         from ..kernels import records_from_params, used_columns
-        return records_from_params(self.kind, used_columns(_param_columns(self.sm_params)),
-                                   self.dtype)
+        return records_from_params(self.kind, used_columns(_param_columns(params)), self.dtype)
 
 
 def family_name(kind: str, layout: str) -> str:
@@ -185,15 +185,10 @@ def two_point_share(ratio: np.ndarray, scale: np.ndarray) -> np.ndarray:
                     0.0)
 
 
-def physical_share(whole: UnitTerms, fewer: UnitTerms, params: np.ndarray,
-                   scale: np.ndarray) -> np.ndarray:
-    """The physical model's SM-parallel share f of launches (two_point_share): their times at
-    kind parameters `params` on the whole device (`whole`: unit terms there) and on fewer SMs
-    (`fewer`), idle blocks left out (calibration timed equal inputs), their parallel part
-    stretching by `scale`."""
-    on_whole = launch_seconds(whole, params) - whole.empty_s
-    on_fewer = launch_seconds(fewer, params) - fewer.empty_s
-    return two_point_share(on_fewer / on_whole, scale)
+def busy_seconds(u: UnitTerms, params: np.ndarray) -> np.ndarray:
+    """launch_seconds without the idle blocks (perfmodel.idle_block_seconds): the part a
+    residual or an SM share describes (calibration timed equal inputs, so they had none)."""
+    return launch_seconds(u, params) - u.empty_s
 
 
 def group_features(kind: str, params: np.ndarray, dtype: str, sm_count: float,
@@ -313,20 +308,30 @@ class CalibrationProfile:
     def companion_physical_shares(self, g: GroupModel) -> np.ndarray:
         """The physical model's SM-parallel share of each of g's companion shapes at the SM
         count its companion ran, on the device that measured the shares (share_device): the
-        two-point share of physical_share, the target a restriction of that device (its grid
+        two-point share of busy_seconds there and on a restriction of that device (its grid
         the whole chip's, as in a green context)."""
         spec = self.share_device(g)
         table = g.companion_table()
-        out = np.zeros(len(table))
         own = g.kind_params.as_array()
-        whole = unit_terms(table, spec)
+        on_whole = busy_seconds(unit_terms(table, spec), own)
+        on_fewer = np.zeros(len(table))
         for c in np.unique(g.sm_counts):
             rows = np.flatnonzero(g.sm_counts == c)
-            sub = table.select(rows)
             target = replace(with_sm_count(spec, int(c), digits=6), grid_sm_count=spec.grid_sms)
-            out[rows] = physical_share(
-                whole.select(rows), unit_terms(sub, self.source_at(spec, target)), own,
-                parallel_scale(sub, float(self.sm_count), float(c), float(target.grid_sms)))
+            on_fewer[rows] = busy_seconds(unit_terms(table.select(rows),
+                                                     self.source_at(spec, target)), own)
+        return two_point_share(on_fewer / on_whole, self.companion_scales(g))
+
+    def companion_scales(self, g: GroupModel) -> np.ndarray:
+        """How the SM-parallel part of each of g's companion shapes stretches from the profile's
+        SM count to the count its companion ran (perfmodel.parallel_scale, the grid the share
+        device's whole chip)."""
+        table = g.companion_table()
+        grid = float(self.share_device(g).grid_sms)
+        out = np.empty(len(table))
+        for c in np.unique(g.sm_counts):
+            rows = np.flatnonzero(g.sm_counts == c)
+            out[rows] = parallel_scale(table.select(rows), float(self.sm_count), float(c), grid)
         return out
 
     def sm_fraction_at(self, g: GroupModel, params: np.ndarray, dtype: str,
@@ -510,30 +515,29 @@ class CalibrationProfile:
             ua = u.select(at)
             # idle blocks (perfmodel.idle_block_seconds) are physics on the target's
             # SMs alone: calibration timed equal inputs, so no residual or SM share has them
-            physics = launch_seconds(ua, own if rescale else kp) - ua.empty_s
+            physics = busy_seconds(ua, own if rescale else kp)
             t = physics
             if residual:
                 t = t * np.exp(self.residual_at(g, table.params[rows], dtype))
             if rescale:
                 whole, fewer = (x.select(at) for x in on_share_device(g))
                 ut = u_tgt.select(at)
-                share_whole = launch_seconds(whole, own) - whole.empty_s
-                at_tgt = launch_seconds(fewer, own) - fewer.empty_s
+                share_whole = busy_seconds(whole, own)
+                at_tgt = busy_seconds(fewer, own)
                 scale = scale_all[at]
-                physical = two_point_share(at_tgt / share_whole, scale)   # physical_share
+                physical = two_point_share(at_tgt / share_whole, scale)
                 f = self.sm_fraction_at(g, table.params[rows], dtype, physical, n_tgt)
                 # measuring device -> share device (whole chips), its SM count -> the target's,
                 # share device -> target (target's SMs)
                 device = (share_whole / physics) * \
-                    (launch_seconds(ut, kp) - ut.empty_s) / at_tgt
+                    busy_seconds(ut, kp) / at_tgt
                 t = t * sm_scaling(f, scale) * device + ut.empty_s
             else:
                 t = t + ua.empty_s
             if u_warm is not None and warm[at].any():
                 cold_u = u_cold.select(at)
                 warm_u = u_warm.select(at)
-                ratio = (launch_seconds(warm_u, kp) - warm_u.empty_s) / \
-                    (launch_seconds(cold_u, kp) - cold_u.empty_s)
+                ratio = busy_seconds(warm_u, kp) / busy_seconds(cold_u, kp)
                 t = np.where(warm[at], t * np.minimum(ratio, 1.0), t)
             if resident is not None and g.warm_trips > 0:
                 saved = g.warm_trips * (hardware.mem_latency_s - hardware.l2_latency_s) * \
