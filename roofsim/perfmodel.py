@@ -82,7 +82,16 @@ power-limited sustained tensor throughput):
                  (launches_per_call); 0 for every other kind
 
 The smooth maximum (p-norm) is the time of the slowest resource, a little more where two are
-close. The kernel-kind parameters (phi, eta_t, eta_c, eta_m, eta_p, p) describe the software (the
+close; at p = 1 the terms add (nothing overlaps), the physical end of its range: a streaming
+kernel's T_parallel and T_hbm are Little's law on the two sides of one queue, and as the HBM
+fills, the loaded latency rises, so that its time tends to bytes / (n s) + bytes / B (a soft
+knee, p near 1), not to the larger of the two. Before session 36 p stopped at 3: the H200's fit
+then held 37 of its 50 groups at that bound, and took the shortfall of a per-SM-bound kernel as
+a low eta_m instead (its grouped GEMM 0.56), which another device's HBM then scales: the H100
+runs the decode-sized grouped GEMMs of the fit suite in 1.03x the H200's time (median of 706
+shapes; 1.05x for the longest, 2.6 TB/s on the H200), and the H200's profile predicted 1.12x
+(1.38x; `calibration/README.md`, session 36).
+The kernel-kind parameters (phi, eta_t, eta_c, eta_m, eta_p, p) describe the software (the
 library's kernel for that kind and dtype) and are fitted by calibration on one device within
 the physical ranges of PARAMS; the hardware quantities come from the target spec. So each spec
 field moves a prediction through a named term: sm_count through waves, T_cuda, T_index and
@@ -142,8 +151,9 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("eta_parallel", "fraction of the per-SM memory bandwidth", 0.02, 1.0, 1.0,
               "share of the bytes an SM can keep in flight (its per-SM bandwidth, Little's "
               "law) that the kind's kernel keeps in flight"),
-    ParamSpec("sharpness", "p of the p-norm", 3.0, 12.0, 4.0,
-              "how abruptly one resource takes over from another"),
+    ParamSpec("sharpness", "p of the p-norm", 1.0, 12.0, 4.0,
+              "how abruptly one resource takes over from another (1: the terms add, no "
+              "overlap at all)"),
     ParamSpec("eta_unaligned", "fraction of the aligned math rate", 0.02, 1.0, 1.0,
               "math rate of the fallback kernel libraries run when an operand's rows are not "
               "16-byte aligned (no TMA / vectorized tile loads), relative to the aligned one"),
