@@ -2,6 +2,7 @@
 (a group per TensorIterator kernel of a layout kind)."""
 
 import csv
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -282,9 +283,15 @@ def test_an_l2_resident_reduction_saves_its_trips_once_per_iteration():
     cold = p.predict_launch_s(long_rows, hw)[0]
     warm = p.predict_launch_s(long_rows, hw, resident=np.array([True]))[0]
     assert warm_steps(long_rows, hw)[0] == 18          # one step per iteration over the rows
-    # the trips saved per step, never below MIN_WARM_SHARE of the cold launch
+    # the same profile without the group's trips: the L2's faster memory roof alone
+    key = next(k for k, v in p.groups.items() if v is g)
+    no_trips = replace(p, groups={**p.groups, key: replace(g, warm_trips=0.0)})
+    roof_only = no_trips.predict_launch_s(long_rows, hw, resident=np.array([True]))[0]
+    assert roof_only <= cold
+    # the trips saved per step, never below MIN_WARM_SHARE of the launch
     full = 18 * g.warm_trips * (hw.mem_latency_s - hw.l2_latency_s)
-    assert cold - warm == pytest.approx(min(full, (1 - MIN_WARM_SHARE) * cold))
+    assert warm == pytest.approx(max(roof_only - full, MIN_WARM_SHARE * roof_only))
+    assert warm < roof_only
 
 
 def test_the_warm_probes_trips_are_what_the_physics_leaves(tmp_path):

@@ -13,7 +13,7 @@ from roofsim.data import data_dir
 from roofsim.engine import simulate
 from roofsim.hardware import load_hardware
 from roofsim.kernels import records_from_params
-from roofsim.perfmodel import SORT_BITONIC_MAX, launches_per_call
+from roofsim.perfmodel import SORT_BITONIC_MAX, l2_resident, launches_per_call
 
 H200 = load_hardware("h200")
 
@@ -55,7 +55,7 @@ def test_a_calibrated_radix_sort_loses_a_graph_gap_per_node():
     assert prof.graph_gap_s > 0
     long_row = sort([13158])
     t = simulate(long_row, H200, prof)
-    issued = prof.predict_launch_s(long_row, H200)[0]
+    issued = prof.predict_launch_s(long_row, H200, resident=l2_resident(long_row, H200))[0]
     assert t.calibrated[0]
     assert t.node_gap_s[0] == pytest.approx(21 * prof.graph_gap_s)
     assert t.launch_time_s[0] == pytest.approx(issued - 21 * prof.graph_gap_s)
