@@ -173,6 +173,9 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # e2e-fresh66 (grids 4x3 and 7x5, prompt 520; 12 and 28 SMs requested, 16 and 32 probed) and
 # e2e-fresh67 (grids 6x4 and 3x9, prompt 380; 8 and 48 SMs) after its change (5884e02), and
 # e2e-fresh68 (grids 5x6 and 3x2, prompt 444; 24 and 64 SMs, 10:57-10:59) after it too.
+# Session 36 (an H100, 14:09-14:14 by the device's clock): e2e-fresh69 (grids 9x4 and 4x2, prompt
+# 340; the whole H100) and e2e-fresh70 (grids 8x6 and 7x4, prompt 610; 40 SMs) after its changes
+# (cc9021e, 4cfab06: the p-norm down to the terms' sum, the layout passes' measured rate).
 FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57)",
          "h200-sm24 (e2e-fresh60)", "h200-sm96 (e2e-fresh60)", "h200 (e2e-fresh60)",
          "h100-sxm-sm24 (e2e-fresh60)", "h100-sxm-sm48 (e2e-fresh61)",
@@ -183,7 +186,8 @@ FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57
          "h100-sxm-sm56 (e2e-fresh65)", "h100-sxm-sm16 (e2e-fresh66)",
          "h100-sxm-sm32 (e2e-fresh66)", "h100-sxm-sm8 (e2e-fresh67)",
          "h100-sxm-sm48 (e2e-fresh67)", "h100-sxm-sm24 (e2e-fresh68)",
-         "h100-sxm-sm64 (e2e-fresh68)"}
+         "h100-sxm-sm64 (e2e-fresh68)",
+         "h100-sxm (e2e-fresh69)", "h100-sxm-sm40 (e2e-fresh70)"}
 FRESH_SAMPLES: set[str] = set()
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12, "sibling": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15, "sibling": 0.15}
@@ -212,7 +216,8 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh50", "e2e-fresh51", "e2e-fresh52", "e2e-fresh53",
             "e2e-fresh54", "e2e-fresh57", "e2e-fresh58", "e2e-fresh59", "e2e-fresh60",
             "e2e-fresh61", "e2e-fresh62", "e2e-fresh63", "e2e-fresh64", "e2e-fresh65",
-            "e2e-fresh66", "e2e-fresh67", "e2e-fresh68")
+            "e2e-fresh66", "e2e-fresh67", "e2e-fresh68",
+            "e2e-fresh69", "e2e-fresh70")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
@@ -383,7 +388,11 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h100-sxm-sm40", "mixed-fresh28"), ("h100-sxm-sm56", "mixed-fresh28"),
                     ("h100-sxm-sm32", "narrow-fresh8"), ("h100-sxm-sm72", "narrow-fresh8"),
                     ("h100-sxm-sm96", "narrow-fresh8"), ("h100-sxm-sm32", "mixed-fresh28"),
-                    ("h100-sxm-sm72", "mixed-fresh28"), ("h100-sxm-sm96", "mixed-fresh28"))
+                    ("h100-sxm-sm72", "mixed-fresh28"), ("h100-sxm-sm96", "mixed-fresh28"),
+                    ("h100-sxm", "narrow-fresh9"), ("h100-sxm-sm8", "narrow-fresh9"),
+                    ("h100-sxm-sm16", "narrow-fresh9"), ("h100-sxm-sm40", "narrow-fresh9"),
+                    ("h100-sxm", "mixed-fresh29"), ("h100-sxm-sm8", "mixed-fresh29"),
+                    ("h100-sxm-sm16", "mixed-fresh29"), ("h100-sxm-sm40", "mixed-fresh29"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -484,9 +493,14 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # companions' SM shares, chosen on the companions' leave-one-shape-out alone) and timed after
 # it, on 12 / 20 / 36 SMs requested (16 / 24 / 40 probed: green contexts give SMs in eights),
 # 8 and 56 SMs and the whole H100; and (10:55-10:57, a third H100) on 32, 72 and 96 SMs.
+# Session 36 (an H100, 14:09-14:14 by the device's clock): narrow-fresh9 and mixed-fresh29,
+# suites written after the session's first change (cc9021e: the p-norm's sharpness down to 1) and
+# timed after both (4cfab06: the conv2d layout passes at LAYOUT_EFFICIENCY), on 8, 16 and 40 SMs
+# and the whole H100.
 FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12", "narrow-fresh4", "mixed-fresh24",
                      "mixed-fresh25", "mixed-fresh26", "narrow-fresh7", "mixed-fresh27",
-                     "narrow-fresh8", "mixed-fresh28")
+                     "narrow-fresh8", "mixed-fresh28",
+                     "narrow-fresh9", "mixed-fresh29")
 
 
 def is_fresh(folder: str, name: str) -> bool:
