@@ -993,10 +993,9 @@ def _conv_sizes(table: RecordTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 # and L2 accesses on NVIDIA GPUs: CUDA C++ Best Practices Guide, "Coalesced Access to Global
 # Memory"), and writes the padded layout contiguously. calibration/h200/conv-kernels (profiled
 # call by call): for weights of 2-20 M elements it took 10-11 ps per element in 3 x 3 windows
-# and 14-15.5 in 5 x 5 and 7 x 7 ones, which is 18 + 2 and 32 + 2 bytes per element at the
-# conv2d group's fitted eta_memory of the H200's HBM, 8.8 and 14.9 ps at 0.475 (the fit without
-# this term), 11.1 and 18.8 at 0.376 (the refit with it: the group's layout passes share it); the
-# conv physics had charged the transform one launch floor. Smaller weights take longer than their
+# and 14-15.5 in 5 x 5 and 7 x 7 ones, which is 18 + 2 and 32 + 2 bytes per element at 0.45 of
+# the H200's HBM (LAYOUT_EFFICIENCY below; until session 36 the conv2d group's fitted
+# eta_memory, 0.38); the conv physics had charged the transform one launch floor. Smaller weights take longer than their
 # bytes (about 8 us at 0.2 M elements), a floor this term leaves to the group's phi.
 SECTOR_BYTES = 32.0
 # The layout passes are cuDNN's own kernels (nchwToNhwc, nhwcToNchw, tensorTransformGeneric) and

@@ -226,8 +226,7 @@ def test_the_physical_fit_recovers_known_kind_parameters(truth, rel):
     On the whole chip alone a streaming kernel's HBM roof, its per-SM roof and the p-norm's
     sharpness trade against each other (eta_m 0.7 at p = 4 and 0.87 at p = 1 give the same
     times to 0.4 %), and the priors settle it (physfit: eta_memory taken at face value)."""
-    from dataclasses import replace
-    from roofsim.hardware import with_sm_count
+    from roofsim.hardware import derive_sm_restricted
     from roofsim.kernels import records_from_params
     from roofsim.perfmodel import KindParams, launch_seconds, unit_terms
     rng = np.random.default_rng(0)
@@ -238,8 +237,7 @@ def test_the_physical_fit_recovers_known_kind_parameters(truth, rel):
     u = unit_terms(records, hw)
     extra = []
     for n in (8, 16, 40, 64):
-        few = unit_terms(records, replace(with_sm_count(hw, n, digits=6),
-                                          grid_sm_count=hw.grid_sms))
+        few = unit_terms(records, derive_sm_restricted(hw, n))
         extra.append((few, launch_seconds(few, truth.as_array())))
     got = fit_kind(u, launch_seconds(u, truth.as_array()), extra=extra)
     for name in ("phi", "eta_memory", "eta_parallel"):
