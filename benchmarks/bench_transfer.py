@@ -176,6 +176,11 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # Session 36 (an H100, 14:09-14:14 by the device's clock): e2e-fresh69 (grids 9x4 and 4x2, prompt
 # 340; the whole H100) and e2e-fresh70 (grids 8x6 and 7x4, prompt 610; 40 SMs) after its changes
 # (cc9021e, 4cfab06: the p-norm down to the terms' sum, the layout passes' measured rate).
+# Session 37 (an H100, 15:19-15:32 by the device's clock; no model change in that session, so
+# fresh for the model of 4cfab06 and committed before any figure on them was computed):
+# e2e-fresh71 (grids 9x3 and 10x3, prompt 470; 24 SMs), e2e-fresh72 (9x5 and 8x4, prompt 720; the
+# whole H100), e2e-fresh73 (9x7 and 9x8, prompt 580; 16 SMs) and e2e-fresh74 (10x5 and 7x9,
+# prompt 860; 40 and 96 SMs).
 FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57)",
          "h200-sm24 (e2e-fresh60)", "h200-sm96 (e2e-fresh60)", "h200 (e2e-fresh60)",
          "h100-sxm-sm24 (e2e-fresh60)", "h100-sxm-sm48 (e2e-fresh61)",
@@ -187,7 +192,9 @@ FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57
          "h100-sxm-sm32 (e2e-fresh66)", "h100-sxm-sm8 (e2e-fresh67)",
          "h100-sxm-sm48 (e2e-fresh67)", "h100-sxm-sm24 (e2e-fresh68)",
          "h100-sxm-sm64 (e2e-fresh68)",
-         "h100-sxm (e2e-fresh69)", "h100-sxm-sm40 (e2e-fresh70)"}
+         "h100-sxm (e2e-fresh69)", "h100-sxm-sm40 (e2e-fresh70)",
+         "h100-sxm-sm24 (e2e-fresh71)", "h100-sxm (e2e-fresh72)", "h100-sxm-sm16 (e2e-fresh73)",
+         "h100-sxm-sm40 (e2e-fresh74)", "h100-sxm-sm96 (e2e-fresh74)"}
 FRESH_SAMPLES: set[str] = set()
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12, "sibling": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15, "sibling": 0.15}
@@ -217,7 +224,8 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh54", "e2e-fresh57", "e2e-fresh58", "e2e-fresh59", "e2e-fresh60",
             "e2e-fresh61", "e2e-fresh62", "e2e-fresh63", "e2e-fresh64", "e2e-fresh65",
             "e2e-fresh66", "e2e-fresh67", "e2e-fresh68",
-            "e2e-fresh69", "e2e-fresh70")
+            "e2e-fresh69", "e2e-fresh70", "e2e-fresh71", "e2e-fresh72", "e2e-fresh73",
+            "e2e-fresh74")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
@@ -392,7 +400,15 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h100-sxm", "narrow-fresh9"), ("h100-sxm-sm8", "narrow-fresh9"),
                     ("h100-sxm-sm16", "narrow-fresh9"), ("h100-sxm-sm40", "narrow-fresh9"),
                     ("h100-sxm", "mixed-fresh29"), ("h100-sxm-sm8", "mixed-fresh29"),
-                    ("h100-sxm-sm16", "mixed-fresh29"), ("h100-sxm-sm40", "mixed-fresh29"))
+                    ("h100-sxm-sm16", "mixed-fresh29"), ("h100-sxm-sm40", "mixed-fresh29"),
+                    ("h100-sxm", "narrow-fresh10"), ("h100-sxm-sm8", "narrow-fresh10"),
+                    ("h100-sxm-sm16", "narrow-fresh10"), ("h100-sxm-sm24", "narrow-fresh10"),
+                    ("h100-sxm-sm32", "narrow-fresh10"), ("h100-sxm-sm48", "narrow-fresh10"),
+                    ("h100-sxm-sm56", "narrow-fresh10"), ("h100-sxm-sm72", "narrow-fresh10"),
+                    ("h100-sxm", "mixed-fresh30"), ("h100-sxm-sm8", "mixed-fresh30"),
+                    ("h100-sxm-sm16", "mixed-fresh30"), ("h100-sxm-sm24", "mixed-fresh30"),
+                    ("h100-sxm-sm32", "mixed-fresh30"), ("h100-sxm-sm48", "mixed-fresh30"),
+                    ("h100-sxm-sm56", "mixed-fresh30"), ("h100-sxm-sm72", "mixed-fresh30"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -497,10 +513,14 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # suites written after the session's first change (cc9021e: the p-norm's sharpness down to 1) and
 # timed after both (4cfab06: the conv2d layout passes at LAYOUT_EFFICIENCY), on 8, 16 and 40 SMs
 # and the whole H100.
+# Session 37 (an H100, 15:19-15:32 by the device's clock): narrow-fresh10 and mixed-fresh30,
+# suites written at the session's start, timed before any change and committed unread; the
+# session changed no model, so they are fresh for the model of 4cfab06: on 8, 16, 24, 32, 48, 56
+# and 72 SMs and the whole H100.
 FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12", "narrow-fresh4", "mixed-fresh24",
                      "mixed-fresh25", "mixed-fresh26", "narrow-fresh7", "mixed-fresh27",
                      "narrow-fresh8", "mixed-fresh28",
-                     "narrow-fresh9", "mixed-fresh29")
+                     "narrow-fresh9", "mixed-fresh29", "narrow-fresh10", "mixed-fresh30")
 
 
 def is_fresh(folder: str, name: str) -> bool:
