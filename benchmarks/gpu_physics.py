@@ -2,8 +2,9 @@
 (optionally restricted to N SMs by a CUDA green context):
 
 - sms:       distinct SMs that kernels ran on (roofsim.calibration.green.probe_sm_count);
-- latency:   dependent-load (pointer chase) latency over buffers of several sizes, one thread:
-             L2-resident sizes give the L2 hit latency, large ones the DRAM latency;
+- latency:   dependent-load (pointer chase) latency over buffers of several sizes, one thread,
+             each launch going on along the cycle where the last stopped: L2-resident sizes give
+             the L2 hit latency, large ones the DRAM latency;
 - copy:      device-to-device copy (dst.copy_(src)) of 4 KiB .. 2 GiB per direction, on a cold
              L2 (roofsim's harness: CUDA-graph replays over rotating buffers, L2 flushed) and on
              a warm L2 (the same buffers every launch, sizes under the L2): achieved bandwidth
@@ -39,22 +40,32 @@ GEMMS = [(8192, 8192, 8192), (4096, 4096, 4096), (2048, 2048, 2048), (1024, 1024
          (1024, 1280, 1280)]
 
 
+# Hops of the chase's warm-up: the whole cycle of every buffer up to 16 MiB (L2-resident on
+# Hopper's 50 MB L2), a sixteenth of a 256 MiB one; the timed runs then go on to lines it did
+# not reach. Far beyond the L2 (1 GiB) nearly every hop is a DRAM access.
+WARM_HOPS = 2**17
+
+
 def chase_kernel():
     import triton
     import triton.language as tl
 
     @triton.jit
-    def _chase(ptr, out_ptr, steps):
-        idx = tl.load(ptr)   # start at element 0
+    def _chase(ptr, state_ptr, steps):
+        idx = tl.load(state_ptr)   # where the previous launch stopped
         for _ in range(steps):
             idx = tl.load(ptr + idx)
-        tl.store(out_ptr, idx)
+        tl.store(state_ptr, idx)
     return _chase
 
 
 def latency_ns(torch, size_bytes: int, steps: int = 20000, line: int = 128) -> float:
     """Nanoseconds per dependent load over a random cycle through `size_bytes` (one cache line
-    per hop, lines in random order)."""
+    per hop, lines in random order), after a warm-up of WARM_HOPS hops. Every launch goes on
+    from where the previous one stopped: restarting at the same line would walk the lines the
+    warm-up and the earlier runs just left in the L2 (20,000 hops of 128 bytes, 2.6 MB), and a
+    buffer of any size would read as the L2's latency (until session 37 it did: 150-155 ns from
+    1 MiB to 1 GiB on the H200 and the H100, calibration/*/physics)."""
     kernel = chase_kernel()
     per_line = line // 8
     lines = max(size_bytes // line, 2)
@@ -62,14 +73,14 @@ def latency_ns(torch, size_bytes: int, steps: int = 20000, line: int = 128) -> f
     buf = torch.zeros(lines * per_line, dtype=torch.int64, device="cuda")
     nxt = torch.roll(order, -1)
     buf[order * per_line] = nxt * per_line
-    out = torch.zeros(1, dtype=torch.int64, device="cuda")
-    kernel[(1,)](buf, out, 100)
+    state = torch.zeros(1, dtype=torch.int64, device="cuda")
+    kernel[(1,)](buf, state, min(lines, WARM_HOPS))   # a buffer the L2 holds: all of it warm
     torch.cuda.synchronize()
     times = []
     for _ in range(3):
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
-        kernel[(1,)](buf, out, steps)
+        kernel[(1,)](buf, state, steps)
         end.record()
         end.synchronize()
         times.append(start.elapsed_time(end) * 1e-3)
