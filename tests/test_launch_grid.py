@@ -75,8 +75,9 @@ def test_fewer_sms_never_mean_fewer_waves(blocks, grid, data):
     n1 = data.draw(st.integers(1, grid))
     n2 = data.draw(st.integers(n1, grid))
     b = np.array([float(blocks)])
-    for persistent, even in ((True, False), (True, True), (False, False)):
-        assert waves(b, n1, grid, persistent, even)[0] >= waves(b, n2, grid, persistent, even)[0]
+    for is_persistent, even in ((True, False), (True, True), (False, False)):
+        assert waves(b, n1, grid, is_persistent, even)[0] >= \
+            waves(b, n2, grid, is_persistent, even)[0]
     # A static share per resident block can only lose to one block per tile; balanced tiles lie
     # between the two.
     static, tiled = waves(b, n1, grid, True)[0], waves(b, n1, grid, False)[0]
