@@ -4,9 +4,11 @@ context): the stretch their tile count gives on a few SMs fewer than the grid wa
     OUT=... python3 benchmarks/measure_tile_stretch.py N      # N = 0: the whole GPU
 
 Writes $OUT/stretch-sm<N>.json: per shape (a [m, k] x [k, n] bf16 product) the median of five
-runs of 20 back-to-back products, and the SM restriction probed. One SM count per process (a
-green context is set once). Session 37 ran this code as benchmarks/_s37_stretch.py for
-calibration/h100-sxm/tile-stretch (nvidia-smi before and after: see its README).
+runs of 20 back-to-back products with the NVML state beside it (roofsim.calibration.nvml), the
+SM restriction probed and the device's state before and after. One SM count per process (a green
+context is set once). Session 37 ran this code without the NVML fields, as
+benchmarks/_s37_stretch.py, for calibration/h100-sxm/tile-stretch (nvidia-smi before and after:
+see its README).
 """
 
 from __future__ import annotations
@@ -26,9 +28,13 @@ SHAPES = [(1536, 4096, 4096), (1536, 14336, 4096), (1536, 4096, 14336), (4608, 4
 def main(argv: list[str]) -> int:
     import torch
     from roofsim.calibration.green import restrict_sms
+    from roofsim.calibration.nvml import Nvml
     n = int(argv[0])
+    nv = Nvml()
+    before = nv.snapshot()
     restriction = restrict_sms(n or None)
-    out = {"sms": restriction.as_dict(), "rows": []}
+    out = {"sms": restriction.as_dict(), "device": torch.cuda.get_device_name(0),
+           "torch": torch.__version__, "device_before": before, "rows": []}
     for m, k, nn in SHAPES:
         a = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
         b = torch.randn(k, nn, device="cuda", dtype=torch.bfloat16)
@@ -45,8 +51,9 @@ def main(argv: list[str]) -> int:
             end.synchronize()
             times.append(start.elapsed_time(end) / 20 * 1e-3)
         times.sort()
-        out["rows"].append({"m": m, "k": k, "n": nn, "s": times[2]})
+        out["rows"].append({"m": m, "k": k, "n": nn, "s": times[2], **nv.state()})
         print(n, m, k, nn, f"{times[2] * 1e6:.1f} us", flush=True)
+    out["device_after"] = nv.snapshot()
     with open(os.path.join(os.environ["OUT"], f"stretch-sm{n}.json"), "w") as f:
         json.dump(out, f, indent=1)
     return 0
