@@ -995,8 +995,9 @@ def _conv_sizes(table: RecordTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 # call by call): for weights of 2-20 M elements it took 10-11 ps per element in 3 x 3 windows
 # and 14-15.5 in 5 x 5 and 7 x 7 ones, which is 18 + 2 and 32 + 2 bytes per element at 0.45 of
 # the H200's HBM (LAYOUT_EFFICIENCY below; until session 36 the conv2d group's fitted
-# eta_memory, 0.38); the conv physics had charged the transform one launch floor. Smaller weights take longer than their
-# bytes (about 8 us at 0.2 M elements), a floor this term leaves to the group's phi.
+# eta_memory, 0.38); the conv physics had charged the transform one launch floor. Smaller
+# weights take longer than their bytes (about 8 us at 0.2 M elements), a floor this term leaves
+# to the group's phi.
 SECTOR_BYTES = 32.0
 # The layout passes are cuDNN's own kernels (nchwToNhwc, nhwcToNchw, tensorTransformGeneric) and
 # an elementwise bias add, not the implicit GEMM whose group parameters the fit sets: they stream
