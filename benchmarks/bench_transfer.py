@@ -598,7 +598,8 @@ def sibling_stages_part(profiles) -> list[dict]:
 
 
 # Shipped transformers models measured inside a green context (benchmarks/measure_models.py
-# --sms N; calibration/h200-sm<N>/<set>/<model>/): their prefill and decode steps' kernel time,
+# --sms N; calibration/h200-sm<N>/<set>/<model>/, and h100-sxm-sm<N>/ on the derived H100 since
+# session 38): their prefill and decode steps' kernel time,
 # predicted with each profile on the derived spec. e2e-fresh40 (session 17, 2026-12-03 21:47-
 # 21:48: Llama 3.1 8B and Qwen2.5 7B, prefill 1500, KV 3000, batch 1 / 8, on 24 and 56 SMs) was
 # measured with no model change since session 16; no profile has seen a model on fewer SMs.
@@ -623,17 +624,18 @@ FRESH_MODEL_SETS = ("e2e-fresh55", "e2e-fresh56")
 def model_stages_part(profiles) -> list[dict]:
     from roofsim.e2e import compare_model_e2e, load_model_e2e, measured_model, model_folders
     rows = []
-    for d in sorted(CAL.glob("h200-sm*")):
+    for d in sorted(CAL.glob("h200-sm*")) + sorted(CAL.glob("h100-sxm-sm*")):
+        device = base_device(d.name)
         for name in MODEL_SETS:
             for folder in model_folders(d / name) if (d / name).is_dir() else []:
                 sms = sm_restriction_of(folder)
-                spec = derive_sm_restricted(load_hardware("h200"), sms)
+                spec = derive_sm_restricted(load_hardware(device), sms)
                 meas, prov = load_model_e2e(folder)
                 model = measured_model(folder, prov)
-                label = f"h200-sm{sms} ({name}) {model.name}"
+                label = f"{device}-sm{sms} ({name}) {model.name}"
                 for fd in DEVICES:
                     rows += comparison_rows(compare_model_e2e(model, meas, spec, profiles[fd]),
-                                            fd, label, restricted_kind(fd, sms),
+                                            fd, label, restricted_kind(fd, sms, device),
                                             name in FRESH_MODEL_SETS)
     return rows
 

@@ -60,7 +60,9 @@ power-limited sustained tensor throughput):
                  persistent cuBLAS products and the skinny ones, once per round of resident
                  blocks (a grouped GEMM's: its working blocks, grouped_working_blocks),
                  their grid as the library sizes it (library_blocks: tiles down to
-                 LIBRARY_TILE_OUTPUTS up to LIBRARY_GRID_SHARE of the N_grid SMs, a skinny
+                 LIBRARY_TILE_OUTPUTS up to LIBRARY_GRID_SHARE of the N_grid SMs, whole
+                 grids of tiles up to LIBRARY_TILE_MAX_OUTPUTS for the persistent nvjet
+                 products: full_wave_blocks; a skinny
                  product's from its 8-row tiles (32 rows, or a short
                  linear's 8- or 16-column tiles, where the library takes those) and split-K:
                  skinny_blocks; block_rounds:
@@ -455,6 +457,27 @@ def matrix_ctas(table: RecordTable, n_sm: float) -> np.ndarray:
 # `python benchmarks/summarize_launch_grids.py` prints these figures.
 LIBRARY_TILE_OUTPUTS = 512.0
 LIBRARY_GRID_SHARE = 100.0 / 132.0
+# The persistent nvjet products pick their tile shape to fill whole waves of the grid with the
+# largest tiles they have: of 160 tile shapes (calibration/h200/launch-grids/h200-products, the
+# 1,481 aligned bf16 products past 64 rows), the tile counts a product's kernel name gives sit just
+# under a whole number of grids (2913 x 1280: 128 x 232 tiles, 130; 2913 x 6848: 128 x 248, 648 =
+# 4.9 grids; 4096 x 6848: 192 x 192, 792 = 6 grids), and that number is what tiles of at most
+# LIBRARY_TILE_MAX_OUTPUTS outputs (192 x 192: their fp32 accumulators fill 144 KiB of the SM's
+# 256 KiB register file) need: ceil(outputs / (LIBRARY_TILE_MAX_OUTPUTS x N_grid)) grids (mean
+# |log(model / recorded tiles)| 0.19 over the 450 products of half a grid of such tiles or more;
+# 0.20 at 128 x 256, 0.33 at 128 x 192, 0.34 at 256 x 192). One grid or less: the grid's blocks at
+# most, as the tile counts recorded there (96-132). 128 x 128 tiles had made the large products'
+# waves finer than the library's: on 104 / 112 / 120 SMs, where a whole extra round of resident
+# blocks costs a tile time, calibration/h200/persistent-rounds (68 prefill-sized products, not
+# fitted on) read 13.8 / 16.9 / 21.1 % MAPE, -13 to -19 % median, with the H200 profile; 5.5 / 7.4
+# / 13.0 % (medians within 1.3 %) with this rule, both profiles refitted (session 38, chosen on
+# those two build sets; `python benchmarks/full_wave_tiles.py` prints both). Seen while choosing,
+# so not a test of it either: calibration/h100-sxm/tile-stretch (5 of Llama-3.1-8B's prefill
+# products on an H100: -6..-26 % on 112 / 120 SMs before, -8..+6 % after; 128 x 256 tiles gave
+# -13..+3 %) and the stage row that led here, Llama-3.1-8B's prefill on 112 SMs
+# (h200-sm112/e2e-fresh46, b = 1: -16.8 -> -5.6 %). What 120 SMs keeps is the kernels of
+# 4-block clusters (2x4, 1x4, 4x2), whose grid of 120 fits those SMs in one round: +69..+80 %.
+LIBRARY_TILE_MAX_OUTPUTS = 192.0 * 192.0
 # The grouped GEMM (CUTLASS 3: a grid of 132 at every shape, inside a green context too) is not
 # among them here: its whole grid as the library's blocks made the SM-restricted samples worse
 # (32 / 56 / 96 SMs: 10.0 / 11.1 / 10.5 -> 14.1 / 13.3 / 12.5 %). Its rounds count its working
@@ -487,10 +510,20 @@ def library_blocks(table: RecordTable, grid_sms: float) -> np.ndarray:
         cap = max(np.floor(LIBRARY_GRID_SHARE * float(grid_sms)), 1.0)
         fill = np.minimum(cap, np.ceil(product_outputs(table) / LIBRARY_TILE_OUTPUTS))
         blocks = np.where(sel, np.maximum(blocks, fill), blocks)
+        blocks = np.where(balanced(table), full_wave_blocks(table, blocks, grid_sms), blocks)
         thin = sel & skinny_products(table)
         if thin.any():
             blocks = np.where(thin, skinny_blocks(table, cap), blocks)
     return blocks
+
+
+def full_wave_blocks(table: RecordTable, blocks: np.ndarray, grid_sms: float) -> np.ndarray:
+    """Tiles of a persistent nvjet product (balanced): whole grids of grid_sms blocks, as many
+    as tiles of LIBRARY_TILE_MAX_OUTPUTS outputs need where that is two or more, else `blocks`
+    (the smaller tiles' count) up to one grid."""
+    grid = float(grid_sms)
+    grids = np.ceil(product_outputs(table) / (LIBRARY_TILE_MAX_OUTPUTS * grid))
+    return np.where(grids >= 2.0, grids * grid, np.minimum(blocks, grid))
 
 
 # cuBLAS's skinny nvjet kernels (tst_64x8, 8x64, 16x64, 128x8 ... tiles, `_split` for split-K)

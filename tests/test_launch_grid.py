@@ -88,19 +88,26 @@ def test_fewer_sms_never_mean_fewer_waves(blocks, grid, data):
 
 def test_a_persistent_gemm_on_120_of_132_sms_runs_its_tiles_waves_and_a_tail():
     """The prefill product of calibration/h200-sm120/e2e (1.76 x the whole chip's time on 120
-    SMs): cuBLAS's nvjet kernel balances its 230 tiles over the blocks that run, so its tensor
-    term takes ceil(230 / 120) waves and BALANCED_TAIL_TILES for the 12 blocks that start late,
-    against ceil(230 / 132) on the whole chip; whole rounds of the 132-block grid would double it,
-    one block per tile leave it unchanged."""
+    SMs): cuBLAS's nvjet kernel runs one grid of tiles (130 of 128 x 232 outputs,
+    calibration/h200/persistent-rounds), so on 120 SMs the 12 blocks that start late make a
+    second wave of its tensor term; a product of many grids of 192 x 192 tiles balances them
+    over the blocks that run: ceil(tiles / 120) waves and BALANCED_TAIL_TILES, against
+    tiles / 132 on the whole chip."""
     table = _matrix("linear", 2913, 1280, 1280)
-    tiles = library_blocks(table, 132.0)[0]
-    assert tiles == 230
-    stretch = (np.ceil(tiles / 120) + BALANCED_TAIL_TILES) / np.ceil(tiles / 132)
-    assert 1.0 < stretch < 2.0
+    assert library_blocks(table, 132.0)[0] == 132
     full = unit_terms(table, H200).tensor_s[0]
     restricted = unit_terms(table, derive_sm_restricted(H200, 120)).tensor_s[0]
+    assert restricted == pytest.approx(2.0 * full, rel=1e-12)
+    assert parallel_scale(table, 132, 120, 132)[0] == pytest.approx(2.0)
+    big = _matrix("linear", 8192, 6848, 1280)
+    tiles = library_blocks(big, 132.0)[0]
+    assert tiles == 132 * np.ceil(8192 * 6848 / (192 * 192 * 132))
+    stretch = (np.ceil(tiles / 120) + BALANCED_TAIL_TILES) / (tiles / 132)
+    assert 1.0 < stretch < 2.0
+    full = unit_terms(big, H200).tensor_s[0]
+    restricted = unit_terms(big, derive_sm_restricted(H200, 120)).tensor_s[0]
     assert restricted == pytest.approx(stretch * full, rel=1e-12)
-    assert parallel_scale(table, 132, 120, 132)[0] == pytest.approx(stretch)
+    assert parallel_scale(big, 132, 120, 132)[0] == pytest.approx(stretch)
 
 
 def test_a_grouped_gemm_keeps_whole_rounds_of_its_grid():
@@ -309,12 +316,22 @@ def test_misaligned_and_grouped_products_keep_their_tiles():
        sms=st.integers(1, 132))
 def test_the_library_grid_only_adds_blocks_and_its_rounds_are_one_on_the_whole_chip(
         m, n, k, kind, sms):
-    """Past the skinny products (their own rule, skinny_blocks), the library grid never has
-    fewer blocks than 128 x 128 tiles; every product runs one round on the whole chip."""
-    from roofsim.perfmodel import LIBRARY_GRID_SHARE, block_rounds, library_blocks
+    """Past the skinny products (their own rule, skinny_blocks), the persistent nvjet products
+    (balanced) run whole grids of tiles where tiles of LIBRARY_TILE_MAX_OUTPUTS fill two or
+    more, else at most one grid and no more blocks than 128 x 128 tiles give; the others never
+    have fewer blocks than 128 x 128 tiles. Every product runs one round on the whole chip."""
+    from roofsim.perfmodel import (LIBRARY_GRID_SHARE, LIBRARY_TILE_MAX_OUTPUTS, block_rounds,
+                                   library_blocks)
     t = _matrix(kind, m, n, k)
     blocks = library_blocks(t, 132.0)
-    if m > SKINNY_ROWS:
+    if balanced(t)[0]:
+        grids = np.ceil(m * n / (LIBRARY_TILE_MAX_OUTPUTS * 132))
+        if grids >= 2:
+            assert blocks[0] == grids * 132
+        else:
+            assert blocks[0] <= 132
+            assert blocks[0] == min(132, max(matrix_ctas(t, 132.0)[0], blocks[0]))
+    elif m > SKINNY_ROWS:
         assert blocks[0] >= matrix_ctas(t, 132.0)[0]
     else:
         assert 1 <= blocks[0] <= np.floor(LIBRARY_GRID_SHARE * 132)

@@ -1,0 +1,121 @@
+"""The tiles of cuBLAS's persistent products: roofsim.perfmodel.full_wave_blocks and the choice of
+LIBRARY_TILE_MAX_OUTPUTS (issue 11, session 38).
+
+    python benchmarks/full_wave_tiles.py
+
+1. Recorded: the aligned, not skinny bf16 gemm / linear rows of calibration/h200 (perfmodel's
+   balanced products) whose main kernel is an nvjet one (calibration/h200/launch-grids/
+   h200-products: its name gives the tile, e.g. ..._tst_192x192_64x4_... = 192 columns x 192
+   rows). Their tile count beside the rule's, for candidate tile sizes, on the products that
+   fill half a grid of the candidate's tiles or more (mean |log(model / recorded)|, the share
+   whose whole-chip waves, ceil(tiles / 132), agree), and beside the 128 x 128 tiles of
+   perfmodel.library_blocks without the rule.
+2. calibration/h200/persistent-rounds (68 prefill-sized products timed on the whole H200 and on
+   104 / 112 / 120 SMs, not fitted on): MAPE and median error of the H200 profile (fitted as
+   benchmarks/bench_transfer.py fits it) with the rule and without it (each fit under its own
+   rule).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import re
+import sys
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_transfer import CAL, device_profile, device_spec  # noqa: E402
+from roofsim import perfmodel  # noqa: E402
+from roofsim.calibration.fit import measurement_table  # noqa: E402
+from roofsim.calibration.measurements import read_measurements  # noqa: E402
+from roofsim.cli.output import format_table  # noqa: E402
+
+GRID = 132.0
+KERNELS = CAL / "h200" / "launch-grids" / "h200-products" / "kernels.csv.gz"
+ROUNDS = CAL / "h200" / "persistent-rounds"
+CANDIDATES = ((128, 192), (128, 256), (192, 192), (256, 192))
+TILE = re.compile(r"_tst_(\d+)x(\d+)_")
+
+
+def nvjet_kernels() -> dict[str, str]:
+    """case id -> the name of the longest nvjet kernel of its call."""
+    best: dict[str, tuple[float, str]] = {}
+    with gzip.open(KERNELS, "rt", newline="") as f:
+        for r in csv.DictReader(f):
+            if "nvjet" not in r["name"]:
+                continue
+            d = float(r["duration_s"])
+            if r["case_id"] not in best or d > best[r["case_id"]][0]:
+                best[r["case_id"]] = (d, r["name"])
+    return {c: name for c, (_, name) in best.items()}
+
+
+def recorded_part() -> None:
+    names = nvjet_kernels()
+    m = read_measurements(CAL / "h200" / "measurements.csv")
+    m = m.select(np.isin(m["kind"], ["gemm", "linear"]) & (m["dtype"] == "bfloat16"))
+    table = measurement_table(m)
+    keep = perfmodel.balanced(table) & np.array([c in names for c in m["case_id"]], dtype=bool)
+    keep &= np.array([bool(TILE.search(names.get(c, ""))) for c in m["case_id"]], dtype=bool)
+    table = table.select(keep) if hasattr(table, "select") else table[keep]
+    ids = m["case_id"][keep]
+    cols = np.array([[float(x) for x in TILE.search(names[c]).groups()] for c in ids])
+    c = lambda name: np.maximum(perfmodel._col(table, name, 1.0), 1.0)   # noqa: E731
+    linear = table.kind == "linear"
+    rows = np.where(linear, c("m") * c("batch"), c("m"))
+    per = np.where(linear, 1.0, c("batch"))
+    recorded = np.ceil(rows / cols[:, 1]) * np.ceil(c("n") / cols[:, 0]) * per
+    outputs = perfmodel.product_outputs(table)
+    print(f"1. {len(ids)} balanced bf16 products with a recorded nvjet tile "
+          f"({len(set(map(tuple, cols)))} tile shapes)")
+    with mock.patch.object(perfmodel, "full_wave_blocks", lambda t, b, g: b):
+        square = perfmodel.library_blocks(table, GRID)
+    out = []
+    for a, b in CANDIDATES:
+        area = float(a * b)
+        sel = outputs >= 0.5 * area * GRID
+        with mock.patch.object(perfmodel, "LIBRARY_TILE_MAX_OUTPUTS", area):
+            model = perfmodel.library_blocks(table, GRID)
+        for label, pred in ((f"{a} x {b}", model), ("128 x 128 (no rule)", square)):
+            err = np.abs(np.log(pred[sel] / recorded[sel]))
+            waves = np.ceil(pred[sel] / GRID) == np.ceil(recorded[sel] / GRID)
+            out.append([f"{a} x {b}", label, int(sel.sum()), f"{err.mean():.3f}",
+                        f"{waves.mean():.2f}"])
+    print(format_table(["products of >= half a grid of", "tiles counted with", "n",
+                        "mean |log| tiles", "waves agree"], out))
+
+
+def rounds_part() -> None:
+    print("\n2. calibration/h200/persistent-rounds: the H200 profile (bench_transfer's fit)")
+    sets = {n: read_measurements(ROUNDS / f"sm{n}" / "measurements.csv") for n in (0, 104, 112, 120)}
+    out = []
+    for label, patch in (("128 x 128 tiles", lambda t, b, g: b), ("full_wave_blocks", None)):
+        ctx = mock.patch.object(perfmodel, "full_wave_blocks", patch) if patch else \
+            mock.patch.object(perfmodel, "full_wave_blocks", perfmodel.full_wave_blocks)
+        with ctx:
+            profile = device_profile("h200")
+            row = [label]
+            for n, m in sets.items():
+                m = m.select(m.stable)
+                err = profile.predict_launch_s(measurement_table(m), device_spec("h200", n)) / \
+                    m["kernel_s"] - 1.0
+                row.append(f"{100 * np.abs(err).mean():.1f} / {100 * np.median(err):+.1f}")
+            out.append(row)
+    print(format_table(["tiles"] + [f"{n or 'whole'} SMs: MAPE / median %" for n in sets], out))
+
+
+def main() -> int:
+    recorded_part()
+    rounds_part()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
