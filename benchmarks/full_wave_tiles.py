@@ -18,8 +18,6 @@ LIBRARY_TILE_MAX_OUTPUTS (issue 11, session 38).
 
 from __future__ import annotations
 
-import csv
-import gzip
 import re
 import sys
 from pathlib import Path
@@ -36,6 +34,7 @@ from roofsim import perfmodel  # noqa: E402
 from roofsim.calibration.fit import measurement_table  # noqa: E402
 from roofsim.calibration.measurements import read_measurements  # noqa: E402
 from roofsim.cli.output import format_table  # noqa: E402
+from summarize_gemm_rounds import main_kernels  # noqa: E402
 
 GRID = 132.0
 KERNELS = CAL / "h200" / "launch-grids" / "h200-products" / "kernels.csv.gz"
@@ -45,16 +44,9 @@ TILE = re.compile(r"_tst_(\d+)x(\d+)_")
 
 
 def nvjet_kernels() -> dict[str, str]:
-    """case id -> the name of the longest nvjet kernel of its call."""
-    best: dict[str, tuple[float, str]] = {}
-    with gzip.open(KERNELS, "rt", newline="") as f:
-        for r in csv.DictReader(f):
-            if "nvjet" not in r["name"]:
-                continue
-            d = float(r["duration_s"])
-            if r["case_id"] not in best or d > best[r["case_id"]][0]:
-                best[r["case_id"]] = (d, r["name"])
-    return {c: name for c, (_, name) in best.items()}
+    """case id -> the name of its call's main kernel (summarize_gemm_rounds.main_kernels), where
+    that is an nvjet one."""
+    return {c: name for c, name in main_kernels(KERNELS).items() if "nvjet" in name}
 
 
 def recorded_part() -> None:
@@ -64,7 +56,7 @@ def recorded_part() -> None:
     table = measurement_table(m)
     keep = perfmodel.balanced(table) & np.array([c in names for c in m["case_id"]], dtype=bool)
     keep &= np.array([bool(TILE.search(names.get(c, ""))) for c in m["case_id"]], dtype=bool)
-    table = table.select(keep) if hasattr(table, "select") else table[keep]
+    table = table.select(keep)
     ids = m["case_id"][keep]
     cols = np.array([[float(x) for x in TILE.search(names[c]).groups()] for c in ids])
     c = lambda name: np.maximum(perfmodel._col(table, name, 1.0), 1.0)   # noqa: E731
