@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
 
@@ -33,6 +34,7 @@ from bench_transfer import CAL, device_profile, device_spec  # noqa: E402
 from roofsim import perfmodel  # noqa: E402
 from roofsim.calibration.fit import measurement_table  # noqa: E402
 from roofsim.calibration.measurements import read_measurements  # noqa: E402
+from roofsim.records import RecordTable  # noqa: E402
 from roofsim.cli.output import format_table  # noqa: E402
 from summarize_gemm_rounds import main_kernels  # noqa: E402
 
@@ -49,37 +51,62 @@ def nvjet_kernels() -> dict[str, str]:
     return {c: name for c, name in main_kernels(KERNELS).items() if "nvjet" in name}
 
 
-def recorded_part() -> None:
+@dataclass(frozen=True)
+class RecordedTiles:
+    """The balanced products with a recorded nvjet tile: their records, the tile counts their
+    kernels' names give, and the tile shapes (columns x rows)."""
+
+    table: RecordTable
+    recorded: np.ndarray
+    shapes: np.ndarray
+
+
+def recorded_tiles() -> RecordedTiles:
     names = nvjet_kernels()
     m = read_measurements(CAL / "h200" / "measurements.csv")
     m = m.select(np.isin(m["kind"], ["gemm", "linear"]) & (m["dtype"] == "bfloat16"))
     table = measurement_table(m)
-    keep = perfmodel.balanced(table) & np.array([c in names for c in m["case_id"]], dtype=bool)
-    keep &= np.array([bool(TILE.search(names.get(c, ""))) for c in m["case_id"]], dtype=bool)
+    keep = perfmodel.balanced(table) & np.array([bool(TILE.search(names.get(c, "")))
+                                                 for c in m["case_id"]], dtype=bool)
     table = table.select(keep)
-    ids = m["case_id"][keep]
-    cols = np.array([[float(x) for x in TILE.search(names[c]).groups()] for c in ids])
+    cols = np.array([[float(x) for x in TILE.search(names[c]).groups()]
+                     for c in m["case_id"][keep]])
     c = lambda name: np.maximum(perfmodel._col(table, name, 1.0), 1.0)   # noqa: E731
     linear = table.kind == "linear"
     rows = np.where(linear, c("m") * c("batch"), c("m"))
     per = np.where(linear, 1.0, c("batch"))
     recorded = np.ceil(rows / cols[:, 1]) * np.ceil(c("n") / cols[:, 0]) * per
-    outputs = perfmodel.product_outputs(table)
-    print(f"1. {len(ids)} balanced bf16 products with a recorded nvjet tile "
-          f"({len(set(map(tuple, cols)))} tile shapes)")
-    with mock.patch.object(perfmodel, "full_wave_blocks", lambda t, b, g: b):
-        square = perfmodel.library_blocks(table, GRID)
+    return RecordedTiles(table, recorded, cols)
+
+
+def tile_count_error(rec: RecordedTiles, area: float | None) -> tuple[int, float, float]:
+    """Over the products of at least half a grid of `area`-output tiles: how many, the mean
+    |log(model / recorded tiles)| and the share whose whole-chip waves agree, with the rule at
+    LIBRARY_TILE_MAX_OUTPUTS = area (None: without the rule, 128 x 128 tiles; selected at the
+    shipped area)."""
+    sel = perfmodel.product_outputs(rec.table) >= \
+        0.5 * (area or perfmodel.LIBRARY_TILE_MAX_OUTPUTS) * GRID
+    if area is None:
+        with mock.patch.object(perfmodel, "full_wave_blocks", lambda t, b, g: b):
+            pred = perfmodel.library_blocks(rec.table, GRID)
+    else:
+        with mock.patch.object(perfmodel, "LIBRARY_TILE_MAX_OUTPUTS", area):
+            pred = perfmodel.library_blocks(rec.table, GRID)
+    err = np.abs(np.log(pred[sel] / rec.recorded[sel]))
+    waves = np.ceil(pred[sel] / GRID) == np.ceil(rec.recorded[sel] / GRID)
+    return int(sel.sum()), float(err.mean()), float(waves.mean())
+
+
+def recorded_part() -> None:
+    rec = recorded_tiles()
+    print(f"1. {len(rec.recorded)} balanced bf16 products with a recorded nvjet tile "
+          f"({len(set(map(tuple, rec.shapes)))} tile shapes)")
     out = []
     for a, b in CANDIDATES:
-        area = float(a * b)
-        sel = outputs >= 0.5 * area * GRID
-        with mock.patch.object(perfmodel, "LIBRARY_TILE_MAX_OUTPUTS", area):
-            model = perfmodel.library_blocks(table, GRID)
-        for label, pred in ((f"{a} x {b}", model), ("128 x 128 (no rule)", square)):
-            err = np.abs(np.log(pred[sel] / recorded[sel]))
-            waves = np.ceil(pred[sel] / GRID) == np.ceil(recorded[sel] / GRID)
-            out.append([f"{a} x {b}", label, int(sel.sum()), f"{err.mean():.3f}",
-                        f"{waves.mean():.2f}"])
+        for label, area in ((f"{a} x {b}", float(a * b)), ("128 x 128 (no rule)", None)):
+            with mock.patch.object(perfmodel, "LIBRARY_TILE_MAX_OUTPUTS", float(a * b)):
+                n, err, waves = tile_count_error(rec, area)
+            out.append([f"{a} x {b}", label, n, f"{err:.3f}", f"{waves:.2f}"])
     print(format_table(["products of >= half a grid of", "tiles counted with", "n",
                         "mean |log| tiles", "waves agree"], out))
 

@@ -484,3 +484,20 @@ def test_session_34s_grid_rules_bring_the_model_closer_to_every_recorded_grid():
         assert all(far(blocks) <= v + 1e-12 for v in off.values()), (name, off)
         if name.startswith("h100"):
             assert far(blocks) < off["all three"] - 0.1
+
+
+def test_whole_grids_of_the_largest_tiles_count_the_tiles_cublas_recorded():
+    """calibration/h200/launch-grids/h200-products: the tile counts of the persistent nvjet
+    products' kernel names (benchmarks/full_wave_tiles.py) are far closer to whole grids of
+    LIBRARY_TILE_MAX_OUTPUTS tiles than to 128 x 128 tiles, and the shipped tile size is the
+    best of its neighbours (128 x 192 and 256 x 192)."""
+    from roofsim.perfmodel import LIBRARY_TILE_MAX_OUTPUTS
+    tiles = load_benchmark("full_wave_tiles")
+    rec = tiles.recorded_tiles()
+    n, shipped, waves = tiles.tile_count_error(rec, LIBRARY_TILE_MAX_OUTPUTS)
+    _, square, square_waves = tiles.tile_count_error(rec, None)
+    assert n > 400
+    assert shipped < 0.25 < 0.5 < square
+    assert waves > 0.5 > 0.1 > square_waves
+    for other in (LIBRARY_TILE_MAX_OUTPUTS * 2 / 3, LIBRARY_TILE_MAX_OUTPUTS * 4 / 3):
+        assert tiles.tile_count_error(rec, other)[1] > shipped
