@@ -9,7 +9,8 @@ LIBRARY_TILE_MAX_OUTPUTS (issue 11, session 38).
    rows). Their tile count beside the rule's, for candidate tile sizes, on the products that
    fill half a grid of the candidate's tiles or more (mean |log(model / recorded)|, the share
    whose whole-chip waves, ceil(tiles / 132), agree), and beside the 128 x 128 tiles of
-   perfmodel.library_blocks without the rule.
+   perfmodel.library_blocks without the rule. 1b: the same on the products of calibration/h200/
+   mixed-fresh5, whose grids (launch-grids/mixed-fresh5-products) were not read for the choice.
 2. calibration/h200/persistent-rounds (68 prefill-sized products timed on the whole H200 and on
    104 / 112 / 120 SMs, not fitted on): MAPE and median error of the H200 profile (fitted as
    benchmarks/bench_transfer.py fits it) with the rule and without it (each fit under its own
@@ -40,15 +41,16 @@ from summarize_gemm_rounds import main_kernels  # noqa: E402
 
 GRID = 132.0
 KERNELS = CAL / "h200" / "launch-grids" / "h200-products" / "kernels.csv.gz"
+CHECK_KERNELS = CAL / "h200" / "launch-grids" / "mixed-fresh5-products" / "kernels.csv.gz"
 ROUNDS = CAL / "h200" / "persistent-rounds"
 CANDIDATES = ((128, 192), (128, 256), (192, 192), (256, 192))
 TILE = re.compile(r"_tst_(\d+)x(\d+)_")
 
 
-def nvjet_kernels() -> dict[str, str]:
+def nvjet_kernels(kernels: Path = KERNELS) -> dict[str, str]:
     """case id -> the name of its call's main kernel (summarize_gemm_rounds.main_kernels), where
     that is an nvjet one."""
-    return {c: name for c, name in main_kernels(KERNELS).items() if "nvjet" in name}
+    return {c: name for c, name in main_kernels(kernels).items() if "nvjet" in name}
 
 
 @dataclass(frozen=True)
@@ -61,9 +63,10 @@ class RecordedTiles:
     shapes: np.ndarray
 
 
-def recorded_tiles() -> RecordedTiles:
-    names = nvjet_kernels()
-    m = read_measurements(CAL / "h200" / "measurements.csv")
+def recorded_tiles(kernels: Path = KERNELS,
+                   measurements: Path = CAL / "h200" / "measurements.csv") -> RecordedTiles:
+    names = nvjet_kernels(kernels)
+    m = read_measurements(measurements)
     m = m.select(np.isin(m["kind"], ["gemm", "linear"]) & (m["dtype"] == "bfloat16"))
     table = measurement_table(m)
     keep = perfmodel.balanced(table) & np.array([bool(TILE.search(names.get(c, "")))
@@ -97,9 +100,8 @@ def tile_count_error(rec: RecordedTiles, area: float | None) -> tuple[int, float
     return int(sel.sum()), float(err.mean()), float(waves.mean())
 
 
-def recorded_part() -> None:
-    rec = recorded_tiles()
-    print(f"1. {len(rec.recorded)} balanced bf16 products with a recorded nvjet tile "
+def recorded_part(rec: RecordedTiles, title: str) -> None:
+    print(f"{title}: {len(rec.recorded)} balanced bf16 products with a recorded nvjet tile "
           f"({len(set(map(tuple, rec.shapes)))} tile shapes)")
     out = []
     for a, b in CANDIDATES:
@@ -131,7 +133,9 @@ def rounds_part() -> None:
 
 
 def main() -> int:
-    recorded_part()
+    recorded_part(recorded_tiles(), "1. h200-products (the H200's fit rows: the choice)")
+    recorded_part(recorded_tiles(CHECK_KERNELS, CAL / "h200" / "mixed-fresh5" / "measurements.csv"),
+                  "\n1b. mixed-fresh5-products (recorded in session 12, not read for the choice)")
     rounds_part()
     return 0
 
