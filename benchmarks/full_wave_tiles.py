@@ -9,8 +9,9 @@ LIBRARY_TILE_MAX_OUTPUTS (issue 11, session 38).
    rows). Their tile count beside the rule's, for candidate tile sizes, on the products that
    fill half a grid of the candidate's tiles or more (mean |log(model / recorded)|, the share
    whose whole-chip waves, ceil(tiles / 132), agree), and beside the 128 x 128 tiles of
-   perfmodel.library_blocks without the rule. 1b: the same on the products of calibration/h200/
-   mixed-fresh5, whose grids (launch-grids/mixed-fresh5-products) were not read for the choice.
+   perfmodel.library_blocks without the rule. 1b: the same on the products of two kernel test
+   sets, calibration/h200/mixed-fresh5 and mixed-fresh, whose kernels were recorded
+   (launch-grids/mixed-fresh5-products, gemm-kernels/mixed-fresh) but not read for the choice.
 2. calibration/h200/persistent-rounds (68 prefill-sized products timed on the whole H200 and on
    104 / 112 / 120 SMs, not fitted on): MAPE and median error of the H200 profile (fitted as
    benchmarks/bench_transfer.py fits it) with the rule and without it (each fit under its own
@@ -41,7 +42,14 @@ from summarize_gemm_rounds import main_kernels  # noqa: E402
 
 GRID = 132.0
 KERNELS = CAL / "h200" / "launch-grids" / "h200-products" / "kernels.csv.gz"
-CHECK_KERNELS = CAL / "h200" / "launch-grids" / "mixed-fresh5-products" / "kernels.csv.gz"
+# recorded grids of kernel test sets' products, none read for the choice: (label, kernels,
+# measurements)
+CHECKS = (("mixed-fresh5's products (launch-grids, session 12)",
+           CAL / "h200" / "launch-grids" / "mixed-fresh5-products" / "kernels.csv.gz",
+           CAL / "h200" / "mixed-fresh5" / "measurements.csv"),
+          ("mixed-fresh's products (gemm-kernels, session 8)",
+           CAL / "h200" / "gemm-kernels" / "mixed-fresh" / "kernels.csv.gz",
+           CAL / "h200" / "mixed-fresh" / "measurements.csv"))
 ROUNDS = CAL / "h200" / "persistent-rounds"
 CANDIDATES = ((128, 192), (128, 256), (192, 192), (256, 192))
 TILE = re.compile(r"_tst_(\d+)x(\d+)_")
@@ -134,8 +142,9 @@ def rounds_part() -> None:
 
 def main() -> int:
     recorded_part(recorded_tiles(), "1. h200-products (the H200's fit rows: the choice)")
-    recorded_part(recorded_tiles(CHECK_KERNELS, CAL / "h200" / "mixed-fresh5" / "measurements.csv"),
-                  "\n1b. mixed-fresh5-products (recorded in session 12, not read for the choice)")
+    for label, kernels, measurements in CHECKS:
+        recorded_part(recorded_tiles(kernels, measurements),
+                      f"\n1b. {label} (not read for the choice)")
     rounds_part()
     return 0
 
