@@ -478,8 +478,8 @@ LIBRARY_GRID_SHARE = 100.0 / 132.0
 # (h200-sm112/e2e-fresh46, b = 1: -16.8 -> -5.6 %). Not read to choose it: the kernels recorded
 # for two test sets' products (launch-grids/mixed-fresh5-products, gemm-kernels/mixed-fresh):
 # 0.23 / 0.17 over 64 / 52 products, 0.56 / 0.59 with 128 x 128 tiles, 192 x 192 the best of the
-# four sizes on both. What 120 SMs keeps is the kernels of
-# 4-block clusters (2x4, 1x4, 4x2), whose grid of 120 fits those SMs in one round: +69..+80 %.
+# four sizes on both. What 120 SMs keeps is the kernels of 4-block clusters (2x4, 1x4, 4x2),
+# whose grid of 120 fits those SMs in one round: +69..+80 %.
 LIBRARY_TILE_MAX_OUTPUTS = 192.0 * 192.0
 # The grouped GEMM (CUTLASS 3: a grid of 132 at every shape, inside a green context too) is not
 # among them here: its whole grid as the library's blocks made the SM-restricted samples worse
