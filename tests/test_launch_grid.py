@@ -501,3 +501,24 @@ def test_whole_grids_of_the_largest_tiles_count_the_tiles_cublas_recorded():
     assert waves > 0.5 > 0.1 > square_waves
     for other in (LIBRARY_TILE_MAX_OUTPUTS * 2 / 3, LIBRARY_TILE_MAX_OUTPUTS * 4 / 3):
         assert tiles.tile_count_error(rec, other)[1] > shipped
+
+
+@settings(max_examples=100, deadline=None)
+@given(m=st.integers(65, 65536), n=st.integers(1, 512).map(lambda x: 64 * x),
+       k=st.sampled_from([512, 4096]), kind=st.sampled_from(["gemm", "linear"]))
+def test_a_product_of_whole_grids_loses_nothing_to_waves_on_the_chip_it_was_tiled_for(m, n, k,
+                                                                                       kind):
+    """full_wave_blocks: cuBLAS tiles a persistent product of two or more grids of its largest
+    tiles into whole grids, so on the whole chip its tensor term is its FLOPs at the tensor
+    peak; a smaller one never launches more blocks than the grid."""
+    from roofsim.perfmodel import LIBRARY_TILE_MAX_OUTPUTS, kernel_tensor_flops
+    t = _matrix(kind, m, n, k)
+    assert balanced(t)[0]          # aligned, past the skinny rows: cuBLAS's persistent nvjet
+    grid = float(H200.grid_sms)
+    blocks = library_blocks(t, grid)[0]
+    if np.ceil(m * n / (LIBRARY_TILE_MAX_OUTPUTS * grid)) >= 2:
+        ideal = kernel_tensor_flops(t)[0] / H200.tensor_peak_flops("bfloat16")
+        assert blocks % grid == 0
+        assert unit_terms(t, H200).tensor_s[0] == pytest.approx(ideal, rel=1e-9)
+    else:
+        assert 1 <= blocks <= grid
