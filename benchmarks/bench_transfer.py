@@ -181,6 +181,10 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # e2e-fresh71 (grids 9x3 and 10x3, prompt 470; 24 SMs), e2e-fresh72 (9x5 and 8x4, prompt 720; the
 # whole H100), e2e-fresh73 (9x7 and 9x8, prompt 580; 16 SMs) and e2e-fresh74 (10x5 and 7x9,
 # prompt 860; 40 and 96 SMs).
+# Session 38 (an H100, 18:53-18:58 by the device's clock; after its change, c1c501f: cuBLAS's
+# persistent products in whole grids of tiles up to 192 x 192, both profiles refitted; committed
+# before any figure on them was computed): e2e-fresh77 (grids 9x9 and 10x4, prompt 650; 112 SMs)
+# and e2e-fresh78 (8x9, prompt 930; 104 SMs).
 FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57)",
          "h200-sm24 (e2e-fresh60)", "h200-sm96 (e2e-fresh60)", "h200 (e2e-fresh60)",
          "h100-sxm-sm24 (e2e-fresh60)", "h100-sxm-sm48 (e2e-fresh61)",
@@ -194,7 +198,8 @@ FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57
          "h100-sxm-sm64 (e2e-fresh68)",
          "h100-sxm (e2e-fresh69)", "h100-sxm-sm40 (e2e-fresh70)",
          "h100-sxm-sm24 (e2e-fresh71)", "h100-sxm (e2e-fresh72)", "h100-sxm-sm16 (e2e-fresh73)",
-         "h100-sxm-sm40 (e2e-fresh74)", "h100-sxm-sm96 (e2e-fresh74)"}
+         "h100-sxm-sm40 (e2e-fresh74)", "h100-sxm-sm96 (e2e-fresh74)",
+         "h100-sxm-sm112 (e2e-fresh77)", "h100-sxm-sm104 (e2e-fresh78)"}
 FRESH_SAMPLES: set[str] = set()
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12, "sibling": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15, "sibling": 0.15}
@@ -225,7 +230,7 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh61", "e2e-fresh62", "e2e-fresh63", "e2e-fresh64", "e2e-fresh65",
             "e2e-fresh66", "e2e-fresh67", "e2e-fresh68",
             "e2e-fresh69", "e2e-fresh70", "e2e-fresh71", "e2e-fresh72", "e2e-fresh73",
-            "e2e-fresh74")
+            "e2e-fresh74", "e2e-fresh77", "e2e-fresh78")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
@@ -408,7 +413,14 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h100-sxm", "mixed-fresh30"), ("h100-sxm-sm8", "mixed-fresh30"),
                     ("h100-sxm-sm16", "mixed-fresh30"), ("h100-sxm-sm24", "mixed-fresh30"),
                     ("h100-sxm-sm32", "mixed-fresh30"), ("h100-sxm-sm48", "mixed-fresh30"),
-                    ("h100-sxm-sm56", "mixed-fresh30"), ("h100-sxm-sm72", "mixed-fresh30"))
+                    ("h100-sxm-sm56", "mixed-fresh30"), ("h100-sxm-sm72", "mixed-fresh30"),
+                    ("h100-sxm", "narrow-fresh11"), ("h100-sxm-sm8", "narrow-fresh11"),
+                    ("h100-sxm-sm16", "narrow-fresh11"),
+                    ("h100-sxm", "mixed-fresh31"), ("h100-sxm-sm16", "mixed-fresh31"),
+                    ("h100-sxm", "wide-fresh1"), ("h100-sxm-sm64", "wide-fresh1"),
+                    ("h100-sxm-sm80", "wide-fresh1"), ("h100-sxm-sm96", "wide-fresh1"),
+                    ("h100-sxm-sm104", "wide-fresh1"), ("h100-sxm-sm112", "wide-fresh1"),
+                    ("h100-sxm-sm120", "wide-fresh1"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -517,10 +529,16 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # suites written at the session's start, timed before any change and committed unread; the
 # session changed no model, so they are fresh for the model of 4cfab06: on 8, 16, 24, 32, 48, 56
 # and 72 SMs and the whole H100.
+# Session 38 (an H100, 18:52-18:58 by the device's clock): narrow-fresh11 (8, 16 SMs, the whole
+# H100), mixed-fresh31 (16 SMs and the whole H100, the cases the time budget reached) and
+# wide-fresh1 (prefill-regime products: the whole H100 and 64, 80, 96, 104, 112 and 120 SMs),
+# suites written at the session's start, timed after its change (c1c501f: full_wave_blocks,
+# both profiles refitted) and committed unread.
 FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12", "narrow-fresh4", "mixed-fresh24",
                      "mixed-fresh25", "mixed-fresh26", "narrow-fresh7", "mixed-fresh27",
                      "narrow-fresh8", "mixed-fresh28",
-                     "narrow-fresh9", "mixed-fresh29", "narrow-fresh10", "mixed-fresh30")
+                     "narrow-fresh9", "mixed-fresh29", "narrow-fresh10", "mixed-fresh30",
+                     "narrow-fresh11", "mixed-fresh31", "wide-fresh1")
 
 
 def is_fresh(folder: str, name: str) -> bool:
@@ -616,9 +634,13 @@ def sibling_stages_part(profiles) -> list[dict]:
 # the earlier sets' rows were read while those were made, so only it is fresh for them.
 # e2e-fresh56 (20:31-20:34): Qwen3-30B-A3B as e2e-fresh55 but with balanced routing (the
 # prediction's; e2e-fresh55's random router sent later layers' tokens to fewer experts).
+# e2e-fresh75 (session 38, 2026-12-06 18:52-18:55 on an H100: Llama 3.1 8B and Mistral 7B,
+# prefill 2816 at batch 1 / 2, decode at KV 2304, batch 3, on 104 and 120 SMs; Llama alone on
+# 120) and e2e-fresh76 (18:57: both, prefill 1792 at batch 1 / 3, decode at KV 3072, batch 2, on
+# 112 SMs), after session 38's change (c1c501f: full_wave_blocks) and committed unread.
 MODEL_SETS = ("e2e-fresh40", "e2e-fresh41", "e2e-fresh42", "e2e-fresh43", "e2e-fresh46",
-              "e2e-fresh55", "e2e-fresh56")
-FRESH_MODEL_SETS = ("e2e-fresh55", "e2e-fresh56")
+              "e2e-fresh55", "e2e-fresh56", "e2e-fresh75", "e2e-fresh76")
+FRESH_MODEL_SETS = ("e2e-fresh55", "e2e-fresh56", "e2e-fresh75", "e2e-fresh76")
 
 
 def model_stages_part(profiles) -> list[dict]:
