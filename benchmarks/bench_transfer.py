@@ -618,7 +618,8 @@ def sibling_stages_part(profiles) -> list[dict]:
 # Shipped transformers models measured inside a green context (benchmarks/measure_models.py
 # --sms N; calibration/h200-sm<N>/<set>/<model>/, and h100-sxm-sm<N>/ on the derived H100 since
 # session 38): their prefill and decode steps' kernel time,
-# predicted with each profile on the derived spec. e2e-fresh40 (session 17, 2026-12-03 21:47-
+# predicted with each profile on the derived spec (and, since session 38, with the shipped
+# profiles that borrow from a sibling: SIBLINGS). e2e-fresh40 (session 17, 2026-12-03 21:47-
 # 21:48: Llama 3.1 8B and Qwen2.5 7B, prefill 1500, KV 3000, batch 1 / 8, on 24 and 56 SMs) was
 # measured with no model change since session 16; no profile has seen a model on fewer SMs.
 # e2e-fresh41 (22:00-22:01: DeepSeek-V2-Lite, Qwen3-30B-A3B and Mistral 7B, prefill 1200, KV
@@ -659,6 +660,9 @@ def model_stages_part(profiles) -> list[dict]:
                     rows += comparison_rows(compare_model_e2e(model, meas, spec, profiles[fd]),
                                             fd, label, restricted_kind(fd, sms, device),
                                             name in FRESH_MODEL_SETS)
+                for fd in SIBLINGS:     # the shipped profiles that borrow (sibling_stages_part)
+                    rows += comparison_rows(compare_model_e2e(model, meas, spec, profiles[fd]),
+                                            fd, label, "sibling", name in FRESH_MODEL_SETS)
     return rows
 
 
