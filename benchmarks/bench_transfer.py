@@ -656,13 +656,12 @@ def model_stages_part(profiles) -> list[dict]:
                 meas, prov = load_model_e2e(folder)
                 model = measured_model(folder, prov)
                 label = f"{device}-sm{sms} ({name}) {model.name}"
-                for fd in DEVICES:
+                # each device's profile, then the shipped ones that borrow (sibling_stages_part)
+                kinds = [(fd, restricted_kind(fd, sms, device)) for fd in DEVICES] + \
+                    [(fd, "sibling") for fd in SIBLINGS]
+                for fd, kind in kinds:
                     rows += comparison_rows(compare_model_e2e(model, meas, spec, profiles[fd]),
-                                            fd, label, restricted_kind(fd, sms, device),
-                                            name in FRESH_MODEL_SETS)
-                for fd in SIBLINGS:     # the shipped profiles that borrow (sibling_stages_part)
-                    rows += comparison_rows(compare_model_e2e(model, meas, spec, profiles[fd]),
-                                            fd, label, "sibling", name in FRESH_MODEL_SETS)
+                                            fd, label, kind, name in FRESH_MODEL_SETS)
     return rows
 
 

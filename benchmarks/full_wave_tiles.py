@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
@@ -90,15 +91,21 @@ def recorded_tiles(kernels: Path = KERNELS,
     return RecordedTiles(table, recorded, cols)
 
 
-def tile_count_error(rec: RecordedTiles, area: float | None) -> tuple[int, float, float]:
-    """Over the products of at least half a grid of `area`-output tiles: how many, the mean
-    |log(model / recorded tiles)| and the share whose whole-chip waves agree, with the rule at
-    LIBRARY_TILE_MAX_OUTPUTS = area (None: without the rule, 128 x 128 tiles; selected at the
-    shipped area)."""
-    sel = perfmodel.product_outputs(rec.table) >= \
-        0.5 * (area or perfmodel.LIBRARY_TILE_MAX_OUTPUTS) * GRID
+def square_tiles(table, blocks, grid_sms):
+    """perfmodel.full_wave_blocks switched off: the 128 x 128 tiles' count it is given."""
+    return blocks
+
+
+def tile_count_error(rec: RecordedTiles, area: float | None,
+                     select: float | None = None) -> tuple[int, float, float]:
+    """Over the products of at least half a grid of `select`-output tiles (default: `area`, or
+    the shipped LIBRARY_TILE_MAX_OUTPUTS): how many, the mean |log(model / recorded tiles)| and
+    the share whose whole-chip waves agree, with the rule at LIBRARY_TILE_MAX_OUTPUTS = area
+    (None: without the rule, 128 x 128 tiles)."""
+    select = select or area or perfmodel.LIBRARY_TILE_MAX_OUTPUTS
+    sel = perfmodel.product_outputs(rec.table) >= 0.5 * select * GRID
     if area is None:
-        with mock.patch.object(perfmodel, "full_wave_blocks", lambda t, b, g: b):
+        with mock.patch.object(perfmodel, "full_wave_blocks", square_tiles):
             pred = perfmodel.library_blocks(rec.table, GRID)
     else:
         with mock.patch.object(perfmodel, "LIBRARY_TILE_MAX_OUTPUTS", area):
@@ -114,8 +121,7 @@ def recorded_part(rec: RecordedTiles, title: str) -> None:
     out = []
     for a, b in CANDIDATES:
         for label, area in ((f"{a} x {b}", float(a * b)), ("128 x 128 (no rule)", None)):
-            with mock.patch.object(perfmodel, "LIBRARY_TILE_MAX_OUTPUTS", float(a * b)):
-                n, err, waves = tile_count_error(rec, area)
+            n, err, waves = tile_count_error(rec, area, select=float(a * b))
             out.append([f"{a} x {b}", label, n, f"{err:.3f}", f"{waves:.2f}"])
     print(format_table(["products of >= half a grid of", "tiles counted with", "n",
                         "mean |log| tiles", "waves agree"], out))
@@ -125,9 +131,9 @@ def rounds_part() -> None:
     print("\n2. calibration/h200/persistent-rounds: the H200 profile (bench_transfer's fit)")
     sets = {n: read_measurements(ROUNDS / f"sm{n}" / "measurements.csv") for n in (0, 104, 112, 120)}
     out = []
-    for label, patch in (("128 x 128 tiles", lambda t, b, g: b), ("full_wave_blocks", None)):
-        ctx = mock.patch.object(perfmodel, "full_wave_blocks", patch) if patch else \
-            mock.patch.object(perfmodel, "full_wave_blocks", perfmodel.full_wave_blocks)
+    for label, ctx in (("128 x 128 tiles",
+                        mock.patch.object(perfmodel, "full_wave_blocks", square_tiles)),
+                       ("full_wave_blocks", nullcontext())):
         with ctx:
             profile = device_profile("h200")
             row = [label]

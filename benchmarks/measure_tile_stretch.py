@@ -6,9 +6,8 @@ context): the stretch their tile count gives on a few SMs fewer than the grid wa
 Writes $OUT/stretch-sm<N>.json: per shape (a [m, k] x [k, n] bf16 product) the median of five
 runs of 20 back-to-back products with the NVML state beside it (roofsim.calibration.nvml), the
 SM restriction probed and the device's state before and after. One SM count per process (a green
-context is set once). Session 37 ran this code without the NVML fields, as
-benchmarks/_s37_stretch.py, for calibration/h100-sxm/tile-stretch (nvidia-smi before and after:
-see its README).
+context is set once). Session 37 ran an uncommitted copy of this code without the NVML fields for
+calibration/h100-sxm/tile-stretch (nvidia-smi before and after: see its README).
 """
 
 from __future__ import annotations
