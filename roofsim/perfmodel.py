@@ -481,6 +481,18 @@ LIBRARY_GRID_SHARE = 100.0 / 132.0
 # four sizes on both. What 120 SMs keeps is the kernels of 4-block clusters (2x4, 1x4, 4x2),
 # whose grid of 120 fits those SMs in one round: +69..+80 %.
 LIBRARY_TILE_MAX_OUTPUTS = 192.0 * 192.0
+# Below one grid of those tiles a product launches one block per tile of smaller tiles, and the
+# library's tile counts there stay short of the grid: the grids CUPTI recorded for the H200's fit
+# rows (h200-products, the 498 balanced products of 0.1-1 grid of 192 x 192 tiles) have a median
+# of 120-126 blocks by size and at most 128 for 66-86 % of them (4-block clusters launch 120, the
+# 2-block ones' tile counts 124-130). So such a launch holds at most LIBRARY_SUBGRID_SHARE of
+# the grid (128 of 132 SMs): the rounds it runs on 64 SMs, ceil(blocks / 64), agree with its
+# recorded grid's for 74 % of those products, 47 % at the whole grid (the same on 128 SMs);
+# mixed-fresh5's 68 recorded ones, not read to choose it: 43 -> 76 %. 124 gives the same, 120
+# loses 40 and 120 SMs (62 -> 48 %). On the whole chip it changes nothing but the idle SMs'
+# share of the tensor term; on 64 SMs it had been three rounds where two ran (session 39,
+# `python benchmarks/full_wave_tiles.py` prints both).
+LIBRARY_SUBGRID_SHARE = 128.0 / 132.0
 # The grouped GEMM (CUTLASS 3: a grid of 132 at every shape, inside a green context too) is not
 # among them here: its whole grid as the library's blocks made the SM-restricted samples worse
 # (32 / 56 / 96 SMs: 10.0 / 11.1 / 10.5 -> 14.1 / 13.3 / 12.5 %). Its rounds count its working
@@ -523,10 +535,11 @@ def library_blocks(table: RecordTable, grid_sms: float) -> np.ndarray:
 def full_wave_blocks(table: RecordTable, blocks: np.ndarray, grid_sms: float) -> np.ndarray:
     """Tiles of a persistent nvjet product (balanced): whole grids of grid_sms blocks, as many
     as tiles of LIBRARY_TILE_MAX_OUTPUTS outputs need where that is two or more, else `blocks`
-    (the smaller tiles' count) up to one grid."""
+    (the smaller tiles' count) up to LIBRARY_SUBGRID_SHARE of the grid."""
     grid = float(grid_sms)
     grids = np.ceil(product_outputs(table) / (LIBRARY_TILE_MAX_OUTPUTS * grid))
-    return np.where(grids >= 2.0, grids * grid, np.minimum(blocks, grid))
+    subgrid = max(np.floor(LIBRARY_SUBGRID_SHARE * grid), 1.0)
+    return np.where(grids >= 2.0, grids * grid, np.minimum(blocks, subgrid))
 
 
 # cuBLAS's skinny nvjet kernels (tst_64x8, 8x64, 16x64, 128x8 ... tiles, `_split` for split-K)
@@ -728,6 +741,14 @@ def persistent(table: RecordTable) -> np.ndarray:
 # MAPE 13.40 % at 0 tile times, 13.24 at 0.5, 13.22 at 1, 13.26 at 2, 13.30 with whole rounds);
 # the reference's vision stage at 96-128 SMs went from 6.87 to 1.59 % mean |error| with it, and
 # prefill from 2.98 to 2.00 % (session 20; those stage rows had shown the miss).
+# Session 39 (calibration/h200/persistent-grid: 16 shapes timed on 64-128 SMs) made the tail
+# the late blocks' own: the late = resident - N blocks that wait for an SM each keep a first tile
+# of their own, so the N that run take the other tiles, ceil((tiles - late) / N) waves, and the
+# late blocks' tiles one more (BALANCED_TAIL_TILES), while late < N; from late >= N (N <=
+# resident / 2) the late blocks fill every SM as they start and the tiles run ceil(tiles / N)
+# waves. One tail per extra round of resident blocks had given 4,096^3 (512 tiles on 132
+# blocks) 10 waves on 64 SMs and 4,096 x 1,792 x 1,280 (224) 4 on 104, where the H200 ran 8.1
+# and 2.9 tile times (its whole-chip time x its waves there); this gives 8 and 3.
 BALANCED_TAIL_TILES = 1.0
 BALANCED_KINDS = ONE_BLOCK_PER_SM_KINDS
 
@@ -749,15 +770,19 @@ def waves(blocks: np.ndarray, n_sm: float, grid_sms: float, persistent,
     calibration/h200-sm120/e2e, a 2913 x 1280 x 1280 product takes 1.76 x its whole-chip time on
     120 of 132 SMs, where one block per tile would take 1.0 x and SM-proportional work 1.1 x).
     Where the library balances the tiles over the blocks that run (`balanced_tiles`: nvjet),
-    at most the tiles' waves over the SMs plus BALANCED_TAIL_TILES per extra round.
-    Other kernels: ceil(blocks / n_sm). All are ceil(blocks / n_sm) where n_sm = grid_sms."""
+    at most the tiles' waves over the SMs: for 0 < late < n_sm blocks waiting for an SM
+    (late = resident - n_sm), ceil((blocks - late) / n_sm) waves and BALANCED_TAIL_TILES for
+    the late blocks' own tiles; ceil(blocks / n_sm) otherwise. Other kernels:
+    ceil(blocks / n_sm). All are ceil(blocks / n_sm) where n_sm = grid_sms."""
     blocks = np.asarray(blocks, dtype=np.float64)
     resident = np.minimum(blocks, grid_sms)
     resident_rounds = np.ceil(resident / n_sm)
     rounds = resident_rounds * np.ceil(blocks / resident)
     tiled = np.ceil(blocks / n_sm)
-    tail = BALANCED_TAIL_TILES * (resident_rounds - 1.0)
-    rounds = np.where(balanced_tiles, np.minimum(rounds, tiled + tail), rounds)
+    late = np.maximum(resident - n_sm, 0.0)
+    tail = (late > 0) & (late < n_sm)
+    spread = np.where(tail, np.ceil((blocks - late) / n_sm) + BALANCED_TAIL_TILES, tiled)
+    rounds = np.where(balanced_tiles, np.minimum(rounds, spread), rounds)
     return np.where(persistent, rounds, tiled)
 
 

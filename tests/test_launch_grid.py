@@ -33,12 +33,15 @@ def _matrix(kind, m, n, k, batch=1, bias=0):
 
 
 def _balanced_stretch(table, n_sm, grid=132.0):
-    """An nvjet product's SM stretch from `grid` to n_sm SMs: its tiles' waves plus the tail per
-    extra round of resident blocks, never more than whole rounds."""
+    """An nvjet product's SM stretch from `grid` to n_sm SMs: the waves of its tiles bar the
+    late blocks' own over the SMs, and one more for those (none once the late blocks fill the
+    SMs), never more than whole rounds."""
     tiles = library_blocks(table, grid)[0]
     rounds = np.ceil(min(tiles, grid) / n_sm)
-    waves_n = min(rounds * np.ceil(tiles / min(tiles, grid)),
-                  np.ceil(tiles / n_sm) + BALANCED_TAIL_TILES * (rounds - 1))
+    late = min(tiles, grid) - n_sm
+    spread = np.ceil((tiles - late) / n_sm) + BALANCED_TAIL_TILES if 0 < late < n_sm else \
+        np.ceil(tiles / n_sm)
+    waves_n = min(rounds * np.ceil(tiles / min(tiles, grid)), spread)
     return waves_n / np.ceil(tiles / grid)
 
 
@@ -91,10 +94,10 @@ def test_a_persistent_gemm_on_120_of_132_sms_runs_its_tiles_waves_and_a_tail():
     SMs): cuBLAS's nvjet kernel runs one grid of tiles (130 of 128 x 232 outputs,
     calibration/h200/persistent-rounds), so on 120 SMs the 12 blocks that start late make a
     second wave of its tensor term; a product of many grids of 192 x 192 tiles balances them
-    over the blocks that run: ceil(tiles / 120) waves and BALANCED_TAIL_TILES, against
-    tiles / 132 on the whole chip."""
+    over the blocks that run: ceil((tiles - 12) / 120) waves and BALANCED_TAIL_TILES for the
+    12 late blocks' own tiles, against tiles / 132 on the whole chip."""
     table = _matrix("linear", 2913, 1280, 1280)
-    assert library_blocks(table, 132.0)[0] == 132
+    assert library_blocks(table, 132.0)[0] == 128       # one grid: LIBRARY_SUBGRID_SHARE
     full = unit_terms(table, H200).tensor_s[0]
     restricted = unit_terms(table, derive_sm_restricted(H200, 120)).tensor_s[0]
     assert restricted == pytest.approx(2.0 * full, rel=1e-12)
@@ -102,7 +105,7 @@ def test_a_persistent_gemm_on_120_of_132_sms_runs_its_tiles_waves_and_a_tail():
     big = _matrix("linear", 8192, 6848, 1280)
     tiles = library_blocks(big, 132.0)[0]
     assert tiles == 132 * np.ceil(8192 * 6848 / (192 * 192 * 132))
-    stretch = (np.ceil(tiles / 120) + BALANCED_TAIL_TILES) / (tiles / 132)
+    stretch = (np.ceil((tiles - 12) / 120) + BALANCED_TAIL_TILES) / (tiles / 132)
     assert 1.0 < stretch < 2.0
     full = unit_terms(big, H200).tensor_s[0]
     restricted = unit_terms(big, derive_sm_restricted(H200, 120)).tensor_s[0]
@@ -318,10 +321,11 @@ def test_the_library_grid_only_adds_blocks_and_its_rounds_are_one_on_the_whole_c
         m, n, k, kind, sms):
     """Past the skinny products (their own rule, skinny_blocks), the persistent nvjet products
     (balanced) run whole grids of tiles where tiles of LIBRARY_TILE_MAX_OUTPUTS fill two or
-    more, else at most one grid and no more blocks than 128 x 128 tiles give; the others never
-    have fewer blocks than 128 x 128 tiles. Every product runs one round on the whole chip."""
-    from roofsim.perfmodel import (LIBRARY_GRID_SHARE, LIBRARY_TILE_MAX_OUTPUTS, block_rounds,
-                                   library_blocks)
+    more, else at most LIBRARY_SUBGRID_SHARE of the grid (128 blocks) and no more blocks than
+    128 x 128 tiles give; the others never have fewer blocks than 128 x 128 tiles. Every
+    product runs one round on the whole chip."""
+    from roofsim.perfmodel import (LIBRARY_GRID_SHARE, LIBRARY_SUBGRID_SHARE,
+                                   LIBRARY_TILE_MAX_OUTPUTS, block_rounds, library_blocks)
     t = _matrix(kind, m, n, k)
     blocks = library_blocks(t, 132.0)
     if balanced(t)[0]:
@@ -329,8 +333,9 @@ def test_the_library_grid_only_adds_blocks_and_its_rounds_are_one_on_the_whole_c
         if grids >= 2:
             assert blocks[0] == grids * 132
         else:
-            assert blocks[0] <= 132
-            assert blocks[0] == min(132, max(matrix_ctas(t, 132.0)[0], blocks[0]))
+            most = np.floor(LIBRARY_SUBGRID_SHARE * 132)
+            assert most == 128 and blocks[0] <= most
+            assert blocks[0] == min(most, max(matrix_ctas(t, 132.0)[0], blocks[0]))
     elif m > SKINNY_ROWS:
         assert blocks[0] >= matrix_ctas(t, 132.0)[0]
     else:
