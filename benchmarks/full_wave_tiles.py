@@ -20,6 +20,8 @@ LIBRARY_TILE_MAX_OUTPUTS (issue 11, session 38).
 
 from __future__ import annotations
 
+import csv
+import gzip
 import re
 import sys
 from contextlib import nullcontext
@@ -146,12 +148,53 @@ def rounds_part() -> None:
     print(format_table(["tiles"] + [f"{n or 'whole'} SMs: MAPE / median %" for n in sets], out))
 
 
+def recorded_grids(kernels: Path) -> dict[str, float]:
+    """case id -> the largest grid (blocks) of its call's nvjet launches, where CUPTI recorded
+    it (launch-grids folders)."""
+    out: dict[str, float] = {}
+    with gzip.open(kernels, "rt") as f:
+        for r in csv.DictReader(f):
+            if "nvjet" in r["name"] and r.get("grid"):
+                out[r["case_id"]] = max(out.get(r["case_id"], 0.0), float(r["grid"]))
+    return out
+
+
+def subgrid_part() -> None:
+    """3. The grid of the products under one grid of the largest tiles (0.1 to 1 grid):
+    perfmodel's blocks capped at each candidate share of the 132 SMs, against the recorded
+    grid: mean |log| and the share whose rounds of resident blocks, ceil(blocks / N), agree on
+    N SMs."""
+    print("\n3. balanced products of 0.1-1 grid of LIBRARY_TILE_MAX_OUTPUTS tiles: blocks at "
+          "most cap (LIBRARY_SUBGRID_SHARE x 132) against the recorded grid")
+    sets = (("h200-products (the choice)", KERNELS, CAL / "h200" / "measurements.csv"),
+            ("mixed-fresh5's products (read beside it)", CHECKS[0][1], CHECKS[0][2]))
+    counts = (40, 64, 96, 120, 128)
+    out = []
+    for label, kernels, measurements in sets:
+        grids = recorded_grids(kernels)
+        m = read_measurements(measurements)
+        m = m.select(np.isin(m["kind"], ["gemm", "linear"]) & (m["dtype"] == "bfloat16"))
+        table = measurement_table(m)
+        with mock.patch.object(perfmodel, "LIBRARY_SUBGRID_SHARE", 1.0):
+            blocks = perfmodel.library_blocks(table, GRID)
+        size = perfmodel.product_outputs(table) / (perfmodel.LIBRARY_TILE_MAX_OUTPUTS * GRID)
+        rec = np.array([grids.get(c, np.nan) for c in m["case_id"]])
+        sel = perfmodel.balanced(table) & (size > 0.1) & (size <= 1.0) & np.isfinite(rec)
+        for cap in (132, 128, 124, 120):
+            b, r = np.minimum(blocks[sel], cap), rec[sel]
+            out.append([label, int(sel.sum()), cap, f"{np.abs(np.log(b / r)).mean():.3f}"] +
+                       [f"{np.mean(np.ceil(b / n) == np.ceil(r / n)):.2f}" for n in counts])
+    print(format_table(["products", "n", "cap", "mean |log| grid"] +
+                       [f"rounds agree, {n} SMs" for n in counts], out))
+
+
 def main() -> int:
     recorded_part(recorded_tiles(), "1. h200-products (the H200's fit rows: the choice)")
     for label, kernels, measurements in CHECKS:
         recorded_part(recorded_tiles(kernels, measurements),
                       f"\n1b. {label} (not read for the choice)")
     rounds_part()
+    subgrid_part()
     return 0
 
 

@@ -488,10 +488,10 @@ LIBRARY_TILE_MAX_OUTPUTS = 192.0 * 192.0
 # 2-block ones' tile counts 124-130). So such a launch holds at most LIBRARY_SUBGRID_SHARE of
 # the grid (128 of 132 SMs): the rounds it runs on 64 SMs, ceil(blocks / 64), agree with its
 # recorded grid's for 74 % of those products, 47 % at the whole grid (the same on 128 SMs);
-# mixed-fresh5's 68 recorded ones, not read to choose it: 43 -> 76 %. 124 gives the same, 120
+# mixed-fresh5's 68 recorded ones, read beside them: 43 -> 76 %. 124 gives the same, 120
 # loses 40 and 120 SMs (62 -> 48 %). On the whole chip it changes nothing but the idle SMs'
 # share of the tensor term; on 64 SMs it had been three rounds where two ran (session 39,
-# `python benchmarks/full_wave_tiles.py` prints both).
+# `python benchmarks/full_wave_tiles.py` prints it, part 3).
 LIBRARY_SUBGRID_SHARE = 128.0 / 132.0
 # The grouped GEMM (CUTLASS 3: a grid of 132 at every shape, inside a green context too) is not
 # among them here: its whole grid as the library's blocks made the SM-restricted samples worse
@@ -748,7 +748,10 @@ def persistent(table: RecordTable) -> np.ndarray:
 # resident / 2) the late blocks fill every SM as they start and the tiles run ceil(tiles / N)
 # waves. One tail per extra round of resident blocks had given 4,096^3 (512 tiles on 132
 # blocks) 10 waves on 64 SMs and 4,096 x 1,792 x 1,280 (224) 4 on 104, where the H200 ran 8.1
-# and 2.9 tile times (its whole-chip time x its waves there); this gives 8 and 3.
+# and 2.9 tile times (its whole-chip time x its waves there); this gives 8 and 3. Over that
+# folder's shapes of more than one tile per block (72 shape x SM count pairs, each at its
+# recorded tile count and grid), mean |log(rule / measured tile times)| 0.140 -> 0.091
+# (`python benchmarks/late_blocks_tail.py`).
 BALANCED_TAIL_TILES = 1.0
 BALANCED_KINDS = ONE_BLOCK_PER_SM_KINDS
 

@@ -1,0 +1,95 @@
+"""The late blocks' tail of cuBLAS's persistent products on fewer SMs than their grid
+(roofsim.perfmodel.waves, balanced; issue 11, session 39).
+
+    python benchmarks/late_blocks_tail.py
+
+Reads calibration/h200/persistent-grid (16 bf16 linear shapes timed on the whole H200 and on
+64-128 SMs, each with the kernel CUPTI recorded on the whole chip: its grid G and, from the
+name, its tile, so its tile count t). Per shape and SM count N it prints the measured time in
+tile times (the time on N SMs over the whole chip's, times ceil(t / G), the whole chip's waves)
+beside two rules for the waves on N SMs, each taken at the recorded t and G:
+- before session 39: min(whole rounds, ceil(t / N) + BALANCED_TAIL_TILES x (rounds - 1)), one
+  tail per extra round of resident blocks;
+- the late blocks' own (perfmodel.waves): with late = G - N blocks waiting for an SM,
+  ceil((t - late) / N) + BALANCED_TAIL_TILES while 0 < late < N, else ceil(t / N), never more
+  than whole rounds;
+and the mean |log(rule / measured)| of each over the shapes of more than one tile per block.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from roofsim import perfmodel  # noqa: E402
+from roofsim.cli.output import format_table  # noqa: E402
+
+GRID_DIR = ROOT / "calibration" / "h200" / "persistent-grid"
+COUNTS = (128, 120, 112, 104, 96, 88, 80, 72, 64)
+TILE = re.compile(r"_(\d+)x(\d+)_\d+x\d+_\d+x\d+_")
+
+
+def read_count(n: int) -> tuple[dict, dict]:
+    """(shape -> (kernel, grid)) of the nvjet launches, and (shape -> seconds), on n SMs."""
+    launches, times = {}, {}
+    with open(GRID_DIR / f"sm{n}" / "launches.csv") as f:
+        for r in csv.DictReader(f):
+            if "nvjet" in r["kernel"]:
+                launches[(int(r["m"]), int(r["n"]), int(r["k"]))] = \
+                    (r["kernel"], math.prod(json.loads(r["grid"])))
+    with open(GRID_DIR / f"sm{n}" / "times.csv") as f:
+        for r in csv.DictReader(f):
+            times[(int(r["m"]), int(r["n"]), int(r["k"]))] = float(r["kernel_s"])
+    return launches, times
+
+
+def before(t: float, g: float, n: float) -> float:
+    """Session 20's rule: one BALANCED_TAIL_TILES per extra round of resident blocks."""
+    rounds = math.ceil(g / n)
+    return min(rounds * math.ceil(t / g),
+               math.ceil(t / n) + perfmodel.BALANCED_TAIL_TILES * (rounds - 1))
+
+
+def shipped(t: float, g: float, n: float) -> float:
+    """perfmodel.waves for a balanced persistent launch of t tiles on a grid of g."""
+    return float(perfmodel.waves(np.array([t]), n, g, True, True)[0])
+
+
+def main() -> int:
+    whole_launch, whole_time = read_count(0)
+    per_count = {n: read_count(n)[1] for n in COUNTS}
+    rows, logs = [], {"before": [], "shipped": []}
+    for shape, (kernel, grid) in whole_launch.items():
+        cols, tile_rows = (int(x) for x in TILE.search(kernel).groups())
+        m, n_out, _ = shape
+        tiles = math.ceil(m / tile_rows) * math.ceil(n_out / cols)
+        waves0 = math.ceil(tiles / grid)
+        row = ["x".join(map(str, shape)), tiles, grid]
+        for n in COUNTS:
+            measured = per_count[n][shape] / whole_time[shape] * waves0
+            b, s = before(tiles, grid, n), shipped(tiles, grid, n)
+            row.append(f"{measured:.1f} {b:g} {s:g}")
+            if tiles > grid:
+                logs["before"].append(abs(math.log(b / measured)))
+                logs["shipped"].append(abs(math.log(s / measured)))
+        rows.append(row)
+    print("tile times on N SMs: measured, before session 39, shipped "
+          "(calibration/h200/persistent-grid)")
+    print(format_table(["shape (m x n x k)", "tiles", "grid"] + [f"N={n}" for n in COUNTS], rows))
+    print("\nshapes of more than one tile per block, mean |log(rule / measured)| over "
+          f"{len(logs['shipped'])} (shape, N): before {np.mean(logs['before']):.3f}, "
+          f"shipped {np.mean(logs['shipped']):.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
