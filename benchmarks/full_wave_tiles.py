@@ -159,33 +159,42 @@ def recorded_grids(kernels: Path) -> dict[str, float]:
     return out
 
 
+SUBGRID_SETS = (("h200-products (the choice)", KERNELS, CAL / "h200" / "measurements.csv"),
+                ("mixed-fresh5's products (read beside it)", CHECKS[0][1], CHECKS[0][2]))
+SUBGRID_COUNTS = (40, 64, 96, 120, 128)
+
+
+def subgrid_agreement(kernels: Path, measurements: Path,
+                      caps=(132, 128, 124, 120)) -> list[tuple[int, int, float, list[float]]]:
+    """Per cap: (products, cap, mean |log(blocks / recorded grid)|, the share whose rounds of
+    resident blocks, ceil(blocks / N), agree at each of SUBGRID_COUNTS) over the balanced
+    products of 0.1 to 1 grid of LIBRARY_TILE_MAX_OUTPUTS tiles with a recorded grid, with
+    perfmodel's blocks capped at `cap` (LIBRARY_SUBGRID_SHARE x 132)."""
+    grids = recorded_grids(kernels)
+    m = read_measurements(measurements)
+    m = m.select(np.isin(m["kind"], ["gemm", "linear"]) & (m["dtype"] == "bfloat16"))
+    table = measurement_table(m)
+    with mock.patch.object(perfmodel, "LIBRARY_SUBGRID_SHARE", 1.0):
+        blocks = perfmodel.library_blocks(table, GRID)
+    size = perfmodel.product_outputs(table) / (perfmodel.LIBRARY_TILE_MAX_OUTPUTS * GRID)
+    rec = np.array([grids.get(c, np.nan) for c in m["case_id"]])
+    sel = perfmodel.balanced(table) & (size > 0.1) & (size <= 1.0) & np.isfinite(rec)
+    out = []
+    for cap in caps:
+        b, r = np.minimum(blocks[sel], cap), rec[sel]
+        out.append((int(sel.sum()), cap, float(np.abs(np.log(b / r)).mean()),
+                    [float(np.mean(np.ceil(b / n) == np.ceil(r / n))) for n in SUBGRID_COUNTS]))
+    return out
+
+
 def subgrid_part() -> None:
-    """3. The grid of the products under one grid of the largest tiles (0.1 to 1 grid):
-    perfmodel's blocks capped at each candidate share of the 132 SMs, against the recorded
-    grid: mean |log| and the share whose rounds of resident blocks, ceil(blocks / N), agree on
-    N SMs."""
     print("\n3. balanced products of 0.1-1 grid of LIBRARY_TILE_MAX_OUTPUTS tiles: blocks at "
           "most cap (LIBRARY_SUBGRID_SHARE x 132) against the recorded grid")
-    sets = (("h200-products (the choice)", KERNELS, CAL / "h200" / "measurements.csv"),
-            ("mixed-fresh5's products (read beside it)", CHECKS[0][1], CHECKS[0][2]))
-    counts = (40, 64, 96, 120, 128)
-    out = []
-    for label, kernels, measurements in sets:
-        grids = recorded_grids(kernels)
-        m = read_measurements(measurements)
-        m = m.select(np.isin(m["kind"], ["gemm", "linear"]) & (m["dtype"] == "bfloat16"))
-        table = measurement_table(m)
-        with mock.patch.object(perfmodel, "LIBRARY_SUBGRID_SHARE", 1.0):
-            blocks = perfmodel.library_blocks(table, GRID)
-        size = perfmodel.product_outputs(table) / (perfmodel.LIBRARY_TILE_MAX_OUTPUTS * GRID)
-        rec = np.array([grids.get(c, np.nan) for c in m["case_id"]])
-        sel = perfmodel.balanced(table) & (size > 0.1) & (size <= 1.0) & np.isfinite(rec)
-        for cap in (132, 128, 124, 120):
-            b, r = np.minimum(blocks[sel], cap), rec[sel]
-            out.append([label, int(sel.sum()), cap, f"{np.abs(np.log(b / r)).mean():.3f}"] +
-                       [f"{np.mean(np.ceil(b / n) == np.ceil(r / n)):.2f}" for n in counts])
+    out = [[label, n, cap, f"{err:.3f}"] + [f"{a:.2f}" for a in agree]
+           for label, kernels, measurements in SUBGRID_SETS
+           for n, cap, err, agree in subgrid_agreement(kernels, measurements)]
     print(format_table(["products", "n", "cap", "mean |log| grid"] +
-                       [f"rounds agree, {n} SMs" for n in counts], out))
+                       [f"rounds agree, {n} SMs" for n in SUBGRID_COUNTS], out))
 
 
 def main() -> int:

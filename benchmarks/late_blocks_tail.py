@@ -64,7 +64,9 @@ def shipped(t: float, g: float, n: float) -> float:
     return float(perfmodel.waves(np.array([t]), n, g, True, True)[0])
 
 
-def main() -> int:
+def table_rows() -> tuple[list[list], dict[str, list[float]]]:
+    """The printed rows, and |log(rule / measured)| per rule ('before', 'shipped') over the
+    (shape, SM count) pairs of more than one tile per block."""
     whole_launch, whole_time = read_count(0)
     per_count = {n: read_count(n)[1] for n in COUNTS}
     rows, logs = [], {"before": [], "shipped": []}
@@ -82,6 +84,11 @@ def main() -> int:
                 logs["before"].append(abs(math.log(b / measured)))
                 logs["shipped"].append(abs(math.log(s / measured)))
         rows.append(row)
+    return rows, logs
+
+
+def main() -> int:
+    rows, logs = table_rows()
     print("tile times on N SMs: measured, before session 39, shipped "
           "(calibration/h200/persistent-grid)")
     print(format_table(["shape (m x n x k)", "tiles", "grid"] + [f"N={n}" for n in COUNTS], rows))

@@ -508,6 +508,35 @@ def test_whole_grids_of_the_largest_tiles_count_the_tiles_cublas_recorded():
         assert tiles.tile_count_error(rec, other)[1] > shipped
 
 
+def test_a_product_under_one_grid_of_tiles_launches_the_blocks_cublas_recorded():
+    """LIBRARY_SUBGRID_SHARE: capped at 128 of 132 blocks, the persistent products of 0.1-1
+    grid of the largest tiles run the rounds their recorded grids give on 64 and 128 SMs far
+    more often than at the whole grid, and no less often at any other count
+    (benchmarks/full_wave_tiles.py part 3, h200-products and mixed-fresh5's products)."""
+    from roofsim.perfmodel import LIBRARY_SUBGRID_SHARE
+    tiles = load_benchmark("full_wave_tiles")
+    cap = np.floor(LIBRARY_SUBGRID_SHARE * 132)
+    at64 = tiles.SUBGRID_COUNTS.index(64)
+    for _, kernels, measurements in tiles.SUBGRID_SETS:
+        (n, _, whole_err, whole), (_, _, err, shipped) = \
+            tiles.subgrid_agreement(kernels, measurements, caps=(132, cap))
+        assert n > 50
+        assert shipped[at64] > whole[at64] + 0.2
+        assert all(a >= b for a, b in zip(shipped, whole))
+        assert err < whole_err
+
+
+def test_the_late_blocks_tail_follows_the_persistent_products_measured_stretch():
+    """perfmodel.waves' balanced rule, taken at the recorded tiles and grid of
+    calibration/h200/persistent-grid's shapes of more than one tile per block, is closer to
+    their measured tile times on 64-128 SMs than one tail per extra round of resident blocks
+    (benchmarks/late_blocks_tail.py)."""
+    tail = load_benchmark("late_blocks_tail")
+    _, logs = tail.table_rows()
+    assert len(logs["shipped"]) >= 60
+    assert np.mean(logs["shipped"]) < 0.10 < 0.13 < np.mean(logs["before"])
+
+
 @settings(max_examples=100, deadline=None)
 @given(m=st.integers(65, 65536), n=st.integers(1, 512).map(lambda x: 64 * x),
        k=st.sampled_from([512, 4096]), kind=st.sampled_from(["gemm", "linear"]))
