@@ -164,12 +164,13 @@ SUBGRID_SETS = (("h200-products (the choice)", KERNELS, CAL / "h200" / "measurem
 SUBGRID_COUNTS = (40, 64, 96, 120, 128)
 
 
-def subgrid_agreement(kernels: Path, measurements: Path,
-                      caps=(132, 128, 124, 120)) -> list[tuple[int, int, float, list[float]]]:
+def subgrid_agreement(kernels: Path, measurements: Path, caps=(132, 128, 124, 120),
+                      full: float | None = None) -> list[tuple[int, int, float, list[float]]]:
     """Per cap: (products, cap, mean |log(blocks / recorded grid)|, the share whose rounds of
     resident blocks, ceil(blocks / N), agree at each of SUBGRID_COUNTS) over the balanced
     products of 0.1 to 1 grid of LIBRARY_TILE_MAX_OUTPUTS tiles with a recorded grid, with
-    perfmodel's blocks capped at `cap` (LIBRARY_SUBGRID_SHARE x 132)."""
+    perfmodel's blocks capped at `cap` (LIBRARY_SUBGRID_SHARE x 132) below `full` of a grid
+    (default LIBRARY_SUBGRID_FULL; 1.01: every one of them)."""
     grids = recorded_grids(kernels)
     m = read_measurements(measurements)
     m = m.select(np.isin(m["kind"], ["gemm", "linear"]) & (m["dtype"] == "bfloat16"))
@@ -179,9 +180,10 @@ def subgrid_agreement(kernels: Path, measurements: Path,
     size = perfmodel.product_outputs(table) / (perfmodel.LIBRARY_TILE_MAX_OUTPUTS * GRID)
     rec = np.array([grids.get(c, np.nan) for c in m["case_id"]])
     sel = perfmodel.balanced(table) & (size > 0.1) & (size <= 1.0) & np.isfinite(rec)
+    capped = size[sel] < (full if full is not None else perfmodel.LIBRARY_SUBGRID_FULL)
     out = []
     for cap in caps:
-        b, r = np.minimum(blocks[sel], cap), rec[sel]
+        b, r = np.where(capped, np.minimum(blocks[sel], cap), blocks[sel]), rec[sel]
         out.append((int(sel.sum()), cap, float(np.abs(np.log(b / r)).mean()),
                     [float(np.mean(np.ceil(b / n) == np.ceil(r / n))) for n in SUBGRID_COUNTS]))
     return out
@@ -190,10 +192,11 @@ def subgrid_agreement(kernels: Path, measurements: Path,
 def subgrid_part() -> None:
     print("\n3. balanced products of 0.1-1 grid of LIBRARY_TILE_MAX_OUTPUTS tiles: blocks at "
           "most cap (LIBRARY_SUBGRID_SHARE x 132) against the recorded grid")
-    out = [[label, n, cap, f"{err:.3f}"] + [f"{a:.2f}" for a in agree]
+    out = [[label, n, cap, full, f"{err:.3f}"] + [f"{a:.2f}" for a in agree]
            for label, kernels, measurements in SUBGRID_SETS
-           for n, cap, err, agree in subgrid_agreement(kernels, measurements)]
-    print(format_table(["products", "n", "cap", "mean |log| grid"] +
+           for full in (1.01, perfmodel.LIBRARY_SUBGRID_FULL)
+           for n, cap, err, agree in subgrid_agreement(kernels, measurements, full=full)]
+    print(format_table(["products", "n", "cap", "below grids", "mean |log| grid"] +
                        [f"rounds agree, {n} SMs" for n in SUBGRID_COUNTS], out))
 
 

@@ -491,8 +491,15 @@ LIBRARY_TILE_MAX_OUTPUTS = 192.0 * 192.0
 # mixed-fresh5's 68 recorded ones, read beside them: 43 -> 76 %. 124 gives the same, 120
 # loses 40 and 120 SMs (62 -> 48 %). On the whole chip it changes nothing but the idle SMs'
 # share of the tensor term; on 64 SMs it had been three rounds where two ran (session 39,
-# `python benchmarks/full_wave_tiles.py` prints it, part 3).
+# `python benchmarks/full_wave_tiles.py` prints it, part 3). From LIBRARY_SUBGRID_FULL of a
+# grid of the largest tiles up the recorded grids fill the SMs again (0.75-1 grid: 130 blocks
+# at the median, more than 128 for 64 % of them, where 0.25-0.75 grid has 34 %; DeepSeek-OCR's
+# prefill products of 2,913 x 1,280, 0.77 grid, launch 130), so the cap stops there (rounds
+# agree on 64 SMs for 76 % of h200-products' 498, 74 % of mixed-fresh5's 68). The threshold
+# was set after the stage rows of calibration/transfer.txt had shown the flagship's prefill
+# on 8-64 SMs moving with the cap (its 2,913-row products one round short on 16 and 64 SMs).
 LIBRARY_SUBGRID_SHARE = 128.0 / 132.0
+LIBRARY_SUBGRID_FULL = 0.75
 # The grouped GEMM (CUTLASS 3: a grid of 132 at every shape, inside a green context too) is not
 # among them here: its whole grid as the library's blocks made the SM-restricted samples worse
 # (32 / 56 / 96 SMs: 10.0 / 11.1 / 10.5 -> 14.1 / 13.3 / 12.5 %). Its rounds count its working
@@ -535,11 +542,13 @@ def library_blocks(table: RecordTable, grid_sms: float) -> np.ndarray:
 def full_wave_blocks(table: RecordTable, blocks: np.ndarray, grid_sms: float) -> np.ndarray:
     """Tiles of a persistent nvjet product (balanced): whole grids of grid_sms blocks, as many
     as tiles of LIBRARY_TILE_MAX_OUTPUTS outputs need where that is two or more, else `blocks`
-    (the smaller tiles' count) up to LIBRARY_SUBGRID_SHARE of the grid."""
+    (the smaller tiles' count) up to the grid, and below LIBRARY_SUBGRID_FULL of a grid of
+    those tiles up to LIBRARY_SUBGRID_SHARE of it."""
     grid = float(grid_sms)
-    grids = np.ceil(product_outputs(table) / (LIBRARY_TILE_MAX_OUTPUTS * grid))
-    subgrid = max(np.floor(LIBRARY_SUBGRID_SHARE * grid), 1.0)
-    return np.where(grids >= 2.0, grids * grid, np.minimum(blocks, subgrid))
+    size = product_outputs(table) / (LIBRARY_TILE_MAX_OUTPUTS * grid)
+    most = np.where(size < LIBRARY_SUBGRID_FULL,
+                    max(np.floor(LIBRARY_SUBGRID_SHARE * grid), 1.0), grid)
+    return np.where(np.ceil(size) >= 2.0, np.ceil(size) * grid, np.minimum(blocks, most))
 
 
 # cuBLAS's skinny nvjet kernels (tst_64x8, 8x64, 16x64, 128x8 ... tiles, `_split` for split-K)
