@@ -20,8 +20,6 @@ LIBRARY_TILE_MAX_OUTPUTS (issue 11, session 38).
 
 from __future__ import annotations
 
-import csv
-import gzip
 import re
 import sys
 from contextlib import nullcontext
@@ -41,7 +39,7 @@ from roofsim.calibration.fit import measurement_table  # noqa: E402
 from roofsim.calibration.measurements import read_measurements  # noqa: E402
 from roofsim.records import RecordTable  # noqa: E402
 from roofsim.cli.output import format_table  # noqa: E402
-from summarize_gemm_rounds import main_kernels  # noqa: E402
+from summarize_gemm_rounds import main_kernel_rows, main_kernels  # noqa: E402
 
 GRID = 132.0
 KERNELS = CAL / "h200" / "launch-grids" / "h200-products" / "kernels.csv.gz"
@@ -149,14 +147,10 @@ def rounds_part() -> None:
 
 
 def recorded_grids(kernels: Path) -> dict[str, float]:
-    """case id -> the largest grid (blocks) of its call's nvjet launches, where CUPTI recorded
-    it (launch-grids folders)."""
-    out: dict[str, float] = {}
-    with gzip.open(kernels, "rt") as f:
-        for r in csv.DictReader(f):
-            if "nvjet" in r["name"] and r.get("grid"):
-                out[r["case_id"]] = max(out.get(r["case_id"], 0.0), float(r["grid"]))
-    return out
+    """case id -> the grid (blocks) of its call's main kernel, where that is an nvjet one whose
+    launch CUPTI recorded (launch-grids folders; summarize_gemm_rounds.main_kernel_rows)."""
+    return {c: float(r["grid"]) for c, r in main_kernel_rows(kernels).items()
+            if "nvjet" in r["name"] and r.get("grid")}
 
 
 SUBGRID_SETS = (("h200-products (the choice)", KERNELS, CAL / "h200" / "measurements.csv"),

@@ -18,10 +18,7 @@ and the mean |log(rule / measured)| of each over the shapes of more than one til
 
 from __future__ import annotations
 
-import csv
-import json
 import math
-import re
 import sys
 from pathlib import Path
 
@@ -29,27 +26,15 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from full_wave_tiles import TILE  # noqa: E402  (an nvjet name's tile: columns x rows)
 from roofsim import perfmodel  # noqa: E402
 from roofsim.cli.output import format_table  # noqa: E402
+from summarize_persistent_grid import read  # noqa: E402  (the folder's one reader)
 
 GRID_DIR = ROOT / "calibration" / "h200" / "persistent-grid"
 COUNTS = (128, 120, 112, 104, 96, 88, 80, 72, 64)
-TILE = re.compile(r"_(\d+)x(\d+)_\d+x\d+_\d+x\d+_")
-
-
-def read_count(n: int) -> tuple[dict, dict]:
-    """(shape -> (kernel, grid)) of the nvjet launches, and (shape -> seconds), on n SMs."""
-    launches, times = {}, {}
-    with open(GRID_DIR / f"sm{n}" / "launches.csv") as f:
-        for r in csv.DictReader(f):
-            if "nvjet" in r["kernel"]:
-                launches[(int(r["m"]), int(r["n"]), int(r["k"]))] = \
-                    (r["kernel"], math.prod(json.loads(r["grid"])))
-    with open(GRID_DIR / f"sm{n}" / "times.csv") as f:
-        for r in csv.DictReader(f):
-            times[(int(r["m"]), int(r["n"]), int(r["k"]))] = float(r["kernel_s"])
-    return launches, times
 
 
 def before(t: float, g: float, n: float) -> float:
@@ -67,17 +52,17 @@ def shipped(t: float, g: float, n: float) -> float:
 def table_rows() -> tuple[list[list], dict[str, list[float]]]:
     """The printed rows, and |log(rule / measured)| per rule ('before', 'shipped') over the
     (shape, SM count) pairs of more than one tile per block."""
-    whole_launch, whole_time = read_count(0)
-    per_count = {n: read_count(n)[1] for n in COUNTS}
+    _, launch, times = read(GRID_DIR)
     rows, logs = [], {"before": [], "shipped": []}
-    for shape, (kernel, grid) in whole_launch.items():
+    for shape, by_count in launch.items():
+        kernel, grid = by_count[0][:2]
         cols, tile_rows = (int(x) for x in TILE.search(kernel).groups())
         m, n_out, _ = shape
         tiles = math.ceil(m / tile_rows) * math.ceil(n_out / cols)
         waves0 = math.ceil(tiles / grid)
         row = ["x".join(map(str, shape)), tiles, grid]
         for n in COUNTS:
-            measured = per_count[n][shape] / whole_time[shape] * waves0
+            measured = times[shape][n] / times[shape][0] * waves0
             b, s = before(tiles, grid, n), shipped(tiles, grid, n)
             row.append(f"{measured:.1f} {b:g} {s:g}")
             if tiles > grid:

@@ -486,9 +486,9 @@ LIBRARY_TILE_MAX_OUTPUTS = 192.0 * 192.0
 # rows (h200-products, the 498 balanced products of 0.1-1 grid of 192 x 192 tiles) have a median
 # of 120-126 blocks by size and at most 128 for 66-86 % of them (4-block clusters launch 120, the
 # 2-block ones' tile counts 124-130). So such a launch holds at most LIBRARY_SUBGRID_SHARE of
-# the grid (128 of 132 SMs): the rounds it runs on 64 SMs, ceil(blocks / 64), agree with its
-# recorded grid's for 74 % of those products, 47 % at the whole grid (the same on 128 SMs);
-# mixed-fresh5's 68 recorded ones, read beside them: 43 -> 76 %. 124 gives the same, 120
+# the grid (128 of 132 SMs): capped so at every size of 0.1-1 grid, the rounds it runs on 64
+# SMs, ceil(blocks / 64), agree with its recorded grid's for 74 % of those products, 47 % at the
+# whole grid (the same on 128 SMs); mixed-fresh5's 68 recorded ones, read beside them: 43 -> 76 %. 124 gives the same, 120
 # loses 40 and 120 SMs (62 -> 48 %). On the whole chip it changes nothing but the idle SMs'
 # share of the tensor term; on 64 SMs it had been three rounds where two ran (session 39,
 # `python benchmarks/full_wave_tiles.py` prints it, part 3). From LIBRARY_SUBGRID_FULL of a
@@ -546,9 +546,10 @@ def full_wave_blocks(table: RecordTable, blocks: np.ndarray, grid_sms: float) ->
     those tiles up to LIBRARY_SUBGRID_SHARE of it."""
     grid = float(grid_sms)
     size = product_outputs(table) / (LIBRARY_TILE_MAX_OUTPUTS * grid)
+    grids = np.ceil(size)
     most = np.where(size < LIBRARY_SUBGRID_FULL,
                     max(np.floor(LIBRARY_SUBGRID_SHARE * grid), 1.0), grid)
-    return np.where(np.ceil(size) >= 2.0, np.ceil(size) * grid, np.minimum(blocks, most))
+    return np.where(grids >= 2.0, grids * grid, np.minimum(blocks, most))
 
 
 # cuBLAS's skinny nvjet kernels (tst_64x8, 8x64, 16x64, 128x8 ... tiles, `_split` for split-K)
@@ -792,8 +793,8 @@ def waves(blocks: np.ndarray, n_sm: float, grid_sms: float, persistent,
     rounds = resident_rounds * np.ceil(blocks / resident)
     tiled = np.ceil(blocks / n_sm)
     late = np.maximum(resident - n_sm, 0.0)
-    tail = (late > 0) & (late < n_sm)
-    spread = np.where(tail, np.ceil((blocks - late) / n_sm) + BALANCED_TAIL_TILES, tiled)
+    late_round = (late > 0) & (late < n_sm)
+    spread = np.where(late_round, np.ceil((blocks - late) / n_sm) + BALANCED_TAIL_TILES, tiled)
     rounds = np.where(balanced_tiles, np.minimum(rounds, spread), rounds)
     return np.where(persistent, rounds, tiled)
 
