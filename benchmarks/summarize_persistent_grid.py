@@ -14,11 +14,12 @@ import argparse
 import csv
 import json
 import math
-import re
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from full_wave_tiles import TILE  # noqa: E402  (an nvjet name's tile: columns x rows)
 
 
 def read(folder: Path):
@@ -42,11 +43,14 @@ def read(folder: Path):
 
 
 def tiles_per_block(shape, name: str, grid: int) -> float:
-    m = re.search(r"_(\d+)x(\d+)_\d+x\d+_", name)
+    """The output tiles of the kernel's own size per launched block. An nvjet name gives its
+    tile as columns x rows (full_wave_tiles.TILE: 2,913 x 1,280 on 128x232 tiles is 13 x 10 =
+    130 tiles, its grid of 130)."""
+    m = TILE.search(name)
     if not m or not grid:
         return float("nan")
-    tm, tn = int(m.group(1)), int(m.group(2))
-    return math.ceil(shape[0] / tm) * math.ceil(shape[1] / tn) / grid
+    cols, rows = int(m.group(1)), int(m.group(2))
+    return math.ceil(shape[0] / rows) * math.ceil(shape[1] / cols) / grid
 
 
 def main(argv=None) -> int:
