@@ -540,6 +540,17 @@ def test_the_late_blocks_tail_follows_the_persistent_products_measured_stretch()
     assert np.mean(logs["shipped"]) < 0.10 < 0.13 < np.mean(logs["before"])
 
 
+def test_an_nvjet_name_gives_its_tile_as_columns_by_rows():
+    """summarize_persistent_grid's tiles per block: DeepSeek-OCR's 2,913 x 1,280 product on
+    nvjet's 128x232 tile is 13 row tiles of 232 by 10 column tiles of 128, its grid of 130
+    exactly (read as rows x columns it would be 23 x 6 = 138)."""
+    grid = load_benchmark("summarize_persistent_grid")
+    name = "nvjet_sm90_tst_128x232_64x4_2x1_v_bz_coopA_TNT"
+    assert grid.tiles_per_block((2913, 1280, 1280), name, 130) == 1.0
+    assert grid.tiles_per_block((1218, 960, 2240), "nvjet_sm90_tst_80x128_64x8_4x2_h_bz_TNN",
+                                120) == 1.0
+
+
 @settings(max_examples=100, deadline=None)
 @given(m=st.integers(65, 65536), n=st.integers(1, 512).map(lambda x: 64 * x),
        k=st.sampled_from([512, 4096]), kind=st.sampled_from(["gemm", "linear"]))
