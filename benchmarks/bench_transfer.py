@@ -549,10 +549,12 @@ def is_fresh(folder: str, name: str) -> bool:
     return name in FRESH_KERNEL_SETS or (folder, name) in FRESH_KERNEL_SETS
 
 
-def kernel_sets_part(profiles, data) -> list[dict]:
+def kernel_sets_part(profiles, data, only=None) -> list[dict]:
     rows = []
     fitted = {fd: set(data[fd]["case_id"][data[fd]["split"] == FIT]) for fd in DEVICES}
     for folder, name in KERNEL_TEST_SETS:
+        if only and name not in only:
+            continue
         path = CAL / folder / name
         m = stable(path / "measurements.csv")
         sms = sm_restriction_of(path)
@@ -604,11 +606,11 @@ def sibling_kernels_part(profiles) -> list[dict]:
     return rows
 
 
-def sibling_stages_part(profiles) -> list[dict]:
+def sibling_stages_part(profiles, only=None) -> list[dict]:
     from roofsim.e2e import load_e2e
     rows = []
     for name, (own, _) in SIBLINGS.items():
-        for label, device, folder, sms in e2e_cases():
+        for label, device, folder, sms in e2e_cases(only):
             if device != own and not sms:
                 continue     # the sibling's whole chip: its borrowed groups predicting themselves
             meas, _ = load_e2e(folder)
@@ -646,12 +648,12 @@ MODEL_SETS = ("e2e-fresh40", "e2e-fresh41", "e2e-fresh42", "e2e-fresh43", "e2e-f
 FRESH_MODEL_SETS = ("e2e-fresh55", "e2e-fresh56", "e2e-fresh75", "e2e-fresh76")
 
 
-def model_stages_part(profiles) -> list[dict]:
+def model_stages_part(profiles, only=None) -> list[dict]:
     from roofsim.e2e import compare_model_e2e, load_model_e2e, measured_model, model_folders
     rows = []
     for d in sorted(CAL.glob("h200-sm*")) + sorted(CAL.glob("h100-sxm-sm*")):
         device = base_device(d.name)
-        for name in MODEL_SETS:
+        for name in (n for n in MODEL_SETS if not only or n in only):
             for folder in model_folders(d / name) if (d / name).is_dir() else []:
                 sms = sm_restriction_of(folder)
                 spec = derive_sm_restricted(load_hardware(device), sms)
@@ -808,10 +810,10 @@ def small_kernel_rows(profiles, curves) -> list[dict]:
     return rows
 
 
-def stages_part(profiles) -> list[dict]:
+def stages_part(profiles, only=None) -> list[dict]:
     from roofsim.e2e import load_e2e
     rows = []
-    for name, device, folder, sms in e2e_cases():
+    for name, device, folder, sms in e2e_cases(only):
         meas, _ = load_e2e(folder)
         spec = device_spec(device, sms)
         for fd in DEVICES:
@@ -819,16 +821,16 @@ def stages_part(profiles) -> list[dict]:
     return rows
 
 
-def e2e_cases() -> list[tuple[str, str, Path, int]]:
+def e2e_cases(only=None) -> list[tuple[str, str, Path, int]]:
     """(label, device, folder, SMs) of every end-to-end set with an e2e.csv: each device's own
     e2e/ folder, its whole-chip sets (WHOLE_CHIP_ONLY_SETS, E2E_SETS) and its SM-restricted
-    ones (restricted_e2e)."""
+    ones (restricted_e2e); `only`: those whose folder is named there."""
     cases = [(td, td, CAL / td / "e2e", 0) for td in DEVICES]
     cases += [(f"{td} ({d})", td, CAL / td / d, 0)
               for td in DEVICES for d in WHOLE_CHIP_ONLY_SETS + E2E_SETS[1:]]
     cases += [(label, td, folder, s) for td in DEVICES
               for label, folder, s in restricted_e2e(td)]
-    return [c for c in cases if (c[2] / "e2e.csv").is_file()]
+    return [c for c in cases if (c[2] / "e2e.csv").is_file() and (not only or c[2].name in only)]
 
 
 def stage_rows(meas, spec, profile, fit: str, target: str, kind: str) -> list[dict]:
@@ -863,14 +865,18 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--no-e2e", action="store_true", help="kernels only (no torch needed)")
     ap.add_argument("--json", help="write every row here")
+    ap.add_argument("--only", help="comma-separated set names (wide-fresh2, e2e-fresh79 ...): "
+                    "score those kernel and end-to-end sets alone, nothing else")
     args = ap.parse_args(argv)
+    only = set(args.only.split(",")) if args.only else None
     inputs = {d: fit_inputs(d) for d in DEVICES}
     data = {d: i.measurements.select(i.measurements.stable) for d, i in inputs.items()}
     profiles = {d: device_profile(d, data[d]) for d in DEVICES}
     from roofsim.calibration.sibling import with_sibling
     for name, (own, sibling) in SIBLINGS.items():
         profiles[name] = with_sibling(profiles[own], profiles[sibling])
-    out = {"kernels": kernels_part(profiles, data) + kernel_sets_part(profiles, data) +
+    out = {"kernels": kernel_sets_part(profiles, data, only) if only else
+           kernels_part(profiles, data) + kernel_sets_part(profiles, data) +
            sibling_kernels_part(profiles)}
     print("kernels (per-launch MAPE)")
     print(format_table(["fit on", "predict", "", "rows", "MAPE %", "within 10%", "target %",
@@ -879,18 +885,19 @@ def main(argv=None) -> int:
                          round(r["within_10"], 2), round(100 * KERNEL_TARGET[r["kind"]]),
                          "fresh" if r.get("fresh") else ""]
                         for r in out["kernels"]]))
-    out["l2"] = l2_resident_part(profiles)
-    print("\nL2-resident streaming kernels (warm: as a model runs them; cold: as calibration "
-          "times them)")
-    print(format_table(["fit on", "predict", "", "resident", "warm MAPE %", "warm median %",
-                        "rows", "cold MAPE %", "target %", "set"],
-                       [[r["fit"], r["target"], r["kind"], r["resident"],
-                         round(100 * r["warm_mape"], 1), f"{100 * r['warm_median']:+.1f}",
-                         r["cold_rows"], round(100 * r["cold_mape"], 1),
-                         round(100 * KERNEL_TARGET[r["kind"]]), "fresh" if r["fresh"] else ""]
-                        for r in out["l2"]]))
+    out["l2"] = [] if only else l2_resident_part(profiles)
+    if out["l2"]:
+        print("\nL2-resident streaming kernels (warm: as a model runs them; cold: as calibration "
+              "times them)")
+        print(format_table(["fit on", "predict", "", "resident", "warm MAPE %", "warm median %",
+                            "rows", "cold MAPE %", "target %", "set"],
+                           [[r["fit"], r["target"], r["kind"], r["resident"],
+                             round(100 * r["warm_mape"], 1), f"{100 * r['warm_median']:+.1f}",
+                             r["cold_rows"], round(100 * r["cold_mape"], 1),
+                             round(100 * KERNEL_TARGET[r["kind"]]), "fresh" if r["fresh"] else ""]
+                            for r in out["l2"]]))
     try:
-        out["published"] = published_part(profiles)
+        out["published"] = [] if only else published_part(profiles)
     except Exception as err:   # published data or its reader missing: say so, go on
         out["published"] = []
         print(f"\npublished: not evaluated ({type(err).__name__}: {err})")
@@ -902,8 +909,8 @@ def main(argv=None) -> int:
                              f"{r['error']:+.1%}"]
                             for r in out["published"]]))
     if not args.no_e2e:
-        out["stages"] = stages_part(profiles) + sibling_stages_part(profiles) + \
-            model_stages_part(profiles)
+        out["stages"] = stages_part(profiles, only) + sibling_stages_part(profiles, only) + \
+            model_stages_part(profiles, only)
         print("\nstages (predicted vs measured kernel time of the reference)")
         summary = {}
         for r in out["stages"]:
