@@ -184,7 +184,10 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # Session 38 (an H100, 18:53-18:58 by the device's clock; after its change, c1c501f: cuBLAS's
 # persistent products in whole grids of tiles up to 192 x 192, both profiles refitted; committed
 # before any figure on them was computed): e2e-fresh77 (grids 9x9 and 10x4, prompt 650; 112 SMs)
-# and e2e-fresh78 (8x9, prompt 930; 104 SMs).
+# and e2e-fresh78 (8x9, prompt 930; 104 SMs). After session 39's change (perfmodel.
+# LIBRARY_SUBGRID_SHARE, the late blocks' tail; both profiles refitted), session 40's H100 run
+# (2026-12-07 00:02-00:05, committed unread in bb9e567): e2e-fresh79 (grid 10x6, prompt 700; 64
+# SMs) and e2e-fresh80 (7x5, prompt 810; 120 and 24 SMs).
 FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57)",
          "h200-sm24 (e2e-fresh60)", "h200-sm96 (e2e-fresh60)", "h200 (e2e-fresh60)",
          "h100-sxm-sm24 (e2e-fresh60)", "h100-sxm-sm48 (e2e-fresh61)",
@@ -199,7 +202,9 @@ FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57
          "h100-sxm (e2e-fresh69)", "h100-sxm-sm40 (e2e-fresh70)",
          "h100-sxm-sm24 (e2e-fresh71)", "h100-sxm (e2e-fresh72)", "h100-sxm-sm16 (e2e-fresh73)",
          "h100-sxm-sm40 (e2e-fresh74)", "h100-sxm-sm96 (e2e-fresh74)",
-         "h100-sxm-sm112 (e2e-fresh77)", "h100-sxm-sm104 (e2e-fresh78)"}
+         "h100-sxm-sm112 (e2e-fresh77)", "h100-sxm-sm104 (e2e-fresh78)",
+         "h100-sxm-sm64 (e2e-fresh79)", "h100-sxm-sm120 (e2e-fresh80)",
+         "h100-sxm-sm24 (e2e-fresh80)"}
 FRESH_SAMPLES: set[str] = set()
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12, "sibling": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15, "sibling": 0.15}
@@ -230,7 +235,7 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh61", "e2e-fresh62", "e2e-fresh63", "e2e-fresh64", "e2e-fresh65",
             "e2e-fresh66", "e2e-fresh67", "e2e-fresh68",
             "e2e-fresh69", "e2e-fresh70", "e2e-fresh71", "e2e-fresh72", "e2e-fresh73",
-            "e2e-fresh74", "e2e-fresh77", "e2e-fresh78")
+            "e2e-fresh74", "e2e-fresh77", "e2e-fresh78", "e2e-fresh79", "e2e-fresh80")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
@@ -420,7 +425,12 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h100-sxm", "wide-fresh1"), ("h100-sxm-sm64", "wide-fresh1"),
                     ("h100-sxm-sm80", "wide-fresh1"), ("h100-sxm-sm96", "wide-fresh1"),
                     ("h100-sxm-sm104", "wide-fresh1"), ("h100-sxm-sm112", "wide-fresh1"),
-                    ("h100-sxm-sm120", "wide-fresh1"))
+                    ("h100-sxm-sm120", "wide-fresh1"),
+                    ("h100-sxm", "wide-fresh2"), ("h100-sxm-sm16", "wide-fresh2"),
+                    ("h100-sxm-sm56", "wide-fresh2"), ("h100-sxm-sm64", "wide-fresh2"),
+                    ("h100-sxm-sm72", "wide-fresh2"), ("h100-sxm-sm88", "wide-fresh2"),
+                    ("h100-sxm-sm104", "wide-fresh2"), ("h100-sxm-sm120", "wide-fresh2"),
+                    ("h100-sxm-sm128", "wide-fresh2"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -536,11 +546,15 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # both profiles refitted) and committed unread. wide-fresh1 is a test set since session 39: its
 # 64-SM miss led to that session's change (perfmodel.LIBRARY_SUBGRID_SHARE, the late blocks'
 # tail), so it is no longer fresh for the model.
+# Session 40 (an H100, 2026-12-07 00:01-00:05 by the device's clock): wide-fresh2
+# (benchmarks/suites/wide_fresh2.yaml, written in session 39 after its change and before any
+# timing: more products under one grid of 192 x 192 tiles), the whole H100 and 16, 56, 64, 72,
+# 88, 104, 120 and 128 SMs, committed unread (bb9e567) and first scored by this table.
 FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12", "narrow-fresh4", "mixed-fresh24",
                      "mixed-fresh25", "mixed-fresh26", "narrow-fresh7", "mixed-fresh27",
                      "narrow-fresh8", "mixed-fresh28",
                      "narrow-fresh9", "mixed-fresh29", "narrow-fresh10", "mixed-fresh30",
-                     "narrow-fresh11", "mixed-fresh31")
+                     "narrow-fresh11", "mixed-fresh31", "wide-fresh2")
 
 
 def is_fresh(folder: str, name: str) -> bool:
