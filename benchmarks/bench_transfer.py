@@ -187,7 +187,9 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # and e2e-fresh78 (8x9, prompt 930; 104 SMs). After session 39's change (perfmodel.
 # LIBRARY_SUBGRID_SHARE, the late blocks' tail; both profiles refitted), session 40's H100 run
 # (2026-12-07 00:02-00:05, committed unread in bb9e567): e2e-fresh79 (grid 10x6, prompt 700; 64
-# SMs) and e2e-fresh80 (7x5, prompt 810; 120 and 24 SMs).
+# SMs) and e2e-fresh80 (7x5, prompt 810; 120 and 24 SMs). e2e-fresh81 (6x7, prompt 540; 128
+# SMs; 00:17, committed unread in bb2408b) before session 40's LIBRARY_LAST_GRID_FILL was chosen:
+# fresh for it.
 FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57)",
          "h200-sm24 (e2e-fresh60)", "h200-sm96 (e2e-fresh60)", "h200 (e2e-fresh60)",
          "h100-sxm-sm24 (e2e-fresh60)", "h100-sxm-sm48 (e2e-fresh61)",
@@ -204,7 +206,7 @@ FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57
          "h100-sxm-sm40 (e2e-fresh74)", "h100-sxm-sm96 (e2e-fresh74)",
          "h100-sxm-sm112 (e2e-fresh77)", "h100-sxm-sm104 (e2e-fresh78)",
          "h100-sxm-sm64 (e2e-fresh79)", "h100-sxm-sm120 (e2e-fresh80)",
-         "h100-sxm-sm24 (e2e-fresh80)"}
+         "h100-sxm-sm24 (e2e-fresh80)", "h100-sxm-sm128 (e2e-fresh81)"}
 FRESH_SAMPLES: set[str] = set()
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12, "sibling": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15, "sibling": 0.15}
@@ -235,7 +237,8 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh61", "e2e-fresh62", "e2e-fresh63", "e2e-fresh64", "e2e-fresh65",
             "e2e-fresh66", "e2e-fresh67", "e2e-fresh68",
             "e2e-fresh69", "e2e-fresh70", "e2e-fresh71", "e2e-fresh72", "e2e-fresh73",
-            "e2e-fresh74", "e2e-fresh77", "e2e-fresh78", "e2e-fresh79", "e2e-fresh80")
+            "e2e-fresh74", "e2e-fresh77", "e2e-fresh78", "e2e-fresh79", "e2e-fresh80",
+            "e2e-fresh81")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
@@ -430,7 +433,10 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h100-sxm-sm56", "wide-fresh2"), ("h100-sxm-sm64", "wide-fresh2"),
                     ("h100-sxm-sm72", "wide-fresh2"), ("h100-sxm-sm88", "wide-fresh2"),
                     ("h100-sxm-sm104", "wide-fresh2"), ("h100-sxm-sm120", "wide-fresh2"),
-                    ("h100-sxm-sm128", "wide-fresh2"))
+                    ("h100-sxm-sm128", "wide-fresh2"),
+                    ("h100-sxm", "wide-fresh3"), ("h100-sxm-sm64", "wide-fresh3"),
+                    ("h100-sxm-sm104", "wide-fresh3"), ("h100-sxm-sm120", "wide-fresh3"),
+                    ("h100-sxm-sm128", "wide-fresh3"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -549,12 +555,17 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # Session 40 (an H100, 2026-12-07 00:01-00:05 by the device's clock): wide-fresh2
 # (benchmarks/suites/wide_fresh2.yaml, written in session 39 after its change and before any
 # timing: more products under one grid of 192 x 192 tiles), the whole H100 and 16, 56, 64, 72,
-# 88, 104, 120 and 128 SMs, committed unread (bb9e567) and first scored by this table.
+# 88, 104, 120 and 128 SMs, committed unread (bb9e567) and first scored by this table; it
+# guided no change of the model until session 40's LIBRARY_LAST_GRID_FILL, chosen on the build
+# set subgrid-build, whose 128-SM figures it had shown beforehand, so it is a test set since.
+# wide-fresh3 (benchmarks/suites/wide_fresh3.yaml, the whole H100 and 64, 104, 120 and 128 SMs,
+# 2026-12-07 00:15-00:16) was timed before that rule was chosen and committed unread (bb2408b):
+# the fresh set for it.
 FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12", "narrow-fresh4", "mixed-fresh24",
                      "mixed-fresh25", "mixed-fresh26", "narrow-fresh7", "mixed-fresh27",
                      "narrow-fresh8", "mixed-fresh28",
                      "narrow-fresh9", "mixed-fresh29", "narrow-fresh10", "mixed-fresh30",
-                     "narrow-fresh11", "mixed-fresh31", "wide-fresh2")
+                     "narrow-fresh11", "mixed-fresh31", "wide-fresh3")
 
 
 def is_fresh(folder: str, name: str) -> bool:

@@ -500,6 +500,25 @@ LIBRARY_TILE_MAX_OUTPUTS = 192.0 * 192.0
 # on 8-64 SMs moving with the cap (its 2,913-row products one round short on 16 and 64 SMs).
 LIBRARY_SUBGRID_SHARE = 128.0 / 132.0
 LIBRARY_SUBGRID_FULL = 0.75
+# Two grids or more, the tiles the library's names give fall a little short of the whole grids:
+# the last grid is not full. Of the balanced products of two to four grids whose recorded kernel
+# launched 132 blocks, the median recorded tile count over whole grids is 0.97 at two grids, 0.97
+# at three and 0.98 at four (calibration/h100-sxm/launch-grids/subgrid-build-sm0, 231 products,
+# a build set timed for this in session 40) and 0.96 / 0.97 / 1.00 (h200-products): k - 1 full
+# grids and LIBRARY_LAST_GRID_FILL of the last. On the whole chip that is the same k waves (the
+# tensor term's tiles are then a little larger: the last wave's empty blocks cost their share,
+# 3 % at two grids; the H200's kernel bands moved by 0.01 point, both profiles refitted); on
+# fewer SMs than the grid it is the count the late blocks' tail reads (perfmodel.waves): 2 x 132
+# tiles took four waves on 128 SMs (late blocks 4: ceil(260 / 128) + 1) where the recorded
+# ~253 take three, and subgrid-build's products of 1-2 grids ran 1.44x their whole-chip time on
+# 128 SMs (median), 1.75x on 104-120 (`python benchmarks/summarize_subgrid_build.py`; there the
+# model's tile count's mean |log(waves ratio / stretch)| on 128 SMs went 0.253 -> 0.186, the
+# recorded grid's being 0.115). wide-fresh2 had shown the 128-SM miss before (20.0 -> 17.4 %
+# MAPE with the H200 profile, so not a test of it); wide-fresh3, timed before the rule was
+# chosen and read after: 128 SMs 23.1 -> 20.3 %, 64 / 104 / 120 SMs and the whole H100 within
+# 0.1 point (calibration/transfer.txt). What stays on 120-128 SMs is the grid of the products
+# under two grids, 108-132 blocks by the kernel cuBLAS picks, which the shape does not give.
+LIBRARY_LAST_GRID_FILL = 0.94
 # The grouped GEMM (CUTLASS 3: a grid of 132 at every shape, inside a green context too) is not
 # among them here: its whole grid as the library's blocks made the SM-restricted samples worse
 # (32 / 56 / 96 SMs: 10.0 / 11.1 / 10.5 -> 14.1 / 13.3 / 12.5 %). Its rounds count its working
@@ -540,16 +559,17 @@ def library_blocks(table: RecordTable, grid_sms: float) -> np.ndarray:
 
 
 def full_wave_blocks(table: RecordTable, blocks: np.ndarray, grid_sms: float) -> np.ndarray:
-    """Tiles of a persistent nvjet product (balanced): whole grids of grid_sms blocks, as many
-    as tiles of LIBRARY_TILE_MAX_OUTPUTS outputs need where that is two or more, else `blocks`
-    (the smaller tiles' count) up to the grid, and below LIBRARY_SUBGRID_FULL of a grid of
-    those tiles up to LIBRARY_SUBGRID_SHARE of it."""
+    """Tiles of a persistent nvjet product (balanced): as many grids of grid_sms blocks as
+    tiles of LIBRARY_TILE_MAX_OUTPUTS outputs need where that is two or more, the last filled to
+    LIBRARY_LAST_GRID_FILL, else `blocks` (the smaller tiles' count) up to the grid, and below
+    LIBRARY_SUBGRID_FULL of a grid of those tiles up to LIBRARY_SUBGRID_SHARE of it."""
     grid = float(grid_sms)
     size = product_outputs(table) / (LIBRARY_TILE_MAX_OUTPUTS * grid)
     grids = np.ceil(size)
     most = np.where(size < LIBRARY_SUBGRID_FULL,
                     max(np.floor(LIBRARY_SUBGRID_SHARE * grid), 1.0), grid)
-    return np.where(grids >= 2.0, grids * grid, np.minimum(blocks, most))
+    whole = np.floor((grids - 1.0 + LIBRARY_LAST_GRID_FILL) * grid)
+    return np.where(grids >= 2.0, whole, np.minimum(blocks, most))
 
 
 # cuBLAS's skinny nvjet kernels (tst_64x8, 8x64, 16x64, 128x8 ... tiles, `_split` for split-K)

@@ -16,7 +16,8 @@ from roofsim.errors import UserError
 from roofsim.hardware import (derive_sm_restricted, load_hardware, spec_from_dict,
                               spec_to_dict)
 from roofsim.kernels import records_from_params
-from roofsim.perfmodel import (BALANCED_TAIL_TILES, LIBRARY_GRID_SHARE, PERSISTENT_KINDS,
+from roofsim.perfmodel import (BALANCED_TAIL_TILES, LIBRARY_GRID_SHARE, LIBRARY_LAST_GRID_FILL,
+                               PERSISTENT_KINDS,
                                SKINNY_NARROW_K, SKINNY_NARROW_ROWS, SKINNY_ROWS,
                                WAVE_KINDS, balanced, block_rounds, library_blocks,
                                matrix_ctas, parallel_scale, persistent, unit_terms, waves)
@@ -104,8 +105,9 @@ def test_a_persistent_gemm_on_120_of_132_sms_runs_its_tiles_waves_and_a_tail():
     assert parallel_scale(table, 132, 120, 132)[0] == pytest.approx(2.0)
     big = _matrix("linear", 8192, 6848, 1280)
     tiles = library_blocks(big, 132.0)[0]
-    assert tiles == 132 * np.ceil(8192 * 6848 / (192 * 192 * 132))
-    stretch = (np.ceil((tiles - 12) / 120) + BALANCED_TAIL_TILES) / (tiles / 132)
+    grids = np.ceil(8192 * 6848 / (192 * 192 * 132))
+    assert tiles == np.floor((grids - 1 + LIBRARY_LAST_GRID_FILL) * 132)   # the last grid short
+    stretch = (np.ceil((tiles - 12) / 120) + BALANCED_TAIL_TILES) / np.ceil(tiles / 132)
     assert 1.0 < stretch < 2.0
     full = unit_terms(big, H200).tensor_s[0]
     restricted = unit_terms(big, derive_sm_restricted(H200, 120)).tensor_s[0]
@@ -320,8 +322,8 @@ def test_misaligned_and_grouped_products_keep_their_tiles():
 def test_the_library_grid_only_adds_blocks_and_its_rounds_are_one_on_the_whole_chip(
         m, n, k, kind, sms):
     """Past the skinny products (their own rule, skinny_blocks), the persistent nvjet products
-    (balanced) run whole grids of tiles where tiles of LIBRARY_TILE_MAX_OUTPUTS fill two or
-    more, else at most one grid (below LIBRARY_SUBGRID_FULL of a grid of those tiles,
+    (balanced) run grids of tiles where tiles of LIBRARY_TILE_MAX_OUTPUTS fill two or more (the
+    last filled to LIBRARY_LAST_GRID_FILL), else at most one grid (below LIBRARY_SUBGRID_FULL of a grid of those tiles,
     LIBRARY_SUBGRID_SHARE of it: 128 blocks) and no more blocks than 128 x 128 tiles give; the
     others never have fewer blocks than 128 x 128 tiles. Every product runs one round on the
     whole chip."""
@@ -333,7 +335,7 @@ def test_the_library_grid_only_adds_blocks_and_its_rounds_are_one_on_the_whole_c
     if balanced(t)[0]:
         grids = np.ceil(m * n / (LIBRARY_TILE_MAX_OUTPUTS * 132))
         if grids >= 2:
-            assert blocks[0] == grids * 132
+            assert blocks[0] == np.floor((grids - 1 + LIBRARY_LAST_GRID_FILL) * 132)
         else:
             small = m * n / (LIBRARY_TILE_MAX_OUTPUTS * 132) < LIBRARY_SUBGRID_FULL
             most = np.floor(LIBRARY_SUBGRID_SHARE * 132) if small else 132
@@ -554,19 +556,22 @@ def test_an_nvjet_name_gives_its_tile_as_columns_by_rows():
 @settings(max_examples=100, deadline=None)
 @given(m=st.integers(65, 65536), n=st.integers(1, 512).map(lambda x: 64 * x),
        k=st.sampled_from([512, 4096]), kind=st.sampled_from(["gemm", "linear"]))
-def test_a_product_of_whole_grids_loses_nothing_to_waves_on_the_chip_it_was_tiled_for(m, n, k,
+def test_a_product_of_grids_of_tiles_runs_as_many_waves_on_the_chip_it_was_tiled_for(m, n, k,
                                                                                        kind):
     """full_wave_blocks: cuBLAS tiles a persistent product of two or more grids of its largest
-    tiles into whole grids, so on the whole chip its tensor term is its FLOPs at the tensor
-    peak; a smaller one never launches more blocks than the grid."""
+    tiles into that many grids, the last LIBRARY_LAST_GRID_FILL full, so on the whole chip it
+    runs as many waves and its tensor term is its FLOPs at the tensor peak but for the last
+    wave's empty blocks; a smaller one never launches more blocks than the grid."""
     from roofsim.perfmodel import LIBRARY_TILE_MAX_OUTPUTS, kernel_tensor_flops
     t = _matrix(kind, m, n, k)
     assert balanced(t)[0]          # aligned, past the skinny rows: cuBLAS's persistent nvjet
     grid = float(H200.grid_sms)
     blocks = library_blocks(t, grid)[0]
-    if np.ceil(m * n / (LIBRARY_TILE_MAX_OUTPUTS * grid)) >= 2:
+    grids = np.ceil(m * n / (LIBRARY_TILE_MAX_OUTPUTS * grid))
+    if grids >= 2:
         ideal = kernel_tensor_flops(t)[0] / H200.tensor_peak_flops("bfloat16")
-        assert blocks % grid == 0
-        assert unit_terms(t, H200).tensor_s[0] == pytest.approx(ideal, rel=1e-9)
+        assert np.ceil(blocks / grid) == grids and (grids - 1) * grid < blocks < grids * grid
+        assert unit_terms(t, H200).tensor_s[0] == pytest.approx(ideal * grids * grid / blocks,
+                                                                rel=1e-9)
     else:
         assert 1 <= blocks <= grid
