@@ -52,12 +52,12 @@ def recorded_tiles(case_id: str, row: dict | None) -> tuple[int, float] | None:
     return tiles, float(row["grid"])
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("set", nargs="?", default="subgrid-build")
-    args = ap.parse_args(argv)
-    rows = main_kernel_rows(CAL / DEVICE / "launch-grids" / f"{args.set}-sm0" / "kernels.csv.gz")
-    whole = stable(CAL / DEVICE / args.set / "measurements.csv")
+def read_set(name: str = "subgrid-build"):
+    """The set's balanced products with a recorded nvjet tile: case id -> (whole-chip seconds,
+    size in grids, (recorded tiles, recorded grid), the model's tiles), and per SM count of
+    COUNTS, case id -> measured stretch (time on N SMs over the whole chip's)."""
+    rows = main_kernel_rows(CAL / DEVICE / "launch-grids" / f"{name}-sm0" / "kernels.csv.gz")
+    whole = stable(CAL / DEVICE / name / "measurements.csv")
     table = measurement_table(whole)
     size = perfmodel.product_outputs(table) / (perfmodel.LIBRARY_TILE_MAX_OUTPUTS * GRID)
     model_tiles = perfmodel.library_blocks(table, GRID)
@@ -69,10 +69,35 @@ def main(argv=None) -> int:
             base[c] = (float(whole["kernel_s"][i]), float(size[i]), rec, float(model_tiles[i]))
     restricted = {}
     for n in COUNTS:
-        m = stable(CAL / f"{DEVICE}-sm{n}" / args.set / "measurements.csv")
+        m = stable(CAL / f"{DEVICE}-sm{n}" / name / "measurements.csv")
         restricted[n] = {c: t / base[c][0] for c, t in zip(m["case_id"], m["kernel_s"])
                          if c in base}
+    return base, restricted
 
+
+def wave_errors(base, restricted) -> dict[int, tuple[int, float, float]]:
+    """Per SM count: products, and the mean |log(waves ratio / measured stretch)| with the
+    recorded tiles and grid and with the model's tile count (perfmodel.waves on N SMs over the
+    whole chip's)."""
+    def ratio(t: float, g: float, n: int) -> float:
+        return float(perfmodel.waves(np.array([t]), n, g, True, True)[0] /
+                     perfmodel.waves(np.array([t]), g, g, True, True)[0])
+    out = {}
+    for n in COUNTS:
+        rec, mod = [], []
+        for c, r in restricted[n].items():
+            (tiles, grid), model_tiles = base[c][2], base[c][3]
+            rec.append(abs(math.log(ratio(float(tiles), grid, n) / r)))
+            mod.append(abs(math.log(ratio(model_tiles, GRID, n) / r)))
+        out[n] = (len(rec), float(np.mean(rec)), float(np.mean(mod)))
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("set", nargs="?", default="subgrid-build")
+    args = ap.parse_args(argv)
+    base, restricted = read_set(args.set)
     print(f"1. {args.set}: measured stretch t_N / t_whole of {len(base)} balanced products "
           "(median [q25, q75]) and the share of recorded grids above N, by size in grids of "
           "192 x 192 tiles")
@@ -109,16 +134,8 @@ def main(argv=None) -> int:
 
     print("\n3. mean |log(waves ratio / measured stretch)|: the recorded tiles and grid against "
           "the model's tile count (perfmodel.library_blocks), waves by perfmodel.waves")
-    out = []
-    for n in COUNTS:
-        logs_rec, logs_model = [], []
-        for c, r in restricted[n].items():
-            (tiles, grid), mt = base[c][2], base[c][3]
-            w = lambda t, g: float(perfmodel.waves(np.array([t]), n, g, True, True)[0] /  # noqa: E731
-                                   perfmodel.waves(np.array([t]), g, g, True, True)[0])
-            logs_rec.append(abs(math.log(w(float(tiles), grid) / r)))
-            logs_model.append(abs(math.log(w(mt, GRID) / r)))
-        out.append([n, len(logs_rec), f"{np.mean(logs_rec):.3f}", f"{np.mean(logs_model):.3f}"])
+    out = [[n, k, f"{rec:.3f}", f"{mod:.3f}"]
+           for n, (k, rec, mod) in wave_errors(base, restricted).items()]
     print(format_table(["SMs", "n", "recorded grid", "model's tiles"], out))
     return 0
 
