@@ -83,12 +83,18 @@ def recorded_tiles(kernels: Path = KERNELS,
     table = table.select(keep)
     cols = np.array([[float(x) for x in TILE.search(names[c]).groups()]
                      for c in m["case_id"][keep]])
+    return RecordedTiles(table, kernel_tiles(table, cols), cols)
+
+
+def kernel_tiles(table, shapes: np.ndarray) -> np.ndarray:
+    """Output tiles of each product at its kernel's own tile (`shapes`: columns x rows per
+    record, as TILE reads a name): a linear's batch multiplies its rows, a gemm's batch its
+    products."""
     c = lambda name: np.maximum(perfmodel._col(table, name, 1.0), 1.0)   # noqa: E731
     linear = table.kind == "linear"
     rows = np.where(linear, c("m") * c("batch"), c("m"))
     per = np.where(linear, 1.0, c("batch"))
-    recorded = np.ceil(rows / cols[:, 1]) * np.ceil(c("n") / cols[:, 0]) * per
-    return RecordedTiles(table, recorded, cols)
+    return np.ceil(rows / shapes[:, 1]) * np.ceil(c("n") / shapes[:, 0]) * per
 
 
 def square_tiles(table, blocks, grid_sms):

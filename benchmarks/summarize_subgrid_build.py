@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_transfer import CAL, stable  # noqa: E402
-from full_wave_tiles import TILE  # noqa: E402  (an nvjet name's tile: columns x rows)
+from full_wave_tiles import TILE, kernel_tiles  # noqa: E402  (nvjet tiles: columns x rows)
 from roofsim import perfmodel  # noqa: E402
 from roofsim.calibration.fit import measurement_table  # noqa: E402
 from roofsim.cli.output import format_table  # noqa: E402
@@ -39,19 +39,6 @@ COUNTS = (128, 120, 112, 104, 96, 64)
 SIZES = ((0, 0.5), (0.5, 0.75), (0.75, 1), (1, 1.5), (1.5, 2), (2, 3), (3, 6))
 
 
-def recorded_tiles(case_id: str, row: dict | None) -> tuple[int, float] | None:
-    """(tiles of the kernel's own size, launched blocks) of a product's main kernel, where it is
-    an nvjet kernel with a tile in its name."""
-    tile = TILE.search(row["name"]) if row else None
-    if not tile:
-        return None
-    p = dict(kv.split("=") for kv in case_id.split("|")[2].split(","))
-    per = int(p.get("batch", 1)) if case_id.startswith("gemm") else 1
-    tiles = math.ceil(int(p["m"]) / int(tile.group(2))) * math.ceil(int(p["n"]) /
-                                                                   int(tile.group(1))) * per
-    return tiles, float(row["grid"])
-
-
 def read_set(name: str = "subgrid-build"):
     """The set's balanced products with a recorded nvjet tile: case id -> (whole-chip seconds,
     size in grids, (recorded tiles, recorded grid), the model's tiles), and per SM count of
@@ -61,12 +48,15 @@ def read_set(name: str = "subgrid-build"):
     table = measurement_table(whole)
     size = perfmodel.product_outputs(table) / (perfmodel.LIBRARY_TILE_MAX_OUTPUTS * GRID)
     model_tiles = perfmodel.library_blocks(table, GRID)
-    keep = perfmodel.balanced(table)
+    tile = [TILE.search(rows[c]["name"]) if c in rows else None for c in whole["case_id"]]
+    keep = np.flatnonzero(perfmodel.balanced(table) & np.array([t is not None for t in tile]))
+    shapes = np.array([[float(x) for x in tile[i].groups()] for i in keep]).reshape(-1, 2)
+    recorded = kernel_tiles(table.select(keep), shapes)
     base = {}
-    for i, c in enumerate(whole["case_id"]):
-        rec = recorded_tiles(c, rows.get(c))
-        if keep[i] and rec:
-            base[c] = (float(whole["kernel_s"][i]), float(size[i]), rec, float(model_tiles[i]))
+    for i, tiles in zip(keep, recorded):
+        c = whole["case_id"][i]
+        base[c] = (float(whole["kernel_s"][i]), float(size[i]),
+                   (int(tiles), float(rows[c]["grid"])), float(model_tiles[i]))
     restricted = {}
     for n in COUNTS:
         m = stable(CAL / f"{DEVICE}-sm{n}" / name / "measurements.csv")
