@@ -323,9 +323,9 @@ def test_the_library_grid_only_adds_blocks_and_its_rounds_are_one_on_the_whole_c
         m, n, k, kind, sms):
     """Past the skinny products (their own rule, skinny_blocks), the persistent nvjet products
     (balanced) run grids of tiles where tiles of LIBRARY_TILE_MAX_OUTPUTS fill two or more (the
-    last filled to LIBRARY_LAST_GRID_FILL), else at most one grid (below LIBRARY_SUBGRID_FULL of a grid of those tiles,
-    LIBRARY_SUBGRID_SHARE of it: 128 blocks) and no more blocks than 128 x 128 tiles give; the
-    others never have fewer blocks than 128 x 128 tiles. Every product runs one round on the
+    last filled to LIBRARY_LAST_GRID_FILL), else at most one grid (below LIBRARY_SUBGRID_FULL of
+    a grid of those tiles, LIBRARY_SUBGRID_SHARE of it: 128 blocks) and no more blocks than
+    128 x 128 tiles give; the others never have fewer blocks than 128 x 128 tiles. Every product runs one round on the
     whole chip."""
     from roofsim.perfmodel import (LIBRARY_GRID_SHARE, LIBRARY_SUBGRID_FULL,
                                    LIBRARY_SUBGRID_SHARE, LIBRARY_TILE_MAX_OUTPUTS, block_rounds,
