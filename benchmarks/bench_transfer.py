@@ -894,6 +894,10 @@ def main(argv=None) -> int:
                     "score those kernel and end-to-end sets alone, nothing else")
     args = ap.parse_args(argv)
     only = set(args.only.split(",")) if args.only else None
+    known = {name for _, name in KERNEL_TEST_SETS} | set(E2E_SETS) | set(MODEL_SETS) | \
+        set(WHOLE_CHIP_ONLY_SETS)
+    if only and only - known:
+        ap.error(f"--only: no set named {', '.join(sorted(only - known))}")
     inputs = {d: fit_inputs(d) for d in DEVICES}
     data = {d: i.measurements.select(i.measurements.stable) for d, i in inputs.items()}
     profiles = {d: device_profile(d, data[d]) for d in DEVICES}
