@@ -70,3 +70,20 @@ def test_other_kinds_use_one_metric(kind, params):
     cols = {k: np.array([v], dtype=float) for k, v in params.items()}
     np.testing.assert_array_equal(features(kind, cols, "bfloat16", 132, share=False),
                                   features(kind, cols, "bfloat16", 132, share=True))
+
+
+@pytest.mark.parametrize("kind", ["linear", "gemm"])
+def test_product_rows_alignment_is_no_coordinate(kind):
+    """m is in no leading dimension of a product's operands (ROWS_ALIGN_KINDS): an odd m is as
+    near an aligned one as its size and its grid alone say; n's alignment does move a product
+    away (its output's and weight's rows)."""
+    base = dict(m=2048, n=4096, k=2048, batch=1, bias=0)
+    odd_m = dict(base, m=2047)
+    cols = {k: np.array([base[k], odd_m[k]], dtype=float) for k in base}
+    x = features(kind, cols, "bfloat16", 132)
+    moved = np.flatnonzero(np.abs(x[0] - x[1]) > 0)
+    assert moved.tolist() == [0], moved            # log2 of the rows alone (blocks: the same)
+    assert _dist(kind, base, odd_m, share=False) < 0.01
+    assert _dist(kind, base, dict(base, n=4095), share=False) > 1.0
+    grouped = dict(base, batch=8)
+    assert _dist("grouped_gemm", grouped, dict(grouped, m=2047), share=False) > 1.0

@@ -99,6 +99,26 @@ def _waves(tiles, sm_count: float) -> list[tuple[np.ndarray, float]]:
     return [(waves / np.ceil(waves), WAVE_WEIGHT)]
 
 
+# A product's rows (m) are in no leading dimension of cuBLAS's call: x [m, k] and y [m, n] have
+# rows of k and n elements, so m's byte alignment moves no load width, TMA descriptor or kernel
+# choice (a ragged last row tile is the wave feature's). As a residual and share coordinate it
+# only kept the products of odd m away from every aligned neighbour. Seen on the H100's test sets
+# of random m (wide-fresh1-3, subgrid-build: products of 0.25-6 grids whose m is no multiple of
+# 8 were predicted a median 7-10 % too slow by the H100 profile, the aligned ones 0-2 %; the
+# physics alone 8-11 % too slow for both) and chosen there (session 41). Leave-one-out over the
+# fit rows' product residuals (benchmarks/share_metric_loo.py's residual_loo): H200 9.29 -> 9.16
+# %, H100 SXM 10.73 -> 10.62. Not looked at to choose it: the products recorded inside the
+# measured models (`python benchmarks/insitu_products.py`), the reference's prefill products of
+# odd m (its token count): whole H200, H200 profile 14.7 -> 4.8 % MAPE; whole H100, H100 profile
+# 25.1 -> 8.3 %. calibration/transfer.txt (its kernel rows hold the sets that guided it): 217 of
+# 493 kernel rows better by more than half a point, none worse; the reference's prefill 1.5-3 %
+# faster in every profile, so the H100-only profile, whose prefill was already 10-18 % too fast
+# (cat, index and the elementwise kinds), loses 39 of 1,053 stage rows (906 -> 867 within
+# target), the H200 and shipped profiles none. The grouped GEMM's groups do start every m x k
+# elements: it keeps m's.
+ROWS_ALIGN_KINDS = ("grouped_gemm",)
+
+
 def _matrix(params, elt, sm, kind, share=False) -> list:
     m, n, k = _p(params, "m", 1), _p(params, "n", 1), _p(params, "k", 1)
     batch = _p(params, "batch", 1)
@@ -111,7 +131,9 @@ def _matrix(params, elt, sm, kind, share=False) -> list:
         f.append((_p(params, "bias", 0), FLAG_WEIGHT))
     if kind == "grouped_gemm":
         f.append((_p(params, "bias", 0), FLAG_WEIGHT))
-    f += _align(m, elt) + _align(n, elt) + _align(k, elt)
+    if kind in ROWS_ALIGN_KINDS:
+        f += _align(m, elt)
+    f += _align(n, elt) + _align(k, elt)
     tiles = np.ceil(rows / TILE) * np.ceil(n / TILE) * groups
     return f + _waves(tiles, sm)
 

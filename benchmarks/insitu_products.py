@@ -1,0 +1,126 @@
+"""The matrix products that ran inside the measured models, one by one (issue 11): every cuBLAS
+nvjet kernel of an aten::mm, aten::addmm or aten::bmm that an end-to-end set recorded
+(calibration/<device>[-sm<N>]/e2e*/**/kernels.csv.gz: the reference's vision, prefill and decode,
+and the transformers models' runs), predicted from its input dims with each device's profile as
+benchmarks/bench_transfer.py fits it, against the duration the profiler recorded.
+
+    python benchmarks/insitu_products.py [--profile h200|h100-sxm]
+
+These kernels are the stages' own, timed in the model (weights from DRAM, activations often
+still in L2 from the kernel before), not the calibration harness's cold, isolated launches: a
+kernel-level test set that no fit takes and no rule was chosen on. Per profile, device, SM band,
+stage and the rows' m (a multiple of 8 or not): kernels, MAPE % and the median signed error
+(predicted over measured - 1). An aten::mm [m, k] x [k, n] is a linear of m rows without bias,
+an aten::addmm [n] + [m, k] x [k, n] one with bias (its input dims list the bias first), an
+aten::bmm [b, m, k] x [b, k, n] a gemm of batch b. Kernels of other libraries (the CUTLASS 2.x
+fallbacks of misaligned operands) and other ops (grouped_mm, convolutions) are left out; so is
+the second kernel of a call (a split-K reduction), which the harness had timed with the first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_transfer import CAL, DEVICES, device_profile, device_spec, folder_device  # noqa: E402
+from roofsim.cli.output import format_table  # noqa: E402
+from roofsim.kernels import records_from_params  # noqa: E402
+
+BANDS = ((0, 0, "whole chip"), (8, 16, "8-16 SMs"), (24, 48, "24-48 SMs"),
+         (56, 128, "56-128 SMs"))
+
+
+def product_of(op: str, dims: list) -> tuple[str, dict] | None:
+    """(kind, shape) of one recorded product call, None where the dims are not a plain one."""
+    shapes = [d for d in dims if d]
+    if op == "aten::mm" and len(shapes) == 2 and all(len(s) == 2 for s in shapes):
+        (m, k), (_, n) = shapes
+        return "linear", {"m": m, "n": n, "k": k, "bias": 0}
+    if op == "aten::addmm" and len(shapes) == 3 and [len(s) for s in shapes] == [1, 2, 2]:
+        _, (m, k), (_, n) = shapes
+        return "linear", {"m": m, "n": n, "k": k, "bias": 1}
+    if op == "aten::bmm" and len(shapes) == 2 and all(len(s) == 3 for s in shapes):
+        (b, m, k), (_, _, n) = shapes
+        return "gemm", {"batch": b, "m": m, "n": n, "k": k}
+    return None
+
+
+def recorded_products(device: str) -> list[tuple[int, str, str, dict, float]]:
+    """(SMs, stage, kind, shape, seconds) of every nvjet product kernel recorded in `device`'s
+    end-to-end sets (the whole chip and its SM-restricted folders)."""
+    out = []
+    for top in sorted(CAL.glob(f"{device}*")):
+        try:
+            dev, sms = folder_device(top.name)
+        except (ValueError, KeyError):
+            continue
+        if dev != device:
+            continue
+        for path in sorted(top.glob("e2e*/**/kernels.csv.gz")):
+            with gzip.open(path, "rt", newline="") as f:
+                for r in csv.DictReader(f):
+                    if "nvjet" not in r.get("name", ""):
+                        continue
+                    prod = product_of(r.get("op", ""), json.loads(r.get("input_dims") or "[]"))
+                    if prod is not None:
+                        out.append((sms, r["stage"], prod[0], prod[1], float(r["duration_s"])))
+    return out
+
+
+def band_of(sms: int) -> str:
+    return next(name for lo, hi, name in BANDS if lo <= sms <= hi or (lo == 0 and sms == 0))
+
+
+def errors(profile, rows, device: str) -> dict[tuple, list]:
+    """log(predicted / measured) per (band, stage, kind, m aligned to 8) of `rows`."""
+    by_sms: dict[tuple[int, str], list] = defaultdict(list)
+    for sms, stage, kind, shape, t in rows:
+        by_sms[(sms, kind)].append((stage, shape, t))
+    out: dict[tuple, list] = defaultdict(list)
+    for (sms, kind), items in sorted(by_sms.items()):
+        cols = sorted({k for _, shape, _ in items for k in shape})
+        params = {k: np.array([float(s.get(k, np.nan)) for _, s, _ in items]) for k in cols}
+        pred = profile.predict_launch_s(records_from_params(kind, params, "bfloat16"),
+                                        device_spec(device, sms))
+        for (stage, shape, t), p in zip(items, pred):
+            if np.isfinite(p) and p > 0:
+                aligned = "m % 8 = 0" if int(shape["m"]) % 8 == 0 else "m % 8 != 0"
+                out[(band_of(sms), stage, kind, aligned)].append(float(np.log(p / t)))
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--profile", choices=DEVICES, action="append",
+                    help="the profile(s) that predict (default: both)")
+    args = ap.parse_args(argv)
+    order = {name: i for i, (_, _, name) in enumerate(BANDS)}
+    rows_by_device = {d: recorded_products(d) for d in DEVICES}
+    table = []
+    for fd in args.profile or DEVICES:
+        profile = device_profile(fd)
+        for device in DEVICES:
+            errs = errors(profile, rows_by_device[device], device)
+            for key in sorted(errs, key=lambda k: (order[k[0]],) + k[1:]):
+                e = np.array(errs[key])
+                table.append([fd, device, *key, len(e),
+                              f"{100 * np.mean(np.abs(np.expm1(e))):.1f}",
+                              f"{100 * np.expm1(np.median(e)):+.1f}"])
+    print(format_table(["profile", "device", "band", "stage", "kind", "rows", "kernels",
+                        "MAPE %", "median %"], table))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
