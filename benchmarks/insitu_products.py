@@ -37,8 +37,9 @@ from bench_transfer import CAL, DEVICES, device_profile, device_spec, folder_dev
 from roofsim.cli.output import format_table  # noqa: E402
 from roofsim.kernels import records_from_params  # noqa: E402
 
-BANDS = ((0, 0, "whole chip"), (8, 16, "8-16 SMs"), (24, 48, "24-48 SMs"),
-         (56, 128, "56-128 SMs"))
+# SM bands as benchmarks/kernel_set_bands.py names them, contiguous (0: the whole chip)
+BANDS = ((0, 0, "whole chip"), (1, 16, "8-16 SMs"), (17, 48, "24-48 SMs"),
+         (49, 1 << 20, "56-128 SMs"))
 
 
 def product_of(op: str, dims: list) -> tuple[str, dict] | None:
@@ -61,10 +62,7 @@ def recorded_products(device: str) -> list[tuple[int, str, str, dict, float]]:
     end-to-end sets (the whole chip and its SM-restricted folders)."""
     out = []
     for top in sorted(CAL.glob(f"{device}*")):
-        try:
-            dev, sms = folder_device(top.name)
-        except (ValueError, KeyError):
-            continue
+        dev, sms = folder_device(top.name)
         if dev != device:
             continue
         for path in sorted(top.glob("e2e*/**/kernels.csv.gz")):
@@ -79,7 +77,7 @@ def recorded_products(device: str) -> list[tuple[int, str, str, dict, float]]:
 
 
 def band_of(sms: int) -> str:
-    return next(name for lo, hi, name in BANDS if lo <= sms <= hi or (lo == 0 and sms == 0))
+    return next(name for lo, hi, name in BANDS if lo <= sms <= hi)
 
 
 def errors(profile, rows, device: str) -> dict[tuple, list]:
