@@ -12,7 +12,9 @@ with roofs = peak x efficiency (HardwareSpec.roofs). A record's time is that tim
 over NVLink (else PCIe) inside a node and over the network once the group spans nodes
 (HardwareSpec.link_*; a collective on a spec without that link is a UserError).
 Where a calibration profile covers a record, its measured-shape prediction replaces the
-roofline time of that launch (the launch floor stays the floor: a prediction below it is lifted).
+roofline time of that launch (the launch floor stays the floor: a prediction below it is lifted);
+beside a profile, a record no group of it describes takes the physical model at its default
+parameters (roofsim.perfmodel.default_launch_seconds) rather than the roofline.
 The bound is the largest of the five terms (launch floor, tensor, CUDA-core, memory, link).
 
 Nothing else in roofsim computes time: stages, objectives and the report are views of this.
@@ -28,8 +30,8 @@ import numpy as np
 from .errors import UserError
 from .hardware import HardwareSpec
 from .kernels.comm import link_work
-from .perfmodel import (MIN_WARM_SHARE, chain_seconds, idle_block_seconds, l2_resident,
-                        launches_per_call)
+from .perfmodel import (MIN_WARM_SHARE, chain_seconds, default_launch_seconds,
+                        idle_block_seconds, l2_resident, launches_per_call)
 from .records import COMM_KINDS, SHAPE_PARAMS, RecordTable
 
 BOUNDS: tuple[str, ...] = ("launch", "tensor", "cuda", "memory", "link")
@@ -171,6 +173,15 @@ def simulate(table: RecordTable, hardware: HardwareSpec, profile: Profile | None
         predicted = np.asarray(profile.predict_launch_s(table, hardware, resident=resident),
                                dtype=np.float64)
         calibrated = np.isfinite(predicted)
+        # A record of a kind or dtype the profile never measured: the physics at its default
+        # parameters on this spec, not the bare roofline (perfmodel.default_launch_seconds);
+        # still uncalibrated. The collectives keep their link term.
+        # lifted to this launch mode's floor, as a profile's own predictions are.
+        physics = np.flatnonzero(~calibrated & ~np.isin(table.kind, COMM_KINDS))
+        if len(physics):
+            one[physics] = np.maximum(default_launch_seconds(
+                table.select(physics), hardware,
+                None if resident is None else resident[physics]), launch[physics])
         floor = launch if resident is None else np.where(resident, MIN_WARM_SHARE * launch,
                                                          launch)
         issued = np.where(calibrated, np.maximum(predicted, floor), one)

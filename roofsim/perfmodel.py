@@ -1847,6 +1847,19 @@ def launch_seconds(u: UnitTerms, params: np.ndarray) -> np.ndarray:
     return _seconds(u, _roofs(u, params))
 
 
+def default_launch_seconds(table: RecordTable, hw: HardwareSpec,
+                           resident: np.ndarray | None = None) -> np.ndarray:
+    """Per-launch seconds of the physical model at PARAMS' defaults (KindParams()): what times,
+    beside a calibration profile, a record of a kind or dtype no group of it ever measured
+    (engine.simulate). The bare roofline (HBM x the spec's efficiency) has no per-SM
+    bandwidth, no dependent round trip and no strided index work, so on few SMs it ran such
+    records several times too fast where the physics, unfitted, lands near the measured
+    profile's: the reference's prefill on 24 SMs of the H200, against the H200's fitted groups,
+    cat 1.93 / 1.92 ms (roofline 0.16), the outer reductions 0.59 / 0.57 (0.35); session 41,
+    the H100-only profile, which never timed cat, sort or the MoE routing kinds."""
+    return launch_seconds(unit_terms(table, hw, resident), KindParams().as_array())
+
+
 def launch_seconds_gradient(u: UnitTerms, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """launch_seconds and its exact derivatives: (t of shape (n,), dt / d parameter of shape
     (n, len(PARAMS))), `params` as launch_seconds takes them. Analytic, so that calibration's

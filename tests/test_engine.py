@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from roofsim.perfmodel import MIN_WARM_SHARE
+from roofsim.perfmodel import MIN_WARM_SHARE, default_launch_seconds, l2_resident
 from roofsim.engine import BOUNDS, simulate
-from roofsim.hardware import load_hardware
+from roofsim.hardware import derive_sm_restricted, load_hardware
 from roofsim.records import KernelRecord, RecordTable
 
 SPEC = load_hardware("h100-sxm")
@@ -113,11 +113,29 @@ def test_profile_replaces_covered_records_only():
         KernelRecord(kind="gemm", name="a", flops_tensor=1e12),
         KernelRecord(kind="gemm", name="b", flops_tensor=1e12, count=3),
     ])
-    plain = simulate(table, SPEC)
     t = simulate(table, SPEC, profile=FixedProfile("b", 0.5))
     assert list(t.calibrated) == [False, True]
-    assert t.time_s[0] == plain.time_s[0]
     assert t.time_s[1] == pytest.approx(3 * 0.5)
+    # the record the profile does not cover: the physics at default parameters, uncalibrated
+    resident = l2_resident(table, SPEC)[:1]
+    assert t.time_s[0] == pytest.approx(
+        default_launch_seconds(table.select([0]), SPEC, resident)[0])
+
+
+def test_a_kind_no_profile_measured_is_bound_by_the_sms_it_runs_on():
+    """Beside a profile, a record of a kind it never timed keeps the per-SM bandwidth and the
+    round trip the roofline lacks: a 1 GB copy on 8 SMs takes at least its bytes over 8 SMs'
+    bandwidth, where the roofline (without a profile, as the specification's tables) reads HBM
+    alone."""
+    hw = derive_sm_restricted(load_hardware("h200"), 8)
+    table = RecordTable.from_records([KernelRecord(kind="copy", name="c", dtype="bfloat16",
+                                                   params={"numel": 2**29},
+                                                   bytes_read=2**30, bytes_written=2**30)])
+    per_sm = 2**31 / (8 * hw.sm_mem_bandwidth_bytes_per_s)
+    beside = simulate(table, hw, profile=FixedProfile("other", 1.0), l2_warm=False)
+    alone = simulate(table, hw)
+    assert not beside.calibrated[0]
+    assert beside.time_s[0] >= per_sm > alone.time_s[0]
 
 
 def test_profile_prediction_never_below_launch_floor():
