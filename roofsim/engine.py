@@ -174,9 +174,9 @@ def simulate(table: RecordTable, hardware: HardwareSpec, profile: Profile | None
                                dtype=np.float64)
         calibrated = np.isfinite(predicted)
         # A record of a kind or dtype the profile never measured: the physics at its default
-        # parameters on this spec, not the bare roofline (perfmodel.default_launch_seconds);
-        # still uncalibrated. The collectives keep their link term.
-        # lifted to this launch mode's floor, as a profile's own predictions are.
+        # parameters on this spec, not the bare roofline (perfmodel.default_launch_seconds),
+        # lifted to this launch mode's floor as a profile's own predictions are; still
+        # uncalibrated. The collectives keep their link term.
         physics = np.flatnonzero(~calibrated & ~np.isin(table.kind, COMM_KINDS))
         if len(physics):
             one[physics] = np.maximum(default_launch_seconds(
