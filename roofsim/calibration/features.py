@@ -114,8 +114,8 @@ def _waves(tiles, sm_count: float) -> list[tuple[np.ndarray, float]]:
 # 493 kernel rows better by more than half a point, none worse; the reference's prefill 1.5-3 %
 # faster in every profile, so the H100-only profile, whose prefill was already 10-18 % too fast
 # (cat, index and the elementwise kinds), loses 39 of 1,053 stage rows (906 -> 867 within
-# target), the H200 and shipped profiles none. The grouped GEMM's groups do start every m x k
-# elements: it keeps m's.
+# target; 994 after the kinds it never timed took the physics: engine.simulate), the H200 and
+# shipped profiles none. The grouped GEMM's groups do start every m x k elements: it keeps m's.
 ROWS_ALIGN_KINDS = ("grouped_gemm",)
 
 
