@@ -489,8 +489,8 @@ LIBRARY_TILE_MAX_OUTPUTS = 192.0 * 192.0
 # the grid (128 of 132 SMs): capped so at every size of 0.1-1 grid, the rounds it runs on 64
 # SMs, ceil(blocks / 64), agree with its recorded grid's for 74 % of those products, 47 % at the
 # whole grid (the same on 128 SMs); mixed-fresh5's 68 recorded ones, read beside them: 43 -> 76
-# %. 124 gives the same, 120 loses 40 and 120 SMs (62 -> 48 %). On the whole chip it changes nothing but the idle SMs'
-# share of the tensor term; on 64 SMs it had been three rounds where two ran (session 39,
+# %. 124 gives the same, 120 loses 40 and 120 SMs (62 -> 48 %). On the whole chip it changes
+# nothing but the idle SMs' share of the tensor term; on 64 SMs it had been three rounds where two ran (session 39,
 # `python benchmarks/full_wave_tiles.py` prints it, part 3). From LIBRARY_SUBGRID_FULL of a
 # grid of the largest tiles up the recorded grids fill the SMs again (0.75-1 grid: 130 blocks
 # at the median, more than 128 for 64 % of them, where 0.25-0.75 grid has 34 %; DeepSeek-OCR's
