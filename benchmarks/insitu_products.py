@@ -10,7 +10,9 @@ These kernels are the stages' own, timed in the model (weights from DRAM, activa
 still in L2 from the kernel before), not the calibration harness's cold, isolated launches: a
 kernel-level test set that no fit takes and no rule was chosen on. Per profile, device, SM band,
 stage and the rows' m (a multiple of 8 or not): kernels, MAPE % and the median signed error
-(predicted over measured - 1). An aten::mm [m, k] x [k, n] is a linear of m rows without bias,
+(predicted over measured - 1), each twice: predicted cold, as the harness timed it, and as the
+stage predicts it, with the launches roofsim.perfmodel.l2_resident takes to read activations
+from L2 (the 'resident' column counts them) timed warm. An aten::mm [m, k] x [k, n] is a linear of m rows without bias,
 an aten::addmm [n] + [m, k] x [k, n] one with bias (its input dims list the bias first), an
 aten::bmm [b, m, k] x [b, k, n] a gemm of batch b. Kernels of other libraries (the CUTLASS 2.x
 fallbacks of misaligned operands) and other ops (grouped_mm, convolutions) are left out; so is
@@ -36,6 +38,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_transfer import CAL, DEVICES, device_profile, device_spec, folder_device  # noqa: E402
 from roofsim.cli.output import format_table  # noqa: E402
 from roofsim.kernels import records_from_params  # noqa: E402
+from roofsim.perfmodel import l2_resident  # noqa: E402
 
 # SM bands as benchmarks/kernel_set_bands.py names them, contiguous (0: the whole chip)
 BANDS = ((0, 0, "whole chip"), (1, 16, "8-16 SMs"), (17, 48, "24-48 SMs"),
@@ -81,7 +84,9 @@ def band_of(sms: int) -> str:
 
 
 def errors(profile, rows, device: str) -> dict[tuple, list]:
-    """log(predicted / measured) per (band, stage, kind, m aligned to 8) of `rows`."""
+    """(log(cold predicted / measured), log(warm predicted / measured), resident) per kernel,
+    keyed by (band, stage, kind, m aligned to 8), of `rows`: warm as the stage times it (the
+    launches l2_resident takes read their activations from L2), cold as the harness."""
     by_sms: dict[tuple[int, str], list] = defaultdict(list)
     for sms, stage, kind, shape, t in rows:
         by_sms[(sms, kind)].append((stage, shape, t))
@@ -89,13 +94,27 @@ def errors(profile, rows, device: str) -> dict[tuple, list]:
     for (sms, kind), items in sorted(by_sms.items()):
         cols = sorted({k for _, shape, _ in items for k in shape})
         params = {k: np.array([float(s.get(k, np.nan)) for _, s, _ in items]) for k in cols}
-        pred = profile.predict_launch_s(records_from_params(kind, params, "bfloat16"),
-                                        device_spec(device, sms))
-        for (stage, shape, t), p in zip(items, pred):
-            if np.isfinite(p) and p > 0:
+        table = records_from_params(kind, params, "bfloat16")
+        spec = device_spec(device, sms)
+        resident = l2_resident(table, spec)
+        cold = profile.predict_launch_s(table, spec)
+        warm = profile.predict_launch_s(table, spec, resident=resident)
+        for (stage, shape, t), c, w, r in zip(items, cold, warm, resident):
+            if np.isfinite(c) and c > 0 and np.isfinite(w) and w > 0:
                 aligned = "m % 8 = 0" if int(shape["m"]) % 8 == 0 else "m % 8 != 0"
-                out[(band_of(sms), stage, kind, aligned)].append(float(np.log(p / t)))
+                out[(band_of(sms), stage, kind, aligned)].append(
+                    (float(np.log(c / t)), float(np.log(w / t)), bool(r)))
     return out
+
+
+def mape(log_ratios: np.ndarray) -> str:
+    """Mean |predicted / measured - 1| of log ratios, in %."""
+    return f"{100 * np.mean(np.abs(np.expm1(log_ratios))):.1f}"
+
+
+def median(log_ratios: np.ndarray) -> str:
+    """The median signed error (predicted / measured - 1) of log ratios, in %."""
+    return f"{100 * np.expm1(np.median(log_ratios)):+.1f}"
 
 
 def main(argv=None) -> int:
@@ -111,12 +130,12 @@ def main(argv=None) -> int:
         for device in DEVICES:
             errs = errors(profile, rows_by_device[device], device)
             for key in sorted(errs, key=lambda k: (order[k[0]],) + k[1:]):
-                e = np.array(errs[key])
-                table.append([fd, device, *key, len(e),
-                              f"{100 * np.mean(np.abs(np.expm1(e))):.1f}",
-                              f"{100 * np.expm1(np.median(e)):+.1f}"])
+                cold, warm, resident = (np.array(v) for v in zip(*errs[key]))
+                table.append([fd, device, *key, len(cold), int(resident.sum()),
+                              *(f(e) for e in (cold, warm) for f in (mape, median))])
     print(format_table(["profile", "device", "band", "stage", "kind", "rows", "kernels",
-                        "MAPE %", "median %"], table))
+                        "resident", "cold MAPE %", "cold median %", "warm MAPE %",
+                        "warm median %"], table))
     return 0
 
 

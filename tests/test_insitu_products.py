@@ -39,3 +39,26 @@ def test_other_calls_are_no_product(op, dims):
                                       (48, "24-48 SMs"), (52, "56-128 SMs"), (132, "56-128 SMs")])
 def test_every_sm_count_has_a_band(sms, band):
     assert insitu.band_of(sms) == band
+
+
+def test_warm_column_times_only_the_l2_resident_launches_warm():
+    """errors() predicts each kernel cold and as the stage does: a batch of 64 small products
+    (13 MB of activations, under half the H200's L2) is l2_resident and its warm prediction is
+    shorter; a 400 MB one is not, and its two predictions are equal."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from roofsim.calibration.profile import load_profile
+
+    profile = load_profile(Path(__file__).resolve().parents[1] / "calibration/h200/profile.json.gz")
+    small = {"batch": 64, "m": 768, "n": 64, "k": 64}
+    large = {"batch": 40, "m": 48000, "n": 40, "k": 64}
+    rows = [(0, "vision", "gemm", small, 4.6e-6), (0, "vision", "gemm", large, 99.3e-6)]
+    out = insitu.errors(profile, rows, "h200")
+    (key,) = out
+    assert key == ("whole chip", "vision", "gemm", "m % 8 = 0")
+    (cold_s, warm_s, res_s), (cold_l, warm_l, res_l) = out[key]
+    assert res_s and not res_l
+    assert warm_s < cold_s
+    assert np.isclose(warm_l, cold_l, rtol=0, atol=1e-12)
