@@ -142,7 +142,7 @@ def simulate(table: RecordTable, hardware: HardwareSpec, profile: Profile | None
     n = len(table)
     tensor_roof, cuda_roof, mem_roof = hardware.roofs(table.dtype) if n else (
         np.zeros(0), np.zeros(0), 1.0)
-    nodes = launches_per_call(table)
+    nodes = launches_per_call(table, float(hardware.grid_sms))
     launch = hardware.launch_overhead_s(launch_mode) * nodes
     tensor = table.flops_tensor / tensor_roof
     # a sort's passes, a reduction's loop of loads and a warp softmax's values per lane are a

@@ -82,6 +82,9 @@ power-limited sustained tensor throughput):
                  sector per element read, the bias as its own add) over LAYOUT_EFFICIENCY
                  (measured, not fitted) x the streaming bandwidth min(B, N s); each of those
                  kernels also pays a launch floor (launches_per_call); 0 for every other kind
+    kernels per call = launches_per_call: 1, bar a conv2d call's (above), a radix sort's
+                 passes and a split-K skinny product's reduction (split_reduce_kernels: cuBLAS's
+                 splitKreduce after the nvjet ..._splitK kernel)
 
 The smooth maximum (p-norm) is the time of the slowest resource, a little more where two are
 close; at p = 1 the terms add (nothing overlaps), the physical end of its range: a streaming
@@ -649,11 +652,25 @@ def skinny_products(table: RecordTable) -> np.ndarray:
     return np.isin(table.kind, ("gemm", "linear")) & (rows <= SKINNY_ROWS)
 
 
+@dataclass(frozen=True, eq=False)
+class SkinnyLaunch:
+    """A skinny product's nvjet launch (skinny_launch): its blocks and its reduction splits
+    (1 where a short linear's narrow column tiles take over: those never split)."""
+
+    blocks: np.ndarray
+    splits: np.ndarray
+
+
 def skinny_blocks(table: RecordTable, cap: float) -> np.ndarray:
-    """Blocks of a skinny product's nvjet launch: SKINNY_TILE_ROWS x SKINNY_TILE_COLS tiles of
-    its outputs (rows in tiles of SKINNY_WIDE_ROWS past that many where k splits twice), times
-    one split per SKINNY_SPLIT_K of k up to what fills `cap` blocks, at most `cap`; a short
-    linear's narrow column tiles where the library takes them (SKINNY_NARROW_ROWS ...)."""
+    """Blocks of a skinny product's nvjet launch (skinny_launch)."""
+    return skinny_launch(table, cap).blocks
+
+
+def skinny_launch(table: RecordTable, cap: float) -> SkinnyLaunch:
+    """A skinny product's nvjet launch: SKINNY_TILE_ROWS x SKINNY_TILE_COLS tiles of its outputs
+    (rows in tiles of SKINNY_WIDE_ROWS past that many where k splits twice), times one split per
+    SKINNY_SPLIT_K of k up to what fills `cap` blocks, at most `cap` blocks; a short linear's
+    narrow column tiles where the library takes them (SKINNY_NARROW_ROWS ...)."""
     c = lambda name: np.maximum(_col(table, name, 1.0), 1.0)   # noqa: E731
     linear = table.kind == "linear"
     rows = np.where(linear, c("m") * c("batch"), c("m"))
@@ -680,6 +697,21 @@ def skinny_blocks(table: RecordTable, cap: float) -> np.ndarray:
         take = narrow & ~chosen & (grid <= most) & fits
         out = np.where(take, np.minimum(grid, cap), out)
         chosen |= take
+    return SkinnyLaunch(blocks=out, splits=np.where(chosen, 1.0, splits))
+
+
+def split_reduce_kernels(table: RecordTable, grid_sms: float) -> np.ndarray:
+    """1 for a skinny product whose nvjet launch splits its reduction (skinny_launch on the
+    grid the library sizes for grid_sms SMs): cuBLAS then runs a second kernel,
+    cublasLt::splitKreduce_kernel, that sums the splits' fp32 partial outputs (the reference's
+    decode step on the H200: 1 x 6848 x 1280's nvjet ..._splitK_TNT, 8.6 us, then splitKreduce,
+    1.7 us; calibration/h200/e2e-fresh7/kernels.csv.gz). 0 for every other record."""
+    out = np.zeros(len(table))
+    sel = one_block_per_sm(table) & skinny_products(table)
+    if sel.any():
+        cap = max(np.floor(LIBRARY_GRID_SHARE * float(grid_sms)), 1.0)
+        rows = np.flatnonzero(sel)
+        out[rows] = (skinny_launch(table.select(rows), cap).splits >= 2.0).astype(float)
     return out
 
 
@@ -1583,15 +1615,17 @@ def _key_bits(table: RecordTable) -> np.ndarray:
     return 8.0 * _element_bytes(table)
 
 
-def launches_per_call(table: RecordTable) -> np.ndarray:
+def launches_per_call(table: RecordTable, grid_sms: float) -> np.ndarray:
     """Launches (kernels and memsets, each a node of a CUDA graph) one call of each record
-    issues: 1, bar a radix sort (see RADIX_BITS). Where no profile speaks for a record, the
-    engine's roofline pays the spec's launch floor for each; where one does, its calibrated
-    time (timed as a graph of such calls) holds each node's gap, which the engine takes off.
-    The kind parameters keep one floor per record: calibration's sort rows measured the jump
-    at SORT_BITONIC_MAX (38 -> 79 us on the H200) and the residual carries it. A conv2d call
-    issues its convolution and conv_extra_kernels (the physics pays each a launch floor)."""
-    out = 1.0 + conv_extra_kernels(table)
+    issues on a device whose libraries size their grids for grid_sms SMs: 1, bar a radix sort
+    (see RADIX_BITS). Where no profile speaks for a record, the engine's roofline pays the
+    spec's launch floor for each; where one does, its calibrated time (timed as a graph of such
+    calls) holds each node's gap, which the engine takes off. The kind parameters keep one
+    floor per record: calibration's sort rows measured the jump at SORT_BITONIC_MAX (38 -> 79
+    us on the H200) and the residual carries it. A conv2d call issues its convolution and
+    conv_extra_kernels, a split-K skinny product its reduction (split_reduce_kernels); the
+    physics pays each a launch floor."""
+    out = 1.0 + conv_extra_kernels(table) + split_reduce_kernels(table, grid_sms)
     sel = (table.kind == "sort") & (_col(table, "cols", 1.0) > SORT_BITONIC_MAX)
     if sel.any():
         out[sel] = RADIX_FIXED_LAUNCHES + 2.0 * np.ceil(_key_bits(table)[sel] / RADIX_BITS)
@@ -1787,7 +1821,8 @@ def unit_terms(table: RecordTable, hw: HardwareSpec,
                      empty_s=idle_block_seconds(table, hw),
                      layout_s=conv_layout_bytes(table) / (LAYOUT_EFFICIENCY *
                                                           streaming_bandwidth(hw)),
-                     nodes_s=conv_extra_kernels(table) * hw.launch_overhead_s("cuda_graph"),
+                     nodes_s=(conv_extra_kernels(table) + split_reduce_kernels(table, grid)) *
+                     hw.launch_overhead_s("cuda_graph"),
                      return_share=row_latency(table, hw, resident))
 
 

@@ -175,10 +175,11 @@ class _Sums:
     eager_high: float
 
 
-def graph_nodes(table) -> float:
-    """Kernel nodes a CUDA graph of `table` holds: each record's count x its launches per call
+def graph_nodes(table, grid_sms: float) -> float:
+    """Kernel nodes a CUDA graph of `table` holds on a device whose libraries size their grids
+    for grid_sms SMs: each record's count x its launches per call
     (roofsim.perfmodel.launches_per_call); graph_node_s and graph_launch_node_s are per node."""
-    return float((np.asarray(table.count) * launches_per_call(table)).sum())
+    return float((np.asarray(table.count) * launches_per_call(table, grid_sms)).sum())
 
 
 def _sums(parts, hardware: HardwareSpec, profile, host: HostModel) -> _Sums:
@@ -193,7 +194,7 @@ def _sums(parts, hardware: HardwareSpec, profile, host: HostModel) -> _Sums:
         host_roof += weight * hr
         eager += weight * w
         syncs += weight * ns
-        launches += weight * graph_nodes(table)
+        launches += weight * graph_nodes(table, float(hardware.grid_sms))
         low += weight * (eager_wall(steps, host, fast)[0] if fast != 1 else w)
         high += weight * (eager_wall(steps, host, slow)[0] if slow != 1 else w)
     return _Sums(kernel, issued, host_roof, eager, syncs, launches, low, high)

@@ -66,7 +66,7 @@ def test_calibrated_time_is_never_below_the_launch_floor(table, profile, spec, m
     floor = t.launch_s * np.where(l2_resident(table, spec), MIN_WARM_SHARE, 1.0)
     assert np.all(t.issued_s >= floor * (1 - 1e-12))
     # one gap per graph node the call issues (a conv2d's transforms and bias add, a radix sort)
-    nodes = launches_per_call(table)
+    nodes = launches_per_call(table, float(spec.grid_sms))
     assert np.all((t.node_gap_s >= 0) & (t.node_gap_s <= profile.graph_gap_s * nodes))
     assert np.all(t.node_gap_s[~t.calibrated] == 0)
     np.testing.assert_array_equal(t.calibrated, profile.covers(table))
