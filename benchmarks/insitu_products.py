@@ -15,8 +15,10 @@ stage predicts it, with the launches roofsim.perfmodel.l2_resident takes to read
 from L2 (the 'resident' column counts them) timed warm. An aten::mm [m, k] x [k, n] is a linear of m rows without bias,
 an aten::addmm [n] + [m, k] x [k, n] one with bias (its input dims list the bias first), an
 aten::bmm [b, m, k] x [b, k, n] a gemm of batch b. Kernels of other libraries (the CUTLASS 2.x
-fallbacks of misaligned operands) and other ops (grouped_mm, convolutions) are left out; so is
-the second kernel of a call (a split-K reduction), which the harness had timed with the first.
+fallbacks of misaligned operands) and other ops (grouped_mm, convolutions) are left out; a
+split-K call's second kernel (cuBLAS's splitKreduce, right after it with the same op and dims)
+is added to the first: the harness timed the call, and the model predicts both
+(roofsim.perfmodel.split_reduce_kernels).
 """
 
 from __future__ import annotations
@@ -60,9 +62,13 @@ def product_of(op: str, dims: list) -> tuple[str, dict] | None:
     return None
 
 
+# cuBLAS's reduction of a split-K product's partial outputs, the call's second kernel
+SPLIT_REDUCE = "splitKreduce"
+
+
 def recorded_products(device: str) -> list[tuple[int, str, str, dict, float]]:
-    """(SMs, stage, kind, shape, seconds) of every nvjet product kernel recorded in `device`'s
-    end-to-end sets (the whole chip and its SM-restricted folders)."""
+    """(SMs, stage, kind, shape, seconds) of every nvjet product call recorded in `device`'s
+    end-to-end sets (the whole chip and its SM-restricted folders: products_in)."""
     out = []
     for top in sorted(CAL.glob(f"{device}*")):
         dev, sms = folder_device(top.name)
@@ -70,12 +76,30 @@ def recorded_products(device: str) -> list[tuple[int, str, str, dict, float]]:
             continue
         for path in sorted(top.glob("e2e*/**/kernels.csv.gz")):
             with gzip.open(path, "rt", newline="") as f:
-                for r in csv.DictReader(f):
-                    if "nvjet" not in r.get("name", ""):
-                        continue
-                    prod = product_of(r.get("op", ""), json.loads(r.get("input_dims") or "[]"))
-                    if prod is not None:
-                        out.append((sms, r["stage"], prod[0], prod[1], float(r["duration_s"])))
+                out += products_in(csv.DictReader(f), sms)
+    return out
+
+
+def products_in(rows, sms: int) -> list[tuple[int, str, str, dict, float]]:
+    """(SMs, stage, kind, shape, seconds) of the nvjet product calls among one recording's
+    kernel rows, in order; a split-K call's reduction kernel (SPLIT_REDUCE, right after its
+    product kernel with the same op and input dims) is added to the call's time."""
+    out = []
+    last = None                  # (op, input dims) of the product kernel just kept
+    for r in rows:
+        name, call = r.get("name", ""), (r.get("op", ""), r.get("input_dims"))
+        if SPLIT_REDUCE in name and call == last:
+            s, stage, kind, shape, t = out[-1]
+            out[-1] = (s, stage, kind, shape, t + float(r["duration_s"]))
+            last = None
+            continue
+        last = None
+        if "nvjet" not in name:
+            continue
+        prod = product_of(call[0], json.loads(call[1] or "[]"))
+        if prod is not None:
+            out.append((sms, r["stage"], prod[0], prod[1], float(r["duration_s"])))
+            last = call
     return out
 
 

@@ -62,3 +62,25 @@ def test_warm_column_times_only_the_l2_resident_launches_warm():
     assert res_s and not res_l
     assert warm_s < cold_s
     assert np.isclose(warm_l, cold_l, rtol=0, atol=1e-12)
+
+
+def test_a_split_k_reduction_is_added_to_its_call():
+    """The decode step's 1 x 6848 x 1280 runs nvjet ..._splitK then cuBLAS's splitKreduce with
+    the same op and dims: one call of both durations; a reduction after another call, and the
+    kernels of other libraries, are no product call's."""
+    dims = "[[1,6848],[6848,1280]]"
+    rows = [
+        {"name": "nvjet_sm90_tst_64x8_64x16_4x1_v_bz_splitK_TNT", "op": "aten::mm",
+         "input_dims": dims, "stage": "decode", "duration_s": "8.5e-06"},
+        {"name": "void cublasLt::splitKreduce_kernel<32, 16>", "op": "aten::mm",
+         "input_dims": dims, "stage": "decode", "duration_s": "1.5e-06"},
+        {"name": "nvjet_sm90_tst_16x64_64x16_4x1_v_bz_TNN", "op": "aten::mm",
+         "input_dims": "[[1,1792],[1792,1280]]", "stage": "decode", "duration_s": "6e-06"},
+        {"name": "void cublasLt::splitKreduce_kernel<32, 16>", "op": "aten::mm",
+         "input_dims": dims, "stage": "decode", "duration_s": "1.5e-06"},
+        {"name": "void dot_kernel<float, 128, 0>", "op": "aten::mm",
+         "input_dims": "[[1,1280],[1280,64]]", "stage": "decode", "duration_s": "2e-06"},
+    ]
+    got = insitu.products_in(rows, 0)
+    assert [(shape["k"], shape["n"]) for _, _, _, shape, _ in got] == [(6848, 1280), (1792, 1280)]
+    assert got[0][4] == pytest.approx(10e-6) and got[1][4] == pytest.approx(6e-6)
