@@ -544,6 +544,12 @@ def product_outputs(table: RecordTable) -> np.ndarray:
     return c("m") * c("n") * c("batch")
 
 
+def library_grid_cap(grid_sms: float) -> float:
+    """The most blocks an nvjet product launches on a device whose grid is grid_sms SMs:
+    LIBRARY_GRID_SHARE of them (at least one)."""
+    return max(np.floor(LIBRARY_GRID_SHARE * float(grid_sms)), 1.0)
+
+
 def library_blocks(table: RecordTable, grid_sms: float) -> np.ndarray:
     """Thread blocks a launch runs: matrix_ctas, and for the one-block-per-SM products at least
     as many as LIBRARY_TILE_OUTPUTS tiles of its outputs, up to LIBRARY_GRID_SHARE of the
@@ -551,7 +557,7 @@ def library_blocks(table: RecordTable, grid_sms: float) -> np.ndarray:
     blocks = matrix_ctas(table, grid_sms)
     sel = one_block_per_sm(table)
     if sel.any():
-        cap = max(np.floor(LIBRARY_GRID_SHARE * float(grid_sms)), 1.0)
+        cap = library_grid_cap(grid_sms)
         fill = np.minimum(cap, np.ceil(product_outputs(table) / LIBRARY_TILE_OUTPUTS))
         blocks = np.where(sel, np.maximum(blocks, fill), blocks)
         blocks = np.where(balanced(table), full_wave_blocks(table, blocks, grid_sms), blocks)
@@ -709,7 +715,7 @@ def split_reduce_kernels(table: RecordTable, grid_sms: float) -> np.ndarray:
     out = np.zeros(len(table))
     sel = one_block_per_sm(table) & skinny_products(table)
     if sel.any():
-        cap = max(np.floor(LIBRARY_GRID_SHARE * float(grid_sms)), 1.0)
+        cap = library_grid_cap(grid_sms)
         rows = np.flatnonzero(sel)
         out[rows] = (skinny_launch(table.select(rows), cap).splits >= 2.0).astype(float)
     return out
