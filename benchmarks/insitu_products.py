@@ -12,11 +12,11 @@ kernel-level test set that no fit takes and no rule was chosen on. Per profile, 
 stage and the rows' m (a multiple of 8 or not): kernels, MAPE % and the median signed error
 (predicted over measured - 1), each twice: predicted cold, as the harness timed it, and as the
 stage predicts it, with the launches roofsim.perfmodel.l2_resident takes to read activations
-from L2 (the 'resident' column counts them) timed warm. An aten::mm [m, k] x [k, n] is a linear of m rows without bias,
-an aten::addmm [n] + [m, k] x [k, n] one with bias (its input dims list the bias first), an
-aten::bmm [b, m, k] x [b, k, n] a gemm of batch b. Kernels of other libraries (the CUTLASS 2.x
-fallbacks of misaligned operands) and other ops (grouped_mm, convolutions) are left out; a
-split-K call's second kernel (cuBLAS's splitKreduce, right after it with the same op and dims)
+from L2 (the 'resident' column counts them) timed warm. An aten::mm [m, k] x [k, n] is a linear
+of m rows without bias, an aten::addmm [n] + [m, k] x [k, n] one with bias (its input dims list
+the bias first), an aten::bmm [b, m, k] x [b, k, n] a gemm of batch b. Kernels of other
+libraries (the CUTLASS 2.x fallbacks of misaligned operands) and other ops (grouped_mm,
+convolutions) are left out; a split-K call's second kernel (cuBLAS's splitKreduce, right after it with the same op and dims)
 is added to the first: the harness timed the call, and the model predicts both
 (roofsim.perfmodel.split_reduce_kernels).
 """

@@ -69,7 +69,7 @@ def skinny_calls(name: str) -> tuple[RecordTable, np.ndarray]:
 
 def before_rule(table: RecordTable) -> np.ndarray:
     """library_blocks before session 28: at least LIBRARY_TILE_OUTPUTS outputs per block."""
-    cap = np.floor(perfmodel.LIBRARY_GRID_SHARE * GRID)
+    cap = perfmodel.library_grid_cap(GRID)
     return np.maximum(perfmodel.matrix_ctas(table, GRID),
                       np.minimum(cap, np.ceil(perfmodel.product_outputs(table) /
                                               perfmodel.LIBRARY_TILE_OUTPUTS)))
@@ -86,7 +86,7 @@ def without(table: RecordTable, what: str) -> np.ndarray:
             perfmodel.SKINNY_WIDE_COL_MIN_GRID = 0.0
         if what in ("few-col k bound", "all three"):
             perfmodel.SKINNY_FEW_COL_K_PER_N = np.inf
-        out = perfmodel.skinny_blocks(table, np.floor(perfmodel.LIBRARY_GRID_SHARE * GRID))
+        out = perfmodel.skinny_blocks(table, perfmodel.library_grid_cap(GRID))
     finally:
         (perfmodel.SKINNY_CLUSTER_MIN_TILES, perfmodel.SKINNY_WIDE_COL_MIN_GRID,
          perfmodel.SKINNY_FEW_COL_K_PER_N) = saved
@@ -105,7 +105,7 @@ def grid_table() -> str:
     rows += [[f"session 34's {what} alone off", "-", "-"] +
              sum((errors(without(t, what), g) for t, g in calls), [])
              for what in ("clusters", "16-col floor", "few-col k bound", "all three")]
-    committed = (perfmodel.SKINNY_SPLIT_K, np.floor(perfmodel.LIBRARY_GRID_SHARE * GRID))
+    committed = (perfmodel.SKINNY_SPLIT_K, perfmodel.library_grid_cap(GRID))
     saved = perfmodel.SKINNY_SPLIT_K
     try:
         for split in SPLITS:

@@ -493,14 +493,14 @@ LIBRARY_TILE_MAX_OUTPUTS = 192.0 * 192.0
 # SMs, ceil(blocks / 64), agree with its recorded grid's for 74 % of those products, 47 % at the
 # whole grid (the same on 128 SMs); mixed-fresh5's 68 recorded ones, read beside them: 43 -> 76
 # %. 124 gives the same, 120 loses 40 and 120 SMs (62 -> 48 %). On the whole chip it changes
-# nothing but the idle SMs' share of the tensor term; on 64 SMs it had been three rounds where two ran (session 39,
-# `python benchmarks/full_wave_tiles.py` prints it, part 3). From LIBRARY_SUBGRID_FULL of a
-# grid of the largest tiles up the recorded grids fill the SMs again (0.75-1 grid: 130 blocks
-# at the median, more than 128 for 64 % of them, where 0.25-0.75 grid has 34 %; DeepSeek-OCR's
-# prefill products of 2,913 x 1,280, 0.77 grid, launch 130), so the cap stops there (rounds
-# agree on 64 SMs for 76 % of h200-products' 498, 74 % of mixed-fresh5's 68). The threshold
-# was set after the stage rows of calibration/transfer.txt had shown the flagship's prefill
-# on 8-64 SMs moving with the cap (its 2,913-row products one round short on 16 and 64 SMs).
+# nothing but the idle SMs' share of the tensor term; on 64 SMs it had been three rounds where
+# two ran (session 39, `python benchmarks/full_wave_tiles.py` prints it, part 3). From
+# LIBRARY_SUBGRID_FULL of a grid of the largest tiles up the recorded grids fill the SMs again
+# (0.75-1 grid: 130 blocks at the median, more than 128 for 64 % of them, where 0.25-0.75 grid has
+# 34 %; DeepSeek-OCR's prefill products of 2,913 x 1,280, 0.77 grid, launch 130), so the cap stops
+# there (rounds agree on 64 SMs for 76 % of h200-products' 498, 74 % of mixed-fresh5's 68). The
+# threshold was set after the stage rows of calibration/transfer.txt had shown the flagship's
+# prefill on 8-64 SMs moving with the cap (its 2,913-row products one round short on 16 and 64 SMs).
 LIBRARY_SUBGRID_SHARE = 128.0 / 132.0
 LIBRARY_SUBGRID_FULL = 0.75
 # Two grids or more, the tiles the library's names give fall a little short of the whole grids:
