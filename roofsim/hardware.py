@@ -731,6 +731,18 @@ def _override_note(key: str, overrides: Mapping[str, str]) -> str:
     return "".join(f" (--set {k}={overrides[k]})" for k in hits[:1])
 
 
+def spec_with_overrides(raw: Mapping[str, Any], overrides: Mapping[str, str] | None,
+                        where: str) -> HardwareSpec:
+    """A validated spec from a hardware file's fields held elsewhere (a calibration profile's
+    `hardware`), with optional `--set` overrides; errors as load_hardware's, naming `where`."""
+    overrides = dict(overrides or {})
+    try:
+        fields_ = validate_fields(apply_overrides(raw, overrides) if overrides else raw)
+    except _Invalid as err:
+        raise UserError(f"{where}{_override_note(err.key, overrides)}: {err}") from None
+    return _spec_from_fields(fields_, "")
+
+
 def spec_from_dict(data: Mapping[str, Any], where: str = "<dict>") -> HardwareSpec:
     """Validate a dict of file fields (as spec_to_dict returns) into a spec."""
     try:

@@ -11,7 +11,7 @@ from roofsim.calibration import load_profile
 from roofsim.calibration.band import measured_bands, profile_note, relation
 from roofsim.cli import main
 from roofsim.data import data_dir
-from roofsim.hardware import derive_sm_restricted, load_hardware
+from roofsim.hardware import DEFAULT_HARDWARE, derive_sm_restricted, load_hardware, spec_to_dict
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +65,34 @@ def test_predict_names_the_profile_device_and_warns_on_another_gpu(tmp_path, cap
     assert doc["calibration_device"] == "NVIDIA H200" and doc["calibration_sms"] == 132
     assert doc["calibration_relation"] == "fewer-sms" and doc["uncertainty"]
     assert "warning" in out.err and "48 SMs" in out.err
+
+
+def test_calibration_alone_targets_the_device_it_was_measured_on(tmp_path, capsys):
+    """--calibration without --hardware predicts the profile's own device (its `hardware`, an
+    SM-restricted spec included), not the default GPU with another GPU's profile."""
+    args = ["predict", "--grid", "1x2", "--implementation", "flash", "--json"]
+    assert main(args + ["--calibration", "h200"]) == 0
+    out = capsys.readouterr()
+    doc = json.loads(out.out)
+    assert doc["hardware"] == "h200" and doc["calibration_relation"] == "fitted"
+    assert "warning" not in out.err
+    assert main(args + ["--calibration", "h200", "--hardware", "h100-sxm"]) == 0
+    assert json.loads(capsys.readouterr().out)["hardware"] == "h100-sxm"
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["hardware"] == DEFAULT_HARDWARE
+    # a profile measured on 48 SMs: its target is that restricted spec; --set applies on top
+    profile = load_profile("h200").to_dict()
+    profile["hardware"] = spec_to_dict(derive_sm_restricted(load_hardware("h200"), 48))
+    folder = tmp_path / "sm48"
+    folder.mkdir()
+    (folder / "profile.json").write_text(json.dumps(profile))
+    assert main(args + ["--calibration", str(folder)]) == 0
+    out = capsys.readouterr()
+    doc = json.loads(out.out)
+    assert doc["calibration_sms"] == 48 and doc["calibration_relation"] == "fitted"
+    assert "warning" not in out.err
+    assert main(args + ["--calibration", str(folder), "--set", "sm_count=40"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["calibration_relation"] == "fewer-sms" and "40 SMs" in out.err
+    assert main(args + ["--calibration", str(folder), "--set", "no_such_field=1"]) == 2
+    assert "hardware (--set no_such_field=1): unknown field" in capsys.readouterr().err

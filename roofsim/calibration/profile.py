@@ -44,7 +44,7 @@ from typing import Mapping
 import numpy as np
 
 from ..errors import UserError
-from ..io import read_text, stored_file, write_stored_text
+from ..io import read_json, stored_file, write_stored_text
 from ..hardware import (HardwareSpec, canonical_dtype, spec_from_dict, spec_to_dict,
                         with_sm_count)
 from ..perfmodel import (MIN_WARM_SHARE, PARAM_INDEX, PARAMS, KindParams, UnitTerms,
@@ -795,15 +795,27 @@ def resolve_calibration_dir(name_or_dir: str | Path) -> Path:
 def load_profile(path: str | Path) -> CalibrationProfile:
     """The profile in a calibration folder (profile.json), a profile file, or a shipped
     calibration's name (e.g. 'h200')."""
+    doc, p = _profile_doc(path)
+    return profile_from_dict(doc, str(p))
+
+
+def _profile_doc(path: str | Path):
+    """The parsed JSON of the profile file `path` names (profile_file), and that file."""
     p = profile_file(path)
     if not p.is_file():
         raise UserError(f"{p}: no profile.json (fit one with `roofsim calibrate --fit-only "
                         f"--out {p.parent}`)")
-    try:
-        doc = json.loads(read_text(p, expected="a JSON profile"))
-    except json.JSONDecodeError as err:
-        raise UserError(f"{p}: not valid JSON ({err.msg} at line {err.lineno})") from None
-    return profile_from_dict(doc, str(p))
+    return read_json(p, expected="a calibration profile (profile.json)"), p
+
+
+def measured_spec_fields(path: str | Path) -> tuple[Mapping, str]:
+    """The spec fields of the device a profile (as load_profile finds it) was measured on, its
+    `hardware`, and where they sit ('<file>: hardware'), for a command whose target defaults to
+    that device."""
+    doc, p = _profile_doc(path)
+    if not isinstance(doc, Mapping) or doc.get("format") != PROFILE_FORMAT:
+        raise UserError(f"{p}: not a roofsim calibration profile (format {PROFILE_FORMAT!r})")
+    return _need(doc, "hardware", str(p), dict, "the measuring device's spec"), f"{p}: hardware"
 
 
 def profile_file(path: str | Path) -> Path:

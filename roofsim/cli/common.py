@@ -7,8 +7,7 @@ import sys
 import argparse
 
 from ..errors import UserError
-from ..hardware import DEFAULT_HARDWARE, HardwareSpec, load_hardware
-from ..io import read_json
+from ..hardware import DEFAULT_HARDWARE, HardwareSpec, load_hardware, spec_with_overrides
 from .args import nonempty
 
 SET_HELP = ("override one field of the hardware spec, dotted for maps; repeatable, each key once "
@@ -22,11 +21,13 @@ def add_set_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def add_hardware_args(parser: argparse.ArgumentParser) -> None:
-    """--hardware NAME|PATH (default rtx-5090) and repeatable --set KEY=VALUE."""
-    parser.add_argument("--hardware", default=DEFAULT_HARDWARE, metavar="NAME|PATH",
+    """--hardware NAME|PATH and repeatable --set KEY=VALUE. Not given: the device a
+    --calibration profile was measured on, else DEFAULT_HARDWARE (hardware_from_args)."""
+    parser.add_argument("--hardware", default=None, metavar="NAME|PATH",
                         type=nonempty("a hardware id or a YAML file"),
                         help=f"a shipped spec id (see `roofsim hardware list`) or a path to a "
-                             f"YAML spec (schema: hardware/README.md); default {DEFAULT_HARDWARE}")
+                             f"YAML spec (schema: hardware/README.md); default: the device the "
+                             f"--calibration profile was measured on, else {DEFAULT_HARDWARE}")
     add_set_arg(parser)
 
 
@@ -53,22 +54,27 @@ def parse_set_args(items: list[str] | None) -> dict[str, str]:
 
 
 def hardware_from_args(args: argparse.Namespace, given_as: str = "--hardware") -> HardwareSpec:
-    """The spec named by --hardware (default DEFAULT_HARDWARE), with the --set overrides
-    applied and validated; `given_as` names where the name came from where that is not the
-    --hardware option (a command's argument: 'hardware show')."""
+    """The spec named by --hardware, with the --set overrides applied and validated; `given_as`
+    names where the name came from where that is not the --hardware option (a command's
+    argument: 'hardware show'). Without --hardware: the spec of the device the --calibration
+    profile was measured on (its `hardware`: `--calibration h200` alone predicts the H200, not
+    another GPU with the H200's profile), else DEFAULT_HARDWARE."""
     hw = getattr(args, "hardware", None)
-    return load_hardware(DEFAULT_HARDWARE if hw is None else hw,
-                         parse_set_args(getattr(args, "set", None)), given_as=given_as)
+    overrides = parse_set_args(getattr(args, "set", None))
+    calibration = getattr(args, "calibration", None)
+    if hw is None and calibration is not None:
+        from ..calibration.profile import measured_spec_fields
+        fields, where = measured_spec_fields(calibration)
+        return spec_with_overrides(fields, overrides, where)
+    return load_hardware(DEFAULT_HARDWARE if hw is None else hw, overrides, given_as=given_as)
 
 
 def load_calibration(name_or_dir: str):
     """The calibration profile of --calibration (a folder, its profile.json, or a shipped
-    calibration's name). The file is first read through roofsim.io (unreadable, not UTF-8, not
-    JSON, a key twice: one line), and a structure the profile loader trips on is one line too."""
+    calibration's name). load_profile reads the file through roofsim.io (unreadable, not UTF-8,
+    not JSON, a key twice: one line), and a structure it trips on is one line too."""
     from ..calibration.profile import load_profile, profile_file
     path = profile_file(name_or_dir)
-    if path.exists():
-        read_json(path, expected="a calibration profile (profile.json)")
     try:
         return load_profile(name_or_dir)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
