@@ -110,3 +110,25 @@ def test_sweep_vision_of_a_text_model_is_refused(capsys, tmp_path):
     assert main(["sweep", "vision", "--model", "llama-3.1-8b", "--no-plots",
                  "--out", str(tmp_path / "sw")]) == 2
     assert "llama-3.1-8b has no vision stage" in capsys.readouterr().err
+
+
+def test_a_class_without_sdpa_is_captured_with_the_attention_transformers_runs(tmp_path, capsys):
+    """Gemma 2 (logit soft-capping) has no SDPA attention in transformers: it was a 'cannot
+    build' error; transformers itself runs such a class eagerly, so roofsim captures that."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from roofsim.workloads.hf.build import FALLBACK_ATTENTION, build_model
+    tiny = {"architectures": ["Gemma2ForCausalLM"], "model_type": "gemma2",
+            "num_hidden_layers": 2, "hidden_size": 64, "intermediate_size": 128,
+            "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
+            "vocab_size": 256, "max_position_embeddings": 512, "sliding_window": 64,
+            "query_pre_attn_scalar": 16, "attn_logit_softcapping": 50.0,
+            "final_logit_softcapping": 30.0, "torch_dtype": "bfloat16"}
+    path = tmp_path / "gemma2.json"
+    path.write_text(json.dumps(tiny))
+    model = build_model(model_config(path))
+    assert model.config._attn_implementation == FALLBACK_ATTENTION
+    assert main(["predict", "--model", str(path), "--hardware", "h200", "--prompt-tokens", "32",
+                 "--decode-tokens", "2", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ttft_s"] > 0 and doc["tpot_s"] > 0

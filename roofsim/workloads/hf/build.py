@@ -23,6 +23,7 @@ from ...errors import UserError
 from .configs import ModelConfig
 
 ATTENTION_IMPLEMENTATION = "sdpa"
+FALLBACK_ATTENTION = "eager"     # for a class without SDPA support (_from_config)
 _HINT = "transformers models need torch and transformers>=5.17: pip install 'roofsim[reference]'"
 
 
@@ -156,7 +157,7 @@ def build_model(mc: ModelConfig, device="meta", dtype=None):
     cls = model_class(mc)
     with _quiet(), torch.device(device):
         try:
-            model = cls.from_config(cfg, dtype=dtype, attn_implementation=ATTENTION_IMPLEMENTATION)
+            model = _from_config(cls, cfg, dtype)
         except (ValueError, KeyError, TypeError, RuntimeError, ZeroDivisionError,
                 IndexError, AttributeError) as err:
             # a config transformers reads but cannot build (an unknown activation, heads that
@@ -167,6 +168,19 @@ def build_model(mc: ModelConfig, device="meta", dtype=None):
                             f"from this config ({type(err).__name__}: {_first_line(err)})") \
                 from None
     return model.eval()
+
+
+def _from_config(cls, cfg, dtype):
+    """cls built from cfg with ATTENTION_IMPLEMENTATION; a class that does not support it (Gemma
+    2's logit soft-capping: "does not support an attention implementation through
+    torch.nn.functional.scaled_dot_product_attention") with FALLBACK_ATTENTION, which is what
+    transformers itself runs for such a class when no implementation is asked for."""
+    try:
+        return cls.from_config(cfg, dtype=dtype, attn_implementation=ATTENTION_IMPLEMENTATION)
+    except ValueError as err:
+        if "scaled_dot_product_attention" not in str(err):
+            raise
+    return cls.from_config(cfg, dtype=dtype, attn_implementation=FALLBACK_ATTENTION)
 
 
 def text_config(model):
