@@ -132,3 +132,40 @@ def test_a_class_without_sdpa_is_captured_with_the_attention_transformers_runs(t
                  "--decode-tokens", "2", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["ttft_s"] > 0 and doc["tpot_s"] > 0
+
+
+def _tiny(tmp_path, name, **fields):
+    raw = {"num_hidden_layers": 2, "hidden_size": 64, "intermediate_size": 128,
+           "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 256,
+           "max_position_embeddings": 512, "torch_dtype": "bfloat16", **fields}
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(raw))
+    return path
+
+
+def test_a_model_without_a_kv_cache_is_one_line(tmp_path, capsys):
+    """Mamba's cache holds state-space layers: the decode step was an AttributeError traceback
+    in reading the cache's keys."""
+    pytest.importorskip("transformers")
+    path = _tiny(tmp_path, "mamba", architectures=["MambaForCausalLM"], model_type="mamba",
+                 state_size=8, expand=2, conv_kernel=4)
+    assert main(["predict", "--model", str(path), "--hardware", "h200", "--prompt-tokens", "16",
+                 "--decode-tokens", "2"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines()
+           if line.startswith("roofsim:")]
+    assert len(err) == 1 and "not attention keys and values" in err[0]
+
+
+def test_a_config_that_builds_but_cannot_run_is_one_line(tmp_path, capsys):
+    """DeepSeek-V3 with num_key_value_heads below its heads builds, then its attention's shapes
+    disagree in the forward: that was a RuntimeError traceback from inside the capture."""
+    pytest.importorskip("transformers")
+    path = _tiny(tmp_path, "dsv3", architectures=["DeepseekV3ForCausalLM"],
+                 model_type="deepseek_v3", n_routed_experts=8, num_experts_per_tok=2,
+                 moe_intermediate_size=64, n_shared_experts=1, kv_lora_rank=32,
+                 q_lora_rank=48, qk_rope_head_dim=8, qk_nope_head_dim=16, v_head_dim=16,
+                 first_k_dense_replace=1, n_group=2, topk_group=1)
+    assert main(["predict", "--model", str(path), "--hardware", "h200", "--prompt-tokens", "16",
+                 "--decode-tokens", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "fails in its prefill forward (RuntimeError" in err[0]

@@ -231,7 +231,33 @@ def kv_shapes(model, device) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
     with torch.no_grad():
         model(input_ids=token_ids(1, 1, vocab, device), use_cache=True, logits_to_keep=1,
               **{cache_kwarg(model): cache})
+    for layer in cache.layers:
+        if getattr(layer, "keys", None) is None or getattr(layer, "values", None) is None:
+            raise UserError(f"{getattr(model.config, 'model_type', 'this model')}: its cache "
+                            f"holds {type(layer).__name__} layers, not attention keys and "
+                            f"values; roofsim captures decoders whose decode step reads a KV "
+                            f"cache (state-space and linear-attention layers are not modelled)")
     return [(tuple(layer.keys.shape), tuple(layer.values.shape)) for layer in cache.layers]
+
+
+# What a model's forward raises on a config transformers builds but cannot run (heads that do
+# not match, a cache layer of another kind): the user's file, said in one line (run_forward).
+FORWARD_ERRORS = (ValueError, KeyError, TypeError, RuntimeError, ZeroDivisionError, IndexError,
+                  AttributeError)
+
+
+def run_forward(mc: ModelConfig, what: str, call):
+    """call() (a forward of the model built from mc, or its capture); an error it raises is
+    one line naming the config and the stage: the config runs nowhere (an incoherent config
+    transformers builds but cannot run) or roofsim cannot trace it; either way not a traceback."""
+    try:
+        return call()
+    except UserError:
+        raise
+    except FORWARD_ERRORS as err:
+        raise UserError(f"{mc.source}: the {mc.model_type} model this config builds fails in "
+                        f"its {what} forward ({type(err).__name__}: {_first_line(err)})") \
+            from None
 
 
 def filled_cache(model, shapes, batch: int, kv_len: int, device, dtype):

@@ -98,7 +98,8 @@ class TransformersModel:
     def _shapes(self):
         if "shapes" not in self._built:
             from . import build
-            self._built["shapes"] = build.kv_shapes(self._model(), "meta")
+            self._built["shapes"] = build.run_forward(
+                self.config, "one-token", lambda: build.kv_shapes(self._model(), "meta"))
         return self._built["shapes"]
 
     def capture(self, stage: str, *, use_cache: bool = True, **shape) -> _capture.Capture:
@@ -109,8 +110,9 @@ class TransformersModel:
             shapes = self._shapes() if stage == DECODE else None
             return stage_case(self._model(), self.config, key, shapes=shapes)
 
-        return _capture.capture_case(key, make_case, sdpa_backend=self.sdpa_backend,
-                                     prefix=stage, use_cache=use_cache)
+        from .build import run_forward
+        return run_forward(self.config, stage, lambda: _capture.capture_case(
+            key, make_case, sdpa_backend=self.sdpa_backend, prefix=stage, use_cache=use_cache))
 
     def graph_parts(self, request: Request, *, use_cache: bool = True) -> dict:
         """{decode: the static-cache step} (see the module docstring); {} without decode."""
