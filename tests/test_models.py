@@ -393,3 +393,68 @@ def test_a_checkpoint_folder_is_read_through_its_config_json(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="without a config.json"):
         model_config(str(tmp_path / "empty"))
+
+
+def _fixed_vlm(tmp_path, model_type, **top):
+    """A tiny fixed-input-size vision-language config of `model_type` (vision.FIXED_SIZE_FAMILIES)."""
+    text = {"model_type": {"llava": "llama", "paligemma": "gemma", "gemma3": "gemma3_text"}[
+        model_type], "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "vocab_size": 512,
+        "max_position_embeddings": 4096}
+    vision_type = "clip_vision_model" if model_type == "llava" else "siglip_vision_model"
+    raw = {"architectures": ["X"], "model_type": model_type, "torch_dtype": "bfloat16",
+           "image_token_index": 500, "text_config": text,
+           "vision_config": {"model_type": vision_type, "hidden_size": 32,
+                             "intermediate_size": 64, "num_hidden_layers": 3,
+                             "num_attention_heads": 2, "image_size": 112, "patch_size": 14},
+           **top}
+    path = tmp_path / f"{model_type}.json"
+    path.write_text(json.dumps(raw))
+    return model_config(path)
+
+
+@pytest.mark.parametrize("model_type, top, tokens", [
+    ("llava", {"vision_feature_select_strategy": "default"}, 64),    # (112 / 14)^2, no CLS
+    ("llava", {"vision_feature_select_strategy": "full"}, 65),       # CLS kept
+    ("paligemma", {"projection_dim": 64, "hidden_size": 64}, 64),
+    ("gemma3", {"mm_tokens_per_image": 16}, 16),                    # pooled to 4 x 4
+])
+def test_fixed_size_vision_encoders_give_their_image_tokens(tmp_path, model_type, top, tokens):
+    """LLaVA, PaliGemma and Gemma 3 resize every image to vision_config.image_size: the tokens
+    their get_image_features hands the decoder are vision.image_tokens' at any image size, and
+    the capture holds the tower's attention, one per layer."""
+    from roofsim.workloads.hf import vision
+    mc = _fixed_vlm(tmp_path, model_type, **top)
+    model = build.build_model(mc)
+    for image in ((112, 112), (480, 640)):
+        assert vision.image_tokens(mc, *image) == tokens
+        case = cases.vision_case(model, mc, image)
+        args, kwargs = case.make_inputs()
+        first = case.module(*args, **kwargs).pooler_output[0]   # one image's (tokens, width)
+        assert first.shape[-2] == tokens
+    cap = capture(case.module, *args, **kwargs)
+    assert len(_attention(cap)) == 3
+    assert not any(p.startswith("language_model") for p in cap.table.layer)
+
+
+def test_a_fixed_size_vlm_without_image_size_is_one_line(tmp_path, roofsim):
+    mc = _fixed_vlm(tmp_path, "llava")
+    raw = dict(mc.raw)
+    raw["vision_config"] = {k: v for k, v in raw["vision_config"].items() if k != "image_size"}
+    path = tmp_path / "no_size.json"
+    path.write_text(json.dumps(raw))
+    status, _, err = roofsim("predict", "--model", str(path), "--image", "640x480",
+                             "--hardware", "h200")
+    assert status == 2 and "'vision_config.image_size' is None" in err
+
+
+def test_paligemma_predicts_end_to_end(tmp_path, roofsim):
+    """PaliGemma makes its mask before its decoder makes the cache: without the empty cache
+    generate() hands in, the prefill read the positions on the host (a meta .item() error)."""
+    mc = _fixed_vlm(tmp_path, "paligemma", projection_dim=64, hidden_size=64)
+    status, out, err = roofsim("predict", "--model", str(mc.source), "--image", "640x480",
+                               "--prompt-tokens", "8", "--decode-tokens", "2",
+                               "--hardware", "h200", "--json")
+    assert status == 0, err
+    doc = json.loads(out)
+    assert doc["image_tokens"] == 64 and doc["vision_s"] > 0 and doc["prefill_s"] > 0

@@ -307,6 +307,11 @@ def vision_inputs(model, mc: ModelConfig, height: int, width: int, device, dtype
     from . import vision
     vision.check_vision(mc)
     v = mc.vision
+    side = vision.fixed_size(mc)
+    if side is not None:
+        channels = int(v.get("num_channels", 3))
+        return (_image_features(model), (random_tensor((1, channels, side, side), device, dtype),),
+                {})
     p, t = int(v.get("patch_size", 14)), int(v.get("temporal_patch_size", 2))
     c = int(v.get("in_chans", v.get("in_channels", 3)))
     gh, gw = vision.patch_grid(mc, height, width)
@@ -325,3 +330,22 @@ def vision_inputs(model, mc: ModelConfig, height: int, width: int, device, dtype
             ids = get_vision_position_ids(grid, int(v.get("spatial_merge_size", 2)))
             kwargs["position_ids"] = torch.empty(ids.shape, dtype=ids.dtype, device=device)
     return model.model.visual, (pixels,), kwargs
+
+
+def _image_features(model):
+    """A module holding a fixed-size VLM's vision tower and projector (its parameters and
+    module paths alone, not the decoder's) whose forward is the model's own
+    get_image_features(pixel_values): what the model runs on an image."""
+    torch, _ = _libs()
+    inner = model.model
+
+    class ImageFeatures(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.vision_tower = inner.vision_tower
+            self.multi_modal_projector = inner.multi_modal_projector
+
+        def forward(self, pixel_values):
+            return inner.get_image_features(pixel_values=pixel_values)
+
+    return ImageFeatures()

@@ -54,9 +54,14 @@ def prefill_case(model, mc: ModelConfig, tokens: int, *, batch: int = 1, device=
     from . import build
     vocab = build.text_config(model).vocab_size
 
+    kwarg = build.cache_kwarg(model)
+
     def make_inputs():
+        # an empty cache handed in, as generate() builds one before its first forward: a
+        # model that makes its mask before its decoder makes the cache (PaliGemma) would take
+        # the positions for packed sequences and read them on the host
         return (), {"input_ids": build.token_ids(batch, tokens, vocab, device),
-                    "use_cache": True, "logits_to_keep": 1}
+                    "use_cache": True, "logits_to_keep": 1, kwarg: build.new_cache(model)}
 
     return StageCase(PREFILL, model, make_inputs,
                      case_key(mc, PREFILL, tokens=tokens, batch=batch, dtype=str(dtype)))

@@ -16,7 +16,15 @@ from .configs import ModelConfig
 QWEN2VL_MIN_PIXELS = 56 * 56
 QWEN2VL_MAX_PIXELS = 28 * 28 * 16384
 QWEN2VL_FAMILY = ("qwen2_vl", "qwen2_5_vl")
-VISION_FAMILIES = QWEN2VL_FAMILY
+# Encoders of one fixed square input (vision_config.image_size): the processor resizes (and
+# crops) any image to it, and the model's get_image_features runs the vision tower and the
+# projector. The image tokens: LLaVA 1.5 (CLIP) the patches, its class token dropped under the
+# 'default' vision_feature_select_strategy (336 / 14: 576) and kept under 'full'; PaliGemma
+# (SigLIP, no class token) the patches (224 / 14: 256); Gemma 3 (SigLIP pooled by the projector)
+# mm_tokens_per_image (256).
+FIXED_SIZE_FAMILIES = ("llava", "paligemma", "gemma3")
+GEMMA3_DEFAULT_TOKENS = 256       # Gemma3Config.mm_tokens_per_image's default
+VISION_FAMILIES = QWEN2VL_FAMILY + FIXED_SIZE_FAMILIES
 
 
 def _factor(mc: ModelConfig) -> int:
@@ -32,9 +40,24 @@ def check_vision(mc: ModelConfig) -> None:
                         f"{', '.join(VISION_FAMILIES)})")
 
 
+def fixed_size(mc: ModelConfig) -> int | None:
+    """The side of the square every image is resized to (FIXED_SIZE_FAMILIES), else None."""
+    if mc.model_type not in FIXED_SIZE_FAMILIES:
+        return None
+    side = mc.vision.get("image_size")
+    if isinstance(side, bool) or not isinstance(side, int) or side < 1:
+        raise UserError(f"{mc.source}: 'vision_config.image_size' is {side!r}; expected the "
+                        f"encoder's input side in pixels (transformers would fill in its "
+                        f"class's default)")
+    return side
+
+
 def resized(mc: ModelConfig, height: int, width: int) -> tuple[int, int]:
     """(height, width) the processor feeds the encoder for an image of height x width."""
     check_vision(mc)
+    side = fixed_size(mc)
+    if side is not None:
+        return side, side
     f = _factor(mc)
     h = max(f, round(height / f) * f)
     w = max(f, round(width / f) * f)
@@ -57,7 +80,14 @@ def patch_grid(mc: ModelConfig, height: int, width: int) -> tuple[int, int]:
 
 
 def image_tokens(mc: ModelConfig, height: int, width: int) -> int:
-    """Tokens the encoder hands the decoder for one image (patches / merge^2)."""
+    """Tokens the encoder hands the decoder for one image (Qwen2-VL: patches / merge^2; the
+    FIXED_SIZE_FAMILIES: see there)."""
     gh, gw = patch_grid(mc, height, width)
+    if mc.model_type == "gemma3":
+        return int(mc.raw.get("mm_tokens_per_image", GEMMA3_DEFAULT_TOKENS))
+    if mc.model_type == "llava":
+        return gh * gw + (mc.raw.get("vision_feature_select_strategy", "default") == "full")
+    if mc.model_type == "paligemma":
+        return gh * gw
     m = int(mc.vision.get("spatial_merge_size", 2))
     return (gh // m) * (gw // m)
