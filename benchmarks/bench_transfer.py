@@ -189,7 +189,9 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # (2026-12-07 00:02-00:05, committed unread in bb9e567): e2e-fresh79 (grid 10x6, prompt 700; 64
 # SMs) and e2e-fresh80 (7x5, prompt 810; 120 and 24 SMs). e2e-fresh81 (6x7, prompt 540; 128
 # SMs; 00:17, committed unread in bb2408b) before session 40's LIBRARY_LAST_GRID_FILL was chosen:
-# fresh for it.
+# fresh for it. Session 43's H100 run (2026-12-07 08:18-08:21, committed unread in 2747f34; the
+# model of f70117b, session 42's split-K change): e2e-fresh82 (grids 10x6 and 6x8, prompt 390;
+# the whole H100) and e2e-fresh83 (7x3, prompt 150; 24 and 88 SMs).
 FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57)",
          "h200-sm24 (e2e-fresh60)", "h200-sm96 (e2e-fresh60)", "h200 (e2e-fresh60)",
          "h100-sxm-sm24 (e2e-fresh60)", "h100-sxm-sm48 (e2e-fresh61)",
@@ -206,7 +208,8 @@ FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57
          "h100-sxm-sm40 (e2e-fresh74)", "h100-sxm-sm96 (e2e-fresh74)",
          "h100-sxm-sm112 (e2e-fresh77)", "h100-sxm-sm104 (e2e-fresh78)",
          "h100-sxm-sm64 (e2e-fresh79)", "h100-sxm-sm120 (e2e-fresh80)",
-         "h100-sxm-sm24 (e2e-fresh80)", "h100-sxm-sm128 (e2e-fresh81)"}
+         "h100-sxm-sm24 (e2e-fresh80)", "h100-sxm-sm128 (e2e-fresh81)",
+         "h100-sxm (e2e-fresh82)", "h100-sxm-sm24 (e2e-fresh83)", "h100-sxm-sm88 (e2e-fresh83)"}
 FRESH_SAMPLES: set[str] = set()
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12, "sibling": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15, "sibling": 0.15}
@@ -238,7 +241,7 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh66", "e2e-fresh67", "e2e-fresh68",
             "e2e-fresh69", "e2e-fresh70", "e2e-fresh71", "e2e-fresh72", "e2e-fresh73",
             "e2e-fresh74", "e2e-fresh77", "e2e-fresh78", "e2e-fresh79", "e2e-fresh80",
-            "e2e-fresh81")
+            "e2e-fresh81", "e2e-fresh82", "e2e-fresh83")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
@@ -436,7 +439,16 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h100-sxm-sm128", "wide-fresh2"),
                     ("h100-sxm", "wide-fresh3"), ("h100-sxm-sm64", "wide-fresh3"),
                     ("h100-sxm-sm104", "wide-fresh3"), ("h100-sxm-sm120", "wide-fresh3"),
-                    ("h100-sxm-sm128", "wide-fresh3"))
+                    ("h100-sxm-sm128", "wide-fresh3"),
+                    ("h100-sxm", "narrow-fresh12"), ("h100-sxm-sm8", "narrow-fresh12"),
+                    ("h100-sxm-sm16", "narrow-fresh12"), ("h100-sxm-sm32", "narrow-fresh12"),
+                    ("h100-sxm-sm48", "narrow-fresh12"),
+                    ("h100-sxm", "attention-fresh-sm"), ("h100-sxm-sm8", "attention-fresh-sm"),
+                    ("h100-sxm-sm16", "attention-fresh-sm"),
+                    ("h100-sxm-sm24", "attention-fresh-sm"),
+                    ("h100-sxm-sm40", "attention-fresh-sm"),
+                    ("h100-sxm", "wide-fresh4"), ("h100-sxm-sm112", "wide-fresh4"),
+                    ("h100-sxm-sm120", "wide-fresh4"), ("h100-sxm-sm128", "wide-fresh4"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -561,11 +573,18 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # wide-fresh3 (benchmarks/suites/wide_fresh3.yaml, the whole H100 and 64, 104, 120 and 128 SMs,
 # 2026-12-07 00:15-00:16) was timed before that rule was chosen and committed unread (bb2408b):
 # the fresh set for it.
+# Session 43 (an H100, 2026-12-07 08:15-08:22 by the device's clock; committed unread in
+# 2747f34): narrow-fresh12 (benchmarks/suites/narrow_fresh12.yaml, written in session 42 after
+# its split-K change: 8, 16, 32 and 48 SMs and the whole H100), wide-fresh4 (written in session
+# 41 after its change: 112, 120 and 128 SMs and the whole H100) and attention-fresh-sm (written
+# in session 43 before any change: 8, 16, 24 and 40 SMs and the whole H100), all timed on the
+# model of f70117b.
 FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12", "narrow-fresh4", "mixed-fresh24",
                      "mixed-fresh25", "mixed-fresh26", "narrow-fresh7", "mixed-fresh27",
                      "narrow-fresh8", "mixed-fresh28",
                      "narrow-fresh9", "mixed-fresh29", "narrow-fresh10", "mixed-fresh30",
-                     "narrow-fresh11", "mixed-fresh31", "wide-fresh3")
+                     "narrow-fresh11", "mixed-fresh31", "wide-fresh3", "narrow-fresh12",
+                     "wide-fresh4", "attention-fresh-sm")
 
 
 def is_fresh(folder: str, name: str) -> bool:
