@@ -442,11 +442,14 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h100-sxm-sm128", "wide-fresh3"),
                     ("h100-sxm", "narrow-fresh12"), ("h100-sxm-sm8", "narrow-fresh12"),
                     ("h100-sxm-sm16", "narrow-fresh12"), ("h100-sxm-sm32", "narrow-fresh12"),
-                    ("h100-sxm-sm48", "narrow-fresh12"),
+                    ("h100-sxm-sm48", "narrow-fresh12"), ("h100-sxm-sm24", "narrow-fresh12"),
+                    ("h100-sxm-sm72", "narrow-fresh12"),
                     ("h100-sxm", "attention-fresh-sm"), ("h100-sxm-sm8", "attention-fresh-sm"),
                     ("h100-sxm-sm16", "attention-fresh-sm"),
                     ("h100-sxm-sm24", "attention-fresh-sm"),
                     ("h100-sxm-sm40", "attention-fresh-sm"),
+                    ("h100-sxm-sm56", "attention-fresh-sm"),
+                    ("h100-sxm-sm88", "attention-fresh-sm"),
                     ("h100-sxm", "wide-fresh4"), ("h100-sxm-sm112", "wide-fresh4"),
                     ("h100-sxm-sm120", "wide-fresh4"), ("h100-sxm-sm128", "wide-fresh4"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
@@ -578,7 +581,8 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # its split-K change: 8, 16, 32 and 48 SMs and the whole H100), wide-fresh4 (written in session
 # 41 after its change: 112, 120 and 128 SMs and the whole H100) and attention-fresh-sm (written
 # in session 43 before any change: 8, 16, 24 and 40 SMs and the whole H100), all timed on the
-# model of f70117b.
+# model of f70117b; a second call (08:46-08:48) timed narrow-fresh12 on 24 and 72 SMs and
+# attention-fresh-sm on 56 and 88, the model unchanged.
 FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12", "narrow-fresh4", "mixed-fresh24",
                      "mixed-fresh25", "mixed-fresh26", "narrow-fresh7", "mixed-fresh27",
                      "narrow-fresh8", "mixed-fresh28",
