@@ -191,7 +191,8 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # SMs; 00:17, committed unread in bb2408b) before session 40's LIBRARY_LAST_GRID_FILL was chosen:
 # fresh for it. Session 43's H100 run (2026-12-07 08:18-08:21, committed unread in 2747f34; the
 # model of f70117b, session 42's split-K change): e2e-fresh82 (grids 10x6 and 6x8, prompt 390;
-# the whole H100) and e2e-fresh83 (7x3, prompt 150; 24 and 88 SMs).
+# the whole H100) and e2e-fresh83 (7x3, prompt 150; 24 and 88 SMs); a third call (08:57-08:58):
+# e2e-fresh84 (4x9, prompt 270; 56 and 120 SMs).
 FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57)",
          "h200-sm24 (e2e-fresh60)", "h200-sm96 (e2e-fresh60)", "h200 (e2e-fresh60)",
          "h100-sxm-sm24 (e2e-fresh60)", "h100-sxm-sm48 (e2e-fresh61)",
@@ -209,7 +210,8 @@ FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57
          "h100-sxm-sm112 (e2e-fresh77)", "h100-sxm-sm104 (e2e-fresh78)",
          "h100-sxm-sm64 (e2e-fresh79)", "h100-sxm-sm120 (e2e-fresh80)",
          "h100-sxm-sm24 (e2e-fresh80)", "h100-sxm-sm128 (e2e-fresh81)",
-         "h100-sxm (e2e-fresh82)", "h100-sxm-sm24 (e2e-fresh83)", "h100-sxm-sm88 (e2e-fresh83)"}
+         "h100-sxm (e2e-fresh82)", "h100-sxm-sm24 (e2e-fresh83)", "h100-sxm-sm88 (e2e-fresh83)",
+         "h100-sxm-sm56 (e2e-fresh84)", "h100-sxm-sm120 (e2e-fresh84)"}
 FRESH_SAMPLES: set[str] = set()
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12, "sibling": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15, "sibling": 0.15}
@@ -241,7 +243,7 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh66", "e2e-fresh67", "e2e-fresh68",
             "e2e-fresh69", "e2e-fresh70", "e2e-fresh71", "e2e-fresh72", "e2e-fresh73",
             "e2e-fresh74", "e2e-fresh77", "e2e-fresh78", "e2e-fresh79", "e2e-fresh80",
-            "e2e-fresh81", "e2e-fresh82", "e2e-fresh83")
+            "e2e-fresh81", "e2e-fresh82", "e2e-fresh83", "e2e-fresh84")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
