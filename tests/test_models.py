@@ -396,7 +396,7 @@ def test_a_checkpoint_folder_is_read_through_its_config_json(tmp_path):
 
 
 def _fixed_vlm(tmp_path, model_type, **top):
-    """A tiny fixed-input-size vision-language config of `model_type` (vision.FIXED_SIZE_FAMILIES)."""
+    """A tiny vision-language config of `model_type`, one of vision.FIXED_SIZE_FAMILIES."""
     text = {"model_type": {"llava": "llama", "paligemma": "gemma", "gemma3": "gemma3_text"}[
         model_type], "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
         "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "vocab_size": 512,
