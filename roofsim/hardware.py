@@ -711,6 +711,14 @@ def load_hardware(name_or_path: str = DEFAULT_HARDWARE,
     path, expected_id = resolve_hardware(name_or_path, given_as)
     where = _display(path) if expected_id is not None else name_or_path
     raw = _read_yaml(path, where)
+    return _spec_from_fields(_validated(raw, overrides, where, expected_id), str(path))
+
+
+def _validated(raw, overrides: Mapping[str, str] | None, where: str,
+               expected_id: str | None = None) -> dict:
+    """raw's fields with the `--set` overrides applied, validated; a shipped file's id must be
+    its name (expected_id) unless an override renames it. Any failure is one UserError naming
+    `where` and the override behind the field."""
     overrides = dict(overrides or {})
     try:
         if overrides and isinstance(raw, Mapping):
@@ -721,7 +729,7 @@ def load_hardware(name_or_path: str = DEFAULT_HARDWARE,
                                  f"(expected {expected_id!r})")
     except _Invalid as err:
         raise UserError(f"{where}{_override_note(err.key, overrides)}: {err}") from None
-    return _spec_from_fields(fields_, str(path))
+    return fields_
 
 
 def _override_note(key: str, overrides: Mapping[str, str]) -> str:
@@ -735,12 +743,7 @@ def spec_with_overrides(raw: Mapping[str, Any], overrides: Mapping[str, str] | N
                         where: str) -> HardwareSpec:
     """A validated spec from a hardware file's fields held elsewhere (a calibration profile's
     `hardware`), with optional `--set` overrides; errors as load_hardware's, naming `where`."""
-    overrides = dict(overrides or {})
-    try:
-        fields_ = validate_fields(apply_overrides(raw, overrides) if overrides else raw)
-    except _Invalid as err:
-        raise UserError(f"{where}{_override_note(err.key, overrides)}: {err}") from None
-    return _spec_from_fields(fields_, "")
+    return _spec_from_fields(_validated(raw, overrides, where), "")
 
 
 def spec_from_dict(data: Mapping[str, Any], where: str = "<dict>") -> HardwareSpec:

@@ -1621,6 +1621,13 @@ def _key_bits(table: RecordTable) -> np.ndarray:
     return 8.0 * _element_bytes(table)
 
 
+def extra_kernels(table: RecordTable, grid_sms: float) -> np.ndarray:
+    """Kernels a call issues beyond its first that the physics pays a launch floor for (the
+    radix sort's passes aside: its kind parameters carry them): a conv2d call's
+    conv_extra_kernels and a split-K skinny product's reduction (split_reduce_kernels)."""
+    return conv_extra_kernels(table) + split_reduce_kernels(table, grid_sms)
+
+
 def launches_per_call(table: RecordTable, grid_sms: float) -> np.ndarray:
     """Launches (kernels and memsets, each a node of a CUDA graph) one call of each record
     issues on a device whose libraries size their grids for grid_sms SMs: 1, bar a radix sort
@@ -1631,7 +1638,7 @@ def launches_per_call(table: RecordTable, grid_sms: float) -> np.ndarray:
     us on the H200) and the residual carries it. A conv2d call issues its convolution and
     conv_extra_kernels, a split-K skinny product its reduction (split_reduce_kernels); the
     physics pays each a launch floor."""
-    out = 1.0 + conv_extra_kernels(table) + split_reduce_kernels(table, grid_sms)
+    out = 1.0 + extra_kernels(table, grid_sms)
     sel = (table.kind == "sort") & (_col(table, "cols", 1.0) > SORT_BITONIC_MAX)
     if sel.any():
         out[sel] = RADIX_FIXED_LAUNCHES + 2.0 * np.ceil(_key_bits(table)[sel] / RADIX_BITS)
@@ -1827,8 +1834,7 @@ def unit_terms(table: RecordTable, hw: HardwareSpec,
                      empty_s=idle_block_seconds(table, hw),
                      layout_s=conv_layout_bytes(table) / (LAYOUT_EFFICIENCY *
                                                           streaming_bandwidth(hw)),
-                     nodes_s=(conv_extra_kernels(table) + split_reduce_kernels(table, grid)) *
-                     hw.launch_overhead_s("cuda_graph"),
+                     nodes_s=extra_kernels(table, grid) * hw.launch_overhead_s("cuda_graph"),
                      return_share=row_latency(table, hw, resident))
 
 

@@ -711,9 +711,13 @@ def _shapes(shape: Mapping, n: int, at: str) -> np.ndarray:
     return p
 
 
-def profile_from_dict(doc: Mapping, where: str = "<profile>") -> CalibrationProfile:
+def _check_format(doc, where: str) -> None:
     if not isinstance(doc, Mapping) or doc.get("format") != PROFILE_FORMAT:
         raise UserError(f"{where}: not a roofsim calibration profile (format {PROFILE_FORMAT!r})")
+
+
+def profile_from_dict(doc: Mapping, where: str = "<profile>") -> CalibrationProfile:
+    _check_format(doc, where)
     if doc.get("version") != PROFILE_VERSION:
         raise UserError(f"{where}: profile version {doc.get('version')!r}, expected "
                         f"{PROFILE_VERSION} (refit with `roofsim calibrate --fit-only`)")
@@ -813,8 +817,7 @@ def measured_spec_fields(path: str | Path) -> tuple[Mapping, str]:
     `hardware`, and where they sit ('<file>: hardware'), for a command whose target defaults to
     that device."""
     doc, p = _profile_doc(path)
-    if not isinstance(doc, Mapping) or doc.get("format") != PROFILE_FORMAT:
-        raise UserError(f"{p}: not a roofsim calibration profile (format {PROFILE_FORMAT!r})")
+    _check_format(doc, str(p))
     return _need(doc, "hardware", str(p), dict, "the measuring device's spec"), f"{p}: hardware"
 
 

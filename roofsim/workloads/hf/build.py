@@ -24,6 +24,11 @@ from .configs import ModelConfig
 
 ATTENTION_IMPLEMENTATION = "sdpa"
 FALLBACK_ATTENTION = "eager"     # for a class without SDPA support (_from_config)
+# What transformers raises on a config it reads but cannot build (an unknown activation, heads
+# that do not divide), or builds but cannot run (heads that do not match, a cache layer of
+# another kind): the user's file, said in one line (build_model, run_forward).
+CONFIG_ERRORS = (ValueError, KeyError, TypeError, RuntimeError, ZeroDivisionError, IndexError,
+                 AttributeError)
 _HINT = "transformers models need torch and transformers>=5.17: pip install 'roofsim[reference]'"
 
 
@@ -158,8 +163,7 @@ def build_model(mc: ModelConfig, device="meta", dtype=None):
     with _quiet(), torch.device(device):
         try:
             model = _from_config(cls, cfg, dtype)
-        except (ValueError, KeyError, TypeError, RuntimeError, ZeroDivisionError,
-                IndexError, AttributeError) as err:
+        except CONFIG_ERRORS as err:
             # a config transformers reads but cannot build (an unknown activation, heads that
             # do not divide, ...): the user's file, not roofsim's bug. Out-of-memory stays.
             if isinstance(err, torch.cuda.OutOfMemoryError):
@@ -240,12 +244,6 @@ def kv_shapes(model, device) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
     return [(tuple(layer.keys.shape), tuple(layer.values.shape)) for layer in cache.layers]
 
 
-# What a model's forward raises on a config transformers builds but cannot run (heads that do
-# not match, a cache layer of another kind): the user's file, said in one line (run_forward).
-FORWARD_ERRORS = (ValueError, KeyError, TypeError, RuntimeError, ZeroDivisionError, IndexError,
-                  AttributeError)
-
-
 def run_forward(mc: ModelConfig, what: str, call):
     """call() (a forward of the model built from mc, or its capture); an error it raises is
     one line naming the config and the stage: the config runs nowhere (an incoherent config
@@ -254,7 +252,7 @@ def run_forward(mc: ModelConfig, what: str, call):
         return call()
     except UserError:
         raise
-    except FORWARD_ERRORS as err:
+    except CONFIG_ERRORS as err:
         raise UserError(f"{mc.source}: the {mc.model_type} model this config builds fails in "
                         f"its {what} forward ({type(err).__name__}: {_first_line(err)})") \
             from None
