@@ -140,7 +140,7 @@ def fit_graph(device: str, hw, profile) -> GraphFit:
             recs = wl.stage_records(req)
             w = stage_walls({"decode": recs.parts["decode"]}, hw, profile, host0,
                             graph_parts=graph)["decode"]
-            launches = sum(wt * graph_nodes(t, float(hw.grid_sms))     # as wall counts
+            launches = sum(wt * graph_nodes(t, hw)     # as wall counts
                            for t, wt in graph["decode"])
             gaps = w.graph_s - w.graph_kernel_s         # calibrated gaps
             wall, held = float(r["wall_median_s"]), float(r["wall_held_median_s"])

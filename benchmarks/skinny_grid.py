@@ -12,7 +12,9 @@ roofsim.perfmodel.skinny_blocks, block_rounds). Reads committed files alone:
    bounds were read off), for
    the rule before session 28 (LIBRARY_TILE_OUTPUTS' outputs per block) and for the skinny
    rule at other split lengths and grid caps (the committed pair is marked; each row keeps
-   session 30's narrow column tiles and 32-row tiles: perfmodel.SKINNY_NARROW_ROWS ...).
+   session 30's narrow column tiles and 32-row tiles: perfmodel.SKINNY_NARROW_ROWS ...), every
+   width of SKINNY_NARROW_GRID taken; last, the committed rule with each device's own widest
+   narrow tile (its spec's library_narrow_tile_cols: perfmodel.narrow_tile_cols, session 44).
 2. With --companions, the H200's profile (fitted as its profile.json records) on the rows of
    its 8- and 16-SM companions whose shapes the whole chip's fit left out (so no SM share of
    theirs was measured): MAPE % of the skinny products and of the other products, with the
@@ -36,6 +38,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from roofsim import perfmodel  # noqa: E402
 from roofsim.calibration.suites import Case  # noqa: E402
+from roofsim.hardware import load_hardware  # noqa: E402
 from roofsim.cli.output import format_table  # noqa: E402
 from roofsim.records import RecordTable  # noqa: E402
 
@@ -65,6 +68,12 @@ def skinny_calls(name: str) -> tuple[RecordTable, np.ndarray]:
     table = RecordTable.concat([Case.from_id(c).records() for c in ids])
     keep = perfmodel.one_block_per_sm(table) & perfmodel.skinny_products(table)
     return table.select(keep), np.asarray(grids)[keep]
+
+
+def device_narrow_cols(name: str) -> float:
+    """The widest narrow column tile the library of the device a grid set was recorded on takes
+    (its spec's library_narrow_tile_cols; the set's folder names the device)."""
+    return perfmodel.narrow_tile_cols(load_hardware(name.split("/", 1)[0]))
 
 
 def before_rule(table: RecordTable) -> np.ndarray:
@@ -117,6 +126,10 @@ def grid_table() -> str:
                                 []))
     finally:
         perfmodel.SKINNY_SPLIT_K = saved
+    cap = perfmodel.library_grid_cap(GRID)
+    rows.append(["the device's narrow tiles", str(perfmodel.SKINNY_SPLIT_K), str(cap)] +
+                sum((errors(perfmodel.skinny_blocks(t, cap, device_narrow_cols(name)), g)
+                     for (name, _), (t, g) in zip(SETS, calls)), []))
     head = ["rule", "split k", "cap"]
     for (name, what), (t, _) in zip(SETS, calls):
         head += [f"{name.rsplit('/', 1)[-1]} mean ({len(t)})", "> 2x"]

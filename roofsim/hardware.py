@@ -113,6 +113,7 @@ class HardwareSpec:
     sm_mem_bandwidth_gbps: float | None = None   # what one SM sustains alone (Little's law)
     l2_bandwidth_gbps: float | None = None       # the L2's bandwidth, whole chip
     grid_sm_count: int | None = None             # SMs libraries size launch grids for
+    library_narrow_tile_cols: int | None = None  # widest narrow column tile of skinny linears
     interconnect_latency_us: Mapping[str, float] = field(default_factory=dict)  # per link step
 
     # ---- physical quantities (roofsim.perfmodel) ---------------------------------------
@@ -363,6 +364,11 @@ SCHEMA: tuple[FieldSpec, ...] = (
               "count the device reports, which a green context restricting the chip to fewer "
               "SMs leaves at the whole chip's; default sm_count", unit="SMs", low=1, high=10000,
               required=False),
+    FieldSpec("library_narrow_tile_cols", "integer", "widest column tile of cuBLAS's transposed "
+              "skinny kernels (nvjet tst_8x64 / tst_16x64 ..._TNN) that the device's library "
+              "takes for a linear of at most 8 rows: a choice of the library's heuristics on "
+              "that device, read off its launch grids; default 16 (the H200's)", unit="columns",
+              required=False, choices=(8, 16)),
     FieldSpec("l2_cache_mib", "number", "L2 cache size, 1 MiB = 2**20 byte", unit="MiB",
               low=0.25, high=4096, high_hint="did you give KiB?"),
     FieldSpec("launch_overhead_us", "numbers", "per-kernel launch floor: back-to-back stream "
@@ -584,6 +590,8 @@ def _spec_from_fields(fields_: Mapping[str, Any], path: str) -> HardwareSpec:
         sm_mem_bandwidth_gbps=(float(fields_["sm_mem_bandwidth_gbps"])
                                if "sm_mem_bandwidth_gbps" in fields_ else None),
         grid_sm_count=(int(fields_["grid_sm_count"]) if "grid_sm_count" in fields_ else None),
+        library_narrow_tile_cols=(int(fields_["library_narrow_tile_cols"])
+                                  if "library_narrow_tile_cols" in fields_ else None),
         l2_bandwidth_gbps=(float(fields_["l2_bandwidth_gbps"])
                            if "l2_bandwidth_gbps" in fields_ else None),
         interconnect_latency_us=frozen("interconnect_latency_us"),

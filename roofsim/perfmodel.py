@@ -550,10 +550,12 @@ def library_grid_cap(grid_sms: float) -> float:
     return max(np.floor(LIBRARY_GRID_SHARE * float(grid_sms)), 1.0)
 
 
-def library_blocks(table: RecordTable, grid_sms: float) -> np.ndarray:
+def library_blocks(table: RecordTable, grid_sms: float,
+                   narrow_cols: float | None = None) -> np.ndarray:
     """Thread blocks a launch runs: matrix_ctas, and for the one-block-per-SM products at least
     as many as LIBRARY_TILE_OUTPUTS tiles of its outputs, up to LIBRARY_GRID_SHARE of the
-    grid_sms SMs (the skinny ones: skinny_blocks); NaN for the kinds without tiles."""
+    grid_sms SMs (the skinny ones: skinny_blocks, with the device's narrowest-tile choice
+    `narrow_cols`: narrow_tile_cols); NaN for the kinds without tiles."""
     blocks = matrix_ctas(table, grid_sms)
     sel = one_block_per_sm(table)
     if sel.any():
@@ -563,7 +565,7 @@ def library_blocks(table: RecordTable, grid_sms: float) -> np.ndarray:
         blocks = np.where(balanced(table), full_wave_blocks(table, blocks, grid_sms), blocks)
         thin = sel & skinny_products(table)
         if thin.any():
-            blocks = np.where(thin, skinny_blocks(table, cap), blocks)
+            blocks = np.where(thin, skinny_blocks(table, cap, narrow_cols), blocks)
     return blocks
 
 
@@ -667,16 +669,25 @@ class SkinnyLaunch:
     splits: np.ndarray
 
 
-def skinny_blocks(table: RecordTable, cap: float) -> np.ndarray:
+def skinny_blocks(table: RecordTable, cap: float,
+                  narrow_cols: float | None = None) -> np.ndarray:
     """Blocks of a skinny product's nvjet launch (skinny_launch)."""
-    return skinny_launch(table, cap).blocks
+    return skinny_launch(table, cap, narrow_cols).blocks
 
 
-def skinny_launch(table: RecordTable, cap: float) -> SkinnyLaunch:
+def narrow_tile_cols(hw: HardwareSpec) -> float:
+    """The widest of SKINNY_NARROW_GRID's column tiles the device's library takes: the spec's
+    library_narrow_tile_cols, else the widest there is (the H200's choice)."""
+    return float(hw.library_narrow_tile_cols or max(SKINNY_NARROW_GRID))
+
+
+def skinny_launch(table: RecordTable, cap: float,
+                  narrow_cols: float | None = None) -> SkinnyLaunch:
     """A skinny product's nvjet launch: SKINNY_TILE_ROWS x SKINNY_TILE_COLS tiles of its outputs
     (rows in tiles of SKINNY_WIDE_ROWS past that many where k splits twice), times one split per
     SKINNY_SPLIT_K of k up to what fills `cap` blocks, at most `cap` blocks; a short linear's
-    narrow column tiles where the library takes them (SKINNY_NARROW_ROWS ...)."""
+    narrow column tiles where the library takes them (SKINNY_NARROW_ROWS ...), of at most
+    `narrow_cols` columns (narrow_tile_cols; None: every width of SKINNY_NARROW_GRID)."""
     c = lambda name: np.maximum(_col(table, name, 1.0), 1.0)   # noqa: E731
     linear = table.kind == "linear"
     rows = np.where(linear, c("m") * c("batch"), c("m"))
@@ -695,6 +706,8 @@ def skinny_launch(table: RecordTable, cap: float) -> SkinnyLaunch:
     biased = _col(table, "bias", 0.0) > 0
     chosen = np.zeros(len(table), dtype=bool)
     for width, most in SKINNY_NARROW_GRID.items():
+        if narrow_cols is not None and width > narrow_cols:
+            continue
         grid = _cluster_round(np.ceil(n / width))
         if width <= 8.0:
             fits = (grid >= SKINNY_FEW_COL_GRID) | (k <= SKINNY_FEW_COL_K_PER_N * n) | biased
@@ -706,7 +719,8 @@ def skinny_launch(table: RecordTable, cap: float) -> SkinnyLaunch:
     return SkinnyLaunch(blocks=out, splits=np.where(chosen, 1.0, splits))
 
 
-def split_reduce_kernels(table: RecordTable, grid_sms: float) -> np.ndarray:
+def split_reduce_kernels(table: RecordTable, grid_sms: float,
+                         narrow_cols: float | None = None) -> np.ndarray:
     """1 for a skinny product whose nvjet launch splits its reduction (skinny_launch on the
     grid the library sizes for grid_sms SMs): cuBLAS then runs a second kernel,
     cublasLt::splitKreduce_kernel, that sums the splits' fp32 partial outputs (the reference's
@@ -717,7 +731,8 @@ def split_reduce_kernels(table: RecordTable, grid_sms: float) -> np.ndarray:
     if sel.any():
         cap = library_grid_cap(grid_sms)
         rows = np.flatnonzero(sel)
-        out[rows] = (skinny_launch(table.select(rows), cap).splits >= 2.0).astype(float)
+        out[rows] = (skinny_launch(table.select(rows), cap, narrow_cols).splits >= 2.0
+                     ).astype(float)
     return out
 
 
@@ -1621,14 +1636,16 @@ def _key_bits(table: RecordTable) -> np.ndarray:
     return 8.0 * _element_bytes(table)
 
 
-def extra_kernels(table: RecordTable, grid_sms: float) -> np.ndarray:
+def extra_kernels(table: RecordTable, grid_sms: float,
+                  narrow_cols: float | None = None) -> np.ndarray:
     """Kernels a call issues beyond its first that the physics pays a launch floor for (the
     radix sort's passes aside: its kind parameters carry them): a conv2d call's
     conv_extra_kernels and a split-K skinny product's reduction (split_reduce_kernels)."""
-    return conv_extra_kernels(table) + split_reduce_kernels(table, grid_sms)
+    return conv_extra_kernels(table) + split_reduce_kernels(table, grid_sms, narrow_cols)
 
 
-def launches_per_call(table: RecordTable, grid_sms: float) -> np.ndarray:
+def launches_per_call(table: RecordTable, grid_sms: float,
+                      narrow_cols: float | None = None) -> np.ndarray:
     """Launches (kernels and memsets, each a node of a CUDA graph) one call of each record
     issues on a device whose libraries size their grids for grid_sms SMs: 1, bar a radix sort
     (see RADIX_BITS). Where no profile speaks for a record, the engine's roofline pays the
@@ -1637,8 +1654,8 @@ def launches_per_call(table: RecordTable, grid_sms: float) -> np.ndarray:
     floor per record: calibration's sort rows measured the jump at SORT_BITONIC_MAX (38 -> 79
     us on the H200) and the residual carries it. A conv2d call issues its convolution and
     conv_extra_kernels, a split-K skinny product its reduction (split_reduce_kernels); the
-    physics pays each a launch floor."""
-    out = 1.0 + extra_kernels(table, grid_sms)
+    physics pays each a launch floor. `narrow_cols`: the device's narrow_tile_cols."""
+    out = 1.0 + extra_kernels(table, grid_sms, narrow_cols)
     sel = (table.kind == "sort") & (_col(table, "cols", 1.0) > SORT_BITONIC_MAX)
     if sel.any():
         out[sel] = RADIX_FIXED_LAUNCHES + 2.0 * np.ceil(_key_bits(table)[sel] / RADIX_BITS)
@@ -1803,7 +1820,8 @@ def unit_terms(table: RecordTable, hw: HardwareSpec,
     flops_c = table.flops_cuda + np.where(on_cuda, flops_t, 0.0)
     flops_t = np.where(on_cuda, 0.0, flops_t)
     grid = float(hw.grid_sms)             # the libraries size the grid for these SMs
-    tiles = library_blocks(table, grid)
+    narrow = narrow_tile_cols(hw)
+    tiles = library_blocks(table, grid, narrow)
     has_tiles = np.isfinite(tiles) & (flops_t > 0)
     tiles_safe = np.where(has_tiles, tiles, 1.0)
     persistent_kernel = persistent(table)
@@ -1834,7 +1852,8 @@ def unit_terms(table: RecordTable, hw: HardwareSpec,
                      empty_s=idle_block_seconds(table, hw),
                      layout_s=conv_layout_bytes(table) / (LAYOUT_EFFICIENCY *
                                                           streaming_bandwidth(hw)),
-                     nodes_s=extra_kernels(table, grid) * hw.launch_overhead_s("cuda_graph"),
+                     nodes_s=extra_kernels(table, grid, narrow) *
+                     hw.launch_overhead_s("cuda_graph"),
                      return_share=row_latency(table, hw, resident))
 
 

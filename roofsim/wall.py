@@ -30,7 +30,7 @@ import numpy as np
 from .engine import simulate
 from .hardware import HardwareSpec
 from .host import HostModel, is_matrix_launch, sync_flags
-from .perfmodel import launches_per_call
+from .perfmodel import launches_per_call, narrow_tile_cols
 
 MODES: tuple[str, ...] = ("eager", "graph")
 _MAX_EXPANDED = 2_000_000      # launches simulated one by one; beyond, records move as blocks
@@ -175,11 +175,13 @@ class _Sums:
     eager_high: float
 
 
-def graph_nodes(table, grid_sms: float) -> float:
-    """Kernel nodes a CUDA graph of `table` holds on a device whose libraries size their grids
-    for grid_sms SMs: each record's count x its launches per call
+def graph_nodes(table, hardware: HardwareSpec) -> float:
+    """Kernel nodes a CUDA graph of `table` holds on `hardware` (whose libraries size their
+    grids for its grid_sms SMs): each record's count x its launches per call
     (roofsim.perfmodel.launches_per_call); graph_node_s and graph_launch_node_s are per node."""
-    return float((np.asarray(table.count) * launches_per_call(table, grid_sms)).sum())
+    return float((np.asarray(table.count) *
+                  launches_per_call(table, float(hardware.grid_sms),
+                                    narrow_tile_cols(hardware))).sum())
 
 
 def _sums(parts, hardware: HardwareSpec, profile, host: HostModel) -> _Sums:
@@ -194,7 +196,7 @@ def _sums(parts, hardware: HardwareSpec, profile, host: HostModel) -> _Sums:
         host_roof += weight * hr
         eager += weight * w
         syncs += weight * ns
-        launches += weight * graph_nodes(table, float(hardware.grid_sms))
+        launches += weight * graph_nodes(table, hardware)
         low += weight * (eager_wall(steps, host, fast)[0] if fast != 1 else w)
         high += weight * (eager_wall(steps, host, slow)[0] if slow != 1 else w)
     return _Sums(kernel, issued, host_roof, eager, syncs, launches, low, high)

@@ -20,7 +20,8 @@ from roofsim.perfmodel import (BALANCED_TAIL_TILES, LIBRARY_GRID_SHARE, LIBRARY_
                                PERSISTENT_KINDS,
                                SKINNY_NARROW_K, SKINNY_NARROW_ROWS, SKINNY_ROWS,
                                WAVE_KINDS, balanced, block_rounds, library_blocks,
-                               matrix_ctas, parallel_scale, persistent, unit_terms, waves)
+                               matrix_ctas, narrow_tile_cols, parallel_scale, persistent,
+                               unit_terms, waves)
 
 H200 = load_hardware("h200")
 
@@ -422,6 +423,42 @@ def test_a_skinny_products_tiles_launch_in_clusters_and_short_grids_keep_64_colu
     assert lin(1, 144, 1728) == 4           # 3 tiles, one cluster: recorded 4
     assert lin(2, 192, 2048) == 24          # 24 blocks of 8 columns at any k: recorded 24
     assert lin(8, 80, 1024, bias=1) == 12   # with a bias (h200-products): recorded 12
+
+
+def test_the_h100s_library_keeps_64_column_tiles_where_the_h200s_takes_16():
+    """The spec field library_narrow_tile_cols: the H100 SXM's cuBLAS runs a short linear of
+    1,088-1,664 columns at k >= 1,024 on 64-column tiles (tst_64x8 ..._TNT; its 1 x 1280 x 1280
+    in calibration/h100-sxm-sm8/e2e-fresh58: 20 blocks), where the H200's runs 16-column ones
+    (80 blocks); on 8 SMs that is 3 rounds of round trips, not 10."""
+    h100 = load_hardware("h100-sxm")
+    assert narrow_tile_cols(h100) == 8 and narrow_tile_cols(H200) == 16
+    t = _matrix("linear", 1, 1280, 1280)
+    assert library_blocks(t, 132.0, narrow_tile_cols(h100))[0] == 20
+    assert library_blocks(t, 132.0, narrow_tile_cols(H200))[0] == 80
+    assert library_blocks(_matrix("linear", 3, 1408, 1856), 132.0, 8.0)[0] == 24   # recorded 24
+    assert unit_terms(t, derive_sm_restricted(h100, 8)).latency_waves[0] == 3
+    assert unit_terms(t, derive_sm_restricted(H200, 8)).latency_waves[0] == 10
+    # a spec that does not name it takes the H200's choice; --set changes it
+    assert narrow_tile_cols(load_hardware("a100-sxm-80gb")) == 16
+    assert narrow_tile_cols(load_hardware("h200", {"library_narrow_tile_cols": "8"})) == 8
+    with pytest.raises(UserError, match="library_narrow_tile_cols"):
+        load_hardware("h200", {"library_narrow_tile_cols": "12"})
+
+
+def test_each_devices_narrow_tiles_bring_the_model_closer_to_its_own_recorded_grids():
+    """benchmarks/skinny_grid.py: on the H100's recorded grids its own widest narrow tile (8)
+    is nearer what CUPTI recorded than the H200's (16), and on the H200's the reverse."""
+    skinny_grid = load_benchmark("skinny_grid")
+    cap = np.floor(LIBRARY_GRID_SHARE * skinny_grid.GRID)
+    for name, _ in skinny_grid.SETS:
+        table, grid = skinny_grid.skinny_calls(name)
+        far = {cols: np.abs(np.log(skinny_grid.perfmodel.skinny_blocks(table, cap, cols) /
+                                   grid)).mean() for cols in (8.0, 16.0)}
+        own = skinny_grid.device_narrow_cols(name)
+        other = 24.0 - own
+        assert far[own] <= far[other] + 1e-12, (name, far)
+        if name.startswith("h100"):
+            assert far[own] < far[other] - 0.02
 
 
 def test_a_product_of_many_rows_and_a_long_reduction_tiles_its_rows_by_32():
