@@ -662,11 +662,13 @@ def skinny_products(table: RecordTable) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class SkinnyLaunch:
-    """A skinny product's nvjet launch (skinny_launch): its blocks and its reduction splits
-    (1 where a short linear's narrow column tiles take over: those never split)."""
+    """A skinny product's nvjet launch (skinny_launch): its blocks, its reduction splits (1
+    where a short linear's narrow column tiles take over: those never split) and the width of
+    its column tiles (SKINNY_TILE_COLS, or the narrow width taken)."""
 
     blocks: np.ndarray
     splits: np.ndarray
+    cols: np.ndarray
 
 
 def skinny_blocks(table: RecordTable, cap: float,
@@ -705,6 +707,7 @@ def skinny_launch(table: RecordTable, cap: float,
         (k >= SKINNY_NARROW_MIN_K) & (n >= SKINNY_NARROW_MIN_COLS)
     biased = _col(table, "bias", 0.0) > 0
     chosen = np.zeros(len(table), dtype=bool)
+    cols = np.full(len(table), SKINNY_TILE_COLS)
     for width, most in SKINNY_NARROW_GRID.items():
         if narrow_cols is not None and width > narrow_cols:
             continue
@@ -715,8 +718,26 @@ def skinny_launch(table: RecordTable, cap: float,
             fits = (k >= SKINNY_WIDE_COL_K) & (grid > SKINNY_WIDE_COL_MIN_GRID)
         take = narrow & ~chosen & (grid <= most) & fits
         out = np.where(take, np.minimum(grid, cap), out)
+        cols = np.where(take, width, cols)
         chosen |= take
-    return SkinnyLaunch(blocks=out, splits=np.where(chosen, 1.0, splits))
+    return SkinnyLaunch(blocks=out, splits=np.where(chosen, 1.0, splits), cols=cols)
+
+
+def other_library_kernel(table: RecordTable, a: HardwareSpec, b: HardwareSpec) -> np.ndarray:
+    """Records whose library kernel differs between devices a and b: a skinny product whose
+    column tile (skinny_launch) one device's library takes and the other's does not
+    (narrow_tile_cols: the H100 SXM's cuBLAS runs 1 x 1280 x 1280 on 64-column tiles, the
+    H200's on 16-column ones). False for every other record."""
+    out = np.zeros(len(table), dtype=bool)
+    wa, wb = narrow_tile_cols(a), narrow_tile_cols(b)
+    sel = one_block_per_sm(table) & skinny_products(table)
+    if wa == wb or not sel.any():
+        return out
+    rows = np.flatnonzero(sel)
+    sub = table.select(rows)
+    out[rows] = skinny_launch(sub, library_grid_cap(a.grid_sms), wa).cols != \
+        skinny_launch(sub, library_grid_cap(b.grid_sms), wb).cols
+    return out
 
 
 def split_reduce_kernels(table: RecordTable, grid_sms: float,

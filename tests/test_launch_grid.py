@@ -629,3 +629,23 @@ def test_a_product_of_grids_of_tiles_runs_as_many_waves_on_the_chip_it_was_tiled
                                                                 rel=1e-9)
     else:
         assert 1 <= blocks <= grid
+
+
+def test_a_residual_describes_the_kernel_the_measuring_devices_library_ran():
+    """other_library_kernel and the profile's rule for it (CalibrationProfile._predict): the H200
+    profile's residual at 1 x 1280 x 1280 describes the H200's 16-column kernel; the H100 SXM's
+    library runs 64-column tiles there, so on the H100 that record takes the physics alone,
+    while 1 x 6848 x 1280 (64-column tiles on both) keeps its residual."""
+    from roofsim.calibration import load_profile
+    from roofsim.perfmodel import other_library_kernel
+    h100, profile = load_hardware("h100-sxm"), load_profile("h200")
+    band, wide = _matrix("linear", 1, 1280, 1280), _matrix("linear", 1, 6848, 1280)
+    assert other_library_kernel(band, H200, h100)[0] and other_library_kernel(band, h100, H200)[0]
+    assert not other_library_kernel(wide, H200, h100)[0]
+    assert not other_library_kernel(band, H200, derive_sm_restricted(H200, 8))[0]
+    assert not other_library_kernel(_matrix("gemm", 1, 1280, 1280), H200, h100)[0]
+    ratio = lambda t, hw: profile.predict_launch_s(t, hw)[0] / \
+        profile.physical_launch_s(t, hw)[0]   # noqa: E731
+    assert ratio(band, h100) == pytest.approx(1.0, rel=1e-12)
+    assert abs(np.log(ratio(band, H200))) > 0.01       # the residual where the kernel is its own
+    assert abs(np.log(ratio(wide, h100))) > 0.01

@@ -48,7 +48,8 @@ from ..io import read_json, stored_file, write_stored_text
 from ..hardware import (HardwareSpec, canonical_dtype, spec_from_dict, spec_to_dict,
                         with_sm_count)
 from ..perfmodel import (MIN_WARM_SHARE, PARAM_INDEX, PARAMS, KindParams, UnitTerms,
-                         launch_seconds, parallel_scale, unit_terms, warm_steps)
+                         launch_seconds, other_library_kernel, parallel_scale, unit_terms,
+                         warm_steps)
 from ..kernels._common import (CONV_LAYOUTS, ELEMENT_BYTES, INDEX_LAYOUTS, LAYOUT_KINDS,
                                LAYOUTS, REDUCTION_LAYOUTS, kernel_layout, layout_of)
 from ..records import KINDS, SHAPE_PARAMS, RecordTable
@@ -481,12 +482,24 @@ class CalibrationProfile:
         u_tgt = unit_terms(sub, hardware) if rescale else None
         scale_all = parallel_scale(sub, n_src, n_tgt, hardware.grid_sms) if rescale else None
         share_terms = {}          # the share device's terms: (whole chip, target's SMs)
+        # A residual and an SM share describe the kernel the measuring (or lending) device's
+        # library ran for a shape; where the target's library runs another kernel for a record
+        # (other_library_kernel: a short linear's column tile, spec field
+        # library_narrow_tile_cols), neither carries: that record takes the physics alone, its
+        # residual 0 and its share the physical one. Chosen in session 44 on the H100's
+        # narrow-fresh13 (calibration/README.md): the H200 profile on its 48 such shapes
+        # went +38.9 / +38.0 / +29.1 / +40.3 % (median, the whole H100 / 8 / 16 / 24 SMs)
+        # -> +18.4 / +15.1 / +7.1 / +20.8 %.
+        other = other_library_kernel(sub, self.hardware, hardware)
+        other_share = {}          # the share device's other_library_kernel
 
         def on_share_device(g: GroupModel):
             spec = self.share_device(g)
             if spec.id not in share_terms:
                 share_terms[spec.id] = (u if spec is self.hardware else unit_terms(sub, spec),
                                         unit_terms(sub, self.source_at(spec, hardware)))
+                other_share[spec.id] = other if spec is self.hardware else \
+                    other_library_kernel(sub, spec, hardware)
             return share_terms[spec.id]
         # An L2-resident launch: the cold prediction times the ratio of the launch's physics
         # with its memory roof through the L2 (perfmodel.memory_roof_s) to its cold physics,
@@ -518,7 +531,8 @@ class CalibrationProfile:
             physics = busy_seconds(ua, own if rescale else kp)
             t = physics
             if residual:
-                t = t * np.exp(self.residual_at(g, table.params[rows], dtype))
+                t = t * np.exp(np.where(other[at], 0.0,
+                                        self.residual_at(g, table.params[rows], dtype)))
             if rescale:
                 whole, fewer = (x.select(at) for x in on_share_device(g))
                 ut = u_tgt.select(at)
@@ -527,6 +541,7 @@ class CalibrationProfile:
                 scale = scale_all[at]
                 physical = two_point_share(at_tgt / share_whole, scale)
                 f = self.sm_fraction_at(g, table.params[rows], dtype, physical, n_tgt)
+                f = np.where(other_share[self.share_device(g).id][at], physical, f)
                 # measuring device -> share device (whole chips), its SM count -> the target's,
                 # share device -> target (target's SMs)
                 device = (share_whole / physics) * \
