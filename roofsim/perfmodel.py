@@ -102,7 +102,9 @@ the physical ranges of PARAMS; the hardware quantities come from the target spec
 field moves a prediction through a named term: sm_count through waves, T_cuda, T_index and
 T_parallel; grid_sm_count through the reduction splits, the persistent kernels' rounds and
 the products' library grid (library_blocks, and the rounds of phi L it sets: block_rounds)
-and a grouped GEMM's idle blocks (T_idle, with mem_latency_ns);
+and a grouped GEMM's idle blocks (T_idle, with mem_latency_ns); library_narrow_tile_cols
+through a short linear's column tiles (skinny_launch), so its blocks and rounds, and through
+whether a profile's residual and SM share carry (other_library_kernel);
 mem_latency_ns through phi L and T_waves; sm_mem_bandwidth_gbps through T_parallel; mem_bandwidth_gbps
 through T_hbm; the peaks through T_tensor, T_cuda and T_index; tensor_sustained_tflops through
 the power limit of T_tensor; boost_clock_mhz (with sm_count and grid_sm_count) through T_idle,
@@ -627,7 +629,10 @@ SKINNY_SPLIT_K = 1536.0
 # H200 h200-products 0.161 (34) -> 0.150 (25), narrow-sm0 0.190 (5) -> 0.171 (3), mixed-fresh5
 # 0.141 (5) -> 0.126 (4); H100 skinny-grids 0.301 (76) -> 0.179 (47). Each of the three alone
 # leaves the H200's sets as good or better. The H100's misses left are its own choices: 64-column
-# tiles for 1,088-1,664 columns at k >= 1,024, where the H200's grids show 16-column ones, and
+# tiles for 1,088-1,664 columns at k >= 1,024, where the H200's grids show 16-column ones (since
+# session 44 a device's choice, its spec's library_narrow_tile_cols: narrow_tile_cols; the H100's
+# grids 0.179 (47) -> 0.146 (33), and all 48 of the fresh narrow-fresh13's shapes it moves
+# launched the grid it gives, calibration/h100-sxm/launch-grids/narrow-fresh13-sm0), and
 # 8-column tiles past 88 blocks for short reductions (n of 712 .. 904, k <= 312). Timed fresh
 # after it (the H100's narrow-fresh7, written after it; the H200 profile against b3e54c4's model
 # and profile): MAPE on 8 / 16 / 24 SMs 19.1 / 16.3 / 15.7 -> 18.0 / 16.0 / 15.5 %; on 32 / 48 /
