@@ -556,8 +556,8 @@ def library_blocks(table: RecordTable, grid_sms: float,
                    narrow_cols: float | None = None) -> np.ndarray:
     """Thread blocks a launch runs: matrix_ctas, and for the one-block-per-SM products at least
     as many as LIBRARY_TILE_OUTPUTS tiles of its outputs, up to LIBRARY_GRID_SHARE of the
-    grid_sms SMs (the skinny ones: skinny_blocks, with the device's narrowest-tile choice
-    `narrow_cols`: narrow_tile_cols); NaN for the kinds without tiles."""
+    grid_sms SMs (the skinny ones: skinny_blocks, a short linear's column tiles at most
+    `narrow_cols` wide: the device's narrow_tile_cols); NaN for the kinds without tiles."""
     blocks = matrix_ctas(table, grid_sms)
     sel = one_block_per_sm(table)
     if sel.any():

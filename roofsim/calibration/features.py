@@ -245,6 +245,8 @@ def _launch_grid(kind: str, params: Mapping[str, np.ndarray], dtype: str,
     RESIDUAL_BLOCKS_WEIGHT), and for a product's SM-parallel share its kernel class too
     (SHARE_PERSISTENT_WEIGHT, SHARE_BLOCKS_WEIGHT)."""
     table = records_from_params(kind, used_columns(params), dtype)
+    # a coordinate, the same for every device: the blocks with every narrow tile width
+    # (library_blocks' default), whichever a device's library takes (narrow_tile_cols)
     blocks = _log(np.nan_to_num(library_blocks(table, sm_count), nan=1.0))
     if not share:
         return [(blocks, RESIDUAL_BLOCKS_WEIGHT[kind])]
