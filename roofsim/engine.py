@@ -31,8 +31,7 @@ from .errors import UserError
 from .hardware import HardwareSpec
 from .kernels.comm import link_work
 from .perfmodel import (MIN_WARM_SHARE, chain_seconds, default_launch_seconds,
-                        idle_block_seconds, l2_resident, launches_per_call,
-                        narrow_tile_cols)
+                        idle_block_seconds, l2_resident, launches_on)
 from .records import COMM_KINDS, SHAPE_PARAMS, RecordTable
 
 BOUNDS: tuple[str, ...] = ("launch", "tensor", "cuda", "memory", "link")
@@ -143,7 +142,7 @@ def simulate(table: RecordTable, hardware: HardwareSpec, profile: Profile | None
     n = len(table)
     tensor_roof, cuda_roof, mem_roof = hardware.roofs(table.dtype) if n else (
         np.zeros(0), np.zeros(0), 1.0)
-    nodes = launches_per_call(table, float(hardware.grid_sms), narrow_tile_cols(hardware))
+    nodes = launches_on(table, hardware)
     launch = hardware.launch_overhead_s(launch_mode) * nodes
     tensor = table.flops_tensor / tensor_roof
     # a sort's passes, a reduction's loop of loads and a warp softmax's values per lane are a

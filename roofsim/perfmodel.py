@@ -735,8 +735,10 @@ def other_library_kernel(table: RecordTable, a: HardwareSpec, b: HardwareSpec) -
     H200's on 16-column ones). False for every other record."""
     out = np.zeros(len(table), dtype=bool)
     wa, wb = narrow_tile_cols(a), narrow_tile_cols(b)
+    if wa == wb:                  # every prediction on a device's own library: nothing differs
+        return out
     sel = one_block_per_sm(table) & skinny_products(table)
-    if wa == wb or not sel.any():
+    if not sel.any():
         return out
     rows = np.flatnonzero(sel)
     sub = table.select(rows)
@@ -1686,6 +1688,12 @@ def launches_per_call(table: RecordTable, grid_sms: float,
     if sel.any():
         out[sel] = RADIX_FIXED_LAUNCHES + 2.0 * np.ceil(_key_bits(table)[sel] / RADIX_BITS)
     return out
+
+
+def launches_on(table: RecordTable, hw: HardwareSpec) -> np.ndarray:
+    """launches_per_call on a device: the grid its libraries size for (grid_sms) and the
+    narrow tile its cuBLAS takes (narrow_tile_cols)."""
+    return launches_per_call(table, float(hw.grid_sms), narrow_tile_cols(hw))
 
 
 def dram_bytes(table: RecordTable, nbytes: np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ import numpy as np
 from .engine import simulate
 from .hardware import HardwareSpec
 from .host import HostModel, is_matrix_launch, sync_flags
-from .perfmodel import launches_per_call, narrow_tile_cols
+from .perfmodel import launches_on
 
 MODES: tuple[str, ...] = ("eager", "graph")
 _MAX_EXPANDED = 2_000_000      # launches simulated one by one; beyond, records move as blocks
@@ -179,9 +179,7 @@ def graph_nodes(table, hardware: HardwareSpec) -> float:
     """Kernel nodes a CUDA graph of `table` holds on `hardware` (whose libraries size their
     grids for its grid_sms SMs): each record's count x its launches per call
     (roofsim.perfmodel.launches_per_call); graph_node_s and graph_launch_node_s are per node."""
-    return float((np.asarray(table.count) *
-                  launches_per_call(table, float(hardware.grid_sms),
-                                    narrow_tile_cols(hardware))).sum())
+    return float((np.asarray(table.count) * launches_on(table, hardware)).sum())
 
 
 def _sums(parts, hardware: HardwareSpec, profile, host: HostModel) -> _Sums:

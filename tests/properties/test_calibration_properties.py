@@ -13,7 +13,7 @@ from roofsim.calibration.profile import load_profile
 from roofsim.data import data_dir
 from roofsim.engine import simulate
 from roofsim.perfmodel import (MIN_WARM_SHARE, default_launch_seconds, l2_resident,
-                               launches_per_call, narrow_tile_cols)
+                               launches_on)
 from roofsim.hardware import derive_sm_restricted, load_hardware
 from roofsim.io import stored_file
 from roofsim.records import COMM_KINDS, RecordTable
@@ -66,7 +66,7 @@ def test_calibrated_time_is_never_below_the_launch_floor(table, profile, spec, m
     floor = t.launch_s * np.where(l2_resident(table, spec), MIN_WARM_SHARE, 1.0)
     assert np.all(t.issued_s >= floor * (1 - 1e-12))
     # one gap per graph node the call issues (a conv2d's transforms and bias add, a radix sort)
-    nodes = launches_per_call(table, float(spec.grid_sms), narrow_tile_cols(spec))
+    nodes = launches_on(table, spec)
     assert np.all((t.node_gap_s >= 0) & (t.node_gap_s <= profile.graph_gap_s * nodes))
     assert np.all(t.node_gap_s[~t.calibrated] == 0)
     np.testing.assert_array_equal(t.calibrated, profile.covers(table))
