@@ -84,8 +84,9 @@ def before_rule(table: RecordTable) -> np.ndarray:
                                               perfmodel.LIBRARY_TILE_OUTPUTS)))
 
 
-def without(table: RecordTable, what: str) -> np.ndarray:
-    """skinny_blocks with one of session 34's three rules (or all) switched off."""
+def without(table: RecordTable, what: str, narrow_cols: float | None = None) -> np.ndarray:
+    """skinny_blocks with one of session 34's three rules (or all) switched off (`narrow_cols`:
+    the widest narrow tile taken, perfmodel.narrow_tile_cols; None: every width)."""
     saved = (perfmodel.SKINNY_CLUSTER_MIN_TILES, perfmodel.SKINNY_WIDE_COL_MIN_GRID,
              perfmodel.SKINNY_FEW_COL_K_PER_N)
     try:
@@ -95,7 +96,7 @@ def without(table: RecordTable, what: str) -> np.ndarray:
             perfmodel.SKINNY_WIDE_COL_MIN_GRID = 0.0
         if what in ("few-col k bound", "all three"):
             perfmodel.SKINNY_FEW_COL_K_PER_N = np.inf
-        out = perfmodel.skinny_blocks(table, perfmodel.library_grid_cap(GRID))
+        out = perfmodel.skinny_blocks(table, perfmodel.library_grid_cap(GRID), narrow_cols)
     finally:
         (perfmodel.SKINNY_CLUSTER_MIN_TILES, perfmodel.SKINNY_WIDE_COL_MIN_GRID,
          perfmodel.SKINNY_FEW_COL_K_PER_N) = saved

@@ -644,11 +644,25 @@ SKINNY_SPLIT_K = 1536.0
 # 8-column tiles up to k = 2,600. Where the tile guess is wrong (the H100's 64-column tiles at
 # 1,088-1,664 columns; 448 x 2,592 not narrow) it multiplies the miss: the H200 profile on the
 # H100's narrow-fresh7 (written after it) went 18.0 -> 22.0 % MAPE on 8 SMs, 16.0 -> 18.8 on 16.
+# Session 45 read the H200's choice for linears of 1-7 rows off its first timings of them on 8
+# SMs (calibration/h200-sm8/narrow-fresh14, -12 and narrow-fresh2, beside the whole chip's: a
+# 16-column grid of 56-104 blocks runs 7-13 rounds there, 6.1-8.9x its whole-chip time, a 64-column
+# one of 16-28 blocks 1.6-3.0x; `python benchmarks/narrow_tile_choice.py`): where the rows leave
+# the 8-row tile part-filled (rows < SKINNY_NARROW_ROWS) the 16-column tiles run at any reduction of
+# the narrow window (1 x 1408 x 960, 2 x 1120 x 264 and 4 x 1144 x 392 too) and from 896 columns
+# (56 tiles: 1 x 896 x 1536, 2 x 1024 x 1280), where 8 rows keep the k >= SKINNY_WIDE_COL_K and
+# more than SKINNY_WIDE_COL_MIN_GRID blocks of the rule above (8 x 1024 x 1408, 8 x 1320 x 200 and
+# 8 x 1584 x 752 on 64-column tiles, 8 x 1280 x 1280 and 8 x 1408 x 1408 on 16-column ones); the
+# window's reduction reaches 2 x 832 x 2624 on 64-column tiles and split where 1 x 1256 x 2472 and
+# 5 x 1128 x 2520 ran narrow (SKINNY_NARROW_K: 2,400 -> 2,560); and the 16-column tiles stop at
+# 103 (1 x 1640 x 1152 and 1 x 1616 x 1712 narrow, 2 x 1664 x 1024 .. 1472 on 64-column tiles; 4 x
+# 1664 x 2000, narrow, is the one the bound misses). SKINNY_NARROW_GRID counts column tiles before
+# the cluster's rounding (the 8-column bound, 88 tiles, is the same either way).
 SKINNY_NARROW_ROWS = 8.0
-SKINNY_NARROW_K = 2400.0
+SKINNY_NARROW_K = 2560.0
 SKINNY_NARROW_MIN_COLS = 80.0
 SKINNY_NARROW_MIN_K = 32.0
-SKINNY_NARROW_GRID = MappingProxyType({8.0: 88.0, 16.0: 104.0})
+SKINNY_NARROW_GRID = MappingProxyType({8.0: 88.0, 16.0: 103.0})
 SKINNY_WIDE_COL_K = 1024.0
 SKINNY_CLUSTER = 4.0
 SKINNY_CLUSTER_MIN_TILES = 2.0   # more column tiles than this launch in clusters
@@ -716,12 +730,14 @@ def skinny_launch(table: RecordTable, cap: float,
     for width, most in SKINNY_NARROW_GRID.items():
         if narrow_cols is not None and width > narrow_cols:
             continue
-        grid = _cluster_round(np.ceil(n / width))
+        col_tiles = np.ceil(n / width)
+        grid = _cluster_round(col_tiles)
         if width <= 8.0:
             fits = (grid >= SKINNY_FEW_COL_GRID) | (k <= SKINNY_FEW_COL_K_PER_N * n) | biased
         else:
-            fits = (k >= SKINNY_WIDE_COL_K) & (grid > SKINNY_WIDE_COL_MIN_GRID)
-        take = narrow & ~chosen & (grid <= most) & fits
+            fits = (rows < SKINNY_NARROW_ROWS) | \
+                ((k >= SKINNY_WIDE_COL_K) & (grid > SKINNY_WIDE_COL_MIN_GRID))
+        take = narrow & ~chosen & (col_tiles <= most) & fits
         out = np.where(take, np.minimum(grid, cap), out)
         cols = np.where(take, width, cols)
         chosen |= take

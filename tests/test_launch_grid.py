@@ -21,6 +21,7 @@ from roofsim.perfmodel import (BALANCED_TAIL_TILES, LIBRARY_GRID_SHARE, LIBRARY_
                                SKINNY_NARROW_K, SKINNY_NARROW_ROWS, SKINNY_ROWS,
                                WAVE_KINDS, balanced, block_rounds, library_blocks,
                                matrix_ctas, narrow_tile_cols, parallel_scale, persistent,
+                               skinny_launch,
                                unit_terms, waves)
 
 H200 = load_hardware("h200")
@@ -409,13 +410,14 @@ def test_a_skinny_products_tiles_launch_in_clusters_and_short_grids_keep_64_colu
     """calibration/h100-sxm/launch-grids/skinny-grids-sm0 (556 shapes never timed): the column
     tiles of a product of one row tile launch in clusters of four (5 tiles per product of a
     320-column gemm: 8 blocks each); 16-column tiles only past 64 blocks (n > 1024); a
-    bias-free linear of at most 160 columns takes 8-column tiles only for k <= 6 n."""
+    bias-free linear of at most 160 columns takes 8-column tiles only for k <= 6 n. Read with
+    the H100's own narrow tile (its spec's library_narrow_tile_cols, 8 columns)."""
     lin = lambda m, n, k, bias=0: library_blocks(                     # noqa: E731
-        _matrix("linear", m, n, k, bias=bias), 132.0)[0]
+        _matrix("linear", m, n, k, bias=bias), 132.0, 8.0)[0]
     assert library_blocks(_matrix("gemm", 2, 320, 1984, 10), 132.0)[0] == 80   # recorded 80
     assert library_blocks(_matrix("gemm", 1, 320, 256), 132.0)[0] == 8         # recorded 8
-    assert lin(3, 1408, 1856) == 88         # 16-column tiles past 64 blocks (the H200's
-                                            # choice; the H100 launched 24 of 64 columns)
+    assert library_blocks(_matrix("linear", 3, 1408, 1856), 132.0)[0] == 88   # 16-column tiles
+    # past 64 blocks (the H200's choice; the H100 launched 24 of 64 columns)
     assert lin(4, 1024, 1856) == 16         # recorded 16 (tst_64x8)
     assert lin(3, 992, 1096) == 16          # recorded 16
     assert lin(2, 128, 1024) == 2           # recorded 2: k > 6 n
@@ -423,6 +425,40 @@ def test_a_skinny_products_tiles_launch_in_clusters_and_short_grids_keep_64_colu
     assert lin(1, 144, 1728) == 4           # 3 tiles, one cluster: recorded 4
     assert lin(2, 192, 2048) == 24          # 24 blocks of 8 columns at any k: recorded 24
     assert lin(8, 80, 1024, bias=1) == 12   # with a bias (h200-products): recorded 12
+
+
+def test_the_h200_runs_short_linears_of_under_8_rows_on_16_column_tiles_at_any_k():
+    """Session 45, read off the H200's timings on 8 SMs beside the whole chip's (benchmarks/
+    narrow_tile_choice.py): a linear of 1-7 rows takes 16-column tiles from 896 columns and at
+    short reductions too, to k = 2,560 and 103 tiles; 8 rows keep the k >= 1,024, more-than-64-
+    block bound (each shape's 8-SM / whole-chip time in the comment: 6-9x is a grid of 56 or more
+    blocks, 1.6-3x one of 16-28)."""
+    lin = lambda m, n, k: library_blocks(_matrix("linear", m, n, k), 132.0,   # noqa: E731
+                                         narrow_tile_cols(H200))[0]
+    assert lin(1, 896, 1536) == 56          # 8.0x (narrow-fresh14)
+    assert lin(2, 1024, 1280) == 64         # 6.8x
+    assert lin(1, 1408, 960) == 88          # 7.3x
+    assert lin(2, 1120, 264) == 72          # 5.7x (narrow-fresh12)
+    assert lin(5, 1128, 2520) == 72         # 6.3x
+    assert lin(1, 1640, 1152) == 100        # 8.9x: 103 tiles, 104 blocks (at most the cap, 100)
+    assert lin(2, 1664, 1024) == 28         # 2.9x: 104 tiles keep 64 columns
+    assert skinny_launch(_matrix("linear", 2, 832, 2624), 100.0,
+                         narrow_tile_cols(H200)).cols[0] == 64   # recorded tst_64x8: past the window
+    assert lin(8, 1024, 1408) == 16         # 1.7x (narrow-fresh2): 8 rows keep the bound
+    assert lin(8, 1320, 200) == 24          # 2.2x (mixed-fresh22)
+    assert lin(8, 1408, 1408) == 88         # 7.6x (narrow-fresh12)
+
+
+def test_the_narrow_tile_rule_names_the_grid_the_h200s_8_sm_times_show():
+    """benchmarks/narrow_tile_choice.py on the committed H200 sets: where the 8-SM / whole-chip
+    time names the grid's size, the rule's grid agrees for all but a few of the short linears
+    (177 of 181 in session 45; the rule before it, 157)."""
+    mod = load_benchmark("narrow_tile_choice")
+    hw = load_hardware("h200")
+    rows = [r for s in mod.SETS for r in mod.rows_of(s, hw)]
+    told = [r for r in rows if "?" not in (r["ratio says"], r["rule says"])]
+    assert len(told) >= 150
+    assert sum(r["agree"] for r in told) >= 0.97 * len(told)
 
 
 def test_the_h100s_library_keeps_64_column_tiles_where_the_h200s_takes_16():
@@ -517,16 +553,18 @@ def test_a_chip_of_one_sm_still_runs_a_skinny_product_on_a_block(grid):
 def test_session_34s_grid_rules_bring_the_model_closer_to_every_recorded_grid():
     """benchmarks/skinny_grid.py on the committed launch grids: the cluster rounding and the two
     bounds on the narrow tiles (each switched off alone, then all three) leave the H200's grid
-    sets no farther from what CUPTI recorded and bring the H100's closer."""
+    sets no farther from what CUPTI recorded and bring the H100's closer, each device with its
+    own narrow tile (perfmodel.narrow_tile_cols: the H100's library takes no 16-column tile)."""
     skinny_grid = load_benchmark("skinny_grid")
     cap = np.floor(LIBRARY_GRID_SHARE * skinny_grid.GRID)
     for name, _ in skinny_grid.SETS:
         table, grid = skinny_grid.skinny_calls(name)
+        cols = narrow_tile_cols(load_hardware(name.split("/")[0]))
         far = lambda blocks: np.abs(np.log(blocks / grid)).mean()   # noqa: E731
-        blocks = library_blocks(table, skinny_grid.GRID)
-        assert np.allclose(blocks,
-                           np.minimum(skinny_grid.perfmodel.skinny_blocks(table, cap), cap))
-        off = {what: far(skinny_grid.without(table, what))
+        blocks = library_blocks(table, skinny_grid.GRID, cols)
+        assert np.allclose(blocks, np.minimum(
+            skinny_grid.perfmodel.skinny_blocks(table, cap, cols), cap))
+        off = {what: far(skinny_grid.without(table, what, cols))
                for what in ("clusters", "16-col floor", "few-col k bound", "all three")}
         assert all(far(blocks) <= v + 1e-12 for v in off.values()), (name, off)
         if name.startswith("h100"):
