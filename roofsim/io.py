@@ -132,19 +132,27 @@ def read_bytes(path, *, expected: str = "", limit: int = MAX_INPUT_BYTES) -> byt
 
 
 def gunzip(data: bytes, path, limit: int = MAX_INPUT_BYTES) -> bytes:
-    """The bytes a gzip stream holds (UserError when it is not one, is cut short, or holds more
-    than `limit` bytes)."""
+    """The bytes a gzip file holds: every member in turn, as RFC 1952 reads a file of several
+    (`gzip -c more.csv >> file.gz` appends one). UserError when it is not gzip, a member is cut
+    short, bytes that are no member follow, or it holds more than `limit` bytes."""
     import zlib
-    d = zlib.decompressobj(wbits=31)
-    try:
-        out = d.decompress(data, limit + 1)
-    except zlib.error as err:
-        raise UserError(f"{path}: not gzip data ({err})") from None
-    if len(out) > limit:
-        raise UserError(f"{path}: holds more than the {limit:,} bytes an input file may have")
-    if not d.eof:
-        raise UserError(f"{path}: the gzip stream is cut short")
-    return out
+    parts, size, rest = [], 0, data
+    while True:
+        d = zlib.decompressobj(wbits=31)
+        try:
+            out = d.decompress(rest, limit + 1 - size)
+        except zlib.error as err:
+            what = "not gzip data" if not parts else "bytes after its gzip data are not gzip"
+            raise UserError(f"{path}: {what} ({err})") from None
+        size += len(out)
+        parts.append(out)
+        if size > limit:
+            raise UserError(f"{path}: holds more than the {limit:,} bytes an input file may have")
+        if not d.eof:
+            raise UserError(f"{path}: the gzip stream is cut short")
+        rest = d.unused_data
+        if not rest:
+            return b"".join(parts)
 
 
 def stored_file(path) -> Path:

@@ -22,6 +22,7 @@ def h200():
 @pytest.mark.parametrize("target, expected", [
     (lambda: load_hardware("h200"), "fitted"),
     (lambda: derive_sm_restricted(load_hardware("h200"), 48), "fewer-sms"),
+    (lambda: load_hardware("h200", {"sm_count": "200"}), "more-sms"),   # no band: never measured
     (lambda: load_hardware("h100-sxm"), "same-arch"),
     (lambda: load_hardware("rtx-5090"), "other-arch"),
 ])
@@ -94,5 +95,12 @@ def test_calibration_alone_targets_the_device_it_was_measured_on(tmp_path, capsy
     assert main(args + ["--calibration", str(folder), "--set", "sm_count=40"]) == 0
     out = capsys.readouterr()
     assert json.loads(out.out)["calibration_relation"] == "fewer-sms" and "40 SMs" in out.err
+    # more SMs than the measuring chip had (session 45's CLI sweep: it was called fewer-sms and
+    # given that band): a device nobody measured, so no band and the warning says so
+    assert main(args + ["--calibration", str(folder), "--set", "sm_count=64"]) == 0
+    out = capsys.readouterr()
+    doc = json.loads(out.out)
+    assert doc["calibration_relation"] == "more-sms" and doc["uncertainty"] == {}
+    assert "no such transfer has been measured" in out.err
     assert main(args + ["--calibration", str(folder), "--set", "no_such_field=1"]) == 2
     assert "hardware (--set no_such_field=1): unknown field" in capsys.readouterr().err

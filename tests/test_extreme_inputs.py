@@ -122,3 +122,28 @@ def test_a_sweep_of_the_most_points_is_counted_not_built():
     assert len(parse_vary(f"batch=1:{MAX_SWEEP_POINTS}:1")[1]) == MAX_SWEEP_POINTS
     with pytest.raises(UserError, match="more than"):
         parse_vary(f"batch=1:{10**18}:1")
+
+
+@pytest.mark.parametrize("sms", [None, "16"])
+def test_a_zero_size_kernel_is_predicted_with_a_calibration(tmp_path, capsys, sms):
+    """A conv2d of batch 0 with a calibration profile ended in scipy's 'x must be finite'
+    traceback (session 45's CLI sweep): its residual coordinates held 0 / 0. It is answered,
+    finite, and the measured neighbours' interpolation skips a row of non-finite coordinates
+    (no measured point describes it: the physics alone)."""
+    import numpy as np
+
+    from roofsim.calibration.interpolate import LocalLinear
+    cases = tmp_path / "c.csv"
+    cases.write_text("kind,dtype,bias,batch,c_in,c_out,h,w,kernel,stride,padding\n"
+                     "conv2d,bfloat16,1,0,3,8,32,32,3,1,0\n"
+                     "conv2d,bfloat16,1,2,3,8,32,32,3,1,0\n")
+    argv = ["predict-kernels", str(cases), "--calibration", "h200", "--hardware", "h200"]
+    assert main(argv + (["--set", f"sm_count={sms}"] if sms else [])) == 0
+    out, err = capsys.readouterr()
+    times = [float(line.split(",")[-2]) for line in out.strip().splitlines()[1:]]
+    assert len(times) == 2 and all(0 < t < 1e-3 for t in times) and "Warning" not in err
+    ll = LocalLinear(np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]),
+                     np.array([0.0, 1.0, 2.0, 3.0]))
+    pred, near = ll.predict(np.array([[0.5, 0.5], [np.nan, 0.0], [-np.inf, 1.0]]))
+    assert np.isfinite(pred[0]) and np.isfinite(near[0])
+    assert np.isnan(pred[1:]).all() and np.isinf(near[1:]).all()

@@ -57,6 +57,33 @@ def test_gunzip_refuses_more_than_the_limit():
         gunzip(data, "f.gz", limit=999)
 
 
+def test_every_member_of_a_gzip_file_is_read_and_trailing_bytes_refused(tmp_path):
+    """`gzip -c more.csv >> measurements.csv.gz` appends a second member: RFC 1952 reads the
+    file as both members' bytes in turn (only the first was read before session 45, so the
+    appended rows were dropped without a word); bytes after the last member that are no gzip
+    member are one line naming the file."""
+    data = gzip.decompress(STORED.read_bytes())
+    head, tail = data.splitlines(keepends=True)[:1], data.splitlines(keepends=True)[1:]
+    two = tmp_path / "two" / "measurements.csv.gz"
+    two.parent.mkdir()
+    two.write_bytes(gzip.compress(b"".join(head + tail[:100])) +
+                    gzip.compress(b"".join(tail[100:])))
+    assert len(read_measurements(two)) == len(read_measurements(STORED))
+    assert gunzip(gzip.compress(b"ab") + gzip.compress(b"cd"), "f.gz") == b"abcd"
+    with pytest.raises(UserError, match="more than"):
+        gunzip(gzip.compress(b"x" * 600) + gzip.compress(b"x" * 600), "f.gz", limit=1000)
+    junk = tmp_path / "junk" / "measurements.csv.gz"
+    junk.parent.mkdir()
+    junk.write_bytes(STORED.read_bytes() + b"trailing junk")
+    with pytest.raises(UserError, match="after its gzip data") as err:
+        read_measurements(junk)
+    assert str(junk) in str(err.value) and "\n" not in str(err.value)
+    cut = tmp_path / "cut.gz"
+    cut.write_bytes(gzip.compress(b"ab") + gzip.compress(b"cd" * 100)[:12])
+    with pytest.raises(UserError, match="cut short"):
+        gunzip(cut.read_bytes(), cut)
+
+
 @pytest.mark.parametrize("resume", [False, True])
 def test_a_run_never_shadows_a_compressed_folder(tmp_path, resume):
     """Measuring into a folder whose measurements are stored compressed (calibration/h200 and

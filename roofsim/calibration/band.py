@@ -3,7 +3,9 @@ prediction has been measured to be for that relation (the uncertainty band).
 
 Relations, from nearest to farthest:
 - fitted:      the target is the measuring device (same spec id and SM count);
-- fewer-sms:   the same chip on another SM count (an SM-restricted H200, say);
+- fewer-sms:   the same chip on fewer SMs (an SM-restricted H200, say);
+- more-sms:    the same chip given more SMs than it has (a --set sm_count past the chip's):
+               a device nobody measured, so no band;
 - same-arch:   another device of the measuring device's architecture (H100 <-> H200);
 - other-arch:  anything else: the residual is dropped, the physics stands alone, and no
                transfer of that kind has been measured, so there is no band.
@@ -24,7 +26,7 @@ from ..hardware import HardwareSpec
 from .profile import CalibrationProfile, arch_family
 
 TRANSFER_FILE = "transfer.json"
-RELATIONS = ("fitted", "fewer-sms", "same-arch", "other-arch")
+RELATIONS = ("fitted", "fewer-sms", "more-sms", "same-arch", "other-arch")
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,9 @@ def relation(profile: CalibrationProfile, hardware: HardwareSpec) -> str:
     base = profile.hardware.id
     if hardware.id == base or hardware.id.startswith(f"{base}-sm") or \
             hardware.id.startswith(f"{base}-derived"):
-        return "fewer-sms" if hardware.sm_count != profile.sm_count else "same-arch"
+        if hardware.sm_count < profile.sm_count:
+            return "fewer-sms"
+        return "more-sms" if hardware.sm_count > profile.sm_count else "same-arch"
     return "same-arch" if same_arch else "other-arch"
 
 

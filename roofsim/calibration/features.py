@@ -190,7 +190,7 @@ def _conv(params, elt, sm, kind, share=False) -> list:
              (_log(stride), 1.0), (_log(b), 0.5), (_p(params, "bias", 0), FLAG_WEIGHT * 0.5),
              ((pad > 0).astype(float), 0.5),
              (_log(c_in * ker * ker), 0.5),       # the implicit GEMM's reduction length
-             (_log(pixels / b), 0.5)]             # output pixels per image
+             (_log(pixels / np.maximum(b, 1.0)), 0.5)]             # output pixels per image
         return f + _align(c_in, elt) + _align(c_out, elt) + waves
     # the residual, what the physics leaves: cuDNN's choice of kernel, which follows the
     # window, the channels, the epilogue (bias), padding and wave fill more than the pixel
@@ -202,7 +202,7 @@ def _conv(params, elt, sm, kind, share=False) -> list:
          (_log(stride), 1.0), (_log(b), 0.5), (_p(params, "bias", 0), FLAG_WEIGHT),
          ((pad > 0).astype(float), 1.0),
          (_log(c_in * ker * ker), 0.5),
-         (_log(pixels / b), 0.5)]
+         (_log(pixels / np.maximum(b, 1.0)), 0.5)]
     tc, cuda = conv_paths(c_in, ker, stride)
     return f + _align(c_in, elt) + _align(c_out, elt)[1:] + [(x, 2.0 * w) for x, w in waves] + \
         [(tc.astype(float), CONV_PATH_WEIGHT), (cuda.astype(float), CONV_PATH_WEIGHT)]

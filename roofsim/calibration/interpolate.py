@@ -78,11 +78,19 @@ class LocalLinear:
         self.tree = cKDTree(self.x) if len(self.x) else None
 
     def predict(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(prediction, distance to the nearest measured point) per query row."""
+        """(prediction, distance to the nearest measured point) per query row; NaN and an
+        infinite distance where a row's coordinates are not finite (a shape of zero size has
+        log coordinates of -inf: no measured point describes it)."""
         xq = np.asarray(xq, dtype=np.float64)
         nq = len(xq)
         if nq == 0 or self.tree is None:
             return np.full(nq, np.nan), np.full(nq, np.inf)
+        finite = np.isfinite(xq).all(axis=1) if xq.ndim == 2 else np.isfinite(xq)
+        if not finite.all():
+            pred, near = np.full(nq, np.nan), np.full(nq, np.inf)
+            if finite.any():
+                pred[finite], near[finite] = self.predict(xq[finite])
+            return pred, near
         k = min(self.s.neighbours, len(self.x))
         dist, idx = self.tree.query(xq, k=k)
         dist, idx = dist.reshape(nq, k), idx.reshape(nq, k)
