@@ -113,3 +113,20 @@ def test_recorded_fit_inputs_names_the_profile_it_cannot_read(tmp_path, text):
     with pytest.raises(UserError) as err:
         recorded_fit_inputs(tmp_path)
     assert "profile.json" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_hardware_spec_of_another_sm_count_is_one_line_and_the_restriction_derives(tmp_path):
+    """--hardware names the measuring device's spec: one of another SM count than the GPU the
+    provenance recorded (or its restriction) is one line (session 45's CLI sweep fitted an
+    H200's 56-SM rows as an RTX 5090 without a word); the whole chip's spec is derived to the
+    restriction, as the spec named like the device is (it had been taken whole)."""
+    from roofsim.calibration.fit import hardware_for
+    lines = _lines(RESTRICTED)
+    folder = _folder(tmp_path / "sm56", RESTRICTED, lines[:400])
+    with pytest.raises(UserError, match="170 SMs.*restricted to 56") as err:
+        hardware_for(folder, "rtx-5090")
+    assert "\n" not in str(err.value)
+    assert hardware_for(folder, "h200")[0].sm_count == 56
+    assert hardware_for(folder, None)[0].sm_count == 56
+    fit_directory(folder, hardware="h200")
+    assert json.loads((folder / "profile.json").read_text())["hardware"]["sm_count"] == 56

@@ -207,9 +207,22 @@ def sm_restriction_of(out: Path) -> int:
     return sms.pop() if sms else 0
 
 
+def device_sm_count_of(out: Path) -> int:
+    """The SMs the measuring GPU reported (the provenance's software.sm_count: the whole chip,
+    before any restriction), 0 where no run recorded it (CPU runs, older folders)."""
+    for run in reversed(provenance_runs(out)):
+        n = (run.get("software") or {}).get("sm_count")
+        if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+            return n
+    return 0
+
+
 def hardware_for(out: Path, hardware: str | None) -> tuple[HardwareSpec, str]:
     """The measuring device's spec: --hardware, else the spec named like the device, restricted
-    to the SMs the runs were restricted to (roofsim hardware derive)."""
+    to the SMs the runs were restricted to (roofsim hardware derive), --hardware's too. A
+    --hardware spec of neither the GPU's SM count nor the restriction's is one line: its roofs
+    would describe another device (session 45's CLI sweep: an H200's 72-SM measurements fitted
+    as an RTX 5090, or as the whole H200, without a word)."""
     name = device_of(out)
     spec_name = hardware or (device_id(name) if name else out.name)
     try:
@@ -217,7 +230,12 @@ def hardware_for(out: Path, hardware: str | None) -> tuple[HardwareSpec, str]:
     except UserError as err:
         raise UserError(f"{out}: cannot pick the measuring device's hardware spec ({err}); "
                         f"pass --hardware NAME") from None
-    sms = sm_restriction_of(out) if hardware is None else 0
+    sms, whole = sm_restriction_of(out), device_sm_count_of(out)
+    if hardware and whole and spec.sm_count not in (whole, sms or whole):
+        raise UserError(f"--hardware {hardware}: {spec.sm_count} SMs, but {out}'s measurements "
+                        f"ran on {name or 'a GPU'} of {whole} SMs"
+                        f"{f' restricted to {sms}' if sms else ''}; pass the measuring "
+                        f"device's spec")
     if sms and sms < spec.sm_count:
         spec = derive_sm_restricted(spec, sms)
     return spec, name
