@@ -37,6 +37,12 @@ def test_the_shipped_profile_reads(doc):
     (lambda d: d["groups"].append(copy.deepcopy(d["groups"][0])), "a second"),
     (lambda d: d["groups"][1]["kind_params"].update(eta_magic=0.5),
      "groups[1].kind_params.eta_magic: not a kind parameter"),
+    # session 45's CLI sweep: the spec's SM count moved under the device's (predictions 2-7x
+    # off without a word), and a fractional neighbour count cut to a whole one
+    (lambda d: d["hardware"].update(sm_count=8), "p.json.device.sm_count = 132"),
+    (lambda d: d["device"].update(sm_count="x"), "p.json.device.sm_count = 'x'"),
+    (lambda d: d["device"].update(sm_count=0), "expected the SM count"),
+    (lambda d: d["model"].update(neighbours=2.5), "p.json.model.neighbours = 2.5"),
 ])
 def test_a_profile_that_would_calibrate_nothing_silently_is_refused(doc, edit, fragment):
     with pytest.raises(UserError) as exc:

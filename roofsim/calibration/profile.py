@@ -741,12 +741,19 @@ def profile_from_dict(doc: Mapping, where: str = "<profile>") -> CalibrationProf
     dev = _need(doc, "device", where, dict, "the measuring device")
     name = _need(dev, "name", f"{where}.device", str, "the device's name")
     ident = _need(dev, "id", f"{where}.device", str, "the device's id")
+    sms = dev.get("sm_count", hw.sm_count)
+    if isinstance(sms, bool) or not isinstance(sms, int) or sms != hw.sm_count:
+        raise UserError(f"{where}.device.sm_count = {sms!r}: expected the SM count of the "
+                        f"profile's hardware spec, {hw.sm_count} (the two describe one device)")
     gap_s = _number(dev.get("graph_gap_us", 0.0), f"{where}.device.graph_gap_us",
                     GAP_RANGE_S[0] * 1e6, GAP_RANGE_S[1] * 1e6, "microseconds") * 1e-6
     m = _need(doc, "model", where, dict, "the model settings")
+    neighbours = _number(m.get("neighbours", 12), f"{where}.model.neighbours", 1, 1000,
+                         "neighbours")
+    if neighbours != int(neighbours):
+        raise UserError(f"{where}.model.neighbours = {neighbours!r}: expected a whole number")
     settings = LocalLinearSettings(
-        neighbours=int(_number(m.get("neighbours", 12), f"{where}.model.neighbours", 1, 1000,
-                               "neighbours")),
+        neighbours=int(neighbours),
         ridge=_number(m.get("ridge", 0.3), f"{where}.model.ridge", 0, 100, "a ridge"),
         margin=_number(m.get("margin", 0.15), f"{where}.model.margin", 0, 10, "log units"),
         bandwidth_floor=_number(m.get("bandwidth_floor", 0.5), f"{where}.model.bandwidth_floor",
