@@ -183,3 +183,21 @@ def test_a_config_declaring_another_dtype_is_told_what_was_timed(tmp_path, capsy
     assert "timed in" not in capsys.readouterr().out
     assert main([*base, "--model", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["dtype"] == "bfloat16"
+
+
+def test_a_config_declaring_quantized_weights_is_told_they_are_not_modelled(tmp_path, capsys):
+    """A quantization_config (fp8 blocks, say) was ignored without a word, the model timed and
+    sized in bf16 (session 45's CLI sweep): a line says so, in the JSON too."""
+    from roofsim.workloads.hf.configs import model_config
+    raw = dict(model_config("llama-3.1-8b").raw)
+    raw["quantization_config"] = {"quant_method": "fp8", "fmt": "e4m3",
+                                  "weight_block_size": [128, 128]}
+    path = tmp_path / "fp8.json"
+    path.write_text(json.dumps(raw))
+    base = ["predict", "--hardware", "h200", "--prompt-tokens", "16", "--decode-tokens", "2",
+            "--model", str(path)]
+    assert main(base) == 0
+    out = capsys.readouterr().out
+    assert "timed in bfloat16" in out and "quantized by fp8 (e4m3)" in out and "not model" in out
+    assert main([*base, "--json"]) == 0
+    assert "fp8 (e4m3)" in json.loads(capsys.readouterr().out)["dtype_note"]

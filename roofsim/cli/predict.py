@@ -169,6 +169,7 @@ def run(args) -> int:
         summary = _wall.wall_summary(walls, args.wall, host, source)
     if args.json:
         print_json({**p.as_dict(), "dtype": timed_dtype(cfg),
+                    **({"dtype_note": line} if (line := dtype_note(cfg)) is not None else {}),
                     "memory": fit.as_dict() if fit else None,
                     **(summary if walls is not None else {}),
                     "parallel": plan.as_dict(), **(note.as_dict() if note else {})})
@@ -244,13 +245,17 @@ def timed_dtype(cfg) -> str:
 
 def dtype_note(cfg) -> str | None:
     """A line where a --model's config declares weights in a dtype other than the one every
-    model is timed in (roofsim.workloads.hf.cases.DTYPE): the prediction is of that dtype."""
+    model is timed in (roofsim.workloads.hf.cases.DTYPE), or quantized weights (its
+    quantization_config, not modelled): the prediction is of that dtype."""
     from ..workloads.hf.cases import DTYPE
     declared = getattr(cfg, "declared_dtype", None)
-    if declared is None or declared == DTYPE:
+    quant = getattr(cfg, "declared_quantization", None)
+    said = [f"{declared} for its weights"] if declared is not None and declared != DTYPE else []
+    if quant is not None:
+        said.append(f"weights quantized by {quant}, which roofsim does not model")
+    if not said:
         return None
-    return (f"dtype: timed in {DTYPE}, as every model is; {cfg.source} declares {declared} "
-            f"for its weights")
+    return f"dtype: timed in {DTYPE}, as every model is; {cfg.source} declares {'; '.join(said)}"
 
 
 def render(p: _predict.Prediction) -> str:

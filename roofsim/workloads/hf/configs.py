@@ -106,6 +106,18 @@ class ModelConfig:
         return str(value).removeprefix("torch.") if value else None
 
     @property
+    def declared_quantization(self) -> str | None:
+        """The weight quantization the file declares (transformers' quantization_config: its
+        quant_method, with its fmt or bits where given), as text; None where it declares none.
+        roofsim times every model in cases.DTYPE whatever it says."""
+        q = self.text.get("quantization_config")
+        if not isinstance(q, Mapping) or not q:
+            return None
+        method = str(q.get("quant_method") or "unnamed")
+        detail = q.get("fmt") or q.get("bits") or q.get("weight_dtype")
+        return f"{method} ({detail})" if detail is not None else method
+
+    @property
     def num_layers(self) -> int:
         return int(self.layers if self.layers is not None else self.text["num_hidden_layers"])
 
