@@ -16,7 +16,8 @@ For every bf16 linear of at most perfmodel.SKINNY_NARROW_ROWS rows (aligned, k o
 timed both on the whole H200 and on 8 SMs (calibration/h200/<set> and calibration/h200-sm8/<set>;
 '' is the fit rows and their 8-SM companion): the rule's column tile and grid
 (perfmodel.skinny_launch on the H200's spec) against what the ratio says, the agreements per set
-and every row where they differ.
+and every row where they differ; then, for the narrow launches, the rounds the 8-SM time implies
+at a 16-column round's time (ROUND_S ...) against the rule's grid's rounds.
 """
 
 from __future__ import annotations
@@ -43,6 +44,14 @@ RATIO_MANY = 5.0       # 8-SM / whole-chip time from which a launch held many bl
 RATIO_FEW = 4.0        # ... up to which it held few
 MANY_BLOCKS = 56.0
 FEW_BLOCKS = 40.0
+# A narrow grid's round on 8 SMs: ROUND_S + ROUND_PER_K_S x k, from the shapes whose 16-column
+# grid was recorded (1 x 1280 x 1280's 80 blocks: 10 rounds in 35 us on 8 SMs, calibration/
+# h200-sm8's fit rows; 1,600 columns, 104 blocks, 13 rounds in 41 / 57 / 62 us at k = 1,088 /
+# 2,048 / 2,368: narrow-fresh14, -12). It names the rounds, so the grid, of the other narrow
+# launches of at most NARROW_MAX_COLS columns (a 64-column block streams 4-8x the bytes a round).
+ROUND_S = 1.9e-6
+ROUND_PER_K_S = 1.25e-9
+NARROW_MAX_COLS = 2400
 
 
 def timed(folder: Path):
@@ -85,6 +94,9 @@ def rows_of(name: str, hw) -> list[dict]:
                     "rule cols": int(launch.cols[i]), "rule blocks": int(blocks),
                     "8-SM ratio": round(float(ratio), 2), "ratio says": seen,
                     "rule says": rule,
+                    "8-SM rounds": round(float(t8[m["case_id"][j]] /
+                                               (ROUND_S + ROUND_PER_K_S * k[j])), 1),
+                    "rule rounds": int(np.ceil(blocks / 8.0)),
                     "agree": "?" in (seen, rule) or seen == rule})
     return out
 
@@ -111,6 +123,15 @@ def main(argv=None) -> int:
     summary.append({"set": "all", "rows": len(every), "named by both": len(told),
                     "rule agrees": sum(r["agree"] for r in told)})
     print(table(summary))
+    print()
+    rounds = [r for r in every if r["ratio says"] == "many" and r["rule cols"] < 64 and
+              r["n"] <= NARROW_MAX_COLS]
+    near = sum(abs(r["8-SM rounds"] - r["rule rounds"]) <= 1.5 for r in rounds)
+    print(f"narrow launches of at most {NARROW_MAX_COLS} columns on the rule's narrow tiles: "
+          f"{near} of {len(rounds)} within 1.5 of the rule's rounds on 8 SMs (at the 16-column "
+          f"round time); off by more:")
+    print(table([{k: v for k, v in r.items() if k != "agree"} for r in rounds
+                 if abs(r["8-SM rounds"] - r["rule rounds"]) > 1.5]))
     print()
     print("rows where the rule's tile and the ratio's differ:")
     print(table([{k: v for k, v in r.items() if k != "agree"} for r in every if not r["agree"]]))

@@ -646,18 +646,27 @@ SKINNY_SPLIT_K = 1536.0
 # H100's narrow-fresh7 (written after it) went 18.0 -> 22.0 % MAPE on 8 SMs, 16.0 -> 18.8 on 16.
 # Session 45 read the H200's choice for linears of 1-7 rows off its first timings of them on 8
 # SMs (calibration/h200-sm8/narrow-fresh14, -12 and narrow-fresh2, beside the whole chip's: a
-# 16-column grid of 56-104 blocks runs 7-13 rounds there, 6.1-8.9x its whole-chip time, a 64-column
-# one of 16-28 blocks 1.6-3.0x; `python benchmarks/narrow_tile_choice.py`): where the rows leave
-# the 8-row tile part-filled (rows < SKINNY_NARROW_ROWS) the 16-column tiles run at any reduction of
-# the narrow window (1 x 1408 x 960, 2 x 1120 x 264 and 4 x 1144 x 392 too) and from 896 columns
-# (56 tiles: 1 x 896 x 1536, 2 x 1024 x 1280), where 8 rows keep the k >= SKINNY_WIDE_COL_K and
-# more than SKINNY_WIDE_COL_MIN_GRID blocks of the rule above (8 x 1024 x 1408, 8 x 1320 x 200 and
-# 8 x 1584 x 752 on 64-column tiles, 8 x 1280 x 1280 and 8 x 1408 x 1408 on 16-column ones); the
-# window's reduction reaches 2 x 832 x 2624 on 64-column tiles and split where 1 x 1256 x 2472 and
-# 5 x 1128 x 2520 ran narrow (SKINNY_NARROW_K: 2,400 -> 2,560); and the 16-column tiles stop at
-# 103 (1 x 1640 x 1152 and 1 x 1616 x 1712 narrow, 2 x 1664 x 1024 .. 1472 on 64-column tiles; 4 x
-# 1664 x 2000, narrow, is the one the bound misses). SKINNY_NARROW_GRID counts column tiles before
-# the cluster's rounding (the 8-column bound, 88 tiles, is the same either way).
+# grid of 56-132 blocks runs 7-17 rounds there, 5-9x its whole-chip time, a 64-column one of
+# 16-28 blocks 1.6-3.0x; `python benchmarks/narrow_tile_choice.py`). On 8 SMs a 16-column round
+# of k = 1,088-2,368 took 3.2-4.9 us (1,280-1,600 columns: the 10-13 rounds of their recorded
+# 80-104 blocks), which names the grid of the others. Where the rows leave the 8-row tile
+# part-filled (rows < SKINNY_NARROW_ROWS):
+# - 8-column tiles run to a grid of one block per SM of the device's grid (132 tiles, n <= 1,056),
+#   not SKINNY_NARROW_GRID[8]'s 88: 896-1,048 columns at k = 1,192-1,536 took 13.6-16.5 such
+#   rounds, the 14-17 of their 8-column grids (112-132 blocks), not the 7-9 of 16-column ones;
+# - 16-column tiles past that, at any reduction of the narrow window (1 x 1408 x 960, 2 x 1120 x
+#   264 and 4 x 1144 x 392 too: 9-11 rounds), where 8 rows keep the k >= SKINNY_WIDE_COL_K and
+#   more than SKINNY_WIDE_COL_MIN_GRID blocks of the rule above (8 x 1024 x 1408, 8 x 1320 x 200
+#   and 8 x 1584 x 752 on 64-column tiles, 8 x 1280 x 1280 and 8 x 1408 x 1408 on 16-column ones);
+# - the window's reduction reaches 2 x 832 x 2624 on 64-column tiles and split, where 1 x 1256 x
+#   2472 and 5 x 1128 x 2520 ran narrow (SKINNY_NARROW_K: 2,400 -> 2,560);
+# - and the 16-column tiles stop at 103 (1 x 1640 x 1152 and 1 x 1616 x 1712 narrow, 2 x 1664 x
+#   1024 .. 1472 on 64-column tiles; 4 x 1664 x 2000, narrow, is the one the bound misses).
+# SKINNY_NARROW_GRID counts column tiles before the cluster's rounding (the 8-column bound, 88
+# tiles, is the same either way), and a narrow grid is one block per tile up to one per SM of the
+# device's grid (the recorded 1 x 1616 x 1712: 104 blocks, past library_grid_cap's 100). The 8-
+# column tiles' wider bound is the H200's library's (library_narrow_tile_cols 16); the H100 SXM's
+# (8) keeps the 88 (its recorded grids: 64-column tiles from 768 columns but at k of 72-104).
 SKINNY_NARROW_ROWS = 8.0
 SKINNY_NARROW_K = 2560.0
 SKINNY_NARROW_MIN_COLS = 80.0
@@ -708,7 +717,8 @@ def skinny_launch(table: RecordTable, cap: float,
     (rows in tiles of SKINNY_WIDE_ROWS past that many where k splits twice), times one split per
     SKINNY_SPLIT_K of k up to what fills `cap` blocks, at most `cap` blocks; a short linear's
     narrow column tiles where the library takes them (SKINNY_NARROW_ROWS ...), of at most
-    `narrow_cols` columns (narrow_tile_cols; None: every width of SKINNY_NARROW_GRID)."""
+    `narrow_cols` columns (narrow_tile_cols; None: every width of SKINNY_NARROW_GRID), one
+    block per tile up to one per SM of the grid `cap` is drawn from (library_grid_cap)."""
     c = lambda name: np.maximum(_col(table, name, 1.0), 1.0)   # noqa: E731
     linear = table.kind == "linear"
     rows = np.where(linear, c("m") * c("batch"), c("m"))
@@ -727,6 +737,9 @@ def skinny_launch(table: RecordTable, cap: float,
     biased = _col(table, "bias", 0.0) > 0
     chosen = np.zeros(len(table), dtype=bool)
     cols = np.full(len(table), SKINNY_TILE_COLS)
+    wave = max(float(np.round(cap / LIBRARY_GRID_SHARE)), 1.0)   # the grid's SMs
+    part_rows = rows < SKINNY_NARROW_ROWS
+    sixteen = narrow_cols is None or narrow_cols >= 16.0      # the H200's library
     for width, most in SKINNY_NARROW_GRID.items():
         if narrow_cols is not None and width > narrow_cols:
             continue
@@ -734,11 +747,12 @@ def skinny_launch(table: RecordTable, cap: float,
         grid = _cluster_round(col_tiles)
         if width <= 8.0:
             fits = (grid >= SKINNY_FEW_COL_GRID) | (k <= SKINNY_FEW_COL_K_PER_N * n) | biased
+            if sixteen:
+                most = np.where(part_rows, wave, most)
         else:
-            fits = (rows < SKINNY_NARROW_ROWS) | \
-                ((k >= SKINNY_WIDE_COL_K) & (grid > SKINNY_WIDE_COL_MIN_GRID))
+            fits = part_rows | ((k >= SKINNY_WIDE_COL_K) & (grid > SKINNY_WIDE_COL_MIN_GRID))
         take = narrow & ~chosen & (col_tiles <= most) & fits
-        out = np.where(take, np.minimum(grid, cap), out)
+        out = np.where(take, np.minimum(grid, wave), out)
         cols = np.where(take, width, cols)
         chosen |= take
     return SkinnyLaunch(blocks=out, splits=np.where(chosen, 1.0, splits), cols=cols)
