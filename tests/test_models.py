@@ -458,3 +458,16 @@ def test_paligemma_predicts_end_to_end(tmp_path, roofsim):
     assert status == 0, err
     doc = json.loads(out)
     assert doc["image_tokens"] == 64 and doc["vision_s"] > 0 and doc["prefill_s"] > 0
+
+
+def test_qwen2_vl_refuses_an_image_its_processor_refuses():
+    """Qwen2-VL's smart_resize refuses an aspect ratio past 200 (MAX_RATIO): such an image got
+    3,571 image tokens without a word (session 45's CLI sweep); 200 itself is answered."""
+    from roofsim.errors import UserError
+    from roofsim.workloads.hf.configs import model_config
+    from roofsim.workloads.hf.vision import image_tokens
+    mc = model_config("qwen2-vl-7b")
+    assert image_tokens(mc, 20, 4000) > 0
+    for h, w in ((1, 100000), (20, 5000), (5000, 20)):
+        with pytest.raises(UserError, match="aspect ratio past 200"):
+            image_tokens(mc, h, w)

@@ -15,6 +15,9 @@ from .configs import ModelConfig
 # of Qwen2-VL-7B-Instruct: 56 x 56 and 28 x 28 x 16384).
 QWEN2VL_MIN_PIXELS = 56 * 56
 QWEN2VL_MAX_PIXELS = 28 * 28 * 16384
+# smart_resize refuses an image whose longer side is more than this many times its shorter one
+# (transformers' Qwen2-VL image processor and Qwen's qwen-vl-utils, MAX_RATIO = 200)
+QWEN2VL_MAX_RATIO = 200
 QWEN2VL_FAMILY = ("qwen2_vl", "qwen2_5_vl")
 # Encoders of one fixed square input (vision_config.image_size): the processor resizes (and
 # crops) any image to it, and the model's get_image_features runs the vision tower and the
@@ -58,6 +61,10 @@ def resized(mc: ModelConfig, height: int, width: int) -> tuple[int, int]:
     side = fixed_size(mc)
     if side is not None:
         return side, side
+    if max(height, width) > QWEN2VL_MAX_RATIO * min(height, width):
+        raise UserError(f"{mc.name}: an image of {width} x {height} pixels has an aspect ratio "
+                        f"past {QWEN2VL_MAX_RATIO}, which its image processor refuses "
+                        f"(smart_resize)")
     f = _factor(mc)
     h = max(f, round(height / f) * f)
     w = max(f, round(width / f) * f)
