@@ -558,6 +558,13 @@ def validate_fields(raw: Any) -> dict:
                                         f"the DRAM latency, {dram_ns} ns (mem_latency_ns"
                                         f"{'' if 'mem_latency_ns' in out else ', its default'}): "
                                         f"an L2 hit is nearer than DRAM")
+    peaks = out.get("tensor_core_tflops", {})
+    for dt, v in out.get("tensor_sustained_tflops", {}).items():
+        if dt in peaks and v > peaks[dt] * (1.0 + 1e-6):
+            raise _Invalid(f"tensor_sustained_tflops.{dt}",
+                           f"tensor_sustained_tflops.{dt} = {v} is above the peak, "
+                           f"tensor_core_tflops.{dt} = {peaks[dt]} (a power-limited rate "
+                           f"cannot pass the clock's)")
     _check_source_keys(out.get("sources", {}))
     return out
 
