@@ -169,3 +169,16 @@ def test_a_config_that_builds_but_cannot_run_is_one_line(tmp_path, capsys):
                  "--decode-tokens", "2"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "fails in its prefill forward (RuntimeError" in err[0]
+
+
+def test_a_gpt2_style_config_is_told_which_names_it_gave(tmp_path):
+    """GPT-2's config names its layers n_layer (transformers maps it through attribute_map):
+    the error said 'num_hidden_layers' is missing and that transformers would fill in a default,
+    which it does not (session 45's CLI sweep). It names the file's own field."""
+    raw = json.loads((models_dir() / "llama-3.1-8b.json").read_text())
+    raw["n_layer"] = raw.pop("num_hidden_layers")
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(UserError, match="'num_hidden_layers' is missing; the file gives "
+                                        "'n_layer'"):
+        model_config(path)

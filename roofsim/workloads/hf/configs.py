@@ -138,6 +138,12 @@ def _is_file(path: Path) -> bool:
         return False
 
 
+# Older configs' names for the standard fields (GPT-2's attribute_map in transformers), named in
+# the error where a file gives them instead
+LEGACY_NAMES = {"num_hidden_layers": "n_layer", "num_attention_heads": "n_head",
+                "hidden_size": "n_embd", "max_position_embeddings": "n_positions"}
+
+
 def model_config(name_or_path: str | Path) -> ModelConfig:
     """A shipped model by name (workloads/models/NAME.json), a config.json path, or a
     checkpoint folder holding one (as transformers' from_pretrained takes it)."""
@@ -166,6 +172,10 @@ def model_config(name_or_path: str | Path) -> ModelConfig:
     text_cfg = {**raw, **raw.get("text_config", {})}
     for key in REQUIRED_FIELDS:
         if text_cfg.get(key) is None:
+            alias = LEGACY_NAMES.get(key)
+            if alias in text_cfg:
+                raise UserError(f"{path}: '{key}' is missing; the file gives '{alias}' (GPT-2's "
+                                f"name for it), and roofsim reads transformers' standard names")
             raise UserError(f"{path}: '{key}' is missing; expected an integer (transformers "
                             f"would fill in its class's default)")
     if not isinstance(text_cfg.get("num_hidden_layers"), int):
