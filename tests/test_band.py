@@ -84,6 +84,7 @@ def test_calibration_alone_targets_the_device_it_was_measured_on(tmp_path, capsy
     # a profile measured on 48 SMs: its target is that restricted spec; --set applies on top
     profile = load_profile("h200").to_dict()
     profile["hardware"] = spec_to_dict(derive_sm_restricted(load_hardware("h200"), 48))
+    profile["device"]["sm_count"] = 48          # one device: profile_from_dict checks the two
     folder = tmp_path / "sm48"
     folder.mkdir()
     (folder / "profile.json").write_text(json.dumps(profile))
