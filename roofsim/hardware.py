@@ -558,16 +558,6 @@ def validate_fields(raw: Any) -> dict:
                                         f"the DRAM latency, {dram_ns} ns (mem_latency_ns"
                                         f"{'' if 'mem_latency_ns' in out else ', its default'}): "
                                         f"an L2 hit is nearer than DRAM")
-    # the chip's power limit against its clock's peak; a restriction (grid_sm_count past
-    # sm_count: roofsim hardware derive) keeps the whole chip's limit and scales the peak
-    peaks = out.get("tensor_core_tflops", {})
-    whole = out.get("grid_sm_count", out["sm_count"]) == out["sm_count"]
-    for dt, v in out.get("tensor_sustained_tflops", {}).items() if whole else ():
-        if dt in peaks and v > peaks[dt] * (1.0 + 1e-6):
-            raise _Invalid(f"tensor_sustained_tflops.{dt}",
-                           f"tensor_sustained_tflops.{dt} = {v} is above the peak, "
-                           f"tensor_core_tflops.{dt} = {peaks[dt]} (a power-limited rate "
-                           f"cannot pass the clock's)")
     _check_source_keys(out.get("sources", {}))
     return out
 
