@@ -46,7 +46,7 @@ MANY_BLOCKS = 56.0
 FEW_BLOCKS = 40.0
 # A narrow grid's round on 8 SMs: ROUND_S + ROUND_PER_K_S x k, from the shapes whose 16-column
 # grid was recorded (1 x 1280 x 1280's 80 blocks: 10 rounds in 35 us on 8 SMs, calibration/
-# h200-sm8's fit rows; 1,600 columns, 104 blocks, 13 rounds in 41 / 57 / 62 us at k = 1,088 /
+# h200-sm8's fit rows; 1,600 columns, 100 blocks, 13 rounds in 41 / 57 / 62 us at k = 1,088 /
 # 2,048 / 2,368: narrow-fresh14, -12). It names the rounds, so the grid, of the other narrow
 # launches of at most NARROW_MAX_COLS columns (a 64-column block streams 4-8x the bytes a round).
 ROUND_S = 1.9e-6
