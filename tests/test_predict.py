@@ -201,3 +201,20 @@ def test_a_config_declaring_quantized_weights_is_told_they_are_not_modelled(tmp_
     assert "timed in bfloat16" in out and "quantized by fp8 (e4m3)" in out and "not model" in out
     assert main([*base, "--json"]) == 0
     assert "fp8 (e4m3)" in json.loads(capsys.readouterr().out)["dtype_note"]
+
+
+def test_an_encoder_only_config_is_told_its_decode_step_describes_no_run(tmp_path, capsys):
+    """A config naming only an encoder head (BertForMaskedLM) got a decode step and a TPOT
+    without a word (session 45's CLI sweep): a line says its architectures do not generate text,
+    in the JSON too; a causal LM and a config naming no architecture get none."""
+    from roofsim.workloads.hf.configs import model_config
+    raw = dict(model_config("llama-3.1-8b").raw)
+    base = ["predict", "--hardware", "h200", "--prompt-tokens", "16", "--decode-tokens", "2"]
+    for archs, told in ((["LlamaForMaskedLM"], True), (["LlamaForCausalLM"], False), (None, False)):
+        raw["architectures"] = archs
+        path = tmp_path / "config.json"
+        path.write_text(json.dumps(raw))
+        assert main([*base, "--model", str(path)]) == 0
+        assert ("does not generate text" in capsys.readouterr().out) == told
+        assert main([*base, "--model", str(path), "--json"]) == 0
+        assert ("generation_note" in json.loads(capsys.readouterr().out)) == told

@@ -170,6 +170,8 @@ def run(args) -> int:
     if args.json:
         print_json({**p.as_dict(), "dtype": timed_dtype(cfg),
                     **({"dtype_note": line} if (line := dtype_note(cfg)) is not None else {}),
+                    **({"generation_note": g} if (g := generation_note(cfg)) is not None
+                       else {}),
                     "memory": fit.as_dict() if fit else None,
                     **(summary if walls is not None else {}),
                     "parallel": plan.as_dict(), **(note.as_dict() if note else {})})
@@ -177,8 +179,9 @@ def run(args) -> int:
     print(render(p))
     if fit is not None:
         print(render_memory(fit, positions_of(cfg)[0]))
-    if (line := dtype_note(cfg)) is not None:
-        print(line)
+    for line in (dtype_note(cfg), generation_note(cfg)):
+        if line is not None:
+            print(line)
     if walls is not None:
         print()
         headers, rows, lines = _wall.wall_table(walls, args.wall, source,
@@ -256,6 +259,16 @@ def dtype_note(cfg) -> str | None:
     if not said:
         return None
     return f"dtype: timed in {DTYPE}, as every model is; {cfg.source} declares {'; '.join(said)}"
+
+
+def generation_note(cfg) -> str | None:
+    """A line where a --model's config names only heads that do not generate text (an encoder
+    such as BertForMaskedLM): its decode step and TPOT time layers no such model runs so."""
+    if getattr(cfg, "generates", None) is not False:
+        return None
+    names = ", ".join(a for a in cfg.raw.get("architectures", []) if isinstance(a, str))
+    return (f"decode: {cfg.source} names {names}, which does not generate text; the decode "
+            f"step and TPOT time its layers as a causal LM would run them")
 
 
 def render(p: _predict.Prediction) -> str:

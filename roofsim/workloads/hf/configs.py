@@ -118,6 +118,15 @@ class ModelConfig:
         return f"{method} ({detail})" if detail is not None else method
 
     @property
+    def generates(self) -> bool | None:
+        """Whether the file's `architectures` name a head that generates text (GENERATING_HEADS:
+        a causal LM, a conditional-generation VLM); None where it names none."""
+        arch = self.raw.get("architectures")
+        if not isinstance(arch, list) or not any(isinstance(a, str) for a in arch):
+            return None
+        return any(isinstance(a, str) and a.endswith(GENERATING_HEADS) for a in arch)
+
+    @property
     def num_layers(self) -> int:
         return int(self.layers if self.layers is not None else self.text["num_hidden_layers"])
 
@@ -138,6 +147,9 @@ def _is_file(path: Path) -> bool:
         return False
 
 
+# The class-name endings of transformers' heads that generate text (BertForMaskedLM and the
+# other encoder heads do not: their decode step describes no run)
+GENERATING_HEADS = ("ForCausalLM", "ForConditionalGeneration", "LMHeadModel")
 # Older configs' names for the standard fields (GPT-2's attribute_map in transformers), named in
 # the error where a file gives them instead
 LEGACY_NAMES = {"num_hidden_layers": "n_layer", "num_attention_heads": "n_head",
