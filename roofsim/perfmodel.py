@@ -567,7 +567,7 @@ def library_blocks(table: RecordTable, grid_sms: float,
         blocks = np.where(balanced(table), full_wave_blocks(table, blocks, grid_sms), blocks)
         thin = sel & skinny_products(table)
         if thin.any():
-            blocks = np.where(thin, skinny_blocks(table, cap, narrow_cols), blocks)
+            blocks = np.where(thin, skinny_blocks(table, cap, narrow_cols, grid_sms), blocks)
     return blocks
 
 
@@ -699,10 +699,10 @@ class SkinnyLaunch:
     cols: np.ndarray
 
 
-def skinny_blocks(table: RecordTable, cap: float,
-                  narrow_cols: float | None = None) -> np.ndarray:
+def skinny_blocks(table: RecordTable, cap: float, narrow_cols: float | None = None,
+                  grid_sms: float | None = None) -> np.ndarray:
     """Blocks of a skinny product's nvjet launch (skinny_launch)."""
-    return skinny_launch(table, cap, narrow_cols).blocks
+    return skinny_launch(table, cap, narrow_cols, grid_sms).blocks
 
 
 def narrow_tile_cols(hw: HardwareSpec) -> float:
@@ -711,14 +711,15 @@ def narrow_tile_cols(hw: HardwareSpec) -> float:
     return float(hw.library_narrow_tile_cols or max(SKINNY_NARROW_GRID))
 
 
-def skinny_launch(table: RecordTable, cap: float,
-                  narrow_cols: float | None = None) -> SkinnyLaunch:
+def skinny_launch(table: RecordTable, cap: float, narrow_cols: float | None = None,
+                  grid_sms: float | None = None) -> SkinnyLaunch:
     """A skinny product's nvjet launch: SKINNY_TILE_ROWS x SKINNY_TILE_COLS tiles of its outputs
     (rows in tiles of SKINNY_WIDE_ROWS past that many where k splits twice), times one split per
     SKINNY_SPLIT_K of k up to what fills `cap` blocks, at most `cap` blocks; a short linear's
     narrow column tiles where the library takes them (SKINNY_NARROW_ROWS ...), of at most
     `narrow_cols` columns (narrow_tile_cols; None: every width of SKINNY_NARROW_GRID), one
-    block per tile up to one per SM of the grid `cap` is drawn from (library_grid_cap)."""
+    block per tile up to one per SM of the device's grid, `grid_sms` (None: the grid whose
+    library_grid_cap is `cap`, for callers that vary the cap alone)."""
     c = lambda name: np.maximum(_col(table, name, 1.0), 1.0)   # noqa: E731
     linear = table.kind == "linear"
     rows = np.where(linear, c("m") * c("batch"), c("m"))
@@ -737,7 +738,8 @@ def skinny_launch(table: RecordTable, cap: float,
     biased = _col(table, "bias", 0.0) > 0
     chosen = np.zeros(len(table), dtype=bool)
     cols = np.full(len(table), SKINNY_TILE_COLS)
-    wave = max(float(np.round(cap / LIBRARY_GRID_SHARE)), 1.0)   # the grid's SMs
+    wave = float(grid_sms) if grid_sms is not None else \
+        max(float(np.round(cap / LIBRARY_GRID_SHARE)), 1.0)
     part_rows = rows < SKINNY_NARROW_ROWS
     sixteen = narrow_cols is None or narrow_cols >= 16.0      # the H200's library
     for width, most in SKINNY_NARROW_GRID.items():
@@ -772,8 +774,8 @@ def other_library_kernel(table: RecordTable, a: HardwareSpec, b: HardwareSpec) -
         return out
     rows = np.flatnonzero(sel)
     sub = table.select(rows)
-    out[rows] = skinny_launch(sub, library_grid_cap(a.grid_sms), wa).cols != \
-        skinny_launch(sub, library_grid_cap(b.grid_sms), wb).cols
+    out[rows] = skinny_launch(sub, library_grid_cap(a.grid_sms), wa, a.grid_sms).cols != \
+        skinny_launch(sub, library_grid_cap(b.grid_sms), wb, b.grid_sms).cols
     return out
 
 
@@ -789,7 +791,7 @@ def split_reduce_kernels(table: RecordTable, grid_sms: float,
     if sel.any():
         cap = library_grid_cap(grid_sms)
         rows = np.flatnonzero(sel)
-        out[rows] = (skinny_launch(table.select(rows), cap, narrow_cols).splits >= 2.0
+        out[rows] = (skinny_launch(table.select(rows), cap, narrow_cols, grid_sms).splits >= 2.0
                      ).astype(float)
     return out
 
