@@ -672,6 +672,17 @@ SKINNY_NARROW_K = 2560.0
 SKINNY_NARROW_MIN_COLS = 80.0
 SKINNY_NARROW_MIN_K = 32.0
 SKINNY_NARROW_GRID = MappingProxyType({8.0: 88.0, 16.0: 103.0})
+# The H100 SXM's library (narrow tile 8) takes 8-column tiles for a linear of 1-7 rows past
+# SKINNY_NARROW_GRID[8]'s 88 tiles only at short reductions, the shorter the more tiles: up to each
+# step's tiles at a k of at most its bound (the last step, 132, one tile per SM of its grid).
+# Read off the grids cuBLAS launched for 825 short linears on the whole H100 and on 8 SMs
+# (calibration/h100-sxm/launch-grids/narrow-tile-map-sm0, -sm8: 1, 2, 4 and 7 rows choose alike;
+# 8 SMs alike bar two cells), with the same library's skinny-grids, narrow-fresh13 and -15 grids.
+SKINNY_NARROW_EXCESS_STEPS = ((92.0, 1792.0), (94.0, 448.0), (99.0, 320.0), (100.0, 256.0),
+                              (104.0, 192.0), (111.0, 128.0), (120.0, 72.0), (132.0, 64.0))
+# ... and for 8 rows (a full row tile) stops short of the 88: 8 x 464 x 1768 on 58 8-column tiles,
+# 8 x 576 x 304, 8 x 640 x 2048 and 8 x 680-1,048 at every k of the map on 64-column ones.
+SKINNY_NARROW_FULL_ROWS_8 = 64.0
 SKINNY_WIDE_COL_K = 1024.0
 SKINNY_CLUSTER = 4.0
 SKINNY_CLUSTER_MIN_TILES = 2.0   # more column tiles than this launch in clusters
@@ -679,6 +690,16 @@ SKINNY_WIDE_ROWS = 32.0
 SKINNY_WIDE_COL_MIN_GRID = 64.0
 SKINNY_FEW_COL_GRID = 24.0
 SKINNY_FEW_COL_K_PER_N = 6.0
+
+
+def narrow_excess_k(col_tiles: np.ndarray) -> np.ndarray:
+    """The longest reduction at which the H100 SXM's library takes 8-column tiles for a linear of
+    1-7 rows of `col_tiles` such tiles past SKINNY_NARROW_GRID[8] (SKINNY_NARROW_EXCESS_STEPS;
+    -inf past the last step)."""
+    out = np.full(np.shape(col_tiles), -np.inf)
+    for tiles, most_k in reversed(SKINNY_NARROW_EXCESS_STEPS):
+        out = np.where(col_tiles <= tiles, most_k, out)
+    return out
 
 
 def skinny_products(table: RecordTable) -> np.ndarray:
@@ -751,6 +772,9 @@ def skinny_launch(table: RecordTable, cap: float, narrow_cols: float | None = No
             fits = (grid >= SKINNY_FEW_COL_GRID) | (k <= SKINNY_FEW_COL_K_PER_N * n) | biased
             if sixteen:
                 most = np.where(part_rows, wave, most)
+            else:
+                most = np.where(part_rows, np.where(k <= narrow_excess_k(col_tiles), wave, most),
+                                np.minimum(most, SKINNY_NARROW_FULL_ROWS_8))
         else:
             fits = part_rows | ((k >= SKINNY_WIDE_COL_K) & (grid > SKINNY_WIDE_COL_MIN_GRID))
         take = narrow & ~chosen & (col_tiles <= most) & fits
