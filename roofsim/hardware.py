@@ -402,6 +402,10 @@ FIGURE_FIELDS: tuple[str, ...] = tuple(
     f.name for f in SCHEMA if f.kind in ("integer", "number", "numbers") and f.name != "schema_version")
 SOURCED_FIELDS: tuple[str, ...] = FIGURE_FIELDS + ("arch", "tensor_core_accumulate")
 _ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
+# Characters that break a printed line or table row: C0 and C1 controls (newline, tab, escape,
+# ...), DEL, the Unicode line and paragraph separators. Refused in every text but notes, which
+# is printed last, on lines of its own, and may span lines.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class _Invalid(Exception):
@@ -475,9 +479,25 @@ def _check_number(spec: FieldSpec, key: str, value: Any) -> float | int:
     return value
 
 
+def _check_line(key: str, value: str) -> str:
+    bad = _CONTROL.search(value)
+    if bad:
+        raise _Invalid(key, f"{key} = {value!r} holds the control character {bad.group()!r} "
+                            f"(expected one line of printable text)")
+    return value
+
+
+def _shown(text: str) -> str:
+    """A --set value as a message or a derived name shows it: quoted and escaped where it holds
+    a control character (a multi-line notes)."""
+    return repr(text) if _CONTROL.search(text) else text
+
+
 def _check_text(spec: FieldSpec, key: str, value: Any) -> str:
     if not isinstance(value, str):
         raise _Invalid(key, f"{key} = {value!r} has the wrong type (expected {spec.expected()})")
+    if spec.name != "notes":
+        _check_line(key, value)
     if spec.choices and value not in spec.choices:
         raise _Invalid(key, f"{key} = {value!r} is not supported (expected {spec.expected()})")
     if not value.strip() and spec.required:
@@ -502,7 +522,7 @@ def _check_map(spec: FieldSpec, value: Any) -> dict:
         else:
             if not isinstance(v, str):
                 raise _Invalid(key, f"{key} = {v!r} has the wrong type (expected text)")
-            out[k] = v
+            out[k] = _check_line(key, v)
     for k in spec.required_keys:
         if k not in out:
             raise _Invalid(f"{spec.name}.{k}", f"missing key {spec.name}.{k}: {spec.doc} "
@@ -654,7 +674,8 @@ def parse_override_value(key: str, text: str) -> Any:
     have made of it (1:30 -> 90, 017 -> 15) rather than taking that silently."""
     spec = SCHEMA_BY_NAME.get(key.split(".", 1)[0])
     if spec is not None and spec.kind in ("text", "texts"):
-        return text
+        # checked here too: the derived name would take an unchecked text and name no --set
+        return text if spec.name == "notes" else _check_line(key, text)
     if not text.strip():
         return None
     if spec is not None and spec.kind in ("integer", "number", "numbers"):
@@ -702,7 +723,8 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, str]) -> dic
             out["sources"] = dict(out.get("sources") or {})
             out["sources"][key] = f"override --set {key}={text}"
     if overrides:
-        changes = ", ".join(f"{k}={v}" for k, v in overrides.items() if k not in ("id", "name"))
+        changes = ", ".join(f"{k}={_shown(v)}" for k, v in overrides.items()
+                            if k not in ("id", "name"))
         if "id" not in overrides and isinstance(out.get("id"), str):
             out["id"] = f"{out['id']}-derived"
         if "name" not in overrides and isinstance(out.get("name"), str) and changes:
@@ -744,7 +766,7 @@ def _override_note(key: str, overrides: Mapping[str, str]) -> str:
     """' (--set k=v)' when the failing field came from an override."""
     hits = [k for k in overrides if k == key or k == key.split(".", 1)[0]
             or k.split(".", 1)[0] == key]
-    return "".join(f" (--set {k}={overrides[k]})" for k in hits[:1])
+    return "".join(f" (--set {k}={_shown(overrides[k])})" for k in hits[:1])
 
 
 def spec_with_overrides(raw: Mapping[str, Any], overrides: Mapping[str, str] | None,

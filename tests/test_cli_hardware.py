@@ -166,6 +166,32 @@ def test_bad_file_field(capsys, tmp_path):
                       fragments=(str(path), "mem_bandwidth_gbps = 3.35", "TB/s"))
 
 
+@pytest.mark.parametrize("field, value", [
+    ("name", "NVIDIA\nH100"), ("arch", "sm_90\tHopper"), ("name", "H100\x1b[2J"),
+    ("name", "H100\u2028SXM"),
+])
+def test_a_text_field_with_a_control_character_is_refused(capsys, tmp_path, field, value):
+    """A name or arch holding a newline, a tab or an escape was printed raw: `hardware show`'s
+    title and `hardware list`'s table broke. A file's field and a --set are refused; notes may
+    span lines (printed last, on lines of their own)."""
+    raw = yaml.safe_load(open(load_hardware("h100-sxm").path))
+    raw[field] = value
+    path = tmp_path / "x.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert_user_error(capsys, "hardware", "show", str(path),
+                      fragments=(str(path), f"{field} = {value!r} holds the control character"))
+    assert_user_error(capsys, "hardware", "show", "h100-sxm", "--set", f"{field}={value}",
+                      fragments=(f"(--set {field}={value!r})", f"{field} = {value!r}"))
+    assert_user_error(capsys, "hardware", "show", "h100-sxm", "--set",
+                      f"sources.mem_bandwidth_gbps={value}",
+                      fragments=("--set sources.mem_bandwidth_gbps=",
+                                 "sources.mem_bandwidth_gbps = "))
+    raw[field] = "x"
+    raw["notes"] = "two\nlines"
+    path.write_text(yaml.safe_dump(raw))
+    assert run(capsys, "hardware", "show", str(path))[0] == 0
+
+
 @pytest.mark.parametrize("setting, fragment", [
     ("mem_bandwidth_gbps=3.35", "did you give TB/s?"), ("efficiency.memory=-1", "efficiency.memory"),
     ("sm_count=many", "sm_count"), ("bogus=1", "unknown field 'bogus'"), ("novalue", "KEY=VALUE"),

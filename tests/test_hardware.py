@@ -418,7 +418,8 @@ def valid_specs(draw) -> dict:
     cuda_keys = draw(st.sets(st.sampled_from(SCHEMA_BY_NAME["cuda_core_tflops"].keys)))
     data = {
         "id": draw(st.from_regex(r"[a-z0-9][a-z0-9-]{0,12}", fullmatch=True)),
-        "name": draw(st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")),
+        "name": draw(st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl",
+                                                                               "Zp")),
                              min_size=1, max_size=20).filter(str.strip)),
         "sm_count": draw(_in_range("sm_count", integer=True)),
         "boost_clock_mhz": draw(_in_range("boost_clock_mhz")),
@@ -435,7 +436,8 @@ def valid_specs(draw) -> dict:
                        for k in ("tensor_core", "cuda_core", "memory")},
     }
     if draw(st.booleans()):
-        data["sources"] = {"mem_bandwidth_gbps": draw(st.text(max_size=30))}
+        data["sources"] = {"mem_bandwidth_gbps": draw(st.text(st.characters(
+            exclude_categories=("Cs", "Cc", "Zl", "Zp")), max_size=30))}
     return data
 
 

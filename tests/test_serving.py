@@ -292,3 +292,28 @@ def test_a_one_token_run_shows_no_tpot_as_n_a(capsys):
     assert main(["serve", "--requests", "5", "--output-tokens", "1", "--json"]) == 0
     import json
     assert set(json.loads(capsys.readouterr().out)["tpot_s"].values()) == {None}
+
+
+def test_rates_given_twice_are_refused(capsys):
+    """`--rates 1,1,1` simulated rate 1 three times and printed three equal rows."""
+    from roofsim.cli import main
+    assert main(["serve", "--requests", "5", "--rates", "1,2,1.0"]) == 2
+    out, err = capsys.readouterr()
+    assert err == "roofsim: error: --rates 1,2,1.0: rate 1 given twice\n" and out == ""
+
+
+def test_a_plot_suffix_matplotlib_cannot_write_is_refused(capsys, tmp_path):
+    """`--plot x.txt` wrote a PNG into x.txt (and .jpg, .eps... a PNG too): a suffix savefig
+    cannot write is refused before any simulation, one it can is the format written, and a path
+    without a suffix is still a PNG."""
+    from roofsim.cli import main
+    base = ["serve", "--requests", "5", "--rates", "1,8", "--plot"]
+    assert main(base + [str(tmp_path / "x.txt")]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith(f"roofsim: error: --plot {tmp_path / 'x.txt'}: matplotlib cannot "
+                          f"write .txt files") and err.count("\n") == 1 and out == ""
+    assert "png, ps" in err and not (tmp_path / "x.txt").exists()
+    assert main(base + [str(tmp_path / "x.svg")]) == 0
+    assert (tmp_path / "x.svg").read_bytes().lstrip().startswith(b"<?xml")
+    assert main(base + [str(tmp_path / "x")]) == 0
+    assert (tmp_path / "x").read_bytes().startswith(b"\x89PNG")

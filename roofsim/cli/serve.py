@@ -26,6 +26,7 @@ from ..io import check_output_file
 from ..memory import DEFAULT_UTILIZATION, kv_budget
 from ..parallel import MAX_DEGREE, ParallelPlan
 from ..serving import SchedulerConfig, poisson_requests, read_trace, simulate
+from ..serving.plot import plot_format
 from ..serving.search import Target, max_rate, sweep_rates
 from ..serving.steps import EngineStepTimes
 from ..units import to_gb
@@ -87,7 +88,8 @@ def register(subparsers) -> None:
     p.add_argument("--rates", metavar="R1,R2,...", type=nonempty("comma-separated rates"),
                    help="simulate each rate (Poisson) and tabulate throughput against latency")
     p.add_argument("--plot", metavar="PNG", type=nonempty("an output file"),
-                   help="with --rates: plot throughput against latency percentiles")
+                   help="with --rates: plot throughput against latency percentiles (the "
+                        "format the suffix names, e.g. .svg; PNG without one)")
     p.add_argument("--ttft-target-ms", type=amount(0, strict=True, unit="ms"), metavar="MS",
                    help="find the highest rate whose TTFT percentile is within this")
     p.add_argument("--tpot-target-ms", type=amount(0, strict=True, unit="ms"), metavar="MS",
@@ -116,6 +118,9 @@ def _rates(text: str) -> list[float]:
         out.append(r)
     if len(out) > 64:
         raise UserError(f"--rates {text}: at most 64 rates")
+    for i, r in enumerate(out):        # after the count: at most 64 x 64 comparisons
+        if r in out[:i]:
+            raise UserError(f"--rates {text}: rate {r:g} given twice")
     return out
 
 
@@ -178,6 +183,7 @@ def run(args) -> int:
     rates = _rates(args.rates) if args.rates else None
     if args.plot:
         check_output_file(args.plot, option="--plot")
+        plot_format(args.plot)
     hw, wl, cfg, profile, budget, config, steps, plan = _setup(args)
     image = parse_image("--image", args.image) if args.image else None
     if image is not None and not is_default_model(args) and \

@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import io
+import shutil
 from pathlib import Path
 
+from ..errors import UserError
 from ..io import atomic_write_bytes
+
+
+def plot_format(path, option: str = "--plot") -> str:
+    """The format a plot file's suffix names, PNG where it has none; a suffix matplotlib's
+    savefig cannot write is refused (it wrote a PNG under that name)."""
+    from matplotlib.figure import Figure
+    fmt = Path(path).suffix.lstrip(".").lower() or "png"
+    formats = dict(Figure().canvas.get_supported_filetypes())
+    if shutil.which("xelatex") is None:      # matplotlib's pgf writer runs a LaTeX
+        formats.pop("pgf", None)
+    if fmt not in formats:
+        raise UserError(f"{option} {path}: matplotlib cannot write .{fmt} files (expected a "
+                        f"suffix of {', '.join(sorted(formats))}; none writes PNG)")
+    return fmt
 
 
 def save_rate_plot(points, path, title: str = "") -> Path:
     """Output tokens/s (x) against TTFT, TPOT and end-to-end latency p50 / p99 (y, log), one
-    point per rate; written whole (PNG, or the format the suffix names)."""
+    point per rate; written whole in the format the suffix names (plot_format)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -31,7 +47,6 @@ def save_rate_plot(points, path, title: str = "") -> Path:
     fig.suptitle(title or "throughput against latency")
     fig.tight_layout()
     buf = io.BytesIO()
-    fmt = Path(path).suffix.lstrip(".").lower() or "png"
-    fig.savefig(buf, format=fmt if fmt in ("png", "svg", "pdf") else "png", dpi=120)
+    fig.savefig(buf, format=plot_format(path), dpi=120)
     plt.close(fig)
     return atomic_write_bytes(Path(path), buf.getvalue(), what="plot")

@@ -148,6 +148,11 @@ YAML_SPECIALS = ("\x85", "\u2028", "\u2029", "\r", "\n", "\t", ":", "#", "'", '"
                  "{", "&", "*")
 yaml_texts = st.lists(st.sampled_from(YAML_SPECIALS) | st.characters(codec="utf-8"),
                       max_size=20).map("".join)
+# The same on one line: no control character nor line separator (a hardware spec refuses them
+# in every text but notes).
+yaml_line_texts = st.lists(st.sampled_from([c for c in YAML_SPECIALS if c.isprintable()]) |
+                           st.characters(codec="utf-8", exclude_categories=("Cc", "Zl", "Zp")),
+                           max_size=20).map("".join)
 
 # ---- hardware specs --------------------------------------------------------------------------
 SHIPPED_SPECS = {h: load_hardware(h) for h in list_hardware()}
@@ -178,7 +183,7 @@ def random_spec_dicts(draw) -> dict:
     base["launch_overhead_us"] = {"stream": draw(launch), "cuda_graph": draw(launch)}
     base["efficiency"] = {k: draw(_in_range("efficiency"))
                           for k in ("tensor_core", "cuda_core", "memory")}
-    base["name"] = draw(yaml_texts.filter(str.strip))
+    base["name"] = draw(yaml_line_texts.filter(str.strip))
     base["notes"] = draw(yaml_texts)
     # sources may only cite fields and entries the document has
     base.pop("sources", None)
