@@ -201,7 +201,8 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # 13:01-13:03, committed unread; the model of 8f970b9): e2e-fresh87 (grids 4x7 and 9x3, prompt
 # 333; 24 and 72 SMs). Its H100 run (13:57-13:58; the model of d8b6c62): e2e-fresh88 (grid 3x6,
 # prompt 120; 8 SMs). Session 46's H100 run (15:37-15:39; the model of 4783179): e2e-fresh89
-# (grids 5x6 and 2x8, prompt 512; 32 and 104 SMs).
+# (grids 5x6 and 2x8, prompt 512; 32 and 104 SMs). Its second (16:13-16:14; the model of
+# 67cfe9d): e2e-fresh90 (grids 3x7 and 6x4, prompt 700; the whole H100 and 56 SMs).
 FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57)",
          "h200-sm24 (e2e-fresh60)", "h200-sm96 (e2e-fresh60)", "h200 (e2e-fresh60)",
          "h100-sxm-sm24 (e2e-fresh60)", "h100-sxm-sm48 (e2e-fresh61)",
@@ -224,7 +225,8 @@ FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57
          "h100-sxm-sm16 (e2e-fresh85)", "h100-sxm-sm24 (e2e-fresh85)",
          "h100-sxm (e2e-fresh86)", "h200-sm24 (e2e-fresh87)", "h200-sm72 (e2e-fresh87)",
          "h100-sxm-sm8 (e2e-fresh88)", "h100-sxm-sm32 (e2e-fresh89)",
-         "h100-sxm-sm104 (e2e-fresh89)"}
+         "h100-sxm-sm104 (e2e-fresh89)", "h100-sxm (e2e-fresh90)",
+         "h100-sxm-sm56 (e2e-fresh90)"}
 FRESH_SAMPLES: set[str] = set()
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12, "sibling": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15, "sibling": 0.15}
@@ -257,7 +259,8 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh69", "e2e-fresh70", "e2e-fresh71", "e2e-fresh72", "e2e-fresh73",
             "e2e-fresh74", "e2e-fresh77", "e2e-fresh78", "e2e-fresh79", "e2e-fresh80",
             "e2e-fresh81", "e2e-fresh82", "e2e-fresh83", "e2e-fresh84", "e2e-fresh85",
-            "e2e-fresh86", "e2e-fresh87", "e2e-fresh88", "e2e-fresh89")
+            "e2e-fresh86", "e2e-fresh87", "e2e-fresh88", "e2e-fresh89",
+            "e2e-fresh90")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
@@ -481,7 +484,9 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200", "mixed-fresh32"), ("h200-sm8", "mixed-fresh32"),
                     ("h200-sm16", "mixed-fresh32"),
                     ("h100-sxm", "narrow-fresh15"), ("h100-sxm-sm8", "narrow-fresh15"),
-                    ("h100-sxm-sm16", "narrow-fresh15"))
+                    ("h100-sxm-sm16", "narrow-fresh15"),
+                    ("h100-sxm", "narrow-fresh16"), ("h100-sxm-sm8", "narrow-fresh16"),
+                    ("h100-sxm-sm16", "narrow-fresh16"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -624,13 +629,20 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # the fresh check of the H200's 8-16 SM kernel band. Its H100 run (13:56-13:58; the model of
 # d8b6c62, the narrow-tile rules read off narrow-fresh12's and -14's H200 timings, which are so no
 # longer fresh for them): narrow-fresh15 (written after them) on 8 and 16 SMs and the whole H100.
+# Session 46 read the H100 library's 8-column staircase (67cfe9d) off launch grids, among them
+# narrow-fresh15-sm0's, after reading narrow-fresh15's H100 timings' misses: those runs are no
+# longer fresh (its H200 runs, still to come, would be). narrow-fresh16, written before the rule
+# was scored on any timing and timed after it (16:11-16:13, the model of 67cfe9d): 8 and 16 SMs
+# and the whole H100, the rule's fresh check.
 FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12", "narrow-fresh4", "mixed-fresh24",
                      "mixed-fresh25", "mixed-fresh26", "narrow-fresh7", "mixed-fresh27",
                      "narrow-fresh8", "mixed-fresh28",
                      "narrow-fresh9", "mixed-fresh29", "narrow-fresh10", "mixed-fresh30",
                      "narrow-fresh11", "mixed-fresh31", "wide-fresh3", "narrow-fresh12",
                      "wide-fresh4", "attention-fresh-sm", "narrow-fresh13",
-                     "narrow-fresh14", "mixed-fresh32", "narrow-fresh15")
+                     "narrow-fresh14", "mixed-fresh32", ("h200", "narrow-fresh15"),
+                     ("h200-sm8", "narrow-fresh15"), ("h200-sm16", "narrow-fresh15"),
+                     "narrow-fresh16")
 
 
 def is_fresh(folder: str, name: str) -> bool:
