@@ -103,9 +103,8 @@ field moves a prediction through a named term: sm_count through waves, T_cuda, T
 T_parallel; grid_sm_count through the reduction splits, the persistent kernels' rounds and
 the products' library grid (library_blocks, and the rounds of phi L it sets: block_rounds)
 and a grouped GEMM's idle blocks (T_idle, with mem_latency_ns); library_narrow_tile_cols
-through a short linear's column tiles (skinny_launch; on the H100's library, with sm_count,
-how far its 8-column tiles run past 88: narrow_excess_k), so its blocks and rounds, and
-through whether a profile's residual and SM share carry (other_library_kernel);
+through a short linear's column tiles (skinny_launch), so its blocks and rounds, and through
+whether a profile's residual and SM share carry (other_library_kernel);
 mem_latency_ns through phi L and T_waves; sm_mem_bandwidth_gbps through T_parallel; mem_bandwidth_gbps
 through T_hbm; the peaks through T_tensor, T_cuda and T_index; tensor_sustained_tflops through
 the power limit of T_tensor; boost_clock_mhz (with sm_count and grid_sm_count) through T_idle,
@@ -554,7 +553,7 @@ def library_grid_cap(grid_sms: float) -> float:
 
 
 def library_blocks(table: RecordTable, grid_sms: float,
-                   narrow_cols: float | None = None, sm_count: float | None = None) -> np.ndarray:
+                   narrow_cols: float | None = None) -> np.ndarray:
     """Thread blocks a launch runs: matrix_ctas, and for the one-block-per-SM products at least
     as many as LIBRARY_TILE_OUTPUTS tiles of its outputs, up to LIBRARY_GRID_SHARE of the
     grid_sms SMs (the skinny ones: skinny_blocks, a short linear's column tiles at most
@@ -568,8 +567,7 @@ def library_blocks(table: RecordTable, grid_sms: float,
         blocks = np.where(balanced(table), full_wave_blocks(table, blocks, grid_sms), blocks)
         thin = sel & skinny_products(table)
         if thin.any():
-            blocks = np.where(thin, skinny_blocks(table, cap, narrow_cols, grid_sms, sm_count),
-                              blocks)
+            blocks = np.where(thin, skinny_blocks(table, cap, narrow_cols, grid_sms), blocks)
     return blocks
 
 
@@ -675,15 +673,13 @@ SKINNY_NARROW_MIN_COLS = 80.0
 SKINNY_NARROW_MIN_K = 32.0
 SKINNY_NARROW_GRID = MappingProxyType({8.0: 88.0, 16.0: 103.0})
 # The H100 SXM's library (narrow tile 8) takes 8-column tiles for a linear of 1-7 rows past
-# SKINNY_NARROW_GRID[8]'s 88 tiles only at short reductions, the shorter the more tiles: while
-# (tiles - 88) x k <= SKINNY_NARROW_EXCESS (column tiles x reduction elements), up to one tile per
-# SM of its grid, on the whole chip; on fewer SMs its heuristic allows more, the budget x
-# (grid / SMs)^SKINNY_NARROW_EXCESS_SM_POWER. Read off the grids cuBLAS launched for 825 short
-# linears on the whole H100 and on 8 SMs (calibration/h100-sxm/launch-grids/narrow-tile-map-sm0,
-# -sm8: 1, 2, 4 and 7 rows choose alike): the budget's bounds per tile count lie at 3,000-3,800 on
-# the whole chip, 3,800-4,700 on 8 SMs.
-SKINNY_NARROW_EXCESS = 3400.0
-SKINNY_NARROW_EXCESS_SM_POWER = 0.05
+# SKINNY_NARROW_GRID[8]'s 88 tiles only at short reductions, the shorter the more tiles: up to each
+# step's tiles at a k of at most its bound (the last step, 132, one tile per SM of its grid).
+# Read off the grids cuBLAS launched for 825 short linears on the whole H100 and on 8 SMs
+# (calibration/h100-sxm/launch-grids/narrow-tile-map-sm0, -sm8: 1, 2, 4 and 7 rows choose alike;
+# 8 SMs alike bar two cells), with the same library's skinny-grids, narrow-fresh13 and -15 grids.
+SKINNY_NARROW_EXCESS_STEPS = ((92.0, 1792.0), (94.0, 448.0), (99.0, 320.0), (100.0, 256.0),
+                              (104.0, 192.0), (111.0, 128.0), (120.0, 72.0), (132.0, 64.0))
 # ... and for 8 rows (a full row tile) stops short of the 88: 8 x 464 x 1768 on 58 8-column tiles,
 # 8 x 576 x 304, 8 x 640 x 2048 and 8 x 680-1,048 at every k of the map on 64-column ones.
 SKINNY_NARROW_FULL_ROWS_8 = 64.0
@@ -696,16 +692,14 @@ SKINNY_FEW_COL_GRID = 24.0
 SKINNY_FEW_COL_K_PER_N = 6.0
 
 
-def narrow_excess_k(col_tiles: np.ndarray, grid_sms: float,
-                    sm_count: float | None = None) -> np.ndarray:
+def narrow_excess_k(col_tiles: np.ndarray) -> np.ndarray:
     """The longest reduction at which the H100 SXM's library takes 8-column tiles for a linear of
-    1-7 rows of `col_tiles` such tiles past SKINNY_NARROW_GRID[8] (SKINNY_NARROW_EXCESS, more on
-    fewer SMs than the grid; sm_count None: the grid's); -inf past one tile per SM of the
-    grid."""
-    few = max(float(grid_sms) / float(sm_count or grid_sms), 1.0)
-    budget = SKINNY_NARROW_EXCESS * few ** SKINNY_NARROW_EXCESS_SM_POWER
-    excess = np.maximum(np.asarray(col_tiles, dtype=float) - SKINNY_NARROW_GRID[8.0], 1e-9)
-    return np.where(col_tiles <= grid_sms, budget / excess, -np.inf)
+    1-7 rows of `col_tiles` such tiles past SKINNY_NARROW_GRID[8] (SKINNY_NARROW_EXCESS_STEPS;
+    -inf past the last step)."""
+    out = np.full(np.shape(col_tiles), -np.inf)
+    for tiles, most_k in reversed(SKINNY_NARROW_EXCESS_STEPS):
+        out = np.where(col_tiles <= tiles, most_k, out)
+    return out
 
 
 def skinny_products(table: RecordTable) -> np.ndarray:
@@ -727,9 +721,9 @@ class SkinnyLaunch:
 
 
 def skinny_blocks(table: RecordTable, cap: float, narrow_cols: float | None = None,
-                  grid_sms: float | None = None, sm_count: float | None = None) -> np.ndarray:
+                  grid_sms: float | None = None) -> np.ndarray:
     """Blocks of a skinny product's nvjet launch (skinny_launch)."""
-    return skinny_launch(table, cap, narrow_cols, grid_sms, sm_count).blocks
+    return skinny_launch(table, cap, narrow_cols, grid_sms).blocks
 
 
 def narrow_tile_cols(hw: HardwareSpec) -> float:
@@ -739,16 +733,14 @@ def narrow_tile_cols(hw: HardwareSpec) -> float:
 
 
 def skinny_launch(table: RecordTable, cap: float, narrow_cols: float | None = None,
-                  grid_sms: float | None = None, sm_count: float | None = None) -> SkinnyLaunch:
+                  grid_sms: float | None = None) -> SkinnyLaunch:
     """A skinny product's nvjet launch: SKINNY_TILE_ROWS x SKINNY_TILE_COLS tiles of its outputs
     (rows in tiles of SKINNY_WIDE_ROWS past that many where k splits twice), times one split per
     SKINNY_SPLIT_K of k up to what fills `cap` blocks, at most `cap` blocks; a short linear's
     narrow column tiles where the library takes them (SKINNY_NARROW_ROWS ...), of at most
     `narrow_cols` columns (narrow_tile_cols; None: every width of SKINNY_NARROW_GRID), one
     block per tile up to one per SM of the device's grid, `grid_sms` (None: the grid whose
-    library_grid_cap is `cap`, for callers that vary the cap alone); `sm_count`: the SMs the
-    library sees (a green context's; None: the grid's), which moves the H100 library's narrow
-    bound (narrow_excess_k)."""
+    library_grid_cap is `cap`, for callers that vary the cap alone)."""
     c = lambda name: np.maximum(_col(table, name, 1.0), 1.0)   # noqa: E731
     linear = table.kind == "linear"
     rows = np.where(linear, c("m") * c("batch"), c("m"))
@@ -781,8 +773,7 @@ def skinny_launch(table: RecordTable, cap: float, narrow_cols: float | None = No
             if sixteen:
                 most = np.where(part_rows, wave, most)
             else:
-                excess = narrow_excess_k(col_tiles, wave, sm_count)
-                most = np.where(part_rows, np.where(k <= excess, wave, most),
+                most = np.where(part_rows, np.where(k <= narrow_excess_k(col_tiles), wave, most),
                                 np.minimum(most, SKINNY_NARROW_FULL_ROWS_8))
         else:
             fits = part_rows | ((k >= SKINNY_WIDE_COL_K) & (grid > SKINNY_WIDE_COL_MIN_GRID))
@@ -807,9 +798,8 @@ def other_library_kernel(table: RecordTable, a: HardwareSpec, b: HardwareSpec) -
         return out
     rows = np.flatnonzero(sel)
     sub = table.select(rows)
-    out[rows] = skinny_launch(sub, library_grid_cap(a.grid_sms), wa, a.grid_sms,
-                              a.sm_count).cols != \
-        skinny_launch(sub, library_grid_cap(b.grid_sms), wb, b.grid_sms, b.sm_count).cols
+    out[rows] = skinny_launch(sub, library_grid_cap(a.grid_sms), wa, a.grid_sms).cols != \
+        skinny_launch(sub, library_grid_cap(b.grid_sms), wb, b.grid_sms).cols
     return out
 
 
@@ -1921,7 +1911,7 @@ def unit_terms(table: RecordTable, hw: HardwareSpec,
     flops_t = np.where(on_cuda, 0.0, flops_t)
     grid = float(hw.grid_sms)             # the libraries size the grid for these SMs
     narrow = narrow_tile_cols(hw)
-    tiles = library_blocks(table, grid, narrow, n_sm)
+    tiles = library_blocks(table, grid, narrow)
     has_tiles = np.isfinite(tiles) & (flops_t > 0)
     tiles_safe = np.where(has_tiles, tiles, 1.0)
     persistent_kernel = persistent(table)
