@@ -204,7 +204,8 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # (grids 5x6 and 2x8, prompt 512; 32 and 104 SMs). Its second (16:13-16:14; the model of
 # 67cfe9d): e2e-fresh90 (grids 3x7 and 6x4, prompt 700; the whole H100 and 56 SMs). Its sixth
 # (16:34-16:35; the model of 67cfe9d, restored by c9b9a50): e2e-fresh91 (grids 4x4 and 7x3,
-# prompt 256; the whole H100, two processes).
+# prompt 256; the whole H100, two processes); its eighth (16:48-16:49): e2e-fresh92 (grids 5x3
+# and 3x9, prompt 444; 16 SMs).
 FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57)",
          "h200-sm24 (e2e-fresh60)", "h200-sm96 (e2e-fresh60)", "h200 (e2e-fresh60)",
          "h100-sxm-sm24 (e2e-fresh60)", "h100-sxm-sm48 (e2e-fresh61)",
@@ -228,7 +229,8 @@ FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57
          "h100-sxm (e2e-fresh86)", "h200-sm24 (e2e-fresh87)", "h200-sm72 (e2e-fresh87)",
          "h100-sxm-sm8 (e2e-fresh88)", "h100-sxm-sm32 (e2e-fresh89)",
          "h100-sxm-sm104 (e2e-fresh89)", "h100-sxm (e2e-fresh90)",
-         "h100-sxm-sm56 (e2e-fresh90)", "h100-sxm (e2e-fresh91)"}
+         "h100-sxm-sm56 (e2e-fresh90)", "h100-sxm (e2e-fresh91)",
+         "h100-sxm-sm16 (e2e-fresh92)"}
 FRESH_SAMPLES: set[str] = set()
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12, "sibling": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15, "sibling": 0.15}
@@ -262,7 +264,7 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh74", "e2e-fresh77", "e2e-fresh78", "e2e-fresh79", "e2e-fresh80",
             "e2e-fresh81", "e2e-fresh82", "e2e-fresh83", "e2e-fresh84", "e2e-fresh85",
             "e2e-fresh86", "e2e-fresh87", "e2e-fresh88", "e2e-fresh89",
-            "e2e-fresh90", "e2e-fresh91")
+            "e2e-fresh90", "e2e-fresh91", "e2e-fresh92")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
