@@ -674,10 +674,15 @@ SKINNY_NARROW_MIN_K = 32.0
 SKINNY_NARROW_GRID = MappingProxyType({8.0: 88.0, 16.0: 103.0})
 # The H100 SXM's library (narrow tile 8) takes 8-column tiles for a linear of 1-7 rows past
 # SKINNY_NARROW_GRID[8]'s 88 tiles only at short reductions, the shorter the more tiles: up to each
-# step's tiles at a k of at most its bound (the last step, 132, one tile per SM of its grid).
-# Read off the grids cuBLAS launched for 825 short linears on the whole H100 and on 8 SMs
-# (calibration/h100-sxm/launch-grids/narrow-tile-map-sm0, -sm8: 1, 2, 4 and 7 rows choose alike;
-# 8 SMs alike bar two cells), with the same library's skinny-grids, narrow-fresh13 and -15 grids.
+# step's tiles at a k of at most its bound (the last step, 132, one tile per SM of its grid; never
+# past the device's grid). Read off the grids cuBLAS launched for 825 short linears on the whole
+# H100 (calibration/h100-sxm/launch-grids/narrow-tile-map-sm0: 1, 2, 4 and 7 rows choose alike),
+# with the same library's skinny-grids, narrow-fresh13 and -15 grids; checked fresh on
+# narrow-fresh16 (calibration/README.md, session 46). On a green context (the map on 8-48 SMs)
+# the library runs its 2x1-cluster variants with a slightly looser bound, not modelled: a budget
+# law that followed it, (tiles - 88) x k within a budget larger on fewer SMs, failed its fresh
+# check (narrow-fresh17; reverted in c9b9a50), a wrong 8-column grid on few SMs costing far more
+# than a wrong 64-column one.
 SKINNY_NARROW_EXCESS_STEPS = ((92.0, 1792.0), (94.0, 448.0), (99.0, 320.0), (100.0, 256.0),
                               (104.0, 192.0), (111.0, 128.0), (120.0, 72.0), (132.0, 64.0))
 # ... and for 8 rows (a full row tile) stops short of the 88: 8 x 464 x 1768 on 58 8-column tiles,
