@@ -513,6 +513,9 @@ def test_the_h100s_library_takes_8_column_tiles_past_88_only_at_short_reductions
     assert lin(8, 680, 64) == 12            # 12: 8 rows, 85 tiles
     assert lin(8, 576, 304) == 12           # 12 (skinny-grids-sm0)
     assert lin(8, 464, 1768) == 60          # 60: 58 tiles
+    # narrow-fresh17-sm0, recorded after: a smoother budget law (4b7f9b7, reverted) gave 108 / 132
+    assert lin(1, 856, 176) == 16           # 16
+    assert lin(1, 1032, 80) == 20           # 20
     # the H200's library is unchanged: 8-column tiles to one block per SM at any k for 1-7 rows
     assert library_blocks(_matrix("linear", 1, 968, 1536), 132.0, 16.0)[0] == 124
     skinny_grid = load_benchmark("skinny_grid")
