@@ -492,7 +492,11 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h100-sxm", "narrow-fresh16"), ("h100-sxm-sm8", "narrow-fresh16"),
                     ("h100-sxm-sm16", "narrow-fresh16"),
                     ("h100-sxm", "narrow-fresh17"), ("h100-sxm-sm8", "narrow-fresh17"),
-                    ("h100-sxm-sm16", "narrow-fresh17"))
+                    ("h100-sxm-sm16", "narrow-fresh17"),
+                    ("h200", "narrow-fresh15"), ("h200-sm8", "narrow-fresh15"),
+                    ("h200-sm16", "narrow-fresh15"),
+                    ("h200", "narrow-fresh18"), ("h200-sm8", "narrow-fresh18"),
+                    ("h200-sm16", "narrow-fresh18"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,

@@ -1107,6 +1107,14 @@ def key_mask_rows_odd(batch, seq_q, seq_kv, bias) -> np.ndarray:
     return (np.asarray(bias, dtype=np.float64) >= 2) & (b > 1) & packed & (np.mod(skv, 2) == 1)
 
 
+def row_alignment_bytes(row_bytes, most: float) -> np.ndarray:
+    """The largest power of two dividing each row's byte count, at most `most` (a row of 0 bytes
+    divides by anything: `most`)."""
+    x = np.nan_to_num(np.asarray(row_bytes, dtype=np.float64), nan=0.0, posinf=0.0)
+    b = np.maximum(np.round(x), 0.0).astype(np.int64)
+    return np.where(b > 0, np.minimum(b & -b, int(most)), most).astype(np.float64)
+
+
 def operand_alignment_bytes(table: RecordTable) -> np.ndarray:
     """The byte alignment of each matrix record's worst-aligned operand row (the largest power of
     two dividing its bytes, at most ALIGN_BYTES): k and n (gemm, linear, grouped_gemm), head_dim
@@ -1117,9 +1125,8 @@ def operand_alignment_bytes(table: RecordTable) -> np.ndarray:
         return np.zeros(0)
     elt = _element_bytes(table)
 
-    def align(x):   # 0 bytes divide by anything: aligned
-        b = np.maximum(np.round(x * elt), 0.0).astype(np.int64)
-        return np.where(b > 0, np.minimum(b & -b, ALIGN_BYTES), ALIGN_BYTES).astype(np.float64)
+    def align(x):
+        return row_alignment_bytes(x * elt, ALIGN_BYTES)
     kind = table.kind
     out = np.full(n, float(ALIGN_BYTES))
     mat = np.isin(kind, ("gemm", "linear", "grouped_gemm"))
@@ -1877,10 +1884,56 @@ def resident_latency_ratio(hw: HardwareSpec) -> float:
     return (hw.l2_latency_s + q) / (hw.mem_latency_s + q)
 
 
+# An SM keeps fewer useful bytes in flight for a product operand whose rows start off the sector
+# grid. Measured on the H200 with the same large skinny linears and batched products whose
+# streamed operand's rows (linear: k, bmm: n) are a multiple of 16, 32, 64 or 128 bytes and nothing
+# more (calibration/h200{,-sm8,-sm16}/stream-align; `python benchmarks/stream_alignment.py`
+# prints it): on 8 and 16 SMs, where the SMs' bytes in flight bind, rows of 16 bytes stream at
+# 0.57-0.67 of the 128-byte rows' rate (linear and bmm, 8 and 16 SMs; mean 0.61), rows of 32 at
+# 0.83-0.92 (0.87), of 64 at 0.94-0.99 (0.96); on the whole chip, where HBM binds, at 0.95 / 0.98
+# / 0.98 (the L2 serves the sectors two neighbouring loads share, so DRAM moves the same bytes).
+# The H100 SXM's skinny products of the narrow sets agree (calibration/h100-sxm-sm8, -sm16:
+# 0.66 and 0.93 against rows of 64 bytes or more). Each such operand's bytes count 1 / share
+# times on the SMs' side (sm_side_bytes: the per-SM term), DRAM's unchanged. The cuBLAS / nvjet
+# products (gemm, linear) alone: the grouped GEMM (CUTLASS 3) streams at a third of their per-SM
+# rate on 8 SMs whatever its rows' alignment (H100: 214-236 GB/s), so no in-flight limit is met.
+STREAM_ALIGN_SHARE = MappingProxyType({16.0: 0.61, 32.0: 0.87, 64.0: 0.96})
+STREAM_ALIGN_KINDS = ("gemm", "linear")
+
+
+def stream_alignment_bytes(table: RecordTable) -> np.ndarray:
+    """Bytes the SMs' requests carry beyond a matrix product's own for operands whose rows start
+    off the 32-byte sector grid (STREAM_ALIGN_SHARE): gemm A [m, k] by k, B [k, n] and C [m, n]
+    by n; linear x [m, k] and W [n, k] by k, y [m, n] by n. 0 for other kinds, for elements
+    other than the 2-byte ones measured (bf16, fp16) and for rows not 16-byte aligned (the
+    fallback kernels: misaligned_load_width)."""
+    out = np.zeros(len(table))
+    sel = np.isin(table.kind, STREAM_ALIGN_KINDS)
+    if not sel.any():
+        return out
+    elt = _element_bytes(table)
+    m, n, k, b = (_col(table, p, d) for p, d in (("m", 1.0), ("n", 1.0), ("k", 1.0),
+                                                  ("batch", 1.0)))
+
+    def extra(row_elems):
+        a = row_alignment_bytes(row_elems * elt, 128.0)
+        share = np.ones(len(table))
+        for width, s in STREAM_ALIGN_SHARE.items():
+            share = np.where(a == width, s, share)
+        return 1.0 / share - 1.0
+    gemm = table.kind == "gemm"
+    by_k = b * m * k + np.where(gemm, 0.0, n * k)        # A, or x and the weight
+    by_n = b * m * n + np.where(gemm, b * k * n, 0.0)    # C and y, and B
+    over = (by_k * extra(k) + by_n * extra(n)) * elt
+    return np.where(sel & (elt == 2.0) & ~misaligned_operands(table), over, 0.0)
+
+
 def sm_side_bytes(table: RecordTable, nbytes: np.ndarray) -> np.ndarray:
     """Bytes the SMs load and store: the launch's, plus, for the BLOCK_PER_ROW_KINDS, the
     weight (gamma, beta) once more for every row after the first: each row's block reads it
-    (from L2; DRAM serves it once, T_hbm)."""
+    (from L2; DRAM serves it once, T_hbm), and, for a product whose operand rows start off the
+    sector grid, the sectors their loads share (stream_alignment_bytes)."""
+    nbytes = nbytes + stream_alignment_bytes(table)
     sel = np.isin(table.kind, BLOCK_PER_ROW_KINDS)
     if not sel.any():
         return nbytes

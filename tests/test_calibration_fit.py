@@ -387,3 +387,22 @@ def test_the_activations_take_the_elementwise_loops_hbm_efficiency(device):
             assert g.kind_params.eta_memory == ref.kind_params.eta_memory
             checked += 1
     assert checked == 2 * 3          # gelu and silu, each in bf16, fp16 and fp32
+
+
+@pytest.mark.parametrize("device", ["h200", "h100-sxm"])
+def test_the_librarys_16_bit_products_keep_the_sms_bytes_in_flight_at_its_limit(device):
+    """fit.FULL_STREAM_KINDS: the bf16 / fp16 gemm and linear groups hold eta_parallel at the
+    hardware's limit (the spec's per-SM bandwidth; calibration/h200-sm8/stream-align measured
+    0.8-1.0 of it), which the whole chip cannot tell; the fp32 products are fitted as before."""
+    from roofsim.calibration.fit import FULL_STREAM_DTYPES, FULL_STREAM_KINDS
+    from roofsim.perfmodel import PARAM_BY_NAME
+    p = load_profile(Path(__file__).resolve().parents[1] / "calibration" / device)
+    held = free = 0
+    for (family, dtype), g in p.groups.items():
+        if family in FULL_STREAM_KINDS and g.source == "":
+            if dtype in FULL_STREAM_DTYPES:
+                assert g.kind_params.eta_parallel == PARAM_BY_NAME["eta_parallel"].high
+                held += 1
+            else:
+                free += 1
+    assert held >= 2 and free >= 1

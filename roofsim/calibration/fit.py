@@ -23,8 +23,8 @@ from ..hardware import HardwareSpec, derive_sm_restricted, load_hardware
 from ..records import RecordTable
 from .accuracy import accuracy_table, evaluate, format_accuracy
 from .device import device_id
-from ..perfmodel import (KindParams, idle_block_seconds, launch_seconds, parallel_scale,
-                         unit_terms)
+from ..perfmodel import (PARAM_BY_NAME, KindParams, idle_block_seconds, launch_seconds,
+                         parallel_scale, unit_terms)
 from .interpolate import LocalLinearSettings
 from .measurements import (FIT, HOLDOUT, SPLIT_SEED, HOLDOUT_FRACTION, Measurements,
                            concat_measurements, measurement_table, read_measurements,
@@ -54,6 +54,21 @@ MIN_GROUP_SHAPES = 3    # fewer measured shapes: no opinion on the group
 # change), its whole chip unchanged (9.4 %) (session 32; those samples guided it, the fresh
 # sets came after).
 SHARED_HBM_KINDS = ("gelu", "silu")
+# The library's 16-bit matrix products (cuBLAS's nvjet kernels: one 384-thread block per SM with
+# about 210 KB of shared memory in TMA stages) keep the SM's bytes in flight at its limit: large
+# skinny products of 128-byte rows streamed at 108 / 103 GB/s per SM (linear, 8 / 16 SMs) and 131
+# / 125 (bmm) on the H200 (calibration/h200-sm8, -sm16/stream-align), 108-110 on 8 H100 SMs (the
+# narrow sets; benchmarks/stream_alignment.py), against the spec's 130 (sm_mem_bandwidth_gbps).
+# The whole chip cannot tell it (HBM binds its large products), and its fits put eta_parallel
+# at 0.58-0.70, where the soft p-norm at 132 SMs stood in for HBM's shortfall: a 1 GB stream on
+# 8 SMs then took 1.6x its measured time in the physics. So eta_parallel is held at the
+# hardware's limit (1: the spec's per-SM bandwidth) for these groups and the rest is fitted.
+# Chosen with STREAM_ALIGN_SHARE on the selection sets narrow-fresh13, -14, -17 (calibration/
+# README.md, session 47: the H100-only profile on 8 H100 SMs 19.0 / 16.3 / 19.7 -> 13.9 / 12.8 /
+# 16.5 % MAPE, the H200's 18.0 / 15.7 / 17.3 -> 14.6 / 11.9 / 16.1); checked after on
+# narrow-fresh15 (H200), -16 (H100) and -18 (H200).
+FULL_STREAM_KINDS = ("gemm", "linear")
+FULL_STREAM_DTYPES = ("bfloat16", "float16")
 STREAMING_REFERENCE = "elementwise"
 
 
@@ -102,9 +117,12 @@ def fit_group(kind: str, dtype: str, table: RecordTable, measured_s: np.ndarray,
             rows = sm_points.rows[sel]
             restricted = derive_sm_restricted(hardware, int(n))
             extra.append((unit_terms(table.select(rows), restricted), sm_points.seconds[sel]))
-    params = fit_kind(u, measured_s, extra=extra) if eta_memory is None else \
-        fit_kind(u, measured_s, fixed=KindParams(eta_memory=eta_memory), hold=("eta_memory",),
-                 extra=extra)
+    held = {}
+    if eta_memory is not None:
+        held["eta_memory"] = eta_memory
+    if kind in FULL_STREAM_KINDS and dtype in FULL_STREAM_DTYPES and not layout:
+        held["eta_parallel"] = PARAM_BY_NAME["eta_parallel"].high
+    params = fit_kind(u, measured_s, fixed=KindParams(**held), hold=tuple(held), extra=extra)
     model = launch_seconds(u, params.as_array())
     residual = np.clip(np.log(measured_s / model), -RESIDUAL_BOUND, RESIDUAL_BOUND)
     sm_params = sm_fraction = sm_counts = None
