@@ -205,7 +205,8 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # 67cfe9d): e2e-fresh90 (grids 3x7 and 6x4, prompt 700; the whole H100 and 56 SMs). Its sixth
 # (16:34-16:35; the model of 67cfe9d, restored by c9b9a50): e2e-fresh91 (grids 4x4 and 7x3,
 # prompt 256; the whole H100, two processes); its eighth (16:48-16:49): e2e-fresh92 (grids 5x3
-# and 3x9, prompt 444; 16 SMs).
+# and 3x9, prompt 444; 16 SMs). Session 47's H100 run (19:19-19:21; the model of 7107491):
+# e2e-fresh93 (grids 4x6 and 2x7, prompt 333; the whole H100 and 24 SMs).
 FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57)",
          "h200-sm24 (e2e-fresh60)", "h200-sm96 (e2e-fresh60)", "h200 (e2e-fresh60)",
          "h100-sxm-sm24 (e2e-fresh60)", "h100-sxm-sm48 (e2e-fresh61)",
@@ -230,7 +231,8 @@ FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57
          "h100-sxm-sm8 (e2e-fresh88)", "h100-sxm-sm32 (e2e-fresh89)",
          "h100-sxm-sm104 (e2e-fresh89)", "h100-sxm (e2e-fresh90)",
          "h100-sxm-sm56 (e2e-fresh90)", "h100-sxm (e2e-fresh91)",
-         "h100-sxm-sm16 (e2e-fresh92)"}
+         "h100-sxm-sm16 (e2e-fresh92)", "h100-sxm (e2e-fresh93)",
+         "h100-sxm-sm24 (e2e-fresh93)"}
 FRESH_SAMPLES: set[str] = set()
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12, "sibling": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15, "sibling": 0.15}
@@ -264,7 +266,7 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh74", "e2e-fresh77", "e2e-fresh78", "e2e-fresh79", "e2e-fresh80",
             "e2e-fresh81", "e2e-fresh82", "e2e-fresh83", "e2e-fresh84", "e2e-fresh85",
             "e2e-fresh86", "e2e-fresh87", "e2e-fresh88", "e2e-fresh89",
-            "e2e-fresh90", "e2e-fresh91", "e2e-fresh92")
+            "e2e-fresh90", "e2e-fresh91", "e2e-fresh92", "e2e-fresh93")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
@@ -496,7 +498,9 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200", "narrow-fresh15"), ("h200-sm8", "narrow-fresh15"),
                     ("h200-sm16", "narrow-fresh15"),
                     ("h200", "narrow-fresh18"), ("h200-sm8", "narrow-fresh18"),
-                    ("h200-sm16", "narrow-fresh18"))
+                    ("h200-sm16", "narrow-fresh18"),
+                    ("h100-sxm", "narrow-fresh19"), ("h100-sxm-sm8", "narrow-fresh19"),
+                    ("h100-sxm-sm16", "narrow-fresh19"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -658,6 +662,8 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # chosen on narrow-fresh13, -14 and -17 and the measurement stream-align; narrow-fresh15 (H200),
 # -16 and -18 were read once for a variant of it (the alignment term alone: no gain there) and
 # then for the change itself, so they are marked fresh with that caveat (calibration/README.md).
+# narrow-fresh19, written after the change and timed after it (an H100, 19:18-19:19: 8 and 16 SMs
+# and the whole H100), is its strict fresh set.
 FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12", "narrow-fresh4", "mixed-fresh24",
                      "mixed-fresh25", "mixed-fresh26", "narrow-fresh7", "mixed-fresh27",
                      "narrow-fresh8", "mixed-fresh28",
@@ -666,7 +672,7 @@ FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12", "narrow-fresh4", "m
                      "wide-fresh4", "attention-fresh-sm", "narrow-fresh13",
                      "narrow-fresh14", "mixed-fresh32", ("h200", "narrow-fresh15"),
                      ("h200-sm8", "narrow-fresh15"), ("h200-sm16", "narrow-fresh15"),
-                     "narrow-fresh16", "narrow-fresh18")
+                     "narrow-fresh16", "narrow-fresh18", "narrow-fresh19")
 
 
 def is_fresh(folder: str, name: str) -> bool:

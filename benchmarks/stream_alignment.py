@@ -9,9 +9,9 @@ over the launch's time), grouped by device, SM count, kind and the operand rows'
 largest power of two dividing a linear's k or a bmm's n in bytes, at most 128), and that rate over
 the 128-byte group's: measured, and with the H200's profile as bench_transfer.py fits it (the
 H200's spec restricted to the run's SMs; the H100 SXM's for its runs). The sets: stream_align.yaml
-on the H200 (the same shapes at four alignments: the measurement the shares were read off) and
-the H100 SXM's narrow sets on the whole GPU, 8 and 16 SMs (random shapes: the agreement quoted
-beside it). calibration/README.md quotes it.
+on the H200 (the same shapes at four alignments: the measurement the shares were read off) and on
+the H100 SXM (timed after the shares were committed: their check on the other chip), and the H100
+SXM's narrow sets on the whole GPU, 8 and 16 SMs (random shapes: the agreement quoted beside it). calibration/README.md quotes it.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from roofsim.cli.output import format_table  # noqa: E402
 from roofsim.hardware import derive_sm_restricted, load_hardware  # noqa: E402
 
 SETS = ([("h200", f, "stream-align") for f in ("h200", "h200-sm8", "h200-sm16")] +
+        [("h100-sxm", f, "stream-align") for f in ("h100-sxm", "h100-sxm-sm8", "h100-sxm-sm16")] +
         [("h100-sxm", f, f"narrow-fresh{i}") for f in ("h100-sxm", "h100-sxm-sm8",
                                                        "h100-sxm-sm16")
          for i in (3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17)])
@@ -60,6 +61,7 @@ def main(argv=None) -> int:
     profile = device_profile("h200")
     rates = defaultdict(lambda: ([], []))
     for device, folder, name in SETS:
+        label = f"{device} {name}" if name == "stream-align" else f"{device} narrow sets"
         path = CAL / folder / name
         if not (path / "measurements.csv.gz").is_file():
             continue
@@ -76,7 +78,7 @@ def main(argv=None) -> int:
         spec = derive_sm_restricted(hw, sms) if sms else hw
         pred = profile.predict_launch_s(table, spec)
         for i in np.flatnonzero(sel):
-            key = (device, sms or hw.sm_count, table.kind[i], align[i])
+            key = (label, sms or hw.sm_count, table.kind[i], align[i])
             rates[key][0].append(nbytes[i] / m["kernel_s"][i])
             rates[key][1].append(nbytes[i] / pred[i])
     out = []
@@ -89,7 +91,7 @@ def main(argv=None) -> int:
         r_meas, r_model = np.mean(ref[0]), np.mean(ref[1])
         out.append([device, sms, kind, int(align), len(rates[key][0]), f"{meas / 1e9:.0f}",
                     f"{meas / r_meas:.2f}", f"{model / 1e9:.0f}", f"{model / r_model:.2f}"])
-    print(format_table(["device", "SMs", "kind", "row align (B)", "rows", "measured GB/s",
+    print(format_table(["runs", "SMs", "kind", "row align (B)", "rows", "measured GB/s",
                         "share", "H200 profile GB/s", "share"], out))
     print("\nperfmodel.STREAM_ALIGN_SHARE: " +
           ", ".join(f"{int(a)} B {s:.2f}" for a, s in perfmodel.STREAM_ALIGN_SHARE.items()))
