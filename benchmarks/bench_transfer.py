@@ -206,7 +206,8 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # (16:34-16:35; the model of 67cfe9d, restored by c9b9a50): e2e-fresh91 (grids 4x4 and 7x3,
 # prompt 256; the whole H100, two processes); its eighth (16:48-16:49): e2e-fresh92 (grids 5x3
 # and 3x9, prompt 444; 16 SMs). Session 47's H100 run (19:19-19:21; the model of 7107491):
-# e2e-fresh93 (grids 4x6 and 2x7, prompt 333; the whole H100 and 24 SMs).
+# e2e-fresh93 (grids 4x6 and 2x7, prompt 333; the whole H100 and 24 SMs). Its last (19:32-19:33;
+# likewise): e2e-fresh94 (grids 3x8 and 6x5, prompt 610; 8 SMs, 3x8 alone, and 48 SMs).
 FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57)",
          "h200-sm24 (e2e-fresh60)", "h200-sm96 (e2e-fresh60)", "h200 (e2e-fresh60)",
          "h100-sxm-sm24 (e2e-fresh60)", "h100-sxm-sm48 (e2e-fresh61)",
@@ -232,7 +233,8 @@ FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57
          "h100-sxm-sm104 (e2e-fresh89)", "h100-sxm (e2e-fresh90)",
          "h100-sxm-sm56 (e2e-fresh90)", "h100-sxm (e2e-fresh91)",
          "h100-sxm-sm16 (e2e-fresh92)", "h100-sxm (e2e-fresh93)",
-         "h100-sxm-sm24 (e2e-fresh93)"}
+         "h100-sxm-sm24 (e2e-fresh93)", "h100-sxm-sm8 (e2e-fresh94)",
+         "h100-sxm-sm48 (e2e-fresh94)"}
 FRESH_SAMPLES: set[str] = set()
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12, "sibling": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15, "sibling": 0.15}
@@ -266,7 +268,8 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh74", "e2e-fresh77", "e2e-fresh78", "e2e-fresh79", "e2e-fresh80",
             "e2e-fresh81", "e2e-fresh82", "e2e-fresh83", "e2e-fresh84", "e2e-fresh85",
             "e2e-fresh86", "e2e-fresh87", "e2e-fresh88", "e2e-fresh89",
-            "e2e-fresh90", "e2e-fresh91", "e2e-fresh92", "e2e-fresh93")
+            "e2e-fresh90", "e2e-fresh91", "e2e-fresh92", "e2e-fresh93",
+            "e2e-fresh94")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
