@@ -11,7 +11,8 @@ the 128-byte group's: measured, and with the H200's profile as bench_transfer.py
 H200's spec restricted to the run's SMs; the H100 SXM's for its runs). The sets: stream_align.yaml
 on the H200 (the same shapes at four alignments: the measurement the shares were read off) and on
 the H100 SXM (timed after the shares were committed: their check on the other chip), and the H100
-SXM's narrow sets on the whole GPU, 8 and 16 SMs (random shapes: the agreement quoted beside it). calibration/README.md quotes it.
+SXM's narrow sets on the whole GPU, 8 and 16 SMs (random shapes: the agreement quoted beside
+it). calibration/README.md quotes it.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ SETS = ([("h200", f, "stream-align") for f in ("h200", "h200-sm8", "h200-sm16")]
         [("h100-sxm", f, f"narrow-fresh{i}") for f in ("h100-sxm", "h100-sxm-sm8",
                                                        "h100-sxm-sm16")
          for i in (3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17)])
-ALIGNS = (16.0, 32.0, 64.0, 128.0)
 
 
 def streamed(table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

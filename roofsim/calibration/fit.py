@@ -23,8 +23,8 @@ from ..hardware import HardwareSpec, derive_sm_restricted, load_hardware
 from ..records import RecordTable
 from .accuracy import accuracy_table, evaluate, format_accuracy
 from .device import device_id
-from ..perfmodel import (PARAM_BY_NAME, KindParams, idle_block_seconds, launch_seconds,
-                         parallel_scale, unit_terms)
+from ..perfmodel import (PARAM_BY_NAME, STREAM_ALIGN_KINDS, KindParams, idle_block_seconds,
+                         launch_seconds, parallel_scale, unit_terms)
 from .interpolate import LocalLinearSettings
 from .measurements import (FIT, HOLDOUT, SPLIT_SEED, HOLDOUT_FRACTION, Measurements,
                            concat_measurements, measurement_table, read_measurements,
@@ -67,7 +67,7 @@ SHARED_HBM_KINDS = ("gelu", "silu")
 # README.md, session 47: the H100-only profile on 8 H100 SMs 19.0 / 16.3 / 19.7 -> 13.9 / 12.8 /
 # 16.5 % MAPE, the H200's 18.0 / 15.7 / 17.3 -> 14.6 / 11.9 / 16.1); checked after on
 # narrow-fresh15 (H200), -16 (H100) and -18 (H200).
-FULL_STREAM_KINDS = ("gemm", "linear")
+FULL_STREAM_KINDS = STREAM_ALIGN_KINDS          # the same cuBLAS / nvjet products
 FULL_STREAM_DTYPES = ("bfloat16", "float16")
 STREAMING_REFERENCE = "elementwise"
 
