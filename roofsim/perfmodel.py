@@ -688,6 +688,15 @@ SKINNY_NARROW_EXCESS_STEPS = ((92.0, 1792.0), (94.0, 448.0), (99.0, 320.0), (100
 # ... and for 8 rows (a full row tile) stops short of the 88: 8 x 464 x 1768 on 58 8-column tiles,
 # 8 x 576 x 304, 8 x 640 x 2048 and 8 x 680-1,048 at every k of the map on 64-column ones.
 SKINNY_NARROW_FULL_ROWS_8 = 64.0
+# The H200's library (narrow tile 16) takes 8-column tiles for a linear of 8 rows past
+# SKINNY_NARROW_GRID[8]'s 88, the more tiles the longer the reduction: up to each step's tiles at
+# a k of at least its bound. Read off the grids cuBLAS launched for the 165 eight-row linears of
+# the same map on the H200 (calibration/h200/launch-grids/narrow-tile-map-sm0: 680-1,048 columns,
+# k = 64-2,304): 91 tiles at every k (92 blocks), 94-100 from k = 128 (96-100 blocks), 103 from
+# k = 640 (104 blocks; 896 on 8 SMs of a green context, narrow-tile-map-sm8), none of 106 or
+# more; the model gave 64-column tiles (12-16 blocks) past 88 (session 48). 1-7 rows already
+# run to one block per SM of the grid there (the map: every such row within 1.3x).
+SKINNY_NARROW_FULL_ROWS_STEPS = ((92.0, 0.0), (100.0, 128.0), (104.0, 640.0))
 SKINNY_WIDE_COL_K = 1024.0
 SKINNY_CLUSTER = 4.0
 SKINNY_CLUSTER_MIN_TILES = 2.0   # more column tiles than this launch in clusters
@@ -704,6 +713,15 @@ def narrow_excess_k(col_tiles: np.ndarray) -> np.ndarray:
     out = np.full(np.shape(col_tiles), -np.inf)
     for tiles, most_k in reversed(SKINNY_NARROW_EXCESS_STEPS):
         out = np.where(col_tiles <= tiles, most_k, out)
+    return out
+
+
+def full_rows_narrow_tiles(k: np.ndarray) -> np.ndarray:
+    """The most 8-column tiles the H200's library takes for a linear of 8 rows at reduction `k`
+    (SKINNY_NARROW_FULL_ROWS_STEPS)."""
+    out = np.zeros(np.shape(k))
+    for tiles, least_k in SKINNY_NARROW_FULL_ROWS_STEPS:
+        out = np.where(k >= least_k, tiles, out)
     return out
 
 
@@ -776,7 +794,7 @@ def skinny_launch(table: RecordTable, cap: float, narrow_cols: float | None = No
         if width <= 8.0:
             fits = (grid >= SKINNY_FEW_COL_GRID) | (k <= SKINNY_FEW_COL_K_PER_N * n) | biased
             if sixteen:
-                most = np.where(part_rows, wave, most)
+                most = np.where(part_rows, wave, np.maximum(most, full_rows_narrow_tiles(k)))
             else:
                 most = np.where(part_rows, np.where(k <= narrow_excess_k(col_tiles), wave, most),
                                 np.minimum(most, SKINNY_NARROW_FULL_ROWS_8))

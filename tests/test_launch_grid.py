@@ -524,6 +524,28 @@ def test_the_h100s_library_takes_8_column_tiles_past_88_only_at_short_reductions
     assert len(grid) == 825 and (far > np.log(2.0)).sum() <= 10     # 8 (182 before)
 
 
+def test_the_h200s_library_takes_8_column_tiles_for_8_rows_past_88_as_the_reduction_grows():
+    """Session 48, read off the grids cuBLAS launched on the H200 for the map's 165 linears of 8
+    rows (calibration/h200/launch-grids/narrow-tile-map-sm0): 8-column tiles to 91 of them at
+    every k, to 100 from k = 128, to 103 from k = 640, none from 106
+    (SKINNY_NARROW_FULL_ROWS_STEPS); the rule before gave 64-column tiles past 88. Each shape's
+    recorded grid in the comment."""
+    lin = lambda n, k: library_blocks(_matrix("linear", 8, n, k), 132.0, 16.0)[0]  # noqa: E731
+    assert lin(728, 64) == 92               # recorded 92
+    assert lin(752, 64) == 12               # 12
+    assert lin(752, 128) == 96              # 96
+    assert lin(800, 448) == 100             # 100
+    assert lin(824, 448) == 16              # 16
+    assert lin(824, 640) == 104             # 104
+    assert lin(848, 2304) == 16             # 16
+    # the H100's library keeps its own bound for 8 rows (SKINNY_NARROW_FULL_ROWS_8)
+    assert library_blocks(_matrix("linear", 8, 752, 640), 132.0, 8.0)[0] == 12
+    skinny_grid = load_benchmark("skinny_grid")
+    table, grid = skinny_grid.skinny_calls("h200/launch-grids/narrow-tile-map-sm0")
+    far = np.abs(np.log(skinny_grid.perfmodel.skinny_blocks(table, 100.0, 16.0, 132.0) / grid))
+    assert len(grid) == 825 and (far > np.log(1.3)).sum() <= 5     # 3 (49 before)
+
+
 def test_each_devices_narrow_tiles_bring_the_model_closer_to_its_own_recorded_grids():
     """benchmarks/skinny_grid.py: on the H100's recorded grids its own widest narrow tile (8)
     is nearer what CUPTI recorded than the H200's (16), and on the H200's the reverse."""
