@@ -246,11 +246,13 @@ STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15, "sibling
 SIBLINGS = {"h100-sxm+h200": ("h100-sxm", "h200")}
 
 
-def restricted_devices() -> list[tuple[Path, int]]:
-    """(folder, SMs) of every SM-restricted kernel sample: the SM count its provenance recorded
-    (probed where the probe ran)."""
-    return sorted(((d, sm_restriction_of(d)) for d in CAL.glob("h200-sm*")
-                   if stored_file(d / "measurements.csv").is_file()),
+def restricted_devices(device: str = "h200") -> list[tuple[Path, int]]:
+    """(folder, SMs) of every SM-restricted kernel sample of `device` (calibration/<device>-sm<N>/
+    measurements.csv: the H200's, and since session 48 the H100 SXM's companions): the SM count
+    its provenance recorded (probed where the probe ran)."""
+    return sorted(((d, sm_restriction_of(d)) for d in CAL.glob(f"{device}-sm*")
+                   if base_device(d.name) == device and
+                   stored_file(d / "measurements.csv").is_file()),
                   key=lambda x: x[1])
 
 
@@ -718,14 +720,15 @@ def kernels_part(profiles, data) -> list[dict]:
             mape, within, n = kernel_mape(profiles[fd], held, load_hardware(td))
             rows.append({"fit": fd, "target": td, "kind": "fitted" if fd == td else "transferred",
                          "mape": mape, "within_10": within, "rows": n})
-    for folder, sms in restricted_devices():
-        m = stable(folder / "measurements.csv")
-        spec = derive_sm_restricted(load_hardware("h200"), sms)
-        for fd in DEVICES:
-            mape, within, n = kernel_mape(profiles[fd], m, spec)
-            rows.append({"fit": fd, "target": spec.id, "kind": restricted_kind(fd, sms),
-                         "mape": mape, "within_10": within, "rows": n,
-                         "fresh": spec.id in FRESH_SAMPLES})
+    for td in DEVICES:
+        for folder, sms in restricted_devices(td):
+            m = stable(folder / "measurements.csv")
+            spec = derive_sm_restricted(load_hardware(td), sms)
+            for fd in DEVICES:
+                mape, within, n = kernel_mape(profiles[fd], m, spec)
+                rows.append({"fit": fd, "target": spec.id, "kind": restricted_kind(fd, sms, td),
+                             "mape": mape, "within_10": within, "rows": n,
+                             "fresh": spec.id in FRESH_SAMPLES})
     return rows
 
 

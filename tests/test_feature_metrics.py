@@ -62,6 +62,30 @@ def test_product_share_adds_kernel_class_and_grid():
     np.testing.assert_allclose(share[:, -1], SHARE_BLOCKS_WEIGHT * blocks)
 
 
+def test_a_share_places_a_short_linear_by_its_own_devices_grid_and_a_residual_does_not():
+    """Session 48: a share's blocks are those the share device's library launches
+    (narrow_cols: its narrow_tile_cols), a residual's the same for every device. 1 x 1280 x
+    1280 runs 80 blocks of 16 columns on the H200's library, 20 of 64 on the H100 SXM's; a
+    profile reads each group's shares in its share device's coordinates."""
+    cols = {"m": np.array([1.0]), "n": np.array([1280.0]), "k": np.array([1280.0]),
+            "bias": np.array([0.0])}
+    res = {w: features("linear", cols, "bfloat16", 132, narrow_cols=w) for w in (None, 8.0)}
+    np.testing.assert_array_equal(res[None], res[8.0])
+    share = {w: features("linear", cols, "bfloat16", 132, share=True, narrow_cols=w)
+             for w in (None, 16.0, 8.0)}
+    np.testing.assert_array_equal(share[None], share[16.0])
+    np.testing.assert_allclose(share[None][0, -1] - share[8.0][0, -1], 2.0 * SHARE_BLOCKS_WEIGHT)
+    np.testing.assert_array_equal(share[None][0, :-1], share[8.0][0, :-1])
+    from roofsim.calibration.profile import load_profile
+    from roofsim.perfmodel import narrow_tile_cols
+    h100 = load_profile("calibration/h100-sxm")
+    g = h100.groups[("linear", "bfloat16")]
+    assert narrow_tile_cols(h100.share_device(g)) == 8.0
+    params = np.array([[1.0, 1280.0, 1280.0, 0.0] + [np.nan] * (g.params.shape[1] - 4)])
+    np.testing.assert_allclose(h100.share_features(g, params, "bfloat16"), share[8.0],
+                               atol=1e-9)
+
+
 @pytest.mark.parametrize("kind, params", [
     ("layernorm", dict(rows=4096, cols=1280)),
     ("elementwise", dict(numel=1 << 20)),

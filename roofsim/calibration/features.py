@@ -240,14 +240,24 @@ def _flat(params, elt, sm, kind, share=False) -> list:
 
 
 def _launch_grid(kind: str, params: Mapping[str, np.ndarray], dtype: str,
-                 sm_count: float, share: bool) -> list[tuple[np.ndarray, float]]:
+                 sm_count: float, share: bool,
+                 narrow_cols: float | None = None) -> list[tuple[np.ndarray, float]]:
     """A tiled launch as coordinates: log2 of its blocks on sm_count SMs (the residual's:
     RESIDUAL_BLOCKS_WEIGHT), and for a product's SM-parallel share its kernel class too
     (SHARE_PERSISTENT_WEIGHT, SHARE_BLOCKS_WEIGHT)."""
     table = records_from_params(kind, used_columns(params), dtype)
-    # a coordinate, the same for every device: the blocks with every narrow tile width
-    # (library_blocks' default), whichever a device's library takes (narrow_tile_cols)
-    blocks = _log(np.nan_to_num(library_blocks(table, sm_count), nan=1.0))
+    # The residual's coordinate is the same for every device: the blocks with every narrow tile
+    # width (library_blocks' default), whichever a device's library takes (narrow_tile_cols).
+    # The share's is the blocks the share's device launched (`narrow_cols`: its
+    # narrow_tile_cols), since a share describes that launch's stretch, and the profile reads it
+    # only on that device's library (other_library_kernel). Session 48: with the H100 SXM's first
+    # companions (calibration/h100-sxm-sm8, -sm16, -sm40), its 64-column short linears sat among
+    # the H200's 8- and 16-column grids there, and lent their small stretch to the ones that do
+    # take narrow tiles on the H100: its profile on the narrow-tile rows of narrow-fresh16 (8
+    # H100 SMs) -0.5 % median without the shares, -21.9 % with them (the H200's library, whose
+    # own blocks the default gives, is unchanged).
+    blocks = _log(np.nan_to_num(library_blocks(table, sm_count, narrow_cols if share else None),
+                                nan=1.0))
     if not share:
         return [(blocks, RESIDUAL_BLOCKS_WEIGHT[kind])]
     return [(persistent(table).astype(float), SHARE_PERSISTENT_WEIGHT),
@@ -264,14 +274,15 @@ FEATURES: dict[str, Callable] = {
 
 
 def features(kind: str, params: Mapping[str, np.ndarray], dtype: str, sm_count: float,
-             share: bool = False) -> np.ndarray:
+             share: bool = False, narrow_cols: float | None = None) -> np.ndarray:
     """(n, d) weighted feature matrix of one kind's rows (Euclidean distance = neighbourliness):
     for the residual's interpolation, or (`share`) for the SM-parallel share's, where a kind's
-    neighbours differ (attention, conv2d)."""
+    neighbours differ (attention, conv2d); `narrow_cols`: the share device's widest narrow
+    column tile (perfmodel.narrow_tile_cols; None: every width)."""
     n = len(next(iter(params.values())))
     elt = element_bytes(dtype, n) if n else np.zeros(0)
     cols = FEATURES[kind](params, elt, float(sm_count), kind, share)
     if n and (kind in MATRIX_SHARE_KINDS if share else kind in RESIDUAL_BLOCKS_WEIGHT):
-        cols += _launch_grid(kind, params, dtype, float(sm_count), share)
+        cols += _launch_grid(kind, params, dtype, float(sm_count), share, narrow_cols)
     return np.column_stack([np.asarray(v, dtype=np.float64) * w for v, w in cols]) if n else \
         np.zeros((0, len(cols)))

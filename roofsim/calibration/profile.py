@@ -48,8 +48,8 @@ from ..io import read_json, stored_file, write_stored_text
 from ..hardware import (HardwareSpec, canonical_dtype, spec_from_dict, spec_to_dict,
                         with_sm_count)
 from ..perfmodel import (MIN_WARM_SHARE, PARAM_INDEX, PARAMS, KindParams, UnitTerms,
-                         launch_seconds, other_library_kernel, parallel_scale, unit_terms,
-                         warm_steps)
+                         launch_seconds, narrow_tile_cols, other_library_kernel,
+                         parallel_scale, unit_terms, warm_steps)
 from ..kernels._common import (CONV_LAYOUTS, ELEMENT_BYTES, INDEX_LAYOUTS, LAYOUT_KINDS,
                                LAYOUTS, REDUCTION_LAYOUTS, kernel_layout, layout_of)
 from ..records import KINDS, SHAPE_PARAMS, RecordTable
@@ -193,8 +193,8 @@ def busy_seconds(u: UnitTerms, params: np.ndarray) -> np.ndarray:
 
 
 def group_features(kind: str, params: np.ndarray, dtype: str, sm_count: float,
-                   share: bool = False) -> np.ndarray:
-    x = features(kind, _param_columns(params), dtype, sm_count, share)
+                   share: bool = False, narrow_cols: float | None = None) -> np.ndarray:
+    x = features(kind, _param_columns(params), dtype, sm_count, share, narrow_cols)
     return np.round(x, FEATURE_DECIMALS)
 
 
@@ -297,7 +297,7 @@ class CalibrationProfile:
         cache = self.__dict__.setdefault("_sm_cache", {})
         key = (g.family, g.dtype)
         if key not in cache:
-            x = group_features(g.kind, g.sm_params, g.dtype, self.sm_count, share=True)
+            x = self.share_features(g, g.sm_params, g.dtype)
             counts = g.sm_counts if g.sm_counts is not None else np.ones(len(x))
             prior = SHARE_PHYSICS_PRIOR * self.companion_physical_shares(g) \
                 if g.sm_counts is not None else 0.0
@@ -305,6 +305,12 @@ class CalibrationProfile:
                                       g.sm_fraction - prior, self.settings),
                           tuple(float(c) for c in np.unique(counts)))
         return cache[key]
+
+    def share_features(self, g: GroupModel, params: np.ndarray, dtype: str) -> np.ndarray:
+        """The coordinates of g's SM-parallel share at these shapes: the share features with
+        the launch grid the share device's library gives (narrow_tile_cols)."""
+        return group_features(g.kind, params, dtype, self.sm_count, share=True,
+                              narrow_cols=narrow_tile_cols(self.share_device(g)))
 
     def companion_physical_shares(self, g: GroupModel) -> np.ndarray:
         """The physical model's SM-parallel share of each of g's companion shapes at the SM
@@ -356,7 +362,7 @@ class CalibrationProfile:
         if found is None:
             return physical
         interp, counts = found
-        x = group_features(g.kind, params, dtype, self.sm_count, share=True)
+        x = self.share_features(g, params, dtype)
         prior = SHARE_PHYSICS_PRIOR * physical if g.sm_counts is not None else 0.0
         down = sorted(counts, reverse=True)           # the counts of `shares`, most SMs first
         shares, nearest = [], np.full(len(x), np.inf)
