@@ -208,6 +208,9 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # and 3x9, prompt 444; 16 SMs). Session 47's H100 run (19:19-19:21; the model of 7107491):
 # e2e-fresh93 (grids 4x6 and 2x7, prompt 333; the whole H100 and 24 SMs). Its last (19:32-19:33;
 # likewise): e2e-fresh94 (grids 3x8 and 6x5, prompt 610; 8 SMs, 3x8 alone, and 48 SMs).
+# Session 48's H100 run (21:28-21:30; timed right after the H100's companions were measured and
+# before any profile took them, e190c81): e2e-fresh95 (grids 3x6 and 5x4, prompt 450; 16 SMs,
+# asked as 12, and 88 SMs).
 FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57)",
          "h200-sm24 (e2e-fresh60)", "h200-sm96 (e2e-fresh60)", "h200 (e2e-fresh60)",
          "h100-sxm-sm24 (e2e-fresh60)", "h100-sxm-sm48 (e2e-fresh61)",
@@ -234,7 +237,8 @@ FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57
          "h100-sxm-sm56 (e2e-fresh90)", "h100-sxm (e2e-fresh91)",
          "h100-sxm-sm16 (e2e-fresh92)", "h100-sxm (e2e-fresh93)",
          "h100-sxm-sm24 (e2e-fresh93)", "h100-sxm-sm8 (e2e-fresh94)",
-         "h100-sxm-sm48 (e2e-fresh94)"}
+         "h100-sxm-sm48 (e2e-fresh94)", "h100-sxm-sm16 (e2e-fresh95)",
+         "h100-sxm-sm88 (e2e-fresh95)"}
 FRESH_SAMPLES: set[str] = set()
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12, "sibling": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15, "sibling": 0.15}
@@ -271,7 +275,7 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh81", "e2e-fresh82", "e2e-fresh83", "e2e-fresh84", "e2e-fresh85",
             "e2e-fresh86", "e2e-fresh87", "e2e-fresh88", "e2e-fresh89",
             "e2e-fresh90", "e2e-fresh91", "e2e-fresh92", "e2e-fresh93",
-            "e2e-fresh94")
+            "e2e-fresh94", "e2e-fresh95")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
@@ -505,7 +509,11 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h200", "narrow-fresh18"), ("h200-sm8", "narrow-fresh18"),
                     ("h200-sm16", "narrow-fresh18"),
                     ("h100-sxm", "narrow-fresh19"), ("h100-sxm-sm8", "narrow-fresh19"),
-                    ("h100-sxm-sm16", "narrow-fresh19"))
+                    ("h100-sxm-sm16", "narrow-fresh19"),
+                    ("h100-sxm", "narrow-fresh20"), ("h100-sxm-sm8", "narrow-fresh20"),
+                    ("h100-sxm-sm24", "narrow-fresh20"),
+                    ("h100-sxm", "mixed-fresh33"), ("h100-sxm-sm24", "mixed-fresh33"),
+                    ("h100-sxm-sm72", "mixed-fresh33"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -669,6 +677,10 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # then for the change itself, so they are marked fresh with that caveat (calibration/README.md).
 # narrow-fresh19, written after the change and timed after it (an H100, 19:18-19:19: 8 and 16 SMs
 # and the whole H100), is its strict fresh set.
+# Session 48 (an H100, 21:30-21:33 by the device's clock, committed unread in 7b6cf92; timed right
+# after the H100's companions were measured and before any profile took them, e190c81):
+# narrow-fresh20 (written this session after the H200's 8-row narrow tiles, 2b180d8; whole H100,
+# 8 and 24 SMs) and mixed-fresh33 (whole H100, 24 and 72 SMs), both fresh for those two changes.
 FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12", "narrow-fresh4", "mixed-fresh24",
                      "mixed-fresh25", "mixed-fresh26", "narrow-fresh7", "mixed-fresh27",
                      "narrow-fresh8", "mixed-fresh28",
@@ -677,7 +689,8 @@ FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12", "narrow-fresh4", "m
                      "wide-fresh4", "attention-fresh-sm", "narrow-fresh13",
                      "narrow-fresh14", "mixed-fresh32", ("h200", "narrow-fresh15"),
                      ("h200-sm8", "narrow-fresh15"), ("h200-sm16", "narrow-fresh15"),
-                     "narrow-fresh16", "narrow-fresh18", "narrow-fresh19")
+                     "narrow-fresh16", "narrow-fresh18", "narrow-fresh19", "narrow-fresh20",
+                     "mixed-fresh33")
 
 
 def is_fresh(folder: str, name: str) -> bool:

@@ -90,7 +90,7 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
             "e2e-fresh82", "e2e-fresh83", "e2e-fresh84", "e2e-fresh85",
             "e2e-fresh86", "e2e-fresh87", "e2e-fresh88", "e2e-fresh89",
                   "e2e-fresh90", "e2e-fresh91", "e2e-fresh92", "e2e-fresh93",
-                  "e2e-fresh94")
+                  "e2e-fresh94", "e2e-fresh95")
 # e2e-fresh21 (session 10, 2026-12-03 00:37, grids 1x8 and 6x9, prompt 450, whole H200 in three
 # separate processes, 80 and 24 SMs; no model change since session 9) and e2e-fresh24 (02:12,
 # grids 1x9 and 8x8, prompt 650, whole H200, 72 and 8 SMs; after session 10's sort chain) were
@@ -169,7 +169,7 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
 # 256, the whole H100 in two processes) and e2e-fresh92 (likewise: 5x3 / 3x9, prompt 444, 16
 # SMs) and e2e-fresh93 (session 47, an H100, the model of 7107491: 4x6 / 2x7, prompt 333, the
 # whole H100 and 24 SMs) and e2e-fresh94 (likewise: 3x8 / 6x5, prompt 610, 8 and 48 SMs)
-# likewise.
+# likewise, and e2e-fresh95 (session 48, an H100: 3x6 / 5x4, prompt 450, 16 and 88 SMs).
 FRESH_OCR_SETS = ("e2e-fresh32", "e2e-fresh35", "e2e-fresh37", "e2e-fresh38", "e2e-fresh44",
                   "e2e-fresh45", "e2e-fresh47", "e2e-fresh48", "e2e-fresh50", "e2e-fresh51",
                   "e2e-fresh52", "e2e-fresh53", "e2e-fresh54", "e2e-fresh57", "e2e-fresh60",
@@ -180,7 +180,7 @@ FRESH_OCR_SETS = ("e2e-fresh32", "e2e-fresh35", "e2e-fresh37", "e2e-fresh38", "e
                   "e2e-fresh83", "e2e-fresh84", "e2e-fresh85",
                   "e2e-fresh86", "e2e-fresh87", "e2e-fresh88", "e2e-fresh89",
                   "e2e-fresh90", "e2e-fresh91", "e2e-fresh92", "e2e-fresh93",
-                  "e2e-fresh94")
+                  "e2e-fresh94", "e2e-fresh95")
 # A set's process*/ folders (roofsim.e2e.process_walls): its rows are also scored against the
 # median over the processes (summarize).
 
