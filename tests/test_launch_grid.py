@@ -546,6 +546,20 @@ def test_the_h200s_library_takes_8_column_tiles_for_8_rows_past_88_as_the_reduct
     assert len(grid) == 825 and (far > np.log(1.3)).sum() <= 5     # 3 (49 before)
 
 
+@settings(max_examples=200, deadline=None)
+@given(tiles=st.integers(24, 110), k1=st.integers(8, 320).map(lambda x: 8 * x),
+       k2=st.integers(8, 320).map(lambda x: 8 * x))
+def test_the_h200s_8_row_narrow_tiles_never_stop_as_the_reduction_grows(tiles, k1, k2):
+    """An 8-row linear that the H200's library runs on 8-column tiles at a reduction k still runs
+    on them at any longer k within the narrow window (SKINNY_NARROW_FULL_ROWS_STEPS only widen
+    the bound with k; grids of 24 tiles or more: the few-column rule does not apply)."""
+    lo, hi = sorted((k1, k2))
+    n = 8 * tiles
+    narrow = lambda k: library_blocks(_matrix("linear", 8, n, k), 132.0, 16.0)[0] > 24  # noqa
+    if hi <= SKINNY_NARROW_K and narrow(lo):
+        assert narrow(hi)
+
+
 def test_each_devices_narrow_tiles_bring_the_model_closer_to_its_own_recorded_grids():
     """benchmarks/skinny_grid.py: on the H100's recorded grids its own widest narrow tile (8)
     is nearer what CUPTI recorded than the H200's (16), and on the H200's the reverse."""
