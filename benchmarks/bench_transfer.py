@@ -21,7 +21,8 @@ Every measurement here is a test set: profiles are fitted on the fit split of th
 each also takes kernel runs on fewer SMs of its own device as further points of the SM-scaling
 law (its companions, as its profile.json records them: the H200's on 8, 16, 24, 32, 40, 48 and
 64 SMs since session 16, the H100 SXM's on 8, 16 and 40 since session 48), so a device's rows at
-its own companions' counts are marked 'companion' and every other SM count is unseen. Prints one table per part, and the targets met or not.
+its own companions' counts are marked 'companion' and every other SM count is unseen. Prints one
+table per part, and the targets met or not.
 """
 
 from __future__ import annotations

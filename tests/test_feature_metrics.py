@@ -12,6 +12,9 @@ import pytest
 
 from roofsim.calibration.features import (RESIDUAL_BLOCKS_WEIGHT, SHARE_BLOCKS_WEIGHT,
                                           SHARE_PERSISTENT_WEIGHT, features)
+from roofsim.calibration.profile import load_profile
+from roofsim.perfmodel import narrow_tile_cols
+from roofsim.records import SHAPE_PARAMS
 
 
 def _dist(kind, a, b, share):
@@ -76,12 +79,10 @@ def test_a_share_places_a_short_linear_by_its_own_devices_grid_and_a_residual_do
     np.testing.assert_array_equal(share[None], share[16.0])
     np.testing.assert_allclose(share[None][0, -1] - share[8.0][0, -1], 2.0 * SHARE_BLOCKS_WEIGHT)
     np.testing.assert_array_equal(share[None][0, :-1], share[8.0][0, :-1])
-    from roofsim.calibration.profile import load_profile
-    from roofsim.perfmodel import narrow_tile_cols
     h100 = load_profile("calibration/h100-sxm")
     g = h100.groups[("linear", "bfloat16")]
     assert narrow_tile_cols(h100.share_device(g)) == 8.0
-    params = np.array([[1.0, 1280.0, 1280.0, 0.0] + [np.nan] * (g.params.shape[1] - 4)])
+    params = np.array([[cols[p][0] if p in cols else np.nan for p in SHAPE_PARAMS]])
     np.testing.assert_allclose(h100.share_features(g, params, "bfloat16"), share[8.0],
                                atol=1e-9)
 
