@@ -211,7 +211,9 @@ PROBES = {"h200": "h200", "h100-sxm": "h200"}
 # likewise): e2e-fresh94 (grids 3x8 and 6x5, prompt 610; 8 SMs, 3x8 alone, and 48 SMs).
 # Session 48's H100 run (21:28-21:30; timed right after the H100's companions were measured and
 # before any profile took them, e190c81): e2e-fresh95 (grids 3x6 and 5x4, prompt 450; 16 SMs,
-# asked as 12, and 88 SMs).
+# asked as 12, and 88 SMs). Session 49's H100 run (2026-12-08 00:00-00:02; timed after the H100's
+# new whole-chip suites and companions were measured and before any profile took them):
+# e2e-fresh97 (grids 2x5 and 6x3, prompt 700; 24 and 64 SMs).
 FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57)",
          "h200-sm24 (e2e-fresh60)", "h200-sm96 (e2e-fresh60)", "h200 (e2e-fresh60)",
          "h100-sxm-sm24 (e2e-fresh60)", "h100-sxm-sm48 (e2e-fresh61)",
@@ -239,7 +241,8 @@ FRESH = {"h200 (e2e-fresh57)", "h200-sm8 (e2e-fresh57)", "h200-sm16 (e2e-fresh57
          "h100-sxm-sm16 (e2e-fresh92)", "h100-sxm (e2e-fresh93)",
          "h100-sxm-sm24 (e2e-fresh93)", "h100-sxm-sm8 (e2e-fresh94)",
          "h100-sxm-sm48 (e2e-fresh94)", "h100-sxm-sm16 (e2e-fresh95)",
-         "h100-sxm-sm88 (e2e-fresh95)"}
+         "h100-sxm-sm88 (e2e-fresh95)", "h100-sxm-sm24 (e2e-fresh97)",
+         "h100-sxm-sm64 (e2e-fresh97)"}
 FRESH_SAMPLES: set[str] = set()
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12, "sibling": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15, "sibling": 0.15}
@@ -277,7 +280,7 @@ E2E_SETS = ("e2e", "e2e-fresh2", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-
             "e2e-fresh81", "e2e-fresh82", "e2e-fresh83", "e2e-fresh84", "e2e-fresh85",
             "e2e-fresh86", "e2e-fresh87", "e2e-fresh88", "e2e-fresh89",
             "e2e-fresh90", "e2e-fresh91", "e2e-fresh92", "e2e-fresh93",
-            "e2e-fresh94", "e2e-fresh95")
+            "e2e-fresh94", "e2e-fresh95", "e2e-fresh97")
 # The sets measured on the whole H200 only (beside E2E_SETS, whose `e2e` is the device's own
 # e2e/ folder, read per device).
 WHOLE_CHIP_ONLY_SETS = ("e2e-fresh",)
@@ -515,7 +518,12 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
                     ("h100-sxm", "narrow-fresh20"), ("h100-sxm-sm8", "narrow-fresh20"),
                     ("h100-sxm-sm24", "narrow-fresh20"),
                     ("h100-sxm", "mixed-fresh33"), ("h100-sxm-sm24", "mixed-fresh33"),
-                    ("h100-sxm-sm72", "mixed-fresh33"))
+                    ("h100-sxm-sm72", "mixed-fresh33"),
+                    ("h100-sxm-sm16", "narrow-fresh20"),
+                    ("h100-sxm", "narrow-fresh21"), ("h100-sxm-sm8", "narrow-fresh21"),
+                    ("h100-sxm-sm16", "narrow-fresh21"),
+                    ("h100-sxm", "attention-packed-fresh"),
+                    ("h100-sxm-sm16", "attention-packed-fresh"))
 # mixed-fresh to mixed-fresh5 (every SM count) left the test sets in session 15: the H200's
 # profile takes them (MORE, and mixed-fresh3's 64-SM run as a companion), as they had all guided
 # a change (sessions 8-12). mixed-fresh7 and mixed-fresh8 (benchmarks/suites/mixed_fresh8.yaml,
@@ -683,6 +691,10 @@ KERNEL_TEST_SETS = (("h200", "narrow-fresh"), ("h200-sm16", "narrow-fresh"),
 # after the H100's companions were measured and before any profile took them, e190c81):
 # narrow-fresh20 (written this session after the H200's 8-row narrow tiles, 2b180d8; whole H100,
 # 8 and 24 SMs) and mixed-fresh33 (whole H100, 24 and 72 SMs), both fresh for those two changes.
+# Session 49 (an H100, 2026-12-07 23:51-23:54 by the device's clock, committed unread in 21c48b1;
+# timed before the H100's profile took its new whole-chip suites and companions): narrow-fresh21
+# (a new suite: whole H100, 8 and 16 SMs), attention-packed-fresh (a new suite of masked packed
+# attention: whole H100 and 16 SMs) and narrow-fresh20 on 16 SMs (a count never timed before).
 FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12", "narrow-fresh4", "mixed-fresh24",
                      "mixed-fresh25", "mixed-fresh26", "narrow-fresh7", "mixed-fresh27",
                      "narrow-fresh8", "mixed-fresh28",
@@ -692,7 +704,7 @@ FRESH_KERNEL_SETS = ("mixed-fresh22", "mixed-fresh22-req12", "narrow-fresh4", "m
                      "narrow-fresh14", "mixed-fresh32", ("h200", "narrow-fresh15"),
                      ("h200-sm8", "narrow-fresh15"), ("h200-sm16", "narrow-fresh15"),
                      "narrow-fresh16", "narrow-fresh18", "narrow-fresh19", "narrow-fresh20",
-                     "mixed-fresh33")
+                     "mixed-fresh33", "narrow-fresh21", "attention-packed-fresh")
 
 
 def is_fresh(folder: str, name: str) -> bool:
@@ -796,9 +808,12 @@ def sibling_stages_part(profiles, only=None) -> list[dict]:
 # prefill 2816 at batch 1 / 2, decode at KV 2304, batch 3, on 104 and 120 SMs; Llama alone on
 # 120) and e2e-fresh76 (18:57: both, prefill 1792 at batch 1 / 3, decode at KV 3072, batch 2, on
 # 112 SMs), after session 38's change (c1c501f: full_wave_blocks) and committed unread.
+# e2e-fresh96 (session 49, 2026-12-07 23:53-23:55 on an H100: Qwen2.5 7B and Llama 3.1 8B,
+# prefill 1100 at batch 1, decode at KV 2500, batch 1 / 4, on 32 and 72 SMs), before the H100's
+# profile took its new suites and companions, committed unread (21c48b1).
 MODEL_SETS = ("e2e-fresh40", "e2e-fresh41", "e2e-fresh42", "e2e-fresh43", "e2e-fresh46",
-              "e2e-fresh55", "e2e-fresh56", "e2e-fresh75", "e2e-fresh76")
-FRESH_MODEL_SETS = ("e2e-fresh55", "e2e-fresh56", "e2e-fresh75", "e2e-fresh76")
+              "e2e-fresh55", "e2e-fresh56", "e2e-fresh75", "e2e-fresh76", "e2e-fresh96")
+FRESH_MODEL_SETS = ("e2e-fresh55", "e2e-fresh56", "e2e-fresh75", "e2e-fresh76", "e2e-fresh96")
 
 
 def model_stages_part(profiles, only=None) -> list[dict]:

@@ -90,7 +90,7 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
             "e2e-fresh82", "e2e-fresh83", "e2e-fresh84", "e2e-fresh85",
             "e2e-fresh86", "e2e-fresh87", "e2e-fresh88", "e2e-fresh89",
                   "e2e-fresh90", "e2e-fresh91", "e2e-fresh92", "e2e-fresh93",
-                  "e2e-fresh94", "e2e-fresh95")
+                  "e2e-fresh94", "e2e-fresh95", "e2e-fresh97")
 # e2e-fresh21 (session 10, 2026-12-03 00:37, grids 1x8 and 6x9, prompt 450, whole H200 in three
 # separate processes, 80 and 24 SMs; no model change since session 9) and e2e-fresh24 (02:12,
 # grids 1x9 and 8x8, prompt 650, whole H200, 72 and 8 SMs; after session 10's sort chain) were
@@ -169,7 +169,9 @@ OCR_SETS = ("e2e", "e2e-fresh4", "e2e-fresh6", "e2e-fresh7", "e2e-fresh8", "e2e-
 # 256, the whole H100 in two processes) and e2e-fresh92 (likewise: 5x3 / 3x9, prompt 444, 16
 # SMs) and e2e-fresh93 (session 47, an H100, the model of 7107491: 4x6 / 2x7, prompt 333, the
 # whole H100 and 24 SMs) and e2e-fresh94 (likewise: 3x8 / 6x5, prompt 610, 8 and 48 SMs)
-# likewise, and e2e-fresh95 (session 48, an H100: 3x6 / 5x4, prompt 450, 16 and 88 SMs).
+# likewise, and e2e-fresh95 (session 48, an H100: 3x6 / 5x4, prompt 450, 16 and 88 SMs), and
+# e2e-fresh97 (session 49, an H100, before its profile took the new suites and companions: 2x5 /
+# 6x3, prompt 700, 24 and 64 SMs).
 FRESH_OCR_SETS = ("e2e-fresh32", "e2e-fresh35", "e2e-fresh37", "e2e-fresh38", "e2e-fresh44",
                   "e2e-fresh45", "e2e-fresh47", "e2e-fresh48", "e2e-fresh50", "e2e-fresh51",
                   "e2e-fresh52", "e2e-fresh53", "e2e-fresh54", "e2e-fresh57", "e2e-fresh60",
@@ -180,7 +182,7 @@ FRESH_OCR_SETS = ("e2e-fresh32", "e2e-fresh35", "e2e-fresh37", "e2e-fresh38", "e
                   "e2e-fresh83", "e2e-fresh84", "e2e-fresh85",
                   "e2e-fresh86", "e2e-fresh87", "e2e-fresh88", "e2e-fresh89",
                   "e2e-fresh90", "e2e-fresh91", "e2e-fresh92", "e2e-fresh93",
-                  "e2e-fresh94", "e2e-fresh95")
+                  "e2e-fresh94", "e2e-fresh95", "e2e-fresh97")
 # A set's process*/ folders (roofsim.e2e.process_walls): its rows are also scored against the
 # median over the processes (summarize).
 
@@ -285,7 +287,8 @@ MODEL_SETS = ("e2e", "e2e-fresh3", "e2e-fresh5", "e2e-fresh15", "e2e-fresh20", "
               "e2e-fresh23", "e2e-fresh25", "e2e-fresh27", "e2e-fresh29", "e2e-fresh31",
               "e2e-fresh33", "e2e-fresh34",
               "e2e-fresh36", "e2e-fresh39", "e2e-fresh40", "e2e-fresh41", "e2e-fresh42",
-              "e2e-fresh43", "e2e-fresh46", "e2e-fresh49", "e2e-fresh55", "e2e-fresh56")
+              "e2e-fresh43", "e2e-fresh46", "e2e-fresh49", "e2e-fresh55", "e2e-fresh56",
+              "e2e-fresh96")
 # e2e-fresh27 was fresh until session 13's host refit, chosen after it was read; e2e-fresh29
 # (Mistral 7B and Qwen2.5 7B, prefill 1500, KV 1800 / 4500, batch 5 / 10, two processes;
 # 2026-12-03 11:24-11:26, after the refit) is the fresh one.
@@ -321,9 +324,12 @@ MODEL_SETS = ("e2e", "e2e-fresh3", "e2e-fresh5", "e2e-fresh15", "e2e-fresh20", "
 # e2e-fresh49 (session 22, 2026-12-04 14:43-14:46: Llama 3.1 8B, Qwen2.5 7B and DeepSeek-V2-Lite,
 # prefill 768 at batch 1, decode steps eager and as CUDA graphs at KV 2048, batch 1 / 4, whole
 # H200, two processes) after session 22's host change (the typical process's probe).
+# e2e-fresh96 (session 49, an H100: Qwen2.5 7B and Llama 3.1 8B, prefill 1100, decode at KV 2500,
+# batch 1 / 4, eager and as CUDA graphs, on 32 and 72 SMs) before that session's kernel-profile
+# change and with no host-model change.
 FRESH_MODEL_SETS: tuple[str, ...] = ("e2e-fresh33", "e2e-fresh34", "e2e-fresh36", "e2e-fresh39",
                                      "e2e-fresh40", "e2e-fresh41", "e2e-fresh43", "e2e-fresh46",
-                                     "e2e-fresh49", "e2e-fresh55", "e2e-fresh56")
+                                     "e2e-fresh49", "e2e-fresh55", "e2e-fresh56", "e2e-fresh96")
 
 
 def model_rows(device: str, host) -> list[dict]:

@@ -83,7 +83,7 @@ SPREAD_HELD_OUT = ("e2e-fresh32", "e2e-fresh35", "e2e-fresh37", "e2e-fresh38", "
                    "e2e-fresh86", "e2e-fresh87", "e2e-fresh88",
                    "e2e-fresh89", "e2e-fresh90",
                    "e2e-fresh91", "e2e-fresh92", "e2e-fresh93",
-                   "e2e-fresh94", "e2e-fresh95")
+                   "e2e-fresh94", "e2e-fresh95", "e2e-fresh97")
 # Where the graph terms are fitted: CUDA-graph decode steps whose replay was also profiled
 # (measure_models.py's decode_graph rows with kernel_s: calibration/<device>/GRAPH_FIT_SOURCE/
 # <model>/e2e.csv) and timed twice, on an idle stream (wall) and with the GPU held busy until

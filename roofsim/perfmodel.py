@@ -2088,7 +2088,7 @@ def default_launch_seconds(table: RecordTable, hw: HardwareSpec,
     records several times too fast where the physics, unfitted, lands near the measured
     profile's: the reference's prefill on 24 SMs of the H200, against the H200's fitted groups,
     cat 1.93 / 1.92 ms (roofline 0.16), the outer reductions 0.59 / 0.57 (0.35); session 41,
-    the H100-only profile, which never timed cat, sort or the MoE routing kinds."""
+    the H100-only profile, which had then never timed cat, sort or the MoE routing kinds."""
     return launch_seconds(unit_terms(table, hw, resident), KindParams().as_array())
 
 

@@ -16,15 +16,20 @@ from roofsim.kernels import records_from_params
 CAL = Path(__file__).resolve().parents[1] / "calibration"
 
 
+# The suites the H100 SXM did not time until session 49 (calibration/h100-sxm/suites-session49):
+# left out of its rows here, the profile lacks their groups, as a user's first calibration may.
+UNTIMED_SUITES = ("sort", "cat", "moe_routing")
+
+
 @pytest.fixture(scope="module")
 def pair():
-    """The H100 SXM's own profile (fitted here from its measurements: the shipped one carries
-    the H200 as sibling) and the H200's."""
+    """An H100 SXM profile fitted here from its measurements less UNTIMED_SUITES (and without
+    companions: no SM shares of its own), and the H200's."""
     from roofsim.calibration.fit import fit_profile
     from roofsim.calibration.measurements import FIT, read_measurements
     m = read_measurements(CAL / "h100-sxm" / "measurements.csv")
-    own = fit_profile(m.select(m["split"] == FIT), load_hardware("h100-sxm"),
-                      device_name="h100-sxm", ident="h100-sxm")
+    m = m.select((m["split"] == FIT) & ~np.isin(m["suite"], UNTIMED_SUITES))
+    own = fit_profile(m, load_hardware("h100-sxm"), device_name="h100-sxm", ident="h100-sxm")
     return own, load_profile(CAL / "h200")
 
 
@@ -33,9 +38,11 @@ def test_the_shipped_h100_profile_takes_the_h200_as_sibling(pair):
     own, sib = pair
     shipped = load_profile(CAL / "h100-sxm")
     assert shipped.meta["sibling"]["device"] == "h200"
-    assert set(shipped.groups) == set(own.groups) | set(sib.groups)
-    assert {k for k, g in shipped.groups.items() if g.source == "h200"} == \
-        set(sib.groups) - set(own.groups)
+    mine = {k for k, g in shipped.groups.items() if g.source == ""}
+    assert set(own.groups) <= mine
+    assert set(shipped.groups) == mine | set(sib.groups)
+    assert {k for k, g in shipped.groups.items() if g.source == "h200"} == set(sib.groups) - mine
+    assert len(shipped.meta["sibling"]["groups"]) == len(set(sib.groups) - mine)
 
 
 def test_the_sibling_fills_only_what_the_profile_lacks(pair):
@@ -103,10 +110,17 @@ def test_a_mistyped_source_is_one_line(pair, field, value):
 def test_calibrate_fit_only_takes_a_sibling(tmp_path):
     import shutil
     from roofsim.cli.calibrate import main
+    import csv
+    import gzip
     out = tmp_path / "h100-sxm"
     out.mkdir()
-    for f in ("measurements.csv.gz", "provenance.json"):
-        shutil.copy(CAL / "h100-sxm" / f, out / f)
+    shutil.copy(CAL / "h100-sxm" / "provenance.json", out / "provenance.json")
+    with gzip.open(CAL / "h100-sxm" / "measurements.csv.gz", "rt", newline="") as f, \
+            open(out / "measurements.csv", "w", newline="") as g:
+        rows = csv.DictReader(f)
+        w = csv.DictWriter(g, fieldnames=rows.fieldnames)
+        w.writeheader()
+        w.writerows(r for r in rows if r["suite"] not in UNTIMED_SUITES)
     assert main(["--fit-only", "--out", str(out), "--hardware", "h100-sxm",
                  "--sibling", str(CAL / "h200")]) == 0
     p = load_profile(out)
@@ -123,6 +137,9 @@ def test_the_note_names_the_sibling_and_its_measured_band(pair):
     assert note.band == {"decode": 0.08} and note.sibling == "h200"
     assert note.borrowed == len(both.meta["sibling"]["groups"]) > 0
     assert "h200's data for" in note.line() and note.as_dict()["calibration_sibling"] == "h200"
+    # a sibling that lent no group is not named in the line (the shipped H100's since session 49)
+    lent_none = profile_note(with_sibling(both, sib), hw, bands)
+    assert lent_none.borrowed == 0 and "h200" not in lent_none.line()
     plain = profile_note(own, hw, bands)
     assert plain.band == {"decode": 0.13} and plain.sibling == "" and "h200" not in plain.line()
 

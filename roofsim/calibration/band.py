@@ -50,7 +50,7 @@ class ProfileNote:
     def line(self) -> str:
         band = ", ".join(f"{s} +-{e:.0%}" for s, e in self.band.items())
         text = f"calibration: measured on {self.device_name} ({self.device_sms} SMs)"
-        if self.sibling:
+        if self.sibling and self.borrowed:
             text += (f", with {self.sibling}'s data for {self.borrowed} kernel groups it never "
                      f"timed")
         text += f"; target {self.target}: {self.relation}"

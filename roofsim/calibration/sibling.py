@@ -3,12 +3,12 @@
 The kind parameters of a group describe the software (the library's kernel for that kind and
 dtype on that architecture: cuBLAS, cuDNN and PyTorch ship one sm_90 binary for every Hopper
 part), and a shape's SM-parallel share is a property of that kernel on that SM. So where a
-profile has no group (a kind its device never timed: the H100 SXM never ran kernels/sort.yaml,
-cat.yaml or moe_routing.yaml), or a group with no SM shares (its device never ran on fewer SMs),
-the group or the shares of a profile of the same architecture are the physical answer; the
-roofline's defaults, or the profile's own whole-chip kind fit, are not. The borrowed group keeps
-its kind parameters and residual and is timed on the target's spec like any other; the device
-quantities (SMs, clocks, HBM, latencies) still come from the spec.
+profile has no group (a kind its device never timed: until session 49 the H100 SXM had not run
+kernels/sort.yaml, cat.yaml or moe_routing.yaml), or a group with no SM shares (its device never
+ran on fewer SMs), the group or the shares of a profile of the same architecture are the
+physical answer; the roofline's defaults, or the profile's own whole-chip kind fit, are not.
+The borrowed group keeps its kind parameters and residual and is timed on the target's spec
+like any other; the device quantities (SMs, clocks, HBM, latencies) still come from the spec.
 
 `with_sibling(profile, sibling)` returns the profile with the sibling's groups it lacks and the
 sibling's SM shares where its own groups have none, each marked with the sibling's device id
