@@ -16,7 +16,8 @@ and the prefill and decode steps of shipped transformers models timed on SM-rest
 Targets: kernels <= 10% fitted / <= 12% transferred; stages within 12% fitted / 15% transferred.
 With a same-architecture sibling (roofsim.calibration.sibling): the H100 SXM's profile with the
 H200's groups for the kinds the H100 never timed (and their SM shares), on the H100's own stages
-and on the SM-restricted H200s (SIBLINGS).
+and on the SM-restricted H200s (SIBLINGS); since session 49 the H100 has timed every suite, so
+those rows repeat the H100's own.
 Every measurement here is a test set: profiles are fitted on the fit split of the whole chip;
 each also takes kernel runs on fewer SMs of its own device as further points of the SM-scaling
 law (its companions, as its profile.json records them: the H200's on 8, 16, 24, 32, 40, 48 and
@@ -247,8 +248,8 @@ FRESH_SAMPLES: set[str] = set()
 KERNEL_TARGET = {"fitted": 0.10, "transferred": 0.12, "companion": 0.12, "sibling": 0.12}
 STAGE_TARGET = {"fitted": 0.12, "transferred": 0.15, "companion": 0.15, "sibling": 0.15}
 # A profile with a same-architecture sibling (roofsim.calibration.sibling): the H100 SXM's, its
-# missing groups (sort, cat, the MoE routing kernels) taken from the H200's, with their SM shares
-# (its own groups have had their own since session 48). Scored only where the sibling's own
+# missing groups (sort, cat, the MoE routing kernels until session 49, none since) taken from the
+# H200's, with their SM shares (its own groups have had their own since session 48). Scored only where the sibling's own
 # measurements are not the answer: the H100's own end-to-end rows ('fitted') and the
 # SM-restricted devices ('sibling'); its whole-H200 rows would be the H200 predicting itself for
 # the borrowed kinds.
