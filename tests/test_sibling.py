@@ -1,6 +1,9 @@
 """A same-architecture sibling fills the groups and SM shares a profile never measured
 (roofsim.calibration.sibling)."""
 
+import csv
+import gzip
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -108,10 +111,7 @@ def test_a_mistyped_source_is_one_line(pair, field, value):
 
 
 def test_calibrate_fit_only_takes_a_sibling(tmp_path):
-    import shutil
     from roofsim.cli.calibrate import main
-    import csv
-    import gzip
     out = tmp_path / "h100-sxm"
     out.mkdir()
     shutil.copy(CAL / "h100-sxm" / "provenance.json", out / "provenance.json")
@@ -137,9 +137,13 @@ def test_the_note_names_the_sibling_and_its_measured_band(pair):
     assert note.band == {"decode": 0.08} and note.sibling == "h200"
     assert note.borrowed == len(both.meta["sibling"]["groups"]) > 0
     assert "h200's data for" in note.line() and note.as_dict()["calibration_sibling"] == "h200"
-    # a sibling that lent no group is not named in the line (the shipped H100's since session 49)
+    # the groups whose SM shares it lent are counted too (own has no companions: every share)
+    assert note.shares == len(both.meta["sibling"]["sm_shares"]) > 0
+    assert "and its SM shares for" in note.line()
+    assert note.as_dict()["calibration_borrowed_shares"] == note.shares
+    # a sibling that lent nothing is not named in the line (the shipped H100's since session 49)
     lent_none = profile_note(with_sibling(both, sib), hw, bands)
-    assert lent_none.borrowed == 0 and "h200" not in lent_none.line()
+    assert lent_none.borrowed == lent_none.shares == 0 and "h200" not in lent_none.line()
     plain = profile_note(own, hw, bands)
     assert plain.band == {"decode": 0.13} and plain.sibling == "" and "h200" not in plain.line()
 

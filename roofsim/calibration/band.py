@@ -39,13 +39,15 @@ class ProfileNote:
     warning: str = ""                # '' when the target is the measuring device
     sibling: str = ""                # the same-arch profile that filled groups, '' if none
     borrowed: int = 0                # groups it filled (roofsim.calibration.sibling)
+    shares: int = 0                  # own groups whose SM shares it filled
 
     def as_dict(self) -> dict:
         return {"calibration_device": self.device_name, "calibration_sms": self.device_sms,
                 "calibration_relation": self.relation, "uncertainty": dict(self.band),
                 "calibration_warning": self.warning,
                 **({"calibration_sibling": self.sibling, "calibration_borrowed_groups":
-                    self.borrowed} if self.sibling else {})}
+                    self.borrowed, "calibration_borrowed_shares": self.shares}
+                   if self.sibling else {})}
 
     def line(self) -> str:
         band = ", ".join(f"{s} +-{e:.0%}" for s, e in self.band.items())
@@ -53,6 +55,9 @@ class ProfileNote:
         if self.sibling and self.borrowed:
             text += (f", with {self.sibling}'s data for {self.borrowed} kernel groups it never "
                      f"timed")
+        if self.sibling and self.shares:
+            whose = " and its" if self.borrowed else f", with {self.sibling}'s"
+            text += f"{whose} SM shares for {self.shares} groups it never ran on fewer SMs"
         text += f"; target {self.target}: {self.relation}"
         if band:
             text += f"; measured error of such predictions: {band}"
@@ -137,4 +142,5 @@ def profile_note(profile: CalibrationProfile, hardware: HardwareSpec,
     sib = _sibling(profile)
     return ProfileNote(device_name=profile.device_name, device_sms=profile.sm_count,
                        target=hardware.id, relation=rel, band=band, warning=warning,
-                       sibling=str(sib.get("device", "")), borrowed=len(sib.get("groups", ())))
+                       sibling=str(sib.get("device", "")), borrowed=len(sib.get("groups", ())),
+                       shares=len(sib.get("sm_shares", ())))
