@@ -48,7 +48,8 @@ SETS = (("h200/launch-grids/h200-products", "fit rows (chosen on)"),
         ("h200/launch-grids/mixed-fresh5-products", "mixed-fresh5 (check)"),
         ("h100-sxm/launch-grids/skinny-grids-sm0", "H100 skinny_grids.yaml (session 34)"),
         ("h100-sxm/launch-grids/narrow-fresh15-sm0", "H100 narrow_fresh15.yaml (check)"),
-        ("h100-sxm/launch-grids/narrow-tile-map-sm0", "H100 narrow_tile_map.yaml (session 46)"))
+        ("h100-sxm/launch-grids/narrow-tile-map-sm0", "H100 narrow_tile_map.yaml (session 46)"),
+        ("h100-sxm/launch-grids/narrow-fresh20-sm0", "H100 narrow_fresh20.yaml (session 49)"))
 GRID = 132.0
 SPLITS = (256.0, 768.0, 1536.0, 4096.0, np.inf)
 CAPS = (100.0, 120.0, 132.0)
