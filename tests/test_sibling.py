@@ -110,6 +110,15 @@ def test_a_mistyped_source_is_one_line(pair, field, value):
     assert field in str(err.value) and "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize("key,value", [("groups", 3), ("sm_shares", 5), ("sm_shares", [1])])
+def test_a_mistyped_list_of_what_a_sibling_lent_is_one_line(pair, key, value):
+    doc = with_sibling(*pair).to_dict()
+    doc["meta"]["sibling"][key] = value
+    with pytest.raises(UserError) as err:
+        profile_from_dict(doc, "p.json")
+    assert f"p.json.meta.sibling.{key}" in str(err.value) and "\n" not in str(err.value)
+
+
 def test_calibrate_fit_only_takes_a_sibling(tmp_path):
     from roofsim.cli.calibrate import main
     out = tmp_path / "h100-sxm"

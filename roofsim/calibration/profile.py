@@ -782,6 +782,12 @@ def profile_from_dict(doc: Mapping, where: str = "<profile>") -> CalibrationProf
                             f"(each (kind, layout, dtype) once)")
         groups[(model.family, model.dtype)] = model
     meta = doc.get("meta", {})
+    sibling = meta.get("sibling") if isinstance(meta, Mapping) else None
+    for key in ("groups", "sm_shares") if isinstance(sibling, Mapping) else ():
+        lent = sibling.get(key, [])      # what a sibling lent (roofsim.calibration.sibling)
+        if not isinstance(lent, list) or not all(isinstance(x, str) for x in lent):
+            raise UserError(f"{where}.meta.sibling.{key} = {lent!r}: expected a list of kernel "
+                            f"groups ('family|dtype')")
     shares = doc.get("share_devices", {})
     if not isinstance(shares, Mapping):
         raise UserError(f"{where}.share_devices: expected a map of device ids to specs")
